@@ -1,0 +1,1 @@
+"""Built-in scenarios (``-sn NAME``), shipped as gossipper.builtin_scenarios."""
