@@ -1,1 +1,7 @@
-"""Package."""
+"""The Trio engine: one task per call, dispatch by Call-ID, pacing, quit logic."""
+
+from __future__ import annotations
+
+from gossipper.engine.engine import Engine, EngineResult, QuitState, Tracer
+
+__all__ = ["Engine", "EngineResult", "QuitState", "Tracer"]

@@ -1,0 +1,523 @@
+"""Run configuration: one frozen record holding every supported command-line setting.
+
+This is a pure layer: it imports only the standard library and ``gossipper.errors``. The
+command line (``gossipper.cli.options``) converts strings into typed values and builds a
+:class:`RunConfig`; later, JSON configuration files go through :meth:`RunConfig.from_mapping`.
+Either way, :meth:`RunConfig.__post_init__` is the single place where values are checked, so
+every ``RunConfig`` that exists is valid.
+
+Units: every duration is a float number of seconds whose field name ends in ``_s``, whatever
+SIPp's own default unit for the option is (``-d 500`` is milliseconds in SIPp and becomes
+``pause_default_s=0.5`` here).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gossipper.errors import ConfigError
+
+__all__ = [
+    "ALL_DEFAULT_BEHAVIORS",
+    "KNOWN_TRANSPORT_MODES",
+    "SUPPORTED_TRANSPORT_MODES",
+    "TRACE_FORMATS",
+    "RunConfig",
+    "check_field",
+    "rule_option",
+    "rule_requirement",
+    "parse_default_behaviors",
+]
+
+# -t values SIPp 3.6.1 knows (reference 9.1); only these two are implemented so far.
+KNOWN_TRANSPORT_MODES: tuple[str, ...] = (
+    "u1",
+    "un",
+    "ui",
+    "t1",
+    "tn",
+    "l1",
+    "ln",
+    "s1",
+    "sn",
+    "c1",
+    "cn",
+)
+SUPPORTED_TRANSPORT_MODES: tuple[str, ...] = ("u1", "un")
+
+TRACE_FORMATS: tuple[str, ...] = ("sipp", "gossipper")
+
+# Default behaviours (reference 7.2, -default_behaviors). "cseq" exists only in SIPp HEAD; HEAD's
+# "all" sets every bit, so it includes "cseq" too.
+ALL_DEFAULT_BEHAVIORS: frozenset[str] = frozenset({"bye", "abortunexp", "pingreply", "cseq"})
+
+
+def parse_default_behaviors(text: str) -> frozenset[str]:
+    """Parse a ``-default_behaviors`` list such as ``all,-bye`` into a set of behaviour names.
+
+    Items are comma separated and applied left to right starting from the empty set (as SIPp
+    does): ``x`` or ``+x`` adds, ``-x`` removes; ``all`` stands for every behaviour and ``none``
+    for no behaviour (``-all`` clears, ``-none`` changes nothing).
+    """
+    result: set[str] = set()
+    for raw_item in text.split(","):
+        item = raw_item.strip()
+        if not item:
+            continue
+        remove = item.startswith("-")
+        name = item[1:] if item[0] in "+-" else item
+        name = name.lower()
+        if name == "all":
+            members: frozenset[str] = ALL_DEFAULT_BEHAVIORS
+        elif name == "none":
+            members = frozenset()
+            if not remove:
+                result.clear()
+                continue
+        elif name in ALL_DEFAULT_BEHAVIORS:
+            members = frozenset({name})
+        else:
+            known = "all, none, " + ", ".join(sorted(ALL_DEFAULT_BEHAVIORS))
+            raise ConfigError(
+                f"-default_behaviors: unknown behaviour {item!r}; use a comma list of {known}"
+                " (prefix - to remove, e.g. all,-bye)"
+            )
+        if remove:
+            result -= members
+        else:
+            result |= members
+    return frozenset(result)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RunConfig:
+    """Every supported SIPp/gossipper command-line setting, typed and validated.
+
+    Field defaults are SIPp 3.6.1's. ``None`` means "not given; the engine decides" (for
+    example ``local_port=None`` lets the transport try 5060 upwards as SIPp does, and
+    ``max_open_calls=None`` means SIPp's computed ``-l`` default). When neither
+    ``scenario_file`` nor ``scenario_name`` is given SIPp runs its built-in ``uac``; read
+    :attr:`effective_scenario_name` rather than repeating that rule.
+    """
+
+    # Remote peer and scenario.
+    remote_host: str | None = None
+    remote_port: int = 5060
+    scenario_file: str | None = None
+    scenario_name: str | None = None
+    peer: str | None = None
+
+    # Transport and addressing (reference 9).
+    transport_mode: str = "u1"
+    local_ip: str | None = None
+    local_port: int | None = None
+    bind_local: bool = False
+    rsa_host: str | None = None
+    rsa_port: int | None = None
+    max_socket: int = 50000
+    buff_size: int = 65536
+    control_ip: str = "0.0.0.0"
+    control_port: int | None = None
+
+    # Identity and call behaviour.
+    service: str = "service"
+    call_id_template: str = "%u-%p@%s"
+    base_cseq: int = 1
+    auth_username: str | None = None
+    auth_password: str = "password"
+    auth_uri: str | None = None
+    media_ip: str | None = None
+    media_port: int = 6000
+    auto_answer: bool = False
+    default_behaviors: frozenset[str] = ALL_DEFAULT_BEHAVIORS
+    pause_msg_ign: bool = False
+    callid_slash_ign: bool = False
+    keys: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    globals_set: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    lost_pct: float = 0.0
+    dynamic_start: int = 10000
+    dynamic_max: int = 12000
+    dynamic_step: int = 4
+    injection_files: tuple[str, ...] = ()
+    injection_indexes: tuple[tuple[str, int], ...] = ()
+
+    # Call generation (reference 11.1).
+    rate: float = 10.0
+    rate_period_s: float = 1.0
+    rate_scale: float = 1.0
+    rate_increase: float = 0.0
+    rate_interval_s: float | None = None
+    rate_max: float | None = None
+    no_rate_quit: bool = False
+    max_calls: int | None = None
+    max_open_calls: int | None = None
+    users: int | None = None
+
+    # Timers, timeouts and retransmissions (reference 9.4).
+    timeout_s: float = 0.0
+    timeout_error: bool = False
+    sleep_s: float = 0.0
+    pause_default_s: float = 0.0
+    deadcall_wait_s: float = 33.0
+    recv_timeout_s: float = 0.0
+    send_timeout_s: float = 0.0
+    max_retrans: int = 9
+    max_invite_retrans: int = 5
+    max_non_invite_retrans: int = 9
+    no_retrans: bool = False
+    rtcheck_loose: bool = False
+    t2_s: float = 4.0
+
+    # Process behaviour and performance knobs.
+    background: bool = False
+    nostdin: bool = False
+    skip_rlimit: bool = False
+    timer_resol_s: float = 0.001
+    max_recv_loops: int = 1000
+    max_sched_loops: int = 1000
+
+    # Statistics and traces (reference 6).
+    screen_refresh_s: float = 1.0
+    trace_stat: bool = False
+    stat_file: str | None = None
+    dump_period_s: float = 60.0
+    stat_delimiter: str = ";"
+    periodic_rtd: bool = False
+    trace_msg: bool = False
+    message_file: str | None = None
+    message_overwrite: bool = True
+    trace_shortmsg: bool = False
+    shortmessage_file: str | None = None
+    shortmessage_overwrite: bool = True
+    trace_counts: bool = False
+    trace_err: bool = False
+    error_file: str | None = None
+    error_overwrite: bool = True
+    trace_error_codes: bool = False
+    trace_calldebug: bool = False
+    calldebug_file: str | None = None
+    calldebug_overwrite: bool = True
+    trace_screen: bool = False
+    screen_file: str | None = None
+    screen_overwrite: bool = True
+    trace_rtt: bool = False
+    rtt_freq: int = 200
+    trace_logs: bool = False
+    log_file: str | None = None
+    log_overwrite: bool = True
+    ringbuffer_files: int = 0
+    ringbuffer_size: int = 0
+    max_log_size: int = 0
+
+    # gossipper extensions.
+    summary_json: str | None = None
+    trace_format: str = "sipp"
+
+    def __post_init__(self) -> None:
+        # Normalise containers so the record is immutable even when callers pass lists/dicts.
+        _set(self, "keys", types.MappingProxyType(dict(self.keys)))
+        _set(self, "globals_set", types.MappingProxyType(dict(self.globals_set)))
+        _set(self, "injection_files", tuple(self.injection_files))
+        _set(self, "injection_indexes", tuple((f, i) for f, i in self.injection_indexes))
+        _set(self, "default_behaviors", frozenset(self.default_behaviors))
+        for name in _RULES:
+            check_field(name, getattr(self, name))
+        self._check_combinations()
+
+    @property
+    def effective_scenario_name(self) -> str | None:
+        """The built-in scenario to run: ``scenario_name``, or ``"uac"`` when no scenario was
+        given at all (SIPp's default), or None when ``scenario_file`` is used."""
+        if self.scenario_file is not None:
+            return None
+        return self.scenario_name if self.scenario_name is not None else "uac"
+
+    def _check_combinations(self) -> None:
+        if self.scenario_file is not None and self.scenario_name is not None:
+            raise ConfigError("-sf and -sn cannot be combined: keep only one of them")
+        if self.max_open_calls is not None and self.users is not None:
+            raise ConfigError("-l and -users cannot be combined: drop -l")
+        unknown = sorted(self.default_behaviors - ALL_DEFAULT_BEHAVIORS)
+        if unknown:
+            raise ConfigError(
+                f"-default_behaviors: unknown behaviour {unknown[0]!r};"
+                f" known: {', '.join(sorted(ALL_DEFAULT_BEHAVIORS))}"
+            )
+        for table, option in ((self.keys, "-key"), (self.globals_set, "-set")):
+            for key, value in table.items():
+                if not isinstance(key, str) or not isinstance(value, str):
+                    raise ConfigError(f"{option} names and values must be strings")
+                if not key:
+                    raise ConfigError(f"{option} needs a non-empty name")
+        basenames = {_basename(path) for path in self.injection_files}
+        for file_name, field in self.injection_indexes:
+            if _basename(file_name) not in basenames:
+                raise ConfigError(
+                    f"-infindex {file_name} {field}: no -inf file is named"
+                    f" {_basename(file_name)}; add -inf with that file"
+                )
+            if field < 0:
+                raise ConfigError(f"-infindex {file_name}: field must be >= 0, got {field}")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, object]) -> RunConfig:
+        """Build a config from a plain mapping (e.g. parsed JSON) of field name -> value.
+
+        Unknown keys are refused with a ConfigError listing them. JSON shapes are accepted for
+        the container fields (lists for tuples/sets, objects for mappings, lists of
+        ``[file, field]`` pairs for ``injection_indexes``) and ints for float fields.
+        """
+        unknown = sorted(key for key in data if key not in _FIELD_TYPES)
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(str(key), list(_FIELD_TYPES), n=1)
+                hints.append(f"{key} (did you mean {close[0]}?)" if close else str(key))
+            raise ConfigError(f"unknown configuration keys: {', '.join(hints)}")
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            values[key] = _coerce(key, _FIELD_TYPES[key], value)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """Return a copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _set(config: RunConfig, name: str, value: object) -> None:
+    # Frozen dataclass: normalisation in __post_init__ has to bypass __setattr__.
+    object.__setattr__(config, name, value)
+
+
+def _basename(path: str) -> str:
+    # SIPp refers to injection files by the part after the last '/' (reference 10).
+    return path.rsplit("/", 1)[-1]
+
+
+# --- per-field value rules -------------------------------------------------------------------
+
+_Predicate = Callable[[Any], bool]
+
+
+def _non_negative(value: Any) -> bool:
+    return bool(value >= 0)
+
+
+def _positive(value: Any) -> bool:
+    return bool(value > 0)
+
+
+def _at_least_one(value: Any) -> bool:
+    return bool(value >= 1)
+
+
+def _port(value: Any) -> bool:
+    return bool(0 <= value <= 65535)
+
+
+def _remote_port(value: Any) -> bool:
+    return bool(1 <= value <= 65535)
+
+
+def _percent(value: Any) -> bool:
+    return bool(0 <= value <= 100)
+
+
+def _non_empty(value: Any) -> bool:
+    return bool(value)
+
+
+def _known_transport(value: Any) -> bool:
+    return value in KNOWN_TRANSPORT_MODES
+
+
+def _trace_format(value: Any) -> bool:
+    return value in TRACE_FORMATS
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+_NON_NEGATIVE_NUMBER = "a non-negative number"
+_NON_NEGATIVE_INTEGER = "a non-negative integer"
+_NON_NEGATIVE_DURATION = "a non-negative duration"
+_POSITIVE_DURATION = "a positive duration"
+_INTEGER_AT_LEAST_1 = "an integer >= 1"
+
+# field -> (option shown in messages, requirement phrase, predicate). Applied to set values
+# only (None always passes: it means "not given"). The option names must match the option
+# table in gossipper.cli.options (a test checks this).
+_RULES: dict[str, tuple[str, str, _Predicate]] = {
+    "remote_host": ("remote host", "a non-empty host name or address", _non_empty),
+    "remote_port": ("remote port", "a port number 1-65535", _remote_port),
+    "scenario_file": ("-sf", "a non-empty file name", _non_empty),
+    "scenario_name": ("-sn", "a non-empty scenario name", _non_empty),
+    "peer": ("-peer", "a non-empty scenario name", _non_empty),
+    "transport_mode": (
+        "-t",
+        "one of " + ", ".join(KNOWN_TRANSPORT_MODES),
+        _known_transport,
+    ),
+    "local_port": ("-p", "a port number 0-65535", _port),
+    "rsa_host": ("-rsa", "a non-empty host name or address", _non_empty),
+    "rsa_port": ("-rsa", "a port number 1-65535", _remote_port),
+    "max_socket": ("-max_socket", _INTEGER_AT_LEAST_1, _at_least_one),
+    "buff_size": ("-buff_size", _INTEGER_AT_LEAST_1, _at_least_one),
+    "control_port": ("-cp", "a port number 0-65535", _port),
+    "base_cseq": ("-base_cseq", _NON_NEGATIVE_INTEGER, _non_negative),
+    "media_port": ("-mp", "a port number 0-65535", _port),
+    "lost_pct": ("-lost", "a percentage between 0 and 100", _percent),
+    "rate": ("-r", _NON_NEGATIVE_NUMBER, _non_negative),
+    "rate_period_s": ("-rp", _POSITIVE_DURATION, _positive),
+    "rate_scale": ("-rate_scale", "a positive number", _positive),
+    "rate_increase": ("-rate_increase", "a number", _always),
+    "rate_interval_s": ("-rate_interval", _POSITIVE_DURATION, _positive),
+    "rate_max": ("-rate_max", _NON_NEGATIVE_NUMBER, _non_negative),
+    "max_calls": ("-m", _NON_NEGATIVE_INTEGER, _non_negative),
+    "max_open_calls": ("-l", _INTEGER_AT_LEAST_1, _at_least_one),
+    "users": ("-users", _INTEGER_AT_LEAST_1, _at_least_one),
+    "timeout_s": ("-timeout", _NON_NEGATIVE_DURATION, _non_negative),
+    "sleep_s": ("-sleep", _NON_NEGATIVE_DURATION, _non_negative),
+    "pause_default_s": ("-d", _NON_NEGATIVE_DURATION, _non_negative),
+    "deadcall_wait_s": ("-deadcall_wait", _NON_NEGATIVE_DURATION, _non_negative),
+    "recv_timeout_s": ("-recv_timeout", _NON_NEGATIVE_DURATION, _non_negative),
+    "send_timeout_s": ("-send_timeout", _NON_NEGATIVE_DURATION, _non_negative),
+    "max_retrans": ("-max_retrans", _NON_NEGATIVE_INTEGER, _non_negative),
+    "max_invite_retrans": ("-max_invite_retrans", _NON_NEGATIVE_INTEGER, _non_negative),
+    "max_non_invite_retrans": ("-max_non_invite_retrans", _NON_NEGATIVE_INTEGER, _non_negative),
+    "t2_s": ("-T2", _POSITIVE_DURATION, _positive),
+    "timer_resol_s": ("-timer_resol", _POSITIVE_DURATION, _positive),
+    "max_recv_loops": ("-max_recv_loops", _INTEGER_AT_LEAST_1, _at_least_one),
+    "max_sched_loops": ("-max_sched_loops", _INTEGER_AT_LEAST_1, _at_least_one),
+    "screen_refresh_s": ("-f", _POSITIVE_DURATION, _positive),
+    "dump_period_s": ("-fd", _POSITIVE_DURATION, _positive),
+    "stat_delimiter": ("-stat_delimiter", "a non-empty string", _non_empty),
+    "rtt_freq": ("-rtt_freq", _INTEGER_AT_LEAST_1, _at_least_one),
+    "ringbuffer_files": ("-ringbuffer_files", _NON_NEGATIVE_INTEGER, _non_negative),
+    "ringbuffer_size": ("-ringbuffer_size", _NON_NEGATIVE_INTEGER, _non_negative),
+    "max_log_size": ("-max_log_size", _NON_NEGATIVE_INTEGER, _non_negative),
+    "trace_format": ("-trace_format", "one of " + ", ".join(TRACE_FORMATS), _trace_format),
+}
+
+
+def rule_option(field: str) -> str | None:
+    """The option name a field's validation messages use, or None if the field has no rule."""
+    rule = _RULES.get(field)
+    return rule[0] if rule else None
+
+
+def rule_requirement(field: str) -> str | None:
+    """The requirement phrase of a field's rule (``"a non-negative number"``), or None."""
+    rule = _RULES.get(field)
+    return rule[1] if rule else None
+
+
+def check_field(
+    field: str, value: object, shown: str | None = None, option: str | None = None
+) -> None:
+    """Check one field value against its rule; raise ConfigError naming the option.
+
+    ``shown`` is the text the user typed and ``option`` the option name they used (the CLI
+    passes both so the message quotes the original token, e.g.
+    ``-r must be a non-negative number, got '-3'``).
+    """
+    rule = _RULES.get(field)
+    if rule is None or value is None:
+        return
+    rule_option_name, requirement, predicate = rule
+    option = option or rule_option_name
+    if field == "transport_mode" and value in KNOWN_TRANSPORT_MODES:
+        if value not in SUPPORTED_TRANSPORT_MODES:
+            raise ConfigError(f"-t {value} is not supported yet")
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        ok = False
+    else:
+        ok = predicate(value)
+    if not ok:
+        text = shown if shown is not None else _show(value)
+        raise ConfigError(f"{option} must be {requirement}, got {text!r}")
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --- from_mapping type coercion ---------------------------------------------------------------
+
+_FIELD_TYPES: dict[str, Any] = typing.get_type_hints(RunConfig)
+
+
+def _type_error(key: str, expected: str, value: object) -> ConfigError:
+    return ConfigError(f"configuration key {key!r} must be {expected}, got {value!r}")
+
+
+def _coerce(key: str, hint: Any, value: object) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [arg for arg in args if arg is not type(None)]
+        return _coerce(key, inner, value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _type_error(key, "true or false", value)
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _type_error(key, "an integer", value)
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise _type_error(key, "a number", value)
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise _type_error(key, "a string", value)
+    if origin is frozenset:
+        if isinstance(value, list | tuple | set | frozenset) and all(
+            isinstance(item, str) for item in value
+        ):
+            return frozenset(value)
+        if isinstance(value, str):
+            return parse_default_behaviors(value)
+        raise _type_error(key, "a list of strings", value)
+    if origin is Mapping:
+        if isinstance(value, Mapping) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            return dict(value)
+        raise _type_error(key, "an object of string values", value)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise _type_error(key, "a list", value)
+        if args == (str, ...):
+            if all(isinstance(item, str) for item in value):
+                return tuple(value)
+            raise _type_error(key, "a list of strings", value)
+        # tuple[tuple[str, int], ...]: injection indexes as [file, field] pairs.
+        pairs = []
+        for item in value:
+            if (
+                isinstance(item, list | tuple)
+                and len(item) == 2
+                and isinstance(item[0], str)
+                and isinstance(item[1], int)
+                and not isinstance(item[1], bool)
+            ):
+                pairs.append((item[0], item[1]))
+            else:
+                raise _type_error(key, "a list of [file, field] pairs", value)
+        return tuple(pairs)
+    raise AssertionError(f"no coercion for {key}: {hint!r}")  # a new field type was added

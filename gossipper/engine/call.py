@@ -1,0 +1,801 @@
+"""One call: a Trio task walking the scenario with SIPp's per-call execution model.
+
+Theory of operation (sipp-reference 1.12). A call is a cursor (``index``) over the scenario's
+message elements. The task runs every element it can run at once (sends, nops, actions), then
+parks until the next event: a message routed to it by the engine's receive loop, or the earliest
+of its timers (UDP retransmission, receive timeout, pause end). Each event is handled exactly as
+SIPp handles it: retransmission detection by hash first, then matching forward from the cursor
+over optional receives, then backward through the contiguous optional block (or
+``optional="global"`` elements), then the automatic answers and the unexpected-message rules.
+
+The call never reads a clock other than ``trio.current_time()`` and never owns a socket: sends go
+through the engine's transport, so the same code runs on real sockets and in the simulation.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from typing import TYPE_CHECKING
+
+import trio
+
+from gossipper.errors import TransportError
+from gossipper.interfaces import Address, DatagramTransport
+from gossipper.scenario import (
+    ElementKind,
+    Optional,
+    compute_route_set,
+    run_actions,
+)
+from gossipper.sip import SipMessage, message_hash, next_retransmit_interval_s
+from gossipper.stats import FailureReason
+
+if TYPE_CHECKING:
+    from gossipper.engine.engine import Engine
+    from gossipper.scenario import ActionOutcome, Element, RunEnv, Variables
+
+_AUTO_ANSWERED_METHODS = frozenset({"INFO", "NOTIFY", "OPTIONS", "UPDATE"})
+_TIMER_CANCELLING_REQUESTS = frozenset({"ACK", "CANCEL", "BYE", "PRACK"})
+_INF = math.inf
+
+
+class _CallEnd(Exception):
+    """Internal: unwinds the call task once its fate is decided."""
+
+
+def _abort_fn(_raise_cancel: object) -> trio.lowlevel.Abort:
+    return trio.lowlevel.Abort.SUCCEEDED
+
+
+class Call:
+    """Per-call state; also the ``CallContext`` that message templates render against."""
+
+    __slots__ = (
+        "engine",
+        "env",
+        "call_number",
+        "call_id",
+        "cseq",
+        "user_id",
+        "local_port",
+        "last_message",
+        "peer_tag",
+        "route_set",
+        "next_url",
+        "variables",
+        "rng",
+        "injection_line",
+        "auth_challenge",
+        "auth_challenge_is_proxy",
+        "auth_nonce_count",
+        "transport",
+        "remote",
+        "incoming",
+        "index",
+        "start_s",
+        "mailbox",
+        "_waiter",
+        "last_sent",
+        "last_send_index",
+        "last_send_is_invite",
+        "last_recv_hash",
+        "last_recv_index",
+        "recv_retrans_hash",
+        "recv_retrans_bytes",
+        "recv_retrans_recv_index",
+        "recv_retrans_send_index",
+        "retrans_deadline",
+        "retrans_interval_s",
+        "retrans_count",
+        "retrans_index",
+        "recv_deadline",
+        "recv_deadline_index",
+        "pause_end",
+        "pause_index",
+        "rtd_starts",
+        "rtd_done",
+        "established",
+        "ack_pending",
+        "action_failure",
+        "received_anything",
+        "_rrs_done",
+        "ended",
+    )
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        call_number: int,
+        call_id: str,
+        transport: DatagramTransport,
+        remote: Address,
+        incoming: bool,
+        user_id: int,
+        variables: Variables,
+        rng: random.Random,
+        injection_line: int,
+    ) -> None:
+        self.engine = engine
+        self.env: RunEnv = engine.env
+        self.call_number = call_number
+        self.call_id = call_id
+        self.cseq = engine.config.base_cseq - 1
+        self.user_id = user_id
+        self.local_port = transport.local_address[1]
+        self.last_message: SipMessage | None = None
+        self.peer_tag: str | None = None
+        self.route_set: str | None = None
+        self.next_url: str | None = None
+        self.variables = variables
+        self.rng = rng
+        self.injection_line = injection_line
+        self.auth_challenge: str | None = None
+        self.auth_challenge_is_proxy = False
+        self.auth_nonce_count = 1
+        self.transport = transport
+        self.remote = remote
+        self.incoming = incoming
+        self.index = 0
+        self.start_s = trio.current_time()
+        self.mailbox: deque[SipMessage] = deque()
+        self._waiter: trio.lowlevel.Task | None = None
+        self.last_sent: bytes | None = None
+        self.last_send_index = -1
+        self.last_send_is_invite = False
+        self.last_recv_hash = 0
+        self.last_recv_index = -1
+        self.recv_retrans_hash = 0
+        self.recv_retrans_bytes: bytes | None = None
+        self.recv_retrans_recv_index = -1
+        self.recv_retrans_send_index = -1
+        self.retrans_deadline = _INF
+        self.retrans_interval_s = 0.0
+        self.retrans_count = 0
+        self.retrans_index = -1
+        self.recv_deadline = _INF
+        self.recv_deadline_index = -1
+        self.pause_end = _INF
+        self.pause_index = -1
+        self.rtd_starts: dict[int, float] = {}
+        self.rtd_done: set[int] = set()
+        self.established = False
+        self.ack_pending = False
+        self.action_failure: FailureReason | None = None
+        self.received_anything = False
+        self._rrs_done = False
+        self.ended = False
+
+    # ------------------------------------------------------------------ delivery (engine side)
+
+    def deliver(self, message: SipMessage) -> None:
+        """Hand a message to this call; wakes the task if it is parked."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            trio.lowlevel.reschedule(waiter, trio.Value(message))
+        else:
+            self.mailbox.append(message)
+
+    async def _wait_event(self, deadline: float) -> SipMessage | None:
+        """Next message, or None once ``deadline`` passes."""
+        if self.mailbox:
+            return self.mailbox.popleft()
+        self._waiter = trio.lowlevel.current_task()
+        if deadline == _INF:
+            message: SipMessage = await trio.lowlevel.wait_task_rescheduled(_abort_fn)
+            return message
+        with trio.move_on_at(deadline):
+            message = await trio.lowlevel.wait_task_rescheduled(_abort_fn)
+            return message
+        self._waiter = None
+        return None
+
+    # ------------------------------------------------------------------ the task
+
+    async def run(self) -> None:
+        """The call's task body: run the scenario until the call ends."""
+        engine = self.engine
+        elements = engine.scenario.elements
+        count = len(elements)
+        try:
+            while True:
+                await self._run_ready_elements(elements, count)
+                deadline = min(self.retrans_deadline, self.recv_deadline, self.pause_end)
+                message = await self._wait_event(deadline)
+                if message is not None:
+                    await self._process_incoming(message)
+                else:
+                    await self._handle_timers(trio.current_time())
+        except _CallEnd:
+            pass
+        finally:
+            self._waiter = None
+            engine.call_finished(self)
+
+    async def _run_ready_elements(self, elements: tuple[Element, ...], count: int) -> None:
+        """Execute elements until the call must wait (recv, pause, blocked send) or ends."""
+        while True:
+            index = self.index
+            if index >= count:
+                await self._end(None)
+            element = elements[index]
+            if element.condexec is not None and not self._condexec_ok(element):
+                # SIPp still honours next/test/chance of a skipped element (reference 15.9).
+                self._advance(element)
+                continue
+            kind = element.kind
+            if kind is ElementKind.SEND:
+                if self.retrans_deadline != _INF:
+                    return  # previous message not answered yet: wait (reference 1.4 step 1)
+                await self._send_element(element)
+                if self.index == index:
+                    self._advance(element)
+                continue
+            if kind is ElementKind.RECV:
+                if self.recv_deadline_index != index:
+                    self._arm_recv_timeout(element, index)
+                return
+            if kind is ElementKind.PAUSE:
+                if self.pause_index != index:
+                    self._start_pause(element, index)
+                    return
+                if trio.current_time() < self.pause_end:
+                    return
+                self.pause_end = _INF
+                self.pause_index = -1
+                if element.is_timewait:
+                    await self._end(None)
+                self._advance(element)
+                continue
+            if kind is ElementKind.NOP:
+                self.engine.stats.elements[index].messages += 1
+                self._bookkeeping(element)
+                if element.actions:
+                    await self._apply_actions(element, None)
+                    if self.index != index:
+                        continue
+                self._advance(element)
+                continue
+            # 3PCC elements are refused at load time for now.
+            raise AssertionError(f"element kind {kind} reached the engine")
+
+    # ------------------------------------------------------------------ element helpers
+
+    def _condexec_ok(self, element: Element) -> bool:
+        assert element.condexec is not None
+        is_set = self.variables.is_set(element.condexec)
+        return (not is_set) if element.condexec_inverse else is_set
+
+    def _advance(self, element: Element) -> None:
+        """SIPp's next(): follow ``next`` when the test and chance allow it, else step by one."""
+        target = element.next_index
+        if target is not None and (element.test is None or self.variables.is_set(element.test)):
+            chance = element.chance
+            if chance is None or self.rng.random() < chance:
+                self.index = target
+                return
+        self.index = element.index + 1
+
+    def _bookkeeping(self, element: Element) -> None:
+        """Counters and response-time timers (reference 1.3)."""
+        stats = self.engine.stats
+        if element.counter is not None:
+            stats.generic_counters[element.counter] += 1
+        if element.start_rtd is not None:
+            self.rtd_starts[element.start_rtd] = trio.current_time()
+        rtd = element.rtd
+        if rtd is not None and (element.repeat_rtd or rtd not in self.rtd_done):
+            now = trio.current_time()
+            started = self.rtd_starts.get(rtd, self.start_s)
+            stats.rtd_sample(rtd, now - started, now)
+            self.rtd_done.add(rtd)
+
+    def _arm_recv_timeout(self, element: Element, index: int) -> None:
+        timeout_ms = element.recv_timeout_ms
+        if timeout_ms is None:
+            timeout_ms = self.engine.recv_timeout_ms
+        self.recv_deadline_index = index
+        if timeout_ms and timeout_ms > 0:
+            self.recv_deadline = trio.current_time() + timeout_ms / 1000.0
+        else:
+            self.recv_deadline = _INF
+
+    def _start_pause(self, element: Element, index: int) -> None:
+        assert element.pause is not None
+        engine = self.engine
+        engine.stats.elements[index].messages += 1
+        self._bookkeeping(element)
+        duration_ms = element.pause.sample_ms(self.rng, self.variables, engine.pause_default_ms)
+        self.pause_index = index
+        self.pause_end = trio.current_time() + duration_ms / 1000.0
+
+    # ------------------------------------------------------------------ sending
+
+    async def _send_element(self, element: Element) -> None:
+        engine = self.engine
+        index = element.index
+        counters = engine.stats.elements[index]
+        is_request = not element.is_response
+        if is_request and element.method not in ("ACK", "CANCEL"):
+            self.cseq += 1
+        self._bookkeeping(element)
+        assert element.template is not None
+        text = element.template.render(self, index)
+        data = text.encode("latin-1")
+        lost_pct = element.lost_pct if element.lost_pct is not None else engine.lost_pct
+        if lost_pct and self.rng.random() * 100.0 < lost_pct:
+            counters.lost += 1
+            engine.trace_lost(self, data)
+        else:
+            if not await self._transmit(data):
+                return
+        self.last_sent = data
+        self.last_send_index = index
+        self.last_send_is_invite = is_request and element.method == "INVITE"
+        if self.last_recv_hash:
+            # A retransmission of the message that triggered this send gets this send again.
+            self.recv_retrans_hash = self.last_recv_hash
+            self.recv_retrans_bytes = data
+            self.recv_retrans_recv_index = self.last_recv_index
+            self.recv_retrans_send_index = index
+            self.last_recv_hash = 0
+        if element.retrans_ms and engine.retransmissions_enabled:
+            self.retrans_interval_s = element.retrans_ms / 1000.0
+            self.retrans_deadline = trio.current_time() + self.retrans_interval_s
+            self.retrans_count = 0
+            self.retrans_index = index
+        if is_request and element.method == "ACK":
+            self.established = True
+            self.ack_pending = False
+        counters.messages += 1
+        if element.actions:
+            await self._apply_actions(element, text)
+
+    async def _transmit(self, data: bytes) -> bool:
+        """Send bytes to the call's peer; a failure ends the call (FailedCannotSendMessage)."""
+        engine = self.engine
+        try:
+            if not self.transport.send_nowait(data, self.remote):
+                timeout_s = engine.send_timeout_s
+                if timeout_s > 0:
+                    with trio.move_on_after(timeout_s) as scope:
+                        await self.transport.send(data, self.remote)
+                    if scope.cancelled_caught:
+                        await self._fail(FailureReason.TIMEOUT_ON_SEND, abort=False)
+                else:
+                    await self.transport.send(data, self.remote)
+        except TransportError as exc:
+            engine.warning(f"Call-ID '{self.call_id}': {exc}")
+            await self._fail(FailureReason.CANNOT_SEND_MESSAGE, abort=False)
+        engine.trace_sent(self, data)
+        return True
+
+    def _send_default(self, name: str) -> None:
+        """Send one of the automatic messages (ack, bye, cancel, 200) of reference 1.12.
+
+        These are small and rare; if the socket buffer is full the message is dropped with a
+        warning rather than holding up the abort path.
+        """
+        template = self.engine.scenario.default_messages[name]
+        if name == "bye":
+            self.cseq += 1
+        text = template.render(self, self.index - 1)
+        data = text.encode("latin-1")
+        try:
+            if not self.transport.send_nowait(data, self.remote):
+                self.engine.warning(f"Call-ID '{self.call_id}': send buffer full, {name} dropped")
+                return
+        except TransportError as exc:
+            self.engine.warning(f"Call-ID '{self.call_id}': {exc}")
+            return
+        self.engine.trace_sent(self, data)
+
+    # ------------------------------------------------------------------ timers
+
+    async def _handle_timers(self, now: float) -> None:
+        if now >= self.retrans_deadline:
+            await self._retransmit_timer_expired(now)
+        if now >= self.recv_deadline and self.recv_deadline_index == self.index:
+            await self._recv_timed_out()
+        # An expired pause is picked up by _run_ready_elements.
+
+    async def _retransmit_timer_expired(self, now: float) -> None:
+        engine = self.engine
+        index = self.retrans_index
+        if self.retrans_count >= engine.max_retransmissions(self.last_send_is_invite):
+            self.retrans_deadline = _INF
+            engine.stats.elements[index].timeouts += 1
+            element = engine.scenario.elements[index]
+            engine.warning(
+                f"Aborting call on UDP retransmission timeout for Call-ID '{self.call_id}'"
+            )
+            if element.ontimeout_index is not None:
+                self._jump_on_timeout(element.ontimeout_index)
+                return
+            await self._fail(FailureReason.MAX_UDP_RETRANS, abort=True)
+        assert self.last_sent is not None
+        self.retrans_count += 1
+        engine.stats.retransmissions += 1
+        engine.stats.elements[index].retrans += 1
+        try:
+            if not self.transport.send_nowait(self.last_sent, self.remote):
+                await self.transport.send(self.last_sent, self.remote)
+        except TransportError as exc:
+            engine.warning(f"Call-ID '{self.call_id}': {exc}")
+        engine.trace_sent(self, self.last_sent)
+        self.retrans_interval_s = next_retransmit_interval_s(
+            self.retrans_interval_s, is_invite=self.last_send_is_invite, t2_s=engine.t2_s
+        )
+        self.retrans_deadline = now + self.retrans_interval_s
+
+    async def _recv_timed_out(self) -> None:
+        engine = self.engine
+        index = self.index
+        element = engine.scenario.elements[index]
+        self.recv_deadline = _INF
+        self.recv_deadline_index = -1
+        engine.stats.elements[index].timeouts += 1
+        if element.ontimeout_index is not None:
+            self._jump_on_timeout(element.ontimeout_index)
+            return
+        engine.warning(
+            f"Call-Id: {self.call_id}, receive timeout on message "
+            f"{engine.scenario.name}:{index} without label to jump to (ontimeout attribute): "
+            "aborting call"
+        )
+        await self._fail(FailureReason.TIMEOUT_ON_RECV, abort=True)
+
+    def _jump_on_timeout(self, target: int) -> None:
+        # A label at the very end reached through ontimeout counts as a failure (reference 1.9).
+        self.index = target
+        self.pause_end = _INF
+        self.pause_index = -1
+        self.recv_deadline = _INF
+        self.recv_deadline_index = -1
+        if target >= len(self.engine.scenario.elements):
+            self.action_failure = self.action_failure or FailureReason.TIMEOUT_ON_RECV
+
+    # ------------------------------------------------------------------ receiving
+
+    async def _process_incoming(self, message: SipMessage) -> None:
+        """SIPp's process_incoming (reference 1.12, steps 1-9)."""
+        engine = self.engine
+        elements = engine.scenario.elements
+        index = self.index
+        current = elements[index] if index < len(elements) else None
+
+        if engine.pause_msg_ign and current is not None and current.kind is ElementKind.PAUSE:
+            return
+        if message.header("To") is None:
+            await self._unexpected(message)
+            return
+
+        if engine.retransmissions_enabled:
+            digest = message_hash(message, loose=engine.rtcheck_loose)
+            if digest == self.recv_retrans_hash and self.recv_retrans_bytes is not None:
+                engine.stats.elements[self.recv_retrans_recv_index].retrans += 1
+                engine.stats.elements[self.recv_retrans_send_index].retrans += 1
+                engine.stats.retransmissions += 1
+                engine.trace_received(self, message)
+                try:
+                    if not self.transport.send_nowait(self.recv_retrans_bytes, self.remote):
+                        await self.transport.send(self.recv_retrans_bytes, self.remote)
+                except TransportError as exc:
+                    engine.warning(f"Call-ID '{self.call_id}': {exc}")
+                engine.trace_sent(self, self.recv_retrans_bytes)
+                return
+            if digest == self.last_recv_hash and self.last_recv_index >= 0:
+                engine.stats.elements[self.last_recv_index].retrans += 1
+                engine.trace_received(self, message)
+                return
+        else:
+            digest = 0
+
+        engine.trace_received(self, message)
+        is_response = not message.is_request
+        if is_response:
+            tag = message.to_tag
+            if tag is not None:
+                self.peer_tag = tag
+
+        found = self._match_forward(message, elements, index)
+        if found < 0:
+            found = self._match_backward(message, elements, index)
+            if found == -2:
+                return  # handled as a retransmitted final response (ACK re-sent)
+        if found < 0:
+            await self._not_matched(message, index)
+            return
+
+        element = elements[found]
+        counters = engine.stats.elements[found]
+        lost_pct = element.lost_pct if element.lost_pct is not None else engine.lost_pct
+        if lost_pct and self.rng.random() * 100.0 < lost_pct:
+            counters.lost += 1
+            return
+        self.received_anything = True
+        self._bookkeeping(element)
+        counters.messages += 1
+
+        if not is_response:
+            if message.cseq_number > self.cseq:
+                self.cseq = message.cseq_number
+            if message.method == "ACK":
+                self.established = True
+
+        # Retransmission timer of the last send (reference 1.12 step 9).
+        if self.retrans_deadline != _INF:
+            if is_response:
+                if message.status_code < 200 and not self.last_send_is_invite:
+                    self.retrans_interval_s = engine.t2_s
+                    self.retrans_deadline = trio.current_time() + engine.t2_s
+                else:
+                    self.retrans_deadline = _INF
+            elif message.method in _TIMER_CANCELLING_REQUESTS and found > self.last_send_index:
+                self.retrans_deadline = _INF
+        if is_response and message.status_code == 200 and self.last_send_is_invite:
+            self.ack_pending = True
+        if element.rrs and not self._rrs_done:
+            self._rrs_done = True
+            self.route_set, self.next_url = compute_route_set(message, from_response=is_response)
+        if element.auth and is_response and message.status_code in (401, 407):
+            challenge = message.header("Proxy-Authenticate")
+            self.auth_challenge_is_proxy = challenge is not None
+            if challenge is None:
+                challenge = message.header("WWW-Authenticate")
+            self.auth_challenge = challenge
+            self.auth_nonce_count = 1
+        if element.advance_state:
+            self.last_message = message
+            self.last_recv_hash = digest
+            self.last_recv_index = found
+
+        moved = False
+        if element.optional is Optional.NO:
+            self.index = found
+            moved = True
+        elif element.next_index is not None and (
+            element.test is None or self.variables.is_set(element.test)
+        ):
+            self.index = found
+            moved = True
+        if element.actions:
+            before = self.index
+            await self._apply_actions(element, message.text)
+            if self.index != before:
+                return  # an action jumped
+        if moved:
+            self.recv_deadline = _INF
+            self.recv_deadline_index = -1
+            self.pause_end = _INF
+            self.pause_index = -1
+            self._advance(element)
+
+    def _matches(self, element: Element, message: SipMessage) -> bool:
+        if element.kind is not ElementKind.RECV:
+            return False
+        if message.is_request:
+            request = element.request
+            if request is None:
+                return False
+            if element.request_re is not None:
+                return element.request_re.search(message.method) is not None
+            return request == message.method
+        response = element.response
+        if response is None:
+            return False
+        if element.response_re is not None:
+            if element.response_re.search(str(message.status_code)) is None:
+                return False
+        elif response != str(message.status_code):
+            return False
+        allowed = element.allowed_cseq_methods
+        if allowed is not None and message.cseq_method not in allowed:
+            return False
+        return True
+
+    def _match_forward(
+        self, message: SipMessage, elements: tuple[Element, ...], index: int
+    ) -> int:
+        count = len(elements)
+        while index < count:
+            element = elements[index]
+            if self._matches(element, message):
+                return index
+            if element.kind is ElementKind.RECV and element.optional is not Optional.NO:
+                index += 1
+                continue
+            break
+        return -1
+
+    def _match_backward(
+        self, message: SipMessage, elements: tuple[Element, ...], index: int
+    ) -> int:
+        contiguous = True
+        search = index - 1
+        while search >= 0:
+            element = elements[search]
+            if element.optional is Optional.NO:
+                contiguous = False
+            if self._matches(element, message):
+                if contiguous or element.optional is Optional.GLOBAL:
+                    return search
+                if (
+                    not message.is_request
+                    and message.status_code >= 200
+                    and search + 1 < len(elements)
+                ):
+                    following = elements[search + 1]
+                    if (
+                        following.kind is ElementKind.SEND
+                        and following.method == "ACK"
+                        and self.last_sent is not None
+                        and self.last_send_index == search + 1
+                    ):
+                        # A retransmitted final response already acknowledged: ACK again.
+                        self._resend_nowait(self.last_sent)
+                        return -2
+            search -= 1
+        return -1
+
+    def _resend_nowait(self, data: bytes) -> None:
+        engine = self.engine
+        try:
+            self.transport.send_nowait(data, self.remote)
+        except TransportError as exc:
+            engine.warning(f"Call-ID '{self.call_id}': {exc}")
+            return
+        engine.stats.retransmissions += 1
+        engine.trace_sent(self, data)
+
+    async def _not_matched(self, message: SipMessage, index: int) -> None:
+        """Steps 8 of reference 1.12: _unexp.main, automatic answers, unexpected message."""
+        engine = self.engine
+        scenario = engine.scenario
+        unexp = scenario.unexp_main_index
+        if unexp is not None and index < unexp:
+            if self.variables.has("_unexp.retaddr"):
+                self.variables.set_double("_unexp.retaddr", float(index))
+            if self.variables.has("_unexp.pausedaddr"):
+                paused = 0.0 if self.pause_end == _INF else self.pause_end * 1000.0
+                self.variables.set_double("_unexp.pausedaddr", paused)
+            self.index = unexp
+            self.pause_end = _INF
+            self.pause_index = -1
+            self.recv_deadline = _INF
+            self.recv_deadline_index = -1
+            self.mailbox.appendleft(message)
+            return
+        behaviors = engine.default_behaviors
+        if message.is_request:
+            method = message.method
+            if method in ("BYE", "CANCEL") and "abortunexp" in behaviors:
+                if "bye" in behaviors:
+                    self._answer_200(message)
+                self._count_unexpected(message, index)
+                await self._end(FailureReason.UNEXPECTED_MESSAGE)
+            if method == "PING" and "pingreply" in behaviors:
+                self._answer_200(message)
+                engine.stats.auto_answered += 1
+                await self._end(None, counted=False)
+            if method in _AUTO_ANSWERED_METHODS and engine.auto_answer:
+                self._answer_200(message)
+                engine.stats.auto_answered += 1
+                return
+        self._count_unexpected(message, index)
+        if "abortunexp" in behaviors:
+            await self._fail(FailureReason.UNEXPECTED_MESSAGE, abort=True)
+
+    async def _unexpected(self, message: SipMessage) -> None:
+        engine = self.engine
+        engine.trace_received(self, message)
+        self._count_unexpected(message, self.index)
+        if "abortunexp" in engine.default_behaviors:
+            await self._fail(FailureReason.UNEXPECTED_MESSAGE, abort=True)
+
+    def _count_unexpected(self, message: SipMessage, index: int) -> None:
+        engine = self.engine
+        elements = engine.scenario.elements
+        counter_index = min(index, len(elements) - 1)
+        engine.stats.elements[counter_index].unexpected += 1
+        if not message.is_request:
+            engine.stats.unexpected_response_code(message.status_code)
+        expecting = self._describe_expected(counter_index)
+        engine.warning(
+            f"Aborting call on unexpected message for Call-Id '{self.call_id}': while expecting "
+            f"'{expecting}' (index {counter_index}), received '{message.text}'"
+        )
+
+    def _describe_expected(self, index: int) -> str:
+        element = self.engine.scenario.elements[index]
+        if element.kind is ElementKind.RECV:
+            return element.response or element.request or ""
+        if element.kind is ElementKind.SEND:
+            return str(element.status_code) if element.is_response else element.method
+        return ""
+
+    def _answer_200(self, request: SipMessage) -> None:
+        """Answer an in-call request with the default 200, built from that request."""
+        previous = self.last_message
+        self.last_message = request
+        try:
+            self._send_default("200")
+        finally:
+            self.last_message = previous
+
+    # ------------------------------------------------------------------ actions
+
+    async def _apply_actions(self, element: Element, message_text: str | None) -> None:
+        engine = self.engine
+        outcome: ActionOutcome = run_actions(element.actions, self, message_text)
+        for line in outcome.log_lines:
+            engine.log_action(line)
+        for line in outcome.warnings:
+            engine.warning(line)
+        for command in outcome.commands:
+            engine.run_shell_command(command)
+        if outcome.fatal_error is not None:
+            engine.fatal_action_error(outcome.fatal_error)
+        if outcome.failure is not None and self.action_failure is None:
+            self.action_failure = FailureReason(outcome.failure)
+        if outcome.stop_now:
+            engine.stop_now()
+        if outcome.stop_gracefully:
+            engine.soft_quit()
+        if outcome.jump_index is not None:
+            self.index = outcome.jump_index
+            self.pause_end = _INF
+            self.pause_index = -1
+        if outcome.pause_restore_ms is not None:
+            self.pause_end = outcome.pause_restore_ms / 1000.0
+        if outcome.stop_call:
+            reason = FailureReason.CALL_REJECTED if element.kind is ElementKind.RECV else None
+            await self._end(reason if reason is not None else self.action_failure)
+
+    # ------------------------------------------------------------------ ending
+
+    async def _fail(self, reason: FailureReason, *, abort: bool) -> None:
+        """Count the call failed; in client mode, tidy up the dialog first (reference 1.12)."""
+        if abort:
+            self._abort_dialog()
+        await self._end(reason)
+
+    def _abort_dialog(self) -> None:
+        """SIPp's abort logic, client-mode processes only (server calls are just dropped)."""
+        if self.engine.scenario.is_server or "bye" not in self.engine.default_behaviors:
+            return
+        last = self.last_message
+        if self.last_send_is_invite and not self.established:
+            if last is not None and not last.is_request and last.status_code >= 400:
+                self._send_default("ack")
+            elif self.ack_pending:
+                self._send_default("ack")
+                self._send_default("bye")
+            elif self.received_anything:
+                self._send_default("cancel")
+        elif self.received_anything:
+            self._send_default("bye")
+
+    def abort_now(self) -> None:
+        """Forced quit: tidy up the dialog and count the call failed (SIPp >= 3.7.5).
+
+        Called from the engine, outside the call's task; the task is cancelled afterwards.
+        """
+        if self.ended:
+            return
+        self._abort_dialog()
+        self.ended = True
+        self.engine.call_ended(self, FailureReason.CALL_REJECTED, counted=True)
+
+    async def _end(self, reason: FailureReason | None, *, counted: bool = True) -> None:
+        """Finish the call. Raises _CallEnd to unwind the task."""
+        if not self.ended:
+            self.ended = True
+            if reason is None:
+                reason = self.action_failure
+            self.engine.call_ended(self, reason, counted=counted)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        raise _CallEnd

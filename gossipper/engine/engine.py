@@ -1,0 +1,595 @@
+"""The engine: sockets, dispatch by Call-ID, call creation, pacing and the quit logic.
+
+One ``Engine`` runs one scenario (client or server) on the transports it is given. It owns a
+nursery holding the receive loops, the pacing task and one task per call. Everything the outside
+world does to a run (CLI keys and signals, the simulation driver, later the TUI and the HTTP API)
+goes through the public methods here: ``run``, ``soft_quit``, ``force_quit``, ``set_rate``,
+``pause_traffic`` and ``snapshot``.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+from gossipper.config import RunConfig
+from gossipper.engine.call import Call
+from gossipper.engine.rate import RateState, default_open_call_limit
+from gossipper.errors import BindError, ExitStatus
+from gossipper.interfaces import Address, DatagramTransport, TransportFactory, WallClock
+from gossipper.scenario import RunEnv, Scenario, new_call_variables
+from gossipper.sip import SipMessage, SipParseError, max_retransmissions, parse_message
+from gossipper.stats import FailureReason, RunStats, StatsSnapshot
+
+FIRST_DEFAULT_PORT = 5060
+LAST_DEFAULT_PORT = 5119
+"""SIPp binds the first free port of 5060..5119 when -p is not given (reference 15.5)."""
+
+_AUTO_ANSWERED_METHODS = frozenset({"INFO", "NOTIFY", "OPTIONS", "UPDATE"})
+
+
+class QuitState(enum.Enum):
+    RUNNING = "running"
+    SOFT = "soft"
+    """No new calls; exit once the running ones end."""
+    FORCED = "forced"
+    """Abort running calls and exit."""
+
+
+class Tracer(Protocol):
+    """Receives what the trace files need; implemented by the trace writers."""
+
+    def message_sent(self, call_id: str, data: bytes, wall: float) -> None: ...
+    def message_received(self, call_id: str, message: SipMessage, wall: float) -> None: ...
+    def message_lost(self, call_id: str, data: bytes, wall: float) -> None: ...
+    def warning(self, text: str, wall: float) -> None: ...
+    def log(self, text: str, wall: float) -> None: ...
+    def out_of_call(self, data: bytes, wall: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineResult:
+    """How a run ended."""
+
+    exit_status: ExitStatus
+    snapshot: StatsSnapshot
+    timed_out: bool
+    fatal_message: str | None
+    quit_reason: str
+
+
+class Engine:
+    """Runs one scenario. Construct, then ``await engine.run()`` (or ``nursery.start(engine.run)``)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        config: RunConfig,
+        *,
+        env: RunEnv,
+        transports: TransportFactory,
+        wall_clock: WallClock,
+        stats: RunStats,
+        remote: Address | None,
+        bind_host: str,
+        seed: int,
+        tracer: Tracer | None = None,
+        shell_runner: Callable[[str], None] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.config = config
+        self.env = env
+        self.transports = transports
+        self.wall_clock = wall_clock
+        self.stats = stats
+        self.remote = remote
+        self.bind_host = bind_host
+        self.seed = seed
+        self.tracer = tracer
+        self._shell_runner = shell_runner
+
+        # Hot-path copies of settings (attribute lookups on a frozen config are slower).
+        self.retransmissions_enabled = not config.no_retrans
+        self.rtcheck_loose = config.rtcheck_loose
+        self.t2_s = config.t2_s
+        self.lost_pct = config.lost_pct
+        self.pause_msg_ign = config.pause_msg_ign
+        self.auto_answer = config.auto_answer
+        self.callid_slash_ign = config.callid_slash_ign
+        self.default_behaviors = config.default_behaviors
+        self.recv_timeout_ms = int(config.recv_timeout_s * 1000)
+        self.send_timeout_s = config.send_timeout_s
+        self.pause_default_ms = int(config.pause_default_s * 1000)
+        self._max_retrans_invite = max_retransmissions(
+            is_invite=True,
+            max_invite=config.max_invite_retrans,
+            max_non_invite=config.max_non_invite_retrans,
+            max_total=config.max_retrans,
+        )
+        self._max_retrans_non_invite = max_retransmissions(
+            is_invite=False,
+            max_invite=config.max_invite_retrans,
+            max_non_invite=config.max_non_invite_retrans,
+            max_total=config.max_retrans,
+        )
+
+        self.calls: dict[str, Call] = {}
+        self.dead_calls: dict[str, float] = {}
+        self.call_counter = 0
+        self.malformed_messages = 0
+        self.quit_state = QuitState.RUNNING
+        self.quit_reason = ""
+        self.timed_out = False
+        self.fatal_message: str | None = None
+        self.stopped_now = False
+        self.traffic_paused = False
+        self.main_transport: DatagramTransport | None = None
+        self.start_s = 0.0
+        self.rate_state = RateState(
+            rate=config.rate, period_s=config.rate_period_s, changed_at_s=0.0
+        )
+        self.open_call_limit = self._compute_open_call_limit()
+        self._done = trio.Event()
+        self._slot_freed = trio.Event()
+        self._pacing_wakeup = trio.Event()
+        self._nursery: trio.Nursery | None = None
+        self._free_users: list[int] = []
+
+    # ------------------------------------------------------------------ settings helpers
+
+    def max_retransmissions(self, is_invite: bool) -> int:
+        return self._max_retrans_invite if is_invite else self._max_retrans_non_invite
+
+    def _compute_open_call_limit(self) -> int:
+        if self.config.max_open_calls is not None:
+            return self.config.max_open_calls
+        if self.config.users is not None:
+            return self.config.users
+        duration_ms = self.scenario.duration_p99_ms(self.pause_default_ms)
+        return default_open_call_limit(
+            self.rate_state.rate, self.rate_state.period_s, duration_ms, self.pause_default_ms
+        )
+
+    @property
+    def local_address(self) -> Address:
+        assert self.main_transport is not None
+        return self.main_transport.local_address
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """Bind the main socket (before traffic, so bind errors come first)."""
+        config = self.config
+        if config.local_port is not None:
+            self.main_transport = await self.transports.open_datagram(
+                self.bind_host, config.local_port
+            )
+            return
+        for port in range(FIRST_DEFAULT_PORT, LAST_DEFAULT_PORT + 1):
+            try:
+                self.main_transport = await self.transports.open_datagram(self.bind_host, port)
+                return
+            except BindError:
+                continue
+        self.main_transport = await self.transports.open_datagram(self.bind_host, 0)
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> EngineResult:
+        """Run the scenario until it ends; returns the result with the final snapshot."""
+        if self.main_transport is None:
+            await self.open()
+        assert self.main_transport is not None
+        config = self.config
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._receive_loop, self.main_transport)
+            nursery.start_soon(self._housekeeping_loop)
+            task_status.started()
+            if config.sleep_s > 0:
+                await trio.sleep(config.sleep_s)
+            self.start_s = trio.current_time()
+            self.rate_state.changed_at_s = self.start_s
+            if config.timeout_s > 0:
+                nursery.start_soon(self._global_timeout, config.timeout_s)
+            if not self.scenario.is_server:
+                if config.users is not None:
+                    self._start_users(config.users)
+                else:
+                    nursery.start_soon(self._pacing_loop)
+                    if config.rate_increase:
+                        nursery.start_soon(self._rate_increase_loop)
+            elif config.max_calls == 0:
+                self.soft_quit("call limit reached")
+            await self._done.wait()
+            nursery.cancel_scope.cancel()
+        self.main_transport.close()
+        return EngineResult(
+            exit_status=self.exit_status(),
+            snapshot=self.snapshot(reset_periodic=False),
+            timed_out=self.timed_out,
+            fatal_message=self.fatal_message,
+            quit_reason=self.quit_reason,
+        )
+
+    def exit_status(self) -> ExitStatus:
+        """SIPp's exit code for the run so far (reference 8)."""
+        if self.fatal_message is not None:
+            return ExitStatus.FATAL
+        if self.stopped_now:
+            return ExitStatus.INTERNAL_COMMAND
+        if self.stats.failed_calls > 0:
+            return ExitStatus.CALLS_FAILED
+        if self.timed_out and self.stats.successful_calls == 0:
+            return ExitStatus.INTERNAL_COMMAND
+        return ExitStatus.SUCCESS
+
+    def snapshot(self, *, reset_periodic: bool = False) -> StatsSnapshot:
+        return self.stats.snapshot(
+            self.wall_clock.wall_time(), trio.current_time(), reset_periodic=reset_periodic
+        )
+
+    # ------------------------------------------------------------------ control (shell API)
+
+    def soft_quit(self, reason: str = "quit requested") -> None:
+        """Stop creating calls; the run ends when the running calls have ended."""
+        if self.quit_state is QuitState.RUNNING:
+            self.quit_state = QuitState.SOFT
+            self.quit_reason = reason
+            self._pacing_wakeup.set()
+        elif self.quit_state is QuitState.SOFT and reason == "quit requested":
+            # A second q / SIGUSR1 forces the exit, as in SIPp HEAD.
+            self.force_quit(reason)
+            return
+        self._check_done()
+
+    def force_quit(self, reason: str = "forced quit") -> None:
+        """Abort every running call (client dialogs get CANCEL/BYE/ACK) and end the run."""
+        if self.quit_state is QuitState.FORCED:
+            return
+        self.quit_state = QuitState.FORCED
+        if not self.quit_reason:
+            self.quit_reason = reason
+        for call in list(self.calls.values()):
+            call.abort_now()
+        self._done.set()
+
+    def interrupt(self) -> None:
+        """SIGINT/SIGTERM: stop at once; the exit code is computed from what happened."""
+        self.quit_state = QuitState.FORCED
+        self.quit_reason = self.quit_reason or "interrupted"
+        self._done.set()
+
+    def stop_now(self) -> None:
+        """``exec int_cmd="stop_now"``: exit immediately with code 97."""
+        self.stopped_now = True
+        self.interrupt()
+
+    def set_rate(self, rate: float) -> None:
+        """Change the call rate (calls per rate period) from now on."""
+        self.rate_state.change_rate(rate, trio.current_time())
+        self.stats.target_rate = self.rate_state.rate
+        if self.config.max_open_calls is None:
+            self.open_call_limit = self._compute_open_call_limit()
+        self._pacing_wakeup.set()
+
+    def pause_traffic(self, paused: bool) -> None:
+        """Pause or resume call creation (running calls continue)."""
+        if self.traffic_paused and not paused:
+            self.rate_state.change_rate(self.rate_state.rate, trio.current_time())
+        self.traffic_paused = paused
+        self._pacing_wakeup.set()
+
+    def fatal_action_error(self, text: str) -> None:
+        self.fatal_message = text
+        self.stats.fatal_errors += 1
+        self.interrupt()
+
+    # ------------------------------------------------------------------ hooks used by calls
+
+    def warning(self, text: str) -> None:
+        self.stats.warnings += 1
+        if self.tracer is not None:
+            self.tracer.warning(text, self.wall_clock.wall_time())
+
+    def log_action(self, text: str) -> None:
+        if self.tracer is not None:
+            self.tracer.log(text, self.wall_clock.wall_time())
+
+    def run_shell_command(self, command: str) -> None:
+        if self._shell_runner is not None:
+            self._shell_runner(command)
+        elif self._nursery is not None:
+            self._nursery.start_soon(_run_shell, command)
+
+    def trace_sent(self, call: Call, data: bytes) -> None:
+        if self.tracer is not None:
+            self.tracer.message_sent(call.call_id, data, self.wall_clock.wall_time())
+
+    def trace_received(self, call: Call, message: SipMessage) -> None:
+        if self.tracer is not None:
+            self.tracer.message_received(call.call_id, message, self.wall_clock.wall_time())
+
+    def trace_lost(self, call: Call, data: bytes) -> None:
+        if self.tracer is not None:
+            self.tracer.message_lost(call.call_id, data, self.wall_clock.wall_time())
+
+    def call_ended(self, call: Call, reason: FailureReason | None, *, counted: bool) -> None:
+        """Account for a call whose fate is decided."""
+        now = trio.current_time()
+        key = call.call_id
+        if self.calls.pop(key, None) is not None:
+            self.dead_calls[key] = now + self.config.deadcall_wait_s
+        if counted:
+            self.stats.call_ended(now, now - call.start_s, reason)
+        else:
+            self.stats.current_calls -= 1
+        if call.user_id:
+            self._free_users.append(call.user_id)
+            self._replace_user_calls()
+        self._slot_freed.set()
+        self._check_done()
+
+    def call_finished(self, call: Call) -> None:
+        """The call's task is exiting (normally after call_ended; else it was cancelled)."""
+        if call.call_id in self.calls and not call.ended:
+            call.ended = True
+            self.call_ended(call, FailureReason.CALL_REJECTED, counted=True)
+
+    def _check_done(self) -> None:
+        if self.quit_state is not QuitState.RUNNING and not self.calls:
+            self._done.set()
+
+    # ------------------------------------------------------------------ receiving
+
+    async def _receive_loop(self, transport: DatagramTransport) -> None:
+        dispatch = self._dispatch
+        while True:
+            try:
+                batch = await transport.receive_batch()
+            except (trio.ClosedResourceError, OSError):
+                return
+            for data, source in batch:
+                dispatch(data, source, transport)
+
+    def _dispatch(self, data: bytes, source: Address, transport: DatagramTransport) -> None:
+        """Route one datagram to its call; count everything that is not delivered."""
+        try:
+            message = parse_message(data)
+        except SipParseError as exc:
+            self.malformed_messages += 1
+            self.warning(
+                f"Discarding malformed message from {source[0]}:{source[1]}: {exc.reason}"
+            )
+            return
+        call_id = message.call_id
+        if not call_id:
+            self.malformed_messages += 1
+            self.warning("SIP message without Call-ID discarded")
+            return
+        if not self.callid_slash_ign:
+            cut = call_id.find("///")
+            if cut >= 0:
+                call_id = call_id[cut + 3 :]
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.deliver(message)
+            return
+        if call_id in self.dead_calls:
+            self.stats.dead_call_msgs += 1
+            if self.tracer is not None:
+                self.tracer.out_of_call(data, self.wall_clock.wall_time())
+            return
+        if self.scenario.is_server:
+            if self.quit_state is QuitState.RUNNING:
+                self._start_incoming_call(call_id, source, transport).deliver(message)
+                return
+        elif message.is_request and self.auto_answer and message.method in _AUTO_ANSWERED_METHODS:
+            self._auto_answer_out_of_call(message, source, transport)
+            return
+        self.stats.out_of_call_msgs += 1
+        self.warning(
+            "Discarding message which can't be mapped to a known SIPp call:\n"
+            + message.text
+        )
+        if self.tracer is not None:
+            self.tracer.out_of_call(data, self.wall_clock.wall_time())
+
+    def _auto_answer_out_of_call(
+        self, message: SipMessage, source: Address, transport: DatagramTransport
+    ) -> None:
+        """-aa: a 200 OK echoing the request's dialog headers (reference 9.3)."""
+        lines = ["SIP/2.0 200 OK"]
+        for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+            for value in message.header_values(name):
+                lines.append(f"{name}: {value}")
+        host, port = transport.local_address
+        lines.append(f"Contact: <sip:{self.env.local_ip}:{port};transport=UDP>")
+        lines.append("Content-Length: 0")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        try:
+            transport.send_nowait(data, source)
+        except Exception as exc:  # noqa: BLE001 - a failed courtesy answer is only a warning
+            self.warning(f"automatic answer failed: {exc}")
+            return
+        self.stats.auto_answered += 1
+
+    # ------------------------------------------------------------------ creating calls
+
+    def _new_call(
+        self,
+        *,
+        call_id: str,
+        transport: DatagramTransport,
+        remote: Address,
+        incoming: bool,
+        user_id: int,
+    ) -> Call:
+        self.call_counter += 1
+        number = self.call_counter
+        rng = random.Random(f"{self.seed}:call:{number}")
+        call = Call(
+            self,
+            call_number=number,
+            call_id=call_id,
+            transport=transport,
+            remote=remote,
+            incoming=incoming,
+            user_id=user_id,
+            variables=new_call_variables(self.env, user_id),
+            rng=rng,
+            injection_line=self.env.injection_line_for(number, user_id, rng),
+        )
+        self.calls[call_id] = call
+        self.stats.call_created(trio.current_time(), incoming=incoming)
+        assert self._nursery is not None
+        self._nursery.start_soon(call.run)
+        max_calls = self.config.max_calls
+        if max_calls is not None and self.call_counter >= max_calls:
+            self.soft_quit("call limit reached")
+        return call
+
+    def _start_incoming_call(
+        self, call_id: str, source: Address, transport: DatagramTransport
+    ) -> Call:
+        return self._new_call(
+            call_id=call_id, transport=transport, remote=source, incoming=True, user_id=0
+        )
+
+    def format_call_id(self, number: int) -> str:
+        """``-cid_str``: %u call number, %p pid, %s local IP, %% a percent sign."""
+        template = self.config.call_id_template
+        out: list[str] = []
+        i = 0
+        length = len(template)
+        while i < length:
+            ch = template[i]
+            if ch == "%" and i + 1 < length:
+                code = template[i + 1]
+                if code == "u":
+                    out.append(str(number))
+                elif code == "p":
+                    out.append(str(self.env.pid))
+                elif code == "s":
+                    out.append(self.env.local_ip)
+                else:
+                    out.append("%")
+                    if code != "%":
+                        out.append(code)
+                i += 2
+                continue
+            out.append(ch)
+            i += 1
+        return "".join(out)
+
+    def _start_outgoing_call(self, user_id: int = 0) -> None:
+        assert self.main_transport is not None
+        remote = self.remote
+        assert remote is not None
+        number = self.call_counter + 1
+        self._new_call(
+            call_id=self.format_call_id(number),
+            transport=self.main_transport,
+            remote=remote,
+            incoming=False,
+            user_id=user_id,
+        )
+
+    def _can_start_call(self) -> bool:
+        if self.quit_state is not QuitState.RUNNING or self.traffic_paused:
+            return False
+        max_calls = self.config.max_calls
+        if max_calls is not None and self.call_counter >= max_calls:
+            return False
+        return len(self.calls) < self.open_call_limit
+
+    async def _pacing_loop(self) -> None:
+        """Start calls so that the count started matches rate x elapsed (reference 11.1)."""
+        state = self.rate_state
+        while self.quit_state is QuitState.RUNNING:
+            now = trio.current_time()
+            if not self.traffic_paused:
+                due = state.calls_due(now)
+                while due > 0 and self._can_start_call():
+                    self._start_outgoing_call()
+                    state.started_since_change += 1
+                    due -= 1
+                if self.quit_state is not QuitState.RUNNING:
+                    return
+                if due > 0 and not self.traffic_paused:
+                    # Open-call limit hit: the due calls start as soon as a call ends.
+                    self._slot_freed = trio.Event()
+                    self._pacing_wakeup = trio.Event()
+                    with trio.move_on_after(1.0):
+                        async with trio.open_nursery() as waiters:
+                            waiters.start_soon(_wait_then_cancel, self._slot_freed, waiters)
+                            waiters.start_soon(_wait_then_cancel, self._pacing_wakeup, waiters)
+                    continue
+            self._pacing_wakeup = trio.Event()
+            deadline = math.inf if self.traffic_paused else state.next_due_s()
+            with trio.move_on_at(deadline):
+                await self._pacing_wakeup.wait()
+
+    def _start_users(self, users: int) -> None:
+        self._free_users = list(range(users, 0, -1))
+        self._replace_user_calls()
+
+    def _replace_user_calls(self) -> None:
+        """-users: every free user immediately starts a new call (reference 11.1)."""
+        if self.config.users is None or self._nursery is None:
+            return
+        while self._free_users and self._can_start_call():
+            self._start_outgoing_call(self._free_users.pop())
+
+    async def _rate_increase_loop(self) -> None:
+        config = self.config
+        interval_s = config.rate_interval_s or config.dump_period_s
+        while self.quit_state is QuitState.RUNNING:
+            await trio.sleep(interval_s)
+            rate = self.rate_state.rate + config.rate_increase
+            if config.rate_max is not None and rate >= config.rate_max:
+                self.set_rate(config.rate_max)
+                if not config.no_rate_quit:
+                    self.soft_quit("maximum rate reached")
+                    return
+                continue
+            self.set_rate(rate)
+
+    async def _global_timeout(self, timeout_s: float) -> None:
+        await trio.sleep(timeout_s)
+        self.timed_out = True
+        if self.config.timeout_error:
+            self.fatal_message = (
+                f"{self.scenario.base_name} timed out after '{timeout_s:.3f}' seconds"
+            )
+        # SIPp HEAD: the global timeout forces the exit (3.6.1 only soft-quits; reference 8).
+        self.force_quit("global timeout")
+
+    async def _housekeeping_loop(self) -> None:
+        """Forget dead Call-IDs once their -deadcall_wait window has passed."""
+        dead = self.dead_calls
+        while True:
+            await trio.sleep(1.0)
+            now = trio.current_time()
+            expired = [key for key, until in dead.items() if until <= now]
+            for key in expired:
+                del dead[key]
+
+
+async def _wait_then_cancel(event: trio.Event, nursery: trio.Nursery) -> None:
+    await event.wait()
+    nursery.cancel_scope.cancel()
+
+
+async def _run_shell(command: str) -> None:
+    # SIPp runs exec commands through /bin/sh without waiting; failures are ignored.
+    try:
+        await trio.run_process(["/bin/sh", "-c", command], check=False)
+    except OSError:
+        pass

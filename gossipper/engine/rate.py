@@ -1,0 +1,47 @@
+"""Call pacing as pure arithmetic (sipp-reference 11.1).
+
+The pacing task asks "how many calls should have been started by now?" instead of sleeping a
+fixed gap per call, so sleeping late never loses calls and rate changes are exact: each change
+restarts the count from the moment it happened.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class RateState:
+    """Pacing state since the last rate change."""
+
+    rate: float
+    """Calls per rate period."""
+    period_s: float
+    changed_at_s: float
+    """Monotonic time of the last rate change."""
+    started_since_change: int = 0
+
+    def calls_due(self, now_s: float) -> int:
+        """Calls that should be started now to be on schedule (never negative)."""
+        if self.rate <= 0:
+            return 0
+        expected = math.floor((now_s - self.changed_at_s) * self.rate / self.period_s + 1e-9)
+        return max(0, expected - self.started_since_change)
+
+    def next_due_s(self) -> float:
+        """When the next call falls due."""
+        if self.rate <= 0:
+            return math.inf
+        return self.changed_at_s + (self.started_since_change + 1) * self.period_s / self.rate
+
+    def change_rate(self, rate: float, now_s: float) -> None:
+        self.rate = max(0.0, rate)
+        self.changed_at_s = now_s
+        self.started_since_change = 0
+
+
+def default_open_call_limit(rate: float, period_s: float, duration_ms: int, pause_default_ms: int) -> int:
+    """SIPp's default ``-l``: 3 x rate x max(scenario duration, -d, 1 s) / rate period."""
+    duration_s = max(duration_ms, pause_default_ms, 1000) / 1000.0
+    return max(1, int(3 * rate * duration_s / period_s))

@@ -1,0 +1,144 @@
+"""Seeded fault plans for the simulated network (sim only; the real path has no fault hooks).
+
+A ``FaultPlan`` says, per direction of traffic, how often datagrams are lost, duplicated or
+reordered and how long they take. Directions are chosen by ``LinkRule`` selectors on the source
+and destination: a host string matches every port of that host, an ``(host, port)`` tuple matches
+one endpoint, ``None`` matches anything. The first matching rule wins; otherwise ``default``
+applies. So ``client->server`` and ``server->client`` are two rules with swapped selectors.
+
+Every random draw is a pure function of the master seed, the purpose and the packet's identity
+(see ``draw_unit``), so a decision never depends on which trio task happened to run first, and a
+test can recompute any decision from the fields of a logged ``NetworkEvent``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from gossipper.errors import ConfigError
+from gossipper.interfaces import Address
+
+Selector = str | Address | None
+"""Matches a host (str), one endpoint ((host, port)) or anything (None)."""
+
+MAX_DELAY_MS = 3_600_000.0
+"""Upper bound for any configured delay: one hour of virtual time."""
+
+
+def _check_pct(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and 0.0 <= value <= 100.0):
+        raise ConfigError(f"fault plan: {name} must be a percentage in [0, 100], got {value!r}")
+
+
+def _check_ms(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value)):
+        raise ConfigError(f"fault plan: {name} must be a finite number of ms, got {value!r}")
+    if not 0.0 <= value <= MAX_DELAY_MS:
+        raise ConfigError(f"fault plan: {name} must be in [0, {MAX_DELAY_MS:.0f}] ms, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFaults:
+    """Faults and timing of one direction of traffic.
+
+    A datagram is first lost with ``loss_pct``; a surviving one is duplicated with
+    ``duplicate_pct`` (two copies). Each copy then takes ``delay_ms`` plus a uniform draw in
+    ``[0, jitter_ms)``, plus ``reorder_delay_ms`` with probability ``reorder_pct`` so that later
+    packets overtake it. Streams (TCP-like) keep byte order: they use the delays (never
+    delivering earlier than the previous segment) and ``reset_pct`` per written chunk, and
+    ignore loss, duplication and reordering, which TCP hides from its user.
+    """
+
+    loss_pct: float = 0.0
+    duplicate_pct: float = 0.0
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    reorder_pct: float = 0.0
+    reorder_delay_ms: float = 20.0
+    reset_pct: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_pct("loss_pct", self.loss_pct)
+        _check_pct("duplicate_pct", self.duplicate_pct)
+        _check_pct("reorder_pct", self.reorder_pct)
+        _check_pct("reset_pct", self.reset_pct)
+        _check_ms("delay_ms", self.delay_ms)
+        _check_ms("jitter_ms", self.jitter_ms)
+        _check_ms("reorder_delay_ms", self.reorder_delay_ms)
+
+
+NO_FAULTS = LinkFaults()
+"""A perfect link: no loss, no delay."""
+
+
+def _matches(selector: Selector, address: Address) -> bool:
+    if selector is None:
+        return True
+    if isinstance(selector, str):
+        return selector == address[0]
+    return selector == address
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRule:
+    """Faults for traffic from ``src`` to ``dst`` (one direction only)."""
+
+    src: Selector
+    dst: Selector
+    faults: LinkFaults
+
+    def matches(self, src: Address, dst: Address) -> bool:
+        """Whether this rule applies to a packet from ``src`` to ``dst``."""
+        return _matches(self.src, src) and _matches(self.dst, dst)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """Which faults apply to which direction; see the module docstring."""
+
+    default: LinkFaults = NO_FAULTS
+    rules: tuple[LinkRule, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.default, LinkFaults):
+            raise ConfigError("fault plan: default must be a LinkFaults")
+        for rule in self.rules:
+            if not isinstance(rule, LinkRule):
+                raise ConfigError(f"fault plan: rules must be LinkRule values, got {rule!r}")
+
+    @classmethod
+    def uniform(cls, **faults: float) -> FaultPlan:
+        """The same ``LinkFaults(**faults)`` in every direction."""
+        return cls(default=LinkFaults(**faults))
+
+    def for_link(self, src: Address, dst: Address) -> LinkFaults:
+        """The faults for a packet from ``src`` to ``dst``: first matching rule, else default."""
+        for rule in self.rules:
+            if rule.matches(src, dst):
+                return rule.faults
+        return self.default
+
+
+def packet_identity(
+    time_s: float, src: Address, dst: Address, tiebreak: str, occurrence: int, copy: int
+) -> str:
+    """The text that names one packet copy for seeding (part of the documented recipe).
+
+    ``time_s`` is the virtual send time, printed with ``repr`` (shortest round-trip form, the
+    same on every platform); ``tiebreak`` is the datagram digest (hex) or a stream sequence.
+    """
+    return (
+        f"{time_s!r}:{src[0]}:{src[1]}>{dst[0]}:{dst[1]}:{tiebreak}:{occurrence}:{copy}"
+    )
+
+
+def draw_unit(seed: int, purpose: str, identity: str) -> float:
+    """A uniform float in [0, 1) for one decision.
+
+    Recipe: ``random.Random(f"{seed}:{purpose}:{identity}").random()``. Seeding ``Random`` with a
+    str hashes it with SHA-512 (not ``hash()``), so the value does not depend on
+    PYTHONHASHSEED, the platform or the order in which decisions are taken.
+    """
+    return random.Random(f"{seed}:{purpose}:{identity}").random()

@@ -1,0 +1,112 @@
+"""Stream (TCP/TLS) framing of SIP messages (RFC 3261 section 18.3, SIPp reference 9.2)."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from gossipper.errors import SipParseError
+from gossipper.sip.message import MAX_MESSAGE_SIZE
+
+__all__ = ["StreamFramer"]
+
+_CONTENT_LENGTH_NAMES = (b"content-length", b"l")
+
+
+def _content_length(head: bytes) -> int:
+    """Content-Length of a header section (long or compact form, any case).
+
+    SIPp rule (reference 9.2): missing means 0 and an unparsable value also counts as 0, so a
+    garbled header cannot stall the stream; parse_message reports it afterwards.
+    """
+    lowered = head.lower()
+    if b"content-length" not in lowered and b"\nl" not in lowered:
+        return 0
+    for line in lowered.split(b"\n"):
+        colon = line.find(b":")
+        if colon <= 0 or line[:1] in (b" ", b"\t"):
+            continue
+        if line[:colon].rstrip(b" \t") in _CONTENT_LENGTH_NAMES:
+            value = line[colon + 1 :].strip(b" \t\r")
+            if value.isdigit() and len(value) <= 10:
+                return int(value)
+            return 0
+    return 0
+
+
+class StreamFramer:
+    """Cuts a byte stream into whole SIP messages: headers, empty line, Content-Length bytes.
+
+    Feed received bytes with :meth:`feed`, then call :meth:`next_message` until it returns
+    None. CRLFs between messages (RFC 5626 keepalives) are skipped. A message longer than
+    ``max_message_size`` raises :class:`SipParseError`; the framer is unusable afterwards (the
+    stream has lost sync, so the connection should be closed).
+    """
+
+    __slots__ = ("_buf", "_max", "_scan_from", "_broken")
+
+    def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
+        self._buf = bytearray()
+        self._max = max_message_size
+        # Where to resume looking for the end of the headers (bytes before it were scanned).
+        self._scan_from = 0
+        self._broken: str | None = None
+
+    def feed(self, data: bytes) -> None:
+        """Append received bytes."""
+        self._buf += data
+
+    @property
+    def buffered_size(self) -> int:
+        """Number of bytes held, not yet returned as messages."""
+        return len(self._buf)
+
+    def next_message(self) -> bytes | None:
+        """Next complete message, or None if more bytes are needed."""
+        if self._broken is not None:
+            raise SipParseError(self._broken)
+        buf = self._buf
+        if buf and buf[0] in (13, 10):  # CR, LF
+            # Keepalive CRLFs (RFC 5626 section 3.5.1) or stray line ends before a start line.
+            skip = 1
+            size = len(buf)
+            while skip < size and buf[skip] in (13, 10):
+                skip += 1
+            del buf[:skip]
+            self._scan_from = 0
+        if not buf:
+            return None
+
+        start = max(self._scan_from - 2, 0)
+        end = buf.find(b"\n\r\n", start)
+        if end >= 0:
+            body_start = end + 3
+            # A bare-LF blank line may come first ("...\n\n\r\n" ends the headers at the LFLF).
+            lflf = buf.find(b"\n\n", start, end + 1)
+            if lflf >= 0:
+                end = lflf
+                body_start = lflf + 2
+        else:
+            end = buf.find(b"\n\n", start)
+            body_start = end + 2
+        if end < 0:
+            if len(buf) > self._max:
+                self._fail(f"no end of headers within {self._max} bytes")
+            self._scan_from = len(buf)
+            return None
+
+        total = body_start + _content_length(bytes(buf[:end]))
+        if total > self._max:
+            self._fail(f"message of {total} bytes exceeds the {self._max}-byte limit")
+        if len(buf) < total:
+            # Headers complete, body not yet; rescanning will find the same end quickly.
+            self._scan_from = end
+            return None
+        message = bytes(buf[:total])
+        del buf[:total]
+        self._scan_from = 0
+        return message
+
+    def _fail(self, reason: str) -> NoReturn:
+        self._broken = reason
+        self._buf.clear()
+        raise SipParseError(reason)

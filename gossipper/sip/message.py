@@ -1,0 +1,348 @@
+"""SIP message parsing and serialization (RFC 3261 section 7), sans-IO.
+
+This is the per-message hot path: one decode of the header section, one split into lines, one
+pass over the header lines that also picks out Call-ID, CSeq and Content-Length. Everything else
+(header lookups, tags, branch) is computed on demand.
+"""
+
+from __future__ import annotations
+
+from gossipper.errors import SipParseError
+from gossipper.sip.headers import canonical_header_name, header_param, is_token
+
+__all__ = [
+    "MAX_MESSAGE_SIZE",
+    "SipMessage",
+    "message_hash",
+    "parse_message",
+    "serialize_message",
+]
+
+MAX_MESSAGE_SIZE: int = 65535
+"""Largest message accepted, in bytes (SIPp's SIPP_MAX_MSG_SIZE buffer is 65536 incl. NUL)."""
+
+# Canonical keys the parser needs while splitting the header lines.
+_K_CALL_ID = "call-id"
+_K_CSEQ = "cseq"
+_K_CONTENT_LENGTH = "content-length"
+
+# Header-name spellings already validated as tokens -> canonical key. Under load the same dozen
+# spellings repeat, so one dict hit replaces validation, lower() and the compact-form lookup.
+# Bounded so that hostile traffic cannot grow it without limit.
+_NAME_CACHE: dict[str, str] = {}
+_NAME_CACHE_MAX = 4096
+
+
+def _is_ascii_digits(text: str) -> bool:
+    # str.isdigit alone accepts latin-1 superscripts ("\xb2") that int() rejects.
+    return text.isascii() and text.isdigit()
+
+
+def _split_headers(lines: list[str], head: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """``(name, value)`` pairs and their canonical keys for the header lines ``lines[1:]``.
+
+    Fast path, all in C-level loops: no folded line, every line has a colon and every name
+    spelling is one already validated (the usual case under load). Anything else goes through
+    :func:`_split_headers_slow`, which also produces the precise error.
+    """
+    if "\n " in head or "\n\t" in head:
+        return _split_headers_slow(lines)
+    parts = [line.partition(":") for line in lines[1:]]
+    if not parts:
+        return [], []
+    names, colons, values = zip(*parts, strict=True)
+    if "" in colons:
+        return _split_headers_slow(lines)
+    keys = list(map(_NAME_CACHE.get, names))
+    if None in keys:
+        return _split_headers_slow(lines)
+    headers = list(zip(names, [value.strip(" \t") for value in values], strict=True))
+    return headers, keys  # type: ignore[return-value]  # None was excluded just above
+
+
+def _split_headers_slow(lines: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    headers: list[tuple[str, str]] = []
+    keys: list[str] = []
+    cache = _NAME_CACHE
+    for i in range(1, len(lines)):
+        line = lines[i]
+        c0 = line[:1]
+        if c0 == " " or c0 == "\t":
+            # RFC 3261 section 7.3.1: a line starting with whitespace continues the previous
+            # header; unfold into one line joined by a single space.
+            if not headers:
+                raise SipParseError("continuation line before the first header")
+            cont = line.strip(" \t")
+            if cont:
+                name, value = headers[-1]
+                headers[-1] = (name, f"{value} {cont}" if value else cont)
+            continue
+        colon = line.find(":")
+        if colon < 0:
+            raise SipParseError(f"header line without colon: {line[:80]!r}")
+        name = line[:colon]
+        key = cache.get(name)
+        if key is None:
+            # A spelling not seen before: validate it; "Name :" is legal (RFC 3261 HCOLON).
+            name = name.rstrip(" \t")
+            if not is_token(name):
+                raise SipParseError(f"bad header name {name[:80]!r}")
+            key = canonical_header_name(name)
+            if len(cache) < _NAME_CACHE_MAX and name == line[:colon]:
+                cache[name] = key
+        headers.append((name, line[colon + 1 :].strip(" \t")))
+        keys.append(key)
+    return headers, keys
+
+
+class SipMessage:
+    """One parsed SIP request or response. Treat as immutable.
+
+    Build it with :func:`parse_message`. Strings are the latin-1 view of the wire bytes.
+    ``raw`` is the message exactly as framed: leading CRLFs dropped and, when Content-Length is
+    shorter than the datagram, the surplus bytes cut off (RFC 3261 section 18.3).
+    """
+
+    __slots__ = (
+        "raw",
+        "is_request",
+        "method",
+        "request_uri",
+        "status_code",
+        "reason",
+        "first_line",
+        "headers",
+        "body",
+        "call_id",
+        "cseq_number",
+        "cseq_method",
+        "_keys",
+        "_head",
+    )
+
+    raw: bytes
+    is_request: bool
+    method: str
+    request_uri: str
+    status_code: int
+    reason: str
+    first_line: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    call_id: str
+    cseq_number: int
+    cseq_method: str
+    _keys: list[str]
+    _head: str
+
+    def __init__(self, data: bytes) -> None:
+        """Parse ``data``; raises :class:`SipParseError` (and nothing else) if malformed."""
+        if type(data) is not bytes:
+            data = bytes(data)
+        size = len(data)
+        if size > MAX_MESSAGE_SIZE:
+            raise SipParseError(
+                f"message of {size} bytes exceeds the {MAX_MESSAGE_SIZE}-byte limit"
+            )
+        if data[:1] in (b"\r", b"\n"):
+            # RFC 3261 section 7.5: CRLFs before the start line are ignored.
+            data = data.lstrip(b"\r\n")
+            size = len(data)
+        if not size:
+            raise SipParseError("empty message")
+
+        # End of the header section: the first empty line, CRLF or bare LF line ends.
+        # head_end is the index of the LF ending the last header line.
+        head_end = data.find(b"\n\r\n")
+        if head_end >= 0:
+            body_start = head_end + 3
+            # A bare-LF blank line may come first ("...\n\n\r\n" ends the headers at the LFLF).
+            lflf = data.find(b"\n\n", 0, head_end + 1)
+            if lflf >= 0:
+                head_end = lflf
+                body_start = lflf + 2
+        else:
+            head_end = data.find(b"\n\n")
+            if head_end < 0:
+                raise SipParseError("no empty line after the headers")
+            body_start = head_end + 2
+        head = data[:head_end].decode("latin-1")
+        if head[-1:] == "\r":
+            head = head[:-1]
+
+        lines = head.split("\r\n")
+        if head.count("\n") != len(lines) - 1:
+            # Bare LF line ends somewhere (tolerated, RFC 3261 section 7.5 robustness).
+            lines = [ln[:-1] if ln[-1:] == "\r" else ln for ln in head.split("\n")]
+
+        first = lines[0]
+        self.first_line = first
+        if first[:8].upper() == "SIP/2.0 ":
+            code = first[8:11]
+            if len(code) != 3 or not _is_ascii_digits(code):
+                raise SipParseError(f"bad status code in {first[:80]!r}")
+            status = int(code)
+            if status < 100 or status > 699:
+                raise SipParseError(f"status code {status} out of range 100-699")
+            rest = first[11:]
+            if rest and rest[0] != " ":
+                raise SipParseError(f"bad status code in {first[:80]!r}")
+            self.is_request = False
+            self.method = ""
+            self.request_uri = ""
+            self.status_code = status
+            self.reason = rest[1:].strip(" \t")
+        else:
+            parts = first.split(" ")
+            if len(parts) != 3 or parts[2].upper() != "SIP/2.0":
+                raise SipParseError(f"not a SIP/2.0 start line: {first[:80]!r}")
+            method, uri = parts[0], parts[1]
+            if not is_token(method):
+                raise SipParseError(f"bad method in {first[:80]!r}")
+            if not uri:
+                raise SipParseError("empty Request-URI")
+            self.is_request = True
+            self.method = method
+            self.request_uri = uri
+            self.status_code = 0
+            self.reason = ""
+
+        headers, keys = _split_headers(lines, head)
+        self.headers = headers
+        self._keys = keys
+        self._head = head
+
+        self.call_id = headers[keys.index(_K_CALL_ID)][1] if _K_CALL_ID in keys else ""
+
+        cseq_number = -1
+        cseq_method = ""
+        if _K_CSEQ in keys:
+            cseq = headers[keys.index(_K_CSEQ)][1].split()
+            if cseq:
+                num = cseq[0]
+                # RFC 3261 section 8.1.1.5: CSeq number < 2**31.
+                if _is_ascii_digits(num) and len(num) <= 10:
+                    cseq_number = int(num)
+                if len(cseq) > 1:
+                    cseq_method = cseq[1]
+        self.cseq_number = cseq_number
+        self.cseq_method = cseq_method
+
+        available = size - body_start
+        if _K_CONTENT_LENGTH not in keys:
+            # No Content-Length: the body is the rest of the datagram (RFC 3261 section 18.3).
+            self.body = data[body_start:]
+            self.raw = data
+        else:
+            text = headers[keys.index(_K_CONTENT_LENGTH)][1]
+            if not _is_ascii_digits(text):
+                raise SipParseError(f"bad Content-Length {text[:40]!r}")
+            length = int(text) if len(text) <= 10 else available + 1
+            if length > available:
+                raise SipParseError(
+                    f"Content-Length {text[:40]} larger than the {available}-byte body"
+                )
+            if length == available:
+                self.body = data[body_start:]
+                self.raw = data
+            else:
+                # RFC 3261 section 18.3: surplus bytes after Content-Length are discarded.
+                end = body_start + length
+                self.body = data[body_start:end]
+                self.raw = data[:end]
+
+    def __repr__(self) -> str:
+        return f"<SipMessage {self.first_line!r} call_id={self.call_id!r}>"
+
+    def header(self, name: str) -> str | None:
+        """Value of the first header called ``name`` (case-insensitive, compact forms too)."""
+        try:
+            i = self._keys.index(canonical_header_name(name))
+        except ValueError:
+            return None
+        return self.headers[i][1]
+
+    def header_values(self, name: str) -> list[str]:
+        """Values of every header line called ``name``, in order (not split on commas)."""
+        key = canonical_header_name(name)
+        return [h[1] for h, k in zip(self.headers, self._keys, strict=True) if k == key]
+
+    def header_lines(self, name: str) -> list[tuple[str, str]]:
+        """``(name as written, value)`` of every header line called ``name``, in order."""
+        key = canonical_header_name(name)
+        return [h for h, k in zip(self.headers, self._keys, strict=True) if k == key]
+
+    @property
+    def to_tag(self) -> str | None:
+        """The ``tag`` parameter of the To header, or None."""
+        value = self.header("to")
+        return None if value is None else header_param(value, "tag")
+
+    @property
+    def from_tag(self) -> str | None:
+        """The ``tag`` parameter of the From header, or None."""
+        value = self.header("from")
+        return None if value is None else header_param(value, "tag")
+
+    @property
+    def via_branch(self) -> str | None:
+        """The ``branch`` parameter of the first Via (first header line, first comma item)."""
+        value = self.header("via")
+        return None if value is None else header_param(value, "branch")
+
+    @property
+    def text(self) -> str:
+        """The whole message as a latin-1 str."""
+        return self.raw.decode("latin-1")
+
+    @property
+    def header_text(self) -> str:
+        """Start line and header lines as received (original line ends, no final blank line)."""
+        return self._head
+
+
+def parse_message(data: bytes) -> SipMessage:
+    """Parse one complete SIP message; raises :class:`SipParseError` (only) if malformed."""
+    return SipMessage(data)
+
+
+def serialize_message(first_line: str, headers: list[tuple[str, str]], body: bytes = b"") -> bytes:
+    """Wire bytes of a message: start line, ``Name: value`` lines, blank line, body (CRLF ends).
+
+    Every Content-Length header (any spelling) gets ``len(body)`` as its value; if there is none,
+    ``Content-Length`` is appended. Strings must be latin-1 views (see the project conventions).
+    """
+    length = str(len(body))
+    lines = [first_line]
+    has_length = False
+    for name, value in headers:
+        if canonical_header_name(name) == _K_CONTENT_LENGTH:
+            value = length
+            has_length = True
+        lines.append(f"{name}: {value}")
+    if not has_length:
+        lines.append(f"Content-Length: {length}")
+    lines.append("")
+    lines.append("")
+    head = "\r\n".join(lines).encode("latin-1")
+    return head + body if body else head
+
+
+def message_hash(msg: SipMessage, *, loose: bool) -> int:
+    """Fingerprint used to recognise UDP retransmissions (SIPp ``-rtcheck``, reference 1.12).
+
+    ``loose=False`` hashes the whole message; ``loose=True`` hashes the To, From, Call-ID and
+    CSeq values, plus the status line and body for responses. Only compare values computed in
+    the same process (Python's hash is salted per process).
+    """
+    if not loose:
+        return hash(msg.raw)
+    parts = (
+        msg.header("to"),
+        msg.header("from"),
+        msg.call_id,
+        msg.header("cseq"),
+    )
+    if msg.is_request:
+        return hash(parts)
+    return hash((parts, msg.first_line, msg.body))
