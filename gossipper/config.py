@@ -243,6 +243,11 @@ class RunConfig:
             raise ConfigError("-sf and -sn cannot be combined: keep only one of them")
         if self.max_open_calls is not None and self.users is not None:
             raise ConfigError("-l and -users cannot be combined: drop -l")
+        if self.max_log_size and self.ringbuffer_size:
+            # SIPp either rotates (ring buffer) or stops writing at a size, not both.
+            raise ConfigError(
+                "-max_log_size and -ringbuffer_size cannot be combined: keep only one of them"
+            )
         unknown = sorted(self.default_behaviors - ALL_DEFAULT_BEHAVIORS)
         if unknown:
             raise ConfigError(

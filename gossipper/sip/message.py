@@ -8,7 +8,7 @@ pass over the header lines that also picks out Call-ID, CSeq and Content-Length.
 from __future__ import annotations
 
 from gossipper.errors import SipParseError
-from gossipper.sip.headers import canonical_header_name, header_param, is_token
+from gossipper.sip.headers import TOKEN_CHARS, canonical_header_name, header_param, is_token
 
 __all__ = [
     "MAX_MESSAGE_SIZE",
@@ -33,31 +33,47 @@ _NAME_CACHE: dict[str, str] = {}
 _NAME_CACHE_MAX = 4096
 
 
-def _is_ascii_digits(text: str) -> bool:
-    # str.isdigit alone accepts latin-1 superscripts ("\xb2") that int() rejects.
-    return text.isascii() and text.isdigit()
+def _split_head_lf(data: bytes) -> tuple[str, list[str], int]:
+    """Header section, its lines and the body offset, for CRLF and bare-LF line ends alike.
+
+    RFC 3261 section 7.5 asks for CRLF but robust parsers accept LF; the header section ends at
+    the first empty line, whichever line end it uses.
+    """
+    # head_end is the index of the LF that ends the last header line.
+    head_end = data.find(b"\n\r\n")
+    lflf = data.find(b"\n\n", 0, head_end + 1 if head_end >= 0 else len(data))
+    if lflf >= 0:
+        head_end = lflf
+        body_start = lflf + 2
+    elif head_end >= 0:
+        body_start = head_end + 3
+    else:
+        raise SipParseError("no empty line after the headers")
+    head = data[:head_end].decode("latin-1")
+    if head[-1:] == "\r":
+        head = head[:-1]
+    lines = [line[:-1] if line[-1:] == "\r" else line for line in head.split("\n")]
+    return head, lines, body_start
 
 
-def _split_headers(lines: list[str], head: str) -> tuple[list[tuple[str, str]], list[str]]:
+def _split_headers(lines: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     """``(name, value)`` pairs and their canonical keys for the header lines ``lines[1:]``.
 
-    Fast path, all in C-level loops: no folded line, every line has a colon and every name
-    spelling is one already validated (the usual case under load). Anything else goes through
-    :func:`_split_headers_slow`, which also produces the precise error.
+    Fast path: every line has a colon and a name spelling already validated (the usual case
+    under load). A folded line starts with whitespace, and such a "name" is never in the cache,
+    so folding, new spellings and errors all go through :func:`_split_headers_slow`.
     """
-    if "\n " in head or "\n\t" in head:
-        return _split_headers_slow(lines)
-    parts = [line.partition(":") for line in lines[1:]]
-    if not parts:
-        return [], []
-    names, colons, values = zip(*parts, strict=True)
-    if "" in colons:
-        return _split_headers_slow(lines)
-    keys = list(map(_NAME_CACHE.get, names))
-    if None in keys:
-        return _split_headers_slow(lines)
-    headers = list(zip(names, [value.strip(" \t") for value in values], strict=True))
-    return headers, keys  # type: ignore[return-value]  # None was excluded just above
+    headers: list[tuple[str, str]] = []
+    keys: list[str] = []
+    get = _NAME_CACHE.get
+    for i in range(1, len(lines)):
+        name, colon, value = lines[i].partition(":")
+        key = get(name)
+        if key is None or not colon:
+            return _split_headers_slow(lines)
+        headers.append((name, value.strip(" \t")))
+        keys.append(key)
+    return headers, keys
 
 
 def _split_headers_slow(lines: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -151,35 +167,23 @@ class SipMessage:
         if not size:
             raise SipParseError("empty message")
 
-        # End of the header section: the first empty line, CRLF or bare LF line ends.
-        # head_end is the index of the LF ending the last header line.
-        head_end = data.find(b"\n\r\n")
+        # Fast path: CRLF line ends throughout. If the header section holds a bare LF anywhere
+        # (LF line ends, or an earlier LF-only blank line), the general split takes over.
+        head_end = data.find(b"\r\n\r\n")
         if head_end >= 0:
-            body_start = head_end + 3
-            # A bare-LF blank line may come first ("...\n\n\r\n" ends the headers at the LFLF).
-            lflf = data.find(b"\n\n", 0, head_end + 1)
-            if lflf >= 0:
-                head_end = lflf
-                body_start = lflf + 2
+            body_start = head_end + 4
+            head = data[:head_end].decode("latin-1")
+            lines = head.split("\r\n")
+            if head.count("\n") != len(lines) - 1:
+                head, lines, body_start = _split_head_lf(data)
         else:
-            head_end = data.find(b"\n\n")
-            if head_end < 0:
-                raise SipParseError("no empty line after the headers")
-            body_start = head_end + 2
-        head = data[:head_end].decode("latin-1")
-        if head[-1:] == "\r":
-            head = head[:-1]
-
-        lines = head.split("\r\n")
-        if head.count("\n") != len(lines) - 1:
-            # Bare LF line ends somewhere (tolerated, RFC 3261 section 7.5 robustness).
-            lines = [ln[:-1] if ln[-1:] == "\r" else ln for ln in head.split("\n")]
+            head, lines, body_start = _split_head_lf(data)
 
         first = lines[0]
         self.first_line = first
         if first[:8].upper() == "SIP/2.0 ":
             code = first[8:11]
-            if len(code) != 3 or not _is_ascii_digits(code):
+            if len(code) != 3 or not (code.isascii() and code.isdigit()):
                 raise SipParseError(f"bad status code in {first[:80]!r}")
             status = int(code)
             if status < 100 or status > 699:
@@ -197,7 +201,7 @@ class SipMessage:
             if len(parts) != 3 or parts[2].upper() != "SIP/2.0":
                 raise SipParseError(f"not a SIP/2.0 start line: {first[:80]!r}")
             method, uri = parts[0], parts[1]
-            if not is_token(method):
+            if not method or method.strip(TOKEN_CHARS):
                 raise SipParseError(f"bad method in {first[:80]!r}")
             if not uri:
                 raise SipParseError("empty Request-URI")
@@ -207,24 +211,29 @@ class SipMessage:
             self.status_code = 0
             self.reason = ""
 
-        headers, keys = _split_headers(lines, head)
+        headers, keys = _split_headers(lines)
         self.headers = headers
         self._keys = keys
         self._head = head
 
-        self.call_id = headers[keys.index(_K_CALL_ID)][1] if _K_CALL_ID in keys else ""
+        try:
+            self.call_id = headers[keys.index(_K_CALL_ID)][1]
+        except ValueError:
+            self.call_id = ""
 
         cseq_number = -1
         cseq_method = ""
-        if _K_CSEQ in keys:
+        try:
             cseq = headers[keys.index(_K_CSEQ)][1].split()
-            if cseq:
-                num = cseq[0]
-                # RFC 3261 section 8.1.1.5: CSeq number < 2**31.
-                if _is_ascii_digits(num) and len(num) <= 10:
-                    cseq_number = int(num)
-                if len(cseq) > 1:
-                    cseq_method = cseq[1]
+        except ValueError:
+            cseq = []
+        if cseq:
+            num = cseq[0]
+            # RFC 3261 section 8.1.1.5: CSeq number < 2**31 (and int() limits digit counts).
+            if num.isascii() and num.isdigit() and len(num) <= 10:
+                cseq_number = int(num)
+            if len(cseq) > 1:
+                cseq_method = cseq[1]
         self.cseq_number = cseq_number
         self.cseq_method = cseq_method
 
@@ -235,7 +244,7 @@ class SipMessage:
             self.raw = data
         else:
             text = headers[keys.index(_K_CONTENT_LENGTH)][1]
-            if not _is_ascii_digits(text):
+            if not (text.isascii() and text.isdigit()):
                 raise SipParseError(f"bad Content-Length {text[:40]!r}")
             length = int(text) if len(text) <= 10 else available + 1
             if length > available:

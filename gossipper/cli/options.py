@@ -1,0 +1,1426 @@
+"""The SIPp-compatible command line: one option table, a parser, and generated help.
+
+Every option SIPp 3.6.1 knows (plus the SIPp 3.7 options of the reference table and
+gossipper's own extensions) is declared once in :data:`OPTIONS`. The parser, ``--help`` and
+``docs/cli.md`` are all derived from that table, so they cannot drift apart. Options marked
+``NOT_YET`` are recognised (so a SIPp command line gets a precise answer) but refused.
+
+Regenerate the documentation with ``python -m gossipper.cli.options --markdown > docs/cli.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import re
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from gossipper.config import (
+    KNOWN_TRANSPORT_MODES,
+    TRACE_FORMATS,
+    RunConfig,
+    check_field,
+    parse_default_behaviors,
+    rule_requirement,
+)
+from gossipper.errors import ConfigError
+
+__all__ = [
+    "OPTIONS",
+    "Action",
+    "Kind",
+    "OptionSpec",
+    "ParsedCommand",
+    "Status",
+    "format_help",
+    "format_markdown",
+    "option_by_name",
+    "parse_command_line",
+    "parse_host_port",
+]
+
+
+class Kind(enum.Enum):
+    """How an option consumes arguments and converts them."""
+
+    HELP = "help"  # no value, optionally followed by the word "stat"
+    VERSION = "version"  # no value
+    DUMP = "dump"  # one value: a built-in scenario name
+    FLAG = "flag"  # no value; sets its field to True
+    BOOL = "bool"  # one value: true/false/yes/no or an integer
+    INT = "int"  # one value: decimal or 0x hex
+    FLOAT = "float"  # one value: a decimal number
+    TIME = "time"  # one value: number with optional ms/s/m/h suffix; stored as seconds
+    STR = "str"  # one value, kept as typed
+    PORT = "port"  # one value: integer 0-65535
+    CHOICE = "choice"  # one value out of OptionSpec.choices
+    RTCHECK = "rtcheck"  # one value: full or loose
+    HOSTPORT = "hostport"  # one value: host[:port], IPv6 as [addr]:port
+    BEHAVIORS = "behaviors"  # one value: comma list such as all,-bye
+    NO_BEHAVIORS = "no_behaviors"  # no value; clears the default behaviours (-nd)
+    APPEND = "append"  # one value, repeatable, collected in order
+    KEY_VALUE = "key_value"  # two values: name and value, repeatable
+    FILE_FIELD = "file_field"  # two values: file name and field number (-infindex)
+
+
+_ARITY: dict[Kind, int] = {
+    Kind.HELP: 0,
+    Kind.VERSION: 0,
+    Kind.FLAG: 0,
+    Kind.NO_BEHAVIORS: 0,
+    Kind.KEY_VALUE: 2,
+    Kind.FILE_FIELD: 2,
+}
+
+
+class Status(enum.Enum):
+    """Whether gossipper implements an option yet."""
+
+    SUPPORTED = "supported"
+    NOT_YET = "not yet"
+
+
+SUPPORTED = Status.SUPPORTED
+NOT_YET = Status.NOT_YET
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """One command-line option.
+
+    ``default`` is display text for help and docs (the authoritative default is the
+    :class:`RunConfig` field); ``unit`` is the default unit of a TIME option (``ms`` or ``s``);
+    ``value_help`` completes the "needs a value" message.
+    """
+
+    name: str
+    kind: Kind
+    dest: str | None
+    default: str
+    unit: str
+    metavar: str
+    help: str
+    status: Status
+    group: str = ""
+    value_help: str = ""
+    choices: tuple[str, ...] = ()
+
+    @property
+    def arity(self) -> int:
+        """How many arguments follow the option (HELP may take one more optional word)."""
+        return _ARITY.get(self.kind, 1)
+
+
+def _o(
+    name: str,
+    kind: Kind,
+    dest: str | None,
+    help: str,
+    *,
+    default: str = "",
+    unit: str = "",
+    metavar: str = "",
+    value_help: str = "",
+    choices: tuple[str, ...] = (),
+    status: Status = SUPPORTED,
+) -> OptionSpec:
+    return OptionSpec(
+        name=name,
+        kind=kind,
+        dest=dest,
+        default=default,
+        unit=unit,
+        metavar=metavar,
+        help=help,
+        status=status,
+        value_help=value_help,
+        choices=choices,
+    )
+
+
+def _ny(name: str, kind: Kind, help: str, *, default: str = "", metavar: str = "") -> OptionSpec:
+    """A SIPp option gossipper recognises but does not implement yet."""
+    unit = "ms" if kind is Kind.TIME else ""
+    return _o(name, kind, None, help, default=default, unit=unit, metavar=metavar, status=NOT_YET)
+
+
+def _group(title: str, *specs: OptionSpec) -> tuple[OptionSpec, ...]:
+    return tuple(dataclasses.replace(spec, group=title) for spec in specs)
+
+
+_TRACE_FILE_OPTIONS: tuple[OptionSpec, ...] = tuple(
+    spec
+    for flag, file_opt, overwrite_opt, what, base in (
+        ("trace_msg", "message_file", "message_overwrite", "every SIP message", "messages.log"),
+        (
+            "trace_shortmsg",
+            "shortmessage_file",
+            "shortmessage_overwrite",
+            "one CSV line per SIP message",
+            "shortmessages.log",
+        ),
+        ("trace_err", "error_file", "error_overwrite", "unexpected messages", "errors.log"),
+        (
+            "trace_calldebug",
+            "calldebug_file",
+            "calldebug_overwrite",
+            "the messages of failed calls",
+            "calldebug.log",
+        ),
+        (
+            "trace_screen",
+            "screen_file",
+            "screen_overwrite",
+            "the statistics screens at exit",
+            "screen.log",
+        ),
+        ("trace_logs", "log_file", "log_overwrite", "the output of <log> actions", "logs.log"),
+    )
+    for spec in (
+        _o(f"-{flag}", Kind.FLAG, flag, f"log {what} to <scenario>_<pid>_{base}"),
+        _o(
+            f"-{file_opt}",
+            Kind.STR,
+            file_opt,
+            f"file name for -{flag}",
+            default=f"<scenario>_<pid>_{base}",
+            metavar="FILE",
+            value_help="a file name",
+        ),
+        _o(
+            f"-{overwrite_opt}",
+            Kind.BOOL,
+            overwrite_opt,
+            f"true: truncate the -{flag} file at start; false: append to it",
+            default="true",
+            metavar="BOOL",
+            value_help="true or false",
+        ),
+    )
+)
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    *_group(
+        "Help and version",
+        _o(
+            "-h",
+            Kind.HELP,
+            None,
+            "print this help and exit 99 (-h stat: describe the statistics file)",
+            metavar="[stat]",
+        ),
+        _o("-help", Kind.HELP, None, "same as -h", metavar="[stat]"),
+        _o("-v", Kind.VERSION, None, "print the version and exit 99"),
+    ),
+    *_group(
+        "Scenario",
+        _o(
+            "-sd",
+            Kind.DUMP,
+            None,
+            "print the built-in scenario NAME as XML and exit 99",
+            metavar="NAME",
+            value_help="a built-in scenario name such as uac",
+        ),
+        _o(
+            "-sf",
+            Kind.STR,
+            "scenario_file",
+            "run the XML scenario in FILE",
+            metavar="FILE",
+            value_help="a scenario XML file",
+        ),
+        _o(
+            "-sn",
+            Kind.STR,
+            "scenario_name",
+            "run a built-in scenario (uac, uas, ...; see -sd); uac when neither -sf nor -sn",
+            default="uac",
+            metavar="NAME",
+            value_help="a built-in scenario name such as uac or uas",
+        ),
+        _ny("-oocsf", Kind.STR, "out-of-call scenario file (client mode)", metavar="FILE"),
+        _ny("-oocsn", Kind.STR, "built-in out-of-call scenario (client mode)", metavar="NAME"),
+        _ny("-rxsf", Kind.STR, "SIPp 3.7: second (server) scenario file", metavar="FILE"),
+        _ny("-rxsn", Kind.STR, "SIPp 3.7: second (server) built-in scenario", metavar="NAME"),
+    ),
+    *_group(
+        "IP, port and protocol",
+        _o(
+            "-t",
+            Kind.CHOICE,
+            "transport_mode",
+            "transport: u1 = one UDP socket for all calls, un = one UDP socket per call"
+            " (client); ui, t1, tn, l1, ln, s1, sn, c1, cn are not supported yet",
+            default="u1",
+            metavar="MODE",
+            value_help="a transport mode such as u1 or un",
+            choices=KNOWN_TRANSPORT_MODES,
+        ),
+        _o(
+            "-i",
+            Kind.STR,
+            "local_ip",
+            "local IP address for [local_ip] (Via, Contact, From) and the SIP socket",
+            default="primary host IP",
+            metavar="IP",
+            value_help="a local IP address",
+        ),
+        _o(
+            "-p",
+            Kind.PORT,
+            "local_port",
+            "local SIP port",
+            default="first free of 5060-5119",
+            metavar="PORT",
+            value_help="a port number",
+        ),
+        _o(
+            "-bind_local",
+            Kind.FLAG,
+            "bind_local",
+            "bind sockets to the -i address (a server then listens only there)",
+            default="false",
+        ),
+        _ny("-bind_to_device", Kind.STR, "SIPp 3.7: bind to a network interface", metavar="IF"),
+        _o(
+            "-ci",
+            Kind.STR,
+            "control_ip",
+            "IP address of the UDP control socket",
+            default="0.0.0.0",
+            metavar="IP",
+            value_help="an IP address",
+        ),
+        _o(
+            "-cp",
+            Kind.PORT,
+            "control_port",
+            "UDP control port; when given, failing to bind it is fatal (exit 254)",
+            default="8888 (+1 up to 60 tries)",
+            metavar="PORT",
+            value_help="a port number",
+        ),
+        _o(
+            "-max_socket",
+            Kind.INT,
+            "max_socket",
+            "most sockets open at once (-t un); beyond it sockets are shared",
+            default="50000",
+            metavar="N",
+            value_help="a number of sockets",
+        ),
+        _ny("-max_reconnect", Kind.INT, "TCP reconnection attempts", default="0", metavar="N"),
+        _ny("-reconnect_close", Kind.BOOL, "close calls on reconnect", default="true"),
+        _ny("-reconnect_sleep", Kind.TIME, "sleep before reconnecting", default="1000 ms"),
+        _o(
+            "-rsa",
+            Kind.HOSTPORT,
+            "rsa_host",
+            "send every message to HOST:PORT instead of the remote host",
+            metavar="HOST[:PORT]",
+            value_help="an address host[:port]",
+        ),
+        _ny("-tls_cert", Kind.STR, "TLS certificate file", default="cacert.pem", metavar="FILE"),
+        _ny("-tls_key", Kind.STR, "TLS private key file", default="cakey.pem", metavar="FILE"),
+        _ny("-tls_ca", Kind.STR, "TLS CA file", metavar="FILE"),
+        _ny("-tls_crl", Kind.STR, "TLS certificate revocation list", metavar="FILE"),
+        _ny("-tls_version", Kind.STR, "TLS protocol version", default="auto", metavar="VER"),
+        _ny("-multihome", Kind.STR, "SCTP multihome address", metavar="IP"),
+        _ny("-heartbeat", Kind.INT, "SCTP heartbeat interval (ms)", default="0", metavar="MS"),
+        _ny("-assocmaxret", Kind.INT, "SCTP association max retransmits", default="0"),
+        _ny("-pathmaxret", Kind.INT, "SCTP path max retransmits", default="0"),
+        _ny("-pmtu", Kind.INT, "SCTP path MTU", default="0"),
+        _ny("-gracefulclose", Kind.BOOL, "close SCTP associations with SHUTDOWN", default="true"),
+    ),
+    *_group(
+        "Overall behaviour",
+        _o(
+            "-bg",
+            Kind.FLAG,
+            "background",
+            "run in the background: the parent prints the PID and exits 99",
+            default="false",
+        ),
+        _o("-nostdin", Kind.FLAG, "nostdin", "do not read the keyboard", default="false"),
+        _ny("-plugin", Kind.STR, "load a plugin shared library", metavar="FILE"),
+        _o(
+            "-sleep",
+            Kind.TIME,
+            "sleep_s",
+            "wait this long before starting traffic",
+            default="0",
+            unit="s",
+            metavar="TIME",
+            value_help="a duration such as 5s",
+        ),
+        _o(
+            "-skip_rlimit",
+            Kind.FLAG,
+            "skip_rlimit",
+            "do not raise the open-file limit",
+            default="false",
+        ),
+        _o(
+            "-buff_size",
+            Kind.INT,
+            "buff_size",
+            "socket send and receive buffer size",
+            default="65536",
+            metavar="BYTES",
+            value_help="a size in bytes",
+        ),
+        _ny("-sendbuffer_warn", Kind.BOOL, "warn instead of failing on send buffer errors"),
+        _o(
+            "-lost",
+            Kind.FLOAT,
+            "lost_pct",
+            "simulate the loss of this percentage of messages (scenario lost= overrides)",
+            default="0",
+            metavar="PERCENT",
+            value_help="a percentage",
+        ),
+        _o(
+            "-key",
+            Kind.KEY_VALUE,
+            "keys",
+            "define the keyword [NAME] as VALUE (repeatable; VALUE may be empty)",
+            metavar="NAME VALUE",
+            value_help="a keyword name and its value",
+        ),
+        _o(
+            "-set",
+            Kind.KEY_VALUE,
+            "globals_set",
+            "set the scenario's global variable NAME to VALUE (repeatable)",
+            metavar="NAME VALUE",
+            value_help="a variable name and its value",
+        ),
+        _ny("-tdmmap", Kind.STR, "TDM circuit map such as {0-3}{99}{5-8}{1-31}", metavar="MAP"),
+        _o(
+            "-dynamicStart",
+            Kind.INT,
+            "dynamic_start",
+            "first value of [dynamic_id]",
+            default="10000",
+            metavar="N",
+            value_help="an integer",
+        ),
+        _o(
+            "-dynamicMax",
+            Kind.INT,
+            "dynamic_max",
+            "largest value of [dynamic_id] before it wraps",
+            default="12000",
+            metavar="N",
+            value_help="an integer",
+        ),
+        _o(
+            "-dynamicStep",
+            Kind.INT,
+            "dynamic_step",
+            "increment of [dynamic_id]",
+            default="4",
+            metavar="N",
+            value_help="an integer",
+        ),
+    ),
+    *_group(
+        "Call behaviour",
+        _o(
+            "-aa",
+            Kind.FLAG,
+            "auto_answer",
+            "answer unexpected INFO, NOTIFY, OPTIONS and UPDATE with 200 OK",
+            default="false",
+        ),
+        _o(
+            "-base_cseq",
+            Kind.INT,
+            "base_cseq",
+            "first [cseq] value of each call",
+            default="1",
+            metavar="N",
+            value_help="an integer",
+        ),
+        _o(
+            "-cid_str",
+            Kind.STR,
+            "call_id_template",
+            "Call-ID template: %u call number, %p process id, %s local IP, %% a percent sign",
+            default="%u-%p@%s",
+            metavar="TEMPLATE",
+            value_help="a Call-ID template such as %u-%p@%s",
+        ),
+        _ny("-cid_type", Kind.STR, "SIPp 3.7: Call-ID generator", metavar="TYPE"),
+        _o(
+            "-d",
+            Kind.TIME,
+            "pause_default_s",
+            "length of a <pause/> without a duration",
+            default="0",
+            unit="ms",
+            metavar="TIME",
+            value_help="a duration such as 1000 (ms) or 5s",
+        ),
+        _o(
+            "-deadcall_wait",
+            Kind.TIME,
+            "deadcall_wait_s",
+            "keep the Call-IDs of ended calls this long to absorb late messages",
+            default="33000",
+            unit="ms",
+            metavar="TIME",
+            value_help="a duration such as 33000 (ms) or 33s",
+        ),
+        _o(
+            "-auth_uri",
+            Kind.STR,
+            "auth_uri",
+            "URI (without sip:) used in digest authentication",
+            default="remote_ip:remote_port",
+            metavar="URI",
+            value_help="a URI",
+        ),
+        _o(
+            "-au",
+            Kind.STR,
+            "auth_username",
+            "digest authentication username",
+            default="value of -s",
+            metavar="USER",
+            value_help="a username",
+        ),
+        _o(
+            "-ap",
+            Kind.STR,
+            "auth_password",
+            "digest authentication password",
+            default="password",
+            metavar="PASSWORD",
+            value_help="a password",
+        ),
+        _o(
+            "-s",
+            Kind.STR,
+            "service",
+            "user part of the Request-URI ([service])",
+            default="service",
+            metavar="USER",
+            value_help="a user name",
+        ),
+        _o(
+            "-default_behaviors",
+            Kind.BEHAVIORS,
+            "default_behaviors",
+            "comma list of all, none, bye, abortunexp, pingreply, cseq; -x removes x"
+            " (e.g. all,-bye)",
+            default="all",
+            metavar="LIST",
+            value_help="a comma list such as all,-bye",
+        ),
+        _o(
+            "-nd",
+            Kind.NO_BEHAVIORS,
+            "default_behaviors",
+            "no default behaviours (same as -default_behaviors none)",
+        ),
+        _o(
+            "-pause_msg_ign",
+            Kind.FLAG,
+            "pause_msg_ign",
+            "ignore messages received during a <pause>",
+            default="false",
+        ),
+        _o(
+            "-callid_slash_ign",
+            Kind.FLAG,
+            "callid_slash_ign",
+            "do not treat /// in Call-IDs as a SIPp prefix",
+            default="false",
+        ),
+    ),
+    *_group(
+        "Injection files",
+        _o(
+            "-inf",
+            Kind.APPEND,
+            "injection_files",
+            "CSV injection file for [fieldN] (repeatable; the first one is the default)",
+            metavar="FILE",
+            value_help="a CSV injection file",
+        ),
+        _ny("-rxinf", Kind.STR, "SIPp 3.7: injection file of the -rxsf scenario", metavar="FILE"),
+        _o(
+            "-infindex",
+            Kind.FILE_FIELD,
+            "injection_indexes",
+            "index the -inf file named FILE (base name) on field N, for lookup actions",
+            metavar="FILE N",
+            value_help="an injection file name and a field number",
+        ),
+        _ny("-ip_field", Kind.INT, "injection field holding the local IP (-t ui)", default="0"),
+    ),
+    *_group(
+        "Media (RTP)",
+        _o(
+            "-mi",
+            Kind.STR,
+            "media_ip",
+            "media IP address ([media_ip])",
+            default="local IP",
+            metavar="IP",
+            value_help="an IP address",
+        ),
+        _ny("-rtp_echo", Kind.FLAG, "echo RTP received on -mp and -mp + 2"),
+        _ny("-mb", Kind.INT, "RTP echo buffer size", default="2048", metavar="BYTES"),
+        _o(
+            "-mp",
+            Kind.PORT,
+            "media_port",
+            "local media port ([media_port])",
+            default="6000",
+            metavar="PORT",
+            value_help="a port number",
+        ),
+        _ny("-min_rtp_port", Kind.INT, "SIPp 3.7: lowest media port", default="6000"),
+        _ny("-max_rtp_port", Kind.INT, "SIPp 3.7: highest media port", default="65535"),
+        _ny("-rtp_payload", Kind.INT, "default RTP payload type for rtp_stream", default="8"),
+        _ny("-rtp_threadtasks", Kind.INT, "rtp_stream tasks per thread", default="20"),
+        _ny("-rtp_buffsize", Kind.INT, "RTP socket buffer size", default="65536"),
+        _ny("-rtpcheck_debug", Kind.FLAG, "SIPp 3.7: RTP check debugging"),
+        _ny("-srtpcheck_debug", Kind.FLAG, "SIPp 3.7: SRTP check debugging"),
+        _ny("-audiotolerance", Kind.FLOAT, "SIPp 3.7: audio check tolerance", default="1.0"),
+        _ny("-videotolerance", Kind.FLOAT, "SIPp 3.7: video check tolerance", default="1.0"),
+        _ny("-random_base_ssrc", Kind.FLAG, "SIPp 3.7: random base SSRC"),
+    ),
+    *_group(
+        "Call rate",
+        _o(
+            "-r",
+            Kind.FLOAT,
+            "rate",
+            "calls started per rate period (keys + - * / change it)",
+            default="10",
+            metavar="CALLS",
+            value_help="a number of calls per rate period",
+        ),
+        _o(
+            "-rp",
+            Kind.TIME,
+            "rate_period_s",
+            "rate period (-r 7 -rp 2000 = 3.5 calls per second)",
+            default="1000",
+            unit="ms",
+            metavar="TIME",
+            value_help="a duration such as 1000 (ms) or 1s",
+        ),
+        _o(
+            "-rate_scale",
+            Kind.FLOAT,
+            "rate_scale",
+            "step of the + - * / keys",
+            default="1",
+            metavar="NUMBER",
+            value_help="a number",
+        ),
+        _o(
+            "-rate_increase",
+            Kind.FLOAT,
+            "rate_increase",
+            "add this to the rate every -rate_interval",
+            default="0",
+            metavar="CALLS",
+            value_help="a number of calls",
+        ),
+        _o(
+            "-rate_max",
+            Kind.FLOAT,
+            "rate_max",
+            "stop increasing at this rate and quit, unless -no_rate_quit",
+            metavar="CALLS",
+            value_help="a number of calls per rate period",
+        ),
+        _o(
+            "-rate_interval",
+            Kind.TIME,
+            "rate_interval_s",
+            "period of -rate_increase",
+            default="value of -fd",
+            unit="s",
+            metavar="TIME",
+            value_help="a duration such as 10s",
+        ),
+        _o(
+            "-no_rate_quit",
+            Kind.FLAG,
+            "no_rate_quit",
+            "keep running at -rate_max instead of quitting",
+            default="false",
+        ),
+        _o(
+            "-l",
+            Kind.INT,
+            "max_open_calls",
+            "most calls open at once (new calls wait); cannot be combined with -users",
+            default="3 x rate x call length",
+            metavar="N",
+            value_help="a number of calls",
+        ),
+        _o(
+            "-m",
+            Kind.INT,
+            "max_calls",
+            "stop after N calls were started and have ended",
+            default="unlimited",
+            metavar="N",
+            value_help="a number of calls",
+        ),
+        _o(
+            "-users",
+            Kind.INT,
+            "users",
+            "user mode: keep N calls running, each bound to a user id 1..N",
+            metavar="N",
+            value_help="a number of users",
+        ),
+    ),
+    *_group(
+        "Retransmissions and timeouts",
+        _o(
+            "-recv_timeout",
+            Kind.TIME,
+            "recv_timeout_s",
+            "default <recv> timeout; the call fails when it expires (0 = none)",
+            default="0",
+            unit="ms",
+            metavar="TIME",
+            value_help="a duration such as 5000 (ms) or 5s",
+        ),
+        _o(
+            "-send_timeout",
+            Kind.TIME,
+            "send_timeout_s",
+            "default send timeout under congestion (0 = none)",
+            default="0",
+            unit="ms",
+            metavar="TIME",
+            value_help="a duration such as 5000 (ms) or 5s",
+        ),
+        _o(
+            "-timeout",
+            Kind.TIME,
+            "timeout_s",
+            "stop the test after this long (0 = never)",
+            default="0",
+            unit="s",
+            metavar="TIME",
+            value_help="a duration such as 30s",
+        ),
+        _o(
+            "-timeout_global",
+            Kind.TIME,
+            "timeout_s",
+            "same as -timeout (gossipper spelling)",
+            default="0",
+            unit="s",
+            metavar="TIME",
+            value_help="a duration such as 30s",
+        ),
+        _o(
+            "-timeout_error",
+            Kind.FLAG,
+            "timeout_error",
+            "reaching -timeout is a fatal error (exit 255)",
+            default="false",
+        ),
+        _o(
+            "-max_retrans",
+            Kind.INT,
+            "max_retrans",
+            "cap on UDP retransmissions of any message",
+            default="9",
+            metavar="N",
+            value_help="a number of retransmissions",
+        ),
+        _o(
+            "-max_invite_retrans",
+            Kind.INT,
+            "max_invite_retrans",
+            "UDP retransmissions of an INVITE before the call fails",
+            default="5",
+            metavar="N",
+            value_help="a number of retransmissions",
+        ),
+        _o(
+            "-max_non_invite_retrans",
+            Kind.INT,
+            "max_non_invite_retrans",
+            "UDP retransmissions of other requests before the call fails",
+            default="9",
+            metavar="N",
+            value_help="a number of retransmissions",
+        ),
+        _o(
+            "-nr",
+            Kind.FLAG,
+            "no_retrans",
+            "no UDP retransmissions (and no retransmission detection)",
+            default="false",
+        ),
+        _o(
+            "-rtcheck",
+            Kind.RTCHECK,
+            "rtcheck_loose",
+            "retransmission detection: full or loose",
+            default="full",
+            metavar="full|loose",
+            value_help="full or loose",
+            choices=("full", "loose"),
+        ),
+        _o(
+            "-T2",
+            Kind.TIME,
+            "t2_s",
+            "T2 timer: cap of non-INVITE retransmission intervals",
+            default="4000",
+            unit="ms",
+            metavar="TIME",
+            value_help="a duration such as 4000 (ms) or 4s",
+        ),
+    ),
+    *_group(
+        "Third-party call control (3PCC)",
+        _ny("-3pcc", Kind.STR, "3PCC twin address", metavar="HOST[:PORT]"),
+        _ny("-master", Kind.STR, "extended 3PCC: master name", metavar="NAME"),
+        _ny("-slave", Kind.STR, "extended 3PCC: slave name", metavar="NAME"),
+        _ny("-slave_cfg", Kind.STR, "extended 3PCC: address book file", metavar="FILE"),
+    ),
+    *_group(
+        "Performance and watchdog",
+        _o(
+            "-timer_resol",
+            Kind.TIME,
+            "timer_resol_s",
+            "how often paused calls are woken",
+            default="1",
+            unit="ms",
+            metavar="TIME",
+            value_help="a duration such as 1 (ms)",
+        ),
+        _o(
+            "-max_recv_loops",
+            Kind.INT,
+            "max_recv_loops",
+            "most messages read per receive loop",
+            default="1000",
+            metavar="N",
+            value_help="a number of messages",
+        ),
+        _o(
+            "-max_sched_loops",
+            Kind.INT,
+            "max_sched_loops",
+            "most calls run per scheduling loop",
+            default="1000",
+            metavar="N",
+            value_help="a number of calls",
+        ),
+        _ny("-watchdog_interval", Kind.TIME, "watchdog period", default="400 ms"),
+        _ny("-watchdog_reset", Kind.TIME, "watchdog reset period", default="600000 ms"),
+        _ny("-watchdog_minor_threshold", Kind.TIME, "minor watchdog trip", default="500 ms"),
+        _ny("-watchdog_major_threshold", Kind.TIME, "major watchdog trip", default="3000 ms"),
+        _ny("-watchdog_minor_maxtriggers", Kind.INT, "minor trips before exit", default="120"),
+        _ny("-watchdog_major_maxtriggers", Kind.INT, "major trips before exit", default="10"),
+    ),
+    *_group(
+        "Statistics, traces and logs",
+        _o(
+            "-f",
+            Kind.TIME,
+            "screen_refresh_s",
+            "screen refresh period",
+            default="1",
+            unit="s",
+            metavar="TIME",
+            value_help="a duration such as 1s",
+        ),
+        _o(
+            "-trace_stat",
+            Kind.FLAG,
+            "trace_stat",
+            "write statistics CSV to <scenario>_<pid>_.csv every -fd",
+            default="false",
+        ),
+        _o(
+            "-stat_delimiter",
+            Kind.STR,
+            "stat_delimiter",
+            "CSV field separator (stat, counts, error codes, rtt files)",
+            default=";",
+            metavar="TEXT",
+            value_help="a delimiter such as ;",
+        ),
+        _o(
+            "-stf",
+            Kind.STR,
+            "stat_file",
+            "file name of the statistics CSV",
+            default="<scenario>_<pid>_.csv",
+            metavar="FILE",
+            value_help="a file name",
+        ),
+        _o(
+            "-fd",
+            Kind.TIME,
+            "dump_period_s",
+            "period of the statistics and counts CSV rows",
+            default="60",
+            unit="s",
+            metavar="TIME",
+            value_help="a duration such as 60s",
+        ),
+        _ny("-rfc3339", Kind.FLAG, "SIPp 3.7: RFC 3339 timestamps"),
+        _o(
+            "-periodic_rtd",
+            Kind.FLAG,
+            "periodic_rtd",
+            "reset response-time repartitions at each -fd dump",
+            default="false",
+        ),
+        *_TRACE_FILE_OPTIONS[:6],
+        _o(
+            "-trace_counts",
+            Kind.FLAG,
+            "trace_counts",
+            "write per-message counts CSV to <scenario>_<pid>_counts.csv",
+            default="false",
+        ),
+        *_TRACE_FILE_OPTIONS[6:9],
+        _o(
+            "-trace_error_codes",
+            Kind.FLAG,
+            "trace_error_codes",
+            "write unexpected response codes to <scenario>_<pid>_error_codes.csv",
+            default="false",
+        ),
+        *_TRACE_FILE_OPTIONS[9:15],
+        _o(
+            "-trace_rtt",
+            Kind.FLAG,
+            "trace_rtt",
+            "write response times to <scenario>_<pid>_rtt.csv",
+            default="false",
+        ),
+        _o(
+            "-rtt_freq",
+            Kind.INT,
+            "rtt_freq",
+            "write -trace_rtt rows every N calls",
+            default="200",
+            metavar="N",
+            value_help="a number of calls",
+        ),
+        *_TRACE_FILE_OPTIONS[15:],
+        _o(
+            "-ringbuffer_files",
+            Kind.INT,
+            "ringbuffer_files",
+            "rotated log files to keep",
+            default="0",
+            metavar="N",
+            value_help="a number of files",
+        ),
+        _o(
+            "-ringbuffer_size",
+            Kind.INT,
+            "ringbuffer_size",
+            "rotate a log file when it reaches this size",
+            default="0",
+            metavar="BYTES",
+            value_help="a size in bytes",
+        ),
+        _o(
+            "-max_log_size",
+            Kind.INT,
+            "max_log_size",
+            "stop writing a log file at this size (0 = no limit)",
+            default="0",
+            metavar="BYTES",
+            value_help="a size in bytes",
+        ),
+    ),
+    *_group(
+        "gossipper extensions",
+        _o(
+            "-summary_json",
+            Kind.STR,
+            "summary_json",
+            "write a JSON summary of the run to FILE at exit",
+            metavar="FILE",
+            value_help="a file name",
+        ),
+        _o(
+            "-peer",
+            Kind.STR,
+            "peer",
+            "also run the built-in (server) scenario NAME in-process on loopback as the remote"
+            " peer; the remote host defaults to it",
+            metavar="NAME",
+            value_help="a built-in scenario name such as uas",
+        ),
+        _o(
+            "-trace_format",
+            Kind.CHOICE,
+            "trace_format",
+            "trace file format: sipp (SIPp's files) or gossipper (comma-separated schemas)",
+            default="sipp",
+            metavar="FORMAT",
+            value_help="sipp or gossipper",
+            choices=TRACE_FORMATS,
+        ),
+    ),
+)
+
+_BY_NAME: dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
+
+
+def option_by_name(name: str) -> OptionSpec | None:
+    """The spec of an option given with one leading dash (``-r``), or None."""
+    return _BY_NAME.get(name)
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+class Action(enum.Enum):
+    """What the command line asks for."""
+
+    RUN = "run"
+    HELP = "help"
+    VERSION = "version"
+    DUMP_SCENARIO = "dump_scenario"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParsedCommand:
+    """Result of :func:`parse_command_line`.
+
+    ``config`` is the validated configuration for RUN and the defaults otherwise.
+    ``dump_scenario`` is the name given to ``-sd``; ``help_topic`` is ``"stat"`` for
+    ``-h stat``. ``given`` holds the names of the options present (``-timeout``, ``-p`` ...),
+    for behaviour that depends on whether an option was given at all (e.g. ``-cp``).
+    """
+
+    action: Action
+    config: RunConfig
+    dump_scenario: str | None = None
+    help_topic: str | None = None
+    given: frozenset[str] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Occurrence:
+    spec: OptionSpec
+    values: tuple[str, ...]
+
+
+_NEGATIVE_NUMBER = re.compile(r"-(\d|\.\d)")
+_INT = re.compile(r"[+-]?(0[xX][0-9a-fA-F]+|\d+)")
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_TIME = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(ms|s|m|h)?")
+_TIME_FACTOR_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PASS0 = (Kind.HELP, Kind.VERSION, Kind.DUMP)
+
+
+def parse_command_line(argv: Sequence[str]) -> ParsedCommand:
+    """Parse a SIPp-style command line (without the program name) into a ParsedCommand.
+
+    Follows SIPp 3.6.1 (reference 7.1): options start with ``-`` or ``--`` and may appear in
+    any order around the remote host ``host[:port]``; ``-h``/``-v``/``-sd`` win over everything
+    else; no arguments at all means HELP. A leading ``sipp`` token is ignored, so
+    ``gossipper sipp ...`` equals ``gossipper ...``. Raises ConfigError for any bad input.
+    """
+    args = list(argv)
+    if args and args[0] == "sipp":
+        args = args[1:]
+    if not args:
+        return ParsedCommand(Action.HELP, RunConfig())
+    occurrences, hosts, scan_error = _scan(args)
+    # SIPp handles -h, -v and -sd in a first pass and exits there, so they win over any later
+    # problem on the line (`sipp -v -foo` prints the version).
+    for occurrence in occurrences:
+        kind = occurrence.spec.kind
+        if kind is Kind.HELP:
+            topic = occurrence.values[0] if occurrence.values else None
+            return ParsedCommand(Action.HELP, RunConfig(), help_topic=topic)
+        if kind is Kind.VERSION:
+            return ParsedCommand(Action.VERSION, RunConfig())
+        if kind is Kind.DUMP:
+            return ParsedCommand(
+                Action.DUMP_SCENARIO, RunConfig(), dump_scenario=occurrence.values[0]
+            )
+    if scan_error is not None:
+        raise scan_error
+    for occurrence in occurrences:
+        if occurrence.spec.status is NOT_YET:
+            raise ConfigError(f"{occurrence.spec.name} is not supported yet")
+    values = _convert(occurrences)
+    if len(hosts) > 1:
+        raise ConfigError(f"remote_host given twice: {hosts[0]} and {hosts[1]}")
+    if hosts:
+        host, port = parse_host_port(hosts[0], "remote host")
+        values["remote_host"] = host
+        if port is not None:
+            values["remote_port"] = port
+    config = RunConfig(**values)
+    given = frozenset(occurrence.spec.name for occurrence in occurrences)
+    return ParsedCommand(Action.RUN, config, given=given)
+
+
+def _scan(args: list[str]) -> tuple[list[_Occurrence], list[str], ConfigError | None]:
+    """Split argv into option occurrences and positional hosts; stop at the first error."""
+    occurrences: list[_Occurrence] = []
+    hosts: list[str] = []
+    index = 0
+    while index < len(args):
+        token = args[index]
+        index += 1
+        if not token.startswith("-") or token == "-":
+            if token == "-":
+                return occurrences, hosts, _unknown_option(token)
+            hosts.append(token)
+            continue
+        spec = _lookup(token)
+        if spec is None:
+            return occurrences, hosts, _unknown_option(token)
+        if spec.kind is Kind.HELP:
+            # `-h stat` is the only optional argument SIPp has.
+            if index < len(args) and args[index] == "stat":
+                occurrences.append(_Occurrence(spec, ("stat",)))
+                index += 1
+            else:
+                occurrences.append(_Occurrence(spec, ()))
+            continue
+        values: list[str] = []
+        while len(values) < spec.arity:
+            if index >= len(args) or _is_option_token(args[index], spec):
+                break
+            values.append(args[index])
+            index += 1
+        if len(values) < spec.arity and spec.status is SUPPORTED:
+            need = "two values" if spec.arity == 2 else "a value"
+            return occurrences, hosts, ConfigError(f"{spec.name} needs {need}: {_value_help(spec)}")
+        occurrences.append(_Occurrence(spec, tuple(values)))
+    return occurrences, hosts, None
+
+
+def _lookup(token: str) -> OptionSpec | None:
+    # Exact names only: a token such as -tls_cert must never be read as -t with value ls_cert,
+    # and no prefix abbreviations are accepted.
+    name = token[1:] if token.startswith("--") else token
+    return _BY_NAME.get(name)
+
+
+def _is_option_token(token: str, spec: OptionSpec) -> bool:
+    """Whether a token in value position is really the next option (so the value is missing)."""
+    if not token.startswith("-") or token == "-":
+        return False
+    if _NEGATIVE_NUMBER.match(token):
+        return False
+    # "-default_behaviors -bye" is a legitimate list, not a missing value.
+    return not (spec.kind is Kind.BEHAVIORS and _lookup(token) is None)
+
+
+def _unknown_option(token: str) -> ConfigError:
+    name = token[1:] if token.startswith("--") else token
+    if "=" in name and name.split("=", 1)[0] in _BY_NAME:
+        option, value = name.split("=", 1)
+        return ConfigError(
+            f"unknown option {token}: write the value as a separate argument: {option} {value}"
+        )
+    close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.6)
+    if close:
+        return ConfigError(f"unknown option {token}; did you mean {close[0]}?")
+    return ConfigError(f"unknown option {token}; see gossipper -h")
+
+
+def _value_help(spec: OptionSpec) -> str:
+    if spec.value_help:
+        return spec.value_help
+    return spec.metavar.lower() or spec.kind.value
+
+
+def _convert(occurrences: list[_Occurrence]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    keys: dict[str, str] = {}
+    globals_set: dict[str, str] = {}
+    injection_files: list[str] = []
+    injection_indexes: list[tuple[str, int]] = []
+    for occurrence in occurrences:
+        spec = occurrence.spec
+        dest = spec.dest
+        assert dest is not None, spec.name  # every supported non-pass-0 option has a field
+        kind = spec.kind
+        raw = occurrence.values[0] if occurrence.values else ""
+        if kind is Kind.KEY_VALUE:
+            name, text = occurrence.values
+            if not name:
+                raise ConfigError(f"{spec.name} needs a non-empty name")
+            # Repeated names: the last one wins.
+            (keys if dest == "keys" else globals_set)[name] = text
+        elif kind is Kind.FILE_FIELD:
+            file_name, field_text = occurrence.values
+            field = _parse_int(spec, field_text, "a field number >= 0")
+            if field < 0:
+                raise ConfigError(f"{spec.name} field must be >= 0, got {field_text!r}")
+            injection_indexes.append((file_name, field))
+        elif kind is Kind.APPEND:
+            injection_files.append(raw)
+        elif kind is Kind.HOSTPORT:
+            host, port = parse_host_port(raw, spec.name)
+            values["rsa_host"] = host
+            values["rsa_port"] = port if port is not None else 5060
+        else:
+            value = _convert_one(spec, raw)
+            check_field(dest, value, shown=raw, option=spec.name)
+            values[dest] = value
+    if keys:
+        values["keys"] = keys
+    if globals_set:
+        values["globals_set"] = globals_set
+    if injection_files:
+        values["injection_files"] = tuple(injection_files)
+    if injection_indexes:
+        values["injection_indexes"] = tuple(injection_indexes)
+    return values
+
+
+def _requirement(spec: OptionSpec, fallback: str) -> str:
+    return (rule_requirement(spec.dest) if spec.dest else None) or fallback
+
+
+def _convert_one(spec: OptionSpec, raw: str) -> object:
+    kind = spec.kind
+    if kind is Kind.FLAG:
+        return True
+    if kind is Kind.NO_BEHAVIORS:
+        return frozenset()
+    if kind is Kind.BOOL:
+        return _parse_bool(spec, raw)
+    if kind is Kind.INT:
+        return _parse_int(spec, raw, _requirement(spec, "an integer"))
+    if kind is Kind.PORT:
+        return _parse_int(spec, raw, _requirement(spec, "a port number 0-65535"))
+    if kind is Kind.FLOAT:
+        if not _FLOAT.fullmatch(raw):
+            raise ConfigError(f"{spec.name} must be {_requirement(spec, 'a number')}, got {raw!r}")
+        return float(raw)
+    if kind is Kind.TIME:
+        return _parse_time(spec, raw)
+    if kind is Kind.STR:
+        return raw
+    if kind is Kind.CHOICE:
+        if raw not in spec.choices:
+            raise ConfigError(f"{spec.name} must be one of {', '.join(spec.choices)}, got {raw!r}")
+        return raw
+    if kind is Kind.RTCHECK:
+        if raw not in ("full", "loose"):
+            raise ConfigError(f"{spec.name} must be full or loose, got {raw!r}")
+        return raw == "loose"
+    if kind is Kind.BEHAVIORS:
+        return parse_default_behaviors(raw)
+    raise AssertionError(f"unhandled kind {kind} for {spec.name}")
+
+
+def _parse_int(spec: OptionSpec, raw: str, requirement: str) -> int:
+    # SIPp reads integers with 0x hex allowed (reference 7.1).
+    if not _INT.fullmatch(raw):
+        raise ConfigError(f"{spec.name} must be {requirement}, got {raw!r}")
+    text = raw.lstrip("+-")
+    value = int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+    return -value if raw.startswith("-") else value
+
+
+def _parse_bool(spec: OptionSpec, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("true", "yes"):
+        return True
+    if lowered in ("false", "no"):
+        return False
+    if _INT.fullmatch(raw):
+        return _parse_int(spec, raw, "true or false") != 0
+    raise ConfigError(f"{spec.name} must be true or false, got {raw!r}")
+
+
+def _parse_time(spec: OptionSpec, raw: str) -> float:
+    """A duration in seconds: number with optional ms/s/m/h suffix, else the option's unit."""
+    match = _TIME.fullmatch(raw.strip().lower())
+    if match is None:
+        if ":" in raw:
+            # SIPp refuses mm:ss as well ("mm:ss not implemented yet").
+            raise ConfigError(
+                f"{spec.name}: mm:ss times are not supported, got {raw!r}; write e.g. 90s or 1.5m"
+            )
+        raise ConfigError(
+            f"{spec.name} must be a duration such as 500ms, 2s, 1.5m or 1h"
+            f" (a plain number is in {spec.unit}), got {raw!r}"
+        )
+    number, suffix = match.groups()
+    return float(number) * _TIME_FACTOR_S[suffix or spec.unit]
+
+
+def parse_host_port(text: str, what: str) -> tuple[str, int | None]:
+    """Split ``host[:port]`` (IPv6 as ``[addr]:port``; a bare IPv6 address has no port).
+
+    ``what`` names the argument in error messages (``remote host``, ``-rsa``).
+    """
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ConfigError(f"{what}: missing ']' in {text!r}; write IPv6 as [addr]:port")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ConfigError(f"{what}: unexpected {rest!r} after ']' in {text!r}")
+        port_text = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        # No colon: a name or IPv4 address. Several colons: a bare IPv6 address, no port.
+        host, port_text = text, None
+    if not host:
+        raise ConfigError(f"{what}: empty host in {text!r}")
+    if port_text is None:
+        return host, None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ConfigError(f"{what}: port must be a number 1-65535, got {port_text!r} in {text!r}")
+    return host, int(port_text)
+
+
+# --- help and documentation -------------------------------------------------------------------
+
+_USAGE = "Usage: gossipper [sipp] [remote_host[:remote_port]] [options]"
+
+_RULES_TEXT = (
+    "Options start with - or -- and may come before or after the remote host. Durations take"
+    " a unit suffix ms, s, m or h (fractions allowed); a plain number uses the unit shown."
+    " Booleans are true/false/yes/no or integers; integers may be written in 0x hex."
+    " The remote host is host[:port], IPv6 as [addr]:port (a bare IPv6 address has no port);"
+    " the default port is 5060."
+)
+
+
+def _groups() -> list[tuple[str, list[OptionSpec]]]:
+    groups: dict[str, list[OptionSpec]] = {}
+    for spec in OPTIONS:
+        groups.setdefault(spec.group, []).append(spec)
+    return list(groups.items())
+
+
+def _argument(spec: OptionSpec) -> str:
+    if spec.kind is Kind.TIME:
+        return f"{spec.metavar or 'TIME'} ({spec.unit})"
+    if spec.arity == 0 and spec.kind is not Kind.HELP:
+        return ""
+    return spec.metavar or {Kind.BOOL: "BOOL", Kind.INT: "N", Kind.FLOAT: "NUMBER"}.get(
+        spec.kind, "VALUE"
+    )
+
+
+def format_help(width: int = 100) -> str:
+    """The ``-h`` text, generated from :data:`OPTIONS`."""
+    lines = [_USAGE, ""]
+    lines += textwrap.wrap(_RULES_TEXT, width)
+    lines += ["", "Options marked [not yet] are recognised but refused for now.", ""]
+    column = 30
+    for title, specs in _groups():
+        lines.append(f"{title}:")
+        for spec in specs:
+            left = f"  {spec.name} {_argument(spec)}".rstrip()
+            text = spec.help
+            if spec.default:
+                text += f" (default: {spec.default})"
+            if spec.status is NOT_YET:
+                text += " [not yet]"
+            wrapped = textwrap.wrap(text, width - column) or [""]
+            if len(left) >= column - 1:
+                lines.append(left)
+                lines += [" " * column + part for part in wrapped]
+            else:
+                lines.append(left.ljust(column) + wrapped[0])
+                lines += [" " * column + part for part in wrapped[1:]]
+        lines.append("")
+    lines += [
+        "Exit status: 0 all calls succeeded, 1 some call failed or bad command line,"
+        " 97 internal command or global timeout, 99 nothing run (help, version, -sd),"
+        " 254 cannot bind a socket, 255 fatal error."
+    ]
+    return "\n".join(_wrap_long(lines, width)) + "\n"
+
+
+def _wrap_long(lines: list[str], width: int) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        out += textwrap.wrap(line, width) if len(line) > width else [line]
+    return out
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|") if text else ""
+
+
+def format_markdown() -> str:
+    """``docs/cli.md``, generated from :data:`OPTIONS`."""
+    lines = [
+        "# Command line",
+        "",
+        "<!-- Generated by `python -m gossipper.cli.options --markdown > docs/cli.md`;"
+        " do not edit. -->",
+        "",
+        f"`{_USAGE.removeprefix('Usage: ')}`",
+        "",
+        _RULES_TEXT,
+        "",
+        "The command line is SIPp 3.6.1's: every SIPp option is recognised. Options whose"
+        " status is *not yet* are refused with `-OPTION is not supported yet` (exit status 1)."
+        " A leading `sipp` word is ignored (`gossipper sipp -sn uac 127.0.0.1`). With no"
+        " arguments at all the help is printed (exit status 99).",
+        "",
+    ]
+    for title, specs in _groups():
+        lines += [
+            f"## {title}",
+            "",
+            "| Option | Argument | Default | Meaning | Status |",
+            "|---|---|---|---|---|",
+        ]
+        for spec in specs:
+            argument = _argument(spec)
+            lines.append(
+                f"| `{spec.name}` | {_cell(f'`{argument}`' if argument else '')}"
+                f" | {_cell(f'`{spec.default}`' if spec.default else '')}"
+                f" | {_cell(spec.help)} | {spec.status.value} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m gossipper.cli.options [--markdown]``: print the help or docs/cli.md."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--markdown"]:
+        sys.stdout.write(format_markdown())
+    elif not args:
+        sys.stdout.write(format_help())
+    else:
+        sys.stderr.write("usage: python -m gossipper.cli.options [--markdown]\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

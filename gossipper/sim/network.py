@@ -1,0 +1,551 @@
+"""SimNetwork: an in-memory datagram (and stream) fabric with seeded faults, under virtual time.
+
+Why delivery is deterministic
+-----------------------------
+Trio runs the tasks that are runnable at one instant in a randomised order, so anything that
+depends on *which task ran first* differs between runs. The network therefore never lets send
+order leak into what receivers see:
+
+1. ``send_nowait`` does no decision and no delivery. It appends the datagram to an *outbox*
+   stamped with the virtual send time and makes the delivery task runnable at that same instant
+   (by moving the deadline of the cancel scope it sleeps in to ``now``).
+2. The single delivery task, once woken at instant ``T``, first awaits
+   ``trio.testing.wait_all_tasks_blocked()``. That returns only when every other task is blocked,
+   i.e. every task runnable at ``T`` has finished its step and done all of its sends, and
+   ``MockClock`` does not autojump while a task waits there. So the outbox now holds the *set*
+   of datagrams sent at ``T`` (by induction, a set that is a function of the seed and of what was
+   delivered before), whatever order the senders ran in.
+3. The delivery task then works synchronously (no checkpoint, so no other task can interleave):
+   it sorts the outbox by ``(send time, source, destination, blake2b digest)``, takes the fault
+   decisions in that order (each a pure function of seed, purpose and packet identity; see
+   ``faults.draw_unit``) and pushes each copy on a heap keyed by
+   ``(deliver_at, source, destination, kind, digest, occurrence, copy)``. Finally it pops every
+   entry due at or before ``T`` in key order and appends it to the receiving endpoint's queue.
+   Identical datagrams (same bytes, same addresses, same instant) are told apart only by their
+   occurrence number; being identical, which sender "owns" which number cannot be observed.
+4. Receivers woken by step 3 may send again at ``T`` (zero delay); that starts another round at
+   the same instant, again after ``wait_all_tasks_blocked``. Each round's input is a set, so each
+   round's output is fixed.
+
+Hence the event log, the order of datagrams in every endpoint's receive queue (and so in every
+``receive_batch``) and the statistics depend only on the seed, the fault plan and what the tasks
+do with what they receive. Two caveats for callers: endpoints opened with port 0 get ports in the
+order ``open_datagram`` is called (open them from one task), and a task that calls
+``wait_all_tasks_blocked`` itself and then *sends* at once races this task for its round.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import heapq
+import itertools
+from collections import deque
+from collections.abc import AsyncIterator, Container
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import NoReturn, Protocol
+
+import trio
+import trio.testing
+
+from gossipper.errors import BindError, ConfigError, TransportError
+from gossipper.interfaces import Address, Datagram
+from gossipper.sim.faults import FaultPlan, draw_unit, packet_identity
+
+EPHEMERAL_PORT_FIRST = 40000
+"""First port handed out for port 0, per host and protocol, then counting up (wrapping)."""
+EPHEMERAL_PORT_LAST = 65535
+MAX_DATAGRAM_BYTES = 65507
+"""Largest UDP payload over IPv4; larger sends raise TransportError like a real socket."""
+
+DIGEST_BYTES = 16
+"""blake2b digest size used to identify a datagram's content."""
+
+_KIND_DATAGRAM = 0
+_KIND_STREAM = 1
+
+
+class EventKind(enum.Enum):
+    """What happened to a datagram (or stream segment) in the network."""
+
+    SCHEDULED = "scheduled"
+    """A copy was put in flight (``copy`` > 0 is a duplicate; ``reordered`` got extra delay)."""
+    LOST = "lost"
+    """Dropped by the loss fault."""
+    DELIVERED = "delivered"
+    """Appended to the destination endpoint's receive queue."""
+    DROPPED_UNBOUND = "dropped_unbound"
+    """Nobody was bound at the destination when it arrived."""
+    DROPPED_OVERFLOW = "dropped_overflow"
+    """The destination's receive queue was full (like a full kernel buffer)."""
+    STREAM_RESET = "stream_reset"
+    """A stream connection was reset by the reset fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkEvent:
+    """One entry of the network's event log.
+
+    ``time_s`` is the virtual time of the event (send time for SCHEDULED/LOST/STREAM_RESET,
+    arrival time otherwise). ``digest`` is the blake2b-128 hex digest of a datagram's bytes, or
+    ``"seq:N"`` for a stream segment. ``occurrence`` numbers identical datagrams sent at the same
+    instant; with ``send_time_s`` they complete the identity used to seed fault draws.
+    """
+
+    time_s: float
+    kind: EventKind
+    src: Address
+    dst: Address
+    digest: str
+    occurrence: int = 0
+    copy: int = 0
+    send_time_s: float = 0.0
+    deliver_at_s: float | None = None
+    reordered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkStatistics:
+    """Counters of a ``SimNetwork`` (datagrams unless named otherwise)."""
+
+    sent: int
+    delivered: int
+    lost: int
+    duplicated: int
+    reordered: int
+    dropped_unbound: int
+    dropped_overflow: int
+    in_flight: int
+    stream_resets: int
+    events_dropped: int
+
+
+class _DatagramPort:
+    """Network-side state of one bound datagram endpoint."""
+
+    __slots__ = ("address", "closed", "in_flight", "queue", "receive_lot", "send_lot")
+
+    def __init__(self, address: Address) -> None:
+        self.address = address
+        self.queue: deque[Datagram] = deque()
+        self.receive_lot = trio.lowlevel.ParkingLot()
+        self.send_lot = trio.lowlevel.ParkingLot()
+        self.in_flight = 0
+        self.closed = False
+
+
+@dataclass(slots=True)
+class _OutDatagram:
+    time_s: float
+    src: Address
+    dst: Address
+    digest: bytes
+    data: bytes
+    sender: _DatagramPort
+
+
+@dataclass(slots=True)
+class _OutSegment:
+    time_s: float
+    segment: StreamSegment
+
+
+@dataclass(slots=True)
+class _DatagramFlight:
+    send_time_s: float
+    src: Address
+    dst: Address
+    digest: bytes
+    data: bytes
+    sender: _DatagramPort
+    occurrence: int
+    copy: int
+
+
+class StreamSegment(Protocol):
+    """What the stream layer hands the network: one ordered unit of one connection direction."""
+
+    @property
+    def src(self) -> Address: ...
+
+    @property
+    def dst(self) -> Address: ...
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def resettable(self) -> bool:
+        """Whether the reset fault may hit this segment (data segments only)."""
+        ...
+
+    def arrival_after(self, earliest_s: float) -> float:
+        """Return the delivery time, never before an earlier segment of the same direction."""
+        ...
+
+    def land(self, now: float) -> None:
+        """Arrive at the destination."""
+        ...
+
+    def reset(self, now: float) -> None:
+        """The reset fault hit this segment: reset the whole connection."""
+        ...
+
+
+_Flight = _DatagramFlight | StreamSegment
+_HeapItem = tuple[float, Address, Address, int, bytes, int, int, int, _Flight]
+
+
+def _outbox_key(out: _OutDatagram | _OutSegment) -> tuple[float, Address, Address, int, bytes]:
+    if isinstance(out, _OutDatagram):
+        return (out.time_s, out.src, out.dst, _KIND_DATAGRAM, out.digest)
+    segment = out.segment
+    return (out.time_s, segment.src, segment.dst, _KIND_STREAM, segment.seq.to_bytes(8, "big"))
+
+
+def _check_limit(name: str, value: int) -> None:
+    if not (isinstance(value, int) and value > 0):
+        raise ConfigError(f"sim network: {name} must be a positive integer, got {value!r}")
+
+
+def _check_destination(address: Address) -> Address:
+    try:
+        host, port = address
+    except (TypeError, ValueError):
+        raise TransportError(f"bad destination address {address!r}") from None
+    if not isinstance(host, str) or not isinstance(port, int) or not 0 < port <= 65535:
+        raise TransportError(f"bad destination address {address!r}")
+    return (host, port)
+
+
+class SimNetwork:
+    """An in-memory network with seeded faults; see the module docstring for the ordering rule.
+
+    Start it with ``await nursery.start(network.run)`` (or ``open_sim_network``) before traffic
+    must move; endpoints are opened through ``SimTransportFactory(network, host)``.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        faults: FaultPlan | None = None,
+        *,
+        receive_queue_limit: int = 65536,
+        send_queue_limit: int = 65536,
+        max_events: int = 1_000_000,
+    ) -> None:
+        if not isinstance(seed, int):
+            raise ConfigError(f"sim network: seed must be an integer, got {seed!r}")
+        _check_limit("receive_queue_limit", receive_queue_limit)
+        _check_limit("send_queue_limit", send_queue_limit)
+        if not (isinstance(max_events, int) and max_events >= 0):
+            raise ConfigError(f"sim network: max_events must be >= 0, got {max_events!r}")
+        self.seed = seed
+        self.faults = faults if faults is not None else FaultPlan()
+        self.receive_queue_limit = receive_queue_limit
+        self.send_queue_limit = send_queue_limit
+        self._max_events = max_events
+        self._events: list[NetworkEvent] = []
+        self._outbox: list[_OutDatagram | _OutSegment] = []
+        self._heap: list[_HeapItem] = []
+        self._tiebreak = itertools.count()
+        self._udp: dict[Address, _DatagramPort] = {}
+        self._stream_ports: dict[Address, object] = {}
+        self._next_port: dict[tuple[str, str], int] = {}
+        self._occurrence_time_s = -1.0
+        self._occurrences: dict[tuple[Address, Address, bytes], int] = {}
+        self._sleep_scope: trio.CancelScope | None = None
+        self._running = False
+        self._sent = 0
+        self._delivered = 0
+        self._lost = 0
+        self._duplicated = 0
+        self._reordered = 0
+        self._dropped_unbound = 0
+        self._dropped_overflow = 0
+        self._in_flight = 0
+        self._stream_resets = 0
+        self._events_dropped = 0
+
+    # ----------------------------------------------------------------- public surface
+
+    def statistics(self) -> NetworkStatistics:
+        """A frozen snapshot of the counters."""
+        return NetworkStatistics(
+            sent=self._sent,
+            delivered=self._delivered,
+            lost=self._lost,
+            duplicated=self._duplicated,
+            reordered=self._reordered,
+            dropped_unbound=self._dropped_unbound,
+            dropped_overflow=self._dropped_overflow,
+            in_flight=self._in_flight,
+            stream_resets=self._stream_resets,
+            events_dropped=self._events_dropped,
+        )
+
+    def events(self) -> list[NetworkEvent]:
+        """A copy of the event log, in the deterministic order the events happened."""
+        return list(self._events)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
+        """The delivery task. Runs until cancelled; only one may run per network."""
+        if self._running:
+            raise RuntimeError("SimNetwork.run is already running")
+        self._running = True
+        task_status.started()
+        try:
+            while True:
+                with trio.CancelScope(deadline=self._next_wake_s()) as scope:
+                    self._sleep_scope = scope
+                    await trio.sleep_forever()
+                self._sleep_scope = None
+                # Let every task runnable at this instant finish its sends (module docstring).
+                await trio.testing.wait_all_tasks_blocked()
+                self._settle(trio.current_time())
+        finally:
+            self._sleep_scope = None
+            self._running = False
+
+    # ----------------------------------------------------------------- endpoints (package use)
+
+    def _allocate_port(self, host: str, protocol: str, bound: Container[Address]) -> int:
+        """Next free ephemeral port of ``host`` for ``protocol``, counting up from 40000."""
+        span = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1
+        start = self._next_port.get((host, protocol), EPHEMERAL_PORT_FIRST)
+        for step in range(span):
+            port = EPHEMERAL_PORT_FIRST + (start - EPHEMERAL_PORT_FIRST + step) % span
+            if (host, port) not in bound:
+                nxt = port + 1 if port < EPHEMERAL_PORT_LAST else EPHEMERAL_PORT_FIRST
+                self._next_port[(host, protocol)] = nxt
+                return port
+        raise BindError(f"cannot bind {protocol.upper()} {host}:0: no free ephemeral port")
+
+    def _bind_datagram(self, host: str, port: int) -> _DatagramPort:
+        if port == 0:
+            port = self._allocate_port(host, "udp", self._udp)
+        elif (host, port) in self._udp:
+            raise BindError(f"cannot bind UDP {host}:{port}: address already in use")
+        endpoint = _DatagramPort((host, port))
+        self._udp[(host, port)] = endpoint
+        return endpoint
+
+    def _unbind_datagram(self, endpoint: _DatagramPort) -> None:
+        if self._udp.get(endpoint.address) is endpoint:
+            del self._udp[endpoint.address]
+
+    def _submit_datagram(self, sender: _DatagramPort, data: bytes, dst: Address) -> bool:
+        """Accept a datagram for sending at the current instant (see the module docstring)."""
+        if sender.in_flight >= self.send_queue_limit:
+            return False
+        digest = hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest()
+        now = trio.current_time()
+        self._outbox.append(_OutDatagram(now, sender.address, dst, digest, data, sender))
+        sender.in_flight += 1
+        self._in_flight += 1
+        self._sent += 1
+        self._wake_at(now)
+        return True
+
+    def _submit_segment(self, segment: StreamSegment) -> None:
+        """Queue a stream segment sent at the current instant."""
+        now = trio.current_time()
+        self._outbox.append(_OutSegment(now, segment))
+        self._wake_at(now)
+
+    # ----------------------------------------------------------------- delivery machinery
+
+    def _wake_at(self, when_s: float) -> None:
+        scope = self._sleep_scope
+        if scope is not None and when_s < scope.deadline:
+            scope.deadline = when_s
+
+    def _next_wake_s(self) -> float:
+        if self._outbox:
+            return trio.current_time()
+        if self._heap:
+            return self._heap[0][0]
+        return float("inf")
+
+    def _record(self, event: NetworkEvent) -> None:
+        if len(self._events) < self._max_events:
+            self._events.append(event)
+        else:
+            self._events_dropped += 1
+
+    def _settle(self, now: float) -> None:
+        """One delivery round at ``now``: decide the outbox in key order, then deliver what is due."""
+        if self._outbox:
+            outbox, self._outbox = self._outbox, []
+            # Stable sort: equal keys are identical datagrams, whose relative order is unobservable.
+            outbox.sort(key=_outbox_key)
+            for out in outbox:
+                if isinstance(out, _OutDatagram):
+                    self._schedule_datagram(out)
+                else:
+                    self._schedule_segment(out.segment, out.time_s)
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            flight = heapq.heappop(heap)[-1]
+            if isinstance(flight, _DatagramFlight):
+                self._land_datagram(flight, now)
+            else:
+                flight.land(now)
+
+    def _next_occurrence(self, time_s: float, key: tuple[Address, Address, bytes]) -> int:
+        if time_s != self._occurrence_time_s:
+            self._occurrence_time_s = time_s
+            self._occurrences.clear()
+        occurrence = self._occurrences.get(key, 0)
+        self._occurrences[key] = occurrence + 1
+        return occurrence
+
+    def _schedule_datagram(self, out: _OutDatagram) -> None:
+        src, dst, time_s = out.src, out.dst, out.time_s
+        faults = self.faults.for_link(src, dst)
+        digest_hex = out.digest.hex()
+        occurrence = self._next_occurrence(time_s, (src, dst, out.digest))
+        identity = packet_identity(time_s, src, dst, digest_hex, occurrence, 0)
+        seed = self.seed
+        if faults.loss_pct > 0 and draw_unit(seed, "loss", identity) < faults.loss_pct / 100:
+            self._lost += 1
+            self._release(out.sender)
+            self._record(
+                NetworkEvent(time_s, EventKind.LOST, src, dst, digest_hex, occurrence, 0, time_s)
+            )
+            return
+        copies = 1
+        if (
+            faults.duplicate_pct > 0
+            and draw_unit(seed, "duplicate", identity) < faults.duplicate_pct / 100
+        ):
+            copies = 2
+            self._duplicated += 1
+            out.sender.in_flight += 1
+            self._in_flight += 1
+        for copy in range(copies):
+            if copy:
+                identity = packet_identity(time_s, src, dst, digest_hex, occurrence, copy)
+            delay_ms = faults.delay_ms
+            if faults.jitter_ms > 0:
+                delay_ms += draw_unit(seed, "jitter", identity) * faults.jitter_ms
+            reordered = (
+                faults.reorder_pct > 0
+                and draw_unit(seed, "reorder", identity) < faults.reorder_pct / 100
+            )
+            if reordered:
+                self._reordered += 1
+                delay_ms += faults.reorder_delay_ms
+            deliver_at = time_s + delay_ms / 1000.0
+            flight = _DatagramFlight(time_s, src, dst, out.digest, out.data, out.sender, occurrence, copy)
+            heapq.heappush(
+                self._heap,
+                (
+                    deliver_at,
+                    src,
+                    dst,
+                    _KIND_DATAGRAM,
+                    out.digest,
+                    occurrence,
+                    copy,
+                    next(self._tiebreak),
+                    flight,
+                ),
+            )
+            self._record(
+                NetworkEvent(
+                    time_s,
+                    EventKind.SCHEDULED,
+                    src,
+                    dst,
+                    digest_hex,
+                    occurrence,
+                    copy,
+                    time_s,
+                    deliver_at,
+                    reordered,
+                )
+            )
+
+    def _release(self, sender: _DatagramPort) -> None:
+        sender.in_flight -= 1
+        self._in_flight -= 1
+        if sender.in_flight < self.send_queue_limit:
+            sender.send_lot.unpark_all()
+
+    def _land_datagram(self, flight: _DatagramFlight, now: float) -> None:
+        self._release(flight.sender)
+        target = self._udp.get(flight.dst)
+        if target is None:
+            self._dropped_unbound += 1
+            kind = EventKind.DROPPED_UNBOUND
+        elif len(target.queue) >= self.receive_queue_limit:
+            self._dropped_overflow += 1
+            kind = EventKind.DROPPED_OVERFLOW
+        else:
+            target.queue.append((flight.data, flight.src))
+            target.receive_lot.unpark_all()
+            self._delivered += 1
+            kind = EventKind.DELIVERED
+        self._record(
+            NetworkEvent(
+                now,
+                kind,
+                flight.src,
+                flight.dst,
+                flight.digest.hex(),
+                flight.occurrence,
+                flight.copy,
+                flight.send_time_s,
+            )
+        )
+
+    # ----------------------------------------------------------------- streams (package use)
+
+    def _schedule_segment(self, segment: StreamSegment, time_s: float) -> None:
+        """Decide a stream segment's fate now (also used for replies made while landing)."""
+        src, dst = segment.src, segment.dst
+        faults = self.faults.for_link(src, dst)
+        tag = f"seq:{segment.seq}"
+        identity = packet_identity(time_s, src, dst, tag, 0, 0)
+        if (
+            segment.resettable
+            and faults.reset_pct > 0
+            and draw_unit(self.seed, "reset", identity) < faults.reset_pct / 100
+        ):
+            self._stream_resets += 1
+            self._record(NetworkEvent(time_s, EventKind.STREAM_RESET, src, dst, tag, 0, 0, time_s))
+            segment.reset(time_s)
+            return
+        delay_ms = faults.delay_ms
+        if faults.jitter_ms > 0:
+            delay_ms += draw_unit(self.seed, "jitter", identity) * faults.jitter_ms
+        deliver_at = segment.arrival_after(time_s + delay_ms / 1000.0)
+        heapq.heappush(
+            self._heap,
+            (
+                deliver_at,
+                src,
+                dst,
+                _KIND_STREAM,
+                segment.seq.to_bytes(8, "big"),
+                0,
+                0,
+                next(self._tiebreak),
+                segment,
+            ),
+        )
+        self._wake_at(deliver_at)
+
+
+@asynccontextmanager
+async def open_sim_network(
+    seed: int, faults: FaultPlan | None = None, **limits: int
+) -> AsyncIterator[SimNetwork]:
+    """Create a ``SimNetwork``, run its delivery task for the block, and stop it afterwards."""
+    network = SimNetwork(seed, faults, **limits)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(network.run)
+        yield network
+        nursery.cancel_scope.cancel()

@@ -1,0 +1,88 @@
+"""Run gossipper and SIPp side by side on loopback and read what each counted."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Counts:
+    created: int
+    successful: int
+    failed: int
+    failed_unexpected: int
+    retransmissions: int
+
+
+def gossipper_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "gossipper", *args]
+
+
+def start(command: list[str], cwd: pathlib.Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout_s: float = 120.0) -> tuple[int, str, str]:
+    try:
+        out, err = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(f"{process.args!r} did not finish:\n{out[-3000:]}\n{err[-3000:]}")
+    return process.returncode, out, err
+
+
+def sipp_counts(stat_file: pathlib.Path) -> Counts:
+    """Final cumulative counters from a SIPp statistics CSV (-trace_stat -stf FILE)."""
+    lines = stat_file.read_text().splitlines()
+    header = lines[0].split(";")
+    last = lines[-1].split(";")
+    row = dict(zip(header, last, strict=False))
+    return Counts(
+        created=int(row["TotalCallCreated"]),
+        successful=int(row["SuccessfulCall(C)"]),
+        failed=int(row["FailedCall(C)"]),
+        failed_unexpected=int(row["FailedUnexpectedMessage(C)"]),
+        retransmissions=int(row["Retransmissions(C)"]),
+    )
+
+
+def gossipper_counts(summary_file: pathlib.Path) -> Counts:
+    doc = json.loads(summary_file.read_text())
+    calls = doc["calls"]
+    return Counts(
+        created=int(calls["created"]),
+        successful=int(calls["successful"]),
+        failed=int(calls["failed"]),
+        failed_unexpected=int(doc["failures"]["FailedUnexpectedMessage"]),
+        retransmissions=int(doc["retransmissions"]),
+    )
+
+
+def wait_for_udp_listener(port: int, timeout_s: float = 5.0) -> None:
+    """Wait until something is bound to the UDP port (bind attempt fails)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on UDP {port}")
