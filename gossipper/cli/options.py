@@ -238,7 +238,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "-sn",
             Kind.STR,
             "scenario_name",
-            "run a built-in scenario (uac, uas, ...; see -sd); uac when neither -sf nor -sn",
+            "run a built-in scenario (uac, uas, ...; see -sd)",
             default="uac",
             metavar="NAME",
             value_help="a built-in scenario name such as uac or uas",
@@ -284,7 +284,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "bind_local",
             "bind sockets to the -i address (a server then listens only there)",
-            default="false",
         ),
         _ny("-bind_to_device", Kind.STR, "SIPp 3.7: bind to a network interface", metavar="IF"),
         _o(
@@ -316,7 +315,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ),
         _ny("-max_reconnect", Kind.INT, "TCP reconnection attempts", default="0", metavar="N"),
         _ny("-reconnect_close", Kind.BOOL, "close calls on reconnect", default="true"),
-        _ny("-reconnect_sleep", Kind.TIME, "sleep before reconnecting", default="1000 ms"),
+        _ny("-reconnect_sleep", Kind.TIME, "sleep before reconnecting", default="1000"),
         _o(
             "-rsa",
             Kind.HOSTPORT,
@@ -344,9 +343,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "background",
             "run in the background: the parent prints the PID and exits 99",
-            default="false",
         ),
-        _o("-nostdin", Kind.FLAG, "nostdin", "do not read the keyboard", default="false"),
+        _o("-nostdin", Kind.FLAG, "nostdin", "do not read the keyboard"),
         _ny("-plugin", Kind.STR, "load a plugin shared library", metavar="FILE"),
         _o(
             "-sleep",
@@ -363,7 +361,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "skip_rlimit",
             "do not raise the open-file limit",
-            default="false",
         ),
         _o(
             "-buff_size",
@@ -436,7 +433,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "auto_answer",
             "answer unexpected INFO, NOTIFY, OPTIONS and UPDATE with 200 OK",
-            default="false",
         ),
         _o(
             "-base_cseq",
@@ -482,7 +478,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.STR,
             "auth_uri",
             "URI (without sip:) used in digest authentication",
-            default="remote_ip:remote_port",
+            default="remote host:port",
             metavar="URI",
             value_help="a URI",
         ),
@@ -517,8 +513,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "-default_behaviors",
             Kind.BEHAVIORS,
             "default_behaviors",
-            "comma list of all, none, bye, abortunexp, pingreply, cseq; -x removes x"
-            " (e.g. all,-bye)",
+            "comma list of all, none, bye, abortunexp, pingreply, cseq, applied left to right"
+            " from none; -x removes x (e.g. all,-bye)",
             default="all",
             metavar="LIST",
             value_help="a comma list such as all,-bye",
@@ -534,14 +530,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "pause_msg_ign",
             "ignore messages received during a <pause>",
-            default="false",
         ),
         _o(
             "-callid_slash_ign",
             Kind.FLAG,
             "callid_slash_ign",
             "do not treat /// in Call-IDs as a SIPp prefix",
-            default="false",
         ),
     ),
     *_group(
@@ -660,7 +654,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "no_rate_quit",
             "keep running at -rate_max instead of quitting",
-            default="false",
         ),
         _o(
             "-l",
@@ -736,7 +729,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "timeout_error",
             "reaching -timeout is a fatal error (exit 255)",
-            default="false",
         ),
         _o(
             "-max_retrans",
@@ -770,7 +762,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "no_retrans",
             "no UDP retransmissions (and no retransmission detection)",
-            default="false",
         ),
         _o(
             "-rtcheck",
@@ -830,10 +821,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
             metavar="N",
             value_help="a number of calls",
         ),
-        _ny("-watchdog_interval", Kind.TIME, "watchdog period", default="400 ms"),
-        _ny("-watchdog_reset", Kind.TIME, "watchdog reset period", default="600000 ms"),
-        _ny("-watchdog_minor_threshold", Kind.TIME, "minor watchdog trip", default="500 ms"),
-        _ny("-watchdog_major_threshold", Kind.TIME, "major watchdog trip", default="3000 ms"),
+        _ny("-watchdog_interval", Kind.TIME, "watchdog period", default="400"),
+        _ny("-watchdog_reset", Kind.TIME, "watchdog reset period", default="600000"),
+        _ny("-watchdog_minor_threshold", Kind.TIME, "minor watchdog trip", default="500"),
+        _ny("-watchdog_major_threshold", Kind.TIME, "major watchdog trip", default="3000"),
         _ny("-watchdog_minor_maxtriggers", Kind.INT, "minor trips before exit", default="120"),
         _ny("-watchdog_major_maxtriggers", Kind.INT, "major trips before exit", default="10"),
     ),
@@ -854,7 +845,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "trace_stat",
             "write statistics CSV to <scenario>_<pid>_.csv every -fd",
-            default="false",
         ),
         _o(
             "-stat_delimiter",
@@ -890,7 +880,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "periodic_rtd",
             "reset response-time repartitions at each -fd dump",
-            default="false",
         ),
         *_TRACE_FILE_OPTIONS[:6],
         _o(
@@ -898,7 +887,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "trace_counts",
             "write per-message counts CSV to <scenario>_<pid>_counts.csv",
-            default="false",
         ),
         *_TRACE_FILE_OPTIONS[6:9],
         _o(
@@ -906,7 +894,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "trace_error_codes",
             "write unexpected response codes to <scenario>_<pid>_error_codes.csv",
-            default="false",
         ),
         *_TRACE_FILE_OPTIONS[9:15],
         _o(
@@ -914,7 +901,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "trace_rtt",
             "write response times to <scenario>_<pid>_rtt.csv",
-            default="false",
         ),
         _o(
             "-rtt_freq",
@@ -1090,9 +1076,7 @@ def _scan(args: list[str]) -> tuple[list[_Occurrence], list[str], ConfigError | 
     while index < len(args):
         token = args[index]
         index += 1
-        if not token.startswith("-") or token == "-":
-            if token == "-":
-                return occurrences, hosts, _unknown_option(token)
+        if not token.startswith("-"):
             hosts.append(token)
             continue
         spec = _lookup(token)
@@ -1143,7 +1127,9 @@ def _unknown_option(token: str) -> ConfigError:
         return ConfigError(
             f"unknown option {token}: write the value as a separate argument: {option} {value}"
         )
-    close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.6)
+    # A case slip (-t2 for -T2) is the likeliest mistake; then the closest spelling.
+    close = [known for known in _BY_NAME if known.lower() == name.lower()]
+    close = close or difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.6)
     if close:
         return ConfigError(f"unknown option {token}; did you mean {close[0]}?")
     return ConfigError(f"unknown option {token}; see gossipper -h")
@@ -1182,9 +1168,10 @@ def _convert(occurrences: list[_Occurrence]) -> dict[str, Any]:
         elif kind is Kind.APPEND:
             injection_files.append(raw)
         elif kind is Kind.HOSTPORT:
+            # dest names the host field; its port sits next to it (rsa_host -> rsa_port).
             host, port = parse_host_port(raw, spec.name)
-            values["rsa_host"] = host
-            values["rsa_port"] = port if port is not None else 5060
+            values[dest] = host
+            values[dest.removesuffix("_host") + "_port"] = port if port is not None else 5060
         else:
             value = _convert_one(spec, raw)
             check_field(dest, value, shown=raw, option=spec.name)
@@ -1370,7 +1357,17 @@ def _wrap_long(lines: list[str], width: int) -> list[str]:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|") if text else ""
+    # Plain cells: escape the table separator and angle brackets (<pause/> would be HTML).
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str) -> str:
+    return f"`{text}`" if text else ""
+
+
+def _default_cell(text: str) -> str:
+    # Literal values as code; descriptions ("first free of 5060-5119") as plain text.
+    return _cell(text) if " " in text or text == "unlimited" else _code(text)
 
 
 def format_markdown() -> str:
@@ -1401,8 +1398,7 @@ def format_markdown() -> str:
         for spec in specs:
             argument = _argument(spec)
             lines.append(
-                f"| `{spec.name}` | {_cell(f'`{argument}`' if argument else '')}"
-                f" | {_cell(f'`{spec.default}`' if spec.default else '')}"
+                f"| `{spec.name}` | {_code(argument)} | {_default_cell(spec.default)}"
                 f" | {_cell(spec.help)} | {spec.status.value} |"
             )
         lines.append("")

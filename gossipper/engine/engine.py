@@ -170,14 +170,16 @@ class Engine:
             self.main_transport = await self.transports.open_datagram(
                 self.bind_host, config.local_port
             )
-            return
-        for port in range(FIRST_DEFAULT_PORT, LAST_DEFAULT_PORT + 1):
-            try:
-                self.main_transport = await self.transports.open_datagram(self.bind_host, port)
-                return
-            except BindError:
-                continue
-        self.main_transport = await self.transports.open_datagram(self.bind_host, 0)
+        else:
+            self.main_transport = await _open_first_free(self.transports, self.bind_host)
+
+        self._bind_scenario()
+
+    def _bind_scenario(self) -> None:
+        """Fold the run-static keywords into the templates once the SIP port is known."""
+        assert self.main_transport is not None
+        self.env.local_port = self.main_transport.local_address[1]
+        self.scenario = self.scenario.bind(self.env)
 
     async def run(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -580,6 +582,15 @@ class Engine:
             expired = [key for key, until in dead.items() if until <= now]
             for key in expired:
                 del dead[key]
+
+
+async def _open_first_free(factory: TransportFactory, host: str) -> DatagramTransport:
+    for port in range(FIRST_DEFAULT_PORT, LAST_DEFAULT_PORT + 1):
+        try:
+            return await factory.open_datagram(host, port)
+        except BindError:
+            continue
+    return await factory.open_datagram(host, 0)
 
 
 async def _wait_then_cancel(event: trio.Event, nursery: trio.Nursery) -> None:

@@ -151,7 +151,7 @@ class Weibull(Distribution):
     def quantile(self, p: float) -> float:
         if self.k <= 0:
             return math.inf
-        return self.lambda_ * (-math.log1p(-p)) ** (1.0 / self.k)
+        return float(self.lambda_ * (-math.log1p(-p)) ** (1.0 / self.k))
 
     def describe(self) -> str:
         return f"weibull({_fmt(self.lambda_)},{_fmt(self.k)})"
@@ -171,7 +171,7 @@ class Pareto(Distribution):
     def quantile(self, p: float) -> float:
         if self.k <= 0:
             return math.inf
-        return self.x_m / (1.0 - p) ** (1.0 / self.k)
+        return float(self.x_m / (1.0 - p) ** (1.0 / self.k))
 
     def describe(self) -> str:
         return f"pareto({_fmt(self.k)},{_fmt(self.x_m)})"
@@ -192,7 +192,7 @@ class GeneralizedPareto(Distribution):
     def quantile(self, p: float) -> float:
         if self.shape == 0:
             return self.location - self.scale * math.log1p(-p)
-        return self.location + self.scale * ((1.0 - p) ** (-self.shape) - 1.0) / self.shape
+        return float(self.location + self.scale * ((1.0 - p) ** (-self.shape) - 1.0) / self.shape)
 
     def describe(self) -> str:
         return f"gpareto({_fmt(self.shape)},{_fmt(self.scale)},{_fmt(self.location)})"
@@ -289,8 +289,10 @@ def _normal_quantile(p: float) -> float:
         )
     q = p - 0.5
     r = q * q
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (
-        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1
+    return (
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+        * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
     )
 
 
@@ -352,7 +354,7 @@ def _gamma_quantile(k: float, p: float) -> float:
 
 
 def clamp_pause_ms(value: float) -> int:
-    """SIPp's conversion of a sampled pause to milliseconds: truncate, negative -> 0, cap INT_MAX."""
+    """SIPp's conversion of a sampled pause to ms: truncate, negative -> 0, cap INT_MAX."""
     if value != value:  # NaN
         return 0
     if value >= INT_MAX:

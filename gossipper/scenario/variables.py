@@ -60,8 +60,8 @@ def string_value(value: VarValue | None) -> str:
 
 def double_value(value: VarValue | None) -> float:
     """Double view: the double; 0 for everything else (use ``todouble`` to convert text)."""
-    if value.__class__ is float:
-        return value  # type: ignore[return-value]
+    if isinstance(value, float):
+        return value
     return 0.0
 
 

@@ -36,7 +36,9 @@ def _check_ms(name: str, value: float) -> None:
     if not (isinstance(value, int | float) and math.isfinite(value)):
         raise ConfigError(f"fault plan: {name} must be a finite number of ms, got {value!r}")
     if not 0.0 <= value <= MAX_DELAY_MS:
-        raise ConfigError(f"fault plan: {name} must be in [0, {MAX_DELAY_MS:.0f}] ms, got {value!r}")
+        raise ConfigError(
+            f"fault plan: {name} must be in [0, {MAX_DELAY_MS:.0f}] ms, got {value!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +131,7 @@ def packet_identity(
     ``time_s`` is the virtual send time, printed with ``repr`` (shortest round-trip form, the
     same on every platform); ``tiebreak`` is the datagram digest (hex) or a stream sequence.
     """
-    return (
-        f"{time_s!r}:{src[0]}:{src[1]}>{dst[0]}:{dst[1]}:{tiebreak}:{occurrence}:{copy}"
-    )
+    return f"{time_s!r}:{src[0]}:{src[1]}>{dst[0]}:{dst[1]}:{tiebreak}:{occurrence}:{copy}"
 
 
 def draw_unit(seed: int, purpose: str, identity: str) -> float:

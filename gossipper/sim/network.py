@@ -233,7 +233,7 @@ class SimNetwork:
         *,
         receive_queue_limit: int = 65536,
         send_queue_limit: int = 65536,
-        max_events: int = 1_000_000,
+        max_events: int = 250_000,
     ) -> None:
         if not isinstance(seed, int):
             raise ConfigError(f"sim network: seed must be an integer, got {seed!r}")
@@ -253,7 +253,7 @@ class SimNetwork:
         self._udp: dict[Address, _DatagramPort] = {}
         self._stream_ports: dict[Address, object] = {}
         self._next_port: dict[tuple[str, str], int] = {}
-        self._occurrence_time_s = -1.0
+        self._occurrence_time_s = float("nan")  # matches no time: first use resets
         self._occurrences: dict[tuple[Address, Address, bytes], int] = {}
         self._sleep_scope: trio.CancelScope | None = None
         self._running = False
@@ -289,7 +289,9 @@ class SimNetwork:
         """A copy of the event log, in the deterministic order the events happened."""
         return list(self._events)
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> NoReturn:
+    async def run(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> NoReturn:
         """The delivery task. Runs until cancelled; only one may run per network."""
         if self._running:
             raise RuntimeError("SimNetwork.run is already running")
@@ -375,7 +377,7 @@ class SimNetwork:
             self._events_dropped += 1
 
     def _settle(self, now: float) -> None:
-        """One delivery round at ``now``: decide the outbox in key order, then deliver what is due."""
+        """One round at ``now``: decide the outbox in key order, then deliver what is due."""
         if self._outbox:
             outbox, self._outbox = self._outbox, []
             # Stable sort: equal keys are identical datagrams, whose relative order is unobservable.
@@ -438,7 +440,9 @@ class SimNetwork:
                 self._reordered += 1
                 delay_ms += faults.reorder_delay_ms
             deliver_at = time_s + delay_ms / 1000.0
-            flight = _DatagramFlight(time_s, src, dst, out.digest, out.data, out.sender, occurrence, copy)
+            flight = _DatagramFlight(
+                time_s, src, dst, out.digest, out.data, out.sender, occurrence, copy
+            )
             heapq.heappush(
                 self._heap,
                 (

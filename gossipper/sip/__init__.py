@@ -1,11 +1,13 @@
 """Sans-IO SIP core: parsing, serialization, headers, URIs, stream framing, retransmission timers.
 
 Pure and stdlib-only (imports nothing of ours but :mod:`gossipper.errors`). Every ``str`` holding
-SIP text is the latin-1 view of the wire bytes.
+SIP text is the latin-1 view of the wire bytes. ``SipParseError`` is re-exported from
+:mod:`gossipper.errors` for convenience.
 """
 
 from __future__ import annotations
 
+from gossipper.errors import SipParseError
 from gossipper.sip.framing import StreamFramer
 from gossipper.sip.headers import (
     COMPACT_FORMS,
@@ -32,6 +34,7 @@ __all__ = [
     "COMPACT_FORMS",
     "MAX_MESSAGE_SIZE",
     "SipMessage",
+    "SipParseError",
     "SipUri",
     "StreamFramer",
     "canonical_header_name",

@@ -19,17 +19,32 @@ def _content_length(head: bytes) -> int:
     garbled header cannot stall the stream; parse_message reports it afterwards.
     """
     lowered = head.lower()
-    if b"content-length" not in lowered and b"\nl" not in lowered:
+    pos = lowered.find(b"\ncontent-length")
+    if pos >= 0 and b"\nl" not in lowered:
+        # Usual case: one long-form header and no line that could be the compact "l:" form.
+        end = lowered.find(b"\n", pos + 1)
+        length = _length_value(lowered[pos + 1 : end if end >= 0 else len(lowered)])
+        if length is not None:
+            return length
+    elif pos < 0 and b"\nl" not in lowered:
         return 0
-    for line in lowered.split(b"\n"):
-        colon = line.find(b":")
-        if colon <= 0 or line[:1] in (b" ", b"\t"):
-            continue
-        if line[:colon].rstrip(b" \t") in _CONTENT_LENGTH_NAMES:
-            value = line[colon + 1 :].strip(b" \t\r")
-            if value.isdigit() and len(value) <= 10:
-                return int(value)
-            return 0
+    for line in lowered.split(b"\n")[1:]:  # [0] is the start line
+        length = _length_value(line)
+        if length is not None:
+            return length
+    return 0
+
+
+def _length_value(line: bytes) -> int | None:
+    """Value of a lower-cased header line if it is Content-Length (0 if unparsable), else None."""
+    colon = line.find(b":")
+    if colon <= 0 or line[:1] in (b" ", b"\t"):
+        return None
+    if line[:colon].rstrip(b" \t") not in _CONTENT_LENGTH_NAMES:
+        return None
+    value = line[colon + 1 :].strip(b" \t\r")
+    if value.isdigit() and len(value) <= 10:
+        return int(value)
     return 0
 
 

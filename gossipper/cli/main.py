@@ -1,0 +1,125 @@
+"""The command line: ``gossipper [SIPp options] [remote_host[:port]]``.
+
+Three layers, as in httpie: ``main`` (process exit) -> ``raw_main`` (error policy: one line on
+stderr, a SIPp exit code, no traceback) -> ``program`` (the work). This module is also the
+composition root: it alone picks real sockets and the real clock for the engine.
+
+Heavy imports (trio, lxml, the engine) happen inside ``program`` so that ``gossipper -v`` and
+``--help`` return quickly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from gossipper.cli.options import Action, parse_command_line
+from gossipper.errors import ConfigError, ExitStatus, GossipperError
+
+if TYPE_CHECKING:
+    from gossipper.config import RunConfig
+    from gossipper.scenario import Scenario
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    sys.exit(raw_main(sys.argv[1:] if argv is None else argv))
+
+
+def raw_main(
+    argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """Run the program; turn expected errors into one stderr line and an exit status."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    try:
+        return int(program(list(argv), out, err))
+    except GossipperError as exc:
+        err.write(f"gossipper: error: {exc}\n")
+        err.flush()
+        return int(exc.exit_status)
+    except KeyboardInterrupt:
+        err.write("gossipper: interrupted\n")
+        return int(ExitStatus.CALLS_FAILED)
+
+
+def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
+    """Parse, load, run; returns the exit status."""
+    if argv and argv[0] == "sim":
+        from gossipper.sim.command import run_sim_command
+
+        return run_sim_command(argv[1:], stdout, stderr)
+    command = parse_command_line(argv)
+    if command.action is Action.HELP:
+        from gossipper.cli.options import format_help
+
+        stdout.write(format_help())
+        return ExitStatus.NO_CALLS
+    if command.action is Action.VERSION:
+        from gossipper import __version__
+
+        stdout.write(f"gossipper {__version__} (SIPp 3.6.1 compatible command line)\n")
+        return ExitStatus.NO_CALLS
+    if command.action is Action.DUMP_SCENARIO:
+        from gossipper.scenario import BUILTIN_NAMES, builtin_text
+
+        name = command.dump_scenario or ""
+        if name not in BUILTIN_NAMES:
+            raise ConfigError(
+                f"-sd: invalid default scenario name '{name}'; "
+                f"choose one of {', '.join(BUILTIN_NAMES)}"
+            )
+        stdout.write(builtin_text(name))
+        return ExitStatus.NO_CALLS
+
+    config = command.config
+    scenario = load_configured_scenario(config)
+    if config.background:
+        _daemonize(stdout)
+    from gossipper.cli.run import run_real
+
+    return run_real(config, scenario, stdout, stderr)
+
+
+def load_configured_scenario(config: RunConfig) -> Scenario:
+    """Load ``-sf FILE`` or ``-sn NAME`` (default ``uac``); errors name the file and line."""
+    from gossipper.scenario import load_scenario
+
+    if config.scenario_file is not None:
+        if not os.path.isfile(config.scenario_file):
+            raise ConfigError(
+                f"-sf {config.scenario_file}: no such file; give the path of a SIPp XML scenario"
+            )
+        return load_scenario(config.scenario_file, keys=config.keys, global_vars=config.globals_set)
+    return load_builtin(config.effective_scenario_name, config)
+
+
+def load_builtin(name: str, config: RunConfig) -> Scenario:
+    from gossipper.scenario import BUILTIN_NAMES, builtin_path, load_scenario
+
+    if name not in BUILTIN_NAMES:
+        raise ConfigError(
+            f"-sn: invalid default scenario name '{name}'; choose one of {', '.join(BUILTIN_NAMES)}"
+        )
+    return load_scenario(
+        builtin_path(name), builtin_name=name, keys=config.keys, global_vars=config.globals_set
+    )
+
+
+def _daemonize(stdout: TextIO) -> None:
+    """-bg: the parent prints the child's pid and exits 99, as SIPp does."""
+    stdout.flush()
+    child = os.fork()
+    if child:
+        stdout.write(f"Background mode - PID=[{child}]\n")
+        stdout.flush()
+        os._exit(int(ExitStatus.NO_CALLS))
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+
+
+if __name__ == "__main__":
+    main()

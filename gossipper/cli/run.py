@@ -1,0 +1,206 @@
+"""A real run: real UDP sockets, the real clock, signals, screens and the summary at exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import tempfile
+import time
+from typing import TextIO
+
+import trio
+
+from gossipper import __version__
+from gossipper.config import RunConfig
+from gossipper.engine import Engine, EngineResult
+from gossipper.errors import ConfigError, ExitStatus, TransportError
+from gossipper.interfaces import Address
+from gossipper.scenario import BUILTIN_NAMES, RunEnv, Scenario
+from gossipper.transport import UdpTransportFactory, detect_local_ip, resolve_host
+
+
+class SystemWallClock:
+    """The real wall clock (implements ``interfaces.WallClock``)."""
+
+    def wall_time(self) -> float:
+        return time.time()
+
+
+def run_real(config: RunConfig, scenario: Scenario, stdout: TextIO, stderr: TextIO) -> ExitStatus:
+    """Run one scenario on real sockets; prints the final screens and returns the exit status."""
+    peer_scenario = _load_peer(config) if config.peer else None
+    if not scenario.is_server and config.remote_host is None and peer_scenario is None:
+        stderr.write(
+            "gossipper: error: no remote host: give remote_host[:port] after the options "
+            "(or -peer uas to run against a built-in peer)\n"
+        )
+        return ExitStatus.FATAL
+    result = trio.run(_run, config, scenario, peer_scenario, stdout, stderr)
+    return result.exit_status
+
+
+def _load_peer(config: RunConfig) -> Scenario:
+    from gossipper.cli.main import load_builtin
+    from gossipper.scenario import load_scenario
+
+    assert config.peer is not None
+    if config.peer in BUILTIN_NAMES:
+        peer = load_builtin(config.peer, config)
+    elif os.path.isfile(config.peer):
+        peer = load_scenario(config.peer)
+    else:
+        raise ConfigError(
+            f"-peer {config.peer}: not a built-in scenario name or a scenario file "
+            "(try -peer uas)"
+        )
+    if not peer.is_server:
+        raise ConfigError(f"-peer {config.peer}: the peer must be a server scenario (e.g. uas)")
+    return peer
+
+
+def make_env(config: RunConfig, *, local_ip: str, remote: Address | None, pid: int) -> RunEnv:
+    env = RunEnv(
+        service=config.service,
+        remote_host=config.remote_host or (remote[0] if remote else ""),
+        remote_ip=remote[0] if remote else "",
+        remote_port=remote[1] if remote else config.remote_port,
+        local_ip=local_ip,
+        transport="UDP",
+        media_ip=config.media_ip or local_ip,
+        media_port=config.media_port,
+        pid=pid,
+        users=config.users or 0,
+        keys=dict(config.keys),
+        auth_username=config.auth_username or config.service,
+        auth_password=config.auth_password,
+        auth_uri=config.auth_uri,
+        wall_time=time.time,
+        dynamic_id_start=config.dynamic_start,
+        dynamic_id_step=config.dynamic_step,
+        dynamic_id_max=config.dynamic_max,
+        dynamic_id_next=config.dynamic_start,
+        per_call_local_port=config.transport_mode == "un",
+    )
+    env.load_injection_files(config.injection_files, config.injection_indexes)
+    return env
+
+
+async def _run(
+    config: RunConfig,
+    scenario: Scenario,
+    peer_scenario: Scenario | None,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> EngineResult:
+    factory = UdpTransportFactory(buffer_bytes=max(config.buff_size, 4 * 1024 * 1024))
+    wall = SystemWallClock()
+    pid = os.getpid()
+    seed = random.SystemRandom().randrange(2**63)
+    async with trio.open_nursery() as nursery:
+        peer_engine: Engine | None = None
+        remote: Address | None = None
+        if peer_scenario is not None and config.remote_host is None:
+            peer_engine = await _start_peer(config, peer_scenario, factory, wall, pid, seed)
+            nursery.start_soon(peer_engine.run)
+            remote = peer_engine.local_address
+            if remote[0] in ("0.0.0.0", "::"):
+                remote = ("127.0.0.1", remote[1])
+        elif config.remote_host is not None:
+            host = config.rsa_host or config.remote_host
+            port = (config.rsa_port or 5060) if config.rsa_host else config.remote_port
+            stderr.write(f"Resolving remote host '{config.remote_host}'... ")
+            try:
+                remote = (resolve_host(host), port)
+            except TransportError as exc:
+                stderr.write("\n")
+                raise ConfigError(f"{exc}; check the remote host argument") from exc
+            stderr.write("Done.\n")
+        local_ip = config.local_ip or detect_local_ip(remote[0] if remote else None)
+        bind_host = config.local_ip or ("::" if ":" in local_ip else "0.0.0.0")
+        env = make_env(config, local_ip=local_ip, remote=remote, pid=pid)
+        if config.remote_host is not None and remote is not None and config.rsa_host is None:
+            env.remote_ip = remote[0]
+        engine = Engine(
+            scenario,
+            config,
+            env=env,
+            transports=factory,
+            wall_clock=wall,
+            remote=remote,
+            bind_host=bind_host,
+            seed=seed,
+        )
+        env.clock_ms = lambda: int((trio.current_time() - engine.start_s) * 1000)
+        await engine.open()
+        nursery.start_soon(_watch_signals, engine)
+        result = await engine.run()
+        if peer_engine is not None:
+            peer_engine.interrupt()
+        nursery.cancel_scope.cancel()
+    _report(config, engine, result, stdout, stderr)
+    return result
+
+
+async def _start_peer(
+    config: RunConfig,
+    scenario: Scenario,
+    factory: UdpTransportFactory,
+    wall: SystemWallClock,
+    pid: int,
+    seed: int,
+) -> Engine:
+    """The built-in in-process peer (-peer): a server engine on an ephemeral loopback port."""
+    peer_config = RunConfig(nostdin=True, local_port=0, local_ip="127.0.0.1")
+    env = make_env(peer_config, local_ip="127.0.0.1", remote=None, pid=pid)
+    engine = Engine(
+        scenario,
+        peer_config,
+        env=env,
+        transports=factory,
+        wall_clock=wall,
+        remote=None,
+        bind_host="127.0.0.1",
+        seed=seed ^ 1,
+    )
+    await engine.open()
+    return engine
+
+
+async def _watch_signals(engine: Engine) -> None:
+    """SIGINT/SIGTERM stop at once; SIGUSR1 is SIPp's soft quit (a second one forces)."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) as signals:
+        async for signum in signals:
+            if signum == signal.SIGUSR1:
+                engine.soft_quit()
+            else:
+                engine.interrupt()
+
+
+def _report(
+    config: RunConfig, engine: Engine, result: EngineResult, stdout: TextIO, stderr: TextIO
+) -> None:
+    from gossipper.engine.screens import exit_screens, summary_document
+
+    stdout.write(exit_screens(engine, result))
+    stdout.flush()
+    if result.fatal_message:
+        stderr.write(f"gossipper: error: {result.fatal_message}\n")
+    if config.summary_json:
+        write_json_atomic(config.summary_json, summary_document(engine, result, __version__))
+
+
+def write_json_atomic(path: str, document: object) -> None:
+    """Write to a temporary file in the same directory, then rename over the target."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".summary-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise

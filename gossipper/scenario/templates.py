@@ -1,0 +1,438 @@
+"""Message templates: ``<send>`` CDATA compiled once into literal strings and keyword objects
+(sipp-reference 1.1, 4). Rendering walks the segments; it never re-parses text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from gossipper.errors import ScenarioError
+from gossipper.scenario import auth as digest
+from gossipper.scenario.context import (
+    CallContext,
+    RenderError,
+    RunEnv,
+    SipMessageLike,
+    bracket_ipv6,
+)
+from gossipper.scenario.keywords import (
+    AUTH,
+    LEN,
+    PLAIN,
+    SUPPRESS,
+    AuthenticationKeyword,
+    CompileEnv,
+    FieldKeyword,
+    Keyword,
+    LenKeyword,
+    keyword_param,
+    tokenize,
+)
+
+__all__ = [
+    "Template",
+    "clean_cdata",
+    "compile_template",
+    "compute_route_set",
+]
+
+_WHITESPACE = " \t\r\n\v\f"
+"""C ``isspace``: what SIPp's "supresscrlf" strips from the next literal."""
+
+
+def clean_cdata(text: str, *, is_send: bool) -> str:
+    """SIPp's CDATA cleaning (sipp-reference 1.1), applied to ``<send>``, ``<sendCmd>`` and
+    ``<DefaultMessage>`` bodies before keyword parsing.
+
+    Raises:
+        ValueError: the CDATA is empty after trimming.
+    """
+    stripped = text.lstrip(" \t\n")
+    end = len(stripped)
+    removed_newlines = 0
+    while end > 0 and stripped[end - 1] in " \t\n":
+        if stripped[end - 1] == "\n":
+            removed_newlines += 1
+        end -= 1
+    msg = stripped[:end]
+    if len(msg) <= 1:
+        # SIPp's check fires when at most one character is left.
+        raise ValueError("empty CDATA")
+    # The four passes of SIPp, each repeated until nothing changes, in this order.
+    for old, new in (("\n ", "\n"), (" \n", "\n"), ("\n\t", "\n"), ("\t\n", "\n")):
+        while old in msg:
+            msg = msg.replace(old, new)
+    if "\n\n" not in msg:
+        msg += "\n\n"
+    if is_send and not msg.endswith("\n") and removed_newlines:
+        msg += "\n"
+    return msg
+
+
+class Template:
+    """A compiled message: a tuple of literal strings and :class:`Keyword` objects.
+
+    ``render(ctx, msg_index, current_index)`` returns the final text (latin-1 view) including the
+    ``[len]`` and ``[authentication]`` fix-ups. Treat instances as immutable.
+    """
+
+    __slots__ = (
+        "_auth",
+        "_items",
+        "_len",
+        "_simple",
+        "has_fields",
+        "is_ack",
+        "is_cancel",
+        "is_response",
+        "method",
+        "segments",
+        "status_code",
+    )
+
+    def __init__(
+        self,
+        segments: Sequence[str | Keyword],
+        *,
+        method: str = "",
+        status_code: int = 0,
+    ) -> None:
+        merged: list[str | Keyword] = []
+        for seg in segments:
+            if isinstance(seg, str):
+                if not seg:
+                    continue
+                if merged and isinstance(merged[-1], str):
+                    merged[-1] = merged[-1] + seg
+                    continue
+            merged.append(seg)
+        self.segments: tuple[str | Keyword, ...] = tuple(merged)
+        self.method = method
+        """Request method of a ``<send>`` ("" for responses and non-message templates)."""
+        self.status_code = status_code
+        """Status code of a response ``<send>`` (0 otherwise)."""
+        self.is_response = status_code != 0
+        self.is_ack = method == "ACK"
+        self.is_cancel = method == "CANCEL"
+        self.has_fields = any(isinstance(s, FieldKeyword) for s in merged)
+        kinds = [PLAIN if isinstance(s, str) else s.kind for s in merged]
+        self._len = next((i for i, k in enumerate(kinds) if k == LEN), -1)
+        self._auth = next((i for i, k in enumerate(kinds) if k == AUTH), -1)
+        self._simple = all(k == PLAIN for k in kinds) and not self.has_fields
+        # (kind, literal or bound render method) pairs for the general path.
+        items: list[tuple[int, str | Callable[[CallContext, int, int], str]]] = []
+        for seg, kind in zip(merged, kinds, strict=True):
+            items.append((kind, seg if isinstance(seg, str) else seg.render))
+        self._items = tuple(items)
+
+    def __repr__(self) -> str:
+        return f"Template({list(self.segments)!r})"
+
+    @property
+    def is_static(self) -> bool:
+        """True when the template is one literal (nothing to evaluate per call)."""
+        return all(isinstance(s, str) for s in self.segments)
+
+    def text_if_static(self) -> str | None:
+        """The literal text when :attr:`is_static`, else None."""
+        if not self.segments:
+            return ""
+        if len(self.segments) == 1 and isinstance(self.segments[0], str):
+            return self.segments[0]
+        return None
+
+    def bind(self, env: RunEnv) -> Template:
+        """Fold run-static keywords into literals (adjacent literals merge)."""
+        bound = [s if isinstance(s, str) else s.bind(env) for s in self.segments]
+        return Template(bound, method=self.method, status_code=self.status_code)
+
+    def render(self, ctx: CallContext, msg_index: int = -1, current_index: int = -1) -> str:
+        """Build the message text for ``ctx``.
+
+        ``msg_index`` is the index of the ``<send>`` element (SIPp's P_index: -1 for default
+        messages, -2 inside actions, where ``[branch]`` uses ``current_index - 1``).
+
+        Raises:
+            RenderError: a run-time keyword failure (no auth challenge, unreadable file...).
+        """
+        if self._simple:
+            return "".join(
+                [
+                    item
+                    if kind == PLAIN and item.__class__ is str
+                    else item(ctx, msg_index, current_index)  # type: ignore[operator]
+                    for kind, item in self._items
+                ]
+            )
+        parts: list[str] = []
+        suppress = False
+        field_parts: list[int] = []
+        for kind, item in self._items:
+            if isinstance(item, str):
+                if suppress:
+                    item = item.lstrip(_WHITESPACE)
+                    suppress = False
+                parts.append(item)
+                continue
+            out = item(ctx, msg_index, current_index)
+            parts.append(out)
+            if kind == SUPPRESS:
+                # SIPp looks at the character just written (or just before, if nothing was).
+                if _last_char(parts) == "\n":
+                    suppress = True
+                if self.has_fields and "[authentication" in out:
+                    field_parts.append(len(parts) - 1)
+        auth_pos = self._auth
+        auth_keyword: AuthenticationKeyword | None = None
+        if auth_pos >= 0:
+            seg = self.segments[auth_pos]
+            assert isinstance(seg, AuthenticationKeyword)
+            auth_keyword = seg
+        elif field_parts:
+            auth_pos, auth_keyword = _auth_from_field(parts, field_parts[0])
+        if auth_keyword is not None:
+            parts[auth_pos] = "\x00"  # placeholder so the body boundary is not affected
+            text = "".join(parts)
+            boundary = text.find("\r\n\r\n")
+            if 0 <= boundary < text.find("\x00"):
+                raise RenderError(
+                    "the [authentication] keyword should appear in the message header, not the body"
+                )
+            body = text[boundary + 4 :] if boundary >= 0 else ""
+            parts[auth_pos] = _credentials(ctx, auth_keyword, body, current_index)
+        if self._len < 0:
+            return "".join(parts)
+        len_seg = self.segments[self._len]
+        assert isinstance(len_seg, LenKeyword)
+        head = "".join(parts[: self._len])
+        tail = "".join(parts[self._len + 1 :])
+        body_len = _body_length(head, tail)
+        if body_len is None:
+            value = "    0"
+        else:
+            value = f"{body_len + len_seg.offset:5d}"
+        return f"{head}{value}{tail}"
+
+
+def _last_char(parts: list[str]) -> str:
+    for part in reversed(parts):
+        if part:
+            return part[-1]
+    return ""
+
+
+def _body_length(head: str, tail: str) -> int | None:
+    """Body length for ``[len]``: bytes after the first CRLFCRLF; None when there is no body
+    (SIPp then writes ``    0``)."""
+    marker = "     "  # the 5-character placeholder SIPp writes before measuring
+    boundary = head.find("\r\n\r\n")
+    if boundary >= 0:
+        length = len(head) - boundary - 4 + len(marker) + len(tail)
+    else:
+        # A CRLFCRLF may straddle head and the placeholder only if head ends the line; the
+        # placeholder is not whitespace-free of CR/LF, so search the tail only.
+        boundary = tail.find("\r\n\r\n")
+        if boundary < 0:
+            return None
+        length = len(tail) - boundary - 4
+    if length <= 0 or length >= 100000:
+        return None
+    return length
+
+
+def _auth_from_field(parts: list[str], index: int) -> tuple[int, AuthenticationKeyword]:
+    """An injected value holding ``[authentication ...]`` (sipp-reference 4.4): split that part
+    around the keyword and return its position and a keyword with the literal parameters."""
+    text = parts[index]
+    start = text.find("[authentication")
+    end = text.find("]", start)
+    if end < 0:
+        end = len(text) - 1
+    keyword = text[start + 1 : end]
+    user = keyword_param(keyword, "username")
+    password = keyword_param(keyword, "password")
+    parts[index : index + 1] = [text[:start], "", text[end + 1 :]]
+    made = AuthenticationKeyword(
+        Template([user]) if user else None,
+        Template([password]) if password else None,
+    )
+    return index + 1, made
+
+
+def _credentials(
+    ctx: CallContext, keyword: AuthenticationKeyword, body: str, current_index: int
+) -> str:
+    challenge = ctx.auth_challenge
+    if not challenge:
+        raise RenderError(
+            "[authentication] used without a stored challenge: receive the 401/407 on a "
+            '<recv ... auth="true"> first'
+        )
+    env = ctx.env
+    msg = ctx.last_message
+    # SIPp takes the method from the CSeq of the challenge (the last received message).
+    method = msg.cseq_method if msg is not None else ""
+    if not method:
+        raise RenderError("[authentication]: could not extract the method from the challenge CSeq")
+    username = (
+        keyword.username.render(ctx, -2, current_index)
+        if keyword.username is not None
+        else (env.auth_username if env.auth_username is not None else env.service)
+    )
+    password = (
+        keyword.password.render(ctx, -2, current_index)
+        if keyword.password is not None
+        else env.auth_password
+    )
+    if env.auth_uri is not None:
+        uri = f"sip:{env.auth_uri}"
+    else:
+        uri = f"sip:{bracket_ipv6(env.remote_ip)}:{env.remote_port}"
+    nonce_count = ctx.auth_nonce_count
+    try:
+        credentials = digest.build_credentials(
+            challenge,
+            username=username,
+            password=password,
+            method=method,
+            uri=uri,
+            body=body,
+            nonce_count=nonce_count,
+            cnonce=f"{ctx.rng.getrandbits(32):08x}",
+        )
+    except digest.DigestError as exc:
+        raise RenderError(f"[authentication]: {exc}") from None
+    ctx.auth_nonce_count = nonce_count + 1
+    header = "Proxy-Authorization: " if ctx.auth_challenge_is_proxy else "Authorization: "
+    return header + credentials
+
+
+def _check_first_line(template: Template, env: CompileEnv, line: int | None) -> Template:
+    """``<send>`` sanity (sipp-reference 1.1): the message must start with literal text holding
+    the method or ``SIP/2.0 <code>`` and a space."""
+    segments = template.segments
+    if not segments or not isinstance(segments[0], str):
+        raise ScenarioError(
+            env.source,
+            line,
+            "a <send> must start with literal text: a keyword can not produce the method or "
+            '"SIP/2.0" (it would break [cseq] handling)',
+        )
+    first = segments[0].lstrip()
+    space = first.find(" ")
+    if space <= 0:
+        raise ScenarioError(
+            env.source,
+            line,
+            "a <send> must start with the method or SIP/2.0 followed by a space "
+            f"(got {first.splitlines()[0] if first else ''!r})",
+        )
+    token = first[:space]
+    if token == "SIP/2.0":
+        rest = first[space:].lstrip()
+        digits = ""
+        for ch in rest:
+            if ch.isdigit():
+                digits += ch
+            else:
+                if not ch.isspace():
+                    raise ScenarioError(
+                        env.source, line, f"invalid reply code {rest.splitlines()[0]!r}"
+                    )
+                break
+        code = int(digits) if digits else 0
+        if not 100 <= code < 700:
+            raise ScenarioError(
+                env.source, line, f"response codes must be in the range 100-699, got {code}"
+            )
+        return Template(segments, status_code=code)
+    return Template(segments, method=token)
+
+
+def compile_template(
+    text: str,
+    env: CompileEnv,
+    line: int | None = None,
+    *,
+    crlf: bool = True,
+    check_first_line: bool = False,
+) -> Template:
+    """Compile message text (already CDATA-cleaned for bodies) into a :class:`Template`.
+
+    ``crlf`` turns every LF into CRLF (``<send>``/``<sendCmd>``/``<DefaultMessage>``; not for
+    action attributes). ``check_first_line`` applies the ``<send>`` sanity check and records
+    the method or status code.
+    """
+    segments = tokenize(text, env, line, crlf=crlf, sub_template=_sub_template)
+    template = Template(segments)
+    if check_first_line:
+        return _check_first_line(template, env, line)
+    return template
+
+
+def _sub_template(text: str, env: CompileEnv, line: int | None) -> Template:
+    return Template(tokenize(text, env, line, crlf=False, sub_template=_sub_template))
+
+
+def compute_route_set(msg: SipMessageLike, *, from_response: bool) -> tuple[str | None, str | None]:
+    """Route set and remote target recorded by ``rrs`` (sipp-reference 4.2).
+
+    Record-Route entries (all headers, split on commas outside ``<>``/quotes) are used in
+    received order for a request and reversed for a response. If the first entry lacks ``;lr``
+    (strict router) it becomes the remote target and the Contact is appended as the last route.
+    Returns ``(route_set or None, next_url or None)``; the route set is joined with ``", "``.
+    """
+    entries: list[str] = []
+    for value in msg.header_values("Record-Route"):
+        entries.extend(e for e in _split_commas(value) if e)
+    if from_response:
+        entries.reverse()
+    contact = (msg.header("Contact") or "").strip()
+    if not entries:
+        return None, _target_from_contact(contact)
+    first = entries[0]
+    if ";lr" in first:
+        return ", ".join(entries), _target_from_contact(contact)
+    routes = entries[1:]
+    if contact:
+        routes.append(contact)
+    target = _uri_between_brackets(first)
+    return (", ".join(routes) or None), (target or None)
+
+
+def _target_from_contact(contact: str) -> str | None:
+    """[3.6.1] the Contact URI between ``<`` and ``>`` only when the value starts with ``<``,
+    otherwise the whole value."""
+    if not contact:
+        return None
+    if contact.startswith("<"):
+        end = contact.find(">")
+        return contact[1:end] if end > 0 else contact[1:]
+    return contact
+
+
+def _uri_between_brackets(value: str) -> str:
+    start = value.find("<")
+    if start < 0:
+        return value
+    end = value.rfind(">")
+    return value[start + 1 : end] if end > start else value[start + 1 :]
+
+
+def _split_commas(value: str) -> list[str]:
+    out: list[str] = []
+    depth = 0
+    quoted = False
+    start = 0
+    for i, ch in enumerate(value):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "<":
+            depth += 1
+        elif not quoted and ch == ">":
+            depth = max(0, depth - 1)
+        elif ch == "," and not quoted and depth == 0:
+            out.append(value[start:i].strip())
+            start = i + 1
+    out.append(value[start:].strip())
+    return out

@@ -1,0 +1,289 @@
+"""SIPp 3.6.1 statistics files: ``-trace_stat``, ``-trace_counts``, ``-trace_rtt``,
+``-trace_error_codes`` (sipp-reference 6.3 to 6.6).
+
+Every function returns one line *including* its ``\\n``; in the stat and counts files every field,
+the last one too, is followed by the delimiter.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from gossipper.stats.counters import (
+    FAILURE_REASONS,
+    CounterValues,
+    ElementInfo,
+    ElementKindTag,
+    StatsSnapshot,
+)
+from gossipper.stats.formatting import (
+    c_double,
+    c_ulong,
+    elapsed_ms,
+    format_log_time,
+    ms_to_hhmmss,
+    ms_to_hhmmss_us,
+)
+
+
+class StatLayout(Protocol):
+    """What decides the stat CSV columns (a :class:`RunStats` or a :class:`StatsSnapshot`)."""
+
+    @property
+    def rtd_names(self) -> tuple[str, ...]: ...
+    @property
+    def counter_names(self) -> tuple[str, ...]: ...
+    @property
+    def response_time_repartition_ms(self) -> tuple[int, ...] | None: ...
+    @property
+    def call_length_repartition_ms(self) -> tuple[int, ...] | None: ...
+
+
+_FIXED_HEAD = (
+    "StartTime",
+    "LastResetTime",
+    "CurrentTime",
+    "ElapsedTime(P)",
+    "ElapsedTime(C)",
+    "TargetRate",
+    "CallRate(P)",
+    "CallRate(C)",
+    "IncomingCall(P)",
+    "IncomingCall(C)",
+    "OutgoingCall(P)",
+    "OutgoingCall(C)",
+    "TotalCallCreated",
+    "CurrentCall",
+    "SuccessfulCall(P)",
+    "SuccessfulCall(C)",
+    "FailedCall(P)",
+    "FailedCall(C)",
+)
+_FIXED_TAIL = (
+    "OutOfCallMsgs",
+    "DeadCallMsgs",
+    "Retransmissions",
+    "AutoAnswered",
+    "Warnings",
+    "FatalErrors",
+    "WatchdogMajor",
+    "WatchdogMinor",
+)
+
+
+def generic_counter_column(name: str) -> str:
+    """Stat CSV base name of a generic counter: purely numeric names get a prefix."""
+    return f"GenericCounter{name}" if name.isdigit() else name
+
+
+def stat_csv_columns(layout: StatLayout) -> list[str]:
+    """Column names of the stat CSV in order (6.3 construction rules)."""
+    cols = list(_FIXED_HEAD)
+    for reason in FAILURE_REASONS:
+        cols += [f"{reason.value}(P)", f"{reason.value}(C)"]
+    for name in _FIXED_TAIL:
+        cols += [f"{name}(P)", f"{name}(C)"]
+    for rtd in layout.rtd_names:
+        cols += [
+            f"ResponseTime{rtd}(P)",
+            f"ResponseTime{rtd}(C)",
+            f"ResponseTime{rtd}StDev(P)",
+            f"ResponseTime{rtd}StDev(C)",
+        ]
+    cols += ["CallLength(P)", "CallLength(C)", "CallLengthStDev(P)", "CallLengthStDev(C)"]
+    for counter in layout.counter_names:
+        column = generic_counter_column(counter)
+        cols += [f"{column}(P)", f"{column}(C)"]
+    borders = layout.response_time_repartition_ms
+    if borders:
+        for rtd in layout.rtd_names:
+            cols += _repartition_columns(f"ResponseTimeRepartition{rtd}", borders)
+    if layout.call_length_repartition_ms:
+        cols += _repartition_columns("CallLengthRepartition", layout.call_length_repartition_ms)
+    return cols
+
+
+def _repartition_columns(base: str, borders: Sequence[int]) -> list[str]:
+    return [base] + [f"{base}_<{b}" for b in borders] + [f"{base}_>={borders[-1]}"]
+
+
+def format_stat_csv_header(layout: StatLayout, delimiter: str = ";") -> str:
+    """The header line of the ``-trace_stat`` file."""
+    return "".join(col + delimiter for col in stat_csv_columns(layout)) + "\n"
+
+
+def format_stat_csv_row(
+    snapshot: StatsSnapshot,
+    delimiter: str = ";",
+    *,
+    tz: datetime.tzinfo | None = None,
+    periodic_rtd: bool = False,
+) -> str:
+    """One data row of the ``-trace_stat`` file from a ``"log"``-window snapshot.
+
+    ``periodic_rtd`` (``-periodic_rtd``): repartition buckets count the period, not the run.
+    """
+    c = snapshot.cumulative
+    p = snapshot.periodic
+    fields: list[str] = [
+        format_log_time(snapshot.start_wall, tz),
+        format_log_time(snapshot.period_start_wall, tz),
+        format_log_time(snapshot.now_wall, tz),
+        ms_to_hhmmss(snapshot.elapsed_ms_p),
+        ms_to_hhmmss(snapshot.elapsed_ms_c),
+        c_double(snapshot.target_rate),
+        c_double(snapshot.call_rate_p),
+        c_double(snapshot.call_rate_c),
+        str(p.incoming_calls),
+        str(c.incoming_calls),
+        str(p.outgoing_calls),
+        str(c.outgoing_calls),
+        str(c.total_calls),
+        str(snapshot.current_calls),
+        str(p.successful_calls),
+        str(c.successful_calls),
+        str(p.failed_calls),
+        str(c.failed_calls),
+    ]
+    for i in range(len(FAILURE_REASONS)):
+        fields += [str(p.failures[i]), str(c.failures[i])]
+    for period_value, total_value in (
+        (p.out_of_call_msgs, c.out_of_call_msgs),
+        (p.dead_call_msgs, c.dead_call_msgs),
+        (p.retransmissions, c.retransmissions),
+        (p.auto_answered, c.auto_answered),
+        (p.warnings, c.warnings),
+        (p.fatal_errors, c.fatal_errors),
+        (p.watchdog_major, c.watchdog_major),
+        (p.watchdog_minor, c.watchdog_minor),
+    ):
+        fields += [str(period_value), str(total_value)]
+    for i in range(len(snapshot.rtd_names)):
+        fields += [
+            duration_field(p.rtd[i].mean_ms),
+            duration_field(c.rtd[i].mean_ms),
+            duration_field(p.rtd[i].sipp_rtd_stddev_ms),
+            duration_field(c.rtd[i].sipp_rtd_stddev_ms),
+        ]
+    fields += [
+        duration_field(p.call_length.mean_ms),
+        duration_field(c.call_length.mean_ms),
+        duration_field(p.call_length.sipp_call_length_stddev_ms),
+        duration_field(c.call_length.sipp_call_length_stddev_ms),
+    ]
+    for i in range(len(snapshot.counter_names)):
+        fields += [str(p.generic_counters[i]), str(c.generic_counters[i])]
+    buckets: CounterValues = p if periodic_rtd else c
+    if snapshot.response_time_repartition_ms:
+        for rtd_buckets in buckets.rtd_repartition:
+            fields += [""] + [str(n) for n in rtd_buckets]
+    if snapshot.call_length_repartition_ms:
+        fields += [""] + [str(n) for n in buckets.call_length_repartition]
+    return "".join(field + delimiter for field in fields) + "\n"
+
+
+def duration_field(ms: float) -> str:
+    """A mean or standard deviation in ms as SIPp prints it: ``(unsigned long)`` truncation to
+    whole ms, then ``HH:MM:SS:uuuuuu``."""
+    return ms_to_hhmmss_us(c_ulong(ms))
+
+
+# ---------------------------------------------------------------------- counts file (6.5)
+
+
+def _counts_plan(infos: Iterable[ElementInfo]) -> list[tuple[int, ElementInfo, list[str]]]:
+    """For every non-hidden element: its position, its info and the counter fields it
+    contributes, in order."""
+    infos = list(infos)
+    lost = any(info.lost_active for info in infos)
+    plan: list[tuple[int, ElementInfo, list[str]]] = []
+    for position, info in enumerate(infos):
+        if info.hide:
+            continue
+        kind = info.kind
+        if kind is ElementKindTag.SEND:
+            names = ["Sent", "Retrans"] + (["Timeout"] if info.has_retrans else [])
+            names += ["Lost"] if lost else []
+        elif kind is ElementKindTag.RECV:
+            names = ["Recv", "Retrans", "Timeout", "Unexp"] + (["Lost"] if lost else [])
+        elif kind in (ElementKindTag.PAUSE, ElementKindTag.NOP):
+            # 3.6.1 quirk: a nop is classified as a pause (sipp-reference 1.7).
+            names = ["Sessions", "Unexp"]
+        elif kind is ElementKindTag.RECVCMD:
+            names = ["RecvCmd", "RecvCmd_Timeout"]
+        else:
+            names = ["SendCmd"]
+        plan.append((position, info, names))
+    return plan
+
+
+def _counts_column(info: ElementInfo, name: str) -> str:
+    if info.kind in (ElementKindTag.PAUSE, ElementKindTag.NOP):
+        return f"{info.index}_Pause_{name}"
+    if info.kind in (ElementKindTag.RECVCMD, ElementKindTag.SENDCMD):
+        return f"{info.index}_{name}"
+    return f"{info.index}_{info.label}_{name}"
+
+
+def format_counts_header(elements: Sequence[ElementInfo], delimiter: str = ";") -> str:
+    """Header of the ``-trace_counts`` file."""
+    cols = ["CurrentTime", "ElapsedTime"]
+    for _, info, names in _counts_plan(elements):
+        cols += [_counts_column(info, name) for name in names]
+    return "".join(col + delimiter for col in cols) + "\n"
+
+
+def format_counts_row(
+    snapshot: StatsSnapshot, delimiter: str = ";", *, tz: datetime.tzinfo | None = None
+) -> str:
+    """One row of the ``-trace_counts`` file (cumulative values)."""
+    fields = [format_log_time(snapshot.now_wall, tz), ms_to_hhmmss_us(snapshot.elapsed_ms_c)]
+    for position, _, names in _counts_plan(snapshot.element_infos):
+        counts = snapshot.elements[position]
+        for name in names:
+            if name in ("Sent", "Recv", "Sessions", "RecvCmd", "SendCmd"):
+                value = counts.messages
+            elif name == "Retrans":
+                value = counts.retrans
+            elif name in ("Timeout", "RecvCmd_Timeout"):
+                value = counts.timeouts
+            elif name == "Unexp":
+                value = counts.unexpected
+            else:
+                value = counts.lost
+            fields.append(str(value))
+    return "".join(field + delimiter for field in fields) + "\n"
+
+
+# ---------------------------------------------------------------------- rtt file (6.4)
+
+
+def format_rtt_header(delimiter: str = ";") -> str:
+    """Header of the ``-trace_rtt`` file (no trailing delimiter)."""
+    return f"Date_ms{delimiter}response_time_ms{delimiter}rtd_no\n"
+
+
+def format_rtt_lines(samples: Iterable[tuple[float, float, str]], delimiter: str = ";") -> str:
+    """Lines for samples from :meth:`RunStats.take_rtt_samples`."""
+    return "".join(
+        f"{c_double(date_ms)}{delimiter}{c_double(value_ms)}{delimiter}{name}\n"
+        for date_ms, value_ms, name in samples
+    )
+
+
+# ---------------------------------------------------------------------- error codes (6.6)
+
+
+def format_error_codes_row(
+    snapshot: StatsSnapshot, delimiter: str = ";", *, tz: datetime.tzinfo | None = None
+) -> str:
+    """One row of the ``-trace_error_codes`` file: time, elapsed, then the codes of the
+    period's unexpected responses, most recent first, each followed by a comma."""
+    codes = "".join(f"{code}," for code in reversed(snapshot.error_codes))
+    return (
+        f"{format_log_time(snapshot.now_wall, tz)}{delimiter}"
+        f"{ms_to_hhmmss_us(elapsed_ms(snapshot.start_wall, snapshot.now_wall))}{delimiter}"
+        f"{codes}\n"
+    )

@@ -1,0 +1,845 @@
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gossipper.cli import options
+from gossipper.cli.options import (
+    OPTIONS,
+    Action,
+    Kind,
+    Status,
+    format_help,
+    format_markdown,
+    option_by_name,
+    parse_command_line,
+    parse_host_port,
+)
+from gossipper.config import (
+    ALL_DEFAULT_BEHAVIORS,
+    RunConfig,
+    parse_default_behaviors,
+    rule_option,
+)
+from gossipper.errors import ConfigError, ExitStatus
+
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE = Path("/work/shared/reference/sipp-reference.md")
+
+
+def names_in(text: str) -> set[str]:
+    return set(text.split())
+
+
+# Exactly the options the brief marks SUPPORTED.
+SUPPORTED_NAMES = names_in(
+    """
+    -h -help -v -sd -sf -sn -t -i -p -bind_local -rsa -s -cid_str -r -rp -m -l -users
+    -rate_increase -rate_interval -rate_max -no_rate_quit -timeout -timeout_global
+    -timeout_error -base_cseq -bg -nostdin -sleep -d -deadcall_wait -recv_timeout -send_timeout
+    -max_retrans -max_invite_retrans -max_non_invite_retrans -nr -rtcheck -T2 -aa
+    -default_behaviors -nd -pause_msg_ign -callid_slash_ign -key -set -lost -dynamicStart
+    -dynamicMax -dynamicStep -au -ap -auth_uri -mi -mp -inf -infindex -trace_stat -stf -fd
+    -stat_delimiter -periodic_rtd -trace_msg -message_file -message_overwrite -trace_shortmsg
+    -shortmessage_file -shortmessage_overwrite -trace_counts -trace_err -error_file
+    -error_overwrite -trace_error_codes -trace_calldebug -calldebug_file -calldebug_overwrite
+    -trace_screen -screen_file -screen_overwrite -trace_rtt -rtt_freq -trace_logs -log_file
+    -log_overwrite -ringbuffer_files -ringbuffer_size -max_log_size -f -timer_resol
+    -max_recv_loops -max_sched_loops -buff_size -skip_rlimit -max_socket -summary_json -peer
+    -trace_format -rate_scale -cp -ci
+    """
+)
+
+# Every option of the SIPp option table (reference section 7.2), SIPp 3.6.1 and 3.7.
+SIPP_OPTION_NAMES = names_in(
+    """
+    -h -help -v -sd -sf -sn -oocsf -oocsn -rxsf -rxsn -t -i -p -bind_local -bind_to_device -ci
+    -cp -max_socket -max_reconnect -reconnect_close -reconnect_sleep -rsa -tls_cert -tls_key
+    -tls_ca -tls_crl -tls_version -multihome -heartbeat -assocmaxret -pathmaxret -pmtu
+    -gracefulclose -bg -nostdin -plugin -sleep -skip_rlimit -buff_size -sendbuffer_warn -lost
+    -key -set -tdmmap -dynamicStart -dynamicMax -dynamicStep -aa -base_cseq -cid_str -cid_type
+    -d -deadcall_wait -auth_uri -au -ap -s -default_behaviors -nd -pause_msg_ign
+    -callid_slash_ign -inf -rxinf -infindex -ip_field -mi -rtp_echo -mb -mp -min_rtp_port
+    -max_rtp_port -rtp_payload -rtp_threadtasks -rtp_buffsize -rtpcheck_debug -srtpcheck_debug
+    -audiotolerance -videotolerance -random_base_ssrc -r -rp -rate_scale -rate_increase
+    -rate_max -rate_interval -no_rate_quit -l -m -users -recv_timeout -send_timeout -timeout
+    -timeout_error -max_retrans -max_invite_retrans -max_non_invite_retrans -nr -rtcheck -T2
+    -3pcc -master -slave -slave_cfg -timer_resol -max_recv_loops -max_sched_loops
+    -watchdog_interval -watchdog_reset -watchdog_minor_threshold -watchdog_major_threshold
+    -watchdog_minor_maxtriggers -watchdog_major_maxtriggers -f -trace_stat -stat_delimiter -stf
+    -fd -rfc3339 -periodic_rtd -trace_msg -message_file -message_overwrite -trace_shortmsg
+    -shortmessage_file -shortmessage_overwrite -trace_counts -trace_err -error_file
+    -error_overwrite -trace_error_codes -trace_calldebug -calldebug_file -calldebug_overwrite
+    -trace_screen -screen_file -screen_overwrite -trace_rtt -rtt_freq -trace_logs -log_file
+    -log_overwrite -ringbuffer_files -ringbuffer_size -max_log_size
+    """
+)
+
+# (argv, field, expected value). Together these cover every SUPPORTED option that sets a field.
+SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
+    (["-sf", "my.xml"], "scenario_file", "my.xml"),
+    (["-sn", "uas"], "scenario_name", "uas"),
+    (["-t", "un"], "transport_mode", "un"),
+    (["-t", "u1"], "transport_mode", "u1"),
+    (["-i", "192.0.2.1"], "local_ip", "192.0.2.1"),
+    (["-p", "5070"], "local_port", 5070),
+    (["-bind_local"], "bind_local", True),
+    (["-rsa", "10.0.0.1:5080"], "rsa_host", "10.0.0.1"),
+    (["-rsa", "10.0.0.1:5080"], "rsa_port", 5080),
+    (["-rsa", "proxy.example"], "rsa_port", 5060),
+    (["-s", "alice"], "service", "alice"),
+    (["-cid_str", "%u@x"], "call_id_template", "%u@x"),
+    (["-r", "7.5"], "rate", 7.5),
+    (["-rp", "2000"], "rate_period_s", 2.0),
+    (["-m", "100"], "max_calls", 100),
+    (["-l", "40"], "max_open_calls", 40),
+    (["-users", "12"], "users", 12),
+    (["-rate_increase", "10"], "rate_increase", 10.0),
+    (["-rate_interval", "10"], "rate_interval_s", 10.0),
+    (["-rate_max", "100"], "rate_max", 100.0),
+    (["-no_rate_quit"], "no_rate_quit", True),
+    (["-timeout", "20"], "timeout_s", 20.0),
+    (["-timeout_global", "20s"], "timeout_s", 20.0),
+    (["-timeout_error"], "timeout_error", True),
+    (["-base_cseq", "42"], "base_cseq", 42),
+    (["-bg"], "background", True),
+    (["-nostdin"], "nostdin", True),
+    (["-sleep", "3"], "sleep_s", 3.0),
+    (["-d", "500"], "pause_default_s", 0.5),
+    (["-deadcall_wait", "1000"], "deadcall_wait_s", 1.0),
+    (["-recv_timeout", "5000"], "recv_timeout_s", 5.0),
+    (["-send_timeout", "250"], "send_timeout_s", 0.25),
+    (["-max_retrans", "3"], "max_retrans", 3),
+    (["-max_invite_retrans", "2"], "max_invite_retrans", 2),
+    (["-max_non_invite_retrans", "4"], "max_non_invite_retrans", 4),
+    (["-nr"], "no_retrans", True),
+    (["-rtcheck", "loose"], "rtcheck_loose", True),
+    (["-rtcheck", "full"], "rtcheck_loose", False),
+    (["-T2", "8000"], "t2_s", 8.0),
+    (["-aa"], "auto_answer", True),
+    (["-default_behaviors", "all,-bye"], "default_behaviors", ALL_DEFAULT_BEHAVIORS - {"bye"}),
+    (["-nd"], "default_behaviors", frozenset()),
+    (["-pause_msg_ign"], "pause_msg_ign", True),
+    (["-callid_slash_ign"], "callid_slash_ign", True),
+    (["-key", "k", "v"], "keys", {"k": "v"}),
+    (["-set", "g", "1"], "globals_set", {"g": "1"}),
+    (["-lost", "2.5"], "lost_pct", 2.5),
+    (["-dynamicStart", "5"], "dynamic_start", 5),
+    (["-dynamicMax", "50"], "dynamic_max", 50),
+    (["-dynamicStep", "2"], "dynamic_step", 2),
+    (["-au", "bob"], "auth_username", "bob"),
+    (["-ap", "secret"], "auth_password", "secret"),
+    (["-auth_uri", "example.com"], "auth_uri", "example.com"),
+    (["-mi", "192.0.2.9"], "media_ip", "192.0.2.9"),
+    (["-mp", "7000"], "media_port", 7000),
+    (["-inf", "a.csv", "-inf", "dir/b.csv"], "injection_files", ("a.csv", "dir/b.csv")),
+    (["-inf", "dir/b.csv", "-infindex", "b.csv", "2"], "injection_indexes", (("b.csv", 2),)),
+    (["-trace_stat"], "trace_stat", True),
+    (["-stf", "stats.csv"], "stat_file", "stats.csv"),
+    (["-fd", "5"], "dump_period_s", 5.0),
+    (["-stat_delimiter", ","], "stat_delimiter", ","),
+    (["-periodic_rtd"], "periodic_rtd", True),
+    (["-trace_msg"], "trace_msg", True),
+    (["-message_file", "m.log"], "message_file", "m.log"),
+    (["-message_overwrite", "false"], "message_overwrite", False),
+    (["-trace_shortmsg"], "trace_shortmsg", True),
+    (["-shortmessage_file", "s.log"], "shortmessage_file", "s.log"),
+    (["-shortmessage_overwrite", "false"], "shortmessage_overwrite", False),
+    (["-trace_counts"], "trace_counts", True),
+    (["-trace_err"], "trace_err", True),
+    (["-error_file", "e.log"], "error_file", "e.log"),
+    (["-error_overwrite", "false"], "error_overwrite", False),
+    (["-trace_error_codes"], "trace_error_codes", True),
+    (["-trace_calldebug"], "trace_calldebug", True),
+    (["-calldebug_file", "c.log"], "calldebug_file", "c.log"),
+    (["-calldebug_overwrite", "false"], "calldebug_overwrite", False),
+    (["-trace_screen"], "trace_screen", True),
+    (["-screen_file", "sc.log"], "screen_file", "sc.log"),
+    (["-screen_overwrite", "false"], "screen_overwrite", False),
+    (["-trace_rtt"], "trace_rtt", True),
+    (["-rtt_freq", "10"], "rtt_freq", 10),
+    (["-trace_logs"], "trace_logs", True),
+    (["-log_file", "l.log"], "log_file", "l.log"),
+    (["-log_overwrite", "false"], "log_overwrite", False),
+    (["-ringbuffer_files", "3"], "ringbuffer_files", 3),
+    (["-ringbuffer_size", "1000"], "ringbuffer_size", 1000),
+    (["-max_log_size", "2000"], "max_log_size", 2000),
+    (["-f", "2"], "screen_refresh_s", 2.0),
+    (["-timer_resol", "10"], "timer_resol_s", 0.01),
+    (["-max_recv_loops", "50"], "max_recv_loops", 50),
+    (["-max_sched_loops", "60"], "max_sched_loops", 60),
+    (["-buff_size", "1024"], "buff_size", 1024),
+    (["-skip_rlimit"], "skip_rlimit", True),
+    (["-max_socket", "100"], "max_socket", 100),
+    (["-summary_json", "out.json"], "summary_json", "out.json"),
+    (["-peer", "uas"], "peer", "uas"),
+    (["-trace_format", "gossipper"], "trace_format", "gossipper"),
+    (["-rate_scale", "5"], "rate_scale", 5.0),
+    (["-cp", "8889"], "control_port", 8889),
+    (["-ci", "127.0.0.1"], "control_ip", "127.0.0.1"),
+]
+
+PASS0_NAMES = {"-h", "-help", "-v", "-sd"}
+
+
+def run_config(argv: list[str]) -> RunConfig:
+    parsed = parse_command_line(argv)
+    assert parsed.action is Action.RUN
+    return parsed.config
+
+
+def config_error(argv: list[str]) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_command_line(argv)
+    assert info.value.exit_status is ExitStatus.CALLS_FAILED
+    return str(info.value)
+
+
+def dummy_values(kind: Kind) -> list[str]:
+    return {0: [], 1: ["1"], 2: ["x.csv", "1"]}[options._ARITY.get(kind, 1)]
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+def test_supported_status_matches_the_brief_exactly() -> None:
+    supported = {spec.name for spec in OPTIONS if spec.status is Status.SUPPORTED}
+    assert supported == SUPPORTED_NAMES
+
+
+def test_every_sipp_option_is_in_the_table() -> None:
+    names = {spec.name for spec in OPTIONS}
+    assert names >= SIPP_OPTION_NAMES
+    extensions = names - SIPP_OPTION_NAMES
+    assert extensions == {"-timeout_global", "-summary_json", "-peer", "-trace_format"}
+
+
+def test_hard_coded_sipp_names_match_the_reference_table_when_available() -> None:
+    # The reference lives outside the repository; CI relies on the hard-coded list above.
+    if not REFERENCE.exists():
+        assert len(SIPP_OPTION_NAMES) > 150
+        return
+    text = REFERENCE.read_text(encoding="utf-8")
+    section = text.split("### 7.2 Option table", 1)[1].split("\n## ", 1)[0]
+    found: set[str] = set()
+    for line in section.splitlines():
+        if not line.startswith("| `-"):
+            continue
+        first_cell = line.split("|")[1]
+        found.update(re.findall(r"`(-[^`]+)`", first_cell))
+        # "-watchdog_interval / `_reset` / ..." abbreviates the shared prefix.
+        found.update("-watchdog" + suffix for suffix in re.findall(r"`(_[a-z_]+)`", first_cell))
+    found.discard("-rxrn")  # a typo of -rxsn in SIPp's own option table (reference 7.2)
+    assert found == SIPP_OPTION_NAMES
+
+
+def test_option_names_are_unique_and_well_formed() -> None:
+    names = [spec.name for spec in OPTIONS]
+    assert len(names) == len(set(names))
+    for spec in OPTIONS:
+        assert re.fullmatch(r"-[A-Za-z0-9_]+", spec.name), spec.name
+        assert spec.help and spec.group
+        if spec.kind is Kind.TIME:
+            assert spec.unit in ("ms", "s"), spec.name
+        if spec.status is Status.SUPPORTED and spec.name not in PASS0_NAMES:
+            assert spec.dest is not None, spec.name
+
+
+def test_every_supported_dest_is_a_runconfig_field() -> None:
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    for spec in OPTIONS:
+        if spec.status is Status.SUPPORTED and spec.dest is not None:
+            assert spec.dest in fields, spec.name
+
+
+def test_every_supported_option_has_a_parse_case() -> None:
+    covered = {
+        token for argv, _, _ in SUPPORTED_CASES for token in argv if token in SUPPORTED_NAMES
+    }
+    assert covered == SUPPORTED_NAMES - PASS0_NAMES
+
+
+def test_config_rules_name_the_option_that_sets_the_field() -> None:
+    for spec in OPTIONS:
+        if spec.dest is None or rule_option(spec.dest) is None:
+            continue
+        if spec.name == "-timeout_global":
+            continue
+        if spec.dest.startswith("rsa_"):
+            assert rule_option(spec.dest) == "-rsa"
+            continue
+        assert rule_option(spec.dest) == spec.name
+
+
+def test_literal_defaults_in_the_table_match_runconfig_defaults() -> None:
+    defaults = RunConfig()
+    checked = 0
+    for spec in OPTIONS:
+        if spec.status is not Status.SUPPORTED or spec.dest is None:
+            continue
+        if spec.kind not in (Kind.INT, Kind.FLOAT, Kind.TIME, Kind.STR, Kind.BOOL, Kind.CHOICE):
+            continue
+        if not spec.default or " " in spec.default or spec.default.startswith("<"):
+            continue
+        if spec.default == "unlimited":
+            continue
+        config = run_config([spec.name, spec.default])
+        if spec.dest == "scenario_name":
+            # None means "SIPp's default scenario", i.e. uac.
+            assert config.effective_scenario_name == defaults.effective_scenario_name
+        else:
+            assert getattr(config, spec.dest) == getattr(defaults, spec.dest), spec.name
+        checked += 1
+    assert checked > 40
+
+
+# --- supported options ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("argv", "field", "expected"), SUPPORTED_CASES)
+def test_supported_option_parses_to_field(argv: list[str], field: str, expected: object) -> None:
+    value = getattr(run_config(argv), field)
+    if isinstance(expected, dict):
+        assert dict(value) == expected
+    else:
+        assert value == expected
+        assert type(value) is type(expected)
+
+
+def test_defaults_are_sipp_defaults() -> None:
+    config = run_config(["127.0.0.1"])
+    assert config.remote_port == 5060
+    assert config.rate == 10.0
+    assert config.rate_period_s == 1.0
+    assert config.max_retrans == 9
+    assert config.max_invite_retrans == 5
+    assert config.max_non_invite_retrans == 9
+    assert config.t2_s == 4.0
+    assert config.deadcall_wait_s == 33.0
+    assert config.dump_period_s == 60.0
+    assert config.default_behaviors == ALL_DEFAULT_BEHAVIORS
+    assert config.scenario_name is None and config.scenario_file is None
+    assert config.effective_scenario_name == "uac"
+    assert config.local_port is None and config.max_open_calls is None
+
+
+def test_effective_scenario_name() -> None:
+    assert run_config(["-sn", "uas"]).effective_scenario_name == "uas"
+    assert run_config(["-sf", "x.xml"]).effective_scenario_name is None
+
+
+def test_given_lists_the_options_present() -> None:
+    parsed = parse_command_line(["-cp", "9000", "--trace_msg", "host"])
+    assert parsed.given == frozenset({"-cp", "-trace_msg"})
+
+
+# --- not yet supported ------------------------------------------------------------------------
+
+NOT_YET_SPECS = [spec for spec in OPTIONS if spec.status is Status.NOT_YET]
+
+
+@pytest.mark.parametrize("spec", NOT_YET_SPECS, ids=[spec.name for spec in NOT_YET_SPECS])
+def test_not_yet_option_is_refused(spec: options.OptionSpec) -> None:
+    argv = [spec.name, *dummy_values(spec.kind), "127.0.0.1"]
+    assert config_error(argv) == f"{spec.name} is not supported yet"
+
+
+@pytest.mark.parametrize("spec", NOT_YET_SPECS, ids=[spec.name for spec in NOT_YET_SPECS])
+def test_not_yet_option_without_its_value_is_still_refused_as_not_supported(
+    spec: options.OptionSpec,
+) -> None:
+    assert config_error(["127.0.0.1", spec.name]) == f"{spec.name} is not supported yet"
+
+
+def test_not_yet_is_refused_even_after_valid_options() -> None:
+    assert config_error(["-r", "5", "host", "-3pcc", "1.2.3.4:6060"]) == (
+        "-3pcc is not supported yet"
+    )
+
+
+@pytest.mark.parametrize("mode", ["ui", "t1", "tn", "l1", "ln", "s1", "sn", "c1", "cn"])
+def test_unsupported_transport_modes_are_refused(mode: str) -> None:
+    assert config_error(["-t", mode]) == f"-t {mode} is not supported yet"
+
+
+def test_unknown_transport_mode_lists_the_modes() -> None:
+    message = config_error(["-t", "zz"])
+    assert message.startswith("-t must be one of u1, un, ui")
+    assert message.endswith("got 'zz'")
+
+
+def test_tls_cert_is_not_misread_as_t() -> None:
+    assert config_error(["-tls_cert", "x"]) == "-tls_cert is not supported yet"
+    assert config_error(["--tls_cert", "x"]) == "-tls_cert is not supported yet"
+
+
+# --- values: units, booleans, integers ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "text", "expected_s"),
+    [
+        ("-d", "250", 0.25),
+        ("-d", "250ms", 0.25),
+        ("-d", "2s", 2.0),
+        ("-d", "1.5m", 90.0),
+        ("-d", "1h", 3600.0),
+        ("-d", "0.5", 0.0005),
+        ("-d", ".5s", 0.5),
+        ("-timeout", "30", 30.0),
+        ("-timeout", "30ms", 0.03),
+        ("-timeout", "2m", 120.0),
+        ("-rp", "0.5s", 0.5),
+        ("-rp", "2000", 2.0),
+        ("-rate_interval", "1m", 60.0),
+        ("-fd", "500ms", 0.5),
+        ("-T2", "4S", 4.0),
+    ],
+)
+def test_time_units(option: str, text: str, expected_s: float) -> None:
+    spec = option_by_name(option)
+    assert spec is not None and spec.dest is not None
+    assert getattr(run_config([option, text]), spec.dest) == pytest.approx(expected_s)
+
+
+@pytest.mark.parametrize("text", ["abc", "5x", "5 s", "", "1e3s"])
+def test_bad_durations_are_refused(text: str) -> None:
+    message = config_error(["-d", text])
+    assert message.startswith("-d must be a duration such as 500ms, 2s, 1.5m or 1h")
+    assert "(a plain number is in ms)" in message
+
+
+def test_mm_ss_durations_are_refused_like_sipp() -> None:
+    assert "mm:ss times are not supported" in config_error(["-timeout", "1:30"])
+
+
+def test_negative_duration_is_refused() -> None:
+    assert config_error(["-d", "-5"]) == "-d must be a non-negative duration, got '-5'"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("Yes", True),
+        ("1", True),
+        ("7", True),
+        ("0x1", True),
+        ("false", False),
+        ("False", False),
+        ("no", False),
+        ("0", False),
+        ("0x0", False),
+    ],
+)
+def test_booleans(text: str, expected: bool) -> None:
+    assert run_config(["-message_overwrite", text]).message_overwrite is expected
+
+
+def test_bad_boolean() -> None:
+    assert config_error(["-log_overwrite", "maybe"]) == (
+        "-log_overwrite must be true or false, got 'maybe'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "field", "expected"),
+    [
+        (["-m", "0x10"], "max_calls", 16),
+        (["-base_cseq", "0X1f"], "base_cseq", 31),
+        (["-p", "0x13c4"], "local_port", 5060),
+        (["-m", "010"], "max_calls", 10),
+        (["-rtt_freq", "+5"], "rtt_freq", 5),
+    ],
+)
+def test_integers_accept_hex(argv: list[str], field: str, expected: int) -> None:
+    assert getattr(run_config(argv), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-m", "1.5"], "-m must be a non-negative integer, got '1.5'"),
+        (["-m", "0xZZ"], "-m must be a non-negative integer, got '0xZZ'"),
+        (["-m", "-1"], "-m must be a non-negative integer, got '-1'"),
+        (["-r", "abc"], "-r must be a non-negative number, got 'abc'"),
+        (["-r", "-3"], "-r must be a non-negative number, got '-3'"),
+        (["-r", "nan"], "-r must be a non-negative number, got 'nan'"),
+        (["-p", "70000"], "-p must be a port number 0-65535, got '70000'"),
+        (["-l", "0"], "-l must be an integer >= 1, got '0'"),
+        (["-lost", "101"], "-lost must be a percentage between 0 and 100, got '101'"),
+        (["-rp", "0"], "-rp must be a positive duration, got '0'"),
+        (["-rtcheck", "half"], "-rtcheck must be full or loose, got 'half'"),
+        (["-trace_format", "xml"], "-trace_format must be one of sipp, gossipper, got 'xml'"),
+        (["-stat_delimiter", ""], "-stat_delimiter must be a non-empty string, got ''"),
+        (["-infindex", "u.csv", "x"], "-infindex must be a field number >= 0, got 'x'"),
+        (["-timeout_global", "-1"], "-timeout_global must be a non-negative duration, got '-1'"),
+    ],
+)
+def test_bad_values_name_the_option(argv: list[str], message: str) -> None:
+    assert config_error(argv) == message
+
+
+def test_zero_rate_is_accepted_like_sipp() -> None:
+    assert run_config(["-r", "0"]).rate == 0.0
+
+
+def test_negative_number_in_value_position_is_a_value() -> None:
+    assert run_config(["-rate_increase", "-5"]).rate_increase == -5.0
+    assert run_config(["-rate_increase", "-.5"]).rate_increase == -0.5
+
+
+# --- repeatable options -----------------------------------------------------------------------
+
+
+def test_key_and_set_are_repeatable_and_last_wins() -> None:
+    config = run_config(
+        ["-key", "a", "1", "-key", "b", "", "-set", "x", "y", "-key", "a", "3", "-set", "z", "w"]
+    )
+    assert dict(config.keys) == {"a": "3", "b": ""}
+    assert dict(config.globals_set) == {"x": "y", "z": "w"}
+
+
+def test_key_mapping_is_read_only() -> None:
+    config = run_config(["-key", "a", "1"])
+    with pytest.raises(TypeError):
+        config.keys["a"] = "2"  # type: ignore[index]
+
+
+def test_key_needs_a_name() -> None:
+    assert config_error(["-key", "", "v"]) == "-key needs a non-empty name"
+
+
+def test_key_values_may_contain_spaces_and_brackets() -> None:
+    assert dict(run_config(["-key", "hdr", "X: [a b]"]).keys) == {"hdr": "X: [a b]"}
+
+
+def test_infindex_must_name_an_inf_file() -> None:
+    message = config_error(["-infindex", "users.csv", "0"])
+    assert message.startswith("-infindex users.csv 0: no -inf file is named users.csv")
+
+
+# --- default behaviours -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("all", ALL_DEFAULT_BEHAVIORS),
+        ("none", frozenset()),
+        ("bye", frozenset({"bye"})),
+        ("bye,pingreply", frozenset({"bye", "pingreply"})),
+        ("+bye,+cseq", frozenset({"bye", "cseq"})),
+        ("all,-bye,-cseq", frozenset({"abortunexp", "pingreply"})),
+        ("all,none,bye", frozenset({"bye"})),
+        ("-all", frozenset()),
+        ("ALL,-BYE", ALL_DEFAULT_BEHAVIORS - {"bye"}),
+    ],
+)
+def test_default_behaviors_lists(text: str, expected: frozenset[str]) -> None:
+    assert parse_default_behaviors(text) == expected
+
+
+def test_default_behaviors_starting_with_a_dash_is_a_value() -> None:
+    assert run_config(["-default_behaviors", "-bye"]).default_behaviors == frozenset()
+
+
+def test_unknown_default_behavior() -> None:
+    assert "unknown behaviour 'foo'" in config_error(["-default_behaviors", "all,foo"])
+
+
+def test_nd_and_default_behaviors_last_wins() -> None:
+    assert run_config(["-nd", "-default_behaviors", "bye"]).default_behaviors == {"bye"}
+    assert run_config(["-default_behaviors", "bye", "-nd"]).default_behaviors == frozenset()
+
+
+# --- remote host --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "port"),
+    [
+        ("127.0.0.1", "127.0.0.1", 5060),
+        ("127.0.0.1:5070", "127.0.0.1", 5070),
+        ("sip.example.com", "sip.example.com", 5060),
+        ("sip.example.com:5080", "sip.example.com", 5080),
+        ("[::1]:5070", "::1", 5070),
+        ("[::1]", "::1", 5060),
+        ("::1", "::1", 5060),
+        ("2001:db8::5", "2001:db8::5", 5060),
+    ],
+)
+def test_remote_host_forms(text: str, host: str, port: int) -> None:
+    config = run_config([text])
+    assert (config.remote_host, config.remote_port) == (host, port)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("host:abc", "port must be a number 1-65535, got 'abc'"),
+        ("host:0", "port must be a number 1-65535, got '0'"),
+        ("host:70000", "port must be a number 1-65535"),
+        ("[::1", "missing ']'"),
+        ("[::1]x", "unexpected 'x'"),
+        (":5060", "empty host"),
+    ],
+)
+def test_bad_remote_host(text: str, fragment: str) -> None:
+    message = config_error([text])
+    assert message.startswith("remote host: ")
+    assert fragment in message
+
+
+def test_parse_host_port_names_the_option() -> None:
+    with pytest.raises(ConfigError, match=r"^-rsa: port must be"):
+        parse_host_port("h:x", "-rsa")
+
+
+def test_options_before_and_after_the_host() -> None:
+    before = run_config(["-sn", "uac", "-r", "5", "10.1.1.1:5062"])
+    after = run_config(["10.1.1.1:5062", "-sn", "uac", "-r", "5"])
+    around = run_config(["-sn", "uac", "10.1.1.1:5062", "-r", "5"])
+    assert before == after == around
+    assert around.remote_host == "10.1.1.1" and around.rate == 5.0
+
+
+def test_two_remote_hosts_are_refused() -> None:
+    assert config_error(["a.example", "-r", "1", "b.example"]) == (
+        "remote_host given twice: a.example and b.example"
+    )
+
+
+def test_flag_does_not_swallow_the_host() -> None:
+    # -aa takes no value, so the next word is the remote host (as in SIPp).
+    assert run_config(["-aa", "10.0.0.1"]).remote_host == "10.0.0.1"
+
+
+# --- unknown options, missing values ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("token", "suggestion"),
+    [
+        ("-trace_mgs", "-trace_msg"),
+        ("-tlscert", "-tls_cert"),
+        ("-timout", "-timeout"),
+        ("-t2", "-T2"),
+        ("--rate_incr", "-rate_increase"),
+    ],
+)
+def test_unknown_option_suggests_the_closest(token: str, suggestion: str) -> None:
+    assert config_error([token]) == f"unknown option {token}; did you mean {suggestion}?"
+
+
+def test_unknown_option_without_a_close_match() -> None:
+    assert config_error(["-zzzzzzzzzzzz"]) == "unknown option -zzzzzzzzzzzz; see gossipper -h"
+
+
+def test_no_prefix_matching() -> None:
+    assert config_error(["-trace", "x"]).startswith("unknown option -trace;")
+    assert config_error(["-rate", "5"]).startswith("unknown option -rate;")
+
+
+def test_equals_form_gets_a_hint() -> None:
+    assert config_error(["-r=10"]) == (
+        "unknown option -r=10: write the value as a separate argument: -r 10"
+    )
+
+
+def test_lone_dash_is_not_an_option() -> None:
+    assert config_error(["-"]).startswith("unknown option -")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-r"], "-r needs a value: a number of calls per rate period"),
+        (["-r", "-m", "5"], "-r needs a value: a number of calls per rate period"),
+        (["-sf"], "-sf needs a value: a scenario XML file"),
+        (["-key", "a"], "-key needs two values: a keyword name and its value"),
+        (["-key"], "-key needs two values: a keyword name and its value"),
+        (
+            ["-infindex", "u.csv"],
+            "-infindex needs two values: an injection file name and a field number",
+        ),
+        (["-sd"], "-sd needs a value: a built-in scenario name such as uac"),
+        (["-message_overwrite"], "-message_overwrite needs a value: true or false"),
+    ],
+)
+def test_missing_values(argv: list[str], message: str) -> None:
+    assert config_error(argv).startswith(message)
+
+
+def test_every_supported_valued_option_reports_a_missing_value() -> None:
+    for spec in OPTIONS:
+        if spec.status is not Status.SUPPORTED or spec.arity == 0:
+            continue
+        message = config_error([spec.name])
+        assert message.startswith(f"{spec.name} needs "), message
+        assert not message.endswith(": "), message
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+
+def test_no_arguments_is_help() -> None:
+    parsed = parse_command_line([])
+    assert parsed.action is Action.HELP and parsed.help_topic is None
+
+
+def test_sipp_alias_is_stripped() -> None:
+    assert parse_command_line(["sipp"]).action is Action.HELP
+    argv = ["-sn", "uac", "-r", "3", "127.0.0.1"]
+    assert parse_command_line(["sipp", *argv]) == parse_command_line(argv)
+
+
+def test_sipp_is_only_an_alias_as_first_token() -> None:
+    assert run_config(["-r", "1", "sipp"]).remote_host == "sipp"
+
+
+@pytest.mark.parametrize("token", ["-h", "-help", "--help", "--h"])
+def test_help(token: str) -> None:
+    parsed = parse_command_line(["-sn", "uac", token])
+    assert parsed.action is Action.HELP
+    assert parsed.help_topic is None
+
+
+def test_help_stat() -> None:
+    parsed = parse_command_line(["-h", "stat"])
+    assert parsed.action is Action.HELP and parsed.help_topic == "stat"
+
+
+def test_version_wins_over_later_errors_like_sipp() -> None:
+    assert parse_command_line(["-v", "-no_such_option"]).action is Action.VERSION
+    assert parse_command_line(["-r", "abc", "-v"]).action is Action.VERSION
+    assert parse_command_line(["-tls_cert", "x", "-v"]).action is Action.VERSION
+
+
+def test_unknown_option_before_version_is_an_error_like_sipp() -> None:
+    assert config_error(["-foo", "-v"]).startswith("unknown option -foo")
+
+
+def test_dump_scenario() -> None:
+    parsed = parse_command_line(["-sd", "uas"])
+    assert parsed.action is Action.DUMP_SCENARIO
+    assert parsed.dump_scenario == "uas"
+
+
+def test_first_pass0_option_wins() -> None:
+    assert parse_command_line(["-sd", "uac", "-h"]).action is Action.DUMP_SCENARIO
+    assert parse_command_line(["-h", "-sd", "uac"]).action is Action.HELP
+
+
+# --- combinations ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-l", "5", "-users", "3"], "-l and -users cannot be combined: drop -l"),
+        (["-sf", "a.xml", "-sn", "uac"], "-sf and -sn cannot be combined: keep only one of them"),
+        (
+            ["-max_log_size", "10", "-ringbuffer_size", "10"],
+            "-max_log_size and -ringbuffer_size cannot be combined: keep only one of them",
+        ),
+    ],
+)
+def test_conflicting_options(argv: list[str], message: str) -> None:
+    assert config_error(argv) == message
+
+
+# --- RunConfig ------------------------------------------------------------------------------
+
+
+def test_from_mapping_builds_a_config() -> None:
+    config = RunConfig.from_mapping(
+        {
+            "rate": 5,
+            "remote_host": "h",
+            "keys": {"a": "b"},
+            "injection_files": ["x/u.csv"],
+            "injection_indexes": [["u.csv", 1]],
+            "default_behaviors": ["bye"],
+            "rate_max": None,
+        }
+    )
+    assert config.rate == 5.0 and isinstance(config.rate, float)
+    assert dict(config.keys) == {"a": "b"}
+    assert config.injection_files == ("x/u.csv",)
+    assert config.injection_indexes == (("u.csv", 1),)
+    assert config.default_behaviors == {"bye"}
+
+
+def test_from_mapping_rejects_unknown_keys() -> None:
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_mapping({"rat": 5, "zzz_unknown": 1, "rate": 1})
+    assert str(info.value) == "unknown configuration keys: rat (did you mean rate?), zzz_unknown"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"rate": "fast"}, "configuration key 'rate' must be a number, got 'fast'"),
+        ({"max_calls": 1.5}, "configuration key 'max_calls' must be an integer, got 1.5"),
+        ({"trace_msg": 1}, "configuration key 'trace_msg' must be true or false, got 1"),
+        ({"max_calls": True}, "configuration key 'max_calls' must be an integer, got True"),
+        ({"rate": -1}, "-r must be a non-negative number, got '-1'"),
+        ({"transport_mode": "t1"}, "-t t1 is not supported yet"),
+        ({"keys": {"a": 1}}, "configuration key 'keys' must be an object of string values"),
+    ],
+)
+def test_from_mapping_checks_values(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_mapping(data)
+    assert str(info.value).startswith(message)
+
+
+def test_runconfig_is_frozen_and_replace_validates() -> None:
+    config = RunConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.rate = 3.0  # type: ignore[misc]
+    assert config.replace(rate=3.0).rate == 3.0
+    with pytest.raises(ConfigError):
+        config.replace(users=3, max_open_calls=2)
+    assert RunConfig(scenario_file="a.xml").replace(scenario_file=None).effective_scenario_name == (
+        "uac"
+    )
+
+
+# --- help and docs -------------------------------------------------------------------------------
+
+
+def test_help_lists_every_option_and_fits_100_columns() -> None:
+    text = format_help()
+    for spec in OPTIONS:
+        assert re.search(rf"^  {re.escape(spec.name)}( |$)", text, re.MULTILINE), spec.name
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert "[not yet]" in text
+
+
+def test_docs_cli_md_is_up_to_date() -> None:
+    # Regenerate with: python -m gossipper.cli.options --markdown > docs/cli.md
+    assert (REPO / "docs" / "cli.md").read_text(encoding="utf-8") == format_markdown()
+
+
+def test_markdown_has_one_row_per_option() -> None:
+    rows = [line for line in format_markdown().splitlines() if line.startswith("| `-")]
+    assert len(rows) == len(OPTIONS)
+    for spec, row in zip(OPTIONS, rows, strict=True):
+        assert row.startswith(f"| `{spec.name}` |")
+        assert row.endswith(f"| {spec.status.value} |")
+
+
+def test_generator_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
+    assert options.main(["--markdown"]) == 0
+    assert capsys.readouterr().out == format_markdown()
+    assert options.main([]) == 0
+    assert capsys.readouterr().out == format_help()
+    assert options.main(["--bogus"]) == 2
