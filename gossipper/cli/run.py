@@ -17,7 +17,13 @@ from gossipper.config import RunConfig
 from gossipper.engine import Engine, EngineResult
 from gossipper.errors import ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import Address
-from gossipper.scenario import BUILTIN_NAMES, RunEnv, Scenario
+from gossipper.scenario import (
+    BUILTIN_NAMES,
+    InjectionFile,
+    RunEnv,
+    Scenario,
+    load_injection_file,
+)
 from gossipper.transport import UdpTransportFactory, detect_local_ip, resolve_host
 
 
@@ -83,8 +89,22 @@ def make_env(config: RunConfig, *, local_ip: str, remote: Address | None, pid: i
         dynamic_id_next=config.dynamic_start,
         per_call_local_port=config.transport_mode == "un",
     )
-    env.load_injection_files(config.injection_files, config.injection_indexes)
+    _load_injection(env, config)
     return env
+
+
+def _load_injection(env: RunEnv, config: RunConfig) -> None:
+    """-inf files by basename; the first is the default for [fieldN] (reference 10)."""
+    files: dict[str, InjectionFile] = {}
+    for path in config.injection_files:
+        files[os.path.basename(path)] = load_injection_file(path)
+    for name, field_index in config.injection_indexes:
+        files[name].build_index(field_index)
+    if config.users is not None:
+        for injection in files.values():
+            injection.check_users(config.users)
+    env.injection = files
+    env.default_injection = os.path.basename(config.injection_files[0]) if files else None
 
 
 async def _run(

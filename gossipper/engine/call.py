@@ -19,6 +19,7 @@ import random
 from collections import deque
 from typing import TYPE_CHECKING
 
+import outcome
 import trio
 
 from gossipper.errors import TransportError
@@ -67,6 +68,7 @@ class Call:
         "variables",
         "rng",
         "injection_line",
+        "injection_lines",
         "auth_challenge",
         "auth_challenge_is_proxy",
         "auth_nonce_count",
@@ -116,7 +118,7 @@ class Call:
         user_id: int,
         variables: Variables,
         rng: random.Random,
-        injection_line: int,
+        injection_lines: dict[str, int],
     ) -> None:
         self.engine = engine
         self.env: RunEnv = engine.env
@@ -131,7 +133,9 @@ class Call:
         self.next_url: str | None = None
         self.variables = variables
         self.rng = rng
-        self.injection_line = injection_line
+        self.injection_lines = injection_lines
+        default = engine.env.default_injection
+        self.injection_line = injection_lines.get(default, -1) if default else -1
         self.auth_challenge: str | None = None
         self.auth_challenge_is_proxy = False
         self.auth_nonce_count = 1
@@ -175,7 +179,7 @@ class Call:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
-            trio.lowlevel.reschedule(waiter, trio.Value(message))
+            trio.lowlevel.reschedule(waiter, outcome.Value(message))
         else:
             self.mailbox.append(message)
 
@@ -657,11 +661,11 @@ class Call:
         scenario = engine.scenario
         unexp = scenario.unexp_main_index
         if unexp is not None and index < unexp:
-            if self.variables.has("_unexp.retaddr"):
-                self.variables.set_double("_unexp.retaddr", float(index))
-            if self.variables.has("_unexp.pausedaddr"):
+            if scenario.has_retaddr:
+                self.variables.set("_unexp.retaddr", float(index))
+            if scenario.has_pausedaddr:
                 paused = 0.0 if self.pause_end == _INF else self.pause_end * 1000.0
-                self.variables.set_double("_unexp.pausedaddr", paused)
+                self.variables.set("_unexp.pausedaddr", paused)
             self.index = unexp
             self.pause_end = _INF
             self.pause_index = -1

@@ -21,9 +21,10 @@ import trio
 from gossipper.config import RunConfig
 from gossipper.engine.call import Call
 from gossipper.engine.rate import RateState, default_open_call_limit
+from gossipper.engine.screens import describe_elements
 from gossipper.errors import BindError, ExitStatus
 from gossipper.interfaces import Address, DatagramTransport, TransportFactory, WallClock
-from gossipper.scenario import RunEnv, Scenario, new_call_variables
+from gossipper.scenario import RunEnv, Scenario
 from gossipper.sip import SipMessage, SipParseError, max_retransmissions, parse_message
 from gossipper.stats import FailureReason, RunStats, StatsSnapshot
 
@@ -75,7 +76,6 @@ class Engine:
         env: RunEnv,
         transports: TransportFactory,
         wall_clock: WallClock,
-        stats: RunStats,
         remote: Address | None,
         bind_host: str,
         seed: int,
@@ -87,7 +87,18 @@ class Engine:
         self.env = env
         self.transports = transports
         self.wall_clock = wall_clock
-        self.stats = stats
+        self.stats = RunStats(
+            elements=describe_elements(scenario, config),
+            rtd_names=scenario.rtd_names,
+            counter_names=scenario.counter_names,
+            response_time_repartition_ms=scenario.response_time_repartition_ms,
+            call_length_repartition_ms=scenario.call_length_repartition_ms,
+            start_wall=wall_clock.wall_time(),
+            start_mono=trio.current_time(),
+            target_rate=float(config.users) if config.users is not None else config.rate,
+            keep_rtt_samples=config.trace_rtt,
+        )
+        self.global_variables = scenario.new_global_variables()
         self.remote = remote
         self.bind_host = bind_host
         self.seed = seed
@@ -444,9 +455,11 @@ class Engine:
             remote=remote,
             incoming=incoming,
             user_id=user_id,
-            variables=new_call_variables(self.env, user_id),
+            variables=self.global_variables.for_call(user_id),
             rng=rng,
-            injection_line=self.env.injection_line_for(number, user_id, rng),
+            injection_lines={
+                name: source.next_line(user_id, rng) for name, source in self.env.injection.items()
+            },
         )
         self.calls[call_id] = call
         self.stats.call_created(trio.current_time(), incoming=incoming)

@@ -304,7 +304,6 @@ class _Window:
     wall: float
     mono: float
     values: tuple[int, ...]
-    codes_pos: int
 
 
 class RunStats:
@@ -377,7 +376,6 @@ class RunStats:
 
         self._rtt_samples: list[tuple[float, float, str]] = []
         self._error_codes: list[int] = []
-        self._error_codes_offset = 0
         self._windows: dict[str, _Window] = {}
 
     # ------------------------------------------------------------------ events
@@ -451,7 +449,11 @@ class RunStats:
 
     def unexpected_response_code(self, code: int) -> None:
         """An unexpected *response* was received (for the error-codes file)."""
-        self._error_codes.append(code)
+        codes = self._error_codes
+        codes.append(code)
+        if len(codes) > 2 * _MAX_ERROR_CODES:
+            # Bounded even when no error-codes file consumes them.
+            del codes[:-_MAX_ERROR_CODES]
 
     def add_to_counter(self, counter_index: int, amount: int = 1) -> None:
         """Convenience for ``generic_counters[counter_index] += amount``."""
@@ -498,17 +500,17 @@ class RunStats:
         (initially the start of the run); with ``reset_periodic`` the window restarts now.
 
         Use window ``"log"`` for the stat/counts/error-codes files (reset every ``-fd``) and
-        ``"display"`` for screens (reset every ``-f``). The error codes of the snapshot are
-        those received since the window's last reset.
+        ``"display"`` for screens (reset every ``-f``). Error codes belong to the ``"log"``
+        window: its snapshot carries the codes received since its last reset (other windows
+        carry none).
         """
         values = self._values()
         state = self._windows.get(window)
         if state is None:
-            state = _Window(self.start_wall, self.start_mono, (0,) * len(values), 0)
+            state = _Window(self.start_wall, self.start_mono, (0,) * len(values))
             self._windows[window] = state
         periodic_values = tuple(v - b for v, b in zip(values, state.values, strict=True))
-        codes_from = max(state.codes_pos - self._error_codes_offset, 0)
-        error_codes = tuple(self._error_codes[codes_from:])
+        error_codes = tuple(self._error_codes) if window == "log" else ()
         snap = StatsSnapshot(
             start_wall=self.start_wall,
             start_mono=self.start_mono,
@@ -536,16 +538,9 @@ class RunStats:
             state.wall = now_wall
             state.mono = now_mono
             state.values = values
-            state.codes_pos = self._error_codes_offset + len(self._error_codes)
-            self._trim_error_codes()
+            if window == "log":
+                self._error_codes.clear()
         return snap
-
-    def _trim_error_codes(self) -> None:
-        keep_from = min(w.codes_pos for w in self._windows.values())
-        drop = keep_from - self._error_codes_offset
-        if drop > 0:
-            del self._error_codes[:drop]
-            self._error_codes_offset = keep_from
 
     def _values(self) -> tuple[int, ...]:
         """Every additive counter, flattened in a fixed order (see ``_unpack``)."""
@@ -600,6 +595,9 @@ class RunStats:
             rtd_repartition=tuple(rtd_rep),
             call_length_repartition=cl_rep,
         )
+
+
+_MAX_ERROR_CODES = 100_000
 
 
 def _whole_ms(value_s: float) -> int:

@@ -172,21 +172,25 @@ def test_rtt_samples_are_kept_only_on_request_and_taken_once() -> None:
     assert stats.take_rtt_samples() == []
 
 
-def test_error_codes_belong_to_the_window_period() -> None:
+def test_error_codes_belong_to_the_log_window_period() -> None:
     stats = new_stats()
     stats.unexpected_response_code(486)
     stats.unexpected_response_code(500)
     display = stats.snapshot(1001.0, 51.0, reset_periodic=True, window="display")
-    assert display.error_codes == (486, 500)
+    assert display.error_codes == ()
     stats.unexpected_response_code(403)
-    log = stats.snapshot(1002.0, 52.0, reset_periodic=True, window="log")
+    log = stats.snapshot(1002.0, 52.0, reset_periodic=True)
     assert log.error_codes == (486, 500, 403)
     assert stats.snapshot(1003.0, 53.0, reset_periodic=False).error_codes == ()
-    assert stats.snapshot(1003.0, 53.0, reset_periodic=True, window="display").error_codes == (
-        403,
-    )
-    # every window has consumed them: the buffer is trimmed
-    assert stats._error_codes == []
+    stats.unexpected_response_code(404)
+    assert stats.snapshot(1003.0, 53.0, reset_periodic=False).error_codes == (404,)
+
+
+def test_error_codes_stay_bounded_without_a_consumer() -> None:
+    stats = new_stats()
+    for _ in range(250_001):
+        stats.unexpected_response_code(500)
+    assert len(stats._error_codes) <= 200_000
 
 
 def test_snapshot_is_frozen_and_detached() -> None:
