@@ -48,7 +48,7 @@ def raw_main(
 def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
     """Parse, load, run; returns the exit status."""
     if argv and argv[0] == "sim":
-        from gossipper.sim.command import run_sim_command
+        from gossipper.cli.sim_command import run_sim_command
 
         return run_sim_command(argv[1:], stdout, stderr)
     command = parse_command_line(argv)

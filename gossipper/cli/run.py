@@ -8,6 +8,7 @@ import random
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 import trio
@@ -15,6 +16,7 @@ import trio
 from gossipper import __version__
 from gossipper.config import RunConfig
 from gossipper.engine import Engine, EngineResult
+from gossipper.engine.tracing import TraceFiles
 from gossipper.errors import ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import Address
 from gossipper.scenario import (
@@ -152,6 +154,8 @@ async def _run(
             bind_host=bind_host,
             seed=seed,
         )
+        tracer = open_trace_files(config, engine, pid=pid, now_wall=wall.wall_time)
+        engine.tracer = tracer
         env.clock_ms = lambda: int((trio.current_time() - engine.start_s) * 1000)
         await engine.open()
         nursery.start_soon(_watch_signals, engine)
@@ -159,7 +163,7 @@ async def _run(
         if peer_engine is not None:
             peer_engine.interrupt()
         nursery.cancel_scope.cancel()
-    _report(config, engine, result, stdout, stderr)
+        _report(config, engine, result, stdout, stderr)
     return result
 
 
@@ -198,12 +202,52 @@ async def _watch_signals(engine: Engine) -> None:
                 engine.interrupt()
 
 
+def open_trace_files(
+    config: RunConfig, engine: Engine, *, pid: int, now_wall: Callable[[], float]
+) -> TraceFiles | None:
+    """The SIPp trace files asked for on the command line, or None when none is."""
+    wanted = (
+        config.trace_msg,
+        config.trace_shortmsg,
+        config.trace_err,
+        config.trace_logs,
+        config.trace_calldebug,
+        config.trace_screen,
+        config.trace_stat,
+        config.trace_counts,
+        config.trace_rtt,
+        config.trace_error_codes,
+    )
+    if not any(wanted):
+        return None
+    return TraceFiles(
+        config,
+        scenario_name=engine.scenario.base_name,
+        pid=pid,
+        transport_name="UDP",
+        now_wall=now_wall,
+        layout=engine.stats,
+    )
+
+
 def _report(
     config: RunConfig, engine: Engine, result: EngineResult, stdout: TextIO, stderr: TextIO
 ) -> None:
-    from gossipper.engine.screens import exit_screens, summary_document
+    from gossipper.engine.screens import (
+        display_snapshot,
+        exit_screens,
+        screen_dump,
+        summary_document,
+    )
 
-    stdout.write(exit_screens(engine, result))
+    shown = display_snapshot(engine)
+    tracer = engine.tracer
+    if isinstance(tracer, TraceFiles):
+        tracer.write_final(result.snapshot, screen_dump(engine, shown, terminated=True))
+        tracer.close()
+        for problem in tracer.errors:
+            stderr.write(f"gossipper: warning: {problem}\n")
+    stdout.write(exit_screens(engine, shown))
     stdout.flush()
     if result.fatal_message:
         stderr.write(f"gossipper: error: {result.fatal_message}\n")

@@ -255,7 +255,7 @@ class Call:
                 self._advance(element)
                 continue
             if kind is ElementKind.NOP:
-                self.engine.stats.elements[index].messages += 1
+                # SIPp never counts nop executions (its counts file shows 0 for them).
                 self._bookkeeping(element)
                 if element.actions:
                     await self._apply_actions(element, None)
@@ -701,6 +701,9 @@ class Call:
             await self._fail(FailureReason.UNEXPECTED_MESSAGE, abort=True)
 
     def _count_unexpected(self, message: SipMessage, index: int) -> None:
+        # The abort logic answers what was actually received (e.g. ACK a 486 with its To tag).
+        self.last_message = message
+        self.received_anything = True
         engine = self.engine
         elements = engine.scenario.elements
         counter_index = min(index, len(elements) - 1)

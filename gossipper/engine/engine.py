@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,6 +52,11 @@ class Tracer(Protocol):
     def warning(self, text: str, wall: float) -> None: ...
     def log(self, text: str, wall: float) -> None: ...
     def out_of_call(self, data: bytes, wall: float) -> None: ...
+    def call_ended(self, call_id: str, failed: bool, reason: str, wall: float) -> None: ...
+    def write_rtt(self, samples: list[tuple[float, float, str]]) -> None: ...
+    def write_periodic(self, snapshot: StatsSnapshot, *, screens_text: str | None = None) -> None:
+        ...
+    def write_final(self, snapshot: StatsSnapshot, screens_text: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class Engine:
         seed: int,
         tracer: Tracer | None = None,
         shell_runner: Callable[[str], None] | None = None,
+        settle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.scenario = scenario
         self.config = config
@@ -104,6 +110,9 @@ class Engine:
         self.seed = seed
         self.tracer = tracer
         self._shell_runner = shell_runner
+        # The simulation passes trio.testing.wait_all_tasks_blocked so that periodic snapshots
+        # see everything that happened at their virtual instant (design.md section 5).
+        self._settle = settle
 
         # Hot-path copies of settings (attribute lookups on a frozen config are slower).
         self.retransmissions_enabled = not config.no_retrans
@@ -211,6 +220,9 @@ class Engine:
             self.rate_state.changed_at_s = self.start_s
             if config.timeout_s > 0:
                 nursery.start_soon(self._global_timeout, config.timeout_s)
+            if self.tracer is not None:
+                await self._dump_traces()
+                nursery.start_soon(self._dump_loop)
             if not self.scenario.is_server:
                 if config.users is not None:
                     self._start_users(config.users)
@@ -223,6 +235,8 @@ class Engine:
             await self._done.wait()
             nursery.cancel_scope.cancel()
         self.main_transport.close()
+        if self.tracer is not None:
+            await self._dump_traces()
         return EngineResult(
             exit_status=self.exit_status(),
             snapshot=self.snapshot(reset_periodic=False),
@@ -243,9 +257,13 @@ class Engine:
             return ExitStatus.INTERNAL_COMMAND
         return ExitStatus.SUCCESS
 
-    def snapshot(self, *, reset_periodic: bool = False) -> StatsSnapshot:
+    def snapshot(self, *, reset_periodic: bool = False, window: str = "log") -> StatsSnapshot:
+        """Freeze the statistics now; ``window`` "log" (files, -fd) or "display" (screens, -f)."""
         return self.stats.snapshot(
-            self.wall_clock.wall_time(), trio.current_time(), reset_periodic=reset_periodic
+            self.wall_clock.wall_time(),
+            trio.current_time(),
+            reset_periodic=reset_periodic,
+            window=window,
         )
 
     # ------------------------------------------------------------------ control (shell API)
@@ -343,6 +361,13 @@ class Engine:
             self.stats.call_ended(now, now - call.start_s, reason)
         else:
             self.stats.current_calls -= 1
+        if self.tracer is not None:
+            self.tracer.call_ended(
+                key,
+                reason is not None,
+                reason.value if reason is not None else "",
+                self.wall_clock.wall_time(),
+            )
         if call.user_id:
             self._free_users.append(call.user_id)
             self._replace_user_calls()
@@ -585,6 +610,23 @@ class Engine:
             )
         # SIPp HEAD: the global timeout forces the exit (3.6.1 only soft-quits; reference 8).
         self.force_quit("global timeout")
+
+    async def _dump_traces(self) -> None:
+        """One -fd dump: buffered RTT samples, then the periodic rows of the CSV files."""
+        tracer = self.tracer
+        assert tracer is not None
+        if self._settle is not None:
+            await self._settle()
+        tracer.write_rtt(self.stats.take_rtt_samples())
+        tracer.write_periodic(self.snapshot(reset_periodic=True))
+
+    async def _dump_loop(self) -> None:
+        period_s = self.config.dump_period_s
+        next_dump = trio.current_time() + period_s
+        while True:
+            await trio.sleep_until(next_dump)
+            next_dump += period_s
+            await self._dump_traces()
 
     async def _housekeeping_loop(self) -> None:
         """Forget dead Call-IDs once their -deadcall_wait window has passed."""

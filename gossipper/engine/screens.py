@@ -11,8 +11,11 @@ from gossipper.stats import (
     ElementInfo,
     ElementKindTag,
     ScreenContext,
+    StatsSnapshot,
     build_summary_json,
     format_exit_stdout,
+    format_screen_dump,
+    screen_state,
 )
 
 if TYPE_CHECKING:
@@ -90,10 +93,35 @@ def screen_context(engine: Engine) -> ScreenContext:
     )
 
 
-def exit_screens(engine: Engine, result: EngineResult) -> str:
+def display_snapshot(engine: Engine) -> StatsSnapshot:
+    """The snapshot SIPp shows at exit: it resets the display window just before printing."""
+    engine.snapshot(reset_periodic=True, window="display")
+    return engine.snapshot(reset_periodic=False, window="display")
+
+
+def exit_screens(engine: Engine, snapshot: StatsSnapshot) -> str:
     """SIPp's stdout at exit: scenario screen and statistics screen, "Test Terminated"."""
     return format_exit_stdout(
-        result.snapshot, server=engine.scenario.is_server, context=screen_context(engine)
+        snapshot, server=engine.scenario.is_server, context=screen_context(engine)
+    )
+
+
+def screen_dump(engine: Engine, snapshot: StatsSnapshot, *, terminated: bool) -> str:
+    """What -trace_screen, SIGUSR2 and key s write: scenario, statistics, repartition screens."""
+    from gossipper.engine.engine import QuitState
+
+    state = screen_state(
+        terminated=terminated,
+        quitting=engine.quit_state is not QuitState.RUNNING,
+        paused=engine.traffic_paused,
+        server=engine.scenario.is_server,
+    )
+    return format_screen_dump(
+        snapshot,
+        server=engine.scenario.is_server,
+        context=screen_context(engine),
+        state=state,
+        periodic_rtd=engine.config.periodic_rtd,
     )
 
 

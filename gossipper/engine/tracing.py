@@ -96,7 +96,7 @@ class _Stamper:
     a CSV row for the same instant print the same digits.
     """
 
-    __slots__ = ("_tz", "_second", "_log_head", "_log_mid", "_message_head")
+    __slots__ = ("_tz", "_second", "_log_head", "_log_mid", "_message_head", "_wall", "_text")
 
     def __init__(self, tz: datetime.tzinfo | None) -> None:
         self._tz = tz
@@ -104,6 +104,8 @@ class _Stamper:
         self._log_head = ""
         self._log_mid = ""
         self._message_head = ""
+        self._wall = -1.0
+        self._text = ""
 
     def _load(self, second: int) -> None:
         if self._tz is None:
@@ -121,10 +123,14 @@ class _Stamper:
         self._second = second
 
     def _micros(self, wall: float) -> str:
+        if wall == self._wall:  # messages.log and shortmessages stamp the same instant
+            return self._text
         second, micros = divmod(round(wall * _US_PER_S), _US_PER_S)
         if second != self._second:
             self._load(second)
-        return f"{micros:06d}"
+        self._wall = wall
+        self._text = text = f"{micros:06d}"
+        return text
 
     def log_time(self, wall: float) -> str:
         """``YYYY-MM-DD<TAB>HH:MM:SS.uuuuuu<TAB>EPOCH.uuuuuu`` (reference 6.2 "log time")."""
@@ -204,21 +210,20 @@ class _TraceFile:
         """Paths of the rotated files kept, oldest first."""
         return list(self._rotated)
 
-    @property
-    def is_open(self) -> bool:
-        return self._fh is not None
-
     def open(self) -> None:
         """Create (or, with overwrite false, append to) the file and write its header."""
         mode = "ab" if self._append else "wb"
         # After the first open, files are always fresh: SIPp's *_overwrite false only applies
         # to the file that existed before the run.
         self._append = False
-        self._fh = open(self.path, mode, buffering=BUFFER_BYTES)  # noqa: SIM115 - owned here
-        self._count = 0
+        fh = open(self.path, mode, buffering=BUFFER_BYTES)  # noqa: SIM115 - owned here
+        self._fh = fh
         self._started_s = int(self._now_wall())
+        # The header counts towards the size but never triggers a rotation by itself (a limit
+        # smaller than the header would otherwise rotate forever).
+        self._count = len(self._header)
         if self._header:
-            self._emit(self._header)
+            fh.write(self._header)
 
     def add(self, wall: float, key: str, payload: bytes) -> None:
         """Queue a record stamped ``wall``; records of one instant are written sorted by key."""

@@ -199,7 +199,9 @@ class Template:
                     "the [authentication] keyword should appear in the message header, not the body"
                 )
             body = text[boundary + 4 :] if boundary >= 0 else ""
-            parts[auth_pos] = _credentials(ctx, auth_keyword, body, current_index)
+            # The method of the message being built (verified against SIPp 3.6.1).
+            method = text.lstrip().split(" ", 1)[0]
+            parts[auth_pos] = _credentials(ctx, auth_keyword, method, body, current_index)
         if self._len < 0:
             return "".join(parts)
         len_seg = self.segments[self._len]
@@ -208,10 +210,11 @@ class Template:
         tail = "".join(parts[self._len + 1 :])
         body_len = _body_length(head, tail)
         if body_len is None:
-            value = "    0"
-        else:
-            value = f"{body_len + len_seg.offset:5d}"
-        return f"{head}{value}{tail}"
+            # SIPp writes "    0\r\n\r\n" over the marker and ends the message there (observed
+            # with 3.6.1: what followed the marker, e.g. a body after a vanished blank line, is
+            # not sent as part of the message).
+            return f"{head}    0\r\n\r\n"
+        return f"{head}{body_len + len_seg.offset:5d}{tail}"
 
 
 def _last_char(parts: list[str]) -> str:
@@ -222,15 +225,14 @@ def _last_char(parts: list[str]) -> str:
 
 
 def _body_length(head: str, tail: str) -> int | None:
-    """Body length for ``[len]``: bytes after the first CRLFCRLF; None when there is no body
-    (SIPp then writes ``    0``)."""
-    marker = "     "  # the 5-character placeholder SIPp writes before measuring
+    """Body length for ``[len]``: characters after the first CRLFCRLF of ``head + marker + tail``
+    (the marker is SIPp's 5-space placeholder, never part of a CRLFCRLF). None when there is no
+    body or it is 100000 bytes or more (SIPp's limits)."""
+    marker_len = 5
     boundary = head.find("\r\n\r\n")
     if boundary >= 0:
-        length = len(head) - boundary - 4 + len(marker) + len(tail)
+        length = len(head) - boundary - 4 + marker_len + len(tail)
     else:
-        # A CRLFCRLF may straddle head and the placeholder only if head ends the line; the
-        # placeholder is not whitespace-free of CR/LF, so search the tail only.
         boundary = tail.find("\r\n\r\n")
         if boundary < 0:
             return None
@@ -260,7 +262,7 @@ def _auth_from_field(parts: list[str], index: int) -> tuple[int, AuthenticationK
 
 
 def _credentials(
-    ctx: CallContext, keyword: AuthenticationKeyword, body: str, current_index: int
+    ctx: CallContext, keyword: AuthenticationKeyword, method: str, body: str, current_index: int
 ) -> str:
     challenge = ctx.auth_challenge
     if not challenge:
@@ -269,11 +271,6 @@ def _credentials(
             '<recv ... auth="true"> first'
         )
     env = ctx.env
-    msg = ctx.last_message
-    # SIPp takes the method from the CSeq of the challenge (the last received message).
-    method = msg.cseq_method if msg is not None else ""
-    if not method:
-        raise RenderError("[authentication]: could not extract the method from the challenge CSeq")
     username = (
         keyword.username.render(ctx, -2, current_index)
         if keyword.username is not None
@@ -319,7 +316,8 @@ def _check_first_line(template: Template, env: CompileEnv, line: int | None) -> 
             '"SIP/2.0" (it would break [cseq] handling)',
         )
     first = segments[0].lstrip()
-    space = first.find(" ")
+    first_line_end = first.find("\n")
+    space = first.find(" ", 0, first_line_end if first_line_end >= 0 else len(first))
     if space <= 0:
         raise ScenarioError(
             env.source,

@@ -1,7 +1,8 @@
 """Deterministic simulation: an in-memory network with seeded faults, run under virtual time.
 
-The engine never imports this package; the composition root (``cli``, later ``run_simulation``)
-passes ``SimTransportFactory`` and ``SimWallClock`` where real sockets and ``time.time`` would go.
+The engine never imports this package. ``run_simulation`` (driven by ``gossipper sim``, see
+``gossipper.cli.sim_command``) runs two unmodified engines on a ``SimNetwork``, passing
+``SimTransportFactory`` and ``SimWallClock`` where real sockets and ``time.time`` would go.
 """
 
 from __future__ import annotations
@@ -20,11 +21,26 @@ from gossipper.sim.network import (
     SimNetwork,
     open_sim_network,
 )
+from gossipper.sim.run import (
+    CLIENT_HOST,
+    MAIN_PID,
+    PEER_PID,
+    SERVER_HOST,
+    SimSide,
+    SimulationPlan,
+    SimulationResult,
+    derive_seed,
+    run_simulation,
+)
 from gossipper.sim.stream import SimStream, SimStreamListener
 from gossipper.sim.transport import SimDatagramTransport, SimTransportFactory
 
 __all__ = [
+    "CLIENT_HOST",
     "DEFAULT_EPOCH_S",
+    "MAIN_PID",
+    "PEER_PID",
+    "SERVER_HOST",
     "NO_FAULTS",
     "EventKind",
     "FaultPlan",
@@ -34,12 +50,17 @@ __all__ = [
     "NetworkStatistics",
     "SimDatagramTransport",
     "SimNetwork",
+    "SimSide",
+    "SimulationPlan",
+    "SimulationResult",
     "SimStream",
     "SimStreamListener",
     "SimTransportFactory",
     "SimWallClock",
+    "derive_seed",
     "draw_unit",
     "new_virtual_clock",
     "open_sim_network",
+    "run_simulation",
     "run_under_virtual_time",
 ]

@@ -3,29 +3,39 @@
 Why delivery is deterministic
 -----------------------------
 Trio runs the tasks that are runnable at one instant in a randomised order, so anything that
-depends on *which task ran first* differs between runs. The network therefore never lets send
+depends on *which task ran first* differs between runs. The network therefore never lets that
 order leak into what receivers see:
 
 1. ``send_nowait`` does no decision and no delivery. It appends the datagram to an *outbox*
-   stamped with the virtual send time and makes the delivery task runnable at that same instant
-   (by moving the deadline of the cancel scope it sleeps in to ``now``).
+   stamped with the virtual send time and the sending task, and makes the delivery task
+   runnable at that same instant (by moving the deadline of the cancel scope it sleeps in to
+   ``now``).
 2. The single delivery task, once woken at instant ``T``, first awaits
    ``trio.testing.wait_all_tasks_blocked()``. That returns only when every other task is blocked,
    i.e. every task runnable at ``T`` has finished its step and done all of its sends, and
-   ``MockClock`` does not autojump while a task waits there. So the outbox now holds the *set*
-   of datagrams sent at ``T`` (by induction, a set that is a function of the seed and of what was
-   delivered before), whatever order the senders ran in.
-3. The delivery task then works synchronously (no checkpoint, so no other task can interleave):
-   it sorts the outbox by ``(send time, source, destination, blake2b digest)``, takes the fault
-   decisions in that order (each a pure function of seed, purpose and packet identity; see
-   ``faults.draw_unit``) and pushes each copy on a heap keyed by
-   ``(deliver_at, source, destination, kind, digest, occurrence, copy)``. Finally it pops every
-   entry due at or before ``T`` in key order and appends it to the receiving endpoint's queue.
-   Identical datagrams (same bytes, same addresses, same instant) are told apart only by their
-   occurrence number; being identical, which sender "owns" which number cannot be observed.
+   ``MockClock`` does not autojump while a task waits there. So the outbox now holds, for each
+   task, the *sequence* of datagrams it sent at ``T`` (by induction, a function of the seed and
+   of what was delivered before), whatever order the tasks ran in.
+3. The delivery task then works synchronously (no checkpoint, so no other task can interleave).
+   It puts the outbox in its *canonical order*: each task's datagrams stay together and in the
+   order that task sent them (a call that sends 180 then 200 must not see them swapped: real UDP
+   between two hosts keeps that order when the delay is the same), and the tasks' sequences are
+   sorted by their content, datagram by datagram ``(source, destination, kind, blake2b digest)``.
+   Tasks are never compared by identity, only grouped by it; two sequences with equal content
+   are indistinguishable, so their relative order cannot be observed. In that order it takes
+   the fault decisions (each a pure function of seed, purpose and packet identity; see
+   ``faults.draw_unit``) and pushes each copy on a heap keyed by ``(deliver_at, n)``, ``n``
+   counting pushes since the network started. Finally it pops every entry due at or before
+   ``T`` and appends it to the receiving endpoint's queue. So datagrams due at the same instant
+   arrive in the order they were decided, and with equal delays every flow is FIFO.
 4. Receivers woken by step 3 may send again at ``T`` (zero delay); that starts another round at
-   the same instant, again after ``wait_all_tasks_blocked``. Each round's input is a set, so each
-   round's output is fixed.
+   the same instant, again after ``wait_all_tasks_blocked``. Each round's input is fixed, so
+   each round's output is fixed.
+5. ``wait_instant_end(key)`` extends the same argument to work that must see the *end* of an
+   instant (statistics dumps, pacing decisions): when a round finds nothing to decide or
+   deliver, every task is blocked and nothing more can happen at ``T``; the delivery task then
+   releases the waiter with the smallest key, alone, and starts another round after it. So the
+   waiters run one at a time, in key order, each seeing the state left by the previous one.
 
 Hence the event log, the order of datagrams in every endpoint's receive queue (and so in every
 ``receive_batch``) and the statistics depend only on the seed, the fault plan and what the tasks
@@ -143,12 +153,15 @@ class _OutDatagram:
     digest: bytes
     data: bytes
     sender: _DatagramPort
+    task: object
+    """The sending trio task: grouped by, never ordered by (module docstring, point 3)."""
 
 
 @dataclass(slots=True)
 class _OutSegment:
     time_s: float
     segment: StreamSegment
+    task: object
 
 
 @dataclass(slots=True)
@@ -194,14 +207,30 @@ class StreamSegment(Protocol):
 
 
 _Flight = _DatagramFlight | StreamSegment
-_HeapItem = tuple[float, Address, Address, int, bytes, int, int, int, _Flight]
+_HeapItem = tuple[float, int, _Flight]
+_Out = _OutDatagram | _OutSegment
+_OutKey = tuple[float, Address, Address, int, bytes]
 
 
-def _outbox_key(out: _OutDatagram | _OutSegment) -> tuple[float, Address, Address, int, bytes]:
+def _outbox_key(out: _Out) -> _OutKey:
     if isinstance(out, _OutDatagram):
         return (out.time_s, out.src, out.dst, _KIND_DATAGRAM, out.digest)
     segment = out.segment
     return (out.time_s, segment.src, segment.dst, _KIND_STREAM, segment.seq.to_bytes(8, "big"))
+
+
+def canonical_order(outbox: list[_Out]) -> list[_Out]:
+    """The outbox of one round in canonical order (module docstring, point 3)."""
+    if len(outbox) < 2:
+        return outbox
+    by_task: dict[object, list[_Out]] = {}
+    for out in outbox:
+        by_task.setdefault(out.task, []).append(out)
+    if len(by_task) == 1:
+        return outbox
+    sequences = [([_outbox_key(out) for out in outs], outs) for outs in by_task.values()]
+    sequences.sort(key=lambda item: item[0])
+    return [out for _, outs in sequences for out in outs]
 
 
 def _check_limit(name: str, value: int) -> None:
@@ -247,7 +276,7 @@ class SimNetwork:
         self.send_queue_limit = send_queue_limit
         self._max_events = max_events
         self._events: list[NetworkEvent] = []
-        self._outbox: list[_OutDatagram | _OutSegment] = []
+        self._outbox: list[_Out] = []
         self._heap: list[_HeapItem] = []
         self._tiebreak = itertools.count()
         self._udp: dict[Address, _DatagramPort] = {}
@@ -256,6 +285,7 @@ class SimNetwork:
         self._occurrence_time_s = float("nan")  # matches no time: first use resets
         self._occurrences: dict[tuple[Address, Address, bytes], int] = {}
         self._sleep_scope: trio.CancelScope | None = None
+        self._instant_waiters: dict[str, trio.lowlevel.Task] = {}
         self._running = False
         self._sent = 0
         self._delivered = 0
@@ -305,10 +335,39 @@ class SimNetwork:
                 self._sleep_scope = None
                 # Let every task runnable at this instant finish its sends (module docstring).
                 await trio.testing.wait_all_tasks_blocked()
-                self._settle(trio.current_time())
+                if not self._settle(trio.current_time()) and self._instant_waiters:
+                    self._release_instant_waiter()
         finally:
             self._sleep_scope = None
             self._running = False
+
+    async def wait_instant_end(self, key: str) -> None:
+        """Wait until nothing more can happen at the current virtual instant, then return.
+
+        Tasks waiting at the same instant are released one at a time in ``key`` order, each
+        after everything the previous one set off at this instant has played out (module
+        docstring, point 5). Keys must be unique among concurrent waiters. Needs ``run``.
+
+        Raises:
+            RuntimeError: another task is waiting with the same key.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if key in self._instant_waiters:
+            raise RuntimeError(f"wait_instant_end: key {key!r} is already waiting")
+        self._instant_waiters[key] = trio.lowlevel.current_task()
+        self._wake_at(trio.current_time())
+        waiters = self._instant_waiters
+
+        def abort(_raise_cancel: object) -> trio.lowlevel.Abort:
+            waiters.pop(key, None)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def _release_instant_waiter(self) -> None:
+        key = min(self._instant_waiters)
+        task = self._instant_waiters.pop(key)
+        trio.lowlevel.reschedule(task)
 
     # ----------------------------------------------------------------- endpoints (package use)
 
@@ -343,7 +402,11 @@ class SimNetwork:
             return False
         digest = hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest()
         now = trio.current_time()
-        self._outbox.append(_OutDatagram(now, sender.address, dst, digest, data, sender))
+        self._outbox.append(
+            _OutDatagram(
+                now, sender.address, dst, digest, data, sender, trio.lowlevel.current_task()
+            )
+        )
         sender.in_flight += 1
         self._in_flight += 1
         self._sent += 1
@@ -353,7 +416,7 @@ class SimNetwork:
     def _submit_segment(self, segment: StreamSegment) -> None:
         """Queue a stream segment sent at the current instant."""
         now = trio.current_time()
-        self._outbox.append(_OutSegment(now, segment))
+        self._outbox.append(_OutSegment(now, segment, trio.lowlevel.current_task()))
         self._wake_at(now)
 
     # ----------------------------------------------------------------- delivery machinery
@@ -364,7 +427,7 @@ class SimNetwork:
             scope.deadline = when_s
 
     def _next_wake_s(self) -> float:
-        if self._outbox:
+        if self._outbox or self._instant_waiters:
             return trio.current_time()
         if self._heap:
             return self._heap[0][0]
@@ -376,24 +439,27 @@ class SimNetwork:
         else:
             self._events_dropped += 1
 
-    def _settle(self, now: float) -> None:
-        """One round at ``now``: decide the outbox in key order, then deliver what is due."""
-        if self._outbox:
+    def _settle(self, now: float) -> bool:
+        """One round at ``now``: decide the outbox in key order, then deliver what is due.
+
+        Returns whether anything was decided or delivered."""
+        busy = bool(self._outbox)
+        if busy:
             outbox, self._outbox = self._outbox, []
-            # Stable sort: equal keys are identical datagrams, whose relative order is unobservable.
-            outbox.sort(key=_outbox_key)
-            for out in outbox:
+            for out in canonical_order(outbox):
                 if isinstance(out, _OutDatagram):
                     self._schedule_datagram(out)
                 else:
                     self._schedule_segment(out.segment, out.time_s)
         heap = self._heap
         while heap and heap[0][0] <= now:
+            busy = True
             flight = heapq.heappop(heap)[-1]
             if isinstance(flight, _DatagramFlight):
                 self._land_datagram(flight, now)
             else:
                 flight.land(now)
+        return busy
 
     def _next_occurrence(self, time_s: float, key: tuple[Address, Address, bytes]) -> int:
         if time_s != self._occurrence_time_s:

@@ -265,6 +265,9 @@ class StatsSnapshot:
     """Status codes of unexpected responses received in the period, oldest first."""
     rtd_histograms: tuple[Histogram, ...]
     call_length_histogram: Histogram
+    run_start_mono: float = 0.0
+    """Monotonic start of the run; unlike ``start_mono`` not moved by ``reset_cumulative``
+    (SIPp's screen clock: Total-time, peak time)."""
 
     @property
     def elapsed_ms_c(self) -> int:
@@ -288,8 +291,8 @@ class StatsSnapshot:
 
     @property
     def elapsed_s(self) -> float:
-        """Monotonic seconds since the start."""
-        return self.now_mono - self.start_mono
+        """Monotonic seconds since the run started (not moved by ``reset_cumulative``)."""
+        return self.now_mono - self.run_start_mono
 
     def rtd_index(self, name: str) -> int | None:
         """0-based index of an RTD name, None if unknown."""
@@ -335,6 +338,7 @@ class RunStats:
         )
         self.start_wall = start_wall
         self.start_mono = start_mono
+        self.run_start_mono = start_mono
         self.target_rate = target_rate
         self.keep_rtt_samples = keep_rtt_samples
 
@@ -374,7 +378,7 @@ class RunStats:
         cl_borders = self.call_length_repartition_ms
         self.call_length_repartition: list[int] = [0] * (len(cl_borders) + 1) if cl_borders else []
 
-        self._rtt_samples: list[tuple[float, float, str]] = []
+        self._rtt_samples: list[tuple[float, float, str, int]] = []
         self._error_codes: list[int] = []
         self._windows: dict[str, _Window] = {}
 
@@ -420,8 +424,11 @@ class RunStats:
             self.call_length_repartition[bisect_right(borders, value_ms)] += 1
         self.call_length_histogram.add(length_s)
 
-    def rtd_sample(self, rtd_index: int, value_s: float, now_mono: float) -> None:
-        """A response-time measurement for RTD ``rtd_index`` (0-based, ``rtd_names`` order)."""
+    def rtd_sample(
+        self, rtd_index: int, value_s: float, now_mono: float, *, call_number: int = 0
+    ) -> None:
+        """A response-time measurement for RTD ``rtd_index`` (0-based, ``rtd_names`` order).
+        ``call_number`` only appears in the gossipper-schema rtt file."""
         value_ms = _whole_ms(value_s)
         self.rtd_count[rtd_index] += 1
         self.rtd_sum_ms[rtd_index] += value_ms
@@ -434,15 +441,20 @@ class RunStats:
         if self.keep_rtt_samples:
             self._rtt_samples.append(
                 (
-                    (now_mono - self.start_mono) * 1000.0,
+                    (now_mono - self.run_start_mono) * 1000.0,
                     value_s * 1000.0 if value_s > 0 else 0.0,
                     self.rtd_names[rtd_index],
+                    call_number,
                 )
             )
 
     def take_rtt_samples(self) -> list[tuple[float, float, str]]:
         """Buffered RTD samples as (ms since start, response ms, RTD name), oldest first; the
         buffer is emptied. Only filled when constructed with ``keep_rtt_samples=True``."""
+        return [(date, value, name) for date, value, name, _ in self.take_rtt_records()]
+
+    def take_rtt_records(self) -> list[tuple[float, float, str, int]]:
+        """Like :meth:`take_rtt_samples` with the call number as a fourth item."""
         samples = self._rtt_samples
         self._rtt_samples = []
         return samples
@@ -461,8 +473,8 @@ class RunStats:
 
     def reset_cumulative(self, now_wall: float, now_mono: float) -> None:
         """SIPp's ``reset stats`` command: cumulative counters restart from zero and the start
-        time moves to now; periodic values carry on. Per-element counters are kept (SIPp keeps
-        them on the scenario, not in its statistics object)."""
+        time moves to now; periodic values carry on. Per-element counters, the current calls,
+        the peak and ``run_start_mono`` (screen clock) are kept."""
         before = self._values()
         for window in self._windows.values():
             window.values = tuple(b - v for b, v in zip(window.values, before, strict=True))
@@ -481,8 +493,6 @@ class RunStats:
         self.call_length_count = self.call_length_sum_ms = self.call_length_sum_sq_ms2 = 0
         self.call_length_repartition[:] = [0] * len(self.call_length_repartition)
         self.call_length_histogram.clear()
-        self.peak_calls = self.current_calls
-        self.peak_calls_mono = now_mono
         self.start_wall = now_wall
         self.start_mono = now_mono
 
@@ -533,6 +543,7 @@ class RunStats:
             error_codes=error_codes,
             rtd_histograms=tuple(h.copy() for h in self.rtd_histograms),
             call_length_histogram=self.call_length_histogram.copy(),
+            run_start_mono=self.run_start_mono,
         )
         if reset_periodic:
             state.wall = now_wall

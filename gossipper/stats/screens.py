@@ -176,7 +176,7 @@ def format_scenario_screen(
     calls = f"{snapshot.current_calls} calls"
     if not server:
         calls += f" (limit {context.open_calls_allowed})"
-    peak_after_s = max(0, int(snapshot.peak_calls_mono - snapshot.start_mono))
+    peak_after_s = max(0, int(snapshot.peak_calls_mono - snapshot.run_start_mono))
     lines.append(
         _two_columns(calls, f"Peak was {snapshot.peak_calls} calls, after {peak_after_s} s")
     )

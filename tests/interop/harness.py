@@ -67,11 +67,11 @@ def gossipper_counts(summary_file: pathlib.Path) -> Counts:
     doc = json.loads(summary_file.read_text())
     calls = doc["calls"]
     return Counts(
-        created=int(calls["created"]),
+        created=int(calls["total"]),
         successful=int(calls["successful"]),
         failed=int(calls["failed"]),
         failed_unexpected=int(doc["failures"]["FailedUnexpectedMessage"]),
-        retransmissions=int(doc["retransmissions"]),
+        retransmissions=int(doc["messages"]["retransmissions"]),
     )
 
 

@@ -233,7 +233,8 @@ def test_reset_cumulative_keeps_periodic_values_running() -> None:
     assert snap.periodic.rtd[0] == MeanStat(1, 5, 25)
     assert snap.cumulative.rtd[0] == MeanStat(0, 0, 0)
     assert snap.start_wall == 1002.0 and snap.start_mono == 52.0
-    assert snap.current_calls == 4
+    assert snap.run_start_mono == 50.0 and snap.elapsed_s == 3.0
+    assert snap.current_calls == 4 and snap.peak_calls == 4
     assert snap.rtd_histograms[0].count == 0
 
 
