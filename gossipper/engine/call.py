@@ -46,10 +46,6 @@ class _CallEnd(Exception):
     """Internal: unwinds the call task once its fate is decided."""
 
 
-def _abort_fn(_raise_cancel: object) -> trio.lowlevel.Abort:
-    return trio.lowlevel.Abort.SUCCEEDED
-
-
 class Call:
     """Per-call state; also the ``CallContext`` that message templates render against."""
 
@@ -189,13 +185,18 @@ class Call:
             return self.mailbox.popleft()
         self._waiter = trio.lowlevel.current_task()
         if deadline == _INF:
-            message: SipMessage = await trio.lowlevel.wait_task_rescheduled(_abort_fn)
+            message: SipMessage = await trio.lowlevel.wait_task_rescheduled(self._abort_wait)
             return message
         with trio.move_on_at(deadline):
-            message = await trio.lowlevel.wait_task_rescheduled(_abort_fn)
+            message = await trio.lowlevel.wait_task_rescheduled(self._abort_wait)
             return message
-        self._waiter = None
         return None
+
+    def _abort_wait(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        # Once the wait is aborted (deadline or cancellation) nobody may reschedule the task:
+        # later messages go to the mailbox instead.
+        self._waiter = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     # ------------------------------------------------------------------ the task
 
@@ -377,7 +378,7 @@ class Call:
         engine.trace_sent(self, data)
         return True
 
-    def _send_default(self, name: str) -> None:
+    def _send_default(self, name: str, msg_index: int = -1) -> None:
         """Send one of the automatic messages (ack, bye, cancel, 200) of reference 1.12.
 
         These are small and rare; if the socket buffer is full the message is dropped with a
@@ -386,7 +387,9 @@ class Call:
         template = self.engine.scenario.default_messages[name]
         if name == "bye":
             self.cseq += 1
-        text = template.render(self, self.index - 1)
+        # SIPp renders default messages with message index -1 (so the BYE branch ends "--1"),
+        # and the ACK of an error response with -2.
+        text = template.render(self, msg_index, self.index)
         data = text.encode("latin-1")
         try:
             if not self.transport.send_nowait(data, self.remote):
@@ -578,28 +581,11 @@ class Call:
             self.pause_index = -1
             self._advance(element)
 
-    def _matches(self, element: Element, message: SipMessage) -> bool:
-        if element.kind is not ElementKind.RECV:
-            return False
+    @staticmethod
+    def _matches(element: Element, message: SipMessage) -> bool:
         if message.is_request:
-            request = element.request
-            if request is None:
-                return False
-            if element.request_re is not None:
-                return element.request_re.search(message.method) is not None
-            return request == message.method
-        response = element.response
-        if response is None:
-            return False
-        if element.response_re is not None:
-            if element.response_re.search(str(message.status_code)) is None:
-                return False
-        elif response != str(message.status_code):
-            return False
-        allowed = element.allowed_cseq_methods
-        if allowed is not None and message.cseq_method not in allowed:
-            return False
-        return True
+            return element.matches_request(message.method)
+        return element.matches_response(message.status_code, message.cseq_method)
 
     def _match_forward(
         self, message: SipMessage, elements: tuple[Element, ...], index: int
@@ -777,7 +763,7 @@ class Call:
         last = self.last_message
         if self.last_send_is_invite and not self.established:
             if last is not None and not last.is_request and last.status_code >= 400:
-                self._send_default("ack")
+                self._send_default("ack", -2)
             elif self.ack_pending:
                 self._send_default("ack")
                 self._send_default("bye")

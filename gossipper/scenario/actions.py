@@ -74,8 +74,8 @@ class Action:
 
     line: int
     element_index: int
-    """Index of the owning element (-1 inside ``<init>``); ``[branch]`` in action text uses
-    ``element_index - 1`` like SIPp."""
+    """Index of the owning element (in ``Scenario.init_elements`` for ``<init>`` actions);
+    ``[branch]`` in action text uses ``element_index - 1`` like SIPp."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -281,7 +281,8 @@ _TOP_ATTRS: dict[str, frozenset[str]] = {
 _MESSAGE_ELEMENTS = frozenset(_ELEMENT_ATTRS)
 _ALL_TOP = sorted(set(_MESSAGE_ELEMENTS) | set(_TOP_ATTRS))
 
-_CDATA_RE = re.compile(rb"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
+# Comments are matched first so that "<![CDATA[" written inside a comment is left alone.
+_CDATA_RE = re.compile(rb"<!--.*?-->|<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 _CDATA_MARK = "@@gossipper-cdata-{}@@"
 _CDATA_MARK_RE = re.compile(r"@@gossipper-cdata-(\d+)@@")
 
@@ -585,6 +586,8 @@ def _strip_declared_encoding(text: str) -> str:
 
 def _parse_xml(loader: _Loader, data: bytes) -> etree._Element:
     def mark(match: re.Match[bytes]) -> bytes:
+        if match.group(1) is None:
+            return match.group(0)  # a comment
         index = len(loader.cdata)
         line = data.count(b"\n", 0, match.start(1)) + 1
         content = match.group(1)
@@ -905,7 +908,7 @@ def _message_element(
             raise loader.error(_line(child), f"duplicate <action> in <{tag}>")
         seen_action = True
         loader.check_attributes(child, frozenset(), "action")
-        actions.extend(_actions(loader, child, index if not in_init else -1, in_init))
+        actions.extend(_actions(loader, child, index, in_init))
     fields["actions"] = tuple(actions)
 
     if "lost" in attrs:

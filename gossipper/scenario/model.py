@@ -198,14 +198,35 @@ class Element:
         if self.kind is not ElementKind.RECV:
             return False
         if self.response_re is not None:
-            return self.response_re.search(str(code)) is not None
-        if self.response_code != code:
+            if self.response_re.search(str(code)) is None:
+                return False
+        elif self.response_code != code:
             return False
         if self.allowed_cseq_methods is None:
             return True
         if self.cseq_method_list is None:
             return False
         return cseq_method in self.cseq_method_list
+
+    def should_execute(self, variables: Variables) -> bool:
+        """``condexec``/``condexec_inverse``: run the element only if the variable is set (or
+        not set). A skipped element still takes its ``next`` branch (sipp-reference 1.3)."""
+        if self.condexec is None:
+            return True
+        return variables.is_set(self.condexec) != self.condexec_inverse
+
+    def next_position(self, variables: Variables, rng: random.Random) -> int:
+        """SIPp's advance step (sipp-reference 1.12): the ``next`` label when there is one, its
+        ``test`` variable is set and the ``chance`` draw succeeds; otherwise ``index + 1``.
+        A result equal to ``len(elements)`` ends the call."""
+        if self.next_index is None:
+            return self.index + 1
+        if self.test is not None and not variables.is_set(self.test):
+            return self.index + 1
+        # SIPp: branch when rand() > (1 - chance) * RAND_MAX; chance 0 never, 1 always.
+        if self.chance is None or rng.random() < self.chance:
+            return self.next_index
+        return self.index + 1
 
     def matches_request(self, method: str) -> bool:
         """Request matching: exact method, or a POSIX ERE search with ``regexp_match``."""

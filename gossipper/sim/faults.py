@@ -47,10 +47,12 @@ class LinkFaults:
 
     A datagram is first lost with ``loss_pct``; a surviving one is duplicated with
     ``duplicate_pct`` (two copies). Each copy then takes ``delay_ms`` plus a uniform draw in
-    ``[0, jitter_ms)``, plus ``reorder_delay_ms`` with probability ``reorder_pct`` so that later
-    packets overtake it. Streams (TCP-like) keep byte order: they use the delays (never
-    delivering earlier than the previous segment) and ``reset_pct`` per written chunk, and
-    ignore loss, duplication and reordering, which TCP hides from its user.
+    ``[0, jitter_ms)``, but never arrives before the previous datagram of the same flow
+    (source -> destination): like a real path, jitter alone does not reorder. With probability
+    ``reorder_pct`` a copy instead gets ``reorder_delay_ms`` more and is exempt from that rule,
+    so that later packets overtake it. Streams (TCP-like) keep byte order: they use the delays
+    (never delivering earlier than the previous segment) and ``reset_pct`` per written chunk,
+    and ignore loss, duplication and reordering, which TCP hides from its user.
     """
 
     loss_pct: float = 0.0

@@ -263,6 +263,7 @@ class SimNetwork:
         receive_queue_limit: int = 65536,
         send_queue_limit: int = 65536,
         max_events: int = 250_000,
+        record_payloads: bool = False,
     ) -> None:
         if not isinstance(seed, int):
             raise ConfigError(f"sim network: seed must be an integer, got {seed!r}")
@@ -275,10 +276,12 @@ class SimNetwork:
         self.receive_queue_limit = receive_queue_limit
         self.send_queue_limit = send_queue_limit
         self._max_events = max_events
+        self._payloads: dict[str, bytes] | None = {} if record_payloads else None
         self._events: list[NetworkEvent] = []
         self._outbox: list[_Out] = []
         self._heap: list[_HeapItem] = []
-        self._tiebreak = itertools.count()
+        self._decided = itertools.count()
+        self._flow_last_s: dict[tuple[Address, Address], float] = {}
         self._udp: dict[Address, _DatagramPort] = {}
         self._stream_ports: dict[Address, object] = {}
         self._next_port: dict[tuple[str, str], int] = {}
@@ -319,6 +322,14 @@ class SimNetwork:
         """A copy of the event log, in the deterministic order the events happened."""
         return list(self._events)
 
+    def payloads(self) -> dict[str, bytes]:
+        """The bytes of every distinct datagram sent, by the hex digest used in the event log.
+
+        Empty unless the network was created with ``record_payloads=True`` (for tests and
+        debugging: which message was that lost datagram?).
+        """
+        return dict(self._payloads) if self._payloads is not None else {}
+
     async def run(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> NoReturn:
@@ -328,15 +339,21 @@ class SimNetwork:
         self._running = True
         task_status.started()
         try:
+            busy = False
             while True:
-                with trio.CancelScope(deadline=self._next_wake_s()) as scope:
-                    self._sleep_scope = scope
-                    await trio.sleep_forever()
-                self._sleep_scope = None
+                if not busy:
+                    with trio.CancelScope(deadline=self._next_wake_s()) as scope:
+                        self._sleep_scope = scope
+                        await trio.sleep_forever()
+                    self._sleep_scope = None
                 # Let every task runnable at this instant finish its sends (module docstring).
+                # After a busy round the receivers it woke are likely to answer at this same
+                # instant: wait for them directly instead of sleeping until they send.
                 await trio.testing.wait_all_tasks_blocked()
-                if not self._settle(trio.current_time()) and self._instant_waiters:
+                busy = self._settle(trio.current_time())
+                if not busy and self._instant_waiters:
                     self._release_instant_waiter()
+                    busy = True  # the released task may act at this instant: another round
         finally:
             self._sleep_scope = None
             self._running = False
@@ -401,6 +418,8 @@ class SimNetwork:
         if sender.in_flight >= self.send_queue_limit:
             return False
         digest = hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest()
+        if self._payloads is not None:
+            self._payloads.setdefault(digest.hex(), data)
         now = trio.current_time()
         self._outbox.append(
             _OutDatagram(
@@ -506,23 +525,19 @@ class SimNetwork:
                 self._reordered += 1
                 delay_ms += faults.reorder_delay_ms
             deliver_at = time_s + delay_ms / 1000.0
+            if not reordered:
+                # Jitter varies the delay but a path keeps its packets in order: never arrive
+                # before the previous packet of this flow. Overtaking is the reorder fault's
+                # job (a reordered packet neither waits for nor holds back the others).
+                flow = (src, dst)
+                previous_s = self._flow_last_s.get(flow, deliver_at)
+                if previous_s > deliver_at:
+                    deliver_at = previous_s
+                self._flow_last_s[flow] = deliver_at
             flight = _DatagramFlight(
                 time_s, src, dst, out.digest, out.data, out.sender, occurrence, copy
             )
-            heapq.heappush(
-                self._heap,
-                (
-                    deliver_at,
-                    src,
-                    dst,
-                    _KIND_DATAGRAM,
-                    out.digest,
-                    occurrence,
-                    copy,
-                    next(self._tiebreak),
-                    flight,
-                ),
-            )
+            heapq.heappush(self._heap, (deliver_at, next(self._decided), flight))
             self._record(
                 NetworkEvent(
                     time_s,
@@ -592,29 +607,16 @@ class SimNetwork:
         if faults.jitter_ms > 0:
             delay_ms += draw_unit(self.seed, "jitter", identity) * faults.jitter_ms
         deliver_at = segment.arrival_after(time_s + delay_ms / 1000.0)
-        heapq.heappush(
-            self._heap,
-            (
-                deliver_at,
-                src,
-                dst,
-                _KIND_STREAM,
-                segment.seq.to_bytes(8, "big"),
-                0,
-                0,
-                next(self._tiebreak),
-                segment,
-            ),
-        )
+        heapq.heappush(self._heap, (deliver_at, next(self._decided), segment))
         self._wake_at(deliver_at)
 
 
 @asynccontextmanager
 async def open_sim_network(
-    seed: int, faults: FaultPlan | None = None, **limits: int
+    seed: int, faults: FaultPlan | None = None, *, record_payloads: bool = False, **limits: int
 ) -> AsyncIterator[SimNetwork]:
     """Create a ``SimNetwork``, run its delivery task for the block, and stop it afterwards."""
-    network = SimNetwork(seed, faults, **limits)
+    network = SimNetwork(seed, faults, record_payloads=record_payloads, **limits)
     async with trio.open_nursery() as nursery:
         await nursery.start(network.run)
         yield network

@@ -30,7 +30,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -38,7 +38,12 @@ import trio
 
 from gossipper.config import RunConfig
 from gossipper.engine import Engine, EngineResult
-from gossipper.engine.screens import exit_screens, screen_context, summary_document
+from gossipper.engine.screens import (
+    display_snapshot,
+    exit_screens,
+    screen_dump,
+    summary_document,
+)
 from gossipper.engine.tracing import TraceFiles
 from gossipper.errors import ConfigError, ExitStatus
 from gossipper.interfaces import Address
@@ -47,11 +52,11 @@ from gossipper.sim.clock import DEFAULT_EPOCH_S, SimWallClock, new_virtual_clock
 from gossipper.sim.faults import FaultPlan
 from gossipper.sim.network import NetworkEvent, NetworkStatistics, SimNetwork
 from gossipper.sim.transport import SimTransportFactory
-from gossipper.stats import RunStats, ScreenState, format_screen_dump
 
 __all__ = [
     "CLIENT_HOST",
     "MAIN_PID",
+    "PEER_DRAIN_S",
     "PEER_PID",
     "SERVER_HOST",
     "SimSide",
@@ -69,9 +74,9 @@ MAIN_PID = 4242
 """pid of the main side (``[pid]``, Call-IDs, trace file names)."""
 PEER_PID = 4343
 """pid of the peer side."""
-
-_DUMP_KEY = "1:dump"
-"""``wait_instant_end`` key of the statistics dump task."""
+PEER_DRAIN_S = 64.0
+"""Virtual seconds the peer may take to finish its calls after the main side ended (64 x T1,
+the longest SIPp transaction timer with default settings)."""
 
 
 def derive_seed(seed: int, purpose: str) -> int:
@@ -115,6 +120,8 @@ class SimulationPlan:
     directory: str = "."
     tool_version: str = ""
     reproduce_command: str | None = None
+    record_payloads: bool = False
+    """Keep the bytes of every distinct datagram (``SimulationResult.payloads``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,8 @@ class SimulationResult:
     """Every file written for the main side (trace files, summary JSON), sorted."""
     skipped_commands: int
     """``<exec command>`` actions not run (the simulation starts no process)."""
+    payloads: dict[str, bytes]
+    """Datagram bytes by event-log digest, when the plan asked for them (else empty)."""
 
 
 @contextlib.contextmanager
@@ -164,7 +173,7 @@ def run_simulation(plan: SimulationPlan, stdout: TextIO, stderr: TextIO) -> Simu
     with utc_local_time():
         runner = _Runner(plan)
         result = trio.run(runner.simulate, clock=new_virtual_clock())
-        stdout.write(exit_screens(runner.main_engine, result.main))
+        stdout.write(runner.screens)
         stdout.write(simulation_report(plan, result))
         stdout.flush()
         if result.main.fatal_message:
@@ -214,6 +223,19 @@ def simulation_report(plan: SimulationPlan, result: SimulationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _SimTraceFiles(TraceFiles):
+    """``TraceFiles`` with RTD samples of one instant in a stable order.
+
+    Samples arrive in time order, but calls finishing at the same instant add theirs in the
+    order Trio ran them. Sorting the tuples keeps the time order and fixes the ties by content
+    (equal tuples are indistinguishable). Every other record of one instant is already written
+    sorted by Call-ID (calls) or text (warnings, logs) by ``TraceFiles`` itself.
+    """
+
+    def write_rtt(self, samples: Iterable[tuple[float, float, str]]) -> None:
+        super().write_rtt(sorted(samples))
+
+
 class _Runner:
     """State of one simulation (inside and just after ``trio.run``)."""
 
@@ -223,19 +245,10 @@ class _Runner:
         self.commands: list[str] = []
         self.trace_errors: list[str] = []
         self.files: list[str] = []
-        self._main_engine: Engine | None = None
-
-    @property
-    def main_engine(self) -> Engine:
-        assert self._main_engine is not None
-        return self._main_engine
+        self.screens = ""
 
     def _engine(
-        self,
-        side: SimSide,
-        network: SimNetwork,
-        remote: Address | None,
-        is_main: bool,
+        self, side: SimSide, network: SimNetwork, remote: Address | None, role: str
     ) -> Engine:
         env = side.env
         env.wall_time = self.wall.wall_time
@@ -249,6 +262,10 @@ class _Runner:
         def skip_command(command: str) -> None:
             commands.append(command)
 
+        async def settle() -> None:
+            # Statistics dumps see the whole of their instant (network docstring, point 5).
+            await network.wait_instant_end(role)
+
         engine = Engine(
             side.scenario,
             side.config,
@@ -257,8 +274,9 @@ class _Runner:
             wall_clock=self.wall,
             remote=remote,
             bind_host=side.host,
-            seed=derive_seed(self.plan.seed, "main" if is_main else "peer"),
+            seed=derive_seed(self.plan.seed, role),
             shell_runner=skip_command,
+            settle=settle,
         )
 
         def clock_ms() -> int:
@@ -267,7 +285,7 @@ class _Runner:
         env.clock_ms = clock_ms
         return engine
 
-    def _open_traces(self, side: SimSide, layout: RunStats) -> TraceFiles | None:
+    def _open_traces(self, side: SimSide, engine: Engine) -> _SimTraceFiles | None:
         config = side.config
         wanted = (
             config.trace_msg,
@@ -283,39 +301,42 @@ class _Runner:
         )
         if not any(wanted):
             return None
-        return TraceFiles(
+        return _SimTraceFiles(
             config,
             scenario_name=side.scenario.base_name,
             pid=side.pid,
             directory=self.plan.directory,
             tz=datetime.UTC,
             now_wall=self.wall.wall_time,
-            layout=layout,
+            layout=engine.stats,
         )
 
     async def simulate(self) -> SimulationResult:
         plan = self.plan
         main, peer = plan.main, plan.peer
-        network = SimNetwork(derive_seed(plan.seed, "network"), plan.faults)
+        network = SimNetwork(
+            derive_seed(plan.seed, "network"),
+            plan.faults,
+            record_payloads=plan.record_payloads,
+        )
         async with trio.open_nursery() as nursery:
             await nursery.start(network.run)
             # The server side opens first: the client needs its address (host:5060 by default).
             server, client = (main, peer) if main.scenario.is_server else (peer, main)
-            server_engine = self._engine(server, network, None, server is main)
+            server_engine = self._engine(
+                server, network, None, "main" if server is main else "peer"
+            )
             await server_engine.open()
             client_engine = self._engine(
-                client, network, server_engine.local_address, client is main
+                client, network, server_engine.local_address, "main" if client is main else "peer"
             )
             await client_engine.open()
-            main_engine, peer_engine = (
-                (server_engine, client_engine) if server is main else (client_engine, server_engine)
-            )
-            self._main_engine = main_engine
-            traces = self._open_traces(main, main_engine.stats)
+            if server is main:
+                main_engine, peer_engine = server_engine, client_engine
+            else:
+                main_engine, peer_engine = client_engine, server_engine
+            traces = self._open_traces(main, main_engine)
             main_engine.tracer = traces
-            dump_scope = trio.CancelScope()
-            if traces is not None:
-                nursery.start_soon(self._dump_loop, main_engine, traces, network, dump_scope)
             peer_done = trio.Event()
             peer_results: list[EngineResult] = []
 
@@ -324,14 +345,17 @@ class _Runner:
                 peer_done.set()
 
             nursery.start_soon(run_peer)
-            # The run is the main side's: when it ends, the peer is stopped at the same instant.
+            # The run is the main side's. Its outputs are final when it ends; then the peer
+            # gets a soft quit and some virtual time to finish its calls (the uas ends each
+            # call with a 4 s pause), so that its line in the report tells what happened.
             main_result = await main_engine.run()
-            dump_scope.cancel()
+            end_time_s = trio.current_time()
+            self._report(main_engine, main_result, traces)
+            peer_engine.soft_quit("main side ended")
+            with trio.move_on_after(PEER_DRAIN_S):
+                await peer_done.wait()
             peer_engine.interrupt()
             await peer_done.wait()
-            end_time_s = trio.current_time()
-            if traces is not None:
-                self._final_dump(main_engine, main_result, traces)
             nursery.cancel_scope.cancel()
         if main.config.summary_json:
             path = os.path.join(plan.directory, main.config.summary_json)
@@ -347,58 +371,18 @@ class _Runner:
             end_time_s=end_time_s,
             files=tuple(sorted(self.files)),
             skipped_commands=len(self.commands),
+            payloads=network.payloads(),
         )
 
-    async def _dump_loop(
-        self,
-        engine: Engine,
-        traces: TraceFiles,
-        network: SimNetwork,
-        scope: trio.CancelScope,
-    ) -> None:
-        """SIPp's periodic dumps: one at start-up, then every ``-fd``, each at the end of its
-        instant so that it sees the whole instant (never half of it)."""
-        period_s = engine.config.dump_period_s
-        with scope:
-            await network.wait_instant_end(_DUMP_KEY)
-            self._periodic(engine, traces)
-            if period_s <= 0:
-                return
-            start_s = trio.current_time()
-            n = 1
-            while True:
-                await trio.sleep_until(start_s + n * period_s)
-                await network.wait_instant_end(_DUMP_KEY)
-                self._periodic(engine, traces)
-                n += 1
-
-    def _periodic(self, engine: Engine, traces: TraceFiles) -> None:
-        traces.write_rtt(_stable_rtt(engine.stats.take_rtt_samples()))
-        traces.write_periodic(engine.snapshot(reset_periodic=True))
-
-    def _final_dump(self, engine: Engine, result: EngineResult, traces: TraceFiles) -> None:
-        """Exit: the end-of-main-loop dump, then the exit dump with the screens (as 3.6.1)."""
-        self._periodic(engine, traces)
-        snapshot = engine.snapshot(reset_periodic=True)
-        screens = format_screen_dump(
-            result.snapshot,
-            server=engine.scenario.is_server,
-            context=screen_context(engine),
-            state=ScreenState.TERMINATED,
-            tz=datetime.UTC,
-            periodic_rtd=engine.config.periodic_rtd,
-        )
-        traces.write_final(snapshot, screens)
-        traces.close()
-        self.trace_errors.extend(traces.errors)
-        self.files.extend(_existing(traces))
-
-
-def _stable_rtt(samples: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
-    # Samples arrive in time order, but calls finishing at the same instant add theirs in the
-    # order Trio ran them. Sorting the tuples keeps the time order and fixes the ties by
-    # content (equal tuples are indistinguishable).
-    return sorted(samples)
+    def _report(self, engine: Engine, result: EngineResult, traces: TraceFiles | None) -> None:
+        """The exit screens and the exit dump of the trace files, as a real run (cli.run)."""
+        shown = display_snapshot(engine)
+        if traces is not None:
+            traces.write_final(result.snapshot, screen_dump(engine, shown, terminated=True))
+            traces.close()
+            self.trace_errors.extend(traces.errors)
+            self.files.extend(_existing(traces))
+        self.screens = exit_screens(engine, shown)
 
 
 def _existing(traces: TraceFiles) -> list[str]:

@@ -473,12 +473,15 @@ def test_transactions() -> None:
 
 def test_regexp_match_recv() -> None:
     scenario = load(
-        '<recv request="INV|BYE" regexp_match="true"/>\n<recv response="^18." regexp_match="true"/>'
+        '<recv request="INV|BYE" regexp_match="true"/>\n'
+        + INVITE
+        + '\n<recv response="^18." regexp_match="true"/>'
     )
-    first, second = scenario.elements
+    first, _, third = scenario.elements
     assert first.matches_request("INVITE") and first.matches_request("BYE")
     assert not first.matches_request("ACK")
-    assert second.matches_response(183, "X") and not second.matches_response(200, "X")
+    assert third.matches_response(183, "INVITE") and not third.matches_response(200, "INVITE")
+    assert not third.matches_response(183, "OPTIONS")  # CSeq rule of sipp-reference 1.5
 
 
 def test_pause_variants() -> None:
@@ -595,3 +598,37 @@ def test_c_strtod_and_bool() -> None:
     assert c_strtod("1.5") == 1.5 and c_strtod("1e3") == 1000.0 and c_strtod("x") is None
     assert c_bool("TRUE") is True and c_bool("False") is False and c_bool("2") is True
     assert c_bool("0") is False and c_bool("yes") is None
+
+
+def test_condexec_and_next_position() -> None:
+    import random
+
+    scenario = load(
+        """
+<nop condexec="flag" next="end" test="flag"/>
+<nop condexec="flag" condexec_inverse="true" next="end" chance="0"/>
+<nop next="end" chance="1"/>
+<nop/>
+<label id="end"/>
+"""
+    )
+    variables = scenario.new_global_variables().for_call()
+    rng = random.Random(0)
+    first, second, third, fourth = scenario.elements
+    assert not first.should_execute(variables) and second.should_execute(variables)
+    assert first.next_position(variables, rng) == 1  # test variable not set
+    variables.set("flag", True)
+    assert first.should_execute(variables) and not second.should_execute(variables)
+    assert first.next_position(variables, rng) == 4
+    assert second.next_position(variables, rng) == 2  # chance 0: never
+    assert third.next_position(variables, rng) == 4  # chance 1: always
+    assert fourth.next_position(variables, rng) == 4
+
+
+def test_cdata_mentioned_in_a_comment() -> None:
+    scenario = load(
+        "<!-- write messages in <![CDATA[ sections -->\n"
+        "<send><![CDATA[\nOPTIONS sip:x SIP/2.0\n]]></send>"
+    )
+    template = scenario.elements[0].template
+    assert template is not None and template.text_if_static() == "OPTIONS sip:x SIP/2.0\r\n\r\n"

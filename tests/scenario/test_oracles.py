@@ -119,3 +119,55 @@ def test_keyword_sample_timestamp_format(utc: None) -> None:
 
 def test_samples_directory_is_there() -> None:
     assert (SAMPLES / "uac_messages.log").is_file(), os.fspath(SAMPLES)
+
+
+def test_default_bye_matches_sipp() -> None:
+    # Captured from SIPp 3.6.1 aborting an established call on a receive timeout: the
+    # automatic BYE is built from the last received message (the 200) with P_index -1.
+    ok = parse_message(
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5091;branch=z9hG4bK-2312-1-0\r\n"
+        b"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>;tag=abc\r\n"
+        b"Call-ID: 1-2312@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:127.0.0.1:5090>\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    expected = (
+        "BYE sip:x@127.0.0.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:5091;branch=z9hG4bK-2312-1--1\r\n"
+        "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>;tag=abc\r\n"
+        "Call-ID: 1-2312@127.0.0.1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\n"
+        "Contact: <sip:sipp@127.0.0.1:5091;transport=UDP>\r\nContent-Length: 0\r\n\r\n"
+    )
+    run_env = env(pid=2312, local_port=5091, remote_port=5090)
+    scenario = load_scenario("", builtin_name="uac").bind(run_env)
+    ctx = context(scenario, run_env)
+    ctx.last_message = ok
+    assert scenario.default_messages["bye"].render(ctx, -1, 4) == expected
+
+
+def test_uac_and_uas_messages_parse_and_chain() -> None:
+    """uac and uas templates rendered against each other give well-formed SIP."""
+    client_env = env(pid=100, local_port=5061, remote_port=5060)
+    server_env = env(pid=200, local_port=5060, remote_port=5061)
+    uac = load_scenario("", builtin_name="uac").bind(client_env)
+    uas = load_scenario("", builtin_name="uas").bind(server_env)
+    client = context(uac, client_env)
+    server = context(uas, server_env)
+
+    invite = parse_message(_send(uac, client, 0).encode("latin-1"))
+    assert invite.method == "INVITE" and invite.via_branch == "z9hG4bK-100-1-0"
+    server.last_message = invite
+    ringing = parse_message(_send(uas, server, 1).encode("latin-1"))
+    ok = parse_message(_send(uas, server, 2).encode("latin-1"))
+    assert ringing.status_code == 180 and ok.status_code == 200
+    assert ok.to_tag == "200SIPpTag011" and ok.call_id == invite.call_id
+    assert ok.body.startswith(b"v=0\r\n") and int(ok.header("Content-Length") or 0) == len(ok.body)
+    client.last_message = ok
+    client.peer_tag = ok.to_tag
+    ack = parse_message(_send(uac, client, 5).encode("latin-1"))
+    assert ack.method == "ACK" and ack.to_tag == "200SIPpTag011"
+    bye = parse_message(_send(uac, client, 7).encode("latin-1"))
+    assert bye.cseq_method == "BYE" and bye.via_branch == "z9hG4bK-100-1-7"
+    server.last_message = bye
+    bye_ok = parse_message(_send(uas, server, 5).encode("latin-1"))
+    assert bye_ok.status_code == 200 and bye_ok.cseq_method == "BYE"
+    assert bye_ok.via_branch == "z9hG4bK-100-1-7"

@@ -127,14 +127,51 @@ def test_delay_and_jitter_give_the_expected_arrival_times() -> None:
             return sent, arrivals, a.local_address, b.local_address
 
     sent, arrivals, src, dst = _run(main)
-    order = sorted(arrivals, key=lambda d: arrivals[d])
-    for data, sent_at in sent.items():
+    order = sorted(arrivals, key=lambda d: (arrivals[d], int(d[1:])))
+    # Jitter larger than the spacing does not reorder a flow: a packet that would overtake
+    # waits for the previous one (same instant; decided first, delivered first).
+    assert order == [b"p%d" % n for n in range(50)]
+    previous_s = 0.0
+    clamped = 0
+    for n in range(50):
+        data = b"p%d" % n
+        sent_at = sent[data]
         unit = _expected_unit(seed, "jitter", sent_at, src, dst, data)
-        expected = sent_at + (40 + unit * 10) / 1000.0
+        expected = max(sent_at + (40 + unit * 10) / 1000.0, previous_s)
+        clamped += expected == previous_s
         assert arrivals[data] == pytest.approx(expected, abs=1e-12)
         assert 0.040 <= arrivals[data] - sent_at < 0.050
-    # Jitter larger than the spacing reorders some packets.
-    assert order != [b"p%d" % n for n in range(50)]
+        previous_s = arrivals[data]
+    assert clamped > 0  # the rule really applied
+
+
+def test_reordered_packets_are_overtaken_and_hold_nobody_back() -> None:
+    faults = FaultPlan.uniform(delay_ms=10, reorder_pct=30, reorder_delay_ms=5)
+
+    async def main() -> list[tuple[float, bytes]]:
+        got: list[tuple[float, bytes]] = []
+        async with open_sim_network(5, faults) as network:
+            a, b = await _pair(network)
+
+            async def receiver() -> None:
+                while len(got) < 40:
+                    got.extend((trio.current_time(), d) for d, _ in await b.receive_batch())
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(receiver)
+                for n in range(40):
+                    await trio.sleep_until(n * 0.001)
+                    a.send_nowait(b"%d" % n, b.local_address)
+            return got
+
+    got = _run(main)
+    numbers = [int(data) for _, data in got]
+    assert numbers != sorted(numbers)
+    for arrived, data in got:
+        n = int(data)
+        assert arrived - n * 0.001 == pytest.approx(0.010) or arrived - n * 0.001 == (
+            pytest.approx(0.015)
+        )
 
 
 def test_loss_and_duplication_rates_over_ten_thousand_packets() -> None:
@@ -248,9 +285,10 @@ def test_fault_rules_apply_per_direction() -> None:
     assert network.statistics().lost == 20
 
 
-def test_receive_batch_returns_same_instant_datagrams_in_key_order() -> None:
+def test_one_task_sends_arrive_in_send_order() -> None:
+    # Same delay, same instant: a flow stays FIFO (a 180 must not overtake the 200 after it).
     async def main() -> list[tuple[bytes, Address]]:
-        async with open_sim_network(1) as network:
+        async with open_sim_network(1, FaultPlan.uniform(delay_ms=5)) as network:
             sink = await SimTransportFactory(network, "10.9.9.9").open_datagram("", 7)
             senders = [
                 await SimTransportFactory(network, host).open_datagram(host, 0)
@@ -262,13 +300,44 @@ def test_receive_batch_returns_same_instant_datagrams_in_key_order() -> None:
             return await sink.receive_batch()
 
     batch = _run(main)
+    expected = [
+        (text, (host, 40000))
+        for host in ("10.0.0.3", "10.0.0.1", "10.0.0.2")
+        for text in (b"zz", b"aa", b"mm")
+    ]
+    assert batch == expected
+
+
+def test_same_instant_tasks_are_ordered_by_the_content_of_their_sequences() -> None:
+    async def main() -> list[tuple[bytes, Address]]:
+        async with open_sim_network(1) as network:
+            sink = await SimTransportFactory(network, "10.9.9.9").open_datagram("", 7)
+            source = await SimTransportFactory(network, "10.0.0.1").open_datagram("", 0)
+
+            async def sender(texts: tuple[bytes, ...]) -> None:
+                await trio.sleep_until(1.0)
+                for text in texts:
+                    source.send_nowait(text, sink.local_address)
+                    await trio.lowlevel.checkpoint()
+
+            async with trio.open_nursery() as nursery:
+                for texts in ((b"zz", b"aa"), (b"mm", b"bb"), (b"zz", b"00")):
+                    nursery.start_soon(sender, texts)
+            got: list[tuple[bytes, Address]] = []
+            while len(got) < 6:
+                got += await sink.receive_batch()
+            return got
 
     def digest(data: bytes) -> bytes:
         return hashlib.blake2b(data, digest_size=16).digest()
 
-    assert [s for _, s in batch] == sorted(s for _, s in batch)
-    assert batch == sorted(batch, key=lambda item: (item[1], digest(item[0])))
-    assert len(batch) == 9
+    sequences = sorted(
+        ((b"zz", b"aa"), (b"mm", b"bb"), (b"zz", b"00")),
+        key=lambda texts: [digest(text) for text in texts],
+    )
+    expected = [text for texts in sequences for text in texts]
+    for _ in range(6):  # trio runs the three senders in a different order each time
+        assert [data for data, _ in _run(main)] == expected
 
 
 def test_zero_delay_rounds_stay_at_one_instant() -> None:

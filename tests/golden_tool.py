@@ -1,0 +1,260 @@
+"""The golden simulation cases: their command lines, and the tool that (re)generates them.
+
+``python -m tests.golden_tool --regenerate [CASE ...]`` (the nox ``golden`` session) runs each
+case and rewrites ``tests/golden_csv/<case>/``; ``python -m tests.golden_tool --check`` runs them
+and lists the files that differ. ``tests/test_golden_csv.py`` compares every file byte for byte.
+See tests/golden_csv/README.md for how to review a diff.
+
+Each case runs ``gossipper sim`` in-process in an empty directory (the inputs it names are
+copied there first, so command lines hold no machine-specific path). Everything the run leaves
+in that directory is kept, plus ``stdout.txt``, ``stderr.txt`` and ``exit_status.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import io
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from gossipper.cli.main import raw_main
+
+ROOT = pathlib.Path(__file__).resolve().parent / "golden_csv"
+"""Where the expected outputs live, one directory per case."""
+INPUTS = ROOT / "scenarios"
+"""Scenario files the cases use (copied into the run directory)."""
+
+TRACES: tuple[str, ...] = (
+    "-trace_stat",
+    "-trace_counts",
+    "-trace_rtt",
+    "-trace_error_codes",
+    "-trace_msg",
+    "-trace_shortmsg",
+    "-trace_err",
+    "-trace_logs",
+    "-trace_calldebug",
+    "-trace_screen",
+    "-fd",
+    "1",
+    "-summary_json",
+    "summary.json",
+)
+"""Every output file a run can write (statistics dumped every virtual second)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GoldenCase:
+    """One named simulation whose every output file is pinned."""
+
+    name: str
+    description: str
+    args: tuple[str, ...]
+    inputs: tuple[str, ...] = ()
+
+    @property
+    def argv(self) -> list[str]:
+        """The ``gossipper`` arguments (after ``gossipper``)."""
+        return ["sim", *self.args, *TRACES]
+
+
+CASES: tuple[GoldenCase, ...] = (
+    GoldenCase(
+        "clean",
+        "uac against uas on a perfect network",
+        ("-sn", "uac", "-m", "20", "-r", "10"),
+    ),
+    GoldenCase(
+        "loss_10pct",
+        "10% loss both ways: SIPp's retransmissions recover the calls",
+        ("-sn", "uac", "-m", "40", "-r", "20", "-net_loss", "10", "-net_delay", "5", "-seed", "7"),
+    ),
+    GoldenCase(
+        "delay_jitter",
+        "40 ms one-way delay with 30 ms jitter (and 2 ms / 10% reordering back)",
+        (
+            "-sn",
+            "uac",
+            "-m",
+            "30",
+            "-r",
+            "20",
+            "-net_delay",
+            "40",
+            "-net_jitter",
+            "30",
+            "-net_reorder_s2c",
+            "10",
+            "-net_reorder_delay",
+            "2",
+            "-seed",
+            "3",
+        ),
+    ),
+    GoldenCase(
+        "reject_486",
+        "a UAS that answers every INVITE with 486 Busy Here",
+        ("-sn", "uac", "-m", "10", "-r", "10", "-peer", "uas_486.xml"),
+        inputs=("uas_486.xml",),
+    ),
+    GoldenCase(
+        "branch",
+        "the branching pair branchc/branchs (REGISTER, INVITE, labels, regexp tests)",
+        ("-sn", "branchc", "-m", "10", "-r", "10", "-net_delay", "3"),
+    ),
+    GoldenCase(
+        "named_rtd",
+        "named RTDs, counters, repartitions, random pauses and <log> lines",
+        (
+            "-sf",
+            "uac_rtd.xml",
+            "-m",
+            "25",
+            "-r",
+            "10",
+            "-net_delay",
+            "10",
+            "-net_jitter",
+            "40",
+            "-seed",
+            "11",
+        ),
+        inputs=("uac_rtd.xml",),
+    ),
+    GoldenCase(
+        "rate_ramp",
+        # 1.01 s: no ramp step falls on a pacing instant (docs/simulation.md, "Known limits").
+        "-rate_increase/-rate_max: 5 cps more every 1.01 s up to 25 cps, then quit",
+        (
+            "-sn",
+            "uac",
+            "-r",
+            "5",
+            "-rate_increase",
+            "5",
+            "-rate_interval",
+            "1.01s",
+            "-rate_max",
+            "25",
+            "-net_delay",
+            "2",
+        ),
+    ),
+    GoldenCase(
+        "users",
+        "-users 4: each user starts its next call when the previous one ends",
+        ("-sn", "uac", "-users", "4", "-m", "24", "-d", "250", "-net_delay", "7"),
+    ),
+    GoldenCase(
+        "server_main",
+        "the main side is the uas (uac peer at 20 cps, 5% duplication)",
+        ("-sn", "uas", "-m", "20", "-r", "20", "-net_dup", "5", "-net_delay", "4", "-seed", "5"),
+    ),
+)
+"""The golden cases (at least 8, see issue 4 item 6)."""
+
+_BY_NAME = {case.name: case for case in CASES}
+
+
+@contextlib.contextmanager
+def _working_directory(path: pathlib.Path) -> Iterator[None]:
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def run_case(case: GoldenCase, directory: pathlib.Path) -> dict[str, bytes]:
+    """Run ``case`` in the empty ``directory``; return every output file by name."""
+    for name in case.inputs:
+        shutil.copyfile(INPUTS / name, directory / name)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with _working_directory(directory):
+        status = raw_main(case.argv, stdout=stdout, stderr=stderr)
+    outputs = {
+        path.name: path.read_bytes()
+        for path in sorted(directory.iterdir())
+        if path.is_file() and path.name not in case.inputs
+    }
+    outputs["stdout.txt"] = stdout.getvalue().encode("utf-8")
+    outputs["stderr.txt"] = stderr.getvalue().encode("utf-8")
+    outputs["exit_status.txt"] = f"{status}\n".encode()
+    return outputs
+
+
+def expected_outputs(case: GoldenCase) -> dict[str, bytes]:
+    """The stored outputs of ``case``."""
+    directory = ROOT / case.name
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+def diff_outputs(expected: dict[str, bytes], actual: dict[str, bytes]) -> list[str]:
+    """Human-readable differences (empty when identical)."""
+    problems: list[str] = []
+    for name in sorted(expected.keys() | actual.keys()):
+        if name not in actual:
+            problems.append(f"missing output file {name}")
+        elif name not in expected:
+            problems.append(f"unexpected output file {name}")
+        elif expected[name] != actual[name]:
+            lines = difflib.unified_diff(
+                expected[name].decode("latin-1").splitlines(),
+                actual[name].decode("latin-1").splitlines(),
+                f"expected/{name}",
+                f"actual/{name}",
+                lineterm="",
+                n=1,
+            )
+            problems.append("\n".join(list(lines)[:40]))
+    return problems
+
+
+def _selected(names: Sequence[str]) -> list[GoldenCase]:
+    unknown = [name for name in names if name not in _BY_NAME]
+    if unknown:
+        raise SystemExit(f"unknown golden case(s): {', '.join(unknown)}; known: {', '.join(_BY_NAME)}")
+    return [_BY_NAME[name] for name in names] if names else list(CASES)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``--regenerate`` rewrites the expected files; ``--check`` reports differences."""
+    parser = argparse.ArgumentParser(prog="python -m tests.golden_tool")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--regenerate", action="store_true", help="rewrite tests/golden_csv/")
+    mode.add_argument("--check", action="store_true", help="compare, print differences")
+    parser.add_argument("cases", nargs="*", help="case names (default: all)")
+    options = parser.parse_args(argv)
+    failed = 0
+    for case in _selected(options.cases):
+        with tempfile.TemporaryDirectory(prefix=f"golden-{case.name}-") as scratch:
+            outputs = run_case(case, pathlib.Path(scratch))
+        target = ROOT / case.name
+        if options.regenerate:
+            if target.exists():
+                shutil.rmtree(target)
+            target.mkdir(parents=True)
+            for name, data in outputs.items():
+                (target / name).write_bytes(data)
+            print(f"{case.name}: {len(outputs)} files written to {target}")
+            continue
+        problems = diff_outputs(expected_outputs(case), outputs) if target.exists() else [
+            f"no expected files in {target}; run --regenerate"
+        ]
+        failed += bool(problems)
+        print(f"{case.name}: {'DIFFERS' if problems else 'ok'}")
+        for problem in problems:
+            print(problem)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
