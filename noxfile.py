@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s lint typecheck tests`` (and ``golden`` to regenerate golden files)."""
+"""Developer sessions: ``nox -s lint typecheck tests``; ``golden`` regenerates golden files."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ class DatagramTransport(Protocol):
         ...
 
     def close(self) -> None:
-        """Release the endpoint; a pending ``receive_batch`` is woken with ``trio.ClosedResourceError``."""
+        """Release the endpoint; a pending ``receive_batch`` gets ``trio.ClosedResourceError``."""
         ...
 
 
@@ -61,7 +61,7 @@ class TransportFactory(Protocol):
 
 
 class WallClock(Protocol):
-    """Wall-clock time for timestamps in output files (real: ``time.time``; sim: epoch + virtual)."""
+    """Wall-clock time for output timestamps (real: ``time.time``; sim: epoch + virtual)."""
 
     def wall_time(self) -> float:
         """Seconds since the Unix epoch."""

@@ -55,9 +55,12 @@ def test_pure_layers_use_no_clock_randomness_or_sockets() -> None:
                     for alias in node.names:
                         if (node.module, alias.name) in FORBIDDEN_CALLS:
                             problems.append(f"{path}:{node.lineno}: {node.module}.{alias.name}")
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-                if (node.value.id, node.attr) in FORBIDDEN_CALLS:
-                    problems.append(f"{path}:{node.lineno}: {node.value.id}.{node.attr}")
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and (node.value.id, node.attr) in FORBIDDEN_CALLS
+            ):
+                problems.append(f"{path}:{node.lineno}: {node.value.id}.{node.attr}")
     assert problems == []
 
 

@@ -93,7 +93,7 @@ def load_configured_scenario(config: RunConfig) -> Scenario:
                 f"-sf {config.scenario_file}: no such file; give the path of a SIPp XML scenario"
             )
         return load_scenario(config.scenario_file, keys=config.keys, global_vars=config.globals_set)
-    return load_builtin(config.effective_scenario_name, config)
+    return load_builtin(config.effective_scenario_name or "uac", config)
 
 
 def load_builtin(name: str, config: RunConfig) -> Scenario:
@@ -104,7 +104,7 @@ def load_builtin(name: str, config: RunConfig) -> Scenario:
             f"-sn: invalid default scenario name '{name}'; choose one of {', '.join(BUILTIN_NAMES)}"
         )
     return load_scenario(
-        builtin_path(name), builtin_name=name, keys=config.keys, global_vars=config.globals_set
+        str(builtin_path(name)), builtin_name=name, keys=config.keys, global_vars=config.globals_set
     )
 
 

@@ -60,8 +60,7 @@ def _load_peer(config: RunConfig) -> Scenario:
         peer = load_scenario(config.peer)
     else:
         raise ConfigError(
-            f"-peer {config.peer}: not a built-in scenario name or a scenario file "
-            "(try -peer uas)"
+            f"-peer {config.peer}: not a built-in scenario name or a scenario file (try -peer uas)"
         )
     if not peer.is_server:
         raise ConfigError(f"-peer {config.peer}: the peer must be a server scenario (e.g. uas)")

@@ -39,6 +39,7 @@ from gossipper.sim import (
 
 __all__ = [
     "DEFAULT_SEED",
+    "build_plan",
     "NATURAL_PEERS",
     "SIM_OPTIONS",
     "SimOption",
@@ -318,6 +319,15 @@ def run_sim_command(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> Exit
     if not argv or any(token in ("-h", "--h", "-help", "--help") for token in argv):
         stdout.write(format_sim_help())
         return ExitStatus.NO_CALLS
+    return run_simulation(build_plan(argv), stdout, stderr).exit_status
+
+
+def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
+    """Parse ``gossipper sim`` arguments and load both scenarios into a ``SimulationPlan``.
+
+    Raises:
+        ConfigError: bad arguments or scenarios (the message names the option or file).
+    """
     sim, rest = _split_arguments(argv)
     command = parse_command_line(rest or ["-sn", "uac"])
     if command.action is not Action.RUN:
@@ -369,14 +379,13 @@ def run_sim_command(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> Exit
     args = list(argv)
     if not sim.seed_given:
         args += ["-seed", str(sim.seed)]
-    plan = SimulationPlan(
+    return SimulationPlan(
         main=SimSide(scenario, config, main_env, main_host, MAIN_PID),
         peer=SimSide(peer_scenario, peer_config, peer_env, peer_host, PEER_PID),
         seed=sim.seed,
         faults=faults,
         epoch_s=DEFAULT_EPOCH_S if sim.epoch_s is None else sim.epoch_s,
-        directory=".",
+        directory=directory,
         tool_version=__version__,
         reproduce_command=shlex.join(["gossipper", "sim", *args]),
     )
-    return run_simulation(plan, stdout, stderr).exit_status

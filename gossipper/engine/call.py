@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import outcome
@@ -35,7 +36,7 @@ from gossipper.stats import FailureReason
 
 if TYPE_CHECKING:
     from gossipper.engine.engine import Engine
-    from gossipper.scenario import ActionOutcome, Element, RunEnv, Variables
+    from gossipper.scenario import ActionOutcome, Element, RunEnv, SipMessageLike, Variables
 
 _AUTO_ANSWERED_METHODS = frozenset({"INFO", "NOTIFY", "OPTIONS", "UPDATE"})
 _TIMER_CANCELLING_REQUESTS = frozenset({"ACK", "CANCEL", "BYE", "PRACK"})
@@ -114,7 +115,7 @@ class Call:
         user_id: int,
         variables: Variables,
         rng: random.Random,
-        injection_lines: dict[str, int],
+        injection_lines: Mapping[str, int],
     ) -> None:
         self.engine = engine
         self.env: RunEnv = engine.env
@@ -123,7 +124,7 @@ class Call:
         self.cseq = engine.config.base_cseq - 1
         self.user_id = user_id
         self.local_port = transport.local_address[1]
-        self.last_message: SipMessage | None = None
+        self.last_message: SipMessageLike | None = None
         self.peer_tag: str | None = None
         self.route_set: str | None = None
         self.next_url: str | None = None
@@ -561,11 +562,10 @@ class Call:
             self.last_recv_index = found
 
         moved = False
-        if element.optional is Optional.NO:
-            self.index = found
-            moved = True
-        elif element.next_index is not None and (
-            element.test is None or self.variables.is_set(element.test)
+        if (
+            element.optional is Optional.NO
+            or element.next_index is not None
+            and (element.test is None or self.variables.is_set(element.test))
         ):
             self.index = found
             moved = True
@@ -587,9 +587,7 @@ class Call:
             return element.matches_request(message.method)
         return element.matches_response(message.status_code, message.cseq_method)
 
-    def _match_forward(
-        self, message: SipMessage, elements: tuple[Element, ...], index: int
-    ) -> int:
+    def _match_forward(self, message: SipMessage, elements: tuple[Element, ...], index: int) -> int:
         count = len(elements)
         while index < count:
             element = elements[index]

@@ -54,8 +54,9 @@ class Tracer(Protocol):
     def out_of_call(self, data: bytes, wall: float) -> None: ...
     def call_ended(self, call_id: str, failed: bool, reason: str, wall: float) -> None: ...
     def write_rtt(self, samples: list[tuple[float, float, str]]) -> None: ...
-    def write_periodic(self, snapshot: StatsSnapshot, *, screens_text: str | None = None) -> None:
-        ...
+    def write_periodic(
+        self, snapshot: StatsSnapshot, *, screens_text: str | None = None
+    ) -> None: ...
     def write_final(self, snapshot: StatsSnapshot, screens_text: str) -> None: ...
 
 
@@ -71,7 +72,7 @@ class EngineResult:
 
 
 class Engine:
-    """Runs one scenario. Construct, then ``await engine.run()`` (or ``nursery.start(engine.run)``)."""
+    """Runs one scenario: construct it, ``await engine.open()``, then ``await engine.run()``."""
 
     def __init__(
         self,
@@ -402,9 +403,7 @@ class Engine:
             message = parse_message(data)
         except SipParseError as exc:
             self.malformed_messages += 1
-            self.warning(
-                f"Discarding malformed message from {source[0]}:{source[1]}: {exc.reason}"
-            )
+            self.warning(f"Discarding malformed message from {source[0]}:{source[1]}: {exc.reason}")
             return
         call_id = message.call_id
         if not call_id:
@@ -433,8 +432,7 @@ class Engine:
             return
         self.stats.out_of_call_msgs += 1
         self.warning(
-            "Discarding message which can't be mapped to a known SIPp call:\n"
-            + message.text
+            "Discarding message which can't be mapped to a known SIPp call:\n" + message.text
         )
         if self.tracer is not None:
             self.tracer.out_of_call(data, self.wall_clock.wall_time())

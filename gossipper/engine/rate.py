@@ -41,7 +41,9 @@ class RateState:
         self.started_since_change = 0
 
 
-def default_open_call_limit(rate: float, period_s: float, duration_ms: int, pause_default_ms: int) -> int:
+def default_open_call_limit(
+    rate: float, period_s: float, duration_ms: int, pause_default_ms: int
+) -> int:
     """SIPp's default ``-l``: 3 x rate x max(scenario duration, -d, 1 s) / rate period."""
     duration_s = max(duration_ms, pause_default_ms, 1000) / 1000.0
     return max(1, int(3 * rate * duration_s / period_s))

@@ -28,7 +28,7 @@ from gossipper.config import (
 from gossipper.errors import ConfigError, ExitStatus
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE = Path("/work/shared/reference/sipp-reference.md")
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "sipp-reference.md"
 
 
 def names_in(text: str) -> set[str]:

@@ -16,7 +16,7 @@ from gossipper.sip import parse_message
 from gossipper.stats import ElementInfo, ElementKindTag, RunStats
 from gossipper.stats.formatting import format_log_time
 
-SAMPLES = pathlib.Path("/work/shared/reference/sipp-samples")
+SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "data" / "sipp-samples"
 UTC = datetime.UTC
 SEPARATOR = b"-" * 47 + b" "
 

@@ -44,7 +44,9 @@ def finish(process: subprocess.Popen[str], timeout_s: float = 120.0) -> tuple[in
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()
-        raise AssertionError(f"{process.args!r} did not finish:\n{out[-3000:]}\n{err[-3000:]}")
+        raise AssertionError(
+            f"{process.args!r} did not finish:\n{out[-3000:]}\n{err[-3000:]}"
+        ) from None
     return process.returncode, out, err
 
 

@@ -15,7 +15,9 @@ from gossipper.scenario.injection import (
     parse_injection_text,
 )
 
-SAMPLE = pathlib.Path("/work/shared/reference/sipp-samples/keywords_users.csv")
+SAMPLE = (
+    pathlib.Path(__file__).resolve().parents[1] / "data" / "sipp-samples" / "keywords_users.csv"
+)
 
 
 def test_sample_file(tmp_path: pathlib.Path) -> None:

@@ -15,7 +15,7 @@ from gossipper.scenario.model import Scenario
 from gossipper.sip import parse_message
 from tests.scenario._support import context, env, messages_from_log
 
-SAMPLES = pathlib.Path("/work/shared/reference/sipp-samples")
+SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "data" / "sipp-samples"
 if not SAMPLES.is_dir():  # pragma: no cover - the repository copy
     SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "reference" / "sipp-samples"
 

@@ -13,7 +13,7 @@ import pathlib
 from gossipper.stats import ElementInfo, ElementKindTag, FailureReason, RunStats
 from gossipper.stats.screens import ScreenContext
 
-SAMPLES = pathlib.Path("/work/shared/reference/sipp-samples")
+SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "data" / "sipp-samples"
 UTC = datetime.UTC
 
 RT_BORDERS = [10, 20, 30, 40, 50, 100, 150, 200]
