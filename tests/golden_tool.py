@@ -221,7 +221,9 @@ def diff_outputs(expected: dict[str, bytes], actual: dict[str, bytes]) -> list[s
 def _selected(names: Sequence[str]) -> list[GoldenCase]:
     unknown = [name for name in names if name not in _BY_NAME]
     if unknown:
-        raise SystemExit(f"unknown golden case(s): {', '.join(unknown)}; known: {', '.join(_BY_NAME)}")
+        raise SystemExit(
+            f"unknown golden case(s): {', '.join(unknown)}; known: {', '.join(_BY_NAME)}"
+        )
     return [_BY_NAME[name] for name in names] if names else list(CASES)
 
 
@@ -246,9 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (target / name).write_bytes(data)
             print(f"{case.name}: {len(outputs)} files written to {target}")
             continue
-        problems = diff_outputs(expected_outputs(case), outputs) if target.exists() else [
-            f"no expected files in {target}; run --regenerate"
-        ]
+        problems = (
+            diff_outputs(expected_outputs(case), outputs)
+            if target.exists()
+            else [f"no expected files in {target}; run --regenerate"]
+        )
         failed += bool(problems)
         print(f"{case.name}: {'DIFFERS' if problems else 'ok'}")
         for problem in problems:

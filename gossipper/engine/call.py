@@ -690,7 +690,16 @@ class Call:
         self.received_anything = True
         engine = self.engine
         elements = engine.scenario.elements
-        counter_index = min(index, len(elements) - 1)
+        last = len(elements) - 1
+        counter_index = min(index, last)
+        # SIPp charges the first mandatory element the forward search stopped at (the cursor
+        # waits "on" the optional receives before it), e.g. the 200 after optional 100/180.
+        while (
+            counter_index < last
+            and elements[counter_index].kind is ElementKind.RECV
+            and elements[counter_index].optional is not Optional.NO
+        ):
+            counter_index += 1
         engine.stats.elements[counter_index].unexpected += 1
         if not message.is_request:
             engine.stats.unexpected_response_code(message.status_code)

@@ -32,7 +32,9 @@ def hooks_available() -> bool:
 @contextlib.contextmanager
 def shuffled_scheduling(seed: int) -> Iterator[None]:
     """Within the block, every Trio scheduling batch is shuffled by ``random.Random(seed)``."""
-    assert hooks_available(), "trio changed its private scheduling hooks; see tests/sim/_scheduling.py"
+    assert hooks_available(), (
+        "trio changed its private scheduling hooks; see tests/sim/_scheduling.py"
+    )
     saved_flag = _RUN._ALLOW_DETERMINISTIC_SCHEDULING
     saved_r = _RUN._r
     _RUN._ALLOW_DETERMINISTIC_SCHEDULING = True  # type: ignore[misc]

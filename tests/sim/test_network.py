@@ -569,3 +569,69 @@ def test_event_log_limit_counts_what_it_drops() -> None:
     network = _run(main)
     assert len(network.events()) == 3
     assert network.statistics().events_dropped == 5
+
+
+def test_instant_end_waiters_run_alone_in_key_order_after_the_instant() -> None:
+    async def main() -> list[str]:
+        log: list[str] = []
+        async with open_sim_network(1) as network:
+            a, b = await _pair(network)
+
+            async def echo() -> None:
+                while True:
+                    for data, source in await b.receive_batch():
+                        log.append(f"echo {data.decode()}")
+                        b.send_nowait(data, source)
+
+            async def reader() -> None:
+                while True:
+                    for data, _ in await a.receive_batch():
+                        log.append(f"back {data.decode()}")
+
+            async def waiter(key: str) -> None:
+                await trio.sleep_until(1.0)
+                await network.wait_instant_end(key)
+                log.append(f"{key} at {trio.current_time()}")
+                if key == "b":
+                    a.send_nowait(b"from b", b.local_address)  # plays out before "c" runs
+
+            async def sender() -> None:
+                await trio.sleep_until(1.0)
+                a.send_nowait(b"x", b.local_address)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(echo)
+                nursery.start_soon(reader)
+                for key in ("c", "a", "b"):
+                    nursery.start_soon(waiter, key)
+                nursery.start_soon(sender)
+                await trio.sleep(2)
+                nursery.cancel_scope.cancel()
+        return log
+
+    for _ in range(5):
+        assert _run(main) == [
+            "echo x",
+            "back x",
+            "a at 1.0",
+            "b at 1.0",
+            "echo from b",
+            "back from b",
+            "c at 1.0",
+        ]
+
+
+def test_instant_end_keys_are_unique_and_cancellation_withdraws_a_waiter() -> None:
+    async def main() -> None:
+        async with open_sim_network(1) as network:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(network.wait_instant_end, "k")
+                await trio.lowlevel.checkpoint()
+                with pytest.raises(RuntimeError, match="already waiting"):
+                    await network.wait_instant_end("k")
+                nursery.cancel_scope.cancel()
+            with trio.fail_after(1):
+                await network.wait_instant_end("k")  # the cancelled waiter is gone
+            assert trio.current_time() == 0.0
+
+    _run(main)

@@ -70,3 +70,30 @@ def test_trio_still_randomises_same_instant_scheduling() -> None:
     # If this ever fails, scheduling became deterministic: harmless, but then the determinism
     # tests no longer prove independence from scheduling order and need another source of it.
     assert len({run_under_virtual_time(main) for _ in range(12)}) > 1
+
+
+def test_trio_still_has_the_scheduling_hooks_the_tests_use() -> None:
+    # tests/sim/_scheduling.py (test-only) shuffles Trio's batches through two private names;
+    # if this fails, the determinism tests can no longer vary the scheduling order.
+    from tests.sim._scheduling import hooks_available, shuffled_scheduling
+
+    assert hooks_available()
+
+    async def main() -> tuple[int, ...]:
+        order: list[int] = []
+
+        async def task(n: int) -> None:
+            await trio.sleep_until(1.0)
+            order.append(n)
+
+        async with trio.open_nursery() as nursery:
+            for n in range(10):
+                nursery.start_soon(task, n)
+        return tuple(order)
+
+    def shuffled(seed: int) -> tuple[int, ...]:
+        with shuffled_scheduling(seed):
+            return run_under_virtual_time(main)
+
+    assert shuffled(1) == shuffled(1)
+    assert len({shuffled(seed) for seed in range(6)}) > 1

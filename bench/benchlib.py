@@ -1,0 +1,320 @@
+"""Shared plumbing for the benchmarks: child processes, ports, counters, machine facts.
+
+Stdlib only, and independent of tests/ (bench/ must run without the test tree). Every child is
+tracked by pid; on normal exit, on SIGINT/SIGTERM and on timeouts the benchmark kills only the
+processes it started, by pid.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import pathlib
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+LOOPBACK = "127.0.0.1"
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+_LIVE: dict[int, subprocess.Popen[bytes]] = {}
+_HANDED_OUT_PORTS: set[int] = set()
+
+
+def sipp_binary() -> str:
+    """Path of the reference SIPp; the benchmarks cannot run without it."""
+    path = shutil.which("sipp")
+    if path is None:
+        sys.exit("bench: sipp not found (apt-get install -y sip-tester)")
+    return path
+
+
+def gossipper_command(*args: str, profile_to: pathlib.Path | None = None) -> list[str]:
+    """Command line running gossipper from this checkout (optionally under cProfile)."""
+    if profile_to is not None:
+        return [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "gossipper", *args]
+    return [sys.executable, "-m", "gossipper", *args]
+
+
+def free_udp_port() -> int:
+    """A UDP port that is free on loopback now and was not handed out before by this process.
+
+    Another benchmark or test may run SIPp on loopback at the same time, so every process gets
+    a port the kernel just picked, never a fixed one.
+    """
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT_PORTS:
+            _HANDED_OUT_PORTS.add(port)
+            return port
+    raise RuntimeError("no fresh UDP port found")
+
+
+def udp_port_bound(port: int) -> bool:
+    """True when something holds the UDP port on loopback (our bind attempt fails)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return True
+    return False
+
+
+def wait_for_udp_listener(port: int, child: Child, timeout_s: float = 10.0) -> bool:
+    """Wait until the child binds the port; False if it died or the time ran out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if udp_port_bound(port):
+            return True
+        if child.poll() is not None:
+            return False
+        time.sleep(0.01)
+    return False
+
+
+@dataclass
+class ChildResult:
+    """How a child ended and what it cost (from os.wait4's resource usage)."""
+
+    returncode: int
+    user_s: float
+    system_s: float
+    wall_s: float
+    killed: bool
+    max_rss_kb: int
+
+    @property
+    def cpu_s(self) -> float:
+        return self.user_s + self.system_s
+
+
+class Child:
+    """One benchmark process; reaped with os.wait4 so its CPU time is exact."""
+
+    def __init__(self, name: str, command: list[str], cwd: pathlib.Path) -> None:
+        self.name = name
+        self.command = command
+        self.cwd = cwd
+        self.stdout_path = cwd / f"{name}.stdout"
+        self.stderr_path = cwd / f"{name}.stderr"
+        self.result: ChildResult | None = None
+        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
+            self.started_at = time.monotonic()
+            self._popen = subprocess.Popen(
+                command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+            )
+        self.pid = self._popen.pid
+        _LIVE[self.pid] = self._popen
+
+    def _reaped(self, status: int, usage: resource.struct_rusage, killed: bool) -> ChildResult:
+        self.result = ChildResult(
+            returncode=os.waitstatus_to_exitcode(status),
+            user_s=usage.ru_utime,
+            system_s=usage.ru_stime,
+            wall_s=time.monotonic() - self.started_at,
+            killed=killed,
+            max_rss_kb=usage.ru_maxrss,
+        )
+        # Tell Popen we reaped the child ourselves, so it never waits on a recycled pid.
+        self._popen.returncode = self.result.returncode
+        _LIVE.pop(self.pid, None)
+        return self.result
+
+    def poll(self) -> ChildResult | None:
+        """Reap the child if it has exited (non-blocking)."""
+        if self.result is not None:
+            return self.result
+        pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+        if pid == 0:
+            return None
+        return self._reaped(status, usage, killed=False)
+
+    def wait(self, timeout_s: float) -> ChildResult:
+        """Wait up to timeout_s; then SIGTERM, and SIGKILL two seconds later."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            result = self.poll()
+            if result is not None:
+                return result
+            time.sleep(0.02)
+        return self.kill()
+
+    def kill(self) -> ChildResult:
+        """Stop the child (SIGTERM first so SIPp writes its final statistics row)."""
+        if self.result is not None:
+            return self.result
+        _signal_pid(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            result = self.poll()
+            if result is not None:
+                result.killed = True
+                return result
+            time.sleep(0.02)
+        _signal_pid(self.pid, signal.SIGKILL)
+        _, status, usage = os.wait4(self.pid, 0)
+        return self._reaped(status, usage, killed=True)
+
+    def vm_rss_kb(self) -> int | None:
+        """Current resident set size from /proc/PID/status (None once the process is gone)."""
+        return _proc_status_kb(self.pid, "VmRSS")
+
+    def vm_hwm_kb(self) -> int | None:
+        """Peak resident set size so far from /proc/PID/status."""
+        return _proc_status_kb(self.pid, "VmHWM")
+
+    def tail(self, chars: int = 1500) -> str:
+        """The end of the child's stderr and stdout, for error reports."""
+        parts = []
+        for path in (self.stderr_path, self.stdout_path):
+            try:
+                text = path.read_bytes().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if text.strip():
+                parts.append(f"[{path.name}] {text[-chars:]}")
+        return "\n".join(parts)
+
+
+def _proc_status_kb(pid: int, field: str) -> int | None:
+    try:
+        text = pathlib.Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def _signal_pid(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def kill_all_children() -> None:
+    """Kill every child this process started and has not reaped yet (by pid)."""
+    for pid, popen in list(_LIVE.items()):
+        _signal_pid(pid, signal.SIGKILL)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        popen.returncode = -9
+        _LIVE.pop(pid, None)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    kill_all_children()
+    sys.exit(128 + signum)
+
+
+def install_cleanup() -> None:
+    """Kill our children at exit and on SIGINT/SIGTERM."""
+    atexit.register(kill_all_children)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+
+@dataclass
+class Counts:
+    """What one side counted, read from SIPp's stat CSV or gossipper's summary JSON."""
+
+    created: int
+    successful: int
+    failed: int
+    retransmissions: int
+    current: int
+    rate_cps: float
+
+
+def sipp_counts(stat_file: pathlib.Path) -> Counts | None:
+    """Last cumulative row of a SIPp statistics CSV (-trace_stat -stf FILE); None if absent."""
+    try:
+        lines = [line for line in stat_file.read_text().splitlines() if line.strip()]
+    except OSError:
+        return None
+    if len(lines) < 2:
+        return None
+    row = dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
+    try:
+        return Counts(
+            created=int(row["TotalCallCreated"]),
+            successful=int(row["SuccessfulCall(C)"]),
+            failed=int(row["FailedCall(C)"]),
+            retransmissions=int(row["Retransmissions(C)"]),
+            current=int(row["CurrentCall"]),
+            rate_cps=float(row["CallRate(C)"]),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def gossipper_counts(summary_file: pathlib.Path) -> Counts | None:
+    """Counters from gossipper's -summary_json document; None if absent or unreadable."""
+    try:
+        doc = json.loads(summary_file.read_text())
+        calls = doc["calls"]
+        return Counts(
+            created=int(calls["total"]),
+            successful=int(calls["successful"]),
+            failed=int(calls["failed"]),
+            retransmissions=int(doc["messages"]["retransmissions"]),
+            current=int(calls["current"]),
+            rate_cps=float(doc["rate"]["achieved_cps"]),
+        )
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+
+
+def machine_info() -> dict[str, str]:
+    """The facts docs/performance.md records about the machine."""
+    cpu_model = "unknown"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "unknown"
+    try:
+        for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) // 1024} MiB"
+                break
+    except OSError:
+        pass
+    sipp_version = "unknown"
+    sipp = shutil.which("sipp")
+    if sipp is not None:
+        try:
+            out = subprocess.run(
+                [sipp, "-v"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout
+            for line in out.splitlines():
+                if "SIPp" in line:
+                    sipp_version = line.strip()
+                    break
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu_model": cpu_model,
+        "memory": mem,
+        "python": platform.python_version(),
+        "sipp": sipp_version,
+        "kernel": platform.release(),
+    }

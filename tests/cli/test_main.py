@@ -1,0 +1,177 @@
+"""The command line end to end, in process: stdout, stderr and the exit status."""
+
+from __future__ import annotations
+
+import io
+import json
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gossipper.cli.main import raw_main
+from gossipper.errors import ExitStatus
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = raw_main(list(argv), stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_version_exits_99() -> None:
+    status, out, err = run_cli("-v")
+    assert status == ExitStatus.NO_CALLS
+    assert out.startswith("gossipper ")
+    assert err == ""
+
+
+def test_version_is_fast_in_a_fresh_process() -> None:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "gossipper", "-v"], capture_output=True, text=True, check=False
+    )
+    elapsed_s = time.perf_counter() - started
+    assert result.returncode == 99
+    # The issue asks for < 0.3 s; heavy libraries must stay unimported for -v.
+    assert elapsed_s < 1.0, elapsed_s
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from gossipper.cli.main import raw_main; raw_main(['-v']); "
+            "print(sorted(m for m in ('trio', 'lxml') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.stdout.strip().endswith("[]"), probe.stdout
+
+
+def test_help_lists_options_and_exits_99() -> None:
+    status, out, _ = run_cli("-h")
+    assert status == ExitStatus.NO_CALLS
+    assert "-sf" in out and "-trace_stat" in out
+
+
+def test_no_arguments_prints_help() -> None:
+    status, out, _ = run_cli()
+    assert status == ExitStatus.NO_CALLS
+    assert "-sn" in out
+
+
+def test_dump_builtin_scenario() -> None:
+    status, out, _ = run_cli("-sd", "uac")
+    assert status == ExitStatus.NO_CALLS
+    assert out.lstrip().startswith("<?xml")
+    assert 'name="Basic Sipstone UAC"' in out
+
+
+def test_dump_unknown_builtin_is_an_error() -> None:
+    status, out, err = run_cli("-sd", "nope")
+    assert status == ExitStatus.CALLS_FAILED
+    assert err.startswith("gossipper: error: -sd: invalid default scenario name 'nope'")
+    assert "Traceback" not in err
+
+
+def test_unknown_option_is_one_line_with_exit_1() -> None:
+    status, _, err = run_cli("-frobnicate", "127.0.0.1")
+    assert status == ExitStatus.CALLS_FAILED
+    assert err.count("\n") == 1 and err.startswith("gossipper: error: ")
+
+
+def test_not_yet_supported_option_is_refused() -> None:
+    status, _, err = run_cli("-sn", "uac", "-tls_cert", "x.pem", "127.0.0.1")
+    assert status == ExitStatus.CALLS_FAILED
+    assert err == "gossipper: error: -tls_cert is not supported yet\n"
+
+
+def test_bad_scenario_names_file_and_line(tmp_path: pathlib.Path) -> None:
+    scenario = tmp_path / "bad.xml"
+    scenario.write_text(
+        '<?xml version="1.0"?>\n<scenario name="x">\n  <send>\n<![CDATA[\nINVITE sip:a SIP/2.0\n'
+        "Call-ID: [call_id]\n\n]]>\n  </send>\n  <recv response=\"200\" next=\"nowhere\"/>\n"
+        "</scenario>\n"
+    )
+    status, out, err = run_cli("-sf", str(scenario), "127.0.0.1")
+    assert status == ExitStatus.CALLS_FAILED
+    assert err.startswith(f"gossipper: error: {scenario}:10")
+    assert "nowhere" in err
+    assert out == ""
+
+
+def test_missing_scenario_file() -> None:
+    status, _, err = run_cli("-sf", "/nonexistent/x.xml", "127.0.0.1")
+    assert status == ExitStatus.CALLS_FAILED
+    assert "/nonexistent/x.xml" in err and "Traceback" not in err
+
+
+def test_client_without_remote_host_is_fatal() -> None:
+    status, _, err = run_cli("-sn", "uac", "-m", "1", "-nostdin")
+    assert status == ExitStatus.FATAL
+    assert "remote" in err
+
+
+def test_sipp_alias_runs_against_builtin_peer(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    summary = tmp_path / "summary.json"
+    status, out, err = run_cli(
+        "sipp", "-sn", "uac", "-peer", "uas", "-m", "20", "-r", "100", "-nostdin",
+        "-i", "127.0.0.1", "-summary_json", str(summary),
+    )  # fmt: skip
+    assert status == ExitStatus.SUCCESS, err
+    assert "Scenario Screen" in out and "Statistics Screen" in out
+    assert "Test Terminated" in out
+    document = json.loads(summary.read_text())
+    assert document["calls"]["successful"] == 20
+    assert document["calls"]["failed"] == 0
+    assert document["exit_code"] == 0
+
+
+def test_summary_is_not_left_half_written(tmp_path: pathlib.Path) -> None:
+    summary = tmp_path / "s.json"
+    status, _, _ = run_cli(
+        "-sn", "uac", "-peer", "uas", "-m", "3", "-r", "50", "-nostdin", "-i", "127.0.0.1",
+        "-summary_json", str(summary),
+    )  # fmt: skip
+    assert status == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_global_timeout_without_answers_exits_97(tmp_path: pathlib.Path) -> None:
+    # A UAS that never answers: every call is still ringing when -timeout fires.
+    import socket
+
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    try:
+        port = sink.getsockname()[1]
+        started = time.monotonic()
+        status, out, _ = run_cli(
+            "-sn", "uac", f"127.0.0.1:{port}", "-i", "127.0.0.1", "-m", "1", "-nostdin",
+            "-timeout", "1s",
+        )  # fmt: skip
+        assert time.monotonic() - started < 10
+    finally:
+        sink.close()
+    # SIPp HEAD: -timeout forces the exit and aborted calls count as failed.
+    assert status == ExitStatus.CALLS_FAILED
+    assert "Test Terminated" in out
+
+
+def test_timeout_error_is_fatal(tmp_path: pathlib.Path) -> None:
+    status, _, err = run_cli(
+        "-sn", "uas", "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "0.3", "-timeout_error"
+    )
+    assert status == ExitStatus.FATAL
+    assert "timed out after '0.300' seconds" in err
+
+
+def test_idle_server_ended_by_timeout_exits_97() -> None:
+    status, _, _ = run_cli("-sn", "uas", "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "0.3")
+    assert status == ExitStatus.INTERNAL_COMMAND

@@ -1,0 +1,188 @@
+"""SIPp's per-call execution model, checked on the in-memory network under virtual time."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from gossipper.errors import ExitStatus
+from gossipper.stats import FailureReason
+from tests.engine._harness import builtin, run_pair, scenario_text
+
+UAS_486 = """<?xml version="1.0"?>
+<scenario name="busy">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]busy[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+UAC_TIMEOUT = """<?xml version="1.0"?>
+<scenario name="recv timeout">
+  <send><![CDATA[
+OPTIONS sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: a <sip:a@[local_ip]>;tag=[call_number]
+To: b <sip:b@[remote_ip]>
+Call-ID: [call_id]
+CSeq: [cseq] OPTIONS
+Content-Length: 0
+]]></send>
+  <recv response="200" timeout="2000" ontimeout="gave_up"/>
+  <label id="gave_up"/>
+</scenario>
+"""
+
+UAC_RECV_TIMEOUT_FAIL = UAC_TIMEOUT.replace(' ontimeout="gave_up"', "").replace(
+    '  <label id="gave_up"/>\n', ""
+)
+
+
+def counts(result_engine: object, index: int) -> tuple[int, int, int, int]:
+    element = result_engine.stats.elements[index]  # type: ignore[attr-defined]
+    return element.messages, element.retrans, element.timeouts, element.unexpected
+
+
+def test_uac_against_uas_all_calls_succeed() -> None:
+    result = run_pair(builtin("uac"), builtin("uas"), client_options={"max_calls": 10, "rate": 10})
+    client = result.client.snapshot.cumulative
+    assert result.client.exit_status is ExitStatus.SUCCESS
+    assert (client.outgoing_calls, client.successful_calls, client.failed_calls) == (10, 10, 0)
+    assert result.server is not None
+    server = result.server.snapshot.cumulative
+    assert (server.incoming_calls, server.successful_calls, server.failed_calls) == (10, 10, 0)
+    engine = result.client_engine
+    assert counts(engine, 0) == (10, 0, 0, 0)  # INVITE sent
+    assert counts(engine, 2)[0] == 10  # 180 received
+    assert counts(engine, 4)[0] == 10  # 200 received
+    assert counts(engine, 8)[0] == 10  # 200 to BYE
+    assert client.retransmissions == 0
+    # 10 calls at 10 cps: the last starts at 0.9 s and each lasts about no time at all.
+    assert 0.9 <= result.duration_s < 2.0
+
+
+def test_invite_to_a_silent_peer_follows_sipp_retransmission_timers() -> None:
+    result = run_pair(builtin("uac"), None, client_options={"max_calls": 1, "rate": 1})
+    engine = result.client_engine
+    # As in SIPp, the first call of -r 1 starts after 1 s; then T1=500 ms doubling,
+    # 5 retransmissions, failure at 0.5+1+2+4+8+16 = 31.5 s after the INVITE.
+    assert counts(engine, 0) == (1, 5, 1, 0)
+    snapshot = result.client.snapshot
+    assert snapshot.cumulative.failed_calls == 1
+    assert snapshot.cumulative.failure(FailureReason.MAX_UDP_RETRANS) == 1
+    assert snapshot.cumulative.retransmissions == 5
+    assert result.duration_s == pytest.approx(1.0 + 31.5, abs=0.01)
+    assert result.client.exit_status is ExitStatus.CALLS_FAILED
+
+
+def test_max_invite_retrans_and_nr() -> None:
+    limited = run_pair(
+        builtin("uac"), None, client_options={"max_calls": 1, "max_invite_retrans": 2, "rate": 1}
+    )
+    assert counts(limited.client_engine, 0) == (1, 2, 1, 0)
+    assert limited.duration_s == pytest.approx(1.0 + 3.5, abs=0.01)
+    disabled = run_pair(
+        builtin("uac"),
+        None,
+        client_options={"max_calls": 1, "no_retrans": True, "timeout_s": 5.0},
+    )
+    assert counts(disabled.client_engine, 0) == (1, 0, 0, 0)
+
+
+def test_486_is_unexpected_and_acknowledged(tmp_path: pathlib.Path) -> None:
+    result = run_pair(
+        builtin("uac"),
+        scenario_text(tmp_path, "busy.xml", UAS_486),
+        client_options={"max_calls": 3, "rate": 10},
+    )
+    client = result.client.snapshot.cumulative
+    assert client.failed_calls == 3
+    assert client.failure(FailureReason.UNEXPECTED_MESSAGE) == 3
+    # As in sipp-samples/failing_uac_screen.log: charged to the 200, not the optional 100.
+    assert counts(result.client_engine, 4)[3] == 3
+    assert counts(result.client_engine, 1)[3] == 0
+    assert result.server is not None
+    server = result.server.snapshot.cumulative
+    # The abort logic ACKed every 486, so the UAS completed its scenario.
+    assert (server.successful_calls, server.failed_calls) == (3, 0)
+    assert result.client.exit_status is ExitStatus.CALLS_FAILED
+
+
+def test_recv_timeout_with_ontimeout_label_at_end_fails(tmp_path: pathlib.Path) -> None:
+    result = run_pair(
+        scenario_text(tmp_path, "t.xml", UAC_TIMEOUT),
+        None,
+        client_options={"max_calls": 1, "no_retrans": True, "rate": 1},
+    )
+    engine = result.client_engine
+    assert counts(engine, 1)[2] == 1  # Timeout column of the recv
+    assert result.client.snapshot.cumulative.failed_calls == 1
+    assert result.duration_s == pytest.approx(1.0 + 2.0, abs=0.01)
+
+
+def test_recv_timeout_without_label_is_timeout_on_recv(tmp_path: pathlib.Path) -> None:
+    result = run_pair(
+        scenario_text(tmp_path, "t.xml", UAC_RECV_TIMEOUT_FAIL),
+        None,
+        client_options={"max_calls": 1, "no_retrans": True, "rate": 1},
+    )
+    snapshot = result.client.snapshot.cumulative
+    assert snapshot.failure(FailureReason.TIMEOUT_ON_RECV) == 1
+
+
+def test_default_recv_timeout_option_applies(tmp_path: pathlib.Path) -> None:
+    result = run_pair(
+        builtin("uac"),
+        None,
+        client_options={"max_calls": 1, "no_retrans": True, "recv_timeout_s": 3.0, "rate": 1},
+    )
+    assert result.client.snapshot.cumulative.failure(FailureReason.TIMEOUT_ON_RECV) == 1
+    assert result.duration_s == pytest.approx(1.0 + 3.0, abs=0.01)
+
+
+def test_users_mode_keeps_n_calls_running() -> None:
+    result = run_pair(
+        builtin("uac"),
+        builtin("uas"),
+        client_options={"users": 5, "max_calls": 25, "pause_default_s": 1.0},
+    )
+    client = result.client.snapshot
+    assert client.cumulative.successful_calls == 25
+    assert client.peak_calls == 5
+    # Five waves of one-second calls.
+    assert 5.0 <= result.duration_s < 6.0
+
+
+def test_open_call_limit_delays_calls_without_dropping_them() -> None:
+    result = run_pair(
+        builtin("uac"),
+        builtin("uas"),
+        client_options={
+            "max_calls": 20,
+            "rate": 100,
+            "max_open_calls": 2,
+            "pause_default_s": 1.0,
+        },
+    )
+    client = result.client.snapshot
+    assert client.cumulative.successful_calls == 20
+    assert client.peak_calls == 2
+    assert result.duration_s >= 10.0
+
+
+def test_pause_uses_dash_d() -> None:
+    result = run_pair(
+        builtin("uac"),
+        builtin("uas"),
+        client_options={"max_calls": 1, "pause_default_s": 2.5, "rate": 1},
+    )
+    assert result.duration_s == pytest.approx(1.0 + 2.5, abs=0.05)

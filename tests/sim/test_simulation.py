@@ -1,0 +1,365 @@
+"""``gossipper sim`` end to end: two real engines on the simulated network.
+
+The determinism tests run the golden cases (tests/golden_tool.py) under several reproducible
+but very different Trio scheduling orders (tests/sim/_scheduling.py) and in separate processes
+with different PYTHONHASHSEED values; the fault tests recompute the retransmission counters from
+the network's own event log.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import io
+import os
+import pathlib
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from gossipper.cli.main import raw_main
+from gossipper.cli.sim_command import build_plan
+from gossipper.errors import ExitStatus
+from gossipper.sim import CLIENT_HOST, EventKind, SimulationResult, run_simulation
+from gossipper.sip import SipMessage, parse_message
+from gossipper.stats import FailureReason
+from tests.golden_tool import CASES, GoldenCase, run_case
+from tests.sim._scheduling import shuffled_scheduling
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+_CASES = {case.name: case for case in CASES}
+
+
+def _digest(outputs: dict[str, bytes]) -> str:
+    hasher = hashlib.sha256()
+    for name in sorted(outputs):
+        hasher.update(name.encode() + b"\0" + hashlib.sha256(outputs[name]).digest())
+    return hasher.hexdigest()
+
+
+def _run(case: GoldenCase, tmp_path: pathlib.Path, tag: str) -> dict[str, bytes]:
+    directory = tmp_path / tag
+    directory.mkdir()
+    return run_case(case, directory)
+
+
+# ------------------------------------------------------------------ determinism
+
+
+@pytest.mark.parametrize("name", [case.name for case in CASES])
+def test_outputs_do_not_depend_on_trio_scheduling_order(name: str, tmp_path: pathlib.Path) -> None:
+    case = _CASES[name]
+    reference = _run(case, tmp_path, "default")
+    for seed in (1, 2):
+        with shuffled_scheduling(seed):
+            shuffled = _run(case, tmp_path, f"shuffled{seed}")
+        assert sorted(shuffled) == sorted(reference)
+        for file_name, data in reference.items():
+            assert shuffled[file_name] == data, f"{file_name} differs under shuffle seed {seed}"
+
+
+def test_same_bytes_in_separate_processes_with_different_hash_seeds(
+    tmp_path: pathlib.Path,
+) -> None:
+    case = _CASES["loss_10pct"]
+    prints = set()
+    for hash_seed in ("0", "98765"):
+        directory = tmp_path / f"hash{hash_seed}"
+        directory.mkdir()
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=str(ROOT))
+        done = subprocess.run(
+            [sys.executable, "-m", "gossipper", *case.argv],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        outputs = {path.name: path.read_bytes() for path in directory.iterdir()}
+        outputs["stdout"] = done.stdout
+        outputs["exit"] = str(done.returncode).encode()
+        assert len(outputs) > 10  # every trace file, the summary, stdout
+        prints.add(_digest(outputs))
+    in_process = run_case(case, tmp_path)
+    assert len(prints) == 1
+    assert (tmp_path / "summary.json").read_bytes() == in_process["summary.json"]
+
+
+def test_a_simulation_opens_no_network_socket_thread_or_wall_clock(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    seen: list[str] = []
+    real_start = threading.Thread.start
+
+    class GuardedSocket(socket.socket):
+        def __init__(self, family: Any = -1, *args: Any, **kwargs: Any) -> None:
+            super().__init__(family, *args, **kwargs)
+            # trio.run makes one AF_UNIX socketpair to wake itself up; nothing else may exist.
+            if self.family != socket.AF_UNIX:
+                seen.append(f"socket {self.family!r}")
+
+    def guarded_start(self: threading.Thread) -> None:
+        seen.append("thread")
+        real_start(self)
+
+    def no_wall_clock() -> float:
+        seen.append("time.time")
+        return 0.0
+
+    monkeypatch.setattr(socket, "socket", GuardedSocket)
+    monkeypatch.setattr(threading.Thread, "start", guarded_start)
+    monkeypatch.setattr(time, "time", no_wall_clock)
+    outputs = run_case(_CASES["named_rtd"], tmp_path)
+    assert outputs["exit_status.txt"] == b"0\n"
+    assert seen == []
+
+
+# ------------------------------------------------------------------ faults and counters
+
+
+def _simulate(args: list[str], tmp_path: pathlib.Path) -> tuple[SimulationResult, str]:
+    plan = dataclasses.replace(build_plan(args, directory=str(tmp_path)), record_payloads=True)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    result = run_simulation(plan, stdout, stderr)
+    return result, stdout.getvalue()
+
+
+def _expected_client_counters(result: SimulationResult) -> dict[str, int]:
+    """SIPp's retransmission counters of a uac, recomputed from the network log alone.
+
+    A retransmission is a datagram the client sends again with the same bytes; a transaction
+    times out when its request went out 1 + max retransmissions times (INVITE 6, BYE 10) and no
+    answer for it ever reached the client; a 180 arriving after the 200 of the INVITE (a re-sent
+    180 overtaken by the 200's own retransmission) is unexpected once the uac waits for the BYE's
+    200, and aborts the call.
+    """
+    messages: dict[str, SipMessage] = {d: parse_message(b) for d, b in result.payloads.items()}
+    sends: collections.Counter[str] = collections.Counter()
+    delivered: dict[str, list[SipMessage]] = collections.defaultdict(list)
+    for event in result.events:
+        if event.time_s > result.end_time_s:
+            break  # the peer's drain after the main side ended
+        if event.src[0] == CLIENT_HOST and event.copy == 0:
+            if event.kind in (EventKind.SCHEDULED, EventKind.LOST):
+                sends[event.digest] += 1
+        elif event.dst[0] == CLIENT_HOST and event.kind is EventKind.DELIVERED:
+            message = messages[event.digest]
+            delivered[message.call_id].append(message)
+    retrans: collections.Counter[str] = collections.Counter()
+    most_sends: dict[tuple[str, str], int] = collections.defaultdict(int)
+    for digest, count in sends.items():
+        message = messages[digest]
+        retrans[message.method] += count - 1
+        key = (message.call_id, message.method)
+        most_sends[key] = max(most_sends[key], count)
+    invite_timeouts = bye_timeouts = unexpected = 0
+    for call_id in {call_id for call_id, _ in most_sends}:
+        answers = delivered[call_id]
+        if most_sends[(call_id, "INVITE")] == 6 and not answers:
+            invite_timeouts += 1
+        bye_answered = any(m.cseq_method == "BYE" for m in answers)
+        if most_sends[(call_id, "BYE")] == 10 and not bye_answered:
+            bye_timeouts += 1
+        answered = False
+        for message in answers:
+            if message.cseq_method == "BYE":
+                break
+            if message.status_code == 200:
+                answered = True
+            elif answered and message.status_code == 180:
+                unexpected += 1
+                break
+    return {
+        "retransmissions": sum(retrans.values()),
+        "invite_retrans": retrans["INVITE"],
+        "ack_retrans": retrans["ACK"],
+        "bye_retrans": retrans["BYE"],
+        "invite_timeouts": invite_timeouts,
+        "bye_timeouts": bye_timeouts,
+        "max_udp_retrans": invite_timeouts + bye_timeouts,
+        "unexpected": unexpected,
+    }
+
+
+def _client_counters(result: SimulationResult) -> dict[str, int]:
+    snapshot = result.main.snapshot
+    elements = snapshot.elements  # uac: 0 INVITE, 5 ACK, 7 BYE
+    return {
+        "retransmissions": snapshot.cumulative.retransmissions,
+        "invite_retrans": elements[0].retrans,
+        "ack_retrans": elements[5].retrans,
+        "bye_retrans": elements[7].retrans,
+        "invite_timeouts": elements[0].timeouts,
+        "bye_timeouts": elements[7].timeouts,
+        "max_udp_retrans": snapshot.cumulative.failure(FailureReason.MAX_UDP_RETRANS),
+        "unexpected": sum(element.unexpected for element in elements),
+    }
+
+
+def test_ten_percent_loss_counters_match_the_loss_pattern(tmp_path: pathlib.Path) -> None:
+    args = ["-sn", "uac", "-m", "200", "-r", "20", "-net_loss", "10", "-net_delay", "5"]
+    result, _ = _simulate([*args, "-seed", "7"], tmp_path)
+    counters = _client_counters(result)
+    assert counters == _expected_client_counters(result)
+    # Pinned for seed 7: SIPp's retransmissions recover 198 of 200 calls; one BYE outlives the
+    # uas's 4 s timewait, one late 180 is unexpected.
+    assert result.network.lost == 153  # (including the peer's drain after the end)
+    assert counters == {
+        "retransmissions": 86,
+        "invite_retrans": 21,
+        "ack_retrans": 7,
+        "bye_retrans": 58,
+        "invite_timeouts": 0,
+        "bye_timeouts": 1,
+        "max_udp_retrans": 1,
+        "unexpected": 1,
+    }
+    cumulative = result.main.snapshot.cumulative
+    assert (cumulative.successful_calls, cumulative.failed_calls) == (198, 2)
+    assert cumulative.failure(FailureReason.UNEXPECTED_MESSAGE) == 1
+
+
+def test_heavy_loss_times_transactions_out_exactly_as_the_log_says(tmp_path: pathlib.Path) -> None:
+    args = ["-sn", "uac", "-m", "100", "-r", "10", "-net_loss", "40", "-net_delay", "5"]
+    result, stdout = _simulate([*args, "-seed", "3"], tmp_path)
+    counters = _client_counters(result)
+    assert counters == _expected_client_counters(result)
+    assert counters["invite_timeouts"] >= 1 and counters["bye_timeouts"] >= 1
+    cumulative = result.main.snapshot.cumulative
+    assert cumulative.failed_calls == counters["max_udp_retrans"] + counters["unexpected"]
+    assert result.exit_status is ExitStatus.CALLS_FAILED
+    assert stdout.endswith(f"Reproduce with: gossipper sim {shlex.join(args)} -seed 3\n")
+
+
+def test_loss_changes_with_the_seed_only(tmp_path: pathlib.Path) -> None:
+    args = ["-sn", "uac", "-m", "50", "-r", "20", "-net_loss", "20"]
+    first, _ = _simulate([*args, "-seed", "1"], tmp_path)
+    again, _ = _simulate([*args, "-seed", "1"], tmp_path)
+    other, _ = _simulate([*args, "-seed", "2"], tmp_path)
+    assert first.events == again.events
+    assert first.events != other.events
+
+
+# ------------------------------------------------------------------ command line and report
+
+
+def _cli(args: list[str], directory: pathlib.Path) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    os.chdir(directory)
+    try:
+        status = raw_main(["sim", *args], stdout=stdout, stderr=stderr)
+    finally:
+        os.chdir(previous)
+    return status, stdout.getvalue(), stderr.getvalue()
+
+
+def test_failed_run_ends_with_a_command_that_reproduces_it(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "busy.xml").write_bytes(
+        (ROOT / "tests/golden_csv/scenarios/uas_486.xml").read_bytes()
+    )
+    args = ["-sn", "uac", "-m", "3", "-peer", "busy.xml", "-net_jitter", "3"]
+    status, stdout, _ = _cli(args, tmp_path)
+    assert status == int(ExitStatus.CALLS_FAILED)
+    last = stdout.splitlines()[-1]
+    assert last == f"Reproduce with: gossipper sim {shlex.join(args)} -seed 1"
+    replay = shlex.split(last.removeprefix("Reproduce with: "))
+    assert replay[:2] == ["gossipper", "sim"]
+    assert _cli(replay[2:], tmp_path) == (status, stdout, "")
+
+
+def test_successful_run_prints_no_reproduction_line(tmp_path: pathlib.Path) -> None:
+    status, stdout, stderr = _cli(["-sn", "uac", "-m", "5", "-r", "50"], tmp_path)
+    assert (status, stderr) == (0, "")
+    assert "Reproduce with" not in stdout
+    assert "Test Terminated" in stdout
+    assert "  Peer uas: 5 calls, 5 successful, 0 failed, 0 retransmissions" in stdout
+
+
+def test_fault_options_build_per_direction_rules(tmp_path: pathlib.Path) -> None:
+    plan = build_plan(
+        [
+            "-sn",
+            "uac",
+            "-net_loss",
+            "5",
+            "-net_loss_s2c",
+            "20",
+            "-net_delay_c2s",
+            "30",
+            "-net_jitter",
+            "4",
+            "-seed",
+            "0x10",
+            "-epoch",
+            "1000",
+        ]
+    )
+    c2s = plan.faults.for_link((CLIENT_HOST, 5060), ("10.0.0.2", 5060))
+    s2c = plan.faults.for_link(("10.0.0.2", 5060), (CLIENT_HOST, 5060))
+    assert (c2s.loss_pct, c2s.delay_ms, c2s.jitter_ms) == (5, 30, 4)
+    assert (s2c.loss_pct, s2c.delay_ms, s2c.jitter_ms) == (20, 0, 4)
+    assert (plan.seed, plan.epoch_s) == (16, 1000.0)
+    assert plan.peer.scenario.base_name == "uas"
+    # No -m: the main side stops after the default sim timeout (an hour of virtual time).
+    assert plan.main.config.timeout_s == 3600.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-sn", "uac", "-net_loss", "101"], "-net_loss must be a percentage in [0, 100]"),
+        (["-sn", "uac", "-net_delay", "-1"], "-net_delay must be a finite number >= 0"),
+        (["-sn", "uac", "-net_jitter", "x"], "-net_jitter must be a number"),
+        (["-sn", "uac", "-seed", "abc"], "-seed must be an integer"),
+        (["-sn", "uac", "-seed"], "-seed needs a value"),
+        (["-sn", "uac", "127.0.0.1"], "drop the remote host 127.0.0.1"),
+        (["-sn", "uac", "-peer", "uac"], "-peer uac: the peer must not be a client scenario"),
+        (["-sn", "uac", "-peer", "nope"], "-peer nope: not a built-in scenario name"),
+        (["-sn", "uac", "-bg"], "-bg has no meaning in a simulation"),
+    ],
+)
+def test_bad_sim_arguments_are_one_line_errors(
+    args: list[str], message: str, tmp_path: pathlib.Path
+) -> None:
+    status, stdout, stderr = _cli(args, tmp_path)
+    assert status == int(ExitStatus.CALLS_FAILED)  # ConfigError: 1, as a bad SIPp command line
+    assert stdout == ""
+    assert stderr.startswith("gossipper: error: ") and message in stderr
+    assert stderr.count("\n") == 1
+
+
+def test_sim_help_lists_every_sim_option(tmp_path: pathlib.Path) -> None:
+    from gossipper.cli.sim_command import SIM_OPTIONS
+
+    status, stdout, _ = _cli(["-h"], tmp_path)
+    assert status == int(ExitStatus.NO_CALLS)
+    for option in SIM_OPTIONS:
+        assert f"  {option.name} " in stdout
+    assert all(len(line) <= 100 for line in stdout.splitlines())
+
+
+def test_main_side_may_be_the_server(tmp_path: pathlib.Path) -> None:
+    status, stdout, _ = _cli(["-sn", "uas", "-m", "6", "-r", "30"], tmp_path)
+    assert status == 0
+    assert "SIPp Server Mode" not in stdout  # exit screens say Test Terminated, as SIPp
+    assert "  Peer uac: 6 calls, 6 successful, 0 failed, 0 retransmissions" in stdout
+
+
+def test_exec_commands_are_skipped_and_reported(tmp_path: pathlib.Path) -> None:
+    scenario = (ROOT / "tests/golden_csv/scenarios/uac_rtd.xml").read_text()
+    scenario = scenario.replace(
+        '<log message="call', '<exec command="touch never-created"/>\n      <log message="call'
+    )
+    (tmp_path / "exec.xml").write_text(scenario)
+    status, _, stderr = _cli(["-sf", "exec.xml", "-m", "2", "-r", "10"], tmp_path)
+    assert status == 0
+    assert not (tmp_path / "never-created").exists()
+    assert "2 <exec command> action(s) not run" in stderr
