@@ -111,7 +111,12 @@ class Child:
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.started_at = time.monotonic()
             self._popen = subprocess.Popen(
-                command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+                command,
+                cwd=cwd,
+                env=_child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
             )
         self.pid = self._popen.pid
         _LIVE[self.pid] = self._popen
@@ -184,6 +189,15 @@ class Child:
             if text.strip():
                 parts.append(f"[{path.name}] {text[-chars:]}")
         return "\n".join(parts)
+
+
+def _child_env() -> dict[str, str]:
+    # Run the gossipper of this checkout even when another one is installed.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        part for part in (str(REPO), env.get("PYTHONPATH", "")) if part
+    )
+    return env
 
 
 def _proc_status_kb(pid: int, field: str) -> int | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -157,7 +156,7 @@ async def _run(
         engine.tracer = tracer
         env.clock_ms = lambda: int((trio.current_time() - engine.start_s) * 1000)
         await engine.open()
-        nursery.start_soon(_watch_signals, engine)
+        await _start_controls(nursery, config, engine, stdout, stderr)
         result = await engine.run()
         if peer_engine is not None:
             peer_engine.interrupt()
@@ -191,14 +190,43 @@ async def _start_peer(
     return engine
 
 
-async def _watch_signals(engine: Engine) -> None:
-    """SIGINT/SIGTERM stop at once; SIGUSR1 is SIPp's soft quit (a second one forces)."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) as signals:
-        async for signum in signals:
-            if signum == signal.SIGUSR1:
-                engine.soft_quit()
-            else:
-                engine.interrupt()
+async def _start_controls(
+    nursery: trio.Nursery, config: RunConfig, engine: Engine, stdout: TextIO, stderr: TextIO
+) -> None:
+    """Signals, the UDP control socket and (on a terminal, without -nostdin) the keyboard."""
+    from gossipper.cli.control import (
+        Controller,
+        keyboard_available,
+        open_control_socket,
+        read_keyboard,
+        serve_control_socket,
+        watch_signals,
+    )
+    from gossipper.engine.screens import display_snapshot, screen_dump
+
+    def warn(text: str) -> None:
+        engine.warning(text)
+        stderr.write(f"gossipper: warning: {text}\n")
+
+    def dump_screens() -> None:
+        text = screen_dump(engine, display_snapshot(engine), terminated=False)
+        tracer = engine.tracer
+        if isinstance(tracer, TraceFiles):
+            tracer.write_rtt(engine.stats.take_rtt_samples())
+            if config.trace_screen:
+                tracer.write_screens(text)
+                tracer.flush()
+                return
+        stdout.write(text)
+        stdout.flush()
+
+    controller = Controller(engine, dump_screens=dump_screens, warn=warn)
+    nursery.start_soon(watch_signals, engine, dump_screens)
+    control = await open_control_socket(config.control_ip, config.control_port, warn)
+    if control is not None:
+        nursery.start_soon(serve_control_socket, control, controller)
+    if not config.nostdin and keyboard_available():
+        nursery.start_soon(read_keyboard, controller)
 
 
 def open_trace_files(

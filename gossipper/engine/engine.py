@@ -161,6 +161,9 @@ class Engine:
         self._pacing_wakeup = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._free_users: list[int] = []
+        self.users_target = config.users or 0
+        self._traffic_started = False
+        self._next_user_id = 1
 
     # ------------------------------------------------------------------ settings helpers
 
@@ -218,6 +221,7 @@ class Engine:
             if config.sleep_s > 0:
                 await trio.sleep(config.sleep_s)
             self.start_s = trio.current_time()
+            self._traffic_started = True
             self.rate_state.changed_at_s = self.start_s
             if config.timeout_s > 0:
                 nursery.start_soon(self._global_timeout, config.timeout_s)
@@ -317,6 +321,23 @@ class Engine:
             self.rate_state.change_rate(self.rate_state.rate, trio.current_time())
         self.traffic_paused = paused
         self._pacing_wakeup.set()
+
+    def set_users(self, users: int) -> None:
+        """-users mode: change the number of users (``set users``, keys + - * /)."""
+        if self.config.users is None:
+            return
+        users = max(0, users)
+        while self._next_user_id <= users:
+            self._free_users.append(self._next_user_id)
+            self._next_user_id += 1
+        self.users_target = users
+        self.stats.target_rate = float(users)
+        self.open_call_limit = max(self.open_call_limit, users)
+        self._replace_user_calls()
+
+    def reset_stats(self) -> None:
+        """``reset stats``: restart the cumulative counters from now."""
+        self.stats.reset_cumulative(self.wall_clock.wall_time(), trio.current_time())
 
     def fatal_action_error(self, text: str) -> None:
         self.fatal_message = text
@@ -575,14 +596,19 @@ class Engine:
                 await self._pacing_wakeup.wait()
 
     def _start_users(self, users: int) -> None:
-        self._free_users = list(range(users, 0, -1))
-        self._replace_user_calls()
+        self._free_users = []
+        self._next_user_id = 1
+        self.set_users(users)
 
     def _replace_user_calls(self) -> None:
         """-users: every free user immediately starts a new call (reference 11.1)."""
-        if self.config.users is None or self._nursery is None:
+        if self.config.users is None or not self._traffic_started:
             return
-        while self._free_users and self._can_start_call():
+        # Lowest user id first, so user k's calls keep user id k in a stable order.
+        self._free_users.sort(reverse=True)
+        while (
+            self._free_users and len(self.calls) < self.users_target and self._can_start_call()
+        ):
             self._start_outgoing_call(self._free_users.pop())
 
     async def _rate_increase_loop(self) -> None:

@@ -1,0 +1,432 @@
+"""Highest clean call rate and CPU per call: gossipper against SIPp, side by side on loopback.
+
+Runs three pairs at rising rates, each step about --seconds of calls (-m = rate x seconds):
+
+  sipp -> sipp            the reference: SIPp uac against SIPp uas
+  gossipper -> sipp       gossipper uac against SIPp uas
+  sipp -> gossipper       SIPp uac against gossipper uas
+
+A step is clean when both processes exit 0, both count every call created and successful, none
+failed, and the uac reached at least 90% of the target rate. A pair's ladder stops at its first
+failing step (retried once to rule out a fluke), then bisects between the last clean and the first
+failing rate. CPU per call is (user + system time) / calls of each process, from os.wait4.
+
+  python bench/bench_rates.py                 # full ladder, all three pairs
+  python bench/bench_rates.py --quick         # 4 steps, no bisection
+  python bench/bench_rates.py --trace         # gossipper uac with -trace_msg/_stat/_rtt on vs off
+  python bench/bench_rates.py --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+
+from benchlib import (
+    LOOPBACK,
+    REPO,
+    Child,
+    ChildResult,
+    Counts,
+    free_udp_port,
+    gossipper_command,
+    gossipper_counts,
+    install_cleanup,
+    machine_info,
+    sipp_binary,
+    sipp_counts,
+    wait_for_udp_listener,
+)
+
+FULL_RATES = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000)
+QUICK_RATES = (500, 1000, 2000, 4000)
+TRACE_FLAGS = ("-trace_msg", "-trace_stat", "-trace_rtt")
+# The uac must have created calls at >= this share of the target rate for a clean step.
+MIN_RATE_SHARE = 0.9
+# SIPp's built-in uas (and ours) keeps each call for 4 s after the BYE; then it exits.
+UAS_GRACE_S = 15.0
+# An INVITE that is never answered fails after 0.5+1+2+4+8+16 = 31.5 s of retransmissions.
+UAC_SLACK_S = 45.0
+
+
+@dataclass
+class Side:
+    """One process of a step: which program, what it counted, what it cost."""
+
+    program: str
+    role: str
+    returncode: int | None = None
+    killed: bool = False
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+    max_rss_kb: int = 0
+    counts: Counts | None = None
+    cpu_us_per_call: float = 0.0
+
+
+@dataclass
+class Step:
+    """One rate step of one pair."""
+
+    pair: str
+    rate_cps: int
+    calls: int
+    clean: bool
+    reasons: list[str]
+    uac: Side
+    uas: Side
+
+
+@dataclass
+class Ladder:
+    """All steps of one pair and its highest clean rate."""
+
+    pair: str
+    steps: list[Step] = field(default_factory=list)
+    max_clean_cps: int = 0
+    first_failing_cps: int | None = None
+
+    def step_at(self, rate_cps: int) -> Step | None:
+        """The last step run at this rate (after a retry, the retry)."""
+        found = None
+        for step in self.steps:
+            if step.rate_cps == rate_cps:
+                found = step
+        return found
+
+
+@dataclass
+class Pair:
+    """Which program plays uac and uas, plus extra uac options."""
+
+    name: str
+    uac: str
+    uas: str
+    uac_extra: tuple[str, ...] = ()
+
+
+PAIRS = {
+    "sipp->sipp": Pair("sipp->sipp", "sipp", "sipp"),
+    "gossipper->sipp": Pair("gossipper->sipp", "gossipper", "sipp"),
+    "sipp->gossipper": Pair("sipp->gossipper", "sipp", "gossipper"),
+}
+TRACE_PAIRS = {
+    "gossipper->sipp trace off": Pair("gossipper->sipp trace off", "gossipper", "sipp"),
+    "gossipper->sipp trace on": Pair(
+        "gossipper->sipp trace on", "gossipper", "sipp", uac_extra=TRACE_FLAGS
+    ),
+}
+
+
+def _uas_command(program: str, port: int, calls: int, workdir: pathlib.Path) -> list[str]:
+    if program == "sipp":
+        return [
+            sipp_binary(), "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-nostdin",
+            "-m", str(calls), "-trace_stat", "-stf", str(workdir / "uas_stat.csv"), "-fd", "1",
+        ]  # fmt: skip
+    return gossipper_command(
+        "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-m", str(calls), "-nostdin",
+        "-summary_json", str(workdir / "uas_summary.json"),
+    )  # fmt: skip
+
+
+def _uac_command(
+    program: str,
+    remote_port: int,
+    calls: int,
+    rate_cps: int,
+    workdir: pathlib.Path,
+    extra: tuple[str, ...],
+) -> list[str]:
+    if program == "sipp":
+        return [
+            sipp_binary(), "-sn", "uac", f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK,
+            "-p", str(free_udp_port()), "-nostdin", "-m", str(calls), "-r", str(rate_cps),
+            "-trace_stat", "-stf", str(workdir / "uac_stat.csv"), "-fd", "1", *extra,
+        ]  # fmt: skip
+    return gossipper_command(
+        "-sn", "uac", f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK, "-p", str(free_udp_port()),
+        "-nostdin", "-m", str(calls), "-r", str(rate_cps),
+        "-summary_json", str(workdir / "uac_summary.json"), *extra,
+    )  # fmt: skip
+
+
+def _read_counts(program: str, role: str, workdir: pathlib.Path) -> Counts | None:
+    if program == "sipp":
+        return sipp_counts(workdir / f"{role}_stat.csv")
+    return gossipper_counts(workdir / f"{role}_summary.json")
+
+
+def _fill(side: Side, result: ChildResult, calls: int, workdir: pathlib.Path) -> None:
+    side.returncode = result.returncode
+    side.killed = result.killed
+    side.cpu_s = result.cpu_s
+    side.wall_s = result.wall_s
+    side.max_rss_kb = result.max_rss_kb
+    side.counts = _read_counts(side.program, side.role, workdir)
+    side.cpu_us_per_call = result.cpu_s / calls * 1e6 if calls else 0.0
+
+
+def run_step(pair: Pair, rate_cps: int, seconds: float, root: pathlib.Path) -> Step:
+    """Run one step: start the uas, then the uac, wait for both, judge the counts."""
+    calls = max(1, round(rate_cps * seconds))
+    slug = pair.name.replace(" ", "_").replace("->", "_to_")
+    attempt = 1
+    while (root / f"{slug}_{rate_cps}_{attempt}").exists():
+        attempt += 1
+    workdir = root / f"{slug}_{rate_cps}_{attempt}"
+    workdir.mkdir(parents=True)
+    uac_side = Side(pair.uac, "uac")
+    uas_side = Side(pair.uas, "uas")
+    reasons: list[str] = []
+    port = free_udp_port()
+    uas = Child("uas", _uas_command(pair.uas, port, calls, workdir), workdir)
+    if not wait_for_udp_listener(port, uas):
+        _fill(uas_side, uas.kill(), calls, workdir)
+        reasons.append(f"uas did not bind UDP {port}: {uas.tail(300)}")
+        return Step(pair.name, rate_cps, calls, False, reasons, uac_side, uas_side)
+    uac = Child(
+        "uac", _uac_command(pair.uac, port, calls, rate_cps, workdir, pair.uac_extra), workdir
+    )
+    uac_result = uac.wait(calls / rate_cps + UAC_SLACK_S)
+    uas_result = uas.wait(UAS_GRACE_S if uac_result.returncode == 0 else 6.0)
+    _fill(uac_side, uac_result, calls, workdir)
+    _fill(uas_side, uas_result, calls, workdir)
+    for side, result, child in ((uac_side, uac_result, uac), (uas_side, uas_result, uas)):
+        if result.killed:
+            reasons.append(f"{side.role} did not finish in time (killed)")
+        elif result.returncode != 0:
+            reasons.append(f"{side.role} exit {result.returncode}: {child.tail(300)!r}")
+        counts = side.counts
+        if counts is None:
+            reasons.append(f"{side.role}: no counters written")
+            continue
+        if counts.failed:
+            reasons.append(f"{side.role}: {counts.failed} failed calls")
+        if counts.created != calls or counts.successful != calls:
+            reasons.append(
+                f"{side.role}: created {counts.created}, successful {counts.successful} of {calls}"
+            )
+    uac_counts = uac_side.counts
+    if uac_counts is not None and uac_counts.rate_cps < MIN_RATE_SHARE * rate_cps:
+        reasons.append(f"uac reached only {uac_counts.rate_cps:.0f} cps")
+    return Step(pair.name, rate_cps, calls, not reasons, reasons, uac_side, uas_side)
+
+
+def _print_step(step: Step) -> None:
+    def counts_text(counts: Counts | None) -> str:
+        if counts is None:
+            return f"{'-':>21}"
+        return (
+            f"{counts.created:>6}/{counts.successful:>6}/{counts.failed:>4}"
+            f"/{counts.retransmissions:>3}"
+        )
+
+    rate = f"{step.uac.counts.rate_cps:7.0f}" if step.uac.counts else f"{'-':>7}"
+    verdict = "clean" if step.clean else "FAIL"
+    print(
+        f"  {step.rate_cps:>6} {verdict:<5} {rate} {counts_text(step.uac.counts)}"
+        f" {counts_text(step.uas.counts)} {step.uac.cpu_us_per_call:8.1f}"
+        f" {step.uas.cpu_us_per_call:8.1f}",
+        flush=True,
+    )
+    for reason in step.reasons:
+        print(f"           ! {reason[:300]}", flush=True)
+
+
+def _header(pair: Pair) -> None:
+    print(f"\n{pair.name}  (uac = {pair.uac}, uas = {pair.uas}) {' '.join(pair.uac_extra)}")
+    print(
+        "    rate verdict   got  uac crea/  succ/fail/rtx   uas crea/  succ/fail/rtx"
+        "  uac us/c  uas us/c",
+        flush=True,
+    )
+
+
+def run_ladder(
+    pair: Pair, rates: list[int], seconds: float, bisect: int, confirm: bool, root: pathlib.Path
+) -> Ladder:
+    """Climb the rates until the first failing step, then bisect the gap."""
+    ladder = Ladder(pair.name)
+    _header(pair)
+
+    def attempt(rate_cps: int) -> bool:
+        step = run_step(pair, rate_cps, seconds, root)
+        ladder.steps.append(step)
+        _print_step(step)
+        if not step.clean and confirm:
+            print("           (retrying once to rule out a fluke)", flush=True)
+            step = run_step(pair, rate_cps, seconds, root)
+            ladder.steps.append(step)
+            _print_step(step)
+        return step.clean
+
+    for rate_cps in rates:
+        if attempt(rate_cps):
+            ladder.max_clean_cps = rate_cps
+        else:
+            ladder.first_failing_cps = rate_cps
+            break
+    low, high = ladder.max_clean_cps, ladder.first_failing_cps
+    for _ in range(bisect):
+        if high is None:
+            break
+        middle = int(round((low + high) / 2 / 50) * 50)
+        if middle <= low or middle >= high:
+            break
+        if attempt(middle):
+            low = ladder.max_clean_cps = middle
+        else:
+            high = ladder.first_failing_cps = middle
+    return ladder
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator > 0 else None
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def summarise(ladders: dict[str, Ladder]) -> dict[str, object]:
+    """Print the per-pair summary and the gossipper/SIPp ratios; return them for --json."""
+    print("\nSummary (CPU per call at the pair's highest clean rate)")
+    print(f"  {'pair':<28} {'max clean cps':>13} {'uac us/call':>12} {'uas us/call':>12}")
+    summary: dict[str, object] = {}
+    for name, ladder in ladders.items():
+        step = ladder.step_at(ladder.max_clean_cps) if ladder.max_clean_cps else None
+        uac_us = step.uac.cpu_us_per_call if step else 0.0
+        uas_us = step.uas.cpu_us_per_call if step else 0.0
+        limit = "" if ladder.first_failing_cps is not None else " (never failed)"
+        print(f"  {name:<28} {ladder.max_clean_cps:>13} {uac_us:>12.1f} {uas_us:>12.1f}{limit}")
+        summary[name] = {
+            "max_clean_cps": ladder.max_clean_cps,
+            "first_failing_cps": ladder.first_failing_cps,
+            "uac_cpu_us_per_call": uac_us,
+            "uas_cpu_us_per_call": uas_us,
+        }
+    reference = ladders.get("sipp->sipp")
+    if reference is None:
+        return summary
+    ratios: dict[str, object] = {}
+    print("\nRatios gossipper / SIPp (targets: clean rate >= 0.33, CPU per call <= 3)")
+    for name, role in (("gossipper->sipp", "uac"), ("sipp->gossipper", "uas")):
+        ours = ladders.get(name)
+        if ours is None:
+            continue
+        rate_ratio = _ratio(ours.max_clean_cps, reference.max_clean_cps)
+        print(
+            f"  {name}: clean rate {ours.max_clean_cps} / {reference.max_clean_cps}"
+            f" = {_fmt_ratio(rate_ratio)}"
+        )
+        per_rate: dict[str, float | None] = {}
+        for step in ours.steps:
+            ref_step = reference.step_at(step.rate_cps)
+            if not step.clean or ref_step is None or not ref_step.clean:
+                continue
+            our_us = getattr(step, role).cpu_us_per_call
+            ref_us = getattr(ref_step, role).cpu_us_per_call
+            cpu_ratio = _ratio(our_us, ref_us)
+            per_rate[str(step.rate_cps)] = cpu_ratio
+            print(
+                f"    {role} CPU/call at {step.rate_cps:>5} cps: gossipper {our_us:7.1f} us,"
+                f" SIPp {ref_us:6.1f} us, ratio {_fmt_ratio(cpu_ratio)}"
+            )
+        ratios[name] = {"clean_rate_ratio": rate_ratio, f"{role}_cpu_ratio_by_rate": per_rate}
+    summary["ratios"] = ratios
+    return summary
+
+
+def summarise_trace(ladders: dict[str, Ladder]) -> dict[str, object]:
+    """Print trace-on vs trace-off clean rates and their ratio (target >= 0.5)."""
+    off = ladders["gossipper->sipp trace off"]
+    on = ladders["gossipper->sipp trace on"]
+    ratio = _ratio(on.max_clean_cps, off.max_clean_cps)
+    print("\nTrace cost (gossipper uac with -trace_msg -trace_stat -trace_rtt; target >= 0.5)")
+    print(f"  trace off: {off.max_clean_cps} cps   trace on: {on.max_clean_cps} cps")
+    print(f"  ratio on/off = {_fmt_ratio(ratio)}")
+    cpu: dict[str, float | None] = {}
+    for step in on.steps:
+        off_step = off.step_at(step.rate_cps)
+        if step.clean and off_step is not None and off_step.clean:
+            cpu[str(step.rate_cps)] = _ratio(step.uac.cpu_us_per_call, off_step.uac.cpu_us_per_call)
+            print(
+                f"    uac CPU/call at {step.rate_cps:>5} cps: on {step.uac.cpu_us_per_call:7.1f}"
+                f" us, off {off_step.uac.cpu_us_per_call:7.1f} us,"
+                f" ratio {_fmt_ratio(cpu[str(step.rate_cps)])}"
+            )
+    return {
+        "trace_off_max_clean_cps": off.max_clean_cps,
+        "trace_on_max_clean_cps": on.max_clean_cps,
+        "rate_ratio_on_off": ratio,
+        "uac_cpu_ratio_on_off_by_rate": cpu,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer steps, no bisection")
+    parser.add_argument("--rates", help="comma-separated rates in calls/s")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of a step (5)")
+    parser.add_argument("--bisect", type=int, help="bisection steps after the ladder (2)")
+    parser.add_argument("--no-confirm", action="store_true", help="do not retry a failing step")
+    parser.add_argument("--pairs", help="comma-separated subset of: " + ", ".join(PAIRS))
+    parser.add_argument("--trace", action="store_true", help="trace on vs off instead")
+    parser.add_argument("--json", type=pathlib.Path, help="write all results to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+
+    install_cleanup()
+    sipp_binary()
+    if args.rates:
+        rates = [int(rate) for rate in args.rates.split(",") if rate.strip()]
+    else:
+        rates = list(QUICK_RATES if args.quick else FULL_RATES)
+    bisect = args.bisect if args.bisect is not None else (0 if args.quick else 2)
+    confirm = not (args.no_confirm or args.quick)
+    if args.trace:
+        pairs = list(TRACE_PAIRS.values())
+    elif args.pairs:
+        pairs = [PAIRS[name.strip()] for name in args.pairs.split(",")]
+    else:
+        pairs = list(PAIRS.values())
+
+    info = machine_info()
+    print("machine: " + ", ".join(f"{key}={value}" for key, value in info.items()))
+    print(f"rates: {rates}, {args.seconds:g} s per step, bisect {bisect}, confirm {confirm}")
+    root = pathlib.Path(tempfile.mkdtemp(prefix="gossipper-bench-"))
+    try:
+        ladders = {
+            pair.name: run_ladder(pair, rates, args.seconds, bisect, confirm, root)
+            for pair in pairs
+        }
+        summary = summarise_trace(ladders) if args.trace else summarise(ladders)
+    finally:
+        if args.keep:
+            print(f"\nwork directory kept: {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    if args.json:
+        doc = {
+            "benchmark": "bench_rates",
+            "mode": "trace" if args.trace else "rates",
+            "machine": info,
+            "repo": str(REPO),
+            "rates": rates,
+            "seconds_per_step": args.seconds,
+            "summary": summary,
+            "ladders": {name: asdict(ladder) for name, ladder in ladders.items()},
+        }
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
