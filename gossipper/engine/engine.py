@@ -163,6 +163,9 @@ class Engine:
         self._free_users: list[int] = []
         self.users_target = config.users or 0
         self._traffic_started = False
+        self.per_call_sockets = config.transport_mode == "un" and not scenario.is_server
+        self._open_call_sockets = 0
+        self._pending_socket_calls = 0
         self._next_user_id = 1
 
     # ------------------------------------------------------------------ settings helpers
@@ -403,7 +406,11 @@ class Engine:
             self.call_ended(call, FailureReason.CALL_REJECTED, counted=True)
 
     def _check_done(self) -> None:
-        if self.quit_state is not QuitState.RUNNING and not self.calls:
+        if (
+            self.quit_state is not QuitState.RUNNING
+            and not self.calls
+            and not self._pending_socket_calls
+        ):
             self._done.set()
 
     # ------------------------------------------------------------------ receiving
@@ -489,7 +496,35 @@ class Engine:
         user_id: int,
     ) -> Call:
         self.call_counter += 1
-        number = self.call_counter
+        call = self._make_call(
+            number=self.call_counter,
+            call_id=call_id,
+            transport=transport,
+            remote=remote,
+            incoming=incoming,
+            user_id=user_id,
+        )
+        self.stats.call_created(trio.current_time(), incoming=incoming)
+        assert self._nursery is not None
+        self._nursery.start_soon(call.run)
+        self._check_call_limit()
+        return call
+
+    def _check_call_limit(self) -> None:
+        max_calls = self.config.max_calls
+        if max_calls is not None and self.call_counter >= max_calls:
+            self.soft_quit("call limit reached")
+
+    def _make_call(
+        self,
+        *,
+        number: int,
+        call_id: str,
+        transport: DatagramTransport,
+        remote: Address,
+        incoming: bool,
+        user_id: int,
+    ) -> Call:
         rng = random.Random(f"{self.seed}:call:{number}")
         call = Call(
             self,
@@ -506,12 +541,6 @@ class Engine:
             },
         )
         self.calls[call_id] = call
-        self.stats.call_created(trio.current_time(), incoming=incoming)
-        assert self._nursery is not None
-        self._nursery.start_soon(call.run)
-        max_calls = self.config.max_calls
-        if max_calls is not None and self.call_counter >= max_calls:
-            self.soft_quit("call limit reached")
         return call
 
     def _start_incoming_call(
@@ -552,6 +581,17 @@ class Engine:
         remote = self.remote
         assert remote is not None
         number = self.call_counter + 1
+        if self.per_call_sockets and self._open_call_sockets < self.config.max_socket:
+            # -t un: each call sends from its own socket (reference 9.1); the call number
+            # and Call-ID are fixed now, the socket is opened by the call's own task.
+            self.call_counter = number
+            self._open_call_sockets += 1
+            assert self._nursery is not None
+            self._nursery.start_soon(self._run_call_with_own_socket, number, user_id)
+            self.stats.call_created(trio.current_time(), incoming=False)
+            self._pending_socket_calls += 1
+            self._check_call_limit()
+            return
         self._new_call(
             call_id=self.format_call_id(number),
             transport=self.main_transport,
@@ -560,13 +600,43 @@ class Engine:
             user_id=user_id,
         )
 
+    async def _run_call_with_own_socket(self, number: int, user_id: int) -> None:
+        remote = self.remote
+        assert remote is not None and self._nursery is not None
+        try:
+            transport = await self.transports.open_datagram(self.bind_host, 0)
+        except Exception:
+            self._open_call_sockets -= 1
+            self._pending_socket_calls -= 1
+            self.warning(f"call {number}: cannot open its UDP socket")
+            self.stats.call_ended(trio.current_time(), 0.0, FailureReason.CANNOT_SEND_MESSAGE)
+            self._check_done()
+            raise
+        self._pending_socket_calls -= 1
+        try:
+            async with trio.open_nursery() as own:
+                own.start_soon(self._receive_loop, transport)
+                call = self._make_call(
+                    number=number,
+                    call_id=self.format_call_id(number),
+                    transport=transport,
+                    remote=remote,
+                    incoming=False,
+                    user_id=user_id,
+                )
+                await call.run()
+                own.cancel_scope.cancel()
+        finally:
+            transport.close()
+            self._open_call_sockets -= 1
+
     def _can_start_call(self) -> bool:
         if self.quit_state is not QuitState.RUNNING or self.traffic_paused:
             return False
         max_calls = self.config.max_calls
         if max_calls is not None and self.call_counter >= max_calls:
             return False
-        return len(self.calls) < self.open_call_limit
+        return len(self.calls) + self._pending_socket_calls < self.open_call_limit
 
     async def _pacing_loop(self) -> None:
         """Start calls so that the count started matches rate x elapsed (reference 11.1)."""

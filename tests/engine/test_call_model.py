@@ -186,3 +186,16 @@ def test_pause_uses_dash_d() -> None:
         client_options={"max_calls": 1, "pause_default_s": 2.5, "rate": 1},
     )
     assert result.duration_s == pytest.approx(1.0 + 2.5, abs=0.05)
+
+
+def test_per_call_sockets_mode_un() -> None:
+    result = run_pair(
+        builtin("uac"),
+        builtin("uas"),
+        client_options={"max_calls": 5, "rate": 10, "transport_mode": "un"},
+    )
+    assert result.client.snapshot.cumulative.successful_calls == 5
+    assert result.server is not None
+    assert result.server.snapshot.cumulative.successful_calls == 5
+    # Every per-call socket was closed again.
+    assert result.client_engine._open_call_sockets == 0
