@@ -286,6 +286,30 @@ def run_ladder(
     return ladder
 
 
+def _side(step: Step, role: str) -> Side:
+    return step.uac if role == "uac" else step.uas
+
+
+def marginal_us_per_call(ladder: Ladder, step: Step, role: str) -> float | None:
+    """CPU per extra call between the ladder's lowest clean step and `step`.
+
+    Both steps last the same time, so start-up (Python imports: ~0.2 s) and time-driven work
+    (timers, the uas's final 4 s pause) cancel out; what remains is the cost of the calls.
+    """
+    clean = [other for other in ladder.steps if other.clean]
+    if not clean:
+        return None
+    base = min(clean, key=lambda other: other.rate_cps)
+    if step.calls <= base.calls:
+        return None
+    extra_cpu_s = _side(step, role).cpu_s - _side(base, role).cpu_s
+    return extra_cpu_s / (step.calls - base.calls) * 1e6
+
+
+def _fmt_us(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator > 0 else None
 
@@ -296,20 +320,26 @@ def _fmt_ratio(value: float | None) -> str:
 
 def summarise(ladders: dict[str, Ladder]) -> dict[str, object]:
     """Print the per-pair summary and the gossipper/SIPp ratios; return them for --json."""
-    print("\nSummary (CPU per call at the pair's highest clean rate)")
-    print(f"  {'pair':<28} {'max clean cps':>13} {'uac us/call':>12} {'uas us/call':>12}")
+    print("\nSummary (CPU per call at the pair's highest clean rate; marginal in brackets)")
+    print(f"  {'pair':<28} {'max clean cps':>13} {'uac us/call':>20} {'uas us/call':>20}")
     summary: dict[str, object] = {}
     for name, ladder in ladders.items():
         step = ladder.step_at(ladder.max_clean_cps) if ladder.max_clean_cps else None
         uac_us = step.uac.cpu_us_per_call if step else 0.0
         uas_us = step.uas.cpu_us_per_call if step else 0.0
+        uac_marginal = marginal_us_per_call(ladder, step, "uac") if step else None
+        uas_marginal = marginal_us_per_call(ladder, step, "uas") if step else None
+        uac_text = f"{uac_us:.1f} [{_fmt_us(uac_marginal)}]"
+        uas_text = f"{uas_us:.1f} [{_fmt_us(uas_marginal)}]"
         limit = "" if ladder.first_failing_cps is not None else " (never failed)"
-        print(f"  {name:<28} {ladder.max_clean_cps:>13} {uac_us:>12.1f} {uas_us:>12.1f}{limit}")
+        print(f"  {name:<28} {ladder.max_clean_cps:>13} {uac_text:>20} {uas_text:>20}{limit}")
         summary[name] = {
             "max_clean_cps": ladder.max_clean_cps,
             "first_failing_cps": ladder.first_failing_cps,
             "uac_cpu_us_per_call": uac_us,
             "uas_cpu_us_per_call": uas_us,
+            "uac_marginal_cpu_us_per_call": uac_marginal,
+            "uas_marginal_cpu_us_per_call": uas_marginal,
         }
     reference = ladders.get("sipp->sipp")
     if reference is None:
@@ -326,19 +356,34 @@ def summarise(ladders: dict[str, Ladder]) -> dict[str, object]:
             f" = {_fmt_ratio(rate_ratio)}"
         )
         per_rate: dict[str, float | None] = {}
+        marginal: dict[str, float | None] = {}
         for step in ours.steps:
             ref_step = reference.step_at(step.rate_cps)
             if not step.clean or ref_step is None or not ref_step.clean:
                 continue
-            our_us = getattr(step, role).cpu_us_per_call
-            ref_us = getattr(ref_step, role).cpu_us_per_call
+            our_us = _side(step, role).cpu_us_per_call
+            ref_us = _side(ref_step, role).cpu_us_per_call
             cpu_ratio = _ratio(our_us, ref_us)
             per_rate[str(step.rate_cps)] = cpu_ratio
+            our_marginal = marginal_us_per_call(ours, step, role)
+            ref_marginal = marginal_us_per_call(reference, ref_step, role)
+            marginal_ratio = (
+                _ratio(our_marginal, ref_marginal)
+                if our_marginal is not None and ref_marginal is not None
+                else None
+            )
+            marginal[str(step.rate_cps)] = marginal_ratio
             print(
                 f"    {role} CPU/call at {step.rate_cps:>5} cps: gossipper {our_us:7.1f} us,"
-                f" SIPp {ref_us:6.1f} us, ratio {_fmt_ratio(cpu_ratio)}"
+                f" SIPp {ref_us:6.1f} us, ratio {_fmt_ratio(cpu_ratio)};"
+                f" marginal {_fmt_us(our_marginal)} / {_fmt_us(ref_marginal)} us,"
+                f" ratio {_fmt_ratio(marginal_ratio)}"
             )
-        ratios[name] = {"clean_rate_ratio": rate_ratio, f"{role}_cpu_ratio_by_rate": per_rate}
+        ratios[name] = {
+            "clean_rate_ratio": rate_ratio,
+            f"{role}_cpu_ratio_by_rate": per_rate,
+            f"{role}_marginal_cpu_ratio_by_rate": marginal,
+        }
     summary["ratios"] = ratios
     return summary
 

@@ -331,4 +331,5 @@ def machine_info() -> dict[str, str]:
         "python": platform.python_version(),
         "sipp": sipp_version,
         "kernel": platform.release(),
+        "loadavg_1m_at_start": f"{os.getloadavg()[0]:.2f}",
     }

@@ -184,6 +184,12 @@ class Call:
         """Next message, or None once ``deadline`` passes."""
         if self.mailbox:
             return self.mailbox.popleft()
+        if deadline != _INF and deadline <= trio.current_time():
+            # Already due (e.g. a zero-length pause): no need to park and be cancelled.
+            await trio.lowlevel.checkpoint()
+            if self.mailbox:
+                return self.mailbox.popleft()
+            return None
         self._waiter = trio.lowlevel.current_task()
         if deadline == _INF:
             message: SipMessage = await trio.lowlevel.wait_task_rescheduled(self._abort_wait)
@@ -247,7 +253,6 @@ class Call:
             if kind is ElementKind.PAUSE:
                 if self.pause_index != index:
                     self._start_pause(element, index)
-                    return
                 if trio.current_time() < self.pause_end:
                     return
                 self.pause_end = _INF
