@@ -37,6 +37,7 @@ from benchlib import (
     gossipper_command,
     gossipper_counts,
     install_cleanup,
+    machine_busy_s,
     machine_info,
     sipp_binary,
     sipp_counts,
@@ -80,6 +81,7 @@ class Step:
     reasons: list[str]
     uac: Side
     uas: Side
+    foreign_cpu_s: float = 0.0
 
 
 @dataclass
@@ -185,6 +187,7 @@ def run_step(pair: Pair, rate_cps: int, seconds: float, root: pathlib.Path) -> S
     uas_side = Side(pair.uas, "uas")
     reasons: list[str] = []
     port = free_udp_port()
+    busy_before_s = machine_busy_s()
     uas = Child("uas", _uas_command(pair.uas, port, calls, workdir), workdir)
     if not wait_for_udp_listener(port, uas):
         _fill(uas_side, uas.kill(), calls, workdir)
@@ -215,7 +218,11 @@ def run_step(pair: Pair, rate_cps: int, seconds: float, root: pathlib.Path) -> S
     uac_counts = uac_side.counts
     if uac_counts is not None and uac_counts.rate_cps < MIN_RATE_SHARE * rate_cps:
         reasons.append(f"uac reached only {uac_counts.rate_cps:.0f} cps")
-    return Step(pair.name, rate_cps, calls, not reasons, reasons, uac_side, uas_side)
+    # CPU other processes used meanwhile (the machine has 2 cores: it skews the result).
+    foreign_cpu_s = max(0.0, machine_busy_s() - busy_before_s - uac_side.cpu_s - uas_side.cpu_s)
+    step = Step(pair.name, rate_cps, calls, not reasons, reasons, uac_side, uas_side)
+    step.foreign_cpu_s = foreign_cpu_s
+    return step
 
 
 def _print_step(step: Step) -> None:
@@ -232,7 +239,7 @@ def _print_step(step: Step) -> None:
     print(
         f"  {step.rate_cps:>6} {verdict:<5} {rate} {counts_text(step.uac.counts)}"
         f" {counts_text(step.uas.counts)} {step.uac.cpu_us_per_call:8.1f}"
-        f" {step.uas.cpu_us_per_call:8.1f}",
+        f" {step.uas.cpu_us_per_call:8.1f} {step.foreign_cpu_s:6.2f}",
         flush=True,
     )
     for reason in step.reasons:
@@ -243,7 +250,7 @@ def _header(pair: Pair) -> None:
     print(f"\n{pair.name}  (uac = {pair.uac}, uas = {pair.uas}) {' '.join(pair.uac_extra)}")
     print(
         "    rate verdict   got  uac crea/  succ/fail/rtx   uas crea/  succ/fail/rtx"
-        "  uac us/c  uas us/c",
+        "  uac us/c  uas us/c other_s",
         flush=True,
     )
 

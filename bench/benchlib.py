@@ -293,6 +293,22 @@ def gossipper_counts(summary_file: pathlib.Path) -> Counts | None:
         return None
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores, from /proc/stat).
+
+    Comparing its growth over a step with our children's CPU time shows how much other
+    processes (another benchmark, a test run) took from the machine meanwhile.
+    """
+    try:
+        first = pathlib.Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return 0.0
+    # cpu user nice system idle iowait irq softirq steal ...: everything but idle and iowait.
+    values = [int(value) for value in first[1:9]]
+    busy = sum(values) - values[3] - values[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def machine_info() -> dict[str, str]:
     """The facts docs/performance.md records about the machine."""
     cpu_model = "unknown"
