@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 
 from benchlib import Child, gossipper_command, install_cleanup, machine_info
@@ -62,11 +60,13 @@ def _virtual_seconds(stdout: bytes) -> float:
 def run_one(config: Config, calls: int, rate_cps: float) -> Result:
     args = ("sim", "-sn", "uac", "-m", str(calls), "-r", f"{rate_cps:g}", *config.extra)
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as scratch:
-        started = time.perf_counter()
-        child = Child(gossipper_command(*args), cwd=pathlib.Path(scratch), name=config.name)
+        child = Child(config.name, gossipper_command(*args), pathlib.Path(scratch))
         done = child.wait(timeout_s=600.0)
-        wall_s = time.perf_counter() - started
-    virtual_s = _virtual_seconds(done.stdout)
+        stdout = child.stdout_path.read_bytes()
+        if done.returncode not in (0, 1):
+            print(child.tail(), file=sys.stderr)
+    virtual_s = _virtual_seconds(stdout)
+    wall_s = done.wall_s
     return Result(
         name=config.name,
         calls=calls,
@@ -89,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     install_cleanup()
     results = []
-    print(f"{'config':<8} {'calls':>7} {'exit':>4} {'wall s':>8} {'cpu s':>8} {'virt s':>8}"
-          f" {'calls/wall s':>13} {'speed-up':>9}")
+    print(
+        f"{'config':<8} {'calls':>7} {'exit':>4} {'wall s':>8} {'cpu s':>8} {'virt s':>8}"
+        f" {'calls/wall s':>13} {'speed-up':>9}"
+    )
     for config in CONFIGS:
         if options.only and config.name not in options.only:
             continue
@@ -119,5 +121,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     sys.exit(main())

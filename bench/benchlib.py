@@ -37,11 +37,32 @@ def sipp_binary() -> str:
     return path
 
 
-def gossipper_command(*args: str, profile_to: pathlib.Path | None = None) -> list[str]:
-    """Command line running gossipper from this checkout (optionally under cProfile)."""
-    if profile_to is not None:
+# Runs gossipper under cProfile with a CPU-time clock, so time spent idle in epoll (waiting for
+# the next call to be due) is not charged to the poll call as the default wall clock would.
+_CPU_PROFILE_SNIPPET = """
+import cProfile, runpy, sys, time
+out = sys.argv[1]
+sys.argv = ["gossipper", *sys.argv[2:]]
+profile = cProfile.Profile(time.process_time)
+try:
+    profile.runcall(runpy.run_module, "gossipper", run_name="__main__", alter_sys=True)
+finally:
+    profile.dump_stats(out)
+"""
+
+
+def gossipper_command(
+    *args: str, profile_to: pathlib.Path | None = None, profile_clock: str = "cpu"
+) -> list[str]:
+    """Command line running gossipper from this checkout, optionally under cProfile.
+
+    profile_clock "wall" is plain `python -m cProfile -o FILE`; "cpu" uses process time.
+    """
+    if profile_to is None:
+        return [sys.executable, "-m", "gossipper", *args]
+    if profile_clock == "wall":
         return [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "gossipper", *args]
-    return [sys.executable, "-m", "gossipper", *args]
+    return [sys.executable, "-c", _CPU_PROFILE_SNIPPET, str(profile_to), *args]
 
 
 def free_udp_port() -> int:
@@ -307,6 +328,22 @@ def machine_busy_s() -> float:
     values = [int(value) for value in first[1:9]]
     busy = sum(values) - values[3] - values[4]
     return busy / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_quiet(max_wait_s: float, max_busy_cores: float = 0.3) -> float:
+    """Wait (at most max_wait_s) until other processes use under max_busy_cores for 1 s.
+
+    Call it while none of our children runs, so all the busy time seen is someone else's.
+    Returns the seconds waited.
+    """
+    started = time.monotonic()
+    while True:
+        before = machine_busy_s()
+        time.sleep(1.0)
+        busy_cores = machine_busy_s() - before
+        waited_s = time.monotonic() - started
+        if busy_cores < max_busy_cores or waited_s >= max_wait_s:
+            return waited_s
 
 
 def machine_info() -> dict[str, str]:

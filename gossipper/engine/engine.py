@@ -87,7 +87,7 @@ class Engine:
         seed: int,
         tracer: Tracer | None = None,
         shell_runner: Callable[[str], None] | None = None,
-        settle: Callable[[], Awaitable[None]] | None = None,
+        settle: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.scenario = scenario
         self.config = config
@@ -111,8 +111,10 @@ class Engine:
         self.seed = seed
         self.tracer = tracer
         self._shell_runner = shell_runner
-        # The simulation passes trio.testing.wait_all_tasks_blocked so that periodic snapshots
-        # see everything that happened at their virtual instant (design.md section 5).
+        # The simulation passes a hook that returns once nothing else can happen at the current
+        # virtual instant; timer-driven decisions (pacing, ramps, timeout, dumps) await it so
+        # their outcome never depends on Trio's scheduling order (design.md section 5).
+        # Real runs pass None: no cost.
         self._settle = settle
 
         # Hot-path copies of settings (attribute lookups on a frozen config are slower).
@@ -157,12 +159,11 @@ class Engine:
         )
         self.open_call_limit = self._compute_open_call_limit()
         self._done = trio.Event()
-        self._slot_freed = trio.Event()
         self._pacing_wakeup = trio.Event()
+        self._pacing_waits_for_calls = False
         self._nursery: trio.Nursery | None = None
         self._free_users: list[int] = []
         self.users_target = config.users or 0
-        self._traffic_started = False
         self.per_call_sockets = config.transport_mode == "un" and not scenario.is_server
         self._open_call_sockets = 0
         self._pending_socket_calls = 0
@@ -224,7 +225,6 @@ class Engine:
             if config.sleep_s > 0:
                 await trio.sleep(config.sleep_s)
             self.start_s = trio.current_time()
-            self._traffic_started = True
             self.rate_state.changed_at_s = self.start_s
             if config.timeout_s > 0:
                 nursery.start_soon(self._global_timeout, config.timeout_s)
@@ -233,11 +233,8 @@ class Engine:
                 nursery.start_soon(self._dump_loop)
             if not self.scenario.is_server:
                 if config.users is not None:
-                    self._start_users(config.users)
-                else:
-                    nursery.start_soon(self._pacing_loop)
-                    if config.rate_increase:
-                        nursery.start_soon(self._rate_increase_loop)
+                    self.set_users(config.users)
+                nursery.start_soon(self._pacing_loop)
             elif config.max_calls == 0:
                 self.soft_quit("call limit reached")
             await self._done.wait()
@@ -336,7 +333,7 @@ class Engine:
         self.users_target = users
         self.stats.target_rate = float(users)
         self.open_call_limit = max(self.open_call_limit, users)
-        self._replace_user_calls()
+        self._pacing_wakeup.set()
 
     def reset_stats(self) -> None:
         """``reset stats``: restart the cumulative counters from now."""
@@ -395,8 +392,9 @@ class Engine:
             )
         if call.user_id:
             self._free_users.append(call.user_id)
-            self._replace_user_calls()
-        self._slot_freed.set()
+        if self._pacing_waits_for_calls:
+            # The pacing task replaces users / starts delayed calls (after settling, in sim).
+            self._pacing_wakeup.set()
         self._check_done()
 
     def call_finished(self, call: Call) -> None:
@@ -639,64 +637,85 @@ class Engine:
         return len(self.calls) + self._pending_socket_calls < self.open_call_limit
 
     async def _pacing_loop(self) -> None:
-        """Start calls so that the count started matches rate x elapsed (reference 11.1)."""
+        """Start calls so that the count started matches rate x elapsed (reference 11.1).
+
+        One task decides every call creation and every rate-ramp step, so ramps are exact: a
+        step at time t restarts the count from t (not from when this task ran), and calls due
+        at the very instant of a step belong to the old rate.
+        In -users mode it replaces the users whose calls ended.
+        """
+        config = self.config
         state = self.rate_state
+        users_mode = config.users is not None
+        ramp_s = 0.0
+        if config.rate_increase and not users_mode:
+            ramp_s = config.rate_interval_s or config.dump_period_s
+        next_step = self.start_s + ramp_s if ramp_s > 0 else math.inf
         while self.quit_state is QuitState.RUNNING:
+            if self._settle is not None:
+                await self._settle("pacing")
             now = trio.current_time()
-            if not self.traffic_paused:
-                due = state.calls_due(now)
-                while due > 0 and self._can_start_call():
-                    self._start_outgoing_call()
-                    state.started_since_change += 1
-                    due -= 1
+            while next_step <= now and self.quit_state is QuitState.RUNNING:
+                # Calls due up to the step (inclusive) belong to the old rate.
+                if not self.traffic_paused:
+                    self._start_due_calls(next_step)
+                self._apply_ramp_step(next_step)
+                next_step += ramp_s
+            if self.quit_state is not QuitState.RUNNING:
+                return
+            self._pacing_waits_for_calls = False
+            deadline = next_step
+            if users_mode:
+                self._replace_user_calls()
+                self._pacing_waits_for_calls = True
+            elif not self.traffic_paused:
+                due = self._start_due_calls(now)
                 if self.quit_state is not QuitState.RUNNING:
                     return
-                if due > 0 and not self.traffic_paused:
+                if due > 0:
                     # Open-call limit hit: the due calls start as soon as a call ends.
-                    self._slot_freed = trio.Event()
-                    self._pacing_wakeup = trio.Event()
-                    with trio.move_on_after(1.0):
-                        async with trio.open_nursery() as waiters:
-                            waiters.start_soon(_wait_then_cancel, self._slot_freed, waiters)
-                            waiters.start_soon(_wait_then_cancel, self._pacing_wakeup, waiters)
-                    continue
+                    self._pacing_waits_for_calls = True
+                else:
+                    deadline = min(deadline, state.next_due_s())
             self._pacing_wakeup = trio.Event()
-            deadline = math.inf if self.traffic_paused else state.next_due_s()
             with trio.move_on_at(deadline):
                 await self._pacing_wakeup.wait()
 
-    def _start_users(self, users: int) -> None:
-        self._free_users = []
-        self._next_user_id = 1
-        self.set_users(users)
+    def _start_due_calls(self, now: float) -> int:
+        """Start the calls due by ``now`` that the limits allow; returns how many are left."""
+        state = self.rate_state
+        due = state.calls_due(now)
+        while due > 0 and self._can_start_call():
+            self._start_outgoing_call()
+            state.started_since_change += 1
+            due -= 1
+        return due
+
+    def _apply_ramp_step(self, step_time: float) -> None:
+        """-rate_increase: one step at ``step_time``; -rate_max ends the ramp (reference 11.1)."""
+        config = self.config
+        rate = self.rate_state.rate + config.rate_increase
+        at_max = config.rate_max is not None and rate >= config.rate_max
+        if at_max:
+            assert config.rate_max is not None
+            rate = config.rate_max
+        self.rate_state.change_rate(rate, step_time)
+        self.stats.target_rate = self.rate_state.rate
+        if config.max_open_calls is None:
+            self.open_call_limit = self._compute_open_call_limit()
+        if at_max and not config.no_rate_quit:
+            self.soft_quit("maximum rate reached")
 
     def _replace_user_calls(self) -> None:
-        """-users: every free user immediately starts a new call (reference 11.1)."""
-        if self.config.users is None or not self._traffic_started:
-            return
-        # Lowest user id first, so user k's calls keep user id k in a stable order.
+        """-users: every free user starts a new call, lowest user id first (reference 11.1)."""
         self._free_users.sort(reverse=True)
-        while (
-            self._free_users and len(self.calls) < self.users_target and self._can_start_call()
-        ):
+        while self._free_users and len(self.calls) < self.users_target and self._can_start_call():
             self._start_outgoing_call(self._free_users.pop())
-
-    async def _rate_increase_loop(self) -> None:
-        config = self.config
-        interval_s = config.rate_interval_s or config.dump_period_s
-        while self.quit_state is QuitState.RUNNING:
-            await trio.sleep(interval_s)
-            rate = self.rate_state.rate + config.rate_increase
-            if config.rate_max is not None and rate >= config.rate_max:
-                self.set_rate(config.rate_max)
-                if not config.no_rate_quit:
-                    self.soft_quit("maximum rate reached")
-                    return
-                continue
-            self.set_rate(rate)
 
     async def _global_timeout(self, timeout_s: float) -> None:
         await trio.sleep(timeout_s)
+        if self._settle is not None:
+            await self._settle("timeout")
         self.timed_out = True
         if self.config.timeout_error:
             self.fatal_message = (
@@ -710,7 +729,7 @@ class Engine:
         tracer = self.tracer
         assert tracer is not None
         if self._settle is not None:
-            await self._settle()
+            await self._settle("dump")
         tracer.write_rtt(self.stats.take_rtt_samples())
         tracer.write_periodic(self.snapshot(reset_periodic=True))
 
@@ -740,11 +759,6 @@ async def _open_first_free(factory: TransportFactory, host: str) -> DatagramTran
         except BindError:
             continue
     return await factory.open_datagram(host, 0)
-
-
-async def _wait_then_cancel(event: trio.Event, nursery: trio.Nursery) -> None:
-    await event.wait()
-    nursery.cancel_scope.cancel()
 
 
 async def _run_shell(command: str) -> None:

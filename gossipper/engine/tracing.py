@@ -28,6 +28,22 @@ Deliberate differences from SIPp 3.6.1 (for docs/compatibility.md):
   indexes and hashes) are not reproduced.
 * The errors file header ``The following events occurred:`` starts every errors file, rotated
   ones included.
+
+``-trace_format gossipper`` (gossipper-inventory 3.0 to 3.7, contract in
+docs/trace-schema-contract.md) switches the stat, rtt, screen, counts, error-codes and
+shortmessage files to the comma-separated schemas of :mod:`gossipper.stats.gossipper_csv`, and
+every file name to that tool's scheme: a base path (``-message_file``, else
+``gossipper_<pid>_messages.log``) and siblings with a suffix before its extension
+(``_stats``, ``_rtt``, ``_screen``, ``_counts``, ``_shortmessages``, ``_errors``, ``_logs``,
+``_calldebug``; ``_error_codes`` next to ``-error_file`` when given). messages.log, errors.log,
+logs.log and calldebug.log keep SIPp's layouts in both formats. In that format:
+
+* rows are written at start-up, every ``-fd`` and at the end of the main loop; the exit dump
+  (:meth:`TraceFiles.write_final`) adds a row only when something changed since the last one;
+* the error-codes file has one row per unexpected response (:meth:`TraceFiles.unexpected_message`);
+* the ``call`` column is the engine's call number when it announces calls
+  (:meth:`TraceFiles.call_started`), else the order in which Call-IDs first appear in the trace;
+* a CSV header is not repeated when ``*_overwrite false`` appends to a non-empty file.
 """
 
 from __future__ import annotations
@@ -42,7 +58,21 @@ from typing import IO, Protocol
 from gossipper.config import RunConfig
 from gossipper.errors import ConfigError
 from gossipper.sip import SipMessage
-from gossipper.stats import ElementInfo, StatsSnapshot
+from gossipper.stats import ElementInfo, StatsSnapshot, TraceFormat
+from gossipper.stats.gossipper_csv import (
+    format_gossipper_counts_header,
+    format_gossipper_counts_row,
+    format_gossipper_error_code_row,
+    format_gossipper_error_codes_header,
+    format_gossipper_rtt_header,
+    format_gossipper_rtt_lines,
+    format_gossipper_screen_header,
+    format_gossipper_screen_row,
+    format_gossipper_shortmessage_header,
+    format_gossipper_shortmessage_row,
+    format_gossipper_stat_header,
+    format_gossipper_stat_row,
+)
 from gossipper.stats.sipp_csv import (
     format_counts_header,
     format_counts_row,
@@ -78,6 +108,8 @@ class TraceLayout(Protocol):
     def call_length_repartition_ms(self) -> tuple[int, ...] | None: ...
     @property
     def element_infos(self) -> tuple[ElementInfo, ...]: ...
+    @property
+    def start_wall(self) -> float: ...
 
 
 def _encode(text: str) -> bytes:
@@ -155,6 +187,7 @@ class _TraceFile:
         "_directory",
         "_append",
         "_header",
+        "_csv_header",
         "_rotate_size",
         "_keep_files",
         "_max_size",
@@ -179,6 +212,7 @@ class _TraceFile:
         directory: str,
         append: bool,
         header: bytes,
+        csv_header: bool = False,
         rotate_size: int,
         keep_files: int,
         max_size: int,
@@ -191,6 +225,7 @@ class _TraceFile:
         self._directory = directory
         self._append = append
         self._header = header
+        self._csv_header = csv_header
         self._rotate_size = rotate_size
         self._keep_files = keep_files
         self._max_size = max_size
@@ -219,11 +254,16 @@ class _TraceFile:
         fh = open(self.path, mode, buffering=BUFFER_BYTES)  # noqa: SIM115 - owned here
         self._fh = fh
         self._started_s = int(self._now_wall())
+        header = self._header
+        if self._csv_header and fh.tell() > 0:
+            # Appending to a CSV that already has rows: a second header line in the middle
+            # would break every CSV reader (append mode starts at the end of the file).
+            header = b""
         # The header counts towards the size but never triggers a rotation by itself (a limit
         # smaller than the header would otherwise rotate forever).
-        self._count = len(self._header)
-        if self._header:
-            fh.write(self._header)
+        self._count = len(header)
+        if header:
+            fh.write(header)
 
     def add(self, wall: float, key: str, payload: bytes) -> None:
         """Queue a record stamped ``wall``; records of one instant are written sorted by key."""
@@ -373,6 +413,30 @@ def _cseq_and_first_line(data: bytes) -> tuple[bytes, bytes]:
     return value.strip(b" \t\r"), first
 
 
+def _text_files(config: RunConfig) -> tuple[tuple[str, bool, str | None, bool], ...]:
+    """(kind, enabled, explicit name, overwrite) of the files ring buffers apply to."""
+    return (
+        ("messages", config.trace_msg, config.message_file, config.message_overwrite),
+        (
+            "shortmessages",
+            config.trace_shortmsg,
+            config.shortmessage_file,
+            config.shortmessage_overwrite,
+        ),
+        ("errors", config.trace_err, config.error_file, config.error_overwrite),
+        ("logs", config.trace_logs, config.log_file, config.log_overwrite),
+        ("calldebug", config.trace_calldebug, config.calldebug_file, config.calldebug_overwrite),
+        ("screen", config.trace_screen, config.screen_file, config.screen_overwrite),
+    )
+
+
+def _sibling(base: str, suffix: str) -> str:
+    """``dir/x.log`` + ``_rtt`` -> ``dir/x_rtt.log``; without an extension ``.log`` is added
+    (gossipper-inventory 3.0)."""
+    root, extension = os.path.splitext(base)
+    return f"{root}{suffix}{extension or '.log'}"
+
+
 class TraceFiles:
     """The ``-trace_*`` files of one run; implements the engine's ``Tracer`` protocol.
 
@@ -407,36 +471,51 @@ class TraceFiles:
         self.tz = tz
         self.errors: list[str] = []
         """One line per file that could not be written; shown to the user at exit."""
+        try:
+            self.trace_format = TraceFormat(config.trace_format)
+        except ValueError:
+            raise ConfigError(
+                f"-trace_format {config.trace_format}: use -trace_format sipp or gossipper"
+            ) from None
+        gossipper = self.trace_format is TraceFormat.GOSSIPPER
+        self._gossipper = gossipper
         self._directory = os.fspath(directory)
         self._delimiter = config.stat_delimiter
         self._periodic_rtd = config.periodic_rtd
         self._stamper = _Stamper(tz)
         self._now_wall = now_wall
         self._stem = f"{scenario_name}_{pid}"
+        self._pid = pid
         self._files: dict[str, _TraceFile] = {}
         self._calldebug_calls: dict[str, list[tuple[float, int, bytes]]] = {}
         self._closed = False
         self._sent_title = f"{transport_name} message sent ("
         self._received_title = f"{transport_name} message received ["
         self._lost_line = f"{transport_name} message voluntary lost (while sending).\n".encode()
+        # -trace_format gossipper: the "call" column and the rtt timestamps.
+        self._call_numbers: dict[str, int] = {}
+        self._numbers_announced = False
+        self._next_call_number = 0
+        self._run_start_wall: float | None = layout.start_wall if layout is not None else None
+        self._fallback_start_wall = now_wall()
+        self._last_row_state: object = None
 
-        wanted = self._wanted_files(config)
-        if wanted and config.trace_format != "sipp":
-            raise ConfigError(
-                f"-trace_format {config.trace_format}: only the sipp trace format is"
-                " implemented so far; drop -trace_format or use -trace_format sipp"
-            )
-        if (config.trace_stat or config.trace_counts) and layout is None:
+        needs_layout = config.trace_counts or (config.trace_stat and not gossipper)
+        if needs_layout and layout is None:
             raise ValueError("TraceFiles needs the stats layout for -trace_stat/-trace_counts")
 
-        headers: dict[str, bytes] = {"errors": _ERRORS_HEADER}
-        if layout is not None:
-            delimiter = self._delimiter
-            headers["stat"] = format_stat_csv_header(layout, delimiter).encode("latin-1")
-            headers["counts"] = format_counts_header(layout.element_infos, delimiter).encode(
-                "latin-1"
+        if gossipper:
+            wanted = self._gossipper_files(config)
+            headers = self._gossipper_headers(layout)
+            csv_kinds = frozenset(
+                ("stat", "rtt", "counts", "error_codes", "shortmessages", "screen")
             )
-        headers["rtt"] = format_rtt_header(self._delimiter).encode("latin-1")
+            rotated_stem = f"gossipper_{pid}"
+        else:
+            wanted = self._sipp_files(config)
+            headers = self._sipp_headers(layout)
+            csv_kinds = frozenset()
+            rotated_stem = self._stem
 
         try:
             for kind, (name, append, limited) in wanted.items():
@@ -444,10 +523,11 @@ class TraceFiles:
                 trace_file = _TraceFile(
                     os.path.join(self._directory, name),
                     kind=kind,
-                    rotated_stem=self._stem,
+                    rotated_stem=rotated_stem,
                     directory=self._directory,
                     append=append,
                     header=headers.get(kind, b""),
+                    csv_header=kind in csv_kinds,
                     rotate_size=limit_rotate,
                     keep_files=config.ringbuffer_files,
                     max_size=config.max_log_size if limited else 0,
@@ -475,9 +555,39 @@ class TraceFiles:
         self._counts = files.get("counts")
         self._error_codes = files.get("error_codes")
         self._rtt = files.get("rtt")
+        # Call numbers are only bookkept when a gossipper-schema file has a "call" column.
+        self._track_calls = gossipper and (
+            self._shortmessages is not None or self._error_codes is not None
+        )
 
-    def _wanted_files(self, config: RunConfig) -> dict[str, tuple[str, bool, bool]]:
-        """kind -> (file name, append, ring buffer/size limit applies), in a fixed order."""
+    def _sipp_headers(self, layout: TraceLayout | None) -> dict[str, bytes]:
+        headers: dict[str, bytes] = {"errors": _ERRORS_HEADER}
+        delimiter = self._delimiter
+        if layout is not None:
+            headers["stat"] = format_stat_csv_header(layout, delimiter).encode("latin-1")
+            headers["counts"] = format_counts_header(layout.element_infos, delimiter).encode(
+                "latin-1"
+            )
+        headers["rtt"] = format_rtt_header(delimiter).encode("latin-1")
+        return headers
+
+    @staticmethod
+    def _gossipper_headers(layout: TraceLayout | None) -> dict[str, bytes]:
+        headers: dict[str, bytes] = {
+            "errors": _ERRORS_HEADER,
+            "stat": format_gossipper_stat_header().encode("latin-1"),
+            "rtt": format_gossipper_rtt_header().encode("latin-1"),
+            "error_codes": format_gossipper_error_codes_header().encode("latin-1"),
+            "shortmessages": format_gossipper_shortmessage_header().encode("latin-1"),
+            "screen": format_gossipper_screen_header().encode("latin-1"),
+        }
+        if layout is not None:
+            headers["counts"] = _encode(format_gossipper_counts_header(layout.element_infos))
+        return headers
+
+    def _sipp_files(self, config: RunConfig) -> dict[str, tuple[str, bool, bool]]:
+        """kind -> (file name, append, ring buffer/size limit applies), in a fixed order;
+        SIPp's names (reference 6.1)."""
         stem = self._stem
         wanted: dict[str, tuple[str, bool, bool]] = {}
         if config.trace_stat:
@@ -488,26 +598,30 @@ class TraceFiles:
             wanted["counts"] = (f"{stem}_counts.csv", False, False)
         if config.trace_error_codes:
             wanted["error_codes"] = (f"{stem}_error_codes.csv", False, False)
-        for kind, enabled, name, overwrite in (
-            ("messages", config.trace_msg, config.message_file, config.message_overwrite),
-            (
-                "shortmessages",
-                config.trace_shortmsg,
-                config.shortmessage_file,
-                config.shortmessage_overwrite,
-            ),
-            ("errors", config.trace_err, config.error_file, config.error_overwrite),
-            ("logs", config.trace_logs, config.log_file, config.log_overwrite),
-            (
-                "calldebug",
-                config.trace_calldebug,
-                config.calldebug_file,
-                config.calldebug_overwrite,
-            ),
-            ("screen", config.trace_screen, config.screen_file, config.screen_overwrite),
-        ):
+        for kind, enabled, name, overwrite in _text_files(config):
             if enabled:
                 wanted[kind] = (name or f"{stem}_{kind}.log", not overwrite, True)
+        return wanted
+
+    def _gossipper_files(self, config: RunConfig) -> dict[str, tuple[str, bool, bool]]:
+        """Like :meth:`_sipp_files` with the Go tool's names (gossipper-inventory 3.0): a base
+        path and siblings named by a suffix inserted before its extension."""
+        base = config.message_file or f"gossipper_{self._pid}_messages.log"
+        wanted: dict[str, tuple[str, bool, bool]] = {}
+        if config.trace_stat:
+            wanted["stat"] = (config.stat_file or _sibling(base, "_stats"), False, False)
+        if config.trace_rtt:
+            wanted["rtt"] = (_sibling(base, "_rtt"), False, False)
+        if config.trace_counts:
+            wanted["counts"] = (_sibling(base, "_counts"), False, False)
+        if config.trace_error_codes:
+            # The Go tool puts this one next to -error_file when that is given.
+            codes_base = config.error_file or base
+            wanted["error_codes"] = (_sibling(codes_base, "_error_codes"), False, False)
+        for kind, enabled, name, overwrite in _text_files(config):
+            if enabled:
+                default = base if kind == "messages" else _sibling(base, f"_{kind}")
+                wanted[kind] = (name or default, not overwrite, True)
         return wanted
 
     # ------------------------------------------------------------------ introspection
@@ -535,7 +649,12 @@ class TraceFiles:
             )
             messages.add(wall, call_id, b"".join((_encode(head), data, b"\n")))
         short = self._shortmessages
-        if short is not None:
+        if short is None:
+            pass
+        elif self._gossipper:
+            first_line = _cseq_and_first_line(data)[1].decode("latin-1")
+            self._short_row(short, call_id, "send", first_line, wall)
+        else:
             cseq, first = _cseq_and_first_line(data)
             short.add(
                 wall,
@@ -545,6 +664,30 @@ class TraceFiles:
             )
         if self._calldebug is not None:
             self._calldebug_calls.setdefault(call_id, []).append((wall, 0, data))
+
+    def _short_row(
+        self, short: _TraceFile, call_id: str, direction: str, first_line: str, wall: float
+    ) -> None:
+        """One row of the gossipper-schema shortmessages file."""
+        row = format_gossipper_shortmessage_row(
+            wall,
+            direction=direction,
+            call_number=self._call_number(call_id),
+            text=first_line,
+            call_id=call_id,
+            tz=self.tz,
+        )
+        short.add(wall, call_id, _encode(row))
+
+    def _call_number(self, call_id: str) -> int:
+        number = self._call_numbers.get(call_id)
+        if number is None:
+            if self._numbers_announced:
+                return 0  # a record after the call ended: no number to give
+            # Nobody announces calls: number them in order of first appearance.
+            self._next_call_number += 1
+            number = self._call_numbers[call_id] = self._next_call_number
+        return number
 
     def message_received(self, call_id: str, message: SipMessage, wall: float) -> None:
         """A message was handed to its call."""
@@ -557,7 +700,11 @@ class TraceFiles:
             )
             messages.add(wall, call_id, b"".join((_encode(head), raw, b"\n")))
         short = self._shortmessages
-        if short is not None:
+        if short is None:
+            pass
+        elif self._gossipper:
+            self._short_row(short, call_id, "recv", message.first_line, wall)
+        else:
             cseq = message.header("CSeq") or ""
             short.add(
                 wall,
@@ -608,6 +755,8 @@ class TraceFiles:
         """A call's fate is decided. With ``-trace_calldebug`` a failed call's messages are
         written to calldebug.log; otherwise its buffered records are dropped. Must be called
         for every call when calldebug is on (else its records stay in memory until close)."""
+        if self._track_calls:
+            self._call_numbers.pop(call_id, None)
         records = self._calldebug_calls.pop(call_id, None)
         calldebug = self._calldebug
         if calldebug is None or not failed:
@@ -643,24 +792,75 @@ class TraceFiles:
         parts.append(_encode(f"{stamp(wall)} Aborting call {call_id}{detail}.\n"))
         calldebug.add(wall, call_id, b"".join(parts))
 
+    def call_started(self, call_id: str, call_number: int) -> None:
+        """A call was created with this number (SIPp's ``[call_number]``): the ``call`` column
+        of the gossipper-schema shortmessages and error-codes files."""
+        if self._track_calls:
+            self._numbers_announced = True
+            self._call_numbers[call_id] = call_number
+
+    def unexpected_message(
+        self, call_id: str, message: SipMessage, expected: str, wall: float
+    ) -> None:
+        """A call received a message its scenario did not expect; ``expected`` is what the
+        ``recv`` waited for (its ``request`` or ``response`` attribute). With
+        ``-trace_format gossipper`` an unexpected *response* is a row of the error-codes file;
+        SIPp's error-codes file takes its codes from the statistics instead."""
+        codes = self._error_codes
+        if codes is None or not self._gossipper or message.is_request:
+            return
+        row = format_gossipper_error_code_row(
+            wall,
+            call_number=self._call_number(call_id),
+            code=message.status_code,
+            reason=message.reason,
+            call_id=call_id,
+            expected=expected,
+            tz=self.tz,
+        )
+        codes.add(wall, call_id, _encode(row))
+
     # ------------------------------------------------------------------ statistics files
 
     def write_rtt(self, samples: Iterable[tuple[float, float, str]]) -> None:
         """Append RTD samples (from ``RunStats.take_rtt_samples()``) to the rtt file.
 
         SIPp writes them in blocks of ``-rtt_freq``; the content is the same whenever they are
-        written, so the caller may pass them at every periodic dump and at exit."""
-        if self._rtt is not None:
-            lines = format_rtt_lines(samples, self._delimiter)
-            if lines:
-                self._rtt.write(lines.encode("latin-1"))
+        written, so the caller may pass them at every periodic dump and at exit. Without call
+        numbers the gossipper schema's ``call`` column is 0: prefer :meth:`write_rtt_records`.
+        """
+        self.write_rtt_records((date_ms, value_ms, name, 0) for date_ms, value_ms, name in samples)
+
+    def write_rtt_records(self, records: Iterable[tuple[float, float, str, int]]) -> None:
+        """Like :meth:`write_rtt` with the call number (``RunStats.take_rtt_records()``).
+
+        The records are written sorted: they come in time order (ms since the start first), so
+        this only fixes the order of samples of one instant, which Trio leaves to chance."""
+        rtt = self._rtt
+        if rtt is None:
+            return
+        ordered = sorted(records)
+        if not ordered:
+            return
+        if self._gossipper:
+            start_wall = self._run_start_wall
+            if start_wall is None:
+                start_wall = self._fallback_start_wall
+            lines = format_gossipper_rtt_lines(ordered, start_wall=start_wall, tz=self.tz)
+        else:
+            lines = format_rtt_lines(
+                [(date_ms, value_ms, name) for date_ms, value_ms, name, _ in ordered],
+                self._delimiter,
+            )
+        rtt.write(_encode(lines))
 
     def write_periodic(self, snapshot: StatsSnapshot, *, screens_text: str | None = None) -> None:
         """One dump (at start-up, every ``-fd``, and the end-of-main-loop dump at exit): a stat
-        CSV row, a counts row, an error-codes row, then flush every file. ``snapshot`` is a
-        ``"log"``-window snapshot taken with ``reset_periodic=True``. ``screens_text`` (the
-        screens as printed) is appended to the screen file when given."""
-        self._write_rows(snapshot)
+        CSV row, a counts row, an error-codes row (a screen row in the gossipper schema), then
+        flush every file. ``snapshot`` is a ``"log"``-window snapshot taken with
+        ``reset_periodic=True``. ``screens_text`` (the screens as printed) is appended to
+        SIPp's screen file when given."""
+        self._write_rows(snapshot, final=False)
         if screens_text is not None:
             self.write_screens(screens_text)
         self.flush()
@@ -670,17 +870,22 @@ class TraceFiles:
 
         SIPp 3.6.1 writes the stat, counts and error-codes rows twice at exit (once at the end
         of the main loop, once on the exit path); to reproduce that, call
-        :meth:`write_periodic` first, then this."""
-        self._write_rows(snapshot)
+        :meth:`write_periodic` first, then this. The gossipper schema has one final row: here
+        rows are only added when the counters changed since the last row."""
+        self._write_rows(snapshot, final=True)
         self.write_screens(screens_text)
         self.flush()
 
     def write_screens(self, screens_text: str) -> None:
-        """Append the screens to the ``-trace_screen`` file (exit, SIGUSR2, key ``s``)."""
-        if self._screen is not None and screens_text:
+        """Append the screens to SIPp's ``-trace_screen`` file (exit, SIGUSR2, key ``s``). The
+        gossipper schema's screen file is a CSV of snapshot rows: the text is not written."""
+        if self._screen is not None and screens_text and not self._gossipper:
             self._screen.write(_encode(screens_text))
 
-    def _write_rows(self, snapshot: StatsSnapshot) -> None:
+    def _write_rows(self, snapshot: StatsSnapshot, *, final: bool) -> None:
+        if self._gossipper:
+            self._write_gossipper_rows(snapshot, final=final)
+            return
         delimiter = self._delimiter
         if self._stat is not None:
             row = format_stat_csv_row(
@@ -692,6 +897,26 @@ class TraceFiles:
         if self._error_codes is not None:
             row = format_error_codes_row(snapshot, delimiter, tz=self.tz)
             self._error_codes.write(row.encode("latin-1"))
+
+    def _write_gossipper_rows(self, snapshot: StatsSnapshot, *, final: bool) -> None:
+        """gossipper-inventory 3.6/3.7: stat, screen and counts rows. The error-codes file has
+        one row per unexpected response instead (:meth:`unexpected_message`)."""
+        if self._run_start_wall is None:
+            # Monotonic zero of the rtt dates, on the wall clock.
+            self._run_start_wall = snapshot.now_wall - (snapshot.now_mono - snapshot.run_start_mono)
+        state = (snapshot.cumulative, snapshot.current_calls, snapshot.elements)
+        if final and state == self._last_row_state:
+            # The engine's end-of-main-loop dump already wrote the final row (SIPp's second
+            # copy of it has no place in this schema).
+            return
+        self._last_row_state = state
+        tz = self.tz
+        if self._stat is not None:
+            self._stat.write(_encode(format_gossipper_stat_row(snapshot, tz=tz)))
+        if self._screen is not None:
+            self._screen.write(_encode(format_gossipper_screen_row(snapshot, tz=tz)))
+        if self._counts is not None:
+            self._counts.write(_encode(format_gossipper_counts_row(snapshot, tz=tz)))
 
     # ------------------------------------------------------------------ lifecycle
 

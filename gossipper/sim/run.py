@@ -262,9 +262,10 @@ class _Runner:
         def skip_command(command: str) -> None:
             commands.append(command)
 
-        async def settle() -> None:
-            # Statistics dumps see the whole of their instant (network docstring, point 5).
-            await network.wait_instant_end(role)
+        async def settle(purpose: str) -> None:
+            # Timer-driven decisions (pacing, ramp steps, timeout, dumps) see the whole of
+            # their instant, one at a time in key order (network docstring, point 5).
+            await network.wait_instant_end(f"{role}:{purpose}")
 
         engine = Engine(
             side.scenario,

@@ -93,7 +93,7 @@ def test_bad_scenario_names_file_and_line(tmp_path: pathlib.Path) -> None:
     scenario = tmp_path / "bad.xml"
     scenario.write_text(
         '<?xml version="1.0"?>\n<scenario name="x">\n  <send>\n<![CDATA[\nINVITE sip:a SIP/2.0\n'
-        "Call-ID: [call_id]\n\n]]>\n  </send>\n  <recv response=\"200\" next=\"nowhere\"/>\n"
+        'Call-ID: [call_id]\n\n]]>\n  </send>\n  <recv response="200" next="nowhere"/>\n'
         "</scenario>\n"
     )
     status, out, err = run_cli("-sf", str(scenario), "127.0.0.1")
@@ -173,5 +173,7 @@ def test_timeout_error_is_fatal(tmp_path: pathlib.Path) -> None:
 
 
 def test_idle_server_ended_by_timeout_exits_97() -> None:
-    status, _, _ = run_cli("-sn", "uas", "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "0.3")
+    status, _, _ = run_cli(
+        "-sn", "uas", "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "0.3"
+    )
     assert status == ExitStatus.INTERNAL_COMMAND

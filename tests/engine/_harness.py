@@ -37,6 +37,7 @@ def make_engine(
     scenario: Scenario,
     *,
     host: str,
+    role: str,
     remote: Address | None,
     pid: int,
     **options: Any,
@@ -61,7 +62,7 @@ def make_engine(
         remote=remote,
         bind_host=host,
         seed=pid,
-        settle=trio.testing.wait_all_tasks_blocked,
+        settle=lambda purpose: network.wait_instant_end(f"{role}:{purpose}"),
     )
 
 
@@ -96,6 +97,7 @@ def run_pair(
                     network,
                     server_scenario,
                     host=SERVER,
+                    role="server",
                     remote=None,
                     pid=200,
                     local_port=SERVER_PORT,
@@ -106,6 +108,7 @@ def run_pair(
                 network,
                 client_scenario,
                 host=CLIENT,
+                role="client",
                 remote=(SERVER, SERVER_PORT),
                 pid=100,
                 local_port=5061,
