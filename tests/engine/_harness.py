@@ -85,7 +85,7 @@ def run_pair(
     seed: int = 1,
     during: Callable[[SimNetwork, Engine, Engine | None], Awaitable[None]] | None = None,
 ) -> PairResult:
-    """Client engine against a server engine (or nothing) under MockClock; both end by themselves."""
+    """Client engine against a server engine (or nothing) under MockClock; both stop by themselves."""
 
     async def main() -> PairResult:
         network = SimNetwork(seed)
@@ -116,10 +116,12 @@ def run_pair(
             )
             await client_engine.open()
             server_result: list[EngineResult] = []
+            server_done = trio.Event()
 
             async def run_server() -> None:
                 assert server_engine is not None
                 server_result.append(await server_engine.run())
+                server_done.set()
 
             if server_engine is not None:
                 nursery.start_soon(run_server)
@@ -131,11 +133,10 @@ def run_pair(
             if server_engine is not None:
                 # Let the server finish its timewaits, then stop it.
                 with trio.move_on_after(60):
-                    while server_engine.calls:
+                    while server_engine.calls:  # noqa: ASYNC110 - polling virtual time is free
                         await trio.sleep(0.5)
                 server_engine.interrupt()
-                while not server_result:
-                    await trio.sleep(0.01)
+                await server_done.wait()
             nursery.cancel_scope.cancel()
         return PairResult(
             client=client_result,
