@@ -79,6 +79,12 @@ PEER_DRAIN_S = 64.0
 the longest SIPp transaction timer with default settings)."""
 
 
+_SETTLE_ORDER = {"timeout": 0, "pacing": 1, "dump": 2}
+"""Order of an engine's end-of-instant decisions: a global timeout at t wins over the calls due
+at t (none is started, as the run ends), and a statistics dump at t sees the calls started at
+t. The main side decides before the peer."""
+
+
 def derive_seed(seed: int, purpose: str) -> int:
     """A 63-bit seed for one purpose (``"network"``, ``"main"``, ``"peer"``) of a simulation.
 
@@ -265,7 +271,8 @@ class _Runner:
         async def settle(purpose: str) -> None:
             # Timer-driven decisions (pacing, ramp steps, timeout, dumps) see the whole of
             # their instant, one at a time in key order (network docstring, point 5).
-            await network.wait_instant_end(f"{role}:{purpose}")
+            rank = _SETTLE_ORDER.get(purpose, len(_SETTLE_ORDER))
+            await network.wait_instant_end(f"{role}:{rank}:{purpose}")
 
         engine = Engine(
             side.scenario,

@@ -85,7 +85,7 @@ def run_pair(
     seed: int = 1,
     during: Callable[[SimNetwork, Engine, Engine | None], Awaitable[None]] | None = None,
 ) -> PairResult:
-    """Client engine against a server engine (or nothing) under MockClock; both stop by themselves."""
+    """Client engine against a server engine (or none) under MockClock; both stop by themselves."""
 
     async def main() -> PairResult:
         network = SimNetwork(seed)
