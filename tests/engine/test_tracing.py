@@ -13,7 +13,7 @@ from gossipper.config import RunConfig
 from gossipper.engine.tracing import TraceFiles
 from gossipper.errors import ConfigError
 from gossipper.sip import parse_message
-from gossipper.stats import ElementInfo, ElementKindTag, RunStats
+from gossipper.stats import ElementInfo, ElementKindTag, FailureReason, RunStats
 from gossipper.stats.formatting import format_log_time
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "data" / "sipp-samples"
@@ -187,9 +187,11 @@ def test_unwritable_directory_is_a_config_error(tmp_path: pathlib.Path) -> None:
         make_tracer(tmp_path / "missing", trace_msg=True)
 
 
-def test_gossipper_trace_format_is_refused_until_implemented(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(ConfigError, match="-trace_format gossipper"):
-        make_tracer(tmp_path, trace_msg=True, trace_format="gossipper")
+def test_unknown_trace_format_is_a_config_error(tmp_path: pathlib.Path) -> None:
+    config = RunConfig(trace_msg=True)
+    object.__setattr__(config, "trace_format", "xml")  # past RunConfig's own check
+    with pytest.raises(ConfigError, match="-trace_format xml"):
+        TraceFiles(config, scenario_name="uac", pid=1, directory=tmp_path)
 
 
 def test_stat_needs_the_layout(tmp_path: pathlib.Path) -> None:
@@ -677,3 +679,316 @@ def test_stat_delimiter_is_used(tmp_path: pathlib.Path) -> None:
     header, row = pathlib.Path(tracer.paths["stat"]).read_bytes().splitlines()
     assert header.startswith(b"StartTime,LastResetTime,")
     assert header.count(b",") == row.count(b",") == 95
+
+
+# ---------------------------------------------------------------------- -trace_format gossipper
+# The headers below are the contract of docs/trace-schema-contract.md (gossipper-inventory
+# 3.2-3.7): a column change is a contract change, and must change these constants too.
+
+G_STAT_HEADER = (
+    b"timestamp,elapsed_ms,total_calls,success_calls,failed_calls,active_calls,success_ratio,"
+    b"calls_per_second,retransmits,timeouts,avg_call_ms,call_stddev_ms,avg_invite_ms,"
+    b"invite_stddev_ms,rtp_packets_sent,rtp_packets_received,rtcp_sender_reports,"
+    b"rtcp_receiver_reports,rtcp_packets_received,failure_timeout,failure_unexpected_sip,"
+    b"failure_transport_error,failure_parse_error,failure_scenario_error,failure_cancelled,"
+    b"interval_ms,interval_calls_per_second,delta_total_calls,delta_success_calls,"
+    b"delta_failed_calls,delta_retransmits,delta_timeouts,delta_rtp_packets_sent,"
+    b"delta_rtp_packets_received,delta_rtcp_sender_reports,delta_rtcp_receiver_reports,"
+    b"delta_rtcp_packets_received,delta_failure_timeout,delta_failure_unexpected_sip,"
+    b"delta_failure_transport_error,delta_failure_parse_error,delta_failure_scenario_error,"
+    b"delta_failure_cancelled\n"
+)
+G_SCREEN_HEADER = (
+    b"timestamp,total_calls,success_calls,failed_calls,active_calls,success_ratio,"
+    b"calls_per_second,interval_ms,interval_calls_per_second,avg_call_ms,avg_invite_ms,"
+    b"retransmits,timeouts,failure_timeout,failure_unexpected_sip\n"
+)
+G_RTT_HEADER = b"timestamp,call,name,value_ms\n"
+G_ERROR_CODES_HEADER = b"timestamp,call,code,reason,call_id,expected\n"
+G_SHORT_HEADER = b"timestamp,direction,call,proto,summary,call_id\n"
+G_COUNTS_HEADER_UAC = (
+    b"timestamp,0_INVITE_sent,0_INVITE_recv,0_INVITE_unexp,1_RESP_100_sent,1_RESP_100_recv,"
+    b"1_RESP_100_unexp,2_RESP_180_sent,2_RESP_180_recv,2_RESP_180_unexp,3_RESP_183_sent,"
+    b"3_RESP_183_recv,3_RESP_183_unexp,4_RESP_200_sent,4_RESP_200_recv,4_RESP_200_unexp,"
+    b"5_ACK_sent,5_ACK_recv,5_ACK_unexp,7_BYE_sent,7_BYE_recv,7_BYE_unexp,8_RESP_200_sent,"
+    b"8_RESP_200_recv,8_RESP_200_unexp\n"
+)
+RFC3339_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z"
+ALL_TRACES = {
+    "trace_stat": True,
+    "trace_rtt": True,
+    "trace_counts": True,
+    "trace_error_codes": True,
+    "trace_msg": True,
+    "trace_shortmsg": True,
+    "trace_err": True,
+    "trace_logs": True,
+    "trace_calldebug": True,
+    "trace_screen": True,
+}
+
+
+def gossipper_tracer(
+    tmp_path: pathlib.Path, stats: RunStats | None = None, **options: object
+) -> TraceFiles:
+    return make_tracer(
+        tmp_path,
+        layout=stats if stats is not None else uac_stats(),
+        trace_format="gossipper",
+        **options,
+    )
+
+
+def rows(path: str) -> list[str]:
+    return pathlib.Path(path).read_text("latin-1").splitlines()
+
+
+def test_gossipper_file_names_follow_the_go_tool(tmp_path: pathlib.Path) -> None:
+    tracer = gossipper_tracer(tmp_path, **ALL_TRACES)
+    tracer.warning("x", 1795671783.0)
+    tracer.close()
+    names = {kind: os.path.basename(path) for kind, path in tracer.paths.items()}
+    assert names == {
+        "stat": "gossipper_7107_messages_stats.log",
+        "rtt": "gossipper_7107_messages_rtt.log",
+        "counts": "gossipper_7107_messages_counts.log",
+        "error_codes": "gossipper_7107_messages_error_codes.log",
+        "messages": "gossipper_7107_messages.log",
+        "shortmessages": "gossipper_7107_messages_shortmessages.log",
+        "errors": "gossipper_7107_messages_errors.log",
+        "logs": "gossipper_7107_messages_logs.log",
+        "calldebug": "gossipper_7107_messages_calldebug.log",
+        "screen": "gossipper_7107_messages_screen.log",
+    }
+    assert sorted(os.listdir(tmp_path)) == sorted(names.values())
+
+
+def test_gossipper_names_derive_from_message_file_and_error_file(
+    tmp_path: pathlib.Path,
+) -> None:
+    tracer = gossipper_tracer(
+        tmp_path,
+        trace_msg=True,
+        message_file="run",
+        trace_stat=True,
+        trace_rtt=True,
+        trace_error_codes=True,
+        error_file="problems.txt",
+        trace_screen=True,
+        screen_file="screen.csv",
+    )
+    tracer.close()
+    names = {kind: os.path.basename(path) for kind, path in tracer.paths.items()}
+    assert names == {
+        "messages": "run",
+        "stat": "run_stats.log",  # no extension on the base: .log is added
+        "rtt": "run_rtt.log",
+        "error_codes": "problems_error_codes.txt",
+        "screen": "screen.csv",
+    }
+    stf = gossipper_tracer(tmp_path, trace_stat=True, stat_file="mine.csv")
+    stf.close()
+    assert os.path.basename(stf.paths["stat"]) == "mine.csv"
+
+
+def test_gossipper_headers_are_the_contract(tmp_path: pathlib.Path) -> None:
+    tracer = gossipper_tracer(tmp_path, **ALL_TRACES)
+    tracer.close()
+    read = {
+        kind: pathlib.Path(path).read_bytes()
+        for kind, path in tracer.paths.items()
+        if kind != "errors"
+    }
+    assert read["stat"] == G_STAT_HEADER
+    assert read["screen"] == G_SCREEN_HEADER
+    assert read["rtt"] == G_RTT_HEADER
+    assert read["error_codes"] == G_ERROR_CODES_HEADER
+    assert read["shortmessages"] == G_SHORT_HEADER
+    assert read["counts"] == G_COUNTS_HEADER_UAC
+    assert G_STAT_HEADER.count(b",") == 42  # 43 columns
+    assert G_SCREEN_HEADER.count(b",") == 14  # 15 columns
+    # The text files keep SIPp's layouts.
+    assert read["messages"] == read["logs"] == read["calldebug"] == b""
+    assert not os.path.exists(tracer.paths["errors"])  # still created on the first warning
+
+
+def test_gossipper_stat_screen_and_counts_rows(tmp_path: pathlib.Path) -> None:
+    stats = uac_stats(start_wall=1795671783.0)
+    tracer = gossipper_tracer(
+        tmp_path, stats, trace_stat=True, trace_screen=True, trace_counts=True
+    )
+    tracer.write_periodic(stats.snapshot(1795671783.004, 0.004, reset_periodic=True))
+    stats.call_created(0.1, incoming=False)
+    stats.elements[0].messages += 1
+    stats.rtd_sample(0, 0.0125, 0.2)
+    stats.call_ended(0.3, 0.2, None)
+    stats.call_created(0.4, incoming=False)
+    stats.call_ended(0.5, 0.1, FailureReason.UNEXPECTED_MESSAGE)
+    stats.retransmissions += 3
+    tracer.write_periodic(stats.snapshot(1795671784.5, 1.5, reset_periodic=True))
+    end = stats.snapshot(1795671785.25, 2.25, reset_periodic=True)
+    tracer.write_periodic(end)  # the engine's end-of-main-loop dump
+    tracer.write_final(stats.snapshot(1795671785.26, 2.26, reset_periodic=False), "screens")
+    tracer.close()
+
+    stat = rows(tracer.paths["stat"])
+    assert len(stat) == 1 + 3  # start-up, one -fd row, the final row; no duplicate at exit
+    columns = stat[0].split(",")
+    second = dict(zip(columns, stat[2].split(","), strict=True))
+    assert re.fullmatch(RFC3339_UTC, second["timestamp"])
+    assert second["timestamp"] == "2026-11-26T05:43:04.5Z"
+    assert (second["elapsed_ms"], second["interval_ms"]) == ("1500", "1496")
+    assert (second["total_calls"], second["success_calls"], second["failed_calls"]) == (
+        "2",
+        "1",
+        "1",
+    )
+    assert second["success_ratio"] == "0.500000"
+    assert second["failure_unexpected_sip"] == second["delta_failure_unexpected_sip"] == "1"
+    assert (second["retransmits"], second["avg_call_ms"], second["avg_invite_ms"]) == (
+        "3",
+        "200",
+        "12",
+    )
+    final = dict(zip(columns, stat[3].split(","), strict=True))
+    assert (final["total_calls"], final["delta_total_calls"]) == ("2", "0")
+    for line in stat[1:]:
+        fields = line.split(",")
+        assert len(fields) == 43
+        assert all(re.fullmatch(r"\d+(\.\d{6})?", field) for field in fields[1:])
+
+    screen = rows(tracer.paths["screen"])
+    assert screen[0].encode() + b"\n" == G_SCREEN_HEADER
+    assert len(screen) == 4 and all(len(line.split(",")) == 15 for line in screen)
+    assert "screens" not in pathlib.Path(tracer.paths["screen"]).read_text()
+
+    counts = rows(tracer.paths["counts"])
+    assert len(counts) == 4
+    assert all(len(line.split(",")) == 25 for line in counts)
+    assert counts[2].split(",")[1:4] == ["1", "0", "0"]  # 0_INVITE sent, recv, unexp
+
+
+def test_gossipper_final_row_is_written_when_something_changed(tmp_path: pathlib.Path) -> None:
+    stats = uac_stats(start_wall=1795671783.0)
+    tracer = gossipper_tracer(tmp_path, stats, trace_stat=True)
+    tracer.write_periodic(stats.snapshot(1795671784.0, 1.0, reset_periodic=True))
+    stats.call_created(1.1, incoming=False)
+    tracer.write_final(stats.snapshot(1795671784.2, 1.2, reset_periodic=False), "")
+    tracer.close()
+    assert len(rows(tracer.paths["stat"])) == 3
+
+
+def test_gossipper_shortmessages_rows(tmp_path: pathlib.Path) -> None:
+    records = [raw for _, _, raw in sample_records(sample("uac_messages.log"))][:4]
+    invite, ringing, ok, ack = records
+    tracer = gossipper_tracer(tmp_path, trace_shortmsg=True, trace_msg=True)
+    call_id = "1-7107@127.0.0.1"
+    tracer.call_started(call_id, 17)
+    tracer.message_sent(call_id, invite, 1795671783.5)
+    tracer.message_received(call_id, parse_message(ringing), 1795671783.51)
+    tracer.message_received(call_id, parse_message(ok), 1795671783.52)
+    tracer.message_sent(call_id, ack, 1795671783.53)
+    tracer.call_ended(call_id, False, "", 1795671783.6)
+    tracer.close()
+    assert rows(tracer.paths["shortmessages"]) == [
+        G_SHORT_HEADER.decode().rstrip("\n"),
+        f"2026-11-26T05:43:03.5Z,send,17,sip,INVITE,{call_id}",
+        f"2026-11-26T05:43:03.51Z,recv,17,sip,180 Ringing,{call_id}",
+        f"2026-11-26T05:43:03.52Z,recv,17,sip,200 OK,{call_id}",
+        f"2026-11-26T05:43:03.53Z,send,17,sip,ACK,{call_id}",
+    ]
+    # messages.log keeps SIPp's layout in this format.
+    messages = pathlib.Path(tracer.paths["messages"]).read_bytes()
+    assert messages.startswith(SEPARATOR + b"2026-11-26 05:43:03.500000\nUDP message sent (")
+    assert messages.count(SEPARATOR) == 4
+
+
+def test_gossipper_call_numbers_without_announcements(tmp_path: pathlib.Path) -> None:
+    tracer = gossipper_tracer(tmp_path, trace_shortmsg=True)
+    for n, call_id in enumerate(["b", "a", "b", "c"]):
+        tracer.message_sent(call_id, b"BYE sip:x SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", 10.0 + n)
+    tracer.close()
+    calls = [line.split(",")[2] for line in rows(tracer.paths["shortmessages"])[1:]]
+    assert calls == ["1", "2", "1", "3"]  # order of first appearance
+
+
+def test_gossipper_error_codes_one_row_per_unexpected_response(tmp_path: pathlib.Path) -> None:
+    stats = uac_stats()
+    tracer = gossipper_tracer(tmp_path, stats, trace_error_codes=True)
+    tracer.call_started("c-2", 2)
+    busy = parse_message(b"SIP/2.0 486 Busy Here\r\nCall-ID: c-2\r\nCSeq: 1 INVITE\r\n\r\n")
+    bye = parse_message(b"BYE sip:x SIP/2.0\r\nCall-ID: c-2\r\nCSeq: 2 BYE\r\n\r\n")
+    tracer.unexpected_message("c-2", busy, "200", 1795671783.25)
+    tracer.unexpected_message("c-2", bye, "200", 1795671783.26)  # requests add nothing
+    stats.unexpected_response_code(486)
+    tracer.write_periodic(stats.snapshot(1795671784.0, 1.0, reset_periodic=True))
+    tracer.close()
+    assert rows(tracer.paths["error_codes"]) == [
+        G_ERROR_CODES_HEADER.decode().rstrip("\n"),
+        "2026-11-26T05:43:03.25Z,2,486,Busy Here,c-2,200",
+    ]
+
+
+def test_unexpected_message_writes_nothing_in_sipp_format(tmp_path: pathlib.Path) -> None:
+    tracer = make_tracer(tmp_path, trace_error_codes=True)
+    busy = parse_message(b"SIP/2.0 486 Busy Here\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n")
+    tracer.unexpected_message("c", busy, "200", 1795671783.25)
+    tracer.close()
+    assert pathlib.Path(tracer.paths["error_codes"]).read_bytes() == b""
+
+
+def test_gossipper_rtt_rows(tmp_path: pathlib.Path) -> None:
+    stats = uac_stats(start_wall=1795671783.0)
+    tracer = gossipper_tracer(tmp_path, stats, trace_rtt=True)
+    # Two samples of one instant arrive in either order; they are written sorted.
+    tracer.write_rtt_records([(104.001, 12.9, "1", 2), (104.001, 1.452, "1", 1)])
+    tracer.write_rtt([(2500.0, 3.0, "1")])
+    tracer.close()
+    assert rows(tracer.paths["rtt"]) == [
+        "timestamp,call,name,value_ms",
+        "2026-11-26T05:43:03.104001Z,1,1,1",
+        "2026-11-26T05:43:03.104001Z,2,1,12",
+        "2026-11-26T05:43:05.5Z,0,1,3",  # write_rtt has no call numbers
+    ]
+
+
+def test_sipp_rtt_records_drop_the_call_number(tmp_path: pathlib.Path) -> None:
+    tracer = make_tracer(tmp_path, trace_rtt=True)
+    tracer.write_rtt_records([(1004.0, 0.5, "inv", 3), (104.001, 0.0, "inv", 1)])
+    tracer.close()
+    assert pathlib.Path(tracer.paths["rtt"]).read_bytes() == (
+        b"Date_ms;response_time_ms;rtd_no\n104.001;0;inv\n1004;0.5;inv\n"
+    )
+
+
+def test_gossipper_csv_append_keeps_a_single_header(tmp_path: pathlib.Path) -> None:
+    options: dict[str, object] = {"trace_shortmsg": True, "shortmessage_overwrite": False}
+    for wall in (1795671783.0, 1795671784.0):
+        tracer = gossipper_tracer(tmp_path, **options)
+        tracer.message_sent("c", b"BYE sip:x SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", wall)
+        tracer.close()
+    lines = rows(tracer.paths["shortmessages"])
+    assert lines[0] == G_SHORT_HEADER.decode().rstrip("\n")
+    assert len(lines) == 3 and lines.count(lines[0]) == 1
+
+
+def test_gossipper_rotated_csv_files_start_with_the_header(tmp_path: pathlib.Path) -> None:
+    wall = FakeWall()
+    tracer = make_tracer(
+        tmp_path,
+        wall=wall,
+        trace_format="gossipper",
+        trace_shortmsg=True,
+        ringbuffer_size=200,
+        ringbuffer_files=2,
+    )
+    for n in range(6):
+        wall.now += 1
+        tracer.message_sent(f"c{n}", b"BYE sip:x SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", wall.now)
+        tracer.flush()
+    tracer.close()
+    rotated = tracer.rotated_files("shortmessages")
+    assert len(rotated) == 2
+    assert all(os.path.basename(p).startswith("gossipper_7107_shortmessages_") for p in rotated)
+    for path in [*rotated, tracer.paths["shortmessages"]]:
+        assert pathlib.Path(path).read_bytes().startswith(G_SHORT_HEADER)
