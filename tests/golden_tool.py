@@ -130,8 +130,8 @@ CASES: tuple[GoldenCase, ...] = (
     ),
     GoldenCase(
         "rate_ramp",
-        # 1.01 s: no ramp step falls on a pacing instant (docs/simulation.md, "Known limits").
-        "-rate_increase/-rate_max: 5 cps more every 1.01 s up to 25 cps, then quit",
+        # 1.3 s: ramp steps fall on pacing instants (2.6 s = 13 calls at 10 cps): steps first.
+        "-rate_increase/-rate_max: 5 cps more every 1.3 s up to 25 cps, then quit",
         (
             "-sn",
             "uac",
@@ -140,7 +140,7 @@ CASES: tuple[GoldenCase, ...] = (
             "-rate_increase",
             "5",
             "-rate_interval",
-            "1.01s",
+            "1.3s",
             "-rate_max",
             "25",
             "-net_delay",
@@ -151,6 +151,16 @@ CASES: tuple[GoldenCase, ...] = (
         "users",
         "-users 4: each user starts its next call when the previous one ends",
         ("-sn", "uac", "-users", "4", "-m", "24", "-d", "250", "-net_delay", "7"),
+    ),
+    GoldenCase(
+        "timeout_limit",
+        "-timeout 3s with -l 4 and 30% loss: the global timeout aborts the calls still open",
+        ("-sn", "uac", "-r", "10", "-l", "4", "-timeout", "3s", "-net_loss", "30", "-seed", "4"),
+    ),
+    GoldenCase(
+        "gossipper_format",
+        "-trace_format gossipper: the Go tool's comma-separated schemas, 10% loss",
+        ("-sn", "uac", "-m", "15", "-r", "10", "-net_loss", "10", "-trace_format", "gossipper"),
     ),
     GoldenCase(
         "server_main",

@@ -92,7 +92,11 @@ def _fault_options() -> list[SimOption]:
         "loss": ("PCT", "0", "drop this percentage of datagrams"),
         "dup": ("PCT", "0", "deliver this percentage of datagrams twice"),
         "delay": ("MS", "0", "fixed one-way delay in milliseconds"),
-        "jitter": ("MS", "0", "add a uniform random delay in [0, MS) to each datagram"),
+        "jitter": (
+            "MS",
+            "0",
+            "add a uniform random delay in [0, MS) to each datagram (a flow stays in order)",
+        ),
         "reorder": (
             "PCT",
             "0",
@@ -168,8 +172,8 @@ def format_sim_help(width: int = 100) -> str:
             lines += [" " * column + part for part in wrapped[1:]]
     lines += [
         "",
-        "Without -m the main side runs until -timeout, which defaults in a sim to the expected"
-        " duration (-m x -rp / -r) plus one hour of virtual time.",
+        "-timeout defaults in a sim to the expected duration (-m x -rp / -r; 0 without -m) plus"
+        " one hour of virtual time, so that a run without -m, or a stuck one, ends.",
         "See docs/simulation.md.",
     ]
     out: list[str] = []
@@ -198,8 +202,9 @@ def format_sim_markdown() -> str:
         lines.append(f"| `{option.name}` | `{option.metavar}` | {default_cell} | {option.help} |")
     lines += [
         "",
-        "Without `-m` the main side runs until `-timeout`, which defaults in a sim to the"
-        " expected duration (`-m` x `-rp` / `-r`) plus one hour of virtual time. See"
+        "`-timeout` defaults in a sim to the expected duration (`-m` x `-rp` / `-r`; 0 without"
+        " `-m`) plus one hour of virtual time, so that a run without `-m`, or a stuck one, ends."
+        " Regenerate this section with `python -m gossipper.cli.sim_command --markdown`; see"
         " [simulation.md](simulation.md) for examples.",
         "",
     ]
@@ -389,3 +394,19 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
         tool_version=__version__,
         reproduce_command=shlex.join(["gossipper", "sim", *args]),
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m gossipper.cli.sim_command --markdown``: the docs/cli.md sim section."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args != ["--markdown"]:
+        sys.stderr.write("usage: python -m gossipper.cli.sim_command --markdown\n")
+        return 2
+    sys.stdout.write(format_sim_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

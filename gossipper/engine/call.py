@@ -20,9 +20,9 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-import outcome
 import trio
 
+from gossipper.engine.timers import Parker
 from gossipper.errors import TransportError
 from gossipper.interfaces import Address, DatagramTransport
 from gossipper.scenario import (
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 _AUTO_ANSWERED_METHODS = frozenset({"INFO", "NOTIFY", "OPTIONS", "UPDATE"})
 _TIMER_CANCELLING_REQUESTS = frozenset({"ACK", "CANCEL", "BYE", "PRACK"})
 _INF = math.inf
+_NO_LINES: Mapping[str, int] = {}
 
 
 class _CallEnd(Exception):
@@ -63,7 +64,7 @@ class Call:
         "route_set",
         "next_url",
         "variables",
-        "rng",
+        "_rng",
         "injection_line",
         "injection_lines",
         "auth_challenge",
@@ -75,7 +76,7 @@ class Call:
         "index",
         "start_s",
         "mailbox",
-        "_waiter",
+        "_parker",
         "last_sent",
         "last_send_index",
         "last_send_is_invite",
@@ -114,9 +115,8 @@ class Call:
         incoming: bool,
         user_id: int,
         variables: Variables,
-        rng: random.Random,
-        injection_lines: Mapping[str, int],
     ) -> None:
+        injection_lines: Mapping[str, int] = _NO_LINES
         self.engine = engine
         self.env: RunEnv = engine.env
         self.call_number = call_number
@@ -129,9 +129,14 @@ class Call:
         self.route_set: str | None = None
         self.next_url: str | None = None
         self.variables = variables
-        self.rng = rng
+        self._rng: random.Random | None = None
+        env = engine.env
+        if env.injection:
+            injection_lines = {
+                name: source.next_line(user_id, self.rng) for name, source in env.injection.items()
+            }
         self.injection_lines = injection_lines
-        default = engine.env.default_injection
+        default = env.default_injection
         self.injection_line = injection_lines.get(default, -1) if default else -1
         self.auth_challenge: str | None = None
         self.auth_challenge_is_proxy = False
@@ -142,7 +147,7 @@ class Call:
         self.index = 0
         self.start_s = trio.current_time()
         self.mailbox: deque[SipMessage] = deque()
-        self._waiter: trio.lowlevel.Task | None = None
+        self._parker = Parker(engine.timers)
         self.last_sent: bytes | None = None
         self.last_send_index = -1
         self.last_send_is_invite = False
@@ -169,15 +174,27 @@ class Call:
         self._rrs_done = False
         self.ended = False
 
+    @property
+    def rng(self) -> random.Random:
+        """This call's generator, ``Random(f"{seed}:call:{n}")`` (design.md section 5).
+
+        Created on first use: seeding from a string costs ~10 us, and most calls of most
+        scenarios never draw a random number.
+        """
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = random.Random(f"{self.engine.seed}:call:{self.call_number}")
+        return rng
+
+    @rng.setter
+    def rng(self, value: random.Random) -> None:
+        self._rng = value
+
     # ------------------------------------------------------------------ delivery (engine side)
 
     def deliver(self, message: SipMessage) -> None:
         """Hand a message to this call; wakes the task if it is parked."""
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            trio.lowlevel.reschedule(waiter, outcome.Value(message))
-        else:
+        if not self._parker.wake(message):
             self.mailbox.append(message)
 
     async def _wait_event(self, deadline: float) -> SipMessage | None:
@@ -185,25 +202,14 @@ class Call:
         if self.mailbox:
             return self.mailbox.popleft()
         if deadline != _INF and deadline <= trio.current_time():
-            # Already due (e.g. a zero-length pause): no need to park and be cancelled.
+            # Already due (e.g. a zero-length pause): no need to park.
             await trio.lowlevel.checkpoint()
             if self.mailbox:
                 return self.mailbox.popleft()
             return None
-        self._waiter = trio.lowlevel.current_task()
-        if deadline == _INF:
-            message: SipMessage = await trio.lowlevel.wait_task_rescheduled(self._abort_wait)
-            return message
-        with trio.move_on_at(deadline):
-            message = await trio.lowlevel.wait_task_rescheduled(self._abort_wait)
-            return message
-        return None
-
-    def _abort_wait(self, _raise_cancel: object) -> trio.lowlevel.Abort:
-        # Once the wait is aborted (deadline or cancellation) nobody may reschedule the task:
-        # later messages go to the mailbox instead.
-        self._waiter = None
-        return trio.lowlevel.Abort.SUCCEEDED
+        value = await self._parker.park(deadline)
+        assert value is None or isinstance(value, SipMessage)
+        return value
 
     # ------------------------------------------------------------------ the task
 
@@ -224,7 +230,6 @@ class Call:
         except _CallEnd:
             pass
         finally:
-            self._waiter = None
             engine.call_finished(self)
 
     async def _run_ready_elements(self, elements: tuple[Element, ...], count: int) -> None:
@@ -332,7 +337,8 @@ class Call:
         is_request = not element.is_response
         if is_request and element.method not in ("ACK", "CANCEL"):
             self.cseq += 1
-        self._bookkeeping(element)
+        if engine.needs_bookkeeping[index]:
+            self._bookkeeping(element)
         assert element.template is not None
         text = element.template.render(self, index)
         data = text.encode("latin-1")
@@ -530,7 +536,8 @@ class Call:
             counters.lost += 1
             return
         self.received_anything = True
-        self._bookkeeping(element)
+        if engine.needs_bookkeeping[found]:
+            self._bookkeeping(element)
         counters.messages += 1
 
         if not is_response:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import math
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,6 +21,7 @@ from gossipper.config import RunConfig
 from gossipper.engine.call import Call
 from gossipper.engine.rate import RateState, default_open_call_limit
 from gossipper.engine.screens import describe_elements
+from gossipper.engine.timers import Parker, TimerQueue
 from gossipper.errors import BindError, ExitStatus
 from gossipper.interfaces import Address, DatagramTransport, TransportFactory, WallClock
 from gossipper.scenario import RunEnv, Scenario
@@ -88,6 +88,7 @@ class Engine:
         tracer: Tracer | None = None,
         shell_runner: Callable[[str], None] | None = None,
         settle: Callable[[str], Awaitable[None]] | None = None,
+        timer_resolution_s: float | None = None,
     ) -> None:
         self.scenario = scenario
         self.config = config
@@ -106,6 +107,8 @@ class Engine:
             keep_rtt_samples=config.trace_rtt,
         )
         self.global_variables = scenario.new_global_variables()
+        self.needs_bookkeeping = _bookkeeping_flags(scenario)
+        self._call_id_pieces = _compile_call_id(config.call_id_template, env)
         self.remote = remote
         self.bind_host = bind_host
         self.seed = seed
@@ -116,6 +119,8 @@ class Engine:
         # their outcome never depends on Trio's scheduling order (design.md section 5).
         # Real runs pass None: no cost.
         self._settle = settle
+        if timer_resolution_s is None:
+            timer_resolution_s = 0.0 if settle is not None else config.timer_resol_s
 
         # Hot-path copies of settings (attribute lookups on a frozen config are slower).
         self.retransmissions_enabled = not config.no_retrans
@@ -159,7 +164,9 @@ class Engine:
         )
         self.open_call_limit = self._compute_open_call_limit()
         self._done = trio.Event()
-        self._pacing_wakeup = trio.Event()
+        # Sim runs pass timer_resolution_s=0 (exact virtual deadlines).
+        self.timers = TimerQueue(timer_resolution_s)
+        self._pacing = Parker(self.timers)
         self._pacing_waits_for_calls = False
         self._nursery: trio.Nursery | None = None
         self._free_users: list[int] = []
@@ -208,6 +215,7 @@ class Engine:
         assert self.main_transport is not None
         self.env.local_port = self.main_transport.local_address[1]
         self.scenario = self.scenario.bind(self.env)
+        self.needs_bookkeeping = _bookkeeping_flags(self.scenario)
 
     async def run(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -219,6 +227,7 @@ class Engine:
         config = self.config
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            nursery.start_soon(self.timers.run)
             nursery.start_soon(self._receive_loop, self.main_transport)
             nursery.start_soon(self._housekeeping_loop)
             task_status.started()
@@ -278,7 +287,7 @@ class Engine:
         if self.quit_state is QuitState.RUNNING:
             self.quit_state = QuitState.SOFT
             self.quit_reason = reason
-            self._pacing_wakeup.set()
+            self._pacing.wake(True)
         elif self.quit_state is QuitState.SOFT and reason == "quit requested":
             # A second q / SIGUSR1 forces the exit, as in SIPp HEAD.
             self.force_quit(reason)
@@ -313,14 +322,14 @@ class Engine:
         self.stats.target_rate = self.rate_state.rate
         if self.config.max_open_calls is None:
             self.open_call_limit = self._compute_open_call_limit()
-        self._pacing_wakeup.set()
+        self._pacing.wake(True)
 
     def pause_traffic(self, paused: bool) -> None:
         """Pause or resume call creation (running calls continue)."""
         if self.traffic_paused and not paused:
             self.rate_state.change_rate(self.rate_state.rate, trio.current_time())
         self.traffic_paused = paused
-        self._pacing_wakeup.set()
+        self._pacing.wake(True)
 
     def set_users(self, users: int) -> None:
         """-users mode: change the number of users (``set users``, keys + - * /)."""
@@ -333,7 +342,7 @@ class Engine:
         self.users_target = users
         self.stats.target_rate = float(users)
         self.open_call_limit = max(self.open_call_limit, users)
-        self._pacing_wakeup.set()
+        self._pacing.wake(True)
 
     def reset_stats(self) -> None:
         """``reset stats``: restart the cumulative counters from now."""
@@ -394,7 +403,7 @@ class Engine:
             self._free_users.append(call.user_id)
         if self._pacing_waits_for_calls:
             # The pacing task replaces users / starts delayed calls (after settling, in sim).
-            self._pacing_wakeup.set()
+            self._pacing.wake(True)
         self._check_done()
 
     def call_finished(self, call: Call) -> None:
@@ -523,7 +532,6 @@ class Engine:
         incoming: bool,
         user_id: int,
     ) -> Call:
-        rng = random.Random(f"{self.seed}:call:{number}")
         call = Call(
             self,
             call_number=number,
@@ -533,10 +541,6 @@ class Engine:
             incoming=incoming,
             user_id=user_id,
             variables=self.global_variables.for_call(user_id),
-            rng=rng,
-            injection_lines={
-                name: source.next_line(user_id, rng) for name, source in self.env.injection.items()
-            },
         )
         self.calls[call_id] = call
         return call
@@ -550,29 +554,7 @@ class Engine:
 
     def format_call_id(self, number: int) -> str:
         """``-cid_str``: %u call number, %p pid, %s local IP, %% a percent sign."""
-        template = self.config.call_id_template
-        out: list[str] = []
-        i = 0
-        length = len(template)
-        while i < length:
-            ch = template[i]
-            if ch == "%" and i + 1 < length:
-                code = template[i + 1]
-                if code == "u":
-                    out.append(str(number))
-                elif code == "p":
-                    out.append(str(self.env.pid))
-                elif code == "s":
-                    out.append(self.env.local_ip)
-                else:
-                    out.append("%")
-                    if code != "%":
-                        out.append(code)
-                i += 2
-                continue
-            out.append(ch)
-            i += 1
-        return "".join(out)
+        return "".join(str(number) if piece is None else piece for piece in self._call_id_pieces)
 
     def _start_outgoing_call(self, user_id: int = 0) -> None:
         assert self.main_transport is not None
@@ -677,9 +659,7 @@ class Engine:
                     self._pacing_waits_for_calls = True
                 else:
                     deadline = min(deadline, state.next_due_s())
-            self._pacing_wakeup = trio.Event()
-            with trio.move_on_at(deadline):
-                await self._pacing_wakeup.wait()
+            await self._pacing.park(deadline)
 
     def _start_due_calls(self, now: float) -> int:
         """Start the calls due by ``now`` that the limits allow; returns how many are left."""
@@ -750,6 +730,43 @@ class Engine:
             expired = [key for key, until in dead.items() if until <= now]
             for key in expired:
                 del dead[key]
+
+
+def _bookkeeping_flags(scenario: Scenario) -> tuple[bool, ...]:
+    """Per element: does it touch a counter or a response-time timer? (hot-path shortcut)"""
+    return tuple(
+        e.counter is not None or e.start_rtd is not None or e.rtd is not None
+        for e in scenario.elements
+    )
+
+
+def _compile_call_id(template: str, env: RunEnv) -> tuple[str | None, ...]:
+    """Split ``-cid_str`` once: literal pieces, None where the call number goes."""
+    pieces: list[str | None] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(template):
+        ch = template[i]
+        if ch == "%" and i + 1 < len(template):
+            code = template[i + 1]
+            if code == "u":
+                pieces.append("".join(literal))
+                literal = []
+                pieces.append(None)
+            elif code == "p":
+                literal.append(str(env.pid))
+            elif code == "s":
+                literal.append(env.local_ip)
+            elif code == "%":
+                literal.append("%")
+            else:
+                literal.append("%" + code)
+            i += 2
+            continue
+        literal.append(ch)
+        i += 1
+    pieces.append("".join(literal))
+    return tuple(piece for piece in pieces if piece != "")
 
 
 async def _open_first_free(factory: TransportFactory, host: str) -> DatagramTransport:

@@ -448,7 +448,13 @@ class TraceFiles:
     dir/foo.xml``); ``transport_name`` prefixes message records (``UDP``); ``tz`` fixes the time
     zone of every timestamp (None: the process's local zone, as SIPp); ``now_wall`` gives epoch
     seconds for file start times (rotated file names). ``layout`` (a ``RunStats``) is needed for
-    the stat and counts headers when ``-trace_stat``/``-trace_counts`` are on.
+    the counts header and SIPp's stat header (``-trace_counts``, ``-trace_stat``); its
+    ``start_wall`` dates the gossipper-schema rtt rows.
+
+    ``config.trace_format`` picks SIPp's files or the gossipper schemas (module docstring).
+    Beyond the engine's ``Tracer`` protocol, the gossipper schemas use :meth:`call_started`,
+    :meth:`unexpected_message` and :meth:`write_rtt_records` (they do nothing harmful, or
+    nothing at all, in SIPp's format).
 
     Problems writing a file (disk full, ...) do not stop the run: the file stops being written
     and a line is added to :attr:`errors`.

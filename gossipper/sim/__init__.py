@@ -19,6 +19,7 @@ from gossipper.sim.network import (
     NetworkEvent,
     NetworkStatistics,
     SimNetwork,
+    SimulationStalled,
     open_sim_network,
 )
 from gossipper.sim.run import (
@@ -53,6 +54,7 @@ __all__ = [
     "SimSide",
     "SimulationPlan",
     "SimulationResult",
+    "SimulationStalled",
     "SimStream",
     "SimStreamListener",
     "SimTransportFactory",

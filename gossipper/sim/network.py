@@ -59,7 +59,7 @@ from typing import NoReturn, Protocol
 import trio
 import trio.testing
 
-from gossipper.errors import BindError, ConfigError, TransportError
+from gossipper.errors import BindError, ConfigError, GossipperError, TransportError
 from gossipper.interfaces import Address, Datagram
 from gossipper.sim.faults import FaultPlan, draw_unit, packet_identity
 
@@ -74,6 +74,19 @@ DIGEST_BYTES = 16
 
 _KIND_DATAGRAM = 0
 _KIND_STREAM = 1
+
+
+MAX_ROUNDS_PER_INSTANT = 20_000
+"""Delivery rounds allowed at one virtual instant before the run counts as stalled."""
+
+
+class SimulationStalled(GossipperError):
+    """Virtual time stopped passing: the tasks keep exchanging datagrams at one instant.
+
+    Typical cause: calls that take no time at all (zero network delay, no pause) started again
+    and again at the same instant, e.g. ``-users`` without ``-m``. Under a real clock such a
+    run would simply go as fast as the CPU allows; under virtual time it would never end.
+    """
 
 
 class EventKind(enum.Enum):
@@ -264,11 +277,13 @@ class SimNetwork:
         send_queue_limit: int = 65536,
         max_events: int = 250_000,
         record_payloads: bool = False,
+        max_rounds_per_instant: int = MAX_ROUNDS_PER_INSTANT,
     ) -> None:
         if not isinstance(seed, int):
             raise ConfigError(f"sim network: seed must be an integer, got {seed!r}")
         _check_limit("receive_queue_limit", receive_queue_limit)
         _check_limit("send_queue_limit", send_queue_limit)
+        _check_limit("max_rounds_per_instant", max_rounds_per_instant)
         if not (isinstance(max_events, int) and max_events >= 0):
             raise ConfigError(f"sim network: max_events must be >= 0, got {max_events!r}")
         self.seed = seed
@@ -277,6 +292,7 @@ class SimNetwork:
         self.send_queue_limit = send_queue_limit
         self._max_events = max_events
         self._payloads: dict[str, bytes] | None = {} if record_payloads else None
+        self._max_rounds = max_rounds_per_instant
         self._events: list[NetworkEvent] = []
         self._outbox: list[_Out] = []
         self._heap: list[_HeapItem] = []
@@ -340,6 +356,7 @@ class SimNetwork:
         task_status.started()
         try:
             busy = False
+            instant_s, rounds = -1.0, 0
             while True:
                 if not busy:
                     with trio.CancelScope(deadline=self._next_wake_s()) as scope:
@@ -350,7 +367,19 @@ class SimNetwork:
                 # After a busy round the receivers it woke are likely to answer at this same
                 # instant: wait for them directly instead of sleeping until they send.
                 await trio.testing.wait_all_tasks_blocked()
-                busy = self._settle(trio.current_time())
+                now = trio.current_time()
+                if now != instant_s:
+                    instant_s, rounds = now, 0
+                rounds += 1
+                if rounds > self._max_rounds:
+                    raise SimulationStalled(
+                        f"simulation stalled at virtual time {now:.6f} s: {rounds - 1} rounds of"
+                        " datagrams without time passing (calls that take no time, started"
+                        " again and again, e.g. -users without -m on a network without delay);"
+                        " give the network a delay (-net_delay), the calls a pause (-d) or a"
+                        " limit (-m)"
+                    )
+                busy = self._settle(now)
                 if not busy and self._instant_waiters:
                     self._release_instant_waiter()
                     busy = True  # the released task may act at this instant: another round

@@ -45,12 +45,17 @@ from gossipper.engine.screens import (
     summary_document,
 )
 from gossipper.engine.tracing import TraceFiles
-from gossipper.errors import ConfigError, ExitStatus
+from gossipper.errors import ConfigError, ExitStatus, GossipperError
 from gossipper.interfaces import Address
 from gossipper.scenario import RunEnv, Scenario
 from gossipper.sim.clock import DEFAULT_EPOCH_S, SimWallClock, new_virtual_clock
 from gossipper.sim.faults import FaultPlan
-from gossipper.sim.network import NetworkEvent, NetworkStatistics, SimNetwork
+from gossipper.sim.network import (
+    MAX_ROUNDS_PER_INSTANT,
+    NetworkEvent,
+    NetworkStatistics,
+    SimNetwork,
+)
 from gossipper.sim.transport import SimTransportFactory
 
 __all__ = [
@@ -128,6 +133,8 @@ class SimulationPlan:
     reproduce_command: str | None = None
     record_payloads: bool = False
     """Keep the bytes of every distinct datagram (``SimulationResult.payloads``)."""
+    max_rounds_per_instant: int = MAX_ROUNDS_PER_INSTANT
+    """Rounds at one virtual instant after which the run stops as stalled (SimulationStalled)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +185,14 @@ def run_simulation(plan: SimulationPlan, stdout: TextIO, stderr: TextIO) -> Simu
     _check_plan(plan)
     with utc_local_time():
         runner = _Runner(plan)
-        result = trio.run(runner.simulate, clock=new_virtual_clock())
+        try:
+            result = trio.run(runner.simulate, clock=new_virtual_clock())
+        except BaseExceptionGroup as group:
+            # Our own errors (a stalled simulation) leave as themselves, with their message.
+            matched, _ = group.split(GossipperError)
+            if matched is None:
+                raise
+            raise _first_leaf(matched) from group
         stdout.write(runner.screens)
         stdout.write(simulation_report(plan, result))
         stdout.flush()
@@ -192,6 +206,11 @@ def run_simulation(plan: SimulationPlan, stdout: TextIO, stderr: TextIO) -> Simu
                 " run: the simulation starts no process\n"
             )
     return result
+
+
+def _first_leaf(group: BaseExceptionGroup[GossipperError]) -> GossipperError:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _check_plan(plan: SimulationPlan) -> None:
@@ -326,6 +345,7 @@ class _Runner:
             derive_seed(plan.seed, "network"),
             plan.faults,
             record_payloads=plan.record_payloads,
+            max_rounds_per_instant=plan.max_rounds_per_instant,
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(network.run)

@@ -729,13 +729,17 @@ ALL_TRACES = {
 
 
 def gossipper_tracer(
-    tmp_path: pathlib.Path, stats: RunStats | None = None, **options: object
+    tmp_path: pathlib.Path, stats: RunStats | None = None, /, **options: object
 ) -> TraceFiles:
-    return make_tracer(
-        tmp_path,
+    config = RunConfig(trace_format="gossipper").replace(**options)
+    return TraceFiles(
+        config,
+        scenario_name="uac",
+        pid=7107,
+        directory=tmp_path,
+        tz=UTC,
+        now_wall=FakeWall(),
         layout=stats if stats is not None else uac_stats(),
-        trace_format="gossipper",
-        **options,
     )
 
 
@@ -979,10 +983,10 @@ def test_gossipper_rotated_csv_files_start_with_the_header(tmp_path: pathlib.Pat
         wall=wall,
         trace_format="gossipper",
         trace_shortmsg=True,
-        ringbuffer_size=200,
+        ringbuffer_size=100,
         ringbuffer_files=2,
     )
-    for n in range(6):
+    for n in range(8):
         wall.now += 1
         tracer.message_sent(f"c{n}", b"BYE sip:x SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", wall.now)
         tracer.flush()
@@ -992,3 +996,32 @@ def test_gossipper_rotated_csv_files_start_with_the_header(tmp_path: pathlib.Pat
     assert all(os.path.basename(p).startswith("gossipper_7107_shortmessages_") for p in rotated)
     for path in [*rotated, tracer.paths["shortmessages"]]:
         assert pathlib.Path(path).read_bytes().startswith(G_SHORT_HEADER)
+
+
+def test_contract_doc_names_every_column() -> None:
+    """docs/trace-schema-contract.md documents every fixed column of both formats."""
+    from gossipper.stats import gossipper_csv, stat_csv_columns
+
+    doc = (
+        pathlib.Path(__file__).resolve().parents[2] / "docs" / "trace-schema-contract.md"
+    ).read_text()
+    for header in (
+        G_STAT_HEADER,
+        G_SCREEN_HEADER,
+        G_RTT_HEADER,
+        G_ERROR_CODES_HEADER,
+        G_SHORT_HEADER,
+    ):
+        assert header.decode().rstrip("\n") in doc  # each header verbatim, or in a code block
+    columns = [
+        *gossipper_csv.STAT_COLUMNS,
+        *gossipper_csv.SCREEN_COLUMNS,
+        *gossipper_csv.RTT_COLUMNS,
+        *gossipper_csv.ERROR_CODES_COLUMNS,
+        *gossipper_csv.SHORTMESSAGE_COLUMNS,
+        *stat_csv_columns(uac_stats())[:68],
+    ]
+    quoted = set(re.findall(r"(?<!`)`([^`\n]+)`(?!`)", doc))
+    # The failure columns are documented by reason name, as `<Reason>(P)`, `<Reason>(C)`.
+    missing = [c for c in columns if c not in quoted and c.rpartition("(")[0] not in quoted]
+    assert not missing, missing

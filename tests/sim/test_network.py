@@ -21,6 +21,7 @@ from gossipper.sim import (
     SimDatagramTransport,
     SimNetwork,
     SimTransportFactory,
+    SimulationStalled,
     open_sim_network,
     run_under_virtual_time,
 )
@@ -622,16 +623,50 @@ def test_instant_end_waiters_run_alone_in_key_order_after_the_instant() -> None:
 
 
 def test_instant_end_keys_are_unique_and_cancellation_withdraws_a_waiter() -> None:
-    async def main() -> None:
+    async def main() -> list[str]:
+        refused: list[str] = []
         async with open_sim_network(1) as network:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(network.wait_instant_end, "k")
-                await trio.lowlevel.checkpoint()
-                with pytest.raises(RuntimeError, match="already waiting"):
-                    await network.wait_instant_end("k")
-                nursery.cancel_scope.cancel()
-            with trio.fail_after(1):
-                await network.wait_instant_end("k")  # the cancelled waiter is gone
-            assert trio.current_time() == 0.0
 
-    _run(main)
+            async def waiter() -> None:
+                try:
+                    await network.wait_instant_end("k")
+                except RuntimeError:
+                    refused.append("k")
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(waiter)
+                nursery.start_soon(waiter)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(waiter)
+                # This task stays runnable, so the instant cannot end and "k" stays parked...
+                for _ in range(5):
+                    await trio.lowlevel.checkpoint()
+                nursery.cancel_scope.cancel()  # ... until it is cancelled: that withdraws it.
+            with trio.fail_after(1):
+                await network.wait_instant_end("k")
+            assert trio.current_time() == 0.0
+        return refused
+
+    for _ in range(4):
+        assert _run(main) == ["k"]
+
+
+def test_time_that_stops_passing_is_reported_as_a_stalled_simulation() -> None:
+    async def main() -> None:
+        async with open_sim_network(1, max_rounds_per_instant=50) as network:
+            a, b = await _pair(network)
+
+            async def echo(endpoint: SimDatagramTransport) -> None:
+                while True:
+                    for data, source in await endpoint.receive_batch():
+                        endpoint.send_nowait(data, source)  # zero delay: forever at t=0
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(echo, a)
+                nursery.start_soon(echo, b)
+                a.send_nowait(b"ping", b.local_address)
+
+    with pytest.RaisesGroup(
+        pytest.RaisesExc(SimulationStalled, match="at virtual time 0.0"), flatten_subgroups=True
+    ):
+        _run(main)

@@ -212,10 +212,10 @@ def test_ten_percent_loss_counters_match_the_loss_pattern(tmp_path: pathlib.Path
     # uas's 4 s timewait, one late 180 is unexpected.
     assert result.network.lost == 159  # (including the peer's drain after the end)
     assert counters == {
-        "retransmissions": 86,
+        "retransmissions": 87,
         "invite_retrans": 21,
         "ack_retrans": 7,
-        "bye_retrans": 58,
+        "bye_retrans": 59,
         "invite_timeouts": 0,
         "bye_timeouts": 1,
         "max_udp_retrans": 1,
@@ -363,3 +363,28 @@ def test_exec_commands_are_skipped_and_reported(tmp_path: pathlib.Path) -> None:
     assert status == 0
     assert not (tmp_path / "never-created").exists()
     assert "2 <exec command> action(s) not run" in stderr
+
+
+def test_docs_cli_md_has_the_current_sim_section() -> None:
+    from gossipper.cli.options import format_markdown
+    from gossipper.cli.sim_command import format_sim_markdown
+
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    # The sim section follows the generated SIPp part after a blank line; regenerate it with
+    # `python -m gossipper.cli.sim_command --markdown`.
+    assert text.startswith(format_markdown())
+    assert "\n" + format_sim_markdown() in text[len(format_markdown()) :]
+
+
+def test_a_run_where_time_stops_passing_ends_with_one_error_line(tmp_path: pathlib.Path) -> None:
+    from gossipper.sim import SimulationStalled
+
+    # -users without -m on a network without delay: every call takes no virtual time at all.
+    plan = dataclasses.replace(
+        build_plan(["-sn", "uac", "-users", "2"], directory=str(tmp_path)),
+        max_rounds_per_instant=300,
+    )
+    with pytest.raises(SimulationStalled, match="stalled at virtual time 0.000000 s") as info:
+        run_simulation(plan, io.StringIO(), io.StringIO())
+    assert info.value.exit_status is ExitStatus.FATAL
+    assert "-net_delay" in str(info.value) and "\n" not in str(info.value)
