@@ -212,7 +212,7 @@ async def _start_controls(
         text = screen_dump(engine, display_snapshot(engine), terminated=False)
         tracer = engine.tracer
         if isinstance(tracer, TraceFiles):
-            tracer.write_rtt(engine.stats.take_rtt_samples())
+            tracer.write_rtt_records(engine.stats.take_rtt_records())
             if config.trace_screen:
                 tracer.write_screens(text)
                 tracer.flush()
@@ -270,7 +270,7 @@ def _report(
     shown = display_snapshot(engine)
     tracer = engine.tracer
     if isinstance(tracer, TraceFiles):
-        tracer.write_final(result.snapshot, screen_dump(engine, shown, terminated=True))
+        tracer.write_final(result.snapshot, screen_dump(engine, shown, terminated=False))
         tracer.close()
         for problem in tracer.errors:
             stderr.write(f"gossipper: warning: {problem}\n")

@@ -306,7 +306,7 @@ class Call:
         if rtd is not None and (element.repeat_rtd or rtd not in self.rtd_done):
             now = trio.current_time()
             started = self.rtd_starts.get(rtd, self.start_s)
-            stats.rtd_sample(rtd, now - started, now)
+            stats.rtd_sample(rtd, now - started, now, call_number=self.call_number)
             self.rtd_done.add(rtd)
 
     def _arm_recv_timeout(self, element: Element, index: int) -> None:
@@ -716,6 +716,7 @@ class Call:
         if not message.is_request:
             engine.stats.unexpected_response_code(message.status_code)
         expecting = self._describe_expected(counter_index)
+        engine.trace_unexpected(self, message, expecting)
         engine.warning(
             f"Aborting call on unexpected message for Call-Id '{self.call_id}': while expecting "
             f"'{expecting}' (index {counter_index}), received '{message.text}'"

@@ -52,8 +52,12 @@ class Tracer(Protocol):
     def warning(self, text: str, wall: float) -> None: ...
     def log(self, text: str, wall: float) -> None: ...
     def out_of_call(self, data: bytes, wall: float) -> None: ...
+    def call_started(self, call_id: str, call_number: int) -> None: ...
     def call_ended(self, call_id: str, failed: bool, reason: str, wall: float) -> None: ...
-    def write_rtt(self, samples: list[tuple[float, float, str]]) -> None: ...
+    def unexpected_message(
+        self, call_id: str, message: SipMessage, expected: str, wall: float
+    ) -> None: ...
+    def write_rtt_records(self, records: list[tuple[float, float, str, int]]) -> None: ...
     def write_periodic(
         self, snapshot: StatsSnapshot, *, screens_text: str | None = None
     ) -> None: ...
@@ -378,6 +382,12 @@ class Engine:
         if self.tracer is not None:
             self.tracer.message_received(call.call_id, message, self.wall_clock.wall_time())
 
+    def trace_unexpected(self, call: Call, message: SipMessage, expected: str) -> None:
+        if self.tracer is not None:
+            self.tracer.unexpected_message(
+                call.call_id, message, expected, self.wall_clock.wall_time()
+            )
+
     def trace_lost(self, call: Call, data: bytes) -> None:
         if self.tracer is not None:
             self.tracer.message_lost(call.call_id, data, self.wall_clock.wall_time())
@@ -543,6 +553,8 @@ class Engine:
             variables=self.global_variables.for_call(user_id),
         )
         self.calls[call_id] = call
+        if self.tracer is not None:
+            self.tracer.call_started(call_id, number)
         return call
 
     def _start_incoming_call(
@@ -710,7 +722,7 @@ class Engine:
         assert tracer is not None
         if self._settle is not None:
             await self._settle("dump")
-        tracer.write_rtt(self.stats.take_rtt_samples())
+        tracer.write_rtt_records(self.stats.take_rtt_records())
         tracer.write_periodic(self.snapshot(reset_periodic=True))
 
     async def _dump_loop(self) -> None:

@@ -406,7 +406,7 @@ class _Runner:
         """The exit screens and the exit dump of the trace files, as a real run (cli.run)."""
         shown = display_snapshot(engine)
         if traces is not None:
-            traces.write_final(result.snapshot, screen_dump(engine, shown, terminated=True))
+            traces.write_final(result.snapshot, screen_dump(engine, shown, terminated=False))
             traces.close()
             self.trace_errors.extend(traces.errors)
             self.files.extend(_existing(traces))
