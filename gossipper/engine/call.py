@@ -48,7 +48,7 @@ class _CallEnd(Exception):
     """Internal: unwinds the call task once its fate is decided."""
 
 
-class Call:
+class Call(Parker):
     """Per-call state; also the ``CallContext`` that message templates render against."""
 
     __slots__ = (
@@ -76,7 +76,6 @@ class Call:
         "index",
         "start_s",
         "mailbox",
-        "_parker",
         "last_sent",
         "last_send_index",
         "last_send_is_invite",
@@ -147,7 +146,7 @@ class Call:
         self.index = 0
         self.start_s = trio.current_time()
         self.mailbox: deque[SipMessage] = deque()
-        self._parker = Parker(engine.timers)
+        Parker.__init__(self, engine.timers)
         self.last_sent: bytes | None = None
         self.last_send_index = -1
         self.last_send_is_invite = False
@@ -194,7 +193,7 @@ class Call:
 
     def deliver(self, message: SipMessage) -> None:
         """Hand a message to this call; wakes the task if it is parked."""
-        if not self._parker.wake(message):
+        if not self.wake(message):
             self.mailbox.append(message)
 
     async def _wait_event(self, deadline: float) -> SipMessage | None:
@@ -207,8 +206,12 @@ class Call:
             if self.mailbox:
                 return self.mailbox.popleft()
             return None
-        value = await self._parker.park(deadline)
-        assert value is None or isinstance(value, SipMessage)
+        # Parker.park inlined: this wait runs several times per call.
+        self._seq += 1
+        if deadline != _INF:
+            self._queue.schedule(self, self._seq, deadline)
+        self._task = trio.lowlevel.current_task()
+        value: SipMessage | None = await trio.lowlevel.wait_task_rescheduled(self._abort)
         return value
 
     # ------------------------------------------------------------------ the task
