@@ -154,6 +154,7 @@ async def _run(
         )
         tracer = open_trace_files(config, engine, pid=pid, now_wall=wall.wall_time)
         engine.tracer = tracer
+        engine.periodic_screens = config.trace_screen and not _is_terminal(stdout)
         env.clock_ms = lambda: int((trio.current_time() - engine.start_s) * 1000)
         await engine.open()
         await _start_controls(nursery, config, engine, stdout, stderr)
@@ -227,6 +228,13 @@ async def _start_controls(
         nursery.start_soon(serve_control_socket, control, controller)
     if not config.nostdin and keyboard_available():
         nursery.start_soon(read_keyboard, controller)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def open_trace_files(

@@ -93,6 +93,7 @@ class Engine:
         shell_runner: Callable[[str], None] | None = None,
         settle: Callable[[str], Awaitable[None]] | None = None,
         timer_resolution_s: float | None = None,
+        periodic_screens: bool = False,
     ) -> None:
         self.scenario = scenario
         self.config = config
@@ -123,6 +124,8 @@ class Engine:
         # their outcome never depends on Trio's scheduling order (design.md section 5).
         # Real runs pass None: no cost.
         self._settle = settle
+        # -trace_screen without a terminal: a screen snapshot every -fd as well (issue 3).
+        self.periodic_screens = periodic_screens
         if timer_resolution_s is None:
             timer_resolution_s = 0.0 if settle is not None else config.timer_resol_s
 
@@ -748,7 +751,12 @@ class Engine:
         if self._settle is not None:
             await self._settle("dump")
         tracer.write_rtt_records(self.stats.take_rtt_records())
-        tracer.write_periodic(self.snapshot(reset_periodic=True))
+        screens: str | None = None
+        if self.periodic_screens:
+            from gossipper.engine.screens import display_snapshot, screen_dump
+
+            screens = screen_dump(self, display_snapshot(self), terminated=False)
+        tracer.write_periodic(self.snapshot(reset_periodic=True), screens_text=screens)
 
     async def _dump_loop(self) -> None:
         period_s = self.config.dump_period_s

@@ -177,3 +177,46 @@ def test_idle_server_ended_by_timeout_exits_97() -> None:
         "-sn", "uas", "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "0.3"
     )
     assert status == ExitStatus.INTERNAL_COMMAND
+
+
+def test_trace_screen_without_terminal_writes_periodic_snapshots(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, _, _ = run_cli(
+        "-sn", "uac", "-peer", "uas", "-m", "25", "-r", "10", "-nostdin", "-i", "127.0.0.1",
+        "-trace_screen", "-fd", "1",
+    )  # fmt: skip
+    assert status == 0
+    (screen_file,) = tmp_path.glob("uac_*_screen.log")
+    dumps = screen_file.read_text().count("Scenario Screen")
+    # About 2.5 s of traffic at -fd 1: the start-up dump, two or three periodic ones, exit.
+    assert dumps >= 4
+
+
+def test_sigusr2_dumps_screens_and_sigusr1_quits(tmp_path: pathlib.Path) -> None:
+    import os
+    import signal
+
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "gossipper", "-sn", "uac", "-peer", "uas", "-r", "20",
+            "-nostdin", "-i", "127.0.0.1", "-trace_screen",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.5)
+        os.kill(process.pid, signal.SIGUSR2)
+        time.sleep(0.5)
+        (screen_file,) = tmp_path.glob("uac_*_screen.log")
+        assert "Scenario Screen" in screen_file.read_text()
+        os.kill(process.pid, signal.SIGUSR1)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Test Terminated" in out
