@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -44,8 +45,22 @@ def run_real(config: RunConfig, scenario: Scenario, stdout: TextIO, stderr: Text
             "(or -peer uas to run against a built-in peer)\n"
         )
         return ExitStatus.FATAL
+    tune_garbage_collector()
     result = trio.run(_run, config, scenario, peer_scenario, stdout, stderr)
     return result.exit_status
+
+
+def tune_garbage_collector() -> None:
+    """Make the cyclic GC cheap for a load run.
+
+    Thousands of live calls are thousands of objects; with CPython's default thresholds the
+    collector keeps re-scanning them and cost about a third of the CPU per call in the UAS
+    benchmark. Everything loaded so far (modules, the scenario) is frozen out of the scans and
+    young collections run 140x less often. Reference cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
 
 
 def _load_peer(config: RunConfig) -> Scenario:

@@ -324,7 +324,11 @@ def run_sim_command(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> Exit
     if not argv or any(token in ("-h", "--h", "-help", "--help") for token in argv):
         stdout.write(format_sim_help())
         return ExitStatus.NO_CALLS
-    return run_simulation(build_plan(argv), stdout, stderr).exit_status
+    from gossipper.cli.run import tune_garbage_collector
+
+    plan = build_plan(argv)
+    tune_garbage_collector()
+    return run_simulation(plan, stdout, stderr).exit_status
 
 
 def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
