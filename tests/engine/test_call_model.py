@@ -199,3 +199,35 @@ def test_per_call_sockets_mode_un() -> None:
     assert result.server.snapshot.cumulative.successful_calls == 5
     # Every per-call socket was closed again.
     assert result.client_engine._open_call_sockets == 0
+
+
+def test_malformed_and_stray_datagrams_are_counted_not_fatal() -> None:
+    from gossipper.sim import SimTransportFactory
+
+    async def inject(network, client, server) -> None:  # type: ignore[no-untyped-def]
+        import trio
+
+        stray = await SimTransportFactory(network, "10.0.0.9").open_datagram("10.0.0.9", 0)
+        await trio.sleep(0.25)
+        for junk in (b"", b"\x00\xff garbage", b"INVITE\r\n\r\n", b"SIP/2.0 999\r\n\r\n" * 3):
+            stray.send_nowait(junk, ("10.0.0.2", 5060))
+        # A well-formed response for a Call-ID nobody knows: out of call on the client.
+        response = (
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.9\r\nFrom: <sip:a@b>;tag=1\r\n"
+            b"To: <sip:b@c>;tag=2\r\nCall-ID: nobody@here\r\nCSeq: 1 INVITE\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        )
+        stray.send_nowait(response, ("10.0.0.1", 5061))
+
+    result = run_pair(
+        builtin("uac"),
+        builtin("uas"),
+        client_options={"max_calls": 10, "rate": 10},
+        during=inject,
+    )
+    assert result.client.snapshot.cumulative.successful_calls == 10
+    assert result.client.snapshot.cumulative.out_of_call_msgs == 1
+    assert result.server_engine is not None and result.server is not None
+    assert result.server_engine.malformed_messages == 4
+    assert result.server.snapshot.cumulative.successful_calls == 10
+    assert result.server.snapshot.cumulative.warnings >= 4
