@@ -220,3 +220,36 @@ def test_sigusr2_dumps_screens_and_sigusr1_quits(tmp_path: pathlib.Path) -> None
         process.kill()
     assert process.returncode == 0, err
     assert "Test Terminated" in out
+
+
+def test_ipv6_loopback_uac_against_uas(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    import socket
+
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "gossipper", "-sn", "uas", "-i", "::1", "-p", str(port),
+            "-m", "5", "-nostdin", "-summary_json", str(tmp_path / "uas.json"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)
+        status, out, err = run_cli(
+            "-sn", "uac", f"[::1]:{port}", "-i", "::1", "-m", "5", "-r", "20", "-nostdin",
+            "-trace_msg",
+        )  # fmt: skip
+        server_out, server_err = server.communicate(timeout=30)
+    finally:
+        server.kill()
+    assert status == ExitStatus.SUCCESS, err
+    assert server.returncode == 0, server_err
+    assert json.loads((tmp_path / "uas.json").read_text())["calls"]["successful"] == 5

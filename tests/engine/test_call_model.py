@@ -231,3 +231,86 @@ def test_malformed_and_stray_datagrams_are_counted_not_fatal() -> None:
     assert result.server_engine.malformed_messages == 4
     assert result.server.snapshot.cumulative.successful_calls == 10
     assert result.server.snapshot.cumulative.warnings >= 4
+
+
+UAC_UNEXP_MAIN = """<?xml version="1.0"?>
+<scenario name="unexp main">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: a <sip:a@[local_ip]>;tag=[call_number]
+To: b <sip:b@[remote_ip]>
+Call-ID: [call_id]
+CSeq: [cseq] INVITE
+Content-Length: 0
+]]></send>
+  <recv response="200" next="done"/>
+  <label id="_unexp.main"/>
+  <recv response="486"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-2]
+From: a <sip:a@[local_ip]>;tag=[call_number]
+To: b <sip:b@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Content-Length: 0
+]]></send>
+  <label id="done"/>
+</scenario>
+"""
+
+
+def test_unexp_main_label_takes_unexpected_messages(tmp_path: pathlib.Path) -> None:
+    result = run_pair(
+        scenario_text(tmp_path, "unexp.xml", UAC_UNEXP_MAIN),
+        scenario_text(tmp_path, "busy.xml", UAS_486),
+        client_options={"max_calls": 3, "rate": 10},
+    )
+    client = result.client.snapshot.cumulative
+    # The 486 went to _unexp.main, which acknowledged it: no unexpected-message failure.
+    assert (client.successful_calls, client.failed_calls) == (3, 0)
+    assert counts(result.client_engine, 2)[0] == 3  # recv 486 under _unexp.main
+    assert counts(result.client_engine, 1)[3] == 0
+    assert result.server is not None
+    assert result.server.snapshot.cumulative.successful_calls == 3
+
+
+def _options(call_id: str) -> bytes:
+    return (
+        "OPTIONS sip:x@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9:40000;branch=z9hG4bK-1\r\n"
+        "From: <sip:s@10.0.0.9>;tag=9\r\nTo: <sip:x@10.0.0.1>\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def test_auto_answer_and_dead_call_messages() -> None:
+    from gossipper.sim import SimTransportFactory
+
+    answers: list[bytes] = []
+
+    async def inject(network, client, server) -> None:  # type: ignore[no-untyped-def]
+        import trio
+
+        stray = await SimTransportFactory(network, "10.0.0.9").open_datagram("10.0.0.9", 0)
+        await trio.sleep(1.0)
+        stray.send_nowait(_options("unknown@10.0.0.9"), ("10.0.0.1", 5061))
+        await trio.sleep(2.5)
+        # Call 1 (Call-ID "1-100@10.0.0.1") ended at about 2 s: a late message is a dead-call msg.
+        stray.send_nowait(_options("1-100@10.0.0.1"), ("10.0.0.1", 5061))
+        with trio.move_on_after(1.0):
+            for data, _ in await stray.receive_batch():
+                answers.append(data)
+
+    result = run_pair(
+        builtin("uac"),
+        builtin("uas"),
+        client_options={"max_calls": 2, "rate": 0.5, "auto_answer": True},
+        during=inject,
+    )
+    client = result.client.snapshot.cumulative
+    assert client.successful_calls == 2
+    assert client.auto_answered == 1
+    assert client.dead_call_msgs == 1
+    assert answers and answers[0].startswith(b"SIP/2.0 200 OK\r\n")
+    assert b"CSeq: 7 OPTIONS" in answers[0]
