@@ -130,8 +130,10 @@ def _daemonize(stdout: TextIO) -> None:
         stdout.flush()
         os._exit(int(ExitStatus.NO_CALLS))
     os.setsid()
+    # Like SIPp's daemon: no terminal I/O; results go to the trace and summary files.
     devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
 
 
 if __name__ == "__main__":
