@@ -16,7 +16,7 @@ import trio
 from gossipper import __version__
 from gossipper.config import RunConfig
 from gossipper.engine import Engine, EngineResult
-from gossipper.engine.tracing import TraceFiles
+from gossipper.engine.tracing import TraceFiles, trace_files_wanted
 from gossipper.errors import ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import Address
 from gossipper.scenario import (
@@ -256,19 +256,7 @@ def open_trace_files(
     config: RunConfig, engine: Engine, *, pid: int, now_wall: Callable[[], float]
 ) -> TraceFiles | None:
     """The SIPp trace files asked for on the command line, or None when none is."""
-    wanted = (
-        config.trace_msg,
-        config.trace_shortmsg,
-        config.trace_err,
-        config.trace_logs,
-        config.trace_calldebug,
-        config.trace_screen,
-        config.trace_stat,
-        config.trace_counts,
-        config.trace_rtt,
-        config.trace_error_codes,
-    )
-    if not any(wanted):
+    if not trace_files_wanted(config):
         return None
     return TraceFiles(
         config,

@@ -437,6 +437,24 @@ def _sibling(base: str, suffix: str) -> str:
     return f"{root}{suffix}{extension or '.log'}"
 
 
+def trace_files_wanted(config: RunConfig) -> bool:
+    """True when the command line asks for at least one trace file."""
+    return any(
+        (
+            config.trace_msg,
+            config.trace_shortmsg,
+            config.trace_err,
+            config.trace_logs,
+            config.trace_calldebug,
+            config.trace_screen,
+            config.trace_stat,
+            config.trace_counts,
+            config.trace_rtt,
+            config.trace_error_codes,
+        )
+    )
+
+
 class TraceFiles:
     """The ``-trace_*`` files of one run; implements the engine's ``Tracer`` protocol.
 

@@ -44,7 +44,7 @@ from gossipper.engine.screens import (
     screen_dump,
     summary_document,
 )
-from gossipper.engine.tracing import TraceFiles
+from gossipper.engine.tracing import TraceFiles, trace_files_wanted
 from gossipper.errors import ConfigError, ExitStatus, GossipperError
 from gossipper.interfaces import Address
 from gossipper.scenario import RunEnv, Scenario
@@ -314,19 +314,7 @@ class _Runner:
 
     def _open_traces(self, side: SimSide, engine: Engine) -> _SimTraceFiles | None:
         config = side.config
-        wanted = (
-            config.trace_msg,
-            config.trace_shortmsg,
-            config.trace_err,
-            config.trace_logs,
-            config.trace_calldebug,
-            config.trace_screen,
-            config.trace_stat,
-            config.trace_counts,
-            config.trace_error_codes,
-            config.trace_rtt,
-        )
-        if not any(wanted):
+        if not trace_files_wanted(config):
             return None
         return _SimTraceFiles(
             config,
