@@ -717,7 +717,7 @@ class Call(Parker):
             counter_index += 1
         engine.stats.elements[counter_index].unexpected += 1
         if not message.is_request:
-            engine.stats.unexpected_response_code(message.status_code)
+            engine.stats.unexpected_response_code(message.status_code, trio.current_time())
         expecting = self._describe_expected(counter_index)
         engine.trace_unexpected(self, message, expecting)
         engine.warning(

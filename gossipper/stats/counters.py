@@ -380,6 +380,8 @@ class RunStats:
 
         self._rtt_samples: list[tuple[float, float, str, int]] = []
         self._error_codes: list[int] = []
+        self._error_code_last_mono: float | None = None
+        self._error_codes_same_instant = 0
         self._windows: dict[str, _Window] = {}
 
     # ------------------------------------------------------------------ events
@@ -459,13 +461,29 @@ class RunStats:
         self._rtt_samples = []
         return samples
 
-    def unexpected_response_code(self, code: int) -> None:
-        """An unexpected *response* was received (for the error-codes file)."""
+    def unexpected_response_code(self, code: int, now_mono: float | None = None) -> None:
+        """An unexpected *response* was received (for the error-codes file).
+
+        Codes recorded at the same ``now_mono`` are kept in numeric order, so the file does not
+        depend on which of several calls handled its response first (simulation determinism).
+        """
         codes = self._error_codes
-        codes.append(code)
+        if now_mono is not None and now_mono == self._error_code_last_mono:
+            # Insert among the codes of this instant (the tail of the list), sorted.
+            position = len(codes)
+            start = len(codes) - self._error_codes_same_instant
+            while position > start and codes[position - 1] > code:
+                position -= 1
+            codes.insert(position, code)
+            self._error_codes_same_instant += 1
+        else:
+            codes.append(code)
+            self._error_code_last_mono = now_mono
+            self._error_codes_same_instant = 1
         if len(codes) > 2 * _MAX_ERROR_CODES:
             # Bounded even when no error-codes file consumes them.
             del codes[:-_MAX_ERROR_CODES]
+            self._error_codes_same_instant = min(self._error_codes_same_instant, len(codes))
 
     def add_to_counter(self, counter_index: int, amount: int = 1) -> None:
         """Convenience for ``generic_counters[counter_index] += amount``."""
@@ -551,6 +569,7 @@ class RunStats:
             state.values = values
             if window == "log":
                 self._error_codes.clear()
+                self._error_codes_same_instant = 0
         return snap
 
     def _values(self) -> tuple[int, ...]:
