@@ -506,6 +506,7 @@ class TraceFiles:
         self._directory = os.fspath(directory)
         self._delimiter = config.stat_delimiter
         self._periodic_rtd = config.periodic_rtd
+        self._last_sipp_row_state: object = None
         self._stamper = _Stamper(tz)
         self._now_wall = now_wall
         self._stem = f"{scenario_name}_{pid}"
@@ -893,9 +894,9 @@ class TraceFiles:
         """The exit dump: the rows of :meth:`write_periodic` and the screens in the screen file.
 
         SIPp 3.6.1 writes the stat, counts and error-codes rows twice at exit (once at the end
-        of the main loop, once on the exit path); to reproduce that, call
-        :meth:`write_periodic` first, then this. The gossipper schema has one final row: here
-        rows are only added when the counters changed since the last row."""
+        of the main loop, once on the exit path). That duplicate is a 3.6.1 bug (issue 3): the
+        engine's last :meth:`write_periodic` is the one final row, and this adds a row only
+        when the counters changed since the last one (both schemas)."""
         self._write_rows(snapshot, final=True)
         self.write_screens(screens_text)
         self.flush()
@@ -910,6 +911,10 @@ class TraceFiles:
         if self._gossipper:
             self._write_gossipper_rows(snapshot, final=final)
             return
+        state = (snapshot.cumulative, snapshot.current_calls, snapshot.elements)
+        if final and state == self._last_sipp_row_state and not snapshot.error_codes:
+            return
+        self._last_sipp_row_state = state
         delimiter = self._delimiter
         if self._stat is not None:
             row = format_stat_csv_row(

@@ -126,12 +126,18 @@ def short_records(path: pathlib.Path) -> list[tuple[str, ...]]:
     return records
 
 
+SCENARIO_SCREEN_TITLE = "------------------------------ Scenario Screen"
+
+
 def screen_lines(path: pathlib.Path) -> list[str]:
-    """Screen file lines with numbers masked and runs of spaces (column padding) collapsed."""
-    return [
-        re.sub(" +", " ", shape(line)).rstrip()
-        for line in path.read_bytes().decode("latin-1").splitlines()
-    ]
+    """The exit dump of a screen file (its last one), numbers masked, column padding collapsed.
+
+    Without a terminal gossipper also writes a snapshot every -fd (issue 3); SIPp 3.6.1 writes
+    the exit dump only.
+    """
+    text = path.read_bytes().decode("latin-1")
+    text = text[text.rindex(SCENARIO_SCREEN_TITLE) :]
+    return [re.sub(" +", " ", shape(line)).rstrip() for line in text.splitlines()]
 
 
 def retransmissions(stat_file: pathlib.Path) -> int:
