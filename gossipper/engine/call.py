@@ -8,7 +8,8 @@ SIPp handles it: retransmission detection by hash first, then matching forward f
 over optional receives, then backward through the contiguous optional block (or
 ``optional="global"`` elements), then the automatic answers and the unexpected-message rules.
 
-The call never reads a clock other than ``trio.current_time()`` and never owns a socket: sends go
+The call never reads a clock other than the engine's ``now`` (the Trio clock: the same value as
+``trio.current_time()``, one call cheaper) and never owns a socket: sends go
 through the engine's transport, so the same code runs on real sockets and in the simulation.
 """
 
@@ -144,9 +145,12 @@ class Call(Parker):
         self.remote = remote
         self.incoming = incoming
         self.index = 0
-        self.start_s = trio.current_time()
+        self.start_s = engine.now()
         self.mailbox: deque[SipMessage] = deque()
-        Parker.__init__(self, engine.timers)
+        # Parker.__init__ inlined (one call fewer per call created).
+        self._queue = engine.timers
+        self._task = None
+        self._seq = 0
         self.last_sent: bytes | None = None
         self.last_send_index = -1
         self.last_send_is_invite = False
@@ -164,8 +168,9 @@ class Call(Parker):
         self.recv_deadline_index = -1
         self.pause_end = _INF
         self.pause_index = -1
-        self.rtd_starts: dict[int, float] = {}
-        self.rtd_done: set[int] = set()
+        # Created on first use: most scenarios time one RTD per call, many none.
+        self.rtd_starts: dict[int, float] | None = None
+        self.rtd_done: set[int] | None = None
         self.established = False
         self.ack_pending = False
         self.action_failure: FailureReason | None = None
@@ -200,7 +205,7 @@ class Call(Parker):
         """Next message, or None once ``deadline`` passes."""
         if self.mailbox:
             return self.mailbox.popleft()
-        if deadline != _INF and deadline <= trio.current_time():
+        if deadline != _INF and deadline <= self.engine.now():
             # Already due (e.g. a zero-length pause): no need to park.
             await trio.lowlevel.checkpoint()
             if self.mailbox:
@@ -229,7 +234,7 @@ class Call(Parker):
                 if message is not None:
                     await self._process_incoming(message)
                 else:
-                    await self._handle_timers(trio.current_time())
+                    await self._handle_timers(engine.now())
         except _CallEnd:
             pass
         finally:
@@ -261,7 +266,7 @@ class Call(Parker):
             if kind is ElementKind.PAUSE:
                 if self.pause_index != index:
                     self._start_pause(element, index)
-                if trio.current_time() < self.pause_end:
+                if self.engine.now() < self.pause_end:
                     return
                 self.pause_end = _INF
                 self.pause_index = -1
@@ -300,17 +305,25 @@ class Call(Parker):
 
     def _bookkeeping(self, element: Element) -> None:
         """Counters and response-time timers (reference 1.3)."""
-        stats = self.engine.stats
+        engine = self.engine
         if element.counter is not None:
-            stats.generic_counters[element.counter] += 1
+            engine.stats.generic_counters[element.counter] += 1
         if element.start_rtd is not None:
-            self.rtd_starts[element.start_rtd] = trio.current_time()
+            if self.rtd_starts is None:
+                self.rtd_starts = {}
+            self.rtd_starts[element.start_rtd] = engine.now()
         rtd = element.rtd
-        if rtd is not None and (element.repeat_rtd or rtd not in self.rtd_done):
-            now = trio.current_time()
-            started = self.rtd_starts.get(rtd, self.start_s)
-            stats.rtd_sample(rtd, now - started, now, call_number=self.call_number)
-            self.rtd_done.add(rtd)
+        if rtd is not None:
+            done = self.rtd_done
+            if done is None:
+                done = self.rtd_done = set()
+            elif rtd in done and not element.repeat_rtd:
+                return
+            now = engine.now()
+            starts = self.rtd_starts
+            started = self.start_s if starts is None else starts.get(rtd, self.start_s)
+            engine.stats.rtd_sample(rtd, now - started, now, call_number=self.call_number)
+            done.add(rtd)
 
     def _arm_recv_timeout(self, element: Element, index: int) -> None:
         timeout_ms = element.recv_timeout_ms
@@ -318,7 +331,7 @@ class Call(Parker):
             timeout_ms = self.engine.recv_timeout_ms
         self.recv_deadline_index = index
         if timeout_ms and timeout_ms > 0:
-            self.recv_deadline = trio.current_time() + timeout_ms / 1000.0
+            self.recv_deadline = self.engine.now() + timeout_ms / 1000.0
         else:
             self.recv_deadline = _INF
 
@@ -327,9 +340,11 @@ class Call(Parker):
         engine = self.engine
         engine.stats.elements[index].messages += 1
         self._bookkeeping(element)
-        duration_ms = element.pause.sample_ms(self.rng, self.variables, engine.pause_default_ms)
+        duration_ms = engine.fixed_pause_ms[index]
+        if duration_ms < 0:
+            duration_ms = element.pause.sample_ms(self.rng, self.variables, engine.pause_default_ms)
         self.pause_index = index
-        self.pause_end = trio.current_time() + duration_ms / 1000.0
+        self.pause_end = engine.now() + duration_ms / 1000.0
 
     # ------------------------------------------------------------------ sending
 
@@ -350,8 +365,16 @@ class Call(Parker):
             counters.lost += 1
             engine.trace_lost(self, data)
         else:
-            if not await self._transmit(data):
-                return
+            # The usual case: the non-blocking send goes through at once.
+            try:
+                sent = self.transport.send_nowait(data, self.remote)
+            except TransportError as exc:
+                engine.warning(f"Call-ID '{self.call_id}': {exc}")
+                await self._fail(FailureReason.CANNOT_SEND_MESSAGE, abort=False)
+            if not sent:
+                await self._transmit_blocked(data)
+            elif engine.tracer is not None:
+                engine.trace_sent(self, data)
         self.last_sent = data
         self.last_send_index = index
         self.last_send_is_invite = is_request and element.method == "INVITE"
@@ -364,7 +387,7 @@ class Call(Parker):
             self.last_recv_hash = 0
         if element.retrans_ms and engine.retransmissions_enabled:
             self.retrans_interval_s = element.retrans_ms / 1000.0
-            self.retrans_deadline = trio.current_time() + self.retrans_interval_s
+            self.retrans_deadline = engine.now() + self.retrans_interval_s
             self.retrans_count = 0
             self.retrans_index = index
         if is_request and element.method == "ACK":
@@ -374,24 +397,25 @@ class Call(Parker):
         if element.actions:
             await self._apply_actions(element, text)
 
-    async def _transmit(self, data: bytes) -> bool:
-        """Send bytes to the call's peer; a failure ends the call (FailedCannotSendMessage)."""
+    async def _transmit_blocked(self, data: bytes) -> None:
+        """The kernel buffer was full: wait until the send goes through (``-send_timeout``
+        bounds the wait: FailedTimeoutOnSend); a failure ends the call (FailedCannotSendMessage).
+        """
         engine = self.engine
         try:
-            if not self.transport.send_nowait(data, self.remote):
-                timeout_s = engine.send_timeout_s
-                if timeout_s > 0:
-                    with trio.move_on_after(timeout_s) as scope:
-                        await self.transport.send(data, self.remote)
-                    if scope.cancelled_caught:
-                        await self._fail(FailureReason.TIMEOUT_ON_SEND, abort=False)
-                else:
+            timeout_s = engine.send_timeout_s
+            if timeout_s > 0:
+                with trio.move_on_after(timeout_s) as scope:
                     await self.transport.send(data, self.remote)
+                if scope.cancelled_caught:
+                    await self._fail(FailureReason.TIMEOUT_ON_SEND, abort=False)
+            else:
+                await self.transport.send(data, self.remote)
         except TransportError as exc:
             engine.warning(f"Call-ID '{self.call_id}': {exc}")
             await self._fail(FailureReason.CANNOT_SEND_MESSAGE, abort=False)
-        engine.trace_sent(self, data)
-        return True
+        if engine.tracer is not None:
+            engine.trace_sent(self, data)
 
     def _send_default(self, name: str, msg_index: int = -1) -> None:
         """Send one of the automatic messages (ack, bye, cancel, 200) of reference 1.12.
@@ -516,7 +540,8 @@ class Call(Parker):
         else:
             digest = 0
 
-        engine.trace_received(self, message)
+        if engine.tracer is not None:
+            engine.trace_received(self, message)
         is_response = not message.is_request
         if is_response:
             tag = message.to_tag
@@ -554,7 +579,7 @@ class Call(Parker):
             if is_response:
                 if message.status_code < 200 and not self.last_send_is_invite:
                     self.retrans_interval_s = engine.t2_s
-                    self.retrans_deadline = trio.current_time() + engine.t2_s
+                    self.retrans_deadline = engine.now() + engine.t2_s
                 else:
                     self.retrans_deadline = _INF
             elif message.method in _TIMER_CANCELLING_REQUESTS and found > self.last_send_index:
@@ -717,7 +742,7 @@ class Call(Parker):
             counter_index += 1
         engine.stats.elements[counter_index].unexpected += 1
         if not message.is_request:
-            engine.stats.unexpected_response_code(message.status_code, trio.current_time())
+            engine.stats.unexpected_response_code(message.status_code, engine.now())
         expecting = self._describe_expected(counter_index)
         engine.trace_unexpected(self, message, expecting)
         engine.warning(

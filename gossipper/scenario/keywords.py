@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from gossipper.errors import ScenarioError
 from gossipper.scenario.context import CallContext, RenderError, RunEnv, bracket_ipv6
+from gossipper.sip import SipMessage
 
 if TYPE_CHECKING:
     from gossipper.scenario.templates import Template
@@ -355,6 +356,8 @@ class LastHeaderKeyword(Keyword):
         msg = ctx.last_message
         if msg is None:
             return ""
+        if isinstance(msg, SipMessage):
+            return msg.joined_header_line(self.header)
         lines = msg.header_lines(self.header)
         if not lines:
             return ""

@@ -166,22 +166,24 @@ class Template:
                 ]
             )
         parts: list[str] = []
+        append = parts.append
         suppress = False
+        has_fields = self.has_fields
         field_parts: list[int] = []
         for kind, item in self._items:
             if isinstance(item, str):
                 if suppress:
                     item = item.lstrip(_WHITESPACE)
                     suppress = False
-                parts.append(item)
+                append(item)
                 continue
             out = item(ctx, msg_index, current_index)
-            parts.append(out)
+            append(out)
             if kind == SUPPRESS:
                 # SIPp looks at the character just written (or just before, if nothing was).
-                if _last_char(parts) == "\n":
+                if (out[-1] if out else _last_char(parts)) == "\n":
                     suppress = True
-                if self.has_fields and "[authentication" in out:
+                if has_fields and "[authentication" in out:
                     field_parts.append(len(parts) - 1)
         auth_pos = self._auth
         auth_keyword: AuthenticationKeyword | None = None

@@ -34,6 +34,9 @@ _K_CONTENT_LENGTH = "content-length"
 _NAME_CACHE: dict[str, str] = {}
 _NAME_CACHE_MAX = 4096
 
+_NO_POSITIONS: list[int] = []
+_CR_LF = (13, 10)
+
 
 def _split_head_lf(data: bytes) -> tuple[str, list[str], int]:
     """Header section, its lines and the body offset, for CRLF and bare-LF line ends alike.
@@ -68,13 +71,17 @@ def _split_headers(lines: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     headers: list[tuple[str, str]] = []
     keys: list[str] = []
     get = _NAME_CACHE.get
-    for i in range(1, len(lines)):
-        name, colon, value = lines[i].partition(":")
+    add_header = headers.append
+    add_key = keys.append
+    it = iter(lines)
+    next(it)  # the start line
+    for line in it:
+        name, colon, value = line.partition(":")
         key = get(name)
         if key is None or not colon:
             return _split_headers_slow(lines)
-        headers.append((name, value.strip(" \t")))
-        keys.append(key)
+        add_header((name, value.strip(" \t")))
+        add_key(key)
     return headers, keys
 
 
@@ -136,6 +143,8 @@ class SipMessage:
         "cseq_method",
         "_keys",
         "_head",
+        "_joined",
+        "_positions",
     )
 
     raw: bytes
@@ -152,6 +161,8 @@ class SipMessage:
     cseq_method: str
     _keys: list[str]
     _head: str
+    _joined: dict[str, str] | None
+    _positions: dict[str, list[int]] | None
 
     def __init__(self, data: bytes) -> None:
         """Parse ``data``; raises :class:`SipParseError` (and nothing else) if malformed."""
@@ -162,7 +173,7 @@ class SipMessage:
             raise SipParseError(
                 f"message of {size} bytes exceeds the {MAX_MESSAGE_SIZE}-byte limit"
             )
-        if data[:1] in (b"\r", b"\n"):
+        if size and data[0] in _CR_LF:
             # RFC 3261 section 7.5: CRLFs before the start line are ignored.
             data = data.lstrip(b"\r\n")
             size = len(data)
@@ -183,7 +194,7 @@ class SipMessage:
 
         first = lines[0]
         self.first_line = first
-        if first[:8].upper() == "SIP/2.0 ":
+        if first.startswith("SIP/2.0 ") or first[:8].upper() == "SIP/2.0 ":
             code = first[8:11]
             if len(code) != 3 or not (code.isascii() and code.isdigit()):
                 raise SipParseError(f"bad status code in {first[:80]!r}")
@@ -200,7 +211,7 @@ class SipMessage:
             self.reason = rest[1:].strip(" \t")
         else:
             parts = first.split(" ")
-            if len(parts) != 3 or parts[2].upper() != "SIP/2.0":
+            if len(parts) != 3 or (parts[2] != "SIP/2.0" and parts[2].upper() != "SIP/2.0"):
                 raise SipParseError(f"not a SIP/2.0 start line: {first[:80]!r}")
             method, uri = parts[0], parts[1]
             if not method or method.strip(TOKEN_CHARS):
@@ -217,6 +228,8 @@ class SipMessage:
         self.headers = headers
         self._keys = keys
         self._head = head
+        self._joined = None
+        self._positions = None
 
         try:
             self.call_id = headers[keys.index(_K_CALL_ID)][1]
@@ -240,12 +253,13 @@ class SipMessage:
         self.cseq_method = cseq_method
 
         available = size - body_start
-        if _K_CONTENT_LENGTH not in keys:
+        try:
+            text = headers[keys.index(_K_CONTENT_LENGTH)][1]
+        except ValueError:
             # No Content-Length: the body is the rest of the datagram (RFC 3261 section 18.3).
             self.body = data[body_start:]
             self.raw = data
         else:
-            text = headers[keys.index(_K_CONTENT_LENGTH)][1]
             if not (text.isascii() and text.isdigit()):
                 raise SipParseError(f"bad Content-Length {text[:40]!r}")
             length = int(text) if len(text) <= 10 else available + 1
@@ -273,15 +287,56 @@ class SipMessage:
             return None
         return self.headers[i][1]
 
+    def _positions_of(self, name: str) -> list[int]:
+        """Indexes in ``headers`` of the lines called ``name``.
+
+        The key -> positions table is built on the first multi-line lookup (one pass): a UAS
+        answering with ``[last_Via:]``, ``[last_From:]``... asks for five headers per message.
+        """
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = {}
+            for i, key in enumerate(self._keys):
+                found = positions.get(key)
+                if found is None:
+                    positions[key] = [i]
+                else:
+                    found.append(i)
+        return positions.get(canonical_header_name(name), _NO_POSITIONS)
+
     def header_values(self, name: str) -> list[str]:
         """Values of every header line called ``name``, in order (not split on commas)."""
-        key = canonical_header_name(name)
-        return [h[1] for h, k in zip(self.headers, self._keys, strict=True) if k == key]
+        headers = self.headers
+        return [headers[i][1] for i in self._positions_of(name)]
 
     def header_lines(self, name: str) -> list[tuple[str, str]]:
         """``(name as written, value)`` of every header line called ``name``, in order."""
-        key = canonical_header_name(name)
-        return [h for h, k in zip(self.headers, self._keys, strict=True) if k == key]
+        headers = self.headers
+        return [headers[i] for i in self._positions_of(name)]
+
+    def joined_header_line(self, name: str) -> str:
+        """``Name: v1, v2``: every header line called ``name`` on one line, "" if there is none.
+
+        The name is spelled as in the first such line; this is what SIPp's ``[last_Name:]``
+        keyword writes (sipp-reference 4.3). Memoized: a UAS renders the same ``[last_*]``
+        headers of one request into several responses.
+        """
+        joined = self._joined
+        if joined is None:
+            joined = self._joined = {}
+        else:
+            text = joined.get(name)
+            if text is not None:
+                return text
+        lines = self.header_lines(name)
+        if not lines:
+            text = ""
+        elif len(lines) == 1:
+            text = f"{lines[0][0]}: {lines[0][1]}"
+        else:
+            text = f"{lines[0][0]}: " + ", ".join(value for _, value in lines)
+        joined[name] = text
+        return text
 
     @property
     def to_tag(self) -> str | None:

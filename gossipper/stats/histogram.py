@@ -57,8 +57,22 @@ class Histogram:
 
     def add(self, value_s: float) -> None:
         """Record one value (seconds). Negative values count as 0."""
+        # add_ns and bucket_index inlined: this runs for every call and response time.
         value_ns = round(value_s * _NS_PER_S) if value_s > 0 else 0
-        self.add_ns(value_ns)
+        if self.count == 0 or value_ns < self.min_ns:
+            self.min_ns = value_ns
+        if value_ns > self.max_ns:
+            self.max_ns = value_ns
+        self.count += 1
+        self.sum_ns += value_ns
+        self.sum_sq_ns2 += value_ns * value_ns
+        if value_ns < _LINEAR:
+            index = value_ns
+        else:
+            shift = value_ns.bit_length() - (SUB_BUCKET_BITS + 1)
+            index = _LINEAR + (shift - 1) * _SUB + ((value_ns >> shift) - _SUB)
+        buckets = self.buckets
+        buckets[index] = buckets.get(index, 0) + 1
 
     def add_ns(self, value_ns: int) -> None:
         """Record one value given as integer nanoseconds."""

@@ -63,7 +63,8 @@ class UdpTransport:
             try:
                 while len(batch) < RECEIVE_BATCH_MAX:
                     data, addr = sock.recvfrom(_MAX_DATAGRAM)
-                    batch.append((data, (addr[0], addr[1])))
+                    # IPv6 gives (host, port, flowinfo, scope_id): keep host and port.
+                    batch.append((data, addr if len(addr) == 2 else (addr[0], addr[1])))
             except BlockingIOError:
                 pass
             except ConnectionRefusedError:
