@@ -28,11 +28,13 @@ from dataclasses import asdict, dataclass, field
 from benchlib import (
     LOOPBACK,
     Child,
+    add_source_options,
     free_udp_port,
     gossipper_command,
     gossipper_counts,
     install_cleanup,
     machine_info,
+    prepare_source,
     sipp_binary,
     sipp_counts,
     udp_port_bound,
@@ -196,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-wait", action="store_true", help="kill both after sampling")
     parser.add_argument("--json", type=pathlib.Path, help="write the results to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    add_source_options(parser)
     args = parser.parse_args(argv)
 
     install_cleanup()
@@ -215,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     root = pathlib.Path(tempfile.mkdtemp(prefix="gossipper-bench-mem-"))
     results: list[PairResult] = []
     try:
+        source = prepare_source(args, root)
+        print(f"gossipper source: {source}", flush=True)
+        info["gossipper_source"] = source
         for name, uac_program, uas_program, measure in plan:
             print(f"\nrunning {name} ...", flush=True)
             pair = run_pair(name, uac_program, uas_program, measure, args, root)

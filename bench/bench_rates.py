@@ -33,19 +33,23 @@ from benchlib import (
     Child,
     ChildResult,
     Counts,
+    add_source_options,
     free_udp_port,
     gossipper_command,
     gossipper_counts,
     install_cleanup,
     machine_busy_s,
     machine_info,
+    prepare_source,
     sipp_binary,
     sipp_counts,
+    udp_receive_buffer_drops,
+    udp_socket_drops,
     wait_for_quiet,
     wait_for_udp_listener,
 )
 
-FULL_RATES = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000)
+FULL_RATES = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000)
 QUICK_RATES = (500, 1000, 2000, 4000)
 TRACE_FLAGS = ("-trace_msg", "-trace_stat", "-trace_rtt")
 # The uac must have created calls at >= this share of the target rate for a clean step.
@@ -69,6 +73,7 @@ class Side:
     max_rss_kb: int = 0
     counts: Counts | None = None
     cpu_us_per_call: float = 0.0
+    socket_drops: int = 0
 
 
 @dataclass
@@ -83,6 +88,7 @@ class Step:
     uac: Side
     uas: Side
     foreign_cpu_s: float = 0.0
+    udp_drops: int = 0
 
 
 @dataclass
@@ -141,6 +147,7 @@ def _uas_command(program: str, port: int, calls: int, workdir: pathlib.Path) -> 
 def _uac_command(
     program: str,
     remote_port: int,
+    local_port: int,
     calls: int,
     rate_cps: int,
     workdir: pathlib.Path,
@@ -149,11 +156,11 @@ def _uac_command(
     if program == "sipp":
         return [
             sipp_binary(), "-sn", "uac", f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK,
-            "-p", str(free_udp_port()), "-nostdin", "-m", str(calls), "-r", str(rate_cps),
+            "-p", str(local_port), "-nostdin", "-m", str(calls), "-r", str(rate_cps),
             "-trace_stat", "-stf", str(workdir / "uac_stat.csv"), "-fd", "1", *extra,
         ]  # fmt: skip
     return gossipper_command(
-        "-sn", "uac", f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK, "-p", str(free_udp_port()),
+        "-sn", "uac", f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK, "-p", str(local_port),
         "-nostdin", "-m", str(calls), "-r", str(rate_cps),
         "-summary_json", str(workdir / "uac_summary.json"), *extra,
     )  # fmt: skip
@@ -195,16 +202,30 @@ def run_step(
     reasons: list[str] = []
     port = free_udp_port()
     busy_before_s = machine_busy_s()
+    drops_before = udp_receive_buffer_drops()
     uas = Child("uas", _uas_command(pair.uas, port, calls, workdir), workdir)
     if not wait_for_udp_listener(port, uas):
         _fill(uas_side, uas.kill(), calls, workdir)
         reasons.append(f"uas did not bind UDP {port}: {uas.tail(300)}")
         return Step(pair.name, rate_cps, calls, False, reasons, uac_side, uas_side)
+    uac_port = free_udp_port()
     uac = Child(
-        "uac", _uac_command(pair.uac, port, calls, rate_cps, workdir, pair.uac_extra), workdir
+        "uac",
+        _uac_command(pair.uac, port, uac_port, calls, rate_cps, workdir, pair.uac_extra),
+        workdir,
     )
-    uac_result = uac.wait(calls / rate_cps + UAC_SLACK_S)
-    uas_result = uas.wait(UAS_GRACE_S if uac_result.returncode == 0 else 6.0)
+    socket_drops: dict[int, int] = {}
+
+    def sample_drops() -> None:
+        for sampled_port, drops in udp_socket_drops({port, uac_port}).items():
+            socket_drops[sampled_port] = max(socket_drops.get(sampled_port, 0), drops)
+
+    uac_result = uac.wait(calls / rate_cps + UAC_SLACK_S, every_poll=sample_drops)
+    uas_result = uas.wait(
+        UAS_GRACE_S if uac_result.returncode == 0 else 6.0, every_poll=sample_drops
+    )
+    uac_side.socket_drops = socket_drops.get(uac_port, 0)
+    uas_side.socket_drops = socket_drops.get(port, 0)
     _fill(uac_side, uac_result, calls, workdir)
     _fill(uas_side, uas_result, calls, workdir)
     for side, result, child in ((uac_side, uac_result, uac), (uas_side, uas_result, uas)):
@@ -229,6 +250,7 @@ def run_step(
     foreign_cpu_s = max(0.0, machine_busy_s() - busy_before_s - uac_side.cpu_s - uas_side.cpu_s)
     step = Step(pair.name, rate_cps, calls, not reasons, reasons, uac_side, uas_side)
     step.foreign_cpu_s = foreign_cpu_s
+    step.udp_drops = udp_receive_buffer_drops() - drops_before
     return step
 
 
@@ -246,7 +268,8 @@ def _print_step(step: Step) -> None:
     print(
         f"  {step.rate_cps:>6} {verdict:<5} {rate} {counts_text(step.uac.counts)}"
         f" {counts_text(step.uas.counts)} {step.uac.cpu_us_per_call:8.1f}"
-        f" {step.uas.cpu_us_per_call:8.1f} {step.foreign_cpu_s:6.2f}",
+        f" {step.uas.cpu_us_per_call:8.1f} {step.foreign_cpu_s:7.2f}"
+        f" {step.uac.socket_drops:>6}/{step.uas.socket_drops:<6}/{step.udp_drops}",
         flush=True,
     )
     for reason in step.reasons:
@@ -257,7 +280,7 @@ def _header(pair: Pair) -> None:
     print(f"\n{pair.name}  (uac = {pair.uac}, uas = {pair.uas}) {' '.join(pair.uac_extra)}")
     print(
         "    rate verdict   got  uac crea/  succ/fail/rtx   uas crea/  succ/fail/rtx"
-        "  uac us/c  uas us/c other_s",
+        "  uac us/c  uas us/c other_s  drops uac/uas/all",
         flush=True,
     )
 
@@ -451,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         default=120.0,
         help="before each step wait up to this long for other processes to go idle (0: never)",
     )
+    add_source_options(parser)
     args = parser.parse_args(argv)
 
     install_cleanup()
@@ -473,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rates: {rates}, {args.seconds:g} s per step, bisect {bisect}, confirm {confirm}")
     root = pathlib.Path(tempfile.mkdtemp(prefix="gossipper-bench-"))
     try:
+        source = prepare_source(args, root)
+        print(f"gossipper source: {source}", flush=True)
+        info["gossipper_source"] = source
         ladders = {
             pair.name: run_ladder(
                 pair, rates, args.seconds, bisect, confirm, root, args.quiet_wait_s

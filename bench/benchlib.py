@@ -7,7 +7,9 @@ processes it started, by pid.
 
 from __future__ import annotations
 
+import argparse
 import atexit
+import compileall
 import json
 import os
 import pathlib
@@ -19,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
@@ -27,6 +30,80 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 
 _LIVE: dict[int, subprocess.Popen[bytes]] = {}
 _HANDED_OUT_PORTS: set[int] = set()
+# Where children import gossipper from (see snapshot_source); the checkout by default.
+_SOURCE: list[pathlib.Path] = [REPO]
+
+
+def snapshot_source(target: pathlib.Path) -> pathlib.Path:
+    """Copy gossipper (and its built-in scenarios) to target and run every child from there.
+
+    The checkout may change while a benchmark runs (others keep committing); a snapshot taken
+    at start makes every step of one run measure the same code. The checkout's version is
+    recorded in target/VERSION.
+    """
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    version = source_version()
+    shutil.copytree(REPO / "gossipper", target / "gossipper", ignore=ignore)
+    # gossipper.builtin_scenarios maps to scenarios/ in an installed tree: mirror that.
+    shutil.copytree(REPO / "scenarios", target / "gossipper" / "builtin_scenarios", ignore=ignore)
+    # Byte-compile it as an installation would: children run with PYTHONDONTWRITEBYTECODE in
+    # some environments, and compiling ~100 modules at every start would inflate CPU per call.
+    compileall.compile_dir(str(target), quiet=1)
+    (target / "VERSION").write_text(version + "\n")
+    _SOURCE[0] = target
+    return target
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """--live / --source: which gossipper code the children run."""
+    parser.add_argument(
+        "--live", action="store_true", help="run the checkout itself, not a snapshot taken at start"
+    )
+    parser.add_argument(
+        "--source",
+        type=pathlib.Path,
+        help="snapshot directory to run (created from the checkout if missing), so several"
+        " benchmarks measure the same code",
+    )
+
+
+def prepare_source(args: argparse.Namespace, root: pathlib.Path) -> str:
+    """Set up the code the children run (per --live/--source); returns its version text."""
+    if args.live:
+        return f"{source_version()} (live checkout)"
+    target = args.source.resolve() if args.source else root / "src"
+    if not (target / "gossipper").is_dir():
+        snapshot_source(target)
+    _SOURCE[0] = target
+    try:
+        version = (target / "VERSION").read_text().strip()
+    except OSError:
+        version = "unknown"
+    return f"{version} (snapshot {target})"
+
+
+def source_version() -> str:
+    """git HEAD of the checkout, plus "+dirty" when gossipper/ or scenarios/ have local edits."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "gossipper", "scenarios"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def sipp_binary() -> str:
@@ -167,14 +244,20 @@ class Child:
             return None
         return self._reaped(status, usage, killed=False)
 
-    def wait(self, timeout_s: float) -> ChildResult:
-        """Wait up to timeout_s; then SIGTERM, and SIGKILL two seconds later."""
+    def wait(self, timeout_s: float, every_poll: Callable[[], None] | None = None) -> ChildResult:
+        """Wait up to timeout_s; then SIGTERM, and SIGKILL two seconds later.
+
+        every_poll, if given, runs about every 100 ms while waiting (to sample counters).
+        """
         deadline = time.monotonic() + timeout_s
+        period_s = 0.1 if every_poll is not None else 0.02
         while time.monotonic() < deadline:
             result = self.poll()
             if result is not None:
                 return result
-            time.sleep(0.02)
+            if every_poll is not None:
+                every_poll()
+            time.sleep(period_s)
         return self.kill()
 
     def kill(self) -> ChildResult:
@@ -218,7 +301,7 @@ def _child_env() -> dict[str, str]:
     # Run the gossipper of this checkout even when another one is installed.
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        part for part in (str(REPO), env.get("PYTHONPATH", "")) if part
+        part for part in (str(_SOURCE[0]), env.get("PYTHONPATH", "")) if part
     )
     return env
 
@@ -330,6 +413,45 @@ def machine_busy_s() -> float:
     values = [int(value) for value in first[1:9]]
     busy = sum(values) - values[3] - values[4]
     return busy / os.sysconf("SC_CLK_TCK")
+
+
+def udp_receive_buffer_drops() -> int:
+    """Datagrams the kernel dropped because a UDP socket's receive buffer was full (system-wide).
+
+    RcvbufErrors from /proc/net/snmp: when a process falls behind, the loopback peer's messages
+    are lost here, and the calls then live or die by retransmissions.
+    """
+    try:
+        lines = [
+            line.split()
+            for line in pathlib.Path("/proc/net/snmp").read_text().splitlines()
+            if line.startswith("Udp:")
+        ]
+        row = dict(zip(lines[0][1:], lines[1][1:], strict=False))
+        return int(row["RcvbufErrors"])
+    except (OSError, IndexError, KeyError, ValueError):
+        return 0
+
+
+def udp_socket_drops(ports: set[int]) -> dict[int, int]:
+    """Per-socket receive-buffer drops of the loopback UDP sockets bound to `ports`.
+
+    From the last column of /proc/net/udp; the counter lives as long as the socket, so sample
+    it while the process runs.
+    """
+    found: dict[int, int] = {}
+    try:
+        lines = pathlib.Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return found
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 13:
+            continue
+        port = int(fields[1].rsplit(":", 1)[1], 16)
+        if port in ports:
+            found[port] = max(found.get(port, 0), int(fields[-1]))
+    return found
 
 
 def wait_for_quiet(max_wait_s: float, max_busy_cores: float = 0.3) -> float:
