@@ -655,11 +655,7 @@ def _build(
                 raise loader.error(line, "<timewait> must be the last message element")
             _message_element(loader, child, tag, len(loader.elements), loader.elements)
         elif tag == "label":
-            label_attrs = loader.check_attributes(child, _TOP_ATTRS["label"], tag)
-            label = _required(loader, child, label_attrs, "id", "label")
-            if label in loader.labels:
-                raise loader.error(line, f"the label {label!r} is defined twice")
-            loader.labels[label] = len(loader.elements)
+            _define_label(loader, child, loader.labels, len(loader.elements), "")
             _no_children(loader, child, tag)
         elif tag in ("Global", "User", "Reference"):
             decl_attrs = loader.check_attributes(child, _TOP_ATTRS[tag], tag)
@@ -740,6 +736,17 @@ def _repartition(loader: _Loader, node: etree._Element, value: str) -> tuple[int
     return tuple(int(v) for v in items)
 
 
+def _define_label(
+    loader: _Loader, node: etree._Element, labels: dict[str, int], position: int, where: str
+) -> None:
+    """``<label id=...>``: the label names the next message element; duplicates are fatal."""
+    attrs = loader.check_attributes(node, _TOP_ATTRS["label"], "label")
+    label = _required(loader, node, attrs, "id", "label")
+    if label in labels:
+        raise loader.error(_line(node), f"the label {label!r} is defined twice{where}")
+    labels[label] = position
+
+
 def _init_block(loader: _Loader, node: etree._Element) -> None:
     for child in _children(node):
         tag = str(child.tag)
@@ -747,11 +754,9 @@ def _init_block(loader: _Loader, node: etree._Element) -> None:
         if tag == "nop":
             _message_element(loader, child, tag, len(loader.init_elements), loader.init_elements)
         elif tag == "label":
-            attrs = loader.check_attributes(child, _TOP_ATTRS["label"], tag)
-            label = _required(loader, child, attrs, "id", "label")
-            if label in loader.init_labels:
-                raise loader.error(line, f"the label {label!r} is defined twice in <init>")
-            loader.init_labels[label] = len(loader.init_elements)
+            _define_label(
+                loader, child, loader.init_labels, len(loader.init_elements), " in <init>"
+            )
         else:
             raise loader.error(line, f"<init> can only contain <nop> and <label>, not <{tag}>")
 
