@@ -170,7 +170,9 @@ class Call(Parker):
         self.pause_index = -1
         # Created on first use: most scenarios time one RTD per call, many none.
         self.rtd_starts: dict[int, float] | None = None
-        self.rtd_done: set[int] | None = None
+        # Bit n set: RTD n already measured. An int, not a set: a container per live call
+        # costs the garbage collector (thousands of calls sit in timewait).
+        self.rtd_done = 0
         self.established = False
         self.ack_pending = False
         self.action_failure: FailureReason | None = None
@@ -201,24 +203,6 @@ class Call(Parker):
         if not self.wake(message):
             self.mailbox.append(message)
 
-    async def _wait_event(self, deadline: float) -> SipMessage | None:
-        """Next message, or None once ``deadline`` passes."""
-        if self.mailbox:
-            return self.mailbox.popleft()
-        if deadline != _INF and deadline <= self.engine.now():
-            # Already due (e.g. a zero-length pause): no need to park.
-            await trio.lowlevel.checkpoint()
-            if self.mailbox:
-                return self.mailbox.popleft()
-            return None
-        # Parker.park inlined: this wait runs several times per call.
-        self._seq += 1
-        if deadline != _INF:
-            self._queue.schedule(self, self._seq, deadline)
-        self._task = trio.lowlevel.current_task()
-        value: SipMessage | None = await trio.lowlevel.wait_task_rescheduled(self._abort)
-        return value
-
     # ------------------------------------------------------------------ the task
 
     async def run(self) -> None:
@@ -226,11 +210,27 @@ class Call(Parker):
         engine = self.engine
         elements = engine.scenario.elements
         count = len(elements)
+        mailbox = self.mailbox
         try:
             while True:
                 await self._run_ready_elements(elements, count)
+                # Wait for the next message, or None once the deadline passes. Inlined (with
+                # Parker.park): it runs several times per call, and one coroutine level less
+                # per parked call is also less for the garbage collector to walk.
                 deadline = min(self.retrans_deadline, self.recv_deadline, self.pause_end)
-                message = await self._wait_event(deadline)
+                message: SipMessage | None
+                if mailbox:
+                    message = mailbox.popleft()
+                elif deadline != _INF and deadline <= engine.now():
+                    # Already due (e.g. a zero-length pause): no need to park.
+                    await trio.lowlevel.checkpoint()
+                    message = mailbox.popleft() if mailbox else None
+                else:
+                    self._seq += 1
+                    if deadline != _INF:
+                        self._queue.schedule(self, self._seq, deadline)
+                    self._task = trio.lowlevel.current_task()
+                    message = await trio.lowlevel.wait_task_rescheduled(self._abort)
                 if message is not None:
                     await self._process_incoming(message)
                 else:
@@ -238,6 +238,8 @@ class Call(Parker):
         except _CallEnd:
             pass
         finally:
+            # Invalidate this call's pending timer entries (see TimerQueue._prune).
+            self._seq += 1
             engine.call_finished(self)
 
     async def _run_ready_elements(self, elements: tuple[Element, ...], count: int) -> None:
@@ -314,16 +316,14 @@ class Call(Parker):
             self.rtd_starts[element.start_rtd] = engine.now()
         rtd = element.rtd
         if rtd is not None:
-            done = self.rtd_done
-            if done is None:
-                done = self.rtd_done = set()
-            elif rtd in done and not element.repeat_rtd:
+            bit = 1 << rtd
+            if self.rtd_done & bit and not element.repeat_rtd:
                 return
             now = engine.now()
             starts = self.rtd_starts
             started = self.start_s if starts is None else starts.get(rtd, self.start_s)
             engine.stats.rtd_sample(rtd, now - started, now, call_number=self.call_number)
-            done.add(rtd)
+            self.rtd_done |= bit
 
     def _arm_recv_timeout(self, element: Element, index: int) -> None:
         timeout_ms = element.recv_timeout_ms

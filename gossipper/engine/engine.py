@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -169,6 +170,9 @@ class Engine:
 
         self.calls: dict[str, Call] = {}
         self.dead_calls: dict[str, float] = {}
+        # (until, Call-ID) in the order calls ended: -deadcall_wait is the same for every call,
+        # so expiry is a pop from the left instead of a scan of the whole window every second.
+        self._dead_order: deque[tuple[float, str]] = deque()
         self.call_counter = 0
         self.malformed_messages = 0
         self.quit_state = QuitState.RUNNING
@@ -415,7 +419,9 @@ class Engine:
         now = self.now()
         key = call.call_id
         if self.calls.pop(key, None) is not None:
-            self.dead_calls[key] = now + self.config.deadcall_wait_s
+            until = now + self.config.deadcall_wait_s
+            self.dead_calls[key] = until
+            self._dead_order.append((until, key))
         if counted:
             self.stats.call_ended(now, now - call.start_s, reason)
         else:
@@ -570,6 +576,8 @@ class Engine:
                 # worker per call of the last -deadcall/timewait window: 12,000 at 3,000 cps).
                 return
             idle.append(parker)
+            # Drop the finished call while idle: it would keep its last message alive.
+            del call
             next_call = await parker.park(math.inf)
             assert isinstance(next_call, Call)
             call = next_call
@@ -791,12 +799,15 @@ class Engine:
     async def _housekeeping_loop(self) -> None:
         """Forget dead Call-IDs once their -deadcall_wait window has passed."""
         dead = self.dead_calls
+        order = self._dead_order
         while True:
             await trio.sleep(1.0)
-            now = trio.current_time()
-            expired = [key for key, until in dead.items() if until <= now]
-            for key in expired:
-                del dead[key]
+            now = self.now()
+            while order and order[0][0] <= now:
+                until, key = order.popleft()
+                # A Call-ID that ended again later has a newer entry: keep it.
+                if dead.get(key) == until:
+                    del dead[key]
 
 
 def _bookkeeping_flags(scenario: Scenario) -> tuple[bool, ...]:

@@ -21,6 +21,7 @@ import outcome
 import trio
 
 _INF = math.inf
+_PRUNE_MIN = 1024
 
 
 class Parker:
@@ -69,11 +70,12 @@ class Parker:
 class TimerQueue:
     """One task that fires the deadlines of every ``Parker`` of an engine."""
 
-    __slots__ = ("_counter", "_heap", "_resolution_s", "_scope", "_task")
+    __slots__ = ("_counter", "_heap", "_prune_at", "_resolution_s", "_scope", "_task")
 
     def __init__(self, resolution_s: float = 0.0) -> None:
         self._task: trio.lowlevel.Task | None = None
         self._heap: list[tuple[float, int, Parker, int]] = []
+        self._prune_at = _PRUNE_MIN
         self._counter = 0
         self._resolution_s = resolution_s
         self._scope: trio.CancelScope | None = None
@@ -89,10 +91,26 @@ class TimerQueue:
 
     def schedule(self, parker: Parker, seq: int, deadline: float) -> None:
         self._counter += 1
-        heapq.heappush(self._heap, (deadline, self._counter, parker, seq))
+        heap = self._heap
+        heapq.heappush(heap, (deadline, self._counter, parker, seq))
+        if len(heap) > self._prune_at:
+            self._prune()
         scope = self._scope
         if scope is not None and deadline < scope.deadline:
             scope.deadline = self._wake_time(deadline)
+
+    def _prune(self) -> None:
+        """Drop entries whose wait is over.
+
+        Stale entries are harmless when they surface, but until then they keep their parker
+        alive: a call that ended keeps its messages in memory (and in the garbage collector's
+        way) for as long as its last retransmission timer would have run. Pruning when the
+        heap has doubled keeps the cost amortized O(1) per entry.
+        """
+        heap = self._heap
+        heap[:] = [entry for entry in heap if entry[2]._seq == entry[3]]
+        heapq.heapify(heap)
+        self._prune_at = max(2 * len(heap), _PRUNE_MIN)
 
     def _abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
         scope = self._scope

@@ -34,7 +34,6 @@ _K_CONTENT_LENGTH = "content-length"
 _NAME_CACHE: dict[str, str] = {}
 _NAME_CACHE_MAX = 4096
 
-_NO_POSITIONS: list[int] = []
 _CR_LF = (13, 10)
 
 
@@ -144,7 +143,6 @@ class SipMessage:
         "_keys",
         "_head",
         "_joined",
-        "_positions",
     )
 
     raw: bytes
@@ -162,7 +160,6 @@ class SipMessage:
     _keys: list[str]
     _head: str
     _joined: dict[str, str] | None
-    _positions: dict[str, list[int]] | None
 
     def __init__(self, data: bytes) -> None:
         """Parse ``data``; raises :class:`SipParseError` (and nothing else) if malformed."""
@@ -229,7 +226,6 @@ class SipMessage:
         self._keys = keys
         self._head = head
         self._joined = None
-        self._positions = None
 
         try:
             self.call_id = headers[keys.index(_K_CALL_ID)][1]
@@ -287,32 +283,15 @@ class SipMessage:
             return None
         return self.headers[i][1]
 
-    def _positions_of(self, name: str) -> list[int]:
-        """Indexes in ``headers`` of the lines called ``name``.
-
-        The key -> positions table is built on the first multi-line lookup (one pass): a UAS
-        answering with ``[last_Via:]``, ``[last_From:]``... asks for five headers per message.
-        """
-        positions = self._positions
-        if positions is None:
-            positions = self._positions = {}
-            for i, key in enumerate(self._keys):
-                found = positions.get(key)
-                if found is None:
-                    positions[key] = [i]
-                else:
-                    found.append(i)
-        return positions.get(canonical_header_name(name), _NO_POSITIONS)
-
     def header_values(self, name: str) -> list[str]:
         """Values of every header line called ``name``, in order (not split on commas)."""
-        headers = self.headers
-        return [headers[i][1] for i in self._positions_of(name)]
+        key = canonical_header_name(name)
+        return [h[1] for h, k in zip(self.headers, self._keys, strict=True) if k == key]
 
     def header_lines(self, name: str) -> list[tuple[str, str]]:
         """``(name as written, value)`` of every header line called ``name``, in order."""
-        headers = self.headers
-        return [headers[i] for i in self._positions_of(name)]
+        key = canonical_header_name(name)
+        return [h for h, k in zip(self.headers, self._keys, strict=True) if k == key]
 
     def joined_header_line(self, name: str) -> str:
         """``Name: v1, v2``: every header line called ``name`` on one line, "" if there is none.
@@ -328,13 +307,19 @@ class SipMessage:
             text = joined.get(name)
             if text is not None:
                 return text
-        lines = self.header_lines(name)
-        if not lines:
+        keys = self._keys
+        key = canonical_header_name(name)
+        try:
+            i = keys.index(key)
+        except ValueError:
             text = ""
-        elif len(lines) == 1:
-            text = f"{lines[0][0]}: {lines[0][1]}"
         else:
-            text = f"{lines[0][0]}: " + ", ".join(value for _, value in lines)
+            # C-level index/count: no per-header Python loop in the usual one-line case.
+            header_name, value = self.headers[i]
+            if keys.count(key) == 1:
+                text = f"{header_name}: {value}"
+            else:
+                text = f"{header_name}: " + ", ".join(v for _, v in self.header_lines(name))
         joined[name] = text
         return text
 
