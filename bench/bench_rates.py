@@ -9,12 +9,17 @@ Runs three pairs at rising rates, each step about --seconds of calls (-m = rate 
 A step is clean when both processes exit 0, both count every call created and successful, none
 failed, and the uac reached at least 90% of the target rate. A pair's ladder stops at its first
 failing step (retried once to rule out a fluke), then bisects between the last clean and the first
-failing rate. CPU per call is (user + system time) / calls of each process, from os.wait4.
+failing rate. CPU per call is (user + system time) / calls of each process, from os.wait4;
+"marginal" CPU per call is (CPU at this rate - CPU at the lowest clean rate) / extra calls, which
+removes start-up and the uas's idle tail. Each step line also shows other_s, the CPU other
+processes used meanwhile (the machine may be shared), and the UDP datagrams the kernel dropped
+for a full receive buffer on the uac's / uas's socket / system-wide.
 
   python bench/bench_rates.py                 # full ladder, all three pairs
   python bench/bench_rates.py --quick         # 4 steps, no bisection
   python bench/bench_rates.py --trace         # gossipper uac with -trace_msg/_stat/_rtt on vs off
   python bench/bench_rates.py --json out.json
+  python bench/bench_rates.py --source DIR [--rev REV]   # run a snapshot (see benchlib)
 """
 
 from __future__ import annotations

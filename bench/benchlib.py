@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import compileall
+import io
 import json
 import os
 import pathlib
@@ -20,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,18 +36,44 @@ _HANDED_OUT_PORTS: set[int] = set()
 _SOURCE: list[pathlib.Path] = [REPO]
 
 
-def snapshot_source(target: pathlib.Path) -> pathlib.Path:
+def snapshot_source(target: pathlib.Path, rev: str | None = None) -> pathlib.Path:
     """Copy gossipper (and its built-in scenarios) to target and run every child from there.
 
     The checkout may change while a benchmark runs (others keep committing); a snapshot taken
-    at start makes every step of one run measure the same code. The checkout's version is
+    at start makes every step of one run measure the same code. With `rev`, the files come from
+    that git revision (`git archive`, read-only) instead of the working tree. The version is
     recorded in target/VERSION.
     """
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    version = source_version()
-    shutil.copytree(REPO / "gossipper", target / "gossipper", ignore=ignore)
+    if rev is None:
+        version = source_version()
+        shutil.copytree(REPO / "gossipper", target / "gossipper", ignore=ignore)
+        scenarios = REPO / "scenarios"
+    else:
+        version = subprocess.run(
+            ["git", "rev-parse", "--short", rev],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", rev, "gossipper", "scenarios"],
+            cwd=REPO,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        unpacked = target / "archive"
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(unpacked, filter="data")
+        shutil.copytree(unpacked / "gossipper", target / "gossipper", ignore=ignore)
+        scenarios = unpacked / "scenarios"
     # gossipper.builtin_scenarios maps to scenarios/ in an installed tree: mirror that.
-    shutil.copytree(REPO / "scenarios", target / "gossipper" / "builtin_scenarios", ignore=ignore)
+    shutil.copytree(scenarios, target / "gossipper" / "builtin_scenarios", ignore=ignore)
+    if rev is not None:
+        shutil.rmtree(target / "archive")
     # Byte-compile it as an installation would: children run with PYTHONDONTWRITEBYTECODE in
     # some environments, and compiling ~100 modules at every start would inflate CPU per call.
     compileall.compile_dir(str(target), quiet=1)
@@ -65,6 +93,10 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         help="snapshot directory to run (created from the checkout if missing), so several"
         " benchmarks measure the same code",
     )
+    parser.add_argument(
+        "--rev",
+        help="snapshot this git revision (git archive) instead of the working tree",
+    )
 
 
 def prepare_source(args: argparse.Namespace, root: pathlib.Path) -> str:
@@ -73,7 +105,7 @@ def prepare_source(args: argparse.Namespace, root: pathlib.Path) -> str:
         return f"{source_version()} (live checkout)"
     target = args.source.resolve() if args.source else root / "src"
     if not (target / "gossipper").is_dir():
-        snapshot_source(target)
+        snapshot_source(target, args.rev)
     _SOURCE[0] = target
     try:
         version = (target / "VERSION").read_text().strip()
