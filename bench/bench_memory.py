@@ -11,7 +11,7 @@ calls come from the CurrentCall column of each side's statistics CSV (-trace_sta
   gossipper -> sipp    measures the gossipper uac
   sipp -> gossipper    measures the gossipper uas
 
-  python bench/bench_memory.py [--json out.json] [--no-wait]
+  python bench/bench_memory.py [--json out.json] [--no-wait] [--source DIR [--rev REV]]
 """
 
 from __future__ import annotations
