@@ -8,6 +8,14 @@ SIPp handles it: retransmission detection by hash first, then matching forward f
 over optional receives, then backward through the contiguous optional block (or
 ``optional="global"`` elements), then the automatic answers and the unexpected-message rules.
 
+Events are handled where they arrive. A parked call's messages are processed by the receive loop
+that routed them (``deliver``), and its timers by the engine's timer task (``timer_fired``): the
+handling is synchronous from the event to the next wait, so waking the call's own task for it
+would only add two task switches per message. The task is woken only when the call must really
+wait in Trio (a send blocked by a full socket buffer) or has ended, and it owns the call's lifetime
+(cancellation, the end of the run). Messages that arrive while the task runs queue in ``mailbox``
+and are handled, in order, before it parks again.
+
 The call never reads a clock other than the engine's ``now`` (the Trio clock: the same value as
 ``trio.current_time()``, one call cheaper) and never owns a socket: sends go
 through the engine's transport, so the same code runs on real sockets and in the simulation.
@@ -19,7 +27,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import trio
 
@@ -46,7 +54,12 @@ _NO_LINES: Mapping[str, int] = {}
 
 
 class _CallEnd(Exception):
-    """Internal: unwinds the call task once its fate is decided."""
+    """Internal: unwinds the call's handling once its fate is decided."""
+
+
+# Values the call's parked task is woken with.
+_WAKE_END = object()  # the call ended while an event was handled outside the task
+_WAKE_FLUSH = object()  # sends are queued behind a full socket buffer
 
 
 class Call(Parker):
@@ -102,6 +115,8 @@ class Call(Parker):
         "received_anything",
         "_rrs_done",
         "ended",
+        "blocked_sends",
+        "_armed_deadline",
     )
 
     def __init__(
@@ -179,6 +194,11 @@ class Call(Parker):
         self.received_anything = False
         self._rrs_done = False
         self.ended = False
+        # Sends waiting for room in the socket buffer, in order, each with whether a failure
+        # fails the call (scenario messages) or is only a warning (retransmissions).
+        self.blocked_sends: list[tuple[bytes, bool]] | None = None
+        # The deadline of this call's live entry in the timer queue (inf: none).
+        self._armed_deadline = _INF
 
     @property
     def rng(self) -> random.Random:
@@ -199,55 +219,162 @@ class Call(Parker):
     # ------------------------------------------------------------------ delivery (engine side)
 
     def deliver(self, message: SipMessage) -> None:
-        """Hand a message to this call; wakes the task if it is parked."""
-        if not self.wake(message):
+        """Hand a message to this call: handled now if the call is parked, else queued."""
+        if self._task is not None and not self.mailbox:
+            self._react(message)
+        else:
             self.mailbox.append(message)
+
+    def timer_fired(self, seq: int) -> None:
+        """Called by the engine's timer task: handle the expired deadline now."""
+        if seq == self._seq and self._task is not None:
+            self._armed_deadline = _INF  # the queue has just consumed the entry
+            self._react(None)
+
+    def _react(self, event: SipMessage | None) -> None:
+        """Handle an event of the parked call outside its task, up to its next wait."""
+        try:
+            deadline = self._handle(event)
+        except _CallEnd:
+            self.wake(_WAKE_END)
+            return
+        if self.blocked_sends is not None:
+            self.wake(_WAKE_FLUSH)
+            return
+        if deadline != self._armed_deadline:
+            self._seq += 1  # invalidates the previous entry (see TimerQueue._prune)
+            self._armed_deadline = deadline
+            if deadline != _INF:
+                self._queue.schedule(self, self._seq, deadline)
 
     # ------------------------------------------------------------------ the task
 
     async def run(self) -> None:
         """The call's task body: run the scenario until the call ends."""
         engine = self.engine
-        elements = engine.scenario.elements
-        count = len(elements)
-        mailbox = self.mailbox
         try:
+            deadline = self._settle()
             while True:
-                await self._run_ready_elements(elements, count)
-                # Wait for the next message, or None once the deadline passes. Inlined (with
-                # Parker.park): it runs several times per call, and one coroutine level less
-                # per parked call is also less for the garbage collector to walk.
-                deadline = min(self.retrans_deadline, self.recv_deadline, self.pause_end)
-                message: SipMessage | None
-                if mailbox:
-                    message = mailbox.popleft()
-                elif deadline != _INF and deadline <= engine.now():
-                    # Already due (e.g. a zero-length pause): no need to park.
-                    await trio.lowlevel.checkpoint()
-                    message = mailbox.popleft() if mailbox else None
-                else:
-                    self._seq += 1
-                    if deadline != _INF:
-                        self._queue.schedule(self, self._seq, deadline)
-                    self._task = trio.lowlevel.current_task()
-                    message = await trio.lowlevel.wait_task_rescheduled(self._abort)
-                if message is not None:
-                    await self._process_incoming(message)
-                else:
-                    await self._handle_timers(engine.now())
+                if self.blocked_sends is not None:
+                    await self._flush_blocked()
+                    deadline = self._settle()
+                    continue
+                # Park until an event needs the task. Inlined Parker.park: one coroutine
+                # level less per parked call is also less for the garbage collector to walk.
+                self._seq += 1
+                self._armed_deadline = deadline
+                if deadline != _INF:
+                    self._queue.schedule(self, self._seq, deadline)
+                self._task = trio.lowlevel.current_task()
+                woken = await trio.lowlevel.wait_task_rescheduled(self._abort)
+                if woken is _WAKE_END:
+                    if self.blocked_sends is not None:
+                        await self._flush_blocked()
+                    return
+                deadline = _INF  # _WAKE_FLUSH: the loop flushes, then settles
         except _CallEnd:
             pass
         finally:
             # Invalidate this call's pending timer entries (see TimerQueue._prune).
             self._seq += 1
             engine.call_finished(self)
+            # Messages that arrived for the call after its end are dead-call messages, as
+            # they would have been had they arrived a moment later.
+            while self.mailbox:
+                engine.dead_call_message(self.mailbox.popleft().raw)
 
-    async def _run_ready_elements(self, elements: tuple[Element, ...], count: int) -> None:
+    def _handle(self, event: SipMessage | None) -> float:
+        """Handle a message (or, for None, the due timers), then run on to the next wait."""
+        if event is None:
+            self._handle_timers(self.engine.now())
+        else:
+            self._process_incoming(event)
+        return self._settle()
+
+    def _settle(self) -> float:
+        """Run elements and queued events until the call must wait; its next deadline.
+
+        Returns early (inf) when sends are blocked: the task must flush them first.
+        """
+        engine = self.engine
+        elements = engine.scenario.elements
+        count = len(elements)
+        mailbox = self.mailbox
+        while self.blocked_sends is None:
+            self._run_ready_elements(elements, count)
+            if self.blocked_sends is not None:
+                break
+            if mailbox:
+                self._process_incoming(mailbox.popleft())
+                continue
+            deadline = min(self.retrans_deadline, self.recv_deadline, self.pause_end)
+            if deadline != _INF:
+                now = engine.now()
+                if deadline <= now:
+                    self._handle_timers(now)
+                    continue
+            return deadline
+        return _INF
+
+    async def _flush_blocked(self) -> None:
+        """Send what waited for room in the socket buffer, in order (``-send_timeout`` bounds
+        each wait: FailedTimeoutOnSend); a failed scenario send ends the call
+        (FailedCannotSendMessage), a failed retransmission is only a warning.
+        """
+        engine = self.engine
+        queued = self.blocked_sends
+        assert queued is not None
+        timeout_s = engine.send_timeout_s
+        while queued:
+            data, fatal = queued.pop(0)
+            try:
+                if timeout_s > 0:
+                    with trio.move_on_after(timeout_s) as scope:
+                        await self.transport.send(data, self.remote)
+                    if scope.cancelled_caught:
+                        if fatal:
+                            self.blocked_sends = None
+                            self._fail(FailureReason.TIMEOUT_ON_SEND, abort=False)
+                        continue
+                else:
+                    await self.transport.send(data, self.remote)
+            except TransportError as exc:
+                engine.warning(f"Call-ID '{self.call_id}': {exc}")
+                if fatal:
+                    self.blocked_sends = None
+                    self._fail(FailureReason.CANNOT_SEND_MESSAGE, abort=False)
+                continue
+            engine.trace_sent(self, data)
+        self.blocked_sends = None
+
+    def _transmit(self, data: bytes, *, fatal: bool) -> bool:
+        """Send now if the socket takes it (True); else queue it for the task (False).
+
+        Once a send is queued, later ones queue behind it so the peer sees them in order.
+        A transport error fails the call for ``fatal`` (scenario) sends, else it is a warning
+        and the data counts as sent.
+        """
+        queued = self.blocked_sends
+        if queued is not None:
+            queued.append((data, fatal))
+            return False
+        try:
+            if self.transport.send_nowait(data, self.remote):
+                return True
+        except TransportError as exc:
+            self.engine.warning(f"Call-ID '{self.call_id}': {exc}")
+            if fatal:
+                self._fail(FailureReason.CANNOT_SEND_MESSAGE, abort=False)
+            return True
+        self.blocked_sends = [(data, fatal)]
+        return False
+
+    def _run_ready_elements(self, elements: tuple[Element, ...], count: int) -> None:
         """Execute elements until the call must wait (recv, pause, blocked send) or ends."""
         while True:
             index = self.index
             if index >= count:
-                await self._end(None)
+                self._end(None)
             element = elements[index]
             if element.condexec is not None and not self._condexec_ok(element):
                 # SIPp still honours next/test/chance of a skipped element (reference 15.9).
@@ -257,9 +384,11 @@ class Call(Parker):
             if kind is ElementKind.SEND:
                 if self.retrans_deadline != _INF:
                     return  # previous message not answered yet: wait (reference 1.4 step 1)
-                await self._send_element(element)
+                self._send_element(element)
                 if self.index == index:
                     self._advance(element)
+                if self.blocked_sends is not None:
+                    return  # the task waits for the socket, then carries on from here
                 continue
             if kind is ElementKind.RECV:
                 if self.recv_deadline_index != index:
@@ -273,14 +402,14 @@ class Call(Parker):
                 self.pause_end = _INF
                 self.pause_index = -1
                 if element.is_timewait:
-                    await self._end(None)
+                    self._end(None)
                 self._advance(element)
                 continue
             if kind is ElementKind.NOP:
                 # SIPp never counts nop executions (its counts file shows 0 for them).
                 self._bookkeeping(element)
                 if element.actions:
-                    await self._apply_actions(element, None)
+                    self._apply_actions(element, None)
                     if self.index != index:
                         continue
                 self._advance(element)
@@ -348,7 +477,7 @@ class Call(Parker):
 
     # ------------------------------------------------------------------ sending
 
-    async def _send_element(self, element: Element) -> None:
+    def _send_element(self, element: Element) -> None:
         engine = self.engine
         index = element.index
         counters = engine.stats.elements[index]
@@ -364,17 +493,8 @@ class Call(Parker):
         if lost_pct and self.rng.random() * 100.0 < lost_pct:
             counters.lost += 1
             engine.trace_lost(self, data)
-        else:
-            # The usual case: the non-blocking send goes through at once.
-            try:
-                sent = self.transport.send_nowait(data, self.remote)
-            except TransportError as exc:
-                engine.warning(f"Call-ID '{self.call_id}': {exc}")
-                await self._fail(FailureReason.CANNOT_SEND_MESSAGE, abort=False)
-            if not sent:
-                await self._transmit_blocked(data)
-            elif engine.tracer is not None:
-                engine.trace_sent(self, data)
+        elif self._transmit(data, fatal=True) and engine.tracer is not None:
+            engine.trace_sent(self, data)
         self.last_sent = data
         self.last_send_index = index
         self.last_send_is_invite = is_request and element.method == "INVITE"
@@ -395,27 +515,7 @@ class Call(Parker):
             self.ack_pending = False
         counters.messages += 1
         if element.actions:
-            await self._apply_actions(element, text)
-
-    async def _transmit_blocked(self, data: bytes) -> None:
-        """The kernel buffer was full: wait until the send goes through (``-send_timeout``
-        bounds the wait: FailedTimeoutOnSend); a failure ends the call (FailedCannotSendMessage).
-        """
-        engine = self.engine
-        try:
-            timeout_s = engine.send_timeout_s
-            if timeout_s > 0:
-                with trio.move_on_after(timeout_s) as scope:
-                    await self.transport.send(data, self.remote)
-                if scope.cancelled_caught:
-                    await self._fail(FailureReason.TIMEOUT_ON_SEND, abort=False)
-            else:
-                await self.transport.send(data, self.remote)
-        except TransportError as exc:
-            engine.warning(f"Call-ID '{self.call_id}': {exc}")
-            await self._fail(FailureReason.CANNOT_SEND_MESSAGE, abort=False)
-        if engine.tracer is not None:
-            engine.trace_sent(self, data)
+            self._apply_actions(element, text)
 
     def _send_default(self, name: str, msg_index: int = -1) -> None:
         """Send one of the automatic messages (ack, bye, cancel, 200) of reference 1.12.
@@ -441,14 +541,19 @@ class Call(Parker):
 
     # ------------------------------------------------------------------ timers
 
-    async def _handle_timers(self, now: float) -> None:
+    def _handle_timers(self, now: float) -> None:
         if now >= self.retrans_deadline:
-            await self._retransmit_timer_expired(now)
-        if now >= self.recv_deadline and self.recv_deadline_index == self.index:
-            await self._recv_timed_out()
+            self._retransmit_timer_expired(now)
+        if now >= self.recv_deadline:
+            if self.recv_deadline_index == self.index:
+                self._recv_timed_out()
+            else:
+                # Left behind by a jump away from its receive: re-armed if that is reached again.
+                self.recv_deadline = _INF
+                self.recv_deadline_index = -1
         # An expired pause is picked up by _run_ready_elements.
 
-    async def _retransmit_timer_expired(self, now: float) -> None:
+    def _retransmit_timer_expired(self, now: float) -> None:
         engine = self.engine
         index = self.retrans_index
         if self.retrans_count >= engine.max_retransmissions(self.last_send_is_invite):
@@ -461,23 +566,19 @@ class Call(Parker):
             if element.ontimeout_index is not None:
                 self._jump_on_timeout(element.ontimeout_index)
                 return
-            await self._fail(FailureReason.MAX_UDP_RETRANS, abort=True)
+            self._fail(FailureReason.MAX_UDP_RETRANS, abort=True)
         assert self.last_sent is not None
         self.retrans_count += 1
         engine.stats.retransmissions += 1
         engine.stats.elements[index].retrans += 1
-        try:
-            if not self.transport.send_nowait(self.last_sent, self.remote):
-                await self.transport.send(self.last_sent, self.remote)
-        except TransportError as exc:
-            engine.warning(f"Call-ID '{self.call_id}': {exc}")
-        engine.trace_sent(self, self.last_sent)
+        if self._transmit(self.last_sent, fatal=False):
+            engine.trace_sent(self, self.last_sent)
         self.retrans_interval_s = next_retransmit_interval_s(
             self.retrans_interval_s, is_invite=self.last_send_is_invite, t2_s=engine.t2_s
         )
         self.retrans_deadline = now + self.retrans_interval_s
 
-    async def _recv_timed_out(self) -> None:
+    def _recv_timed_out(self) -> None:
         engine = self.engine
         index = self.index
         element = engine.scenario.elements[index]
@@ -492,7 +593,7 @@ class Call(Parker):
             f"{engine.scenario.name}:{index} without label to jump to (ontimeout attribute): "
             "aborting call"
         )
-        await self._fail(FailureReason.TIMEOUT_ON_RECV, abort=True)
+        self._fail(FailureReason.TIMEOUT_ON_RECV, abort=True)
 
     def _jump_on_timeout(self, target: int) -> None:
         # A label at the very end reached through ontimeout counts as a failure (reference 1.9).
@@ -506,7 +607,7 @@ class Call(Parker):
 
     # ------------------------------------------------------------------ receiving
 
-    async def _process_incoming(self, message: SipMessage) -> None:
+    def _process_incoming(self, message: SipMessage) -> None:
         """SIPp's process_incoming (reference 1.12, steps 1-9)."""
         engine = self.engine
         elements = engine.scenario.elements
@@ -516,7 +617,7 @@ class Call(Parker):
         if engine.pause_msg_ign and current is not None and current.kind is ElementKind.PAUSE:
             return
         if message.header("To") is None:
-            await self._unexpected(message)
+            self._unexpected(message)
             return
 
         if engine.retransmissions_enabled:
@@ -526,12 +627,8 @@ class Call(Parker):
                 engine.stats.elements[self.recv_retrans_send_index].retrans += 1
                 engine.stats.retransmissions += 1
                 engine.trace_received(self, message)
-                try:
-                    if not self.transport.send_nowait(self.recv_retrans_bytes, self.remote):
-                        await self.transport.send(self.recv_retrans_bytes, self.remote)
-                except TransportError as exc:
-                    engine.warning(f"Call-ID '{self.call_id}': {exc}")
-                engine.trace_sent(self, self.recv_retrans_bytes)
+                if self._transmit(self.recv_retrans_bytes, fatal=False):
+                    engine.trace_sent(self, self.recv_retrans_bytes)
                 return
             if digest == self.last_recv_hash and self.last_recv_index >= 0:
                 engine.stats.elements[self.last_recv_index].retrans += 1
@@ -554,7 +651,7 @@ class Call(Parker):
             if found == -2:
                 return  # handled as a retransmitted final response (ACK re-sent)
         if found < 0:
-            await self._not_matched(message, index)
+            self._not_matched(message, index)
             return
 
         element = elements[found]
@@ -611,7 +708,7 @@ class Call(Parker):
             moved = True
         if element.actions:
             before = self.index
-            await self._apply_actions(element, message.text)
+            self._apply_actions(element, message.text)
             if self.index != before:
                 return  # an action jumped
         if moved:
@@ -679,7 +776,7 @@ class Call(Parker):
         engine.stats.retransmissions += 1
         engine.trace_sent(self, data)
 
-    async def _not_matched(self, message: SipMessage, index: int) -> None:
+    def _not_matched(self, message: SipMessage, index: int) -> None:
         """Steps 8 of reference 1.12: _unexp.main, automatic answers, unexpected message."""
         engine = self.engine
         scenario = engine.scenario
@@ -704,25 +801,25 @@ class Call(Parker):
                 if "bye" in behaviors:
                     self._answer_200(message)
                 self._count_unexpected(message, index)
-                await self._end(FailureReason.UNEXPECTED_MESSAGE)
+                self._end(FailureReason.UNEXPECTED_MESSAGE)
             if method == "PING" and "pingreply" in behaviors:
                 self._answer_200(message)
                 engine.stats.auto_answered += 1
-                await self._end(None, counted=False)
+                self._end(None, counted=False)
             if method in _AUTO_ANSWERED_METHODS and engine.auto_answer:
                 self._answer_200(message)
                 engine.stats.auto_answered += 1
                 return
         self._count_unexpected(message, index)
         if "abortunexp" in behaviors:
-            await self._fail(FailureReason.UNEXPECTED_MESSAGE, abort=True)
+            self._fail(FailureReason.UNEXPECTED_MESSAGE, abort=True)
 
-    async def _unexpected(self, message: SipMessage) -> None:
+    def _unexpected(self, message: SipMessage) -> None:
         engine = self.engine
         engine.trace_received(self, message)
         self._count_unexpected(message, self.index)
         if "abortunexp" in engine.default_behaviors:
-            await self._fail(FailureReason.UNEXPECTED_MESSAGE, abort=True)
+            self._fail(FailureReason.UNEXPECTED_MESSAGE, abort=True)
 
     def _count_unexpected(self, message: SipMessage, index: int) -> None:
         # The abort logic answers what was actually received (e.g. ACK a 486 with its To tag).
@@ -769,7 +866,7 @@ class Call(Parker):
 
     # ------------------------------------------------------------------ actions
 
-    async def _apply_actions(self, element: Element, message_text: str | None) -> None:
+    def _apply_actions(self, element: Element, message_text: str | None) -> None:
         engine = self.engine
         outcome: ActionOutcome = run_actions(element.actions, self, message_text)
         for line in outcome.log_lines:
@@ -794,15 +891,15 @@ class Call(Parker):
             self.pause_end = outcome.pause_restore_ms / 1000.0
         if outcome.stop_call:
             reason = FailureReason.CALL_REJECTED if element.kind is ElementKind.RECV else None
-            await self._end(reason if reason is not None else self.action_failure)
+            self._end(reason if reason is not None else self.action_failure)
 
     # ------------------------------------------------------------------ ending
 
-    async def _fail(self, reason: FailureReason, *, abort: bool) -> None:
+    def _fail(self, reason: FailureReason, *, abort: bool) -> NoReturn:
         """Count the call failed; in client mode, tidy up the dialog first (reference 1.12)."""
         if abort:
             self._abort_dialog()
-        await self._end(reason)
+        self._end(reason)
 
     def _abort_dialog(self) -> None:
         """SIPp's abort logic, client-mode processes only (server calls are just dropped)."""
@@ -831,12 +928,11 @@ class Call(Parker):
         self.ended = True
         self.engine.call_ended(self, FailureReason.CALL_REJECTED, counted=True)
 
-    async def _end(self, reason: FailureReason | None, *, counted: bool = True) -> None:
-        """Finish the call. Raises _CallEnd to unwind the task."""
+    def _end(self, reason: FailureReason | None, *, counted: bool = True) -> NoReturn:
+        """Finish the call. Raises _CallEnd to unwind its handling."""
         if not self.ended:
             self.ended = True
             if reason is None:
                 reason = self.action_failure
             self.engine.call_ended(self, reason, counted=counted)
-        await trio.lowlevel.checkpoint_if_cancelled()
         raise _CallEnd

@@ -488,9 +488,7 @@ class Engine:
             call.deliver(message)
             return
         if call_id in self.dead_calls:
-            self.stats.dead_call_msgs += 1
-            if self.tracer is not None:
-                self.tracer.out_of_call(data, self.wall_clock.wall_time())
+            self.dead_call_message(data)
             return
         if self.scenario.is_server:
             if self.quit_state is QuitState.RUNNING:
@@ -503,6 +501,12 @@ class Engine:
         self.warning(
             "Discarding message which can't be mapped to a known SIPp call:\n" + message.text
         )
+        if self.tracer is not None:
+            self.tracer.out_of_call(data, self.wall_clock.wall_time())
+
+    def dead_call_message(self, data: bytes) -> None:
+        """Count (and trace) a message for a call that has ended (reference 1.12)."""
+        self.stats.dead_call_msgs += 1
         if self.tracer is not None:
             self.tracer.out_of_call(data, self.wall_clock.wall_time())
 

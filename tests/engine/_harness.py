@@ -84,6 +84,7 @@ def run_pair(
     server_options: dict[str, Any] | None = None,
     seed: int = 1,
     during: Callable[[SimNetwork, Engine, Engine | None], Awaitable[None]] | None = None,
+    client_transports: Callable[[Any], Any] | None = None,
 ) -> PairResult:
     """Client engine against a server engine (or none) under MockClock; both stop by themselves."""
 
@@ -114,6 +115,9 @@ def run_pair(
                 local_port=5061,
                 **(client_options or {}),
             )
+            if client_transports is not None:
+                # Wrap the client's transport factory (e.g. to simulate a full socket buffer).
+                client_engine.transports = client_transports(client_engine.transports)
             await client_engine.open()
             server_result: list[EngineResult] = []
             server_done = trio.Event()
