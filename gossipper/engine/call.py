@@ -115,6 +115,7 @@ class Call(Parker):
         "received_anything",
         "_rrs_done",
         "ended",
+        "in_worker",
         "blocked_sends",
         "_armed_deadline",
     )
@@ -194,6 +195,7 @@ class Call(Parker):
         self.received_anything = False
         self._rrs_done = False
         self.ended = False
+        self.in_worker = False  # runs in an engine worker task (reusable for a next call)
         # Sends waiting for room in the socket buffer, in order, each with whether a failure
         # fails the call (scenario messages) or is only a warning (retransmissions).
         self.blocked_sends: list[tuple[bytes, bool]] | None = None
@@ -236,7 +238,12 @@ class Call(Parker):
         try:
             deadline = self._handle(event)
         except _CallEnd:
-            self.wake(_WAKE_END)
+            self._seq += 1  # its timer entries are void
+            # The task may wait a while for its next call: drop what the call no longer needs.
+            self.last_message = None
+            self.last_sent = self.recv_retrans_bytes = None
+            if not self.engine.keep_task_for_next_call(self):
+                self.wake(_WAKE_END)
             return
         if self.blocked_sends is not None:
             self.wake(_WAKE_FLUSH)
@@ -249,8 +256,13 @@ class Call(Parker):
 
     # ------------------------------------------------------------------ the task
 
-    async def run(self) -> None:
-        """The call's task body: run the scenario until the call ends."""
+    async def run(self) -> Call | None:
+        """The call's task body: run the scenario until the call ends.
+
+        Returns the next call this task should run when the engine handed it one (a call that
+        ended outside its task waits, parked, to be reused: see
+        ``Engine.keep_task_for_next_call``), else None.
+        """
         engine = self.engine
         try:
             deadline = self._settle()
@@ -267,13 +279,15 @@ class Call(Parker):
                     self._queue.schedule(self, self._seq, deadline)
                 self._task = trio.lowlevel.current_task()
                 woken = await trio.lowlevel.wait_task_rescheduled(self._abort)
-                if woken is _WAKE_END:
-                    if self.blocked_sends is not None:
-                        await self._flush_blocked()
-                    return
-                deadline = _INF  # _WAKE_FLUSH: the loop flushes, then settles
+                if woken is _WAKE_FLUSH:
+                    deadline = _INF  # the loop flushes, then settles
+                    continue
+                if woken is _WAKE_END and self.blocked_sends is not None:
+                    await self._flush_blocked()
+                # _WAKE_END, a next call for this task, or None (the run is over).
+                return woken if type(woken) is Call else None
         except _CallEnd:
-            pass
+            return None
         finally:
             # Invalidate this call's pending timer entries (see TimerQueue._prune).
             self._seq += 1

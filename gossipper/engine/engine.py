@@ -192,6 +192,8 @@ class Engine:
         self.timers = TimerQueue(timer_resolution_s)
         self._pacing = Parker(self.timers)
         self._pacing_waits_for_calls = False
+        # Parked tasks ready for a next call: idle workers, and calls that ended outside
+        # their task (see keep_task_for_next_call).
         self._idle_workers: list[Parker] = []
         self._nursery: trio.Nursery | None = None
         self._free_users: list[int] = []
@@ -273,6 +275,7 @@ class Engine:
             elif config.max_calls == 0:
                 self.soft_quit("call limit reached")
             await self._done.wait()
+            self._release_idle_workers()
             nursery.cancel_scope.cancel()
         self.main_transport.close()
         if self.tracer is not None:
@@ -569,11 +572,32 @@ class Engine:
             assert self._nursery is not None
             self._nursery.start_soon(self._worker, call)
 
+    def keep_task_for_next_call(self, call: Call) -> bool:
+        """A call ended outside its task (still parked): keep that task for the next call?
+
+        Handing the parked task the next call is one wake-up where ending it and waking an
+        idle worker would be two. Only for worker tasks, and not once the run is quitting.
+        """
+        if not call.in_worker or self.quit_state is not QuitState.RUNNING:
+            return False
+        self._idle_workers.append(call)
+        return True
+
+    def _release_idle_workers(self) -> None:
+        """The run is over: let every idle worker return (cheaper than cancelling them)."""
+        idle = self._idle_workers
+        while idle:
+            idle.pop().wake(None)
+
     async def _worker(self, call: Call) -> None:
         parker = Parker(self.timers)
         idle = self._idle_workers
         while True:
-            await call.run()
+            call.in_worker = True
+            next_call = await call.run()
+            if next_call is not None:
+                call = next_call
+                continue
             if self.quit_state is not QuitState.RUNNING:
                 # No call is launched after a quit: end now. A normal return is much cheaper
                 # than being cancelled at the end of the run (a server run can hold one idle
@@ -582,9 +606,11 @@ class Engine:
             idle.append(parker)
             # Drop the finished call while idle: it would keep its last message alive.
             del call
-            next_call = await parker.park(math.inf)
-            assert isinstance(next_call, Call)
-            call = next_call
+            handed = await parker.park(math.inf)
+            if handed is None:
+                return
+            assert isinstance(handed, Call)
+            call = handed
 
     def _check_call_limit(self) -> None:
         max_calls = self.config.max_calls
