@@ -589,14 +589,15 @@ class Engine:
         while idle:
             idle.pop().wake(None)
 
-    async def _worker(self, call: Call) -> None:
+    async def _worker(self, call: Call | None) -> None:
         parker = Parker(self.timers)
         idle = self._idle_workers
-        while True:
+        while call is not None:
             call.in_worker = True
-            next_call = await call.run()
-            if next_call is not None:
-                call = next_call
+            handed = await call.run()
+            if handed is not None:
+                call = handed
+                handed = None
                 continue
             if self.quit_state is not QuitState.RUNNING:
                 # No call is launched after a quit: end now. A normal return is much cheaper
@@ -604,13 +605,16 @@ class Engine:
                 # worker per call of the last -deadcall/timewait window: 12,000 at 3,000 cps).
                 return
             idle.append(parker)
-            # Drop the finished call while idle: it would keep its last message alive.
-            del call
+            # Drop the finished call while idle: it would keep its last message alive. (Rebound
+            # rather than ``del``: mypyc cannot delete a local; ``handed`` is cleared for the
+            # same reason, or it would hold the previous call through the next park.)
+            call = None
             handed = await parker.park(math.inf)
             if handed is None:
                 return
             assert isinstance(handed, Call)
             call = handed
+            handed = None
 
     def _check_call_limit(self) -> None:
         max_calls = self.config.max_calls

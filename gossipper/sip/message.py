@@ -161,10 +161,11 @@ class SipMessage:
     _head: str
     _joined: dict[str, str] | None
 
-    def __init__(self, data: bytes) -> None:
-        """Parse ``data``; raises :class:`SipParseError` (and nothing else) if malformed."""
-        if type(data) is not bytes:
-            data = bytes(data)
+    def __init__(self, source: bytes | bytearray | memoryview) -> None:
+        """Parse ``source``; raises :class:`SipParseError` (and nothing else) if malformed."""
+        # The union is spelled out (not just ``bytes``) because a mypyc build checks argument
+        # types at runtime and would reject a bytearray or memoryview.
+        data = source if type(source) is bytes else bytes(source)
         size = len(data)
         if size > MAX_MESSAGE_SIZE:
             raise SipParseError(
@@ -352,7 +353,7 @@ class SipMessage:
         return self._head
 
 
-def parse_message(data: bytes) -> SipMessage:
+def parse_message(data: bytes | bytearray | memoryview) -> SipMessage:
     """Parse one complete SIP message; raises :class:`SipParseError` (only) if malformed."""
     return SipMessage(data)
 
