@@ -606,15 +606,15 @@ class Engine:
                 return
             idle.append(parker)
             # Drop the finished call while idle: it would keep its last message alive. (Rebound
-            # rather than ``del``: mypyc cannot delete a local; ``handed`` is cleared for the
+            # rather than ``del``: mypyc cannot delete a local; ``woken`` is cleared for the
             # same reason, or it would hold the previous call through the next park.)
             call = None
-            handed = await parker.park(math.inf)
-            if handed is None:
+            woken = await parker.park(math.inf)
+            if woken is None:
                 return
-            assert isinstance(handed, Call)
-            call = handed
-            handed = None
+            assert isinstance(woken, Call)
+            call = woken
+            woken = None
 
     def _check_call_limit(self) -> None:
         max_calls = self.config.max_calls
