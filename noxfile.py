@@ -1,10 +1,14 @@
-"""Developer sessions: ``nox -s lint typecheck tests``; ``golden`` regenerates golden files."""
+"""Developer sessions: ``nox -s lint typecheck tests compiled``; ``golden`` regenerates golden
+files."""
 
 from __future__ import annotations
 
+import pathlib
+import shutil
+
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "compiled"]
 nox.options.default_venv_backend = "venv"
 
 
@@ -29,3 +33,33 @@ def tests(session: nox.Session) -> None:
 def golden(session: nox.Session) -> None:
     """Regenerate tests/golden_csv/ on purpose; review the diff like code."""
     session.run("python", "-m", "tests.golden_tool", "--regenerate", *session.posargs)
+
+
+@nox.session(python=False)
+def compiled(session: nox.Session) -> None:
+    """The whole suite again, against the mypyc-compiled hot path that ``pip install .`` builds.
+
+    Works on a copy of the tree, so no compiled module can shadow the sources being edited.
+    """
+    root = pathlib.Path(__file__).resolve().parent
+    copy = pathlib.Path(session.create_tmp()).resolve() / "compiled"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(
+        root,
+        copy,
+        ignore=shutil.ignore_patterns(
+            ".git", ".nox", "build", "*.egg-info", "__pycache__", "*.so", ".*_cache"
+        ),
+    )
+    session.chdir(copy)
+    session.run("python", "setup.py", "--quiet", "build_ext", "--inplace")
+    env = {"PYTHONPATH": str(copy)}
+    # setup.py falls back to pure Python when compiling fails; here that must be an error.
+    session.run(
+        "python",
+        "-c",
+        "import gossipper.engine.call as m, sys; "
+        "sys.exit(0 if m.__file__.endswith('.so') else f'not compiled: {m.__file__}')",
+        env=env,
+    )
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs, env=env)

@@ -22,4 +22,6 @@ def test_readme_quick_start_has_exactly_two_commands() -> None:
     commands = [block.split("```", 1)[0].strip() for block in blocks]
     assert len(commands) == 2
     assert commands[0].startswith("pip install . && gossipper ")
-    assert "nox -s lint typecheck tests" in commands[1]
+    assert "nox -s lint typecheck tests compiled" in commands[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "nox -s lint typecheck tests compiled" in ci
