@@ -10,12 +10,12 @@ Heavy imports (trio, lxml, the engine) happen inside ``program`` so that ``gossi
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from gossipper.cli.options import Action, parse_command_line
 from gossipper.errors import ConfigError, ExitStatus, GossipperError
 
 if TYPE_CHECKING:
@@ -25,7 +25,25 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
-    sys.exit(raw_main(sys.argv[1:] if argv is None else argv))
+    # Start-up (imports, scenario load) allocates tens of thousands of long-lived objects; the
+    # cyclic collector would scan them again and again for nothing. It stays off until
+    # ``run.tune_garbage_collector`` freezes them and turns it back on.
+    gc.disable()
+    status = raw_main(sys.argv[1:] if argv is None else argv)
+    if _run_outputs_closed:
+        # A finished run has closed its trace and summary files and restored the terminal;
+        # skip the interpreter's teardown, which frees every object one by one (about 7 ms
+        # of CPU, charged to the run). Other paths exit normally.
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+    sys.exit(status)
+
+
+_run_outputs_closed = False
+"""Set once ``run_real`` has returned: everything it wrote is flushed and closed."""
 
 
 def raw_main(
@@ -51,6 +69,8 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
         from gossipper.cli.sim_command import run_sim_command
 
         return run_sim_command(argv[1:], stdout, stderr)
+    from gossipper.cli.options import Action, parse_command_line
+
     command = parse_command_line(argv)
     if command.action is Action.HELP:
         from gossipper.cli.options import format_help
@@ -81,7 +101,10 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
         _daemonize(stdout)
     from gossipper.cli.run import run_real
 
-    return run_real(config, scenario, stdout, stderr)
+    global _run_outputs_closed
+    status = run_real(config, scenario, stdout, stderr)
+    _run_outputs_closed = True
+    return status
 
 
 def load_configured_scenario(config: RunConfig) -> Scenario:

@@ -11,7 +11,6 @@ Regenerate the documentation with ``python -m gossipper.cli.options --markdown >
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import re
 import sys
@@ -1009,10 +1008,15 @@ class ParsedCommand:
     given: frozenset[str] = frozenset()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class _Occurrence:
-    spec: OptionSpec
-    values: tuple[str, ...]
+    """One option found on the command line, with its values (a plain class: cheaper to
+    define at start-up than a dataclass)."""
+
+    __slots__ = ("spec", "values")
+
+    def __init__(self, spec: OptionSpec, values: tuple[str, ...]) -> None:
+        self.spec = spec
+        self.values = values
 
 
 _NEGATIVE_NUMBER = re.compile(r"-(\d|\.\d)")
@@ -1127,6 +1131,8 @@ def _unknown_option(token: str) -> ConfigError:
         return ConfigError(
             f"unknown option {token}: write the value as a separate argument: {option} {value}"
         )
+    import difflib  # only for this error message
+
     # A case slip (-t2 for -T2) is the likeliest mistake; then the closest spelling.
     close = [known for known in _BY_NAME if known.lower() == name.lower()]
     close = close or difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.6)

@@ -245,7 +245,7 @@ class Call(Parker):
             if not self.engine.keep_task_for_next_call(self):
                 self.wake(_WAKE_END)
             return
-        if self.blocked_sends is not None:
+        if self._sends_blocked():
             self.wake(_WAKE_FLUSH)
             return
         if deadline != self._armed_deadline:
@@ -267,7 +267,7 @@ class Call(Parker):
         try:
             deadline = self._settle()
             while True:
-                if self.blocked_sends is not None:
+                if self._sends_blocked():
                     await self._flush_blocked()
                     deadline = self._settle()
                     continue
@@ -282,7 +282,7 @@ class Call(Parker):
                 if woken is _WAKE_FLUSH:
                     deadline = _INF  # the loop flushes, then settles
                     continue
-                if woken is _WAKE_END and self.blocked_sends is not None:
+                if woken is _WAKE_END and self._sends_blocked():
                     await self._flush_blocked()
                 # _WAKE_END, a next call for this task, or None (the run is over).
                 return woken if type(woken) is Call else None
@@ -314,9 +314,9 @@ class Call(Parker):
         elements = engine.scenario.elements
         count = len(elements)
         mailbox = self.mailbox
-        while self.blocked_sends is None:
+        while not self._sends_blocked():
             self._run_ready_elements(elements, count)
-            if self.blocked_sends is not None:
+            if self._sends_blocked():
                 break
             if mailbox:
                 self._process_incoming(mailbox.popleft())
@@ -361,6 +361,11 @@ class Call(Parker):
             engine.trace_sent(self, data)
         self.blocked_sends = None
 
+    def _sends_blocked(self) -> bool:
+        # A method, not an inline test: mypy keeps an attribute narrowed by `is None` across
+        # the calls that may set it, and the mypyc build would then reject the list it finds.
+        return self.blocked_sends is not None
+
     def _transmit(self, data: bytes, *, fatal: bool) -> bool:
         """Send now if the socket takes it (True); else queue it for the task (False).
 
@@ -401,7 +406,7 @@ class Call(Parker):
                 self._send_element(element)
                 if self.index == index:
                     self._advance(element)
-                if self.blocked_sends is not None:
+                if self._sends_blocked():
                     return  # the task waits for the socket, then carries on from here
                 continue
             if kind is ElementKind.RECV:

@@ -12,7 +12,6 @@ from gossipper.stats import (
     ElementKindTag,
     ScreenContext,
     StatsSnapshot,
-    build_summary_json,
     format_exit_stdout,
     format_screen_dump,
     screen_state,
@@ -127,6 +126,8 @@ def screen_dump(engine: Engine, snapshot: StatsSnapshot, *, terminated: bool) ->
 
 def summary_document(engine: Engine, result: EngineResult, tool_version: str) -> dict[str, Any]:
     """The ``-summary_json`` document of a finished run."""
+    from gossipper.stats.summary import build_summary_json  # only with -summary_json
+
     snapshot = result.snapshot
     document = build_summary_json(
         snapshot,

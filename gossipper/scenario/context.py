@@ -7,11 +7,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gossipper.errors import GossipperError
-from gossipper.scenario.injection import InjectionFile
 from gossipper.scenario.variables import Variables
+
+if TYPE_CHECKING:
+    from gossipper.scenario.injection import InjectionFile  # loaded only with -inf
 
 
 class RenderError(GossipperError):

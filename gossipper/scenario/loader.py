@@ -8,20 +8,16 @@ labels, variables, RTDs, transactions, keywords.
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 import pathlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib.resources.abc import Traversable
 from types import MappingProxyType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from lxml import etree
 
 from gossipper.errors import ScenarioError
-from gossipper.scenario import actions as act
 from gossipper.scenario.distributions import (
     INT_MAX,
     Distribution,
@@ -48,6 +44,12 @@ from gossipper.scenario.model import (
 from gossipper.scenario.posix_regex import PosixRegexError, compile_posix
 from gossipper.scenario.templates import Template, clean_cdata, compile_template
 from gossipper.scenario.variables import Scope
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+    # Imported where an <action> is parsed: most runs never need the action classes.
+    from gossipper.scenario import actions as act
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -125,13 +127,25 @@ def builtin_path(name: str) -> Traversable:
             None,
             f"invalid default scenario name {name!r}: use one of {', '.join(BUILTIN_NAMES)}",
         )
+    return _builtin_directory().joinpath(f"{name}.xml")
+
+
+def _builtin_directory() -> Traversable:
     try:
-        package = importlib.resources.files("gossipper.builtin_scenarios")
+        package = __import__("gossipper.builtin_scenarios", fromlist=["__name__"])
     except ModuleNotFoundError:
         # Running from a source checkout that is not installed: the XML files sit in the
         # repository's scenarios/ directory, next to the gossipper package.
-        package = pathlib.Path(__file__).resolve().parents[2] / "scenarios"
-    return package.joinpath(f"{name}.xml")
+        return pathlib.Path(__file__).resolve().parents[2] / "scenarios"
+    origin = getattr(package, "__file__", None)
+    if isinstance(origin, str) and os.path.isfile(origin):
+        # A package installed as plain files (the usual case): its directory is what
+        # importlib.resources.files() would return, without importing importlib.resources
+        # and zipfile (about 4 ms of start-up CPU).
+        return pathlib.Path(origin).parent
+    import importlib.resources  # zip imports and other loaders
+
+    return importlib.resources.files(package)
 
 
 def builtin_text(name: str) -> str:
@@ -353,61 +367,79 @@ def _to_wire_text(text: str) -> str:
 # Loader state
 
 
-@dataclass
+# Plain slotted classes, not dataclasses: they are private, need no generated methods, and
+# generating them cost about 2 ms of start-up CPU on every run.
+
+
 class _Pending:
     """An element being built; resolved into :class:`Element` once labels are known."""
 
-    fields: dict[str, Any]
-    line: int
-    next_label: str | None = None
-    ontimeout_label: str | None = None
+    __slots__ = ("fields", "line", "next_label", "ontimeout_label")
+
+    def __init__(self, fields: dict[str, Any], line: int) -> None:
+        self.fields = fields
+        self.line = line
+        self.next_label: str | None = None
+        self.ontimeout_label: str | None = None
 
 
-@dataclass
 class _VarRef:
-    count: int
-    line: int
+    """How often a variable is referenced, and where first."""
+
+    __slots__ = ("count", "line")
+
+    def __init__(self, count: int, line: int) -> None:
+        self.count = count
+        self.line = line
 
 
-@dataclass
 class _Txn:
-    started: int = 0
-    responses: int = 0
-    acks: int = 0
-    is_invite: bool = False
-    line: int = 0
+    """What the scenario does with one named transaction."""
+
+    __slots__ = ("started", "responses", "acks", "is_invite", "line")
+
+    def __init__(self, *, line: int = 0, is_invite: bool = False) -> None:
+        self.started = 0
+        self.responses = 0
+        self.acks = 0
+        self.is_invite = is_invite
+        self.line = line
 
 
-@dataclass
 class _Loader:
-    source: str
-    keys: Mapping[str, str]
-    injection_files: Sequence[str] | None
-    cdata: list[tuple[bytes, int]] = field(default_factory=list)
-    encoding: str = "utf-8"
-    elements: list[_Pending] = field(default_factory=list)
-    init_elements: list[_Pending] = field(default_factory=list)
-    labels: dict[str, int] = field(default_factory=dict)
-    init_labels: dict[str, int] = field(default_factory=dict)
-    rtd_names: list[str] = field(default_factory=list)
-    rtd_started: dict[str, int] = field(default_factory=dict)
-    rtd_stopped: set[str] = field(default_factory=set)
-    counter_names: list[str] = field(default_factory=list)
-    variables: dict[str, _VarRef] = field(default_factory=dict)
-    global_vars: list[str] = field(default_factory=list)
-    user_vars: list[str] = field(default_factory=list)
-    transactions: dict[str, _Txn] = field(default_factory=dict)
-    method_list: str | None = None
-    methods_sent: list[str] = field(default_factory=list)
-    last_recv_optional: bool = False
-    found_timewait: bool = False
-    hide_default: bool = False
-    default_overrides: dict[str, tuple[str, int]] = field(default_factory=dict)
-    response_repartition: tuple[int, ...] | None = None
-    length_repartition: tuple[int, ...] | None = None
-    has_media: bool = False
-    uses_injection: bool = False
-    compile_env: CompileEnv | None = None
+    """State of one scenario load."""
+
+    def __init__(
+        self, source: str, keys: Mapping[str, str], injection_files: Sequence[str] | None
+    ) -> None:
+        self.source = source
+        self.keys = keys
+        self.injection_files = injection_files
+        self.cdata: list[tuple[bytes, int]] = []
+        self.encoding = "utf-8"
+        self.elements: list[_Pending] = []
+        self.init_elements: list[_Pending] = []
+        self.labels: dict[str, int] = {}
+        self.init_labels: dict[str, int] = {}
+        self.rtd_names: list[str] = []
+        self.rtd_started: dict[str, int] = {}
+        self.rtd_stopped: set[str] = set()
+        self.counter_names: list[str] = []
+        self.variables: dict[str, _VarRef] = {}
+        self.global_vars: list[str] = []
+        self.user_vars: list[str] = []
+        self.transactions: dict[str, _Txn] = {}
+        self.method_list: str | None = None
+        self.methods_sent: list[str] = []
+        self.last_recv_optional = False
+        self.found_timewait = False
+        self.hide_default = False
+        self.default_overrides: dict[str, tuple[str, int]] = {}
+        self.response_repartition: tuple[int, ...] | None = None
+        self.length_repartition: tuple[int, ...] | None = None
+        self.has_media = False
+        self.uses_injection = False
+        self.compile_env: CompileEnv | None = None
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -728,7 +760,8 @@ def _required(
 
 def _repartition(loader: _Loader, node: etree._Element, value: str) -> tuple[int, ...]:
     items = [v.strip() for v in value.split(",")]
-    if not items or any(not v.isdigit() for v in items):
+    # isascii: str.isdigit() also accepts digits int() rejects, such as superscripts.
+    if not items or any(not (v.isascii() and v.isdigit()) for v in items):
         raise loader.error(
             _line(node),
             f"repartition {value!r} must be a comma-separated list of integers (ms)",
@@ -1127,6 +1160,8 @@ def _action(
     element_index: int,
     line: int,
 ) -> act.Action:
+    from gossipper.scenario import actions as act
+
     env = loader.env()
     base = {"line": line, "element_index": element_index}
 
@@ -1468,9 +1503,14 @@ def _uses_fields(template: Template | None) -> bool:
 
 
 def _with_jump_bounds(element: Element, count: int) -> Element:
-    if not any(isinstance(a, act.Jump) for a in element.actions):
+    if not element.actions:
         return element
     from dataclasses import replace
+
+    from gossipper.scenario import actions as act
+
+    if not any(isinstance(a, act.Jump) for a in element.actions):
+        return element
 
     new_actions = tuple(
         replace(a, element_count=count) if isinstance(a, act.Jump) else a for a in element.actions

@@ -13,12 +13,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from gossipper.scenario.actions import Action
-from gossipper.scenario.context import RunEnv
-from gossipper.scenario.distributions import INT_MAX, Distribution, clamp_pause_ms
-from gossipper.scenario.templates import Template
+from gossipper.scenario.distributions import INT_MAX, clamp_pause_ms
 from gossipper.scenario.variables import GlobalVariables, Scope, Variables
+
+if TYPE_CHECKING:
+    # Annotations only: the action classes are imported when a scenario has actions.
+    from gossipper.scenario.actions import Action
+    from gossipper.scenario.context import RunEnv
+    from gossipper.scenario.distributions import Distribution
+    from gossipper.scenario.templates import Template
 
 
 class ElementKind(enum.Enum):

@@ -632,3 +632,15 @@ def test_cdata_mentioned_in_a_comment() -> None:
     )
     template = scenario.elements[0].template
     assert template is not None and template.text_if_static() == "OPTIONS sip:x SIP/2.0\r\n\r\n"
+
+
+def test_repartition_with_non_ascii_digits_is_a_scenario_error(tmp_path: pathlib.Path) -> None:
+    # Found by hypothesis: "¹0" passes str.isdigit() but int() rejects it.
+    path = tmp_path / "rep.xml"
+    path.write_text(
+        '<?xml version="1.0"?>\n<scenario name="r">\n  <nop/>\n'
+        '  <ResponseTimeRepartition value="\u00b90, 20"/>\n</scenario>\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError, match="comma-separated list of integers"):
+        load_scenario(str(path))
