@@ -36,19 +36,25 @@ _HANDED_OUT_PORTS: set[int] = set()
 _SOURCE: list[pathlib.Path] = [REPO]
 
 
-def snapshot_source(target: pathlib.Path, rev: str | None = None) -> pathlib.Path:
+def snapshot_source(
+    target: pathlib.Path, rev: str | None = None, *, compiled: bool = True
+) -> pathlib.Path:
     """Copy gossipper (and its built-in scenarios) to target and run every child from there.
 
     The checkout may change while a benchmark runs (others keep committing); a snapshot taken
     at start makes every step of one run measure the same code. With `rev`, the files come from
     that git revision (`git archive`, read-only) instead of the working tree. The version is
-    recorded in target/VERSION.
+    recorded in target/VERSION. With `compiled` (the default, as `pip install .` does), the hot
+    modules are built with mypyc (setup.py); a build that falls back to pure Python is an error.
     """
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")
+    build_files = ("setup.py", "pyproject.toml", "README.md")
     if rev is None:
         version = source_version()
         shutil.copytree(REPO / "gossipper", target / "gossipper", ignore=ignore)
         scenarios = REPO / "scenarios"
+        for name in build_files:
+            shutil.copy2(REPO / name, target / name)
     else:
         version = subprocess.run(
             ["git", "rev-parse", "--short", rev],
@@ -59,7 +65,7 @@ def snapshot_source(target: pathlib.Path, rev: str | None = None) -> pathlib.Pat
             check=True,
         ).stdout.strip()
         archive = subprocess.run(
-            ["git", "archive", "--format=tar", rev, "gossipper", "scenarios"],
+            ["git", "archive", "--format=tar", rev, "gossipper", "scenarios", *build_files],
             cwd=REPO,
             capture_output=True,
             timeout=60,
@@ -70,8 +76,24 @@ def snapshot_source(target: pathlib.Path, rev: str | None = None) -> pathlib.Pat
             tar.extractall(unpacked, filter="data")
         shutil.copytree(unpacked / "gossipper", target / "gossipper", ignore=ignore)
         scenarios = unpacked / "scenarios"
+        for name in build_files:
+            if (unpacked / name).exists():
+                shutil.copy2(unpacked / name, target / name)
     # gossipper.builtin_scenarios maps to scenarios/ in an installed tree: mirror that.
     shutil.copytree(scenarios, target / "gossipper" / "builtin_scenarios", ignore=ignore)
+    if compiled and (target / "setup.py").exists():
+        # setup.py reads pyproject.toml, whose package-dir needs scenarios/ beside it.
+        shutil.copytree(scenarios, target / "scenarios", ignore=ignore, dirs_exist_ok=True)
+        subprocess.run(
+            [sys.executable, "setup.py", "--quiet", "build_ext", "--inplace"],
+            cwd=target,
+            capture_output=True,
+            timeout=900,
+            check=True,
+        )
+        if not list((target / "gossipper" / "engine").glob("call.*.so")):
+            raise SystemExit(f"{target}: the mypyc build fell back to pure Python")
+        version += " (mypyc)"
     if rev is not None:
         shutil.rmtree(target / "archive")
     # Byte-compile it as an installation would: children run with PYTHONDONTWRITEBYTECODE in
@@ -97,6 +119,11 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         "--rev",
         help="snapshot this git revision (git archive) instead of the working tree",
     )
+    parser.add_argument(
+        "--pure",
+        action="store_true",
+        help="snapshot without the mypyc build (pure Python, as an editable install)",
+    )
 
 
 def prepare_source(args: argparse.Namespace, root: pathlib.Path) -> str:
@@ -105,7 +132,7 @@ def prepare_source(args: argparse.Namespace, root: pathlib.Path) -> str:
         return f"{source_version()} (live checkout)"
     target = args.source.resolve() if args.source else root / "src"
     if not (target / "gossipper").is_dir():
-        snapshot_source(target, args.rev)
+        snapshot_source(target, args.rev, compiled=not args.pure)
     _SOURCE[0] = target
     try:
         version = (target / "VERSION").read_text().strip()

@@ -43,6 +43,10 @@ class DatagramTransport(Protocol):
         """Wait until at least one datagram is available and return all that are (bounded)."""
         ...
 
+    def receive_nowait(self) -> list[Datagram]:
+        """The datagrams available now (bounded), without waiting; possibly none."""
+        ...
+
     def close(self) -> None:
         """Release the endpoint; a pending ``receive_batch`` gets ``trio.ClosedResourceError``."""
         ...

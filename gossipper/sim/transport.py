@@ -77,6 +77,15 @@ class SimDatagramTransport:
         await trio.lowlevel.cancel_shielded_checkpoint()
         return batch
 
+    def receive_nowait(self) -> list[Datagram]:
+        """The datagrams queued now, in delivery order (possibly none)."""
+        port = self._port
+        if port.closed:
+            raise trio.ClosedResourceError("sim endpoint was closed")
+        batch = list(port.queue)
+        port.queue.clear()
+        return batch
+
     def close(self) -> None:
         """Unbind; later arrivals count as dropped_unbound; a pending receive is woken."""
         port = self._port

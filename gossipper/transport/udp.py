@@ -59,19 +59,28 @@ class UdpTransport:
         sock = self._sock
         while True:
             await trio.lowlevel.wait_readable(sock)
-            batch: list[Datagram] = []
-            try:
-                while len(batch) < RECEIVE_BATCH_MAX:
-                    data, addr = sock.recvfrom(_MAX_DATAGRAM)
-                    # IPv6 gives (host, port, flowinfo, scope_id): keep host and port.
-                    batch.append((data, addr if len(addr) == 2 else (addr[0], addr[1])))
-            except BlockingIOError:
-                pass
-            except ConnectionRefusedError:
-                # An ICMP port-unreachable from an earlier send: nothing to deliver.
-                pass
+            batch = self.receive_nowait()
             if batch:
                 return batch
+
+    def receive_nowait(self) -> list[Datagram]:
+        sock = self._sock
+        batch: list[Datagram] = []
+        try:
+            while len(batch) < RECEIVE_BATCH_MAX:
+                data, addr = sock.recvfrom(_MAX_DATAGRAM)
+                # IPv6 gives (host, port, flowinfo, scope_id): keep host and port.
+                batch.append((data, addr if len(addr) == 2 else (addr[0], addr[1])))
+        except BlockingIOError:
+            pass
+        except ConnectionRefusedError:
+            # An ICMP port-unreachable from an earlier send: nothing to deliver.
+            pass
+        except OSError:
+            if self._closed:
+                raise trio.ClosedResourceError("UDP socket closed") from None
+            raise
+        return batch
 
     def close(self) -> None:
         if not self._closed:

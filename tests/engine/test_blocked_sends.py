@@ -54,6 +54,10 @@ class _FullUntil:
         batch: list[Datagram] = await self._inner.receive_batch()
         return batch
 
+    def receive_nowait(self) -> list[Datagram]:
+        batch: list[Datagram] = self._inner.receive_nowait()
+        return batch
+
     def close(self) -> None:
         self._inner.close()
 
