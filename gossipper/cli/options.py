@@ -796,7 +796,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "-timer_resol",
             Kind.TIME,
             "timer_resol_s",
-            "how often paused calls are woken",
+            "step of the timer grid (timers, pacing, receiving under load)",
             default="1",
             unit="ms",
             metavar="TIME",
