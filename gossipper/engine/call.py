@@ -238,7 +238,7 @@ class Call(Parker):
         try:
             deadline = self._handle(event)
         except _CallEnd:
-            self._seq += 1  # its timer entries are void
+            self._disarm()
             # The task may wait a while for its next call: drop what the call no longer needs.
             self.last_message = None
             self.last_sent = self.recv_retrans_bytes = None
@@ -249,10 +249,22 @@ class Call(Parker):
             self.wake(_WAKE_FLUSH)
             return
         if deadline != self._armed_deadline:
-            self._seq += 1  # invalidates the previous entry (see TimerQueue._prune)
-            self._armed_deadline = deadline
-            if deadline != _INF:
-                self._queue.schedule(self, self._seq, deadline)
+            self._disarm()
+            self._arm(deadline)
+
+    def _arm(self, deadline: float) -> None:
+        """Put this wait's deadline (inf: none) in the engine's timer queue."""
+        self._armed_deadline = deadline
+        if deadline != _INF:
+            self._queue.schedule(self, self._seq, deadline)
+
+    def _disarm(self) -> None:
+        """Void this call's entry in the timer queue (see TimerQueue.dropped)."""
+        self._seq += 1
+        armed = self._armed_deadline
+        if armed != _INF:
+            self._armed_deadline = _INF
+            self._queue.dropped(armed)
 
     # ------------------------------------------------------------------ the task
 
@@ -273,10 +285,8 @@ class Call(Parker):
                     continue
                 # Park until an event needs the task. Inlined Parker.park: one coroutine
                 # level less per parked call is also less for the garbage collector to walk.
-                self._seq += 1
-                self._armed_deadline = deadline
-                if deadline != _INF:
-                    self._queue.schedule(self, self._seq, deadline)
+                self._disarm()
+                self._arm(deadline)
                 self._task = trio.lowlevel.current_task()
                 woken = await trio.lowlevel.wait_task_rescheduled(self._abort)
                 if woken is _WAKE_FLUSH:
@@ -289,8 +299,7 @@ class Call(Parker):
         except _CallEnd:
             return None
         finally:
-            # Invalidate this call's pending timer entries (see TimerQueue._prune).
-            self._seq += 1
+            self._disarm()
             engine.call_finished(self)
             # Messages that arrived for the call after its end are dead-call messages, as
             # they would have been had they arrived a moment later.

@@ -99,6 +99,29 @@ class TimerQueue:
         if scope is not None and deadline < scope.deadline:
             scope.deadline = self._wake_time(deadline)
 
+    def dropped(self, deadline: float) -> None:
+        """An entry due at ``deadline`` was just voided by its parker.
+
+        If it was the earliest, sleep until the next live entry instead of waking for nothing:
+        most retransmission timers are voided by the answer long before they fall due, and at
+        low call rates each such wake-up would be one more sleep and wake of the process.
+        """
+        heap = self._heap
+        if not heap or heap[0][0] != deadline:
+            return
+        self._pop_dead_head()
+        scope = self._scope
+        if scope is not None:
+            scope.deadline = self._wake_time(heap[0][0]) if heap else _INF
+
+    def _pop_dead_head(self) -> None:
+        heap = self._heap
+        while heap:
+            entry = heap[0]
+            if entry[2]._seq == entry[3]:
+                return
+            heapq.heappop(heap)
+
     def _prune(self) -> None:
         """Drop entries whose wait is over.
 
@@ -126,6 +149,7 @@ class TimerQueue:
         heap = self._heap
         self._task = trio.lowlevel.current_task()
         while True:
+            self._pop_dead_head()
             first = heap[0][0] if heap else _INF
             with trio.CancelScope(deadline=self._wake_time(first)) as scope:
                 self._scope = scope
