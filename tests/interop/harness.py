@@ -77,14 +77,41 @@ def gossipper_counts(summary_file: pathlib.Path) -> Counts:
     )
 
 
-def wait_for_udp_listener(port: int, timeout_s: float = 5.0) -> None:
-    """Wait until something is bound to the UDP port (bind attempt fails)."""
+def _udp_port_bound(port: int) -> bool:
+    """Whether a UDP socket is bound to ``port``, read from /proc/net/udp{,6}.
+
+    Passive on purpose: probing by binding the port ourselves would, for that moment, make the
+    process under test fail to bind it (a race that failed a CI run).
+    """
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = pathlib.Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 1 and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
+def wait_for_udp_listener(
+    port: int, process: subprocess.Popen[str] | None = None, timeout_s: float = 30.0
+) -> None:
+    """Wait until something is bound to the UDP port (bind attempt fails).
+
+    Generous timeout: on a loaded CI machine a cold start (modules compiled from source, no
+    .pyc) can take seconds. If ``process`` exits first, its output says why.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            try:
-                sock.bind((LOOPBACK, port))
-            except OSError:
-                return
+        if _udp_port_bound(port):
+            return
+        if process is not None and process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(
+                f"process exited ({process.returncode}) before listening on UDP {port}:\n"
+                f"{out[-2000:]}\n{err[-2000:]}"
+            )
         time.sleep(0.05)
-    raise AssertionError(f"nothing listens on UDP {port}")
+    raise AssertionError(f"nothing listens on UDP {port} after {timeout_s} s")

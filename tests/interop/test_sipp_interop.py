@@ -39,7 +39,7 @@ def _sipp_uas(sipp: str, port: int, tmp: pathlib.Path, *extra: str) -> list[str]
 def test_gossipper_uac_against_sipp_uas(sipp_binary: str, tmp_path: pathlib.Path) -> None:
     port = free_udp_port()
     uas = start(_sipp_uas(sipp_binary, port, tmp_path), tmp_path)
-    wait_for_udp_listener(port)
+    wait_for_udp_listener(port, uas)
     uac = start(
         gossipper_command(
             "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-p", str(free_udp_port()),
@@ -67,7 +67,7 @@ def test_sipp_uac_against_gossipper_uas(sipp_binary: str, tmp_path: pathlib.Path
         ),
         tmp_path,
     )  # fmt: skip
-    wait_for_udp_listener(port)
+    wait_for_udp_listener(port, uas)
     uac = start(
         [
             sipp_binary, "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK,
@@ -96,7 +96,7 @@ def test_gossipper_uac_against_gossipper_uas(tmp_path: pathlib.Path) -> None:
         ),
         tmp_path,
     )  # fmt: skip
-    wait_for_udp_listener(port)
+    wait_for_udp_listener(port, uas)
     uac = start(
         gossipper_command(
             "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-p", str(free_udp_port()),
@@ -127,7 +127,7 @@ def test_gossipper_retransmissions_recover_sipp_losses(
         ],
         tmp_path,
     )  # fmt: skip
-    wait_for_udp_listener(port)
+    wait_for_udp_listener(port, uas)
     uac = start(
         gossipper_command(
             "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-p", str(free_udp_port()),
@@ -151,7 +151,7 @@ def _run_uac_pair(
     uac_command: list[str], uas_command: list[str], port: int, tmp_path: pathlib.Path
 ) -> tuple[int, int]:
     uas = start(uas_command, tmp_path)
-    wait_for_udp_listener(port)
+    wait_for_udp_listener(port, uas)
     uac = start(uac_command, tmp_path)
     uac_rc, uac_out, uac_err = finish(uac)
     uas_rc, uas_out, uas_err = finish(uas)
