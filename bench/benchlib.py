@@ -56,14 +56,7 @@ def snapshot_source(
         for name in build_files:
             shutil.copy2(REPO / name, target / name)
     else:
-        version = subprocess.run(
-            ["git", "rev-parse", "--short", rev],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        version = _git("rev-parse", "--short", rev)
         archive = subprocess.run(
             ["git", "archive", "--format=tar", rev, "gossipper", "scenarios", *build_files],
             cwd=REPO,
@@ -141,25 +134,18 @@ def prepare_source(args: argparse.Namespace, root: pathlib.Path) -> str:
     return f"{version} (snapshot {target})"
 
 
+def _git(*args: str) -> str:
+    """Output of a git command in the checkout (stripped); raises on failure."""
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
+    ).stdout.strip()
+
+
 def source_version() -> str:
     """git HEAD of the checkout, plus "+dirty" when gossipper/ or scenarios/ have local edits."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "gossipper", "scenarios"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--", "gossipper", "scenarios")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")

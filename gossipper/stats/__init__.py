@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gossipper.lazy import lazy_attributes
+
 if TYPE_CHECKING:
     from gossipper.stats.counters import (
         FAILURE_INDEX,
@@ -147,20 +149,7 @@ _SUBMODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Import the submodule that defines ``name`` on first access, then cache the value."""
-    submodule = _SUBMODULE_OF.get(name)
-    if submodule is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # __import__ rather than importlib.import_module: the same work, and ``-X importtime``
-    # (which only sees the import statement's path) still lists the module.
-    value = getattr(__import__(f"{__name__}.{submodule}", fromlist=[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_SUBMODULE_OF})
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _SUBMODULE_OF)
 
 
 __all__ = [
