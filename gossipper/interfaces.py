@@ -1,8 +1,9 @@
 """The seams between the engine and the outside world.
 
-The engine sees the network and the wall clock only through these protocols. Real sockets
-(``gossipper.transport``) and the in-memory simulation (``gossipper.sim``) both implement them;
-``gossipper.cli`` picks one at the composition root. Signatures use bytes and address tuples only.
+The engine sees the network, the wall clock and its trace sinks only through these protocols.
+Real sockets (``gossipper.transport``) and the in-memory simulation (``gossipper.sim``) both
+implement the transports; ``gossipper.session`` wires one run from them, and ``gossipper.cli``
+(or ``gossipper.sim``) picks which. Signatures use bytes, address tuples and ``SipMessage`` only.
 
 Monotonic time is not part of this seam: the engine reads ``trio.current_time()``, which the
 simulation replaces with a ``MockClock``.
@@ -10,7 +11,10 @@ simulation replaces with a ``MockClock``.
 
 from __future__ import annotations
 
+import datetime
 from typing import Protocol
+
+from gossipper.sip import SipMessage
 
 Address = tuple[str, int]
 """(host, port); IPv6 hosts without brackets."""
@@ -65,8 +69,87 @@ class TransportFactory(Protocol):
 
 
 class WallClock(Protocol):
-    """Wall-clock time for output timestamps (real: ``time.time``; sim: epoch + virtual)."""
+    """Wall-clock time for output timestamps (real: ``time.time``; sim: epoch + virtual).
+
+    The time zone travels with the clock: every local-time field (``[timestamp]``, screens,
+    trace files) is printed in ``tz``, so a run never needs the process's ``TZ`` changed.
+    """
+
+    @property
+    def tz(self) -> datetime.tzinfo | None:
+        """The zone local times are printed in; None is the process's local zone (SIPp's
+        ``localtime``)."""
+        ...
 
     def wall_time(self) -> float:
         """Seconds since the Unix epoch."""
         ...
+
+
+class Flow(Protocol):
+    """Where a call's messages go and over what: one remote peer on one transport.
+
+    A call sends only through its flow. For datagrams a flow is a (socket, remote address)
+    pair; for stream transports it is one connection. ``transport_name`` is what
+    ``[transport]``, Via headers and the screens print ("UDP", "TCP", "TLS", "WS", "WSS").
+    """
+
+    @property
+    def transport_name(self) -> str: ...
+
+    @property
+    def reliable(self) -> bool:
+        """True on stream transports: no retransmission timers (RFC 3261 section 17.1.1.2)."""
+        ...
+
+    @property
+    def local_address(self) -> Address: ...
+
+    @property
+    def remote_address(self) -> Address: ...
+
+    def send_nowait(self, data: bytes) -> bool:
+        """Send without blocking; False when the transport has no room now (nothing sent).
+
+        Raises:
+            TransportError: the message cannot be sent at all.
+        """
+        ...
+
+    async def send(self, data: bytes) -> None:
+        """Send, waiting for room when needed."""
+        ...
+
+
+class Tracer(Protocol):
+    """A sink for what happens to messages and calls (trace files, later HEP mirroring).
+
+    Every message event carries the flow it travelled on, so a sink knows the local and remote
+    addresses and the transport. ``wall`` is the run's wall-clock time of the event.
+    """
+
+    def message_sent(self, call_id: str, data: bytes, flow: Flow, wall: float) -> None: ...
+
+    def message_received(
+        self, call_id: str, message: SipMessage, flow: Flow, wall: float
+    ) -> None: ...
+
+    def message_lost(self, call_id: str, data: bytes, flow: Flow, wall: float) -> None:
+        """A message the scenario's ``lost`` attribute (or -lost) dropped on purpose."""
+        ...
+
+    def out_of_call(self, data: bytes, flow: Flow, wall: float) -> None:
+        """A received message that no call took (out-of-call or dead-call message)."""
+        ...
+
+    def unexpected_message(
+        self, call_id: str, message: SipMessage, expected: str, flow: Flow, wall: float
+    ) -> None: ...
+
+    def call_started(self, call_id: str, call_number: int) -> None: ...
+
+    def call_ended(self, call_id: str, failed: bool, reason: str, wall: float) -> None: ...
+
+    def warning(self, text: str, wall: float) -> None: ...
+
+    def log(self, text: str, wall: float) -> None: ...

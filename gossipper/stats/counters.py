@@ -302,11 +302,25 @@ class StatsSnapshot:
             return None
 
 
-@dataclass(slots=True)
-class _Window:
-    wall: float
-    mono: float
-    values: tuple[int, ...]
+class StatsWindow:
+    """One consumer's periodic window over a run's counters.
+
+    Each consumer of periodic figures (the ``-fd`` CSV files, the screen, an API poller) owns
+    a window: its periodic values cover the time since *its* last restart, so one consumer
+    restarting its window never changes what another sees. Made by ``RunStats.open_window``.
+    """
+
+    __slots__ = ("wall", "mono", "values", "error_codes_from")
+
+    def __init__(
+        self, wall: float, mono: float, values: tuple[int, ...], error_codes_from: int | None
+    ) -> None:
+        self.wall = wall
+        self.mono = mono
+        self.values = values
+        # Absolute position in the run's error-code log where this window's codes start; None
+        # for windows that carry no error codes.
+        self.error_codes_from = error_codes_from
 
 
 class RunStats:
@@ -380,9 +394,11 @@ class RunStats:
 
         self._rtt_samples: list[tuple[float, float, str, int]] = []
         self._error_codes: list[int] = []
+        # Codes trimmed from the front of _error_codes (positions are absolute).
+        self._error_codes_trimmed = 0
         self._error_code_last_mono: float | None = None
         self._error_codes_same_instant = 0
-        self._windows: dict[str, _Window] = {}
+        self._windows: list[StatsWindow] = []
 
     # ------------------------------------------------------------------ events
 
@@ -482,19 +498,17 @@ class RunStats:
             self._error_codes_same_instant = 1
         if len(codes) > 2 * _MAX_ERROR_CODES:
             # Bounded even when no error-codes file consumes them.
-            del codes[:-_MAX_ERROR_CODES]
+            trimmed = len(codes) - _MAX_ERROR_CODES
+            del codes[:trimmed]
+            self._error_codes_trimmed += trimmed
             self._error_codes_same_instant = min(self._error_codes_same_instant, len(codes))
-
-    def add_to_counter(self, counter_index: int, amount: int = 1) -> None:
-        """Convenience for ``generic_counters[counter_index] += amount``."""
-        self.generic_counters[counter_index] += amount
 
     def reset_cumulative(self, now_wall: float, now_mono: float) -> None:
         """SIPp's ``reset stats`` command: cumulative counters restart from zero and the start
         time moves to now; periodic values carry on. Per-element counters, the current calls,
         the peak and ``run_start_mono`` (screen clock) are kept."""
         before = self._values()
-        for window in self._windows.values():
+        for window in self._windows:
             window.values = tuple(b - v for b, v in zip(window.values, before, strict=True))
         for name in _SCALARS:
             setattr(self, name, 0)
@@ -516,34 +530,46 @@ class RunStats:
 
     # ------------------------------------------------------------------ snapshots
 
+    def open_window(self, *, error_codes: bool = False) -> StatsWindow:
+        """A new periodic window starting at the beginning of the run (see ``StatsWindow``).
+
+        With ``error_codes`` its snapshots carry the unexpected response codes received since
+        its last restart (the ``-trace_error_codes`` file's window).
+        """
+        window = StatsWindow(
+            self.start_wall,
+            self.start_mono,
+            (0,) * len(self._values()),
+            self._error_codes_trimmed if error_codes else None,
+        )
+        self._windows.append(window)
+        return window
+
     def snapshot(
         self,
         now_wall: float,
         now_mono: float,
+        window: StatsWindow | None = None,
         *,
-        reset_periodic: bool,
-        window: str = "log",
+        restart: bool = False,
     ) -> StatsSnapshot:
-        """Freeze the counters. Periodic values are relative to the last reset of ``window``
-        (initially the start of the run); with ``reset_periodic`` the window restarts now.
-
-        Use window ``"log"`` for the stat/counts/error-codes files (reset every ``-fd``) and
-        ``"display"`` for screens (reset every ``-f``). Error codes belong to the ``"log"``
-        window: its snapshot carries the codes received since its last reset (other windows
-        carry none).
+        """Freeze the counters. Periodic values are relative to the last restart of
+        ``window`` (without one: the start of the run); with ``restart`` that window restarts
+        now. Nothing else changes, so any number of readers can take snapshots.
         """
         values = self._values()
-        state = self._windows.get(window)
-        if state is None:
-            state = _Window(self.start_wall, self.start_mono, (0,) * len(values))
-            self._windows[window] = state
-        periodic_values = tuple(v - b for v, b in zip(values, state.values, strict=True))
-        error_codes = tuple(self._error_codes) if window == "log" else ()
+        if window is None:
+            window = StatsWindow(self.start_wall, self.start_mono, (0,) * len(values), None)
+        periodic_values = tuple(v - b for v, b in zip(values, window.values, strict=True))
+        error_codes: tuple[int, ...] = ()
+        if window.error_codes_from is not None:
+            first = max(0, window.error_codes_from - self._error_codes_trimmed)
+            error_codes = tuple(self._error_codes[first:])
         snap = StatsSnapshot(
             start_wall=self.start_wall,
             start_mono=self.start_mono,
-            period_start_wall=state.wall,
-            period_start_mono=state.mono,
+            period_start_wall=window.wall,
+            period_start_mono=window.mono,
             now_wall=now_wall,
             now_mono=now_mono,
             target_rate=self.target_rate,
@@ -563,14 +589,25 @@ class RunStats:
             call_length_histogram=self.call_length_histogram.copy(),
             run_start_mono=self.run_start_mono,
         )
-        if reset_periodic:
-            state.wall = now_wall
-            state.mono = now_mono
-            state.values = values
-            if window == "log":
-                self._error_codes.clear()
-                self._error_codes_same_instant = 0
+        if restart:
+            window.wall = now_wall
+            window.mono = now_mono
+            window.values = values
+            if window.error_codes_from is not None:
+                window.error_codes_from = self._error_codes_trimmed + len(self._error_codes)
+                self._trim_consumed_error_codes()
         return snap
+
+    def _trim_consumed_error_codes(self) -> None:
+        """Forget codes every error-code window has seen (keeps the log short)."""
+        starts = [w.error_codes_from for w in self._windows if w.error_codes_from is not None]
+        consumed = min(starts) - self._error_codes_trimmed if starts else 0
+        if consumed > 0:
+            del self._error_codes[:consumed]
+            self._error_codes_trimmed += consumed
+            self._error_codes_same_instant = min(
+                self._error_codes_same_instant, len(self._error_codes)
+            )
 
     def _values(self) -> tuple[int, ...]:
         """Every additive counter, flattened in a fixed order (see ``_unpack``)."""

@@ -20,9 +20,10 @@ def _stats() -> RunStats:
 
 def _codes(order: list[tuple[int, float]]) -> tuple[int, ...]:
     stats = _stats()
+    window = stats.open_window(error_codes=True)
     for code, now in order:
         stats.unexpected_response_code(code, now)
-    return stats.snapshot(1001.0, 1.0, reset_periodic=False).error_codes
+    return stats.snapshot(1001.0, 1.0, window).error_codes
 
 
 def test_same_instant_codes_do_not_depend_on_report_order() -> None:
@@ -33,6 +34,7 @@ def test_same_instant_codes_do_not_depend_on_report_order() -> None:
 
 def test_codes_without_time_keep_arrival_order() -> None:
     stats = _stats()
+    window = stats.open_window(error_codes=True)
     for code in (503, 404):
         stats.unexpected_response_code(code)
-    assert stats.snapshot(1001.0, 1.0, reset_periodic=False).error_codes == (503, 404)
+    assert stats.snapshot(1001.0, 1.0, window).error_codes == (503, 404)
