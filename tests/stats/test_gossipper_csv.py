@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from tests.stats._windows import log_window
+
 import csv
 import datetime
 import io
@@ -73,7 +75,7 @@ def test_stat_row_first_row_deltas_equal_cumulative() -> None:
     stats.retransmissions = 2
     stats.current_calls += 1
     stats.failed_calls += 1  # a failure without a reason: cancelled
-    snap = stats.snapshot(FAILING_START + 0.92, 0.92, reset_periodic=True)
+    snap = stats.snapshot(FAILING_START + 0.92, 0.92, log_window(stats), restart=True)
     row = format_gossipper_stat_row(snap, tz=UTC, media={"rtp_packets_sent": 7})
     fields = parse(STAT_HEADER + row)
     assert fields["timestamp"] == "2026-11-26T05:50:40.795135Z"
@@ -97,10 +99,10 @@ def test_stat_row_first_row_deltas_equal_cumulative() -> None:
 
 def test_stat_and_screen_rows_after_a_period() -> None:
     stats = failing_final_stats()
-    stats.snapshot(FAILING_START + 1.0, 1.0, reset_periodic=True)
+    stats.snapshot(FAILING_START + 1.0, 1.0, log_window(stats), restart=True)
     stats.call_created(1.1, incoming=False)
     stats.call_ended(1.2, 0.1, FailureReason.TIMEOUT_ON_RECV)
-    snap = stats.snapshot(FAILING_START + 1.5, 1.5, reset_periodic=True)
+    snap = stats.snapshot(FAILING_START + 1.5, 1.5, log_window(stats), restart=True)
     fields = parse(STAT_HEADER + format_gossipper_stat_row(snap, tz=UTC))
     assert (fields["interval_ms"], fields["delta_total_calls"]) == ("500", "1")
     assert fields["interval_calls_per_second"] == "2.000000"
@@ -125,7 +127,7 @@ def test_counts_labels_and_rows() -> None:
     assert counts_label(ElementInfo(0, ElementKindTag.RECV, "..")) == "CMD"
     stats = failing_final_stats()
     row = format_gossipper_counts_row(
-        stats.snapshot(FAILING_START + 1, 1.0, reset_periodic=False), tz=UTC
+        stats.snapshot(FAILING_START + 1, 1.0, log_window(stats)), tz=UTC
     )
     assert row == "2026-11-26T05:50:40.875135Z,4,0,0,0,0,0,0,4,0,0,1,3,1,0,0,1,0,0,0,1,0\n"
 
@@ -187,7 +189,7 @@ def test_timestamps_and_quoting() -> None:
 
 def test_trace_format_selection() -> None:
     stats = failing_final_stats()
-    snap = stats.snapshot(1795672239.879901, 0.0048, reset_periodic=False)
+    snap = stats.snapshot(1795672239.879901, 0.0048, log_window(stats))
     assert (
         format_stat_header(TraceFormat.SIPP, stats)
         == sample_lines("failing_uac_stat_named_rtd_counters.csv")[0]

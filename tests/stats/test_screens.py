@@ -44,8 +44,9 @@ def display_snapshot(
     stats: RunStats, start: float, reset_at: float, now: float, skew: float = 0.0
 ) -> StatsSnapshot:
     """SIPp resets the display window just before printing at exit."""
-    stats.snapshot(reset_at, reset_at - start - skew, reset_periodic=True, window="display")
-    return stats.snapshot(now, now - start - skew, reset_periodic=False, window="display")
+    window = stats.open_window()
+    stats.snapshot(reset_at, reset_at - start - skew, window, restart=True)
+    return stats.snapshot(now, now - start - skew, window)
 
 
 def test_uac_stdout_at_exit_is_byte_identical() -> None:
@@ -259,7 +260,7 @@ def test_screen_without_rtd() -> None:
     )
     stats.call_created(0.1, incoming=False)
     stats.call_ended(0.2, 0.1, None)
-    out = format_repartition_screens(stats.snapshot(1.0, 1.0, reset_periodic=False))
+    out = format_repartition_screens(stats.snapshot(1.0, 1.0))
     assert out.splitlines()[1:6] == [
         "    <No repartion defined>" + " " * 53,
         "  Average Call Length Repartition" + " " * 46,
@@ -281,12 +282,13 @@ def test_running_client_screen_header_lines() -> None:
         start_mono=0.0,
         target_rate=7.0,
     )
+    window = stats.open_window()
     for k in range(8):
         if k == 7:
-            stats.snapshot(2.002, 2.002, reset_periodic=True, window="display")
+            stats.snapshot(2.002, 2.002, window, restart=True)
         stats.call_created(0.1 + k * 0.28, incoming=False)
         stats.call_ended(0.106 + k * 0.28, 0.006, None)
-    snap = stats.snapshot(2.510, 2.510, reset_periodic=False, window="display")
+    snap = stats.snapshot(2.510, 2.510, window)
     context = ScreenContext(
         local_port=5071,
         remote_host="127.0.0.1",
@@ -321,7 +323,7 @@ def test_running_client_screen_header_lines() -> None:
 
 
 def test_users_mode_header() -> None:
-    snap = uac_final_stats().snapshot(UAC_START + 1.5, 1.504, reset_periodic=False)
+    snap = uac_final_stats().snapshot(UAC_START + 1.5, 1.504)
     context = ScreenContext(
         local_port=5071, remote_host="127.0.0.1", remote_port=5070, users=3, call_limit=40
     )
@@ -358,7 +360,7 @@ def test_lost_columns() -> None:
     e[2].messages, e[2].lost = 23, 7
     e[3].messages, e[3].lost = 29, 7
     e[4].messages = 29
-    snap = stats.snapshot(20.0, 20.0, reset_periodic=False)
+    snap = stats.snapshot(20.0, 20.0)
     lines = format_scenario_screen(
         snap, server=False, context=ScreenContext(), state=ScreenState.TERMINATED
     ).splitlines()
@@ -399,7 +401,7 @@ def test_three_pcc_command_lines_and_server_arrows() -> None:
         stats.elements[i].messages = 2
     stats.elements[7].messages = 1
     stats.elements[8].timeouts = 4
-    snap = stats.snapshot(4.64, 4.64, reset_periodic=False)
+    snap = stats.snapshot(4.64, 4.64)
     lines = format_scenario_screen(
         snap,
         server=True,
@@ -456,7 +458,7 @@ def test_server_pause_lines(info: ElementInfo, server_line: str) -> None:
         start_mono=0.0,
         target_rate=10.0,
     )
-    snap = stats.snapshot(1.0, 1.0, reset_periodic=False)
+    snap = stats.snapshot(1.0, 1.0)
     lines = format_scenario_screen(
         snap, server=True, context=ScreenContext(), state=ScreenState.SERVER
     ).splitlines()
@@ -504,6 +506,6 @@ def test_bottom_lines() -> None:
 
 
 def test_short_last_error_is_not_cut() -> None:
-    snap = uac_final_stats().snapshot(UAC_START + 3, 3.0, reset_periodic=False)
+    snap = uac_final_stats().snapshot(UAC_START + 3, 3.0)
     out = format_statistics_screen(snap, last_error="  boom", tz=UTC)
     assert out.splitlines()[-2:] == ["Last Error: boom", ScreenState.TERMINATED.value]

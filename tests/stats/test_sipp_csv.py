@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from tests.stats._windows import log_window
+
 import re
 
 import pytest
@@ -48,7 +50,7 @@ from ._samples import (
 def test_stat_header_is_byte_identical(sample: str, factory: object) -> None:
     stats = factory()  # type: ignore[operator]
     assert format_stat_csv_header(stats) == sample_lines(sample)[0]
-    snapshot = stats.snapshot(UAC_START, 0.0, reset_periodic=False)
+    snapshot = stats.snapshot(UAC_START, 0.0, log_window(stats))
     assert format_stat_csv_header(snapshot) == sample_lines(sample)[0]
 
 
@@ -84,10 +86,10 @@ def _reproduce_uac_stat() -> list[str]:
     lines = [format_stat_csv_header(stats)]
 
     def row(now: float, reset_at: float) -> None:
-        snap = stats.snapshot(now, now - UAC_START, reset_periodic=False)
+        snap = stats.snapshot(now, now - UAC_START, log_window(stats))
         lines.append(format_stat_csv_row(snap, tz=UTC))
         # SIPp restarts the period just after writing the row
-        stats.snapshot(reset_at, reset_at - UAC_START, reset_periodic=True)
+        stats.snapshot(reset_at, reset_at - UAC_START, log_window(stats), restart=True)
 
     row(1795671783.490709, 1795671783.491291)
     for k in range(9):
@@ -157,14 +159,14 @@ def test_generated_uas_and_failing_rows_have_the_sample_shapes() -> None:
     for k in range(10):
         stats.call_created(1.5 + k / 10, incoming=True)
         stats.rtd_sample(0, 0.004 * (k % 2), 1.6 + k / 10)
-    snap = stats.snapshot(UAS_START + 2.5, 2.5, reset_periodic=True)
+    snap = stats.snapshot(UAS_START + 2.5, 2.5, log_window(stats), restart=True)
     row = format_stat_csv_row(snap, tz=UTC)
     assert_row_shape(sample_lines("uas_stat.csv")[0], row)
     fields = row.split(";")
     # incoming P/C, outgoing P/C, total, current
     assert fields[8:14] == ["10", "10", "0", "0", "10", "10"]
     failing = failing_final_stats()
-    snap = failing.snapshot(FAILING_START + 0.9, 0.9, reset_periodic=False)
+    snap = failing.snapshot(FAILING_START + 0.9, 0.9, log_window(failing))
     row = format_stat_csv_row(snap, tz=UTC)
     assert_row_shape(sample_lines("failing_uac_stat_named_rtd_counters.csv")[0], row)
     fields = row.split(";")
@@ -183,7 +185,7 @@ def test_failing_first_row_is_byte_identical() -> None:
         start_mono=0.0,
         target_rate=5.0,
     )
-    snap = fresh.snapshot(1795672239.879901, 0.0048, reset_periodic=True)
+    snap = fresh.snapshot(1795672239.879901, 0.0048, log_window(fresh), restart=True)
     assert (
         format_stat_csv_row(snap, tz=UTC)
         == sample_lines("failing_uac_stat_named_rtd_counters.csv")[1]
@@ -193,9 +195,9 @@ def test_failing_first_row_is_byte_identical() -> None:
 def test_periodic_repartition_option() -> None:
     stats = new_uac_stats()
     stats.rtd_sample(0, 0.015, 0.1)
-    stats.snapshot(UAC_START + 1, 1.0, reset_periodic=True)
+    stats.snapshot(UAC_START + 1, 1.0, log_window(stats), restart=True)
     stats.rtd_sample(0, 0.025, 1.1)
-    snap = stats.snapshot(UAC_START + 2, 2.0, reset_periodic=False)
+    snap = stats.snapshot(UAC_START + 2, 2.0, log_window(stats))
     cumulative = format_stat_csv_row(snap, tz=UTC).split(";")
     periodic = format_stat_csv_row(snap, tz=UTC, periodic_rtd=True).split(";")
     assert cumulative[76:86] == ["", "0", "1", "1", "0", "0", "0", "0", "0", "0"]
@@ -228,7 +230,7 @@ def test_uac_counts_file_is_byte_identical() -> None:
         (1795671785.502419, (20, 20, 20)),
     ]:
         set_uac_elements(stats, invites, byes, done)
-        snap = stats.snapshot(now, now - UAC_START, reset_periodic=True)
+        snap = stats.snapshot(now, now - UAC_START, log_window(stats), restart=True)
         lines.append(format_counts_row(snap, tz=UTC))
     assert lines == sample_lines("uac_counts.csv")
 
@@ -243,13 +245,13 @@ def test_uas_counts_rows_are_byte_identical() -> None:
             stats.elements[i].messages = calls
         for i in (4, 5, 6):
             stats.elements[i].messages = byes
-        snap = stats.snapshot(now, now - UAS_START, reset_periodic=False)
+        snap = stats.snapshot(now, now - UAS_START, log_window(stats))
         assert format_counts_row(snap, tz=UTC) == row
 
 
 def test_failing_counts_row_with_unexpected_and_nop_as_pause() -> None:
     stats = failing_final_stats()
-    snap = stats.snapshot(1795672240.797478, 0.92, reset_periodic=False)
+    snap = stats.snapshot(1795672240.797478, 0.92, log_window(stats))
     assert format_counts_row(snap, tz=UTC) == sample_lines("failing_uac_counts.csv")[2]
 
 
@@ -280,7 +282,7 @@ def test_counts_columns_for_hidden_lost_and_3pcc_elements() -> None:
     for i, counters in enumerate(stats.elements):
         counters.messages, counters.retrans = 10 + i, 20 + i
         counters.timeouts, counters.unexpected, counters.lost = 30 + i, 40 + i, 50 + i
-    row = format_counts_row(stats.snapshot(101.5, 1.5, reset_periodic=False), ",", tz=UTC)
+    row = format_counts_row(stats.snapshot(101.5, 1.5, log_window(stats)), ",", tz=UTC)
     assert row == (
         "1970-01-01\t00:01:41.500000\t0000000101.500000,00:00:01:500000,"
         "10,12,32,13,23,53,14,24,34,54,15,25,35,45,55,\n"
@@ -323,7 +325,7 @@ def test_error_codes_files_are_byte_identical() -> None:
     for now, codes in [(1795672239.880096, 0), (1795672240.797496, 3), (1795672240.797734, 0)]:
         for _ in range(codes):
             stats.unexpected_response_code(486)
-        snap = stats.snapshot(now, now - FAILING_START, reset_periodic=True)
+        snap = stats.snapshot(now, now - FAILING_START, log_window(stats), restart=True)
         lines.append(format_error_codes_row(snap, tz=UTC))
     assert lines == sample_lines("failing_uac_error_codes.csv")
 
@@ -331,7 +333,7 @@ def test_error_codes_files_are_byte_identical() -> None:
     expected = sample_lines("uac_error_codes_nocodes.csv")
     for row in expected:
         now = float(row.split("\t")[2].split(";")[0])
-        snap = uac.snapshot(now, now - UAC_START, reset_periodic=True)
+        snap = uac.snapshot(now, now - UAC_START, log_window(uac), restart=True)
         assert format_error_codes_row(snap, tz=UTC) == row
 
 
@@ -339,5 +341,7 @@ def test_error_codes_are_most_recent_first() -> None:
     stats = new_uac_stats()
     for code in (486, 500, 403):
         stats.unexpected_response_code(code)
-    row = format_error_codes_row(stats.snapshot(UAC_START + 1, 1.0, reset_periodic=True), tz=UTC)
+    row = format_error_codes_row(
+        stats.snapshot(UAC_START + 1, 1.0, log_window(stats), restart=True), tz=UTC
+    )
     assert row.endswith(";00:00:01:000000;403,500,486,\n")

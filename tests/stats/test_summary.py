@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from tests.stats._windows import log_window
+
 import copy
 import json
 from typing import Any
@@ -23,7 +25,7 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.Fo
 
 
 def summary(stats: RunStats, finish: float, **overrides: Any) -> dict[str, Any]:
-    snap = stats.snapshot(finish, finish - stats.start_wall, reset_periodic=False)
+    snap = stats.snapshot(finish, finish - stats.start_wall, log_window(stats))
     kwargs: dict[str, Any] = {
         "tool_version": "gossipper 0.1.0",
         "start_wall": stats.start_wall,
