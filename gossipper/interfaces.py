@@ -27,6 +27,11 @@ class DatagramTransport(Protocol):
     """One bound datagram endpoint (a UDP socket, or its simulated twin)."""
 
     @property
+    def transport_name(self) -> str:
+        """What ``[transport]``, Via headers and screens print for it ("UDP")."""
+        ...
+
+    @property
     def local_address(self) -> Address:
         """The bound (host, port)."""
         ...

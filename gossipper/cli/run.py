@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
+import datetime
 import gc
 import os
 import random
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import trio
 
 from gossipper import __version__
 from gossipper.config import RunConfig
-from gossipper.engine import Engine, EngineResult
-from gossipper.engine.tracing import TraceFiles, trace_files_wanted
+from gossipper.engine import EngineResult
 from gossipper.errors import ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import Address
-from gossipper.scenario import BUILTIN_NAMES, RunEnv, Scenario
+from gossipper.scenario import BUILTIN_NAMES, Scenario
+from gossipper.session import Run, RunPlan, open_run, write_json_atomic
 from gossipper.transport import UdpTransportFactory, detect_local_ip, resolve_host
-
-if TYPE_CHECKING:
-    from gossipper.scenario import InjectionFile
 
 
 class SystemWallClock:
-    """The real wall clock (implements ``interfaces.WallClock``)."""
+    """The real wall clock (implements ``interfaces.WallClock``); local times in the
+    process's time zone, as SIPp prints them."""
+
+    tz: datetime.tzinfo | None = None
 
     def wall_time(self) -> float:
         return time.time()
@@ -82,50 +82,6 @@ def _load_peer(config: RunConfig) -> Scenario:
     return peer
 
 
-def make_env(config: RunConfig, *, local_ip: str, remote: Address | None, pid: int) -> RunEnv:
-    env = RunEnv(
-        service=config.service,
-        remote_host=config.remote_host or (remote[0] if remote else ""),
-        remote_ip=remote[0] if remote else "",
-        remote_port=remote[1] if remote else config.remote_port,
-        local_ip=local_ip,
-        transport="UDP",
-        media_ip=config.media_ip or local_ip,
-        media_port=config.media_port,
-        pid=pid,
-        users=config.users or 0,
-        keys=dict(config.keys),
-        auth_username=config.auth_username or config.service,
-        auth_password=config.auth_password,
-        auth_uri=config.auth_uri,
-        wall_time=time.time,
-        dynamic_id_start=config.dynamic_start,
-        dynamic_id_step=config.dynamic_step,
-        dynamic_id_max=config.dynamic_max,
-        dynamic_id_next=config.dynamic_start,
-        per_call_local_port=config.transport_mode == "un",
-    )
-    _load_injection(env, config)
-    return env
-
-
-def _load_injection(env: RunEnv, config: RunConfig) -> None:
-    """-inf files by basename; the first is the default for [fieldN] (reference 10)."""
-    files: dict[str, InjectionFile] = {}
-    if config.injection_files:
-        from gossipper.scenario.injection import load_injection_file
-
-        for path in config.injection_files:
-            files[os.path.basename(path)] = load_injection_file(path)
-    for name, field_index in config.injection_indexes:
-        files[name].build_index(field_index)
-    if config.users is not None:
-        for injection in files.values():
-            injection.check_users(config.users)
-    env.injection = files
-    env.default_injection = os.path.basename(config.injection_files[0]) if files else None
-
-
 async def _run(
     config: RunConfig,
     scenario: Scenario,
@@ -138,12 +94,11 @@ async def _run(
     pid = os.getpid()
     seed = random.SystemRandom().randrange(2**63)
     async with trio.open_nursery() as nursery:
-        peer_engine: Engine | None = None
+        peer_run: Run | None = None
         remote: Address | None = None
         if peer_scenario is not None and config.remote_host is None:
-            peer_engine = await _start_peer(config, peer_scenario, factory, wall, pid, seed)
-            nursery.start_soon(peer_engine.run)
-            remote = peer_engine.local_address
+            peer_run = await nursery.start(_run_peer, peer_scenario, factory, wall, pid, seed)
+            remote = peer_run.engine.local_address
             if remote[0] in ("0.0.0.0", "::"):
                 remote = ("127.0.0.1", remote[1])
         elif config.remote_host is not None:
@@ -157,91 +112,80 @@ async def _run(
                 raise ConfigError(f"{exc}; check the remote host argument") from exc
             stderr.write("Done.\n")
         local_ip = config.local_ip or detect_local_ip(remote[0] if remote else None)
-        bind_host = config.local_ip or ("::" if ":" in local_ip else "0.0.0.0")
-        env = make_env(config, local_ip=local_ip, remote=remote, pid=pid)
-        if config.remote_host is not None and remote is not None and config.rsa_host is None:
-            env.remote_ip = remote[0]
-        engine = Engine(
-            scenario,
-            config,
-            env=env,
+        plan = RunPlan(
+            scenario=scenario,
+            config=config,
             transports=factory,
             wall_clock=wall,
+            local_ip=local_ip,
+            bind_host=config.local_ip or ("::" if ":" in local_ip else "0.0.0.0"),
             remote=remote,
-            bind_host=bind_host,
+            # [remote_host] is the host as given (with -rsa too), not the resolved address.
+            remote_host=config.remote_host,
+            pid=pid,
             seed=seed,
+            periodic_screens=config.trace_screen and not _is_terminal(stdout),
         )
-        tracer = open_trace_files(config, engine, pid=pid, now_wall=wall.wall_time)
-        engine.tracer = tracer
-        engine.periodic_screens = config.trace_screen and not _is_terminal(stdout)
-        env.clock_ms = lambda: int((trio.current_time() - engine.start_s) * 1000)
-        await engine.open()
-        await _start_controls(nursery, config, engine, stdout, stderr)
-        result = await engine.run()
-        if peer_engine is not None:
-            peer_engine.interrupt()
-        nursery.cancel_scope.cancel()
-        _report(config, engine, result, stdout, stderr)
+        async with open_run(plan) as run:
+            await _start_controls(nursery, config, run, stdout, stderr)
+            result = await run.run()
+            if peer_run is not None:
+                peer_run.engine.interrupt()
+            nursery.cancel_scope.cancel()
+            _report(config, run, result, stdout, stderr)
     return result
 
 
-async def _start_peer(
-    config: RunConfig,
+async def _run_peer(
     scenario: Scenario,
     factory: UdpTransportFactory,
     wall: SystemWallClock,
     pid: int,
     seed: int,
-) -> Engine:
-    """The built-in in-process peer (-peer): a server engine on an ephemeral loopback port."""
-    peer_config = RunConfig(nostdin=True, local_port=0, local_ip="127.0.0.1")
-    env = make_env(peer_config, local_ip="127.0.0.1", remote=None, pid=pid)
-    engine = Engine(
-        scenario,
-        peer_config,
-        env=env,
+    *,
+    task_status: trio.TaskStatus[Run],
+) -> None:
+    """The built-in in-process peer (-peer): a server run on an ephemeral loopback port."""
+    plan = RunPlan(
+        scenario=scenario,
+        config=RunConfig(nostdin=True, local_port=0, local_ip="127.0.0.1"),
         transports=factory,
         wall_clock=wall,
-        remote=None,
+        local_ip="127.0.0.1",
         bind_host="127.0.0.1",
+        remote=None,
+        pid=pid,
         seed=seed ^ 1,
     )
-    await engine.open()
-    return engine
+    async with open_run(plan) as run:
+        task_status.started(run)
+        await run.run()
 
 
 async def _start_controls(
-    nursery: trio.Nursery, config: RunConfig, engine: Engine, stdout: TextIO, stderr: TextIO
+    nursery: trio.Nursery, config: RunConfig, run: Run, stdout: TextIO, stderr: TextIO
 ) -> None:
-    """Signals, the UDP control socket and (on a terminal, without -nostdin) the keyboard."""
-    from gossipper.cli.control import (
-        Controller,
-        keyboard_available,
-        open_control_socket,
-        read_keyboard,
-        serve_control_socket,
-        watch_signals,
-    )
-    from gossipper.engine.screens import display_snapshot, screen_dump
+    """Signals, the UDP control socket and (on a terminal, without -nostdin) the keyboard:
+    front ends of the one command API, ``gossipper.control.Controller``."""
+    from gossipper.cli.keyboard import keyboard_available, read_keyboard, watch_signals
+    from gossipper.control import Controller, open_control_socket, serve_control_socket
+
+    engine = run.engine
 
     def warn(text: str) -> None:
         engine.warning(text)
         stderr.write(f"gossipper: warning: {text}\n")
 
     def dump_screens() -> None:
-        text = screen_dump(engine, display_snapshot(engine), terminated=False)
-        tracer = engine.tracer
-        if isinstance(tracer, TraceFiles):
-            tracer.write_rtt_records(engine.stats.take_rtt_records())
-            if config.trace_screen:
-                tracer.write_screens(text)
-                tracer.flush()
-                return
-        stdout.write(text)
-        stdout.flush()
+        text = run.dump_screens()
+        if text is not None:
+            stdout.write(text)
+            stdout.flush()
 
-    controller = Controller(engine, dump_screens=dump_screens, warn=warn)
-    nursery.start_soon(watch_signals, engine, dump_screens)
+    controller = Controller(
+        engine, rate_scale=config.rate_scale, dump_screens=dump_screens, warn=warn
+    )
+    nursery.start_soon(watch_signals, controller)
     control = await open_control_socket(config.control_ip, config.control_port, warn)
     if control is not None:
         nursery.start_soon(serve_control_socket, control, controller)
@@ -256,60 +200,15 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-def open_trace_files(
-    config: RunConfig, engine: Engine, *, pid: int, now_wall: Callable[[], float]
-) -> TraceFiles | None:
-    """The SIPp trace files asked for on the command line, or None when none is."""
-    if not trace_files_wanted(config):
-        return None
-    return TraceFiles(
-        config,
-        scenario_name=engine.scenario.base_name,
-        pid=pid,
-        transport_name="UDP",
-        now_wall=now_wall,
-        layout=engine.stats,
-    )
-
-
 def _report(
-    config: RunConfig, engine: Engine, result: EngineResult, stdout: TextIO, stderr: TextIO
+    config: RunConfig, run: Run, result: EngineResult, stdout: TextIO, stderr: TextIO
 ) -> None:
-    from gossipper.engine.screens import (
-        display_snapshot,
-        exit_screens,
-        screen_dump,
-        summary_document,
-    )
-
-    shown = display_snapshot(engine)
-    tracer = engine.tracer
-    if isinstance(tracer, TraceFiles):
-        tracer.write_final(result.snapshot, screen_dump(engine, shown, terminated=False))
-        tracer.close()
-        for problem in tracer.errors:
-            stderr.write(f"gossipper: warning: {problem}\n")
-    stdout.write(exit_screens(engine, shown))
+    report = run.finish(result)
+    for problem in report.problems:
+        stderr.write(f"gossipper: warning: {problem}\n")
+    stdout.write(report.exit_screens)
     stdout.flush()
     if result.fatal_message:
         stderr.write(f"gossipper: error: {result.fatal_message}\n")
     if config.summary_json:
-        write_json_atomic(config.summary_json, summary_document(engine, result, __version__))
-
-
-def write_json_atomic(path: str, document: object) -> None:
-    """Write to a temporary file in the same directory, then rename over the target."""
-    import json
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".summary-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+        write_json_atomic(config.summary_json, run.summary_document(result, __version__))

@@ -19,7 +19,6 @@ from typing import TextIO
 from gossipper import __version__
 from gossipper.cli.main import load_builtin, load_configured_scenario
 from gossipper.cli.options import Action, option_by_name, parse_command_line
-from gossipper.cli.run import make_env
 from gossipper.config import RunConfig
 from gossipper.errors import ConfigError, ExitStatus
 from gossipper.scenario import BUILTIN_NAMES, load_scenario
@@ -383,14 +382,12 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
         (peer_host, main_host) if scenario.is_server else (main_host, peer_host)
     )
     faults = _fault_plan(sim, client_host, server_host)
-    main_env = make_env(config, local_ip=main_host, remote=None, pid=MAIN_PID)
-    peer_env = make_env(peer_config, local_ip=peer_host, remote=None, pid=PEER_PID)
     args = list(argv)
     if not sim.seed_given:
         args += ["-seed", str(sim.seed)]
     return SimulationPlan(
-        main=SimSide(scenario, config, main_env, main_host, MAIN_PID),
-        peer=SimSide(peer_scenario, peer_config, peer_env, peer_host, PEER_PID),
+        main=SimSide(scenario, config, main_host, MAIN_PID),
+        peer=SimSide(peer_scenario, peer_config, peer_host, PEER_PID),
         seed=sim.seed,
         faults=faults,
         epoch_s=DEFAULT_EPOCH_S if sim.epoch_s is None else sim.epoch_s,

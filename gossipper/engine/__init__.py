@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gossipper.engine.engine import Engine, EngineResult, QuitState, Tracer
+from gossipper.engine.engine import Engine, EngineResult, EngineStatistics, QuitState
 
-__all__ = ["Engine", "EngineResult", "QuitState", "Tracer"]
+__all__ = ["Engine", "EngineResult", "EngineStatistics", "QuitState"]

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 import trio
 
+from gossipper.engine.host import AUTO_ANSWERED_METHODS, CallHost
 from gossipper.engine.timers import Parker
 from gossipper.errors import TransportError
-from gossipper.interfaces import Address, DatagramTransport
+from gossipper.interfaces import Flow
 from gossipper.scenario import (
     ElementKind,
     Optional,
@@ -44,10 +45,8 @@ from gossipper.sip import SipMessage, message_hash, next_retransmit_interval_s
 from gossipper.stats import FailureReason
 
 if TYPE_CHECKING:
-    from gossipper.engine.engine import Engine
     from gossipper.scenario import ActionOutcome, Element, RunEnv, SipMessageLike, Variables
 
-_AUTO_ANSWERED_METHODS = frozenset({"INFO", "NOTIFY", "OPTIONS", "UPDATE"})
 _TIMER_CANCELLING_REQUESTS = frozenset({"ACK", "CANCEL", "BYE", "PRACK"})
 _INF = math.inf
 _NO_LINES: Mapping[str, int] = {}
@@ -84,8 +83,8 @@ class Call(Parker):
         "auth_challenge",
         "auth_challenge_is_proxy",
         "auth_nonce_count",
-        "transport",
-        "remote",
+        "flow",
+        "reliable",
         "incoming",
         "index",
         "start_s",
@@ -122,12 +121,11 @@ class Call(Parker):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: CallHost,
         *,
         call_number: int,
         call_id: str,
-        transport: DatagramTransport,
-        remote: Address,
+        flow: Flow,
         incoming: bool,
         user_id: int,
         variables: Variables,
@@ -137,9 +135,9 @@ class Call(Parker):
         self.env: RunEnv = engine.env
         self.call_number = call_number
         self.call_id = call_id
-        self.cseq = engine.config.base_cseq - 1
+        self.cseq = engine.base_cseq - 1
         self.user_id = user_id
-        self.local_port = transport.local_address[1]
+        self.local_port = flow.local_address[1]
         self.last_message: SipMessageLike | None = None
         self.peer_tag: str | None = None
         self.route_set: str | None = None
@@ -147,7 +145,8 @@ class Call(Parker):
         self.variables = variables
         self._rng: random.Random | None = None
         env = engine.env
-        if env.injection:
+        if env.injection and call_number:
+            # (Call number 0 is answer_out_of_call's stand-in: it must not take a row.)
             injection_lines = {
                 name: source.next_line(user_id, self.rng) for name, source in env.injection.items()
             }
@@ -157,8 +156,9 @@ class Call(Parker):
         self.auth_challenge: str | None = None
         self.auth_challenge_is_proxy = False
         self.auth_nonce_count = 1
-        self.transport = transport
-        self.remote = remote
+        self.flow = flow
+        # Reliable transports never retransmit (RFC 3261 section 17.1.1.2).
+        self.reliable = flow.reliable
         self.incoming = incoming
         self.index = 0
         self.start_s = engine.now()
@@ -304,7 +304,7 @@ class Call(Parker):
             # Messages that arrived for the call after its end are dead-call messages, as
             # they would have been had they arrived a moment later.
             while self.mailbox:
-                engine.dead_call_message(self.mailbox.popleft().raw)
+                engine.dead_call_message(self.mailbox.popleft().raw, self.flow)
 
     def _handle(self, event: SipMessage | None) -> float:
         """Handle a message (or, for None, the due timers), then run on to the next wait."""
@@ -353,14 +353,14 @@ class Call(Parker):
             try:
                 if timeout_s > 0:
                     with trio.move_on_after(timeout_s) as scope:
-                        await self.transport.send(data, self.remote)
+                        await self.flow.send(data)
                     if scope.cancelled_caught:
                         if fatal:
                             self.blocked_sends = None
                             self._fail(FailureReason.TIMEOUT_ON_SEND, abort=False)
                         continue
                 else:
-                    await self.transport.send(data, self.remote)
+                    await self.flow.send(data)
             except TransportError as exc:
                 engine.warning(f"Call-ID '{self.call_id}': {exc}")
                 if fatal:
@@ -387,7 +387,7 @@ class Call(Parker):
             queued.append((data, fatal))
             return False
         try:
-            if self.transport.send_nowait(data, self.remote):
+            if self.flow.send_nowait(data):
                 return True
         except TransportError as exc:
             self.engine.warning(f"Call-ID '{self.call_id}': {exc}")
@@ -533,7 +533,7 @@ class Call(Parker):
             self.recv_retrans_recv_index = self.last_recv_index
             self.recv_retrans_send_index = index
             self.last_recv_hash = 0
-        if element.retrans_ms and engine.retransmissions_enabled:
+        if element.retrans_ms and engine.retransmissions_enabled and not self.reliable:
             self.retrans_interval_s = element.retrans_ms / 1000.0
             self.retrans_deadline = engine.now() + self.retrans_interval_s
             self.retrans_count = 0
@@ -545,7 +545,7 @@ class Call(Parker):
         if element.actions:
             self._apply_actions(element, text)
 
-    def _send_default(self, name: str, msg_index: int = -1) -> None:
+    def _send_default(self, name: str, msg_index: int = -1) -> bool:
         """Send one of the automatic messages (ack, bye, cancel, 200) of reference 1.12.
 
         These are small and rare; if the socket buffer is full the message is dropped with a
@@ -559,13 +559,14 @@ class Call(Parker):
         text = template.render(self, msg_index, self.index)
         data = text.encode("latin-1")
         try:
-            if not self.transport.send_nowait(data, self.remote):
+            if not self.flow.send_nowait(data):
                 self.engine.warning(f"Call-ID '{self.call_id}': send buffer full, {name} dropped")
-                return
+                return False
         except TransportError as exc:
             self.engine.warning(f"Call-ID '{self.call_id}': {exc}")
-            return
+            return False
         self.engine.trace_sent(self, data)
+        return True
 
     # ------------------------------------------------------------------ timers
 
@@ -797,7 +798,7 @@ class Call(Parker):
     def _resend_nowait(self, data: bytes) -> None:
         engine = self.engine
         try:
-            self.transport.send_nowait(data, self.remote)
+            self.flow.send_nowait(data)
         except TransportError as exc:
             engine.warning(f"Call-ID '{self.call_id}': {exc}")
             return
@@ -834,7 +835,7 @@ class Call(Parker):
                 self._answer_200(message)
                 engine.stats.auto_answered += 1
                 self._end(None, counted=False)
-            if method in _AUTO_ANSWERED_METHODS and engine.auto_answer:
+            if method in AUTO_ANSWERED_METHODS and engine.auto_answer:
                 self._answer_200(message)
                 engine.stats.auto_answered += 1
                 return
@@ -883,12 +884,12 @@ class Call(Parker):
             return str(element.status_code) if element.is_response else element.method
         return ""
 
-    def _answer_200(self, request: SipMessage) -> None:
+    def _answer_200(self, request: SipMessage) -> bool:
         """Answer an in-call request with the default 200, built from that request."""
         previous = self.last_message
         self.last_message = request
         try:
-            self._send_default("200")
+            return self._send_default("200")
         finally:
             self.last_message = previous
 
@@ -964,3 +965,24 @@ class Call(Parker):
                 reason = self.action_failure
             self.engine.call_ended(self, reason, counted=counted)
         raise _CallEnd
+
+
+def answer_out_of_call(
+    host: CallHost, flow: Flow, request: SipMessage, variables: Variables
+) -> bool:
+    """-aa for a request outside any call: the scenario's default 200 OK (the same template as
+    in a call, so ``[transport]`` and IPv6 brackets are right), sent through ``flow``.
+
+    A call object stands in for the missing call: it is never registered, counted or run.
+    Returns whether the answer was sent.
+    """
+    stand_in = Call(
+        host,
+        call_number=0,
+        call_id=request.call_id,
+        flow=flow,
+        incoming=True,
+        user_id=0,
+        variables=variables,
+    )
+    return stand_in._answer_200(request)

@@ -57,6 +57,7 @@ from typing import IO, Protocol
 
 from gossipper.config import RunConfig
 from gossipper.errors import ConfigError
+from gossipper.interfaces import Flow
 from gossipper.sip import SipMessage
 from gossipper.stats import ElementInfo, StatsSnapshot, TraceFormat
 from gossipper.stats.gossipper_csv import (
@@ -664,7 +665,7 @@ class TraceFiles:
 
     # ------------------------------------------------------------------ Tracer protocol
 
-    def message_sent(self, call_id: str, data: bytes, wall: float) -> None:
+    def message_sent(self, call_id: str, data: bytes, flow: Flow, wall: float) -> None:
         """A message left (after its send succeeded)."""
         messages = self._messages
         if messages is not None:
@@ -714,7 +715,7 @@ class TraceFiles:
             number = self._call_numbers[call_id] = self._next_call_number
         return number
 
-    def message_received(self, call_id: str, message: SipMessage, wall: float) -> None:
+    def message_received(self, call_id: str, message: SipMessage, flow: Flow, wall: float) -> None:
         """A message was handed to its call."""
         messages = self._messages
         raw = message.raw
@@ -742,7 +743,7 @@ class TraceFiles:
         if self._calldebug is not None:
             self._calldebug_calls.setdefault(call_id, []).append((wall, 1, raw))
 
-    def message_lost(self, call_id: str, data: bytes, wall: float) -> None:
+    def message_lost(self, call_id: str, data: bytes, flow: Flow, wall: float) -> None:
         """``-lost``/``lost=``: a message was dropped on purpose instead of being sent. SIPp
         writes one line (no separator) to messages.log and nothing to shortmessages."""
         if self._messages is not None:
@@ -762,7 +763,7 @@ class TraceFiles:
         if logs is not None:
             logs.add(wall, text, _encode(text) + b"\n")
 
-    def out_of_call(self, data: bytes, wall: float) -> None:
+    def out_of_call(self, data: bytes, flow: Flow, wall: float) -> None:
         """A message no call took (unknown or dead Call-ID). SIPp logs every datagram it
         reads in messages.log before dispatching it, so it appears there as received."""
         messages = self._messages
@@ -825,7 +826,7 @@ class TraceFiles:
             self._call_numbers[call_id] = call_number
 
     def unexpected_message(
-        self, call_id: str, message: SipMessage, expected: str, wall: float
+        self, call_id: str, message: SipMessage, expected: str, flow: Flow, wall: float
     ) -> None:
         """A call received a message its scenario did not expect; ``expected`` is what the
         ``recv`` waited for (its ``request`` or ``response`` attribute). With

@@ -4,6 +4,7 @@ and the per-call state (:class:`CallContext`, implemented by the engine's call o
 
 from __future__ import annotations
 
+import datetime
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -94,6 +95,8 @@ class RunEnv:
     """``-auth_uri`` (without ``sip:``)."""
     wall_time: Callable[[], float] = _zero_wall_time
     """Seconds since the epoch (``[timestamp]``, ``[date]``, ``gettimeofday``)."""
+    tz: datetime.tzinfo | None = None
+    """The zone local times are printed in (the wall clock's; None: the process's)."""
     clock_ms: Callable[[], int] = _zero_clock_ms
     """Milliseconds since start (``[clock_tick]``)."""
     dynamic_id_start: int = 10000

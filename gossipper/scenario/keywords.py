@@ -293,12 +293,12 @@ class ClockTickKeyword(Keyword):
         return str(ctx.env.clock_ms())
 
 
-def format_log_time(epoch_s: float) -> str:
+def format_log_time(epoch_s: float, tz: datetime.tzinfo | None = None) -> str:
     """SIPp's log time (sipp-reference 6.2): ``YYYY-MM-DD<TAB>HH:MM:SS.uuuuuu<TAB>EPOCH.uuuuuu``
-    in local time."""
+    in local time (in ``tz`` when given)."""
     micros = int(round(epoch_s * 1_000_000))
     seconds, usec = divmod(micros, 1_000_000)
-    local = datetime.datetime.fromtimestamp(seconds)
+    local = datetime.datetime.fromtimestamp(seconds, tz)
     return f"{local:%Y-%m-%d}\t{local:%H:%M:%S}.{usec:06d}\t{seconds}.{usec:06d}"
 
 
@@ -308,7 +308,7 @@ class TimestampKeyword(Keyword):
     __slots__ = ()
 
     def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
-        return format_log_time(ctx.env.wall_time())
+        return format_log_time(ctx.env.wall_time(), ctx.env.tz)
 
 
 class DateKeyword(Keyword):

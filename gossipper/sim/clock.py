@@ -7,6 +7,7 @@ thread may take part in such a run: the clock would jump while real I/O is pendi
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -29,7 +30,10 @@ def _check_epoch(epoch: float) -> float:
 
 
 class SimWallClock:
-    """``interfaces.WallClock`` for simulations: ``epoch + trio.current_time()``."""
+    """``interfaces.WallClock`` for simulations: ``epoch + trio.current_time()``, local times
+    printed in UTC (the same bytes on every machine)."""
+
+    tz: datetime.tzinfo | None = datetime.UTC
 
     def __init__(self, epoch: float = DEFAULT_EPOCH_S) -> None:
         self.epoch = _check_epoch(epoch)

@@ -27,27 +27,18 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import json
 import os
-import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
 import trio
 
 from gossipper.config import RunConfig
-from gossipper.engine import Engine, EngineResult
-from gossipper.engine.screens import (
-    display_snapshot,
-    exit_screens,
-    screen_dump,
-    summary_document,
-)
-from gossipper.engine.tracing import TraceFiles, trace_files_wanted
+from gossipper.engine import EngineResult
 from gossipper.errors import ConfigError, ExitStatus, GossipperError
 from gossipper.interfaces import Address
-from gossipper.scenario import RunEnv, Scenario
+from gossipper.scenario import Scenario
+from gossipper.session import RunPlan, open_run, write_json_atomic
 from gossipper.sim.clock import DEFAULT_EPOCH_S, SimWallClock, new_virtual_clock
 from gossipper.sim.faults import FaultPlan
 from gossipper.sim.network import (
@@ -101,16 +92,11 @@ def derive_seed(seed: int, purpose: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class SimSide:
-    """One engine of a simulation: its scenario, settings, run environment and identity.
-
-    ``env`` is built by the caller as for a real run (injection files loaded); its
-    ``wall_time`` and ``clock_ms`` are replaced by virtual ones. ``host`` is a name inside the
-    simulation only.
-    """
+    """One engine of a simulation: its scenario, settings and identity. ``host`` is a name
+    inside the simulation only; the run environment is built by ``session.open_run``."""
 
     scenario: Scenario
     config: RunConfig
-    env: RunEnv
     host: str
     pid: int
 
@@ -155,26 +141,6 @@ class SimulationResult:
     """Datagram bytes by event-log digest, when the plan asked for them (else empty)."""
 
 
-@contextlib.contextmanager
-def utc_local_time() -> Iterator[None]:
-    """Make the process's local time zone UTC for the block (keywords such as ``[timestamp]``
-    and the screens print local time); restored afterwards."""
-    if not hasattr(time, "tzset"):  # pragma: no cover - Windows: tz-explicit formatters only
-        yield
-        return
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = saved
-        time.tzset()
-
-
 def run_simulation(plan: SimulationPlan, stdout: TextIO, stderr: TextIO) -> SimulationResult:
     """Run ``plan`` under virtual time; print the screens, write the files; never blocks on I/O.
 
@@ -183,28 +149,27 @@ def run_simulation(plan: SimulationPlan, stdout: TextIO, stderr: TextIO) -> Simu
     the run.
     """
     _check_plan(plan)
-    with utc_local_time():
-        runner = _Runner(plan)
-        try:
-            result = trio.run(runner.simulate, clock=new_virtual_clock())
-        except BaseExceptionGroup as group:
-            # Our own errors (a stalled simulation) leave as themselves, with their message.
-            matched, _ = group.split(GossipperError)
-            if matched is None:
-                raise
-            raise _first_leaf(matched) from group
-        stdout.write(runner.screens)
-        stdout.write(simulation_report(plan, result))
-        stdout.flush()
-        if result.main.fatal_message:
-            stderr.write(f"gossipper: error: {result.main.fatal_message}\n")
-        for error in runner.trace_errors:
-            stderr.write(f"gossipper: warning: {error}\n")
-        if result.skipped_commands:
-            stderr.write(
-                f"gossipper sim: note: {result.skipped_commands} <exec command> action(s) not"
-                " run: the simulation starts no process\n"
-            )
+    runner = _Runner(plan)
+    try:
+        result = trio.run(runner.simulate, clock=new_virtual_clock())
+    except BaseExceptionGroup as group:
+        # Our own errors (a stalled simulation) leave as themselves, with their message.
+        matched, _ = group.split(GossipperError)
+        if matched is None:
+            raise
+        raise _first_leaf(matched) from group
+    stdout.write(runner.screens)
+    stdout.write(simulation_report(plan, result))
+    stdout.flush()
+    if result.main.fatal_message:
+        stderr.write(f"gossipper: error: {result.main.fatal_message}\n")
+    for error in runner.trace_errors:
+        stderr.write(f"gossipper: warning: {error}\n")
+    if result.skipped_commands:
+        stderr.write(
+            f"gossipper sim: note: {result.skipped_commands} <exec command> action(s) not"
+            " run: the simulation starts no process\n"
+        )
     return result
 
 
@@ -248,19 +213,6 @@ def simulation_report(plan: SimulationPlan, result: SimulationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-class _SimTraceFiles(TraceFiles):
-    """``TraceFiles`` with RTD samples of one instant in a stable order.
-
-    Samples arrive in time order, but calls finishing at the same instant add theirs in the
-    order Trio ran them. Sorting the tuples keeps the time order and fixes the ties by content
-    (equal tuples are indistinguishable). Every other record of one instant is already written
-    sorted by Call-ID (calls) or text (warnings, logs) by ``TraceFiles`` itself.
-    """
-
-    def write_rtt(self, samples: Iterable[tuple[float, float, str]]) -> None:
-        super().write_rtt(sorted(samples))
-
-
 class _Runner:
     """State of one simulation (inside and just after ``trio.run``)."""
 
@@ -272,16 +224,9 @@ class _Runner:
         self.files: list[str] = []
         self.screens = ""
 
-    def _engine(
+    def _plan(
         self, side: SimSide, network: SimNetwork, remote: Address | None, role: str
-    ) -> Engine:
-        env = side.env
-        env.wall_time = self.wall.wall_time
-        env.pid = side.pid
-        env.local_ip = side.host
-        if remote is not None:
-            env.remote_host = env.remote_host or remote[0]
-            env.remote_ip, env.remote_port = remote
+    ) -> RunPlan:
         commands = self.commands
 
         def skip_command(command: str) -> None:
@@ -293,37 +238,21 @@ class _Runner:
             rank = _SETTLE_ORDER.get(purpose, len(_SETTLE_ORDER))
             await network.wait_instant_end(f"{role}:{rank}:{purpose}")
 
-        engine = Engine(
-            side.scenario,
-            side.config,
-            env=env,
+        return RunPlan(
+            scenario=side.scenario,
+            config=side.config,
             transports=SimTransportFactory(network, side.host),
             wall_clock=self.wall,
-            remote=remote,
+            local_ip=side.host,
             bind_host=side.host,
-            seed=derive_seed(self.plan.seed, role),
-            shell_runner=skip_command,
-            settle=settle,
-        )
-
-        def clock_ms() -> int:
-            return int((trio.current_time() - engine.start_s) * 1000)
-
-        env.clock_ms = clock_ms
-        return engine
-
-    def _open_traces(self, side: SimSide, engine: Engine) -> _SimTraceFiles | None:
-        config = side.config
-        if not trace_files_wanted(config):
-            return None
-        return _SimTraceFiles(
-            config,
-            scenario_name=side.scenario.base_name,
+            remote=remote,
             pid=side.pid,
+            seed=derive_seed(self.plan.seed, role),
             directory=self.plan.directory,
-            tz=datetime.UTC,
-            now_wall=self.wall.wall_time,
-            layout=engine.stats,
+            traces=role == "main",
+            sorted_rtt_samples=True,
+            settle=settle,
+            shell_runner=skip_command,
         )
 
     async def simulate(self) -> SimulationResult:
@@ -339,44 +268,46 @@ class _Runner:
             await nursery.start(network.run)
             # The server side opens first: the client needs its address (host:5060 by default).
             server, client = (main, peer) if main.scenario.is_server else (peer, main)
-            server_engine = self._engine(
-                server, network, None, "main" if server is main else "peer"
-            )
-            await server_engine.open()
-            client_engine = self._engine(
-                client, network, server_engine.local_address, "main" if client is main else "peer"
-            )
-            await client_engine.open()
-            if server is main:
-                main_engine, peer_engine = server_engine, client_engine
-            else:
-                main_engine, peer_engine = client_engine, server_engine
-            traces = self._open_traces(main, main_engine)
-            main_engine.tracer = traces
-            peer_done = trio.Event()
-            peer_results: list[EngineResult] = []
+            server_role = "main" if server is main else "peer"
+            client_role = "main" if client is main else "peer"
+            async with contextlib.AsyncExitStack() as stack:
+                server_run = await stack.enter_async_context(
+                    open_run(self._plan(server, network, None, server_role))
+                )
+                client_run = await stack.enter_async_context(
+                    open_run(
+                        self._plan(client, network, server_run.engine.local_address, client_role)
+                    )
+                )
+                main_run, peer_run = (
+                    (server_run, client_run) if server is main else (client_run, server_run)
+                )
+                peer_done = trio.Event()
+                peer_results: list[EngineResult] = []
 
-            async def run_peer() -> None:
-                peer_results.append(await peer_engine.run())
-                peer_done.set()
+                async def run_peer() -> None:
+                    peer_results.append(await peer_run.run())
+                    peer_done.set()
 
-            nursery.start_soon(run_peer)
-            # The run is the main side's. Its outputs are final when it ends; then the peer
-            # gets a soft quit and some virtual time to finish its calls (the uas ends each
-            # call with a 4 s pause), so that its line in the report tells what happened.
-            main_result = await main_engine.run()
-            end_time_s = trio.current_time()
-            self._report(main_engine, main_result, traces)
-            peer_engine.soft_quit("main side ended")
-            with trio.move_on_after(PEER_DRAIN_S):
+                nursery.start_soon(run_peer)
+                # The run is the main side's. Its outputs are final when it ends; then the peer
+                # gets a soft quit and some virtual time to finish its calls (the uas ends each
+                # call with a 4 s pause), so that its line in the report tells what happened.
+                main_result = await main_run.run()
+                end_time_s = trio.current_time()
+                report = main_run.finish(main_result)
+                self.screens = report.exit_screens
+                self.trace_errors.extend(report.problems)
+                self.files.extend(report.files)
+                peer_run.engine.soft_quit("main side ended")
+                with trio.move_on_after(PEER_DRAIN_S):
+                    await peer_done.wait()
+                peer_run.engine.interrupt()
                 await peer_done.wait()
-            peer_engine.interrupt()
-            await peer_done.wait()
             nursery.cancel_scope.cancel()
         if main.config.summary_json:
             path = os.path.join(plan.directory, main.config.summary_json)
-            document = summary_document(main_engine, main_result, plan.tool_version)
-            _write_json(path, document)
+            write_json_atomic(path, main_run.summary_document(main_result, plan.tool_version))
             self.files.append(path)
         return SimulationResult(
             exit_status=main_result.exit_status,
@@ -389,29 +320,3 @@ class _Runner:
             skipped_commands=len(self.commands),
             payloads=network.payloads(),
         )
-
-    def _report(self, engine: Engine, result: EngineResult, traces: TraceFiles | None) -> None:
-        """The exit screens and the exit dump of the trace files, as a real run (cli.run)."""
-        shown = display_snapshot(engine)
-        if traces is not None:
-            traces.write_final(result.snapshot, screen_dump(engine, shown, terminated=False))
-            traces.close()
-            self.trace_errors.extend(traces.errors)
-            self.files.extend(_existing(traces))
-        self.screens = exit_screens(engine, shown)
-
-
-def _existing(traces: TraceFiles) -> list[str]:
-    paths = [path for path in traces.paths.values() if os.path.exists(path)]
-    for kind in traces.paths:
-        paths.extend(traces.rotated_files(kind))
-    return paths
-
-
-def _write_json(path: str, document: object) -> None:
-    """Write the summary as a real run does (indent 2, newline-terminated)."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, sort_keys=False)
-        handle.write("\n")
-    os.replace(temporary, path)

@@ -23,6 +23,8 @@ WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 class SimDatagramTransport:
     """One bound datagram endpoint of a ``SimNetwork``."""
 
+    transport_name = "UDP"  # simulated UDP: what the real one prints
+
     def __init__(self, network: SimNetwork, port: _DatagramPort) -> None:
         self._network = network
         self._port = port

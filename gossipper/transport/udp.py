@@ -32,6 +32,8 @@ def _family_for(host: str) -> socket.AddressFamily:
 class UdpTransport:
     """One bound, non-blocking UDP socket."""
 
+    transport_name = "UDP"
+
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         name = sock.getsockname()

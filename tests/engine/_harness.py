@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ import trio.testing
 from gossipper.config import RunConfig
 from gossipper.engine import Engine, EngineResult
 from gossipper.interfaces import Address
-from gossipper.scenario import RunEnv, Scenario, builtin_path, load_scenario
+from gossipper.scenario import Scenario, builtin_path, load_scenario
+from gossipper.session import Run, RunPlan, open_run
 from gossipper.sim import SimNetwork, SimTransportFactory, SimWallClock
 
 CLIENT = "10.0.0.1"
@@ -32,7 +34,7 @@ def scenario_text(tmp_path: pathlib.Path, name: str, text: str) -> Scenario:
     return load_scenario(str(path))
 
 
-def make_engine(
+def make_plan(
     network: SimNetwork,
     scenario: Scenario,
     *,
@@ -40,28 +42,22 @@ def make_engine(
     role: str,
     remote: Address | None,
     pid: int,
+    transports: Any = None,
     **options: Any,
-) -> Engine:
+) -> RunPlan:
+    """A simulated run's plan, as ``gossipper sim`` builds them (no trace files)."""
     config = RunConfig(**{"local_ip": host, "nostdin": True, **options})
-    env = RunEnv(
-        service=config.service,
-        remote_host=remote[0] if remote else "",
-        remote_ip=remote[0] if remote else "",
-        remote_port=remote[1] if remote else 5060,
-        local_ip=host,
-        media_ip=host,
-        pid=pid,
-        users=config.users or 0,
-    )
-    return Engine(
-        scenario,
-        config,
-        env=env,
-        transports=SimTransportFactory(network, host),
+    return RunPlan(
+        scenario=scenario,
+        config=config,
+        transports=transports or SimTransportFactory(network, host),
         wall_clock=SimWallClock(EPOCH_S),
-        remote=remote,
+        local_ip=host,
         bind_host=host,
+        remote=remote,
+        pid=pid,
         seed=pid,
+        traces=False,
         settle=lambda purpose: network.wait_instant_end(f"{role}:{purpose}"),
     )
 
@@ -90,11 +86,11 @@ def run_pair(
 
     async def main() -> PairResult:
         network = SimNetwork(seed)
-        async with trio.open_nursery() as nursery:
+        async with trio.open_nursery() as nursery, contextlib.AsyncExitStack() as stack:
             await nursery.start(network.run)
-            server_engine: Engine | None = None
+            server_run: Run | None = None
             if server_scenario is not None:
-                server_engine = make_engine(
+                server_plan = make_plan(
                     network,
                     server_scenario,
                     host=SERVER,
@@ -104,40 +100,44 @@ def run_pair(
                     local_port=SERVER_PORT,
                     **(server_options or {}),
                 )
-                await server_engine.open()
-            client_engine = make_engine(
+                server_run = await stack.enter_async_context(open_run(server_plan))
+            client_factory: Any = SimTransportFactory(network, CLIENT)
+            if client_transports is not None:
+                # Wrap the client's transport factory (e.g. to simulate a full socket buffer).
+                client_factory = client_transports(client_factory)
+            client_plan = make_plan(
                 network,
                 client_scenario,
                 host=CLIENT,
                 role="client",
                 remote=(SERVER, SERVER_PORT),
                 pid=100,
+                transports=client_factory,
                 local_port=5061,
                 **(client_options or {}),
             )
-            if client_transports is not None:
-                # Wrap the client's transport factory (e.g. to simulate a full socket buffer).
-                client_engine.transports = client_transports(client_engine.transports)
-            await client_engine.open()
+            client_run = await stack.enter_async_context(open_run(client_plan))
+            client_engine = client_run.engine
+            server_engine = server_run.engine if server_run is not None else None
             server_result: list[EngineResult] = []
             server_done = trio.Event()
 
             async def run_server() -> None:
-                assert server_engine is not None
-                server_result.append(await server_engine.run())
+                assert server_run is not None
+                server_result.append(await server_run.run())
                 server_done.set()
 
-            if server_engine is not None:
+            if server_run is not None:
                 nursery.start_soon(run_server)
             if during is not None:
                 nursery.start_soon(during, network, client_engine, server_engine)
             started = trio.current_time()
-            client_result = await client_engine.run()
+            client_result = await client_run.run()
             duration = trio.current_time() - started
             if server_engine is not None:
                 # Let the server finish its timewaits, then stop it.
                 with trio.move_on_after(60):
-                    while server_engine.calls:  # noqa: ASYNC110 - polling virtual time is free
+                    while server_engine.statistics().open_calls:  # noqa: ASYNC110 - virtual time
                         await trio.sleep(0.5)
                 server_engine.interrupt()
                 await server_done.wait()

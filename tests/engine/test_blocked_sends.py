@@ -28,6 +28,7 @@ class _FullUntil:
         self._fail = fail
         self.blocked = 0
         self.sent: list[bytes] = []
+        self.transport_name: str = inner.transport_name
 
     @property
     def local_address(self) -> Address:

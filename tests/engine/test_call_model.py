@@ -198,7 +198,7 @@ def test_per_call_sockets_mode_un() -> None:
     assert result.server is not None
     assert result.server.snapshot.cumulative.successful_calls == 5
     # Every per-call socket was closed again.
-    assert result.client_engine._open_call_sockets == 0
+    assert result.client_engine.statistics().open_call_sockets == 0
 
 
 def test_malformed_and_stray_datagrams_are_counted_not_fatal() -> None:
@@ -228,7 +228,7 @@ def test_malformed_and_stray_datagrams_are_counted_not_fatal() -> None:
     assert result.client.snapshot.cumulative.successful_calls == 10
     assert result.client.snapshot.cumulative.out_of_call_msgs == 1
     assert result.server_engine is not None and result.server is not None
-    assert result.server_engine.malformed_messages == 4
+    assert result.server_engine.statistics().malformed_messages == 4
     assert result.server.snapshot.cumulative.successful_calls == 10
     assert result.server.snapshot.cumulative.warnings >= 4
 

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from tests.stats._windows import log_window
-
 import csv
 import datetime
 import io
@@ -32,6 +30,7 @@ from gossipper.stats import (
     format_stat_row,
 )
 from gossipper.stats.gossipper_csv import counts_label, csv_field, format_timestamp
+from tests.stats._windows import log_window
 
 from ._samples import FAILING_START, UAC_ELEMENTS, UTC, failing_final_stats, sample_lines
 

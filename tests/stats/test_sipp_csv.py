@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from tests.stats._windows import log_window
-
 import re
 
 import pytest
@@ -19,6 +17,7 @@ from gossipper.stats import (
     format_stat_csv_row,
     stat_csv_columns,
 )
+from tests.stats._windows import log_window
 
 from ._samples import (
     FAILING_ELEMENTS,

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from tests.stats._windows import log_window
-
 import copy
 import json
 from typing import Any
@@ -17,6 +15,7 @@ from gossipper.stats import (
     load_summary_schema,
     merge_summaries,
 )
+from tests.stats._windows import log_window
 
 from ._samples import UAC_START, failing_final_stats, uac_final_stats
 

@@ -1,19 +1,28 @@
-"""Run-time control, as in SIPp: keys on the terminal, the UDP control socket (-cp/-ci) and
-signals. Everything here calls public ``Engine`` methods only (reference 11.2, 11.3, 8)."""
+"""The one command API of a run: SIPp's keys and control commands applied to an engine.
+
+The terminal keys, the UDP control socket (-cp/-ci) and signals (``gossipper.cli``) all go
+through ``Controller``, which uses only the engine's public commands and ``statistics()``; the
+TUI and the HTTP API will too. The command vocabulary is SIPp's (its documentation, "Online
+commands" and "Remote control").
+"""
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import os
-import signal
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import trio
 
 from gossipper.engine import Engine
 from gossipper.errors import BindError
+
+__all__ = [
+    "CONTROL_PORT_TRIES",
+    "FIRST_CONTROL_PORT",
+    "Controller",
+    "open_control_socket",
+    "serve_control_socket",
+]
 
 FIRST_CONTROL_PORT = 8888
 CONTROL_PORT_TRIES = 60
@@ -27,32 +36,34 @@ class Controller:
         self,
         engine: Engine,
         *,
+        rate_scale: float = 1.0,
         dump_screens: Callable[[], None],
         warn: Callable[[str], None],
     ) -> None:
         self.engine = engine
         self._dump_screens = dump_screens
         self._warn = warn
-        self.rate_scale = engine.config.rate_scale
+        self.rate_scale = rate_scale
 
     def key(self, key: str) -> None:
-        """One key press (reference 11.2)."""
+        """One key press (SIPp's keys: q Q p + - * / s)."""
         engine = self.engine
         if key == "q":
-            engine.soft_quit()
+            self.soft_quit()
         elif key == "Q":
             engine.force_quit("forced quit (Q)")
         elif key == "p":
-            engine.pause_traffic(not engine.traffic_paused)
+            engine.pause(not engine.statistics().traffic_paused)
         elif key in "+-*/":
             step = self.rate_scale * (10 if key in "*/" else 1)
             delta = step if key in "+*" else -step
-            if engine.config.users is not None:
-                engine.set_users(max(0, engine.users_target + int(delta)))
+            state = engine.statistics()
+            if state.users is not None:
+                engine.set_users(max(0, state.users + int(delta)))
             else:
-                engine.set_rate(max(0.0, engine.rate_state.rate + delta))
+                engine.set_rate(max(0.0, state.rate + delta))
         elif key == "s":
-            self._dump_screens()
+            self.dump_screens()
         # Keys 1-9 switch the live screen; gossipper prints screens at exit only.
 
     def command(self, text: str) -> None:
@@ -73,7 +84,7 @@ class Controller:
                 elif name == "users":
                     engine.set_users(int(value))
                 elif name == "limit":
-                    engine.open_call_limit = max(1, int(value))
+                    engine.set_call_limit(int(value))
                 elif name in ("hide", "display"):
                     pass  # screen settings: no live screen yet
                 else:
@@ -86,6 +97,18 @@ class Controller:
                 self._warn(f"Unrecognized command '{text}'")
         except ValueError:
             self._warn(f"Invalid value in command '{text}'")
+
+    def dump_screens(self) -> None:
+        """SIGUSR2, key s: write the screens (to the -trace_screen file, else stdout)."""
+        self._dump_screens()
+
+    def soft_quit(self) -> None:
+        """SIGUSR1 (after a dump), key q: no new calls; a second one forces the exit."""
+        self.engine.soft_quit()
+
+    def interrupt(self) -> None:
+        """SIGINT/SIGTERM: stop at once."""
+        self.engine.interrupt()
 
     def datagram(self, data: bytes) -> None:
         """A control datagram: 'c<command>' or a single key."""
@@ -132,67 +155,3 @@ async def serve_control_socket(sock: trio.socket.SocketType, controller: Control
         while True:
             data, _ = await sock.recvfrom(4096)
             controller.datagram(data)
-
-
-@contextlib.contextmanager
-def _cbreak(fd: int) -> Iterator[None]:
-    import termios
-    import tty
-
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setcbreak(fd)
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-
-
-def keyboard_available() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-async def read_keyboard(controller: Controller) -> None:
-    """Keys from the terminal (unless -nostdin); 'c' reads a command line."""
-    fd = sys.stdin.fileno()
-    stream = trio.lowlevel.FdStream(os.dup(fd))
-    async with stream:
-        with _cbreak(fd):
-            await _read_keys(stream, controller)
-
-
-async def _read_keys(stream: trio.lowlevel.FdStream, controller: Controller) -> None:
-    pending_command: list[str] | None = None
-    while True:
-        data = await stream.receive_some(64)
-        if not data:
-            return
-        for char in data.decode("utf-8", "replace"):
-            if pending_command is not None:
-                if char in "\r\n":
-                    controller.command("".join(pending_command))
-                    pending_command = None
-                else:
-                    pending_command.append(char)
-            elif char == "c":
-                pending_command = []
-            else:
-                controller.key(char)
-
-
-async def watch_signals(engine: Engine, dump_screens: Callable[[], None]) -> None:
-    """SIGINT/SIGTERM stop at once. SIGUSR1 writes a screen snapshot, then soft-quits as in
-    SIPp (a second SIGUSR1 forces the exit). SIGUSR2 writes the screens and flushes RTT."""
-    with trio.open_signal_receiver(
-        signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2
-    ) as signals:
-        async for signum in signals:
-            if signum == signal.SIGUSR2:
-                dump_screens()
-            elif signum == signal.SIGUSR1:
-                dump_screens()
-                engine.soft_quit()
-            else:
-                engine.interrupt()

@@ -1,0 +1,354 @@
+"""One way to build a run: ``open_run(plan)``.
+
+A ``RunPlan`` is immutable and holds everything a run depends on: the scenario and its
+settings, the transports and clocks to run on, where the peer is, the identity (pid, seed) and
+the hooks a simulation needs. ``open_run`` builds the run environment, the statistics, the trace
+files, the engine and its sockets from it, in that order, and yields a ``Run``; nothing patches
+an engine after construction. Opening the same plan twice gives two independent runs, and any
+number of runs can live in one process (nothing here touches process-global state: the time
+zone travels with the wall clock, the garbage collector and signals belong to ``cli``).
+
+The CLI, ``gossipper sim``, the engine test harness and later hosts (the API server, workers)
+all build runs here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import trio
+
+from gossipper.config import RunConfig
+from gossipper.engine import Engine, EngineResult, EngineStatistics, QuitState
+from gossipper.engine.elements import new_run_stats
+from gossipper.interfaces import Address, Tracer, TransportFactory, WallClock
+from gossipper.scenario import RunEnv, Scenario
+from gossipper.stats import (
+    RunStats,
+    ScreenContext,
+    StatsSnapshot,
+    format_exit_stdout,
+    format_screen_dump,
+    screen_state,
+)
+from gossipper.stats.counters import StatsWindow
+
+if TYPE_CHECKING:
+    from gossipper.engine.tracing import TraceFiles
+    from gossipper.scenario import InjectionFile
+
+__all__ = ["Run", "RunPlan", "RunReport", "open_run", "write_json_atomic"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunPlan:
+    """Everything one run depends on; the same plan opened twice gives two equal runs."""
+
+    scenario: Scenario
+    config: RunConfig
+    transports: TransportFactory
+    wall_clock: WallClock
+    local_ip: str
+    """The address put in messages (``[local_ip]``) and in ``%s`` of ``-cid_str``."""
+    bind_host: str
+    """Where the SIP socket binds (a wildcard, or ``local_ip``)."""
+    remote: Address | None
+    """Where a client sends (resolved); None for a server."""
+    remote_host: str | None = None
+    """``[remote_host]`` as written by the user; defaults to the remote address."""
+    pid: int
+    seed: int
+    directory: str = "."
+    """Where trace files (and a relative ``-summary_json``) go."""
+    traces: bool = True
+    """Open the trace files the configuration asks for."""
+    periodic_screens: bool = False
+    """``-trace_screen`` without a terminal: a screen snapshot in the file every ``-fd``."""
+    sorted_rtt_samples: bool = False
+    """Order the ``-trace_rtt`` samples of one instant by content (simulation determinism)."""
+    settle: Callable[[str], Awaitable[None]] | None = None
+    """Simulation: returns once nothing else can happen at the current virtual instant."""
+    shell_runner: Callable[[str], None] | None = None
+    """Replaces starting ``<exec command>`` processes (the simulation starts none)."""
+    timer_resolution_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """What a finished run leaves: the exit screens and the files it wrote."""
+
+    result: EngineResult
+    exit_screens: str
+    files: tuple[str, ...]
+    """Trace files written (rotated ones included), sorted."""
+    problems: tuple[str, ...]
+    """Trace files that could not be written (warnings for stderr)."""
+
+
+class Run:
+    """One run built from a plan: its engine, trace files and statistics consumers."""
+
+    def __init__(self, plan: RunPlan, injection: dict[str, InjectionFile]) -> None:
+        self.plan = plan
+        config = plan.config
+        scenario = plan.scenario
+        self.env = _build_env(plan, injection)
+        stats = new_run_stats(
+            scenario,
+            config,
+            start_wall=plan.wall_clock.wall_time(),
+            start_mono=trio.current_time(),
+        )
+        self.traces = _open_traces(plan, stats) if plan.traces else None
+        tracer: Tracer | None = self.traces
+        self.engine = Engine(
+            scenario,
+            config,
+            env=self.env,
+            transports=plan.transports,
+            wall_clock=plan.wall_clock,
+            remote=plan.remote,
+            bind_host=plan.bind_host,
+            seed=plan.seed,
+            tracer=tracer,
+            shell_runner=plan.shell_runner,
+            settle=plan.settle,
+            timer_resolution_s=plan.timer_resolution_s,
+            on_dump=self._dump if self.traces is not None else None,
+            stats=stats,
+        )
+        # The -fd files' own statistics window (error codes belong to it).
+        self._log_window: StatsWindow = self.engine.open_stats_window(error_codes=True)
+
+    # ------------------------------------------------------------------ running
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> EngineResult:
+        """Run the scenario to its end (``nursery.start`` returns once traffic may flow)."""
+        return await self.engine.run(task_status=task_status)
+
+    # ------------------------------------------------------------------ screens
+
+    def screen_context(self, statistics: EngineStatistics | None = None) -> ScreenContext:
+        """The non-statistics values of the scenario screen, from the engine's state."""
+        state = statistics if statistics is not None else self.engine.statistics()
+        config = self.plan.config
+        remote = state.remote_address
+        local = state.local_address
+        return ScreenContext(
+            local_port=local[1] if local is not None else 0,
+            transport=state.transport_name,
+            remote_host=remote[0] if remote else "",
+            remote_port=remote[1] if remote else 0,
+            rate_cps=state.rate,
+            rate_period_ms=int(state.rate_period_s * 1000),
+            users=config.users,
+            duration_ms=int(config.pause_default_s * 1000),
+            call_limit=state.call_limit,
+            open_calls_allowed=state.open_call_limit,
+            open_sockets=0,
+        )
+
+    def display_snapshot(self) -> StatsSnapshot:
+        """What a screen shows now: SIPp restarts the display window just before printing."""
+        window = self.engine.open_stats_window()
+        self.engine.snapshot(window, restart=True)
+        return self.engine.snapshot(window)
+
+    def screen_dump(self, *, terminated: bool = False) -> str:
+        """What -trace_screen, SIGUSR2 and key s write: scenario, statistics, repartitions."""
+        statistics = self.engine.statistics()
+        state = screen_state(
+            terminated=terminated,
+            quitting=statistics.quit_state is not QuitState.RUNNING,
+            paused=statistics.traffic_paused,
+            server=statistics.is_server,
+        )
+        return format_screen_dump(
+            self.display_snapshot(),
+            server=statistics.is_server,
+            context=self.screen_context(statistics),
+            state=state,
+            periodic_rtd=self.plan.config.periodic_rtd,
+            tz=self.plan.wall_clock.tz,
+        )
+
+    def exit_screens(self) -> str:
+        """SIPp's stdout at exit: scenario screen and statistics screen, "Test Terminated"."""
+        statistics = self.engine.statistics()
+        return format_exit_stdout(
+            self.display_snapshot(),
+            server=statistics.is_server,
+            context=self.screen_context(statistics),
+            tz=self.plan.wall_clock.tz,
+        )
+
+    def dump_screens(self) -> str | None:
+        """SIGUSR2 / key s: the screens into the -trace_screen file (with the RTT samples
+        flushed) and None, or, without that file, the text for stdout."""
+        traces = self.traces
+        text = self.screen_dump()
+        if traces is not None:
+            traces.write_rtt_records(self._rtt_records())
+            if self.plan.config.trace_screen:
+                traces.write_screens(text)
+                traces.flush()
+                return None
+        return text
+
+    # ------------------------------------------------------------------ outputs
+
+    def _rtt_records(self) -> list[tuple[float, float, str, int]]:
+        records = self.engine.take_rtt_records()
+        if self.plan.sorted_rtt_samples:
+            # Samples of one instant arrive in the order Trio ran the calls; sorting the
+            # tuples keeps the time order and fixes ties by content.
+            records.sort()
+        return records
+
+    def _dump(self) -> None:
+        """One -fd dump: buffered RTT samples, then the periodic rows of the CSV files."""
+        traces = self.traces
+        assert traces is not None
+        traces.write_rtt_records(self._rtt_records())
+        screens = self.screen_dump() if self.plan.periodic_screens else None
+        traces.write_periodic(
+            self.engine.snapshot(self._log_window, restart=True), screens_text=screens
+        )
+
+    def finish(self, result: EngineResult) -> RunReport:
+        """After ``run``: the final rows and screens of the trace files, the exit screens."""
+        shown_exit = self.exit_screens()
+        files: list[str] = []
+        problems: tuple[str, ...] = ()
+        traces = self.traces
+        if traces is not None:
+            traces.write_final(self.engine.snapshot(self._log_window), self.screen_dump())
+            traces.close()
+            problems = tuple(traces.errors)
+            files = [path for path in traces.paths.values() if os.path.exists(path)]
+            for kind in traces.paths:
+                files.extend(traces.rotated_files(kind))
+        return RunReport(
+            result=result, exit_screens=shown_exit, files=tuple(sorted(files)), problems=problems
+        )
+
+    def summary_document(self, result: EngineResult, tool_version: str) -> dict[str, object]:
+        """The ``-summary_json`` document of the finished run."""
+        from gossipper.stats.summary import build_summary_json  # only with -summary_json
+
+        snapshot = result.snapshot
+        return build_summary_json(
+            snapshot,
+            tool_version=tool_version,
+            start_wall=snapshot.start_wall,
+            finish_wall=snapshot.now_wall,
+            target_rate=snapshot.target_rate,
+            scenario_name=self.plan.scenario.base_name,
+            exit_code=int(result.exit_status),
+            tz=self.plan.wall_clock.tz,
+        )
+
+
+@contextlib.asynccontextmanager
+async def open_run(plan: RunPlan) -> AsyncIterator[Run]:
+    """Build a run from ``plan`` and bind its socket (bind errors come before any traffic).
+
+    Raises:
+        ConfigError / InjectionError: an injection file is missing or malformed.
+        BindError: the SIP port cannot be bound.
+    """
+    injection = _load_injection(plan.config)
+    run = Run(plan, injection)
+    await run.engine.open()
+    try:
+        yield run
+    finally:
+        if run.traces is not None:
+            run.traces.close()
+
+
+def _build_env(plan: RunPlan, injection: dict[str, InjectionFile]) -> RunEnv:
+    config = plan.config
+    remote = plan.remote
+    return RunEnv(
+        service=config.service,
+        remote_host=plan.remote_host or (remote[0] if remote else ""),
+        remote_ip=remote[0] if remote else "",
+        remote_port=remote[1] if remote else config.remote_port,
+        local_ip=plan.local_ip,
+        media_ip=config.media_ip or plan.local_ip,
+        media_port=config.media_port,
+        pid=plan.pid,
+        users=config.users or 0,
+        keys=dict(config.keys),
+        auth_username=config.auth_username or config.service,
+        auth_password=config.auth_password,
+        auth_uri=config.auth_uri,
+        tz=plan.wall_clock.tz,
+        dynamic_id_start=config.dynamic_start,
+        dynamic_id_step=config.dynamic_step,
+        dynamic_id_max=config.dynamic_max,
+        dynamic_id_next=config.dynamic_start,
+        per_call_local_port=config.transport_mode == "un",
+        injection=injection,
+        default_injection=(
+            os.path.basename(config.injection_files[0]) if config.injection_files else None
+        ),
+    )
+
+
+def _load_injection(config: RunConfig) -> dict[str, InjectionFile]:
+    """-inf files by basename; the first is the default for [fieldN] (SIPp docs, -inf)."""
+    files: dict[str, InjectionFile] = {}
+    if config.injection_files:
+        from gossipper.scenario.injection import load_injection_file
+
+        for path in config.injection_files:
+            files[os.path.basename(path)] = load_injection_file(path)
+    for name, field_index in config.injection_indexes:
+        files[name].build_index(field_index)
+    if config.users is not None:
+        for injection in files.values():
+            injection.check_users(config.users)
+    return files
+
+
+def _open_traces(plan: RunPlan, layout: RunStats) -> TraceFiles | None:
+    from gossipper.engine.tracing import TraceFiles, trace_files_wanted
+
+    config = plan.config
+    if not trace_files_wanted(config):
+        return None
+    return TraceFiles(
+        config,
+        scenario_name=plan.scenario.base_name,
+        pid=plan.pid,
+        directory=plan.directory,
+        tz=plan.wall_clock.tz,
+        now_wall=plan.wall_clock.wall_time,
+        layout=layout,
+    )
+
+
+def write_json_atomic(path: str, document: object) -> None:
+    """Write to a temporary file in the same directory, then rename over the target."""
+    import json
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".summary-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
