@@ -49,6 +49,9 @@ class UdpTransport:
         except BlockingIOError:
             return False
         except OSError as exc:
+            if self._closed:
+                # Same as the simulation: misuse after close is not a network failure.
+                raise trio.ClosedResourceError("UDP socket closed") from None
             raise TransportError(f"UDP send to {address[0]}:{address[1]} failed: {exc}") from exc
         return True
 
@@ -58,6 +61,9 @@ class UdpTransport:
 
     async def receive_batch(self) -> list[Datagram]:
         sock = self._sock
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            raise trio.ClosedResourceError("UDP socket closed")
         while True:
             await trio.lowlevel.wait_readable(sock)
             batch = self.receive_nowait()
