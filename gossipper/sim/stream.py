@@ -2,9 +2,10 @@
 
 It implements ``gossipper.interfaces.StreamConnection`` / ``StreamListener`` with the real TCP
 transport's error contract (see there), and stays a ``trio.abc.Stream`` so a TLS layer
-(``trio.SSLStream``) can wrap it. Every segment (SYN, SYN-ACK, refusal, data, FIN, RST) travels through the network's outbox and heap like a datagram, keyed by
-``(deliver_at, source, destination, sequence)``, so streams obey the same determinism argument
-(see ``gossipper.sim.network``). Per direction a segment never arrives before the previous one,
+(``trio.SSLStream``) can wrap it. Every segment (SYN, SYN-ACK, refusal, data, FIN, RST) travels
+through the network's outbox and heap like a datagram, keyed by ``(deliver_at, source,
+destination, sequence)``, so streams obey the same determinism argument (see
+``gossipper.sim.network``). Per direction a segment never arrives before the previous one,
 so byte order is kept whatever the jitter. Loss, duplication and reordering are not applied
 (TCP hides them); the ``reset_pct`` fault resets the connection on a written chunk: both ends then
 raise ``TransportError``. ``SimStream.reset`` is the abortive close: an RST reaches the peer after
