@@ -1,12 +1,15 @@
 """A small TCP-like stream over ``SimNetwork``: ordered bytes, a handshake, FIN and reset.
 
-Kept deliberately small (the engine does not use streams yet). Every segment (SYN, SYN-ACK,
-refusal, data, FIN) travels through the network's outbox and heap like a datagram, keyed by
-``(deliver_at, source, destination, sequence)``, so streams obey the same determinism argument
-(see ``gossipper.sim.network``). Per direction a segment never arrives before the previous one,
+It implements ``gossipper.interfaces.StreamConnection`` / ``StreamListener`` with the real TCP
+transport's error contract (see there), and stays a ``trio.abc.Stream`` so a TLS layer
+(``trio.SSLStream``) can wrap it. Every segment (SYN, SYN-ACK, refusal, data, FIN, RST) travels
+through the network's outbox and heap like a datagram, keyed by ``(deliver_at, source,
+destination, sequence)``, so streams obey the same determinism argument (see
+``gossipper.sim.network``). Per direction a segment never arrives before the previous one,
 so byte order is kept whatever the jitter. Loss, duplication and reordering are not applied
 (TCP hides them); the ``reset_pct`` fault resets the connection on a written chunk: both ends then
-raise ``trio.BrokenResourceError``.
+raise ``TransportError``. ``SimStream.reset`` is the abortive close: an RST reaches the peer after
+the bytes already in flight, and the peer's next send or receive raises ``TransportError``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class _SegmentKind(enum.Enum):
     REFUSED = "refused"
     DATA = "data"
     FIN = "fin"
+    RST = "rst"
 
 
 class _State(enum.Enum):
@@ -99,6 +103,10 @@ class _Segment:
         if kind is _SegmentKind.DATA and self.sender is not None:
             self.sender._release(len(self.data))
         target = self.target
+        if kind is _SegmentKind.RST:
+            if target is not None and not target._closed and not target._reset:
+                target._mark_reset("connection reset by peer")
+            return
         if target is None or target._closed or target._reset:
             if kind is _SegmentKind.DATA and self.sender is not None and target is not None:
                 # Data for a closed socket: the peer's kernel answers with RST (RFC 9293 3.10.7.1).
@@ -153,6 +161,7 @@ class SimStream(trio.abc.Stream):
         self._eof = False
         self._closed = False
         self._reset = False
+        self._reset_reason = ""
         self._seq = 0
         self._last_arrival_s = float("-inf")
         self._in_flight_bytes = 0
@@ -171,21 +180,36 @@ class SimStream(trio.abc.Stream):
         self._in_flight_bytes -= size
         self._send_lot.unpark_all()
 
+    def _mark_reset(self, reason: str) -> None:
+        self._reset = True
+        self._reset_reason = reason
+        self._buffer.clear()
+        self._lot.unpark_all()
+        self._send_lot.unpark_all()
+
     def _reset_connection(self) -> None:
         for end in (self, self._peer):
             if end is not None and not end._reset:
-                end._reset = True
-                end._lot.unpark_all()
-                end._send_lot.unpark_all()
+                end._mark_reset("connection reset (sim fault)")
 
     def _check_usable(self) -> None:
         if self._closed:
             raise trio.ClosedResourceError("stream is closed")
         if self._reset:
-            raise trio.BrokenResourceError("connection reset (sim fault)")
+            host, port = self.remote_address
+            raise TransportError(f"TCP connection to {host}:{port} broken: {self._reset_reason}")
+
+    def _release_port(self) -> None:
+        if self._owns_port and self._network._stream_ports.get(self.local_address) is self:
+            del self._network._stream_ports[self.local_address]
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        """Send all bytes, in order; waits while the in-flight window is full."""
+        """Send all bytes, in order; waits while the in-flight window is full.
+
+        Raises:
+            trio.ClosedResourceError: this end is closed.
+            TransportError: the connection was reset.
+        """
         await trio.lowlevel.checkpoint_if_cancelled()
         if self._sending:
             raise trio.BusyResourceError("another task is already sending on this stream")
@@ -221,7 +245,12 @@ class SimStream(trio.abc.Stream):
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        """Return the next bytes available (at most ``max_bytes``); b"" after the peer's FIN."""
+        """Return the next bytes available (at most ``max_bytes``); b"" after the peer's FIN.
+
+        Raises:
+            trio.ClosedResourceError: this end is (or gets) closed.
+            TransportError: the connection was reset; unread bytes are discarded.
+        """
         await trio.lowlevel.checkpoint_if_cancelled()
         if max_bytes is not None and max_bytes < 1:
             raise ValueError("max_bytes must be >= 1")
@@ -259,11 +288,30 @@ class SimStream(trio.abc.Stream):
                     self._peer,
                 )
                 self._network._submit_segment(fin)
-            if self._owns_port and self._network._stream_ports.get(self.local_address) is self:
-                del self._network._stream_ports[self.local_address]
+            self._release_port()
             self._lot.unpark_all()
             self._send_lot.unpark_all()
         await trio.lowlevel.checkpoint()
+
+    def reset(self) -> None:
+        """Abortive close: an RST follows the bytes already in flight; see the module docstring."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._state is _State.OPEN and not self._reset and self._peer is not None:
+            rst = _Segment(
+                _SegmentKind.RST,
+                self.local_address,
+                self.remote_address,
+                self._next_seq(),
+                self,
+                self._peer,
+            )
+            self._network._submit_segment(rst)
+        self._buffer.clear()
+        self._release_port()
+        self._lot.unpark_all()
+        self._send_lot.unpark_all()
 
 
 class SimStreamListener(trio.abc.Listener[SimStream]):
@@ -314,15 +362,24 @@ def open_stream_listener(network: SimNetwork, host: str, port: int) -> SimStream
     return listener
 
 
-async def connect_stream(network: SimNetwork, host: str, address: Address) -> SimStream:
-    """Connect from an ephemeral port of ``host`` to ``address``; see ``SimTransportFactory``."""
+async def connect_stream(
+    network: SimNetwork, host: str, address: Address, local_port: int = 0
+) -> SimStream:
+    """Connect from (host, local_port) to ``address``; port 0 takes the next ephemeral port.
+
+    See ``SimTransportFactory.connect_stream``.
+    """
     await trio.lowlevel.checkpoint_if_cancelled()
     try:
         remote = _check_destination(address)
     except TransportError as exc:
         raise TransportError(f"cannot connect: {exc}") from None
     ports = network._stream_ports
-    local = (host, network._allocate_port(host, "tcp", ports))
+    if local_port == 0:
+        local_port = network._allocate_port(host, "tcp", ports)
+    elif (host, local_port) in ports:
+        raise BindError(f"cannot bind TCP {host}:{local_port}: address already in use")
+    local = (host, local_port)
     client = SimStream(network, local, remote)
     client._owns_port = True
     ports[local] = client

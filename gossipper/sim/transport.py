@@ -9,6 +9,8 @@ waits for at least one datagram, and ``close`` wakes a pending receive with
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import trio
 
 from gossipper.errors import BindError, TransportError
@@ -129,15 +131,45 @@ class SimTransportFactory:
         return SimDatagramTransport(self.network, self.network._bind_datagram(self.host, port))
 
     async def open_stream_listener(self, host: str, port: int) -> SimStreamListener:
-        """Listen for simulated stream connections (TCP-like; not used by the engine yet)."""
+        """Listen for simulated stream connections (TCP-like); port 0 takes an ephemeral port.
+
+        Raises:
+            BindError: the port is in use, or ``host`` is not this sim host (nor a wildcard).
+        """
         await trio.lowlevel.checkpoint()
         self._resolve_bind(host, port, "TCP")
         return open_stream_listener(self.network, self.host, port)
 
-    async def connect_stream(self, address: Address) -> SimStream:
+    async def connect_stream(
+        self, remote: Address, *, local_host: str | None = None, local_port: int = 0
+    ) -> SimStream:
         """Connect to a listener; returns once the handshake has crossed the network.
 
+        ``local_host`` must be this sim host or a wildcard; ``local_port`` 0 takes an
+        ephemeral port.
+
         Raises:
-            TransportError: nothing listens at ``address`` (connection refused).
+            BindError: the local port is in use, or ``local_host`` is not this sim host.
+            TransportError: nothing listens at ``remote`` (connection refused).
         """
-        return await connect_stream(self.network, self.host, address)
+        if local_host is not None or local_port:
+            self._resolve_bind("" if local_host is None else local_host, local_port, "TCP")
+        return await connect_stream(self.network, self.host, remote, local_port)
+
+
+if TYPE_CHECKING:
+    # mypy --strict proves the simulated endpoints satisfy the seams of gossipper.interfaces.
+    from gossipper.interfaces import (
+        DatagramTransport,
+        StreamConnection,
+        StreamListener,
+        TransportFactory,
+    )
+
+    def _conforms(
+        factory: SimTransportFactory,
+        datagrams: SimDatagramTransport,
+        connection: SimStream,
+        listener: SimStreamListener,
+    ) -> tuple[TransportFactory, DatagramTransport, StreamConnection, StreamListener]:
+        return factory, datagrams, connection, listener

@@ -15,6 +15,7 @@ import trio
 
 from gossipper.errors import BindError, TransportError
 from gossipper.interfaces import Address, Datagram
+from gossipper.transport.tcp import TcpConnection, TcpListener, connect_tcp, open_tcp_listener
 
 RECEIVE_BATCH_MAX = 256
 """Datagrams taken per wake-up; bounds the work done between two checkpoints."""
@@ -50,6 +51,9 @@ class UdpTransport:
         except BlockingIOError:
             return False
         except OSError as exc:
+            if self._closed:
+                # Same as the simulation: misuse after close is not a network failure.
+                raise trio.ClosedResourceError("UDP socket closed") from None
             raise TransportError(f"UDP send to {address[0]}:{address[1]} failed: {exc}") from exc
         return True
 
@@ -59,6 +63,9 @@ class UdpTransport:
 
     async def receive_batch(self) -> list[Datagram]:
         sock = self._sock
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            raise trio.ClosedResourceError("UDP socket closed")
         while True:
             await trio.lowlevel.wait_readable(sock)
             batch = self.receive_nowait()
@@ -92,7 +99,8 @@ class UdpTransport:
 
 
 class UdpTransportFactory:
-    """Opens real UDP sockets (implements ``interfaces.TransportFactory``)."""
+    """Opens real sockets: UDP datagrams and TCP streams (implements
+    ``interfaces.TransportFactory``; the stream endpoints live in ``transport.tcp``)."""
 
     def __init__(self, *, buffer_bytes: int = SOCKET_BUFFER_BYTES) -> None:
         self._buffer_bytes = buffer_bytes
@@ -115,6 +123,16 @@ class UdpTransportFactory:
             raise BindError(f"cannot bind UDP {host}:{port}: {exc}") from exc
         sock.setblocking(False)
         return UdpTransport(sock)
+
+    async def open_stream_listener(self, host: str, port: int) -> TcpListener:
+        """Listen for TCP connections on (host, port); see ``transport.tcp``."""
+        return await open_tcp_listener(host, port)
+
+    async def connect_stream(
+        self, remote: Address, *, local_host: str | None = None, local_port: int = 0
+    ) -> TcpConnection:
+        """Connect over TCP, bound to (local_host, local_port) when given; see ``transport.tcp``."""
+        return await connect_tcp(remote, local_host=local_host, local_port=local_port)
 
 
 def detect_local_ip(remote_host: str | None, *, ipv6: bool = False) -> str:

@@ -79,19 +79,15 @@ def test_reset_fault_breaks_both_ends() -> None:
             for end in (server, client):
                 try:
                     await end.receive_some()
-                except trio.BrokenResourceError as exc:
+                except TransportError as exc:
                     errors.append(type(exc))
-            with pytest.raises(trio.BrokenResourceError):
+            with pytest.raises(TransportError, match="reset"):
                 await client.send_all(b"more")
             resets = [e for e in network.events() if e.kind is EventKind.STREAM_RESET]
             assert network.statistics().stream_resets == len(resets) == 1
             return errors[0], errors[1], len(errors)
 
-    assert run_under_virtual_time(main) == (
-        trio.BrokenResourceError,
-        trio.BrokenResourceError,
-        2,
-    )
+    assert run_under_virtual_time(main) == (TransportError, TransportError, 2)
 
 
 def test_close_gives_eof_to_the_peer_and_closed_error_locally() -> None:
@@ -134,3 +130,37 @@ def test_simultaneous_connects_are_accepted_in_address_order() -> None:
     assert len(orders) == 1
     (order,) = orders
     assert list(order) == sorted(order)
+
+
+def test_abortive_reset_reaches_the_peer_after_the_link_delay() -> None:
+    async def main() -> tuple[float, float, int]:
+        async with open_sim_network(1, FaultPlan.uniform(delay_ms=4)) as network:
+            listener = await SimTransportFactory(network, SERVER).open_stream_listener(SERVER, 80)
+            client = await SimTransportFactory(network, CLIENT).connect_stream((SERVER, 80))
+            server = await listener.accept()
+            reset_at = trio.current_time()
+            client.reset()
+            with pytest.raises(TransportError, match="reset by peer"):
+                await server.receive_some()
+            # The client's port is free again; an RST is not a network fault.
+            assert (CLIENT, 40000) not in network._stream_ports
+            return reset_at, trio.current_time(), network.statistics().stream_resets
+
+    reset_at, broken_at, faults = run_under_virtual_time(main)
+    assert broken_at - reset_at == pytest.approx(0.004)
+    assert faults == 0
+
+
+def test_client_bind_outside_the_sim_host_raises_bind_error() -> None:
+    async def main() -> None:
+        async with open_sim_network(1) as network:
+            await SimTransportFactory(network, SERVER).open_stream_listener(SERVER, 80)
+            client = SimTransportFactory(network, CLIENT)
+            with pytest.raises(BindError, match="10.0.0.9:5060"):
+                await client.connect_stream((SERVER, 80), local_host="10.0.0.9", local_port=5060)
+            stream = await client.connect_stream(
+                (SERVER, 80), local_host="0.0.0.0", local_port=5060
+            )
+            assert stream.local_address == (CLIENT, 5060)
+
+    run_under_virtual_time(main)

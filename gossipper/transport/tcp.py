@@ -1,0 +1,193 @@
+"""Real TCP streams (implement ``gossipper.interfaces.StreamConnection`` / ``StreamListener``).
+
+Built on trio's ``SocketStream``/``SocketListener`` (TCP_NODELAY on, as SIP wants small messages
+out at once). This module only translates trio's stream errors into the contract written in
+``gossipper.interfaces``: a broken connection raises ``TransportError``, local misuse after a
+close stays ``trio.ClosedResourceError``, bind problems raise ``BindError`` naming host:port.
+
+``TcpConnection`` keeps the bytes-carrying stream apart from the socket it runs on, so TLS (a
+``trio.SSLStream`` over the socket stream) and WebSocket framing can reuse it: they pass their
+own stream and keep the socket for addresses and ``reset``.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import trio
+
+from gossipper.errors import BindError, TransportError
+from gossipper.interfaces import Address
+
+LISTEN_BACKLOG = 100
+"""Pending connections a listener queues (SIPp listens with the same backlog;
+docs/sipp-behaviour.md, "Transports")."""
+
+_LINGER_ABORT = struct.pack("ii", 1, 0)
+"""SO_LINGER on with a zero timeout: ``close`` then sends RST (RFC 9293 3.10.5, ABORT call)."""
+
+
+def _family_for(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _address(sockaddr: object) -> Address:
+    # IPv6 gives (host, port, flowinfo, scope_id): keep host and port.
+    assert isinstance(sockaddr, tuple)
+    return (str(sockaddr[0]), int(sockaddr[1]))
+
+
+def _reason(exc: BaseException) -> str:
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return str(cause)
+
+
+class TcpConnection:
+    """One established TCP connection (or a stream layered on one, such as TLS)."""
+
+    def __init__(self, stream: trio.abc.Stream, socket_stream: trio.SocketStream) -> None:
+        """``stream`` carries the bytes; ``socket_stream`` is the TCP connection under it.
+
+        Raises:
+            OSError: the socket is no longer connected (the peer reset it already).
+        """
+        self._stream = stream
+        self._socket = socket_stream.socket
+        self._local = _address(self._socket.getsockname())
+        self._remote = _address(self._socket.getpeername())
+        self._closed = False
+
+    @property
+    def local_address(self) -> Address:
+        return self._local
+
+    @property
+    def remote_address(self) -> Address:
+        return self._remote
+
+    def _broken(self, action: str, exc: BaseException) -> TransportError:
+        host, port = self._remote
+        return TransportError(f"TCP {action} {host}:{port} failed: {_reason(exc)}")
+
+    async def send_all(self, data: bytes) -> None:
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            raise trio.ClosedResourceError("TCP connection is closed")
+        try:
+            await self._stream.send_all(data)
+        except trio.BrokenResourceError as exc:
+            raise self._broken("send to", exc) from exc
+
+    async def receive_some(self, max_bytes: int) -> bytes:
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            raise trio.ClosedResourceError("TCP connection is closed")
+        try:
+            data = await self._stream.receive_some(max_bytes)
+        except trio.BrokenResourceError as exc:
+            raise self._broken("receive from", exc) from exc
+        return data if isinstance(data, bytes) else bytes(data)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._stream.aclose()
+
+    def reset(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
+        except OSError:
+            pass  # already disconnected: a plain close is all that is left to do
+        # trio's close wakes tasks waiting on the socket with ClosedResourceError.
+        self._socket.close()
+
+
+class TcpListener:
+    """A listening TCP socket (SO_REUSEADDR, so a restarted run can rebind at once)."""
+
+    def __init__(self, listener: trio.SocketListener) -> None:
+        self._listener = listener
+        self._local = _address(listener.socket.getsockname())
+
+    @property
+    def local_address(self) -> Address:
+        return self._local
+
+    async def accept(self) -> TcpConnection:
+        while True:
+            stream = await self._listener.accept()
+            try:
+                return TcpConnection(stream, stream)
+            except OSError:
+                # Reset by the peer between the kernel's accept and ours: nothing to hand out.
+                await stream.aclose()
+
+    async def aclose(self) -> None:
+        await self._listener.aclose()
+
+
+async def open_tcp_listener(host: str, port: int, *, backlog: int = LISTEN_BACKLOG) -> TcpListener:
+    """Listen on (host, port); port 0 takes an ephemeral port.
+
+    Raises:
+        BindError: the address is in use or cannot be bound.
+    """
+    family = _family_for(host)
+    sock = trio.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        await sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"cannot bind TCP {host}:{port}: {_reason(exc)}") from exc
+    except BaseException:
+        sock.close()
+        raise
+    return TcpListener(trio.SocketListener(sock))
+
+
+async def connect_tcp(
+    remote: Address, *, local_host: str | None = None, local_port: int = 0
+) -> TcpConnection:
+    """Connect to ``remote``, first binding to (local_host, local_port) when either is given.
+
+    Raises:
+        BindError: the local address is in use or cannot be bound.
+        TransportError: the connection is refused or the remote is unreachable.
+    """
+    host, port = remote
+    family = _family_for(host)
+    sock = trio.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if local_host is not None or local_port:
+            if local_host is None:
+                local_host = "::" if family == socket.AF_INET6 else "0.0.0.0"
+            # SIPp binds the client connection to -i/-p; reusing the port right after an earlier
+            # connection from it closed (TIME_WAIT) needs SO_REUSEADDR.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                await sock.bind((local_host, local_port))
+            except OSError as exc:
+                raise BindError(
+                    f"cannot bind TCP {local_host}:{local_port}: {_reason(exc)}"
+                ) from exc
+        try:
+            await sock.connect((host, port))
+        except OSError as exc:
+            raise TransportError(f"cannot connect TCP to {host}:{port}: {_reason(exc)}") from exc
+        stream = trio.SocketStream(sock)
+        try:
+            return TcpConnection(stream, stream)
+        except OSError as exc:
+            raise TransportError(f"cannot connect TCP to {host}:{port}: {_reason(exc)}") from exc
+    except BaseException:
+        sock.close()
+        raise
