@@ -14,9 +14,9 @@ import trio
 from gossipper import __version__
 from gossipper.config import RunConfig
 from gossipper.engine import Engine, EngineResult
-from gossipper.engine.tracing import TraceFiles, trace_files_wanted
 from gossipper.errors import ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import Address
+from gossipper.output import TraceFiles, trace_files_wanted
 from gossipper.scenario import BUILTIN_NAMES, RunEnv, Scenario
 from gossipper.transport import UdpTransportFactory, detect_local_ip, resolve_host
 
@@ -275,12 +275,8 @@ def open_trace_files(
 def _report(
     config: RunConfig, engine: Engine, result: EngineResult, stdout: TextIO, stderr: TextIO
 ) -> None:
-    from gossipper.engine.screens import (
-        display_snapshot,
-        exit_screens,
-        screen_dump,
-        summary_document,
-    )
+    from gossipper.engine.screens import display_snapshot, screen_context, screen_dump
+    from gossipper.output import exit_screens, summary_document, write_json_atomic
 
     shown = display_snapshot(engine)
     tracer = engine.tracer
@@ -289,27 +285,18 @@ def _report(
         tracer.close()
         for problem in tracer.errors:
             stderr.write(f"gossipper: warning: {problem}\n")
-    stdout.write(exit_screens(engine, shown))
+    stdout.write(
+        exit_screens(shown, server=engine.scenario.is_server, context=screen_context(engine))
+    )
     stdout.flush()
     if result.fatal_message:
         stderr.write(f"gossipper: error: {result.fatal_message}\n")
     if config.summary_json:
-        write_json_atomic(config.summary_json, summary_document(engine, result, __version__))
-
-
-def write_json_atomic(path: str, document: object) -> None:
-    """Write to a temporary file in the same directory, then rename over the target."""
-    import json
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".summary-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+        document = summary_document(
+            result.snapshot,
+            target_rate=engine.stats.target_rate,
+            scenario_name=engine.scenario.base_name,
+            exit_code=int(result.exit_status),
+            tool_version=__version__,
+        )
+        write_json_atomic(config.summary_json, document)

@@ -1,9 +1,13 @@
-"""Glue between a run and the pure formatters of ``gossipper.stats``: what each screen line and
-the summary document need to know about the scenario and the engine."""
+"""What the screens need to know about the scenario and the engine.
+
+``describe_elements`` is the engine's own (the counts and screens layout of the scenario); the
+other functions are adapters that take an ``Engine`` and produce the explicit data the writers of
+``gossipper.output`` take (``screen_context``, ``engine_screen_state``, ``display_snapshot``).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gossipper.config import RunConfig
 from gossipper.scenario import ElementKind, Optional, Scenario
@@ -11,14 +15,14 @@ from gossipper.stats import (
     ElementInfo,
     ElementKindTag,
     ScreenContext,
+    ScreenState,
     StatsSnapshot,
-    format_exit_stdout,
     format_screen_dump,
     screen_state,
 )
 
 if TYPE_CHECKING:
-    from gossipper.engine.engine import Engine, EngineResult
+    from gossipper.engine.engine import Engine
 
 _KIND_TAGS = {
     ElementKind.SEND: ElementKindTag.SEND,
@@ -75,6 +79,7 @@ def describe_elements(scenario: Scenario, config: RunConfig) -> list[ElementInfo
 
 
 def screen_context(engine: Engine) -> ScreenContext:
+    """Ports, transport, rate and limits shown on the scenario screen."""
     config = engine.config
     remote = engine.remote
     return ScreenContext(
@@ -98,44 +103,26 @@ def display_snapshot(engine: Engine) -> StatsSnapshot:
     return engine.snapshot(reset_periodic=False, window="display")
 
 
-def exit_screens(engine: Engine, snapshot: StatsSnapshot) -> str:
-    """SIPp's stdout at exit: scenario screen and statistics screen, "Test Terminated"."""
-    return format_exit_stdout(
-        snapshot, server=engine.scenario.is_server, context=screen_context(engine)
-    )
-
-
-def screen_dump(engine: Engine, snapshot: StatsSnapshot, *, terminated: bool) -> str:
-    """What -trace_screen, SIGUSR2 and key s write: scenario, statistics, repartition screens."""
+def engine_screen_state(engine: Engine, *, terminated: bool) -> ScreenState:
+    """The bottom line of the screens for the engine's current state."""
     from gossipper.engine.engine import QuitState
 
-    state = screen_state(
+    return screen_state(
         terminated=terminated,
         quitting=engine.quit_state is not QuitState.RUNNING,
         paused=engine.traffic_paused,
         server=engine.scenario.is_server,
     )
+
+
+def screen_dump(engine: Engine, snapshot: StatsSnapshot, *, terminated: bool) -> str:
+    """What -trace_screen, SIGUSR2 and key s write (``gossipper.output.screen_dump`` with the
+    engine's facts). The engine itself needs it for the ``-fd`` screens and must not import
+    ``gossipper.output`` (a sibling layer), so this calls the stats formatter directly."""
     return format_screen_dump(
         snapshot,
         server=engine.scenario.is_server,
         context=screen_context(engine),
-        state=state,
+        state=engine_screen_state(engine, terminated=terminated),
         periodic_rtd=engine.config.periodic_rtd,
     )
-
-
-def summary_document(engine: Engine, result: EngineResult, tool_version: str) -> dict[str, Any]:
-    """The ``-summary_json`` document of a finished run."""
-    from gossipper.stats.summary import build_summary_json  # only with -summary_json
-
-    snapshot = result.snapshot
-    document = build_summary_json(
-        snapshot,
-        tool_version=tool_version,
-        start_wall=snapshot.start_wall,
-        finish_wall=snapshot.now_wall,
-        target_rate=engine.stats.target_rate,
-        scenario_name=engine.scenario.base_name,
-        exit_code=int(result.exit_status),
-    )
-    return document

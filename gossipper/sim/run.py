@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import json
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -38,15 +37,16 @@ import trio
 
 from gossipper.config import RunConfig
 from gossipper.engine import Engine, EngineResult
-from gossipper.engine.screens import (
-    display_snapshot,
-    exit_screens,
-    screen_dump,
-    summary_document,
-)
-from gossipper.engine.tracing import TraceFiles, trace_files_wanted
+from gossipper.engine.screens import display_snapshot, screen_context, screen_dump
 from gossipper.errors import ConfigError, ExitStatus, GossipperError
 from gossipper.interfaces import Address
+from gossipper.output import (
+    TraceFiles,
+    exit_screens,
+    summary_document,
+    trace_files_wanted,
+    write_json_atomic,
+)
 from gossipper.scenario import RunEnv, Scenario
 from gossipper.sim.clock import DEFAULT_EPOCH_S, SimWallClock, new_virtual_clock
 from gossipper.sim.faults import FaultPlan
@@ -375,8 +375,14 @@ class _Runner:
             nursery.cancel_scope.cancel()
         if main.config.summary_json:
             path = os.path.join(plan.directory, main.config.summary_json)
-            document = summary_document(main_engine, main_result, plan.tool_version)
-            _write_json(path, document)
+            document = summary_document(
+                main_result.snapshot,
+                target_rate=main_engine.stats.target_rate,
+                scenario_name=main_engine.scenario.base_name,
+                exit_code=int(main_result.exit_status),
+                tool_version=plan.tool_version,
+            )
+            write_json_atomic(path, document)
             self.files.append(path)
         return SimulationResult(
             exit_status=main_result.exit_status,
@@ -398,7 +404,9 @@ class _Runner:
             traces.close()
             self.trace_errors.extend(traces.errors)
             self.files.extend(_existing(traces))
-        self.screens = exit_screens(engine, shown)
+        self.screens = exit_screens(
+            shown, server=engine.scenario.is_server, context=screen_context(engine)
+        )
 
 
 def _existing(traces: TraceFiles) -> list[str]:
@@ -406,12 +414,3 @@ def _existing(traces: TraceFiles) -> list[str]:
     for kind in traces.paths:
         paths.extend(traces.rotated_files(kind))
     return paths
-
-
-def _write_json(path: str, document: object) -> None:
-    """Write the summary as a real run does (indent 2, newline-terminated)."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, sort_keys=False)
-        handle.write("\n")
-    os.replace(temporary, path)

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from gossipper.config import RunConfig
-from gossipper.engine.tracing import TraceFiles
 from gossipper.errors import ConfigError
+from gossipper.output import TraceFiles
 from gossipper.sip import parse_message
 from gossipper.stats import ElementInfo, ElementKindTag, FailureReason, RunStats
 from gossipper.stats.formatting import format_log_time
