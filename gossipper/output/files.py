@@ -78,7 +78,7 @@ class Stamper:
 
     def log_time(self, wall: float) -> str:
         """``YYYY-MM-DD<TAB>HH:MM:SS.uuuuuu<TAB>EPOCH.uuuuuu``: SIPp's "log time"
-        (docs/sipp-behaviour.md, Outputs)."""
+        (docs/sipp-behaviour.md, "Outputs")."""
         micros = self._micros(wall)
         return f"{self._log_head}{micros}{self._log_mid}{micros}"
 

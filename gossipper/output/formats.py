@@ -299,7 +299,7 @@ class TraceFormatBase:
 
 class SippTraceFormat(TraceFormatBase):
     """SIPp 3.6.1's files: names, headers and rows (docs/trace-schema-contract.md, SIPp
-    format; docs/sipp-behaviour.md, Outputs)."""
+    format; docs/sipp-behaviour.md, "Outputs")."""
 
     trace_format = TraceFormat.SIPP
 
@@ -331,7 +331,8 @@ class SippTraceFormat(TraceFormatBase):
         return config.trace_counts or config.trace_stat
 
     def files(self, config: RunConfig) -> dict[str, FileSpec]:
-        """SIPp's names: ``<scenario>_<pid>_<kind>`` (docs/sipp-behaviour.md, Outputs)."""
+        """SIPp's names: ``<scenario>_<pid>_<kind>`` (docs/sipp-behaviour.md, "Outputs":
+        file names)."""
         stem = self.rotated_stem
         wanted: dict[str, FileSpec] = {}
         if config.trace_stat:

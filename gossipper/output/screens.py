@@ -3,7 +3,7 @@
 The text comes from the formatters of :mod:`gossipper.stats.screens`; these functions are what a
 run prints or writes, with the facts about the run passed in: the snapshot, the scenario's mode,
 the :class:`ScreenContext` (ports, rate, limits) and the bottom-line state. SIPp's layouts:
-docs/trace-schema-contract.md (screen.log) and docs/sipp-behaviour.md (Outputs).
+docs/trace-schema-contract.md (screen.log) and docs/sipp-behaviour.md ("Outputs").
 """
 
 from __future__ import annotations

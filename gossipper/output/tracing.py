@@ -1,6 +1,6 @@
 """SIPp 3.6.1 trace files: messages, shortmessages, errors, logs, calldebug, screens and the
 statistics CSVs (contract: docs/trace-schema-contract.md; SIPp's behaviour: docs/sipp-behaviour.md,
-section Outputs).
+"Outputs").
 
 :class:`TraceFiles` implements the engine's ``Tracer`` protocol and writes every file a SIPp
 ``-trace_*`` option asks for, with SIPp's names, timestamps and layouts. It routes events to
@@ -333,7 +333,7 @@ class TraceFiles:
 
         SIPp 3.6.1 writes the stat, counts and error-codes rows twice at exit (once at the end
         of the main loop, once on the exit path). That duplicate is a 3.6.1 bug
-        (docs/sipp-behaviour.md, Outputs): the engine's last :meth:`write_periodic` is the one
+        (docs/sipp-behaviour.md, "Outputs"): the engine's last :meth:`write_periodic` is the one
         final row, and this adds a row only when the counters changed since the last one (both
         schemas)."""
         self._write_rows(snapshot, final=True)
