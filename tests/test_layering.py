@@ -15,6 +15,8 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PURE = ["sip", "scenario", "stats"]
 PURE_MODULES = ["interfaces.py", "config.py", "errors.py"]
+OUTPUT = "output"
+"""Writers: files and clocks are theirs, but no trio, no sockets and no engine (design.md 2)."""
 
 FORBIDDEN_CALLS = {
     ("time", "time"),
@@ -61,6 +63,28 @@ def test_pure_layers_use_no_clock_randomness_or_sockets() -> None:
                 and (node.value.id, node.attr) in FORBIDDEN_CALLS
             ):
                 problems.append(f"{path}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert problems == []
+
+
+def _imported_modules(path: pathlib.Path) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def test_output_imports_no_trio_sockets_or_engine() -> None:
+    problems: list[str] = []
+    files = sorted((ROOT / "gossipper" / OUTPUT).rglob("*.py"))
+    assert files
+    for path in files:
+        for lineno, module in _imported_modules(path):
+            top = module.split(".")[0]
+            if top in FORBIDDEN_IMPORTS or module.startswith("gossipper.engine"):
+                problems.append(f"{path}:{lineno}: import {module}")
     assert problems == []
 
 

@@ -16,8 +16,9 @@ from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.errors import ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import Address
+from gossipper.output import write_json_atomic
 from gossipper.scenario import BUILTIN_NAMES, Scenario
-from gossipper.session import Run, RunPlan, open_run, write_json_atomic
+from gossipper.session import Run, RunPlan, open_run
 from gossipper.transport import UdpTransportFactory, detect_local_ip, resolve_host
 
 

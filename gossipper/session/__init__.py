@@ -18,7 +18,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -26,22 +26,15 @@ from gossipper.config import RunConfig
 from gossipper.engine import Engine, EngineResult, EngineStatistics, QuitState
 from gossipper.engine.elements import new_run_stats
 from gossipper.interfaces import Address, Tracer, TransportFactory, WallClock
+from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_document
 from gossipper.scenario import RunEnv, Scenario
-from gossipper.stats import (
-    RunStats,
-    ScreenContext,
-    StatsSnapshot,
-    format_exit_stdout,
-    format_screen_dump,
-    screen_state,
-)
+from gossipper.stats import RunStats, ScreenContext, StatsSnapshot, screen_state
 from gossipper.stats.counters import StatsWindow
 
 if TYPE_CHECKING:
-    from gossipper.engine.tracing import TraceFiles
     from gossipper.scenario import InjectionFile
 
-__all__ = ["Run", "RunPlan", "RunReport", "open_run", "write_json_atomic"]
+__all__ = ["Run", "RunPlan", "RunReport", "open_run"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,7 +162,7 @@ class Run:
             paused=statistics.traffic_paused,
             server=statistics.is_server,
         )
-        return format_screen_dump(
+        return screen_dump(
             self.display_snapshot(),
             server=statistics.is_server,
             context=self.screen_context(statistics),
@@ -181,7 +174,7 @@ class Run:
     def exit_screens(self) -> str:
         """SIPp's stdout at exit: scenario screen and statistics screen, "Test Terminated"."""
         statistics = self.engine.statistics()
-        return format_exit_stdout(
+        return exit_screens(
             self.display_snapshot(),
             server=statistics.is_server,
             context=self.screen_context(statistics),
@@ -238,19 +231,15 @@ class Run:
             result=result, exit_screens=shown_exit, files=tuple(sorted(files)), problems=problems
         )
 
-    def summary_document(self, result: EngineResult, tool_version: str) -> dict[str, object]:
+    def summary_document(self, result: EngineResult, tool_version: str) -> dict[str, Any]:
         """The ``-summary_json`` document of the finished run."""
-        from gossipper.stats.summary import build_summary_json  # only with -summary_json
-
         snapshot = result.snapshot
-        return build_summary_json(
+        return summary_document(
             snapshot,
-            tool_version=tool_version,
-            start_wall=snapshot.start_wall,
-            finish_wall=snapshot.now_wall,
             target_rate=snapshot.target_rate,
             scenario_name=self.plan.scenario.base_name,
             exit_code=int(result.exit_status),
+            tool_version=tool_version,
             tz=self.plan.wall_clock.tz,
         )
 
@@ -320,7 +309,7 @@ def _load_injection(config: RunConfig) -> dict[str, InjectionFile]:
 
 
 def _open_traces(plan: RunPlan, layout: RunStats) -> TraceFiles | None:
-    from gossipper.engine.tracing import TraceFiles, trace_files_wanted
+    from gossipper.output import trace_files_wanted
 
     config = plan.config
     if not trace_files_wanted(config):
@@ -334,21 +323,3 @@ def _open_traces(plan: RunPlan, layout: RunStats) -> TraceFiles | None:
         now_wall=plan.wall_clock.wall_time,
         layout=layout,
     )
-
-
-def write_json_atomic(path: str, document: object) -> None:
-    """Write to a temporary file in the same directory, then rename over the target."""
-    import json
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".summary-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise

@@ -37,8 +37,9 @@ from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.errors import ConfigError, ExitStatus, GossipperError
 from gossipper.interfaces import Address
+from gossipper.output import write_json_atomic
 from gossipper.scenario import Scenario
-from gossipper.session import RunPlan, open_run, write_json_atomic
+from gossipper.session import RunPlan, open_run
 from gossipper.sim.clock import DEFAULT_EPOCH_S, SimWallClock, new_virtual_clock
 from gossipper.sim.faults import FaultPlan
 from gossipper.sim.network import (

@@ -7,9 +7,9 @@ previous reset of the same *window* (SIPp keeps one periodic set for the screen,
 ``-f``, and one for the log files, reset every ``-fd``: two windows, ``"display"`` and ``"log"``).
 
 Durations follow SIPp's arithmetic: response times and call lengths are whole milliseconds
-(truncated), means and standard deviations come from integer sums (sipp-reference 6.3), while the
-mergeable :class:`~gossipper.stats.histogram.Histogram` keeps nanosecond precision for the JSON
-summary.
+(truncated), means and standard deviations come from integer sums (docs/sipp-behaviour.md,
+"Outputs": statistics arithmetic), while the mergeable
+:class:`~gossipper.stats.histogram.Histogram` keeps nanosecond precision for the JSON summary.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Value formats shared by SIPp's output files and screens (sipp-reference 6.2, 6.3).
+"""Value formats shared by SIPp's output files and screens (docs/sipp-behaviour.md, "Outputs":
+log time, statistics arithmetic).
 
 SIPp keeps times as ``struct timeval`` (whole microseconds) and durations as whole
 milliseconds; rates are C ``float``; doubles go through the C++ default stream format
@@ -23,7 +24,8 @@ def epoch_to_us(epoch_s: float) -> int:
 
 
 def format_log_time(epoch_s: float, tz: datetime.tzinfo | None = None) -> str:
-    """SIPp "log time": ``YYYY-MM-DD<TAB>HH:MM:SS.uuuuuu<TAB>EPOCH.uuuuuu`` (6.2).
+    """SIPp "log time": ``YYYY-MM-DD<TAB>HH:MM:SS.uuuuuu<TAB>EPOCH.uuuuuu`` (docs/sipp-behaviour.md,
+    "Outputs": log time).
 
     ``tz`` None means the local time zone of the process (as SIPp's ``localtime``).
     """

@@ -1,5 +1,6 @@
-"""The comma-separated trace schemas of the Go gossipper tool (gossipper-inventory 3.2-3.7), as an
-alternative to SIPp's formats, selected by :class:`TraceFormat`.
+"""The comma-separated trace schemas of the Go gossipper tool (contract:
+docs/trace-schema-contract.md, gossipper format), as an alternative to SIPp's formats, selected
+by :class:`TraceFormat`.
 
 Conventions of those files: comma separator, RFC 4180 quoting only where needed, ``\\n`` line
 ends, one header line; timestamps RFC 3339 with the fraction's trailing zeros trimmed

@@ -1,5 +1,5 @@
 """SIPp 3.6.1 text screens: scenario, statistics and repartition screens, the ``-trace_screen``
-dump and what SIPp prints on stdout at exit (sipp-reference 6.8).
+dump and what SIPp prints on stdout at exit (docs/sipp-behaviour.md, "Outputs": screens).
 
 Layouts were taken from real 3.6.1 output (``sipp-samples/*_screen.log``,
 ``*_stdout_at_exit.txt`` and black-box runs); every function returns complete lines ending in

@@ -1,5 +1,6 @@
 """SIPp 3.6.1 statistics files: ``-trace_stat``, ``-trace_counts``, ``-trace_rtt``,
-``-trace_error_codes`` (sipp-reference 6.3 to 6.6).
+``-trace_error_codes`` (docs/trace-schema-contract.md, SIPp format; docs/sipp-behaviour.md,
+"Outputs").
 
 Every function returns one line *including* its ``\\n``; in the stat and counts files every field,
 the last one too, is followed by the delimiter.
@@ -79,7 +80,8 @@ def generic_counter_column(name: str) -> str:
 
 
 def stat_csv_columns(layout: StatLayout) -> list[str]:
-    """Column names of the stat CSV in order (6.3 construction rules)."""
+    """Column names of the stat CSV in order (docs/sipp-behaviour.md, "Outputs": statistics
+    file)."""
     cols = list(_FIXED_HEAD)
     for reason in FAILURE_REASONS:
         cols += [f"{reason.value}(P)", f"{reason.value}(C)"]
@@ -190,7 +192,7 @@ def duration_field(ms: float) -> str:
     return ms_to_hhmmss_us(c_ulong(ms))
 
 
-# ---------------------------------------------------------------------- counts file (6.5)
+# ---------------------------------------------------------------------- counts file
 
 
 def _counts_plan(infos: Iterable[ElementInfo]) -> list[tuple[int, ElementInfo, list[str]]]:
@@ -209,7 +211,8 @@ def _counts_plan(infos: Iterable[ElementInfo]) -> list[tuple[int, ElementInfo, l
         elif kind is ElementKindTag.RECV:
             names = ["Recv", "Retrans", "Timeout", "Unexp"] + (["Lost"] if lost else [])
         elif kind in (ElementKindTag.PAUSE, ElementKindTag.NOP):
-            # 3.6.1 quirk: a nop is classified as a pause (sipp-reference 1.7).
+            # 3.6.1 quirk: a nop is classified as a pause (docs/sipp-behaviour.md, "Outputs":
+            # counts file).
             names = ["Sessions", "Unexp"]
         elif kind is ElementKindTag.RECVCMD:
             names = ["RecvCmd", "RecvCmd_Timeout"]
@@ -257,7 +260,7 @@ def format_counts_row(
     return "".join(field + delimiter for field in fields) + "\n"
 
 
-# ---------------------------------------------------------------------- rtt file (6.4)
+# ---------------------------------------------------------------------- rtt file
 
 
 def format_rtt_header(delimiter: str = ";") -> str:
@@ -273,7 +276,7 @@ def format_rtt_lines(samples: Iterable[tuple[float, float, str]], delimiter: str
     )
 
 
-# ---------------------------------------------------------------------- error codes (6.6)
+# ---------------------------------------------------------------------- error codes
 
 
 def format_error_codes_row(

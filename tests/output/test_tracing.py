@@ -10,15 +10,34 @@ from collections.abc import Iterator
 import pytest
 
 from gossipper.config import RunConfig
-from gossipper.engine.tracing import TraceFiles
 from gossipper.errors import ConfigError
+from gossipper.output import TraceFiles
 from gossipper.sip import parse_message
 from gossipper.stats import ElementInfo, ElementKindTag, FailureReason, RunStats
 from gossipper.stats.formatting import format_log_time
+from tests.stats._windows import log_window
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "data" / "sipp-samples"
 UTC = datetime.UTC
 SEPARATOR = b"-" * 47 + b" "
+
+
+class _Flow:
+    """The flow of every traced message here (the writers print the addresses nowhere yet)."""
+
+    transport_name = "UDP"
+    reliable = False
+    local_address = ("127.0.0.1", 5060)
+    remote_address = ("127.0.0.1", 5061)
+
+    def send_nowait(self, data: bytes) -> bool:
+        return True
+
+    async def send(self, data: bytes) -> None:
+        return None
+
+
+FLOW = _Flow()
 
 
 def sample(name: str) -> bytes:
@@ -99,9 +118,9 @@ def replay_uac_messages(tracer: TraceFiles, count: int) -> None:
     records = list(sample_records(sample("uac_messages.log")))
     for (_, title, raw), wall in zip(records[:count], walls, strict=False):
         if b"sent" in title:
-            tracer.message_sent("1-7107@127.0.0.1", raw, wall)
+            tracer.message_sent("1-7107@127.0.0.1", raw, FLOW, wall)
         else:
-            tracer.message_received("1-7107@127.0.0.1", parse_message(raw), wall)
+            tracer.message_received("1-7107@127.0.0.1", parse_message(raw), FLOW, wall)
 
 
 # ---------------------------------------------------------------------- names and creation
@@ -175,7 +194,7 @@ def test_explicit_file_names_are_used_verbatim(tmp_path: pathlib.Path) -> None:
 
 def test_no_option_no_file(tmp_path: pathlib.Path) -> None:
     tracer = make_tracer(tmp_path)
-    tracer.message_sent("x", b"OPTIONS sip:a SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n", 1.0)
+    tracer.message_sent("x", b"OPTIONS sip:a SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n", FLOW, 1.0)
     tracer.warning("w", 1.0)
     tracer.log("l", 1.0)
     tracer.close()
@@ -200,7 +219,7 @@ def test_stat_needs_the_layout(tmp_path: pathlib.Path) -> None:
 
 
 def test_trace_files_has_the_tracer_methods() -> None:
-    from gossipper.engine.engine import Tracer
+    from gossipper.interfaces import Tracer
 
     for name, member in inspect.getmembers(Tracer, inspect.isfunction):
         if name.startswith("_"):
@@ -228,7 +247,7 @@ def test_time_zone_is_applied(tmp_path: pathlib.Path) -> None:
     config = RunConfig(trace_shortmsg=True)
     plus2 = datetime.timezone(datetime.timedelta(hours=2))
     tracer = TraceFiles(config, scenario_name="s", pid=1, directory=tmp_path, tz=plus2)
-    tracer.message_sent("c", b"BYE sip:a SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", 1795671783.487751)
+    tracer.message_sent("c", b"BYE sip:a SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", FLOW, 1795671783.487751)
     tracer.close()
     text = pathlib.Path(tracer.paths["shortmessages"]).read_text()
     assert text.startswith("2026-11-26\t07:43:03.487751\t1795671783.487751\tS\t")
@@ -256,9 +275,9 @@ def test_messages_log_keywords_sample(tmp_path: pathlib.Path) -> None:
         moment = datetime.datetime.strptime(stamp.decode(), "%Y-%m-%d %H:%M:%S.%f")
         wall = moment.replace(tzinfo=UTC).timestamp()
         if b"sent" in title:
-            tracer.message_sent("1-14406@127.0.0.1", raw, wall)
+            tracer.message_sent("1-14406@127.0.0.1", raw, FLOW, wall)
         else:
-            tracer.message_received("1-14406@127.0.0.1", parse_message(raw), wall)
+            tracer.message_received("1-14406@127.0.0.1", parse_message(raw), FLOW, wall)
     tracer.close()
     ours = pathlib.Path(tracer.paths["messages"]).read_bytes()
     assert ours == data
@@ -268,9 +287,9 @@ def test_messages_log_keywords_sample(tmp_path: pathlib.Path) -> None:
 def test_lost_and_out_of_call_records(tmp_path: pathlib.Path) -> None:
     tracer = make_tracer(tmp_path, trace_msg=True, trace_shortmsg=True)
     bye = b"BYE sip:a SIP/2.0\r\nCall-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
-    tracer.message_lost("c1", bye, 1795671783.1)
+    tracer.message_lost("c1", bye, FLOW, 1795671783.1)
     stray = b"SIP/2.0 200 OK\r\nCall-ID: old\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
-    tracer.out_of_call(stray, 1795671783.2)
+    tracer.out_of_call(stray, FLOW, 1795671783.2)
     tracer.close()
     text = pathlib.Path(tracer.paths["messages"]).read_bytes()
     assert text == (
@@ -293,7 +312,7 @@ def test_shortmessages_match_sipp_uac(tmp_path: pathlib.Path) -> None:
     records = list(sample_records(sample("uac_messages.log")))
     ack = records[3][2]
     bye = ack.replace(b"ACK sip:", b"BYE sip:").replace(b"CSeq: 1 ACK", b"CSeq: 2 BYE")
-    tracer.message_sent("1-7107@127.0.0.1", bye, short_walls("uac_shortmessages.log")[4])
+    tracer.message_sent("1-7107@127.0.0.1", bye, FLOW, short_walls("uac_shortmessages.log")[4])
     tracer.close()
     ours = pathlib.Path(tracer.paths["shortmessages"]).read_bytes()
     expected = b"".join(sample("uac_shortmessages.log").splitlines(keepends=True)[:5])
@@ -307,11 +326,11 @@ def test_shortmessages_match_sipp_uas(tmp_path: pathlib.Path) -> None:
     walls = short_walls("uas_shortmessages.log")
     tracer = make_tracer(tmp_path, trace_shortmsg=True)
     call_id = "1-7107@127.0.0.1"
-    tracer.message_received(call_id, parse_message(invite), walls[0])
-    tracer.message_sent(call_id, ringing, walls[1])
-    tracer.message_sent(call_id, ok, walls[2])
-    tracer.message_received(call_id, parse_message(ack), walls[3])
-    tracer.message_received(call_id, parse_message(bye), walls[4])
+    tracer.message_received(call_id, parse_message(invite), FLOW, walls[0])
+    tracer.message_sent(call_id, ringing, FLOW, walls[1])
+    tracer.message_sent(call_id, ok, FLOW, walls[2])
+    tracer.message_received(call_id, parse_message(ack), FLOW, walls[3])
+    tracer.message_received(call_id, parse_message(bye), FLOW, walls[4])
     tracer.close()
     ours = pathlib.Path(tracer.paths["shortmessages"]).read_bytes()
     assert ours == b"".join(sample("uas_shortmessages.log").splitlines(keepends=True)[:5])
@@ -319,9 +338,9 @@ def test_shortmessages_match_sipp_uas(tmp_path: pathlib.Path) -> None:
 
 def test_shortmessage_cseq_lookup_is_case_insensitive(tmp_path: pathlib.Path) -> None:
     tracer = make_tracer(tmp_path, trace_shortmsg=True)
-    tracer.message_sent("a", b"OPTIONS sip:x SIP/2.0\r\ncseq :  7 OPTIONS \r\n\r\n", 1.0)
-    tracer.message_sent("b", b"OPTIONS sip:x SIP/2.0\r\nVia: x\r\n\r\n", 2.0)
-    tracer.message_sent("c", b"OPTIONS sip:x SIP/2.0\nCSeq: 8 OPTIONS\n\n", 3.0)
+    tracer.message_sent("a", b"OPTIONS sip:x SIP/2.0\r\ncseq :  7 OPTIONS \r\n\r\n", FLOW, 1.0)
+    tracer.message_sent("b", b"OPTIONS sip:x SIP/2.0\r\nVia: x\r\n\r\n", FLOW, 2.0)
+    tracer.message_sent("c", b"OPTIONS sip:x SIP/2.0\nCSeq: 8 OPTIONS\n\n", FLOW, 3.0)
     tracer.close()
     lines = pathlib.Path(tracer.paths["shortmessages"]).read_bytes().splitlines()
     assert [line.split(b"\t")[4:] for line in lines] == [
@@ -403,10 +422,10 @@ def test_calldebug_writes_failed_calls_only(tmp_path: pathlib.Path) -> None:
     )
     tracer = make_tracer(tmp_path, trace_calldebug=True)
     call = "1-14646@127.0.0.1"
-    tracer.message_sent(call, invite, 1795672240.084836)
-    tracer.message_received(call, parse_message(busy), 1795672240.088790)
-    tracer.message_lost(call, invite, 1795672240.088800)
-    tracer.message_sent("ok-call", invite, 1795672240.09)
+    tracer.message_sent(call, invite, FLOW, 1795672240.084836)
+    tracer.message_received(call, parse_message(busy), FLOW, 1795672240.088790)
+    tracer.message_lost(call, invite, FLOW, 1795672240.088800)
+    tracer.message_sent("ok-call", invite, FLOW, 1795672240.09)
     tracer.call_ended("ok-call", False, "", 1795672240.1)
     tracer.call_ended(call, True, "FailedUnexpectedMessage", 1795672240.088971)
     tracer.close()
@@ -430,7 +449,7 @@ def test_calldebug_writes_failed_calls_only(tmp_path: pathlib.Path) -> None:
 
 def test_calldebug_buffers_nothing_when_off(tmp_path: pathlib.Path) -> None:
     tracer = make_tracer(tmp_path, trace_msg=True)
-    tracer.message_sent("c", b"BYE sip:a SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", 1.0)
+    tracer.message_sent("c", b"BYE sip:a SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", FLOW, 1.0)
     assert tracer._calldebug_calls == {}
     tracer.call_ended("c", True, "x", 2.0)
     tracer.close()
@@ -445,8 +464,8 @@ def test_records_of_one_instant_are_ordered_by_call_then_arrival(
     def run(directory: pathlib.Path, order: list[tuple[str, bytes]]) -> bytes:
         tracer = make_tracer(directory, trace_msg=True, trace_shortmsg=True)
         for call_id, data in order:
-            tracer.message_sent(call_id, data, 1795671783.25)
-        tracer.message_sent("a", b"ACK sip:x SIP/2.0\r\nCSeq: 1 ACK\r\n\r\n", 1795671783.5)
+            tracer.message_sent(call_id, data, FLOW, 1795671783.25)
+        tracer.message_sent("a", b"ACK sip:x SIP/2.0\r\nCSeq: 1 ACK\r\n\r\n", FLOW, 1795671783.5)
         tracer.close()
         paths = tracer.paths
         return (
@@ -496,7 +515,7 @@ def test_ring_buffer_rotates_and_keeps_n_files(tmp_path: pathlib.Path) -> None:
     for i in range(12):
         wall.now = 1795671783.0 + i // 4  # several rotations within one second
         data = invite_bytes(i)
-        tracer.message_sent(str(i), data, wall.now + 0.001 * i)
+        tracer.message_sent(str(i), data, FLOW, wall.now + 0.001 * i)
         record_size = 96 + len(data)
     tracer.flush()
     rotated = tracer.rotated_files("messages")
@@ -523,7 +542,7 @@ def test_ring_buffer_names_use_start_second_and_counter(tmp_path: pathlib.Path) 
     wall = FakeWall(1795671783.0)
     tracer = make_tracer(tmp_path, wall, trace_msg=True, ringbuffer_size=100, ringbuffer_files=5)
     for i in range(3):
-        tracer.message_sent(str(i), invite_bytes(i), 1795671783.0 + i)
+        tracer.message_sent(str(i), invite_bytes(i), FLOW, 1795671783.0 + i)
     tracer.close()
     assert sorted(os.path.basename(p) for p in tracer.rotated_files("messages")) == [
         "uac_7107_messages_1795671783.1.log",
@@ -539,7 +558,7 @@ def test_ring_buffer_does_not_clobber_foreign_files(tmp_path: pathlib.Path) -> N
         tmp_path, FakeWall(), trace_msg=True, ringbuffer_size=100, ringbuffer_files=1
     )
     for i in range(3):
-        tracer.message_sent(str(i), invite_bytes(i), 1795671783.0 + i)
+        tracer.message_sent(str(i), invite_bytes(i), FLOW, 1795671783.0 + i)
     tracer.close()
     assert foreign.read_bytes() == b"not ours\n"
     assert len(tracer.rotated_files("messages")) == 1
@@ -548,7 +567,7 @@ def test_ring_buffer_does_not_clobber_foreign_files(tmp_path: pathlib.Path) -> N
 def test_ring_buffer_with_zero_files_restarts_the_file(tmp_path: pathlib.Path) -> None:
     tracer = make_tracer(tmp_path, trace_msg=True, ringbuffer_size=100, ringbuffer_files=0)
     for i in range(3):
-        tracer.message_sent(str(i), invite_bytes(i), 1795671783.0 + i)
+        tracer.message_sent(str(i), invite_bytes(i), FLOW, 1795671783.0 + i)
     tracer.close()
     assert [p.name for p in tmp_path.iterdir()] == ["uac_7107_messages.log"]
     # The last record crossed the size, so the file restarted empty after it.
@@ -579,7 +598,7 @@ def test_limit_smaller_than_the_header_still_terminates(tmp_path: pathlib.Path) 
 def test_max_log_size_stops_writing(tmp_path: pathlib.Path) -> None:
     tracer = make_tracer(tmp_path, trace_shortmsg=True, max_log_size=200)
     for i in range(10):
-        tracer.message_sent(str(i), invite_bytes(i), 1795671783.0 + i)
+        tracer.message_sent(str(i), invite_bytes(i), FLOW, 1795671783.0 + i)
     tracer.close()
     lines = pathlib.Path(tracer.paths["shortmessages"]).read_bytes().splitlines(keepends=True)
     size = sum(len(line) for line in lines)
@@ -609,8 +628,8 @@ def test_overwrite_false_appends_and_true_truncates(tmp_path: pathlib.Path) -> N
 
 def test_writes_are_buffered_until_flush(tmp_path: pathlib.Path) -> None:
     tracer = make_tracer(tmp_path, trace_msg=True)
-    tracer.message_sent("c", invite_bytes(1), 1795671783.0)
-    tracer.message_sent("c", invite_bytes(2), 1795671784.0)
+    tracer.message_sent("c", invite_bytes(1), FLOW, 1795671783.0)
+    tracer.message_sent("c", invite_bytes(2), FLOW, 1795671784.0)
     path = pathlib.Path(tracer.paths["messages"])
     assert path.read_bytes() == b""
     tracer.flush()
@@ -633,7 +652,7 @@ def test_stat_counts_error_codes_and_screen_files(tmp_path: pathlib.Path) -> Non
         trace_screen=True,
     )
     paths = {kind: pathlib.Path(p) for kind, p in tracer.paths.items()}
-    tracer.write_periodic(stats.snapshot(1795671783.490709, 0.003, reset_periodic=True))
+    tracer.write_periodic(stats.snapshot(1795671783.490709, 0.003, log_window(stats), restart=True))
     assert paths["stat"].read_bytes() == b"".join(
         sample("uac_stat.csv").splitlines(keepends=True)[:2]
     )
@@ -649,7 +668,7 @@ def test_stat_counts_error_codes_and_screen_files(tmp_path: pathlib.Path) -> Non
     stats.unexpected_response_code(486)
     stats.unexpected_response_code(487)
     screens = sample("uac_screen.log").decode("latin-1")
-    tracer.write_final(stats.snapshot(1795671784.4, 1.0, reset_periodic=True), screens)
+    tracer.write_final(stats.snapshot(1795671784.4, 1.0, log_window(stats), restart=True), screens)
     tracer.close()
     assert paths["error_codes"].read_bytes().splitlines()[1].endswith(b";487,486,")
     assert paths["screen"].read_bytes() == sample("uac_screen.log")
@@ -675,7 +694,7 @@ def test_rtt_file_matches_sipp(tmp_path: pathlib.Path) -> None:
 def test_stat_delimiter_is_used(tmp_path: pathlib.Path) -> None:
     stats = uac_stats()
     tracer = make_tracer(tmp_path, layout=stats, trace_stat=True, stat_delimiter=",")
-    tracer.write_periodic(stats.snapshot(1795671783.490709, 0.003, reset_periodic=True))
+    tracer.write_periodic(stats.snapshot(1795671783.490709, 0.003, log_window(stats), restart=True))
     tracer.close()
     header, row = pathlib.Path(tracer.paths["stat"]).read_bytes().splitlines()
     assert header.startswith(b"StartTime,LastResetTime,")
@@ -822,7 +841,7 @@ def test_gossipper_stat_screen_and_counts_rows(tmp_path: pathlib.Path) -> None:
     tracer = gossipper_tracer(
         tmp_path, stats, trace_stat=True, trace_screen=True, trace_counts=True
     )
-    tracer.write_periodic(stats.snapshot(1795671783.004, 0.004, reset_periodic=True))
+    tracer.write_periodic(stats.snapshot(1795671783.004, 0.004, log_window(stats), restart=True))
     stats.call_created(0.1, incoming=False)
     stats.elements[0].messages += 1
     stats.rtd_sample(0, 0.0125, 0.2)
@@ -830,10 +849,10 @@ def test_gossipper_stat_screen_and_counts_rows(tmp_path: pathlib.Path) -> None:
     stats.call_created(0.4, incoming=False)
     stats.call_ended(0.5, 0.1, FailureReason.UNEXPECTED_MESSAGE)
     stats.retransmissions += 3
-    tracer.write_periodic(stats.snapshot(1795671784.5, 1.5, reset_periodic=True))
-    end = stats.snapshot(1795671785.25, 2.25, reset_periodic=True)
+    tracer.write_periodic(stats.snapshot(1795671784.5, 1.5, log_window(stats), restart=True))
+    end = stats.snapshot(1795671785.25, 2.25, log_window(stats), restart=True)
     tracer.write_periodic(end)  # the engine's end-of-main-loop dump
-    tracer.write_final(stats.snapshot(1795671785.26, 2.26, reset_periodic=False), "screens")
+    tracer.write_final(stats.snapshot(1795671785.26, 2.26, log_window(stats)), "screens")
     tracer.close()
 
     stat = rows(tracer.paths["stat"])
@@ -876,9 +895,9 @@ def test_gossipper_stat_screen_and_counts_rows(tmp_path: pathlib.Path) -> None:
 def test_gossipper_final_row_is_written_when_something_changed(tmp_path: pathlib.Path) -> None:
     stats = uac_stats(start_wall=1795671783.0)
     tracer = gossipper_tracer(tmp_path, stats, trace_stat=True)
-    tracer.write_periodic(stats.snapshot(1795671784.0, 1.0, reset_periodic=True))
+    tracer.write_periodic(stats.snapshot(1795671784.0, 1.0, log_window(stats), restart=True))
     stats.call_created(1.1, incoming=False)
-    tracer.write_final(stats.snapshot(1795671784.2, 1.2, reset_periodic=False), "")
+    tracer.write_final(stats.snapshot(1795671784.2, 1.2, log_window(stats)), "")
     tracer.close()
     assert len(rows(tracer.paths["stat"])) == 3
 
@@ -889,10 +908,10 @@ def test_gossipper_shortmessages_rows(tmp_path: pathlib.Path) -> None:
     tracer = gossipper_tracer(tmp_path, trace_shortmsg=True, trace_msg=True)
     call_id = "1-7107@127.0.0.1"
     tracer.call_started(call_id, 17)
-    tracer.message_sent(call_id, invite, 1795671783.5)
-    tracer.message_received(call_id, parse_message(ringing), 1795671783.51)
-    tracer.message_received(call_id, parse_message(ok), 1795671783.52)
-    tracer.message_sent(call_id, ack, 1795671783.53)
+    tracer.message_sent(call_id, invite, FLOW, 1795671783.5)
+    tracer.message_received(call_id, parse_message(ringing), FLOW, 1795671783.51)
+    tracer.message_received(call_id, parse_message(ok), FLOW, 1795671783.52)
+    tracer.message_sent(call_id, ack, FLOW, 1795671783.53)
     tracer.call_ended(call_id, False, "", 1795671783.6)
     tracer.close()
     assert rows(tracer.paths["shortmessages"]) == [
@@ -911,7 +930,7 @@ def test_gossipper_shortmessages_rows(tmp_path: pathlib.Path) -> None:
 def test_gossipper_call_numbers_without_announcements(tmp_path: pathlib.Path) -> None:
     tracer = gossipper_tracer(tmp_path, trace_shortmsg=True)
     for n, call_id in enumerate(["b", "a", "b", "c"]):
-        tracer.message_sent(call_id, b"BYE sip:x SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", 10.0 + n)
+        tracer.message_sent(call_id, b"BYE sip:x SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", FLOW, 10.0 + n)
     tracer.close()
     calls = [line.split(",")[2] for line in rows(tracer.paths["shortmessages"])[1:]]
     assert calls == ["1", "2", "1", "3"]  # order of first appearance
@@ -923,10 +942,10 @@ def test_gossipper_error_codes_one_row_per_unexpected_response(tmp_path: pathlib
     tracer.call_started("c-2", 2)
     busy = parse_message(b"SIP/2.0 486 Busy Here\r\nCall-ID: c-2\r\nCSeq: 1 INVITE\r\n\r\n")
     bye = parse_message(b"BYE sip:x SIP/2.0\r\nCall-ID: c-2\r\nCSeq: 2 BYE\r\n\r\n")
-    tracer.unexpected_message("c-2", busy, "200", 1795671783.25)
-    tracer.unexpected_message("c-2", bye, "200", 1795671783.26)  # requests add nothing
+    tracer.unexpected_message("c-2", busy, "200", FLOW, 1795671783.25)
+    tracer.unexpected_message("c-2", bye, "200", FLOW, 1795671783.26)  # requests add nothing
     stats.unexpected_response_code(486)
-    tracer.write_periodic(stats.snapshot(1795671784.0, 1.0, reset_periodic=True))
+    tracer.write_periodic(stats.snapshot(1795671784.0, 1.0, log_window(stats), restart=True))
     tracer.close()
     assert rows(tracer.paths["error_codes"]) == [
         G_ERROR_CODES_HEADER.decode().rstrip("\n"),
@@ -937,7 +956,7 @@ def test_gossipper_error_codes_one_row_per_unexpected_response(tmp_path: pathlib
 def test_unexpected_message_writes_nothing_in_sipp_format(tmp_path: pathlib.Path) -> None:
     tracer = make_tracer(tmp_path, trace_error_codes=True)
     busy = parse_message(b"SIP/2.0 486 Busy Here\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n")
-    tracer.unexpected_message("c", busy, "200", 1795671783.25)
+    tracer.unexpected_message("c", busy, "200", FLOW, 1795671783.25)
     tracer.close()
     assert pathlib.Path(tracer.paths["error_codes"]).read_bytes() == b""
 
@@ -970,7 +989,7 @@ def test_gossipper_csv_append_keeps_a_single_header(tmp_path: pathlib.Path) -> N
     options: dict[str, object] = {"trace_shortmsg": True, "shortmessage_overwrite": False}
     for wall in (1795671783.0, 1795671784.0):
         tracer = gossipper_tracer(tmp_path, **options)
-        tracer.message_sent("c", b"BYE sip:x SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", wall)
+        tracer.message_sent("c", b"BYE sip:x SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", FLOW, wall)
         tracer.close()
     lines = rows(tracer.paths["shortmessages"])
     assert lines[0] == G_SHORT_HEADER.decode().rstrip("\n")
@@ -989,7 +1008,7 @@ def test_gossipper_rotated_csv_files_start_with_the_header(tmp_path: pathlib.Pat
     )
     for n in range(8):
         wall.now += 1
-        tracer.message_sent(f"c{n}", b"BYE sip:x SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", wall.now)
+        tracer.message_sent(f"c{n}", b"BYE sip:x SIP/2.0\r\nCSeq: 2 BYE\r\n\r\n", FLOW, wall.now)
         tracer.flush()
     tracer.close()
     rotated = tracer.rotated_files("shortmessages")
