@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     )
     from gossipper.scenario.injection import (
         InjectionFile,
-        InjectionSet,
         LineOrder,
         load_injection_file,
         parse_injection_text,
@@ -72,7 +71,6 @@ _SUBMODULE_OF = {
     "SipMessageLike": "context",
     "bracket_ipv6": "context",
     "InjectionFile": "injection",
-    "InjectionSet": "injection",
     "LineOrder": "injection",
     "load_injection_file": "injection",
     "parse_injection_text": "injection",
@@ -146,7 +144,6 @@ __all__ = [
     "ElementKind",
     "GlobalVariables",
     "InjectionFile",
-    "InjectionSet",
     "LineOrder",
     "Optional",
     "PauseSpec",

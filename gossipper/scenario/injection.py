@@ -10,7 +10,7 @@ import enum
 import os
 import random
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from gossipper.errors import ConfigError
 
@@ -238,33 +238,3 @@ def load_injection_file(path: str) -> InjectionFile:
     except OSError as exc:
         raise ConfigError(f"{path}: can not read injection file: {exc.strerror}") from None
     return parse_injection_text(path, data.decode("latin-1"))
-
-
-class InjectionSet:
-    """All ``-inf`` files of a run, by basename; the first one is the default for ``[fieldN]``."""
-
-    __slots__ = ("default_name", "files")
-
-    def __init__(self, files: Iterable[InjectionFile] = ()) -> None:
-        self.files: dict[str, InjectionFile] = {}
-        self.default_name: str | None = None
-        for f in files:
-            self.add(f)
-
-    def add(self, f: InjectionFile) -> None:
-        """Register a file (the first registered becomes the default)."""
-        self.files[f.name] = f
-        if self.default_name is None:
-            self.default_name = f.name
-
-    def get(self, name: str) -> InjectionFile | None:
-        """The file with this basename (a path is reduced to its basename first)."""
-        return self.files.get(os.path.basename(name))
-
-    def choose_lines(self, user_id: int, rng: random.Random) -> dict[str, int]:
-        """Each file's line for a new call (made at call creation, section 10)."""
-        return {name: f.next_line(user_id, rng) for name, f in self.files.items()}
-
-    def as_mapping(self) -> Mapping[str, InjectionFile]:
-        """Read-only view by basename."""
-        return self.files

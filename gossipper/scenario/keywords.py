@@ -8,7 +8,6 @@ sockets are known, so per-call rendering only evaluates per-call keywords.
 
 from __future__ import annotations
 
-import datetime
 import email.utils
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 from gossipper.errors import ScenarioError
 from gossipper.scenario.context import CallContext, RenderError, RunEnv, bracket_ipv6
 from gossipper.sip import SipMessage
+from gossipper.timefmt import format_log_time
 
 if TYPE_CHECKING:
     from gossipper.scenario.templates import Template
@@ -291,15 +291,6 @@ class ClockTickKeyword(Keyword):
 
     def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
         return str(ctx.env.clock_ms())
-
-
-def format_log_time(epoch_s: float) -> str:
-    """SIPp's log time (sipp-reference 6.2): ``YYYY-MM-DD<TAB>HH:MM:SS.uuuuuu<TAB>EPOCH.uuuuuu``
-    in local time."""
-    micros = int(round(epoch_s * 1_000_000))
-    seconds, usec = divmod(micros, 1_000_000)
-    local = datetime.datetime.fromtimestamp(seconds)
-    return f"{local:%Y-%m-%d}\t{local:%H:%M:%S}.{usec:06d}\t{seconds}.{usec:06d}"
 
 
 class TimestampKeyword(Keyword):

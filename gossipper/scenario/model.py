@@ -213,26 +213,6 @@ class Element:
             return False
         return cseq_method in self.cseq_method_list
 
-    def should_execute(self, variables: Variables) -> bool:
-        """``condexec``/``condexec_inverse``: run the element only if the variable is set (or
-        not set). A skipped element still takes its ``next`` branch (sipp-reference 1.3)."""
-        if self.condexec is None:
-            return True
-        return variables.is_set(self.condexec) != self.condexec_inverse
-
-    def next_position(self, variables: Variables, rng: random.Random) -> int:
-        """SIPp's advance step (sipp-reference 1.12): the ``next`` label when there is one, its
-        ``test`` variable is set and the ``chance`` draw succeeds; otherwise ``index + 1``.
-        A result equal to ``len(elements)`` ends the call."""
-        if self.next_index is None:
-            return self.index + 1
-        if self.test is not None and not variables.is_set(self.test):
-            return self.index + 1
-        # SIPp: branch when rand() > (1 - chance) * RAND_MAX; chance 0 never, 1 always.
-        if self.chance is None or rng.random() < self.chance:
-            return self.next_index
-        return self.index + 1
-
     def matches_request(self, method: str) -> bool:
         """Request matching: exact method, or a POSIX ERE search with ``regexp_match``."""
         if self.kind is not ElementKind.RECV or self.request is None:
@@ -301,10 +281,6 @@ class Scenario:
     def new_global_variables(self) -> GlobalVariables:
         """Process-wide variable state for a run (``-set`` values applied)."""
         return GlobalVariables(self.variable_scopes, self.global_initial_values)
-
-    def element_at_label(self, label: str) -> int | None:
-        """Index of a label."""
-        return self.labels.get(label)
 
     def bind(self, env: RunEnv) -> Scenario:
         """A copy with run-static keywords folded into literal text (call once the sockets are
