@@ -19,7 +19,7 @@ def epoch_to_us(epoch_s: float) -> int:
 
 def format_log_time(epoch_s: float, tz: datetime.tzinfo | None = None) -> str:
     """SIPp "log time": ``YYYY-MM-DD<TAB>HH:MM:SS.uuuuuu<TAB>EPOCH.uuuuuu``
-    (docs/sipp-behaviour.md#timestamps): the date and time in ``tz``, then the Unix epoch
+    (docs/sipp-behaviour.md#log-time): the date and time in ``tz``, then the Unix epoch
     with the seconds zero-padded to 10 digits.
 
     ``tz`` None means the local time zone of the process (as SIPp's ``localtime``).

@@ -1,6 +1,6 @@
 """The scenario layer: SIPp XML -> immutable model, message templates, variables, actions and
-injection files. Pure: no trio, no sockets, no clock, no global randomness (sipp-reference 1-5,
-10, 13).
+injection files. Pure: no trio, no sockets, no clock, no global randomness (SIPp docs: scenarios;
+docs/sipp-behaviour.md, section "Scenario and SIP").
 
 The names below are loaded on first use (PEP 562): a plain run never needs the action
 classes, distributions or injection files, and importing them costs start-up CPU that counts

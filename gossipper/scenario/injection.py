@@ -1,4 +1,4 @@
-"""Injection files (``-inf``), sipp-reference section 10.
+"""Injection files (``-inf``), docs/sipp-behaviour.md#injection-files.
 
 An injection file is read once at start-up into memory. Text is kept as the latin-1 view of the
 file's bytes (project convention), so any byte round-trips into messages.
@@ -95,8 +95,8 @@ class InjectionFile:
         return parts[field]
 
     def next_line(self, user_id: int, rng: random.Random) -> int:
-        """The line for a newly created call (section 10): SEQUENTIAL wraps, RANDOM is uniform,
-        USER is ``user_id - 1`` (-1 when the call has no user)."""
+        """The line for a newly created call (docs/sipp-behaviour.md#injection-files): SEQUENTIAL
+        wraps, RANDOM is uniform, USER is ``user_id - 1`` (-1 when the call has no user)."""
         count = self.line_count
         if self.order is LineOrder.SEQUENTIAL:
             line = self._next_sequential % count
@@ -117,7 +117,7 @@ class InjectionFile:
                 f"{self.path}: {users} users but only {self.line_count} lines in the file"
             )
 
-    # -infindex and the database actions (sipp-reference 2.4) ------------------------------
+    # -infindex and the database actions (docs/sipp-behaviour.md#actions) -------------------
 
     def build_index(self, field: int) -> None:
         """Index field ``field`` of every line (``-infindex FILE N``); later duplicates win."""
@@ -175,7 +175,7 @@ def parse_injection_text(path: str, text: str) -> InjectionFile:
     """Parse the contents of an injection file (see :func:`load_injection_file`)."""
     raw_lines = text.split("\n")
     header = raw_lines[0].rstrip("\r")
-    # SIPp searches the words in this order (sipp-reference 10).
+    # SIPp searches the words in this order (docs/sipp-behaviour.md#injection-files).
     if "RANDOM" in header:
         order = LineOrder.RANDOM
     elif "SEQUENTIAL" in header:

@@ -1,4 +1,5 @@
-"""SIPp scenario XML -> :class:`~gossipper.scenario.model.Scenario` (sipp-reference 1-5).
+"""SIPp scenario XML -> :class:`~gossipper.scenario.model.Scenario` (SIPp docs: scenarios;
+docs/sipp-behaviour.md#scenario-files).
 
 lxml is used here only, at load time. Every problem is reported as
 ``ScenarioError(file, line, reason)``: XML syntax, unknown elements and attributes (SIPp ignores
@@ -80,7 +81,8 @@ _CONTACT = "Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>\n"
 
 DEFAULT_MESSAGE_TEXTS: Mapping[str, str] = MappingProxyType(
     {
-        # SIPp 3.6.1 forms of the messages sent by the automatic behaviours (sipp-reference 1.12).
+        # SIPp 3.6.1 forms of the messages sent by the automatic behaviours
+        # (docs/sipp-behaviour.md#default-messages).
         "3pcc_abort": "call-id: [call_id]\ninternal-cmd: abort_call\n\n",
         "ack": (
             "ACK [last_Request_URI] SIP/2.0\n[last_Via]\n[last_From]\n[last_To]\n"
@@ -1121,7 +1123,7 @@ _DISTRIBUTION_READERS: dict[str, tuple[str, Callable[[_Parameter], Distribution]
 
 
 def read_distribution(n: _Node, *, old_style: bool) -> Distribution | None:
-    """SIPp's ``parse_distribution`` (SIPp docs: "Statistically distributed pauses").
+    """SIPp's ``parse_distribution`` (docs/sipp-behaviour.md#pause-distributions).
     None means "use -d" (only with ``old_style``: the attribute forms ``<pause>`` accepts)."""
     name = n.get("distribution")
     if name is None:
@@ -1300,7 +1302,8 @@ def _resolve(loader: _Loader, pending: _Pending, labels: Mapping[str, int]) -> E
 
 
 def _mode(elements: Sequence[Element]) -> tuple[bool, TwinRole]:
-    """Client/server and 3PCC role (SIPp's computeSippMode; docs/sipp-behaviour.md#3pcc)."""
+    """Client/server and 3PCC role (SIPp's computeSippMode;
+    docs/sipp-behaviour.md#mode-and-3pcc-role)."""
     creation_server: bool | None = None
     role = TwinRole.NONE
     seen_send_cmd = False

@@ -1,8 +1,8 @@
 """The immutable scenario model produced by :func:`gossipper.scenario.loader.load_scenario`.
 
 Everything here is frozen and slotted; collections are tuples (or read-only mappings). The
-engine walks ``Scenario.elements`` by index, exactly like SIPp's message list (sipp-reference
-1.12).
+engine walks ``Scenario.elements`` by index, exactly like SIPp's message list
+(docs/sipp-behaviour.md#call-flow).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class Optional(enum.Enum):
 
 
 class TwinRole(enum.Enum):
-    """3PCC role derived from the order of ``sendCmd``/``recvCmd`` (sipp-reference 1.11)."""
+    """3PCC role derived from the order of ``sendCmd``/``recvCmd``
+    (docs/sipp-behaviour.md#mode-and-3pcc-role)."""
 
     NONE = "none"
     CONTROLLER_A = "3pcc-controller-A"
@@ -172,8 +173,9 @@ class Element:
     advance_state: bool = True
     ignoresdp: bool = False
     allowed_cseq_methods: frozenset[str] | None = None
-    """Response matching rule of sipp-reference 1.5: CSeq methods of the requests sent (without
-    transactions) before this element; None = any method (first element, or ``response_txn``)."""
+    """Response matching rule (docs/sipp-behaviour.md#response-matching): CSeq methods of the
+    requests sent (without transactions) before this element; None = any method (first element, or
+    ``response_txn``)."""
     cseq_method_list: str | None = None
     """The same as SIPp keeps it: the methods concatenated (matched with substring semantics)."""
     # pause / timewait
@@ -198,8 +200,9 @@ class Element:
         return ""
 
     def matches_response(self, code: int, cseq_method: str) -> bool:
-        """Response matching without ``response_txn`` (sipp-reference 1.5): right code, and the
-        CSeq method appears in the list of methods sent before (substring search, as SIPp)."""
+        """Response matching without ``response_txn`` (docs/sipp-behaviour.md#response-matching):
+        right code, and the CSeq method appears in the list of methods sent before (substring
+        search, as SIPp)."""
         if self.kind is not ElementKind.RECV:
             return False
         if self.response_re is not None:
@@ -229,7 +232,8 @@ class Scenario:
     name: str
     """``<scenario name="...">``."""
     base_name: str
-    """File naming base: ``uac`` for ``-sn uac``, ``foo`` for ``-sf dir/foo.xml`` (6.1)."""
+    """File naming base: ``uac`` for ``-sn uac``, ``foo`` for ``-sf dir/foo.xml`` (SIPp
+    names its output files after it)."""
     source_label: str
     """The file as given, or ``<builtin:uac>``."""
     elements: tuple[Element, ...]
@@ -245,7 +249,7 @@ class Scenario:
     """Index of label ``_unexp.main`` if defined."""
     default_messages: Mapping[str, Template]
     """``ack``, ``ack2``, ``bye``, ``cancel``, ``200``, ``3pcc_abort`` (overridable with
-    ``<DefaultMessage>``), sipp-reference 1.12."""
+    ``<DefaultMessage>``), docs/sipp-behaviour.md#default-messages."""
     global_variables: tuple[str, ...]
     user_variables: tuple[str, ...]
     twin_role: TwinRole = TwinRole.NONE
