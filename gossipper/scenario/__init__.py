@@ -1,6 +1,6 @@
 """The scenario layer: SIPp XML -> immutable model, message templates, variables, actions and
-injection files. Pure: no trio, no sockets, no clock, no global randomness (sipp-reference 1-5,
-10, 13).
+injection files. Pure: no trio, no sockets, no clock, no global randomness (SIPp docs: scenarios;
+docs/sipp-behaviour.md, section "Scenario and SIP").
 
 The names below are loaded on first use (PEP 562): a plain run never needs the action
 classes, distributions or injection files, and importing them costs start-up CPU that counts
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     )
     from gossipper.scenario.injection import (
         InjectionFile,
-        InjectionSet,
         LineOrder,
         load_injection_file,
         parse_injection_text,
@@ -72,7 +71,6 @@ _SUBMODULE_OF = {
     "SipMessageLike": "context",
     "bracket_ipv6": "context",
     "InjectionFile": "injection",
-    "InjectionSet": "injection",
     "LineOrder": "injection",
     "load_injection_file": "injection",
     "parse_injection_text": "injection",
@@ -146,7 +144,6 @@ __all__ = [
     "ElementKind",
     "GlobalVariables",
     "InjectionFile",
-    "InjectionSet",
     "LineOrder",
     "Optional",
     "PauseSpec",

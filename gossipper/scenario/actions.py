@@ -1,4 +1,5 @@
-"""Scenario actions (sipp-reference section 2): parsed, frozen action objects and
+"""Scenario actions (SIPp docs: scenarios/actions;
+docs/sipp-behaviour.md#actions): parsed, frozen action objects and
 :func:`run_actions`, which executes them for one call and reports what the engine must do.
 
 Nothing here performs I/O: shell commands, log lines, warnings, stop requests and destination
@@ -20,7 +21,7 @@ from gossipper.scenario.distributions import Distribution
 from gossipper.scenario.templates import Template
 from gossipper.scenario.variables import RegexpMatch
 
-# Failure reasons, named like the SIPp statistics CSV columns (sipp-reference 6.3).
+# Failure reasons, named like the columns of SIPp's statistics CSV (``-trace_stat``).
 FAILED_REGEXP_DOESNT_MATCH = "FailedRegexpDoesntMatch"
 FAILED_REGEXP_SHOULDNT_MATCH = "FailedRegexpShouldntMatch"
 FAILED_REGEXP_HDR_NOT_FOUND = "FailedRegexpHdrNotFound"
@@ -80,7 +81,7 @@ class Action:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ereg(Action):
-    """``<ereg>``: regular expression extraction / check (sipp-reference 2.1)."""
+    """``<ereg>``: regular expression extraction / check (docs/sipp-behaviour.md#actions)."""
 
     regexp: str
     pattern: re.Pattern[str]
@@ -290,8 +291,9 @@ class ActionOutcome:
     """What running an element's actions asks the engine to do.
 
     ``failure`` is the SIPp statistics column of a check failure (the call goes on but ends
-    failed, sipp-reference 1.12); ``stop_call`` ends the call (counted FailedCallRejected when
-    it happens on a recv); ``stop_now`` exits with 97; ``fatal_error`` exits with 255.
+    failed, docs/sipp-behaviour.md#call-flow); ``stop_call`` ends the call (counted
+    FailedCallRejected when it happens on a recv); ``stop_now`` exits with 97; ``fatal_error`` exits
+    with 255.
     """
 
     failure: str | None = None
@@ -374,7 +376,7 @@ def run_actions(
     *,
     current_index: int | None = None,
 ) -> ActionOutcome:
-    """Run an element's actions in document order (sipp-reference 2).
+    """Run an element's actions in document order (docs/sipp-behaviour.md#actions).
 
     ``message_text`` is the received message (recv/recvCmd) or the sent one (send), None for
     pause/nop/sendCmd. ``current_index`` overrides the call position used by ``[branch]`` and
@@ -726,7 +728,7 @@ def _run_database(
 
 
 def _verify(action: VerifyAuth, ctx: CallContext, text: str, index: int) -> bool:
-    """``verifyauth`` on the received request (sipp-reference 2.5)."""
+    """``verifyauth`` on the received request (docs/sipp-behaviour.md#digest-authentication)."""
     lf = text.find("\n")
     space = text.find(" ")
     if lf < 0 or space < 0 or lf < space:

@@ -1,4 +1,5 @@
-"""Digest authentication for ``[authentication]`` and ``verifyauth`` (sipp-reference 13).
+"""Digest authentication for ``[authentication]`` and ``verifyauth``
+(docs/sipp-behaviour.md#digest-authentication).
 
 Pure functions over strings; randomness (the cnonce) comes in as an argument.
 """
@@ -111,7 +112,8 @@ def build_credentials(
     nonce_count: int,
     cnonce: str,
 ) -> str:
-    """The credentials value SIPp writes after ``Authorization: `` (sipp-reference 13):
+    """The credentials value SIPp writes after ``Authorization: ``
+    (docs/sipp-behaviour.md#digest-authentication):
     ``Digest username="u",realm="r"[,cnonce="c",nc=00000001,qop=auth],uri="sip:...",
     nonce="n",response="...",algorithm=MD5[,opaque="o"]``. ``uri`` includes the ``sip:``.
 

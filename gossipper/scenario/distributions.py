@@ -1,4 +1,5 @@
-"""Statistical distributions for ``<pause>`` and the ``sample`` action (sipp-reference 1.6, 2.3).
+"""Statistical distributions for ``<pause>`` and the ``sample`` action
+(docs/sipp-behaviour.md#pause-distributions).
 
 SIPp draws these with GSL; we use ``random.Random`` methods and closed-form quantiles so the
 layer stays pure (the generator is always passed in). Every distribution knows its 99th

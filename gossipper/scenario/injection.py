@@ -1,4 +1,4 @@
-"""Injection files (``-inf``), sipp-reference section 10.
+"""Injection files (``-inf``), docs/sipp-behaviour.md#injection-files.
 
 An injection file is read once at start-up into memory. Text is kept as the latin-1 view of the
 file's bytes (project convention), so any byte round-trips into messages.
@@ -10,7 +10,7 @@ import enum
 import os
 import random
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from gossipper.errors import ConfigError
 
@@ -95,8 +95,8 @@ class InjectionFile:
         return parts[field]
 
     def next_line(self, user_id: int, rng: random.Random) -> int:
-        """The line for a newly created call (section 10): SEQUENTIAL wraps, RANDOM is uniform,
-        USER is ``user_id - 1`` (-1 when the call has no user)."""
+        """The line for a newly created call (docs/sipp-behaviour.md#injection-files): SEQUENTIAL
+        wraps, RANDOM is uniform, USER is ``user_id - 1`` (-1 when the call has no user)."""
         count = self.line_count
         if self.order is LineOrder.SEQUENTIAL:
             line = self._next_sequential % count
@@ -117,7 +117,7 @@ class InjectionFile:
                 f"{self.path}: {users} users but only {self.line_count} lines in the file"
             )
 
-    # -infindex and the database actions (sipp-reference 2.4) ------------------------------
+    # -infindex and the database actions (docs/sipp-behaviour.md#actions) -------------------
 
     def build_index(self, field: int) -> None:
         """Index field ``field`` of every line (``-infindex FILE N``); later duplicates win."""
@@ -175,7 +175,7 @@ def parse_injection_text(path: str, text: str) -> InjectionFile:
     """Parse the contents of an injection file (see :func:`load_injection_file`)."""
     raw_lines = text.split("\n")
     header = raw_lines[0].rstrip("\r")
-    # SIPp searches the words in this order (sipp-reference 10).
+    # SIPp searches the words in this order (docs/sipp-behaviour.md#injection-files).
     if "RANDOM" in header:
         order = LineOrder.RANDOM
     elif "SEQUENTIAL" in header:
@@ -238,33 +238,3 @@ def load_injection_file(path: str) -> InjectionFile:
     except OSError as exc:
         raise ConfigError(f"{path}: can not read injection file: {exc.strerror}") from None
     return parse_injection_text(path, data.decode("latin-1"))
-
-
-class InjectionSet:
-    """All ``-inf`` files of a run, by basename; the first one is the default for ``[fieldN]``."""
-
-    __slots__ = ("default_name", "files")
-
-    def __init__(self, files: Iterable[InjectionFile] = ()) -> None:
-        self.files: dict[str, InjectionFile] = {}
-        self.default_name: str | None = None
-        for f in files:
-            self.add(f)
-
-    def add(self, f: InjectionFile) -> None:
-        """Register a file (the first registered becomes the default)."""
-        self.files[f.name] = f
-        if self.default_name is None:
-            self.default_name = f.name
-
-    def get(self, name: str) -> InjectionFile | None:
-        """The file with this basename (a path is reduced to its basename first)."""
-        return self.files.get(os.path.basename(name))
-
-    def choose_lines(self, user_id: int, rng: random.Random) -> dict[str, int]:
-        """Each file's line for a new call (made at call creation, section 10)."""
-        return {name: f.next_line(user_id, rng) for name, f in self.files.items()}
-
-    def as_mapping(self) -> Mapping[str, InjectionFile]:
-        """Read-only view by basename."""
-        return self.files

@@ -1,4 +1,5 @@
-"""Message keywords (sipp-reference 1.1 "Literal text...", section 4): parsing message text into
+"""Message keywords (SIPp docs: scenarios/keywords;
+docs/sipp-behaviour.md#message-text-and-keywords): parsing message text into
 literal strings and keyword objects, once, at load time.
 
 Each keyword object renders itself from a :class:`~gossipper.scenario.context.CallContext`;
@@ -8,7 +9,6 @@ sockets are known, so per-call rendering only evaluates per-call keywords.
 
 from __future__ import annotations
 
-import datetime
 import email.utils
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 from gossipper.errors import ScenarioError
 from gossipper.scenario.context import CallContext, RenderError, RunEnv, bracket_ipv6
 from gossipper.sip import SipMessage
+from gossipper.timefmt import format_log_time
 
 if TYPE_CHECKING:
     from gossipper.scenario.templates import Template
@@ -102,7 +103,8 @@ def _env_value(name: str) -> Callable[[RunEnv, int], str]:
         "media_ip": lambda env, off: env.effective_media_ip,
         "media_ip_type": lambda env, off: str(env.media_ip_type),
         "media_port": lambda env, off: str(env.media_port + off),
-        # [3.6.1] deprecated aliases of [media_port] (sipp-reference 4.1).
+        # [3.6.1] deprecated aliases of [media_port]
+        # (docs/sipp-behaviour.md#message-text-and-keywords).
         "rtpstream_audio_port": lambda env, off: str(env.media_port + off),
         "rtpstream_video_port": lambda env, off: str(env.media_port + off),
         "pid": lambda env, off: str(env.pid),
@@ -206,7 +208,8 @@ class CSeqKeyword(Keyword):
 
 class BranchKeyword(Keyword):
     """``[branch]``: ``z9hG4bK-<pid>-<call_number>-<index+offset>``; inside actions (P_index -2)
-    the index is the call's current index minus 1 (sipp-reference 4.2)."""
+    the index is the call's current index minus 1
+    (docs/sipp-behaviour.md#message-text-and-keywords)."""
 
     __slots__ = ("offset", "prefix")
 
@@ -293,15 +296,6 @@ class ClockTickKeyword(Keyword):
         return str(ctx.env.clock_ms())
 
 
-def format_log_time(epoch_s: float, tz: datetime.tzinfo | None = None) -> str:
-    """SIPp's log time (sipp-reference 6.2): ``YYYY-MM-DD<TAB>HH:MM:SS.uuuuuu<TAB>EPOCH.uuuuuu``
-    in local time (in ``tz`` when given)."""
-    micros = int(round(epoch_s * 1_000_000))
-    seconds, usec = divmod(micros, 1_000_000)
-    local = datetime.datetime.fromtimestamp(seconds, tz)
-    return f"{local:%Y-%m-%d}\t{local:%H:%M:%S}.{usec:06d}\t{seconds}.{usec:06d}"
-
-
 class TimestampKeyword(Keyword):
     """``[timestamp]``."""
 
@@ -344,7 +338,8 @@ class AutoMediaPortKeyword(Keyword):
 
 class LastHeaderKeyword(Keyword):
     """``[last_Name]`` / ``[last_Name:]``: the header line(s) of the last received message,
-    several occurrences joined with ``, `` on one line (sipp-reference 4.3)."""
+    several occurrences joined with ``, `` on one line
+    (docs/sipp-behaviour.md#message-text-and-keywords)."""
 
     __slots__ = ("header",)
     kind = SUPPRESS
@@ -414,7 +409,7 @@ class LastMessageKeyword(Keyword):
 
 
 class VariableKeyword(Keyword):
-    """``[$name]`` (insertion rules of sipp-reference 3)."""
+    """``[$name]`` (insertion rules: docs/sipp-behaviour.md#variables)."""
 
     __slots__ = ("name",)
     kind = SUPPRESS
@@ -500,7 +495,8 @@ class FieldKeyword(Keyword):
 
 class AuthenticationKeyword(Keyword):
     """``[authentication username=U password=P]``: placeholder; the template computes the
-    credentials once the message (method, body) is complete (sipp-reference 13)."""
+    credentials once the message (method, body) is complete
+    (docs/sipp-behaviour.md#digest-authentication)."""
 
     __slots__ = ("password", "username")
     kind = AUTH
@@ -589,9 +585,10 @@ def keyword_param(keyword: str, param: str) -> str | None:
 
 
 def split_offset(keyword: str) -> tuple[str, int]:
-    """Strip a ``+N``/``-N`` offset (N starting with a digit) from a keyword name (section 1.1).
-    Not applied to ``authentication``/``tdmmap`` (as SIPp) nor to keywords with parameters (SIPp
-    would cut ``[field0 file="a-1.csv"]`` apart; we keep it whole)."""
+    """Strip a ``+N``/``-N`` offset (N starting with a digit) from a keyword name
+    (docs/sipp-behaviour.md#message-text-and-keywords). Not applied to ``authentication``/``tdmmap``
+    (as SIPp) nor to keywords with parameters (SIPp would cut ``[field0 file="a-1.csv"]`` apart; we
+    keep it whole)."""
     if keyword.startswith(("authentication", "tdmmap")) or " " in keyword or "=" in keyword:
         return keyword, 0
     pos = keyword.find("+")
@@ -635,7 +632,7 @@ def make_keyword(
     sub_template: TemplateFactory,
 ) -> Keyword | str:
     """Turn the text between ``[`` and ``]`` into a keyword object (or literal text for ``-key``
-    values). Recognition order follows SIPp (section 4)."""
+    values). Recognition order follows SIPp."""
     name, offset = split_offset(keyword)
     if name in ENV_KEYWORDS:
         return EnvKeyword(name, offset)

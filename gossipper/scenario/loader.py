@@ -1,4 +1,5 @@
-"""SIPp scenario XML -> :class:`~gossipper.scenario.model.Scenario` (sipp-reference 1-5).
+"""SIPp scenario XML -> :class:`~gossipper.scenario.model.Scenario` (SIPp docs: scenarios;
+docs/sipp-behaviour.md#scenario-files).
 
 lxml is used here only, at load time. Every problem is reported as
 ``ScenarioError(file, line, reason)``: XML syntax, unknown elements and attributes (SIPp ignores
@@ -12,8 +13,9 @@ import os
 import pathlib
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from lxml import etree
 
@@ -48,8 +50,7 @@ from gossipper.scenario.variables import Scope
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-    # Imported where an <action> is parsed: most runs never need the action classes.
-    from gossipper.scenario import actions as act
+    from gossipper.scenario.actions import Action
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -80,7 +81,8 @@ _CONTACT = "Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>\n"
 
 DEFAULT_MESSAGE_TEXTS: Mapping[str, str] = MappingProxyType(
     {
-        # SIPp 3.6.1 forms of the messages sent by the automatic behaviours (sipp-reference 1.12).
+        # SIPp 3.6.1 forms of the messages sent by the automatic behaviours
+        # (docs/sipp-behaviour.md#default-messages).
         "3pcc_abort": "call-id: [call_id]\ninternal-cmd: abort_call\n\n",
         "ack": (
             "ACK [last_Request_URI] SIP/2.0\n[last_Via]\n[last_From]\n[last_To]\n"
@@ -220,67 +222,6 @@ _ELEMENT_ATTRS: dict[str, frozenset[str]] = {
 }
 _ELEMENT_ATTRS["timewait"] = _ELEMENT_ATTRS["pause"]
 
-_ACTION_ATTRS: dict[str, frozenset[str]] = {
-    "ereg": frozenset(
-        [
-            "regexp",
-            "search_in",
-            "header",
-            "variable",
-            "case_indep",
-            "occurrence",
-            "occurence",
-            "start_line",
-            "check_it",
-            "check_it_inverse",
-            "assign_to",
-        ]
-    ),
-    "log": frozenset({"message"}),
-    "warning": frozenset({"message"}),
-    "error": frozenset({"message"}),
-    "assign": frozenset({"assign_to", "value", "variable"}),
-    "add": frozenset({"assign_to", "value", "variable"}),
-    "subtract": frozenset({"assign_to", "value", "variable"}),
-    "multiply": frozenset({"assign_to", "value", "variable"}),
-    "divide": frozenset({"assign_to", "value", "variable"}),
-    "assignstr": frozenset({"assign_to", "value"}),
-    "gettimeofday": frozenset({"assign_to"}),
-    "index": frozenset({"assign_to"}),
-    "jump": frozenset({"value", "variable"}),
-    "pauserestore": frozenset({"value", "variable"}),
-    "sample": frozenset({"assign_to"}) | _DIST_PARAMS,
-    "todouble": frozenset({"assign_to", "variable"}),
-    "test": frozenset(
-        ["assign_to", "variable", "value", "variable2", "compare", "check_it", "check_it_inverse"]
-    ),
-    "strcmp": frozenset(
-        ["assign_to", "variable", "value", "variable2", "check_it", "check_it_inverse"]
-    ),
-    "verifyauth": frozenset({"assign_to", "username", "password"}),
-    "lookup": frozenset({"assign_to", "file", "key"}),
-    "insert": frozenset({"file", "value"}),
-    "replace": frozenset({"file", "line", "value"}),
-    "setdest": frozenset({"host", "port", "protocol"}),
-    "closecon": frozenset(),
-    "trim": frozenset({"assign_to"}),
-    "urlencode": frozenset({"variable"}),
-    "urldecode": frozenset({"variable"}),
-    "exec": frozenset(
-        [
-            "command",
-            "int_cmd",
-            "play_pcap_audio",
-            "play_pcap_image",
-            "play_pcap_video",
-            "play_dtmf",
-            "rtp_stream",
-            "rtp_echo",
-        ]
-    ),
-    "rtp_echo": frozenset({"value", "variable"}),
-}
-
 _TOP_ATTRS: dict[str, frozenset[str]] = {
     "label": frozenset({"id"}),
     "Global": frozenset({"variables"}),
@@ -292,8 +233,7 @@ _TOP_ATTRS: dict[str, frozenset[str]] = {
     "init": frozenset(),
 }
 
-_MESSAGE_ELEMENTS = frozenset(_ELEMENT_ATTRS)
-_ALL_TOP = sorted(set(_MESSAGE_ELEMENTS) | set(_TOP_ATTRS))
+_ALL_TOP = sorted(set(_ELEMENT_ATTRS) | set(_TOP_ATTRS))
 
 # Comments are matched first so that "<![CDATA[" written inside a comment is left alone.
 _CDATA_RE = re.compile(rb"<!--.*?-->|<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
@@ -372,15 +312,16 @@ def _to_wire_text(text: str) -> str:
 
 
 class _Pending:
-    """An element being built; resolved into :class:`Element` once labels are known."""
+    """A message element whose ``next``/``ontimeout`` labels are resolved once all are known."""
 
-    __slots__ = ("fields", "line", "next_label", "ontimeout_label")
+    __slots__ = ("element", "next_label", "ontimeout_label")
 
-    def __init__(self, fields: dict[str, Any], line: int) -> None:
-        self.fields = fields
-        self.line = line
-        self.next_label: str | None = None
-        self.ontimeout_label: str | None = None
+    def __init__(
+        self, element: Element, next_label: str | None, ontimeout_label: str | None
+    ) -> None:
+        self.element = element
+        self.next_label = next_label
+        self.ontimeout_label = ontimeout_label
 
 
 class _VarRef:
@@ -438,7 +379,6 @@ class _Loader:
         self.response_repartition: tuple[int, ...] | None = None
         self.length_repartition: tuple[int, ...] | None = None
         self.has_media = False
-        self.uses_injection = False
         self.compile_env: CompileEnv | None = None
 
     # -- helpers ------------------------------------------------------------------------
@@ -537,6 +477,68 @@ class _Loader:
             txn.acks += 1
         else:
             txn.responses += 1
+
+
+class _Node:
+    """One XML element being read: its tag, line and attributes (checked against ``allowed``).
+
+    The typed accessors below raise :class:`ScenarioError` at the element's line with the
+    messages the tests pin down.
+    """
+
+    __slots__ = ("attrs", "line", "loader", "node", "tag")
+
+    def __init__(self, loader: _Loader, node: etree._Element, allowed: frozenset[str]) -> None:
+        self.loader = loader
+        self.node = node
+        self.tag = str(node.tag)
+        self.line = _line(node)
+        self.attrs = loader.check_attributes(node, allowed, self.tag)
+
+    def error(self, reason: str) -> ScenarioError:
+        return self.loader.error(self.line, reason)
+
+    def get(self, name: str) -> str | None:
+        return self.attrs.get(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.attrs
+
+    def required(self, name: str) -> str:
+        value = self.attrs.get(name)
+        if value is None:
+            raise self.error(f"<{self.tag}> is missing the required {name!r} attribute")
+        return value
+
+    def variable(self, name: str, what: str) -> str | None:
+        """The variable named by attribute ``name`` (registered as a reference), if present."""
+        value = self.attrs.get(name)
+        if value is None:
+            return None
+        return self.loader.variable(value, self.line, what)
+
+    def integer(self, name: str, what: str) -> int | None:
+        """SIPp's ``get_long`` of an optional attribute."""
+        raw = self.attrs.get(name)
+        if raw is None:
+            return None
+        value = c_strtol(raw)
+        if value is None:
+            raise self.error(f"{what} {raw!r} is not a valid integer ({name}=)")
+        return value
+
+    def boolean(self, name: str) -> bool | None:
+        """SIPp's ``get_bool`` of an optional attribute (None when absent)."""
+        raw = self.attrs.get(name)
+        if raw is None:
+            return None
+        value = c_bool(raw)
+        if value is None:
+            raise self.error(f"{name}={raw!r} is not a valid boolean (true/false)")
+        return value
+
+    def no_children(self) -> None:
+        _no_children(self.loader, self.node, self.tag)
 
 
 def _suggest(name: str, allowed: frozenset[str]) -> str:
@@ -668,7 +670,7 @@ def _children(node: etree._Element) -> list[etree._Element]:
 
 
 # --------------------------------------------------------------------------------------------
-# The scenario body
+# The scenario body: one reader per top-level element
 
 
 def _build(
@@ -681,55 +683,12 @@ def _build(
     _check_stray_text(loader, root)
     for child in _children(root):
         tag = str(child.tag)
-        line = _line(child)
-        if tag in _MESSAGE_ELEMENTS:
-            if loader.found_timewait:
-                raise loader.error(line, "<timewait> must be the last message element")
-            _message_element(loader, child, tag, len(loader.elements), loader.elements)
-        elif tag == "label":
-            _define_label(loader, child, loader.labels, len(loader.elements), "")
-            _no_children(loader, child, tag)
-        elif tag in ("Global", "User", "Reference"):
-            decl_attrs = loader.check_attributes(child, _TOP_ATTRS[tag], tag)
-            names = _required(loader, child, decl_attrs, "variables", tag).split(",")
-            for var in names:
-                if tag == "Reference":
-                    if var not in loader.variables:
-                        raise loader.error(
-                            line, f"<Reference> of variable {var!r}, which does not exist (yet)"
-                        )
-                    loader.variables[var].count += 1
-                    continue
-                loader.variable(var, line, f"<{tag}>")
-                target = loader.global_vars if tag == "Global" else loader.user_vars
-                if var not in target:
-                    target.append(var)
-            _no_children(loader, child, tag)
-        elif tag in ("ResponseTimeRepartition", "CallLengthRepartition"):
-            rep_attrs = loader.check_attributes(child, _TOP_ATTRS[tag], tag)
-            values = _repartition(loader, child, _required(loader, child, rep_attrs, "value", tag))
-            if tag == "ResponseTimeRepartition":
-                loader.response_repartition = values
-            else:
-                loader.length_repartition = values
-            _no_children(loader, child, tag)
-        elif tag == "DefaultMessage":
-            dm_attrs = loader.check_attributes(child, _TOP_ATTRS[tag], tag)
-            ident = _required(loader, child, dm_attrs, "id", tag)
-            if ident not in DEFAULT_MESSAGE_TEXTS:
-                raise loader.error(
-                    line,
-                    f"unknown <DefaultMessage id={ident!r}>: use one of "
-                    + ", ".join(DEFAULT_MESSAGE_TEXTS),
-                )
-            text, text_line = loader.cdata_of(child, tag)
-            cleaned, first_line = loader.clean(text, text_line, tag, is_send=False)
-            loader.default_overrides[ident] = (cleaned, first_line)
-        elif tag == "init":
-            loader.check_attributes(child, _TOP_ATTRS["init"], tag)
-            _init_block(loader, child)
-        else:
-            raise loader.error(line, f"unknown element <{tag}> (valid: {', '.join(_ALL_TOP)})")
+        reader = _TOP_READERS.get(tag)
+        if reader is None:
+            raise loader.error(
+                _line(child), f"unknown element <{tag}> (valid: {', '.join(_ALL_TOP)})"
+            )
+        reader(loader, child)
     return _finish(loader, name, base_name, global_vars)
 
 
@@ -749,310 +708,386 @@ def _no_children(loader: _Loader, node: etree._Element, what: str) -> None:
         raise loader.error(_line(kids[0]), f"<{what}> can not contain <{kids[0].tag}>")
 
 
-def _required(
-    loader: _Loader, node: etree._Element, attrs: Mapping[str, str], name: str, what: str
-) -> str:
-    value = attrs.get(name)
-    if value is None:
-        raise loader.error(_line(node), f"<{what}> is missing the required {name!r} attribute")
-    return value
+def _read_scenario_message(loader: _Loader, node: etree._Element) -> None:
+    """``<send>``, ``<recv>``, ``<pause>``... at the top level: the call flow."""
+    if loader.found_timewait:
+        raise loader.error(_line(node), "<timewait> must be the last message element")
+    _read_message(loader, node, loader.elements, in_init=False)
 
 
-def _repartition(loader: _Loader, node: etree._Element, value: str) -> tuple[int, ...]:
+def _read_label(loader: _Loader, node: etree._Element) -> None:
+    _define_label(loader, node, loader.labels, len(loader.elements), "")
+    _no_children(loader, node, "label")
+
+
+def _read_variables(loader: _Loader, node: etree._Element) -> None:
+    """``<Global>``, ``<User>`` and ``<Reference>``: ``variables="a,b"``."""
+    n = _Node(loader, node, _TOP_ATTRS[str(node.tag)])
+    for var in n.required("variables").split(","):
+        if n.tag == "Reference":
+            ref = loader.variables.get(var)
+            if ref is None:
+                raise n.error(f"<Reference> of variable {var!r}, which does not exist (yet)")
+            ref.count += 1
+            continue
+        loader.variable(var, n.line, f"<{n.tag}>")
+        target = loader.global_vars if n.tag == "Global" else loader.user_vars
+        if var not in target:
+            target.append(var)
+    n.no_children()
+
+
+def _read_repartition(loader: _Loader, node: etree._Element) -> None:
+    """``<ResponseTimeRepartition>`` and ``<CallLengthRepartition>``: ``value="10,20,30"``."""
+    n = _Node(loader, node, _TOP_ATTRS[str(node.tag)])
+    value = n.required("value")
     items = [v.strip() for v in value.split(",")]
     # isascii: str.isdigit() also accepts digits int() rejects, such as superscripts.
     if not items or any(not (v.isascii() and v.isdigit()) for v in items):
-        raise loader.error(
-            _line(node),
-            f"repartition {value!r} must be a comma-separated list of integers (ms)",
+        raise n.error(f"repartition {value!r} must be a comma-separated list of integers (ms)")
+    values = tuple(int(v) for v in items)
+    if n.tag == "ResponseTimeRepartition":
+        loader.response_repartition = values
+    else:
+        loader.length_repartition = values
+    n.no_children()
+
+
+def _read_default_message(loader: _Loader, node: etree._Element) -> None:
+    """``<DefaultMessage id="bye">``: replaces one of :data:`DEFAULT_MESSAGE_TEXTS`."""
+    n = _Node(loader, node, _TOP_ATTRS["DefaultMessage"])
+    ident = n.required("id")
+    if ident not in DEFAULT_MESSAGE_TEXTS:
+        raise n.error(
+            f"unknown <DefaultMessage id={ident!r}>: use one of " + ", ".join(DEFAULT_MESSAGE_TEXTS)
         )
-    return tuple(int(v) for v in items)
+    text, text_line = loader.cdata_of(node, n.tag)
+    cleaned, first_line = loader.clean(text, text_line, n.tag, is_send=False)
+    loader.default_overrides[ident] = (cleaned, first_line)
+
+
+def _read_init(loader: _Loader, node: etree._Element) -> None:
+    """``<init>``: nops (and labels) run once before the first call."""
+    loader.check_attributes(node, _TOP_ATTRS["init"], "init")
+    for child in _children(node):
+        tag = str(child.tag)
+        if tag == "nop":
+            _read_message(loader, child, loader.init_elements, in_init=True)
+        elif tag == "label":
+            _define_label(
+                loader, child, loader.init_labels, len(loader.init_elements), " in <init>"
+            )
+        else:
+            raise loader.error(
+                _line(child), f"<init> can only contain <nop> and <label>, not <{tag}>"
+            )
 
 
 def _define_label(
     loader: _Loader, node: etree._Element, labels: dict[str, int], position: int, where: str
 ) -> None:
     """``<label id=...>``: the label names the next message element; duplicates are fatal."""
-    attrs = loader.check_attributes(node, _TOP_ATTRS["label"], "label")
-    label = _required(loader, node, attrs, "id", "label")
+    n = _Node(loader, node, _TOP_ATTRS["label"])
+    label = n.required("id")
     if label in labels:
-        raise loader.error(_line(node), f"the label {label!r} is defined twice{where}")
+        raise n.error(f"the label {label!r} is defined twice{where}")
     labels[label] = position
 
 
-def _init_block(loader: _Loader, node: etree._Element) -> None:
-    for child in _children(node):
-        tag = str(child.tag)
-        line = _line(child)
-        if tag == "nop":
-            _message_element(loader, child, tag, len(loader.init_elements), loader.init_elements)
-        elif tag == "label":
-            _define_label(
-                loader, child, loader.init_labels, len(loader.init_elements), " in <init>"
-            )
-        else:
-            raise loader.error(line, f"<init> can only contain <nop> and <label>, not <{tag}>")
-
-
 # --------------------------------------------------------------------------------------------
-# Message elements
+# Message elements: one reader per kind builds the kind's fields, then the attributes every
+# element shares are added (in SIPp's order, so the first error reported stays the same).
 
 
-def _message_element(
-    loader: _Loader,
-    node: etree._Element,
-    tag: str,
-    index: int,
-    target: list[_Pending],
+_ElementReader = Callable[[_Loader, _Node, int], Element]
+"""(loader, the element's node, its index) -> the element with its kind's fields."""
+
+
+def _read_message(
+    loader: _Loader, node: etree._Element, target: list[_Pending], *, in_init: bool
 ) -> None:
-    line = _line(node)
-    attrs = loader.check_attributes(node, _ELEMENT_ATTRS[tag], tag)
-    fields: dict[str, Any] = {"index": index, "line": line}
-    in_init = target is loader.init_elements
-
-    def attr_int(name: str, what: str) -> int | None:
-        raw = attrs.get(name)
-        if raw is None:
-            return None
-        value = c_strtol(raw)
-        if value is None:
-            raise loader.error(line, f"{what} {raw!r} is not a valid integer ({name}=)")
-        return value
-
-    def attr_bool(name: str) -> bool | None:
-        raw = attrs.get(name)
-        if raw is None:
-            return None
-        value = c_bool(raw)
-        if value is None:
-            raise loader.error(line, f"{name}={raw!r} is not a valid boolean (true/false)")
-        return value
-
-    if tag in ("send", "pause", "timewait", "nop", "sendCmd"):
+    n = _Node(loader, node, _ELEMENT_ATTRS[str(node.tag)])
+    index = len(target)
+    read, needs_mandatory_before = _ELEMENT_READERS[n.tag]
+    if needs_mandatory_before:
         if loader.last_recv_optional and not in_init:
-            raise loader.error(
-                line,
-                f"<{tag}> directly after an optional <recv>: SIPp needs a mandatory message "
+            raise n.error(
+                f"<{n.tag}> directly after an optional <recv>: SIPp needs a mandatory message "
                 'between them (remove one optional="true")',
             )
         loader.last_recv_optional = False
+    element = read(loader, n, index)
+    target.append(_with_shared_attributes(loader, n, element))
 
-    if tag == "send":
-        kind = ElementKind.SEND
-        text, text_line = loader.cdata_of(node, tag)
-        cleaned, first_line = loader.clean(text, text_line, tag, is_send=True)
-        template = compile_template(cleaned, loader.env(), first_line, check_first_line=True)
-        fields["template"] = template
-        fields["is_response"] = template.is_response
-        fields["method"] = template.method
-        fields["status_code"] = template.status_code
-        if "response_txn" in attrs:
-            raise loader.error(line, "response_txn can only be used on <recv> (of a response)")
-        if not template.is_response:
-            method = template.method
-            if "start_txn" in attrs:
-                if method == "ACK":
-                    raise loader.error(line, "an ACK can not start a transaction (start_txn)")
-                loader.txn(
-                    attrs["start_txn"], line, start=True, is_invite=method == "INVITE", is_ack=False
-                )
-                fields["start_txn"] = attrs["start_txn"]
-            elif "ack_txn" in attrs:
-                if method != "ACK":
-                    raise loader.error(line, "ack_txn is only valid on an ACK")
-                loader.txn(attrs["ack_txn"], line, start=False, is_invite=False, is_ack=True)
-                fields["ack_txn"] = attrs["ack_txn"]
-            else:
-                loader.method_list = (loader.method_list or "") + method
-                if method not in loader.methods_sent:
-                    loader.methods_sent.append(method)
-        else:
-            if "start_txn" in attrs:
-                raise loader.error(line, "a response can not start a transaction (start_txn)")
-            if "ack_txn" in attrs:
-                raise loader.error(line, "a response can not ACK a transaction (ack_txn)")
-        retrans = attr_int("retrans", "retransmission timer")
-        fields["retrans_ms"] = retrans or 0
-        timeout = attr_int("timeout", "send timeout")
-        fields["send_timeout_ms"] = timeout or None
-    elif tag == "recv":
-        kind = ElementKind.RECV
-        _recv_fields(loader, node, attrs, fields, index, attr_int, attr_bool)
-    elif tag in ("pause", "timewait"):
-        kind = ElementKind.PAUSE
-        if tag == "timewait":
-            fields["is_timewait"] = True
-            loader.found_timewait = True
-            for forbidden in ("next", "ontimeout"):
-                if forbidden in attrs:
-                    raise loader.error(line, f"{forbidden}= is not allowed on <timewait>")
-        if "variable" in attrs:
-            fields["pause"] = PauseSpec(variable=loader.variable(attrs["variable"], line, tag))
-        else:
-            distribution = _distribution(loader, node, attrs, old_style=True)
-            sanity = attr_bool("sanity_check")
-            if distribution is not None and sanity is not False:
-                p99 = distribution.p99()
-                if p99 > INT_MAX:
-                    raise loader.error(
-                        line,
-                        f"the distribution {distribution.describe()} has a 99th percentile of "
-                        f"{p99:g} ms, larger than INT_MAX: choose other parameters "
-                        '(or sanity_check="false")',
-                    )
-            fields["pause"] = PauseSpec(distribution=distribution)
-    elif tag == "nop":
-        kind = ElementKind.NOP
-    elif tag == "sendCmd":
-        kind = ElementKind.SENDCMD
-        fields["peer"] = attrs.get("dest")
-        text, text_line = loader.cdata_of(node, tag)
-        cleaned, first_line = loader.clean(text, text_line, tag, is_send=False)
-        fields["template"] = compile_template(cleaned, loader.env(), first_line)
+
+def _read_send(loader: _Loader, n: _Node, index: int) -> Element:
+    text, text_line = loader.cdata_of(n.node, n.tag)
+    cleaned, first_line = loader.clean(text, text_line, n.tag, is_send=True)
+    template = compile_template(cleaned, loader.env(), first_line, check_first_line=True)
+    if n.has("response_txn"):
+        raise n.error("response_txn can only be used on <recv> (of a response)")
+    start_txn = n.get("start_txn")
+    ack_txn = n.get("ack_txn")
+    method = template.method
+    if template.is_response:
+        if start_txn is not None:
+            raise n.error("a response can not start a transaction (start_txn)")
+        if ack_txn is not None:
+            raise n.error("a response can not ACK a transaction (ack_txn)")
+    elif start_txn is not None:
+        if method == "ACK":
+            raise n.error("an ACK can not start a transaction (start_txn)")
+        loader.txn(start_txn, n.line, start=True, is_invite=method == "INVITE", is_ack=False)
+        ack_txn = None  # start_txn wins when both are given
+    elif ack_txn is not None:
+        if method != "ACK":
+            raise n.error("ack_txn is only valid on an ACK")
+        loader.txn(ack_txn, n.line, start=False, is_invite=False, is_ack=True)
     else:
-        kind = ElementKind.RECVCMD
-        fields["peer"] = attrs.get("src")
-        optional = _optional(loader, line, attrs.get("optional"))
-        fields["optional"] = optional
-        loader.last_recv_optional = optional is not Optional.NO
-    fields["kind"] = kind
+        # Requests outside transactions: what responses may answer (docs/sipp-behaviour.md
+        # #response-matching).
+        loader.method_list = (loader.method_list or "") + method
+        if method not in loader.methods_sent:
+            loader.methods_sent.append(method)
+    retrans = n.integer("retrans", "retransmission timer")
+    timeout = n.integer("timeout", "send timeout")
+    return Element(
+        kind=ElementKind.SEND,
+        index=index,
+        line=n.line,
+        template=template,
+        is_response=template.is_response,
+        method=method,
+        status_code=template.status_code,
+        start_txn=start_txn,
+        ack_txn=ack_txn,
+        retrans_ms=retrans or 0,
+        send_timeout_ms=timeout or None,
+    )
 
-    # Bookkeeping (getBookKeeping order: rtd, repeat_rtd, start_rtd, counter).
-    if "rtd" in attrs:
-        fields["rtd"] = loader.rtd(attrs["rtd"], line, start=False)
-    if "repeat_rtd" in attrs:
-        if fields.get("rtd") is None:
-            raise loader.error(line, "repeat_rtd needs an rtd attribute on the same element")
-        fields["repeat_rtd"] = bool(attr_bool("repeat_rtd"))
-    if "start_rtd" in attrs:
-        fields["start_rtd"] = loader.rtd(attrs["start_rtd"], line, start=True)
-    if "counter" in attrs:
-        counter = attrs["counter"]
-        if counter == "" or "$" in counter or "," in counter:
-            raise loader.error(line, f"counter name {counter!r} may not be empty or contain $ or ,")
-        if counter not in loader.counter_names:
-            loader.counter_names.append(counter)
-        fields["counter"] = loader.counter_names.index(counter)
 
-    # Children: only one <action>.
-    actions: list[act.Action] = []
-    seen_action = False
-    for child in _children(node):
-        if child.tag != "action":
-            raise loader.error(
-                _line(child), f"<{tag}> can only contain <action>, not <{child.tag}>"
+def _read_recv(loader: _Loader, n: _Node, index: int) -> Element:
+    request = n.get("request")
+    response = n.get("response")
+    if request is None and response is None:
+        raise n.error("<recv> needs response= or request=")
+    if request is not None and response is not None:
+        raise n.error("<recv> takes either response= or request=, not both")
+    regexp_match = n.get("regexp_match") == "true"
+    response_code = 0
+    response_re: re.Pattern[str] | None = None
+    request_re: re.Pattern[str] | None = None
+    response_txn: str | None = None
+    allowed_cseq_methods: frozenset[str] | None = None
+    cseq_method_list: str | None = None
+    if response is not None:
+        code = c_strtol(response)
+        if code is None:
+            if not regexp_match:
+                raise n.error(f"response code {response!r} is not a valid integer")
+            response_re = _posix(loader, n.line, response)
+        else:
+            if not regexp_match and not 100 <= code <= 699:
+                raise n.error(f"response code {code} is out of the range 100-699")
+            response_code = code
+            if regexp_match:
+                response_re = _posix(loader, n.line, response)
+        response_txn = n.get("response_txn")
+        if response_txn is not None:
+            loader.txn(response_txn, n.line, start=False, is_invite=False, is_ack=False)
+        elif index != 0:
+            allowed_cseq_methods = frozenset(loader.methods_sent)
+            cseq_method_list = loader.method_list
+    else:
+        if n.has("response_txn"):
+            raise n.error("response_txn can only be used with response=")
+        if regexp_match:
+            assert request is not None
+            request_re = _posix(loader, n.line, request)
+    optional = _optional(n)
+    loader.last_recv_optional = optional is not Optional.NO
+    advance = n.boolean("advance_state")
+    if advance is False and optional is Optional.NO:
+        raise n.error('advance_state="false" is only allowed on an optional <recv>')
+    timeout = n.integer("timeout", "receive timeout")
+    return Element(
+        kind=ElementKind.RECV,
+        index=index,
+        line=n.line,
+        request=request,
+        response=response,
+        response_code=response_code,
+        regexp_match=regexp_match,
+        request_re=request_re,
+        response_re=response_re,
+        optional=optional,
+        recv_timeout_ms=timeout or None,
+        rrs=bool(n.boolean("rrs")),
+        auth=bool(n.boolean("auth")),
+        response_txn=response_txn,
+        advance_state=True if advance is None else advance,
+        allowed_cseq_methods=allowed_cseq_methods,
+        cseq_method_list=cseq_method_list,
+    )
+
+
+def _read_pause(loader: _Loader, n: _Node, index: int) -> Element:
+    return Element(kind=ElementKind.PAUSE, index=index, line=n.line, pause=_pause_spec(n))
+
+
+def _read_timewait(loader: _Loader, n: _Node, index: int) -> Element:
+    loader.found_timewait = True
+    for forbidden in ("next", "ontimeout"):
+        if n.has(forbidden):
+            raise n.error(f"{forbidden}= is not allowed on <timewait>")
+    return Element(
+        kind=ElementKind.PAUSE, index=index, line=n.line, pause=_pause_spec(n), is_timewait=True
+    )
+
+
+def _pause_spec(n: _Node) -> PauseSpec:
+    variable = n.variable("variable", n.tag)
+    if variable is not None:
+        return PauseSpec(variable=variable)
+    distribution = read_distribution(n, old_style=True)
+    sanity = n.boolean("sanity_check")
+    if distribution is not None and sanity is not False:
+        p99 = distribution.p99()
+        if p99 > INT_MAX:
+            raise n.error(
+                f"the distribution {distribution.describe()} has a 99th percentile of "
+                f"{p99:g} ms, larger than INT_MAX: choose other parameters "
+                '(or sanity_check="false")',
             )
-        if seen_action:
-            raise loader.error(_line(child), f"duplicate <action> in <{tag}>")
-        seen_action = True
-        loader.check_attributes(child, frozenset(), "action")
-        actions.extend(_actions(loader, child, index, in_init))
-    fields["actions"] = tuple(actions)
-
-    if "lost" in attrs:
-        lost = c_strtod(attrs["lost"])
-        if lost is None:
-            raise loader.error(line, f"lost={attrs['lost']!r} is not a number (percent)")
-        fields["lost_pct"] = lost
-    if "crlf" in attrs:
-        fields["crlf"] = True  # the mere presence counts, like SIPp
-    if "ignoresdp" in attrs:
-        fields["ignoresdp"] = bool(attr_bool("ignoresdp"))
-    if "hiderest" in attrs:
-        loader.hide_default = bool(attr_bool("hiderest"))
-    hide = attr_bool("hide")
-    fields["hide"] = loader.hide_default if hide is None else hide
-    if "display" in attrs:
-        fields["display"] = attrs["display"]
-    if "condexec" in attrs:
-        fields["condexec"] = loader.variable(attrs["condexec"], line, "condexec")
-    if "condexec_inverse" in attrs:
-        fields["condexec_inverse"] = bool(attr_bool("condexec_inverse"))
-    pending = _Pending(fields, line)
-    if "next" in attrs:
-        pending.next_label = attrs["next"]
-        # test/chance only matter together with next (SIPp ignores them otherwise).
-        if "test" in attrs:
-            fields["test"] = loader.variable(attrs["test"], line, "test")
-        if "chance" in attrs:
-            chance = c_strtod(attrs["chance"])
-            if chance is None or not 0.0 <= chance <= 1.0:
-                raise loader.error(line, f"chance={attrs['chance']!r} is not in the range [0, 1]")
-            fields["chance"] = chance
-    if "ontimeout" in attrs:
-        pending.ontimeout_label = attrs["ontimeout"]
-    target.append(pending)
+    return PauseSpec(distribution=distribution)
 
 
-def _optional(loader: _Loader, line: int, value: str | None) -> Optional:
+def _read_nop(loader: _Loader, n: _Node, index: int) -> Element:
+    return Element(kind=ElementKind.NOP, index=index, line=n.line)
+
+
+def _read_send_cmd(loader: _Loader, n: _Node, index: int) -> Element:
+    peer = n.get("dest")
+    text, text_line = loader.cdata_of(n.node, n.tag)
+    cleaned, first_line = loader.clean(text, text_line, n.tag, is_send=False)
+    template = compile_template(cleaned, loader.env(), first_line)
+    return Element(kind=ElementKind.SENDCMD, index=index, line=n.line, peer=peer, template=template)
+
+
+def _read_recv_cmd(loader: _Loader, n: _Node, index: int) -> Element:
+    peer = n.get("src")
+    optional = _optional(n)
+    loader.last_recv_optional = optional is not Optional.NO
+    return Element(kind=ElementKind.RECVCMD, index=index, line=n.line, peer=peer, optional=optional)
+
+
+_ELEMENT_READERS: dict[str, tuple[_ElementReader, bool]] = {
+    # tag: (reader, whether an optional <recv> may not come directly before it)
+    "send": (_read_send, True),
+    "recv": (_read_recv, False),
+    "pause": (_read_pause, True),
+    "timewait": (_read_timewait, True),
+    "nop": (_read_nop, True),
+    "sendCmd": (_read_send_cmd, True),
+    "recvCmd": (_read_recv_cmd, False),
+}
+
+
+def _optional(n: _Node) -> Optional:
+    value = n.get("optional")
     if value is None or value == "false":
         return Optional.NO
     if value == "true":
         return Optional.YES
     if value == "global":
         return Optional.GLOBAL
-    raise loader.error(line, f"optional={value!r}: use true, false or global")
+    raise n.error(f"optional={value!r}: use true, false or global")
 
 
-def _recv_fields(
-    loader: _Loader,
-    node: etree._Element,
-    attrs: Mapping[str, str],
-    fields: dict[str, Any],
-    index: int,
-    attr_int: Callable[[str, str], int | None],
-    attr_bool: Callable[[str], bool | None],
-) -> None:
-    line = _line(node)
-    request = attrs.get("request")
-    response = attrs.get("response")
-    if request is None and response is None:
-        raise loader.error(line, "<recv> needs response= or request=")
-    if request is not None and response is not None:
-        raise loader.error(line, "<recv> takes either response= or request=, not both")
-    regexp_match = attrs.get("regexp_match") == "true"
-    fields["regexp_match"] = regexp_match
-    if response is not None:
-        fields["response"] = response
-        code = c_strtol(response)
-        if code is None:
-            if not regexp_match:
-                raise loader.error(line, f"response code {response!r} is not a valid integer")
-            fields["response_re"] = _posix(loader, line, response)
-        else:
-            if not regexp_match and not 100 <= code <= 699:
-                raise loader.error(line, f"response code {code} is out of the range 100-699")
-            fields["response_code"] = code
-            if regexp_match:
-                fields["response_re"] = _posix(loader, line, response)
-        if "response_txn" in attrs:
-            loader.txn(attrs["response_txn"], line, start=False, is_invite=False, is_ack=False)
-            fields["response_txn"] = attrs["response_txn"]
-            fields["allowed_cseq_methods"] = None
-        elif index == 0:
-            fields["allowed_cseq_methods"] = None
-        else:
-            fields["allowed_cseq_methods"] = frozenset(loader.methods_sent)
-            fields["cseq_method_list"] = loader.method_list
-    else:
-        assert request is not None
-        if "response_txn" in attrs:
-            raise loader.error(line, "response_txn can only be used with response=")
-        fields["request"] = request
-        if regexp_match:
-            fields["request_re"] = _posix(loader, line, request)
-    optional = _optional(loader, line, attrs.get("optional"))
-    fields["optional"] = optional
-    loader.last_recv_optional = optional is not Optional.NO
-    advance = attr_bool("advance_state")
-    if advance is not None:
-        if advance is False and optional is Optional.NO:
-            raise loader.error(line, 'advance_state="false" is only allowed on an optional <recv>')
-        fields["advance_state"] = advance
-    timeout = attr_int("timeout", "receive timeout")
-    fields["recv_timeout_ms"] = timeout or None
-    fields["rrs"] = bool(attr_bool("rrs"))
-    fields["auth"] = bool(attr_bool("auth"))
+def _with_shared_attributes(loader: _Loader, n: _Node, element: Element) -> _Pending:
+    """The attributes and ``<action>`` every message element takes."""
+    # Bookkeeping (SIPp's getBookKeeping order: rtd, repeat_rtd, start_rtd, counter).
+    rtd_value = n.get("rtd")
+    rtd = None if rtd_value is None else loader.rtd(rtd_value, n.line, start=False)
+    repeat_rtd = False
+    if n.has("repeat_rtd"):
+        if rtd is None:
+            raise n.error("repeat_rtd needs an rtd attribute on the same element")
+        repeat_rtd = bool(n.boolean("repeat_rtd"))
+    start_rtd_value = n.get("start_rtd")
+    start_rtd = None if start_rtd_value is None else loader.rtd(start_rtd_value, n.line, start=True)
+    counter: int | None = None
+    counter_name = n.get("counter")
+    if counter_name is not None:
+        if counter_name == "" or "$" in counter_name or "," in counter_name:
+            raise n.error(f"counter name {counter_name!r} may not be empty or contain $ or ,")
+        if counter_name not in loader.counter_names:
+            loader.counter_names.append(counter_name)
+        counter = loader.counter_names.index(counter_name)
+
+    actions = _element_actions(loader, n, element.index)
+
+    lost_pct: float | None = None
+    lost = n.get("lost")
+    if lost is not None:
+        lost_pct = c_strtod(lost)
+        if lost_pct is None:
+            raise n.error(f"lost={lost!r} is not a number (percent)")
+    ignoresdp = bool(n.boolean("ignoresdp"))
+    if n.has("hiderest"):
+        loader.hide_default = bool(n.boolean("hiderest"))
+    hide = n.boolean("hide")
+    condexec = n.variable("condexec", "condexec")
+    condexec_inverse = bool(n.boolean("condexec_inverse"))
+    next_label = n.get("next")
+    test: str | None = None
+    chance: float | None = None
+    if next_label is not None:
+        # test/chance only matter together with next (SIPp ignores them otherwise).
+        test = n.variable("test", "test")
+        chance_text = n.get("chance")
+        if chance_text is not None:
+            chance = c_strtod(chance_text)
+            if chance is None or not 0.0 <= chance <= 1.0:
+                raise n.error(f"chance={chance_text!r} is not in the range [0, 1]")
+    element = replace(
+        element,
+        rtd=rtd,
+        repeat_rtd=repeat_rtd,
+        start_rtd=start_rtd,
+        counter=counter,
+        actions=actions,
+        lost_pct=lost_pct,
+        crlf=n.has("crlf"),  # the mere presence counts, like SIPp
+        ignoresdp=ignoresdp,
+        hide=loader.hide_default if hide is None else hide,
+        display=n.get("display"),
+        condexec=condexec,
+        condexec_inverse=condexec_inverse,
+        test=test,
+        chance=chance,
+    )
+    return _Pending(element, next_label, n.get("ontimeout"))
+
+
+def _element_actions(loader: _Loader, n: _Node, index: int) -> tuple[Action, ...]:
+    """The element's children: at most one ``<action>``."""
+    actions: tuple[Action, ...] = ()
+    seen_action = False
+    for child in _children(n.node):
+        if child.tag != "action":
+            raise loader.error(
+                _line(child), f"<{n.tag}> can only contain <action>, not <{child.tag}>"
+            )
+        if seen_action:
+            raise loader.error(_line(child), f"duplicate <action> in <{n.tag}>")
+        seen_action = True
+        loader.check_attributes(child, frozenset(), "action")
+        # Imported here: most runs never need the action classes.
+        from gossipper.scenario.loader_actions import read_actions
+
+        actions += read_actions(loader, child, index)
+    return actions
 
 
 def _posix(loader: _Loader, line: int, pattern: str) -> re.Pattern[str]:
@@ -1062,339 +1097,71 @@ def _posix(loader: _Loader, line: int, pattern: str) -> re.Pattern[str]:
         raise loader.error(line, f"invalid regular expression {pattern!r}: {exc}") from None
 
 
-def _distribution(
-    loader: _Loader, node: etree._Element, attrs: Mapping[str, str], *, old_style: bool
-) -> Distribution | None:
-    """SIPp's ``parse_distribution`` (sipp-reference 1.6). None means "use -d"."""
-    line = _line(node)
-    what = node.tag
+# --------------------------------------------------------------------------------------------
+# Distributions (<pause> and <sample>): one reader per distribution name
 
-    def number(name: str, label: str) -> float:
-        raw = attrs.get(name)
-        if raw is None:
-            raise loader.error(
-                line, f"{label} distribution is missing the required {name!r} attribute"
-            )
-        value = c_strtod(raw)
-        if value is None:
-            raise loader.error(line, f"{label} distribution {name}={raw!r} is not a number")
-        return value
 
-    name = attrs.get("distribution")
+_Parameter = Callable[[str], float]
+"""Reads one numeric parameter of a distribution by attribute name."""
+
+_DISTRIBUTION_READERS: dict[str, tuple[str, Callable[[_Parameter], Distribution]]] = {
+    # name: (label in messages, reader); parameters are read (and reported missing) in order.
+    "fixed": ("Fixed", lambda p: Fixed(p("value"))),
+    "uniform": ("Uniform", lambda p: Uniform(p("min"), p("max"))),
+    "normal": ("Normal", lambda p: Normal(p("mean"), p("stdev"))),
+    "lognormal": ("Lognormal", lambda p: LogNormal(p("mean"), p("stdev"))),
+    "exponential": ("Exponential", lambda p: Exponential(p("mean"))),
+    "weibull": ("Weibull", lambda p: Weibull(p("lambda"), p("k"))),
+    "pareto": ("Pareto", lambda p: Pareto(p("k"), p("x_m"))),
+    "gpareto": (
+        "Generalized Pareto",
+        lambda p: GeneralizedPareto(p("shape"), p("scale"), p("location")),
+    ),
+    "gamma": ("Gamma", lambda p: Gamma(p("k"), p("theta"))),
+    "negbin": ("Negative Binomial", lambda p: NegativeBinomial(p("n"), p("p"))),
+}
+
+
+def read_distribution(n: _Node, *, old_style: bool) -> Distribution | None:
+    """SIPp's ``parse_distribution`` (docs/sipp-behaviour.md#pause-distributions).
+    None means "use -d" (only with ``old_style``: the attribute forms ``<pause>`` accepts)."""
+    name = n.get("distribution")
     if name is None:
         if not old_style:
-            raise loader.error(line, f"<{what}> requires a distribution= attribute")
+            raise n.error(f"<{n.tag}> requires a distribution= attribute")
         for candidate in _OLD_STYLE_DISTS:
-            if candidate in attrs:
+            if n.has(candidate):
                 name = candidate
                 break
         else:
-            if "min" in attrs or "max" in attrs:
+            if n.has("min") or n.has("max"):
                 name = "uniform"
-            elif "milliseconds" in attrs:
-                raw = attrs["milliseconds"]
+            else:
+                raw = n.get("milliseconds")
+                if raw is None:
+                    return None
                 value = c_strtod(raw)
                 if value is None:
-                    raise loader.error(line, f"milliseconds={raw!r} is not a number")
+                    raise n.error(f"milliseconds={raw!r} is not a number")
                 return Fixed(value)
-            else:
-                return None
-    if name == "fixed":
-        return Fixed(number("value", "Fixed"))
-    if name == "uniform":
-        return Uniform(number("min", "Uniform"), number("max", "Uniform"))
-    if name == "normal":
-        return Normal(number("mean", "Normal"), number("stdev", "Normal"))
-    if name == "lognormal":
-        return LogNormal(number("mean", "Lognormal"), number("stdev", "Lognormal"))
-    if name == "exponential":
-        return Exponential(number("mean", "Exponential"))
-    if name == "weibull":
-        return Weibull(number("lambda", "Weibull"), number("k", "Weibull"))
-    if name == "pareto":
-        return Pareto(number("k", "Pareto"), number("x_m", "Pareto"))
-    if name == "gpareto":
-        return GeneralizedPareto(
-            number("shape", "Generalized Pareto"),
-            number("scale", "Generalized Pareto"),
-            number("location", "Generalized Pareto"),
+    entry = _DISTRIBUTION_READERS.get(name)
+    if entry is None:
+        raise n.error(
+            f"unknown distribution {name!r}: use fixed, uniform, normal, lognormal, exponential, "
+            "weibull, pareto, gpareto, gamma or negbin",
         )
-    if name == "gamma":
-        return Gamma(number("k", "Gamma"), number("theta", "Gamma"))
-    if name == "negbin":
-        return NegativeBinomial(number("n", "Negative Binomial"), number("p", "Negative Binomial"))
-    raise loader.error(
-        line,
-        f"unknown distribution {name!r}: use fixed, uniform, normal, lognormal, exponential, "
-        "weibull, pareto, gpareto, gamma or negbin",
-    )
+    label, read = entry
 
-
-# --------------------------------------------------------------------------------------------
-# Actions
-
-
-def _actions(
-    loader: _Loader, node: etree._Element, element_index: int, in_init: bool
-) -> list[act.Action]:
-    out: list[act.Action] = []
-    for child in _children(node):
-        tag = str(child.tag)
-        allowed = _ACTION_ATTRS.get(tag)
-        line = _line(child)
-        if allowed is None:
-            raise loader.error(
-                line, f"unknown action <{tag}> (valid: {', '.join(sorted(_ACTION_ATTRS))})"
-            )
-        attrs = loader.check_attributes(child, allowed, tag)
-        _no_children(loader, child, tag)
-        out.append(_action(loader, child, tag, attrs, element_index, line))
-    return out
-
-
-def _action(
-    loader: _Loader,
-    node: etree._Element,
-    tag: str,
-    attrs: Mapping[str, str],
-    element_index: int,
-    line: int,
-) -> act.Action:
-    from gossipper.scenario import actions as act
-
-    env = loader.env()
-    base = {"line": line, "element_index": element_index}
-
-    def required(name: str) -> str:
-        value = attrs.get(name)
-        if value is None:
-            raise loader.error(line, f"<{tag}> is missing the required {name!r} attribute")
-        return value
-
-    def var(name: str) -> str:
-        return loader.variable(required(name), line, f"<{tag} {name}=>")
-
-    def text(name: str) -> Template:
-        return compile_template(_to_wire_text(required(name)), env, line, crlf=False)
-
-    def flag(name: str) -> bool:
-        raw = attrs.get(name)
+    def parameter(attribute: str) -> float:
+        raw = n.get(attribute)
         if raw is None:
-            return False
-        value = c_bool(raw)
+            raise n.error(f"{label} distribution is missing the required {attribute!r} attribute")
+        value = c_strtod(raw)
         if value is None:
-            raise loader.error(line, f"{name}={raw!r} is not a valid boolean (true/false)")
+            raise n.error(f"{label} distribution {attribute}={raw!r} is not a number")
         return value
 
-    def rhs() -> tuple[float | None, str | None]:
-        if "value" in attrs and "variable" in attrs:
-            raise loader.error(line, f"<{tag}>: value= and variable= are mutually exclusive")
-        if "value" in attrs:
-            value = c_strtod(attrs["value"])
-            if value is None:
-                raise loader.error(line, f"<{tag}> value={attrs['value']!r} is not a number")
-            return value, None
-        if "variable" in attrs:
-            return None, var("variable")
-        raise loader.error(line, f"<{tag}> needs value= or variable=")
-
-    def checks() -> tuple[bool, bool]:
-        if "check_it" in attrs and "check_it_inverse" in attrs:
-            raise loader.error(line, f"<{tag}> can not have both check_it and check_it_inverse")
-        return flag("check_it"), flag("check_it_inverse")
-
-    if tag == "ereg":
-        regexp = _to_wire_text(required("regexp"))
-        search = attrs.get("search_in", "msg")
-        try:
-            search_in = act.SearchIn(search)
-        except ValueError:
-            raise loader.error(
-                line, f"unknown search_in={search!r}: use msg, hdr, body or var"
-            ) from None
-        header = None
-        variable = None
-        occurrence = 1
-        if search_in is act.SearchIn.HDR:
-            header = attrs.get("header")
-            if not header:
-                raise loader.error(line, 'search_in="hdr" needs a header= attribute')
-            header = _to_wire_text(header)
-            raw_occ = attrs.get("occurrence", attrs.get("occurence"))
-            if raw_occ is not None:
-                occ = c_strtol(raw_occ)
-                if occ is None:
-                    raise loader.error(line, f"occurrence={raw_occ!r} is not an integer")
-                occurrence = occ
-        elif search_in is act.SearchIn.VAR:
-            variable = var("variable")
-        check_it, check_it_inverse = checks()
-        assign = required("assign_to").split(",")
-        if len(assign) > 10:
-            raise loader.error(line, "<ereg> assign_to can hold at most 10 variables (match + 9)")
-        for name in assign:
-            loader.variable(name, line, "<ereg assign_to=>")
-        return act.Ereg(
-            **base,
-            regexp=regexp,
-            pattern=_posix(loader, line, regexp),
-            search_in=search_in,
-            header=header,
-            variable=variable,
-            case_indep=flag("case_indep"),
-            occurrence=occurrence,
-            start_line=flag("start_line"),
-            check_it=check_it,
-            check_it_inverse=check_it_inverse,
-            assign_to=tuple(assign),
-        )
-    if tag == "log":
-        return act.Log(**base, message=text("message"))
-    if tag == "warning":
-        return act.Warning(**base, message=text("message"))
-    if tag == "error":
-        return act.Error(**base, message=text("message"))
-    if tag in ("assign", "add", "subtract", "multiply", "divide"):
-        assign_to = var("assign_to")
-        value, variable = rhs()
-        if tag == "divide" and variable is None and value == 0:
-            raise loader.error(line, "<divide> by the constant 0")
-        return act.ArithmeticAction(
-            **base, op=act.Arithmetic(tag), assign_to=assign_to, value=value, variable=variable
-        )
-    if tag == "assignstr":
-        return act.AssignStr(**base, assign_to=var("assign_to"), value=text("value"))
-    if tag == "gettimeofday":
-        names = required("assign_to").split(",")
-        if len(names) != 2:
-            raise loader.error(line, '<gettimeofday> needs two variables: assign_to="sec,usec"')
-        for name in names:
-            loader.variable(name, line, "<gettimeofday assign_to=>")
-        return act.GetTimeOfDay(**base, seconds_var=names[0], microseconds_var=names[1])
-    if tag == "index":
-        return act.IndexAction(**base, assign_to=var("assign_to"))
-    if tag == "jump":
-        value, variable = rhs()
-        if value is not None and int(value) == element_index:
-            raise loader.error(line, f"<jump> to index {int(value)} jumps to itself")
-        return act.Jump(**base, value=value, variable=variable)
-    if tag == "pauserestore":
-        value, variable = rhs()
-        return act.PauseRestore(**base, value=value, variable=variable)
-    if tag == "sample":
-        assign_to = var("assign_to")
-        distribution = _distribution(loader, node, attrs, old_style=False)
-        assert distribution is not None
-        return act.Sample(**base, assign_to=assign_to, distribution=distribution)
-    if tag == "todouble":
-        return act.ToDouble(**base, assign_to=var("assign_to"), variable=var("variable"))
-    if tag in ("test", "strcmp"):
-        check_it, check_it_inverse = checks()
-        optional_assign: str | None = None
-        if "assign_to" in attrs or not (check_it or check_it_inverse):
-            optional_assign = var("assign_to")
-        variable = var("variable")
-        if "value" in attrs and "variable2" in attrs:
-            raise loader.error(line, f"<{tag}> can not have both value= and variable2=")
-        if tag == "test":
-            if "value" in attrs:
-                number = c_strtod(attrs["value"])
-                if number is None:
-                    raise loader.error(line, f"<test> value={attrs['value']!r} is not a number")
-                value2: float | None = number
-                variable2 = None
-            else:
-                value2 = None
-                variable2 = var("variable2")
-            compare_text = required("compare")
-            try:
-                compare = act.Compare(compare_text)
-            except ValueError:
-                raise loader.error(
-                    line,
-                    f"invalid compare={compare_text!r}: use "
-                    + ", ".join(c.value for c in act.Compare),
-                ) from None
-            return act.Test(
-                **base,
-                assign_to=optional_assign,
-                variable=variable,
-                value=value2,
-                variable2=variable2,
-                compare=compare,
-                check_it=check_it,
-                check_it_inverse=check_it_inverse,
-            )
-        if "value" in attrs:
-            string_value: str | None = _to_wire_text(attrs["value"])
-            variable2 = None
-        else:
-            string_value = None
-            variable2 = var("variable2")
-        return act.Strcmp(
-            **base,
-            assign_to=optional_assign,
-            variable=variable,
-            value=string_value,
-            variable2=variable2,
-            check_it=check_it,
-            check_it_inverse=check_it_inverse,
-        )
-    if tag == "verifyauth":
-        return act.VerifyAuth(
-            **base, assign_to=var("assign_to"), username=text("username"), password=text("password")
-        )
-    if tag == "lookup":
-        return act.Lookup(**base, assign_to=var("assign_to"), file=text("file"), key=text("key"))
-    if tag == "insert":
-        return act.Insert(**base, file=text("file"), value=text("value"))
-    if tag == "replace":
-        return act.Replace(**base, file=text("file"), line_number=text("line"), value=text("value"))
-    if tag == "setdest":
-        return act.SetDest(**base, host=text("host"), port=text("port"), protocol=text("protocol"))
-    if tag == "closecon":
-        return act.CloseCon(**base)
-    if tag == "trim":
-        return act.Trim(**base, assign_to=var("assign_to"))
-    if tag in ("urlencode", "urldecode"):
-        return act.UrlCode(**base, variable=var("variable"), decode=tag == "urldecode")
-    if tag == "exec":
-        if "command" in attrs:
-            return act.ExecCommand(**base, command=text("command"))
-        if "int_cmd" in attrs:
-            value_text = attrs["int_cmd"]
-            try:
-                int_cmd = act.IntCmd(value_text)
-            except ValueError:
-                int_cmd = act.IntCmd.STOP_CALL  # SIPp's default for unknown values
-            return act.ExecIntCmd(**base, int_cmd=int_cmd)
-        for media in (
-            "play_pcap_audio",
-            "play_pcap_image",
-            "play_pcap_video",
-            "play_dtmf",
-            "rtp_stream",
-            "rtp_echo",
-        ):
-            if media in attrs:
-                loader.has_media = True
-                _media_keyword(loader, line, attrs[media], media)
-                raise loader.error(line, f"<exec {media}=...> is not supported yet (no media)")
-        raise loader.error(line, "illegal <exec>: give command=, int_cmd= (or a media attribute)")
-    if tag == "rtp_echo":
-        raise loader.error(line, "<rtp_echo> is not supported yet (no media)")
-    raise AssertionError(tag)
-
-
-def _media_keyword(loader: _Loader, line: int, value: str, what: str) -> None:
-    """``play_pcap_audio="[name]"`` takes a ``-key`` value at load time (fatal if missing)."""
-    if len(value) >= 2 and value.startswith("[") and value.endswith("]"):
-        key = value[1:-1]
-        if key not in loader.keys:
-            raise loader.error(
-                line,
-                f"{what}={value!r} looks like a keyword value, but -key {key} was not given",
-            )
+    return read(parameter)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1405,11 +1172,8 @@ def _finish(loader: _Loader, name: str, base_name: str, global_vars: Mapping[str
     if not loader.elements:
         raise loader.error(None, "no message elements in the scenario (send, recv, pause...)")
     count = len(loader.elements)
-    elements = tuple(_resolve(loader, p, loader.labels, count) for p in loader.elements)
-    init_count = len(loader.init_elements)
-    init_elements = tuple(
-        _resolve(loader, p, loader.init_labels, init_count) for p in loader.init_elements
-    )
+    elements = tuple(_resolve(loader, p, loader.labels) for p in loader.elements)
+    init_elements = tuple(_resolve(loader, p, loader.init_labels) for p in loader.init_elements)
     # Jump actions know the scenario length for their range check.
     elements = tuple(_with_jump_bounds(e, count) for e in elements)
 
@@ -1505,41 +1269,41 @@ def _uses_fields(template: Template | None) -> bool:
 def _with_jump_bounds(element: Element, count: int) -> Element:
     if not element.actions:
         return element
-    from dataclasses import replace
+    from gossipper.scenario.actions import Jump
 
-    from gossipper.scenario import actions as act
-
-    if not any(isinstance(a, act.Jump) for a in element.actions):
+    if not any(isinstance(a, Jump) for a in element.actions):
         return element
-
     new_actions = tuple(
-        replace(a, element_count=count) if isinstance(a, act.Jump) else a for a in element.actions
+        replace(a, element_count=count) if isinstance(a, Jump) else a for a in element.actions
     )
     return replace(element, actions=new_actions)
 
 
-def _resolve(loader: _Loader, pending: _Pending, labels: Mapping[str, int], count: int) -> Element:
-    fields = pending.fields
+def _resolve(loader: _Loader, pending: _Pending, labels: Mapping[str, int]) -> Element:
+    element = pending.element
+    next_index: int | None = None
+    ontimeout_index: int | None = None
     if pending.next_label is not None:
-        target = labels.get(pending.next_label)
-        if target is None:
+        next_index = labels.get(pending.next_label)
+        if next_index is None:
             raise loader.error(
-                pending.line, f"next={pending.next_label!r}: no <label id=...> with that name"
+                element.line, f"next={pending.next_label!r}: no <label id=...> with that name"
             )
-        fields["next_index"] = target
     if pending.ontimeout_label is not None:
-        target = labels.get(pending.ontimeout_label)
-        if target is None:
+        ontimeout_index = labels.get(pending.ontimeout_label)
+        if ontimeout_index is None:
             raise loader.error(
-                pending.line,
+                element.line,
                 f"ontimeout={pending.ontimeout_label!r}: no <label id=...> with that name",
             )
-        fields["ontimeout_index"] = target
-    return Element(**fields)
+    if next_index is None and ontimeout_index is None:
+        return element
+    return replace(element, next_index=next_index, ontimeout_index=ontimeout_index)
 
 
 def _mode(elements: Sequence[Element]) -> tuple[bool, TwinRole]:
-    """Client/server and 3PCC role (sipp-reference 1.11, SIPp's computeSippMode)."""
+    """Client/server and 3PCC role (SIPp's computeSippMode;
+    docs/sipp-behaviour.md#mode-and-3pcc-role)."""
     creation_server: bool | None = None
     role = TwinRole.NONE
     seen_send_cmd = False
@@ -1567,3 +1331,18 @@ def _mode(elements: Sequence[Element]) -> tuple[bool, TwinRole]:
             if not seen_send_cmd:
                 role = TwinRole.CONTROLLER_B
     return bool(creation_server), role
+
+
+_TopReader = Callable[[_Loader, etree._Element], None]
+
+_TOP_READERS: dict[str, _TopReader] = {
+    **dict.fromkeys(_ELEMENT_ATTRS, _read_scenario_message),
+    "label": _read_label,
+    "Global": _read_variables,
+    "User": _read_variables,
+    "Reference": _read_variables,
+    "ResponseTimeRepartition": _read_repartition,
+    "CallLengthRepartition": _read_repartition,
+    "DefaultMessage": _read_default_message,
+    "init": _read_init,
+}

@@ -1,8 +1,8 @@
 """The immutable scenario model produced by :func:`gossipper.scenario.loader.load_scenario`.
 
 Everything here is frozen and slotted; collections are tuples (or read-only mappings). The
-engine walks ``Scenario.elements`` by index, exactly like SIPp's message list (sipp-reference
-1.12).
+engine walks ``Scenario.elements`` by index, exactly like SIPp's message list
+(docs/sipp-behaviour.md#call-flow).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class Optional(enum.Enum):
 
 
 class TwinRole(enum.Enum):
-    """3PCC role derived from the order of ``sendCmd``/``recvCmd`` (sipp-reference 1.11)."""
+    """3PCC role derived from the order of ``sendCmd``/``recvCmd``
+    (docs/sipp-behaviour.md#mode-and-3pcc-role)."""
 
     NONE = "none"
     CONTROLLER_A = "3pcc-controller-A"
@@ -172,8 +173,9 @@ class Element:
     advance_state: bool = True
     ignoresdp: bool = False
     allowed_cseq_methods: frozenset[str] | None = None
-    """Response matching rule of sipp-reference 1.5: CSeq methods of the requests sent (without
-    transactions) before this element; None = any method (first element, or ``response_txn``)."""
+    """Response matching rule (docs/sipp-behaviour.md#response-matching): CSeq methods of the
+    requests sent (without transactions) before this element; None = any method (first element, or
+    ``response_txn``)."""
     cseq_method_list: str | None = None
     """The same as SIPp keeps it: the methods concatenated (matched with substring semantics)."""
     # pause / timewait
@@ -198,8 +200,9 @@ class Element:
         return ""
 
     def matches_response(self, code: int, cseq_method: str) -> bool:
-        """Response matching without ``response_txn`` (sipp-reference 1.5): right code, and the
-        CSeq method appears in the list of methods sent before (substring search, as SIPp)."""
+        """Response matching without ``response_txn`` (docs/sipp-behaviour.md#response-matching):
+        right code, and the CSeq method appears in the list of methods sent before (substring
+        search, as SIPp)."""
         if self.kind is not ElementKind.RECV:
             return False
         if self.response_re is not None:
@@ -212,26 +215,6 @@ class Element:
         if self.cseq_method_list is None:
             return False
         return cseq_method in self.cseq_method_list
-
-    def should_execute(self, variables: Variables) -> bool:
-        """``condexec``/``condexec_inverse``: run the element only if the variable is set (or
-        not set). A skipped element still takes its ``next`` branch (sipp-reference 1.3)."""
-        if self.condexec is None:
-            return True
-        return variables.is_set(self.condexec) != self.condexec_inverse
-
-    def next_position(self, variables: Variables, rng: random.Random) -> int:
-        """SIPp's advance step (sipp-reference 1.12): the ``next`` label when there is one, its
-        ``test`` variable is set and the ``chance`` draw succeeds; otherwise ``index + 1``.
-        A result equal to ``len(elements)`` ends the call."""
-        if self.next_index is None:
-            return self.index + 1
-        if self.test is not None and not variables.is_set(self.test):
-            return self.index + 1
-        # SIPp: branch when rand() > (1 - chance) * RAND_MAX; chance 0 never, 1 always.
-        if self.chance is None or rng.random() < self.chance:
-            return self.next_index
-        return self.index + 1
 
     def matches_request(self, method: str) -> bool:
         """Request matching: exact method, or a POSIX ERE search with ``regexp_match``."""
@@ -249,7 +232,8 @@ class Scenario:
     name: str
     """``<scenario name="...">``."""
     base_name: str
-    """File naming base: ``uac`` for ``-sn uac``, ``foo`` for ``-sf dir/foo.xml`` (6.1)."""
+    """File naming base: ``uac`` for ``-sn uac``, ``foo`` for ``-sf dir/foo.xml`` (SIPp
+    names its output files after it)."""
     source_label: str
     """The file as given, or ``<builtin:uac>``."""
     elements: tuple[Element, ...]
@@ -265,7 +249,7 @@ class Scenario:
     """Index of label ``_unexp.main`` if defined."""
     default_messages: Mapping[str, Template]
     """``ack``, ``ack2``, ``bye``, ``cancel``, ``200``, ``3pcc_abort`` (overridable with
-    ``<DefaultMessage>``), sipp-reference 1.12."""
+    ``<DefaultMessage>``), docs/sipp-behaviour.md#default-messages."""
     global_variables: tuple[str, ...]
     user_variables: tuple[str, ...]
     twin_role: TwinRole = TwinRole.NONE
@@ -301,10 +285,6 @@ class Scenario:
     def new_global_variables(self) -> GlobalVariables:
         """Process-wide variable state for a run (``-set`` values applied)."""
         return GlobalVariables(self.variable_scopes, self.global_initial_values)
-
-    def element_at_label(self, label: str) -> int | None:
-        """Index of a label."""
-        return self.labels.get(label)
 
     def bind(self, env: RunEnv) -> Scenario:
         """A copy with run-static keywords folded into literal text (call once the sockets are

@@ -1,5 +1,5 @@
 """POSIX extended regular expressions (as SIPp compiles them with ``regcomp(REG_EXTENDED)``)
-translated to Python ``re`` (sipp-reference 2.1).
+translated to Python ``re`` (docs/sipp-behaviour.md#actions).
 
 Differences handled: bracket expressions (``[[:digit:]]``, a literal backslash inside brackets,
 ``]`` first is literal), ``.`` matches newlines (no REG_NEWLINE -> DOTALL), ``$`` anchors only at

@@ -1,5 +1,6 @@
 """Message templates: ``<send>`` CDATA compiled once into literal strings and keyword objects
-(sipp-reference 1.1, 4). Rendering walks the segments; it never re-parses text.
+(docs/sipp-behaviour.md#message-text-and-keywords). Rendering walks the segments; it never
+re-parses text.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ _WHITESPACE = " \t\r\n\v\f"
 
 
 def clean_cdata(text: str, *, is_send: bool) -> str:
-    """SIPp's CDATA cleaning (sipp-reference 1.1), applied to ``<send>``, ``<sendCmd>`` and
-    ``<DefaultMessage>`` bodies before keyword parsing.
+    """SIPp's CDATA cleaning (docs/sipp-behaviour.md#cdata-cleaning), applied to ``<send>``,
+    ``<sendCmd>`` and ``<DefaultMessage>`` bodies before keyword parsing.
 
     Raises:
         ValueError: the CDATA is empty after trimming.
@@ -246,8 +247,9 @@ def _body_length(head: str, tail: str) -> int | None:
 
 
 def _auth_from_field(parts: list[str], index: int) -> tuple[int, AuthenticationKeyword]:
-    """An injected value holding ``[authentication ...]`` (sipp-reference 4.4): split that part
-    around the keyword and return its position and a keyword with the literal parameters."""
+    """An injected value holding ``[authentication ...]``
+    (docs/sipp-behaviour.md#message-text-and-keywords): split that part around the keyword and
+    return its position and a keyword with the literal parameters."""
     text = parts[index]
     start = text.find("[authentication")
     end = text.find("]", start)
@@ -308,8 +310,8 @@ def _credentials(
 
 
 def _check_first_line(template: Template, env: CompileEnv, line: int | None) -> Template:
-    """``<send>`` sanity (sipp-reference 1.1): the message must start with literal text holding
-    the method or ``SIP/2.0 <code>`` and a space."""
+    """``<send>`` sanity (docs/sipp-behaviour.md#message-text-and-keywords): the message must start
+    with literal text holding the method or ``SIP/2.0 <code>`` and a space."""
     segments = template.segments
     if not segments or not isinstance(segments[0], str):
         raise ScenarioError(
@@ -376,7 +378,8 @@ def _sub_template(text: str, env: CompileEnv, line: int | None) -> Template:
 
 
 def compute_route_set(msg: SipMessageLike, *, from_response: bool) -> tuple[str | None, str | None]:
-    """Route set and remote target recorded by ``rrs`` (sipp-reference 4.2).
+    """Route set and remote target recorded by ``rrs``
+    (docs/sipp-behaviour.md#message-text-and-keywords).
 
     Record-Route entries (all headers, split on commas outside ``<>``/quotes) are used in
     received order for a request and reversed for a response. If the first entry lacks ``;lr``

@@ -1,4 +1,4 @@
-"""Scenario variables (sipp-reference section 3).
+"""Scenario variables (docs/sipp-behaviour.md#variables).
 
 A variable's *scope* is fixed at load time: names declared in ``<Global variables=...>`` live in
 one process-wide store, names in ``<User variables=...>`` in a per-user store (``-users``), all
@@ -71,7 +71,8 @@ def format_double(value: float) -> str:
 
 
 def insertion_text(value: VarValue | None) -> str:
-    """Text inserted by ``[$name]`` (section 3): regexp/string -> text, double -> ``%lf``, bool ->
+    """Text inserted by ``[$name]`` (docs/sipp-behaviour.md#variables): regexp/string -> text,
+    double -> ``%lf``, bool ->
     ``true``/``false``; a double equal to 0 and an undefined variable insert nothing."""
     if value is None:
         return ""
@@ -132,11 +133,11 @@ class Variables:
         return is_set(self._store(name).get(name))
 
     def string(self, name: str) -> str:
-        """String view (section 3)."""
+        """String view (docs/sipp-behaviour.md#variables)."""
         return string_value(self._store(name).get(name))
 
     def double(self, name: str) -> float:
-        """Double view (section 3)."""
+        """Double view (docs/sipp-behaviour.md#variables)."""
         return double_value(self._store(name).get(name))
 
     def insertion(self, name: str) -> str:

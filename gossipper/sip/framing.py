@@ -1,4 +1,5 @@
-"""Stream (TCP/TLS) framing of SIP messages (RFC 3261 section 18.3, SIPp reference 9.2)."""
+"""Stream (TCP/TLS) framing of SIP messages (RFC 3261 section 18.3,
+docs/sipp-behaviour.md#stream-framing)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ _CONTENT_LENGTH_NAMES = (b"content-length", b"l")
 def _content_length(head: bytes) -> int:
     """Content-Length of a header section (long or compact form, any case).
 
-    SIPp rule (reference 9.2): missing means 0 and an unparsable value also counts as 0, so a
-    garbled header cannot stall the stream; parse_message reports it afterwards.
+    SIPp rule (docs/sipp-behaviour.md#stream-framing): missing means 0 and an unparsable value also
+    counts as 0, so a garbled header cannot stall the stream; parse_message reports it afterwards.
     """
     lowered = head.lower()
     pos = lowered.find(b"\ncontent-length")

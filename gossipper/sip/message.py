@@ -298,8 +298,8 @@ class SipMessage:
         """``Name: v1, v2``: every header line called ``name`` on one line, "" if there is none.
 
         The name is spelled as in the first such line; this is what SIPp's ``[last_Name:]``
-        keyword writes (sipp-reference 4.3). Memoized: a UAS renders the same ``[last_*]``
-        headers of one request into several responses.
+        keyword writes (docs/sipp-behaviour.md#message-text-and-keywords). Memoized: a UAS renders
+        the same ``[last_*]`` headers of one request into several responses.
         """
         joined = self._joined
         if joined is None:
@@ -381,7 +381,8 @@ def serialize_message(first_line: str, headers: list[tuple[str, str]], body: byt
 
 
 def message_hash(msg: SipMessage, *, loose: bool) -> int:
-    """Fingerprint used to recognise UDP retransmissions (SIPp ``-rtcheck``, reference 1.12).
+    """Fingerprint used to recognise UDP retransmissions (SIPp ``-rtcheck``,
+    docs/sipp-behaviour.md#retransmissions).
 
     ``loose=False`` hashes the whole message; ``loose=True`` hashes the To, From, Call-ID and
     CSeq values, plus the status line and body for responses. Only compare values computed in

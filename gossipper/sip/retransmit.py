@@ -1,4 +1,5 @@
-"""UDP retransmission timer arithmetic, SIPp style (SIPp reference 9.4 and 1.12), pure.
+"""UDP retransmission timer arithmetic, SIPp style
+(docs/sipp-behaviour.md#retransmissions), pure.
 
 The timer of a sent message starts at T1 (the ``retrans`` attribute of the ``<send>``). On each
 expiry: if the message has already been retransmitted ``max_retransmissions(...)`` times the send

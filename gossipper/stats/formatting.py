@@ -13,33 +13,11 @@ import datetime
 import math
 import struct
 
+from gossipper.timefmt import epoch_to_us as epoch_to_us
+from gossipper.timefmt import format_log_time as format_log_time
+
 _U64 = 1 << 64
 _US_PER_S = 1_000_000
-
-
-def epoch_to_us(epoch_s: float) -> int:
-    """Wall time as whole microseconds (SIPp's ``timeval``); rounded, so 0.5 us float noise
-    cannot turn ``.487751`` into ``.487750``."""
-    return round(epoch_s * _US_PER_S)
-
-
-def format_log_time(epoch_s: float, tz: datetime.tzinfo | None = None) -> str:
-    """SIPp "log time": ``YYYY-MM-DD<TAB>HH:MM:SS.uuuuuu<TAB>EPOCH.uuuuuu`` (docs/sipp-behaviour.md,
-    "Outputs": log time).
-
-    ``tz`` None means the local time zone of the process (as SIPp's ``localtime``).
-    """
-    us = epoch_to_us(epoch_s)
-    seconds, micros = divmod(us, _US_PER_S)
-    if tz is None:
-        moment = datetime.datetime.fromtimestamp(seconds)
-    else:
-        moment = datetime.datetime.fromtimestamp(seconds, tz)
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}\t"
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{micros:06d}\t"
-        f"{seconds:010d}.{micros:06d}"
-    )
 
 
 def format_rfc3339(epoch_s: float, tz: datetime.tzinfo | None = None) -> str:

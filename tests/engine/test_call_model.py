@@ -314,3 +314,42 @@ def test_auto_answer_and_dead_call_messages() -> None:
     assert client.dead_call_msgs == 1
     assert answers and answers[0].startswith(b"SIP/2.0 200 OK\r\n")
     assert b"CSeq: 7 OPTIONS" in answers[0]
+
+
+BRANCHES = """<?xml version="1.0"?>
+<scenario name="branches">
+  <nop counter="init">
+    <action><assign assign_to="flag" value="{flag}"/></action>
+  </nop>
+  <nop condexec="flag" next="end" test="flag" counter="first"/>
+  <nop condexec="flag" condexec_inverse="true" next="end" chance="0" counter="second"/>
+  <nop next="end" chance="1" counter="third"/>
+  <nop counter="fourth"/>
+  <label id="end"/>
+</scenario>
+"""
+
+
+@pytest.mark.parametrize(
+    ("flag", "executed"),
+    [
+        # flag unset: the first nop is skipped and, its test variable being unset, the call
+        # steps to the next one; chance 0 never branches, chance 1 always does.
+        ("0", ["init", "second", "third"]),
+        # flag set: the first nop runs and branches to the end label.
+        ("1", ["init", "first"]),
+    ],
+)
+def test_condexec_test_and_chance_choose_the_next_element(
+    tmp_path: pathlib.Path, flag: str, executed: list[str]
+) -> None:
+    scenario = scenario_text(tmp_path, "branches.xml", BRANCHES.format(flag=flag))
+    result = run_pair(scenario, None, client_options={"max_calls": 1, "rate": 1})
+    assert result.client.snapshot.cumulative.successful_calls == 1
+    stats = result.client_engine.stats
+    ran = [
+        name
+        for name, count in zip(stats.counter_names, stats.generic_counters, strict=True)
+        if count
+    ]
+    assert ran == executed

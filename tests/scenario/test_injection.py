@@ -9,7 +9,6 @@ import pytest
 
 from gossipper.errors import ConfigError
 from gossipper.scenario.injection import (
-    InjectionSet,
     LineOrder,
     load_injection_file,
     parse_injection_text,
@@ -91,12 +90,6 @@ def test_index_insert_replace() -> None:
         f.replace(9, "x")
 
 
-def test_set_and_missing_file(tmp_path: pathlib.Path) -> None:
-    a = parse_injection_text("dir/a.csv", "SEQUENTIAL\nx\ny\n")
-    b = parse_injection_text("b.csv", "SEQUENTIAL\nz\n")
-    files = InjectionSet([a, b])
-    assert files.default_name == "a.csv" and files.get("other/a.csv") is a
-    assert files.choose_lines(0, random.Random(0)) == {"a.csv": 0, "b.csv": 0}
-    assert files.choose_lines(0, random.Random(0)) == {"a.csv": 1, "b.csv": 0}
+def test_missing_file(tmp_path: pathlib.Path) -> None:
     with pytest.raises(ConfigError, match="can not read injection file"):
         load_injection_file(str(tmp_path / "missing.csv"))

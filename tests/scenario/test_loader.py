@@ -600,31 +600,6 @@ def test_c_strtod_and_bool() -> None:
     assert c_bool("0") is False and c_bool("yes") is None
 
 
-def test_condexec_and_next_position() -> None:
-    import random
-
-    scenario = load(
-        """
-<nop condexec="flag" next="end" test="flag"/>
-<nop condexec="flag" condexec_inverse="true" next="end" chance="0"/>
-<nop next="end" chance="1"/>
-<nop/>
-<label id="end"/>
-"""
-    )
-    variables = scenario.new_global_variables().for_call()
-    rng = random.Random(0)
-    first, second, third, fourth = scenario.elements
-    assert not first.should_execute(variables) and second.should_execute(variables)
-    assert first.next_position(variables, rng) == 1  # test variable not set
-    variables.set("flag", True)
-    assert first.should_execute(variables) and not second.should_execute(variables)
-    assert first.next_position(variables, rng) == 4
-    assert second.next_position(variables, rng) == 2  # chance 0: never
-    assert third.next_position(variables, rng) == 4  # chance 1: always
-    assert fourth.next_position(variables, rng) == 4
-
-
 def test_cdata_mentioned_in_a_comment() -> None:
     scenario = load(
         "<!-- write messages in <![CDATA[ sections -->\n"

@@ -112,7 +112,7 @@ def test_keyword_sample_matches_sipp(
 
 
 def test_keyword_sample_timestamp_format(utc: None) -> None:
-    from gossipper.scenario.keywords import format_log_time
+    from gossipper.timefmt import format_log_time
 
     assert format_log_time(1795672219.065256) == "2026-11-26\t05:50:19.065256\t1795672219.065256"
 
