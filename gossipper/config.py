@@ -35,7 +35,8 @@ __all__ = [
     "parse_default_behaviors",
 ]
 
-# -t values SIPp 3.6.1 knows (reference 9.1); only these two are implemented so far.
+# -t values SIPp 3.6.1 knows (docs/sipp-behaviour.md, "Option families"); only these two are
+# implemented so far.
 KNOWN_TRANSPORT_MODES: tuple[str, ...] = (
     "u1",
     "un",
@@ -53,8 +54,8 @@ SUPPORTED_TRANSPORT_MODES: tuple[str, ...] = ("u1", "un")
 
 TRACE_FORMATS: tuple[str, ...] = ("sipp", "gossipper")
 
-# Default behaviours (reference 7.2, -default_behaviors). "cseq" exists only in SIPp HEAD; HEAD's
-# "all" sets every bit, so it includes "cseq" too.
+# Default behaviours (-default_behaviors; docs/sipp-behaviour.md, "Option families"). "cseq"
+# exists only in SIPp HEAD; HEAD's "all" sets every bit, so it includes "cseq" too.
 ALL_DEFAULT_BEHAVIORS: frozenset[str] = frozenset({"bye", "abortunexp", "pingreply", "cseq"})
 
 
@@ -113,7 +114,7 @@ class RunConfig:
     scenario_name: str | None = None
     peer: str | None = None
 
-    # Transport and addressing (reference 9).
+    # Transport and addressing (docs/sipp-behaviour.md, "Option families").
     transport_mode: str = "u1"
     local_ip: str | None = None
     local_port: int | None = None
@@ -147,7 +148,7 @@ class RunConfig:
     injection_files: tuple[str, ...] = ()
     injection_indexes: tuple[tuple[str, int], ...] = ()
 
-    # Call generation (reference 11.1).
+    # Call generation (docs/sipp-behaviour.md, "Call generation").
     rate: float = 10.0
     rate_period_s: float = 1.0
     rate_scale: float = 1.0
@@ -159,7 +160,7 @@ class RunConfig:
     max_open_calls: int | None = None
     users: int | None = None
 
-    # Timers, timeouts and retransmissions (reference 9.4).
+    # Timers, timeouts and retransmissions (docs/sipp-behaviour.md, "Retransmissions").
     timeout_s: float = 0.0
     timeout_error: bool = False
     sleep_s: float = 0.0
@@ -182,7 +183,7 @@ class RunConfig:
     max_recv_loops: int = 1000
     max_sched_loops: int = 1000
 
-    # Statistics and traces (reference 6).
+    # Statistics and traces (docs/sipp-behaviour.md, "Outputs").
     screen_refresh_s: float = 1.0
     trace_stat: bool = False
     stat_file: str | None = None
@@ -301,7 +302,8 @@ def _set(config: RunConfig, name: str, value: object) -> None:
 
 
 def _basename(path: str) -> str:
-    # SIPp refers to injection files by the part after the last '/' (reference 10).
+    # SIPp refers to injection files by the part after the last '/'
+    # (docs/sipp-behaviour.md, "Injection files").
     return path.rsplit("/", 1)[-1]
 
 

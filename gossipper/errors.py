@@ -9,7 +9,7 @@ import enum
 
 
 class ExitStatus(enum.IntEnum):
-    """Process exit codes, identical to SIPp's (reference section 8)."""
+    """Process exit codes, identical to SIPp's (docs/sipp-behaviour.md, "Exit codes")."""
 
     SUCCESS = 0
     """Normal end and no failed call."""

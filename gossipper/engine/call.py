@@ -1,12 +1,12 @@
 """One call: a Trio task walking the scenario with SIPp's per-call execution model.
 
-Theory of operation (sipp-reference 1.12). A call is a cursor (``index``) over the scenario's
-message elements. The task runs every element it can run at once (sends, nops, actions), then
-parks until the next event: a message routed to it by the engine's receive loop, or the earliest
-of its timers (UDP retransmission, receive timeout, pause end). Each event is handled exactly as
-SIPp handles it: retransmission detection by hash first, then matching forward from the cursor
-over optional receives, then backward through the contiguous optional block (or
-``optional="global"`` elements), then the automatic answers and the unexpected-message rules.
+Theory of operation (docs/sipp-behaviour.md, "Processing an incoming message"). A call is a cursor
+(``index``) over the scenario's message elements. The task runs every element it can run at once
+(sends, nops, actions), then parks until the next event: a message routed to it by the engine's
+receive loop, or the earliest of its timers (UDP retransmission, receive timeout, pause end). Each
+event is handled exactly as SIPp handles it: retransmission detection by hash first, then matching
+forward from the cursor over optional receives, then backward through the contiguous optional block
+(or ``optional="global"`` elements), then the automatic answers and the unexpected-message rules.
 
 Events are handled where they arrive. A parked call's messages are processed by the receive loop
 that routed them (``deliver``), and its timers by the engine's timer task (``timer_fired``): the
@@ -405,13 +405,16 @@ class Call(Parker):
                 self._end(None)
             element = elements[index]
             if element.condexec is not None and not self._condexec_ok(element):
-                # SIPp still honours next/test/chance of a skipped element (reference 15.9).
+                # SIPp still honours next/test/chance of a skipped element
+                # (docs/sipp-behaviour.md, "Call flow").
                 self._advance(element)
                 continue
             kind = element.kind
             if kind is ElementKind.SEND:
                 if self.retrans_deadline != _INF:
-                    return  # previous message not answered yet: wait (reference 1.4 step 1)
+                    # Previous message not answered yet: wait (docs/sipp-behaviour.md,
+                    # "Processing an incoming message").
+                    return
                 self._send_element(element)
                 if self.index == index:
                     self._advance(element)
@@ -463,7 +466,7 @@ class Call(Parker):
         self.index = element.index + 1
 
     def _bookkeeping(self, element: Element) -> None:
-        """Counters and response-time timers (reference 1.3)."""
+        """Counters and response-time timers (docs/sipp-behaviour.md, "Element bookkeeping")."""
         engine = self.engine
         if element.counter is not None:
             engine.stats.generic_counters[element.counter] += 1
@@ -546,7 +549,8 @@ class Call(Parker):
             self._apply_actions(element, text)
 
     def _send_default(self, name: str, msg_index: int = -1) -> bool:
-        """Send one of the automatic messages (ack, bye, cancel, 200) of reference 1.12.
+        """Send one of the automatic messages: ack, bye, cancel, 200 (docs/sipp-behaviour.md,
+        "Default messages").
 
         These are small and rare; if the socket buffer is full the message is dropped with a
         warning rather than holding up the abort path.
@@ -625,7 +629,8 @@ class Call(Parker):
         self._fail(FailureReason.TIMEOUT_ON_RECV, abort=True)
 
     def _jump_on_timeout(self, target: int) -> None:
-        # A label at the very end reached through ontimeout counts as a failure (reference 1.9).
+        # A label at the very end reached through ontimeout counts as a failure
+        # (docs/sipp-behaviour.md, "Element bookkeeping").
         self.index = target
         self.pause_end = _INF
         self.pause_index = -1
@@ -637,7 +642,7 @@ class Call(Parker):
     # ------------------------------------------------------------------ receiving
 
     def _process_incoming(self, message: SipMessage) -> None:
-        """SIPp's process_incoming (reference 1.12, steps 1-9)."""
+        """SIPp's process_incoming (docs/sipp-behaviour.md, "Processing an incoming message")."""
         engine = self.engine
         elements = engine.scenario.elements
         index = self.index
@@ -700,7 +705,8 @@ class Call(Parker):
             if message.method == "ACK":
                 self.established = True
 
-        # Retransmission timer of the last send (reference 1.12 step 9).
+        # Retransmission timer of the last send (docs/sipp-behaviour.md, "Processing an
+        # incoming message").
         if self.retrans_deadline != _INF:
             if is_response:
                 if message.status_code < 200 and not self.last_send_is_invite:
@@ -806,7 +812,8 @@ class Call(Parker):
         engine.trace_sent(self, data)
 
     def _not_matched(self, message: SipMessage, index: int) -> None:
-        """Steps 8 of reference 1.12: _unexp.main, automatic answers, unexpected message."""
+        """No element matched: _unexp.main, automatic answers, unexpected message (the end of
+        docs/sipp-behaviour.md, "Processing an incoming message")."""
         engine = self.engine
         scenario = engine.scenario
         unexp = scenario.unexp_main_index
@@ -925,7 +932,8 @@ class Call(Parker):
     # ------------------------------------------------------------------ ending
 
     def _fail(self, reason: FailureReason, *, abort: bool) -> NoReturn:
-        """Count the call failed; in client mode, tidy up the dialog first (reference 1.12)."""
+        """Count the call failed; in client mode, tidy up the dialog first
+        (docs/sipp-behaviour.md, "Default messages")."""
         if abort:
             self._abort_dialog()
         self._end(reason)

@@ -1,4 +1,4 @@
-"""Call pacing as pure arithmetic (sipp-reference 11.1).
+"""Call pacing as pure arithmetic (docs/sipp-behaviour.md, "Call generation").
 
 The pacing task asks "how many calls should have been started by now?" instead of sleeping a
 fixed gap per call, so sleeping late never loses calls and rate changes are exact: each change
