@@ -37,6 +37,7 @@ COMPILED_MODULES = [
     "gossipper/stats/histogram.py",
     "gossipper/engine/call.py",
     "gossipper/engine/engine.py",
+    "gossipper/engine/host.py",
     "gossipper/engine/rate.py",
     "gossipper/engine/timers.py",
     "gossipper/transport/udp.py",
