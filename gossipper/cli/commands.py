@@ -34,8 +34,7 @@ class Subcommand:
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(
         "sim",
-        "Run a scenario and its peer on a simulated network under virtual time (same"
-        " arguments and seed, same bytes); gossipper sim -h lists its options.",
+        "A run against its peer on a simulated network (gossipper sim -h).",
         "gossipper.cli.sim_command:run_sim_command",
     ),
 )
