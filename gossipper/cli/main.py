@@ -69,8 +69,10 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
     """Parse, load, run; returns the exit status."""
     from gossipper.cli.commands import COMPLETE_VAR, FRONT_DOOR_OPTIONS, subcommand
 
-    if argv and (argv[0] in FRONT_DOOR_OPTIONS or subcommand(argv[0]) is not None) or (
-        COMPLETE_VAR in os.environ
+    if (
+        argv
+        and (argv[0] in FRONT_DOOR_OPTIONS or subcommand(argv[0]) is not None)
+        or (COMPLETE_VAR in os.environ)
     ):
         # Subcommands, --help and shell completion: the typer app (imported only here).
         from gossipper.cli.app import run_app

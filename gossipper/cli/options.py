@@ -235,6 +235,7 @@ _TRACE_FILE_OPTIONS: tuple[OptionSpec, ...] = tuple(
     )
 )
 
+
 def _sim_fault_options() -> tuple[OptionSpec, ...]:
     """``-net_FAULT`` for both directions, then ``_c2s`` and ``_s2c`` for one direction each.
 
@@ -1201,14 +1202,11 @@ def _out_of_scope(spec: OptionSpec, scope: Scope) -> ConfigError:
             )
         return ConfigError(f"gossipper sim: {spec.name} has no meaning in a simulation; drop it")
     return ConfigError(
-        f"{spec.name} is an option of gossipper sim (a simulated run); a real run has no use"
-        " for it"
+        f"{spec.name} is an option of gossipper sim (a simulated run); a real run has no use for it"
     )
 
 
-def _scan(
-    args: list[str], scope: Scope
-) -> tuple[list[_Occurrence], list[str], ConfigError | None]:
+def _scan(args: list[str], scope: Scope) -> tuple[list[_Occurrence], list[str], ConfigError | None]:
     """Split argv into option occurrences and positional hosts; stop at the first error."""
     occurrences: list[_Occurrence] = []
     hosts: list[str] = []

@@ -865,7 +865,13 @@ def test_every_option_has_a_scope_and_sim_only_options_are_not_runconfig_fields(
         assert spec.scope in (RUN, SIM, RUN | SIM), spec.name
         if spec.scope == SIM:
             assert spec.dest not in fields, spec.name
-    assert {spec.name for spec in OPTIONS if spec.scope == RUN} == {"-v", "-sd", "-cp", "-rsa", "-bg"}
+    assert {spec.name for spec in OPTIONS if spec.scope == RUN} == {
+        "-v",
+        "-sd",
+        "-cp",
+        "-rsa",
+        "-bg",
+    }
 
 
 def test_sim_options_are_refused_in_a_run_with_their_scope_named() -> None:
