@@ -1,5 +1,7 @@
 """Run-time control, as in SIPp: keys on the terminal, the UDP control socket (-cp/-ci) and
-signals. Everything here calls public ``Engine`` methods only (reference 11.2, 11.3, 8)."""
+signals. Everything here calls public ``Engine`` methods only. The keys, commands, control
+socket and signals are SIPp's: docs/sipp-behaviour.md, "Command line" (sections "Keys and the
+control socket" and "Quitting and signals")."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ class Controller:
         self.rate_scale = engine.config.rate_scale
 
     def key(self, key: str) -> None:
-        """One key press (reference 11.2)."""
+        """One key press (docs/sipp-behaviour.md, "Keys and the control socket")."""
         engine = self.engine
         if key == "q":
             engine.soft_quit()

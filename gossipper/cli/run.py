@@ -110,7 +110,8 @@ def make_env(config: RunConfig, *, local_ip: str, remote: Address | None, pid: i
 
 
 def _load_injection(env: RunEnv, config: RunConfig) -> None:
-    """-inf files by basename; the first is the default for [fieldN] (reference 10)."""
+    """-inf files by basename; the first is the default for [fieldN] (docs/sipp-behaviour.md,
+    "Injection files given with -inf")."""
     files: dict[str, InjectionFile] = {}
     if config.injection_files:
         from gossipper.scenario.injection import load_injection_file
