@@ -15,7 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["COMPLETE_VAR", "FRONT_DOOR_OPTIONS", "SUBCOMMANDS", "Subcommand", "subcommand"]
+__all__ = [
+    "COMPLETE_VAR",
+    "FRONT_DOOR_OPTIONS",
+    "SUBCOMMANDS",
+    "Subcommand",
+    "close_subcommand",
+    "subcommand",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -52,3 +59,15 @@ def subcommand(name: str) -> Subcommand | None:
         if entry.name == name:
             return entry
     return None
+
+
+def close_subcommand(word: str) -> str | None:
+    """The subcommand ``word`` is probably a misspelling of, or None.
+
+    A first word that names no subcommand is SIPp's remote host (``sipp HOST``), so a typo
+    such as ``gossipper smi`` is only noticed when that host does not resolve.
+    """
+    import difflib  # only for this error message
+
+    close = difflib.get_close_matches(word, [entry.name for entry in SUBCOMMANDS], n=1)
+    return close[0] if close else None

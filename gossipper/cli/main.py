@@ -55,7 +55,15 @@ def raw_main(
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     try:
-        return int(program(list(argv), out, err))
+        try:
+            return int(program(list(argv), out, err))
+        except BaseExceptionGroup as group:
+            # An error raised inside a Trio nursery (e.g. an unresolvable remote host) arrives
+            # wrapped; report it like the same error raised outside one.
+            error = _only_gossipper_error(group)
+            if error is group:
+                raise
+            raise error from group
     except GossipperError as exc:
         err.write(f"gossipper: error: {exc}\n")
         err.flush()
@@ -63,6 +71,17 @@ def raw_main(
     except KeyboardInterrupt:
         err.write("gossipper: interrupted\n")
         return int(ExitStatus.CALLS_FAILED)
+
+
+def _only_gossipper_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first GossipperError of a group holding nothing else; otherwise the group itself."""
+    matched, rest = group.split(GossipperError)
+    if matched is None or rest is not None:
+        return group
+    leaf: BaseException = matched
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf
 
 
 def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int:

@@ -334,3 +334,18 @@ def test_completion_request_completes_subcommand_names() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["sim"]
+
+
+def test_a_misspelt_subcommand_is_suggested_only_as_a_remote_host_hint() -> None:
+    from gossipper.cli.commands import close_subcommand
+
+    assert close_subcommand("smi") == "sim"
+    assert close_subcommand("127.0.0.1") is None
+    assert close_subcommand("proxy.example.com") is None
+
+
+def test_an_unresolvable_remote_host_is_one_line() -> None:
+    status, _, err = run_cli("smi.invalid", "-m", "1", "-nostdin")
+    assert status == ExitStatus.CALLS_FAILED
+    assert err.splitlines()[-1].startswith("gossipper: error: cannot resolve remote host")
+    assert "Traceback" not in err
