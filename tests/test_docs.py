@@ -1,17 +1,20 @@
-"""The documentation stays complete: every option of the table is in docs/compatibility.md."""
+"""The documentation stays complete: every option of a run is in docs/compatibility.md."""
 
 from __future__ import annotations
 
 import pathlib
 
-from gossipper.cli.options import OPTIONS
+from gossipper.cli.options import OPTIONS, RUN
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_every_option_has_a_compatibility_row() -> None:
     text = (ROOT / "docs" / "compatibility.md").read_text()
-    missing = [spec.name for spec in OPTIONS if f"| `{spec.name}` |" not in text]
+    # SIPp's options and gossipper's extensions of them; gossipper sim's own are in docs/cli.md.
+    missing = [
+        spec.name for spec in OPTIONS if RUN in spec.scope and f"| `{spec.name}` |" not in text
+    ]
     assert missing == []
 
 

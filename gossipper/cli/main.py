@@ -1,11 +1,13 @@
-"""The command line: ``gossipper [SIPp options] [remote_host[:port]]``.
+"""The command line: ``gossipper [SIPp options] [remote_host[:port]]`` and ``gossipper SUBCOMMAND``.
 
 Three layers, as in httpie: ``main`` (process exit) -> ``raw_main`` (error policy: one line on
 stderr, a SIPp exit code, no traceback) -> ``program`` (the work). This module is also the
 composition root: it alone picks real sockets and the real clock for the engine.
 
-Heavy imports (trio, lxml, the engine) happen inside ``program`` so that ``gossipper -v`` and
-``--help`` return quickly.
+``program`` routes a command line whose first word is a subcommand (``sim``), ``--help`` or a
+shell completion option to the typer app of ``cli.app``; everything else is SIPp's command line,
+parsed by the option table of ``cli.options``. Heavy imports (typer, trio, lxml, the engine)
+happen inside ``program`` so that ``gossipper -v`` and ``-h`` return quickly.
 """
 
 from __future__ import annotations
@@ -53,7 +55,15 @@ def raw_main(
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     try:
-        return int(program(list(argv), out, err))
+        try:
+            return int(program(list(argv), out, err))
+        except BaseExceptionGroup as group:
+            # An error raised inside a Trio nursery (e.g. an unresolvable remote host) arrives
+            # wrapped; report it like the same error raised outside one.
+            error = _only_gossipper_error(group)
+            if error is group:
+                raise
+            raise error from group
     except GossipperError as exc:
         err.write(f"gossipper: error: {exc}\n")
         err.flush()
@@ -63,12 +73,30 @@ def raw_main(
         return int(ExitStatus.CALLS_FAILED)
 
 
-def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
-    """Parse, load, run; returns the exit status."""
-    if argv and argv[0] == "sim":
-        from gossipper.cli.sim_command import run_sim_command
+def _only_gossipper_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first GossipperError of a group holding nothing else; otherwise the group itself."""
+    matched, rest = group.split(GossipperError)
+    if matched is None or rest is not None:
+        return group
+    leaf: BaseException = matched
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf
 
-        return run_sim_command(argv[1:], stdout, stderr)
+
+def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int:
+    """Parse, load, run; returns the exit status."""
+    from gossipper.cli.commands import COMPLETE_VAR, FRONT_DOOR_OPTIONS, subcommand
+
+    if (
+        argv
+        and (argv[0] in FRONT_DOOR_OPTIONS or subcommand(argv[0]) is not None)
+        or (COMPLETE_VAR in os.environ)
+    ):
+        # Subcommands, --help and shell completion: the typer app (imported only here).
+        from gossipper.cli.app import run_app
+
+        return run_app(argv, stdout, stderr)
     from gossipper.cli.options import Action, parse_command_line
 
     command = parse_command_line(argv)

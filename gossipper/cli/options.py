@@ -1,9 +1,12 @@
-"""The SIPp-compatible command line: one option table, a parser, and generated help.
+"""The command line: one option table, one parser, and the help generated from them.
 
-Every option SIPp 3.6.1 knows (plus the SIPp 3.7 options of the reference table and
-gossipper's own extensions) is declared once in :data:`OPTIONS`. The parser, ``--help`` and
-``docs/cli.md`` are all derived from that table, so they cannot drift apart. Options marked
-``NOT_YET`` are recognised (so a SIPp command line gets a precise answer) but refused.
+Every option SIPp 3.6.1 knows (plus the SIPp 3.7 options of SIPp's option list and
+gossipper's own extensions) and every option of a subcommand such as ``gossipper sim`` is
+declared once in :data:`OPTIONS`, with the :class:`Scope` of the command lines that accept it.
+The parser, ``-h`` (``gossipper sim -h``) and ``docs/cli.md`` are all derived from that table,
+so they cannot drift apart. Options marked ``NOT_YET`` are recognised (so a SIPp command line
+gets a precise answer) but refused. The subcommands themselves are routed by ``cli.main``
+(see ``cli.commands``); their arguments come back here.
 
 Regenerate the documentation with ``python -m gossipper.cli.options --markdown > docs/cli.md``.
 """
@@ -12,10 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gossipper.config import (
@@ -29,11 +33,15 @@ from gossipper.config import (
 from gossipper.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_SEED",
     "OPTIONS",
+    "RUN",
+    "SIM",
     "Action",
     "Kind",
     "OptionSpec",
     "ParsedCommand",
+    "Scope",
     "Status",
     "format_help",
     "format_markdown",
@@ -64,6 +72,8 @@ class Kind(enum.Enum):
     APPEND = "append"  # one value, repeatable, collected in order
     KEY_VALUE = "key_value"  # two values: name and value, repeatable
     FILE_FIELD = "file_field"  # two values: file name and field number (-infindex)
+    NONNEGATIVE = "nonnegative"  # one value: a finite number >= 0
+    PERCENT = "percent"  # one value: a number in [0, 100]
 
 
 _ARITY: dict[Kind, int] = {
@@ -87,13 +97,33 @@ SUPPORTED = Status.SUPPORTED
 NOT_YET = Status.NOT_YET
 
 
+class Scope(enum.Flag):
+    """Which command lines accept an option.
+
+    ``RUN`` is a SIPp-style run (``gossipper [options] [remote_host]``), ``SIM`` is
+    ``gossipper sim``. A SIPp option is in both unless it has no meaning in a simulation
+    (``-bg``, ``-cp``, ...); the simulation's own options (``-seed``, ``-net_loss``, ...) are
+    ``SIM`` only. Out of scope, an option is recognised and refused with a precise message.
+    """
+
+    RUN = enum.auto()
+    SIM = enum.auto()
+
+
+RUN = Scope.RUN
+SIM = Scope.SIM
+RUN_AND_SIM = Scope.RUN | Scope.SIM
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class OptionSpec:
     """One command-line option.
 
     ``default`` is display text for help and docs (the authoritative default is the
     :class:`RunConfig` field); ``unit`` is the default unit of a TIME option (``ms`` or ``s``);
-    ``value_help`` completes the "needs a value" message.
+    ``value_help`` completes the "needs a value" message. ``scope`` says which command lines
+    accept the option; the values of options outside ``RUN`` are not :class:`RunConfig` fields
+    and land in :attr:`ParsedCommand.values` under ``dest``.
     """
 
     name: str
@@ -107,6 +137,7 @@ class OptionSpec:
     group: str = ""
     value_help: str = ""
     choices: tuple[str, ...] = ()
+    scope: Scope = RUN_AND_SIM
 
     @property
     def arity(self) -> int:
@@ -126,6 +157,7 @@ def _o(
     value_help: str = "",
     choices: tuple[str, ...] = (),
     status: Status = SUPPORTED,
+    scope: Scope = RUN_AND_SIM,
 ) -> OptionSpec:
     return OptionSpec(
         name=name,
@@ -138,6 +170,7 @@ def _o(
         status=status,
         value_help=value_help,
         choices=choices,
+        scope=scope,
     )
 
 
@@ -202,6 +235,58 @@ _TRACE_FILE_OPTIONS: tuple[OptionSpec, ...] = tuple(
     )
 )
 
+
+def _sim_fault_options() -> tuple[OptionSpec, ...]:
+    """``-net_FAULT`` for both directions, then ``_c2s`` and ``_s2c`` for one direction each.
+
+    ``dest`` is the ``LinkFaults`` field, suffixed by the direction for one-way options.
+    """
+    faults = (
+        ("loss", "loss_pct", "PCT", "0", "drop this percentage of datagrams"),
+        ("dup", "duplicate_pct", "PCT", "0", "deliver this percentage of datagrams twice"),
+        ("delay", "delay_ms", "MS", "0", "fixed one-way delay in milliseconds"),
+        (
+            "jitter",
+            "jitter_ms",
+            "MS",
+            "0",
+            "add a uniform random delay in [0, MS) to each datagram (a flow stays in order)",
+        ),
+        (
+            "reorder",
+            "reorder_pct",
+            "PCT",
+            "0",
+            "hold back this percentage of datagrams by -net_reorder_delay so later ones overtake",
+        ),
+        ("reorder_delay", "reorder_delay_ms", "MS", "20", "extra delay of a reordered datagram"),
+    )
+    specs: list[OptionSpec] = []
+    for fault, field, metavar, default, text in faults:
+        kind = Kind.PERCENT if metavar == "PCT" else Kind.NONNEGATIVE
+        both = f"-net_{fault}"
+        for suffix, where, shown in (
+            ("", "both directions", default),
+            ("_c2s", "client to server only", f"as {both}"),
+            ("_s2c", "server to client only", f"as {both}"),
+        ):
+            specs.append(
+                _o(
+                    f"{both}{suffix}",
+                    kind,
+                    f"{field}{suffix}",
+                    f"{text}, {where}",
+                    default=shown,
+                    metavar=metavar,
+                    scope=SIM,
+                )
+            )
+    return tuple(specs)
+
+
+DEFAULT_SEED = 1
+"""Seed of a simulation without ``-seed`` (a fixed one: the same command gives the same bytes)."""
+
 OPTIONS: tuple[OptionSpec, ...] = (
     *_group(
         "Help and version",
@@ -213,7 +298,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
             metavar="[stat]",
         ),
         _o("-help", Kind.HELP, None, "same as -h", metavar="[stat]"),
-        _o("-v", Kind.VERSION, None, "print the version and exit 99"),
+        _o("-v", Kind.VERSION, None, "print the version and exit 99", scope=RUN),
     ),
     *_group(
         "Scenario",
@@ -224,6 +309,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "print the built-in scenario NAME as XML and exit 99",
             metavar="NAME",
             value_help="a built-in scenario name such as uac",
+            scope=RUN,
         ),
         _o(
             "-sf",
@@ -302,6 +388,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
             default="8888 (+1 up to 60 tries)",
             metavar="PORT",
             value_help="a port number",
+            scope=RUN,
         ),
         _o(
             "-max_socket",
@@ -322,6 +409,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "send every message to HOST:PORT instead of the remote host",
             metavar="HOST[:PORT]",
             value_help="an address host[:port]",
+            scope=RUN,
         ),
         _ny("-tls_cert", Kind.STR, "TLS certificate file", default="cacert.pem", metavar="FILE"),
         _ny("-tls_key", Kind.STR, "TLS private key file", default="cakey.pem", metavar="FILE"),
@@ -342,6 +430,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
             Kind.FLAG,
             "background",
             "run in the background: the parent prints the PID and exits 99",
+            scope=RUN,
         ),
         _o("-nostdin", Kind.FLAG, "nostdin", "do not read the keyboard"),
         _ny("-plugin", Kind.STR, "load a plugin shared library", metavar="FILE"),
@@ -969,6 +1058,29 @@ OPTIONS: tuple[OptionSpec, ...] = (
             choices=TRACE_FORMATS,
         ),
     ),
+    *_group(
+        "Sim options",
+        _o(
+            "-seed",
+            Kind.INT,
+            "seed",
+            "simulation seed: network faults, Call-IDs and every random draw follow from it",
+            default=str(DEFAULT_SEED),
+            metavar="N",
+            scope=SIM,
+        ),
+        _o(
+            "-epoch",
+            Kind.NONNEGATIVE,
+            "epoch_s",
+            "wall-clock time (Unix seconds, UTC) at virtual time 0; all timestamps are epoch +"
+            " virtual time",
+            default="1700000000",
+            metavar="SECONDS",
+            scope=SIM,
+        ),
+        *_sim_fault_options(),
+    ),
 )
 
 _BY_NAME: dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
@@ -999,6 +1111,8 @@ class ParsedCommand:
     ``dump_scenario`` is the name given to ``-sd``; ``help_topic`` is ``"stat"`` for
     ``-h stat``. ``given`` holds the names of the options present (``-timeout``, ``-p`` ...),
     for behaviour that depends on whether an option was given at all (e.g. ``-cp``).
+    ``values`` holds the converted values of the options that are not :class:`RunConfig`
+    fields (those outside :attr:`Scope.RUN`, such as ``gossipper sim``'s), by ``dest``.
     """
 
     action: Action
@@ -1006,6 +1120,7 @@ class ParsedCommand:
     dump_scenario: str | None = None
     help_topic: str | None = None
     given: frozenset[str] = frozenset()
+    values: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
 
 class _Occurrence:
@@ -1027,24 +1142,28 @@ _TIME_FACTOR_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PASS0 = (Kind.HELP, Kind.VERSION, Kind.DUMP)
 
 
-def parse_command_line(argv: Sequence[str]) -> ParsedCommand:
+def parse_command_line(argv: Sequence[str], scope: Scope = RUN) -> ParsedCommand:
     """Parse a SIPp-style command line (without the program name) into a ParsedCommand.
 
-    Follows SIPp 3.6.1 (reference 7.1): options start with ``-`` or ``--`` and may appear in
-    any order around the remote host ``host[:port]``; ``-h``/``-v``/``-sd`` win over everything
-    else; no arguments at all means HELP. A leading ``sipp`` token is ignored, so
-    ``gossipper sipp ...`` equals ``gossipper ...``. Raises ConfigError for any bad input.
+    Follows SIPp 3.6.1's command line (docs/sipp-behaviour.md, "Command line"): options start
+    with ``-`` or ``--`` and may appear in any order around the remote host ``host[:port]``;
+    ``-h``/``-v``/``-sd`` win over everything else; no arguments at all means HELP. A leading
+    ``sipp`` token is ignored, so ``gossipper sipp ...`` equals ``gossipper ...``. ``scope``
+    is the command line being parsed (``SIM`` for ``gossipper sim``): options of the table
+    outside it are refused. Raises ConfigError for any bad input.
     """
     args = list(argv)
     if args and args[0] == "sipp":
         args = args[1:]
     if not args:
         return ParsedCommand(Action.HELP, RunConfig())
-    occurrences, hosts, scan_error = _scan(args)
+    occurrences, hosts, scan_error = _scan(args, scope)
     # SIPp handles -h, -v and -sd in a first pass and exits there, so they win over any later
     # problem on the line (`sipp -v -foo` prints the version).
     for occurrence in occurrences:
         kind = occurrence.spec.kind
+        if scope not in occurrence.spec.scope:
+            continue
         if kind is Kind.HELP:
             topic = occurrence.values[0] if occurrence.values else None
             return ParsedCommand(Action.HELP, RunConfig(), help_topic=topic)
@@ -1057,9 +1176,12 @@ def parse_command_line(argv: Sequence[str]) -> ParsedCommand:
     if scan_error is not None:
         raise scan_error
     for occurrence in occurrences:
+        if scope not in occurrence.spec.scope:
+            raise _out_of_scope(occurrence.spec, scope)
+    for occurrence in occurrences:
         if occurrence.spec.status is NOT_YET:
             raise ConfigError(f"{occurrence.spec.name} is not supported yet")
-    values = _convert(occurrences)
+    values, extra = _convert(occurrences)
     if len(hosts) > 1:
         raise ConfigError(f"remote_host given twice: {hosts[0]} and {hosts[1]}")
     if hosts:
@@ -1069,10 +1191,22 @@ def parse_command_line(argv: Sequence[str]) -> ParsedCommand:
             values["remote_port"] = port
     config = RunConfig(**values)
     given = frozenset(occurrence.spec.name for occurrence in occurrences)
-    return ParsedCommand(Action.RUN, config, given=given)
+    return ParsedCommand(Action.RUN, config, given=given, values=extra)
 
 
-def _scan(args: list[str]) -> tuple[list[_Occurrence], list[str], ConfigError | None]:
+def _out_of_scope(spec: OptionSpec, scope: Scope) -> ConfigError:
+    if scope is SIM:
+        if spec.kind in _PASS0:
+            return ConfigError(
+                f"gossipper sim: {spec.name} is not a sim option; use gossipper {spec.name}"
+            )
+        return ConfigError(f"gossipper sim: {spec.name} has no meaning in a simulation; drop it")
+    return ConfigError(
+        f"{spec.name} is an option of gossipper sim (a simulated run); a real run has no use for it"
+    )
+
+
+def _scan(args: list[str], scope: Scope) -> tuple[list[_Occurrence], list[str], ConfigError | None]:
     """Split argv into option occurrences and positional hosts; stop at the first error."""
     occurrences: list[_Occurrence] = []
     hosts: list[str] = []
@@ -1085,7 +1219,7 @@ def _scan(args: list[str]) -> tuple[list[_Occurrence], list[str], ConfigError | 
             continue
         spec = _lookup(token)
         if spec is None:
-            return occurrences, hosts, _unknown_option(token)
+            return occurrences, hosts, _unknown_option(token, scope)
         if spec.kind is Kind.HELP:
             # `-h stat` is the only optional argument SIPp has.
             if index < len(args) and args[index] == "stat":
@@ -1124,7 +1258,7 @@ def _is_option_token(token: str, spec: OptionSpec) -> bool:
     return not (spec.kind is Kind.BEHAVIORS and _lookup(token) is None)
 
 
-def _unknown_option(token: str) -> ConfigError:
+def _unknown_option(token: str, scope: Scope) -> ConfigError:
     name = token[1:] if token.startswith("--") else token
     if "=" in name and name.split("=", 1)[0] in _BY_NAME:
         option, value = name.split("=", 1)
@@ -1134,8 +1268,9 @@ def _unknown_option(token: str) -> ConfigError:
     import difflib  # only for this error message
 
     # A case slip (-t2 for -T2) is the likeliest mistake; then the closest spelling.
-    close = [known for known in _BY_NAME if known.lower() == name.lower()]
-    close = close or difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.6)
+    names = [known for known, spec in _BY_NAME.items() if scope in spec.scope]
+    close = [known for known in names if known.lower() == name.lower()]
+    close = close or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     if close:
         return ConfigError(f"unknown option {token}; did you mean {close[0]}?")
     return ConfigError(f"unknown option {token}; see gossipper -h")
@@ -1147,8 +1282,10 @@ def _value_help(spec: OptionSpec) -> str:
     return spec.metavar.lower() or spec.kind.value
 
 
-def _convert(occurrences: list[_Occurrence]) -> dict[str, Any]:
+def _convert(occurrences: list[_Occurrence]) -> tuple[dict[str, Any], dict[str, object]]:
+    """RunConfig field values, and the values of options that are not RunConfig fields."""
     values: dict[str, Any] = {}
+    extra: dict[str, object] = {}
     keys: dict[str, str] = {}
     globals_set: dict[str, str] = {}
     injection_files: list[str] = []
@@ -1173,6 +1310,8 @@ def _convert(occurrences: list[_Occurrence]) -> dict[str, Any]:
             injection_indexes.append((file_name, field))
         elif kind is Kind.APPEND:
             injection_files.append(raw)
+        elif RUN not in spec.scope:
+            extra[dest] = _convert_one(spec, raw)
         elif kind is Kind.HOSTPORT:
             # dest names the host field; its port sits next to it (rsa_host -> rsa_port).
             host, port = parse_host_port(raw, spec.name)
@@ -1190,11 +1329,13 @@ def _convert(occurrences: list[_Occurrence]) -> dict[str, Any]:
         values["injection_files"] = tuple(injection_files)
     if injection_indexes:
         values["injection_indexes"] = tuple(injection_indexes)
-    return values
+    return values, extra
 
 
 def _requirement(spec: OptionSpec, fallback: str) -> str:
-    return (rule_requirement(spec.dest) if spec.dest else None) or fallback
+    # Only RunConfig fields have rules; another scope's dest may share a field's name.
+    has_rule = spec.dest is not None and RUN in spec.scope
+    return (rule_requirement(spec.dest) if has_rule and spec.dest else None) or fallback
 
 
 def _convert_one(spec: OptionSpec, raw: str) -> object:
@@ -1227,16 +1368,31 @@ def _convert_one(spec: OptionSpec, raw: str) -> object:
         return raw == "loose"
     if kind is Kind.BEHAVIORS:
         return parse_default_behaviors(raw)
+    if kind is Kind.NONNEGATIVE or kind is Kind.PERCENT:
+        return _parse_nonnegative(spec, raw)
     raise AssertionError(f"unhandled kind {kind} for {spec.name}")
 
 
 def _parse_int(spec: OptionSpec, raw: str, requirement: str) -> int:
-    # SIPp reads integers with 0x hex allowed (reference 7.1).
+    # SIPp reads integer option values with strtol-like rules, 0x hex allowed
+    # (docs/sipp-behaviour.md, "Command line").
     if not _INT.fullmatch(raw):
         raise ConfigError(f"{spec.name} must be {requirement}, got {raw!r}")
     text = raw.lstrip("+-")
     value = int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
     return -value if raw.startswith("-") else value
+
+
+def _parse_nonnegative(spec: OptionSpec, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{spec.name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{spec.name} must be a finite number >= 0, got {raw!r}")
+    if spec.kind is Kind.PERCENT and value > 100:
+        raise ConfigError(f"{spec.name} must be a percentage in [0, 100], got {raw!r}")
+    return value
 
 
 def _parse_bool(spec: OptionSpec, raw: str) -> bool:
@@ -1306,11 +1462,101 @@ _RULES_TEXT = (
     " the default port is 5060."
 )
 
+_SIM_INTRO = (
+    "gossipper sim runs the scenario of a normal command line and its peer (-peer NAME|FILE;"
+    " default the natural partner: uas for uac, branchs for branchc, ...) in one process, on a"
+    " simulated network under virtual time. Every option of a real run applies to the main"
+    " scenario (the remote host is the peer: do not give one); the options below add the seed,"
+    " the epoch and network faults. c2s is the direction from the side running the client"
+    " scenario to the side running the server scenario. Same arguments and seed, same bytes"
+    " in every output file."
+)
 
-def _groups() -> list[tuple[str, list[OptionSpec]]]:
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _CommandDoc:
+    """How ``-h`` and docs/cli.md present the command line of one scope.
+
+    ``listed`` picks the options shown: every option of the scope for a SIPp-style run; for a
+    subcommand, only its own (the options it shares with a run are documented there).
+    ``notes`` and ``notes_md`` follow the option list in the help and in the Markdown.
+    """
+
+    scope: Scope
+    heading: str
+    usage: str
+    intro: tuple[str, ...]
+    intro_md: tuple[str, ...]
+    notes: tuple[str, ...]
+    notes_md: tuple[str, ...]
+
+    def listed(self, spec: OptionSpec) -> bool:
+        if self.scope is RUN:
+            return RUN in spec.scope
+        return spec.scope == self.scope
+
+
+def _refused_in(scope: Scope) -> str:
+    return ", ".join(spec.name for spec in OPTIONS if scope not in spec.scope and RUN in spec.scope)
+
+
+def _subcommands_line() -> str:
+    from gossipper.cli.commands import SUBCOMMANDS
+
+    names = ", ".join(f"gossipper {entry.name}" for entry in SUBCOMMANDS)
+    return f"Subcommands: {names}; gossipper --help lists them."
+
+
+def _command_docs() -> tuple[_CommandDoc, ...]:
+    exit_status = (
+        "Exit status: 0 all calls succeeded, 1 some call failed or bad command line,"
+        " 97 internal command or global timeout, 99 nothing run (help, version, -sd),"
+        " 254 cannot bind a socket, 255 fatal error."
+    )
+    sim_timeout = (
+        "-timeout defaults in a sim to the expected duration (-m x -rp / -r; 0 without -m) plus"
+        " one hour of virtual time, so that a run without -m, or a stuck one, ends."
+    )
+    sim_refused = f"Options of a real run that a simulation refuses: {_refused_in(SIM)}."
+    return (
+        _CommandDoc(
+            scope=RUN,
+            heading="",
+            usage=_USAGE,
+            intro=(_RULES_TEXT, "Options marked [not yet] are recognised but refused for now."),
+            intro_md=(
+                _RULES_TEXT,
+                "The command line is SIPp 3.6.1's: every SIPp option is recognised. Options"
+                " whose status is *not yet* are refused with `-OPTION is not supported yet`"
+                " (exit status 1). A leading `sipp` word is ignored (`gossipper sipp -sn uac"
+                " 127.0.0.1`). With no arguments at all the help is printed (exit status 99).",
+                _subcommands_line().replace("gossipper --help", "`gossipper --help`"),
+            ),
+            notes=(_subcommands_line(), exit_status),
+            notes_md=(),
+        ),
+        _CommandDoc(
+            scope=SIM,
+            heading="gossipper sim",
+            usage="Usage: gossipper sim [options of a real run] [-peer NAME|FILE] [sim options]",
+            intro=(_SIM_INTRO,),
+            intro_md=(_SIM_INTRO,),
+            notes=(sim_timeout, sim_refused, "See docs/simulation.md."),
+            notes_md=(
+                "`-timeout` defaults in a sim to the expected duration (`-m` x `-rp` / `-r`; 0"
+                " without `-m`) plus one hour of virtual time, so that a run without `-m`, or a"
+                " stuck one, ends. " + sim_refused + " See [simulation.md](simulation.md) for"
+                " examples.",
+            ),
+        ),
+    )
+
+
+def _groups(doc: _CommandDoc) -> list[tuple[str, list[OptionSpec]]]:
     groups: dict[str, list[OptionSpec]] = {}
     for spec in OPTIONS:
-        groups.setdefault(spec.group, []).append(spec)
+        if doc.listed(spec):
+            groups.setdefault(spec.group, []).append(spec)
     return list(groups.items())
 
 
@@ -1324,13 +1570,14 @@ def _argument(spec: OptionSpec) -> str:
     )
 
 
-def format_help(width: int = 100) -> str:
-    """The ``-h`` text, generated from :data:`OPTIONS`."""
-    lines = [_USAGE, ""]
-    lines += textwrap.wrap(_RULES_TEXT, width)
-    lines += ["", "Options marked [not yet] are recognised but refused for now.", ""]
+def format_help(width: int = 100, scope: Scope = RUN) -> str:
+    """The ``-h`` text of a command line (``SIM``: ``gossipper sim -h``), from :data:`OPTIONS`."""
+    doc = next(doc for doc in _command_docs() if doc.scope is scope)
+    lines = [doc.usage, ""]
+    for paragraph in doc.intro:
+        lines += [*textwrap.wrap(paragraph, width), ""]
     column = 30
-    for title, specs in _groups():
+    for title, specs in _groups(doc):
         lines.append(f"{title}:")
         for spec in specs:
             left = f"  {spec.name} {_argument(spec)}".rstrip()
@@ -1347,11 +1594,7 @@ def format_help(width: int = 100) -> str:
                 lines.append(left.ljust(column) + wrapped[0])
                 lines += [" " * column + part for part in wrapped[1:]]
         lines.append("")
-    lines += [
-        "Exit status: 0 all calls succeeded, 1 some call failed or bad command line,"
-        " 97 internal command or global timeout, 99 nothing run (help, version, -sd),"
-        " 254 cannot bind a socket, 255 fatal error."
-    ]
+    lines += doc.notes
     return "\n".join(_wrap_long(lines, width)) + "\n"
 
 
@@ -1377,37 +1620,39 @@ def _default_cell(text: str) -> str:
 
 
 def format_markdown() -> str:
-    """``docs/cli.md``, generated from :data:`OPTIONS`."""
+    """``docs/cli.md``, generated from :data:`OPTIONS`: a run's command line, then each
+    subcommand's own options."""
     lines = [
         "# Command line",
         "",
         "<!-- Generated by `python -m gossipper.cli.options --markdown > docs/cli.md`;"
         " do not edit. -->",
         "",
-        f"`{_USAGE.removeprefix('Usage: ')}`",
-        "",
-        _RULES_TEXT,
-        "",
-        "The command line is SIPp 3.6.1's: every SIPp option is recognised. Options whose"
-        " status is *not yet* are refused with `-OPTION is not supported yet` (exit status 1)."
-        " A leading `sipp` word is ignored (`gossipper sipp -sn uac 127.0.0.1`). With no"
-        " arguments at all the help is printed (exit status 99).",
-        "",
     ]
-    for title, specs in _groups():
-        lines += [
-            f"## {title}",
-            "",
-            "| Option | Argument | Default | Meaning | Status |",
-            "|---|---|---|---|---|",
-        ]
-        for spec in specs:
-            argument = _argument(spec)
-            lines.append(
-                f"| `{spec.name}` | {_code(argument)} | {_default_cell(spec.default)}"
-                f" | {_cell(spec.help)} | {spec.status.value} |"
-            )
-        lines.append("")
+    for doc in _command_docs():
+        level = "##"
+        if doc.heading:
+            lines += [f"## {doc.heading}", ""]
+            level = "###"
+        lines += [f"`{doc.usage.removeprefix('Usage: ')}`", ""]
+        for paragraph in doc.intro_md:
+            lines += [paragraph, ""]
+        for title, specs in _groups(doc):
+            lines += [
+                f"{level} {title}",
+                "",
+                "| Option | Argument | Default | Meaning | Status |",
+                "|---|---|---|---|---|",
+            ]
+            for spec in specs:
+                argument = _argument(spec)
+                lines.append(
+                    f"| `{spec.name}` | {_code(argument)} | {_default_cell(spec.default)}"
+                    f" | {_cell(spec.help)} | {spec.status.value} |"
+                )
+            lines.append("")
+        for paragraph in doc.notes_md:
+            lines += [paragraph, ""]
     return "\n".join(lines)
 
 

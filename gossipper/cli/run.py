@@ -12,6 +12,7 @@ from typing import TextIO
 import trio
 
 from gossipper import __version__
+from gossipper.cli.commands import close_subcommand
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.errors import ConfigError, ExitStatus, TransportError
@@ -110,7 +111,9 @@ async def _run(
                 remote = (resolve_host(host), port)
             except TransportError as exc:
                 stderr.write("\n")
-                raise ConfigError(f"{exc}; check the remote host argument") from exc
+                hint = close_subcommand(config.remote_host)
+                also = f", or did you mean gossipper {hint} ...?" if hint else ""
+                raise ConfigError(f"{exc}; check the remote host argument{also}") from exc
             stderr.write("Done.\n")
         local_ip = config.local_ip or detect_local_ip(remote[0] if remote else None)
         plan = RunPlan(

@@ -46,7 +46,7 @@ class Controller:
         self.rate_scale = rate_scale
 
     def key(self, key: str) -> None:
-        """One key press (SIPp's keys: q Q p + - * / s)."""
+        """One key press (docs/sipp-behaviour.md, "Keys and the control socket")."""
         engine = self.engine
         if key == "q":
             self.soft_quit()

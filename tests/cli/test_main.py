@@ -253,3 +253,99 @@ def test_ipv6_loopback_uac_against_uas(
     assert status == ExitStatus.SUCCESS, err
     assert server.returncode == 0, server_err
     assert json.loads((tmp_path / "uas.json").read_text())["calls"]["successful"] == 5
+
+
+# --- the typer front door ----------------------------------------------------------------------
+
+
+def _fresh(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "gossipper", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_version_and_a_plain_run_import_no_typer_or_click() -> None:
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, io; from gossipper.cli.main import raw_main; "
+            "raw_main(['-v'], stdout=io.StringIO()); "
+            "raw_main(['-sn', 'uac', '-peer', 'uas', '-m', '1', '-nostdin', '-p', '0'],"
+            " stdout=io.StringIO(), stderr=io.StringIO()); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.stdout.strip().endswith("[]"), probe.stdout + probe.stderr
+
+
+def test_front_door_help_lists_the_subcommands_and_exits_99() -> None:
+    result = _fresh("--help")
+    assert result.returncode == ExitStatus.NO_CALLS
+    assert "Commands:" in result.stdout and "\n  sim " in result.stdout
+    assert "gossipper -h lists its options" in " ".join(result.stdout.split())
+    assert result.stderr == ""
+
+
+def test_sipp_help_stays_the_option_table() -> None:
+    status, out, _ = run_cli("-h")
+    assert status == ExitStatus.NO_CALLS
+    assert out.startswith("Usage: gossipper [sipp]")
+    assert "Subcommands: gossipper sim;" in out
+
+
+def test_front_door_usage_error_is_one_line_with_sipp_exit_status() -> None:
+    status, out, err = run_cli("--help", "--no-such-option")
+    assert status == ExitStatus.CALLS_FAILED
+    assert err.startswith("gossipper: error: No such option: --no-such-option")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err and "╭" not in err
+
+
+def test_sim_subcommand_gets_its_raw_arguments() -> None:
+    # Negative numbers and -h reach the option table untouched (typer does not parse them).
+    status, out, err = run_cli("sim", "-sn", "uac", "-net_delay", "-1")
+    assert (status, out) == (ExitStatus.CALLS_FAILED, "")
+    assert err == "gossipper: error: -net_delay must be a finite number >= 0, got '-1'\n"
+    status, out, _ = run_cli("sim", "--help")
+    assert status == ExitStatus.NO_CALLS and out.startswith("Usage: gossipper sim ")
+
+
+def test_show_completion_prints_a_script_for_the_shell() -> None:
+    result = _fresh(
+        "--show-completion", "bash", env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "_GOSSIPPER_COMPLETE=complete_bash" in result.stdout
+
+
+def test_completion_request_completes_subcommand_names() -> None:
+    result = _fresh(
+        env={"_GOSSIPPER_COMPLETE": "complete_bash", "COMP_WORDS": "gossipper s", "COMP_CWORD": "1"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["sim"]
+
+
+def test_a_misspelt_subcommand_is_suggested_only_as_a_remote_host_hint() -> None:
+    from gossipper.cli.commands import close_subcommand
+
+    assert close_subcommand("smi") == "sim"
+    assert close_subcommand("127.0.0.1") is None
+    assert close_subcommand("proxy.example.com") is None
+
+
+def test_an_unresolvable_remote_host_is_one_line() -> None:
+    status, _, err = run_cli("smi.invalid", "-m", "1", "-nostdin")
+    assert status == ExitStatus.CALLS_FAILED
+    assert err.splitlines()[-1].startswith("gossipper: error: cannot resolve remote host")
+    assert "Traceback" not in err

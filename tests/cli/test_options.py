@@ -9,9 +9,13 @@ import pytest
 
 from gossipper.cli import options
 from gossipper.cli.options import (
+    DEFAULT_SEED,
     OPTIONS,
+    RUN,
+    SIM,
     Action,
     Kind,
+    Scope,
     Status,
     format_help,
     format_markdown,
@@ -28,6 +32,8 @@ from gossipper.config import (
 from gossipper.errors import ConfigError, ExitStatus
 
 REPO = Path(__file__).resolve().parents[2]
+RUN_OPTIONS = [spec for spec in OPTIONS if RUN in spec.scope]
+"""The options of a SIPp-style run (the table also holds the options of gossipper sim)."""
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "sipp-reference.md"
 
 
@@ -207,12 +213,12 @@ def dummy_values(kind: Kind) -> list[str]:
 
 
 def test_supported_status_matches_the_brief_exactly() -> None:
-    supported = {spec.name for spec in OPTIONS if spec.status is Status.SUPPORTED}
+    supported = {spec.name for spec in RUN_OPTIONS if spec.status is Status.SUPPORTED}
     assert supported == SUPPORTED_NAMES
 
 
 def test_every_sipp_option_is_in_the_table() -> None:
-    names = {spec.name for spec in OPTIONS}
+    names = {spec.name for spec in RUN_OPTIONS}
     assert names >= SIPP_OPTION_NAMES
     extensions = names - SIPP_OPTION_NAMES
     assert extensions == {"-timeout_global", "-summary_json", "-peer", "-trace_format"}
@@ -251,7 +257,7 @@ def test_option_names_are_unique_and_well_formed() -> None:
 
 def test_every_supported_dest_is_a_runconfig_field() -> None:
     fields = {field.name for field in dataclasses.fields(RunConfig)}
-    for spec in OPTIONS:
+    for spec in RUN_OPTIONS:
         if spec.status is Status.SUPPORTED and spec.dest is not None:
             assert spec.dest in fields, spec.name
 
@@ -278,7 +284,7 @@ def test_config_rules_name_the_option_that_sets_the_field() -> None:
 def test_literal_defaults_in_the_table_match_runconfig_defaults() -> None:
     defaults = RunConfig()
     checked = 0
-    for spec in OPTIONS:
+    for spec in RUN_OPTIONS:
         if spec.status is not Status.SUPPORTED or spec.dest is None:
             continue
         if spec.kind not in (Kind.INT, Kind.FLOAT, Kind.TIME, Kind.STR, Kind.BOOL, Kind.CHOICE):
@@ -818,7 +824,7 @@ def test_runconfig_is_frozen_and_replace_validates() -> None:
 
 def test_help_lists_every_option_and_fits_100_columns() -> None:
     text = format_help()
-    for spec in OPTIONS:
+    for spec in RUN_OPTIONS:
         assert re.search(rf"^  {re.escape(spec.name)}( |$)", text, re.MULTILINE), spec.name
     assert all(len(line) <= 100 for line in text.splitlines())
     assert "[not yet]" in text
@@ -848,3 +854,77 @@ def test_generator_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
     assert options.main([]) == 0
     assert capsys.readouterr().out == format_help()
     assert options.main(["--bogus"]) == 2
+
+
+# --- scopes: one table for a run and for gossipper sim ----------------------------------------
+
+
+def test_every_option_has_a_scope_and_sim_only_options_are_not_runconfig_fields() -> None:
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    for spec in OPTIONS:
+        assert spec.scope in (RUN, SIM, RUN | SIM), spec.name
+        if spec.scope == SIM:
+            assert spec.dest not in fields, spec.name
+    assert {spec.name for spec in OPTIONS if spec.scope == RUN} == {
+        "-v",
+        "-sd",
+        "-cp",
+        "-rsa",
+        "-bg",
+    }
+
+
+def test_sim_options_are_refused_in_a_run_with_their_scope_named() -> None:
+    with pytest.raises(ConfigError, match="-seed is an option of gossipper sim"):
+        parse_command_line(["-sn", "uac", "-seed", "3"])
+
+
+def test_sim_options_convert_into_values_not_the_run_config() -> None:
+    parsed = parse_command_line(
+        ["-sn", "uac", "-seed", "0x10", "-net_loss_c2s", "2.5", "-epoch", "10"], SIM
+    )
+    assert parsed.values == {"seed": 16, "loss_pct_c2s": 2.5, "epoch_s": 10.0}
+    assert parsed.config == run_config(["-sn", "uac"])
+    assert str(DEFAULT_SEED) == option_by_name("-seed").default  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-net_loss", "101"], "-net_loss must be a percentage in [0, 100], got '101'"),
+        (["-net_delay", "-1"], "-net_delay must be a finite number >= 0, got '-1'"),
+        (["-net_delay", "inf"], "-net_delay must be a finite number >= 0, got 'inf'"),
+        (["-epoch", "x"], "-epoch must be a number, got 'x'"),
+        (["-seed", "abc"], "-seed must be an integer, got 'abc'"),
+        (["-bg"], "gossipper sim: -bg has no meaning in a simulation; drop it"),
+        (["-sd", "uac"], "gossipper sim: -sd is not a sim option; use gossipper -sd"),
+    ],
+)
+def test_sim_scope_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_command_line(argv, SIM)
+    assert str(info.value) == message
+
+
+def test_help_wins_in_the_sim_scope_over_a_run_only_pass0_option() -> None:
+    assert parse_command_line(["-v", "-h"], SIM).action is Action.HELP
+    assert parse_command_line(["-v", "-h"]).action is Action.VERSION  # SIPp: first one wins
+
+
+def test_unknown_option_suggestions_stay_in_scope() -> None:
+    with pytest.raises(ConfigError, match="did you mean -net_loss"):
+        parse_command_line(["-net_los", "1"], SIM)
+    with pytest.raises(ConfigError) as info:
+        parse_command_line(["-net_los", "1"])
+    assert "-net_loss" not in str(info.value)
+
+
+def test_sim_help_lists_sim_options_and_names_the_refused_ones() -> None:
+    text = format_help(scope=SIM)
+    assert text.startswith("Usage: gossipper sim ")
+    for spec in OPTIONS:
+        listed = re.search(rf"^  {re.escape(spec.name)} ", text, re.MULTILINE) is not None
+        assert listed == (spec.scope == SIM), spec.name
+    assert "refuses: -v, -sd, -cp, -rsa, -bg." in text
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert isinstance(SIM, Scope)

@@ -337,13 +337,40 @@ def test_bad_sim_arguments_are_one_line_errors(
 
 
 def test_sim_help_lists_every_sim_option(tmp_path: pathlib.Path) -> None:
-    from gossipper.cli.sim_command import SIM_OPTIONS
+    from gossipper.cli.options import OPTIONS, SIM
 
     status, stdout, _ = _cli(["-h"], tmp_path)
     assert status == int(ExitStatus.NO_CALLS)
-    for option in SIM_OPTIONS:
-        assert f"  {option.name} " in stdout
+    sim_only = [spec for spec in OPTIONS if spec.scope == SIM]
+    assert sim_only
+    for spec in sim_only:
+        assert f"  {spec.name} " in stdout
+    assert "-bg" in stdout.split("refuses:", 1)[1]  # real-only options are named, not listed
     assert all(len(line) <= 100 for line in stdout.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-sn", "uac", "-cp", "9000"], "gossipper sim: -cp has no meaning in a simulation"),
+        (["-sn", "uac", "-rsa", "10.0.0.9"], "gossipper sim: -rsa has no meaning"),
+        (["-sn", "uac", "-v"], "gossipper sim: -v is not a sim option; use gossipper -v"),
+        (["-net_los", "5"], "unknown option -net_los; did you mean -net_loss?"),
+    ],
+)
+def test_options_outside_the_sim_scope_are_refused(
+    args: list[str], message: str, tmp_path: pathlib.Path
+) -> None:
+    status, stdout, stderr = _cli(args, tmp_path)
+    assert (status, stdout) == (int(ExitStatus.CALLS_FAILED), "")
+    assert stderr.startswith(f"gossipper: error: {message}")
+    assert stderr.count("\n") == 1
+
+
+def test_only_sim_options_run_the_default_scenario() -> None:
+    plan = build_plan(["-seed", "7"])
+    assert plan.main.config == build_plan(["-sn", "uac"]).main.config
+    assert plan.seed == 7
 
 
 def test_main_side_may_be_the_server(tmp_path: pathlib.Path) -> None:
@@ -367,13 +394,11 @@ def test_exec_commands_are_skipped_and_reported(tmp_path: pathlib.Path) -> None:
 
 def test_docs_cli_md_has_the_current_sim_section() -> None:
     from gossipper.cli.options import format_markdown
-    from gossipper.cli.sim_command import format_sim_markdown
 
     text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    # The sim section follows the generated SIPp part after a blank line; regenerate it with
-    # `python -m gossipper.cli.sim_command --markdown`.
-    assert text.startswith(format_markdown())
-    assert "\n" + format_sim_markdown() in text[len(format_markdown()) :]
+    # One generator for the whole file: python -m gossipper.cli.options --markdown.
+    assert text == format_markdown()
+    assert "\n## gossipper sim\n" in text and "| `-net_loss_c2s` |" in text
 
 
 def test_a_run_where_time_stops_passing_ends_with_one_error_line(tmp_path: pathlib.Path) -> None:
