@@ -695,7 +695,7 @@ class Engine(CallHost):
         except Exception:
             self._open_call_sockets -= 1
             self._pending_socket_calls -= 1
-            self.warning(f"call {number}: cannot open its UDP socket")
+            self.warning(f"call {number}: cannot open its own socket")
             self.stats.call_ended(trio.current_time(), 0.0, FailureReason.CANNOT_SEND_MESSAGE)
             self._check_done()
             raise

@@ -314,6 +314,9 @@ def test_auto_answer_and_dead_call_messages() -> None:
     assert client.dead_call_msgs == 1
     assert answers and answers[0].startswith(b"SIP/2.0 200 OK\r\n")
     assert b"CSeq: 7 OPTIONS" in answers[0]
+    # Rendered from the scenario's default 200 (the same template as in a call): the transport
+    # name comes from the transport, the address through [local_ip] (bracketed for IPv6).
+    assert b"Contact: <sip:10.0.0.1:5061;transport=UDP>\r\n" in answers[0]
 
 
 BRANCHES = """<?xml version="1.0"?>
