@@ -67,7 +67,7 @@ _ERRORS_HEADER = b"The following events occurred:\n"
 SENT, RECEIVED, LOST = 0, 1, 2
 """Kinds of :data:`CallRecord`: what calldebug.log says about the bytes."""
 
-CallRecord = tuple[float, int, bytes]
+CallRecord = tuple[float, int, bytes, str]
 """(wall time, SENT/RECEIVED/LOST, bytes): one message of a call kept for calldebug.log."""
 
 
@@ -165,7 +165,6 @@ class TraceFormatBase:
         *,
         scenario_name: str,
         pid: int,
-        transport_name: str,
         tz: datetime.tzinfo | None,
         now_wall: Callable[[], float],
         layout: TraceLayout | None,
@@ -173,13 +172,19 @@ class TraceFormatBase:
         self.tz = tz
         self.stamper = Stamper(tz)
         """One cache for every file: messages.log and shortmessages stamp the same instants."""
-        self.transport_name = transport_name
         self.rotated_stem = f"{scenario_name}_{pid}"
         """Rotated files are ``<rotated_stem>_<kind>_<epoch>.log``."""
-        self._sent_title = f"{transport_name} message sent ("
-        self._received_title = f"{transport_name} message received ["
-        self.lost_record = f"{transport_name} message voluntary lost (while sending).\n".encode()
-        """messages.log line of a message dropped on purpose (``-lost``)."""
+        self._configure(config, pid=pid, now_wall=now_wall, layout=layout)
+
+    def _configure(
+        self,
+        config: RunConfig,
+        *,
+        pid: int,
+        now_wall: Callable[[], float],
+        layout: TraceLayout | None,
+    ) -> None:
+        """The format's own settings, at the end of construction."""
 
     # ------------------------------------------------------------------ files
 
@@ -197,21 +202,26 @@ class TraceFormatBase:
 
     # ------------------------------------------------------------------ per-message records
 
-    def sent_record(self, data: bytes, wall: float) -> bytes:
-        """messages.log: a message left."""
+    def sent_record(self, data: bytes, transport: str, wall: float) -> bytes:
+        """messages.log: a message left over ``transport`` (its name: "UDP", ...)."""
         head = (
             f"{_MESSAGE_SEPARATOR} {self.stamper.message_time(wall)}\n"
-            f"{self._sent_title}{len(data)} bytes):\n\n"
+            f"{transport} message sent ({len(data)} bytes):\n\n"
         )
         return b"".join((encode_text(head), data, b"\n"))
 
-    def received_record(self, raw: bytes, wall: float) -> bytes:
+    def received_record(self, raw: bytes, transport: str, wall: float) -> bytes:
         """messages.log: a message arrived (for a call or not)."""
         head = (
             f"{_MESSAGE_SEPARATOR} {self.stamper.message_time(wall)}\n"
-            f"{self._received_title}{len(raw)}] bytes :\n\n"
+            f"{transport} message received [{len(raw)}] bytes :\n\n"
         )
         return b"".join((encode_text(head), raw, b"\n"))
+
+    @staticmethod
+    def lost_record(transport: str) -> bytes:
+        """messages.log line of a message dropped on purpose (``-lost``)."""
+        return f"{transport} message voluntary lost (while sending).\n".encode()
 
     def short_sent(self, call_id: str, data: bytes, wall: float) -> bytes:
         """shortmessages: a message left."""
@@ -242,12 +252,11 @@ class TraceFormatBase:
         """calldebug.log: a failed call's messages and the abort line (a partial of SIPp's;
         docs/trace-schema-contract.md, calldebug.log)."""
         stamp = self.stamper.log_time
-        transport = self.transport_name
         parts = [
             _CALLDEBUG_SEPARATOR,
             encode_text(f"Call debugging information for call {call_id}:\n"),
         ]
-        for when, kind, data in records:
+        for when, kind, data, transport in records:
             if kind == SENT:
                 parts.append(
                     encode_text(f"{stamp(when)} Sending {transport} message for call {call_id}:\n")
@@ -303,26 +312,14 @@ class SippTraceFormat(TraceFormatBase):
 
     trace_format = TraceFormat.SIPP
 
-    def __init__(
+    def _configure(
         self,
         config: RunConfig,
         *,
-        scenario_name: str,
         pid: int,
-        transport_name: str,
-        tz: datetime.tzinfo | None,
         now_wall: Callable[[], float],
         layout: TraceLayout | None,
     ) -> None:
-        super().__init__(
-            config,
-            scenario_name=scenario_name,
-            pid=pid,
-            transport_name=transport_name,
-            tz=tz,
-            now_wall=now_wall,
-            layout=layout,
-        )
         self._delimiter = config.stat_delimiter
         self._periodic_rtd = config.periodic_rtd
         self._last_row_state: object = None
@@ -415,26 +412,14 @@ class GossipperTraceFormat(TraceFormatBase):
     trace_format = TraceFormat.GOSSIPPER
     csv_kinds = frozenset(("stat", "rtt", "counts", "error_codes", "shortmessages", "screen"))
 
-    def __init__(
+    def _configure(
         self,
         config: RunConfig,
         *,
-        scenario_name: str,
         pid: int,
-        transport_name: str,
-        tz: datetime.tzinfo | None,
         now_wall: Callable[[], float],
         layout: TraceLayout | None,
     ) -> None:
-        super().__init__(
-            config,
-            scenario_name=scenario_name,
-            pid=pid,
-            transport_name=transport_name,
-            tz=tz,
-            now_wall=now_wall,
-            layout=layout,
-        )
         self._pid = pid
         self.rotated_stem = f"gossipper_{pid}"
         # Call numbers are only bookkept when a file has a "call" column.
@@ -577,7 +562,6 @@ def trace_format_for(
     *,
     scenario_name: str,
     pid: int,
-    transport_name: str = "UDP",
     tz: datetime.tzinfo | None = None,
     now_wall: Callable[[], float],
     layout: TraceLayout | None = None,
@@ -588,7 +572,6 @@ def trace_format_for(
         config,
         scenario_name=scenario_name,
         pid=pid,
-        transport_name=transport_name,
         tz=tz,
         now_wall=now_wall,
         layout=layout,

@@ -100,7 +100,7 @@ class TraceFiles:
     ``-fd`` (it flushes), :meth:`write_final` at the end and :meth:`close` last.
 
     ``scenario_name`` is SIPp's base name (``uac`` for ``-sn uac``, ``foo`` for ``-sf
-    dir/foo.xml``); ``transport_name`` prefixes message records (``UDP``); ``tz`` fixes the time
+    dir/foo.xml``); message records name the transport of their event's flow; ``tz`` fixes the time
     zone of every timestamp (None: the process's local zone, as SIPp); ``now_wall`` gives epoch
     seconds for file start times (rotated file names). ``layout`` (a ``RunStats``) is needed for
     the counts header and SIPp's stat header (``-trace_counts``, ``-trace_stat``); its
@@ -121,14 +121,12 @@ class TraceFiles:
         *,
         scenario_name: str,
         pid: int,
-        transport_name: str = "UDP",
         directory: str | os.PathLike[str] = ".",
         tz: datetime.tzinfo | None = None,
         now_wall: Callable[[], float] = time.time,
         layout: TraceLayout | None = None,
     ) -> None:
         self.config = config
-        self.transport_name = transport_name
         self.tz = tz
         self.errors: list[str] = []
         """One line per file that could not be written; shown to the user at exit."""
@@ -142,7 +140,6 @@ class TraceFiles:
             config,
             scenario_name=scenario_name,
             pid=pid,
-            transport_name=transport_name,
             tz=tz,
             now_wall=now_wall,
             layout=layout,
@@ -213,32 +210,40 @@ class TraceFiles:
         """A message left (after its send succeeded)."""
         messages = self._messages
         if messages is not None:
-            messages.add(wall, call_id, self._format.sent_record(data, wall))
+            messages.add(wall, call_id, self._format.sent_record(data, flow.transport_name, wall))
         short = self._shortmessages
         if short is not None:
             short.add(wall, call_id, self._format.short_sent(call_id, data, wall))
         if self._calldebug is not None:
-            self._calldebug_calls.setdefault(call_id, []).append((wall, SENT, data))
+            self._calldebug_calls.setdefault(call_id, []).append(
+                (wall, SENT, data, flow.transport_name)
+            )
 
     def message_received(self, call_id: str, message: SipMessage, flow: Flow, wall: float) -> None:
         """A message was handed to its call."""
         messages = self._messages
         raw = message.raw
         if messages is not None:
-            messages.add(wall, call_id, self._format.received_record(raw, wall))
+            messages.add(
+                wall, call_id, self._format.received_record(raw, flow.transport_name, wall)
+            )
         short = self._shortmessages
         if short is not None:
             short.add(wall, call_id, self._format.short_received(call_id, message, wall))
         if self._calldebug is not None:
-            self._calldebug_calls.setdefault(call_id, []).append((wall, RECEIVED, raw))
+            self._calldebug_calls.setdefault(call_id, []).append(
+                (wall, RECEIVED, raw, flow.transport_name)
+            )
 
     def message_lost(self, call_id: str, data: bytes, flow: Flow, wall: float) -> None:
         """``-lost``/``lost=``: a message was dropped on purpose instead of being sent. SIPp
         writes one line (no separator) to messages.log and nothing to shortmessages."""
         if self._messages is not None:
-            self._messages.add(wall, call_id, self._format.lost_record)
+            self._messages.add(wall, call_id, self._format.lost_record(flow.transport_name))
         if self._calldebug is not None:
-            self._calldebug_calls.setdefault(call_id, []).append((wall, LOST, data))
+            self._calldebug_calls.setdefault(call_id, []).append(
+                (wall, LOST, data, flow.transport_name)
+            )
 
     def warning(self, text: str, wall: float) -> None:
         """A warning or error: one ``<log time>: <text>`` line in errors.log."""
@@ -259,7 +264,9 @@ class TraceFiles:
         if messages is not None:
             # Sorted before any call's records of the same instant, by content.
             messages.add(
-                wall, "\0" + data.decode("latin-1"), self._format.received_record(data, wall)
+                wall,
+                "\0" + data.decode("latin-1"),
+                self._format.received_record(data, flow.transport_name, wall),
             )
 
     def call_ended(self, call_id: str, failed: bool, reason: str, wall: float) -> None:

@@ -47,11 +47,13 @@ def test_each_format_names_its_files() -> None:
 def test_shared_layouts_are_the_same_in_both_formats() -> None:
     sipp, gossipper = make_format(), make_format(trace_format="gossipper")
     for method in ("sent_record", "received_record"):
-        assert getattr(sipp, method)(INVITE, 1.5) == getattr(gossipper, method)(INVITE, 1.5)
+        assert getattr(sipp, method)(INVITE, "UDP", 1.5) == getattr(gossipper, method)(
+            INVITE, "UDP", 1.5
+        )
     assert sipp.warning_record("w", 1.5) == gossipper.warning_record("w", 1.5)
     assert (
-        sipp.lost_record
-        == gossipper.lost_record
+        sipp.lost_record("UDP")
+        == gossipper.lost_record("UDP")
         == b"UDP message voluntary lost (while sending).\n"
     )
 
