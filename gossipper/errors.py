@@ -71,3 +71,18 @@ class BindError(TransportError):
     """A socket could not be bound (SIPp exits 254)."""
 
     exit_status = ExitStatus.BIND_ERROR
+
+
+def first_gossipper_error(
+    group: BaseExceptionGroup[BaseException], *, alone: bool = False
+) -> GossipperError | None:
+    """The first ``GossipperError`` inside ``group`` (an error raised in a Trio nursery arrives
+    wrapped), or None when it holds none, or, with ``alone``, when it also holds other errors."""
+    matched, rest = group.split(GossipperError)
+    if matched is None or (alone and rest is not None):
+        return None
+    leaf: BaseException = matched
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    assert isinstance(leaf, GossipperError)
+    return leaf

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from gossipper.errors import ConfigError, ExitStatus, GossipperError
+from gossipper.errors import ConfigError, ExitStatus, GossipperError, first_gossipper_error
 
 if TYPE_CHECKING:
     from gossipper.config import RunConfig
@@ -60,8 +60,8 @@ def raw_main(
         except BaseExceptionGroup as group:
             # An error raised inside a Trio nursery (e.g. an unresolvable remote host) arrives
             # wrapped; report it like the same error raised outside one.
-            error = _only_gossipper_error(group)
-            if error is group:
+            error = first_gossipper_error(group, alone=True)
+            if error is None:
                 raise
             raise error from group
     except GossipperError as exc:
@@ -71,17 +71,6 @@ def raw_main(
     except KeyboardInterrupt:
         err.write("gossipper: interrupted\n")
         return int(ExitStatus.CALLS_FAILED)
-
-
-def _only_gossipper_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first GossipperError of a group holding nothing else; otherwise the group itself."""
-    matched, rest = group.split(GossipperError)
-    if matched is None or rest is not None:
-        return group
-    leaf: BaseException = matched
-    while isinstance(leaf, BaseExceptionGroup):
-        leaf = leaf.exceptions[0]
-    return leaf
 
 
 def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int:

@@ -332,7 +332,7 @@ class Engine(CallHost):
             timed_out=self._timed_out,
             fatal_message=self._fatal_message,
             # A finished run's counters are those of its end (readable outside Trio too).
-            snapshot=self._final_snapshot or self.snapshot(),
+            snapshot=self.snapshot() if self._final_snapshot is None else self._final_snapshot,
         )
 
     def open_stats_window(self, *, error_codes: bool = False) -> StatsWindow:

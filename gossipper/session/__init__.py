@@ -114,8 +114,9 @@ class Run:
             on_dump=self._dump if self.traces is not None else None,
             stats=stats,
         )
-        # The -fd files' own statistics window (error codes belong to it).
+        # The -fd files' own statistics window (error codes belong to it), and the screens'.
         self._log_window: StatsWindow = self.engine.open_stats_window(error_codes=True)
+        self._display_window: StatsWindow = self.engine.open_stats_window()
 
     # ------------------------------------------------------------------ running
 
@@ -149,7 +150,7 @@ class Run:
 
     def display_snapshot(self) -> StatsSnapshot:
         """What a screen shows now: SIPp restarts the display window just before printing."""
-        window = self.engine.open_stats_window()
+        window = self._display_window
         self.engine.snapshot(window, restart=True)
         return self.engine.snapshot(window)
 

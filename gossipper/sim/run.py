@@ -35,7 +35,7 @@ import trio
 
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
-from gossipper.errors import ConfigError, ExitStatus, GossipperError
+from gossipper.errors import ConfigError, ExitStatus, first_gossipper_error
 from gossipper.interfaces import Address
 from gossipper.output import write_json_atomic
 from gossipper.scenario import Scenario
@@ -155,10 +155,10 @@ def run_simulation(plan: SimulationPlan, stdout: TextIO, stderr: TextIO) -> Simu
         result = trio.run(runner.simulate, clock=new_virtual_clock())
     except BaseExceptionGroup as group:
         # Our own errors (a stalled simulation) leave as themselves, with their message.
-        matched, _ = group.split(GossipperError)
-        if matched is None:
+        own_error = first_gossipper_error(group)
+        if own_error is None:
             raise
-        raise _first_leaf(matched) from group
+        raise own_error from group
     stdout.write(runner.screens)
     stdout.write(simulation_report(plan, result))
     stdout.flush()
@@ -172,11 +172,6 @@ def run_simulation(plan: SimulationPlan, stdout: TextIO, stderr: TextIO) -> Simu
             " run: the simulation starts no process\n"
         )
     return result
-
-
-def _first_leaf(group: BaseExceptionGroup[GossipperError]) -> GossipperError:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _check_plan(plan: SimulationPlan) -> None:
