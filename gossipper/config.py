@@ -25,6 +25,13 @@ from gossipper.errors import ConfigError
 
 __all__ = [
     "ALL_DEFAULT_BEHAVIORS",
+    "IdentitySettings",
+    "LoadSettings",
+    "ProcessSettings",
+    "TargetSettings",
+    "TimerSettings",
+    "TraceSettings",
+    "TransportSettings",
     "KNOWN_TRANSPORT_MODES",
     "SUPPORTED_TRANSPORT_MODES",
     "TRACE_FORMATS",
@@ -97,15 +104,8 @@ def parse_default_behaviors(text: str) -> frozenset[str]:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class RunConfig:
-    """Every supported SIPp/gossipper command-line setting, typed and validated.
-
-    Field defaults are SIPp 3.6.1's. ``None`` means "not given; the engine decides" (for
-    example ``local_port=None`` lets the transport try 5060 upwards as SIPp does, and
-    ``max_open_calls=None`` means SIPp's computed ``-l`` default). When neither
-    ``scenario_file`` nor ``scenario_name`` is given SIPp runs its built-in ``uac``; read
-    :attr:`effective_scenario_name` rather than repeating that rule.
-    """
+class TargetSettings:
+    """The remote peer and the scenario to run."""
 
     # Remote peer and scenario.
     remote_host: str | None = None
@@ -113,6 +113,14 @@ class RunConfig:
     scenario_file: str | None = None
     scenario_name: str | None = None
     peer: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_rules(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TransportSettings:
+    """Transport and addressing: ``-t``, ``-i``, ``-p``, ``-rsa``, sockets, the control socket."""
 
     # Transport and addressing (docs/sipp-behaviour.md, "Option families").
     transport_mode: str = "u1"
@@ -125,6 +133,14 @@ class RunConfig:
     buff_size: int = 65536
     control_ip: str = "0.0.0.0"
     control_port: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_rules(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class IdentitySettings:
+    """Identity and call behaviour: ``-s``, ``-cid_str``, authentication, ``-aa``, injection."""
 
     # Identity and call behaviour.
     service: str = "service"
@@ -148,6 +164,20 @@ class RunConfig:
     injection_files: tuple[str, ...] = ()
     injection_indexes: tuple[tuple[str, int], ...] = ()
 
+    def __post_init__(self) -> None:
+        # Normalise containers so the record is immutable even when callers pass lists/dicts.
+        _set(self, "keys", types.MappingProxyType(dict(self.keys)))
+        _set(self, "globals_set", types.MappingProxyType(dict(self.globals_set)))
+        _set(self, "injection_files", tuple(self.injection_files))
+        _set(self, "injection_indexes", tuple((f, i) for f, i in self.injection_indexes))
+        _set(self, "default_behaviors", frozenset(self.default_behaviors))
+        _check_rules(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LoadSettings:
+    """Call generation: rate, ramps, limits, users."""
+
     # Call generation (docs/sipp-behaviour.md, "Call generation").
     rate: float = 10.0
     rate_period_s: float = 1.0
@@ -159,6 +189,14 @@ class RunConfig:
     max_calls: int | None = None
     max_open_calls: int | None = None
     users: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_rules(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TimerSettings:
+    """Timers, timeouts and retransmissions."""
 
     # Timers, timeouts and retransmissions (docs/sipp-behaviour.md, "Retransmissions").
     timeout_s: float = 0.0
@@ -175,6 +213,14 @@ class RunConfig:
     rtcheck_loose: bool = False
     t2_s: float = 4.0
 
+    def __post_init__(self) -> None:
+        _check_rules(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessSettings:
+    """Process behaviour and performance knobs."""
+
     # Process behaviour and performance knobs.
     background: bool = False
     nostdin: bool = False
@@ -182,6 +228,14 @@ class RunConfig:
     timer_resol_s: float = 0.001
     max_recv_loops: int = 1000
     max_sched_loops: int = 1000
+
+    def __post_init__(self) -> None:
+        _check_rules(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TraceSettings:
+    """Statistics, traces and the summary document."""
 
     # Statistics and traces (docs/sipp-behaviour.md, "Outputs").
     screen_refresh_s: float = 1.0
@@ -221,48 +275,103 @@ class RunConfig:
     trace_format: str = "sipp"
 
     def __post_init__(self) -> None:
-        # Normalise containers so the record is immutable even when callers pass lists/dicts.
-        _set(self, "keys", types.MappingProxyType(dict(self.keys)))
-        _set(self, "globals_set", types.MappingProxyType(dict(self.globals_set)))
-        _set(self, "injection_files", tuple(self.injection_files))
-        _set(self, "injection_indexes", tuple((f, i) for f, i in self.injection_indexes))
-        _set(self, "default_behaviors", frozenset(self.default_behaviors))
-        for name in _RULES:
-            check_field(name, getattr(self, name))
+        _check_rules(self)
+
+
+_GROUPS: dict[str, type[Any]] = {
+    "target": TargetSettings,
+    "transport": TransportSettings,
+    "identity": IdentitySettings,
+    "load": LoadSettings,
+    "timers": TimerSettings,
+    "process": ProcessSettings,
+    "traces": TraceSettings,
+}
+"""Group attribute of ``RunConfig`` -> its settings record, in declaration order."""
+
+_FIELD_GROUP: dict[str, str] = {
+    field.name: group
+    for group, settings_type in _GROUPS.items()
+    for field in dataclasses.fields(settings_type)
+}
+"""Flat setting name -> the group holding it."""
+
+
+def _check_rules(settings: object) -> None:
+    for field in dataclasses.fields(settings):  # type: ignore[arg-type]
+        if field.name in _RULES:
+            check_field(field.name, getattr(settings, field.name))
+
+
+class RunConfig:
+    """Every supported SIPp/gossipper command-line setting, typed and validated, grouped by
+    option family (docs/sipp-behaviour.md, "Option families"): ``config.load.rate``,
+    ``config.transport.local_port``, ``config.traces.trace_stat`` ...
+
+    It is built from flat keyword arguments, one per setting (``RunConfig(rate=5.0)``), as the
+    option table and JSON configurations name them; each group validates its own fields and the
+    record checks the combinations. Defaults are SIPp 3.6.1's. ``None`` means "not given; the
+    engine decides" (for example ``local_port=None`` lets the transport try 5060 upwards as SIPp
+    does, and ``max_open_calls=None`` means SIPp's computed ``-l`` default). When neither
+    ``scenario_file`` nor ``scenario_name`` is given SIPp runs its built-in ``uac``; read
+    :attr:`effective_scenario_name` rather than repeating that rule.
+    """
+
+    __slots__ = ("target", "transport", "identity", "load", "timers", "process", "traces")
+
+    target: TargetSettings
+    transport: TransportSettings
+    identity: IdentitySettings
+    load: LoadSettings
+    timers: TimerSettings
+    process: ProcessSettings
+    traces: TraceSettings
+
+    def __init__(self, **values: Any) -> None:
+        unknown = sorted(set(values) - _FIELD_GROUP.keys())
+        if unknown:
+            raise TypeError(f"RunConfig got unexpected setting(s): {', '.join(unknown)}")
+        per_group: dict[str, dict[str, Any]] = {group: {} for group in _GROUPS}
+        for name, value in values.items():
+            per_group[_FIELD_GROUP[name]][name] = value
+        for group, settings_type in _GROUPS.items():
+            object.__setattr__(self, group, settings_type(**per_group[group]))
         self._check_combinations()
 
     @property
     def effective_scenario_name(self) -> str | None:
         """The built-in scenario to run: ``scenario_name``, or ``"uac"`` when no scenario was
         given at all (SIPp's default), or None when ``scenario_file`` is used."""
-        if self.scenario_file is not None:
+        target = self.target
+        if target.scenario_file is not None:
             return None
-        return self.scenario_name if self.scenario_name is not None else "uac"
+        return target.scenario_name if target.scenario_name is not None else "uac"
 
     def _check_combinations(self) -> None:
-        if self.scenario_file is not None and self.scenario_name is not None:
+        target, identity, load, traces = self.target, self.identity, self.load, self.traces
+        if target.scenario_file is not None and target.scenario_name is not None:
             raise ConfigError("-sf and -sn cannot be combined: keep only one of them")
-        if self.max_open_calls is not None and self.users is not None:
+        if load.max_open_calls is not None and load.users is not None:
             raise ConfigError("-l and -users cannot be combined: drop -l")
-        if self.max_log_size and self.ringbuffer_size:
+        if traces.max_log_size and traces.ringbuffer_size:
             # SIPp either rotates (ring buffer) or stops writing at a size, not both.
             raise ConfigError(
                 "-max_log_size and -ringbuffer_size cannot be combined: keep only one of them"
             )
-        unknown = sorted(self.default_behaviors - ALL_DEFAULT_BEHAVIORS)
+        unknown = sorted(identity.default_behaviors - ALL_DEFAULT_BEHAVIORS)
         if unknown:
             raise ConfigError(
                 f"-default_behaviors: unknown behaviour {unknown[0]!r};"
                 f" known: {', '.join(sorted(ALL_DEFAULT_BEHAVIORS))}"
             )
-        for table, option in ((self.keys, "-key"), (self.globals_set, "-set")):
+        for table, option in ((identity.keys, "-key"), (identity.globals_set, "-set")):
             for key, value in table.items():
                 if not isinstance(key, str) or not isinstance(value, str):
                     raise ConfigError(f"{option} names and values must be strings")
                 if not key:
                     raise ConfigError(f"{option} needs a non-empty name")
-        basenames = {_basename(path) for path in self.injection_files}
-        for file_name, field in self.injection_indexes:
+        basenames = {_basename(path) for path in identity.injection_files}
+        for file_name, field in identity.injection_indexes:
             if _basename(file_name) not in basenames:
                 raise ConfigError(
                     f"-infindex {file_name} {field}: no -inf file is named"
@@ -292,13 +401,37 @@ class RunConfig:
         return cls(**values)
 
     def replace(self, **changes: Any) -> RunConfig:
-        """Return a copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        """Return a copy with some settings changed (flat names; validated again)."""
+        return RunConfig(**{**self.values(), **changes})
+
+    def values(self) -> dict[str, Any]:
+        """Every setting by its flat name (the keys of :meth:`from_mapping`)."""
+        return {name: getattr(getattr(self, group), name) for name, group in _FIELD_GROUP.items()}
+
+    @staticmethod
+    def field_names() -> tuple[str, ...]:
+        """The flat names of every setting, in declaration order."""
+        return tuple(_FIELD_GROUP)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunConfig):
+            return NotImplemented
+        return all(getattr(self, g) == getattr(other, g) for g in _GROUPS)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, g) for g in _GROUPS))
+
+    def __repr__(self) -> str:
+        groups = ", ".join(f"{g}={getattr(self, g)!r}" for g in _GROUPS)
+        return f"RunConfig({groups})"
 
 
-def _set(config: RunConfig, name: str, value: object) -> None:
+def _set(settings: object, name: str, value: object) -> None:
     # Frozen dataclass: normalisation in __post_init__ has to bypass __setattr__.
-    object.__setattr__(config, name, value)
+    object.__setattr__(settings, name, value)
 
 
 def _basename(path: str) -> str:
@@ -461,7 +594,11 @@ def _show(value: object) -> str:
 
 # --- from_mapping type coercion ---------------------------------------------------------------
 
-_FIELD_TYPES: dict[str, Any] = typing.get_type_hints(RunConfig)
+_FIELD_TYPES: dict[str, Any] = {
+    name: hint
+    for settings_type in _GROUPS.values()
+    for name, hint in typing.get_type_hints(settings_type).items()
+}
 
 
 def _type_error(key: str, expected: str, value: object) -> ConfigError:

@@ -114,7 +114,7 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
     config = command.config
     scenario = load_configured_scenario(config)
     refuse_unsupported(scenario)
-    if config.background:
+    if config.process.background:
         _daemonize(stdout)
     from gossipper.cli.run import run_real
 
@@ -128,12 +128,12 @@ def load_configured_scenario(config: RunConfig) -> Scenario:
     """Load ``-sf FILE`` or ``-sn NAME`` (default ``uac``); errors name the file and line."""
     from gossipper.scenario import load_scenario
 
-    if config.scenario_file is not None:
-        if not os.path.isfile(config.scenario_file):
-            raise ConfigError(
-                f"-sf {config.scenario_file}: no such file; give the path of a SIPp XML scenario"
-            )
-        return load_scenario(config.scenario_file, keys=config.keys, global_vars=config.globals_set)
+    path = config.target.scenario_file
+    if path is not None:
+        if not os.path.isfile(path):
+            raise ConfigError(f"-sf {path}: no such file; give the path of a SIPp XML scenario")
+        identity = config.identity
+        return load_scenario(path, keys=identity.keys, global_vars=identity.globals_set)
     return load_builtin(config.effective_scenario_name or "uac", config)
 
 
@@ -157,7 +157,10 @@ def load_builtin(name: str, config: RunConfig) -> Scenario:
             f"-sn: invalid default scenario name '{name}'; choose one of {', '.join(BUILTIN_NAMES)}"
         )
     return load_scenario(
-        str(builtin_path(name)), builtin_name=name, keys=config.keys, global_vars=config.globals_set
+        str(builtin_path(name)),
+        builtin_name=name,
+        keys=config.identity.keys,
+        global_vars=config.identity.globals_set,
     )
 
 

@@ -35,8 +35,8 @@ class SystemWallClock:
 
 def run_real(config: RunConfig, scenario: Scenario, stdout: TextIO, stderr: TextIO) -> ExitStatus:
     """Run one scenario on real sockets; prints the final screens and returns the exit status."""
-    peer_scenario = _load_peer(config) if config.peer else None
-    if not scenario.is_server and config.remote_host is None and peer_scenario is None:
+    peer_scenario = _load_peer(config) if config.target.peer else None
+    if not scenario.is_server and config.target.remote_host is None and peer_scenario is None:
         stderr.write(
             "gossipper: error: no remote host: give remote_host[:port] after the options "
             "(or -peer uas to run against a built-in peer)\n"
@@ -70,17 +70,20 @@ def _load_peer(config: RunConfig) -> Scenario:
     from gossipper.cli.main import load_builtin
     from gossipper.scenario import load_scenario
 
-    assert config.peer is not None
-    if config.peer in BUILTIN_NAMES:
-        peer = load_builtin(config.peer, config)
-    elif os.path.isfile(config.peer):
-        peer = load_scenario(config.peer)
+    assert config.target.peer is not None
+    if config.target.peer in BUILTIN_NAMES:
+        peer = load_builtin(config.target.peer, config)
+    elif os.path.isfile(config.target.peer):
+        peer = load_scenario(config.target.peer)
     else:
         raise ConfigError(
-            f"-peer {config.peer}: not a built-in scenario name or a scenario file (try -peer uas)"
+            f"-peer {config.target.peer}: not a built-in scenario name or a scenario file"
+            " (try -peer uas)"
         )
     if not peer.is_server:
-        raise ConfigError(f"-peer {config.peer}: the peer must be a server scenario (e.g. uas)")
+        raise ConfigError(
+            f"-peer {config.target.peer}: the peer must be a server scenario (e.g. uas)"
+        )
     return peer
 
 
@@ -91,44 +94,48 @@ async def _run(
     stdout: TextIO,
     stderr: TextIO,
 ) -> EngineResult:
-    factory = UdpTransportFactory(buffer_bytes=max(config.buff_size, 4 * 1024 * 1024))
+    factory = UdpTransportFactory(buffer_bytes=max(config.transport.buff_size, 4 * 1024 * 1024))
     wall = SystemWallClock()
     pid = os.getpid()
     seed = random.SystemRandom().randrange(2**63)
     async with trio.open_nursery() as nursery:
         peer_run: Run | None = None
         remote: Address | None = None
-        if peer_scenario is not None and config.remote_host is None:
+        if peer_scenario is not None and config.target.remote_host is None:
             peer_run = await nursery.start(_run_peer, peer_scenario, factory, wall, pid, seed)
             remote = peer_run.engine.local_address
             if remote[0] in ("0.0.0.0", "::"):
                 remote = ("127.0.0.1", remote[1])
-        elif config.remote_host is not None:
-            host = config.rsa_host or config.remote_host
-            port = (config.rsa_port or 5060) if config.rsa_host else config.remote_port
-            stderr.write(f"Resolving remote host '{config.remote_host}'... ")
+        elif config.target.remote_host is not None:
+            host = config.transport.rsa_host or config.target.remote_host
+            port = (
+                (config.transport.rsa_port or 5060)
+                if config.transport.rsa_host
+                else config.target.remote_port
+            )
+            stderr.write(f"Resolving remote host '{config.target.remote_host}'... ")
             try:
                 remote = (resolve_host(host), port)
             except TransportError as exc:
                 stderr.write("\n")
-                hint = close_subcommand(config.remote_host)
+                hint = close_subcommand(config.target.remote_host)
                 also = f", or did you mean gossipper {hint} ...?" if hint else ""
                 raise ConfigError(f"{exc}; check the remote host argument{also}") from exc
             stderr.write("Done.\n")
-        local_ip = config.local_ip or detect_local_ip(remote[0] if remote else None)
+        local_ip = config.transport.local_ip or detect_local_ip(remote[0] if remote else None)
         plan = RunPlan(
             scenario=scenario,
             config=config,
             transports=factory,
             wall_clock=wall,
             local_ip=local_ip,
-            bind_host=config.local_ip or ("::" if ":" in local_ip else "0.0.0.0"),
+            bind_host=config.transport.local_ip or ("::" if ":" in local_ip else "0.0.0.0"),
             remote=remote,
             # [remote_host] is the host as given (with -rsa too), not the resolved address.
-            remote_host=config.remote_host,
+            remote_host=config.target.remote_host,
             pid=pid,
             seed=seed,
-            periodic_screens=config.trace_screen and not _is_terminal(stdout),
+            periodic_screens=config.traces.trace_screen and not _is_terminal(stdout),
         )
         async with open_run(plan) as run:
             await _start_controls(nursery, config, run, stdout, stderr)
@@ -187,13 +194,15 @@ async def _start_controls(
             stdout.flush()
 
     controller = Controller(
-        engine, rate_scale=config.rate_scale, dump_screens=dump_screens, warn=warn
+        engine, rate_scale=config.load.rate_scale, dump_screens=dump_screens, warn=warn
     )
     nursery.start_soon(watch_signals, controller)
-    control = await open_control_socket(config.control_ip, config.control_port, warn)
+    control = await open_control_socket(
+        config.transport.control_ip, config.transport.control_port, warn
+    )
     if control is not None:
         nursery.start_soon(serve_control_socket, control, controller)
-    if not config.nostdin and keyboard_available():
+    if not config.process.nostdin and keyboard_available():
         nursery.start_soon(read_keyboard, controller)
 
 
@@ -214,5 +223,5 @@ def _report(
     stdout.flush()
     if result.fatal_message:
         stderr.write(f"gossipper: error: {result.fatal_message}\n")
-    if config.summary_json:
-        write_json_atomic(config.summary_json, run.summary_document(result, __version__))
+    if config.traces.summary_json:
+        write_json_atomic(config.traces.summary_json, run.summary_document(result, __version__))

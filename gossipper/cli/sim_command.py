@@ -92,18 +92,18 @@ def _fault_plan(
 def _refuse_remote_host(config: RunConfig) -> None:
     # Options with no meaning in a simulation (-bg, -cp, ...) are out of its scope in the
     # option table; the remote host is not an option.
-    if config.remote_host is not None:
+    if config.target.remote_host is not None:
         raise ConfigError(
-            f"gossipper sim: drop the remote host {config.remote_host}: the peer runs inside"
+            f"gossipper sim: drop the remote host {config.target.remote_host}: the peer runs inside"
             " the simulation (choose it with -peer)"
         )
 
 
 def _default_timeout_s(config: RunConfig) -> float:
     expected_s = 0.0
-    if config.max_calls and config.rate > 0 and config.users is None:
-        expected_s = config.max_calls * config.rate_period_s / config.rate
-    return expected_s + config.sleep_s + DEFAULT_TIMEOUT_MARGIN_S
+    if config.load.max_calls and config.load.rate > 0 and config.load.users is None:
+        expected_s = config.load.max_calls * config.load.rate_period_s / config.load.rate
+    return expected_s + config.timers.sleep_s + DEFAULT_TIMEOUT_MARGIN_S
 
 
 _LOAD_FIELDS = (
@@ -143,7 +143,10 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
         # run_sim_command answers -h itself; here it can only be the value of an option.
         raise ConfigError("gossipper sim: -h is not a value; gossipper sim -h prints the help")
     config = command.config
-    if not any(_is_run_option(name) for name in command.given) and config.remote_host is None:
+    if (
+        not any(_is_run_option(name) for name in command.given)
+        and config.target.remote_host is None
+    ):
         # Only sim options: the default scenario, as the run of `gossipper -sn uac`.
         config = parse_command_line(["-sn", "uac"]).config
     _refuse_remote_host(config)
@@ -151,7 +154,7 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
         config = config.replace(timeout_s=_default_timeout_s(config))
 
     scenario = load_configured_scenario(config)
-    peer_name = config.peer
+    peer_name = config.target.peer
     if peer_name is None:
         base = config.effective_scenario_name
         if base is not None and base in NATURAL_PEERS:
@@ -162,7 +165,7 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
     if scenario.is_server:
         # A client peer generates the load: it takes the load options of the command line.
         peer_config = peer_config.replace(
-            **{name: getattr(config, name) for name in _LOAD_FIELDS},
+            **{name: config.values()[name] for name in _LOAD_FIELDS},
             timeout_s=0.0,
         )
     if peer_name in BUILTIN_NAMES:
@@ -179,7 +182,7 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
             f"-peer {peer_name}: the peer must not be a {role} scenario like the main one"
             f" (try -peer {'uac' if scenario.is_server else 'uas'})"
         )
-    main_host = config.local_ip or (SERVER_HOST if scenario.is_server else CLIENT_HOST)
+    main_host = config.transport.local_ip or (SERVER_HOST if scenario.is_server else CLIENT_HOST)
     peer_host = CLIENT_HOST if scenario.is_server else SERVER_HOST
     if peer_host == main_host:
         peer_host = SERVER_HOST if peer_host == CLIENT_HOST else CLIENT_HOST

@@ -18,8 +18,8 @@ _KIND_TAGS = {
 
 def describe_elements(scenario: Scenario, config: RunConfig) -> list[ElementInfo]:
     """One ElementInfo per message element, for screens and the counts file."""
-    default_pause_ms = int(config.pause_default_s * 1000)
-    lost_active = config.lost_pct > 0 or any(e.lost_pct for e in scenario.elements)
+    default_pause_ms = int(config.timers.pause_default_s * 1000)
+    lost_active = config.identity.lost_pct > 0 or any(e.lost_pct for e in scenario.elements)
     rtd_names = scenario.rtd_names
     infos: list[ElementInfo] = []
     for element in scenario.elements:
@@ -73,6 +73,6 @@ def new_run_stats(
         call_length_repartition_ms=scenario.call_length_repartition_ms,
         start_wall=start_wall,
         start_mono=start_mono,
-        target_rate=float(config.users) if config.users is not None else config.rate,
-        keep_rtt_samples=config.trace_rtt,
+        target_rate=float(config.load.users) if config.load.users is not None else config.load.rate,
+        keep_rtt_samples=config.traces.trace_rtt,
     )

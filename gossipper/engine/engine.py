@@ -126,7 +126,7 @@ class Engine(CallHost):
         stats: RunStats | None = None,
     ) -> None:
         if timer_resolution_s is None:
-            timer_resolution_s = 0.0 if settle is not None else config.timer_resol_s
+            timer_resolution_s = 0.0 if settle is not None else config.process.timer_resol_s
         # The run's clock, bound once: the same value as trio.current_time() with two Python
         # calls fewer (calls read the time several times per message).
         now: Callable[[], float] = trio.lowlevel.current_clock().current_time
@@ -160,7 +160,7 @@ class Engine(CallHost):
         self._on_dump = on_dump
         self._timer_resolution_s = timer_resolution_s
         self._global_variables = scenario.new_global_variables()
-        self._call_id_pieces = _compile_call_id(config.call_id_template, env)
+        self._call_id_pieces = _compile_call_id(config.identity.call_id_template, env)
         # The usual template has one %u: then a Call-ID is prefix + number + suffix.
         self._call_id_affixes: tuple[str, str] | None = None
         if self._call_id_pieces.count(None) == 1:
@@ -169,8 +169,8 @@ class Engine(CallHost):
                 "".join(p for p in self._call_id_pieces[:cut] if p is not None),
                 "".join(p for p in self._call_id_pieces[cut + 1 :] if p is not None),
             )
-        self._callid_slash_ign = config.callid_slash_ign
-        self._deadcall_wait_s = config.deadcall_wait_s
+        self._callid_slash_ign = config.identity.callid_slash_ign
+        self._deadcall_wait_s = config.timers.deadcall_wait_s
 
         self._calls: dict[str, Call] = {}
         self._dead_calls: dict[str, float] = {}
@@ -188,9 +188,9 @@ class Engine(CallHost):
         self._main_transport: DatagramTransport | None = None
         self._start_s = 0.0
         self._rate_state = RateState(
-            rate=config.rate, period_s=config.rate_period_s, changed_at_s=0.0
+            rate=config.load.rate, period_s=config.load.rate_period_s, changed_at_s=0.0
         )
-        self._call_limit_set = config.max_open_calls is not None
+        self._call_limit_set = config.load.max_open_calls is not None
         self._open_call_limit = self._compute_open_call_limit()
         self._done = trio.Event()
         self._pacing = Parker(timers)
@@ -200,8 +200,8 @@ class Engine(CallHost):
         self._idle_workers: list[Parker] = []
         self._nursery: trio.Nursery | None = None
         self._free_users: list[int] = []
-        self._users_target = config.users or 0
-        self._per_call_sockets = config.transport_mode == "un" and not scenario.is_server
+        self._users_target = config.load.users or 0
+        self._per_call_sockets = config.transport.transport_mode == "un" and not scenario.is_server
         self._open_call_sockets = 0
         self._pending_socket_calls = 0
         self._next_user_id = 1
@@ -211,10 +211,10 @@ class Engine(CallHost):
 
     def _compute_open_call_limit(self) -> int:
         config = self._config
-        if config.max_open_calls is not None:
-            return config.max_open_calls
-        if config.users is not None:
-            return config.users
+        if config.load.max_open_calls is not None:
+            return config.load.max_open_calls
+        if config.load.users is not None:
+            return config.load.users
         duration_ms = self.scenario.duration_p99_ms(self.pause_default_ms)
         return default_open_call_limit(
             self._rate_state.rate, self._rate_state.period_s, duration_ms, self.pause_default_ms
@@ -235,9 +235,9 @@ class Engine(CallHost):
     async def open(self) -> None:
         """Bind the main socket (before traffic, so bind errors come first)."""
         config = self._config
-        if config.local_port is not None:
+        if config.transport.local_port is not None:
             self._main_transport = await self._transports.open_datagram(
-                self._bind_host, config.local_port
+                self._bind_host, config.transport.local_port
             )
         else:
             self._main_transport = await _open_first_free(self._transports, self._bind_host)
@@ -264,20 +264,20 @@ class Engine(CallHost):
             nursery.start_soon(self._receive_loop, self._main_transport)
             nursery.start_soon(self._housekeeping_loop)
             task_status.started()
-            if config.sleep_s > 0:
-                await trio.sleep(config.sleep_s)
+            if config.timers.sleep_s > 0:
+                await trio.sleep(config.timers.sleep_s)
             self._start_s = trio.current_time()
             self._rate_state.changed_at_s = self._start_s
-            if config.timeout_s > 0:
-                nursery.start_soon(self._global_timeout, config.timeout_s)
+            if config.timers.timeout_s > 0:
+                nursery.start_soon(self._global_timeout, config.timers.timeout_s)
             if self._on_dump is not None:
                 await self._dump()
                 nursery.start_soon(self._dump_loop)
             if not self.scenario.is_server:
-                if config.users is not None:
-                    self.set_users(config.users)
+                if config.load.users is not None:
+                    self.set_users(config.load.users)
                 nursery.start_soon(self._pacing_loop)
-            elif config.max_calls == 0:
+            elif config.load.max_calls == 0:
                 self.soft_quit("call limit reached")
             await self._done.wait()
             self._release_idle_workers()
@@ -319,8 +319,8 @@ class Engine(CallHost):
             is_server=self.scenario.is_server,
             rate=self._rate_state.rate,
             rate_period_s=self._rate_state.period_s,
-            users=self._users_target if config.users is not None else None,
-            call_limit=config.max_calls,
+            users=self._users_target if config.load.users is not None else None,
+            call_limit=config.load.max_calls,
             open_call_limit=self._open_call_limit,
             open_calls=len(self._calls),
             calls_started=self._call_counter,
@@ -405,7 +405,7 @@ class Engine(CallHost):
 
     def set_users(self, users: int) -> None:
         """-users mode: change the number of users (``set users``, keys + - * /)."""
-        if self._config.users is None:
+        if self._config.load.users is None:
             return
         users = max(0, users)
         while self._next_user_id <= users:
@@ -633,7 +633,7 @@ class Engine(CallHost):
             woken = None
 
     def _check_call_limit(self) -> None:
-        max_calls = self._config.max_calls
+        max_calls = self._config.load.max_calls
         if max_calls is not None and self._call_counter >= max_calls:
             self.soft_quit("call limit reached")
 
@@ -669,7 +669,7 @@ class Engine(CallHost):
         remote = self._remote
         assert remote is not None
         number = self._call_counter + 1
-        if self._per_call_sockets and self._open_call_sockets < self._config.max_socket:
+        if self._per_call_sockets and self._open_call_sockets < self._config.transport.max_socket:
             # -t un: each call sends from its own socket (SIPp docs, -t); the call number
             # and Call-ID are fixed now, the socket is opened by the call's own task.
             self._call_counter = number
@@ -719,7 +719,7 @@ class Engine(CallHost):
     def _can_start_call(self) -> bool:
         if self._quit_state is not QuitState.RUNNING or self._traffic_paused:
             return False
-        max_calls = self._config.max_calls
+        max_calls = self._config.load.max_calls
         if max_calls is not None and self._call_counter >= max_calls:
             return False
         return len(self._calls) + self._pending_socket_calls < self._open_call_limit
@@ -734,10 +734,10 @@ class Engine(CallHost):
         """
         config = self._config
         state = self._rate_state
-        users_mode = config.users is not None
+        users_mode = config.load.users is not None
         ramp_s = 0.0
-        if config.rate_increase and not users_mode:
-            ramp_s = config.rate_interval_s or config.dump_period_s
+        if config.load.rate_increase and not users_mode:
+            ramp_s = config.load.rate_interval_s or config.traces.dump_period_s
         next_step = self._start_s + ramp_s if ramp_s > 0 else math.inf
         while self._quit_state is QuitState.RUNNING:
             if self._settle is not None:
@@ -780,16 +780,16 @@ class Engine(CallHost):
     def _apply_ramp_step(self, step_time: float) -> None:
         """-rate_increase: one step at ``step_time``; -rate_max ends the ramp (SIPp docs)."""
         config = self._config
-        rate = self._rate_state.rate + config.rate_increase
-        at_max = config.rate_max is not None and rate >= config.rate_max
+        rate = self._rate_state.rate + config.load.rate_increase
+        at_max = config.load.rate_max is not None and rate >= config.load.rate_max
         if at_max:
-            assert config.rate_max is not None
-            rate = config.rate_max
+            assert config.load.rate_max is not None
+            rate = config.load.rate_max
         self._rate_state.change_rate(rate, step_time)
         self.stats.target_rate = self._rate_state.rate
         if not self._call_limit_set:
             self._open_call_limit = self._compute_open_call_limit()
-        if at_max and not config.no_rate_quit:
+        if at_max and not config.load.no_rate_quit:
             self.soft_quit("maximum rate reached")
 
     def _replace_user_calls(self) -> None:
@@ -803,7 +803,7 @@ class Engine(CallHost):
         if self._settle is not None:
             await self._settle("timeout")
         self._timed_out = True
-        if self._config.timeout_error:
+        if self._config.timers.timeout_error:
             self._fatal_message = (
                 f"{self.scenario.base_name} timed out after '{timeout_s:.3f}' seconds"
             )
@@ -819,7 +819,7 @@ class Engine(CallHost):
         on_dump()
 
     async def _dump_loop(self) -> None:
-        period_s = self._config.dump_period_s
+        period_s = self._config.traces.dump_period_s
         next_dump = trio.current_time() + period_s
         while True:
             await trio.sleep_until(next_dump)

@@ -77,30 +77,30 @@ class CallHost:
         self.wall_time = wall_time
         self.seed = seed
         self.tracer = tracer
-        self.base_cseq = config.base_cseq
-        self.retransmissions_enabled = not config.no_retrans
-        self.rtcheck_loose = config.rtcheck_loose
-        self.t2_s = config.t2_s
-        self.lost_pct = config.lost_pct
-        self.pause_msg_ign = config.pause_msg_ign
-        self.auto_answer = config.auto_answer
-        self.default_behaviors = config.default_behaviors
-        self.recv_timeout_ms = int(config.recv_timeout_s * 1000)
-        self.send_timeout_s = config.send_timeout_s
-        self.pause_default_ms = int(config.pause_default_s * 1000)
+        self.base_cseq = config.identity.base_cseq
+        self.retransmissions_enabled = not config.timers.no_retrans
+        self.rtcheck_loose = config.timers.rtcheck_loose
+        self.t2_s = config.timers.t2_s
+        self.lost_pct = config.identity.lost_pct
+        self.pause_msg_ign = config.identity.pause_msg_ign
+        self.auto_answer = config.identity.auto_answer
+        self.default_behaviors = config.identity.default_behaviors
+        self.recv_timeout_ms = int(config.timers.recv_timeout_s * 1000)
+        self.send_timeout_s = config.timers.send_timeout_s
+        self.pause_default_ms = int(config.timers.pause_default_s * 1000)
         self.needs_bookkeeping = bookkeeping_flags(scenario)
         self.fixed_pause_ms = fixed_pauses(scenario, self.pause_default_ms)
         self._max_retrans_invite = max_retransmissions(
             is_invite=True,
-            max_invite=config.max_invite_retrans,
-            max_non_invite=config.max_non_invite_retrans,
-            max_total=config.max_retrans,
+            max_invite=config.timers.max_invite_retrans,
+            max_non_invite=config.timers.max_non_invite_retrans,
+            max_total=config.timers.max_retrans,
         )
         self._max_retrans_non_invite = max_retransmissions(
             is_invite=False,
-            max_invite=config.max_invite_retrans,
-            max_non_invite=config.max_non_invite_retrans,
-            max_total=config.max_retrans,
+            max_invite=config.timers.max_invite_retrans,
+            max_non_invite=config.timers.max_non_invite_retrans,
+            max_total=config.timers.max_retrans,
         )
 
     def rebind_scenario(self, scenario: Scenario) -> None:

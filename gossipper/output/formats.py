@@ -126,18 +126,14 @@ def cseq_and_first_line(data: bytes) -> tuple[bytes, bytes]:
 
 def _text_files(config: RunConfig) -> tuple[tuple[str, bool, str | None, bool], ...]:
     """(kind, enabled, explicit name, overwrite) of the files ring buffers apply to."""
+    t = config.traces
     return (
-        ("messages", config.trace_msg, config.message_file, config.message_overwrite),
-        (
-            "shortmessages",
-            config.trace_shortmsg,
-            config.shortmessage_file,
-            config.shortmessage_overwrite,
-        ),
-        ("errors", config.trace_err, config.error_file, config.error_overwrite),
-        ("logs", config.trace_logs, config.log_file, config.log_overwrite),
-        ("calldebug", config.trace_calldebug, config.calldebug_file, config.calldebug_overwrite),
-        ("screen", config.trace_screen, config.screen_file, config.screen_overwrite),
+        ("messages", t.trace_msg, t.message_file, t.message_overwrite),
+        ("shortmessages", t.trace_shortmsg, t.shortmessage_file, t.shortmessage_overwrite),
+        ("errors", t.trace_err, t.error_file, t.error_overwrite),
+        ("logs", t.trace_logs, t.log_file, t.log_overwrite),
+        ("calldebug", t.trace_calldebug, t.calldebug_file, t.calldebug_overwrite),
+        ("screen", t.trace_screen, t.screen_file, t.screen_overwrite),
     )
 
 
@@ -198,7 +194,7 @@ class TraceFormatBase:
 
     def needs_layout(self, config: RunConfig) -> bool:
         """Whether the headers of the files ``config`` asks for need the stats layout."""
-        return config.trace_counts
+        return config.traces.trace_counts
 
     # ------------------------------------------------------------------ per-message records
 
@@ -320,25 +316,25 @@ class SippTraceFormat(TraceFormatBase):
         now_wall: Callable[[], float],
         layout: TraceLayout | None,
     ) -> None:
-        self._delimiter = config.stat_delimiter
-        self._periodic_rtd = config.periodic_rtd
+        self._delimiter = config.traces.stat_delimiter
+        self._periodic_rtd = config.traces.periodic_rtd
         self._last_row_state: object = None
 
     def needs_layout(self, config: RunConfig) -> bool:
-        return config.trace_counts or config.trace_stat
+        return config.traces.trace_counts or config.traces.trace_stat
 
     def files(self, config: RunConfig) -> dict[str, FileSpec]:
         """SIPp's names: ``<scenario>_<pid>_<kind>`` (docs/sipp-behaviour.md, "Outputs":
         file names)."""
         stem = self.rotated_stem
         wanted: dict[str, FileSpec] = {}
-        if config.trace_stat:
-            wanted["stat"] = FileSpec(config.stat_file or f"{stem}_.csv", False, False)
-        if config.trace_rtt:
+        if config.traces.trace_stat:
+            wanted["stat"] = FileSpec(config.traces.stat_file or f"{stem}_.csv", False, False)
+        if config.traces.trace_rtt:
             wanted["rtt"] = FileSpec(f"{stem}_rtt.csv", False, False)
-        if config.trace_counts:
+        if config.traces.trace_counts:
             wanted["counts"] = FileSpec(f"{stem}_counts.csv", False, False)
-        if config.trace_error_codes:
+        if config.traces.trace_error_codes:
             wanted["error_codes"] = FileSpec(f"{stem}_error_codes.csv", False, False)
         for kind, enabled, name, overwrite in _text_files(config):
             if enabled:
@@ -423,7 +419,7 @@ class GossipperTraceFormat(TraceFormatBase):
         self._pid = pid
         self.rotated_stem = f"gossipper_{pid}"
         # Call numbers are only bookkept when a file has a "call" column.
-        self.tracks_calls = config.trace_shortmsg or config.trace_error_codes
+        self.tracks_calls = config.traces.trace_shortmsg or config.traces.trace_error_codes
         self._call_numbers: dict[str, int] = {}
         self._numbers_announced = False
         self._next_call_number = 0
@@ -435,17 +431,19 @@ class GossipperTraceFormat(TraceFormatBase):
     def files(self, config: RunConfig) -> dict[str, FileSpec]:
         """A base path (``-message_file``, else ``gossipper_<pid>_messages.log``) and siblings
         named by a suffix before its extension."""
-        base = config.message_file or f"gossipper_{self._pid}_messages.log"
+        base = config.traces.message_file or f"gossipper_{self._pid}_messages.log"
         wanted: dict[str, FileSpec] = {}
-        if config.trace_stat:
-            wanted["stat"] = FileSpec(config.stat_file or _sibling(base, "_stats"), False, False)
-        if config.trace_rtt:
+        if config.traces.trace_stat:
+            wanted["stat"] = FileSpec(
+                config.traces.stat_file or _sibling(base, "_stats"), False, False
+            )
+        if config.traces.trace_rtt:
             wanted["rtt"] = FileSpec(_sibling(base, "_rtt"), False, False)
-        if config.trace_counts:
+        if config.traces.trace_counts:
             wanted["counts"] = FileSpec(_sibling(base, "_counts"), False, False)
-        if config.trace_error_codes:
+        if config.traces.trace_error_codes:
             # The Go tool puts this one next to -error_file when that is given.
-            codes_base = config.error_file or base
+            codes_base = config.traces.error_file or base
             wanted["error_codes"] = FileSpec(_sibling(codes_base, "_error_codes"), False, False)
         for kind, enabled, name, overwrite in _text_files(config):
             if enabled:
@@ -566,8 +564,8 @@ def trace_format_for(
     now_wall: Callable[[], float],
     layout: TraceLayout | None = None,
 ) -> TraceFormatBase:
-    """The format object of ``config.trace_format`` (raises ValueError for an unknown one)."""
-    cls = _FORMATS[TraceFormat(config.trace_format)]
+    """The format object of ``config.traces.trace_format`` (ValueError for an unknown one)."""
+    cls = _FORMATS[TraceFormat(config.traces.trace_format)]
     return cls(
         config,
         scenario_name=scenario_name,

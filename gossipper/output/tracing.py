@@ -78,16 +78,16 @@ def trace_files_wanted(config: RunConfig) -> bool:
     """True when the command line asks for at least one trace file."""
     return any(
         (
-            config.trace_msg,
-            config.trace_shortmsg,
-            config.trace_err,
-            config.trace_logs,
-            config.trace_calldebug,
-            config.trace_screen,
-            config.trace_stat,
-            config.trace_counts,
-            config.trace_rtt,
-            config.trace_error_codes,
+            config.traces.trace_msg,
+            config.traces.trace_shortmsg,
+            config.traces.trace_err,
+            config.traces.trace_logs,
+            config.traces.trace_calldebug,
+            config.traces.trace_screen,
+            config.traces.trace_stat,
+            config.traces.trace_counts,
+            config.traces.trace_rtt,
+            config.traces.trace_error_codes,
         )
     )
 
@@ -106,7 +106,7 @@ class TraceFiles:
     the counts header and SIPp's stat header (``-trace_counts``, ``-trace_stat``); its
     ``start_wall`` dates the gossipper-schema rtt rows.
 
-    ``config.trace_format`` picks SIPp's files or the gossipper schemas (module docstring).
+    ``config.traces.trace_format`` picks SIPp's files or the gossipper schemas (module docstring).
     Beyond the engine's ``Tracer`` protocol, the gossipper schemas use :meth:`call_started`,
     :meth:`unexpected_message` and :meth:`write_rtt_records` (they do nothing harmful, or
     nothing at all, in SIPp's format).
@@ -131,10 +131,10 @@ class TraceFiles:
         self.errors: list[str] = []
         """One line per file that could not be written; shown to the user at exit."""
         try:
-            self.trace_format = TraceFormat(config.trace_format)
+            self.trace_format = TraceFormat(config.traces.trace_format)
         except ValueError:
             raise ConfigError(
-                f"-trace_format {config.trace_format}: use -trace_format sipp or gossipper"
+                f"-trace_format {config.traces.trace_format}: use -trace_format sipp or gossipper"
             ) from None
         fmt = trace_format_for(
             config,
@@ -164,9 +164,9 @@ class TraceFiles:
                     append=append,
                     header=headers.get(kind, b""),
                     csv_header=kind in csv_kinds,
-                    rotate_size=config.ringbuffer_size if limited else 0,
-                    keep_files=config.ringbuffer_files,
-                    max_size=config.max_log_size if limited else 0,
+                    rotate_size=config.traces.ringbuffer_size if limited else 0,
+                    keep_files=config.traces.ringbuffer_files,
+                    max_size=config.traces.max_log_size if limited else 0,
                     now_wall=now_wall,
                     errors=self.errors,
                 )

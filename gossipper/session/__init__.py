@@ -141,8 +141,8 @@ class Run:
             remote_port=remote[1] if remote else 0,
             rate_cps=state.rate,
             rate_period_ms=int(state.rate_period_s * 1000),
-            users=config.users,
-            duration_ms=int(config.pause_default_s * 1000),
+            users=config.load.users,
+            duration_ms=int(config.timers.pause_default_s * 1000),
             call_limit=state.call_limit,
             open_calls_allowed=state.open_call_limit,
             open_sockets=0,
@@ -168,7 +168,7 @@ class Run:
             server=statistics.is_server,
             context=self.screen_context(statistics),
             state=state,
-            periodic_rtd=self.plan.config.periodic_rtd,
+            periodic_rtd=self.plan.config.traces.periodic_rtd,
             tz=self.plan.wall_clock.tz,
         )
 
@@ -189,7 +189,7 @@ class Run:
         text = self.screen_dump()
         if traces is not None:
             traces.write_rtt_records(self._rtt_records())
-            if self.plan.config.trace_screen:
+            if self.plan.config.traces.trace_screen:
                 traces.write_screens(text)
                 traces.flush()
                 return None
@@ -265,47 +265,46 @@ async def open_run(plan: RunPlan) -> AsyncIterator[Run]:
 
 def _build_env(plan: RunPlan, injection: dict[str, InjectionFile]) -> RunEnv:
     config = plan.config
+    injection_files = config.identity.injection_files
     remote = plan.remote
     return RunEnv(
-        service=config.service,
+        service=config.identity.service,
         remote_host=plan.remote_host or (remote[0] if remote else ""),
         remote_ip=remote[0] if remote else "",
-        remote_port=remote[1] if remote else config.remote_port,
+        remote_port=remote[1] if remote else config.target.remote_port,
         local_ip=plan.local_ip,
-        media_ip=config.media_ip or plan.local_ip,
-        media_port=config.media_port,
+        media_ip=config.identity.media_ip or plan.local_ip,
+        media_port=config.identity.media_port,
         pid=plan.pid,
-        users=config.users or 0,
-        keys=dict(config.keys),
-        auth_username=config.auth_username or config.service,
-        auth_password=config.auth_password,
-        auth_uri=config.auth_uri,
+        users=config.load.users or 0,
+        keys=dict(config.identity.keys),
+        auth_username=config.identity.auth_username or config.identity.service,
+        auth_password=config.identity.auth_password,
+        auth_uri=config.identity.auth_uri,
         tz=plan.wall_clock.tz,
-        dynamic_id_start=config.dynamic_start,
-        dynamic_id_step=config.dynamic_step,
-        dynamic_id_max=config.dynamic_max,
-        dynamic_id_next=config.dynamic_start,
-        per_call_local_port=config.transport_mode == "un",
+        dynamic_id_start=config.identity.dynamic_start,
+        dynamic_id_step=config.identity.dynamic_step,
+        dynamic_id_max=config.identity.dynamic_max,
+        dynamic_id_next=config.identity.dynamic_start,
+        per_call_local_port=config.transport.transport_mode == "un",
         injection=injection,
-        default_injection=(
-            os.path.basename(config.injection_files[0]) if config.injection_files else None
-        ),
+        default_injection=os.path.basename(injection_files[0]) if injection_files else None,
     )
 
 
 def _load_injection(config: RunConfig) -> dict[str, InjectionFile]:
     """-inf files by basename; the first is the default for [fieldN] (SIPp docs, -inf)."""
     files: dict[str, InjectionFile] = {}
-    if config.injection_files:
+    if config.identity.injection_files:
         from gossipper.scenario.injection import load_injection_file
 
-        for path in config.injection_files:
+        for path in config.identity.injection_files:
             files[os.path.basename(path)] = load_injection_file(path)
-    for name, field_index in config.injection_indexes:
+    for name, field_index in config.identity.injection_indexes:
         files[name].build_index(field_index)
-    if config.users is not None:
+    if config.load.users is not None:
         for injection in files.values():
-            injection.check_users(config.users)
+            injection.check_users(config.load.users)
     return files
 
 

@@ -301,8 +301,8 @@ class _Runner:
                 peer_run.engine.interrupt()
                 await peer_done.wait()
             nursery.cancel_scope.cancel()
-        if main.config.summary_json:
-            path = os.path.join(plan.directory, main.config.summary_json)
+        if main.config.traces.summary_json:
+            path = os.path.join(plan.directory, main.config.traces.summary_json)
             write_json_atomic(path, main_run.summary_document(main_result, plan.tool_version))
             self.files.append(path)
         return SimulationResult(

@@ -256,7 +256,7 @@ def test_option_names_are_unique_and_well_formed() -> None:
 
 
 def test_every_supported_dest_is_a_runconfig_field() -> None:
-    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    fields = set(RunConfig.field_names())
     for spec in RUN_OPTIONS:
         if spec.status is Status.SUPPORTED and spec.dest is not None:
             assert spec.dest in fields, spec.name
@@ -298,7 +298,7 @@ def test_literal_defaults_in_the_table_match_runconfig_defaults() -> None:
             # None means "SIPp's default scenario", i.e. uac.
             assert config.effective_scenario_name == defaults.effective_scenario_name
         else:
-            assert getattr(config, spec.dest) == getattr(defaults, spec.dest), spec.name
+            assert config.values()[spec.dest] == defaults.values()[spec.dest], spec.name
         checked += 1
     assert checked > 40
 
@@ -308,7 +308,7 @@ def test_literal_defaults_in_the_table_match_runconfig_defaults() -> None:
 
 @pytest.mark.parametrize(("argv", "field", "expected"), SUPPORTED_CASES)
 def test_supported_option_parses_to_field(argv: list[str], field: str, expected: object) -> None:
-    value = getattr(run_config(argv), field)
+    value = run_config(argv).values()[field]
     if isinstance(expected, dict):
         assert dict(value) == expected
     else:
@@ -318,19 +318,19 @@ def test_supported_option_parses_to_field(argv: list[str], field: str, expected:
 
 def test_defaults_are_sipp_defaults() -> None:
     config = run_config(["127.0.0.1"])
-    assert config.remote_port == 5060
-    assert config.rate == 10.0
-    assert config.rate_period_s == 1.0
-    assert config.max_retrans == 9
-    assert config.max_invite_retrans == 5
-    assert config.max_non_invite_retrans == 9
-    assert config.t2_s == 4.0
-    assert config.deadcall_wait_s == 33.0
-    assert config.dump_period_s == 60.0
-    assert config.default_behaviors == ALL_DEFAULT_BEHAVIORS
-    assert config.scenario_name is None and config.scenario_file is None
+    assert config.target.remote_port == 5060
+    assert config.load.rate == 10.0
+    assert config.load.rate_period_s == 1.0
+    assert config.timers.max_retrans == 9
+    assert config.timers.max_invite_retrans == 5
+    assert config.timers.max_non_invite_retrans == 9
+    assert config.timers.t2_s == 4.0
+    assert config.timers.deadcall_wait_s == 33.0
+    assert config.traces.dump_period_s == 60.0
+    assert config.identity.default_behaviors == ALL_DEFAULT_BEHAVIORS
+    assert config.target.scenario_name is None and config.target.scenario_file is None
     assert config.effective_scenario_name == "uac"
-    assert config.local_port is None and config.max_open_calls is None
+    assert config.transport.local_port is None and config.load.max_open_calls is None
 
 
 def test_effective_scenario_name() -> None:
@@ -409,7 +409,7 @@ def test_tls_cert_is_not_misread_as_t() -> None:
 def test_time_units(option: str, text: str, expected_s: float) -> None:
     spec = option_by_name(option)
     assert spec is not None and spec.dest is not None
-    assert getattr(run_config([option, text]), spec.dest) == pytest.approx(expected_s)
+    assert run_config([option, text]).values()[spec.dest] == pytest.approx(expected_s)
 
 
 @pytest.mark.parametrize("text", ["abc", "5x", "5 s", "", "1e3s"])
@@ -445,7 +445,7 @@ def test_negative_duration_is_refused() -> None:
     ],
 )
 def test_booleans(text: str, expected: bool) -> None:
-    assert run_config(["-message_overwrite", text]).message_overwrite is expected
+    assert run_config(["-message_overwrite", text]).traces.message_overwrite is expected
 
 
 def test_bad_boolean() -> None:
@@ -465,7 +465,7 @@ def test_bad_boolean() -> None:
     ],
 )
 def test_integers_accept_hex(argv: list[str], field: str, expected: int) -> None:
-    assert getattr(run_config(argv), field) == expected
+    assert run_config(argv).values()[field] == expected
 
 
 @pytest.mark.parametrize(
@@ -493,12 +493,12 @@ def test_bad_values_name_the_option(argv: list[str], message: str) -> None:
 
 
 def test_zero_rate_is_accepted_like_sipp() -> None:
-    assert run_config(["-r", "0"]).rate == 0.0
+    assert run_config(["-r", "0"]).load.rate == 0.0
 
 
 def test_negative_number_in_value_position_is_a_value() -> None:
-    assert run_config(["-rate_increase", "-5"]).rate_increase == -5.0
-    assert run_config(["-rate_increase", "-.5"]).rate_increase == -0.5
+    assert run_config(["-rate_increase", "-5"]).load.rate_increase == -5.0
+    assert run_config(["-rate_increase", "-.5"]).load.rate_increase == -0.5
 
 
 # --- repeatable options -----------------------------------------------------------------------
@@ -508,14 +508,14 @@ def test_key_and_set_are_repeatable_and_last_wins() -> None:
     config = run_config(
         ["-key", "a", "1", "-key", "b", "", "-set", "x", "y", "-key", "a", "3", "-set", "z", "w"]
     )
-    assert dict(config.keys) == {"a": "3", "b": ""}
-    assert dict(config.globals_set) == {"x": "y", "z": "w"}
+    assert dict(config.identity.keys) == {"a": "3", "b": ""}
+    assert dict(config.identity.globals_set) == {"x": "y", "z": "w"}
 
 
 def test_key_mapping_is_read_only() -> None:
     config = run_config(["-key", "a", "1"])
     with pytest.raises(TypeError):
-        config.keys["a"] = "2"  # type: ignore[index]
+        config.identity.keys["a"] = "2"  # type: ignore[index]
 
 
 def test_key_needs_a_name() -> None:
@@ -523,7 +523,7 @@ def test_key_needs_a_name() -> None:
 
 
 def test_key_values_may_contain_spaces_and_brackets() -> None:
-    assert dict(run_config(["-key", "hdr", "X: [a b]"]).keys) == {"hdr": "X: [a b]"}
+    assert dict(run_config(["-key", "hdr", "X: [a b]"]).identity.keys) == {"hdr": "X: [a b]"}
 
 
 def test_infindex_must_name_an_inf_file() -> None:
@@ -553,7 +553,7 @@ def test_default_behaviors_lists(text: str, expected: frozenset[str]) -> None:
 
 
 def test_default_behaviors_starting_with_a_dash_is_a_value() -> None:
-    assert run_config(["-default_behaviors", "-bye"]).default_behaviors == frozenset()
+    assert run_config(["-default_behaviors", "-bye"]).identity.default_behaviors == frozenset()
 
 
 def test_unknown_default_behavior() -> None:
@@ -561,8 +561,10 @@ def test_unknown_default_behavior() -> None:
 
 
 def test_nd_and_default_behaviors_last_wins() -> None:
-    assert run_config(["-nd", "-default_behaviors", "bye"]).default_behaviors == {"bye"}
-    assert run_config(["-default_behaviors", "bye", "-nd"]).default_behaviors == frozenset()
+    assert run_config(["-nd", "-default_behaviors", "bye"]).identity.default_behaviors == {"bye"}
+    assert (
+        run_config(["-default_behaviors", "bye", "-nd"]).identity.default_behaviors == frozenset()
+    )
 
 
 # --- remote host --------------------------------------------------------------------------------
@@ -583,7 +585,7 @@ def test_nd_and_default_behaviors_last_wins() -> None:
 )
 def test_remote_host_forms(text: str, host: str, port: int) -> None:
     config = run_config([text])
-    assert (config.remote_host, config.remote_port) == (host, port)
+    assert (config.target.remote_host, config.target.remote_port) == (host, port)
 
 
 @pytest.mark.parametrize(
@@ -613,7 +615,7 @@ def test_options_before_and_after_the_host() -> None:
     after = run_config(["10.1.1.1:5062", "-sn", "uac", "-r", "5"])
     around = run_config(["-sn", "uac", "10.1.1.1:5062", "-r", "5"])
     assert before == after == around
-    assert around.remote_host == "10.1.1.1" and around.rate == 5.0
+    assert around.target.remote_host == "10.1.1.1" and around.load.rate == 5.0
 
 
 def test_two_remote_hosts_are_refused() -> None:
@@ -624,7 +626,7 @@ def test_two_remote_hosts_are_refused() -> None:
 
 def test_flag_does_not_swallow_the_host() -> None:
     # -aa takes no value, so the next word is the remote host (as in SIPp).
-    assert run_config(["-aa", "10.0.0.1"]).remote_host == "10.0.0.1"
+    assert run_config(["-aa", "10.0.0.1"]).target.remote_host == "10.0.0.1"
 
 
 # --- unknown options, missing values ---------------------------------------------------------
@@ -707,7 +709,7 @@ def test_sipp_alias_is_stripped() -> None:
 
 
 def test_sipp_is_only_an_alias_as_first_token() -> None:
-    assert run_config(["-r", "1", "sipp"]).remote_host == "sipp"
+    assert run_config(["-r", "1", "sipp"]).target.remote_host == "sipp"
 
 
 @pytest.mark.parametrize("token", ["-h", "-help", "--help", "--h"])
@@ -776,11 +778,11 @@ def test_from_mapping_builds_a_config() -> None:
             "rate_max": None,
         }
     )
-    assert config.rate == 5.0 and isinstance(config.rate, float)
-    assert dict(config.keys) == {"a": "b"}
-    assert config.injection_files == ("x/u.csv",)
-    assert config.injection_indexes == (("u.csv", 1),)
-    assert config.default_behaviors == {"bye"}
+    assert config.load.rate == 5.0 and isinstance(config.load.rate, float)
+    assert dict(config.identity.keys) == {"a": "b"}
+    assert config.identity.injection_files == ("x/u.csv",)
+    assert config.identity.injection_indexes == (("u.csv", 1),)
+    assert config.identity.default_behaviors == {"bye"}
 
 
 def test_from_mapping_rejects_unknown_keys() -> None:
@@ -810,8 +812,8 @@ def test_from_mapping_checks_values(data: dict[str, Any], message: str) -> None:
 def test_runconfig_is_frozen_and_replace_validates() -> None:
     config = RunConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        config.rate = 3.0  # type: ignore[misc]
-    assert config.replace(rate=3.0).rate == 3.0
+        config.load.rate = 3.0  # type: ignore[misc]
+    assert config.replace(rate=3.0).load.rate == 3.0
     with pytest.raises(ConfigError):
         config.replace(users=3, max_open_calls=2)
     assert RunConfig(scenario_file="a.xml").replace(scenario_file=None).effective_scenario_name == (
@@ -860,7 +862,7 @@ def test_generator_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_every_option_has_a_scope_and_sim_only_options_are_not_runconfig_fields() -> None:
-    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    fields = set(RunConfig.field_names())
     for spec in OPTIONS:
         assert spec.scope in (RUN, SIM, RUN | SIM), spec.name
         if spec.scope == SIM:
@@ -928,3 +930,17 @@ def test_sim_help_lists_sim_options_and_names_the_refused_ones() -> None:
     assert "refuses: -v, -sd, -cp, -rsa, -bg." in text
     assert all(len(line) <= 100 for line in text.splitlines())
     assert isinstance(SIM, Scope)
+
+
+def test_settings_are_grouped_by_option_family() -> None:
+    config = run_config(["-r", "7", "-t", "un", "-trace_stat", "-timeout", "3", "10.0.0.1"])
+    assert config.load.rate == 7.0
+    assert config.transport.transport_mode == "un"
+    assert config.traces.trace_stat is True
+    assert config.timers.timeout_s == 3.0
+    assert config.target.remote_host == "10.0.0.1"
+    # Flat names in, groups out: the same record from its flat values and from a mapping.
+    assert RunConfig(**config.values()) == config
+    assert RunConfig.from_mapping(config.values()) == config
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.load = config.load  # type: ignore[misc]

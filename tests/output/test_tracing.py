@@ -208,7 +208,7 @@ def test_unwritable_directory_is_a_config_error(tmp_path: pathlib.Path) -> None:
 
 def test_unknown_trace_format_is_a_config_error(tmp_path: pathlib.Path) -> None:
     config = RunConfig(trace_msg=True)
-    object.__setattr__(config, "trace_format", "xml")  # past RunConfig's own check
+    object.__setattr__(config.traces, "trace_format", "xml")  # past RunConfig's own check
     with pytest.raises(ConfigError, match="-trace_format xml"):
         TraceFiles(config, scenario_name="uac", pid=1, directory=tmp_path)
 

@@ -309,7 +309,7 @@ def test_fault_options_build_per_direction_rules(tmp_path: pathlib.Path) -> None
     assert (plan.seed, plan.epoch_s) == (16, 1000.0)
     assert plan.peer.scenario.base_name == "uas"
     # No -m: the main side stops after the default sim timeout (an hour of virtual time).
-    assert plan.main.config.timeout_s == 3600.0
+    assert plan.main.config.timers.timeout_s == 3600.0
 
 
 @pytest.mark.parametrize(
