@@ -43,9 +43,11 @@ def make_plan(
     remote: Address | None,
     pid: int,
     transports: Any = None,
+    directory: pathlib.Path | None = None,
     **options: Any,
 ) -> RunPlan:
-    """A simulated run's plan, as ``gossipper sim`` builds them (no trace files)."""
+    """A simulated run's plan, as ``gossipper sim`` builds them; trace files (sorted as the
+    sim writes them) only when given a ``directory``."""
     config = RunConfig(**{"local_ip": host, "nostdin": True, **options})
     return RunPlan(
         scenario=scenario,
@@ -57,7 +59,9 @@ def make_plan(
         remote=remote,
         pid=pid,
         seed=pid,
-        traces=False,
+        directory=str(directory or "."),
+        traces=directory is not None,
+        sorted_rtt_samples=True,
         settle=lambda purpose: network.wait_instant_end(f"{role}:{purpose}"),
     )
 

@@ -9,11 +9,10 @@ from typing import Any
 import trio
 import trio.testing
 
-from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.session import Run, RunPlan, open_run
-from gossipper.sim import SimNetwork, SimTransportFactory, SimWallClock
-from tests.engine._harness import builtin
+from gossipper.sim import SimNetwork
+from tests.engine._harness import builtin, make_plan
 
 EPOCH_S = 1_800_000_000.0
 
@@ -28,19 +27,16 @@ def _plan(
     directory: pathlib.Path,
     **options: Any,
 ) -> RunPlan:
-    return RunPlan(
-        scenario=builtin(scenario_name),
-        config=RunConfig(local_ip=host, local_port=port, nostdin=True, **options),
-        transports=SimTransportFactory(network, host),
-        wall_clock=SimWallClock(EPOCH_S),
-        local_ip=host,
-        bind_host=host,
+    return make_plan(
+        network,
+        builtin(scenario_name),
+        host=host,
+        role=host,
         remote=remote,
         pid=4000 + port,
-        seed=port,
-        directory=str(directory),
-        sorted_rtt_samples=True,
-        settle=lambda purpose: network.wait_instant_end(f"{host}:{purpose}"),
+        directory=directory,
+        local_port=port,
+        **options,
     )
 
 
