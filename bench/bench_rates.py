@@ -122,6 +122,7 @@ class Pair:
     uac: str
     uas: str
     uac_extra: tuple[str, ...] = ()
+    uas_extra: tuple[str, ...] = ()
 
 
 PAIRS = {
@@ -137,15 +138,18 @@ TRACE_PAIRS = {
 }
 
 
-def _uas_command(program: str, port: int, calls: int, workdir: pathlib.Path) -> list[str]:
+def _uas_command(
+    program: str, port: int, calls: int, workdir: pathlib.Path, extra: tuple[str, ...] = ()
+) -> list[str]:
     if program == "sipp":
         return [
             sipp_binary(), "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-nostdin",
             "-m", str(calls), "-trace_stat", "-stf", str(workdir / "uas_stat.csv"), "-fd", "1",
+            *extra,
         ]  # fmt: skip
     return gossipper_command(
         "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-m", str(calls), "-nostdin",
-        "-summary_json", str(workdir / "uas_summary.json"),
+        "-summary_json", str(workdir / "uas_summary.json"), *extra,
     )  # fmt: skip
 
 
@@ -208,7 +212,7 @@ def run_step(
     port = free_udp_port()
     busy_before_s = machine_busy_s()
     drops_before = udp_receive_buffer_drops()
-    uas = Child("uas", _uas_command(pair.uas, port, calls, workdir), workdir)
+    uas = Child("uas", _uas_command(pair.uas, port, calls, workdir, pair.uas_extra), workdir)
     if not wait_for_udp_listener(port, uas):
         _fill(uas_side, uas.kill(), calls, workdir)
         reasons.append(f"uas did not bind UDP {port}: {uas.tail(300)}")

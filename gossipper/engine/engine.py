@@ -45,6 +45,9 @@ LAST_DEFAULT_PORT = 5119
 """SIPp binds the first free port of 5060..5119 when -p is not given (SIPp docs, -p)."""
 
 
+_MAX_CACHED_FLOWS = 4096
+
+
 class QuitState(enum.Enum):
     RUNNING = "running"
     SOFT = "soft"
@@ -206,6 +209,7 @@ class Engine(CallHost):
         self._pending_socket_calls = 0
         self._next_user_id = 1
         self._final_snapshot: StatsSnapshot | None = None
+        self._flows: dict[Address, DatagramFlow] = {}
 
     # ------------------------------------------------------------------ settings helpers
 
@@ -532,15 +536,15 @@ class Engine(CallHost):
             call.deliver(message)
             return
         if call_id in self._dead_calls:
-            self.dead_call_message(data, DatagramFlow(transport, source))
+            self.dead_call_message(data, self._flow(transport, source))
             return
         if self.scenario.is_server:
             if self._quit_state is QuitState.RUNNING:
-                self._start_incoming_call(call_id, DatagramFlow(transport, source)).deliver(message)
+                self._start_incoming_call(call_id, self._flow(transport, source)).deliver(message)
                 return
         elif message.is_request and self.auto_answer and message.method in AUTO_ANSWERED_METHODS:
             # -aa out of a call: the default 200 OK, rendered as in a call.
-            flow = DatagramFlow(transport, source)
+            flow = self._flow(transport, source)
             if answer_out_of_call(self, flow, message, self._global_variables.for_call(0)):
                 self.stats.auto_answered += 1
             return
@@ -549,7 +553,22 @@ class Engine(CallHost):
             "Discarding message which can't be mapped to a known SIPp call:\n" + message.text
         )
         if self.tracer is not None:
-            self.tracer.out_of_call(data, DatagramFlow(transport, source), self.wall_time())
+            self.tracer.out_of_call(data, self._flow(transport, source), self.wall_time())
+
+    def _flow(self, transport: DatagramTransport, remote: Address) -> DatagramFlow:
+        """The flow to ``remote`` over ``transport``, shared by every call that uses it.
+
+        Flows are immutable, so calls between the same two addresses share one: no object per
+        call for the garbage collector (a client has one peer; a server usually a few). The
+        cache is per socket and dropped whole when it grows past _MAX_CACHED_FLOWS peers.
+        """
+        flows = self._flows
+        flow = flows.get(remote)
+        if flow is None or flow.transport is not transport:
+            if len(flows) >= _MAX_CACHED_FLOWS:
+                flows.clear()
+            flow = flows[remote] = DatagramFlow(transport, remote)
+        return flow
 
     def dead_call_message(self, data: bytes, flow: Flow) -> None:
         """Count (and trace) a message for a call that has ended (SIPp's dead-call window)."""
@@ -682,7 +701,7 @@ class Engine(CallHost):
             return
         self._new_call(
             call_id=self.format_call_id(number),
-            flow=DatagramFlow(self._main_transport, remote),
+            flow=self._flow(self._main_transport, remote),
             incoming=False,
             user_id=user_id,
         )

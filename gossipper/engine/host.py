@@ -33,18 +33,14 @@ AUTO_ANSWERED_METHODS = frozenset({"INFO", "NOTIFY", "OPTIONS", "UPDATE"})
 class DatagramFlow:
     """A call's flow over a datagram transport: the socket and the remote address."""
 
-    __slots__ = ("transport", "remote_address", "transport_name")
-
-    reliable = False
+    __slots__ = ("transport", "remote_address", "local_address", "transport_name", "reliable")
 
     def __init__(self, transport: DatagramTransport, remote_address: Address) -> None:
         self.transport = transport
         self.remote_address = remote_address
+        self.local_address = transport.local_address
         self.transport_name = transport.transport_name
-
-    @property
-    def local_address(self) -> Address:
-        return self.transport.local_address
+        self.reliable = False
 
     def send_nowait(self, data: bytes) -> bool:
         return self.transport.send_nowait(data, self.remote_address)
