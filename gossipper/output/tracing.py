@@ -328,9 +328,9 @@ class TraceFiles:
     def write_periodic(self, snapshot: StatsSnapshot, *, screens_text: str | None = None) -> None:
         """One dump (at start-up, every ``-fd``, and the end-of-main-loop dump at exit): a stat
         CSV row, a counts row, an error-codes row (a screen row in the gossipper schema), then
-        flush every file. ``snapshot`` is a ``"log"``-window snapshot taken with
-        ``reset_periodic=True``. ``screens_text`` (the screens as printed) is appended to
-        SIPp's screen file when given."""
+        flush every file. ``snapshot`` is a snapshot of the files' own statistics window (with
+        error codes), taken with ``restart=True``. ``screens_text`` (the screens as printed) is
+        appended to SIPp's screen file when given."""
         self._write_rows(snapshot, final=False)
         if screens_text is not None:
             self.write_screens(screens_text)

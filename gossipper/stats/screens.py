@@ -500,9 +500,9 @@ def format_exit_stdout(
     """What SIPp prints on stdout at exit: the scenario screen then the statistics screen,
     both ending with the "Test Terminated" line.
 
-    SIPp resets the display window just before (so the periodic column is about zero): take
-    ``snapshot(..., reset_periodic=True, window="display")`` and then print a second
-    ``snapshot(..., reset_periodic=False, window="display")``.
+    SIPp resets the display window just before (so the periodic column is about zero): restart
+    the screen's window (``snapshot(..., window, restart=True)``) and print a second snapshot of
+    it (``session.Run.display_snapshot``).
     """
     state = ScreenState.TERMINATED
     return format_scenario_screen(
