@@ -52,12 +52,40 @@ KNOWN_TRANSPORT_MODES: tuple[str, ...] = (
     "tn",
     "l1",
     "ln",
+    "w1",
+    "wn",
+    "ws1",
+    "wsn",
     "s1",
     "sn",
     "c1",
     "cn",
 )
 SUPPORTED_TRANSPORT_MODES: tuple[str, ...] = ("u1", "un")
+STREAM_TRANSPORTS: dict[str, str] = {
+    "t": "TCP",
+    "l": "TLS",
+    "w": "WS",
+    "ws": "WSS",
+}
+"""Stream -t families and the transport name each prints ("t1" -> "TCP")."""
+TLS_VERSIONS: tuple[str, ...] = ("auto", "1.0", "1.1", "1.2", "1.3")
+
+
+def transport_name_for(mode: str) -> str:
+    """What ``[transport]`` prints for a -t mode: "UDP", "TCP", "TLS", "WS" or "WSS"."""
+    family = mode[:-1]
+    return STREAM_TRANSPORTS.get(family, "UDP")
+
+
+def is_stream_mode(mode: str) -> bool:
+    """True for the connection-oriented -t modes (t1, tn, l1, ln, w1, wn, ws1, wsn)."""
+    return mode[:-1] in STREAM_TRANSPORTS
+
+
+def is_multi_socket_mode(mode: str) -> bool:
+    """True for the one-socket-per-call modes (un, tn, ln, wn, wsn)."""
+    return mode.endswith("n")
 
 TRACE_FORMATS: tuple[str, ...] = ("sipp", "gossipper")
 
@@ -130,6 +158,17 @@ class TransportSettings:
     rsa_host: str | None = None
     rsa_port: int | None = None
     max_socket: int = 50000
+    max_reconnect: int = 0
+    reconnect_close: bool = True
+    reconnect_sleep_s: float = 1.0
+    tls_cert: str = "cacert.pem"
+    tls_key: str = "cakey.pem"
+    tls_ca: str | None = None
+    tls_crl: str | None = None
+    tls_version: str = "auto"
+    tls_verify: bool = False
+    ws_path: str = "/"
+    ip_field: int = 0
     buff_size: int = 65536
     control_ip: str = "0.0.0.0"
     control_port: int | None = None
@@ -481,6 +520,18 @@ def _trace_format(value: Any) -> bool:
     return value in TRACE_FORMATS
 
 
+def _tls_version(value: Any) -> bool:
+    return value in TLS_VERSIONS
+
+
+def _url_path(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and value.startswith("/")
+        and not any(c.isspace() or c == "#" for c in value)
+    )
+
+
 def _always(value: Any) -> bool:
     return True
 
@@ -509,6 +560,15 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "rsa_host": ("-rsa", "a non-empty host name or address", _non_empty),
     "rsa_port": ("-rsa", "a port number 1-65535", _remote_port),
     "max_socket": ("-max_socket", _INTEGER_AT_LEAST_1, _at_least_one),
+    "max_reconnect": ("-max_reconnect", _NON_NEGATIVE_INTEGER, _non_negative),
+    "reconnect_sleep_s": ("-reconnect_sleep", _NON_NEGATIVE_DURATION, _non_negative),
+    "tls_cert": ("-tls_cert", "a non-empty file name", _non_empty),
+    "tls_key": ("-tls_key", "a non-empty file name", _non_empty),
+    "tls_ca": ("-tls_ca", "a non-empty file name", _non_empty),
+    "tls_crl": ("-tls_crl", "a non-empty file name", _non_empty),
+    "tls_version": ("-tls_version", "one of " + ", ".join(TLS_VERSIONS), _tls_version),
+    "ws_path": ("-ws_path", "a URL path starting with /", _url_path),
+    "ip_field": ("-ip_field", _NON_NEGATIVE_INTEGER, _non_negative),
     "buff_size": ("-buff_size", _INTEGER_AT_LEAST_1, _at_least_one),
     "control_port": ("-cp", "a port number 0-65535", _port),
     "base_cseq": ("-base_cseq", _NON_NEGATIVE_INTEGER, _non_negative),

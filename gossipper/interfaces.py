@@ -12,6 +12,7 @@ simulation replaces with a ``MockClock``.
 from __future__ import annotations
 
 import datetime
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from gossipper.sip import SipMessage
@@ -271,4 +272,81 @@ class StreamListener(Protocol):
 
     async def aclose(self) -> None:
         """Stop listening; connections already accepted are unaffected. Idempotent."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Message channels: a stream connection as the engine uses it, after any TLS or WebSocket
+# handshake. The engine frames byte streams itself (RFC 3261 18.3); WebSocket carries one SIP
+# message per WebSocket message (RFC 7118), so its channel is message-oriented.
+#
+# Error contract: as for ``StreamConnection`` (broken -> ``TransportError``, local misuse after a
+# close -> ``trio.ClosedResourceError``, the peer's close -> b""). A failed handshake raises
+# ``TransportError`` whose message says what failed (e.g. "TLS handshake with 127.0.0.1:5061
+# failed: certificate verify failed").
+
+
+class MessageChannel(Protocol):
+    """One connection carrying SIP: TCP, TLS, WS or WSS."""
+
+    @property
+    def transport_name(self) -> str:
+        """What ``[transport]`` and the Via header print: "TCP", "TLS", "WS" or "WSS"."""
+        ...
+
+    @property
+    def message_oriented(self) -> bool:
+        """True when every ``receive`` returns exactly one whole message (WebSocket); False
+        when it returns bytes the caller frames (TCP, TLS)."""
+        ...
+
+    @property
+    def local_address(self) -> Address: ...
+
+    @property
+    def remote_address(self) -> Address: ...
+
+    async def send(self, data: bytes) -> None:
+        """Send whole messages: on a byte stream any number of them, concatenated; on a
+        message-oriented channel exactly one."""
+        ...
+
+    async def receive(self) -> bytes:
+        """The next bytes (byte stream) or the next whole message (message-oriented);
+        b"" once the peer has closed the connection, for good."""
+        ...
+
+    async def aclose(self) -> None:
+        """Graceful close (TLS close_notify / WebSocket close, then FIN). Idempotent; never
+        waits more than a short bounded time for the peer."""
+        ...
+
+    def reset(self) -> None:
+        """Abortive close of the connection underneath (RST); see ``StreamConnection.reset``."""
+        ...
+
+
+class ChannelLayer(Protocol):
+    """What runs on top of an established stream connection: nothing (TCP), TLS, WebSocket
+    over TCP (WS) or WebSocket over TLS (WSS).
+
+    Both methods are async context managers: entering performs the handshake (raising
+    ``TransportError`` on failure, after resetting the connection) and yields the channel;
+    leaving closes it gracefully (and stops any helper task the layer runs). The connection is
+    owned by the channel from then on.
+    """
+
+    @property
+    def transport_name(self) -> str: ...
+
+    def client(
+        self, connection: StreamConnection, *, server_name: str | None
+    ) -> AbstractAsyncContextManager[MessageChannel]:
+        """The client end. ``server_name`` is the host name the user gave for the peer (TLS
+        SNI and certificate host name; WebSocket ``Host``); None or an IP address sends no SNI.
+        """
+        ...
+
+    def server(self, connection: StreamConnection) -> AbstractAsyncContextManager[MessageChannel]:
+        """The server end of an accepted connection."""
         ...

@@ -56,7 +56,8 @@ SUPPORTED_NAMES = names_in(
     -trace_screen -screen_file -screen_overwrite -trace_rtt -rtt_freq -trace_logs -log_file
     -log_overwrite -ringbuffer_files -ringbuffer_size -max_log_size -f -timer_resol
     -max_recv_loops -max_sched_loops -buff_size -skip_rlimit -max_socket -summary_json -peer
-    -trace_format -rate_scale -cp -ci
+    -trace_format -rate_scale -cp -ci -max_reconnect -reconnect_close -reconnect_sleep
+    -tls_cert -tls_key -tls_ca -tls_crl -tls_version -tls_verify -ws_path -ip_field
     """
 )
 
@@ -88,6 +89,17 @@ SIPP_OPTION_NAMES = names_in(
 # (argv, field, expected value). Together these cover every SUPPORTED option that sets a field.
 SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-sf", "my.xml"], "scenario_file", "my.xml"),
+    (["-max_reconnect", "3"], "max_reconnect", 3),
+    (["-reconnect_close", "false"], "reconnect_close", False),
+    (["-reconnect_sleep", "250"], "reconnect_sleep_s", 0.25),
+    (["-tls_cert", "c.pem"], "tls_cert", "c.pem"),
+    (["-tls_key", "k.pem"], "tls_key", "k.pem"),
+    (["-tls_ca", "ca.pem"], "tls_ca", "ca.pem"),
+    (["-tls_crl", "crl.pem"], "tls_crl", "crl.pem"),
+    (["-tls_version", "1.2"], "tls_version", "1.2"),
+    (["-tls_verify"], "tls_verify", True),
+    (["-ws_path", "/sip"], "ws_path", "/sip"),
+    (["-ip_field", "2"], "ip_field", 2),
     (["-sn", "uas"], "scenario_name", "uas"),
     (["-t", "un"], "transport_mode", "un"),
     (["-t", "u1"], "transport_mode", "u1"),
@@ -221,7 +233,14 @@ def test_every_sipp_option_is_in_the_table() -> None:
     names = {spec.name for spec in RUN_OPTIONS}
     assert names >= SIPP_OPTION_NAMES
     extensions = names - SIPP_OPTION_NAMES
-    assert extensions == {"-timeout_global", "-summary_json", "-peer", "-trace_format"}
+    assert extensions == {
+        "-timeout_global",
+        "-summary_json",
+        "-peer",
+        "-trace_format",
+        "-tls_verify",
+        "-ws_path",
+    }
 
 
 def test_hard_coded_sipp_names_match_the_reference_table_when_available() -> None:
@@ -379,8 +398,10 @@ def test_unknown_transport_mode_lists_the_modes() -> None:
 
 
 def test_tls_cert_is_not_misread_as_t() -> None:
-    assert config_error(["-tls_cert", "x"]) == "-tls_cert is not supported yet"
-    assert config_error(["--tls_cert", "x"]) == "-tls_cert is not supported yet"
+    for spelling in ("-tls_cert", "--tls_cert"):
+        config = parse_command_line([spelling, "x.pem", "-sn", "uas"]).config
+        assert config.transport.tls_cert == "x.pem"
+        assert config.transport.transport_mode == "u1"
 
 
 # --- values: units, booleans, integers ---------------------------------------------------------
