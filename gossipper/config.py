@@ -87,6 +87,7 @@ def is_multi_socket_mode(mode: str) -> bool:
     """True for the one-socket-per-call modes (un, tn, ln, wn, wsn)."""
     return mode.endswith("n")
 
+
 TRACE_FORMATS: tuple[str, ...] = ("sipp", "gossipper")
 
 # Default behaviours (-default_behaviors; docs/sipp-behaviour.md, "Option families"). "cseq"
