@@ -61,7 +61,18 @@ KNOWN_TRANSPORT_MODES: tuple[str, ...] = (
     "c1",
     "cn",
 )
-SUPPORTED_TRANSPORT_MODES: tuple[str, ...] = ("u1", "un")
+SUPPORTED_TRANSPORT_MODES: tuple[str, ...] = (
+    "u1",
+    "un",
+    "t1",
+    "tn",
+    "l1",
+    "ln",
+    "w1",
+    "wn",
+    "ws1",
+    "wsn",
+)
 STREAM_TRANSPORTS: dict[str, str] = {
     "t": "TCP",
     "l": "TLS",

@@ -114,6 +114,7 @@ class Call(Parker):
         "received_anything",
         "_rrs_done",
         "ended",
+        "pending_failure",
         "in_worker",
         "blocked_sends",
         "_armed_deadline",
@@ -195,6 +196,9 @@ class Call(Parker):
         self.received_anything = False
         self._rrs_done = False
         self.ended = False
+        # Set from outside while the call's task runs (its connection broke): the task ends
+        # the call with this reason before it next parks.
+        self.pending_failure: FailureReason | None = None
         self.in_worker = False  # runs in an engine worker task (reusable for a next call)
         # Sends waiting for room in the socket buffer, in order, each with whether a failure
         # fails the call (scenario messages) or is only a warning (retransmissions).
@@ -238,12 +242,7 @@ class Call(Parker):
         try:
             deadline = self._handle(event)
         except _CallEnd:
-            self._disarm()
-            # The task may wait a while for its next call: drop what the call no longer needs.
-            self.last_message = None
-            self.last_sent = self.recv_retrans_bytes = None
-            if not self.engine.keep_task_for_next_call(self):
-                self.wake(_WAKE_END)
+            self._ended_outside_task()
             return
         if self._sends_blocked():
             self.wake(_WAKE_FLUSH)
@@ -251,6 +250,32 @@ class Call(Parker):
         if deadline != self._armed_deadline:
             self._disarm()
             self._arm(deadline)
+
+    def _ended_outside_task(self) -> None:
+        """The parked call has just ended: release its timer and hand back its task."""
+        self._disarm()
+        # The task may wait a while for its next call: drop what the call no longer needs.
+        self.last_message = None
+        self.last_sent = self.recv_retrans_bytes = None
+        if not self.engine.keep_task_for_next_call(self):
+            self.wake(_WAKE_END)
+
+    def fail_outside(self, reason: FailureReason) -> None:
+        """Fail the call from outside its handling: the connection under it broke.
+
+        A parked call ends now; a call whose task is running (flushing sends, or not yet
+        started) ends when its task next would park. No dialog tidy-up: the connection that
+        would carry it is gone.
+        """
+        if self.ended:
+            return
+        if self._task is None:
+            self.pending_failure = reason
+            return
+        try:
+            self._end(reason)
+        except _CallEnd:
+            self._ended_outside_task()
 
     def _arm(self, deadline: float) -> None:
         """Put this wait's deadline (inf: none) in the engine's timer queue."""
@@ -283,6 +308,8 @@ class Call(Parker):
                     await self._flush_blocked()
                     deadline = self._settle()
                     continue
+                if self.pending_failure is not None:
+                    self._end(self.pending_failure)
                 # Park until an event needs the task. Inlined Parker.park: one coroutine
                 # level less per parked call is also less for the garbage collector to walk.
                 self._disarm()
@@ -365,7 +392,9 @@ class Call(Parker):
                 engine.warning(f"Call-ID '{self.call_id}': {exc}")
                 if fatal:
                     self.blocked_sends = None
-                    self._fail(FailureReason.CANNOT_SEND_MESSAGE, abort=False)
+                    self._fail(
+                        self.pending_failure or FailureReason.CANNOT_SEND_MESSAGE, abort=False
+                    )
                 continue
             engine.trace_sent(self, data)
         self.blocked_sends = None

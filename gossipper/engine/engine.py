@@ -20,15 +20,17 @@ from dataclasses import dataclass
 
 import trio
 
-from gossipper.config import RunConfig
+from gossipper.config import RunConfig, is_multi_socket_mode, is_stream_mode
 from gossipper.engine.call import Call, answer_out_of_call
+from gossipper.engine.connections import Link, StreamEndpoints, StreamFlow, first_free_listener
 from gossipper.engine.elements import new_run_stats
 from gossipper.engine.host import AUTO_ANSWERED_METHODS, CallHost, DatagramFlow
 from gossipper.engine.rate import RateState, default_open_call_limit
 from gossipper.engine.timers import Parker, TimerQueue
-from gossipper.errors import BindError, ExitStatus
+from gossipper.errors import BindError, ExitStatus, TransportError
 from gossipper.interfaces import (
     Address,
+    ChannelLayer,
     DatagramTransport,
     Flow,
     Tracer,
@@ -127,6 +129,8 @@ class Engine(CallHost):
         timer_resolution_s: float | None = None,
         on_dump: Callable[[], None] | None = None,
         stats: RunStats | None = None,
+        channel_layer: ChannelLayer | None = None,
+        server_name: str | None = None,
     ) -> None:
         if timer_resolution_s is None:
             timer_resolution_s = 0.0 if settle is not None else config.process.timer_resol_s
@@ -204,7 +208,26 @@ class Engine(CallHost):
         self._nursery: trio.Nursery | None = None
         self._free_users: list[int] = []
         self._users_target = config.load.users or 0
-        self._per_call_sockets = config.transport.transport_mode == "un" and not scenario.is_server
+        mode = config.transport.transport_mode
+        self._per_call_sockets = is_multi_socket_mode(mode) and not scenario.is_server
+        # Stream transports (t1/tn/l1/ln/w1/wn/ws1/wsn): connections instead of a UDP socket.
+        self._streams: StreamEndpoints | None = None
+        if is_stream_mode(mode):
+            if channel_layer is None:
+                raise ValueError(f"-t {mode} needs a channel layer")
+            self._streams = StreamEndpoints(
+                transports=transports,
+                layer=channel_layer,
+                server_name=server_name,
+                on_message=self._dispatch_stream,
+                on_lost=self._link_lost,
+                warning=self.warning,
+                malformed=self._count_malformed,
+            )
+        self._main_link: Link | None = None
+        self._stream_local: Address | None = None
+        self._next_shared_link = 0
+        self._reconnects_done = 0
         self._open_call_sockets = 0
         self._pending_socket_calls = 0
         self._next_user_id = 1
@@ -230,15 +253,35 @@ class Engine(CallHost):
 
     @property
     def local_address(self) -> Address:
-        """The bound address of the main socket (after ``open``)."""
-        assert self._main_transport is not None
-        return self._main_transport.local_address
+        """The bound address of the main socket or listener (after ``open``)."""
+        if self._main_transport is not None:
+            return self._main_transport.local_address
+        assert self._stream_local is not None
+        return self._stream_local
 
     # ------------------------------------------------------------------ lifecycle
 
     async def open(self) -> None:
-        """Bind the main socket (before traffic, so bind errors come first)."""
+        """Bind the main socket or listener (before traffic, so bind errors come first)."""
         config = self._config
+        streams = self._streams
+        if streams is not None:
+            if self.scenario.is_server:
+                if config.transport.local_port is not None:
+                    self._stream_local = await streams.listen(
+                        self._bind_host, config.transport.local_port
+                    )
+                else:
+                    self._stream_local = await first_free_listener(
+                        streams, self._bind_host, FIRST_DEFAULT_PORT, LAST_DEFAULT_PORT
+                    )
+            else:
+                # A client listens on nothing: requests from the peer come over the client's
+                # own connections (docs/compatibility.md). Until the t1 connection is up the
+                # local address is the one it will bind.
+                self._stream_local = (self._bind_host, config.transport.local_port or 0)
+            self._bind_scenario()
+            return
         if config.transport.local_port is not None:
             self._main_transport = await self._transports.open_datagram(
                 self._bind_host, config.transport.local_port
@@ -249,24 +292,33 @@ class Engine(CallHost):
 
     def _bind_scenario(self) -> None:
         """Fold the run-static keywords into the templates once the SIP port is known."""
-        assert self._main_transport is not None
-        self.env.local_port = self._main_transport.local_address[1]
-        self.env.transport = self._main_transport.transport_name
+        self.env.local_port = self.local_address[1]
+        if self._streams is not None:
+            self.env.transport = self._streams.transport_name
+        else:
+            assert self._main_transport is not None
+            self.env.transport = self._main_transport.transport_name
         self.rebind_scenario(self.scenario.bind(self.env))
 
     async def run(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> EngineResult:
         """Run the scenario until it ends; returns the result with the final snapshot."""
-        if self._main_transport is None:
+        if self._main_transport is None and self._stream_local is None:
             await self.open()
-        assert self._main_transport is not None
         config = self._config
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self.timers.run)
-            nursery.start_soon(self._receive_loop, self._main_transport)
+            if self._main_transport is not None:
+                nursery.start_soon(self._receive_loop, self._main_transport)
             nursery.start_soon(self._housekeeping_loop)
+            streams = self._streams
+            if streams is not None:
+                streams.start(nursery)
+                client_t1 = not self.scenario.is_server and not self._per_call_sockets
+                if client_t1 and not await self._connect_main_link():
+                    nursery.cancel_scope.cancel()
             task_status.started()
             if config.timers.sleep_s > 0:
                 await trio.sleep(config.timers.sleep_s)
@@ -285,8 +337,11 @@ class Engine(CallHost):
                 self.soft_quit("call limit reached")
             await self._done.wait()
             self._release_idle_workers()
+            if streams is not None:
+                await streams.close()
             nursery.cancel_scope.cancel()
-        self._main_transport.close()
+        if self._main_transport is not None:
+            self._main_transport.close()
         if self._on_dump is not None:
             await self._dump()
         self._final_snapshot = self.snapshot()
@@ -316,6 +371,7 @@ class Engine(CallHost):
         """A frozen record of the run's state and counters; changes nothing."""
         main = self._main_transport
         config = self._config
+        streams = self._streams
         return EngineStatistics(
             quit_state=self._quit_state,
             quit_reason=self._quit_reason,
@@ -328,11 +384,19 @@ class Engine(CallHost):
             open_call_limit=self._open_call_limit,
             open_calls=len(self._calls),
             calls_started=self._call_counter,
-            open_call_sockets=self._open_call_sockets,
+            open_call_sockets=(
+                streams.open_links if streams is not None else self._open_call_sockets
+            ),
             malformed_messages=self._malformed_messages,
-            local_address=main.local_address if main is not None else None,
+            local_address=main.local_address if main is not None else self._stream_local,
             remote_address=self._remote,
-            transport_name=main.transport_name if main is not None else self.env.transport,
+            transport_name=(
+                streams.transport_name
+                if streams is not None
+                else main.transport_name
+                if main is not None
+                else self.env.transport
+            ),
             timed_out=self._timed_out,
             fatal_message=self._fatal_message,
             # A finished run's counters are those of its end (readable outside Trio too).
@@ -514,8 +578,24 @@ class Engine(CallHost):
                 dispatch(data, source, transport)
             await trio.sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
 
-    def _dispatch(self, data: bytes, source: Address, transport: DatagramTransport) -> None:
-        """Route one datagram to its call; count everything that is not delivered."""
+    def _count_malformed(self) -> None:
+        self._malformed_messages += 1
+
+    def _dispatch_stream(self, data: bytes, flow: StreamFlow) -> None:
+        self._dispatch(data, flow.remote_address, None, flow)
+
+    def _dispatch(
+        self,
+        data: bytes,
+        source: Address,
+        transport: DatagramTransport | None,
+        stream_flow: Flow | None = None,
+    ) -> None:
+        """Route one message to its call; count everything that is not delivered.
+
+        A datagram comes with its socket (its flow is made only when needed), a stream
+        message with the flow of its connection.
+        """
         try:
             message = parse_message(data)
         except SipParseError as exc:
@@ -535,16 +615,19 @@ class Engine(CallHost):
         if call is not None:
             call.deliver(message)
             return
+        flow = stream_flow
+        if flow is None:
+            assert transport is not None
+            flow = self._flow(transport, source)
         if call_id in self._dead_calls:
-            self.dead_call_message(data, self._flow(transport, source))
+            self.dead_call_message(data, flow)
             return
         if self.scenario.is_server:
             if self._quit_state is QuitState.RUNNING:
-                self._start_incoming_call(call_id, self._flow(transport, source)).deliver(message)
+                self._start_incoming_call(call_id, flow).deliver(message)
                 return
         elif message.is_request and self.auto_answer and message.method in AUTO_ANSWERED_METHODS:
             # -aa out of a call: the default 200 OK, rendered as in a call.
-            flow = self._flow(transport, source)
             if answer_out_of_call(self, flow, message, self._global_variables.for_call(0)):
                 self.stats.auto_answered += 1
             return
@@ -553,7 +636,7 @@ class Engine(CallHost):
             "Discarding message which can't be mapped to a known SIPp call:\n" + message.text
         )
         if self.tracer is not None:
-            self.tracer.out_of_call(data, self._flow(transport, source), self.wall_time())
+            self.tracer.out_of_call(data, flow, self.wall_time())
 
     def _flow(self, transport: DatagramTransport, remote: Address) -> DatagramFlow:
         """The flow to ``remote`` over ``transport``, shared by every call that uses it.
@@ -684,10 +767,13 @@ class Engine(CallHost):
         return "".join(str(number) if piece is None else piece for piece in self._call_id_pieces)
 
     def _start_outgoing_call(self, user_id: int = 0) -> None:
-        assert self._main_transport is not None
         remote = self._remote
         assert remote is not None
         number = self._call_counter + 1
+        if self._streams is not None:
+            self._start_outgoing_stream_call(number, user_id, remote)
+            return
+        assert self._main_transport is not None
         if self._per_call_sockets and self._open_call_sockets < self._config.transport.max_socket:
             # -t un: each call sends from its own socket (SIPp docs, -t); the call number
             # and Call-ID are fixed now, the socket is opened by the call's own task.
@@ -734,6 +820,145 @@ class Engine(CallHost):
         finally:
             transport.close()
             self._open_call_sockets -= 1
+
+    # ------------------------------------------------------------------ stream connections
+
+    def _start_outgoing_stream_call(self, number: int, user_id: int, remote: Address) -> None:
+        streams = self._streams
+        assert streams is not None and self._nursery is not None
+        if not self._per_call_sockets:
+            link = self._main_link
+            assert link is not None
+            self._new_call(
+                call_id=self.format_call_id(number),
+                flow=link.flow,
+                incoming=False,
+                user_id=user_id,
+            )
+            return
+        self._call_counter = number
+        self.stats.call_created(trio.current_time(), incoming=False)
+        self._pending_socket_calls += 1
+        if self._open_call_sockets >= self._config.transport.max_socket:
+            # -max_socket reached: the call shares an open connection (round robin).
+            shared = sorted(streams.links, key=lambda link: link.generation)
+            if shared:
+                self._next_shared_link = (self._next_shared_link + 1) % len(shared)
+                link = shared[self._next_shared_link]
+                self._nursery.start_soon(self._run_call_on_link, number, user_id, link)
+                self._check_call_limit()
+                return
+        self._open_call_sockets += 1
+        self._nursery.start_soon(self._run_call_with_own_connection, number, user_id, remote)
+        self._check_call_limit()
+
+    async def _run_call_with_own_connection(
+        self, number: int, user_id: int, remote: Address
+    ) -> None:
+        """-t tn/ln/wn/wsn: connect (and handshake), run the call, close the connection."""
+        streams = self._streams
+        assert streams is not None
+        try:
+            try:
+                link = await streams.connect(
+                    remote, local_host=self._client_bind_host(), local_port=0
+                )
+            except (TransportError, BindError) as exc:
+                self._pending_socket_calls -= 1
+                self.warning(f"call {number}: {exc}")
+                self.stats.call_ended(trio.current_time(), 0.0, FailureReason.TCP_CONNECT)
+                self._check_done()
+                return
+            link.generation = number
+            await self._run_call_on_link(number, user_id, link)
+        finally:
+            self._open_call_sockets -= 1
+
+    async def _run_call_on_link(self, number: int, user_id: int, link: Link) -> None:
+        self._pending_socket_calls -= 1
+        link.users += 1
+        try:
+            call = self._make_call(
+                number=number,
+                call_id=self.format_call_id(number),
+                flow=link.flow,
+                incoming=False,
+                user_id=user_id,
+            )
+            if link.broken is not None:
+                call.fail_outside(FailureReason.TCP_CLOSED)
+            await call.run()
+        finally:
+            link.users -= 1
+            if link.users == 0:
+                link.close_when_drained()
+
+    def _client_bind_host(self) -> str | None:
+        # SIPp binds the client connection to -i when given (tools expect that source IP).
+        return self._config.transport.local_ip
+
+    async def _connect_main_link(self) -> bool:
+        """-t t1/l1/w1 client: the run's one connection, before any call (SIPp: fatal when it
+        cannot be made, unless -max_reconnect allows retries). False when the run must end."""
+        streams = self._streams
+        remote = self._remote
+        assert streams is not None and remote is not None
+        transport = self._config.transport
+        attempts_left = transport.max_reconnect
+        while True:
+            try:
+                link = await streams.connect(
+                    remote,
+                    local_host=self._client_bind_host(),
+                    local_port=transport.local_port or 0,
+                    link=self._main_link,
+                )
+            except (TransportError, BindError) as exc:
+                if attempts_left <= 0:
+                    self._fatal_message = str(exc)
+                    self.stats.fatal_errors += 1
+                    self.interrupt()
+                    return False
+                attempts_left -= 1
+                self.warning(f"{exc}; reconnecting in {transport.reconnect_sleep_s:g} s")
+                await trio.sleep(transport.reconnect_sleep_s)
+                continue
+            first = self._main_link is None
+            self._main_link = link
+            link.users = 1
+            self._stream_local = link.local_address
+            if first:
+                self._bind_scenario()
+            return True
+
+    def _link_lost(self, link: Link, reason: str) -> None:
+        """A connection broke: fail the calls that used it; reconnect the shared one."""
+        self.warning(reason)
+        reconnect = link is self._main_link and self._quit_state is QuitState.RUNNING
+        keep_calls = reconnect and not self._config.transport.reconnect_close
+        if not keep_calls:
+            for call in list(self._calls.values()):
+                flow = call.flow
+                if isinstance(flow, StreamFlow) and flow.link is link:
+                    call.fail_outside(FailureReason.TCP_CLOSED)
+        if link is self._main_link and self._nursery is not None:
+            self._nursery.start_soon(self._reconnect_main_link, reason)
+
+    async def _reconnect_main_link(self, reason: str) -> None:
+        """SIPp's -max_reconnect/-reconnect_sleep for the shared client connection."""
+        transport = self._config.transport
+        if self._quit_state is not QuitState.RUNNING:
+            return
+        if self._reconnects_done >= transport.max_reconnect:
+            self._fatal_message = f"{reason} (-max_reconnect {transport.max_reconnect} used up)"
+            self.stats.fatal_errors += 1
+            self.interrupt()
+            return
+        self._reconnects_done += 1
+        await trio.sleep(transport.reconnect_sleep_s)
+        if not await self._connect_main_link():
+            return
+        self.log_action(f"reconnected to {self._remote}")
 
     def _can_start_call(self) -> bool:
         if self._quit_state is not QuitState.RUNNING or self._traffic_paused:

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from gossipper.config import RunConfig
+from gossipper.config import RunConfig, is_multi_socket_mode, transport_name_for
 from gossipper.engine import Engine, EngineResult, EngineStatistics, QuitState
 from gossipper.engine.elements import new_run_stats
-from gossipper.interfaces import Address, Tracer, TransportFactory, WallClock
+from gossipper.interfaces import Address, ChannelLayer, Tracer, TransportFactory, WallClock
 from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_document
 from gossipper.scenario import RunEnv, Scenario
 from gossipper.stats import RunStats, ScreenContext, StatsSnapshot, screen_state
 from gossipper.stats.counters import StatsWindow
+from gossipper.transport.layers import channel_layer_for
 
 if TYPE_CHECKING:
     from gossipper.scenario import InjectionFile
@@ -68,6 +69,9 @@ class RunPlan:
     shell_runner: Callable[[str], None] | None = None
     """Replaces starting ``<exec command>`` processes (the simulation starts none)."""
     timer_resolution_s: float | None = None
+    channel_layer: ChannelLayer | None = None
+    """Stream modes: TLS/WebSocket over the connections; None builds the layer -t asks for
+    from the configuration (``gossipper.transport.layers``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,9 @@ class Run:
             timer_resolution_s=plan.timer_resolution_s,
             on_dump=self._dump if self.traces is not None else None,
             stats=stats,
+            channel_layer=plan.channel_layer
+            or channel_layer_for(config, is_server=scenario.is_server),
+            server_name=plan.remote_host,
         )
         # The -fd files' own statistics window (error codes belong to it), and the screens'.
         self._log_window: StatsWindow = self.engine.open_stats_window(error_codes=True)
@@ -286,7 +293,8 @@ def _build_env(plan: RunPlan, injection: dict[str, InjectionFile]) -> RunEnv:
         dynamic_id_step=config.identity.dynamic_step,
         dynamic_id_max=config.identity.dynamic_max,
         dynamic_id_next=config.identity.dynamic_start,
-        per_call_local_port=config.transport.transport_mode == "un",
+        per_call_local_port=is_multi_socket_mode(config.transport.transport_mode),
+        transport=transport_name_for(config.transport.transport_mode),
         injection=injection,
         default_injection=os.path.basename(injection_files[0]) if injection_files else None,
     )

@@ -49,6 +49,7 @@ from gossipper.sim.network import (
     SimNetwork,
 )
 from gossipper.sim.transport import SimTransportFactory
+from gossipper.transport.layers import channel_layer_for
 
 __all__ = [
     "CLIENT_HOST",
@@ -249,6 +250,9 @@ class _Runner:
             sorted_rtt_samples=True,
             settle=settle,
             shell_runner=skip_command,
+            channel_layer=channel_layer_for(
+                side.config, is_server=side.scenario.is_server, simulated=True
+            ),
         )
 
     async def simulate(self) -> SimulationResult:

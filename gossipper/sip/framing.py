@@ -58,7 +58,7 @@ class StreamFramer:
     stream has lost sync, so the connection should be closed).
     """
 
-    __slots__ = ("_buf", "_max", "_scan_from", "_broken")
+    __slots__ = ("_buf", "_max", "_scan_from", "_broken", "_crlf_run", "_pings")
 
     def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
         self._buf = bytearray()
@@ -66,6 +66,16 @@ class StreamFramer:
         # Where to resume looking for the end of the headers (bytes before it were scanned).
         self._scan_from = 0
         self._broken: str | None = None
+        # Line-end bytes skipped since the last message (across reads): every four of them
+        # (CRLFCRLF) are one RFC 5626 keep-alive ping, which the connection answers.
+        self._crlf_run = 0
+        self._pings = 0
+
+    def take_pings(self) -> int:
+        """Double-CRLF keep-alive pings seen since the last call (each wants a CRLF pong)."""
+        pings = self._pings
+        self._pings = 0
+        return pings
 
     def feed(self, data: bytes) -> None:
         """Append received bytes."""
@@ -89,8 +99,12 @@ class StreamFramer:
                 skip += 1
             del buf[:skip]
             self._scan_from = 0
+            run = self._crlf_run + skip
+            self._pings += run // 4
+            self._crlf_run = run % 4
         if not buf:
             return None
+        self._crlf_run = 0
 
         start = max(self._scan_from - 2, 0)
         end = buf.find(b"\n\r\n", start)
