@@ -161,7 +161,14 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
             peer_name = NATURAL_PEERS[base]
         else:
             peer_name = "uac" if scenario.is_server else "uas"
-    peer_config = RunConfig(nostdin=True)
+    # The peer speaks the same transport (-t family, WebSocket path, TLS version).
+    transport = config.transport
+    peer_config = RunConfig(
+        nostdin=True,
+        transport_mode=transport.transport_mode,
+        ws_path=transport.ws_path,
+        tls_version=transport.tls_version,
+    )
     if scenario.is_server:
         # A client peer generates the load: it takes the load options of the command line.
         peer_config = peer_config.replace(

@@ -260,6 +260,12 @@ class Call(Parker):
         if not self.engine.keep_task_for_next_call(self):
             self.wake(_WAKE_END)
 
+    def in_timewait(self) -> bool:
+        """Waiting in a ``<timewait>``: the call's exchange is over (a lost connection no
+        longer fails it, as in SIPp)."""
+        elements = self.engine.scenario.elements
+        return self.index < len(elements) and elements[self.index].is_timewait
+
     def fail_outside(self, reason: FailureReason) -> None:
         """Fail the call from outside its handling: the connection under it broke.
 

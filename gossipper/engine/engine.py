@@ -939,7 +939,7 @@ class Engine(CallHost):
         if not keep_calls:
             for call in list(self._calls.values()):
                 flow = call.flow
-                if isinstance(flow, StreamFlow) and flow.link is link:
+                if isinstance(flow, StreamFlow) and flow.link is link and not call.in_timewait():
                     call.fail_outside(FailureReason.TCP_CLOSED)
         if link is self._main_link and self._nursery is not None:
             self._nursery.start_soon(self._reconnect_main_link, reason)
