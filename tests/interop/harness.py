@@ -115,3 +115,46 @@ def wait_for_udp_listener(
             )
         time.sleep(0.05)
     raise AssertionError(f"nothing listens on UDP {port} after {timeout_s} s")
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def _tcp_port_listening(port: int) -> bool:
+    """Whether a TCP socket listens on ``port`` (state 0A in /proc/net/tcp{,6}); passive, as
+    for UDP."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = pathlib.Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if (
+                len(fields) > 3
+                and fields[3] == "0A"
+                and int(fields[1].rsplit(":", 1)[1], 16) == port
+            ):
+                return True
+    return False
+
+
+def wait_for_tcp_listener(
+    port: int, process: subprocess.Popen[str] | None = None, timeout_s: float = 30.0
+) -> None:
+    """Wait until something listens on the TCP port (see ``wait_for_udp_listener``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _tcp_port_listening(port):
+            return
+        if process is not None and process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(
+                f"process exited ({process.returncode}) before listening on TCP {port}:\n"
+                f"{out[-2000:]}\n{err[-2000:]}"
+            )
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on TCP {port} after {timeout_s} s")
