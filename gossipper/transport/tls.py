@@ -110,6 +110,8 @@ class _ConnectionStream(trio.abc.Stream):
 
 def _ssl_reason(exc: BaseException | None) -> str:
     """A short, one-line reason for a TLS failure (OpenSSL's text without its decoration)."""
+    if isinstance(exc, ssl.SSLEOFError):
+        return "the peer closed the connection"
     if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
         return f"certificate verify failed: {exc.verify_message}"
     if isinstance(exc, ssl.SSLError):
@@ -120,6 +122,12 @@ def _ssl_reason(exc: BaseException | None) -> str:
     if isinstance(exc, ssl.CertificateError):
         return f"certificate verify failed: {exc}"
     if isinstance(exc, TransportError):
+        # The TCP layer's message names the peer again; the system's reason is enough here.
+        cause = exc.__cause__
+        while cause is not None:
+            if isinstance(cause, OSError) and cause.strerror:
+                return cause.strerror
+            cause = cause.__cause__
         return str(exc)
     if isinstance(exc, trio.BrokenResourceError):
         if exc.__cause__ is not None:
@@ -148,6 +156,7 @@ class TlsChannel:
         self._ssl_stream = ssl_stream
         self._connection = connection
         self._closed = False
+        self._eof = False
         self._broken: str | None = None
 
     @property
@@ -190,12 +199,19 @@ class TlsChannel:
 
     async def receive(self) -> bytes:
         self._check_usable()
+        if self._eof:
+            # SSLStream marks itself broken after a ragged EOF; the contract says EOF for good.
+            await trio.lowlevel.checkpoint()
+            return b""
         try:
-            return bytes(await self._ssl_stream.receive_some(RECEIVE_SIZE_BYTES))
+            data = await self._ssl_stream.receive_some(RECEIVE_SIZE_BYTES)
         except (trio.BrokenResourceError, TransportError, ssl.SSLError) as exc:
             if self._closed:
                 raise trio.ClosedResourceError("TLS channel was closed") from exc
             raise self._break("receive from", exc) from exc
+        if not data:
+            self._eof = True
+        return bytes(data)
 
     async def aclose(self) -> None:
         if self._closed:
