@@ -29,6 +29,13 @@ How the command-line options become contexts (``build_tls_contexts``):
   resume sessions, so tickets would only cost work and bytes on every connection.
 
 Every problem is a ``ConfigError`` of one line naming the option, the file and the fix.
+
+On the wire: the handshake has no deadline of its own (callers put one around ``client``/
+``server``, as around ``receive``). A failed handshake resets the connection, so the peer sees
+a reset rather than our TLS alert (``trio.SSLStream`` drops the alert it could not send).
+A graceful close sends close_notify and waits ``CLOSE_NOTIFY_WAIT_S`` at most for the peer's.
+A peer that closes without close_notify reads as EOF (``https_compatible``), as SIP peers often
+do.
 """
 
 from __future__ import annotations

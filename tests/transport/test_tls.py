@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 import trio
+import trio.testing
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -408,6 +409,24 @@ def test_a_peer_closing_without_close_notify_reads_as_eof(pki: Pki) -> None:
         await client_tcp.aclose()  # a plain FIN under the TLS layer: no close_notify
         assert await server.receive() == b""
         assert await server.receive() == b""
+
+    _run_real(lambda: _tls_pair(pki, body))
+
+
+def test_closing_under_a_pending_receive_raises_closed_resource_error(pki: Pki) -> None:
+    async def body(client: TlsChannel, client_tcp: StreamConnection, server: TlsChannel) -> None:
+        async def pending_receive() -> None:
+            with pytest.raises(trio.ClosedResourceError):
+                await server.receive()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pending_receive)
+            await trio.testing.wait_all_tasks_blocked()
+            await server.aclose()
+        with pytest.raises(trio.ClosedResourceError):
+            await server.send(OK)
+        # The client's peer closed without close_notify: EOF.
+        assert await client.receive() == b""
 
     _run_real(lambda: _tls_pair(pki, body))
 
