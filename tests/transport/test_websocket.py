@@ -20,10 +20,10 @@ from gossipper.interfaces import (
     TransportFactory,
 )
 from gossipper.sim import FaultPlan, SimTransportFactory, open_sim_network, run_under_virtual_time
-from gossipper.transport import PlainLayer
+from gossipper.transport import PlainLayer, UdpTransportFactory
 from gossipper.transport.tcp import connect_tcp, open_tcp_listener
 from gossipper.transport.websocket import WebSocketChannel, WebSocketLayer
-from tests.transport._backends import REAL_DEADLINE_S, Backend, Hosts
+from tests.transport._backends import _NO_IPV6, REAL_DEADLINE_S, Backend, Hosts
 
 INVITE = (
     b"INVITE sip:bob@example.com SIP/2.0\r\n"
@@ -260,9 +260,18 @@ def test_a_server_that_does_not_select_sip_is_refused() -> None:
     trio.run(main)
 
 
-def test_the_host_header_is_the_server_name_or_the_remote_address() -> None:
+@pytest.mark.parametrize(
+    ("host", "host_header"),
+    [
+        pytest.param("127.0.0.1", b"127.0.0.1", id="ipv4"),
+        pytest.param("::1", b"[::1]", id="ipv6", marks=_NO_IPV6),
+    ],
+)
+def test_the_host_header_is_the_server_name_or_the_remote_address(
+    host: str, host_header: bytes
+) -> None:
     async def main() -> None:
-        listener = await open_tcp_listener("127.0.0.1", 0)
+        listener = await open_tcp_listener(host, 0)
         port = listener.local_address[1]
         hosts_seen: list[bytes] = []
 
@@ -286,13 +295,13 @@ def test_the_host_header_is_the_server_name_or_the_remote_address() -> None:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(serve_twice)
                 for server_name in ("sip.example.com", None):
-                    connection = await connect_tcp(("127.0.0.1", port))
+                    connection = await connect_tcp((host, port))
                     with pytest.raises(TransportError, match="403"):
                         async with WebSocketLayer(PlainLayer()).client(
                             connection, server_name=server_name
                         ):
                             pass
-        assert hosts_seen == [b"sip.example.com:%d" % port, b"127.0.0.1:%d" % port]
+        assert hosts_seen == [b"sip.example.com:%d" % port, b"%s:%d" % (host_header, port)]
         await listener.aclose()
 
     trio.run(main)
@@ -388,10 +397,12 @@ def _sim_exchange(seed: int) -> list[tuple[float, str, bytes]]:
                     message = await server.receive()
                     log.append((trio.current_time(), "server", message))
                     await server.send(TRYING + b"%d" % n)
-                    log.append((trio.current_time(), "client", await client.receive()))
+                    response = await client.receive()
+                    log.append((trio.current_time(), "client", response))
                     await trio.sleep(0.001)
                 await client.aclose()
-                log.append((trio.current_time(), "eof", await server.receive()))
+                end = await server.receive()
+                log.append((trio.current_time(), "eof", end))
         return log
 
     return run_under_virtual_time(main)
@@ -408,7 +419,7 @@ def test_over_the_simulation_messages_flow_with_identical_times_in_two_runs() ->
     # The TCP and WebSocket handshakes crossed the network: time passed.
     assert first[0][0] > 0.0
     times = [entry[0] for entry in first]
-    assert times == sorted(times)
+    assert all(earlier < later for earlier, later in zip(times, times[1:], strict=False))
 
 
 # --- WSS: WebSocket over a TLS inner layer --------------------------------------------------
@@ -507,13 +518,9 @@ class _TestTlsLayer:
         return self._open(connection, None)
 
 
-class _RealHosts:
-    @staticmethod
-    def make() -> Hosts:
-        from gossipper.transport import UdpTransportFactory
-
-        factory: TransportFactory = UdpTransportFactory()
-        return Hosts(factory, "127.0.0.1", factory, "127.0.0.1")
+def _loopback_hosts() -> Hosts:
+    factory: TransportFactory = UdpTransportFactory()
+    return Hosts(factory, "127.0.0.1", factory, "127.0.0.1")
 
 
 def test_wss_runs_websocket_over_a_tls_inner_layer() -> None:
@@ -532,7 +539,7 @@ def test_wss_runs_websocket_over_a_tls_inner_layer() -> None:
     async def main() -> None:
         with trio.fail_after(REAL_DEADLINE_S):
             async with _connected(
-                _RealHosts.make(), server_layer, client_layer, server_name="sip.example.com"
+                _loopback_hosts(), server_layer, client_layer, server_name="sip.example.com"
             ) as (client, server):
                 assert client.transport_name == server.transport_name == "WSS"
                 assert isinstance(client, WebSocketChannel)
