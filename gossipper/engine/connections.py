@@ -15,7 +15,6 @@ for the shared client connection, reconnects as ``-max_reconnect`` allows.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import trio
@@ -33,9 +32,6 @@ from gossipper.sip.framing import StreamFramer
 
 LINK_QUEUE_LIMIT_BYTES = 4 << 20
 """Bytes a link may hold unsent before ``send_nowait`` reports no room (a send buffer)."""
-HANDSHAKE_TIMEOUT_S = 10.0
-"""Longest a TLS or WebSocket handshake may take (SIPp has no bound; a stuck peer would hold
-the connection, and a tn/ln call, forever)."""
 
 _PONG = b"\r\n"
 """RFC 5626 section 4.4.1: a double-CRLF ping is answered with one CRLF."""
@@ -274,17 +270,9 @@ class StreamEndpoints:
         )
         with trio.CancelScope() as cancel:
             link.cancel_scope = cancel
-            async with contextlib.AsyncExitStack() as stack:
-                # A peer that never finishes its handshake must not hold a connection forever.
-                with trio.move_on_after(HANDSHAKE_TIMEOUT_S) as handshake:
-                    channel = await stack.enter_async_context(context)
-                if handshake.cancelled_caught:
-                    connection.reset()
-                    host, port = link.remote_address
-                    raise TransportError(
-                        f"{self.transport_name} handshake with {host}:{port} timed out"
-                        f" after {HANDSHAKE_TIMEOUT_S:g} s"
-                    )
+            # The layers bound their own handshakes (a nursery opened by a layer cannot sit
+            # inside a cancel scope of ours).
+            async with context as channel:
                 link.bind_channel(channel)
                 self.links.add(link)
                 try:

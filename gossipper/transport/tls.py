@@ -56,6 +56,8 @@ from gossipper.errors import ConfigError, TransportError
 from gossipper.interfaces import Address, StreamConnection
 from gossipper.transport.channels import RECEIVE_SIZE_BYTES
 
+HANDSHAKE_TIMEOUT_S = 10.0
+"""Longest a TLS handshake may take before the connection is reset (SIPp has no bound)."""
 CLOSE_NOTIFY_WAIT_S = 1.0
 """How long a graceful close waits for the peer's close_notify before closing TCP anyway."""
 
@@ -322,14 +324,29 @@ async def _handshake(
         https_compatible=True,
     )
     try:
-        await ssl_stream.do_handshake()
-    except (trio.BrokenResourceError, TransportError, ssl.SSLError) as exc:
+        # A peer that never completes its handshake must not hold the connection forever.
+        with trio.move_on_after(HANDSHAKE_TIMEOUT_S) as deadline:
+            await ssl_stream.do_handshake()
+        if deadline.cancelled_caught:
+            connection.reset()
+            host, port = connection.remote_address
+            raise TransportError(
+                f"TLS handshake with {host}:{port} failed: no answer within"
+                f" {HANDSHAKE_TIMEOUT_S:g} s"
+            )
+    except (trio.BrokenResourceError, ssl.SSLError) as exc:
         connection.reset()
         host, port = connection.remote_address
         reason = _ssl_reason(exc)
         if not isinstance(exc, TransportError):
             reason += _legacy_hint(context)
         raise TransportError(f"TLS handshake with {host}:{port} failed: {reason}") from exc
+    except TransportError as exc:
+        connection.reset()
+        if str(exc).startswith("TLS handshake"):
+            raise
+        host, port = connection.remote_address
+        raise TransportError(f"TLS handshake with {host}:{port} failed: {exc}") from exc
     except BaseException:
         connection.reset()
         raise
