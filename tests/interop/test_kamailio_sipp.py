@@ -369,3 +369,117 @@ def test_http_on_the_sip_port_is_refused(kamailio: KamailioProxy) -> None:
         sock.sendall(f"GET / HTTP/1.1\r\nHost: {LOOPBACK}\r\n\r\n".encode())
         response = _read_sip_response(sock)
     assert response.startswith("HTTP/1.1 403 "), response
+
+
+def _ws_request(
+    method: str, uri: str, local: tuple[str, int], transport: str, **fields: str
+) -> bytes:
+    """A request from a WebSocket UAC; ``fields`` fill From-tag, To-tag, Call-ID, CSeq, Route."""
+    routes = f"Route: {fields['route']}\r\n" if fields.get("route") else ""
+    to_tag = f";tag={fields['to_tag']}" if fields.get("to_tag") else ""
+    body = ""
+    content_type = ""
+    if method == "INVITE":
+        body = (
+            f"v=0\r\no=- 1 1 IN IP4 {LOOPBACK}\r\ns=-\r\nc=IN IP4 {LOOPBACK}\r\nt=0 0\r\n"
+            "m=audio 6000 RTP/AVP 0\r\n"
+        )
+        content_type = "Content-Type: application/sdp\r\n"
+    return (
+        f"{method} {uri} SIP/2.0\r\n"
+        f"Via: SIP/2.0/{transport.upper()} {local[0]}:{local[1]}"
+        f";branch=z9hG4bK{secrets.token_hex(6)};rport\r\n"
+        f"{routes}"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:gossipper@{fields['domain']}>;tag={fields['from_tag']}\r\n"
+        f"To: <sip:{CALLED_USER}@{fields['domain']}>{to_tag}\r\n"
+        f"Call-ID: {fields['call_id']}\r\n"
+        f"CSeq: {fields['cseq']} {method}\r\n"
+        f"Contact: <sip:gossipper@{local[0]}:{local[1]};transport={transport}>\r\n"
+        f"{content_type}"
+        f"Content-Length: {len(body)}\r\n\r\n{body}"
+    ).encode()
+
+
+def _ws_final_response(sock: socket.socket | ssl.SSLSocket, cseq: str) -> str:
+    """The first final response for ``cseq`` (provisional ones skipped)."""
+    while True:
+        response = _ws_receive_message(sock).decode(errors="replace")
+        if _headers(response, "CSeq") == [cseq] and not response.startswith("SIP/2.0 1"):
+            return response
+
+
+@pytest.mark.parametrize("transport", ["ws", "wss"])
+def test_websocket_uac_calls_udp_uas_through_kamailio(
+    sipp_binary: str, kamailio: KamailioProxy, tmp_path: pathlib.Path, transport: str
+) -> None:
+    """A UAC on WebSocket (here a few lines of Python; later gossipper) calls a SIPp UAS on UDP.
+
+    Kamailio cannot open WebSocket connections to a UAS, so WS/WSS are tested on the UAC leg:
+    the call changes transport at the proxy, which record-routes twice (WS side, UDP side).
+    """
+    uas_port = free_port()
+    uas = start(
+        [
+            sipp_binary, "-sf", str(SCENARIOS / "uas_behind_proxy.xml"), "-i", LOOPBACK,
+            "-p", str(uas_port), "-t", "u1", "-m", "1", "-nostdin", "-timeout", "30",
+            "-timeout_error", "-trace_msg", "-message_file", str(tmp_path / "uas_messages.log"),
+        ],
+        tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for_udp_listener(uas_port, uas)
+        rc, output, _ = _sipp_register(
+            sipp_binary, kamailio, tmp_path, "udp", uas_port=uas_port, uas_transport="udp"
+        )
+        assert rc == 0, output
+        port = kamailio.port(transport)
+        with socket.create_connection((LOOPBACK, port), timeout=10) as raw:
+            sock: socket.socket | ssl.SSLSocket = raw
+            if transport == "wss":
+                context = ssl.create_default_context(cafile=str(kamailio.ca_file))
+                sock = context.wrap_socket(raw, server_hostname=LOOPBACK)
+            assert _ws_options(sock, transport, port).startswith("SIP/2.0 200 ")
+            local = sock.getsockname()
+            dialog = {
+                "domain": kamailio.domain,
+                "from_tag": secrets.token_hex(4),
+                "call_id": f"{secrets.token_hex(8)}@{LOOPBACK}",
+            }
+            invite_uri = f"sip:{CALLED_USER}@{kamailio.domain}"
+            _ws_send_text(
+                sock, _ws_request("INVITE", invite_uri, local, transport, cseq="1", **dialog)
+            )
+            ok = _ws_final_response(sock, "1 INVITE")
+            assert ok.startswith("SIP/2.0 200 "), ok
+            # Double record-routing: one entry per side; the UAC's route set is their reverse.
+            record_routes = [
+                entry.strip() for rr in _headers(ok, "Record-Route") for entry in rr.split(",")
+            ]
+            assert len(record_routes) == 2, record_routes
+            # The WS-side entry names the WS or WSS listener with transport=ws in both cases
+            # (RFC 7118 has no "wss" transport parameter).
+            assert f"{LOOPBACK}:{port};transport=ws;" in record_routes[-1].lower(), record_routes
+            assert f"{LOOPBACK}:{kamailio.sip_port};" in record_routes[0], record_routes
+            route = ", ".join(reversed(record_routes))
+            target = _headers(ok, "Contact")[0].split("<", 1)[1].split(">", 1)[0]
+            to_tag = _headers(ok, "To")[0].split(";tag=", 1)[1]
+            in_dialog = {**dialog, "to_tag": to_tag, "route": route}
+            _ws_send_text(sock, _ws_request("ACK", target, local, transport, cseq="1", **in_dialog))
+            time.sleep(0.1)
+            _ws_send_text(sock, _ws_request("BYE", target, local, transport, cseq="2", **in_dialog))
+            bye_ok = _ws_final_response(sock, "2 BYE")
+            assert bye_ok.startswith("SIP/2.0 200 "), bye_ok
+            sock.close()
+        uas_rc, uas_out, uas_err = finish(uas, timeout_s=30)
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.communicate()
+    assert uas_rc == 0, uas_out[-2000:] + uas_err[-2000:]
+    received = _start_lines(tmp_path / "uas_messages.log")
+    assert [line.split()[0] for line in received if not line.startswith("SIP/")] == [
+        "INVITE",
+        "ACK",
+        "BYE",
+    ], received
