@@ -48,6 +48,7 @@ def _sipp_register(
     uas_port: int,
     uas_transport: str,
     password: str | None = None,
+    username: str | None = None,
 ) -> tuple[int, str, pathlib.Path]:
     """register_auth.xml once: Contact = the UAS at 127.0.0.1:uas_port;transport=uas_transport."""
     messages = tmp / f"register_{transport}_messages.log"
@@ -55,7 +56,7 @@ def _sipp_register(
         [
             sipp, "-sf", str(SCENARIOS / "register_auth.xml"), proxy.address(transport),
             "-i", LOOPBACK, "-p", str(free_port()), "-t", SIPP_TRANSPORT[transport],
-            "-s", CALLED_USER, "-au", proxy.username, "-ap", password or proxy.password,
+            "-s", CALLED_USER, "-au", username or proxy.username, "-ap", password or proxy.password,
             "-key", "domain", proxy.domain, "-key", "uas_host", LOOPBACK,
             "-key", "uas_port", str(uas_port), "-key", "uas_transport", uas_transport,
             "-m", "1", "-nostdin", "-timeout", "10", "-timeout_error",
@@ -150,15 +151,31 @@ def test_sipp_registers_with_digest_auth(
     assert binding in _headers(ok, "Contact")[0]
 
 
-def test_wrong_password_is_refused(
-    sipp_binary: str, kamailio: KamailioProxy, tmp_path: pathlib.Path
+@pytest.mark.parametrize(
+    ("username", "password", "refusal"),
+    [(None, "not-the-password", "401 Unauthorized"), ("mallory", None, "403 Forbidden")],
+    ids=["wrong-password", "other-user"],
+)
+def test_wrong_credentials_are_refused(
+    sipp_binary: str,
+    kamailio: KamailioProxy,
+    tmp_path: pathlib.Path,
+    username: str | None,
+    password: str | None,
+    refusal: str,
 ) -> None:
     rc, output, messages = _sipp_register(
         sipp_binary, kamailio, tmp_path, "udp", uas_port=5999, uas_transport="udp",
-        password="not-the-password",
+        password=password, username=username,
     )  # fmt: skip
     assert rc != 0, output
-    assert "SIP/2.0 200 OK" not in _start_lines(messages)
+    lines = _start_lines(messages)
+    assert lines[:4] == [
+        f"REGISTER sip:{kamailio.domain} SIP/2.0",
+        "SIP/2.0 401 Unauthorized",
+        f"REGISTER sip:{kamailio.domain} SIP/2.0",
+        f"SIP/2.0 {refusal}",
+    ], lines
 
 
 @pytest.mark.parametrize(
