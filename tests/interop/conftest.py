@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import shutil
+from collections.abc import Generator, Iterator
 
 import pytest
+
+from tests.interop import kamailio_proxy
+from tests.interop.kamailio_proxy import KamailioProxy
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +20,38 @@ def sipp_binary() -> str:
             pytest.fail("sipp is not installed: .ci/run must apt-get install sip-tester")
         pytest.skip("sipp not installed (apt-get install -y sip-tester); required in CI")
     return path
+
+
+# Kamailio, the proxy between SIPp/gossipper UACs and UASes: tests/interop/kamailio/README.md.
+_KAMAILIO = pytest.StashKey["KamailioProxy"]()
+
+
+@pytest.fixture(scope="session")
+def kamailio_binary() -> str:
+    """The real Kamailio. In CI (CI set) a missing binary is a failure, never a skip."""
+    return kamailio_proxy.kamailio_binary()
+
+
+@pytest.fixture
+def kamailio(
+    kamailio_binary: str, tmp_path: pathlib.Path, request: pytest.FixtureRequest
+) -> Iterator[KamailioProxy]:
+    """A Kamailio of this test's own, ready on all listeners; stopped after the test."""
+    proxy = kamailio_proxy.start_kamailio(tmp_path / "kamailio", kamailio_binary)
+    request.node.stash[_KAMAILIO] = proxy
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test that used the ``kamailio`` fixture shows Kamailio's log in its report."""
+    report = yield
+    proxy = item.stash.get(_KAMAILIO, None)
+    if proxy is not None and report.failed and proxy.log_file.exists():
+        report.sections.append(("kamailio log", proxy.log()[-20000:]))
+    return report
