@@ -647,7 +647,7 @@ def check_field(
     option = option or rule_option_name
     if field == "transport_mode" and value in KNOWN_TRANSPORT_MODES:
         if value not in SUPPORTED_TRANSPORT_MODES:
-            raise ConfigError(f"-t {value} is not supported yet")
+            raise ConfigError(_UNSUPPORTED_MODES.get(value, f"-t {value} is not supported yet"))
         return
     if isinstance(value, float) and not math.isfinite(value):
         ok = False
@@ -656,6 +656,19 @@ def check_field(
     if not ok:
         text = shown if shown is not None else _show(value)
         raise ConfigError(f"{option} must be {requirement}, got {text!r}")
+
+
+_UNSUPPORTED_MODES = {
+    **{
+        mode: f"-t {mode}: SCTP is not supported; use t{mode[1]} (TCP) or u{mode[1]} (UDP)"
+        for mode in ("s1", "sn")
+    },
+    **{
+        mode: f"-t {mode}: SIPp's compression-plugin modes are not supported (SIPp ships no"
+        f" plugin); use u{mode[1]}"
+        for mode in ("c1", "cn")
+    },
+}
 
 
 def _show(value: object) -> str:

@@ -102,7 +102,9 @@ async def _run(
         peer_run: Run | None = None
         remote: Address | None = None
         if peer_scenario is not None and config.target.remote_host is None:
-            peer_run = await nursery.start(_run_peer, peer_scenario, factory, wall, pid, seed)
+            peer_run = await nursery.start(
+                _run_peer, peer_scenario, config, factory, wall, pid, seed
+            )
             remote = peer_run.engine.local_address
             if remote[0] in ("0.0.0.0", "::"):
                 remote = ("127.0.0.1", remote[1])
@@ -149,6 +151,7 @@ async def _run(
 
 async def _run_peer(
     scenario: Scenario,
+    main_config: RunConfig,
     factory: UdpTransportFactory,
     wall: SystemWallClock,
     pid: int,
@@ -156,10 +159,23 @@ async def _run_peer(
     *,
     task_status: trio.TaskStatus[Run],
 ) -> None:
-    """The built-in in-process peer (-peer): a server run on an ephemeral loopback port."""
+    """The built-in in-process peer (-peer): a server run on an ephemeral loopback port, on
+    the main run's transport (a TLS peer gets a throwaway certificate)."""
+    from gossipper.transport.layers import channel_layer_for
+
+    transport = main_config.transport
+    config = RunConfig(
+        nostdin=True,
+        local_port=0,
+        local_ip="127.0.0.1",
+        transport_mode=transport.transport_mode,
+        ws_path=transport.ws_path,
+        tls_version=transport.tls_version,
+    )
     plan = RunPlan(
         scenario=scenario,
-        config=RunConfig(nostdin=True, local_port=0, local_ip="127.0.0.1"),
+        config=config,
+        channel_layer=channel_layer_for(config, is_server=True, ephemeral_certificate=True),
         transports=factory,
         wall_clock=wall,
         local_ip="127.0.0.1",

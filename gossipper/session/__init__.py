@@ -119,7 +119,8 @@ class Run:
             stats=stats,
             channel_layer=plan.channel_layer
             or channel_layer_for(config, is_server=scenario.is_server),
-            server_name=plan.remote_host,
+            # TLS SNI / WebSocket Host: the host name the user gave (-rsa's when given).
+            server_name=config.transport.rsa_host or plan.remote_host,
         )
         # The -fd files' own statistics window (error codes belong to it), and the screens'.
         self._log_window: StatsWindow = self.engine.open_stats_window(error_codes=True)

@@ -251,7 +251,7 @@ class _Runner:
             settle=settle,
             shell_runner=skip_command,
             channel_layer=channel_layer_for(
-                side.config, is_server=side.scenario.is_server, simulated=True
+                side.config, is_server=side.scenario.is_server, ephemeral_certificate=True
             ),
         )
 

@@ -12,9 +12,12 @@ from gossipper.transport.channels import PlainLayer
 
 
 def channel_layer_for(
-    config: RunConfig, *, is_server: bool, simulated: bool = False
+    config: RunConfig, *, is_server: bool, ephemeral_certificate: bool = False
 ) -> ChannelLayer | None:
     """The layer for ``config``'s -t mode (None for UDP modes).
+
+    ``ephemeral_certificate``: a TLS server gets a freshly made self-signed certificate instead
+    of reading -tls_cert/-tls_key (the simulation, the in-process -peer).
 
     Raises:
         ConfigError: a TLS certificate, key, CA or CRL file is missing or unusable (the message
@@ -27,7 +30,7 @@ def channel_layer_for(
     secure = name in ("TLS", "WSS")
     inner: ChannelLayer = PlainLayer()
     if secure:
-        inner = _tls_layer(config, is_server=is_server, simulated=simulated)
+        inner = _tls_layer(config, is_server=is_server, ephemeral_certificate=ephemeral_certificate)
     if name in ("WS", "WSS"):
         from gossipper.transport.websocket import WebSocketLayer
 
@@ -35,11 +38,12 @@ def channel_layer_for(
     return inner
 
 
-def _tls_layer(config: RunConfig, *, is_server: bool, simulated: bool) -> ChannelLayer:
+def _tls_layer(config: RunConfig, *, is_server: bool, ephemeral_certificate: bool) -> ChannelLayer:
     from gossipper.transport.tls import TlsLayer, build_tls_contexts, ephemeral_server_context
 
-    if simulated:
-        # The simulation reads no files: a throwaway certificate, and a client that accepts it.
+    if ephemeral_certificate:
+        # The simulation and the in-process -peer read no files: a throwaway certificate, and
+        # a client that accepts any.
         client, _ = build_tls_contexts(config.transport, server=False, client=True, environ={})
         assert client is not None
         return TlsLayer(client, ephemeral_server_context() if is_server else None)

@@ -386,9 +386,22 @@ def test_not_yet_is_refused_even_after_valid_options() -> None:
     )
 
 
-@pytest.mark.parametrize("mode", ["ui", "t1", "tn", "l1", "ln", "s1", "sn", "c1", "cn"])
-def test_unsupported_transport_modes_are_refused(mode: str) -> None:
-    assert config_error(["-t", mode]) == f"-t {mode} is not supported yet"
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("s1", "-t s1: SCTP is not supported; use t1 (TCP) or u1 (UDP)"),
+        ("sn", "-t sn: SCTP is not supported; use tn (TCP) or un (UDP)"),
+        ("c1", "-t c1: SIPp's compression-plugin modes are not supported (SIPp ships no plugin);"
+         " use u1"),
+    ],
+)  # fmt: skip
+def test_unsupported_transport_modes_are_refused(mode: str, message: str) -> None:
+    assert config_error(["-t", mode]) == message
+
+
+@pytest.mark.parametrize("mode", ["t1", "tn", "l1", "ln", "w1", "wn", "ws1", "wsn"])
+def test_stream_transport_modes_are_accepted(mode: str) -> None:
+    assert parse_command_line(["-t", mode, "-sn", "uas"]).config.transport.transport_mode == mode
 
 
 def test_unknown_transport_mode_lists_the_modes() -> None:
@@ -820,7 +833,7 @@ def test_from_mapping_rejects_unknown_keys() -> None:
         ({"trace_msg": 1}, "configuration key 'trace_msg' must be true or false, got 1"),
         ({"max_calls": True}, "configuration key 'max_calls' must be an integer, got True"),
         ({"rate": -1}, "-r must be a non-negative number, got '-1'"),
-        ({"transport_mode": "t1"}, "-t t1 is not supported yet"),
+        ({"transport_mode": "s1"}, "-t s1: SCTP is not supported"),
         ({"keys": {"a": 1}}, "configuration key 'keys' must be an object of string values"),
     ],
 )
