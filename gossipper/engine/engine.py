@@ -899,12 +899,15 @@ class Engine(CallHost):
 
     async def _connect_main_link(self) -> bool:
         """-t t1/l1/w1 client: the run's one connection, before any call (SIPp: fatal when it
-        cannot be made, unless -max_reconnect allows retries). False when the run must end."""
+        cannot be made, unless -max_reconnect allows retries). False when the run must end.
+
+        -max_reconnect is one budget for the whole run: every retry, at start-up or after the
+        connection broke, uses one attempt.
+        """
         streams = self._streams
         remote = self._remote
         assert streams is not None and remote is not None
         transport = self._config.transport
-        attempts_left = transport.max_reconnect
         while True:
             try:
                 link = await streams.connect(
@@ -914,14 +917,8 @@ class Engine(CallHost):
                     link=self._main_link,
                 )
             except (TransportError, BindError) as exc:
-                if attempts_left <= 0:
-                    self._fatal_message = str(exc)
-                    self.stats.fatal_errors += 1
-                    self.interrupt()
+                if not await self._before_reconnect(str(exc)):
                     return False
-                attempts_left -= 1
-                self.warning(f"{exc}; reconnecting in {transport.reconnect_sleep_s:g} s")
-                await trio.sleep(transport.reconnect_sleep_s)
                 continue
             first = self._main_link is None
             self._main_link = link
@@ -930,6 +927,22 @@ class Engine(CallHost):
             if first:
                 self._bind_scenario()
             return True
+
+    async def _before_reconnect(self, reason: str) -> bool:
+        """Use one -max_reconnect attempt (sleeping -reconnect_sleep first); False, with the
+        run ended as fatal, when none is left."""
+        transport = self._config.transport
+        if self._reconnects_done >= transport.max_reconnect:
+            limit = transport.max_reconnect
+            used = f"-max_reconnect {limit} used up" if limit else "-max_reconnect 0: no retry"
+            self._fatal_message = f"{reason} ({used})"
+            self.stats.fatal_errors += 1
+            self.interrupt()
+            return False
+        self._reconnects_done += 1
+        self.warning(f"{reason}; reconnecting in {transport.reconnect_sleep_s:g} s")
+        await trio.sleep(transport.reconnect_sleep_s)
+        return True
 
     def _link_lost(self, link: Link, reason: str) -> None:
         """A connection broke: fail the calls that used it; reconnect the shared one."""
@@ -941,30 +954,27 @@ class Engine(CallHost):
                 flow = call.flow
                 if isinstance(flow, StreamFlow) and flow.link is link and not call.in_timewait():
                     call.fail_outside(FailureReason.TCP_CLOSED)
-        if link is self._main_link and self._nursery is not None:
+        if reconnect and self._nursery is not None:
             self._nursery.start_soon(self._reconnect_main_link, reason)
 
     async def _reconnect_main_link(self, reason: str) -> None:
         """SIPp's -max_reconnect/-reconnect_sleep for the shared client connection."""
-        transport = self._config.transport
-        if self._quit_state is not QuitState.RUNNING:
-            return
-        if self._reconnects_done >= transport.max_reconnect:
-            self._fatal_message = f"{reason} (-max_reconnect {transport.max_reconnect} used up)"
-            self.stats.fatal_errors += 1
-            self.interrupt()
-            return
-        self._reconnects_done += 1
-        await trio.sleep(transport.reconnect_sleep_s)
-        if not await self._connect_main_link():
-            return
-        self.log_action(f"reconnected to {self._remote}")
+        if await self._before_reconnect(reason) and await self._connect_main_link():
+            self.log_action(f"reconnected to {self._remote}")
+            # Calls held back while the connection was down are not made up in a burst: the
+            # rate restarts from now, as after a pause.
+            self._rate_state.change_rate(self._rate_state.rate, trio.current_time())
+            self._pacing.wake(True)
 
     def _can_start_call(self) -> bool:
         if self._quit_state is not QuitState.RUNNING or self._traffic_paused:
             return False
         max_calls = self._config.load.max_calls
         if max_calls is not None and self._call_counter >= max_calls:
+            return False
+        main_link = self._main_link
+        if main_link is not None and main_link.broken is not None:
+            # t1 reconnecting: no call is started on a connection that is down.
             return False
         return len(self._calls) + self._pending_socket_calls < self._open_call_limit
 
