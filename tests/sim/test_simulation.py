@@ -312,6 +312,26 @@ def test_fault_options_build_per_direction_rules(tmp_path: pathlib.Path) -> None
     assert plan.main.config.timers.timeout_s == 3600.0
 
 
+def test_sip_over_split_and_coalesced_tcp_segments_still_completes_every_call(
+    tmp_path: pathlib.Path,
+) -> None:
+    args = ["-sn", "uac", "-m", "40", "-r", "20", "-t", "t1", "-net_delay", "2"]
+    args += ["-net_split", "60", "-net_coalesce", "60"]
+    result, _ = _simulate(args, tmp_path)
+    cumulative = result.main.snapshot.cumulative
+    assert (cumulative.successful_calls, cumulative.failed_calls) == (40, 0)
+    # The framing saw messages cut mid-way and two messages in one read.
+    assert result.network.stream_splits > 0
+    assert result.network.stream_coalesced > 0
+
+
+def test_refused_tcp_connections_fail_the_calls(tmp_path: pathlib.Path) -> None:
+    args = ["-sn", "uac", "-m", "5", "-r", "10", "-t", "tn", "-net_refuse_c2s", "100"]
+    result, _ = _simulate(args, tmp_path)
+    assert result.main.snapshot.cumulative.failed_calls == 5
+    assert result.network.stream_refusals >= 5
+
+
 def test_stream_fault_options_reach_the_fault_plan() -> None:
     plan = build_plan(
         [
