@@ -260,6 +260,34 @@ def _sim_fault_options() -> tuple[OptionSpec, ...]:
             "hold back this percentage of datagrams by -net_reorder_delay so later ones overtake",
         ),
         ("reorder_delay", "reorder_delay_ms", "MS", "20", "extra delay of a reordered datagram"),
+        (
+            "refuse",
+            "refuse_pct",
+            "PCT",
+            "0",
+            "refuse this percentage of stream (TCP) connection attempts although a listener exists",
+        ),
+        (
+            "split",
+            "split_pct",
+            "PCT",
+            "0",
+            "deliver this percentage of stream writes cut into 2 or 3 pieces at seeded offsets",
+        ),
+        (
+            "coalesce",
+            "coalesce_pct",
+            "PCT",
+            "0",
+            "hold back this percentage of stream writes to deliver them with the next write",
+        ),
+        (
+            "coalesce_hold",
+            "coalesce_hold_ms",
+            "MS",
+            "1",
+            "longest a held stream write waits for the next one (-net_coalesce)",
+        ),
     )
     specs: list[OptionSpec] = []
     for fault, field, metavar, default, text in faults:

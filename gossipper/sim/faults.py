@@ -26,6 +26,10 @@ Selector = str | Address | None
 MAX_DELAY_MS = 3_600_000.0
 """Upper bound for any configured delay: one hour of virtual time."""
 
+SPLIT_STEP_S = 1e-6
+"""Least gap between the pieces of a split stream chunk (one virtual microsecond), so that each
+piece lands in its own delivery round and an active reader gets it in its own receive call."""
+
 
 def _check_pct(name: str, value: float) -> None:
     if not (isinstance(value, int | float) and 0.0 <= value <= 100.0):
@@ -51,8 +55,27 @@ class LinkFaults:
     (source -> destination): like a real path, jitter alone does not reorder. With probability
     ``reorder_pct`` a copy instead gets ``reorder_delay_ms`` more and is exempt from that rule,
     so that later packets overtake it. Streams (TCP-like) keep byte order: they use the delays
-    (never delivering earlier than the previous segment) and ``reset_pct`` per written chunk,
-    and ignore loss, duplication and reordering, which TCP hides from its user.
+    (never delivering earlier than the previous segment) and the stream faults below, and ignore
+    loss, duplication and reordering, which TCP hides from its user.
+
+    Stream faults, each drawn once per segment (``draw_unit`` with the purpose in quotes and the
+    segment's ``packet_identity``, tiebreak ``seq:N``), only when its percentage is above 0:
+
+    - ``reset_pct`` ("reset"): a written chunk resets the connection; both ends then fail.
+    - ``refuse_pct`` ("refuse"): a connection attempt (SYN, drawn with the faults of the
+      client -> server direction) is refused although a listener exists, exactly as if none did.
+    - ``coalesce_pct`` ("coalesce"): a written chunk is held back and leaves in one segment with
+      the next chunk written in its direction, or alone once ``coalesce_hold_ms`` has passed
+      since the first held byte, whichever comes first. A FIN sends the held bytes first; an RST
+      (abortive close, or a reset of the connection) discards them, as a real abortive close
+      discards unsent data. Held bytes count in the send window.
+    - ``split_pct`` ("split"): a chunk of 2 bytes or more that leaves is cut into 2 or 3 data
+      segments at seeded byte boundaries (``split_cuts``); the pieces arrive in order,
+      ``SPLIT_STEP_S`` apart at least, so a reader sees them in separate receive calls.
+
+    A chunk meets the faults in that order: reset, then (merged with any held bytes) coalesce,
+    then, when it leaves, split and the delay; a held chunk keeps the identity of the last chunk
+    merged into it.
     """
 
     loss_pct: float = 0.0
@@ -62,15 +85,23 @@ class LinkFaults:
     reorder_pct: float = 0.0
     reorder_delay_ms: float = 20.0
     reset_pct: float = 0.0
+    refuse_pct: float = 0.0
+    split_pct: float = 0.0
+    coalesce_pct: float = 0.0
+    coalesce_hold_ms: float = 1.0
 
     def __post_init__(self) -> None:
         _check_pct("loss_pct", self.loss_pct)
         _check_pct("duplicate_pct", self.duplicate_pct)
         _check_pct("reorder_pct", self.reorder_pct)
         _check_pct("reset_pct", self.reset_pct)
+        _check_pct("refuse_pct", self.refuse_pct)
+        _check_pct("split_pct", self.split_pct)
+        _check_pct("coalesce_pct", self.coalesce_pct)
         _check_ms("delay_ms", self.delay_ms)
         _check_ms("jitter_ms", self.jitter_ms)
         _check_ms("reorder_delay_ms", self.reorder_delay_ms)
+        _check_ms("coalesce_hold_ms", self.coalesce_hold_ms)
 
 
 NO_FAULTS = LinkFaults()
@@ -144,3 +175,23 @@ def draw_unit(seed: int, purpose: str, identity: str) -> float:
     PYTHONHASHSEED, the platform or the order in which decisions are taken.
     """
     return random.Random(f"{seed}:{purpose}:{identity}").random()
+
+
+def split_cuts(seed: int, identity: str, size: int) -> tuple[int, ...]:
+    """Where the split fault cuts a stream chunk of ``size`` bytes (>= 2): 1 or 2 offsets.
+
+    Recipe (part of the documented one): 3 pieces when ``size >= 3`` and the "split_pieces" draw
+    is >= 0.5, else 2. The first cut is ``1 + int(u * (size - 1))`` with ``u`` the "split_cut1"
+    draw, so every piece is non-empty; the second is ``1 + int(v * (size - 2))`` with ``v`` the
+    "split_cut2" draw, plus 1 when that is >= the first cut (the offsets in [1, size) other than
+    the first, equally likely). Returned sorted.
+    """
+    if size < 2:
+        raise ValueError(f"split_cuts: cannot cut a chunk of {size} byte(s)")
+    first = 1 + int(draw_unit(seed, "split_cut1", identity) * (size - 1))
+    if size < 3 or draw_unit(seed, "split_pieces", identity) < 0.5:
+        return (first,)
+    second = 1 + int(draw_unit(seed, "split_cut2", identity) * (size - 2))
+    if second >= first:
+        second += 1
+    return (min(first, second), max(first, second))

@@ -61,7 +61,14 @@ import trio.testing
 
 from gossipper.errors import BindError, ConfigError, GossipperError, TransportError
 from gossipper.interfaces import Address, Datagram
-from gossipper.sim.faults import FaultPlan, draw_unit, packet_identity
+from gossipper.sim.faults import (
+    SPLIT_STEP_S,
+    FaultPlan,
+    LinkFaults,
+    draw_unit,
+    packet_identity,
+    split_cuts,
+)
 
 EPHEMERAL_PORT_FIRST = 40000
 """First port handed out for port 0, per host and protocol, then counting up (wrapping)."""
@@ -104,16 +111,24 @@ class EventKind(enum.Enum):
     """The destination's receive queue was full (like a full kernel buffer)."""
     STREAM_RESET = "stream_reset"
     """A stream connection was reset by the reset fault."""
+    STREAM_REFUSED = "stream_refused"
+    """A connection attempt (SYN) was refused by the refuse fault."""
+    STREAM_SPLIT = "stream_split"
+    """A stream chunk left as several data segments (split fault; ``copy`` = number of pieces)."""
+    STREAM_HELD = "stream_held"
+    """A stream chunk was held back to leave with the next one (coalesce fault)."""
 
 
 @dataclass(frozen=True, slots=True)
 class NetworkEvent:
     """One entry of the network's event log.
 
-    ``time_s`` is the virtual time of the event (send time for SCHEDULED/LOST/STREAM_RESET,
-    arrival time otherwise). ``digest`` is the blake2b-128 hex digest of a datagram's bytes, or
-    ``"seq:N"`` for a stream segment. ``occurrence`` numbers identical datagrams sent at the same
-    instant; with ``send_time_s`` they complete the identity used to seed fault draws.
+    ``time_s`` is the virtual time of the event: the send time for SCHEDULED, LOST and the
+    ``STREAM_*`` faults (for STREAM_SPLIT the time the chunk left, later than ``send_time_s``
+    for a held chunk), the arrival time otherwise. ``digest`` is the blake2b-128 hex digest of a
+    datagram's bytes, or ``"seq:N"`` for a stream segment. ``occurrence`` numbers identical
+    datagrams sent at the same instant; with ``send_time_s`` they complete the identity used to
+    seed fault draws.
     """
 
     time_s: float
@@ -142,6 +157,10 @@ class NetworkStatistics:
     in_flight: int
     stream_resets: int
     events_dropped: int
+    stream_refusals: int = 0
+    stream_splits: int = 0
+    stream_coalesced: int = 0
+    """Chunks held back by the coalesce fault."""
 
 
 class _DatagramPort:
@@ -193,6 +212,26 @@ class StreamSegment(Protocol):
     """What the stream layer hands the network: one ordered unit of one connection direction."""
 
     @property
+    def direction(self) -> object:
+        """The sending end (one per connection direction), or None for a connectionless reply."""
+        ...
+
+    @property
+    def data(self) -> bytes:
+        """The bytes carried (empty except for data segments)."""
+        ...
+
+    @property
+    def refusable(self) -> bool:
+        """Whether the refuse fault may hit this segment (connection attempts only)."""
+        ...
+
+    @property
+    def aborts(self) -> bool:
+        """Whether this segment is an abortive close (RST): unsent held bytes are discarded."""
+        ...
+
+    @property
     def src(self) -> Address: ...
 
     @property
@@ -218,8 +257,51 @@ class StreamSegment(Protocol):
         """The reset fault hit this segment: reset the whole connection."""
         ...
 
+    def refuse(self) -> None:
+        """The refuse fault hit this connection attempt: refuse it on arrival."""
+        ...
 
-_Flight = _DatagramFlight | StreamSegment
+    def absorb(self, earlier: StreamSegment) -> None:
+        """Carry ``earlier``'s (held) bytes before this segment's own (coalesce fault)."""
+        ...
+
+    def discard(self) -> None:
+        """Drop this segment's (held) bytes: they never leave."""
+        ...
+
+    def split(self, cuts: tuple[int, ...]) -> list[StreamSegment]:
+        """This data segment cut at the byte offsets ``cuts`` (ascending), in order."""
+        ...
+
+
+class _HeldChunk:
+    """A stream chunk held back by the coalesce fault; on the heap, its release deadline."""
+
+    __slots__ = ("network", "release_at_s", "segment", "send_time_s")
+
+    def __init__(
+        self, network: SimNetwork, segment: StreamSegment, send_time_s: float, release_at_s: float
+    ) -> None:
+        self.network = network
+        self.segment = segment
+        self.send_time_s = send_time_s
+        """When the chunk (the last one merged into it) was written: its identity's time."""
+        self.release_at_s = release_at_s
+
+    def land(self, now: float) -> None:
+        # Nothing followed in time: the chunk leaves alone, unless a later segment of its
+        # direction already took it (then this deadline is stale).
+        network = self.network
+        direction = self.segment.direction
+        if network._held.get(direction) is not self:
+            return
+        del network._held[direction]
+        segment = self.segment
+        faults = network.faults.for_link(segment.src, segment.dst)
+        network._send_segment(segment, self.send_time_s, faults, now)
+
+
+_Flight = _DatagramFlight | StreamSegment | _HeldChunk
 _HeapItem = tuple[float, int, _Flight]
 _Out = _OutDatagram | _OutSegment
 _OutKey = tuple[float, Address, Address, int, bytes]
@@ -316,6 +398,11 @@ class SimNetwork:
         self._in_flight = 0
         self._stream_resets = 0
         self._events_dropped = 0
+        self._stream_refusals = 0
+        self._stream_splits = 0
+        self._stream_coalesced = 0
+        self._held: dict[object, _HeldChunk] = {}
+        """The chunk held back by the coalesce fault, per stream direction (sending end)."""
 
     # ----------------------------------------------------------------- public surface
 
@@ -332,6 +419,9 @@ class SimNetwork:
             in_flight=self._in_flight,
             stream_resets=self._stream_resets,
             events_dropped=self._events_dropped,
+            stream_refusals=self._stream_refusals,
+            stream_splits=self._stream_splits,
+            stream_coalesced=self._stream_coalesced,
         )
 
     def events(self) -> list[NetworkEvent]:
@@ -618,26 +708,106 @@ class SimNetwork:
     # ----------------------------------------------------------------- streams (package use)
 
     def _schedule_segment(self, segment: StreamSegment, time_s: float) -> None:
-        """Decide a stream segment's fate now (also used for replies made while landing)."""
+        """Decide a stream segment's fate now (also used for replies made while landing).
+
+        The faults apply in the order given in ``LinkFaults``' docstring; each is drawn only
+        when its percentage is above 0, so a plan without stream faults draws nothing more.
+        """
         src, dst = segment.src, segment.dst
         faults = self.faults.for_link(src, dst)
         tag = f"seq:{segment.seq}"
         identity = packet_identity(time_s, src, dst, tag, 0, 0)
+        seed = self.seed
         if (
             segment.resettable
             and faults.reset_pct > 0
-            and draw_unit(self.seed, "reset", identity) < faults.reset_pct / 100
+            and draw_unit(seed, "reset", identity) < faults.reset_pct / 100
         ):
             self._stream_resets += 1
             self._record(NetworkEvent(time_s, EventKind.STREAM_RESET, src, dst, tag, 0, 0, time_s))
-            segment.reset(time_s)
+            segment.reset(time_s)  # also discards bytes held in either direction
             return
+        held = self._held.pop(segment.direction, None) if self._held else None
+        if held is not None:
+            if segment.data:
+                segment.absorb(held.segment)
+            elif segment.aborts:
+                held.segment.discard()
+            else:
+                # A FIN: the held bytes leave first, so that they still precede the EOF.
+                self._send_segment(held.segment, held.send_time_s, faults, time_s)
+        if (
+            segment.refusable
+            and faults.refuse_pct > 0
+            and draw_unit(seed, "refuse", identity) < faults.refuse_pct / 100
+        ):
+            self._stream_refusals += 1
+            self._record(
+                NetworkEvent(time_s, EventKind.STREAM_REFUSED, src, dst, tag, 0, 0, time_s)
+            )
+            segment.refuse()
+        if (
+            segment.data
+            and faults.coalesce_pct > 0
+            and draw_unit(seed, "coalesce", identity) < faults.coalesce_pct / 100
+        ):
+            # Bounded from the first held byte: merging does not push the deadline back.
+            if held is not None:
+                release_at_s = held.release_at_s
+            else:
+                release_at_s = time_s + faults.coalesce_hold_ms / 1000.0
+            chunk = _HeldChunk(self, segment, time_s, release_at_s)
+            self._held[segment.direction] = chunk
+            self._stream_coalesced += 1
+            self._record(NetworkEvent(time_s, EventKind.STREAM_HELD, src, dst, tag, 0, 0, time_s))
+            heapq.heappush(self._heap, (release_at_s, next(self._decided), chunk))
+            self._wake_at(release_at_s)
+            return
+        self._send_segment(segment, time_s, faults, time_s)
+
+    def _send_segment(
+        self, segment: StreamSegment, send_time_s: float, faults: LinkFaults, leave_s: float
+    ) -> None:
+        """Put a segment leaving at ``leave_s`` in flight: split fault, then delay and jitter.
+
+        ``send_time_s`` is when it was written (earlier for a held chunk): the draws use the
+        identity it had then."""
+        seed = self.seed
+        src, dst = segment.src, segment.dst
+        tag = f"seq:{segment.seq}"
+        identity = packet_identity(send_time_s, src, dst, tag, 0, 0)
         delay_ms = faults.delay_ms
         if faults.jitter_ms > 0:
-            delay_ms += draw_unit(self.seed, "jitter", identity) * faults.jitter_ms
-        deliver_at = segment.arrival_after(time_s + delay_ms / 1000.0)
-        heapq.heappush(self._heap, (deliver_at, next(self._decided), segment))
-        self._wake_at(deliver_at)
+            delay_ms += draw_unit(seed, "jitter", identity) * faults.jitter_ms
+        pieces = [segment]
+        size = len(segment.data)
+        if (
+            size >= 2
+            and faults.split_pct > 0
+            and draw_unit(seed, "split", identity) < faults.split_pct / 100
+        ):
+            pieces = segment.split(split_cuts(seed, identity, size))
+            self._stream_splits += 1
+            self._record(
+                NetworkEvent(
+                    leave_s, EventKind.STREAM_SPLIT, src, dst, tag, 0, len(pieces), send_time_s
+                )
+            )
+        earliest_s = leave_s + delay_ms / 1000.0
+        first_s = float("inf")
+        for piece in pieces:
+            deliver_at = piece.arrival_after(earliest_s)
+            first_s = min(first_s, deliver_at)
+            heapq.heappush(self._heap, (deliver_at, next(self._decided), piece))
+            # Each piece in its own delivery round (SPLIT_STEP_S in faults).
+            earliest_s = deliver_at + SPLIT_STEP_S
+        self._wake_at(first_s)
+
+    def _drop_held(self, direction: object) -> None:
+        """Discard the bytes held in ``direction`` (the connection was reset)."""
+        held = self._held.pop(direction, None) if self._held else None
+        if held is not None:
+            held.segment.discard()
 
 
 @asynccontextmanager

@@ -7,9 +7,22 @@ through the network's outbox and heap like a datagram, keyed by ``(deliver_at, s
 destination, sequence)``, so streams obey the same determinism argument (see
 ``gossipper.sim.network``). Per direction a segment never arrives before the previous one,
 so byte order is kept whatever the jitter. Loss, duplication and reordering are not applied
-(TCP hides them); the ``reset_pct`` fault resets the connection on a written chunk: both ends then
-raise ``TransportError``. ``SimStream.reset`` is the abortive close: an RST reaches the peer after
-the bytes already in flight, and the peer's next send or receive raises ``TransportError``.
+(TCP hides them). The stream faults (``LinkFaults``) are what TCP does show its user:
+
+- ``reset_pct`` resets the connection on a written chunk: both ends then raise
+  ``TransportError``;
+- ``refuse_pct`` refuses a connection attempt although a listener exists: ``connect_stream``
+  raises ``TransportError`` "connection refused", as with no listener;
+- ``split_pct`` cuts a written chunk into 2 or 3 data segments, so that the reader's
+  ``receive_some`` returns a message in pieces (mid-header, mid-Content-Length);
+- ``coalesce_pct`` holds a chunk back and sends it in one segment with the next chunk (the
+  reader gets two messages in one ``receive_some``), or alone after ``coalesce_hold_ms``.
+
+None of them loses, duplicates or reorders a byte, except that a reset (fault, ``reset`` or
+the peer's RST) discards the held bytes of the connection, as an abortive close discards the
+unsent data of a real socket; ``aclose`` sends them before the FIN. ``SimStream.reset`` is the
+abortive close: an RST reaches the peer after the bytes already in flight, and the peer's next
+send or receive raises ``TransportError``.
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ import trio
 
 from gossipper.errors import BindError, TransportError
 from gossipper.interfaces import Address
-from gossipper.sim.network import SimNetwork, _check_destination
+from gossipper.sim.network import SimNetwork, StreamSegment, _check_destination
 
 STREAM_WINDOW_BYTES = 1 << 20
 """Bytes a stream may have in flight before ``send_all`` waits (a bounded send buffer)."""
@@ -46,7 +59,7 @@ class _State(enum.Enum):
 class _Segment:
     """One unit of one connection direction; implements ``network.StreamSegment``."""
 
-    __slots__ = ("_dst", "_seq", "_src", "data", "kind", "sender", "target")
+    __slots__ = ("_dst", "_seq", "_src", "data", "kind", "refused", "sender", "target")
 
     def __init__(
         self,
@@ -65,6 +78,7 @@ class _Segment:
         self.sender = sender
         self.target = target
         self.data = data
+        self.refused = False
 
     @property
     def src(self) -> Address:
@@ -81,6 +95,44 @@ class _Segment:
     @property
     def resettable(self) -> bool:
         return self.kind is _SegmentKind.DATA
+
+    @property
+    def direction(self) -> object:
+        return self.sender
+
+    @property
+    def refusable(self) -> bool:
+        return self.kind is _SegmentKind.SYN
+
+    @property
+    def aborts(self) -> bool:
+        return self.kind is _SegmentKind.RST
+
+    def refuse(self) -> None:
+        self.refused = True
+
+    def absorb(self, earlier: StreamSegment) -> None:
+        self.data = earlier.data + self.data
+
+    def discard(self) -> None:
+        if self.sender is not None:
+            self.sender._release(len(self.data))
+        self.data = b""
+
+    def split(self, cuts: tuple[int, ...]) -> list[StreamSegment]:
+        bounds = (0, *cuts, len(self.data))
+        return [
+            _Segment(
+                _SegmentKind.DATA,
+                self._src,
+                self._dst,
+                self._seq,
+                self.sender,
+                self.target,
+                self.data[start:end],
+            )
+            for start, end in zip(bounds, bounds[1:], strict=False)
+        ]
 
     def arrival_after(self, earliest_s: float) -> float:
         sender = self.sender
@@ -130,7 +182,8 @@ class _Segment:
         network = client._network
         listener = network._stream_ports.get(self._dst)
         if (
-            not isinstance(listener, SimStreamListener)
+            self.refused
+            or not isinstance(listener, SimStreamListener)
             or listener._closed
             or len(listener._backlog) >= LISTEN_BACKLOG
         ):
@@ -184,6 +237,7 @@ class SimStream(trio.abc.Stream):
         self._reset = True
         self._reset_reason = reason
         self._buffer.clear()
+        self._network._drop_held(self)  # unsent bytes die with the connection
         self._lot.unpark_all()
         self._send_lot.unpark_all()
 

@@ -312,10 +312,55 @@ def test_fault_options_build_per_direction_rules(tmp_path: pathlib.Path) -> None
     assert plan.main.config.timers.timeout_s == 3600.0
 
 
+def test_sip_over_split_and_coalesced_tcp_segments_still_completes_every_call(
+    tmp_path: pathlib.Path,
+) -> None:
+    args = ["-sn", "uac", "-m", "40", "-r", "20", "-t", "t1", "-net_delay", "2"]
+    args += ["-net_split", "60", "-net_coalesce", "60"]
+    result, _ = _simulate(args, tmp_path)
+    cumulative = result.main.snapshot.cumulative
+    assert (cumulative.successful_calls, cumulative.failed_calls) == (40, 0)
+    # The framing saw messages cut mid-way and two messages in one read.
+    assert result.network.stream_splits > 0
+    assert result.network.stream_coalesced > 0
+
+
+def test_refused_tcp_connections_fail_the_calls(tmp_path: pathlib.Path) -> None:
+    args = ["-sn", "uac", "-m", "5", "-r", "10", "-t", "tn", "-net_refuse_c2s", "100"]
+    result, _ = _simulate(args, tmp_path)
+    assert result.main.snapshot.cumulative.failed_calls == 5
+    assert result.network.stream_refusals >= 5
+
+
+def test_stream_fault_options_reach_the_fault_plan() -> None:
+    plan = build_plan(
+        [
+            "-sn",
+            "uac",
+            "-net_refuse",
+            "10",
+            "-net_split_c2s",
+            "25",
+            "-net_coalesce",
+            "5",
+            "-net_coalesce_s2c",
+            "50",
+            "-net_coalesce_hold_s2c",
+            "3",
+        ]
+    )
+    c2s = plan.faults.for_link((CLIENT_HOST, 40000), ("10.0.0.2", 5060))
+    s2c = plan.faults.for_link(("10.0.0.2", 5060), (CLIENT_HOST, 40000))
+    assert (c2s.refuse_pct, c2s.split_pct, c2s.coalesce_pct, c2s.coalesce_hold_ms) == (10, 25, 5, 1)
+    assert (s2c.refuse_pct, s2c.split_pct, s2c.coalesce_pct, s2c.coalesce_hold_ms) == (10, 0, 50, 3)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["-sn", "uac", "-net_loss", "101"], "-net_loss must be a percentage in [0, 100]"),
+        (["-sn", "uac", "-net_split", "101"], "-net_split must be a percentage in [0, 100]"),
+        (["-sn", "uac", "-net_coalesce_hold", "-1"], "-net_coalesce_hold must be a finite number"),
         (["-sn", "uac", "-net_delay", "-1"], "-net_delay must be a finite number >= 0"),
         (["-sn", "uac", "-net_jitter", "x"], "-net_jitter must be a number"),
         (["-sn", "uac", "-seed", "abc"], "-seed must be an integer"),
