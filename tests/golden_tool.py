@@ -167,6 +167,29 @@ CASES: tuple[GoldenCase, ...] = (
         "the main side is the uas (uac peer at 20 cps, 5% duplication)",
         ("-sn", "uas", "-m", "20", "-r", "20", "-net_dup", "5", "-net_delay", "4", "-seed", "5"),
     ),
+    GoldenCase(
+        "tcp_t1",
+        "-t t1: every call over one TCP connection, clean network",
+        ("-sn", "uac", "-t", "t1", "-m", "20", "-r", "10"),
+    ),
+    GoldenCase(
+        "tcp_tn_resets",
+        "-t tn: a connection per call; 3% resets, 10 ms delay, split and coalesced segments",
+        tuple(
+            "-sn uac -t tn -m 40 -r 20 -net_reset 3 -net_delay 10 -net_split 20"
+            " -net_coalesce 20 -seed 5".split()
+        ),
+    ),
+    GoldenCase(
+        "tls_ln",
+        "-t ln: a TLS connection (real handshake) per call, 5 ms delay",
+        ("-sn", "uac", "-t", "ln", "-m", "20", "-r", "10", "-net_delay", "5"),
+    ),
+    GoldenCase(
+        "ws_w1",
+        "-t w1: SIP over one WebSocket connection, 5 ms delay",
+        ("-sn", "uac", "-t", "w1", "-m", "20", "-r", "10", "-net_delay", "5"),
+    ),
 )
 """The golden cases (at least 8, see issue 4 item 6)."""
 

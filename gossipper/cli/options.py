@@ -261,6 +261,13 @@ def _sim_fault_options() -> tuple[OptionSpec, ...]:
         ),
         ("reorder_delay", "reorder_delay_ms", "MS", "20", "extra delay of a reordered datagram"),
         (
+            "reset",
+            "reset_pct",
+            "PCT",
+            "0",
+            "reset the stream (TCP) connection on this percentage of writes (both ends see RST)",
+        ),
+        (
             "refuse",
             "refuse_pct",
             "PCT",

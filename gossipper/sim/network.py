@@ -161,6 +161,10 @@ class NetworkStatistics:
     stream_splits: int = 0
     stream_coalesced: int = 0
     """Chunks held back by the coalesce fault."""
+    stream_connections: int = 0
+    """Stream connection attempts (SYNs), refused ones included."""
+    stream_bytes: int = 0
+    """Stream payload bytes written (each write counted once, whatever its fate)."""
 
 
 class _DatagramPort:
@@ -401,6 +405,8 @@ class SimNetwork:
         self._stream_refusals = 0
         self._stream_splits = 0
         self._stream_coalesced = 0
+        self._stream_connections = 0
+        self._stream_bytes = 0
         self._held: dict[object, _HeldChunk] = {}
         """The chunk held back by the coalesce fault, per stream direction (sending end)."""
 
@@ -422,6 +428,8 @@ class SimNetwork:
             stream_refusals=self._stream_refusals,
             stream_splits=self._stream_splits,
             stream_coalesced=self._stream_coalesced,
+            stream_connections=self._stream_connections,
+            stream_bytes=self._stream_bytes,
         )
 
     def events(self) -> list[NetworkEvent]:
@@ -718,6 +726,9 @@ class SimNetwork:
         tag = f"seq:{segment.seq}"
         identity = packet_identity(time_s, src, dst, tag, 0, 0)
         seed = self.seed
+        if segment.refusable:
+            self._stream_connections += 1
+        self._stream_bytes += len(segment.data)
         if (
             segment.resettable
             and faults.reset_pct > 0

@@ -198,6 +198,16 @@ def simulation_report(plan: SimulationPlan, result: SimulationResult) -> str:
         f"  Network: {net.sent} datagrams sent, {net.delivered} delivered, {net.lost} lost,"
         f" {net.duplicated} duplicated, {net.reordered} reordered,"
         f" {net.dropped_unbound + net.dropped_overflow} dropped",
+    ]
+    if net.stream_connections:
+        lines.append(
+            # No byte count: TLS handshakes differ by a byte or two from run to run (ECDSA
+            # signatures), and this block must be the same bytes for the same seed.
+            f"  Streams: {net.stream_connections} connections ({net.stream_refusals} refused),"
+            f" {net.stream_resets} reset, {net.stream_splits} split,"
+            f" {net.stream_coalesced} coalesced writes"
+        )
+    lines += [
         f"  Peer {plan.peer.scenario.base_name}: {peer.total_calls} calls,"
         f" {peer.successful_calls} successful, {peer.failed_calls} failed,"
         f" {peer.retransmissions} retransmissions",
