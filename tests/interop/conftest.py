@@ -55,3 +55,14 @@ def pytest_runtest_makereport(
     if proxy is not None and report.failed and proxy.log_file.exists():
         report.sections.append(("kamailio log", proxy.log()[-20000:]))
     return report
+
+
+@pytest.fixture(scope="session")
+def tshark_binary() -> str:
+    """Wireshark's tshark, the independent decoder. In CI a missing one is a failure."""
+    path = shutil.which("tshark")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("tshark is not installed: .ci/run must apt-get install tshark")
+        pytest.skip("tshark not installed (apt-get install -y tshark); required in CI")
+    return path
