@@ -65,6 +65,11 @@ class GoldenCase:
         return ["sim", *self.args, *TRACES]
 
 
+_TN_RESETS = (
+    "-sn", "uac", "-t", "tn", "-m", "40", "-r", "20", "-net_reset", "3",
+    "-net_delay", "10", "-net_split", "20", "-net_coalesce", "20", "-seed", "5",
+)  # fmt: skip
+
 CASES: tuple[GoldenCase, ...] = (
     GoldenCase(
         "clean",
@@ -175,10 +180,7 @@ CASES: tuple[GoldenCase, ...] = (
     GoldenCase(
         "tcp_tn_resets",
         "-t tn: a connection per call; 3% resets, 10 ms delay, split and coalesced segments",
-        tuple(
-            "-sn uac -t tn -m 40 -r 20 -net_reset 3 -net_delay 10 -net_split 20"
-            " -net_coalesce 20 -seed 5".split()
-        ),
+        _TN_RESETS,
     ),
     GoldenCase(
         "tls_ln",

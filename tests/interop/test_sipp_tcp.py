@@ -51,7 +51,8 @@ def _gossipper_uac(port: int, mode: str, tmp: pathlib.Path) -> list[str]:
 
 def _sipp(sipp: str, role: str, mode: str, tmp: pathlib.Path, *args: str) -> list[str]:
     return [
-        sipp, *(() if "-sf" in args else ("-sn", role)), "-t", mode, "-i", LOOPBACK, "-nostdin", "-m", str(CALLS),
+        sipp, *(() if "-sf" in args else ("-sn", role)), "-t", mode, "-i", LOOPBACK,
+        "-nostdin", "-m", str(CALLS),
         *SIPP_MAX_SOCKET, "-trace_stat", "-stf", str(tmp / f"sipp_{role}.csv"), "-fd", "1",
         *args,
     ]  # fmt: skip
@@ -118,3 +119,31 @@ def test_gossipper_uac_against_gossipper_uas_over_tcp(tmp_path: pathlib.Path, mo
     server = gossipper_counts(tmp_path / "uas.json")
     assert client.created == client.successful == CALLS
     assert server.created == server.successful == CALLS
+
+
+def test_t1_client_connection_leaves_from_dash_i_and_dash_p(tmp_path: pathlib.Path) -> None:
+    """Peers expect the TCP source port to be the Via port: -p binds the client connection."""
+    import socket
+
+    local_port = free_tcp_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind((LOOPBACK, 0))
+        listener.listen(1)
+        listener.settimeout(30)
+        port = listener.getsockname()[1]
+        uac = start(
+            gossipper_command(
+                "-sn", "uac", "-t", "t1", f"{LOOPBACK}:{port}", "-i", LOOPBACK,
+                "-p", str(local_port), "-m", "1", "-nostdin", "-timeout", "3",
+            ),
+            tmp_path,
+        )  # fmt: skip
+        connection, source = listener.accept()
+        with connection:
+            connection.settimeout(30)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += connection.recv(65536)
+        finish(uac)
+    assert source == (LOOPBACK, local_port)
+    assert f"Via: SIP/2.0/TCP {LOOPBACK}:{local_port};".encode() in data
