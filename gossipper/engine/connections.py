@@ -341,6 +341,12 @@ class StreamEndpoints:
                 if message is None:
                     break
                 on_message(message, link.flow)
+            if framer.missing_lengths:
+                framer.missing_lengths = 0
+                self._warning(
+                    f"{self.transport_name} message from {host}:{port} without Content-Length,"
+                    " taken as 0 (RFC 3261 section 18.3 requires it on streams)"
+                )
             if framer.take_pings():
                 try:
                     link.queue(_PONG)

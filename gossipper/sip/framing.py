@@ -14,10 +14,11 @@ _CONTENT_LENGTH_NAMES = (b"content-length", b"l")
 
 
 def _content_length(head: bytes) -> int:
-    """Content-Length of a header section (long or compact form, any case).
+    """Content-Length of a header section (long or compact form, any case); -1 when missing.
 
-    SIPp rule (docs/sipp-behaviour.md#stream-framing): missing means 0 and an unparsable value also
-    counts as 0, so a garbled header cannot stall the stream; parse_message reports it afterwards.
+    SIPp rule (docs/sipp-behaviour.md#stream-framing): missing means 0 (the caller maps -1 to 0
+    and counts it) and an unparsable value also counts as 0, so a garbled header cannot stall
+    the stream; parse_message reports it afterwards.
     """
     lowered = head.lower()
     pos = lowered.find(b"\ncontent-length")
@@ -28,12 +29,12 @@ def _content_length(head: bytes) -> int:
         if length is not None:
             return length
     elif pos < 0 and b"\nl" not in lowered:
-        return 0
+        return -1
     for line in lowered.split(b"\n")[1:]:  # [0] is the start line
         length = _length_value(line)
         if length is not None:
             return length
-    return 0
+    return -1
 
 
 def _length_value(line: bytes) -> int | None:
@@ -58,7 +59,7 @@ class StreamFramer:
     stream has lost sync, so the connection should be closed).
     """
 
-    __slots__ = ("_buf", "_max", "_scan_from", "_broken", "_crlf_run", "_pings")
+    __slots__ = ("_buf", "_max", "_scan_from", "_broken", "_crlf_run", "_pings", "missing_lengths")
 
     def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
         self._buf = bytearray()
@@ -70,6 +71,8 @@ class StreamFramer:
         # (CRLFCRLF) are one RFC 5626 keep-alive ping, which the connection answers.
         self._crlf_run = 0
         self._pings = 0
+        # Messages framed without a Content-Length header (taken as 0); the reader resets it.
+        self.missing_lengths = 0
 
     def take_pings(self) -> int:
         """Double-CRLF keep-alive pings seen since the last call (each wants a CRLF pong)."""
@@ -124,7 +127,12 @@ class StreamFramer:
             self._scan_from = len(buf)
             return None
 
-        total = body_start + _content_length(bytes(buf[:end]))
+        length = _content_length(bytes(buf[:end]))
+        if length < 0:
+            # RFC 3261 18.3 requires Content-Length on streams; SIPp takes a missing one as 0.
+            self.missing_lengths += 1
+            length = 0
+        total = body_start + length
         if total > self._max:
             self._fail(f"message of {total} bytes exceeds the {self._max}-byte limit")
         if len(buf) < total:

@@ -291,3 +291,28 @@ def test_oversized_message_is_counted_and_closes_the_connection() -> None:
     assert stats.malformed_messages == 1
     assert received and received[-1] in (b"<reset>", b"<eof>")
     assert stats.snapshot.cumulative.incoming_calls == 0
+
+
+def test_missing_content_length_is_taken_as_zero_and_warned() -> None:
+    async def send(stream: Any) -> None:
+        await stream.send_all(INVITE.format(n=1).replace("Content-Length: 0\r\n", "").encode())
+
+    stats, received = _raw_client_against_uas(send)
+    assert stats.snapshot.cumulative.incoming_calls == 1
+    assert b"SIP/2.0 200 OK" in b"".join(received)
+    assert stats.snapshot.cumulative.warnings >= 1
+    assert stats.malformed_messages == 0
+
+
+def test_too_short_content_length_is_counted_and_the_stream_goes_on() -> None:
+    async def send(stream: Any) -> None:
+        # A body longer than the Content-Length says: the rest is garbage before the next
+        # message; it is counted as malformed and the next INVITE still makes a call.
+        first = INVITE.format(n=1).replace("Content-Length: 0", "Content-Length: 4")
+        await stream.send_all(first.encode() + b"v=0\r\no=garbage here\r\n\r\n")
+        await stream.send_all(INVITE.format(n=2).encode())
+
+    stats, received = _raw_client_against_uas(send)
+    assert stats.malformed_messages == 1
+    assert stats.snapshot.cumulative.incoming_calls == 2
+    assert b"".join(received).count(b"SIP/2.0 200 OK") == 2
