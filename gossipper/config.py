@@ -42,8 +42,8 @@ __all__ = [
     "parse_default_behaviors",
 ]
 
-# -t values SIPp 3.6.1 knows (docs/sipp-behaviour.md, "Option families"); only these two are
-# implemented so far.
+# -t values: SIPp 3.6.1's (docs/sipp-behaviour.md, "Option families") and the WebSocket modes
+# (w1/wn, ws1/wsn) gossipper adds.
 KNOWN_TRANSPORT_MODES: tuple[str, ...] = (
     "u1",
     "un",
@@ -61,17 +61,8 @@ KNOWN_TRANSPORT_MODES: tuple[str, ...] = (
     "c1",
     "cn",
 )
-SUPPORTED_TRANSPORT_MODES: tuple[str, ...] = (
-    "u1",
-    "un",
-    "t1",
-    "tn",
-    "l1",
-    "ln",
-    "w1",
-    "wn",
-    "ws1",
-    "wsn",
+SUPPORTED_TRANSPORT_MODES: tuple[str, ...] = tuple(
+    mode for mode in KNOWN_TRANSPORT_MODES if mode not in ("ui", "s1", "sn", "c1", "cn")
 )
 STREAM_TRANSPORTS: dict[str, str] = {
     "t": "TCP",

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 LOOPBACK = "127.0.0.1"
@@ -77,56 +78,15 @@ def gossipper_counts(summary_file: pathlib.Path) -> Counts:
     )
 
 
-def _udp_port_bound(port: int) -> bool:
-    """Whether a UDP socket is bound to ``port``, read from /proc/net/udp{,6}.
+def _port_in_table(port: int, tables: tuple[str, str], state: str | None) -> bool:
+    """Whether a socket is bound to ``port`` (in ``state`` when given, e.g. "0A" = LISTEN),
+    read from /proc/net/{udp,tcp}{,6}.
 
     Passive on purpose: probing by binding the port ourselves would, for that moment, make the
-    process under test fail to bind it (a race that failed a CI run).
+    process under test fail to bind it (a race that failed a CI run), and probing a TCP port by
+    connecting would hand the process under test a connection to handle.
     """
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            lines = pathlib.Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 1 and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                return True
-    return False
-
-
-def wait_for_udp_listener(
-    port: int, process: subprocess.Popen[str] | None = None, timeout_s: float = 30.0
-) -> None:
-    """Wait until something is bound to the UDP port (bind attempt fails).
-
-    Generous timeout: on a loaded CI machine a cold start (modules compiled from source, no
-    .pyc) can take seconds. If ``process`` exits first, its output says why.
-    """
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _udp_port_bound(port):
-            return
-        if process is not None and process.poll() is not None:
-            out, err = process.communicate()
-            raise AssertionError(
-                f"process exited ({process.returncode}) before listening on UDP {port}:\n"
-                f"{out[-2000:]}\n{err[-2000:]}"
-            )
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on UDP {port} after {timeout_s} s")
-
-
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def _tcp_port_listening(port: int) -> bool:
-    """Whether a TCP socket listens on ``port`` (state 0A in /proc/net/tcp{,6}); passive, as
-    for UDP."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for table in tables:
         try:
             lines = pathlib.Path(table).read_text().splitlines()[1:]
         except OSError:
@@ -135,26 +95,61 @@ def _tcp_port_listening(port: int) -> bool:
             fields = line.split()
             if (
                 len(fields) > 3
-                and fields[3] == "0A"
                 and int(fields[1].rsplit(":", 1)[1], 16) == port
+                and (state is None or fields[3] == state)
             ):
                 return True
     return False
+
+
+def _udp_port_bound(port: int) -> bool:
+    return _port_in_table(port, ("/proc/net/udp", "/proc/net/udp6"), None)
+
+
+def _tcp_port_listening(port: int) -> bool:
+    return _port_in_table(port, ("/proc/net/tcp", "/proc/net/tcp6"), "0A")
+
+
+def _wait_for_port(
+    what: str,
+    bound: Callable[[int], bool],
+    port: int,
+    process: subprocess.Popen[str] | None,
+    timeout_s: float,
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if bound(port):
+            return
+        if process is not None and process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(
+                f"process exited ({process.returncode}) before listening on {what} {port}:\n"
+                f"{out[-2000:]}\n{err[-2000:]}"
+            )
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {what} {port} after {timeout_s} s")
+
+
+def wait_for_udp_listener(
+    port: int, process: subprocess.Popen[str] | None = None, timeout_s: float = 30.0
+) -> None:
+    """Wait until something is bound to the UDP port.
+
+    Generous timeout: on a loaded CI machine a cold start (modules compiled from source, no
+    .pyc) can take seconds. If ``process`` exits first, its output says why.
+    """
+    _wait_for_port("UDP", _udp_port_bound, port, process, timeout_s)
 
 
 def wait_for_tcp_listener(
     port: int, process: subprocess.Popen[str] | None = None, timeout_s: float = 30.0
 ) -> None:
     """Wait until something listens on the TCP port (see ``wait_for_udp_listener``)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _tcp_port_listening(port):
-            return
-        if process is not None and process.poll() is not None:
-            out, err = process.communicate()
-            raise AssertionError(
-                f"process exited ({process.returncode}) before listening on TCP {port}:\n"
-                f"{out[-2000:]}\n{err[-2000:]}"
-            )
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on TCP {port} after {timeout_s} s")
+    _wait_for_port("TCP", _tcp_port_listening, port, process, timeout_s)
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])

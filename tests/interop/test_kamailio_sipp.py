@@ -26,6 +26,7 @@ from tests.interop.harness import (
     finish,
     sipp_counts,
     start,
+    wait_for_tcp_listener,
     wait_for_udp_listener,
 )
 from tests.interop.kamailio_proxy import KamailioProxy, free_port, options_request
@@ -85,30 +86,6 @@ def _headers(message: str, name: str) -> list[str]:
         for line in message.splitlines()[1:]
         if line.split(":", 1)[0].strip().lower() == name.lower()
     ]
-
-
-def _tcp_listening(port: int) -> bool:
-    """Whether a socket listens on TCP ``port`` (state 0A in /proc/net/tcp): passive, like
-    harness._udp_port_bound, so the check opens no connection the UAS would have to handle."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = pathlib.Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
-                return True
-    return False
-
-
-def _wait_for_tcp_listener(port: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while not _tcp_listening(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            rc, out, err = finish(process, timeout_s=5)
-            raise AssertionError(f"SIPp UAS not listening on TCP {port} ({rc}):\n{out}\n{err}")
-        time.sleep(0.05)
 
 
 def test_kamailio_starts_and_config_checks(
@@ -205,7 +182,7 @@ def test_sipp_calls_through_kamailio(
         if uas_transport == "udp":
             wait_for_udp_listener(uas_port, uas)
         else:
-            _wait_for_tcp_listener(uas_port, uas)
+            wait_for_tcp_listener(uas_port, uas)
         # Registered over the UAC's transport: in the udp-tcp case a REGISTER over UDP names a
         # TCP contact, and the proxy must still reach the UAS over TCP.
         rc, output, _ = _sipp_register(
