@@ -62,7 +62,7 @@ KNOWN_TRANSPORT_MODES: tuple[str, ...] = (
     "cn",
 )
 SUPPORTED_TRANSPORT_MODES: tuple[str, ...] = tuple(
-    mode for mode in KNOWN_TRANSPORT_MODES if mode not in ("ui", "s1", "sn", "c1", "cn")
+    mode for mode in KNOWN_TRANSPORT_MODES if mode not in ("s1", "sn", "c1", "cn")
 )
 STREAM_TRANSPORTS: dict[str, str] = {
     "t": "TCP",
@@ -88,6 +88,11 @@ def is_stream_mode(mode: str) -> bool:
 def is_multi_socket_mode(mode: str) -> bool:
     """True for the one-socket-per-call modes (un, tn, ln, wn, wsn)."""
     return mode.endswith("n")
+
+
+def is_per_ip_mode(mode: str) -> bool:
+    """True for -t ui: one UDP socket per local IP of the first -inf file (-ip_field)."""
+    return mode == "ui"
 
 
 TRACE_FORMATS: tuple[str, ...] = ("sipp", "gossipper")
@@ -412,6 +417,11 @@ class RunConfig:
                     raise ConfigError(f"{option} names and values must be strings")
                 if not key:
                     raise ConfigError(f"{option} needs a non-empty name")
+        if is_per_ip_mode(self.transport.transport_mode) and not identity.injection_files:
+            raise ConfigError(
+                "-t ui needs an injection file (-inf FILE) whose field -ip_field N holds the"
+                " local IPs"
+            )
         basenames = {_basename(path) for path in identity.injection_files}
         for file_name, field in identity.injection_indexes:
             if _basename(file_name) not in basenames:

@@ -72,6 +72,7 @@ class Call(Parker):
         "cseq",
         "user_id",
         "local_port",
+        "local_ip",
         "last_message",
         "peer_tag",
         "route_set",
@@ -139,6 +140,7 @@ class Call(Parker):
         self.cseq = engine.base_cseq - 1
         self.user_id = user_id
         self.local_port = flow.local_address[1]
+        self.local_ip = flow.local_address[0]
         self.last_message: SipMessageLike | None = None
         self.peer_tag: str | None = None
         self.route_set: str | None = None
@@ -221,6 +223,14 @@ class Call(Parker):
     @rng.setter
     def rng(self, value: random.Random) -> None:
         self._rng = value
+
+    def use_flow(self, flow: Flow) -> None:
+        """Send from another socket before the call runs (``-t ui``: the one of the call's
+        injection row, known only once the row is chosen here in ``__init__``)."""
+        self.flow = flow
+        self.local_port = flow.local_address[1]
+        self.local_ip = flow.local_address[0]
+        self.reliable = flow.reliable
 
     # ------------------------------------------------------------------ delivery (engine side)
 

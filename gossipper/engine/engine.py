@@ -20,14 +20,15 @@ from dataclasses import dataclass
 
 import trio
 
-from gossipper.config import RunConfig, is_multi_socket_mode, is_stream_mode
+from gossipper.config import RunConfig, is_multi_socket_mode, is_per_ip_mode, is_stream_mode
 from gossipper.engine.call import Call, answer_out_of_call
 from gossipper.engine.connections import Link, StreamEndpoints, StreamFlow, first_free_listener
 from gossipper.engine.elements import new_run_stats
 from gossipper.engine.host import AUTO_ANSWERED_METHODS, CallHost, DatagramFlow
+from gossipper.engine.per_ip import PerIpSockets, open_per_ip_sockets
 from gossipper.engine.rate import RateState, default_open_call_limit
 from gossipper.engine.timers import Parker, TimerQueue
-from gossipper.errors import BindError, ExitStatus, TransportError
+from gossipper.errors import BindError, ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import (
     Address,
     ChannelLayer,
@@ -233,6 +234,9 @@ class Engine(CallHost):
         self._next_user_id = 1
         self._final_snapshot: StatsSnapshot | None = None
         self._flows: dict[Address, DatagramFlow] = {}
+        # -t ui: the socket of each local IP, and a flow cache per socket.
+        self._per_ip: PerIpSockets | None = None
+        self._ip_flows: dict[DatagramTransport, dict[Address, DatagramFlow]] = {}
 
     # ------------------------------------------------------------------ settings helpers
 
@@ -282,13 +286,36 @@ class Engine(CallHost):
                 self._stream_local = (self._bind_host, config.transport.local_port or 0)
             self._bind_scenario()
             return
-        if config.transport.local_port is not None:
+        if is_per_ip_mode(config.transport.transport_mode):
+            await self._open_per_ip()
+        elif config.transport.local_port is not None:
             self._main_transport = await self._transports.open_datagram(
                 self._bind_host, config.transport.local_port
             )
         else:
             self._main_transport = await _open_first_free(self._transports, self._bind_host)
         self._bind_scenario()
+
+    async def _open_per_ip(self) -> None:
+        """-t ui: one socket per local IP of the first -inf file; the first is the main one."""
+        env = self.env
+        if env.default_injection is None:
+            raise ConfigError(
+                "-t ui needs an injection file (-inf FILE) whose field -ip_field N holds the"
+                " local IPs"
+            )
+        per_ip = await open_per_ip_sockets(
+            self._transports,
+            env.injection[env.default_injection],
+            self._config.transport.ip_field,
+            self._config.transport.local_port,
+            same_port=self.scenario.is_server,
+            first_port=FIRST_DEFAULT_PORT,
+            last_port=LAST_DEFAULT_PORT,
+        )
+        self._per_ip = per_ip
+        self._main_transport = per_ip.transports[0]
+        self._ip_flows = {transport: {} for transport in per_ip.transports}
 
     def _bind_scenario(self) -> None:
         """Fold the run-static keywords into the templates once the SIP port is known."""
@@ -310,7 +337,10 @@ class Engine(CallHost):
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self.timers.run)
-            if self._main_transport is not None:
+            if self._per_ip is not None:
+                for transport in self._per_ip.transports:
+                    nursery.start_soon(self._receive_loop, transport)
+            elif self._main_transport is not None:
                 nursery.start_soon(self._receive_loop, self._main_transport)
             nursery.start_soon(self._housekeeping_loop)
             streams = self._streams
@@ -340,7 +370,9 @@ class Engine(CallHost):
             if streams is not None:
                 await streams.close()
             nursery.cancel_scope.cancel()
-        if self._main_transport is not None:
+        if self._per_ip is not None:
+            self._per_ip.close()
+        elif self._main_transport is not None:
             self._main_transport.close()
         if self._on_dump is not None:
             await self._dump()
@@ -646,6 +678,9 @@ class Engine(CallHost):
         cache is per socket and dropped whole when it grows past _MAX_CACHED_FLOWS peers.
         """
         flows = self._flows
+        if self._ip_flows:
+            # -t ui: every local IP's socket talks to the same peers.
+            flows = self._ip_flows.get(transport, flows)
         flow = flows.get(remote)
         if flow is None or flow.transport is not transport:
             if len(flows) >= _MAX_CACHED_FLOWS:
@@ -785,12 +820,20 @@ class Engine(CallHost):
             self._pending_socket_calls += 1
             self._check_call_limit()
             return
-        self._new_call(
+        call = self._new_call(
             call_id=self.format_call_id(number),
             flow=self._flow(self._main_transport, remote),
             incoming=False,
             user_id=user_id,
         )
+        per_ip = self._per_ip
+        if per_ip is not None:
+            # -t ui: send from the socket of the call's injection row, chosen as the call was
+            # made. Launching only scheduled the call, so it has sent nothing yet. A row
+            # without a bound IP (added at run time) keeps the first IP's socket.
+            transport = per_ip.for_line(call.injection_line)
+            if transport is not None and transport is not self._main_transport:
+                call.use_flow(self._flow(transport, remote))
 
     async def _run_call_with_own_socket(self, number: int, user_id: int) -> None:
         remote = self._remote

@@ -74,7 +74,10 @@ class RunEnv:
     local_port: int = 5060
     """The bound SIP port (per-call ports come from ``CallContext.local_port``)."""
     per_call_local_port: bool = False
-    """True in multi-socket client modes (``-t un``...): ``[local_port]`` is per call."""
+    """True in multi-socket client modes (``-t un``...) and ``-t ui``: ``[local_port]`` is
+    per call."""
+    per_call_local_ip: bool = False
+    """True in ``-t ui``: ``[local_ip]`` and ``[server_ip]`` are the call's socket address."""
     transport: str = "UDP"
     """``UDP``, ``TCP``, ``TLS`` or ``SCTP``."""
     media_ip: str = ""
@@ -153,6 +156,8 @@ class CallContext(Protocol):
     cseq: int
     user_id: int
     local_port: int
+    local_ip: str
+    """The call's socket address (read only with ``RunEnv.per_call_local_ip``)."""
     last_message: SipMessageLike | None
     """Last accepted received message (source of ``[last_*]``)."""
     peer_tag: str | None
@@ -183,6 +188,7 @@ class BasicCallContext:
     cseq: int = 0
     user_id: int = 0
     local_port: int = 0
+    local_ip: str = ""
     last_message: SipMessageLike | None = None
     peer_tag: str | None = None
     route_set: str | None = None

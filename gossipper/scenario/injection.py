@@ -40,6 +40,7 @@ class InjectionFile:
         "printf_count",
         "printf_multiple",
         "printf_offset",
+        "source_lines",
     )
 
     def __init__(
@@ -51,11 +52,17 @@ class InjectionFile:
         printf_count: int = 0,
         printf_offset: int = 0,
         printf_multiple: int = 1,
+        source_lines: Iterable[int] | None = None,
     ) -> None:
         self.path = path
         self.name = os.path.basename(path)
         self.order = order
         self.lines: list[str] = list(lines)
+        # The file line of each data line (1 = the header), for error messages; without them
+        # the data lines are taken to follow the header directly.
+        self.source_lines: list[int] = (
+            list(source_lines) if source_lines is not None else list(range(2, len(self.lines) + 2))
+        )
         self.printf_count = printf_count
         self.printf_offset = printf_offset
         self.printf_multiple = printf_multiple
@@ -82,6 +89,14 @@ class InjectionFile:
         template = self.lines[line % len(self.lines)]
         number = self.printf_offset + line * self.printf_multiple
         return _expand_printf(template, number)
+
+    def source_line(self, line: int) -> int | None:
+        """The file line (1 = the header) that line ``line`` comes from (PRINTF files: its
+        template line); None for lines added at run time or out of range."""
+        if line < 0 or line >= self.line_count or not self.lines:
+            return None
+        index = line % len(self.lines)
+        return self.source_lines[index] if index < len(self.source_lines) else None
 
     def field(self, line: int, field: int) -> str | None:
         """Field ``field`` (0-based) of line ``line``; None when the line or field is missing
@@ -191,6 +206,7 @@ def parse_injection_text(path: str, text: str) -> InjectionFile:
     printf_offset = _header_int(path, header, "PRINTFOFFSET", 0)
     printf_multiple = _header_int(path, header, "PRINTFMULTIPLE", 1)
     lines: list[str] = []
+    source_lines: list[int] = []
     for number, raw in enumerate(raw_lines[1:], start=2):
         # CRLF files: the CR is stripped (SIPp 3.7 behaviour; 3.6.1 kept it in the last field).
         line = raw[:-1] if raw.endswith("\r") else raw
@@ -207,6 +223,7 @@ def parse_injection_text(path: str, text: str) -> InjectionFile:
                         f"PRINTF injection file, found {match.group(0)!r}"
                     )
         lines.append(line)
+        source_lines.append(number)
     if not lines:
         raise ConfigError(f"{path}: the injection file has no data lines")
     return InjectionFile(
@@ -216,6 +233,7 @@ def parse_injection_text(path: str, text: str) -> InjectionFile:
         printf_count=printf_count,
         printf_offset=printf_offset,
         printf_multiple=printf_multiple,
+        source_lines=source_lines,
     )
 
 

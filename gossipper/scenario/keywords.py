@@ -96,9 +96,7 @@ def _env_value(name: str) -> Callable[[RunEnv, int], str]:
         "remote_ip": lambda env, off: bracket_ipv6(env.remote_ip),
         "remote_host": lambda env, off: env.remote_host,
         "remote_port": lambda env, off: str(env.remote_port + off),
-        "local_ip": lambda env, off: bracket_ipv6(env.local_ip),
         "local_ip_type": lambda env, off: str(env.local_ip_type),
-        "server_ip": lambda env, off: env.local_ip,
         "transport": lambda env, off: env.transport,
         "media_ip": lambda env, off: env.effective_media_ip,
         "media_ip_type": lambda env, off: str(env.media_ip_type),
@@ -120,9 +118,7 @@ ENV_KEYWORDS = frozenset(
         "remote_ip",
         "remote_host",
         "remote_port",
-        "local_ip",
         "local_ip_type",
-        "server_ip",
         "transport",
         "media_ip",
         "media_ip_type",
@@ -171,6 +167,30 @@ class LocalPortKeyword(Keyword):
         if env.per_call_local_port:
             return self
         return str(env.local_port + self.offset)
+
+
+class LocalIpKeyword(Keyword):
+    """``[local_ip]`` (IPv6 in brackets) and ``[server_ip]`` (plain): the run's local address,
+    or with ``-t ui`` the address of the call's socket (its injection row's IP)."""
+
+    __slots__ = ("bracketed", "name")
+
+    def __init__(self, name: str, *, bracketed: bool) -> None:
+        self.name = name
+        self.bracketed = bracketed
+
+    def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
+        # A context without a socket (tools, tests) falls back to the run's address.
+        address = ctx.local_ip or ctx.env.local_ip
+        return bracket_ipv6(address) if self.bracketed else address
+
+    def bind(self, env: RunEnv) -> str | Keyword:
+        if env.per_call_local_ip:
+            return self
+        return bracket_ipv6(env.local_ip) if self.bracketed else env.local_ip
+
+    def describe(self) -> str:
+        return f"[{self.name}]"
 
 
 # --- per-call keywords --------------------------------------------------------------------
@@ -616,6 +636,8 @@ _SIMPLE: dict[str, Callable[[int], Keyword]] = {
     "userid": lambda off: UserIdKeyword(),
     "auto_media_port": AutoMediaPortKeyword,
     "local_port": LocalPortKeyword,
+    "local_ip": lambda off: LocalIpKeyword("local_ip", bracketed=True),
+    "server_ip": lambda off: LocalIpKeyword("server_ip", bracketed=False),
     "last_Request_URI": lambda off: LastRequestUriKeyword(),
     "last_cseq_number": LastCSeqNumberKeyword,
     "last_message": lambda off: LastMessageKeyword(),

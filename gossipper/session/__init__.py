@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from gossipper.config import RunConfig, is_multi_socket_mode, transport_name_for
+from gossipper.config import RunConfig, is_multi_socket_mode, is_per_ip_mode, transport_name_for
 from gossipper.engine import Engine, EngineResult, EngineStatistics, QuitState
 from gossipper.engine.elements import new_run_stats
 from gossipper.interfaces import Address, ChannelLayer, Tracer, TransportFactory, WallClock
@@ -294,7 +294,9 @@ def _build_env(plan: RunPlan, injection: dict[str, InjectionFile]) -> RunEnv:
         dynamic_id_step=config.identity.dynamic_step,
         dynamic_id_max=config.identity.dynamic_max,
         dynamic_id_next=config.identity.dynamic_start,
-        per_call_local_port=is_multi_socket_mode(config.transport.transport_mode),
+        per_call_local_port=is_multi_socket_mode(config.transport.transport_mode)
+        or is_per_ip_mode(config.transport.transport_mode),
+        per_call_local_ip=is_per_ip_mode(config.transport.transport_mode),
         transport=transport_name_for(config.transport.transport_mode),
         injection=injection,
         default_injection=os.path.basename(injection_files[0]) if injection_files else None,
