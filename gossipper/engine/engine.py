@@ -645,6 +645,10 @@ class Engine(CallHost):
                 call_id = call_id[cut + 3 :]
         call = self._calls.get(call_id)
         if call is not None:
+            if stream_flow is not None and call.flow is not stream_flow:
+                # The call's messages now come over another connection (the peer reconnected):
+                # answer on that one (RFC 3261 18.2.2), not on the old, broken one.
+                call.flow = stream_flow
             call.deliver(message)
             return
         flow = stream_flow

@@ -316,3 +316,28 @@ def test_too_short_content_length_is_counted_and_the_stream_goes_on() -> None:
     assert stats.malformed_messages == 1
     assert stats.snapshot.cumulative.incoming_calls == 2
     assert b"".join(received).count(b"SIP/2.0 200 OK") == 2
+
+
+def test_reconnect_close_false_keeps_the_client_calls() -> None:
+    result = run_pair(
+        builtin("uac"),
+        builtin("uas"),
+        client_options={
+            "max_calls": 30,
+            "rate": 10,
+            "transport_mode": "t1",
+            "pause_default_s": 1.0,
+            "max_reconnect": 2,
+            "reconnect_sleep_s": 0.2,
+            "reconnect_close": False,
+            "recv_timeout_s": 3.0,
+        },
+        server_options={"transport_mode": "t1"},
+        during=_reset_server_links_at(1.55),
+    )
+    client = cumulative(result.client)
+    # The client does not fail its calls for the lost connection; they go on over the new one
+    # (the server, as SIPp's, failed its side of them: they end on the client by timeout).
+    assert client.failure(FailureReason.TCP_CLOSED) == 0
+    assert client.successful_calls + client.failed_calls == 30
+    assert client.successful_calls >= 20
