@@ -30,8 +30,9 @@ How the command-line options become contexts (``build_tls_contexts``):
 
 Every problem is a ``ConfigError`` of one line naming the option, the file and the fix.
 
-On the wire: the handshake has no deadline of its own (callers put one around ``client``/
-``server``, as around ``receive``). A failed handshake resets the connection, so the peer sees
+On the wire: the handshake is bounded by ``HANDSHAKE_TIMEOUT_S`` (here, not by the caller: a
+layer's context manager cannot sit inside a caller's cancel scope when it opens a nursery, as
+the WebSocket layer does over this one). A failed handshake resets the connection, so the peer sees
 a reset rather than our TLS alert (``trio.SSLStream`` drops the alert it could not send).
 A graceful close sends close_notify and waits ``CLOSE_NOTIFY_WAIT_S`` at most for the peer's.
 A peer that closes without close_notify reads as EOF (``https_compatible``), as SIP peers often
