@@ -51,7 +51,8 @@ def _gossipper_uac(port: int, mode: str, tmp: pathlib.Path) -> list[str]:
 
 def _sipp(sipp: str, role: str, mode: str, tmp: pathlib.Path, *args: str) -> list[str]:
     return [
-        sipp, *(() if "-sf" in args else ("-sn", role)), "-t", mode, "-i", LOOPBACK, "-nostdin", "-m", str(CALLS),
+        sipp, *(() if "-sf" in args else ("-sn", role)), "-t", mode, "-i", LOOPBACK, "-nostdin",
+        "-m", str(CALLS),
         *SIPP_MAX_SOCKET, "-trace_stat", "-stf", str(tmp / f"sipp_{role}.csv"), "-fd", "1",
         *args,
     ]  # fmt: skip
