@@ -33,6 +33,10 @@ from gossipper.sip.framing import StreamFramer
 LINK_QUEUE_LIMIT_BYTES = 4 << 20
 """Bytes a link may hold unsent before ``send_nowait`` reports no room (a send buffer)."""
 
+DRAIN_TIMEOUT_S = 1.0
+"""How long the run's end waits for the links to hand their queued messages to the network (a
+peer that reads nothing must not hold the run open)."""
+
 _PONG = b"\r\n"
 """RFC 5626 section 4.4.1: a double-CRLF ping is answered with one CRLF."""
 
@@ -75,6 +79,10 @@ class Link:
         self._out_bytes = 0
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._room_lot = trio.lowlevel.ParkingLot()
+        # Set by StreamEndpoints.close: wake wait_drained whenever the writer is idle.
+        self.draining = False
+        self._sending = False
+        self._drained_lot = trio.lowlevel.ParkingLot()
         self.cancel_scope: trio.CancelScope | None = None
 
     def bind_channel(self, channel: MessageChannel) -> None:
@@ -118,6 +126,16 @@ class Link:
         self._out_bytes = 0
         self._room_lot.unpark_all()
         self._writer_lot.unpark_all()
+        self._drained_lot.unpark_all()
+
+    def drained(self) -> bool:
+        """Nothing left to send: the queue is empty and no write is under way (or it broke)."""
+        return self.broken is not None or (not self._out and not self._sending)
+
+    async def wait_drained(self) -> None:
+        """Until ``drained`` (set ``draining`` first, so the writer reports when it idles)."""
+        while not self.drained():
+            await self._drained_lot.park()
 
     def stop(self) -> None:
         """Stop the link's task now (the run is over)."""
@@ -134,6 +152,8 @@ class Link:
                 if self.closing or self.broken is not None:
                     done.cancel()
                     return
+                if self.draining:
+                    self._drained_lot.unpark_all()
                 await self._writer_lot.park()
                 continue
             if joined:
@@ -143,8 +163,12 @@ class Link:
             out.clear()
             self._out_bytes = 0
             self._room_lot.unpark_all()
-            for data in batch:
-                await channel.send(data)
+            self._sending = True
+            try:
+                for data in batch:
+                    await channel.send(data)
+            finally:
+                self._sending = False
 
 
 class StreamEndpoints:
@@ -194,7 +218,18 @@ class StreamEndpoints:
             nursery.start_soon(self._accept_loop, self._listener)
 
     async def close(self) -> None:
-        """The run is over: stop every link and the listener."""
+        """The run is over: flush every link's queue (bounded), then stop the links and listener.
+
+        A call queues its last message and ends; when that call was the run's last one (a uas
+        whose scenario ends with the 200 to a BYE) the run ends at once, before the link's writer
+        has run: stopping the links right away would drop the message and leave the peer waiting.
+        """
+        links = list(self.links)
+        for link in links:
+            link.draining = True
+        with trio.move_on_after(DRAIN_TIMEOUT_S):
+            for link in links:
+                await link.wait_drained()
         for link in list(self.links):
             link.stop()
         if self._listener is not None:
@@ -268,6 +303,8 @@ class StreamEndpoints:
             if link.outgoing
             else self.layer.server(connection)
         )
+        # Stays None when the link is stopped (cancelled) before _serve returns: a deliberate close.
+        reason: str | None = None
         with trio.CancelScope() as cancel:
             link.cancel_scope = cancel
             # The layers bound their own handshakes (a nursery opened by a layer cannot sit

@@ -9,14 +9,19 @@ connection (FailedTcpClosed), refused connections (FailedTcpConnect), -max_socke
 
 from __future__ import annotations
 
+import pathlib
 from typing import Any
 
 import trio
+import trio.testing
 
+from gossipper.engine.connections import StreamEndpoints
 from gossipper.errors import ExitStatus, TransportError
+from gossipper.scenario import builtin_path
 from gossipper.sim import SimNetwork, SimTransportFactory
 from gossipper.stats import FailureReason
-from tests.engine._harness import SERVER, SERVER_PORT, builtin, run_pair
+from gossipper.transport.channels import PlainLayer
+from tests.engine._harness import SERVER, SERVER_PORT, builtin, run_pair, scenario_text
 
 INVITE = (
     "INVITE sip:service@10.0.0.2:5060 SIP/2.0\r\n"
@@ -341,3 +346,77 @@ def test_reconnect_close_false_keeps_the_client_calls() -> None:
     assert client.failure(FailureReason.TCP_CLOSED) == 0
     assert client.successful_calls + client.failed_calls == 30
     assert client.successful_calls >= 20
+
+
+def test_last_message_queued_as_the_run_ends_is_still_sent(tmp_path: pathlib.Path) -> None:
+    """A uas whose scenario ends with its 200 to the BYE (no <timewait>) reaches its call limit
+    the moment it queues that 200: the run's end must send it, not drop it with the connection.
+
+    Found behind Kamailio (tests/interop/test_kamailio_gossipper.py): the caller's last BYE
+    stayed unanswered and its run timed out.
+    """
+    text = builtin_path("uas").read_text()
+    no_timewait = scenario_text(
+        tmp_path,
+        "uas_no_timewait.xml",
+        "".join(line for line in text.splitlines(True) if "<timewait" not in line),
+    )
+    calls = 5
+    result = run_pair(
+        builtin("uac"),
+        no_timewait,
+        client_options={
+            "max_calls": calls,
+            "rate": 10,
+            "transport_mode": "t1",
+            "timeout_s": 30.0,
+        },
+        server_options={"transport_mode": "t1", "max_calls": calls},
+    )
+    client = cumulative(result.client)
+    assert (client.successful_calls, client.failed_calls) == (calls, 0)
+    assert result.client.exit_status is ExitStatus.SUCCESS
+    assert not result.client.timed_out
+    assert result.server is not None
+    assert cumulative(result.server).successful_calls == calls
+
+
+def test_closing_the_endpoints_sends_what_the_links_have_queued() -> None:
+    """StreamEndpoints.close (the run's end) first hands every queued message to its connection.
+
+    Deterministic form of the test above: the message is queued and the endpoints are closed
+    with no checkpoint in between, so the link's writer has not run yet.
+    """
+
+    async def main() -> bytes:
+        network = SimNetwork(1)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(network.run)
+            listener = await SimTransportFactory(network, SERVER).open_stream_listener(
+                SERVER, SERVER_PORT
+            )
+            endpoints = StreamEndpoints(
+                transports=SimTransportFactory(network, "10.0.0.9"),
+                layer=PlainLayer(),
+                server_name=None,
+                on_message=lambda data, flow: None,
+                on_lost=lambda link, reason: None,
+                warning=lambda message: None,
+                malformed=lambda: None,
+            )
+            async with trio.open_nursery() as links:
+                endpoints.start(links)
+                link = await endpoints.connect((SERVER, SERVER_PORT), local_host=None, local_port=0)
+                accepted = await listener.accept()
+                assert link.queue(b"SIP/2.0 200 OK\r\n\r\n")
+                await endpoints.close()
+            received = b""
+            with trio.move_on_after(2.0):
+                while chunk := await accepted.receive_some(65536):
+                    received += chunk
+            nursery.cancel_scope.cancel()
+        return received
+
+    assert trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0)) == (
+        b"SIP/2.0 200 OK\r\n\r\n"
+    )

@@ -33,6 +33,7 @@ SHARED_MEMORY_MB = 64
 PRIVATE_MEMORY_MB = 8
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
+START_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -208,14 +209,34 @@ def _tls_handshakes(port: int, ca_file: pathlib.Path) -> bool:
         return False
 
 
-def _fail_with_log(message: str, log_file: pathlib.Path) -> None:
+def _fail_with_log(
+    message: str, log_file: pathlib.Path, error: type[AssertionError] = AssertionError
+) -> None:
     log = log_file.read_text(errors="replace") if log_file.exists() else ""
-    raise AssertionError(f"{message}\n--- kamailio log (last 6000 characters) ---\n{log[-6000:]}")
+    raise error(f"{message}\n--- kamailio log (last 6000 characters) ---\n{log[-6000:]}")
+
+
+class _PortTaken(AssertionError):
+    """Kamailio could not bind a port free_ports chose: something took it in between."""
 
 
 def start_kamailio(directory: pathlib.Path, binary: str | None = None) -> KamailioProxy:
-    """Render the configuration into ``directory``, check it, start Kamailio, wait for it."""
+    """Render the configuration into ``directory``, check it, start Kamailio, wait for it.
+
+    free_ports only finds ports free at that moment: an outgoing connection of another process
+    (the ephemeral range is the same) can take one before Kamailio binds it. Kamailio then exits
+    at start, and it is started again on other ports.
+    """
     binary = binary or kamailio_binary()
+    for _ in range(START_ATTEMPTS - 1):
+        try:
+            return _start_once(directory, binary)
+        except _PortTaken:
+            continue
+    return _start_once(directory, binary)
+
+
+def _start_once(directory: pathlib.Path, binary: str) -> KamailioProxy:
     directory.mkdir(parents=True, exist_ok=True)
     run_dir = directory / "run"
     run_dir.mkdir(exist_ok=True)
@@ -297,7 +318,12 @@ def _wait_ready(proxy: KamailioProxy) -> None:
     while probes:
         if proxy.process.poll() is not None:
             proxy.stop()
-            _fail_with_log(f"kamailio exited ({proxy.process.returncode}) at start", proxy.log_file)
+            taken = "Address already in use" in proxy.log()
+            _fail_with_log(
+                f"kamailio exited ({proxy.process.returncode}) at start",
+                proxy.log_file,
+                _PortTaken if taken else AssertionError,
+            )
         for name in list(probes):
             if probes[name]():
                 del probes[name]
