@@ -72,6 +72,11 @@ class Link:
         self.flow = StreamFlow(self, transport_name)
         # Calls (or the run, for t1) using the link; a per-call link closes at zero.
         self.users = 0
+        # The live calls whose flow is this link (the engine adds and removes them): failed
+        # when the connection breaks, without scanning every call of the run.
+        self.calls: set[object] = set()
+        # The peer closed the connection gracefully (EOF) rather than resetting it.
+        self.closed_by_peer = False
         self.broken: str | None = None
         self.closing = False
         self.generation = 0  # reconnections of a shared client link
@@ -360,6 +365,7 @@ class StreamEndpoints:
             except trio.ClosedResourceError:
                 return None
             if not data:
+                link.closed_by_peer = True
                 return f"{self.transport_name} connection closed by {host}:{port}"
             if framer is None:
                 if data.strip(b"\r\n"):

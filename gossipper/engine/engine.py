@@ -543,6 +543,9 @@ class Engine(CallHost):
         """Account for a call whose fate is decided."""
         now = self.now()
         key = call.call_id
+        flow = call.flow
+        if type(flow) is StreamFlow:
+            flow.link.calls.discard(call)
         if self._calls.pop(key, None) is not None:
             until = now + self._deadcall_wait_s
             self._dead_calls[key] = until
@@ -621,7 +624,7 @@ class Engine(CallHost):
         data: bytes,
         source: Address,
         transport: DatagramTransport | None,
-        stream_flow: Flow | None = None,
+        stream_flow: StreamFlow | None = None,
     ) -> None:
         """Route one message to its call; count everything that is not delivered.
 
@@ -648,10 +651,14 @@ class Engine(CallHost):
             if stream_flow is not None and call.flow is not stream_flow:
                 # The call's messages now come over another connection (the peer reconnected):
                 # answer on that one (RFC 3261 18.2.2), not on the old, broken one.
+                old = call.flow
+                if type(old) is StreamFlow:
+                    old.link.calls.discard(call)
+                stream_flow.link.calls.add(call)
                 call.flow = stream_flow
             call.deliver(message)
             return
-        flow = stream_flow
+        flow: Flow | None = stream_flow
         if flow is None:
             assert transport is not None
             flow = self._flow(transport, source)
@@ -791,6 +798,8 @@ class Engine(CallHost):
             variables=self._global_variables.for_call(user_id),
         )
         self._calls[call_id] = call
+        if type(flow) is StreamFlow:
+            flow.link.calls.add(call)
         if self.tracer is not None:
             self.tracer.call_started(call_id, number)
         return call
@@ -992,15 +1001,23 @@ class Engine(CallHost):
         return True
 
     def _link_lost(self, link: Link, reason: str) -> None:
-        """A connection broke: fail the calls that used it; reconnect the shared one."""
-        self.warning(reason)
+        """A connection broke: fail the calls that used it; reconnect the shared one.
+
+        A peer's graceful close of a connection none of whose calls it cuts short (a tn client
+        closing after its call) is the normal end of a connection: no warning.
+        """
         reconnect = link is self._main_link and self._quit_state is QuitState.RUNNING
         keep_calls = reconnect and not self._config.transport.reconnect_close
+        cut: list[Call] = []
         if not keep_calls:
-            for call in list(self._calls.values()):
-                flow = call.flow
-                if isinstance(flow, StreamFlow) and flow.link is link and not call.in_timewait():
-                    call.fail_outside(FailureReason.TCP_CLOSED)
+            for call in list(link.calls):
+                assert isinstance(call, Call)
+                if not call.ended and not call.in_timewait():
+                    cut.append(call)
+        if cut or reconnect or not link.closed_by_peer:
+            self.warning(reason)
+        for call in cut:
+            call.fail_outside(FailureReason.TCP_CLOSED)
         if reconnect and self._nursery is not None:
             self._nursery.start_soon(self._reconnect_main_link, reason)
 
