@@ -44,6 +44,7 @@ from benchlib import (
     gossipper_command,
     gossipper_counts,
     install_cleanup,
+    is_stream_mode,
     machine_busy_s,
     machine_info,
     prepare_source,
@@ -51,7 +52,6 @@ from benchlib import (
     sipp_counts,
     udp_receive_buffer_drops,
     udp_socket_drops,
-    is_stream_mode,
     wait_for_listener,
     wait_for_quiet,
 )

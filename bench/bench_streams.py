@@ -20,9 +20,11 @@ calls still in <timewait> when a client closes their connection (tn after each c
 end of the run), even against SIPp's own uac. gossipper's uas runs its built-in uas (-sn uas,
 4 s <timewait>): without a tail, it ends the run as the last call ends, and the last 200 OKs
 still queued on a connection are not sent (the SIPp uac counts them FailedTcpClosed). The ln
-OPTIONS server keeps a 1 s <timewait> for the same reason. Every process gets the same -buff_size (4 MiB by default; SIPp applies it to its TCP
-sockets, gossipper to its UDP socket only: its TCP sockets keep the kernel's autotuned buffers),
-and every tn/ln side the same -max_socket. The l1/ln servers get a throwaway certificate from
+OPTIONS server keeps a 1 s <timewait> for the same reason.
+
+Every process gets the same -buff_size (4 MiB by default; SIPp applies it to its TCP sockets,
+gossipper to its UDP socket only: its TCP sockets keep the kernel's autotuned buffers), and
+every tn/ln side the same -max_socket. The l1/ln servers get a throwaway certificate from
 a lab CA (trustme, ECDSA P-256); TLS version auto (1.3 on both ends).
 
   python bench/bench_streams.py                      # everything, ~10-15 min on 2 cores
@@ -308,7 +310,8 @@ def summarise(tracks: list[Track]) -> dict[str, object]:
     summary: dict[str, object] = {}
     print("\nHighest clean rate (CPU per call at it, uac / uas, marginal in brackets)")
     print(
-        f"  {'pair':<30} {'max clean':>9} {'first fail':>10} {'uac us/call':>16} {'uas us/call':>16}"
+        f"  {'pair':<30} {'max clean':>9} {'first fail':>10}"
+        f" {'uac us/call':>16} {'uas us/call':>16}"
     )
     per_pair: dict[str, object] = {}
     for track in tracks:

@@ -232,9 +232,9 @@ def tcp_port_listening(port: int) -> bool:
         for line in lines:
             fields = line.split()
             # fields[1] is local address:port (hex), fields[3] the state (0A = LISTEN).
-            if len(fields) > 3 and fields[3] == "0A":
-                if int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    return True
+            listening = len(fields) > 3 and fields[3] == "0A"
+            if listening and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                return True
     return False
 
 
