@@ -27,7 +27,6 @@ import time
 from typing import Any
 
 import trio
-
 from benchlib import LOOPBACK, count_socket_fds, lab_tls_certificate
 
 
