@@ -30,6 +30,7 @@ a lab CA (trustme, ECDSA P-256); TLS version auto (1.3 on both ends).
   python bench/bench_streams.py                      # everything, ~10-15 min on 2 cores
   python bench/bench_streams.py --quick              # 2 short steps per pair, no retry/bisection
   python bench/bench_streams.py --parts t1,cpu --json streams.json
+  python bench/bench_streams.py --parts ln --rates ln=400,450,500,550
   python bench/bench_streams.py --source DIR [--rev REV]   # run a snapshot (see benchlib)
 
 Children run the gossipper of a snapshot of this checkout (benchlib.prepare_source puts it on
@@ -168,14 +169,13 @@ def ladder_plan(ladder: Ladder, rates: tuple[int, ...], bisect: int) -> Generato
 
 def build_tracks(
     parts: list[str],
-    quick: bool,
+    rates: dict[str, tuple[int, ...]],
     work: pathlib.Path,
     buff_size: int,
     max_socket: int,
     bisect: int,
 ) -> list[Track]:
     """The pairs of the chosen parts, with their scenario files and options."""
-    rates = QUICK_RATES if quick else FULL_RATES
     scenarios = work / "scenarios"
     scenarios.mkdir(parents=True, exist_ok=True)
     builtin = benchlib._SOURCE[0] / "gossipper" / "builtin_scenarios" / "uas.xml"
@@ -436,6 +436,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts", default=",".join(PARTS), help="comma-separated subset of: " + ", ".join(PARTS)
     )
+    parser.add_argument(
+        "--rates",
+        action="append",
+        default=[],
+        metavar="PART=R1,R2,...",
+        help="the rate ladder of one part, e.g. ln=400,450,500 (repeatable)",
+    )
     parser.add_argument("--seconds", type=float, help="length of a step (5; quick: 2)")
     parser.add_argument("--bisect", type=int, help="bisection steps after a ladder (1; quick: 0)")
     parser.add_argument("--no-confirm", action="store_true", help="do not retry a failing step")
@@ -458,6 +465,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    ladders = dict(QUICK_RATES if args.quick else FULL_RATES)
+    for text in args.rates:
+        part, _, values = text.partition("=")
+        if part not in PARTS or not values:
+            parser.error(f"--rates {text}: expected PART=R1,R2,... with PART one of {PARTS}")
+        ladders[part] = tuple(int(value) for value in values.split(",") if value.strip())
     seconds = args.seconds if args.seconds is not None else (2.0 if args.quick else 5.0)
     bisect = args.bisect if args.bisect is not None else (0 if args.quick else 1)
     confirm = not (args.no_confirm or args.quick)
@@ -476,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         source = prepare_source(args, root)
         print(f"gossipper source: {source}", flush=True)
         info["gossipper_source"] = source
-        tracks = build_tracks(parts, args.quick, root, args.buff_size, args.max_socket, bisect)
+        tracks = build_tracks(parts, ladders, root, args.buff_size, args.max_socket, bisect)
         run_interleaved(tracks, seconds, confirm, root, args.quiet_wait_s)
         summary = summarise(tracks)
     finally:

@@ -72,8 +72,12 @@ async def _both(
 
             async def play(name: str, run: Any) -> None:
                 result = await run.run()
-                results[name] = run.summary_document(result, __version__)["calls"]
+                document = run.summary_document(result, __version__)
+                results[name] = dict(document["calls"])
                 results[name]["exit_status"] = int(result.exit_status)
+                results[name]["failures"] = {
+                    reason: count for reason, count in document["failures"].items() if count
+                }
 
             async def sample() -> None:
                 while True:
@@ -136,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {name}: total {counts.get('total')}, successful {counts.get('successful')},"
             f" failed {counts.get('failed')}, exit status {counts.get('exit_status')}"
+            + (f", {counts['failures']}" if counts.get("failures") else "")
         )
     print(f"sockets before: {before}")
     print(f"sockets after:  {after}")
