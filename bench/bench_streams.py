@@ -28,7 +28,7 @@ every tn/ln side the same -max_socket. The l1/ln servers get a throwaway certifi
 a lab CA (trustme, ECDSA P-256); TLS version auto (1.3 on both ends).
 
   python bench/bench_streams.py                      # everything, ~10-15 min on 2 cores
-  python bench/bench_streams.py --quick              # 2 short steps per pair, no retry/bisection
+  python bench/bench_streams.py --quick              # 2 steps of 2 s per pair, no retry: ~2.5 min
   python bench/bench_streams.py --parts t1,cpu --json streams.json
   python bench/bench_streams.py --parts ln --rates ln=400,450,500,550
   python bench/bench_streams.py --source DIR [--rev REV]   # run a snapshot (see benchlib)
