@@ -39,10 +39,12 @@ from benchlib import (
     ChildResult,
     Counts,
     add_source_options,
+    free_port,
     free_udp_port,
     gossipper_command,
     gossipper_counts,
     install_cleanup,
+    is_stream_mode,
     machine_busy_s,
     machine_info,
     prepare_source,
@@ -50,8 +52,8 @@ from benchlib import (
     sipp_counts,
     udp_receive_buffer_drops,
     udp_socket_drops,
+    wait_for_listener,
     wait_for_quiet,
-    wait_for_udp_listener,
 )
 
 FULL_RATES = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000)
@@ -116,13 +118,27 @@ class Ladder:
 
 @dataclass
 class Pair:
-    """Which program plays uac and uas, plus extra uac options."""
+    """Which program plays uac and uas, plus extra uac options.
+
+    transport is the -t mode of both sides (u1: UDP, the default; t1/tn/l1/ln: over
+    connections); uac_scenario / uas_scenario replace -sn uac / -sn uas by -sf FILE.
+    """
 
     name: str
     uac: str
     uas: str
     uac_extra: tuple[str, ...] = ()
     uas_extra: tuple[str, ...] = ()
+    transport: str = "u1"
+    uac_scenario: pathlib.Path | None = None
+    uas_scenario: pathlib.Path | None = None
+
+
+def _scenario_options(role: str, scenario: pathlib.Path | None, transport: str) -> list[str]:
+    options = ["-sn", role] if scenario is None else ["-sf", str(scenario)]
+    if transport != "u1":
+        options += ["-t", transport]
+    return options
 
 
 PAIRS = {
@@ -139,16 +155,22 @@ TRACE_PAIRS = {
 
 
 def _uas_command(
-    program: str, port: int, calls: int, workdir: pathlib.Path, extra: tuple[str, ...] = ()
+    program: str,
+    port: int,
+    calls: int,
+    workdir: pathlib.Path,
+    extra: tuple[str, ...] = (),
+    scenario: list[str] | None = None,
 ) -> list[str]:
+    scenario = scenario or ["-sn", "uas"]
     if program == "sipp":
         return [
-            sipp_binary(), "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-nostdin",
+            sipp_binary(), *scenario, "-i", LOOPBACK, "-p", str(port), "-nostdin",
             "-m", str(calls), "-trace_stat", "-stf", str(workdir / "uas_stat.csv"), "-fd", "1",
             *extra,
         ]  # fmt: skip
     return gossipper_command(
-        "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-m", str(calls), "-nostdin",
+        *scenario, "-i", LOOPBACK, "-p", str(port), "-m", str(calls), "-nostdin",
         "-summary_json", str(workdir / "uas_summary.json"), *extra,
     )  # fmt: skip
 
@@ -161,15 +183,17 @@ def _uac_command(
     rate_cps: int,
     workdir: pathlib.Path,
     extra: tuple[str, ...],
+    scenario: list[str] | None = None,
 ) -> list[str]:
+    scenario = scenario or ["-sn", "uac"]
     if program == "sipp":
         return [
-            sipp_binary(), "-sn", "uac", f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK,
+            sipp_binary(), *scenario, f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK,
             "-p", str(local_port), "-nostdin", "-m", str(calls), "-r", str(rate_cps),
             "-trace_stat", "-stf", str(workdir / "uac_stat.csv"), "-fd", "1", *extra,
         ]  # fmt: skip
     return gossipper_command(
-        "-sn", "uac", f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK, "-p", str(local_port),
+        *scenario, f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK, "-p", str(local_port),
         "-nostdin", "-m", str(calls), "-r", str(rate_cps),
         "-summary_json", str(workdir / "uac_summary.json"), *extra,
     )  # fmt: skip
@@ -192,9 +216,18 @@ def _fill(side: Side, result: ChildResult, calls: int, workdir: pathlib.Path) ->
 
 
 def run_step(
-    pair: Pair, rate_cps: int, seconds: float, root: pathlib.Path, quiet_wait_s: float
+    pair: Pair,
+    rate_cps: int,
+    seconds: float,
+    root: pathlib.Path,
+    quiet_wait_s: float,
+    uac_slack_s: float = UAC_SLACK_S,
 ) -> Step:
-    """Run one step: start the uas, then the uac, wait for both, judge the counts."""
+    """Run one step: start the uas, then the uac, wait for both, judge the counts.
+
+    The uac is stopped uac_slack_s after its last call was due (the default covers UDP's
+    31.5 s of INVITE retransmissions; over connections nothing is retransmitted).
+    """
     # Other test runs on this 2-core machine would steal CPU from the step: wait them out.
     waited_s = wait_for_quiet(quiet_wait_s) if quiet_wait_s > 0 else 0.0
     if waited_s > 1.5:
@@ -209,18 +242,28 @@ def run_step(
     uac_side = Side(pair.uac, "uac")
     uas_side = Side(pair.uas, "uas")
     reasons: list[str] = []
-    port = free_udp_port()
+    stream = is_stream_mode(pair.transport)
+    port = free_port() if stream else free_udp_port()
     busy_before_s = machine_busy_s()
     drops_before = udp_receive_buffer_drops()
-    uas = Child("uas", _uas_command(pair.uas, port, calls, workdir, pair.uas_extra), workdir)
-    if not wait_for_udp_listener(port, uas):
+    uas_scenario = _scenario_options("uas", pair.uas_scenario, pair.transport)
+    uas = Child(
+        "uas",
+        _uas_command(pair.uas, port, calls, workdir, pair.uas_extra, uas_scenario),
+        workdir,
+    )
+    if not wait_for_listener(port, uas, pair.transport):
         _fill(uas_side, uas.kill(), calls, workdir)
-        reasons.append(f"uas did not bind UDP {port}: {uas.tail(300)}")
+        kind = "TCP" if stream else "UDP"
+        reasons.append(f"uas did not bind {kind} {port}: {uas.tail(300)}")
         return Step(pair.name, rate_cps, calls, False, reasons, uac_side, uas_side)
-    uac_port = free_udp_port()
+    uac_port = free_port() if stream else free_udp_port()
+    uac_scenario = _scenario_options("uac", pair.uac_scenario, pair.transport)
     uac = Child(
         "uac",
-        _uac_command(pair.uac, port, uac_port, calls, rate_cps, workdir, pair.uac_extra),
+        _uac_command(
+            pair.uac, port, uac_port, calls, rate_cps, workdir, pair.uac_extra, uac_scenario
+        ),
         workdir,
     )
     socket_drops: dict[int, int] = {}
@@ -229,7 +272,7 @@ def run_step(
         for sampled_port, drops in udp_socket_drops({port, uac_port}).items():
             socket_drops[sampled_port] = max(socket_drops.get(sampled_port, 0), drops)
 
-    uac_result = uac.wait(calls / rate_cps + UAC_SLACK_S, every_poll=sample_drops)
+    uac_result = uac.wait(calls / rate_cps + uac_slack_s, every_poll=sample_drops)
     uas_result = uas.wait(
         UAS_GRACE_S if uac_result.returncode == 0 else 6.0, every_poll=sample_drops
     )

@@ -205,6 +205,97 @@ def free_udp_port() -> int:
     raise RuntimeError("no fresh UDP port found")
 
 
+def free_port() -> int:
+    """A port free on loopback for both UDP and TCP now, not handed out before by this process.
+
+    Stream benchmarks listen on TCP; SIPp may also bind UDP on its -p, so both must be free.
+    """
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            port = int(sock.getsockname()[1])
+        if port in _HANDED_OUT_PORTS or udp_port_bound(port):
+            continue
+        _HANDED_OUT_PORTS.add(port)
+        return port
+    raise RuntimeError("no fresh TCP+UDP port found")
+
+
+def tcp_port_listening(port: int) -> bool:
+    """True when a socket listens on TCP `port` (from /proc/net/tcp and tcp6; no connection
+    is made, so the listener never sees a stray client)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = pathlib.Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # fields[1] is local address:port (hex), fields[3] the state (0A = LISTEN).
+            listening = len(fields) > 3 and fields[3] == "0A"
+            if listening and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
+def is_stream_mode(transport: str) -> bool:
+    """True for -t modes over connections (t1/tn, l1/ln, w1/wn, ws1/wsn); False for UDP."""
+    return not transport.startswith("u")
+
+
+def wait_for_listener(
+    port: int, child: Child, transport: str = "u1", timeout_s: float = 10.0
+) -> bool:
+    """wait_for_udp_listener, or for a stream -t mode until the TCP port listens."""
+    if not is_stream_mode(transport):
+        return wait_for_udp_listener(port, child, timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if tcp_port_listening(port):
+            return True
+        if child.poll() is not None:
+            return False
+        time.sleep(0.01)
+    return False
+
+
+def lab_tls_certificate(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """A server certificate for 127.0.0.1 from a throwaway CA: (cert.pem, key.pem) in directory.
+
+    trustme makes it (ECDSA P-256); without trustme, openssl (also EC P-256).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "cacert.pem", directory / "cakey.pem"
+    try:
+        import trustme
+    except ImportError:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+             "-keyout", str(key_path), "-out", str(cert_path)],
+            capture_output=True, timeout=60, check=True,
+        )  # fmt: skip
+        return cert_path, key_path
+    server = trustme.CA().issue_cert("127.0.0.1", "localhost")
+    server.private_key_pem.write_to_path(str(key_path))
+    cert_path.write_bytes(b"".join(blob.bytes() for blob in server.cert_chain_pems))
+    return cert_path, key_path
+
+
+def count_socket_fds(pid: int | str = "self") -> int:
+    """How many of a process's open file descriptors are sockets (/proc/PID/fd)."""
+    count = 0
+    fd_dir = pathlib.Path(f"/proc/{pid}/fd")
+    for entry in fd_dir.iterdir():
+        try:
+            if os.readlink(entry).startswith("socket:"):
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
 def udp_port_bound(port: int) -> bool:
     """True when something holds the UDP port on loopback (our bind attempt fails)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
