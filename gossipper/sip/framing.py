@@ -94,15 +94,18 @@ class StreamFramer:
         if self._broken is not None:
             raise SipParseError(self._broken)
         buf = self._buf
-        if buf and buf[0] in (13, 10):  # CR, LF
-            # Keepalive CRLFs (RFC 5626 section 3.5.1) or stray line ends before a start line.
-            skip = 1
+        if buf and buf[0] in (13, 10, 0):  # CR, LF, NUL
+            # Keepalive CRLFs (RFC 5626 section 3.5.1), stray line ends before a start line, or
+            # the 4-NUL keep-alives some UAs send (SIPp ignores both kinds).
+            skip = 0
+            line_ends = 0
             size = len(buf)
-            while skip < size and buf[skip] in (13, 10):
+            while skip < size and buf[skip] in (13, 10, 0):
+                line_ends += buf[skip] != 0
                 skip += 1
             del buf[:skip]
             self._scan_from = 0
-            run = self._crlf_run + skip
+            run = self._crlf_run + line_ends
             self._pings += run // 4
             self._crlf_run = run % 4
         if not buf:

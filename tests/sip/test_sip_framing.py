@@ -142,3 +142,29 @@ def test_framer_exact_limit_is_accepted() -> None:
     framer.feed(head.replace(f"{body_length:05d}".encode(), f"{body_length + 1:05d}".encode()))
     with pytest.raises(SipParseError):
         framer.next_message()
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 1000])
+def test_framer_counts_double_crlf_pings_across_reads(piece: int) -> None:
+    # RFC 5626: CRLFCRLF is a ping (answered with CRLF); a lone CRLF is not. NUL keep-alives
+    # are skipped without counting as line ends.
+    stream = b"\r\n\r\n\x00\x00\x00\x00\r\n" + STREAM_MESSAGES[0] + b"\r\n\r\n\r\n\r\n"
+    framer = StreamFramer()
+    messages = []
+    pings = 0
+    for start in range(0, len(stream), piece):
+        framer.feed(stream[start : start + piece])
+        while (message := framer.next_message()) is not None:
+            messages.append(message)
+        pings += framer.take_pings()
+    assert messages == [STREAM_MESSAGES[0]]
+    assert pings == 3
+    assert framer.take_pings() == 0
+
+
+def test_framer_counts_messages_without_content_length() -> None:
+    framer = StreamFramer()
+    framer.feed(b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\nOPTIONS sip:b SIP/2.0\r\nl: 0\r\n\r\n")
+    assert framer.next_message() == b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n"
+    assert framer.next_message() == b"OPTIONS sip:b SIP/2.0\r\nl: 0\r\n\r\n"
+    assert framer.missing_lengths == 1
