@@ -10,6 +10,7 @@ has to fix.
 from __future__ import annotations
 
 import errno
+import os
 from typing import TYPE_CHECKING
 
 from gossipper.errors import BindError, ConfigError
@@ -169,7 +170,14 @@ def _port_taken(exc: BindError) -> bool:
     cause = exc.__cause__
     if isinstance(cause, OSError):
         return cause.errno in (errno.EADDRINUSE, errno.EACCES)
-    return "in use" in str(exc)
+    # The mypyc-compiled transport raises without __cause__: read the system's words.
+    text = str(exc)
+    return "in use" in text.lower() or text.endswith(errno_text(errno.EACCES))
+
+
+def errno_text(number: int) -> str:
+    """The system's words for an errno ("Address already in use")."""
+    return os.strerror(number)
 
 
 def _reason(exc: BindError, ip: str, port: int) -> str:

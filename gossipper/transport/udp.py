@@ -8,7 +8,6 @@ and receives wait for readability once and then drain the socket in a batch.
 
 from __future__ import annotations
 
-import errno
 import socket
 
 import trio
@@ -118,9 +117,8 @@ class UdpTransportFactory:
             sock.bind((host, port))
         except OSError as exc:
             sock.close()
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                raise BindError(f"cannot bind UDP {host}:{port}: {exc.strerror}") from exc
-            raise BindError(f"cannot bind UDP {host}:{port}: {exc}") from exc
+            # The system's words without "[Errno N]" (callers may quote them after their own).
+            raise BindError(f"cannot bind UDP {host}:{port}: {exc.strerror or exc}") from exc
         sock.setblocking(False)
         return UdpTransport(sock)
 
