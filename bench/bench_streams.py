@@ -15,12 +15,10 @@ its first failing step (retried once), then bisects (bench_rates.run_step does t
   l1    gossipper->gossipper (-t l1)                           TLS throughput (SIPp has no TLS)
   ln    gossipper->gossipper (-t ln), OPTIONS then 200         new TLS connections per second
 
-SIPp's uas runs gossipper's built-in uas scenario without its final <timewait>: SIPp's uas fails
-calls still in <timewait> when a client closes their connection (tn after each call, t1 at the
-end of the run), even against SIPp's own uac. gossipper's uas runs its built-in uas (-sn uas,
-4 s <timewait>): without a tail, it ends the run as the last call ends, and the last 200 OKs
-still queued on a connection are not sent (the SIPp uac counts them FailedTcpClosed). The ln
-OPTIONS server keeps a 1 s <timewait> for the same reason.
+Both uas (SIPp's and gossipper's) run gossipper's built-in uas scenario without its final
+<timewait>: SIPp's uas fails calls still in <timewait> when a client closes their connection (tn
+after each call, t1 at the end of the run), even against SIPp's own uac. The ln OPTIONS server
+keeps a 1 s <timewait>.
 
 Every process gets the same -buff_size (4 MiB by default; SIPp applies it to its TCP sockets,
 gossipper to its UDP socket only: its TCP sockets keep the kernel's autotuned buffers), and
@@ -205,9 +203,8 @@ def build_tracks(
             uac_extra=extra,
             uas_extra=extra + (tls if transport.startswith("l") else ()),
             transport=transport,
-            uas_scenario=kwargs.get(  # type: ignore[arg-type]
-                "uas_scenario", uas_no_timewait if uas == "sipp" else None
-            ),
+            # Both tools' uas run the same scenario (see the module docstring).
+            uas_scenario=kwargs.get("uas_scenario", uas_no_timewait),  # type: ignore[arg-type]
             uac_scenario=kwargs.get("uac_scenario"),  # type: ignore[arg-type]
         )
 
