@@ -30,6 +30,7 @@ import pathlib
 import shutil
 import sys
 import tempfile
+from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
 
 from benchlib import (
@@ -337,6 +338,28 @@ def _header(pair: Pair) -> None:
     )
 
 
+def ladder_plan(ladder: Ladder, rates: tuple[int, ...], bisect: int) -> Generator[int, bool, None]:
+    """The climb and bisection of a ladder as a generator: yields the next rate and is
+    sent whether that step was clean (after its retry), so several ladders can interleave."""
+    for rate_cps in rates:
+        if (yield rate_cps):
+            ladder.max_clean_cps = rate_cps
+        else:
+            ladder.first_failing_cps = rate_cps
+            break
+    low, high = ladder.max_clean_cps, ladder.first_failing_cps
+    for _ in range(bisect):
+        if high is None:
+            break
+        middle = int(round((low + high) / 2 / 50) * 50)
+        if middle <= low or middle >= high:
+            break
+        if (yield middle):
+            low = ladder.max_clean_cps = middle
+        else:
+            high = ladder.first_failing_cps = middle
+
+
 def run_ladder(
     pair: Pair,
     rates: list[int],
@@ -361,23 +384,13 @@ def run_ladder(
             _print_step(step)
         return step.clean
 
-    for rate_cps in rates:
-        if attempt(rate_cps):
-            ladder.max_clean_cps = rate_cps
-        else:
-            ladder.first_failing_cps = rate_cps
-            break
-    low, high = ladder.max_clean_cps, ladder.first_failing_cps
-    for _ in range(bisect):
-        if high is None:
-            break
-        middle = int(round((low + high) / 2 / 50) * 50)
-        if middle <= low or middle >= high:
-            break
-        if attempt(middle):
-            low = ladder.max_clean_cps = middle
-        else:
-            high = ladder.first_failing_cps = middle
+    plan = ladder_plan(ladder, tuple(rates), bisect)
+    try:
+        rate_cps = next(plan)
+        while True:
+            rate_cps = plan.send(attempt(rate_cps))
+    except StopIteration:
+        pass
     return ladder
 
 

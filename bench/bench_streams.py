@@ -44,7 +44,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
 
 import benchlib
@@ -57,6 +56,7 @@ from bench_rates import (
     _fmt_us,
     _print_step,
     _ratio,
+    ladder_plan,
     marginal_us_per_call,
     run_step,
 )
@@ -141,28 +141,6 @@ class Track:
 
     def __post_init__(self) -> None:
         self.ladder = Ladder(self.pair.name)
-
-
-def ladder_plan(ladder: Ladder, rates: tuple[int, ...], bisect: int) -> Generator[int, bool, None]:
-    """bench_rates.run_ladder's climb and bisection as a generator: yields the next rate and is
-    sent whether that step was clean (after its retry), so several ladders can interleave."""
-    for rate_cps in rates:
-        if (yield rate_cps):
-            ladder.max_clean_cps = rate_cps
-        else:
-            ladder.first_failing_cps = rate_cps
-            break
-    low, high = ladder.max_clean_cps, ladder.first_failing_cps
-    for _ in range(bisect):
-        if high is None:
-            break
-        middle = int(round((low + high) / 2 / 50) * 50)
-        if middle <= low or middle >= high:
-            break
-        if (yield middle):
-            low = ladder.max_clean_cps = middle
-        else:
-            high = ladder.first_failing_cps = middle
 
 
 def build_tracks(
