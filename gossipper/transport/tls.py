@@ -415,29 +415,28 @@ def _loads_as_certificates(path: str) -> bool:
     return True
 
 
-def _load_ca(context: ssl.SSLContext, ca: str) -> None:
-    text = _read_pem("-tls_ca", ca, _CA_FIX)
-    if "-----BEGIN CERTIFICATE-----" not in text:
-        raise ConfigError(f"-tls_ca {ca}: not a PEM CA file ({_CA_FIX})")
+def _load_verify_pem(
+    context: ssl.SSLContext, option: str, path: str, marker: str, what: str, fix: str
+) -> None:
+    """Load a PEM file of CA certificates or CRLs into the trust store (OpenSSL's file lookup
+    takes both), or raise a one-line ConfigError naming the option and the file."""
+    text = _read_pem(option, path, fix)
+    if marker not in text:
+        raise ConfigError(f"{option} {path}: not a PEM {what} file ({fix})")
     try:
-        context.load_verify_locations(cafile=ca)
+        context.load_verify_locations(cafile=path)
     except ssl.SSLError as exc:
         raise ConfigError(
-            f"-tls_ca {ca}: not a PEM CA file: {_ssl_reason(exc)} ({_CA_FIX})"
+            f"{option} {path}: not a PEM {what} file: {_ssl_reason(exc)} ({fix})"
         ) from None
+
+
+def _load_ca(context: ssl.SSLContext, ca: str) -> None:
+    _load_verify_pem(context, "-tls_ca", ca, "-----BEGIN CERTIFICATE-----", "CA", _CA_FIX)
 
 
 def _load_crl(context: ssl.SSLContext, crl: str) -> None:
-    text = _read_pem("-tls_crl", crl, _CRL_FIX)
-    if "-----BEGIN X509 CRL-----" not in text:
-        raise ConfigError(f"-tls_crl {crl}: not a PEM CRL file ({_CRL_FIX})")
-    try:
-        # OpenSSL's file lookup loads CRLs as well as certificates into the trust store.
-        context.load_verify_locations(cafile=crl)
-    except ssl.SSLError as exc:
-        raise ConfigError(
-            f"-tls_crl {crl}: not a PEM CRL file: {_ssl_reason(exc)} ({_CRL_FIX})"
-        ) from None
+    _load_verify_pem(context, "-tls_crl", crl, "-----BEGIN X509 CRL-----", "CRL", _CRL_FIX)
     context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
 
 
