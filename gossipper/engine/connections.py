@@ -79,7 +79,6 @@ class Link:
         self.closed_by_peer = False
         self.broken: str | None = None
         self.closing = False
-        self.generation = 0  # reconnections of a shared client link
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._writer_lot = trio.lowlevel.ParkingLot()
@@ -205,7 +204,8 @@ class StreamEndpoints:
         self._malformed = malformed
         self._listener: StreamListener | None = None
         self._nursery: trio.Nursery | None = None
-        self.links: set[Link] = set()
+        # Insertion-ordered (a dict, not a set): sharing links round robin stays deterministic.
+        self.links: dict[Link, None] = {}
 
     @property
     def open_links(self) -> int:
@@ -316,13 +316,13 @@ class StreamEndpoints:
             # inside a cancel scope of ours).
             async with context as channel:
                 link.bind_channel(channel)
-                self.links.add(link)
+                self.links[link] = None
                 try:
                     if task_status is not None:
                         task_status.started(link)
                     reason = await self._serve(link, channel)
                 finally:
-                    self.links.discard(link)
+                    self.links.pop(link, None)
                 if reason is not None:
                     channel.reset()
         if reason is not None and not link.closing:

@@ -897,7 +897,7 @@ class Engine(CallHost):
         self._pending_socket_calls += 1
         if self._open_call_sockets >= self._config.transport.max_socket:
             # -max_socket reached: the call shares an open connection (round robin).
-            shared = sorted(streams.links, key=lambda link: link.generation)
+            shared = list(streams.links)
             if shared:
                 self._next_shared_link = (self._next_shared_link + 1) % len(shared)
                 link = shared[self._next_shared_link]
@@ -925,7 +925,6 @@ class Engine(CallHost):
                 self.stats.call_ended(trio.current_time(), 0.0, FailureReason.TCP_CONNECT)
                 self._check_done()
                 return
-            link.generation = number
             await self._run_call_on_link(number, user_id, link)
         finally:
             self._open_call_sockets -= 1
