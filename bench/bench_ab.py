@@ -8,6 +8,7 @@ CPU per call as the reference.
 
   python bench/bench_ab.py --old a87c832 --new HEAD            # 3,000 calls/s, 4 rounds
   python bench/bench_ab.py --old a87c832 --new HEAD --rate 3000 --rounds 6 --json ab.json
+  python bench/bench_ab.py --old a87c832 --new HEAD --trace     # with the trace files on
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of a step (5)")
     parser.add_argument("--rounds", type=int, default=4, help="rounds (4)")
     parser.add_argument("--buff-size", type=int, default=4 * 1024 * 1024, help="-buff_size")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="both sides also write -trace_msg, -trace_shortmsg and -trace_rtt (trace cost)",
+    )
     parser.add_argument("--work", type=pathlib.Path, help="reuse/keep snapshots here")
     parser.add_argument("--quiet-wait-s", type=float, default=60.0)
     parser.add_argument("--json", type=pathlib.Path)
@@ -46,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (target / "gossipper").is_dir():
             snapshot_source(target, rev)
         sources[label] = target
-    buffers = ("-buff_size", str(args.buff_size))
+    buffers: tuple[str, ...] = ("-buff_size", str(args.buff_size))
+    if args.trace:
+        buffers += ("-trace_msg", "-trace_shortmsg", "-trace_rtt")
     pairs = (
         Pair("gossipper->sipp", "gossipper", "sipp", uac_extra=buffers, uas_extra=buffers),
         Pair("sipp->gossipper", "sipp", "gossipper", uac_extra=buffers, uas_extra=buffers),

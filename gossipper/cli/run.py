@@ -22,6 +22,9 @@ from gossipper.scenario import BUILTIN_NAMES, Scenario
 from gossipper.session import Run, RunPlan, open_run
 from gossipper.transport import UdpTransportFactory, detect_local_ip, resolve_host
 
+LIVE_FLUSH_S = 0.2
+"""Trace files of a real run are written out this often (readable with ``tail -f``)."""
+
 
 class SystemWallClock:
     """The real wall clock (implements ``interfaces.WallClock``); local times in the
@@ -138,6 +141,7 @@ async def _run(
             pid=pid,
             seed=seed,
             periodic_screens=config.traces.trace_screen and not _is_terminal(stdout),
+            live_flush_s=LIVE_FLUSH_S,
         )
         async with open_run(plan) as run:
             await _start_controls(nursery, config, run, stdout, stderr)

@@ -69,6 +69,10 @@ class RunPlan:
     shell_runner: Callable[[str], None] | None = None
     """Replaces starting ``<exec command>`` processes (the simulation starts none)."""
     timer_resolution_s: float | None = None
+    live_flush_s: float | None = None
+    """Real runs: how often the trace files (RTT samples included) are written out, so ``tail -f``
+    and scripts see a running test; None leaves them to the ``-fd`` dumps and the end (the
+    simulation's files are read after the run)."""
     channel_layer: ChannelLayer | None = None
     """Stream modes: TLS/WebSocket over the connections; None builds the layer -t asks for
     from the configuration (``gossipper.transport.layers``)."""
@@ -132,7 +136,24 @@ class Run:
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> EngineResult:
         """Run the scenario to its end (``nursery.start`` returns once traffic may flow)."""
-        return await self.engine.run(task_status=task_status)
+        period_s = self.plan.live_flush_s
+        if self.traces is None or period_s is None:
+            return await self.engine.run(task_status=task_status)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._flush_loop, period_s)
+            result = await self.engine.run(task_status=task_status)
+            nursery.cancel_scope.cancel()
+        return result
+
+    async def _flush_loop(self, period_s: float) -> None:
+        # A few writes per second and file at most: at load the 256 KiB buffers fill faster
+        # than this anyway, at low rates every record reaches the file within one period.
+        traces = self.traces
+        assert traces is not None
+        while True:
+            await trio.sleep(period_s)
+            traces.write_rtt_records(self._rtt_records())
+            traces.flush()
 
     # ------------------------------------------------------------------ screens
 
