@@ -615,6 +615,7 @@ class Engine(CallHost):
 
     def _count_malformed(self) -> None:
         self._malformed_messages += 1
+        self.stats.malformed_msgs += 1
 
     def _dispatch_stream(self, data: bytes, flow: StreamFlow) -> None:
         self._dispatch(data, flow.remote_address, None, flow)
@@ -634,12 +635,12 @@ class Engine(CallHost):
         try:
             message = parse_message(data)
         except SipParseError as exc:
-            self._malformed_messages += 1
+            self._count_malformed()
             self.warning(f"Discarding malformed message from {source[0]}:{source[1]}: {exc.reason}")
             return
         call_id = message.call_id
         if not call_id:
-            self._malformed_messages += 1
+            self._count_malformed()
             self.warning("SIP message without Call-ID discarded")
             return
         if not self._callid_slash_ign:

@@ -197,6 +197,7 @@ _SCALARS: tuple[str, ...] = (
     "fatal_errors",
     "watchdog_major",
     "watchdog_minor",
+    "malformed_msgs",
 )
 
 
@@ -216,6 +217,8 @@ class CounterValues:
     fatal_errors: int
     watchdog_major: int
     watchdog_minor: int
+    malformed_msgs: int
+    """Messages from the network that could not be parsed (or had no Call-ID), discarded."""
     failures: tuple[int, ...]
     """Indexed like ``list(FailureReason)``."""
     generic_counters: tuple[int, ...]
@@ -369,6 +372,7 @@ class RunStats:
         self.fatal_errors = 0
         self.watchdog_major = 0
         self.watchdog_minor = 0
+        self.malformed_msgs = 0
         self.peak_calls = 0
         self.peak_calls_mono = start_mono
 
@@ -655,6 +659,7 @@ class RunStats:
             fatal_errors=scalars[9],
             watchdog_major=scalars[10],
             watchdog_minor=scalars[11],
+            malformed_msgs=scalars[12],
             failures=failures,
             generic_counters=generic,
             rtd=tuple(rtd),

@@ -32,6 +32,7 @@ _MESSAGE_KEYS = (
     "fatal_errors",
     "watchdog_major",
     "watchdog_minor",
+    "malformed",
 )
 _QUANTILES = (("p50_ms", 0.5), ("p90_ms", 0.9), ("p99_ms", 0.99), ("p999_ms", 0.999))
 
@@ -111,6 +112,7 @@ def build_summary_json(
                     c.fatal_errors,
                     c.watchdog_major,
                     c.watchdog_minor,
+                    c.malformed_msgs,
                 ),
                 strict=True,
             )
