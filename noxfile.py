@@ -4,11 +4,12 @@ files."""
 from __future__ import annotations
 
 import pathlib
+import random
 import shutil
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "compiled"]
+nox.options.sessions = ["lint", "typecheck", "tests", "compiled", "fuzz"]
 nox.options.default_venv_backend = "venv"
 
 
@@ -27,6 +28,35 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+FUZZ_TESTS = (
+    "tests/sip/test_sip_fuzz.py",
+    "tests/scenario/test_fuzz.py",
+    "tests/engine/test_engine_fuzz.py",
+)
+
+
+@nox.session(python=False)
+def fuzz(session: nox.Session) -> None:
+    """The property tests with ten times the examples and a fresh random seed on every run
+    (CI included: Hypothesis's CI profile would replay the same examples each time). A failure
+    prints the falsifying example; ``nox -s fuzz -- SEED`` replays a run."""
+    seed = session.posargs[0] if session.posargs else str(random.SystemRandom().randrange(2**32))
+    session.log(f"hypothesis seed {seed} (replay: nox -s fuzz -- {seed})")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--hypothesis-profile=default",
+        f"--hypothesis-seed={seed}",
+        "--timeout=600",
+        *FUZZ_TESTS,
+        env={"GOSSIPPER_FUZZ_EXAMPLES": "3000"},
+    )
 
 
 @nox.session(python=False)
