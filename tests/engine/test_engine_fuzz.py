@@ -123,7 +123,10 @@ VALID_LINES = [
     b"Record-Route: <sip:proxy.example;lr>",
     b"Content-Type: application/sdp",
 ]
-BODY = b"v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n"
+BODY = (
+    b"v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n"
+    b"m=audio 6000 RTP/AVP 0\r\n"
+)
 SPECIAL = [b"\r\n", b"\n", b"\r", b":", b" ", b";", b"<", b">", b'"', b",", b"\x00", b"\xff", b"%"]
 
 SERVER_SCENARIO = load_scenario_text(
