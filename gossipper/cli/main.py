@@ -174,6 +174,9 @@ def load_extra_scenarios(
                 " -sf/-sn, or drop " + option
             )
         rx = _load_extra(option, target.rx_scenario_file, target.rx_scenario_name, config)
+        rx_rows = config.identity.rx_injection_file
+        if rx_rows is not None and not os.path.isfile(rx_rows):
+            raise ConfigError(f"-rxinf {rx_rows}: no such file; give a CSV injection file")
     return ooc, rx
 
 
