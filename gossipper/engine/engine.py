@@ -1,6 +1,8 @@
 """The engine: sockets, dispatch by Call-ID, call creation, pacing and the quit logic.
 
-One ``Engine`` runs one scenario (client or server) on the transports it is given. It owns a
+One ``Engine`` runs one scenario (client or server) on the transports it is given, with at
+most one second scenario for the calls the peer starts (the out-of-call scenario, or the server
+scenario of SIPp 3.7's mixed mode: docs/architecture.md section 3c). It owns a
 nursery holding the receive loops, the pacing task and one task per call. Everything the outside
 world does to a run (keys, the control socket and signals through ``gossipper.control``, the
 simulation, later the TUI and the HTTP API) goes through the public methods here: the commands
@@ -242,7 +244,7 @@ class Engine(CallHost):
         # -t ui: the socket of each local IP, and a flow cache per socket.
         self._per_ip: PerIpSockets | None = None
         self._ip_flows: dict[DatagramTransport, dict[Address, DatagramFlow]] = {}
-        # Second scenarios of the run (docs/architecture.md, "Out-of-call and mixed mode"):
+        # Second scenarios of the run (docs/architecture.md section 3c):
         # -oocsf answers requests with unknown Call-IDs in client mode, -rxsf (SIPp 3.7 mixed
         # mode) serves the calls the peer starts. Their calls live in the one call table but
         # are not the main scenario's: -l, -m and the open-call count ignore them.
