@@ -148,6 +148,14 @@ class TargetSettings:
     remote_port: int = 5060
     scenario_file: str | None = None
     scenario_name: str | None = None
+    ooc_scenario_file: str | None = None
+    """``-oocsf``: the scenario of requests with unknown Call-IDs (client mode)."""
+    ooc_scenario_name: str | None = None
+    """``-oocsn``: the same as a built-in name (``ooc_default``)."""
+    rx_scenario_file: str | None = None
+    """``-rxsf`` (SIPp 3.7 mixed mode): the server scenario run beside the client one."""
+    rx_scenario_name: str | None = None
+    """``-rxsn``: the same as a built-in name (``uas``)."""
     peer: str | None = None
 
     def __post_init__(self) -> None:
@@ -210,6 +218,8 @@ class IdentitySettings:
     dynamic_step: int = 4
     injection_files: tuple[str, ...] = ()
     injection_indexes: tuple[tuple[str, int], ...] = ()
+    rx_injection_file: str | None = None
+    """``-rxinf``: the injection file of the ``-rxsf``/``-rxsn`` scenario."""
 
     def __post_init__(self) -> None:
         # Normalise containers so the record is immutable even when callers pass lists/dicts.
@@ -394,10 +404,30 @@ class RunConfig:
             return None
         return target.scenario_name if target.scenario_name is not None else "uac"
 
+    @property
+    def has_rx_scenario(self) -> bool:
+        """``-rxsf``/``-rxsn`` given: SIPp 3.7's mixed mode (a client and a server scenario)."""
+        return self.target.rx_scenario_file is not None or self.target.rx_scenario_name is not None
+
+    @property
+    def has_ooc_scenario(self) -> bool:
+        """``-oocsf``/``-oocsn`` given: requests with unknown Call-IDs run that scenario."""
+        return (
+            self.target.ooc_scenario_file is not None or self.target.ooc_scenario_name is not None
+        )
+
     def _check_combinations(self) -> None:
         target, identity, load, traces = self.target, self.identity, self.load, self.traces
         if target.scenario_file is not None and target.scenario_name is not None:
             raise ConfigError("-sf and -sn cannot be combined: keep only one of them")
+        if target.ooc_scenario_file is not None and target.ooc_scenario_name is not None:
+            raise ConfigError("-oocsf and -oocsn cannot be combined: keep only one of them")
+        if target.rx_scenario_file is not None and target.rx_scenario_name is not None:
+            raise ConfigError("-rxsf and -rxsn cannot be combined: keep only one of them")
+        if identity.rx_injection_file is not None and not self.has_rx_scenario:
+            raise ConfigError(
+                "-rxinf needs a mixed-mode server scenario: add -rxsf FILE or -rxsn NAME"
+            )
         if load.max_open_calls is not None and load.users is not None:
             raise ConfigError("-l and -users cannot be combined: drop -l")
         if traces.max_log_size and traces.ringbuffer_size:
@@ -563,6 +593,11 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "remote_port": ("remote port", "a port number 1-65535", _remote_port),
     "scenario_file": ("-sf", "a non-empty file name", _non_empty),
     "scenario_name": ("-sn", "a non-empty scenario name", _non_empty),
+    "ooc_scenario_file": ("-oocsf", "a non-empty file name", _non_empty),
+    "ooc_scenario_name": ("-oocsn", "a non-empty scenario name", _non_empty),
+    "rx_scenario_file": ("-rxsf", "a non-empty file name", _non_empty),
+    "rx_scenario_name": ("-rxsn", "a non-empty scenario name", _non_empty),
+    "rx_injection_file": ("-rxinf", "a non-empty file name", _non_empty),
     "peer": ("-peer", "a non-empty scenario name", _non_empty),
     "transport_mode": (
         "-t",

@@ -192,6 +192,32 @@ CASES: tuple[GoldenCase, ...] = (
         "-t w1: SIP over one WebSocket connection, 5 ms delay",
         ("-sn", "uac", "-t", "w1", "-m", "20", "-r", "10", "-net_delay", "5"),
     ),
+    GoldenCase(
+        "mixed_mode",
+        "SIPp 3.7 mixed mode: two engines each run uac and an rx server scenario (-rxinf rows)"
+        " and call each other; 5 ms delay, 5% duplication",
+        (
+            "-sn",
+            "uac",
+            "-rxsf",
+            "rx_uas_rows.xml",
+            "-rxinf",
+            "rx_rows.csv",
+            "-m",
+            "10",
+            "-r",
+            "5",
+            "-d",
+            "1500",
+            "-net_delay",
+            "5",
+            "-net_dup",
+            "5",
+            "-seed",
+            "11",
+        ),
+        inputs=("rx_uas_rows.xml", "rx_rows.csv"),
+    ),
 )
 """The golden cases (at least 8, see issue 4 item 6)."""
 

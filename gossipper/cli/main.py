@@ -114,12 +114,15 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
     config = command.config
     scenario = load_configured_scenario(config)
     refuse_unsupported(scenario)
+    ooc_scenario, rx_scenario = load_extra_scenarios(config, scenario)
     if config.process.background:
         _daemonize(stdout)
     from gossipper.cli.run import run_real
 
     global _run_outputs_closed
-    status = run_real(config, scenario, stdout, stderr)
+    status = run_real(
+        config, scenario, stdout, stderr, ooc_scenario=ooc_scenario, rx_scenario=rx_scenario
+    )
     _run_outputs_closed = True
     return status
 
@@ -135,6 +138,78 @@ def load_configured_scenario(config: RunConfig) -> Scenario:
         identity = config.identity
         return load_scenario(path, keys=identity.keys, global_vars=identity.globals_set)
     return load_builtin(config.effective_scenario_name or "uac", config)
+
+
+def load_extra_scenarios(
+    config: RunConfig, scenario: Scenario
+) -> tuple[Scenario | None, Scenario | None]:
+    """The out-of-call scenario (``-oocsf``/``-oocsn``) and the mixed-mode server scenario
+    (``-rxsf``/``-rxsn``) of a run whose main scenario is ``scenario``; None when not given.
+
+    Both serve requests from the peer, so both must begin with a ``<recv>``; both only make
+    sense beside a client main scenario (SIPp refuses -oocsf in server mode).
+    """
+    target = config.target
+    ooc: Scenario | None = None
+    rx: Scenario | None = None
+    if config.has_ooc_scenario:
+        option = "-oocsf" if target.ooc_scenario_file is not None else "-oocsn"
+        if scenario.is_server:
+            raise ConfigError(
+                f"{option}: out-of-call scenarios cannot be used when running in server mode"
+                f" ({scenario.source_label} starts with a <recv>); drop {option}"
+            )
+        if config.has_rx_scenario:
+            raise ConfigError(
+                f"{option} has no effect in mixed mode: every unknown Call-ID starts a call of"
+                " the -rxsf/-rxsn scenario; drop one of them"
+            )
+        ooc = _load_extra(option, target.ooc_scenario_file, target.ooc_scenario_name, config)
+    if config.has_rx_scenario:
+        option = "-rxsf" if target.rx_scenario_file is not None else "-rxsn"
+        if scenario.is_server:
+            raise ConfigError(
+                f"{option} (mixed mode) runs a server scenario beside a client one, but"
+                f" {scenario.source_label} is a server scenario: give a client scenario with"
+                " -sf/-sn, or drop " + option
+            )
+        rx = _load_extra(option, target.rx_scenario_file, target.rx_scenario_name, config)
+        rx_rows = config.identity.rx_injection_file
+        if rx_rows is not None and not os.path.isfile(rx_rows):
+            raise ConfigError(f"-rxinf {rx_rows}: no such file; give a CSV injection file")
+    return ooc, rx
+
+
+def _load_extra(option: str, path: str | None, name: str | None, config: RunConfig) -> Scenario:
+    from gossipper.scenario import BUILTIN_NAMES, builtin_path, load_scenario
+
+    identity = config.identity
+    if path is not None:
+        if not os.path.isfile(path):
+            raise ConfigError(
+                f"{option} {path}: no such file; give the path of a SIPp XML scenario"
+            )
+        loaded = load_scenario(path, keys=identity.keys, global_vars=identity.globals_set)
+    else:
+        assert name is not None
+        if name not in BUILTIN_NAMES:
+            raise ConfigError(
+                f"{option}: invalid default scenario name '{name}'; choose one of"
+                f" {', '.join(BUILTIN_NAMES)}"
+            )
+        loaded = load_scenario(
+            str(builtin_path(name)),
+            builtin_name=name,
+            keys=identity.keys,
+            global_vars=identity.globals_set,
+        )
+    if not loaded.is_server:
+        raise ConfigError(
+            f"{option}: {loaded.source_label} must begin with a <recv> (it answers requests"
+            " from the peer); its first message element is a <send>"
+        )
+    refuse_unsupported(loaded)
+    return loaded
 
 
 def refuse_unsupported(scenario: Scenario) -> None:

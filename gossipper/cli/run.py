@@ -36,8 +36,17 @@ class SystemWallClock:
         return time.time()
 
 
-def run_real(config: RunConfig, scenario: Scenario, stdout: TextIO, stderr: TextIO) -> ExitStatus:
-    """Run one scenario on real sockets; prints the final screens and returns the exit status."""
+def run_real(
+    config: RunConfig,
+    scenario: Scenario,
+    stdout: TextIO,
+    stderr: TextIO,
+    *,
+    ooc_scenario: Scenario | None = None,
+    rx_scenario: Scenario | None = None,
+) -> ExitStatus:
+    """Run one scenario on real sockets (with its out-of-call or mixed-mode rx scenario);
+    prints the final screens and returns the exit status."""
     peer_scenario = _load_peer(config) if config.target.peer else None
     if not scenario.is_server and config.target.remote_host is None and peer_scenario is None:
         stderr.write(
@@ -46,7 +55,9 @@ def run_real(config: RunConfig, scenario: Scenario, stdout: TextIO, stderr: Text
         )
         return ExitStatus.FATAL
     tune_garbage_collector()
-    result = trio.run(_run, config, scenario, peer_scenario, stdout, stderr)
+    result = trio.run(
+        _run, config, scenario, peer_scenario, stdout, stderr, ooc_scenario, rx_scenario
+    )
     return result.exit_status
 
 
@@ -96,6 +107,8 @@ async def _run(
     peer_scenario: Scenario | None,
     stdout: TextIO,
     stderr: TextIO,
+    ooc_scenario: Scenario | None = None,
+    rx_scenario: Scenario | None = None,
 ) -> EngineResult:
     factory = UdpTransportFactory(buffer_bytes=max(config.transport.buff_size, 4 * 1024 * 1024))
     wall = SystemWallClock()
@@ -142,6 +155,8 @@ async def _run(
             seed=seed,
             periodic_screens=config.traces.trace_screen and not _is_terminal(stdout),
             live_flush_s=LIVE_FLUSH_S,
+            ooc_scenario=ooc_scenario,
+            rx_scenario=rx_scenario,
         )
         async with open_run(plan) as run:
             await _start_controls(nursery, config, run, stdout, stderr)

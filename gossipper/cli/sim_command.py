@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TextIO
 
 from gossipper import __version__
-from gossipper.cli.main import load_builtin, load_configured_scenario
+from gossipper.cli.main import load_builtin, load_configured_scenario, load_extra_scenarios
 from gossipper.cli.options import (
     DEFAULT_SEED,
     RUN,
@@ -27,7 +27,7 @@ from gossipper.cli.options import (
 )
 from gossipper.config import RunConfig
 from gossipper.errors import ConfigError, ExitStatus
-from gossipper.scenario import BUILTIN_NAMES, load_scenario
+from gossipper.scenario import BUILTIN_NAMES, Scenario, load_scenario
 from gossipper.sim import (
     CLIENT_HOST,
     DEFAULT_EPOCH_S,
@@ -154,6 +154,11 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
         config = config.replace(timeout_s=_default_timeout_s(config))
 
     scenario = load_configured_scenario(config)
+    ooc_scenario, rx_scenario = load_extra_scenarios(config, scenario)
+    if rx_scenario is not None:
+        return _mixed_plan(
+            command.given, command.values, argv, config, scenario, rx_scenario, directory
+        )
     peer_name = config.target.peer
     if peer_name is None:
         base = config.effective_scenario_name
@@ -204,7 +209,7 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
     if "-seed" not in command.given:
         args += ["-seed", str(seed)]
     return SimulationPlan(
-        main=SimSide(scenario, config, main_host, MAIN_PID),
+        main=SimSide(scenario, config, main_host, MAIN_PID, ooc_scenario=ooc_scenario),
         peer=SimSide(peer_scenario, peer_config, peer_host, PEER_PID),
         seed=seed,
         faults=faults,
@@ -212,6 +217,75 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
         directory=directory,
         tool_version=__version__,
         reproduce_command=shlex.join(["gossipper", "sim", *args]),
+    )
+
+
+def _mixed_plan(
+    given: Collection[str],
+    values: Mapping[str, object],
+    argv: Sequence[str],
+    config: RunConfig,
+    scenario: Scenario,
+    rx_scenario: Scenario,
+    directory: str,
+) -> SimulationPlan:
+    """Mixed mode (-rxsf/-rxsn): the peer is a mixed-mode engine too, with the main side's
+    load options. Its client scenario is the partner of the main side's rx scenario (or
+    -peer), its rx scenario the partner of the main side's client scenario: with -sn uac
+    -rxsn uas, both sides run uac and rx uas and call each other."""
+    transport = config.transport
+    peer_config = RunConfig(
+        nostdin=True,
+        transport_mode=transport.transport_mode,
+        ws_path=transport.ws_path,
+        tls_version=transport.tls_version,
+        pause_default_s=config.timers.pause_default_s,
+        timeout_s=0.0,
+        **{name: config.values()[name] for name in _LOAD_FIELDS},
+    )
+    peer_client = _peer_scenario(
+        config.target.peer or _partner(config.target.rx_scenario_name, server=True), peer_config
+    )
+    peer_rx = _peer_scenario(_partner(config.effective_scenario_name, server=False), peer_config)
+    if peer_client.is_server or not peer_rx.is_server:
+        raise ConfigError(
+            "gossipper sim: in mixed mode the peer runs a client scenario (-peer, e.g. uac)"
+            " beside its rx partner of the main scenario"
+        )
+    seed = values.get("seed", DEFAULT_SEED)
+    epoch_s = values.get("epoch_s", DEFAULT_EPOCH_S)
+    assert isinstance(seed, int) and isinstance(epoch_s, float)
+    main_host = config.transport.local_ip or CLIENT_HOST
+    peer_host = SERVER_HOST if main_host != SERVER_HOST else CLIENT_HOST
+    args = list(argv)
+    if "-seed" not in given:
+        args += ["-seed", str(seed)]
+    return SimulationPlan(
+        main=SimSide(scenario, config, main_host, MAIN_PID, rx_scenario=rx_scenario),
+        peer=SimSide(peer_client, peer_config, peer_host, PEER_PID, rx_scenario=peer_rx),
+        seed=seed,
+        faults=_fault_plan(_link_faults(values), main_host, peer_host),
+        epoch_s=epoch_s,
+        directory=directory,
+        tool_version=__version__,
+        reproduce_command=shlex.join(["gossipper", "sim", *args]),
+    )
+
+
+def _partner(name: str | None, *, server: bool) -> str:
+    """The built-in partner of a built-in scenario; for a file, uac (of a server) or uas."""
+    if name is not None and name in NATURAL_PEERS:
+        return NATURAL_PEERS[name]
+    return "uac" if server else "uas"
+
+
+def _peer_scenario(name: str, config: RunConfig) -> Scenario:
+    if name in BUILTIN_NAMES:
+        return load_builtin(name, config)
+    if os.path.isfile(name):
+        return load_scenario(name)
+    raise ConfigError(
+        f"-peer {name}: not a built-in scenario name or a scenario file (try -peer uac)"
     )
 
 

@@ -1,6 +1,8 @@
 """The engine: sockets, dispatch by Call-ID, call creation, pacing and the quit logic.
 
-One ``Engine`` runs one scenario (client or server) on the transports it is given. It owns a
+One ``Engine`` runs one scenario (client or server) on the transports it is given, with at
+most one second scenario for the calls the peer starts (the out-of-call scenario, or the server
+scenario of SIPp 3.7's mixed mode: docs/architecture.md section 3c). It owns a
 nursery holding the receive loops, the pacing task and one task per call. Everything the outside
 world does to a run (keys, the control socket and signals through ``gossipper.control``, the
 simulation, later the TUI and the HTTP API) goes through the public methods here: the commands
@@ -24,7 +26,7 @@ from gossipper.config import RunConfig, is_multi_socket_mode, is_per_ip_mode, is
 from gossipper.engine.call import Call, answer_out_of_call
 from gossipper.engine.connections import Link, StreamEndpoints, StreamFlow, first_free_listener
 from gossipper.engine.elements import new_run_stats
-from gossipper.engine.host import AUTO_ANSWERED_METHODS, CallHost, DatagramFlow
+from gossipper.engine.host import AUTO_ANSWERED_METHODS, CallHost, DatagramFlow, ScenarioHost
 from gossipper.engine.per_ip import PerIpSockets, open_per_ip_sockets
 from gossipper.engine.rate import RateState, default_open_call_limit
 from gossipper.engine.timers import Parker, TimerQueue
@@ -132,6 +134,11 @@ class Engine(CallHost):
         stats: RunStats | None = None,
         channel_layer: ChannelLayer | None = None,
         server_name: str | None = None,
+        ooc_scenario: Scenario | None = None,
+        ooc_stats: RunStats | None = None,
+        rx_scenario: Scenario | None = None,
+        rx_env: RunEnv | None = None,
+        rx_stats: RunStats | None = None,
     ) -> None:
         if timer_resolution_s is None:
             timer_resolution_s = 0.0 if settle is not None else config.process.timer_resol_s
@@ -237,6 +244,43 @@ class Engine(CallHost):
         # -t ui: the socket of each local IP, and a flow cache per socket.
         self._per_ip: PerIpSockets | None = None
         self._ip_flows: dict[DatagramTransport, dict[Address, DatagramFlow]] = {}
+        # Second scenarios of the run (docs/architecture.md section 3c):
+        # -oocsf answers requests with unknown Call-IDs in client mode, -rxsf (SIPp 3.7 mixed
+        # mode) serves the calls the peer starts. Their calls live in the one call table but
+        # are not the main scenario's: -l, -m and the open-call count ignore them.
+        self._ooc: ScenarioHost | None = None
+        self._rx: ScenarioHost | None = None
+        if ooc_scenario is not None:
+            self._ooc = ScenarioHost(
+                self,
+                ooc_scenario,
+                config,
+                env=env,
+                stats=ooc_stats
+                or new_run_stats(
+                    ooc_scenario, config, start_wall=wall_clock.wall_time(), start_mono=now()
+                ),
+            )
+        if rx_scenario is not None:
+            self._rx = ScenarioHost(
+                self,
+                rx_scenario,
+                config,
+                env=rx_env if rx_env is not None else env,
+                stats=rx_stats
+                or new_run_stats(
+                    rx_scenario, config, start_wall=wall_clock.wall_time(), start_mono=now()
+                ),
+            )
+            if rx_env is not None:
+                rx_env.wall_time = wall_clock.wall_time
+                rx_env.clock_ms = self._clock_ms
+        self._extra_calls = 0
+        """Open calls of the out-of-call and rx scenarios (in ``_calls`` too)."""
+        self._ooc_calls = 0
+        """Open calls of the out-of-call scenario: the run does not wait for them (SIPp
+        aborts those still open when its main calls are done)."""
+        self._rx_counter = 0
 
     # ------------------------------------------------------------------ settings helpers
 
@@ -326,6 +370,11 @@ class Engine(CallHost):
             assert self._main_transport is not None
             self.env.transport = self._main_transport.transport_name
         self.rebind_scenario(self.scenario.bind(self.env))
+        for host in (self._ooc, self._rx):
+            if host is not None:
+                host.env.local_port = self.env.local_port
+                host.env.transport = self.env.transport
+                host.rebind_scenario(host.scenario.bind(host.env))
 
     async def run(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -366,6 +415,7 @@ class Engine(CallHost):
             elif config.load.max_calls == 0:
                 self.soft_quit("call limit reached")
             await self._done.wait()
+            self._abort_out_of_call_calls()
             self._release_idle_workers()
             if streams is not None:
                 await streams.close()
@@ -391,7 +441,10 @@ class Engine(CallHost):
             return ExitStatus.FATAL
         if self._stopped_now:
             return ExitStatus.INTERNAL_COMMAND
-        if self.stats.failed_calls > 0:
+        rx = self._rx
+        if self.stats.failed_calls > 0 or (rx is not None and rx.stats.failed_calls > 0):
+            # Mixed mode: the rx scenario's calls are the test as much as the client's. The
+            # out-of-call scenario's are not (SIPp's exit code reads the main scenario only).
             return ExitStatus.CALLS_FAILED
         if self._timed_out and self.stats.successful_calls == 0:
             return ExitStatus.INTERNAL_COMMAND
@@ -414,7 +467,7 @@ class Engine(CallHost):
             users=self._users_target if config.load.users is not None else None,
             call_limit=config.load.max_calls,
             open_call_limit=self._open_call_limit,
-            open_calls=len(self._calls),
+            open_calls=len(self._calls) - self._extra_calls,
             calls_started=self._call_counter,
             open_call_sockets=(
                 streams.open_links if streams is not None else self._open_call_sockets
@@ -550,10 +603,16 @@ class Engine(CallHost):
             until = now + self._deadcall_wait_s
             self._dead_calls[key] = until
             self._dead_order.append((until, key))
+            if call.engine is not self:
+                self._extra_calls -= 1
+                if call.engine is self._ooc:
+                    self._ooc_calls -= 1
+        # Each scenario counts its own calls (an out-of-call or rx call: its host's stats).
+        stats = call.engine.stats
         if counted:
-            self.stats.call_ended(now, now - call.start_s, reason)
+            stats.call_ended(now, now - call.start_s, reason)
         else:
-            self.stats.current_calls -= 1
+            stats.current_calls -= 1
         tracer = self.tracer
         if tracer is not None:
             tracer.call_ended(
@@ -578,10 +637,21 @@ class Engine(CallHost):
     def _check_done(self) -> None:
         if (
             self._quit_state is not QuitState.RUNNING
-            and not self._calls
+            and len(self._calls) == self._ooc_calls
             and not self._pending_socket_calls
         ):
             self._done.set()
+
+    def _abort_out_of_call_calls(self) -> None:
+        """The run is over: out-of-call calls still open (in their timewait) are aborted, as
+        SIPp does at exit ("Aborted call with Call-ID ...")."""
+        ooc = self._ooc
+        if ooc is None or not self._ooc_calls:
+            return
+        for call in list(self._calls.values()):
+            if call.engine is ooc:
+                self.warning(f"Aborted call with Call-ID '{call.call_id}'")
+                call.abort_now()
 
     # ------------------------------------------------------------------ receiving
 
@@ -669,6 +739,31 @@ class Engine(CallHost):
         if self.scenario.is_server:
             if self._quit_state is QuitState.RUNNING:
                 self._start_incoming_call(call_id, flow).deliver(message)
+                return
+        elif self._rx is not None:
+            # Mixed mode: every unknown Call-ID starts a call of the rx scenario, even while
+            # the client side quits softly (SIPp 3.7), until the run is over.
+            if not self._done.is_set() and self._quit_state is not QuitState.FORCED:
+                self._start_extra_call(self._rx, call_id, flow, automatic=False).deliver(message)
+                return
+        elif self._ooc is not None:
+            if message.is_request:
+                # SIPp: a request starts a call of the out-of-call scenario, counted as an
+                # incoming call of that scenario and as AutoAnswered; a response stays an
+                # out-of-call message (below), without a warning.
+                if not self._done.is_set() and self._quit_state is not QuitState.FORCED:
+                    self.warning(
+                        f"Received out-of-call {message.method} message, using the out-of-call"
+                        " scenario"
+                    )
+                    self.stats.auto_answered += 1
+                    call = self._start_extra_call(self._ooc, call_id, flow, automatic=True)
+                    call.deliver(message)
+                    return
+            else:
+                self.stats.out_of_call_msgs += 1
+                if self.tracer is not None:
+                    self.tracer.out_of_call(data, flow, self.wall_time())
                 return
         elif message.is_request and self.auto_answer and message.method in AUTO_ANSWERED_METHODS:
             # -aa out of a call: the default 200 OK, rendered as in a call.
@@ -787,16 +882,25 @@ class Engine(CallHost):
             self.soft_quit("call limit reached")
 
     def _make_call(
-        self, *, number: int, call_id: str, flow: Flow, incoming: bool, user_id: int
+        self,
+        *,
+        number: int,
+        call_id: str,
+        flow: Flow,
+        incoming: bool,
+        user_id: int,
+        host: ScenarioHost | None = None,
     ) -> Call:
         call = Call(
-            self,
+            self if host is None else host,
             call_number=number,
             call_id=call_id,
             flow=flow,
             incoming=incoming,
             user_id=user_id,
-            variables=self._global_variables.for_call(user_id),
+            variables=(self._global_variables if host is None else host.global_variables).for_call(
+                user_id
+            ),
         )
         self._calls[call_id] = call
         if type(flow) is StreamFlow:
@@ -807,6 +911,29 @@ class Engine(CallHost):
 
     def _start_incoming_call(self, call_id: str, flow: Flow) -> Call:
         return self._new_call(call_id=call_id, flow=flow, incoming=True, user_id=0)
+
+    def _start_extra_call(
+        self, host: ScenarioHost, call_id: str, flow: Flow, *, automatic: bool
+    ) -> Call:
+        """A call of the out-of-call or rx scenario, started by a message from the peer.
+
+        An out-of-call call is SIPp's "automatic" call: call number 0, so it takes no
+        injection row and leaves the call numbers alone. An rx call numbers its own calls
+        (the client's numbers are -m's) and reads the -rxinf rows.
+        """
+        number = 0
+        if not automatic:
+            self._rx_counter += 1
+            number = self._rx_counter
+        call = self._make_call(
+            number=number, call_id=call_id, flow=flow, incoming=True, user_id=0, host=host
+        )
+        self._extra_calls += 1
+        if automatic:
+            self._ooc_calls += 1
+        host.stats.call_created(self.now(), incoming=True)
+        self._launch(call)
+        return call
 
     def format_call_id(self, number: int) -> str:
         """``-cid_str``: %u call number, %p pid, %s local IP, %% a percent sign."""
@@ -1040,7 +1167,10 @@ class Engine(CallHost):
         if main_link is not None and main_link.broken is not None:
             # t1 reconnecting: no call is started on a connection that is down.
             return False
-        return len(self._calls) + self._pending_socket_calls < self._open_call_limit
+        return (
+            len(self._calls) - self._extra_calls + self._pending_socket_calls
+            < self._open_call_limit
+        )
 
     async def _pacing_loop(self) -> None:
         """Start calls so that the count started matches rate x elapsed (SIPp docs, -r/-rp).
@@ -1113,7 +1243,11 @@ class Engine(CallHost):
     def _replace_user_calls(self) -> None:
         """-users: every free user starts a new call, lowest user id first (SIPp docs)."""
         self._free_users.sort(reverse=True)
-        while self._free_users and len(self._calls) < self._users_target and self._can_start_call():
+        while (
+            self._free_users
+            and len(self._calls) - self._extra_calls < self._users_target
+            and self._can_start_call()
+        ):
             self._start_outgoing_call(self._free_users.pop())
 
     async def _global_timeout(self, timeout_s: float) -> None:

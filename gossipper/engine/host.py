@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from gossipper.config import RunConfig
 from gossipper.engine.timers import TimerQueue
 from gossipper.interfaces import Address, DatagramTransport, Flow, Tracer
-from gossipper.scenario import RunEnv, Scenario
+from gossipper.scenario import GlobalVariables, RunEnv, Scenario
 from gossipper.scenario.distributions import clamp_pause_ms
 from gossipper.sip import SipMessage, max_retransmissions
 from gossipper.stats import FailureReason, RunStats
@@ -175,6 +175,62 @@ class CallHost:
     def stop_now(self) -> None:
         """``exec int_cmd="stop_now"``: exit at once with code 97."""
         raise NotImplementedError
+
+
+class ScenarioHost(CallHost):
+    """The host of the calls of a second scenario of the run: the out-of-call scenario
+    (``-oocsf``/``-oocsn``) or the server scenario of SIPp 3.7's mixed mode (``-rxsf``).
+
+    Its calls walk their own scenario and count into their own statistics (SIPp keeps one
+    statistics object per scenario), read their own run environment (``-rxinf`` injection
+    files) and global variables; the timer queue, tracer, warnings and every engine hook are
+    the engine's, so a call never knows which scenario of the run it belongs to.
+    """
+
+    def __init__(
+        self, main: CallHost, scenario: Scenario, config: RunConfig, *, env: RunEnv, stats: RunStats
+    ) -> None:
+        super().__init__(
+            scenario,
+            config,
+            env=env,
+            stats=stats,
+            timers=main.timers,
+            now=main.now,
+            wall_time=main.wall_time,
+            seed=main.seed,
+            tracer=main.tracer,
+        )
+        self.main = main
+        self.global_variables: GlobalVariables = scenario.new_global_variables()
+
+    def warning(self, text: str) -> None:
+        # Warnings are one count of the run (SIPp's are global, not per scenario).
+        self.main.warning(text)
+
+    def call_ended(self, call: Call, reason: FailureReason | None, *, counted: bool) -> None:
+        self.main.call_ended(call, reason, counted=counted)
+
+    def call_finished(self, call: Call) -> None:
+        self.main.call_finished(call)
+
+    def keep_task_for_next_call(self, call: Call) -> bool:
+        return self.main.keep_task_for_next_call(call)
+
+    def dead_call_message(self, data: bytes, flow: Flow) -> None:
+        self.main.dead_call_message(data, flow)
+
+    def run_shell_command(self, command: str) -> None:
+        self.main.run_shell_command(command)
+
+    def fatal_action_error(self, text: str) -> None:
+        self.main.fatal_action_error(text)
+
+    def soft_quit(self, reason: str = "quit requested") -> None:
+        self.main.soft_quit(reason)
+
+    def stop_now(self) -> None:
+        self.main.stop_now()
 
 
 def bookkeeping_flags(scenario: Scenario) -> tuple[bool, ...]:

@@ -15,6 +15,7 @@ all build runs here.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -76,6 +77,11 @@ class RunPlan:
     channel_layer: ChannelLayer | None = None
     """Stream modes: TLS/WebSocket over the connections; None builds the layer -t asks for
     from the configuration (``gossipper.transport.layers``)."""
+    ooc_scenario: Scenario | None = None
+    """``-oocsf``/``-oocsn``: the scenario of requests with unknown Call-IDs (client mode)."""
+    rx_scenario: Scenario | None = None
+    """``-rxsf``/``-rxsn``: the server scenario of SIPp 3.7's mixed mode (with a client
+    ``scenario``); its injection file is ``config.identity.rx_injection_file``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +99,38 @@ class RunReport:
 class Run:
     """One run built from a plan: its engine, trace files and statistics consumers."""
 
-    def __init__(self, plan: RunPlan, injection: dict[str, InjectionFile]) -> None:
+    def __init__(
+        self,
+        plan: RunPlan,
+        injection: dict[str, InjectionFile],
+        rx_injection: dict[str, InjectionFile] | None = None,
+    ) -> None:
         self.plan = plan
         config = plan.config
         scenario = plan.scenario
         self.env = _build_env(plan, injection)
-        stats = new_run_stats(
-            scenario,
-            config,
-            start_wall=plan.wall_clock.wall_time(),
-            start_mono=trio.current_time(),
-        )
+        start_wall = plan.wall_clock.wall_time()
+        start_mono = trio.current_time()
+        stats = new_run_stats(scenario, config, start_wall=start_wall, start_mono=start_mono)
+        self.ooc_stats: RunStats | None = None
+        if plan.ooc_scenario is not None:
+            self.ooc_stats = new_run_stats(
+                plan.ooc_scenario, config, start_wall=start_wall, start_mono=start_mono
+            )
+        self.rx_stats: RunStats | None = None
+        rx_env: RunEnv | None = None
+        if plan.rx_scenario is not None:
+            self.rx_stats = new_run_stats(
+                plan.rx_scenario, config, start_wall=start_wall, start_mono=start_mono
+            )
+            rx_env = _rx_env(self.env, rx_injection or {})
         self.traces = _open_traces(plan, stats) if plan.traces else None
+        # Mixed mode: the rx scenario's own -trace_stat/-trace_counts files.
+        self.rx_traces = (
+            _open_rx_traces(plan, self.rx_stats)
+            if plan.traces and self.rx_stats is not None
+            else None
+        )
         tracer: Tracer | None = self.traces
         self.engine = Engine(
             scenario,
@@ -125,10 +151,20 @@ class Run:
             or channel_layer_for(config, is_server=scenario.is_server),
             # TLS SNI / WebSocket Host: the host name the user gave (-rsa's when given).
             server_name=config.transport.rsa_host or plan.remote_host,
+            ooc_scenario=plan.ooc_scenario,
+            ooc_stats=self.ooc_stats,
+            rx_scenario=plan.rx_scenario,
+            rx_env=rx_env,
+            rx_stats=self.rx_stats,
         )
         # The -fd files' own statistics window (error codes belong to it), and the screens'.
         self._log_window: StatsWindow = self.engine.open_stats_window(error_codes=True)
         self._display_window: StatsWindow = self.engine.open_stats_window()
+        self._rx_log_window: StatsWindow | None = None
+        self._rx_display_window: StatsWindow | None = None
+        if self.rx_stats is not None:
+            self._rx_log_window = self.rx_stats.open_window(error_codes=True)
+            self._rx_display_window = self.rx_stats.open_window()
 
     # ------------------------------------------------------------------ running
 
@@ -154,6 +190,8 @@ class Run:
             await trio.sleep(period_s)
             traces.write_rtt_records(self._rtt_records())
             traces.flush()
+            if self.rx_traces is not None:
+                self.rx_traces.flush()
 
     # ------------------------------------------------------------------ screens
 
@@ -183,8 +221,28 @@ class Run:
         self.engine.snapshot(window, restart=True)
         return self.engine.snapshot(window)
 
+    def extra_snapshot(
+        self, role: str, window: StatsWindow | None = None, *, restart: bool = False
+    ) -> StatsSnapshot | None:
+        """The counters of the out-of-call (``"ooc"``) or mixed-mode (``"rx"``) scenario, or
+        None when the run has no such scenario."""
+        stats = self.ooc_stats if role == "ooc" else self.rx_stats if role == "rx" else None
+        if stats is None:
+            return None
+        return stats.snapshot(
+            self.plan.wall_clock.wall_time(), trio.current_time(), window, restart=restart
+        )
+
+    def _rx_display_snapshot(self) -> StatsSnapshot | None:
+        window = self._rx_display_window
+        if window is None:
+            return None
+        self.extra_snapshot("rx", window, restart=True)
+        return self.extra_snapshot("rx", window)
+
     def screen_dump(self, *, terminated: bool = False) -> str:
-        """What -trace_screen, SIGUSR2 and key s write: scenario, statistics, repartitions."""
+        """What -trace_screen, SIGUSR2 and key s write: scenario, statistics, repartitions
+        (in mixed mode, then the same for the rx scenario)."""
         statistics = self.engine.statistics()
         state = screen_state(
             terminated=terminated,
@@ -192,7 +250,7 @@ class Run:
             paused=statistics.traffic_paused,
             server=statistics.is_server,
         )
-        return screen_dump(
+        text = screen_dump(
             self.display_snapshot(),
             server=statistics.is_server,
             context=self.screen_context(statistics),
@@ -200,16 +258,36 @@ class Run:
             periodic_rtd=self.plan.config.traces.periodic_rtd,
             tz=self.plan.wall_clock.tz,
         )
+        rx = self._rx_display_snapshot()
+        if rx is not None:
+            text += screen_dump(
+                rx,
+                server=True,
+                context=self.screen_context(statistics),
+                state=screen_state(
+                    terminated=terminated, quitting=False, paused=False, server=True
+                ),
+                periodic_rtd=self.plan.config.traces.periodic_rtd,
+                tz=self.plan.wall_clock.tz,
+            )
+        return text
 
     def exit_screens(self) -> str:
-        """SIPp's stdout at exit: scenario screen and statistics screen, "Test Terminated"."""
+        """SIPp's stdout at exit: scenario screen and statistics screen, "Test Terminated"
+        (in mixed mode, then the rx scenario's two screens)."""
         statistics = self.engine.statistics()
-        return exit_screens(
+        text = exit_screens(
             self.display_snapshot(),
             server=statistics.is_server,
             context=self.screen_context(statistics),
             tz=self.plan.wall_clock.tz,
         )
+        rx = self._rx_display_snapshot()
+        if rx is not None:
+            text += exit_screens(
+                rx, server=True, context=self.screen_context(statistics), tz=self.plan.wall_clock.tz
+            )
+        return text
 
     def dump_screens(self) -> str | None:
         """SIGUSR2 / key s: the screens into the -trace_screen file (with the RTT samples
@@ -243,6 +321,11 @@ class Run:
         traces.write_periodic(
             self.engine.snapshot(self._log_window, restart=True), screens_text=screens
         )
+        rx_traces = self.rx_traces
+        if rx_traces is not None:
+            rx = self.extra_snapshot("rx", self._rx_log_window, restart=True)
+            assert rx is not None
+            rx_traces.write_periodic(rx)
 
     def finish(self, result: EngineResult) -> RunReport:
         """After ``run``: the final rows and screens of the trace files, the exit screens."""
@@ -257,6 +340,14 @@ class Run:
             files = [path for path in traces.paths.values() if os.path.exists(path)]
             for kind in traces.paths:
                 files.extend(traces.rotated_files(kind))
+        rx_traces = self.rx_traces
+        if rx_traces is not None:
+            rx = self.extra_snapshot("rx", self._rx_log_window)
+            assert rx is not None
+            rx_traces.write_final(rx, "")
+            rx_traces.close()
+            problems += tuple(rx_traces.errors)
+            files.extend(path for path in rx_traces.paths.values() if os.path.exists(path))
         return RunReport(
             result=result, exit_screens=shown_exit, files=tuple(sorted(files)), problems=problems
         )
@@ -283,13 +374,21 @@ async def open_run(plan: RunPlan) -> AsyncIterator[Run]:
         BindError: the SIP port cannot be bound.
     """
     injection = _load_injection(plan.config)
-    run = Run(plan, injection)
+    rx_injection: dict[str, InjectionFile] = {}
+    rx_file = plan.config.identity.rx_injection_file
+    if plan.rx_scenario is not None and rx_file is not None:
+        from gossipper.scenario.injection import load_injection_file
+
+        rx_injection[os.path.basename(rx_file)] = load_injection_file(rx_file)
+    run = Run(plan, injection, rx_injection)
     await run.engine.open()
     try:
         yield run
     finally:
         if run.traces is not None:
             run.traces.close()
+        if run.rx_traces is not None:
+            run.rx_traces.close()
 
 
 def _build_env(plan: RunPlan, injection: dict[str, InjectionFile]) -> RunEnv:
@@ -324,6 +423,17 @@ def _build_env(plan: RunPlan, injection: dict[str, InjectionFile]) -> RunEnv:
     )
 
 
+def _rx_env(env: RunEnv, injection: dict[str, InjectionFile]) -> RunEnv:
+    """The mixed-mode rx scenario's environment: the run's, with the -rxinf file as its only
+    (and default) injection file and its own [dynamic_id] counter."""
+    return dataclasses.replace(
+        env,
+        injection=injection,
+        default_injection=next(iter(injection), None),
+        file_cache={},
+    )
+
+
 def _load_injection(config: RunConfig) -> dict[str, InjectionFile]:
     """-inf files by basename; the first is the default for [fieldN] (SIPp docs, -inf)."""
     files: dict[str, InjectionFile] = {}
@@ -338,6 +448,37 @@ def _load_injection(config: RunConfig) -> dict[str, InjectionFile]:
         for injection in files.values():
             injection.check_users(config.load.users)
     return files
+
+
+def _open_rx_traces(plan: RunPlan, layout: RunStats) -> TraceFiles | None:
+    """Mixed mode: the rx scenario's statistics files (-trace_stat, -trace_counts), named
+    after the rx scenario; every other trace file is the run's one."""
+    config = plan.config
+    assert plan.rx_scenario is not None
+    if not (config.traces.trace_stat or config.traces.trace_counts):
+        return None
+    only_stats = config.replace(
+        trace_msg=False,
+        trace_shortmsg=False,
+        trace_err=False,
+        trace_logs=False,
+        trace_calldebug=False,
+        trace_screen=False,
+        trace_rtt=False,
+        trace_error_codes=False,
+    )
+    name = plan.rx_scenario.base_name
+    if name == plan.scenario.base_name:
+        name += "_rx"
+    return TraceFiles(
+        only_stats,
+        scenario_name=name,
+        pid=plan.pid,
+        directory=plan.directory,
+        tz=plan.wall_clock.tz,
+        now_wall=plan.wall_clock.wall_time,
+        layout=layout,
+    )
 
 
 def _open_traces(plan: RunPlan, layout: RunStats) -> TraceFiles | None:

@@ -35,11 +35,12 @@ import trio
 
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
+from gossipper.engine.engine import FIRST_DEFAULT_PORT
 from gossipper.errors import ConfigError, ExitStatus, first_gossipper_error
 from gossipper.interfaces import Address
 from gossipper.output import write_json_atomic
 from gossipper.scenario import Scenario
-from gossipper.session import RunPlan, open_run
+from gossipper.session import Run, RunPlan, open_run
 from gossipper.sim.clock import DEFAULT_EPOCH_S, SimWallClock, new_virtual_clock
 from gossipper.sim.faults import FaultPlan
 from gossipper.sim.network import (
@@ -101,6 +102,10 @@ class SimSide:
     config: RunConfig
     host: str
     pid: int
+    ooc_scenario: Scenario | None = None
+    """``-oocsf``/``-oocsn`` of this side (client scenarios)."""
+    rx_scenario: Scenario | None = None
+    """``-rxsf``/``-rxsn``: SIPp 3.7's mixed mode; two mixed sides call each other."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +180,16 @@ def run_simulation(plan: SimulationPlan, stdout: TextIO, stderr: TextIO) -> Simu
     return result
 
 
+def _is_mixed(plan: SimulationPlan) -> bool:
+    """Both sides in mixed mode: each one's client calls the other one's rx scenario."""
+    return plan.main.rx_scenario is not None and plan.peer.rx_scenario is not None
+
+
 def _check_plan(plan: SimulationPlan) -> None:
-    if plan.main.scenario.is_server == plan.peer.scenario.is_server:
+    if _is_mixed(plan):
+        if plan.main.scenario.is_server or plan.peer.scenario.is_server:
+            raise ConfigError("gossipper sim: mixed mode (-rxsf/-rxsn) needs client scenarios")
+    elif plan.main.scenario.is_server == plan.peer.scenario.is_server:
         role = "server" if plan.main.scenario.is_server else "client"
         raise ConfigError(
             f"gossipper sim: both sides run {role} scenarios; the peer must be the other role"
@@ -263,7 +276,29 @@ class _Runner:
             channel_layer=channel_layer_for(
                 side.config, is_server=side.scenario.is_server, ephemeral_certificate=True
             ),
+            ooc_scenario=side.ooc_scenario,
+            rx_scenario=side.rx_scenario,
         )
+
+    async def _open_mixed(
+        self, stack: contextlib.AsyncExitStack, network: SimNetwork
+    ) -> tuple[Run, Run]:
+        """Two mixed-mode sides: each needs the other's address. The peer binds the first
+        free port of its fresh simulated host (5060 unless -p), known before it opens."""
+        main, peer = self.plan.main, self.plan.peer
+        peer_address = (peer.host, peer.config.transport.local_port or FIRST_DEFAULT_PORT)
+        main_run = await stack.enter_async_context(
+            open_run(self._plan(main, network, peer_address, "main"))
+        )
+        peer_run = await stack.enter_async_context(
+            open_run(self._plan(peer, network, main_run.engine.local_address, "peer"))
+        )
+        if peer_run.engine.local_address != peer_address:
+            raise ConfigError(
+                f"gossipper sim: the mixed-mode peer bound {peer_run.engine.local_address},"
+                f" not {peer_address}"
+            )
+        return main_run, peer_run
 
     async def simulate(self) -> SimulationResult:
         plan = self.plan
@@ -281,17 +316,22 @@ class _Runner:
             server_role = "main" if server is main else "peer"
             client_role = "main" if client is main else "peer"
             async with contextlib.AsyncExitStack() as stack:
-                server_run = await stack.enter_async_context(
-                    open_run(self._plan(server, network, None, server_role))
-                )
-                client_run = await stack.enter_async_context(
-                    open_run(
-                        self._plan(client, network, server_run.engine.local_address, client_role)
+                if _is_mixed(plan):
+                    main_run, peer_run = await self._open_mixed(stack, network)
+                else:
+                    server_run = await stack.enter_async_context(
+                        open_run(self._plan(server, network, None, server_role))
                     )
-                )
-                main_run, peer_run = (
-                    (server_run, client_run) if server is main else (client_run, server_run)
-                )
+                    client_run = await stack.enter_async_context(
+                        open_run(
+                            self._plan(
+                                client, network, server_run.engine.local_address, client_role
+                            )
+                        )
+                    )
+                    main_run, peer_run = (
+                        (server_run, client_run) if server is main else (client_run, server_run)
+                    )
                 peer_done = trio.Event()
                 peer_results: list[EngineResult] = []
 

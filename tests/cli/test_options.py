@@ -58,6 +58,7 @@ SUPPORTED_NAMES = names_in(
     -max_recv_loops -max_sched_loops -buff_size -skip_rlimit -max_socket -summary_json -peer
     -trace_format -rate_scale -cp -ci -max_reconnect -reconnect_close -reconnect_sleep
     -tls_cert -tls_key -tls_ca -tls_crl -tls_version -tls_verify -ws_path -ip_field
+    -oocsf -oocsn -rxsf -rxsn -rxinf
     """
 )
 
@@ -101,6 +102,11 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-ws_path", "/sip"], "ws_path", "/sip"),
     (["-ip_field", "2"], "ip_field", 2),
     (["-sn", "uas"], "scenario_name", "uas"),
+    (["-oocsf", "ooc.xml"], "ooc_scenario_file", "ooc.xml"),
+    (["-oocsn", "ooc_default"], "ooc_scenario_name", "ooc_default"),
+    (["-rxsf", "rx.xml"], "rx_scenario_file", "rx.xml"),
+    (["-rxsn", "uas"], "rx_scenario_name", "uas"),
+    (["-rxsn", "uas", "-rxinf", "rows.csv"], "rx_injection_file", "rows.csv"),
     (["-t", "un"], "transport_mode", "un"),
     (["-t", "u1"], "transport_mode", "u1"),
     (["-i", "192.0.2.1"], "local_ip", "192.0.2.1"),
