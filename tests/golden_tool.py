@@ -192,6 +192,12 @@ CASES: tuple[GoldenCase, ...] = (
         "-t w1: SIP over one WebSocket connection, 5 ms delay",
         ("-sn", "uac", "-t", "w1", "-m", "20", "-r", "10", "-net_delay", "5"),
     ),
+    GoldenCase(
+        "rfc3339",
+        "-rfc3339: RFC 3339 dates in every file, the screens and [timestamp] (486 peer)",
+        ("-sf", "uac_timestamp.xml", "-m", "4", "-r", "10", "-peer", "uas_486.xml", "-rfc3339"),
+        inputs=("uac_timestamp.xml", "uas_486.xml"),
+    ),
 )
 """The golden cases (at least 8, see issue 4 item 6)."""
 

@@ -100,6 +100,8 @@ class RunEnv:
     """Seconds since the epoch (``[timestamp]``, ``[date]``, ``gettimeofday``)."""
     tz: datetime.tzinfo | None = None
     """The zone local times are printed in (the wall clock's; None: the process's)."""
+    rfc3339: bool = False
+    """``-rfc3339``: ``[timestamp]`` is RFC 3339 (SIPp 3.7) instead of SIPp's log time."""
     clock_ms: Callable[[], int] = _zero_clock_ms
     """Milliseconds since start (``[clock_tick]``)."""
     dynamic_id_start: int = 10000

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 from gossipper.errors import ScenarioError
 from gossipper.scenario.context import CallContext, RenderError, RunEnv, bracket_ipv6
 from gossipper.sip import SipMessage
-from gossipper.timefmt import format_log_time
+from gossipper.timefmt import format_log_time, format_log_time_rfc3339
 
 if TYPE_CHECKING:
     from gossipper.scenario.templates import Template
@@ -322,7 +322,10 @@ class TimestampKeyword(Keyword):
     __slots__ = ()
 
     def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
-        return format_log_time(ctx.env.wall_time(), ctx.env.tz)
+        env = ctx.env
+        if env.rfc3339:
+            return format_log_time_rfc3339(env.wall_time(), env.tz)
+        return format_log_time(env.wall_time(), env.tz)
 
 
 class DateKeyword(Keyword):

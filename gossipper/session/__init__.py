@@ -178,6 +178,7 @@ class Run:
             state=state,
             periodic_rtd=self.plan.config.traces.periodic_rtd,
             tz=self.plan.wall_clock.tz,
+            rfc3339=self.plan.config.traces.rfc3339,
         )
 
     def exit_screens(self) -> str:
@@ -188,6 +189,7 @@ class Run:
             server=statistics.is_server,
             context=self.screen_context(statistics),
             tz=self.plan.wall_clock.tz,
+            rfc3339=self.plan.config.traces.rfc3339,
         )
 
     def dump_screens(self) -> str | None:
@@ -290,6 +292,7 @@ def _build_env(plan: RunPlan, injection: dict[str, InjectionFile]) -> RunEnv:
         auth_password=config.identity.auth_password,
         auth_uri=config.identity.auth_uri,
         tz=plan.wall_clock.tz,
+        rfc3339=config.traces.rfc3339,
         dynamic_id_start=config.identity.dynamic_start,
         dynamic_id_step=config.identity.dynamic_step,
         dynamic_id_max=config.identity.dynamic_max,

@@ -24,10 +24,10 @@ from gossipper.stats.formatting import (
     c_double,
     c_ulong,
     elapsed_ms,
-    format_log_time,
     ms_to_hhmmss,
     ms_to_hhmmss_us,
 )
+from gossipper.timefmt import log_time_formatter
 
 
 class StatLayout(Protocol):
@@ -123,17 +123,20 @@ def format_stat_csv_row(
     *,
     tz: datetime.tzinfo | None = None,
     periodic_rtd: bool = False,
+    rfc3339: bool = False,
 ) -> str:
     """One data row of the ``-trace_stat`` file from a ``"log"``-window snapshot.
 
     ``periodic_rtd`` (``-periodic_rtd``): repartition buckets count the period, not the run.
+    ``rfc3339`` (``-rfc3339``): the three dates in RFC 3339 instead of SIPp's log time.
     """
     c = snapshot.cumulative
     p = snapshot.periodic
+    stamp = log_time_formatter(rfc3339)
     fields: list[str] = [
-        format_log_time(snapshot.start_wall, tz),
-        format_log_time(snapshot.period_start_wall, tz),
-        format_log_time(snapshot.now_wall, tz),
+        stamp(snapshot.start_wall, tz),
+        stamp(snapshot.period_start_wall, tz),
+        stamp(snapshot.now_wall, tz),
         ms_to_hhmmss(snapshot.elapsed_ms_p),
         ms_to_hhmmss(snapshot.elapsed_ms_c),
         c_double(snapshot.target_rate),
@@ -240,10 +243,15 @@ def format_counts_header(elements: Sequence[ElementInfo], delimiter: str = ";") 
 
 
 def format_counts_row(
-    snapshot: StatsSnapshot, delimiter: str = ";", *, tz: datetime.tzinfo | None = None
+    snapshot: StatsSnapshot,
+    delimiter: str = ";",
+    *,
+    tz: datetime.tzinfo | None = None,
+    rfc3339: bool = False,
 ) -> str:
     """One row of the ``-trace_counts`` file (cumulative values)."""
-    fields = [format_log_time(snapshot.now_wall, tz), ms_to_hhmmss_us(snapshot.elapsed_ms_c)]
+    stamp = log_time_formatter(rfc3339)
+    fields = [stamp(snapshot.now_wall, tz), ms_to_hhmmss_us(snapshot.elapsed_ms_c)]
     for position, _, names in _counts_plan(snapshot.element_infos):
         counts = snapshot.elements[position]
         for name in names:
@@ -281,13 +289,17 @@ def format_rtt_lines(samples: Iterable[tuple[float, float, str]], delimiter: str
 
 
 def format_error_codes_row(
-    snapshot: StatsSnapshot, delimiter: str = ";", *, tz: datetime.tzinfo | None = None
+    snapshot: StatsSnapshot,
+    delimiter: str = ";",
+    *,
+    tz: datetime.tzinfo | None = None,
+    rfc3339: bool = False,
 ) -> str:
     """One row of the ``-trace_error_codes`` file: time, elapsed, then the codes of the
     period's unexpected responses, most recent first, each followed by a comma."""
     codes = "".join(f"{code}," for code in reversed(snapshot.error_codes))
     return (
-        f"{format_log_time(snapshot.now_wall, tz)}{delimiter}"
+        f"{log_time_formatter(rfc3339)(snapshot.now_wall, tz)}{delimiter}"
         f"{ms_to_hhmmss_us(elapsed_ms(snapshot.start_wall, snapshot.now_wall))}{delimiter}"
         f"{codes}\n"
     )
