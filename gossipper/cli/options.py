@@ -618,9 +618,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "-sendbuffer_warn",
             Kind.BOOL,
             "sendbuffer_warn",
-            "a send the kernel refuses for want of buffer space (ENOBUFS, ENOMEM) is a warning"
-            " and counts as a lost message (UDP retransmissions may recover it) instead of"
-            " failing the call (FailedCannotSendMessage)",
+            "a scenario message the kernel refuses for want of buffer space (ENOBUFS, ENOMEM) is"
+            " a warning and the call goes on as if it had left (a UDP retransmission may"
+            " recover it) instead of failing (FailedCannotSendMessage)",
             default="false",
             metavar="BOOL",
             value_help="true or false",

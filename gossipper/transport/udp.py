@@ -8,11 +8,12 @@ and receives wait for readability once and then drain the socket in a batch.
 
 from __future__ import annotations
 
+import errno
 import socket
 
 import trio
 
-from gossipper.errors import BindError, TransportError
+from gossipper.errors import BindError, SendBufferError, TransportError
 from gossipper.interfaces import Address, Datagram
 from gossipper.transport.tcp import (
     TcpConnection,
@@ -29,6 +30,18 @@ SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 """Requested SO_RCVBUF/SO_SNDBUF; the kernel caps it at net.core.[rw]mem_max."""
 
 _MAX_DATAGRAM = 65536
+
+
+_BUFFER_ERRNOS = (errno.ENOBUFS, errno.ENOMEM)
+"""Send errors that mean "no buffer space now" (a full interface queue), not a bad peer."""
+
+
+def send_error(exc: OSError, address: Address) -> TransportError:
+    """The transport error of a failed non-blocking send (EAGAIN never gets here: it waits)."""
+    text = f"UDP send to {address[0]}:{address[1]} failed: {exc}"
+    if exc.errno in _BUFFER_ERRNOS:
+        return SendBufferError(text)
+    return TransportError(text)
 
 
 def _family_for(host: str) -> socket.AddressFamily:
@@ -59,7 +72,7 @@ class UdpTransport:
             if self._closed:
                 # Same as the simulation: misuse after close is not a network failure.
                 raise trio.ClosedResourceError("UDP socket closed") from None
-            raise TransportError(f"UDP send to {address[0]}:{address[1]} failed: {exc}") from exc
+            raise send_error(exc, address) from exc
         return True
 
     async def send(self, data: bytes, address: Address) -> None:
