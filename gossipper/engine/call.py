@@ -84,6 +84,7 @@ class Call(Parker):
         "auth_challenge",
         "auth_challenge_is_proxy",
         "auth_nonce_count",
+        "tdm_circuit",
         "flow",
         "reliable",
         "incoming",
@@ -159,6 +160,7 @@ class Call(Parker):
         self.auth_challenge: str | None = None
         self.auth_challenge_is_proxy = False
         self.auth_nonce_count = 1
+        self.tdm_circuit = -1
         self.flow = flow
         # Reliable transports never retransmit (RFC 3261 section 17.1.1.2).
         self.reliable = flow.reliable
@@ -318,6 +320,9 @@ class Call(Parker):
         """
         engine = self.engine
         try:
+            if self.pending_failure is not None:
+                # Failed as it was created (no -tdmmap circuit free): nothing is sent.
+                self._end(self.pending_failure)
             deadline = self._settle()
             while True:
                 if self._sends_blocked():

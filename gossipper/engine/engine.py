@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import math
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -545,6 +546,9 @@ class Engine(CallHost):
         now = self.now()
         key = call.call_id
         flow = call.flow
+        if call.tdm_circuit >= 0 and self.env.tdm_map is not None:
+            self.env.tdm_map.release(call.tdm_circuit)
+            call.tdm_circuit = -1
         if type(flow) is StreamFlow:
             flow.link.calls.discard(call)
         if self._calls.pop(key, None) is not None:
@@ -803,7 +807,21 @@ class Engine(CallHost):
             flow.link.calls.add(call)
         if self.tracer is not None:
             self.tracer.call_started(call_id, number)
+        if self.env.tdm_map is not None:
+            self._take_tdm_circuit(call)
         return call
+
+    def _take_tdm_circuit(self, call: Call) -> None:
+        """-tdmmap: the call's circuit, searched from a random one as SIPp does (from the
+        call's seeded generator); none free: the call fails at once (SIPp: "all tdm_map
+        circuits busy", FailedOutboundCongestion)."""
+        tdm_map = self.env.tdm_map
+        assert tdm_map is not None
+        start = random.Random(f"{self.seed}:tdmmap:{call.call_number}").randrange(tdm_map.size)
+        call.tdm_circuit = tdm_map.take(start)
+        if call.tdm_circuit < 0:
+            self.warning(f"Can't create call {call.call_id}: all tdm_map circuits busy")
+            call.pending_failure = FailureReason.OUTBOUND_CONGESTION
 
     def _start_incoming_call(self, call_id: str, flow: Flow) -> Call:
         return self._new_call(call_id=call_id, flow=flow, incoming=True, user_id=0)
