@@ -77,3 +77,23 @@ def test_circuits_are_the_same_in_every_simulation(tmp_path: pathlib.Path) -> No
     assert all(re.fullmatch(r"X-Circuit: [0-3]\.99\.[5-8]/([1-9]|[12]\d|3[01])", c) for c in first)
     assert _sim_circuits(tmp_path, *args) == first
     assert _sim_circuits(tmp_path, *args, "-seed", "2") != first
+
+
+def test_a_server_call_without_a_free_circuit_fails_and_its_retransmissions_are_dead_calls(
+    tmp_path: pathlib.Path,
+) -> None:
+    result = run_pair(
+        builtin("uac"),
+        builtin("uas"),
+        client_options={"max_calls": 3, "rate": 10, "pause_default_s": 0.5},
+        server_options={"tdm_map": "{0-0}{1}{0-0}{0-0}"},
+    )
+    assert result.server is not None
+    server = result.server.snapshot.cumulative
+    assert server.successful_calls == 1
+    assert server.failure(FailureReason.OUTBOUND_CONGESTION) == 2
+    # The INVITEs of the refused calls were not answered: their retransmissions reach a
+    # Call-ID that has ended.
+    assert server.dead_call_msgs > 0
+    client = result.client.snapshot.cumulative
+    assert (client.successful_calls, client.failure(FailureReason.MAX_UDP_RETRANS)) == (1, 2)
