@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ from gossipper.errors import ConfigError
 
 __all__ = [
     "ALL_DEFAULT_BEHAVIORS",
+    "CALL_ID_TYPES",
     "IdentitySettings",
     "LoadSettings",
     "ProcessSettings",
@@ -40,6 +42,7 @@ __all__ = [
     "rule_option",
     "rule_requirement",
     "parse_default_behaviors",
+    "parse_tdm_map",
 ]
 
 # -t values: SIPp 3.6.1's (docs/sipp-behaviour.md, "Option families") and the WebSocket modes
@@ -72,6 +75,17 @@ STREAM_TRANSPORTS: dict[str, str] = {
 }
 """Stream -t families and the transport name each prints ("t1" -> "TCP")."""
 TLS_VERSIONS: tuple[str, ...] = ("auto", "1.0", "1.1", "1.2", "1.3")
+CALL_ID_TYPES: tuple[str, ...] = ("default", "uuid", "uuid-compact", "random", "timestamp")
+"""SIPp 3.7's ``-cid_type`` generators (docs/compatibility.md, "-cid_type")."""
+CALL_ID_TYPE_ALIASES: dict[str, str] = {
+    "format": "default",
+    "legacy": "default",
+    "uuidcompact": "uuid-compact",
+    "uuid32": "uuid-compact",
+    "random-hex": "random",
+    "time": "timestamp",
+}
+"""The other spellings SIPp 3.7 accepts for a ``-cid_type``, and the type each one means."""
 
 
 def transport_name_for(mode: str) -> str:
@@ -186,6 +200,9 @@ class TransportSettings:
     ws_path: str = "/"
     ip_field: int = 0
     buff_size: int = 65536
+    # SIPp 3.7: SO_BINDTODEVICE on every SIP socket; warn on send-buffer errors.
+    bind_to_device: str | None = None
+    sendbuffer_warn: bool = False
     control_ip: str = "0.0.0.0"
     control_port: int | None = None
 
@@ -200,6 +217,8 @@ class IdentitySettings:
     # Identity and call behaviour.
     service: str = "service"
     call_id_template: str = "%u-%p@%s"
+    call_id_type: str = "default"
+    tdm_map: str | None = None
     base_cseq: int = 1
     auth_username: str | None = None
     auth_password: str = "password"
@@ -229,6 +248,7 @@ class IdentitySettings:
         _set(self, "injection_indexes", tuple((f, i) for f, i in self.injection_indexes))
         _set(self, "default_behaviors", frozenset(self.default_behaviors))
         _check_rules(self)
+        _set(self, "call_id_type", CALL_ID_TYPE_ALIASES.get(self.call_id_type, self.call_id_type))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -301,6 +321,8 @@ class TraceSettings:
     dump_period_s: float = 60.0
     stat_delimiter: str = ";"
     periodic_rtd: bool = False
+    rfc3339: bool = False
+    """SIPp 3.7 ``-rfc3339``: dates in the SIPp-format files, screens and ``[timestamp]``."""
     trace_msg: bool = False
     message_file: str | None = None
     message_overwrite: bool = True
@@ -567,6 +589,31 @@ def _tls_version(value: Any) -> bool:
     return value in TLS_VERSIONS
 
 
+_TDM_MAP = re.compile(r"\{(\d+)-(\d+)\}\{(\d+)\}\{(\d+)-(\d+)\}\{(\d+)-(\d+)\}")
+_TDM_MAX_CIRCUITS = 1 << 20
+
+
+def parse_tdm_map(text: str) -> tuple[int, int, int, int, int, int, int] | None:
+    """``-tdmmap {a-b}{h}{c-d}{e-f}`` as (a, b, h, c, d, e, f), or None when malformed.
+
+    SIPp reads the same seven integers (its help: ``{0-3}{99}{5-8}{1-31}``); each range must
+    run low to high, and the map is capped at about a million circuits (one flag each).
+    """
+    match = _TDM_MAP.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    a, b, h, c, d, e, f = (int(group) for group in match.groups())
+    if a > b or c > d or e > f:
+        return None
+    if (b - a + 1) * (d - c + 1) * (f - e + 1) > _TDM_MAX_CIRCUITS:
+        return None
+    return a, b, h, c, d, e, f
+
+
+def _call_id_type(value: Any) -> bool:
+    return value in CALL_ID_TYPES or value in CALL_ID_TYPE_ALIASES
+
+
 def _url_path(value: Any) -> bool:
     return (
         isinstance(value, str)
@@ -619,6 +666,13 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "ip_field": ("-ip_field", _NON_NEGATIVE_INTEGER, _non_negative),
     "buff_size": ("-buff_size", _INTEGER_AT_LEAST_1, _at_least_one),
     "control_port": ("-cp", "a port number 0-65535", _port),
+    "bind_to_device": ("-bind_to_device", "a non-empty network interface name", _non_empty),
+    "call_id_type": ("-cid_type", "one of " + ", ".join(CALL_ID_TYPES), _call_id_type),
+    "tdm_map": (
+        "-tdmmap",
+        "a circuit map {a-b}{h}{c-d}{e-f} such as {0-3}{99}{5-8}{1-31} (each range low-high)",
+        lambda value: parse_tdm_map(value) is not None,
+    ),
     "base_cseq": ("-base_cseq", _NON_NEGATIVE_INTEGER, _non_negative),
     "media_port": ("-mp", "a port number 0-65535", _port),
     "lost_pct": ("-lost", "a percentage between 0 and 100", _percent),
@@ -696,7 +750,8 @@ def check_field(
 
 _UNSUPPORTED_MODES = {
     **{
-        mode: f"-t {mode}: SCTP is not supported; use t{mode[1]} (TCP) or u{mode[1]} (UDP)"
+        mode: f"-t {mode}: gossipper has no SCTP transport; use t{mode[1]} (TCP) or"
+        f" u{mode[1]} (UDP)"
         for mode in ("s1", "sn")
     },
     **{

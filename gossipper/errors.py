@@ -67,6 +67,11 @@ class TransportError(GossipperError):
     """A socket could not be opened or used."""
 
 
+class SendBufferError(TransportError):
+    """The kernel refused a send for want of buffer space (ENOBUFS, ENOMEM): a failure of the
+    moment, not of the peer. ``-sendbuffer_warn`` makes it a warning (SIPp 3.7)."""
+
+
 class BindError(TransportError):
     """A socket could not be bound (SIPp exits 254)."""
 

@@ -7,6 +7,7 @@ other.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 _US_PER_S = 1_000_000
 
@@ -35,3 +36,35 @@ def format_log_time(epoch_s: float, tz: datetime.tzinfo | None = None) -> str:
         f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{micros:06d}\t"
         f"{seconds:010d}.{micros:06d}"
     )
+
+
+def utc_offset_text(moment: datetime.datetime) -> str:
+    """RFC 3339 ``time-offset`` of an aware datetime: ``Z`` for UTC, else ``+HH:MM``."""
+    offset = moment.utcoffset() or datetime.timedelta(0)
+    if not offset:
+        return "Z"
+    sign = "-" if offset < datetime.timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_log_time_rfc3339(epoch_s: float, tz: datetime.tzinfo | None = None) -> str:
+    """SIPp 3.7's log time under ``-rfc3339``: ``YYYY-MM-DDTHH:MM:SS.uuuuuu+HH:MM`` (``Z`` in
+    UTC), in ``tz`` or, for None, the local time zone of the process (as SIPp's
+    ``localtime``)."""
+    us = epoch_to_us(epoch_s)
+    seconds, micros = divmod(us, _US_PER_S)
+    if tz is None:
+        moment = datetime.datetime.fromtimestamp(seconds).astimezone()
+    else:
+        moment = datetime.datetime.fromtimestamp(seconds, tz)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{micros:06d}"
+        f"{utc_offset_text(moment)}"
+    )
+
+
+def log_time_formatter(rfc3339: bool) -> Callable[[float, datetime.tzinfo | None], str]:
+    """The run's date format: SIPp's log time, or RFC 3339 with ``-rfc3339``."""
+    return format_log_time_rfc3339 if rfc3339 else format_log_time

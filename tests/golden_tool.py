@@ -218,6 +218,12 @@ CASES: tuple[GoldenCase, ...] = (
         ),
         inputs=("rx_uas_rows.xml", "rx_rows.csv"),
     ),
+    GoldenCase(
+        "rfc3339",
+        "-rfc3339: RFC 3339 dates in every file, the screens and [timestamp] (486 peer)",
+        ("-sf", "uac_timestamp.xml", "-m", "4", "-r", "10", "-peer", "uas_486.xml", "-rfc3339"),
+        inputs=("uac_timestamp.xml", "uas_486.xml"),
+    ),
 )
 """The golden cases (at least 8, see issue 4 item 6)."""
 

@@ -90,6 +90,12 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
 
     command = parse_command_line(argv)
     if command.action is Action.HELP:
+        if command.help_topic == "stat":
+            # SIPp's -h stat: what each column of the -trace_stat file means.
+            from gossipper.stats.sipp_csv import format_stat_help
+
+            stdout.write(format_stat_help())
+            return ExitStatus.NO_CALLS
         from gossipper.cli.options import format_help
 
         stdout.write(format_help())

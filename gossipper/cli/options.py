@@ -91,10 +91,14 @@ class Status(enum.Enum):
 
     SUPPORTED = "supported"
     NOT_YET = "not yet"
+    UNAVAILABLE = "unavailable"
+    """Recognised and refused for good: what it needs cannot exist here (``refusal`` says
+    why)."""
 
 
 SUPPORTED = Status.SUPPORTED
 NOT_YET = Status.NOT_YET
+UNAVAILABLE = Status.UNAVAILABLE
 
 
 class Scope(enum.Flag):
@@ -138,6 +142,8 @@ class OptionSpec:
     value_help: str = ""
     choices: tuple[str, ...] = ()
     scope: Scope = RUN_AND_SIM
+    refusal: str = ""
+    """Why an ``UNAVAILABLE`` option is refused (``SCTP``: the kernel's answer is added)."""
 
     @property
     def arity(self) -> int:
@@ -178,6 +184,16 @@ def _ny(name: str, kind: Kind, help: str, *, default: str = "", metavar: str = "
     """A SIPp option gossipper recognises but does not implement yet."""
     unit = "ms" if kind is Kind.TIME else ""
     return _o(name, kind, None, help, default=default, unit=unit, metavar=metavar, status=NOT_YET)
+
+
+def _refused(name: str, kind: Kind, help: str, refusal: str, *, metavar: str = "") -> OptionSpec:
+    """A SIPp option that cannot work in gossipper whatever is implemented (``refusal``)."""
+    spec = _o(name, kind, None, help, metavar=metavar, status=UNAVAILABLE)
+    return dataclasses.replace(spec, refusal=refusal)
+
+
+SCTP_REFUSAL = "SCTP"
+"""``refusal`` of the SCTP options: the message names what the kernel answered."""
 
 
 def _group(title: str, *specs: OptionSpec) -> tuple[OptionSpec, ...]:
@@ -406,8 +422,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "transport: u1/un = UDP, one socket for all calls / one per call (client);"
             " ui = UDP, one socket per local IP of -ip_field; t1/tn = TCP, l1/ln = TLS,"
             " w1/wn = SIP over WebSocket, ws1/wsn = over secure WebSocket (1 = one"
-            " connection shared by all calls, n = one per call); s1, sn, c1, cn are not"
-            " supported",
+            " connection shared by all calls, n = one per call); s1/sn (SCTP) are refused"
+            " with the kernel's answer to an SCTP socket, c1/cn (SIPp's compression plugin)"
+            " are refused",
             default="u1",
             metavar="MODE",
             value_help="a transport mode such as u1 or un",
@@ -437,7 +454,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "bind_local",
             "bind sockets to the -i address (a server then listens only there)",
         ),
-        _ny("-bind_to_device", Kind.STR, "SIPp 3.7: bind to a network interface", metavar="IF"),
+        _o(
+            "-bind_to_device",
+            Kind.STR,
+            "bind_to_device",
+            "bind every SIP socket (UDP, TCP, TLS, WebSocket) to the network interface IF"
+            " (SO_BINDTODEVICE; Linux)",
+            metavar="IF",
+            value_help="a network interface name such as eth0",
+        ),
         _o(
             "-ci",
             Kind.STR,
@@ -565,12 +590,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
             metavar="PATH",
             value_help="a URL path such as /ws",
         ),
-        _ny("-multihome", Kind.STR, "SCTP multihome address", metavar="IP"),
-        _ny("-heartbeat", Kind.INT, "SCTP heartbeat interval (ms)", default="0", metavar="MS"),
-        _ny("-assocmaxret", Kind.INT, "SCTP association max retransmits", default="0"),
-        _ny("-pathmaxret", Kind.INT, "SCTP path max retransmits", default="0"),
-        _ny("-pmtu", Kind.INT, "SCTP path MTU", default="0"),
-        _ny("-gracefulclose", Kind.BOOL, "close SCTP associations with SHUTDOWN", default="true"),
+        _refused("-multihome", Kind.STR, "SCTP multihome address", SCTP_REFUSAL, metavar="IP"),
+        _refused("-heartbeat", Kind.INT, "SCTP heartbeat interval (ms)", SCTP_REFUSAL),
+        _refused("-assocmaxret", Kind.INT, "SCTP association max retransmits", SCTP_REFUSAL),
+        _refused("-pathmaxret", Kind.INT, "SCTP path max retransmits", SCTP_REFUSAL),
+        _refused("-pmtu", Kind.INT, "SCTP path MTU", SCTP_REFUSAL),
+        _refused(
+            "-gracefulclose", Kind.BOOL, "close SCTP associations with SHUTDOWN", SCTP_REFUSAL
+        ),
     ),
     *_group(
         "Overall behaviour",
@@ -582,7 +609,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
             scope=RUN,
         ),
         _o("-nostdin", Kind.FLAG, "nostdin", "do not read the keyboard"),
-        _ny("-plugin", Kind.STR, "load a plugin shared library", metavar="FILE"),
+        _refused(
+            "-plugin",
+            Kind.STR,
+            "load a SIPp plugin (a C shared library)",
+            "SIPp plugins are C shared libraries called through SIPp's C++ internals; they"
+            " cannot be loaded into gossipper (Python). Use -key/-set or an <exec> action for"
+            " what a plugin keyword computed",
+            metavar="FILE",
+        ),
         _o(
             "-sleep",
             Kind.TIME,
@@ -608,7 +643,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
             metavar="BYTES",
             value_help="a size in bytes",
         ),
-        _ny("-sendbuffer_warn", Kind.BOOL, "warn instead of failing on send buffer errors"),
+        _o(
+            "-sendbuffer_warn",
+            Kind.BOOL,
+            "sendbuffer_warn",
+            "a scenario message the kernel refuses for want of buffer space (ENOBUFS, ENOMEM) is"
+            " a warning and the call goes on as if it had left (a UDP retransmission may"
+            " recover it) instead of failing (FailedCannotSendMessage)",
+            default="false",
+            metavar="BOOL",
+            value_help="true or false",
+        ),
         _o(
             "-lost",
             Kind.FLOAT,
@@ -634,7 +679,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
             metavar="NAME VALUE",
             value_help="a variable name and its value",
         ),
-        _ny("-tdmmap", Kind.STR, "TDM circuit map such as {0-3}{99}{5-8}{1-31}", metavar="MAP"),
+        _o(
+            "-tdmmap",
+            Kind.STR,
+            "tdm_map",
+            "table of TDM circuits {a-b}{h}{c-d}{e-f}: each call takes a free circuit"
+            " ([tdmmap] prints it as X.h.Y/Z) and frees it at its end; with none free the call"
+            " fails at once (FailedOutboundCongestion)",
+            metavar="MAP",
+            value_help="a circuit map such as {0-3}{99}{5-8}{1-31}",
+        ),
         _o(
             "-dynamicStart",
             Kind.INT,
@@ -684,12 +738,24 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "-cid_str",
             Kind.STR,
             "call_id_template",
-            "Call-ID template: %u call number, %p process id, %s local IP, %% a percent sign",
+            "Call-ID template: %u call number, %p process id, %s local IP, %r a random number"
+            " (0-2147483647, drawn per call), %% a percent sign",
             default="%u-%p@%s",
             metavar="TEMPLATE",
             value_help="a Call-ID template such as %u-%p@%s",
         ),
-        _ny("-cid_type", Kind.STR, "SIPp 3.7: Call-ID generator", metavar="TYPE"),
+        _o(
+            "-cid_type",
+            Kind.STR,
+            "call_id_type",
+            "Call-ID generator: default (the -cid_str template), uuid (a version-4 UUID),"
+            " uuid-compact (the same, 32 hex digits), random (32 random hex digits), timestamp"
+            " (wall time in microseconds-call number); SIPp 3.7's other spellings format,"
+            " legacy, uuidcompact, uuid32, random-hex and time are accepted",
+            default="default",
+            metavar="TYPE",
+            value_help="default, uuid, uuid-compact, random or timestamp",
+        ),
         _o(
             "-d",
             Kind.TIME,
@@ -1126,7 +1192,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
             metavar="TIME",
             value_help="a duration such as 60s",
         ),
-        _ny("-rfc3339", Kind.FLAG, "SIPp 3.7: RFC 3339 timestamps"),
+        _o(
+            "-rfc3339",
+            Kind.FLAG,
+            "rfc3339",
+            "print dates as RFC 3339 (2026-11-26T05:43:03.487751+02:00) in the SIPp-format"
+            " files (stat, counts, error codes, shortmessages, messages, errors, calldebug),"
+            " the screens and [timestamp]",
+        ),
         _o(
             "-periodic_rtd",
             Kind.FLAG,
@@ -1345,6 +1418,8 @@ def parse_command_line(argv: Sequence[str], scope: Scope = RUN) -> ParsedCommand
     for occurrence in occurrences:
         if occurrence.spec.status is NOT_YET:
             raise ConfigError(f"{occurrence.spec.name} is not supported yet")
+        if occurrence.spec.status is UNAVAILABLE:
+            raise ConfigError(_refusal_text(occurrence.spec))
     values, extra = _convert(occurrences)
     if len(hosts) > 1:
         raise ConfigError(f"remote_host given twice: {hosts[0]} and {hosts[1]}")
@@ -1356,6 +1431,14 @@ def parse_command_line(argv: Sequence[str], scope: Scope = RUN) -> ParsedCommand
     config = RunConfig(**values)
     given = frozenset(occurrence.spec.name for occurrence in occurrences)
     return ParsedCommand(Action.RUN, config, given=given, values=extra)
+
+
+def _refusal_text(spec: OptionSpec) -> str:
+    if spec.refusal == SCTP_REFUSAL:
+        from gossipper.transport.sctp import sctp_refusal
+
+        return sctp_refusal(spec.name)
+    return f"{spec.name}: {spec.refusal}"
 
 
 def _out_of_scope(spec: OptionSpec, scope: Scope) -> ConfigError:
@@ -1483,6 +1566,11 @@ def _convert(occurrences: list[_Occurrence]) -> tuple[dict[str, Any], dict[str, 
             values[dest.removesuffix("_host") + "_port"] = port if port is not None else 5060
         else:
             value = _convert_one(spec, raw)
+            if dest == "transport_mode" and value in ("s1", "sn"):
+                # Ask the kernel, so the refusal says whether SCTP could exist here at all.
+                from gossipper.transport.sctp import sctp_refusal
+
+                raise ConfigError(sctp_refusal(f"-t {value}"))
             check_field(dest, value, shown=raw, option=spec.name)
             values[dest] = value
     if keys:
@@ -1687,13 +1775,20 @@ def _command_docs() -> tuple[_CommandDoc, ...]:
             scope=RUN,
             heading="",
             usage=_USAGE,
-            intro=(_RULES_TEXT, "Options marked [not yet] are recognised but refused for now."),
+            intro=(
+                _RULES_TEXT,
+                "Options marked [not yet] are recognised but refused for now; those marked"
+                " [unavailable] are refused for good (SCTP where the system has none, C"
+                " plugins).",
+            ),
             intro_md=(
                 _RULES_TEXT,
                 "The command line is SIPp 3.6.1's: every SIPp option is recognised. Options"
                 " whose status is *not yet* are refused with `-OPTION is not supported yet`"
-                " (exit status 1). A leading `sipp` word is ignored (`gossipper sipp -sn uac"
-                " 127.0.0.1`). With no arguments at all the help is printed (exit status 99).",
+                " (exit status 1); those whose status is *unavailable* are refused for good,"
+                " with the reason (SCTP where the kernel has none, C plugins). A leading"
+                " `sipp` word is ignored (`gossipper sipp -sn uac 127.0.0.1`). With no"
+                " arguments at all the help is printed (exit status 99).",
                 _subcommands_line().replace("gossipper --help", "`gossipper --help`"),
             ),
             notes=(_subcommands_line(), exit_status),
@@ -1750,6 +1845,8 @@ def format_help(width: int = 100, scope: Scope = RUN) -> str:
                 text += f" (default: {spec.default})"
             if spec.status is NOT_YET:
                 text += " [not yet]"
+            elif spec.status is UNAVAILABLE:
+                text += " [unavailable]"
             wrapped = textwrap.wrap(text, width - column) or [""]
             if len(left) >= column - 1:
                 lines.append(left)

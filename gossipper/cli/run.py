@@ -20,7 +20,7 @@ from gossipper.interfaces import Address
 from gossipper.output import write_json_atomic
 from gossipper.scenario import BUILTIN_NAMES, Scenario
 from gossipper.session import Run, RunPlan, open_run
-from gossipper.transport import UdpTransportFactory, detect_local_ip, resolve_host
+from gossipper.transport import UdpTransportFactory, check_device, detect_local_ip, resolve_host
 
 LIVE_FLUSH_S = 0.2
 """Trace files of a real run are written out this often (readable with ``tail -f``)."""
@@ -110,7 +110,11 @@ async def _run(
     ooc_scenario: Scenario | None = None,
     rx_scenario: Scenario | None = None,
 ) -> EngineResult:
-    factory = UdpTransportFactory(buffer_bytes=max(config.transport.buff_size, 4 * 1024 * 1024))
+    buffer_bytes = max(config.transport.buff_size, 4 * 1024 * 1024)
+    device = config.transport.bind_to_device
+    if device is not None:
+        check_device(device)
+    factory = UdpTransportFactory(buffer_bytes=buffer_bytes, device=device)
     wall = SystemWallClock()
     pid = os.getpid()
     seed = random.SystemRandom().randrange(2**63)
@@ -118,8 +122,10 @@ async def _run(
         peer_run: Run | None = None
         remote: Address | None = None
         if peer_scenario is not None and config.target.remote_host is None:
+            # The in-process peer is on loopback whatever -bind_to_device says.
+            peer_factory = UdpTransportFactory(buffer_bytes=buffer_bytes)
             peer_run = await nursery.start(
-                _run_peer, peer_scenario, config, factory, wall, pid, seed
+                _run_peer, peer_scenario, config, peer_factory, wall, pid, seed
             )
             remote = peer_run.engine.local_address
             if remote[0] in ("0.0.0.0", "::"):

@@ -33,7 +33,7 @@ import trio
 
 from gossipper.engine.host import AUTO_ANSWERED_METHODS, CallHost
 from gossipper.engine.timers import Parker
-from gossipper.errors import TransportError
+from gossipper.errors import SendBufferError, TransportError
 from gossipper.interfaces import Flow
 from gossipper.scenario import (
     ElementKind,
@@ -84,6 +84,7 @@ class Call(Parker):
         "auth_challenge",
         "auth_challenge_is_proxy",
         "auth_nonce_count",
+        "tdm_circuit",
         "flow",
         "reliable",
         "incoming",
@@ -159,6 +160,7 @@ class Call(Parker):
         self.auth_challenge: str | None = None
         self.auth_challenge_is_proxy = False
         self.auth_nonce_count = 1
+        self.tdm_circuit = -1
         self.flow = flow
         # Reliable transports never retransmit (RFC 3261 section 17.1.1.2).
         self.reliable = flow.reliable
@@ -318,6 +320,9 @@ class Call(Parker):
         """
         engine = self.engine
         try:
+            if self.pending_failure is not None:
+                # Failed as it was created (no -tdmmap circuit free): nothing is sent.
+                self._end(self.pending_failure)
             deadline = self._settle()
             while True:
                 if self._sends_blocked():
@@ -406,7 +411,7 @@ class Call(Parker):
                     await self.flow.send(data)
             except TransportError as exc:
                 engine.warning(f"Call-ID '{self.call_id}': {exc}")
-                if fatal:
+                if fatal and self._send_error_fails_call(exc):
                     self.blocked_sends = None
                     self._fail(
                         self.pending_failure or FailureReason.CANNOT_SEND_MESSAGE, abort=False
@@ -436,11 +441,17 @@ class Call(Parker):
                 return True
         except TransportError as exc:
             self.engine.warning(f"Call-ID '{self.call_id}': {exc}")
-            if fatal:
+            if fatal and self._send_error_fails_call(exc):
                 self._fail(FailureReason.CANNOT_SEND_MESSAGE, abort=False)
             return True
         self.blocked_sends = [(data, fatal)]
         return False
+
+    def _send_error_fails_call(self, exc: TransportError) -> bool:
+        """A scenario message could not be sent: FailedCannotSendMessage, unless the kernel
+        only lacked buffer space and ``-sendbuffer_warn`` is on; then the warning is all and
+        the call goes on as if the message had left (a UDP retransmission may recover it)."""
+        return not (self.engine.sendbuffer_warn and isinstance(exc, SendBufferError))
 
     def _run_ready_elements(self, elements: tuple[Element, ...], count: int) -> None:
         """Execute elements until the call must wait (recv, pause, blocked send) or ends."""

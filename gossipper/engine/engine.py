@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import math
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import trio
 
 from gossipper.config import RunConfig, is_multi_socket_mode, is_per_ip_mode, is_stream_mode
 from gossipper.engine.call import Call, answer_out_of_call
+from gossipper.engine.call_ids import CallIdFormat
 from gossipper.engine.connections import Link, StreamEndpoints, StreamFlow, first_free_listener
 from gossipper.engine.elements import new_run_stats
 from gossipper.engine.host import AUTO_ANSWERED_METHODS, CallHost, DatagramFlow, ScenarioHost
@@ -175,15 +177,15 @@ class Engine(CallHost):
         self._on_dump = on_dump
         self._timer_resolution_s = timer_resolution_s
         self._global_variables = scenario.new_global_variables()
-        self._call_id_pieces = _compile_call_id(config.identity.call_id_template, env)
+        self._call_ids = CallIdFormat(
+            config.identity.call_id_type,
+            config.identity.call_id_template,
+            env,
+            seed=seed,
+            wall_time=wall_clock.wall_time,
+        )
         # The usual template has one %u: then a Call-ID is prefix + number + suffix.
-        self._call_id_affixes: tuple[str, str] | None = None
-        if self._call_id_pieces.count(None) == 1:
-            cut = self._call_id_pieces.index(None)
-            self._call_id_affixes = (
-                "".join(p for p in self._call_id_pieces[:cut] if p is not None),
-                "".join(p for p in self._call_id_pieces[cut + 1 :] if p is not None),
-            )
+        self._call_id_affixes = self._call_ids.affixes
         self._callid_slash_ign = config.identity.callid_slash_ign
         self._deadcall_wait_s = config.timers.deadcall_wait_s
 
@@ -597,6 +599,9 @@ class Engine(CallHost):
         now = self.now()
         key = call.call_id
         flow = call.flow
+        if call.tdm_circuit >= 0 and self.env.tdm_map is not None:
+            self.env.tdm_map.release(call.tdm_circuit)
+            call.tdm_circuit = -1
         if type(flow) is StreamFlow:
             flow.link.calls.discard(call)
         if self._calls.pop(key, None) is not None:
@@ -907,7 +912,21 @@ class Engine(CallHost):
             flow.link.calls.add(call)
         if self.tracer is not None:
             self.tracer.call_started(call_id, number)
+        if self.env.tdm_map is not None:
+            self._take_tdm_circuit(call)
         return call
+
+    def _take_tdm_circuit(self, call: Call) -> None:
+        """-tdmmap: the call's circuit, searched from a random one as SIPp does (from the
+        call's seeded generator); none free: the call fails at once (SIPp: "all tdm_map
+        circuits busy", FailedOutboundCongestion)."""
+        tdm_map = self.env.tdm_map
+        assert tdm_map is not None
+        start = random.Random(f"{self.seed}:tdmmap:{call.call_number}").randrange(tdm_map.size)
+        call.tdm_circuit = tdm_map.take(start)
+        if call.tdm_circuit < 0:
+            self.warning(f"Can't create call {call.call_id}: all tdm_map circuits busy")
+            call.pending_failure = FailureReason.OUTBOUND_CONGESTION
 
     def _start_incoming_call(self, call_id: str, flow: Flow) -> Call:
         return self._new_call(call_id=call_id, flow=flow, incoming=True, user_id=0)
@@ -936,11 +955,11 @@ class Engine(CallHost):
         return call
 
     def format_call_id(self, number: int) -> str:
-        """``-cid_str``: %u call number, %p pid, %s local IP, %% a percent sign."""
+        """``-cid_type`` / ``-cid_str`` (``engine.call_ids``)."""
         affixes = self._call_id_affixes
         if affixes is not None:
             return f"{affixes[0]}{number}{affixes[1]}"
-        return "".join(str(number) if piece is None else piece for piece in self._call_id_pieces)
+        return self._call_ids.format(number)
 
     def _start_outgoing_call(self, user_id: int = 0) -> None:
         remote = self._remote
@@ -1290,35 +1309,6 @@ class Engine(CallHost):
                 # A Call-ID that ended again later has a newer entry: keep it.
                 if dead.get(key) == until:
                     del dead[key]
-
-
-def _compile_call_id(template: str, env: RunEnv) -> tuple[str | None, ...]:
-    """Split ``-cid_str`` once: literal pieces, None where the call number goes."""
-    pieces: list[str | None] = []
-    literal: list[str] = []
-    i = 0
-    while i < len(template):
-        ch = template[i]
-        if ch == "%" and i + 1 < len(template):
-            code = template[i + 1]
-            if code == "u":
-                pieces.append("".join(literal))
-                literal = []
-                pieces.append(None)
-            elif code == "p":
-                literal.append(str(env.pid))
-            elif code == "s":
-                literal.append(env.local_ip)
-            elif code == "%":
-                literal.append("%")
-            else:
-                literal.append("%" + code)
-            i += 2
-            continue
-        literal.append(ch)
-        i += 1
-    pieces.append("".join(literal))
-    return tuple(piece for piece in pieces if piece != "")
 
 
 async def _open_first_free(factory: TransportFactory, host: str) -> DatagramTransport:

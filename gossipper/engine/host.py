@@ -83,6 +83,7 @@ class CallHost:
         self.default_behaviors = config.identity.default_behaviors
         self.recv_timeout_ms = int(config.timers.recv_timeout_s * 1000)
         self.send_timeout_s = config.timers.send_timeout_s
+        self.sendbuffer_warn = config.transport.sendbuffer_warn
         self.pause_default_ms = int(config.timers.pause_default_s * 1000)
         self.needs_bookkeeping = bookkeeping_flags(scenario)
         self.fixed_pause_ms = fixed_pauses(scenario, self.pause_default_ms)

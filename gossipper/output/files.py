@@ -14,6 +14,8 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import IO
 
+from gossipper.timefmt import utc_offset_text
+
 __all__ = ["BUFFER_BYTES", "Stamper", "TraceFile", "encode_text"]
 
 BUFFER_BYTES = 256 * 1024
@@ -40,10 +42,22 @@ class Stamper:
     a CSV row for the same instant print the same digits.
     """
 
-    __slots__ = ("_tz", "_second", "_log_head", "_log_mid", "_message_head", "_wall", "_text")
+    __slots__ = (
+        "_tz",
+        "_rfc3339",
+        "_second",
+        "_log_head",
+        "_log_mid",
+        "_message_head",
+        "_wall",
+        "_text",
+    )
 
-    def __init__(self, tz: datetime.tzinfo | None) -> None:
+    def __init__(self, tz: datetime.tzinfo | None, *, rfc3339: bool = False) -> None:
+        """``rfc3339`` (``-rfc3339``): log times and messages.log times are RFC 3339,
+        ``YYYY-MM-DDTHH:MM:SS.uuuuuu+HH:MM`` (SIPp 3.7)."""
         self._tz = tz
+        self._rfc3339 = rfc3339
         self._second: int | None = None
         self._log_head = ""
         self._log_mid = ""
@@ -52,6 +66,20 @@ class Stamper:
         self._text = ""
 
     def _load(self, second: int) -> None:
+        if self._rfc3339:
+            # The offset can change with the second (DST): computed with the date.
+            if self._tz is None:
+                moment = datetime.datetime.fromtimestamp(second).astimezone()
+            else:
+                moment = datetime.datetime.fromtimestamp(second, self._tz)
+            head = (
+                f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+                f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
+            )
+            self._log_head = self._message_head = head
+            self._log_mid = utc_offset_text(moment)
+            self._second = second
+            return
         if self._tz is None:
             # SIPp uses localtime(); so does the process-local default here.
             year, month, day, hour, minute, sec = time.localtime(second)[:6]
@@ -78,13 +106,18 @@ class Stamper:
 
     def log_time(self, wall: float) -> str:
         """``YYYY-MM-DD<TAB>HH:MM:SS.uuuuuu<TAB>EPOCH.uuuuuu``: SIPp's "log time"
-        (docs/sipp-behaviour.md, "Outputs")."""
+        (docs/sipp-behaviour.md, "Outputs"); RFC 3339 with ``rfc3339``."""
         micros = self._micros(wall)
+        if self._rfc3339:
+            return f"{self._log_head}{micros}{self._log_mid}"
         return f"{self._log_head}{micros}{self._log_mid}{micros}"
 
     def message_time(self, wall: float) -> str:
-        """``YYYY-MM-DD HH:MM:SS.uuuuuu``: the 3.6.1 messages.log separator time."""
+        """``YYYY-MM-DD HH:MM:SS.uuuuuu``: the 3.6.1 messages.log separator time; RFC 3339
+        with ``rfc3339`` (as SIPp 3.7 always writes it)."""
         micros = self._micros(wall)
+        if self._rfc3339:
+            return f"{self._message_head}{micros}{self._log_mid}"
         return self._message_head + micros
 
 

@@ -166,7 +166,8 @@ class TraceFormatBase:
         layout: TraceLayout | None,
     ) -> None:
         self.tz = tz
-        self.stamper = Stamper(tz)
+        self.rfc3339 = config.traces.rfc3339
+        self.stamper = Stamper(tz, rfc3339=self.rfc3339)
         """One cache for every file: messages.log and shortmessages stamp the same instants."""
         self.rotated_stem = f"{scenario_name}_{pid}"
         """Rotated files are ``<rotated_stem>_<kind>_<epoch>.log``."""
@@ -387,12 +388,19 @@ class SippTraceFormat(TraceFormatBase):
         tz = self.tz
         rows: list[tuple[str, bytes]] = []
         if "stat" in kinds:
-            row = format_stat_csv_row(snapshot, delimiter, tz=tz, periodic_rtd=self._periodic_rtd)
+            row = format_stat_csv_row(
+                snapshot,
+                delimiter,
+                tz=tz,
+                periodic_rtd=self._periodic_rtd,
+                rfc3339=self.rfc3339,
+            )
             rows.append(("stat", row.encode("latin-1")))
         if "counts" in kinds:
-            rows.append(("counts", format_counts_row(snapshot, delimiter, tz=tz).encode("latin-1")))
+            row = format_counts_row(snapshot, delimiter, tz=tz, rfc3339=self.rfc3339)
+            rows.append(("counts", row.encode("latin-1")))
         if "error_codes" in kinds:
-            row = format_error_codes_row(snapshot, delimiter, tz=tz)
+            row = format_error_codes_row(snapshot, delimiter, tz=tz, rfc3339=self.rfc3339)
             rows.append(("error_codes", row.encode("latin-1")))
         return rows
 

@@ -27,9 +27,10 @@ def exit_screens(
     server: bool,
     context: ScreenContext,
     tz: datetime.tzinfo | None = None,
+    rfc3339: bool = False,
 ) -> str:
     """SIPp's stdout at exit: scenario screen and statistics screen, "Test Terminated"."""
-    return format_exit_stdout(snapshot, server=server, context=context, tz=tz)
+    return format_exit_stdout(snapshot, server=server, context=context, tz=tz, rfc3339=rfc3339)
 
 
 def screen_dump(
@@ -40,9 +41,16 @@ def screen_dump(
     state: ScreenState,
     periodic_rtd: bool,
     tz: datetime.tzinfo | None = None,
+    rfc3339: bool = False,
 ) -> str:
     """What -trace_screen, SIGUSR2 and key s write: scenario, statistics, repartition screens.
     ``state`` picks the bottom line (``gossipper.stats.screen_state``)."""
     return format_screen_dump(
-        snapshot, server=server, context=context, state=state, periodic_rtd=periodic_rtd, tz=tz
+        snapshot,
+        server=server,
+        context=context,
+        state=state,
+        periodic_rtd=periodic_rtd,
+        tz=tz,
+        rfc3339=rfc3339,
     )

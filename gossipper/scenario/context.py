@@ -15,6 +15,7 @@ from gossipper.scenario.variables import Variables
 
 if TYPE_CHECKING:
     from gossipper.scenario.injection import InjectionFile  # loaded only with -inf
+    from gossipper.scenario.tdm import TdmMap  # loaded only with -tdmmap
 
 
 class RenderError(GossipperError):
@@ -100,6 +101,10 @@ class RunEnv:
     """Seconds since the epoch (``[timestamp]``, ``[date]``, ``gettimeofday``)."""
     tz: datetime.tzinfo | None = None
     """The zone local times are printed in (the wall clock's; None: the process's)."""
+    rfc3339: bool = False
+    """``-rfc3339``: ``[timestamp]`` is RFC 3339 (SIPp 3.7) instead of SIPp's log time."""
+    tdm_map: TdmMap | None = None
+    """``-tdmmap``: the run's circuits (``[tdmmap]`` names the call's ``tdm_circuit``)."""
     clock_ms: Callable[[], int] = _zero_clock_ms
     """Milliseconds since start (``[clock_tick]``)."""
     dynamic_id_start: int = 10000
@@ -174,6 +179,8 @@ class CallContext(Protocol):
     auth_challenge: str | None
     auth_challenge_is_proxy: bool
     auth_nonce_count: int
+    tdm_circuit: int
+    """The call's ``-tdmmap`` circuit (-1: none)."""
 
 
 @dataclass
@@ -197,4 +204,5 @@ class BasicCallContext:
     injection_lines: Mapping[str, int] = field(default_factory=dict)
     auth_challenge: str | None = None
     auth_challenge_is_proxy: bool = False
+    tdm_circuit: int = -1
     auth_nonce_count: int = 1

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 from gossipper.errors import ScenarioError
 from gossipper.scenario.context import CallContext, RenderError, RunEnv, bracket_ipv6
 from gossipper.sip import SipMessage
-from gossipper.timefmt import format_log_time
+from gossipper.timefmt import format_log_time, format_log_time_rfc3339
 
 if TYPE_CHECKING:
     from gossipper.scenario.templates import Template
@@ -322,7 +322,37 @@ class TimestampKeyword(Keyword):
     __slots__ = ()
 
     def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
-        return format_log_time(ctx.env.wall_time(), ctx.env.tz)
+        env = ctx.env
+        if env.rfc3339:
+            return format_log_time_rfc3339(env.wall_time(), env.tz)
+        return format_log_time(env.wall_time(), env.tz)
+
+
+class TdmMapKeyword(Keyword):
+    """``[tdmmap]``: the call's ``-tdmmap`` circuit, ``X.h.Y/Z``."""
+
+    __slots__ = ("_source", "_line")
+
+    def __init__(self, source: str, line: int | None) -> None:
+        self._source = source
+        self._line = line
+
+    def bind(self, env: RunEnv) -> str | Keyword:
+        # Checked before any traffic for <send> messages (SIPp stops at the first render).
+        if env.tdm_map is None:
+            raise ScenarioError(self._source, self._line, _TDMMAP_NEEDS_OPTION)
+        return self
+
+    def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
+        tdm_map = ctx.env.tdm_map
+        if tdm_map is None:
+            raise RenderError(f"{self._source}: {_TDMMAP_NEEDS_OPTION}")
+        return tdm_map.name(ctx.tdm_circuit)
+
+
+_TDMMAP_NEEDS_OPTION = (
+    "[tdmmap] needs the circuit table: give -tdmmap {a-b}{h}{c-d}{e-f}, e.g. {0-3}{99}{5-8}{1-31}"
+)
 
 
 class DateKeyword(Keyword):
@@ -662,7 +692,7 @@ def make_keyword(
     if factory is not None:
         return factory(offset)
     if name == "tdmmap":
-        raise ScenarioError(env.source, line, "the [tdmmap] keyword is not supported yet")
+        return TdmMapKeyword(env.source, line)
     if name.startswith("field"):
         return _make_field(name, env, line, sub_template)
     if name.startswith("file"):

@@ -23,12 +23,19 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from gossipper.config import RunConfig, is_multi_socket_mode, is_per_ip_mode, transport_name_for
+from gossipper.config import (
+    RunConfig,
+    is_multi_socket_mode,
+    is_per_ip_mode,
+    parse_tdm_map,
+    transport_name_for,
+)
 from gossipper.engine import Engine, EngineResult, EngineStatistics, QuitState
 from gossipper.engine.elements import new_run_stats
 from gossipper.interfaces import Address, ChannelLayer, Tracer, TransportFactory, WallClock
 from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_document
 from gossipper.scenario import RunEnv, Scenario
+from gossipper.scenario.tdm import TdmMap
 from gossipper.stats import RunStats, ScreenContext, StatsSnapshot, screen_state
 from gossipper.stats.counters import StatsWindow
 from gossipper.transport.layers import channel_layer_for
@@ -257,6 +264,7 @@ class Run:
             state=state,
             periodic_rtd=self.plan.config.traces.periodic_rtd,
             tz=self.plan.wall_clock.tz,
+            rfc3339=self.plan.config.traces.rfc3339,
         )
         rx = self._rx_display_snapshot()
         if rx is not None:
@@ -281,6 +289,7 @@ class Run:
             server=statistics.is_server,
             context=self.screen_context(statistics),
             tz=self.plan.wall_clock.tz,
+            rfc3339=self.plan.config.traces.rfc3339,
         )
         rx = self._rx_display_snapshot()
         if rx is not None:
@@ -410,6 +419,8 @@ def _build_env(plan: RunPlan, injection: dict[str, InjectionFile]) -> RunEnv:
         auth_password=config.identity.auth_password,
         auth_uri=config.identity.auth_uri,
         tz=plan.wall_clock.tz,
+        rfc3339=config.traces.rfc3339,
+        tdm_map=_tdm_map(config),
         dynamic_id_start=config.identity.dynamic_start,
         dynamic_id_step=config.identity.dynamic_step,
         dynamic_id_max=config.identity.dynamic_max,
@@ -432,6 +443,16 @@ def _rx_env(env: RunEnv, injection: dict[str, InjectionFile]) -> RunEnv:
         default_injection=next(iter(injection), None),
         file_cache={},
     )
+
+
+def _tdm_map(config: RunConfig) -> TdmMap | None:
+    """``-tdmmap``: a fresh circuit table per run (two runs of one plan share nothing)."""
+    text = config.identity.tdm_map
+    if text is None:
+        return None
+    ranges = parse_tdm_map(text)
+    assert ranges is not None  # the configuration validated it
+    return TdmMap(*ranges)
 
 
 def _load_injection(config: RunConfig) -> dict[str, InjectionFile]:

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from gossipper.stats.counters import ElementCounts, ElementInfo, ElementKindTag, StatsSnapshot
 from gossipper.stats.formatting import (
-    format_log_time,
     ms_to_hhmmss_us,
     sipp_time_string,
 )
 from gossipper.stats.sipp_csv import duration_field
+from gossipper.timefmt import log_time_formatter
 
 
 class ScreenState(enum.Enum):
@@ -306,8 +306,10 @@ def format_statistics_screen(
     last_error: str | None = None,
     tz: datetime.tzinfo | None = None,
     sipp_quirks: bool = True,
+    rfc3339: bool = False,
 ) -> str:
-    """The statistics screen (key ``2``), title to bottom line included.
+    """The statistics screen (key ``2``), title to bottom line included. ``rfc3339``
+    (``-rfc3339``): the three dates in RFC 3339.
 
     With ``sipp_quirks`` the Elapsed Time, Response Time and Call Length rows show the periodic
     value in both columns, exactly as 3.6.1 does (both columns are formatted into one static
@@ -315,13 +317,14 @@ def format_statistics_screen(
     """
     c = snapshot.cumulative
     p = snapshot.periodic
+    stamp = log_time_formatter(rfc3339)
     lines = [_STATS_TITLE]
     for label, moment in (
         ("Start Time", snapshot.start_wall),
         ("Last Reset Time", snapshot.period_start_wall),
         ("Current Time", snapshot.now_wall),
     ):
-        lines.append(f"  {label:<22} | {format_log_time(moment, tz)[:52]:<52} ")
+        lines.append(f"  {label:<22} | {stamp(moment, tz)[:52]:<52} ")
     lines += [_CROSS, "  Counter Name           | Periodic value            | Cumulative value"]
     lines.append(_CROSS)
 
@@ -473,6 +476,7 @@ def format_screen_dump(
     tz: datetime.tzinfo | None = None,
     periodic_rtd: bool = False,
     sipp_quirks: bool = True,
+    rfc3339: bool = False,
 ) -> str:
     """What one ``-trace_screen`` dump (exit, SIGUSR2, key ``s``) appends to the screen file:
     scenario, statistics and repartition screens."""
@@ -481,7 +485,12 @@ def format_screen_dump(
             snapshot, server=server, context=context, state=state, last_error=last_error
         )
         + format_statistics_screen(
-            snapshot, state=state, last_error=last_error, tz=tz, sipp_quirks=sipp_quirks
+            snapshot,
+            state=state,
+            last_error=last_error,
+            tz=tz,
+            sipp_quirks=sipp_quirks,
+            rfc3339=rfc3339,
         )
         + format_repartition_screens(
             snapshot, state=state, last_error=last_error, periodic_rtd=periodic_rtd
@@ -496,6 +505,7 @@ def format_exit_stdout(
     context: ScreenContext,
     tz: datetime.tzinfo | None = None,
     sipp_quirks: bool = True,
+    rfc3339: bool = False,
 ) -> str:
     """What SIPp prints on stdout at exit: the scenario screen then the statistics screen,
     both ending with the "Test Terminated" line.
@@ -507,4 +517,6 @@ def format_exit_stdout(
     state = ScreenState.TERMINATED
     return format_scenario_screen(
         snapshot, server=server, context=context, state=state
-    ) + format_statistics_screen(snapshot, state=state, tz=tz, sipp_quirks=sipp_quirks)
+    ) + format_statistics_screen(
+        snapshot, state=state, tz=tz, sipp_quirks=sipp_quirks, rfc3339=rfc3339
+    )

@@ -9,6 +9,7 @@ the last one too, is followed by the delimiter.
 from __future__ import annotations
 
 import datetime
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -23,10 +24,10 @@ from gossipper.stats.formatting import (
     c_double,
     c_ulong,
     elapsed_ms,
-    format_log_time,
     ms_to_hhmmss,
     ms_to_hhmmss_us,
 )
+from gossipper.timefmt import log_time_formatter
 
 
 class StatLayout(Protocol):
@@ -122,17 +123,20 @@ def format_stat_csv_row(
     *,
     tz: datetime.tzinfo | None = None,
     periodic_rtd: bool = False,
+    rfc3339: bool = False,
 ) -> str:
     """One data row of the ``-trace_stat`` file from a ``"log"``-window snapshot.
 
     ``periodic_rtd`` (``-periodic_rtd``): repartition buckets count the period, not the run.
+    ``rfc3339`` (``-rfc3339``): the three dates in RFC 3339 instead of SIPp's log time.
     """
     c = snapshot.cumulative
     p = snapshot.periodic
+    stamp = log_time_formatter(rfc3339)
     fields: list[str] = [
-        format_log_time(snapshot.start_wall, tz),
-        format_log_time(snapshot.period_start_wall, tz),
-        format_log_time(snapshot.now_wall, tz),
+        stamp(snapshot.start_wall, tz),
+        stamp(snapshot.period_start_wall, tz),
+        stamp(snapshot.now_wall, tz),
         ms_to_hhmmss(snapshot.elapsed_ms_p),
         ms_to_hhmmss(snapshot.elapsed_ms_c),
         c_double(snapshot.target_rate),
@@ -239,10 +243,15 @@ def format_counts_header(elements: Sequence[ElementInfo], delimiter: str = ";") 
 
 
 def format_counts_row(
-    snapshot: StatsSnapshot, delimiter: str = ";", *, tz: datetime.tzinfo | None = None
+    snapshot: StatsSnapshot,
+    delimiter: str = ";",
+    *,
+    tz: datetime.tzinfo | None = None,
+    rfc3339: bool = False,
 ) -> str:
     """One row of the ``-trace_counts`` file (cumulative values)."""
-    fields = [format_log_time(snapshot.now_wall, tz), ms_to_hhmmss_us(snapshot.elapsed_ms_c)]
+    stamp = log_time_formatter(rfc3339)
+    fields = [stamp(snapshot.now_wall, tz), ms_to_hhmmss_us(snapshot.elapsed_ms_c)]
     for position, _, names in _counts_plan(snapshot.element_infos):
         counts = snapshot.elements[position]
         for name in names:
@@ -280,13 +289,125 @@ def format_rtt_lines(samples: Iterable[tuple[float, float, str]], delimiter: str
 
 
 def format_error_codes_row(
-    snapshot: StatsSnapshot, delimiter: str = ";", *, tz: datetime.tzinfo | None = None
+    snapshot: StatsSnapshot,
+    delimiter: str = ";",
+    *,
+    tz: datetime.tzinfo | None = None,
+    rfc3339: bool = False,
 ) -> str:
     """One row of the ``-trace_error_codes`` file: time, elapsed, then the codes of the
     period's unexpected responses, most recent first, each followed by a comma."""
     codes = "".join(f"{code}," for code in reversed(snapshot.error_codes))
     return (
-        f"{format_log_time(snapshot.now_wall, tz)}{delimiter}"
+        f"{log_time_formatter(rfc3339)(snapshot.now_wall, tz)}{delimiter}"
         f"{ms_to_hhmmss_us(elapsed_ms(snapshot.start_wall, snapshot.now_wall))}{delimiter}"
         f"{codes}\n"
     )
+
+
+# ---------------------------------------------------------------------- -h stat
+
+_STAT_COLUMN_HELP: dict[str, str] = {
+    "StartTime": "date and time the run started (log time, or RFC 3339 with -rfc3339)",
+    "LastResetTime": "date and time the current period started (the previous row)",
+    "CurrentTime": "date and time of this row",
+    "ElapsedTime": "time elapsed, HH:MM:SS",
+    "TargetRate": "the call rate asked for (-r, or the -users value in user mode)",
+    "CallRate": "calls created per second",
+    "IncomingCall": "calls created by a received message (server side)",
+    "OutgoingCall": "calls created by the rate generator (client side)",
+    "TotalCallCreated": "calls created since the start",
+    "CurrentCall": "calls open now",
+    "SuccessfulCall": "calls that reached the end of the scenario",
+    "FailedCall": "calls that failed, for any of the reasons below",
+    "FailedCannotSendMessage": "failed: a message could not be sent (socket error)",
+    "FailedMaxUDPRetrans": "failed: a message was retransmitted -max_*retrans times unanswered",
+    "FailedTcpConnect": "failed: the TCP/TLS connection could not be made",
+    "FailedTcpClosed": "failed: the TCP/TLS connection closed under the call",
+    "FailedUnexpectedMessage": "failed: a message the scenario did not expect arrived",
+    "FailedCallRejected": "failed: rejected or aborted (stop_call, forced quit, 3PCC command)",
+    "FailedCmdNotSent": "failed: a 3PCC command could not be sent to the twin",
+    "FailedRegexpDoesntMatch": "failed: an ereg with check_it did not match",
+    "FailedRegexpShouldntMatch": "failed: an ereg with check_it_inverse matched",
+    "FailedRegexpHdrNotFound": "failed: the header an ereg searches was missing",
+    "FailedOutboundCongestion": "failed: no free -tdmmap circuit for the call",
+    "FailedTimeoutOnRecv": "failed: a <recv> timed out (timeout=, -recv_timeout)",
+    "FailedTimeoutOnSend": "failed: a send waited longer than -send_timeout for the socket",
+    "FailedTestDoesntMatch": "failed: a <test> with check_it was false",
+    "FailedTestShouldntMatch": "failed: a <test> with check_it_inverse was true",
+    "FailedStrcmpDoesntMatch": "failed: a <strcmp> with check_it found the strings different",
+    "FailedStrcmpShouldntMatch": "failed: a <strcmp> with check_it_inverse found them equal",
+    "OutOfCallMsgs": "messages for no known call (unknown Call-ID), discarded",
+    "DeadCallMsgs": "messages for a call that ended less than -deadcall_wait ago",
+    "Retransmissions": "messages retransmitted (UDP)",
+    "AutoAnswered": "requests answered automatically (-aa, PING replies)",
+    "Warnings": "warnings logged (errors file)",
+    "FatalErrors": "fatal errors logged",
+    "WatchdogMajor": "major watchdog trips",
+    "WatchdogMinor": "minor watchdog trips",
+    "ResponseTime<rtd>": "mean response time of the timer <rtd> (rtd=/start_rtd=), HH:MM:SS:uuuuuu",
+    "ResponseTime<rtd>StDev": "standard deviation of that response time",
+    "CallLength": "mean call length, HH:MM:SS:uuuuuu",
+    "CallLengthStDev": "standard deviation of the call length",
+    "<counter>": "value of the scenario's generic counter <counter> (a numeric name N is"
+    " shown as GenericCounterN)",
+    "ResponseTimeRepartition<rtd>": "<ResponseTimeRepartition>: title column, always empty",
+    "ResponseTimeRepartition<rtd>_<B": "responses of timer <rtd> faster than B ms (and not"
+    " faster than the previous border)",
+    "ResponseTimeRepartition<rtd>_>=B": "responses of timer <rtd> of B ms or more (the last"
+    " border)",
+    "CallLengthRepartition": "<CallLengthRepartition>: title column, always empty",
+    "CallLengthRepartition_<B": "calls shorter than B ms (and not shorter than the previous"
+    " border)",
+    "CallLengthRepartition_>=B": "calls of B ms or more (the last border)",
+}
+
+
+class _ExampleLayout:
+    """A layout with one of each variable column, named by placeholders, for ``-h stat``."""
+
+    rtd_names = ("<rtd>",)
+    counter_names = ("<counter>",)
+    response_time_repartition_ms: tuple[int, ...] | None = (-1,)
+    call_length_repartition_ms: tuple[int, ...] | None = (-1,)
+
+
+def _stat_column_key(column: str) -> tuple[str, str]:
+    """(help key, shown name) of a column of the example layout."""
+    base, suffix = column, ""
+    if column.endswith(("(P)", "(C)")):
+        base, suffix = column[:-3], "(P)/(C)"
+    base = base.replace("-1", "B")
+    return base, base + suffix
+
+
+def format_stat_help(delimiter: str = ";", width: int = 100) -> str:
+    """``gossipper -h stat``: every column of the ``-trace_stat`` file, in file order.
+
+    Generated from :func:`stat_csv_columns` itself, so a new column without a description
+    fails here (KeyError), not silently in the help.
+    """
+    lines = [
+        "The statistics file (-trace_stat, name <scenario>_<pid>_.csv or -stf FILE) has a header",
+        "line, then one row at the start, one every -fd period and one at the end. Every field,",
+        f"the last one too, is followed by the delimiter ('{delimiter}', -stat_delimiter).",
+        "(P) columns cover the period since the previous row, (C) columns the whole run.",
+        "Response times and call lengths are means in milliseconds shown as HH:MM:SS:uuuuuu.",
+        "<rtd> stands for each response-time timer of the scenario (in order of appearance),",
+        "<counter> for each generic counter, B for each border of a repartition; those",
+        "columns exist only when the scenario has them.",
+        "",
+    ]
+    seen: set[str] = set()
+    for column in stat_csv_columns(_ExampleLayout()):
+        key, shown = _stat_column_key(column)
+        if key in seen:
+            continue
+        seen.add(key)
+        lines += textwrap.wrap(
+            _STAT_COLUMN_HELP[key],
+            width=width,
+            initial_indent=f"  {shown:<36} ",
+            subsequent_indent=" " * 39,
+        )
+    return "\n".join(lines) + "\n"

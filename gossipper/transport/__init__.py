@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING
 
 from gossipper.transport.channels import PlainChannel, PlainLayer
 from gossipper.transport.tcp import TcpConnection, TcpListener, connect_tcp, open_tcp_listener
-from gossipper.transport.udp import UdpTransport, UdpTransportFactory, detect_local_ip, resolve_host
+from gossipper.transport.udp import (
+    UdpTransport,
+    UdpTransportFactory,
+    check_device,
+    detect_local_ip,
+    resolve_host,
+)
 
 __all__ = [
     "PlainChannel",
@@ -15,6 +21,7 @@ __all__ = [
     "TcpListener",
     "UdpTransport",
     "UdpTransportFactory",
+    "check_device",
     "connect_tcp",
     "detect_local_ip",
     "open_tcp_listener",

@@ -12,6 +12,7 @@ own stream and keep the socket for addresses and ``reset``.
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 
@@ -26,6 +27,37 @@ docs/sipp-behaviour.md, "Transports")."""
 
 _LINGER_ABORT = struct.pack("ii", 1, 0)
 """SO_LINGER on with a zero timeout: ``close`` then sends RST (RFC 9293 3.10.5, ABORT call)."""
+
+
+_DEVICE_HINTS = {
+    errno.ENODEV: "no network interface has that name (see `ip link`)",
+    errno.EPERM: "binding to an interface needs root or CAP_NET_RAW here",
+    errno.EACCES: "binding to an interface needs root or CAP_NET_RAW here",
+}
+
+
+def bind_to_device(sock: socket.socket | trio.socket.SocketType, device: str) -> None:
+    """``-bind_to_device``: SO_BINDTODEVICE, before the socket binds or connects, so every
+    packet of it goes in and out through ``device`` (Linux; SIPp 3.7).
+
+    Raises:
+        BindError: no such interface, no permission, or no SO_BINDTODEVICE on this system
+            (SIPp's bind error, exit status 254).
+    """
+    option = getattr(socket, "SO_BINDTODEVICE", None)
+    if option is None:
+        raise BindError(
+            f"-bind_to_device {device}: this system has no SO_BINDTODEVICE (Linux only)"
+        )
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, option, device.encode() + b"\0")
+    except OSError as exc:
+        code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        hint = _DEVICE_HINTS.get(exc.errno or 0, "")
+        raise BindError(
+            f"-bind_to_device {device}: cannot bind a socket to the interface:"
+            f" {exc.strerror or exc} ({code}){'; ' + hint if hint else ''}"
+        ) from exc
 
 
 def _family_for(host: str) -> socket.AddressFamily:
@@ -131,8 +163,11 @@ class TcpListener:
         await self._listener.aclose()
 
 
-async def open_tcp_listener(host: str, port: int, *, backlog: int = LISTEN_BACKLOG) -> TcpListener:
-    """Listen on (host, port); port 0 takes an ephemeral port.
+async def open_tcp_listener(
+    host: str, port: int, *, backlog: int = LISTEN_BACKLOG, device: str | None = None
+) -> TcpListener:
+    """Listen on (host, port); port 0 takes an ephemeral port; ``device``: only on that
+    network interface (``-bind_to_device``).
 
     Raises:
         BindError: the address is in use or cannot be bound.
@@ -140,6 +175,8 @@ async def open_tcp_listener(host: str, port: int, *, backlog: int = LISTEN_BACKL
     family = _family_for(host)
     sock = trio.socket.socket(family, socket.SOCK_STREAM)
     try:
+        if device is not None:
+            bind_to_device(sock, device)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -155,9 +192,14 @@ async def open_tcp_listener(host: str, port: int, *, backlog: int = LISTEN_BACKL
 
 
 async def connect_tcp(
-    remote: Address, *, local_host: str | None = None, local_port: int = 0
+    remote: Address,
+    *,
+    local_host: str | None = None,
+    local_port: int = 0,
+    device: str | None = None,
 ) -> TcpConnection:
-    """Connect to ``remote``, first binding to (local_host, local_port) when either is given.
+    """Connect to ``remote``, first binding to (local_host, local_port) when either is given,
+    and to the network interface ``device`` when given (``-bind_to_device``).
 
     Raises:
         BindError: the local address is in use or cannot be bound.
@@ -167,6 +209,8 @@ async def connect_tcp(
     family = _family_for(host)
     sock = trio.socket.socket(family, socket.SOCK_STREAM)
     try:
+        if device is not None:
+            bind_to_device(sock, device)
         if local_host is not None or local_port:
             if local_host is None:
                 local_host = "::" if family == socket.AF_INET6 else "0.0.0.0"

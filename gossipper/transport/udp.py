@@ -8,13 +8,20 @@ and receives wait for readability once and then drain the socket in a batch.
 
 from __future__ import annotations
 
+import errno
 import socket
 
 import trio
 
-from gossipper.errors import BindError, TransportError
+from gossipper.errors import BindError, SendBufferError, TransportError
 from gossipper.interfaces import Address, Datagram
-from gossipper.transport.tcp import TcpConnection, TcpListener, connect_tcp, open_tcp_listener
+from gossipper.transport.tcp import (
+    TcpConnection,
+    TcpListener,
+    bind_to_device,
+    connect_tcp,
+    open_tcp_listener,
+)
 
 RECEIVE_BATCH_MAX = 256
 """Datagrams taken per wake-up; bounds the work done between two checkpoints."""
@@ -23,6 +30,18 @@ SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 """Requested SO_RCVBUF/SO_SNDBUF; the kernel caps it at net.core.[rw]mem_max."""
 
 _MAX_DATAGRAM = 65536
+
+
+_BUFFER_ERRNOS = (errno.ENOBUFS, errno.ENOMEM)
+"""Send errors that mean "no buffer space now" (a full interface queue), not a bad peer."""
+
+
+def send_error(exc: OSError, address: Address) -> TransportError:
+    """The transport error of a failed non-blocking send (EAGAIN never gets here: it waits)."""
+    text = f"UDP send to {address[0]}:{address[1]} failed: {exc}"
+    if exc.errno in _BUFFER_ERRNOS:
+        return SendBufferError(text)
+    return TransportError(text)
 
 
 def _family_for(host: str) -> socket.AddressFamily:
@@ -53,7 +72,7 @@ class UdpTransport:
             if self._closed:
                 # Same as the simulation: misuse after close is not a network failure.
                 raise trio.ClosedResourceError("UDP socket closed") from None
-            raise TransportError(f"UDP send to {address[0]}:{address[1]} failed: {exc}") from exc
+            raise send_error(exc, address) from exc
         return True
 
     async def send(self, data: bytes, address: Address) -> None:
@@ -101,13 +120,24 @@ class UdpTransportFactory:
     """Opens real sockets: UDP datagrams and TCP streams (implements
     ``interfaces.TransportFactory``; the stream endpoints live in ``transport.tcp``)."""
 
-    def __init__(self, *, buffer_bytes: int = SOCKET_BUFFER_BYTES) -> None:
+    def __init__(
+        self, *, buffer_bytes: int = SOCKET_BUFFER_BYTES, device: str | None = None
+    ) -> None:
+        """``device`` (``-bind_to_device``): every socket opened here, datagram or stream,
+        listener or connection, is bound to that network interface."""
         self._buffer_bytes = buffer_bytes
+        self._device = device
 
     async def open_datagram(self, host: str, port: int) -> UdpTransport:
         await trio.lowlevel.checkpoint()
         family = _family_for(host)
         sock = socket.socket(family, socket.SOCK_DGRAM)
+        if self._device is not None:
+            try:
+                bind_to_device(sock, self._device)
+            except BindError:
+                sock.close()
+                raise
         try:
             for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
                 try:
@@ -124,13 +154,25 @@ class UdpTransportFactory:
 
     async def open_stream_listener(self, host: str, port: int) -> TcpListener:
         """Listen for TCP connections on (host, port); see ``transport.tcp``."""
-        return await open_tcp_listener(host, port)
+        return await open_tcp_listener(host, port, device=self._device)
 
     async def connect_stream(
         self, remote: Address, *, local_host: str | None = None, local_port: int = 0
     ) -> TcpConnection:
         """Connect over TCP, bound to (local_host, local_port) when given; see ``transport.tcp``."""
-        return await connect_tcp(remote, local_host=local_host, local_port=local_port)
+        return await connect_tcp(
+            remote, local_host=local_host, local_port=local_port, device=self._device
+        )
+
+
+def check_device(device: str) -> None:
+    """Fail before any traffic when ``-bind_to_device`` cannot work: a socket is bound to the
+    interface and closed (raises ``BindError``, exit status 254)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        bind_to_device(probe, device)
+    finally:
+        probe.close()
 
 
 def detect_local_ip(remote_host: str | None, *, ipv6: bool = False) -> str:

@@ -82,9 +82,9 @@ def test_unknown_option_is_one_line_with_exit_1() -> None:
 
 
 def test_not_yet_supported_option_is_refused() -> None:
-    status, _, err = run_cli("-sn", "uac", "-multihome", "10.0.0.1", "127.0.0.1")
+    status, _, err = run_cli("-sn", "uac", "-rtp_payload", "8", "127.0.0.1")
     assert status == ExitStatus.CALLS_FAILED
-    assert err == "gossipper: error: -multihome is not supported yet\n"
+    assert err == "gossipper: error: -rtp_payload is not supported yet\n"
 
 
 def test_bad_scenario_names_file_and_line(tmp_path: pathlib.Path) -> None:
@@ -347,3 +347,18 @@ def test_an_unresolvable_remote_host_is_one_line() -> None:
     assert status == ExitStatus.CALLS_FAILED
     assert err.splitlines()[-1].startswith("gossipper: error: cannot resolve remote host")
     assert "Traceback" not in err
+
+
+def test_h_stat_describes_every_column_of_the_stat_file() -> None:
+    from gossipper.stats.counters import FAILURE_REASONS
+
+    status, out, err = run_cli("-h", "stat")
+    assert (status, err) == (ExitStatus.NO_CALLS, "")
+    described = {line.split()[0] for line in out.splitlines() if line.startswith("  ")}
+    for base in ("StartTime", "CurrentTime", "TargetRate", "TotalCallCreated", "CurrentCall"):
+        assert base in described
+    for reason in FAILURE_REASONS:
+        assert f"{reason.value}(P)/(C)" in described
+    assert "ResponseTime<rtd>StDev(P)/(C)" in described
+    assert "CallLengthRepartition_>=B" in described
+    assert "Usage:" not in out

@@ -30,6 +30,7 @@ from gossipper.config import (
     rule_option,
 )
 from gossipper.errors import ConfigError, ExitStatus
+from gossipper.transport.sctp import sctp_refusal
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_OPTIONS = [spec for spec in OPTIONS if RUN in spec.scope]
@@ -59,6 +60,14 @@ SUPPORTED_NAMES = names_in(
     -trace_format -rate_scale -cp -ci -max_reconnect -reconnect_close -reconnect_sleep
     -tls_cert -tls_key -tls_ca -tls_crl -tls_version -tls_verify -ws_path -ip_field
     -oocsf -oocsn -rxsf -rxsn -rxinf
+    -cid_type -rfc3339 -bind_to_device -sendbuffer_warn -tdmmap
+    """
+)
+
+# Recognised and refused for good: SCTP (no SCTP transport) and C plugins.
+UNAVAILABLE_NAMES = names_in(
+    """
+    -multihome -heartbeat -assocmaxret -pathmaxret -pmtu -gracefulclose -plugin
     """
 )
 
@@ -205,6 +214,13 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-rate_scale", "5"], "rate_scale", 5.0),
     (["-cp", "8889"], "control_port", 8889),
     (["-ci", "127.0.0.1"], "control_ip", "127.0.0.1"),
+    (["-cid_type", "uuid"], "call_id_type", "uuid"),
+    (["-cid_type", "uuid32"], "call_id_type", "uuid-compact"),
+    (["-cid_type", "time"], "call_id_type", "timestamp"),
+    (["-rfc3339"], "rfc3339", True),
+    (["-bind_to_device", "lo"], "bind_to_device", "lo"),
+    (["-sendbuffer_warn", "true"], "sendbuffer_warn", True),
+    (["-tdmmap", "{0-3}{99}{5-8}{1-31}"], "tdm_map", "{0-3}{99}{5-8}{1-31}"),
 ]
 
 PASS0_NAMES = {"-h", "-help", "-v", "-sd"}
@@ -233,6 +249,11 @@ def dummy_values(kind: Kind) -> list[str]:
 def test_supported_status_matches_the_brief_exactly() -> None:
     supported = {spec.name for spec in RUN_OPTIONS if spec.status is Status.SUPPORTED}
     assert supported == SUPPORTED_NAMES
+
+
+def test_unavailable_options_are_exactly_sctp_and_plugin() -> None:
+    unavailable = {spec.name for spec in RUN_OPTIONS if spec.status is Status.UNAVAILABLE}
+    assert unavailable == UNAVAILABLE_NAMES
 
 
 def test_every_sipp_option_is_in_the_table() -> None:
@@ -386,6 +407,17 @@ def test_not_yet_option_without_its_value_is_still_refused_as_not_supported(
     assert config_error(["127.0.0.1", spec.name]) == f"{spec.name} is not supported yet"
 
 
+@pytest.mark.parametrize("name", sorted(UNAVAILABLE_NAMES))
+def test_unavailable_option_is_refused_with_its_reason(name: str) -> None:
+    spec = options.option_by_name(name)
+    assert spec is not None
+    message = config_error(["127.0.0.1", name, *dummy_values(spec.kind)])
+    if name == "-plugin":
+        assert message.startswith("-plugin: SIPp plugins are C shared libraries")
+    else:
+        assert message == sctp_refusal(name)
+
+
 def test_not_yet_is_refused_even_after_valid_options() -> None:
     assert config_error(["-r", "5", "host", "-3pcc", "1.2.3.4:6060"]) == (
         "-3pcc is not supported yet"
@@ -395,8 +427,8 @@ def test_not_yet_is_refused_even_after_valid_options() -> None:
 @pytest.mark.parametrize(
     ("mode", "message"),
     [
-        ("s1", "-t s1: SCTP is not supported; use t1 (TCP) or u1 (UDP)"),
-        ("sn", "-t sn: SCTP is not supported; use tn (TCP) or un (UDP)"),
+        ("s1", sctp_refusal("-t s1")),
+        ("sn", sctp_refusal("-t sn")),
         ("c1", "-t c1: SIPp's compression-plugin modes are not supported (SIPp ships no plugin);"
          " use u1"),
     ],
@@ -839,7 +871,7 @@ def test_from_mapping_rejects_unknown_keys() -> None:
         ({"trace_msg": 1}, "configuration key 'trace_msg' must be true or false, got 1"),
         ({"max_calls": True}, "configuration key 'max_calls' must be an integer, got True"),
         ({"rate": -1}, "-r must be a non-negative number, got '-1'"),
-        ({"transport_mode": "s1"}, "-t s1: SCTP is not supported"),
+        ({"transport_mode": "s1"}, "-t s1: gossipper has no SCTP transport"),
         ({"keys": {"a": 1}}, "configuration key 'keys' must be an object of string values"),
     ],
 )

@@ -199,12 +199,6 @@ BAD_CASES: list[tuple[str, str, int | None, str]] = [
         "<exec play_pcap_audio=...> is not supported yet",
     ),
     (
-        "tdmmap keyword",
-        "<send><![CDATA[\nOPTIONS sip:x SIP/2.0\nX: [tdmmap]\n]]></send>",
-        5,
-        "the [tdmmap] keyword is not supported yet",
-    ),
-    (
         "init with a send",
         "<init>\n" + RESPONSE_200 + "\n</init><pause/>",
         4,

@@ -12,6 +12,7 @@ import pytest
 from gossipper.scenario import compute_route_set, load_scenario, load_scenario_text, run_actions
 from gossipper.scenario.injection import parse_injection_text
 from gossipper.scenario.model import Scenario
+from gossipper.scenario.tdm import TdmMap
 from gossipper.sip import parse_message
 from tests.scenario._support import context, env, messages_from_log
 
@@ -62,12 +63,9 @@ def test_uas_responses_match_sipp() -> None:
 def test_keyword_sample_matches_sipp(
     utc: None, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # [tdmmap] is not supported: the sample's value is put in literally.
-    xml = (
-        (SAMPLES / "keywords_uac_scenario.xml")
-        .read_text("latin-1")
-        .replace("[tdmmap]", "3.99.6/30")
-    )
+    # SIPp ran with -tdmmap {0-3}{99}{5-8}{1-31} and gave the call circuit 3.99.6/30: circuit
+    # 432 of that map (3 * 4 * 31 + 1 * 31 + 29).
+    xml = (SAMPLES / "keywords_uac_scenario.xml").read_text("latin-1")
     injection = parse_injection_text(
         "users.csv", (SAMPLES / "keywords_users.csv").read_bytes().decode("latin-1")
     )
@@ -87,9 +85,11 @@ def test_keyword_sample_matches_sipp(
         default_injection="users.csv",
         clock_ms=lambda: 4,
         wall_time=lambda: 1795672219.065256,
+        tdm_map=TdmMap(0, 3, 99, 5, 8, 1, 31),
     )
     scenario = scenario.bind(run_env)
     ctx = context(scenario, run_env, user_id=1, injection_line=0, injection_lines={"users.csv": 0})
+    ctx.tdm_circuit = 432
     assert _send(scenario, ctx, 0).encode("latin-1") == log[0][1]
 
     challenge = parse_message(log[1][1])
