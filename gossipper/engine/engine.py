@@ -1007,7 +1007,9 @@ class Engine(CallHost):
         streams = self._streams
         assert streams is not None
         try:
-            await streams.connect(remote, local_host=self._client_bind_host(), local_port=0, link=link)
+            await streams.connect(
+                remote, local_host=self._client_bind_host(), local_port=0, link=link
+            )
         except (TransportError, BindError) as exc:
             link.mark_broken(str(exc))
             link.calls.discard(call)

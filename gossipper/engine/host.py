@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gossipper.config import RunConfig
-from gossipper.errors import TransportError
 from gossipper.engine.timers import TimerQueue
+from gossipper.errors import TransportError
 from gossipper.interfaces import Address, DatagramTransport, Flow, Tracer
 from gossipper.scenario import RunEnv, Scenario
 from gossipper.scenario.distributions import clamp_pause_ms

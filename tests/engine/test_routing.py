@@ -179,10 +179,7 @@ def test_uac_route_set_is_reversed_and_the_target_is_the_contact(
 def test_uas_route_set_keeps_the_order_of_the_request(tmp_path: pathlib.Path, mode: str) -> None:
     record_route = "Record-Route: <sip:r1.example;lr>, <sip:r2.example;lr>\n"
     client = uac(
-        '<recv response="200"/>'
-        + in_dialog("ACK", 1)
-        + '<recv request="BYE"/>'
-        + _REPLY_200,
+        '<recv response="200"/>' + in_dialog("ACK", 1) + '<recv request="BYE"/>' + _REPLY_200,
         extra=record_route,
     )
     server = uas(

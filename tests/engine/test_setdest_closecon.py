@@ -187,8 +187,10 @@ def test_udp_setdest_accepts_an_ipv6_address(tmp_path: pathlib.Path) -> None:
         scenario_text(
             tmp_path,
             "c.xml",
-            uac(setdest("fd00::5", 5070, "udp"))
-            .replace('<recv response="200"/>\n</scenario>', '<recv response="200" timeout="500"/>\n</scenario>'),
+            uac(setdest("fd00::5", 5070, "udp")).replace(
+                '<recv response="200"/>\n</scenario>',
+                '<recv response="200" timeout="500"/>\n</scenario>',
+            ),
         ),
         builtin("uas"),
         client_options={"max_calls": 1},
@@ -208,7 +210,9 @@ def test_tn_closecon_closes_the_call_connection(tmp_path: pathlib.Path) -> None:
         links.append(client.statistics().open_call_sockets)
 
     scenario = uac(
-        '  <pause milliseconds="1000"/>\n' + nop("<closecon/>") + '  <pause milliseconds="1000"/>\n',
+        '  <pause milliseconds="1000"/>\n'
+        + nop("<closecon/>")
+        + '  <pause milliseconds="1000"/>\n',
         bye=False,
     )
     result = run_pair(
