@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 import pytest
+import trio
 
 from gossipper.stats import FailureReason
 from tests.engine._harness import run_pair, scenario_text
@@ -108,6 +109,7 @@ def run(
     *,
     mode: str = "u1",
     client_options: dict[str, Any] | None = None,
+    during: Any = None,
 ) -> tuple[Any, str, str]:
     """Run one call; the client's and the server's message logs."""
     options = {"transport_mode": mode, "trace_msg": True}
@@ -117,6 +119,7 @@ def run(
         client_options={"max_calls": 1, **options, **(client_options or {})},
         server_options=options,
         directory=tmp_path,
+        during=during,
     )
     client_log = (tmp_path / "c_100_messages.log").read_text()
     server_log = (tmp_path / "s_200_messages.log").read_text()
@@ -253,7 +256,12 @@ def test_next_url_uses_the_sent_request_uri_when_to_has_no_brackets(
 _WAIT_FOR_INFO = '<recv request="INFO" timeout="1000"/>'
 
 
-@pytest.mark.parametrize("how", ["recv_timeout", "global_timeout"])
+async def _press_q(network: Any, client: Any, server: Any) -> None:
+    await trio.sleep(1.0)
+    client.force_quit("Q")  # what key Q (and a second q) does
+
+
+@pytest.mark.parametrize("how", ["recv_timeout", "global_timeout", "key_q"])
 @pytest.mark.parametrize("mode", ["u1", "t1"])
 def test_automatic_bye_follows_the_dialog(tmp_path: pathlib.Path, how: str, mode: str) -> None:
     # Issue 10: after an rrs dialog the automatic BYE (recv timeout, or -timeout / key Q:
@@ -267,7 +275,8 @@ def test_automatic_bye_follows_the_dialog(tmp_path: pathlib.Path, how: str, mode
         + _REPLY_200
     )
     options = {"timeout_s": 2.0} if how == "global_timeout" else {}
-    result, log, _ = run(tmp_path, client, server, mode=mode, client_options=options)
+    during = _press_q if how == "key_q" else None
+    result, log, _ = run(tmp_path, client, server, mode=mode, client_options=options, during=during)
     client_stats = result.client.snapshot.cumulative
     assert client_stats.failed_calls == 1
     if how == "recv_timeout":
