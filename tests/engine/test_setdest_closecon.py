@@ -229,7 +229,7 @@ def test_tn_closecon_closes_the_call_connection(tmp_path: pathlib.Path) -> None:
 
 
 def test_a_send_after_closecon_fails_the_call(tmp_path: pathlib.Path) -> None:
-    for mode in ("u1", "tn"):
+    for mode in ("u1", "un", "tn"):
         result = run_pair(
             scenario_text(tmp_path, "c.xml", uac(nop("<closecon/>"))),
             builtin("uas"),
