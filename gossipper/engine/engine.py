@@ -649,9 +649,14 @@ class Engine(CallHost):
                 call_id = call_id[cut + 3 :]
         call = self._calls.get(call_id)
         if call is not None:
-            if stream_flow is not None and call.flow is not stream_flow:
+            if (
+                stream_flow is not None
+                and call.flow is not stream_flow
+                and not stream_flow.link.closing
+            ):
                 # The call's messages now come over another connection (the peer reconnected):
-                # answer on that one (RFC 3261 18.2.2), not on the old, broken one.
+                # answer on that one (RFC 3261 18.2.2), not on the old, broken one. (Not back
+                # to a connection being closed: the one a <setdest> left, or a <closecon>.)
                 old = call.flow
                 if type(old) is StreamFlow:
                     old.link.calls.discard(call)
