@@ -1,4 +1,4 @@
-"""Dialog routing through ``rrs`` against the real SIPp 3.6.1, both ways.
+"""Dialog routing through ``rrs`` against the real SIPp 3.6.1, both ways, over UDP and TCP.
 
 The scenarios are the golden case ``routing_rrs``'s (tests/golden_csv/scenarios): the UAS
 answers the INVITE with two Record-Route headers (three entries, the last on its own address
@@ -18,9 +18,11 @@ import pytest
 from tests.interop.harness import (
     LOOPBACK,
     finish,
+    free_tcp_port,
     free_udp_port,
     gossipper_command,
     start,
+    wait_for_tcp_listener,
     wait_for_udp_listener,
 )
 
@@ -30,9 +32,12 @@ SCENARIOS = pathlib.Path(__file__).parent.parent / "golden_csv" / "scenarios"
 CALLS = 5
 
 
-def _pair(uac: list[str], uas: list[str], port: int, cwd: pathlib.Path) -> None:
+def _pair(uac: list[str], uas: list[str], port: int, cwd: pathlib.Path, mode: str = "u1") -> None:
     server = start(uas, cwd)
-    wait_for_udp_listener(port, server)
+    if mode == "u1":
+        wait_for_udp_listener(port, server)
+    else:
+        wait_for_tcp_listener(port, server)
     client = start(uac, cwd)
     uac_rc, uac_out, uac_err = finish(client, 60)
     uas_rc, uas_out, uas_err = finish(server, 60)
@@ -40,40 +45,44 @@ def _pair(uac: list[str], uas: list[str], port: int, cwd: pathlib.Path) -> None:
     assert uas_rc == 0, uas_out[-3000:] + uas_err[-3000:]
 
 
+@pytest.mark.parametrize("mode", ["u1", "t1"])
 def test_gossipper_uac_routes_through_the_sipp_uas_route_set(
-    sipp_binary: str, tmp_path: pathlib.Path
+    sipp_binary: str, tmp_path: pathlib.Path, mode: str
 ) -> None:
-    port = free_udp_port()
+    port = free_udp_port() if mode == "u1" else free_tcp_port()
     _pair(
         gossipper_command(
             "-sf", str(SCENARIOS / "uac_rrs.xml"), f"{LOOPBACK}:{port}", "-i", LOOPBACK,
-            "-p", str(free_udp_port()), "-m", str(CALLS), "-r", "10", "-nostdin",
+            "-p", str(free_udp_port()), "-m", str(CALLS), "-r", "10", "-nostdin", "-t", mode,
         ),
         [
             sipp_binary, "-sf", str(SCENARIOS / "uas_rrs.xml"), "-i", LOOPBACK, "-p", str(port),
-            "-m", str(CALLS), "-nostdin",
+            "-m", str(CALLS), "-nostdin", "-t", mode,
         ],
         port,
         tmp_path,
+        mode,
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("mode", ["u1", "t1"])
 def test_sipp_uac_routes_through_the_gossipper_uas_route_set(
-    sipp_binary: str, tmp_path: pathlib.Path
+    sipp_binary: str, tmp_path: pathlib.Path, mode: str
 ) -> None:
-    port = free_udp_port()
+    port = free_udp_port() if mode == "u1" else free_tcp_port()
     _pair(
         [
             sipp_binary, "-sf", str(SCENARIOS / "uac_rrs.xml"), f"{LOOPBACK}:{port}",
             "-i", LOOPBACK, "-p", str(free_udp_port()), "-m", str(CALLS), "-r", "10",
-            "-nostdin",
+            "-nostdin", "-t", mode,
         ],
         gossipper_command(
             "-sf", str(SCENARIOS / "uas_rrs.xml"), "-i", LOOPBACK, "-p", str(port),
-            "-m", str(CALLS), "-nostdin",
+            "-m", str(CALLS), "-nostdin", "-t", mode,
         ),
         port,
         tmp_path,
+        mode,
     )  # fmt: skip
 
 
