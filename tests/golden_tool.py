@@ -188,6 +188,13 @@ CASES: tuple[GoldenCase, ...] = (
         ("-sn", "uac", "-t", "ln", "-m", "20", "-r", "10", "-net_delay", "5"),
     ),
     GoldenCase(
+        "routing_rrs",
+        "a dialog through record-routing proxies: the uac's ACK and BYE go to [next_url] with"
+        " [routes] (rrs), checked by the uas",
+        ("-sf", "uac_rrs.xml", "-peer", "uas_rrs.xml", "-m", "10", "-r", "10", "-net_delay", "3"),
+        inputs=("uac_rrs.xml", "uas_rrs.xml"),
+    ),
+    GoldenCase(
         "ws_w1",
         "-t w1: SIP over one WebSocket connection, 5 ms delay",
         ("-sn", "uac", "-t", "w1", "-m", "20", "-r", "10", "-net_delay", "5"),

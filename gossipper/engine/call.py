@@ -77,6 +77,7 @@ class Call(Parker):
         "peer_tag",
         "route_set",
         "next_url",
+        "request_uri",
         "variables",
         "_rng",
         "injection_line",
@@ -146,6 +147,7 @@ class Call(Parker):
         self.peer_tag: str | None = None
         self.route_set: str | None = None
         self.next_url: str | None = None
+        self.request_uri: str | None = None
         self.variables = variables
         self._rng: random.Random | None = None
         env = engine.env
@@ -585,6 +587,13 @@ class Call(Parker):
         self.last_sent = data
         self.last_send_index = index
         self.last_send_is_invite = is_request and element.method == "INVITE"
+        if is_request and element.method not in ("ACK", "CANCEL"):
+            # The fallback Request-URI of [next_url], [last_Request_URI] and the automatic
+            # BYE/CANCEL/ACK when nothing better is known (see keywords.last_request_uri).
+            line_end = text.find("\r\n")
+            parts = text[: line_end if line_end >= 0 else len(text)].split(" ")
+            if len(parts) >= 3:
+                self.request_uri = parts[1]
         if self.last_recv_hash:
             # A retransmission of the message that triggered this send gets this send again.
             self.recv_retrans_hash = self.last_recv_hash
@@ -604,18 +613,23 @@ class Call(Parker):
         if element.actions:
             self._apply_actions(element, text)
 
-    def _send_default(self, name: str, msg_index: int = -1) -> bool:
+    def _send_default(self, name: str, msg_index: int | None = None) -> bool:
         """Send one of the automatic messages: ack, bye, cancel, 200 (docs/sipp-behaviour.md,
         "Default messages").
 
         These are small and rare; if the socket buffer is full the message is dropped with a
         warning rather than holding up the abort path.
         """
-        template = self.engine.scenario.default_messages[name]
+        scenario = self.engine.scenario
+        template = scenario.default_messages[name]
         if name == "bye":
             self.cseq += 1
-        # SIPp renders default messages with message index -1 (so the BYE branch ends "--1"),
-        # and the ACK of an error response with -2.
+        if msg_index is None:
+            # SIPp renders these with message index -1, so its BYE's branch ends "-<n>--1".
+            # One past the last element keeps the branch well-formed and still unlike every
+            # branch the scenario's own messages carry. (The ACK of an error response is
+            # rendered with -2, SIPp's "current index minus one"; its template has no [branch].)
+            msg_index = len(scenario.elements)
         text = template.render(self, msg_index, self.index)
         data = text.encode("latin-1")
         try:
@@ -969,6 +983,13 @@ class Call(Parker):
             engine.run_shell_command(command)
         if outcome.fatal_error is not None:
             engine.fatal_action_error(outcome.fatal_error)
+        destination = outcome.set_destination
+        if destination is not None:
+            error = engine.set_destination(self, destination[0], destination[1], destination[2])
+            if error is not None:
+                engine.fatal_action_error(error)
+        if outcome.close_connection:
+            engine.close_connection(self)
         if outcome.failure is not None and self.action_failure is None:
             self.action_failure = FailureReason(outcome.failure)
         if outcome.stop_now:
@@ -1003,7 +1024,10 @@ class Call(Parker):
             if last is not None and not last.is_request and last.status_code >= 400:
                 self._send_default("ack", -2)
             elif self.ack_pending:
-                self._send_default("ack")
+                # The ACK of a 200 is a request of the new dialog (RFC 3261 section 13.2.2.4):
+                # ack2 goes to the remote target along the route set, with a branch of its own.
+                # (A branch unlike the BYE's: the two are different transactions.)
+                self._send_default("ack2", len(self.engine.scenario.elements) + 1)
                 self._send_default("bye")
             elif self.received_anything:
                 self._send_default("cancel")

@@ -15,6 +15,7 @@ own ``open_stats_window``). Everything else is private; calls see the engine as 
 from __future__ import annotations
 
 import enum
+import ipaddress
 import math
 import random
 from collections import deque
@@ -28,7 +29,13 @@ from gossipper.engine.call import Call, answer_out_of_call
 from gossipper.engine.call_ids import CallIdFormat
 from gossipper.engine.connections import Link, StreamEndpoints, StreamFlow, first_free_listener
 from gossipper.engine.elements import new_run_stats
-from gossipper.engine.host import AUTO_ANSWERED_METHODS, CallHost, DatagramFlow, ScenarioHost
+from gossipper.engine.host import (
+    AUTO_ANSWERED_METHODS,
+    CallHost,
+    ClosedFlow,
+    DatagramFlow,
+    ScenarioHost,
+)
 from gossipper.engine.per_ip import PerIpSockets, open_per_ip_sockets
 from gossipper.engine.rate import RateState, default_open_call_limit
 from gossipper.engine.timers import Parker, TimerQueue
@@ -724,9 +731,14 @@ class Engine(CallHost):
                 call_id = call_id[cut + 3 :]
         call = self._calls.get(call_id)
         if call is not None:
-            if stream_flow is not None and call.flow is not stream_flow:
+            if (
+                stream_flow is not None
+                and call.flow is not stream_flow
+                and not stream_flow.link.closing
+            ):
                 # The call's messages now come over another connection (the peer reconnected):
-                # answer on that one (RFC 3261 18.2.2), not on the old, broken one.
+                # answer on that one (RFC 3261 18.2.2), not on the old, broken one. (Not back
+                # to a connection being closed: the one a <setdest> left, or a <closecon>.)
                 old = call.flow
                 if type(old) is StreamFlow:
                     old.link.calls.discard(call)
@@ -1079,14 +1091,14 @@ class Engine(CallHost):
     async def _run_call_on_link(self, number: int, user_id: int, link: Link) -> None:
         self._pending_socket_calls -= 1
         link.users += 1
+        call = self._make_call(
+            number=number,
+            call_id=self.format_call_id(number),
+            flow=link.flow,
+            incoming=False,
+            user_id=user_id,
+        )
         try:
-            call = self._make_call(
-                number=number,
-                call_id=self.format_call_id(number),
-                flow=link.flow,
-                incoming=False,
-                user_id=user_id,
-            )
             if link.broken is not None:
                 call.fail_outside(FailureReason.TCP_CLOSED)
             await call.run()
@@ -1094,6 +1106,94 @@ class Engine(CallHost):
             link.users -= 1
             if link.users == 0:
                 link.close_when_drained()
+            moved = call.flow
+            if type(moved) is StreamFlow and moved.link is not link:
+                # The connection <setdest> opened for the call ends with it.
+                moved.link.close_when_drained()
+
+    # ------------------------------------------------------------------ setdest / closecon
+
+    def set_destination(self, call: Call, host: str, port: int, protocol: str) -> str | None:
+        """``<setdest>`` (sipp-reference 2.5): the call's later messages go to host:port.
+
+        The protocol must be the call's own; a UDP call keeps its socket and sends elsewhere;
+        a TCP call needs a connection of its own (``-t tn``), which is closed and replaced by
+        one to the new address (messages sent meanwhile wait for it); TLS is refused, as SIPp
+        does. Names are not resolved: the host must be a numeric address.
+        """
+        flow = call.flow
+        if type(flow) is ClosedFlow:
+            flow = flow.previous
+        current = flow.transport_name.lower()
+        if protocol != current:
+            return (
+                f"setdest: cannot switch the call from {flow.transport_name} to "
+                f"{protocol.upper()} (protocol= must name the run's transport)"
+            )
+        address = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            return f"setdest: host={host!r} is not a numeric IP address (names are not resolved)"
+        if not 0 < port < 65536:
+            return f"setdest: port={port} is out of range (1-65535)"
+        remote: Address = (address, port)
+        if type(flow) is DatagramFlow:
+            call.use_flow(DatagramFlow(flow.transport, remote))
+            return None
+        streams = self._streams
+        if protocol != "tcp" or type(flow) is not StreamFlow or streams is None:
+            return f"setdest: not supported over {flow.transport_name} (SIPp refuses it too)"
+        old = flow.link
+        if not self._per_call_sockets or old is self._main_link or old.users > 1:
+            return (
+                "setdest: a TCP call can change its destination only on a connection of its "
+                "own (use -t tn, with -max_socket above the number of open calls)"
+            )
+        old.calls.discard(call)
+        old.close_when_drained()
+        link = Link(remote, streams.transport_name, outgoing=True)
+        link.calls.add(call)
+        call.flow = link.flow
+        assert self._nursery is not None
+        self._nursery.start_soon(self._connect_for_call, call, link, remote)
+        return None
+
+    async def _connect_for_call(self, call: Call, link: Link, remote: Address) -> None:
+        """Open the connection ``<setdest>`` asked for; the call fails (FailedTcpConnect) when
+        it cannot be made, as a SIPp call whose reconnection fails."""
+        streams = self._streams
+        assert streams is not None
+        try:
+            await streams.connect(
+                remote, local_host=self._client_bind_host(), local_port=0, link=link
+            )
+        except (TransportError, BindError) as exc:
+            link.mark_broken(str(exc))
+            link.calls.discard(call)
+            self.warning(f"Call-ID '{call.call_id}': setdest: {exc}")
+            call.fail_outside(FailureReason.TCP_CONNECT)
+        # A call that ended (or moved on) before the connection was up has already asked the
+        # link to close: its writer ends the connection once the queue is sent.
+
+    def close_connection(self, call: Call) -> None:
+        """``<closecon/>`` (sipp-reference 2.5): the call lets go of its socket. A connection
+        or socket of the call's own (``-t tn``/``un``) is closed once what it queued is sent;
+        a shared one (``u1``, ``t1``, a server's accepted connection) stays open for the other
+        calls, as SIPp's reference-counted sockets do. Later sends of the call fail."""
+        flow = call.flow
+        if type(flow) is ClosedFlow:
+            return
+        if type(flow) is StreamFlow:
+            link = flow.link
+            link.calls.discard(call)
+            if link.outgoing and link is not self._main_link and link.users <= 1:
+                link.close_when_drained()
+        elif type(flow) is DatagramFlow and self._per_call_sockets:
+            transport = flow.transport
+            if transport is not self._main_transport:
+                transport.close()
+        call.flow = ClosedFlow(flow)
 
     def _client_bind_host(self) -> str | None:
         # SIPp binds the client connection to -i when given (tools expect that source IP).

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from gossipper.config import RunConfig
 from gossipper.engine.timers import TimerQueue
+from gossipper.errors import TransportError
 from gossipper.interfaces import Address, DatagramTransport, Flow, Tracer
 from gossipper.scenario import GlobalVariables, RunEnv, Scenario
 from gossipper.scenario.distributions import clamp_pause_ms
@@ -47,6 +48,27 @@ class DatagramFlow:
 
     async def send(self, data: bytes) -> None:
         await self.transport.send(data, self.remote_address)
+
+
+class ClosedFlow:
+    """A call's flow after ``<closecon/>``: SIPp drops the call's socket, so a later send of
+    the call has nowhere to go (SIPp 3.6.1 asserts; here the call fails, counted
+    FailedCannotSendMessage). The addresses stay for traces; ``<setdest>`` on UDP reopens it."""
+
+    __slots__ = ("previous", "transport_name", "reliable", "local_address", "remote_address")
+
+    def __init__(self, previous: Flow) -> None:
+        self.previous = previous
+        self.transport_name = previous.transport_name
+        self.reliable = previous.reliable
+        self.local_address = previous.local_address
+        self.remote_address = previous.remote_address
+
+    def send_nowait(self, data: bytes) -> bool:
+        raise TransportError("the call's connection was closed by <closecon>")
+
+    async def send(self, data: bytes) -> None:
+        raise TransportError("the call's connection was closed by <closecon>")
 
 
 class CallHost:
@@ -171,6 +193,15 @@ class CallHost:
 
     def soft_quit(self, reason: str = "quit requested") -> None:
         """``exec int_cmd="stop_gracefully"`` (and the control API): no new calls."""
+        raise NotImplementedError
+
+    def set_destination(self, call: Call, host: str, port: int, protocol: str) -> str | None:
+        """``<setdest>``: the call's later messages go to ``host:port``; the error that ends
+        the run (exit 255, as SIPp's ERROR) or None."""
+        raise NotImplementedError
+
+    def close_connection(self, call: Call) -> None:
+        """``<closecon/>``: drop the call's socket (closed when it is the call's own)."""
         raise NotImplementedError
 
     def stop_now(self) -> None:

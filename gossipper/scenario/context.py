@@ -170,6 +170,9 @@ class CallContext(Protocol):
     route_set: str | None
     """Route set recorded by ``rrs`` (``<sip:a;lr>, <sip:b;lr>``), or None."""
     next_url: str | None
+    """Remote target recorded by ``rrs`` (the Contact URI, or a strict router), or None."""
+    request_uri: str | None
+    """Request-URI of the last request the call sent other than ACK and CANCEL, or None."""
     variables: Variables
     rng: random.Random
     injection_line: int
@@ -200,6 +203,7 @@ class BasicCallContext:
     peer_tag: str | None = None
     route_set: str | None = None
     next_url: str | None = None
+    request_uri: str | None = None
     injection_line: int = -1
     injection_lines: Mapping[str, int] = field(default_factory=dict)
     auth_challenge: str | None = None

@@ -299,12 +299,14 @@ class RoutesKeyword(Keyword):
 
 
 class NextUrlKeyword(Keyword):
-    """``[next_url]``: remote target recorded by ``rrs`` ([3.6.1]: nothing if none)."""
+    """``[next_url]``: the remote target recorded by ``rrs``; without one, ``[last_Request_URI]``
+    (SIPp after 3.6.1; 3.6.1 printed nothing, so an ``ACK [next_url]`` after a 404 went out
+    as ``ACK  SIP/2.0``)."""
 
     __slots__ = ()
 
     def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
-        return ctx.next_url or ""
+        return ctx.next_url or last_request_uri(ctx)
 
 
 class ClockTickKeyword(Keyword):
@@ -421,17 +423,22 @@ class LastRequestUriKeyword(Keyword):
     __slots__ = ()
 
     def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
-        msg = ctx.last_message
-        if msg is None:
-            return ""
+        return last_request_uri(ctx)
+
+
+def last_request_uri(ctx: CallContext) -> str:
+    """The URI inside ``<...>`` of the last received message's To header; when there is none
+    (no message yet, or a To without brackets), the Request-URI of the last request the call
+    sent, so a request built from it never goes out with an empty Request-URI."""
+    msg = ctx.last_message
+    if msg is not None:
         to = msg.header("To")
-        if not to:
-            return ""
-        start = to.find("<")
-        end = to.find(">")
-        if start < 0 or end < start:
-            return ""
-        return to[start + 1 : end]
+        if to:
+            start = to.find("<")
+            end = to.find(">")
+            if 0 <= start < end:
+                return to[start + 1 : end]
+    return ctx.request_uri or ""
 
 
 class LastCSeqNumberKeyword(Keyword):

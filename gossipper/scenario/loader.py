@@ -82,7 +82,11 @@ _CONTACT = "Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>\n"
 DEFAULT_MESSAGE_TEXTS: Mapping[str, str] = MappingProxyType(
     {
         # SIPp 3.6.1 forms of the messages sent by the automatic behaviours
-        # (docs/sipp-behaviour.md#default-messages).
+        # (docs/sipp-behaviour.md#default-messages), except that the in-dialog ones (bye, and
+        # ack2, the ACK of a 200) follow the dialog's remote target and route set as SIPp does
+        # after 3.6.1 (RFC 3261 section 12.2.1.1; 3.6.1 sent them to the To URI without Route).
+        # ack (of an error response) and cancel belong to the INVITE transaction: same
+        # Request-URI as the INVITE, no dialog route set (RFC 3261 sections 9.1, 17.1.1.3).
         "3pcc_abort": "call-id: [call_id]\ninternal-cmd: abort_call\n\n",
         "ack": (
             "ACK [last_Request_URI] SIP/2.0\n[last_Via]\n[last_From]\n[last_To]\n"
@@ -90,16 +94,16 @@ DEFAULT_MESSAGE_TEXTS: Mapping[str, str] = MappingProxyType(
             "Subject: Performance Test\nContent-Length: 0\n\n"
         ),
         "ack2": (
-            "ACK [last_Request_URI] SIP/2.0\n"
+            "ACK [next_url] SIP/2.0\n"
             "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
-            "[last_From]\n[last_To]\nCall-ID: [call_id]\nCSeq: [last_cseq_number] ACK\n"
+            "[routes]\n[last_From]\n[last_To]\nCall-ID: [call_id]\nCSeq: [last_cseq_number] ACK\n"
             + _CONTACT
             + "Max-Forwards: 70\nSubject: Performance Test\nContent-Length: 0\n\n"
         ),
         "bye": (
-            "BYE [last_Request_URI] SIP/2.0\n"
+            "BYE [next_url] SIP/2.0\n"
             "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
-            "[last_From]\n[last_To]\nCall-ID: [call_id]\nCSeq: [last_cseq_number+1] BYE\n"
+            "[routes]\n[last_From]\n[last_To]\nCall-ID: [call_id]\nCSeq: [last_cseq_number+1] BYE\n"
             "Max-Forwards: 70\n" + _CONTACT + "Content-Length: 0\n\n"
         ),
         "cancel": (

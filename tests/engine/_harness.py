@@ -85,8 +85,13 @@ def run_pair(
     seed: int = 1,
     during: Callable[[SimNetwork, Engine, Engine | None], Awaitable[None]] | None = None,
     client_transports: Callable[[Any], Any] | None = None,
+    directory: pathlib.Path | None = None,
 ) -> PairResult:
-    """Client engine against a server engine (or none) under MockClock; both stop by themselves."""
+    """Client engine against a server engine (or none) under MockClock; both stop by themselves.
+
+    With a ``directory`` both sides write the trace files their options ask for there (the
+    client as pid 100, the server as pid 200).
+    """
 
     async def main() -> PairResult:
         network = SimNetwork(seed)
@@ -101,6 +106,7 @@ def run_pair(
                     role="server",
                     remote=None,
                     pid=200,
+                    directory=directory,
                     local_port=SERVER_PORT,
                     **(server_options or {}),
                 )
@@ -117,6 +123,7 @@ def run_pair(
                 remote=(SERVER, SERVER_PORT),
                 pid=100,
                 transports=client_factory,
+                directory=directory,
                 local_port=5061,
                 **(client_options or {}),
             )

@@ -183,6 +183,28 @@ def test_peer_tag_param_routes_and_next_url() -> None:
     )
 
 
+def test_next_url_falls_back_to_last_request_uri_then_to_the_sent_request_uri() -> None:
+    scenario, ctx = one("ACK [next_url] SIP/2.0\n[routes]\nX: [last_Request_URI]")
+    # Nothing known: empty (SIPp 3.6.1 prints nothing for both).
+    assert render(scenario, ctx) == "ACK  SIP/2.0\r\nX: \r\n\r\n"
+    # The Request-URI of the call's last sent request (other than ACK/CANCEL).
+    ctx.request_uri = "sip:service@10.0.0.2:5060"
+    assert render(scenario, ctx) == (
+        "ACK sip:service@10.0.0.2:5060 SIP/2.0\r\nX: sip:service@10.0.0.2:5060\r\n\r\n"
+    )
+    # A last message whose To has <...>: its URI, as [last_Request_URI] (SIPp after 3.6.1).
+    ctx.last_message = sip(RESPONSE)  # type: ignore[assignment]
+    assert render(scenario, ctx) == (
+        "ACK sip:bob@example.com SIP/2.0\r\nX: sip:bob@example.com\r\n\r\n"
+    )
+    # A To without <...> falls back to the sent Request-URI again.
+    ctx.last_message = sip(RESPONSE.replace("To: <sip:bob@example.com>", "To: sip:bob@x"))  # type: ignore[assignment]
+    assert render(scenario, ctx).startswith("ACK sip:service@10.0.0.2:5060 SIP/2.0\r\n")
+    # A recorded remote target wins.
+    ctx.next_url = "sip:bob@10.0.0.1:5070"
+    assert render(scenario, ctx).startswith("ACK sip:bob@10.0.0.1:5070 SIP/2.0\r\n")
+
+
 def test_last_headers_join_and_line_removal() -> None:
     scenario, ctx = one(
         "SIP/2.0 200 OK\n[last_Via:]\n[last_From]\n[last_To:];tag=x\n[last_X-Missing:]\n"
