@@ -278,7 +278,8 @@ class ProcessSettings:
     timer_resol_s: float = 0.001
     max_recv_loops: int = 1000
     max_sched_loops: int = 1000
-    # The watchdog (gossipper.engine.watchdog): SIPp's defaults; -1 maxtriggers = no limit.
+    # The watchdog (gossipper.engine.watchdog): SIPp's defaults; -1 maxtriggers = no limit,
+    # interval 0 = no watchdog.
     watchdog_interval_s: float = 0.4
     watchdog_reset_s: float = 600.0
     watchdog_minor_threshold_s: float = 0.5
@@ -638,7 +639,7 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "timer_resol_s": ("-timer_resol", _POSITIVE_DURATION, _positive),
     "max_recv_loops": ("-max_recv_loops", _INTEGER_AT_LEAST_1, _at_least_one),
     "max_sched_loops": ("-max_sched_loops", _INTEGER_AT_LEAST_1, _at_least_one),
-    "watchdog_interval_s": ("-watchdog_interval", _POSITIVE_DURATION, _positive),
+    "watchdog_interval_s": ("-watchdog_interval", _NON_NEGATIVE_DURATION, _non_negative),
     "watchdog_reset_s": ("-watchdog_reset", _NON_NEGATIVE_DURATION, _non_negative),
     "watchdog_minor_threshold_s": ("-watchdog_minor_threshold", _POSITIVE_DURATION, _positive),
     "watchdog_major_threshold_s": ("-watchdog_major_threshold", _POSITIVE_DURATION, _positive),

@@ -1069,7 +1069,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
                 ),
             )
             for name, kind, default, text in (
-                ("interval", Kind.TIME, "400", "how often the watchdog checks the event-loop lag"),
+                (
+                    "interval",
+                    Kind.TIME,
+                    "400",
+                    "how often the watchdog checks the event-loop lag (0: no watchdog)",
+                ),
                 (
                     "reset",
                     Kind.TIME,

@@ -551,7 +551,10 @@ def test_integers_accept_hex(argv: list[str], field: str, expected: int) -> None
             ["-watchdog_major_maxtriggers", "-2"],
             "-watchdog_major_maxtriggers must be an integer >= 0, or -1 for no limit, got '-2'",
         ),
-        (["-watchdog_interval", "0"], "-watchdog_interval must be a positive duration, got '0'"),
+        (
+            ["-watchdog_interval", "-1"],
+            "-watchdog_interval must be a non-negative duration, got '-1'",
+        ),
     ],
 )
 def test_bad_values_name_the_option(argv: list[str], message: str) -> None:
