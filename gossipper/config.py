@@ -223,6 +223,9 @@ class IdentitySettings:
     auth_username: str | None = None
     auth_password: str = "password"
     auth_uri: str | None = None
+    aka_k: str | None = None
+    aka_op: str | None = None
+    aka_amf: str | None = None
     media_ip: str | None = None
     media_port: int = 6000
     auto_answer: bool = False
@@ -305,6 +308,14 @@ class ProcessSettings:
     timer_resol_s: float = 0.001
     max_recv_loops: int = 1000
     max_sched_loops: int = 1000
+    # The watchdog (gossipper.engine.watchdog): SIPp's defaults; -1 maxtriggers = no limit,
+    # interval 0 = no watchdog.
+    watchdog_interval_s: float = 0.4
+    watchdog_reset_s: float = 600.0
+    watchdog_minor_threshold_s: float = 0.5
+    watchdog_major_threshold_s: float = 3.0
+    watchdog_minor_maxtriggers: int = 120
+    watchdog_major_maxtriggers: int = 10
 
     def __post_init__(self) -> None:
         _check_rules(self)
@@ -626,6 +637,25 @@ def _always(value: Any) -> bool:
     return True
 
 
+def _at_least_minus_one(value: Any) -> bool:
+    return bool(value >= -1)
+
+
+def _aka_value(length: int) -> _Predicate:
+    """An AKA parameter: 0x and two hex digits per byte, or text of at most ``length``
+    latin-1 bytes (zero-filled, as SIPp does)."""
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        if value.startswith("0x"):
+            digits = value[2:]
+            return len(digits) == 2 * length and all(c in "0123456789abcdefABCDEF" for c in digits)
+        return len(value) <= length and all(ord(c) < 256 for c in value)
+
+    return check
+
+
 _NON_NEGATIVE_NUMBER = "a non-negative number"
 _NON_NEGATIVE_INTEGER = "a non-negative integer"
 _NON_NEGATIVE_DURATION = "a non-negative duration"
@@ -698,6 +728,23 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "timer_resol_s": ("-timer_resol", _POSITIVE_DURATION, _positive),
     "max_recv_loops": ("-max_recv_loops", _INTEGER_AT_LEAST_1, _at_least_one),
     "max_sched_loops": ("-max_sched_loops", _INTEGER_AT_LEAST_1, _at_least_one),
+    "watchdog_interval_s": ("-watchdog_interval", _NON_NEGATIVE_DURATION, _non_negative),
+    "watchdog_reset_s": ("-watchdog_reset", _NON_NEGATIVE_DURATION, _non_negative),
+    "watchdog_minor_threshold_s": ("-watchdog_minor_threshold", _POSITIVE_DURATION, _positive),
+    "watchdog_major_threshold_s": ("-watchdog_major_threshold", _POSITIVE_DURATION, _positive),
+    "watchdog_minor_maxtriggers": (
+        "-watchdog_minor_maxtriggers",
+        "an integer >= 0, or -1 for no limit",
+        _at_least_minus_one,
+    ),
+    "watchdog_major_maxtriggers": (
+        "-watchdog_major_maxtriggers",
+        "an integer >= 0, or -1 for no limit",
+        _at_least_minus_one,
+    ),
+    "aka_k": ("-aka_K", "0x and 32 hex digits, or text of at most 16 bytes", _aka_value(16)),
+    "aka_op": ("-aka_OP", "0x and 32 hex digits, or text of at most 16 bytes", _aka_value(16)),
+    "aka_amf": ("-aka_AMF", "0x and 4 hex digits, or text of at most 2 bytes", _aka_value(2)),
     "screen_refresh_s": ("-f", _POSITIVE_DURATION, _positive),
     "dump_period_s": ("-fd", _POSITIVE_DURATION, _positive),
     "stat_delimiter": ("-stat_delimiter", "a non-empty string", _non_empty),

@@ -803,6 +803,22 @@ OPTIONS: tuple[OptionSpec, ...] = (
             metavar="PASSWORD",
             value_help="a password",
         ),
+        *(
+            _o(
+                f"-aka_{name}",
+                Kind.STR,
+                f"aka_{name.lower()}",
+                f"AKAv1-MD5 {text} when [authentication] has no aka_{name}=",
+                default=default,
+                metavar="HEX",
+                value_help=f"0x and {digits} hex digits",
+            )
+            for name, text, default, digits in (
+                ("K", "key", "the password's first 16 bytes", 32),
+                ("OP", "operator variant OP", "16 zero bytes", 32),
+                ("AMF", "AMF (checked; the MAC covers the AMF in AUTN)", "not checked", 4),
+            )
+        ),
         _o(
             "-s",
             Kind.STR,
@@ -1139,12 +1155,50 @@ OPTIONS: tuple[OptionSpec, ...] = (
             metavar="N",
             value_help="a number of calls",
         ),
-        _ny("-watchdog_interval", Kind.TIME, "watchdog period", default="400"),
-        _ny("-watchdog_reset", Kind.TIME, "watchdog reset period", default="600000"),
-        _ny("-watchdog_minor_threshold", Kind.TIME, "minor watchdog trip", default="500"),
-        _ny("-watchdog_major_threshold", Kind.TIME, "major watchdog trip", default="3000"),
-        _ny("-watchdog_minor_maxtriggers", Kind.INT, "minor trips before exit", default="120"),
-        _ny("-watchdog_major_maxtriggers", Kind.INT, "major trips before exit", default="10"),
+        *(
+            _o(
+                f"-watchdog_{name}",
+                kind,
+                f"watchdog_{name}" + ("_s" if kind is Kind.TIME else ""),
+                text,
+                default=default,
+                unit="ms" if kind is Kind.TIME else "",
+                metavar="TIME" if kind is Kind.TIME else "N",
+                value_help=(
+                    f"a duration such as {default} (ms)"
+                    if kind is Kind.TIME
+                    else "a number of trips (-1: no limit)"
+                ),
+            )
+            for name, kind, default, text in (
+                (
+                    "interval",
+                    Kind.TIME,
+                    "400",
+                    "how often the watchdog checks the event-loop lag (0: no watchdog)",
+                ),
+                (
+                    "reset",
+                    Kind.TIME,
+                    "600000",
+                    "forget the trips after this long without one (0: never)",
+                ),
+                (
+                    "minor_threshold",
+                    Kind.TIME,
+                    "500",
+                    "a gap between two checks above this is a minor trip",
+                ),
+                (
+                    "major_threshold",
+                    Kind.TIME,
+                    "3000",
+                    "a gap between two checks above this is a major trip",
+                ),
+                ("minor_maxtriggers", Kind.INT, "120", "end the run (255) after more minor trips"),
+                ("major_maxtriggers", Kind.INT, "10", "end the run (255) after more major trips"),
+            )
+        ),
     ),
     *_group(
         "Statistics, traces and logs",

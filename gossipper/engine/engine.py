@@ -39,6 +39,7 @@ from gossipper.engine.host import (
 from gossipper.engine.per_ip import PerIpSockets, open_per_ip_sockets
 from gossipper.engine.rate import RateState, default_open_call_limit
 from gossipper.engine.timers import Parker, TimerQueue
+from gossipper.engine.watchdog import Watchdog
 from gossipper.errors import BindError, ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import (
     Address,
@@ -290,6 +291,8 @@ class Engine(CallHost):
         """Open calls of the out-of-call scenario: the run does not wait for them (SIPp
         aborts those still open when its main calls are done)."""
         self._rx_counter = 0
+        # -watchdog_*: the event-loop lag monitor (gossipper.engine.watchdog), from the start.
+        self._watchdog: Watchdog | None = None
 
     # ------------------------------------------------------------------ settings helpers
 
@@ -414,6 +417,15 @@ class Engine(CallHost):
             self._rate_state.changed_at_s = self._start_s
             if config.timers.timeout_s > 0:
                 nursery.start_soon(self._global_timeout, config.timers.timeout_s)
+            if config.process.watchdog_interval_s > 0:
+                self._watchdog = Watchdog(
+                    config.process,
+                    stats=self.stats,
+                    warning=self.warning,
+                    fatal=self.fatal_action_error,
+                    now_s=self._start_s,
+                )
+                nursery.start_soon(self._watchdog.run)
             if self._on_dump is not None:
                 await self._dump()
                 nursery.start_soon(self._dump_loop)
@@ -1338,6 +1350,13 @@ class Engine(CallHost):
         """Start the calls due by ``now`` that the limits allow; returns how many are left."""
         state = self._rate_state
         due = state.calls_due(now)
+        watchdog = self._watchdog
+        if due > 0 and watchdog is not None and watchdog.overloaded(trio.current_time()):
+            # The event loop lags (gossipper.engine.watchdog): new calls are skipped and
+            # counted, not started late in a burst, so the running calls get the CPU first.
+            state.started_since_change += due
+            self.stats.calls_skipped_overload += due
+            return 0
         while due > 0 and self._can_start_call():
             self._start_outgoing_call()
             state.started_since_change += 1

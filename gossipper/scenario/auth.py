@@ -1,11 +1,14 @@
 """Digest authentication for ``[authentication]`` and ``verifyauth``
 (docs/sipp-behaviour.md#digest-authentication).
 
-Pure functions over strings; randomness (the cnonce) comes in as an argument.
+Pure functions over strings; randomness (the cnonce) comes in as an argument. AKAv1-MD5
+(RFC 3310) computes its password, RES, with Milenage (``gossipper.scenario.milenage``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Callable
 
@@ -21,6 +24,74 @@ _ALGORITHMS: dict[str, tuple[str, bool]] = {
 
 class DigestError(ValueError):
     """The challenge can not be answered (not Digest, unknown algorithm, no realm/nonce...)."""
+
+
+AKA_ALGORITHM = "akav1-md5"
+AKA_LENGTHS: dict[str, int] = {"aka_K": 16, "aka_OP": 16, "aka_AMF": 2}
+"""Bytes of each AKA parameter (3GPP TS 35.206: K and OP 128 bits, AMF 16 bits)."""
+
+
+def aka_value_bytes(text: str, name: str) -> bytes:
+    """The bytes of an AKA parameter (``aka_K``, ``aka_OP``, ``aka_AMF``, or the options of
+    the same names): ``0x`` and exactly two hex digits per byte, or text whose bytes are used
+    as they are, zero-filled to the length (SIPp's rule for text keys).
+
+    Raises:
+        DigestError: bad hex, or more bytes than the parameter has.
+    """
+    length = AKA_LENGTHS[name]
+    if text.startswith("0x"):
+        digits = text[2:]
+        try:
+            raw = bytes.fromhex(digits)
+        except ValueError:
+            raw = b""
+        if len(digits) != 2 * length or len(raw) != length:
+            raise DigestError(
+                f"{name} must be 0x followed by {2 * length} hex digits ({length} bytes),"
+                f" got {text!r}"
+            )
+        return raw
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise DigestError(f"{name} must be bytes (text in latin-1 or 0x hex)") from None
+    if len(raw) > length:
+        raise DigestError(
+            f"{name} is {len(raw)} bytes long, at most {length}: give it as 0x and"
+            f" {2 * length} hex digits"
+        )
+    return raw + bytes(length - len(raw))
+
+
+def _aka_res(nonce: str, *, k: bytes, op: bytes) -> bytes:
+    """RES for an AKAv1-MD5 nonce (base64 of RAND and AUTN = SQN^AK, AMF, MAC), after
+    checking the network's MAC as a USIM does (3GPP TS 33.102 6.3.3)."""
+    from gossipper.scenario import milenage
+
+    try:
+        decoded = base64.b64decode(nonce.strip(), validate=False)
+    except (binascii.Error, ValueError):
+        raise DigestError(f"the AKAv1-MD5 nonce {nonce!r} is not base64") from None
+    if len(decoded) < 32:
+        raise DigestError(
+            f"the AKAv1-MD5 nonce is {len(decoded)} bytes, 32 expected (RAND and AUTN)"
+        )
+    rand = decoded[:16]
+    sqn_xor_ak = decoded[16:22]
+    # The MAC covers the AMF carried in AUTN (as SIPp 3.7 checks it), not aka_AMF.
+    amf = decoded[22:24]
+    mac = decoded[24:32]
+    opc = milenage.compute_opc(k, op)
+    vectors = milenage.f2345(k, opc, rand)
+    sqn = bytes(a ^ b for a, b in zip(sqn_xor_ak, vectors.ak, strict=True))
+    expected_mac, _ = milenage.f1(k, opc, rand, sqn, amf)
+    if mac != expected_mac:
+        raise DigestError(
+            "AKAv1-MD5: the MAC in AUTN is not the one aka_K/aka_OP give (MAC != expectedMAC):"
+            " check aka_K and aka_OP"
+        )
+    return vectors.res
 
 
 def _hasher(name: str) -> Callable[[str], str]:
@@ -111,11 +182,19 @@ def build_credentials(
     body: str,
     nonce_count: int,
     cnonce: str,
+    aka_k: str | None = None,
+    aka_op: str | None = None,
+    aka_amf: str | None = None,
 ) -> str:
     """The credentials value SIPp writes after ``Authorization: ``
     (docs/sipp-behaviour.md#digest-authentication):
     ``Digest username="u",realm="r"[,cnonce="c",nc=00000001,qop=auth],uri="sip:...",
     nonce="n",response="...",algorithm=MD5[,opaque="o"]``. ``uri`` includes the ``sip:``.
+
+    For ``algorithm=AKAv1-MD5`` the password is RES, computed from the nonce with ``aka_k``
+    (default: the first 16 bytes of ``password``), ``aka_op`` (default: zeros); ``aka_amf`` is
+    only checked (the MAC covers the AMF of AUTN). Each is text or ``0x`` hex
+    (:func:`aka_value_bytes`).
 
     Raises:
         DigestError: the challenge can not be answered.
@@ -123,15 +202,30 @@ def build_credentials(
     if "digest" not in challenge.lower():
         raise DigestError("authentication must be Digest")
     algorithm = auth_parameter(challenge, "algorithm") or "MD5"
-    if algorithm.lower() == "akav1-md5":
-        raise DigestError("AKAv1-MD5 authentication is not supported yet")
-    spec = _ALGORITHMS.get(algorithm.lower())
-    if spec is None:
-        raise DigestError(
-            "authentication must use MD5, MD5-sess, SHA-256, SHA-256-sess, SHA-512-256 or "
-            f"SHA-512-256-sess, not {algorithm!r}"
+    if algorithm.lower() == AKA_ALGORITHM:
+        hash_name, sess = "md5", False
+        nonce = auth_parameter(challenge, "nonce")
+        if nonce is None:
+            raise DigestError("couldn't parse nonce")
+        if aka_amf is not None:
+            aka_value_bytes(aka_amf, "aka_AMF")
+        k = (
+            aka_value_bytes(aka_k, "aka_K")
+            if aka_k is not None
+            else (password.encode("latin-1", "replace")[:16].ljust(16, b"\x00"))
         )
-    hash_name, sess = spec
+        op = aka_value_bytes(aka_op, "aka_OP") if aka_op is not None else bytes(16)
+        # RES as raw bytes is the password of an MD5 digest (RFC 3310 3.1); latin-1 keeps
+        # every byte as one character through the string-based hashing.
+        password = _aka_res(nonce, k=k, op=op).decode("latin-1")
+    else:
+        spec = _ALGORITHMS.get(algorithm.lower())
+        if spec is None:
+            raise DigestError(
+                "authentication must use MD5, MD5-sess, SHA-256, SHA-256-sess, SHA-512-256, "
+                f"SHA-512-256-sess or AKAv1-MD5, not {algorithm!r}"
+            )
+        hash_name, sess = spec
     qop_offer = auth_parameter(challenge, "qop")
     qop = ""
     nc = ""

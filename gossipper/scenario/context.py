@@ -97,6 +97,12 @@ class RunEnv:
     """``-ap``."""
     auth_uri: str | None = None
     """``-auth_uri`` (without ``sip:``)."""
+    aka_k: str | None = None
+    """``-aka_K``: AKAv1-MD5 key (text or ``0x`` hex); None: the password's first 16 bytes."""
+    aka_op: str | None = None
+    """``-aka_OP``: AKAv1-MD5 operator variant (text or ``0x`` hex); None: zeros."""
+    aka_amf: str | None = None
+    """``-aka_AMF`` (checked only: the MAC covers the AMF in AUTN)."""
     wall_time: Callable[[], float] = _zero_wall_time
     """Seconds since the epoch (``[timestamp]``, ``[date]``, ``gettimeofday``)."""
     tz: datetime.tzinfo | None = None

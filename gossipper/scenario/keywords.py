@@ -555,12 +555,23 @@ class AuthenticationKeyword(Keyword):
     credentials once the message (method, body) is complete
     (docs/sipp-behaviour.md#digest-authentication)."""
 
-    __slots__ = ("password", "username")
+    __slots__ = ("aka_amf", "aka_k", "aka_op", "password", "username")
     kind = AUTH
 
-    def __init__(self, username: Template | None, password: Template | None) -> None:
+    def __init__(
+        self,
+        username: Template | None,
+        password: Template | None,
+        aka_k: Template | None = None,
+        aka_op: Template | None = None,
+        aka_amf: Template | None = None,
+    ) -> None:
         self.username = username
         self.password = password
+        # AKAv1-MD5 (RFC 3310): None means the -aka_K/-aka_OP/-aka_AMF option or the default.
+        self.aka_k = aka_k
+        self.aka_op = aka_op
+        self.aka_amf = aka_amf
 
     def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
         return ""
@@ -725,22 +736,43 @@ def make_keyword(
     if name.startswith("authentication"):
         user = keyword_param(name, "username")
         password = keyword_param(name, "password")
-        for unsupported in ("aka_K", "aka_OP", "aka_AMF"):
-            if keyword_param(name, unsupported) is not None:
+        aka: list[Template | None] = []
+        for param, length in (("aka_K", 16), ("aka_OP", 16), ("aka_AMF", 2)):
+            value = aka_param(name, param)
+            if value is not None and value.startswith("0x") and len(value) != 2 + 2 * length:
                 raise ScenarioError(
                     env.source,
                     line,
-                    f"[authentication {unsupported}=...] (AKA) is not supported yet",
+                    f"[authentication {param}=0x...]: {param} must be {2 * length} hex digits"
+                    f" ({length} bytes), got {len(value) - 2}",
                 )
+            aka.append(sub_template(value, env, line) if value else None)
         return AuthenticationKeyword(
             sub_template(user, env, line) if user else None,
             sub_template(password, env, line) if password else None,
+            aka[0],
+            aka[1],
+            aka[2],
         )
     if keyword in env.keys:
         return env.keys[keyword]
     raise ScenarioError(
         env.source, line, f"unknown keyword [{keyword}]: define it with -key {keyword} VALUE"
     )
+
+
+def aka_param(keyword: str, param: str) -> str | None:
+    """An AKA parameter of ``[authentication]``: like :func:`keyword_param`, except that a
+    ``0x`` value stays hex text (``0x`` and its digits), decoded when the credentials are
+    computed: decoded key bytes could hold ``[`` and read as a keyword."""
+    pos = keyword.find(param + "=0x")
+    if pos < 0:
+        return keyword_param(keyword, param)
+    start = pos + len(param) + 3
+    end = start
+    while end < len(keyword) and keyword[end] in HEX_DIGITS:
+        end += 1
+    return "0x" + keyword[start:end]
 
 
 def _make_field(

@@ -26,6 +26,7 @@ from gossipper.scenario.keywords import (
     FieldKeyword,
     Keyword,
     LenKeyword,
+    aka_param,
     keyword_param,
     tokenize,
 )
@@ -256,13 +257,11 @@ def _auth_from_field(parts: list[str], index: int) -> tuple[int, AuthenticationK
     if end < 0:
         end = len(text) - 1
     keyword = text[start + 1 : end]
-    user = keyword_param(keyword, "username")
-    password = keyword_param(keyword, "password")
+    values = [keyword_param(keyword, "username"), keyword_param(keyword, "password")]
+    values += [aka_param(keyword, param) for param in ("aka_K", "aka_OP", "aka_AMF")]
     parts[index : index + 1] = [text[:start], "", text[end + 1 :]]
-    made = AuthenticationKeyword(
-        Template([user]) if user else None,
-        Template([password]) if password else None,
-    )
+    templates = [Template([value]) if value else None for value in values]
+    made = AuthenticationKeyword(*templates)
     return index + 1, made
 
 
@@ -291,6 +290,11 @@ def _credentials(
     else:
         uri = f"sip:{bracket_ipv6(env.remote_ip)}:{env.remote_port}"
     nonce_count = ctx.auth_nonce_count
+    aka_k = keyword.aka_k.render(ctx, -2, current_index) if keyword.aka_k is not None else None
+    aka_op = keyword.aka_op.render(ctx, -2, current_index) if keyword.aka_op is not None else None
+    aka_amf = (
+        keyword.aka_amf.render(ctx, -2, current_index) if keyword.aka_amf is not None else None
+    )
     try:
         credentials = digest.build_credentials(
             challenge,
@@ -301,6 +305,9 @@ def _credentials(
             body=body,
             nonce_count=nonce_count,
             cnonce=f"{ctx.rng.getrandbits(32):08x}",
+            aka_k=aka_k if aka_k is not None else env.aka_k,
+            aka_op=aka_op if aka_op is not None else env.aka_op,
+            aka_amf=aka_amf if aka_amf is not None else env.aka_amf,
         )
     except digest.DigestError as exc:
         raise RenderError(f"[authentication]: {exc}") from None

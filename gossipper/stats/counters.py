@@ -198,6 +198,7 @@ _SCALARS: tuple[str, ...] = (
     "watchdog_major",
     "watchdog_minor",
     "malformed_msgs",
+    "calls_skipped_overload",
 )
 
 
@@ -227,6 +228,9 @@ class CounterValues:
     rtd_repartition: tuple[tuple[int, ...], ...]
     """Per RTD, bucket counts (``len(borders) + 1`` each); empty tuples without borders."""
     call_length_repartition: tuple[int, ...]
+    calls_skipped_overload: int = 0
+    """Calls that fell due while the event loop lagged and were not started (the pacing
+    task holds back new calls before running ones suffer; gossipper.engine.watchdog)."""
 
     @property
     def total_calls(self) -> int:
@@ -373,6 +377,7 @@ class RunStats:
         self.watchdog_major = 0
         self.watchdog_minor = 0
         self.malformed_msgs = 0
+        self.calls_skipped_overload = 0
         self.peak_calls = 0
         self.peak_calls_mono = start_mono
 
@@ -666,6 +671,7 @@ class RunStats:
             call_length=call_length,
             rtd_repartition=tuple(rtd_rep),
             call_length_repartition=cl_rep,
+            calls_skipped_overload=scalars[13],
         )
 
 

@@ -96,6 +96,8 @@ def build_summary_json(
             "failed": c.failed_calls,
             "current": snapshot.current_calls,
             "peak": snapshot.peak_calls,
+            # Present only when the overload guard acted, so ordinary runs keep their bytes.
+            **({"skipped_overload": c.calls_skipped_overload} if c.calls_skipped_overload else {}),
         },
         failures={reason.value: c.failures[i] for i, reason in enumerate(FAILURE_REASONS)},
         target_cps=float(target_rate),
@@ -228,6 +230,9 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         for key in ("total", "incoming", "outgoing", "successful", "failed", "current")
     }
     calls["peak"] = max(int(a["calls"]["peak"]), int(b["calls"]["peak"]))
+    skipped = sum(int(doc["calls"].get("skipped_overload", 0)) for doc in (a, b))
+    if skipped:
+        calls["skipped_overload"] = skipped
     failures = {
         reason.value: int(a["failures"][reason.value]) + int(b["failures"][reason.value])
         for reason in FAILURE_REASONS

@@ -61,6 +61,8 @@ SUPPORTED_NAMES = names_in(
     -tls_cert -tls_key -tls_ca -tls_crl -tls_version -tls_verify -ws_path -ip_field
     -oocsf -oocsn -rxsf -rxsn -rxinf
     -cid_type -rfc3339 -bind_to_device -sendbuffer_warn -tdmmap
+    -aka_K -aka_OP -aka_AMF -watchdog_interval -watchdog_reset -watchdog_minor_threshold
+    -watchdog_major_threshold -watchdog_minor_maxtriggers -watchdog_major_maxtriggers
     """
 )
 
@@ -205,6 +207,19 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-timer_resol", "10"], "timer_resol_s", 0.01),
     (["-max_recv_loops", "50"], "max_recv_loops", 50),
     (["-max_sched_loops", "60"], "max_sched_loops", 60),
+    (["-watchdog_interval", "100"], "watchdog_interval_s", 0.1),
+    (["-watchdog_reset", "0"], "watchdog_reset_s", 0.0),
+    (["-watchdog_minor_threshold", "1s"], "watchdog_minor_threshold_s", 1.0),
+    (["-watchdog_major_threshold", "5000"], "watchdog_major_threshold_s", 5.0),
+    (["-watchdog_minor_maxtriggers", "-1"], "watchdog_minor_maxtriggers", -1),
+    (["-watchdog_major_maxtriggers", "0"], "watchdog_major_maxtriggers", 0),
+    (
+        ["-aka_K", "0x" + "465b5ce8b199b49faa5f0a2ee238a6bc"],
+        "aka_k",
+        "0x465b5ce8b199b49faa5f0a2ee238a6bc",
+    ),
+    (["-aka_OP", "0x" + "00" * 16], "aka_op", "0x" + "00" * 16),
+    (["-aka_AMF", "0x8000"], "aka_amf", "0x8000"),
     (["-buff_size", "1024"], "buff_size", 1024),
     (["-skip_rlimit"], "skip_rlimit", True),
     (["-max_socket", "100"], "max_socket", 100),
@@ -267,6 +282,10 @@ def test_every_sipp_option_is_in_the_table() -> None:
         "-trace_format",
         "-tls_verify",
         "-ws_path",
+        # SIPp 3.7's AKA options, absent from the 3.6.1 reference table.
+        "-aka_K",
+        "-aka_OP",
+        "-aka_AMF",
     }
 
 
@@ -558,6 +577,22 @@ def test_integers_accept_hex(argv: list[str], field: str, expected: int) -> None
         (["-stat_delimiter", ""], "-stat_delimiter must be a non-empty string, got ''"),
         (["-infindex", "u.csv", "x"], "-infindex must be a field number >= 0, got 'x'"),
         (["-timeout_global", "-1"], "-timeout_global must be a non-negative duration, got '-1'"),
+        (
+            ["-aka_K", "0x1234"],
+            "-aka_K must be 0x and 32 hex digits, or text of at most 16 bytes, got '0x1234'",
+        ),
+        (
+            ["-aka_AMF", "abc"],
+            "-aka_AMF must be 0x and 4 hex digits, or text of at most 2 bytes, got 'abc'",
+        ),
+        (
+            ["-watchdog_major_maxtriggers", "-2"],
+            "-watchdog_major_maxtriggers must be an integer >= 0, or -1 for no limit, got '-2'",
+        ),
+        (
+            ["-watchdog_interval", "-1"],
+            "-watchdog_interval must be a non-negative duration, got '-1'",
+        ),
     ],
 )
 def test_bad_values_name_the_option(argv: list[str], message: str) -> None:
