@@ -113,7 +113,6 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
 
     config = command.config
     scenario = load_configured_scenario(config)
-    refuse_unsupported(scenario)
     if config.process.background:
         _daemonize(stdout)
     from gossipper.cli.run import run_real
@@ -135,18 +134,6 @@ def load_configured_scenario(config: RunConfig) -> Scenario:
         identity = config.identity
         return load_scenario(path, keys=identity.keys, global_vars=identity.globals_set)
     return load_builtin(config.effective_scenario_name or "uac", config)
-
-
-def refuse_unsupported(scenario: Scenario) -> None:
-    """Scenario features that load but cannot run yet: refuse them before any traffic."""
-    from gossipper.scenario import ElementKind, TwinRole
-
-    if scenario.twin_role is not TwinRole.NONE or any(
-        element.kind in (ElementKind.SENDCMD, ElementKind.RECVCMD) for element in scenario.elements
-    ):
-        raise ConfigError(
-            f"{scenario.source_label}: sendCmd/recvCmd (3PCC, -3pcc) is not supported yet"
-        )
 
 
 def load_builtin(name: str, config: RunConfig) -> Scenario:

@@ -25,6 +25,7 @@ import trio
 from gossipper.config import RunConfig, is_multi_socket_mode, is_per_ip_mode, transport_name_for
 from gossipper.engine import Engine, EngineResult, EngineStatistics, QuitState
 from gossipper.engine.elements import new_run_stats
+from gossipper.engine.threepcc import TwinSetup
 from gossipper.interfaces import Address, ChannelLayer, Tracer, TransportFactory, WallClock
 from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_document
 from gossipper.scenario import RunEnv, Scenario
@@ -72,6 +73,8 @@ class RunPlan:
     channel_layer: ChannelLayer | None = None
     """Stream modes: TLS/WebSocket over the connections; None builds the layer -t asks for
     from the configuration (``gossipper.transport.layers``)."""
+    twin: TwinSetup | None = None
+    """3PCC: the command channel's set-up (``-3pcc`` or ``-master``/``-slave``), else None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,7 @@ class Run:
             or channel_layer_for(config, is_server=scenario.is_server),
             # TLS SNI / WebSocket Host: the host name the user gave (-rsa's when given).
             server_name=config.transport.rsa_host or plan.remote_host,
+            twin=plan.twin,
         )
         # The -fd files' own statistics window (error codes belong to it), and the screens'.
         self._log_window: StatsWindow = self.engine.open_stats_window(error_codes=True)

@@ -381,9 +381,7 @@ def test_not_yet_option_without_its_value_is_still_refused_as_not_supported(
 
 
 def test_not_yet_is_refused_even_after_valid_options() -> None:
-    assert config_error(["-r", "5", "host", "-3pcc", "1.2.3.4:6060"]) == (
-        "-3pcc is not supported yet"
-    )
+    assert config_error(["-r", "5", "host", "-plugin", "x.so"]) == ("-plugin is not supported yet")
 
 
 @pytest.mark.parametrize(
