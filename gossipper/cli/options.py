@@ -1241,6 +1241,24 @@ OPTIONS: tuple[OptionSpec, ...] = (
             metavar="SECONDS",
             scope=SIM,
         ),
+        _o(
+            "-twin",
+            Kind.STR,
+            "twin",
+            "3PCC: the main controller's twin, a built-in name or a scenario file (default: the"
+            " other built-in controller, 3pcc-C-B for 3pcc-C-A and back)",
+            metavar="NAME",
+            scope=SIM,
+        ),
+        _o(
+            "-twin_peer",
+            Kind.STR,
+            "twin_peer",
+            "3PCC: the twin's SIP server, a built-in name or a scenario file (default: 3pcc-B"
+            " for a controller B twin, 3pcc-A for a controller A twin)",
+            metavar="NAME",
+            scope=SIM,
+        ),
         *_sim_fault_options(),
     ),
 )

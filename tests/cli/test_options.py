@@ -58,6 +58,7 @@ SUPPORTED_NAMES = names_in(
     -max_recv_loops -max_sched_loops -buff_size -skip_rlimit -max_socket -summary_json -peer
     -trace_format -rate_scale -cp -ci -max_reconnect -reconnect_close -reconnect_sleep
     -tls_cert -tls_key -tls_ca -tls_crl -tls_version -tls_verify -ws_path -ip_field
+    -3pcc -master -slave -slave_cfg
     """
 )
 
@@ -109,6 +110,12 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-rsa", "10.0.0.1:5080"], "rsa_host", "10.0.0.1"),
     (["-rsa", "10.0.0.1:5080"], "rsa_port", 5080),
     (["-rsa", "proxy.example"], "rsa_port", 5060),
+    (["-3pcc", "127.0.0.1:9000"], "twin_host", "127.0.0.1"),
+    (["-3pcc", "127.0.0.1:9000"], "twin_port", 9000),
+    (["-3pcc", "twin.example"], "twin_port", 6060),
+    (["-master", "m", "-slave_cfg", "peers.cfg"], "master_name", "m"),
+    (["-slave", "s1", "-slave_cfg", "peers.cfg"], "slave_name", "s1"),
+    (["-slave", "s1", "-slave_cfg", "peers.cfg"], "slave_cfg", "peers.cfg"),
     (["-s", "alice"], "service", "alice"),
     (["-cid_str", "%u@x"], "call_id_template", "%u@x"),
     (["-r", "7.5"], "rate", 7.5),
@@ -905,6 +912,10 @@ def test_every_option_has_a_scope_and_sim_only_options_are_not_runconfig_fields(
         "-cp",
         "-rsa",
         "-bg",
+        "-3pcc",
+        "-master",
+        "-slave",
+        "-slave_cfg",
     }
 
 
@@ -959,7 +970,7 @@ def test_sim_help_lists_sim_options_and_names_the_refused_ones() -> None:
     for spec in OPTIONS:
         listed = re.search(rf"^  {re.escape(spec.name)} ", text, re.MULTILINE) is not None
         assert listed == (spec.scope == SIM), spec.name
-    assert "refuses: -v, -sd, -cp, -rsa, -bg." in text
+    assert "refuses: -v, -sd, -cp, -rsa, -bg, -3pcc, -master, -slave,\n-slave_cfg." in text
     assert all(len(line) <= 100 for line in text.splitlines())
     assert isinstance(SIM, Scope)
 
