@@ -196,8 +196,20 @@ CASES: tuple[GoldenCase, ...] = (
         "threepcc_twin",
         "3PCC: 3pcc-C-A (main) with its twin 3pcc-C-B and the 3pcc-A/3pcc-B servers, 3 ms"
         " delay, 5% loss on the SIP legs",
-        ("-sn", "3pcc-C-A", "-m", "12", "-r", "5", "-net_delay", "3", "-net_loss", "5",
-         "-seed", "9"),
+        (
+            "-sn",
+            "3pcc-C-A",
+            "-m",
+            "12",
+            "-r",
+            "5",
+            "-net_delay",
+            "3",
+            "-net_loss",
+            "5",
+            "-seed",
+            "9",
+        ),
     ),
 )
 """The golden cases (at least 8, see issue 4 item 6)."""

@@ -1497,7 +1497,9 @@ def _convert(occurrences: list[_Occurrence]) -> tuple[dict[str, Any], dict[str, 
             host, port = parse_host_port(raw, spec.name)
             values[dest] = host
             default_port = 6060 if dest == "twin_host" else 5060  # -3pcc: SIPp's 6060
-            values[dest.removesuffix("_host") + "_port"] = port if port is not None else default_port
+            values[dest.removesuffix("_host") + "_port"] = (
+                port if port is not None else default_port
+            )
         else:
             value = _convert_one(spec, raw)
             check_field(dest, value, shown=raw, option=spec.name)

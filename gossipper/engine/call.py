@@ -692,7 +692,7 @@ class Call(Parker):
             if sender != element.peer:
                 engine.warning(
                     f"Call-ID '{self.call_id}': Unexpected sender '{sender or ''}' for"
-                    f" <recvCmd src=\"{element.peer}\"> (index {found}): rejecting the call"
+                    f' <recvCmd src="{element.peer}"> (index {found}): rejecting the call'
                 )
                 self._fail(FailureReason.CALL_REJECTED, abort=True)
         if engine.needs_bookkeeping[found]:

@@ -129,7 +129,9 @@ def check_twin_setup(scenario: Scenario, setup: TwinSetup | None) -> tuple[bool,
     Raises ConfigError (before any traffic) when commands have no channel, a channel has no
     command, or extended mode lacks a ``dest``/``src`` or an address-book entry.
     """
-    commands = [e for e in scenario.elements if e.kind in (ElementKind.SENDCMD, ElementKind.RECVCMD)]
+    commands = [
+        e for e in scenario.elements if e.kind in (ElementKind.SENDCMD, ElementKind.RECVCMD)
+    ]
     label = scenario.source_label
     if setup is None:
         if commands:
@@ -523,4 +525,3 @@ def _connect_hint(setup: TwinSetup, name: str | None, remote: Address, exc: Exce
         f"-slave_cfg {setup.peers_file}: cannot connect to 3PCC peer {name!r} at"
         f" {host}:{port} ({exc}); start the slaves before the master"
     )
-

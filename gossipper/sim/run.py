@@ -414,7 +414,9 @@ class _Runner:
         main = plan.main
         main_is_a = main.scenario.twin_role is TwinRole.CONTROLLER_A
         controller_a, controller_b = (main, sides.twin) if main_is_a else (sides.twin, main)
-        server_a, server_b = (plan.peer, sides.twin_peer) if main_is_a else (sides.twin_peer, plan.peer)
+        server_a, server_b = (
+            (plan.peer, sides.twin_peer) if main_is_a else (sides.twin_peer, plan.peer)
+        )
         roles = {
             id(main): "main",
             id(plan.peer): "peer",
