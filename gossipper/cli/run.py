@@ -15,7 +15,7 @@ from gossipper import __version__
 from gossipper.cli.commands import close_subcommand
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
-from gossipper.engine.threepcc import TwinSetup, parse_slave_cfg
+from gossipper.engine.threepcc import TwinSetup, check_twin_setup, parse_slave_cfg
 from gossipper.errors import ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import Address
 from gossipper.output import write_json_atomic
@@ -43,8 +43,11 @@ def run_real(config: RunConfig, scenario: Scenario, stdout: TextIO, stderr: Text
             "(or -peer uas to run against a built-in peer)\n"
         )
         return ExitStatus.FATAL
+    # The 3PCC address book is read (and its errors reported) before anything is printed.
+    twin = twin_setup(config)
+    check_twin_setup(scenario, twin)
     tune_garbage_collector()
-    result = trio.run(_run, config, scenario, peer_scenario, stdout, stderr)
+    result = trio.run(_run, config, scenario, peer_scenario, twin, stdout, stderr)
     return result.exit_status
 
 
@@ -92,6 +95,7 @@ async def _run(
     config: RunConfig,
     scenario: Scenario,
     peer_scenario: Scenario | None,
+    twin: TwinSetup | None,
     stdout: TextIO,
     stderr: TextIO,
 ) -> EngineResult:
@@ -125,7 +129,6 @@ async def _run(
                 also = f", or did you mean gossipper {hint} ...?" if hint else ""
                 raise ConfigError(f"{exc}; check the remote host argument{also}") from exc
             stderr.write("Done.\n")
-        twin = twin_setup(config)
         local_ip = config.transport.local_ip or detect_local_ip(remote[0] if remote else None)
         plan = RunPlan(
             scenario=scenario,

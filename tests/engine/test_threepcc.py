@@ -365,3 +365,27 @@ def test_extended_slave_rejects_an_unexpected_sender(tmp_path: pathlib.Path) -> 
     # the first element): the master's calls wait for an answer until -recv_timeout.
     master = results["10.0.0.1"].snapshot.cumulative
     assert master.failed_calls == master.failure(FailureReason.TIMEOUT_ON_RECV) == 3
+
+
+def test_an_aborted_call_tells_its_twin_which_aborts_its_call_too(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Controller A gives up waiting for B's answer (-recv_timeout 1 s; the B party answers
+    after 3 s): A's calls fail on the timeout and send ``abort_call``; B aborts the same
+    calls (FailedCallRejected) instead of completing them."""
+    results = _sim_runs(
+        [
+            (builtin("3pcc-A"), "10.0.0.2", 5060, None, None),
+            (scenario_text(tmp_path, "slow_b.xml", _SLOW_B), "10.0.0.4", 5060, None, None),
+            (builtin("3pcc-C-B"), "10.0.0.3", 5060, TWIN, ("10.0.0.4", 5060)),
+            (builtin("3pcc-C-A"), "10.0.0.1", 5060, TWIN, ("10.0.0.2", 5060)),
+        ],
+        rate=2.0,
+        max_calls=3,
+        recv_timeout_s=1.0,
+    )
+    a = results["10.0.0.1"].snapshot.cumulative
+    b = results["10.0.0.3"].snapshot.cumulative
+    assert a.failed_calls == a.failure(FailureReason.TIMEOUT_ON_RECV) == 3
+    assert b.failed_calls == b.failure(FailureReason.CALL_REJECTED) == 3
+    assert b.successful_calls == 0
