@@ -240,7 +240,7 @@ class _State(enum.Enum):
 class _Connection:
     """One command connection: its queue of commands to send and its state."""
 
-    __slots__ = ("name", "remote", "connection", "queue", "wake", "state", "outgoing")
+    __slots__ = ("name", "remote", "connection", "queue", "wake", "state", "outgoing", "drained")
 
     def __init__(self, name: str | None, remote: Address, *, outgoing: bool) -> None:
         self.name = name
@@ -250,6 +250,8 @@ class _Connection:
         self.wake = trio.Event()
         self.state = _State.CONNECTING
         self.outgoing = outgoing
+        self.drained = trio.Event()
+        """Set when the writer has stopped (everything queued before the end was sent)."""
 
 
 CommandHandler = Callable[[bytes], None]
@@ -393,21 +395,20 @@ class CommandChannel:
         return self._twin is not None and self._twin.state is not _State.DOWN
 
     async def aclose(self) -> None:
-        """End of the run: flush what is queued, then close every connection gracefully."""
+        """End of the run: let the writers send what is queued (1 s at most), then close
+        every connection gracefully (the twin reads EOF)."""
         self._closing = True
         if self._listener is not None:
             await self._listener.aclose()
         links = [self._twin] if self._twin is not None else []
         links += list(self._outgoing.values()) + self._accepted
         for link in links:
-            if link.queue and link.connection is not None and link.state is _State.UP:
-                data = b"".join(link.queue)
-                link.queue.clear()
+            if link.state is _State.UP:
+                # The writer drains the queue, sees DOWN and stops.
+                link.state = _State.DOWN
+                link.wake.set()
                 with trio.move_on_after(1.0):
-                    try:
-                        await link.connection.send_all(data)
-                    except (TransportError, trio.ClosedResourceError, trio.BusyResourceError):
-                        pass
+                    await link.drained.wait()
             link.state = _State.DOWN
             link.wake.set()
             if link.connection is not None:
@@ -475,12 +476,20 @@ class CommandChannel:
                 self._on_command(command)
 
     async def _writer(self, link: _Connection) -> None:
+        try:
+            await self._write(link)
+        finally:
+            link.drained.set()
+
+    async def _write(self, link: _Connection) -> None:
         if link.connection is None:
             try:
                 link.connection = await self._transports.connect_stream(link.remote)
             except TransportError as exc:
                 self._lost(link, f"cannot connect: {exc}")
                 return
+            if link.state is _State.DOWN:
+                return  # the run ended while connecting (aclose closes the connection)
             link.state = _State.UP
             link.wake.set()
         connection = link.connection
