@@ -28,8 +28,8 @@ from gossipper.engine.elements import new_run_stats
 from gossipper.engine.threepcc import TwinSetup
 from gossipper.interfaces import Address, ChannelLayer, Tracer, TransportFactory, WallClock
 from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_document
-from gossipper.scenario import RunEnv, Scenario
-from gossipper.stats import RunStats, ScreenContext, StatsSnapshot, screen_state
+from gossipper.scenario import RunEnv, Scenario, TwinRole
+from gossipper.stats import RunStats, ScreenContext, ScreenState, StatsSnapshot, screen_state
 from gossipper.stats.counters import StatsWindow
 from gossipper.transport.layers import channel_layer_for
 
@@ -175,6 +175,9 @@ class Run:
             paused=statistics.traffic_paused,
             server=statistics.is_server,
         )
+        if state in (ScreenState.RUNNING, ScreenState.SERVER) and self.plan.twin is not None:
+            # 3PCC: SIPp's bottom line names the role instead (reference 6.8).
+            state = _twin_screen_state(self.plan.scenario.twin_role, self.plan.twin)
         return screen_dump(
             self.display_snapshot(),
             server=statistics.is_server,
@@ -273,6 +276,18 @@ async def open_run(plan: RunPlan) -> AsyncIterator[Run]:
     finally:
         if run.traces is not None:
             run.traces.close()
+
+
+def _twin_screen_state(role: TwinRole, twin: TwinSetup) -> ScreenState:
+    if twin.extended:
+        if role is TwinRole.CONTROLLER_B:
+            return ScreenState.SLAVE
+        return ScreenState.MASTER_PASSIVE if role is TwinRole.A_PASSIVE else ScreenState.MASTER
+    if role is TwinRole.CONTROLLER_B:
+        return ScreenState.THREE_PCC_CONTROLLER_B
+    if role is TwinRole.A_PASSIVE:
+        return ScreenState.THREE_PCC_A_PASSIVE
+    return ScreenState.THREE_PCC_CONTROLLER_A
 
 
 def _build_env(plan: RunPlan, injection: dict[str, InjectionFile]) -> RunEnv:

@@ -31,7 +31,7 @@ from gossipper.errors import ConfigError
 from gossipper.scenario import Scenario
 from gossipper.session import Run, open_run
 from gossipper.sim import SimNetwork, run_simulation
-from gossipper.stats import FailureReason
+from gossipper.stats import FailureReason, ScreenState
 from tests.engine._harness import builtin, make_plan, scenario_text
 
 # --------------------------------------------------------------------------- pure helpers
@@ -389,3 +389,26 @@ def test_an_aborted_call_tells_its_twin_which_aborts_its_call_too(
     assert a.failed_calls == a.failure(FailureReason.TIMEOUT_ON_RECV) == 3
     assert b.failed_calls == b.failure(FailureReason.CALL_REJECTED) == 3
     assert b.successful_calls == 0
+
+
+def test_screens_of_running_controllers_name_their_3pcc_role(tmp_path: pathlib.Path) -> None:
+    screens: dict[str, str] = {}
+
+    async def look(runs: dict[str, Run]) -> None:
+        await trio.sleep(0.5)
+        for host in ("10.0.0.1", "10.0.0.3"):
+            screens[host] = runs[host].screen_dump().splitlines()[-1]
+
+    _sim_runs(
+        [
+            (builtin("3pcc-A"), "10.0.0.2", 5060, None, None),
+            (builtin("3pcc-B"), "10.0.0.4", 5060, None, None),
+            (builtin("3pcc-C-B"), "10.0.0.3", 5060, TWIN, ("10.0.0.4", 5060)),
+            (builtin("3pcc-C-A"), "10.0.0.1", 5060, TWIN, ("10.0.0.2", 5060)),
+        ],
+        during=look,
+        rate=2.0,
+        max_calls=2,
+    )
+    assert screens["10.0.0.1"] == ScreenState.THREE_PCC_CONTROLLER_A.value
+    assert screens["10.0.0.3"] == ScreenState.THREE_PCC_CONTROLLER_B.value
