@@ -412,3 +412,12 @@ def test_screens_of_running_controllers_name_their_3pcc_role(tmp_path: pathlib.P
     )
     assert screens["10.0.0.1"] == ScreenState.THREE_PCC_CONTROLLER_A.value
     assert screens["10.0.0.3"] == ScreenState.THREE_PCC_CONTROLLER_B.value
+
+
+def test_controllers_run_over_tcp_too(tmp_path: pathlib.Path) -> None:
+    # -t t1: controller B (a "server" scenario) still connects to its party like a client.
+    result, out = _simulate(["-sn", "3pcc-C-B", "-t", "t1", "-m", "3", "-r", "5"], tmp_path)
+    main = result.main.snapshot.cumulative
+    assert (main.total_calls, main.successful_calls, main.failed_calls) == (3, 3, 0)
+    assert "Streams: 3 connections (0 refused)" in out
+    assert "Twin 3pcc-C-A: 3 calls, 3 successful, 0 failed" in out
