@@ -251,3 +251,42 @@ def test_sipp_twin_killed_mid_run_lets_gossipper_controller_b_end_cleanly(
     assert summary["failures"]["FailedCmdNotSent"] == calls["failed"]
     assert calls["total"] == calls["successful"] + calls["failed"]
     assert rc == 1, out[-2000:] + err[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("master", "slave"),
+    [("gossipper", "sipp"), ("sipp", "gossipper")],
+    ids=["gossipper-master_sipp-slave", "sipp-master_gossipper-slave"],
+)
+def test_extended_3pcc_master_and_slave_interoperate_with_sipp(
+    deployment: Deployment, master: str, slave: str
+) -> None:
+    """-master/-slave with one -slave_cfg file: the built-in controllers with dest/src
+    attributes and From lines (data/3pcc_master_a.xml, data/3pcc_slave_b.xml)."""
+    party_a, party_b = free_udp_port(), free_udp_port()
+    ports = {"m": free_tcp_port(), "s1": free_tcp_port()}
+    cfg = deployment.tmp / "peers.cfg"
+    cfg.write_text("".join(f"{name};{LOOPBACK}:{port}\n" for name, port in ports.items()))
+    deployment.server("sipp", ["-sf", str(DATA / "3pcc_a_slow_bye.xml")], party_a, CALLS)
+    deployment.server("sipp", ["-sn", "3pcc-B"], party_b, CALLS)
+    s1 = deployment.start(
+        deployment.command(
+            slave, "-sf", str(DATA / "3pcc_slave_b.xml"), "-slave", "s1", "-slave_cfg",
+            str(cfg), f"{LOOPBACK}:{party_b}", "-i", LOOPBACK, "-p", str(free_udp_port()),
+            "-nostdin", *_stats_options(slave, deployment.tmp / "s1.stats"),
+        )
+    )  # fmt: skip
+    wait_for_tcp_listener(ports["s1"], s1)
+    m = deployment.start(
+        deployment.command(
+            master, "-sf", str(DATA / "3pcc_master_a.xml"), "-master", "m", "-slave_cfg",
+            str(cfg), f"{LOOPBACK}:{party_a}", "-i", LOOPBACK, "-p", str(free_udp_port()),
+            "-nostdin", "-m", str(CALLS), "-r", "10",
+            *_stats_options(master, deployment.tmp / "m.stats"),
+        )
+    )  # fmt: skip
+    assert deployment.finish(m) == 0, deployment.output(m)
+    # The slave ends by itself once the master has gone.
+    assert deployment.finish(s1, timeout_s=30) == 0, deployment.output(s1)
+    assert _counts(master, deployment.tmp / "m.stats") == (CALLS, CALLS, 0)
+    assert _counts(slave, deployment.tmp / "s1.stats") == (CALLS, CALLS, 0)
