@@ -240,16 +240,15 @@ class _State(enum.Enum):
 class _Connection:
     """One command connection: its queue of commands to send and its state."""
 
-    __slots__ = ("name", "remote", "connection", "queue", "wake", "state", "outgoing", "drained")
+    __slots__ = ("name", "remote", "connection", "queue", "wake", "state", "drained")
 
-    def __init__(self, name: str | None, remote: Address, *, outgoing: bool) -> None:
+    def __init__(self, name: str | None, remote: Address) -> None:
         self.name = name
         self.remote = remote
         self.connection: StreamConnection | None = None
         self.queue: list[bytes] = []
         self.wake = trio.Event()
         self.state = _State.CONNECTING
-        self.outgoing = outgoing
         self.drained = trio.Event()
         """Set when the writer has stopped (everything queued before the end was sent)."""
 
@@ -335,7 +334,7 @@ class CommandChannel:
 
     async def _connect_now(self, name: str | None) -> _Connection:
         remote = self._peer_address(name)
-        link = _Connection(name, remote, outgoing=True)
+        link = _Connection(name, remote)
         try:
             link.connection = await self._transports.connect_stream(remote)
         except TransportError as exc:
@@ -423,7 +422,7 @@ class CommandChannel:
                 connection = await listener.accept()
             except (trio.ClosedResourceError, TransportError):
                 return
-            link = _Connection(None, connection.remote_address, outgoing=False)
+            link = _Connection(None, connection.remote_address)
             link.connection = connection
             link.state = _State.UP
             setup = self._setup
@@ -444,7 +443,7 @@ class CommandChannel:
                     self._connect_later(name)
 
     def _connect_later(self, name: str) -> None:
-        link = _Connection(name, self._peer_address(name), outgoing=True)
+        link = _Connection(name, self._peer_address(name))
         self._outgoing[name] = link
         self._serve(link)
 
