@@ -205,6 +205,13 @@ class TransportSettings:
     sendbuffer_warn: bool = False
     control_ip: str = "0.0.0.0"
     control_port: int | None = None
+    # 3PCC (docs/sipp-behaviour.md, "3PCC"): -3pcc host[:port], or -master/-slave NAME with
+    # the -slave_cfg address book.
+    twin_host: str | None = None
+    twin_port: int = 6060
+    master_name: str | None = None
+    slave_name: str | None = None
+    slave_cfg: str | None = None
 
     def __post_init__(self) -> None:
         _check_rules(self)
@@ -480,6 +487,7 @@ class RunConfig:
                     raise ConfigError(f"{option} names and values must be strings")
                 if not key:
                     raise ConfigError(f"{option} needs a non-empty name")
+        self._check_3pcc()
         if is_per_ip_mode(self.transport.transport_mode) and not identity.injection_files:
             raise ConfigError(
                 "-t ui needs an injection file (-inf FILE) whose field -ip_field N holds the"
@@ -494,6 +502,23 @@ class RunConfig:
                 )
             if field < 0:
                 raise ConfigError(f"-infindex {file_name}: field must be >= 0, got {field}")
+
+    def _check_3pcc(self) -> None:
+        transport = self.transport
+        extended = transport.master_name is not None or transport.slave_name is not None
+        if transport.master_name is not None and transport.slave_name is not None:
+            raise ConfigError("-master and -slave cannot be combined: an instance is one of them")
+        if extended and transport.twin_host is not None:
+            raise ConfigError(
+                "-3pcc cannot be combined with -master/-slave: use -3pcc for two twins,"
+                " -master/-slave with -slave_cfg for named peers"
+            )
+        if extended and transport.slave_cfg is None:
+            raise ConfigError(
+                "-master/-slave need -slave_cfg FILE (lines name;host:port, one per instance)"
+            )
+        if transport.slave_cfg is not None and not extended:
+            raise ConfigError("-slave_cfg needs -master NAME or -slave NAME")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> RunConfig:

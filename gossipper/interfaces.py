@@ -166,6 +166,14 @@ class Tracer(Protocol):
         """A message the scenario's ``lost`` attribute (or -lost) dropped on purpose."""
         ...
 
+    def command_sent(self, call_id: str, data: bytes, wall: float) -> None:
+        """A 3PCC command left (``data`` with its ESC terminator)."""
+        ...
+
+    def command_received(self, call_id: str, text: bytes, size: int, wall: float) -> None:
+        """A 3PCC command arrived: ``text`` without its ESC, ``size`` with it."""
+        ...
+
     def out_of_call(self, data: bytes, flow: Flow, wall: float) -> None:
         """A received message that no call took (out-of-call or dead-call message)."""
         ...

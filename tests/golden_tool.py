@@ -231,6 +231,25 @@ CASES: tuple[GoldenCase, ...] = (
         ("-sf", "uac_timestamp.xml", "-m", "4", "-r", "10", "-peer", "uas_486.xml", "-rfc3339"),
         inputs=("uac_timestamp.xml", "uas_486.xml"),
     ),
+    GoldenCase(
+        "threepcc_twin",
+        "3PCC: 3pcc-C-A (main) with its twin 3pcc-C-B and the 3pcc-A/3pcc-B servers, 3 ms"
+        " delay, 5% loss on the SIP legs",
+        (
+            "-sn",
+            "3pcc-C-A",
+            "-m",
+            "12",
+            "-r",
+            "5",
+            "-net_delay",
+            "3",
+            "-net_loss",
+            "5",
+            "-seed",
+            "9",
+        ),
+    ),
 )
 """The golden cases (at least 8, see issue 4 item 6)."""
 

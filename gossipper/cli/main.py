@@ -119,7 +119,6 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
 
     config = command.config
     scenario = load_configured_scenario(config)
-    refuse_unsupported(scenario)
     ooc_scenario, rx_scenario = load_extra_scenarios(config, scenario)
     if config.process.background:
         _daemonize(stdout)
@@ -214,20 +213,7 @@ def _load_extra(option: str, path: str | None, name: str | None, config: RunConf
             f"{option}: {loaded.source_label} must begin with a <recv> (it answers requests"
             " from the peer); its first message element is a <send>"
         )
-    refuse_unsupported(loaded)
     return loaded
-
-
-def refuse_unsupported(scenario: Scenario) -> None:
-    """Scenario features that load but cannot run yet: refuse them before any traffic."""
-    from gossipper.scenario import ElementKind, TwinRole
-
-    if scenario.twin_role is not TwinRole.NONE or any(
-        element.kind in (ElementKind.SENDCMD, ElementKind.RECVCMD) for element in scenario.elements
-    ):
-        raise ConfigError(
-            f"{scenario.source_label}: sendCmd/recvCmd (3PCC, -3pcc) is not supported yet"
-        )
 
 
 def load_builtin(name: str, config: RunConfig) -> Scenario:

@@ -1120,10 +1120,44 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     *_group(
         "Third-party call control (3PCC)",
-        _ny("-3pcc", Kind.STR, "3PCC twin address", metavar="HOST[:PORT]"),
-        _ny("-master", Kind.STR, "extended 3PCC: master name", metavar="NAME"),
-        _ny("-slave", Kind.STR, "extended 3PCC: slave name", metavar="NAME"),
-        _ny("-slave_cfg", Kind.STR, "extended 3PCC: address book file", metavar="FILE"),
+        _o(
+            "-3pcc",
+            Kind.HOSTPORT,
+            "twin_host",
+            "3PCC twin mode: controller B (recvCmd first) listens on HOST:PORT, controller A"
+            " (sendCmd first) connects to it",
+            default="port 6060",
+            metavar="HOST[:PORT]",
+            value_help="an address host[:port]",
+            scope=RUN,
+        ),
+        _o(
+            "-master",
+            Kind.STR,
+            "master_name",
+            "extended 3PCC: this instance is the master NAME of -slave_cfg",
+            metavar="NAME",
+            value_help="a name of the -slave_cfg file",
+            scope=RUN,
+        ),
+        _o(
+            "-slave",
+            Kind.STR,
+            "slave_name",
+            "extended 3PCC: this instance is the slave NAME of -slave_cfg",
+            metavar="NAME",
+            value_help="a name of the -slave_cfg file",
+            scope=RUN,
+        ),
+        _o(
+            "-slave_cfg",
+            Kind.STR,
+            "slave_cfg",
+            "extended 3PCC address book: one name;host:port line per instance",
+            metavar="FILE",
+            value_help="a file of name;host:port lines",
+            scope=RUN,
+        ),
     ),
     *_group(
         "Performance and watchdog",
@@ -1368,6 +1402,24 @@ OPTIONS: tuple[OptionSpec, ...] = (
             " virtual time",
             default="1700000000",
             metavar="SECONDS",
+            scope=SIM,
+        ),
+        _o(
+            "-twin",
+            Kind.STR,
+            "twin",
+            "3PCC: the main controller's twin, a built-in name or a scenario file (default: the"
+            " other built-in controller, 3pcc-C-B for 3pcc-C-A and back)",
+            metavar="NAME",
+            scope=SIM,
+        ),
+        _o(
+            "-twin_peer",
+            Kind.STR,
+            "twin_peer",
+            "3PCC: the twin's SIP server, a built-in name or a scenario file (default: 3pcc-B"
+            " for a controller B twin, 3pcc-A for a controller A twin)",
+            metavar="NAME",
             scope=SIM,
         ),
         *_sim_fault_options(),
@@ -1617,7 +1669,10 @@ def _convert(occurrences: list[_Occurrence]) -> tuple[dict[str, Any], dict[str, 
             # dest names the host field; its port sits next to it (rsa_host -> rsa_port).
             host, port = parse_host_port(raw, spec.name)
             values[dest] = host
-            values[dest.removesuffix("_host") + "_port"] = port if port is not None else 5060
+            default_port = 6060 if dest == "twin_host" else 5060  # -3pcc: SIPp's 6060
+            values[dest.removesuffix("_host") + "_port"] = (
+                port if port is not None else default_port
+            )
         else:
             value = _convert_one(spec, raw)
             if dest == "transport_mode" and value in ("s1", "sn"):

@@ -15,6 +15,7 @@ from gossipper import __version__
 from gossipper.cli.commands import close_subcommand
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
+from gossipper.engine.threepcc import TwinSetup, check_twin_setup, parse_slave_cfg
 from gossipper.errors import ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import Address
 from gossipper.output import write_json_atomic
@@ -54,9 +55,12 @@ def run_real(
             "(or -peer uas to run against a built-in peer)\n"
         )
         return ExitStatus.FATAL
+    # The 3PCC address book is read (and its errors reported) before anything is printed.
+    twin = twin_setup(config)
+    check_twin_setup(scenario, twin)
     tune_garbage_collector()
     result = trio.run(
-        _run, config, scenario, peer_scenario, stdout, stderr, ooc_scenario, rx_scenario
+        _run, config, scenario, peer_scenario, twin, stdout, stderr, ooc_scenario, rx_scenario
     )
     return result.exit_status
 
@@ -105,6 +109,7 @@ async def _run(
     config: RunConfig,
     scenario: Scenario,
     peer_scenario: Scenario | None,
+    twin: TwinSetup | None,
     stdout: TextIO,
     stderr: TextIO,
     ooc_scenario: Scenario | None = None,
@@ -163,6 +168,7 @@ async def _run(
             live_flush_s=LIVE_FLUSH_S,
             ooc_scenario=ooc_scenario,
             rx_scenario=rx_scenario,
+            twin=twin,
         )
         async with open_run(plan) as run:
             await _start_controls(nursery, config, run, stdout, stderr)
@@ -172,6 +178,41 @@ async def _run(
             nursery.cancel_scope.cancel()
             _report(config, run, result, stdout, stderr)
     return result
+
+
+def twin_setup(config: RunConfig) -> TwinSetup | None:
+    """The 3PCC command channel the options ask for (-3pcc, or -master/-slave with
+    -slave_cfg), with its addresses resolved; None without 3PCC options."""
+    transport = config.transport
+    if transport.twin_host is not None:
+        return TwinSetup(twin=(_resolve("-3pcc", transport.twin_host), transport.twin_port))
+    name = transport.master_name or transport.slave_name
+    if name is None:
+        return None
+    path = transport.slave_cfg
+    assert path is not None  # RunConfig checks -master/-slave come with -slave_cfg
+    try:
+        with open(path, encoding="latin-1") as cfg:
+            text = cfg.read()
+    except OSError as exc:
+        raise ConfigError(
+            f"-slave_cfg {path}: cannot read it ({exc.strerror}); give a file of"
+            " name;host:port lines"
+        ) from exc
+    peers = {
+        peer: (_resolve(f"-slave_cfg {path}: peer {peer}", host), port)
+        for peer, (host, port) in parse_slave_cfg(text, path).items()
+    }
+    return TwinSetup(
+        name=name, master=transport.master_name is not None, peers=peers, peers_file=path
+    )
+
+
+def _resolve(what: str, host: str) -> str:
+    try:
+        return resolve_host(host)
+    except TransportError as exc:
+        raise ConfigError(f"{what}: {exc}; check the host name") from exc
 
 
 async def _run_peer(

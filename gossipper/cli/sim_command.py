@@ -27,18 +27,23 @@ from gossipper.cli.options import (
 )
 from gossipper.config import RunConfig
 from gossipper.errors import ConfigError, ExitStatus
-from gossipper.scenario import BUILTIN_NAMES, Scenario, load_scenario
+from gossipper.scenario import BUILTIN_NAMES, Scenario, TwinRole, load_scenario
 from gossipper.sim import (
     CLIENT_HOST,
     DEFAULT_EPOCH_S,
     MAIN_PID,
     PEER_PID,
     SERVER_HOST,
+    TWIN_HOST,
+    TWIN_PEER_HOST,
+    TWIN_PEER_PID,
+    TWIN_PID,
     FaultPlan,
     LinkFaults,
     LinkRule,
     SimSide,
     SimulationPlan,
+    ThreePccSides,
     run_simulation,
 )
 
@@ -56,6 +61,8 @@ NATURAL_PEERS: dict[str, str] = {
     "uac_pcap": "uas",
     "branchc": "branchs",
     "branchs": "branchc",
+    "3pcc-C-A": "3pcc-A",
+    "3pcc-C-B": "3pcc-B",
 }
 """Built-in partner of each built-in scenario; a ``-sf`` file gets ``uas`` (client) or
 ``uac`` (server)."""
@@ -70,7 +77,7 @@ def _link_faults(values: Mapping[str, object]) -> dict[str, dict[str, float]]:
     """The fault options given, as ``LinkFaults`` fields per direction ("" for both)."""
     faults: dict[str, dict[str, float]] = {"": {}, "_c2s": {}, "_s2c": {}}
     for dest, value in values.items():
-        if dest in ("seed", "epoch_s"):
+        if dest in ("seed", "epoch_s", "twin", "twin_peer"):
             continue
         direction = next((suffix for suffix in _DIRECTIONS if dest.endswith(suffix)), "")
         assert isinstance(value, float), dest
@@ -154,6 +161,8 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
         config = config.replace(timeout_s=_default_timeout_s(config))
 
     scenario = load_configured_scenario(config)
+    if scenario.twin_role is not TwinRole.NONE:
+        return _build_3pcc_plan(command.values, command.given, argv, config, scenario, directory)
     ooc_scenario, rx_scenario = load_extra_scenarios(config, scenario)
     if rx_scenario is not None:
         return _mixed_plan(
@@ -243,10 +252,14 @@ def _mixed_plan(
         timeout_s=0.0,
         **{name: config.values()[name] for name in _LOAD_FIELDS},
     )
-    peer_client = _peer_scenario(
-        config.target.peer or _partner(config.target.rx_scenario_name, server=True), peer_config
+    peer_client = _load_side(
+        config.target.peer or _partner(config.target.rx_scenario_name, server=True),
+        peer_config,
+        "-peer",
     )
-    peer_rx = _peer_scenario(_partner(config.effective_scenario_name, server=False), peer_config)
+    peer_rx = _load_side(
+        _partner(config.effective_scenario_name, server=False), peer_config, "-peer"
+    )
     if peer_client.is_server or not peer_rx.is_server:
         raise ConfigError(
             "gossipper sim: in mixed mode the peer runs a client scenario (-peer, e.g. uac)"
@@ -279,13 +292,97 @@ def _partner(name: str | None, *, server: bool) -> str:
     return "uac" if server else "uas"
 
 
-def _peer_scenario(name: str, config: RunConfig) -> Scenario:
+_NATURAL_TWINS = {"3pcc-C-A": "3pcc-C-B", "3pcc-C-B": "3pcc-C-A"}
+
+
+def _load_side(name: str, config: RunConfig, option: str) -> Scenario:
     if name in BUILTIN_NAMES:
         return load_builtin(name, config)
     if os.path.isfile(name):
         return load_scenario(name)
-    raise ConfigError(
-        f"-peer {name}: not a built-in scenario name or a scenario file (try -peer uac)"
+    raise ConfigError(f"{option} {name}: not a built-in scenario name or a scenario file")
+
+
+def _build_3pcc_plan(
+    values: Mapping[str, object],
+    given: frozenset[str],
+    argv: Sequence[str],
+    config: RunConfig,
+    scenario: Scenario,
+    directory: str,
+) -> SimulationPlan:
+    """A 3PCC simulation (docs/simulation.md, "3PCC"): the main controller, its twin, and a
+    SIP server for each; controller A at 10.0.0.1 (server 10.0.0.2), controller B at 10.0.0.3
+    (server 10.0.0.4)."""
+    main_is_a = scenario.twin_role is TwinRole.CONTROLLER_A
+    if scenario.twin_role not in (TwinRole.CONTROLLER_A, TwinRole.CONTROLLER_B):
+        raise ConfigError(
+            f"gossipper sim: {scenario.source_label} is a 3PCC 'A passive' scenario (sendCmd"
+            " first in a server scenario); the simulation runs controllers A and B only"
+        )
+    base = config.effective_scenario_name or ""
+    twin_name = values.get("twin") or _NATURAL_TWINS.get(base)
+    if not isinstance(twin_name, str):
+        raise ConfigError(
+            f"gossipper sim: {scenario.source_label} needs its 3PCC twin: add -twin NAME|FILE"
+            f" (the controller {'B' if main_is_a else 'A'} scenario)"
+        )
+    transport = config.transport
+    side_config = RunConfig(
+        nostdin=True,
+        transport_mode=transport.transport_mode,
+        ws_path=transport.ws_path,
+        tls_version=transport.tls_version,
+    )
+    twin_config = side_config
+    if not main_is_a:
+        # Controller A creates the calls: it takes the load options of the command line.
+        twin_config = side_config.replace(
+            **{name: config.values()[name] for name in _LOAD_FIELDS}, timeout_s=0.0
+        )
+    twin = _load_side(twin_name, twin_config, "-twin")
+    twin_is_b = twin.twin_role is TwinRole.CONTROLLER_B
+    peer_name = config.target.peer or ("3pcc-A" if main_is_a else "3pcc-B")
+    twin_peer_name = values.get("twin_peer") or ("3pcc-B" if twin_is_b else "3pcc-A")
+    assert isinstance(twin_peer_name, str)
+    peer = _load_side(peer_name, side_config, "-peer")
+    twin_peer = _load_side(twin_peer_name, side_config, "-twin_peer")
+    main_host, peer_host, twin_host, twin_peer_host = (
+        (CLIENT_HOST, SERVER_HOST, TWIN_HOST, TWIN_PEER_HOST)
+        if main_is_a
+        else (TWIN_HOST, TWIN_PEER_HOST, CLIENT_HOST, SERVER_HOST)
+    )
+    faults = _link_faults(values)
+    both = faults[""]
+    c2s = LinkFaults(**{**both, **faults["_c2s"]})
+    s2c = LinkFaults(**{**both, **faults["_s2c"]})
+    rules: list[LinkRule] = []
+    # c2s: from each controller to its server, and from controller A to controller B.
+    for client, server in (
+        (CLIENT_HOST, SERVER_HOST),
+        (TWIN_HOST, TWIN_PEER_HOST),
+        (CLIENT_HOST, TWIN_HOST),
+    ):
+        rules += [LinkRule(client, server, c2s), LinkRule(server, client, s2c)]
+    seed = values.get("seed", DEFAULT_SEED)
+    epoch_s = values.get("epoch_s", DEFAULT_EPOCH_S)
+    assert isinstance(seed, int) and isinstance(epoch_s, float)
+    args = list(argv)
+    if "-seed" not in given:
+        args += ["-seed", str(seed)]
+    return SimulationPlan(
+        main=SimSide(scenario, config, main_host, MAIN_PID),
+        peer=SimSide(peer, side_config, peer_host, PEER_PID),
+        seed=seed,
+        faults=FaultPlan(rules=tuple(rules)),
+        epoch_s=epoch_s,
+        directory=directory,
+        tool_version=__version__,
+        reproduce_command=shlex.join(["gossipper", "sim", *args]),
+        three_pcc=ThreePccSides(
+            twin=SimSide(twin, twin_config, twin_host, TWIN_PID),
+            twin_peer=SimSide(twin_peer, side_config, twin_peer_host, TWIN_PEER_PID),
+        ),
     )
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, NoReturn
 import trio
 
 from gossipper.engine.host import AUTO_ANSWERED_METHODS, CallHost
+from gossipper.engine.threepcc import command_sender, is_abort_command
 from gossipper.engine.timers import Parker
 from gossipper.errors import SendBufferError, TransportError
 from gossipper.interfaces import Flow
@@ -121,6 +122,8 @@ class Call(Parker):
         "in_worker",
         "blocked_sends",
         "_armed_deadline",
+        "commands",
+        "twin_aborted",
     )
 
     def __init__(
@@ -211,6 +214,9 @@ class Call(Parker):
         self.blocked_sends: list[tuple[bytes, bool]] | None = None
         # The deadline of this call's live entry in the timer queue (inf: none).
         self._armed_deadline = _INF
+        # 3PCC commands that arrived while the task ran (created on first use).
+        self.commands: deque[str] | None = None
+        self.twin_aborted = False  # the twin aborted this call: no abort_call goes back
 
     @property
     def rng(self) -> random.Random:
@@ -244,6 +250,32 @@ class Call(Parker):
             self._react(message)
         else:
             self.mailbox.append(message)
+
+    def deliver_command(self, text: str) -> None:
+        """Hand a 3PCC command to this call: handled now if the call is parked, else queued
+        behind what the task has not handled yet."""
+        if self._task is not None and not self.mailbox and not self.commands:
+            try:
+                self._process_command(text)
+                deadline = self._settle()
+            except _CallEnd:
+                self._ended_outside_task()
+                return
+            if self._sends_blocked():
+                self.wake(_WAKE_FLUSH)
+                return
+            if deadline != self._armed_deadline:
+                self._disarm()
+                self._arm(deadline)
+            return
+        if self.commands is None:
+            self.commands = deque()
+        self.commands.append(text)
+
+    def waiting_for_command(self) -> bool:
+        """Parked at a ``<recvCmd>`` (the twin's loss fails such a call)."""
+        elements = self.engine.scenario.elements
+        return self.index < len(elements) and elements[self.index].kind is ElementKind.RECVCMD
 
     def timer_fired(self, seq: int) -> None:
         """Called by the engine's timer task: handle the expired deadline now."""
@@ -280,11 +312,12 @@ class Call(Parker):
         elements = self.engine.scenario.elements
         return self.index < len(elements) and elements[self.index].is_timewait
 
-    def fail_outside(self, reason: FailureReason) -> None:
+    def fail_outside(self, reason: FailureReason, *, abort: bool = False) -> None:
         """Fail the call from outside its handling: the connection under it broke.
 
         A parked call ends now; a call whose task is running (flushing sends, or not yet
-        started) ends when its task next would park. No dialog tidy-up: the connection that
+        started) ends when its task next would park. No dialog tidy-up unless ``abort`` (the
+        3PCC command connection broke; the SIP path still works): the connection that
         would carry it is gone.
         """
         if self.ended:
@@ -293,6 +326,8 @@ class Call(Parker):
             self.pending_failure = reason
             return
         try:
+            if abort:
+                self._fail(reason, abort=True)
             self._end(reason)
         except _CallEnd:
             self._ended_outside_task()
@@ -379,6 +414,9 @@ class Call(Parker):
                 break
             if mailbox:
                 self._process_incoming(mailbox.popleft())
+                continue
+            if self.commands:
+                self._process_command(self.commands.popleft())
                 continue
             deadline = min(self.retrans_deadline, self.recv_deadline, self.pause_end)
             if deadline != _INF:
@@ -503,8 +541,18 @@ class Call(Parker):
                         continue
                 self._advance(element)
                 continue
-            # 3PCC elements are refused at load time for now.
-            raise AssertionError(f"element kind {kind} reached the engine")
+            if kind is ElementKind.SENDCMD:
+                self._send_command(element)
+                if self.index == index:
+                    self._advance(element)
+                continue
+            # ElementKind.RECVCMD: wait for the twin's command.
+            if not self.engine.commands_connected():
+                # The twin is gone: no command can come (the run is ending).
+                self._fail(FailureReason.TCP_CLOSED, abort=True)
+            if self.recv_deadline_index != index:
+                self._arm_recv_timeout(element, index)
+            return
 
     # ------------------------------------------------------------------ element helpers
 
@@ -612,6 +660,77 @@ class Call(Parker):
         counters.messages += 1
         if element.actions:
             self._apply_actions(element, text)
+
+    def _send_command(self, element: Element) -> None:
+        """``<sendCmd>``: render the command and hand it to the twin's connection
+        (docs/sipp-behaviour.md, "3PCC"); no connection to send it on: FailedCmdNotSent."""
+        engine = self.engine
+        index = element.index
+        if engine.needs_bookkeeping[index]:
+            self._bookkeeping(element)
+        assert element.template is not None
+        text = element.template.render(self, index)
+        if not engine.send_command(self, text, element.peer):
+            engine.warning(
+                f"Call-ID '{self.call_id}': 3PCC command not sent (no connection to"
+                f" {element.peer or 'the twin'})"
+            )
+            self._fail(FailureReason.CMD_NOT_SENT, abort=True)
+        engine.stats.elements[index].messages += 1
+        if element.actions:
+            self._apply_actions(element, None)
+
+    def _process_command(self, text: str) -> None:
+        """A 3PCC command for this call: ``abort_call``, or the next ``<recvCmd>`` (searched
+        forward over optional elements and nops; anything else first rejects the call)."""
+        engine = self.engine
+        if is_abort_command(text):
+            self.twin_aborted = True
+            engine.warning(f"Call-ID '{self.call_id}': aborted by the 3PCC twin (abort_call)")
+            self._fail(FailureReason.CALL_REJECTED, abort=True)
+        elements = engine.scenario.elements
+        count = len(elements)
+        found = self.index
+        while found < count:
+            element = elements[found]
+            if element.kind is ElementKind.RECVCMD:
+                break
+            if element.kind is not ElementKind.NOP and element.optional is Optional.NO:
+                found = count
+                break
+            found += 1
+        if found >= count:
+            engine.warning(
+                f"Call-ID '{self.call_id}': 3PCC command received while expecting"
+                f" '{self._describe_expected(min(self.index, count - 1))}'"
+                f" (index {self.index}): rejecting the call"
+            )
+            self._fail(FailureReason.CALL_REJECTED, abort=True)
+        element = elements[found]
+        if element.peer is not None:
+            sender = command_sender(text)
+            if sender != element.peer:
+                engine.warning(
+                    f"Call-ID '{self.call_id}': Unexpected sender '{sender or ''}' for"
+                    f' <recvCmd src="{element.peer}"> (index {found}): rejecting the call'
+                )
+                self._fail(FailureReason.CALL_REJECTED, abort=True)
+        if engine.needs_bookkeeping[found]:
+            self._bookkeeping(element)
+        engine.stats.elements[found].messages += 1
+        # SIPp strips the command's trailing CRLFs before the actions see it.
+        command = text.rstrip("\r\n")
+        self.index = found
+        if element.actions:
+            before = self.index
+            self._apply_actions(element, command)
+            if self.index != before:
+                return  # an action jumped
+        self.recv_deadline = _INF
+        self.recv_deadline_index = -1
+        self.pause_end = _INF
+        self.pause_index = -1
+        self._advance(element)
 
     def _send_default(self, name: str, msg_index: int | None = None) -> bool:
         """Send one of the automatic messages: ack, bye, cancel, 200 (docs/sipp-behaviour.md,
@@ -1016,8 +1135,13 @@ class Call(Parker):
         self._end(reason)
 
     def _abort_dialog(self) -> None:
-        """SIPp's abort logic, client-mode processes only (server calls are just dropped)."""
-        if self.engine.scenario.is_server or "bye" not in self.engine.default_behaviors:
+        """SIPp's abort logic, for the calls this side created (server calls are just
+        dropped); in 3PCC the twin is told first (``abort_call``)."""
+        engine = self.engine
+        if engine.twin_mode and not self.twin_aborted and self.index > 0:
+            text = engine.scenario.default_messages["3pcc_abort"].render(self, -1, self.index)
+            engine.send_abort_command(self, text)
+        if self.incoming or "bye" not in engine.default_behaviors:
             return
         last = self.last_message
         if self.last_send_is_invite and not self.established:

@@ -38,6 +38,14 @@ from gossipper.engine.host import (
 )
 from gossipper.engine.per_ip import PerIpSockets, open_per_ip_sockets
 from gossipper.engine.rate import RateState, default_open_call_limit
+from gossipper.engine.threepcc import (
+    COMMAND_END,
+    CommandChannel,
+    TwinSetup,
+    check_twin_setup,
+    command_call_id,
+    is_abort_command,
+)
 from gossipper.engine.timers import Parker, TimerQueue
 from gossipper.engine.watchdog import Watchdog
 from gossipper.errors import BindError, ConfigError, ExitStatus, TransportError
@@ -50,7 +58,7 @@ from gossipper.interfaces import (
     TransportFactory,
     WallClock,
 )
-from gossipper.scenario import RunEnv, Scenario
+from gossipper.scenario import RunEnv, Scenario, TwinRole
 from gossipper.sip import SipParseError, parse_message
 from gossipper.stats import FailureReason, RunStats, StatsSnapshot
 from gossipper.stats.counters import StatsWindow
@@ -149,6 +157,7 @@ class Engine(CallHost):
         rx_scenario: Scenario | None = None,
         rx_env: RunEnv | None = None,
         rx_stats: RunStats | None = None,
+        twin: TwinSetup | None = None,
     ) -> None:
         if timer_resolution_s is None:
             timer_resolution_s = 0.0 if settle is not None else config.process.timer_resol_s
@@ -293,6 +302,29 @@ class Engine(CallHost):
         self._rx_counter = 0
         # -watchdog_*: the event-loop lag monitor (gossipper.engine.watchdog), from the start.
         self._watchdog: Watchdog | None = None
+        # 3PCC (engine/threepcc.py): controller B creates its calls from commands, so it is
+        # a "server" scenario that still connects and sends like a client.
+        self._twin_b = scenario.twin_role is TwinRole.CONTROLLER_B
+        self._accepts_calls = scenario.is_server and not self._twin_b
+        self._commands: CommandChannel | None = None
+        self._twin_lost = False
+        listens, dests = check_twin_setup(scenario, twin)
+        if twin is not None:
+            if self._twin_b and remote is None:
+                raise ConfigError(
+                    f"{scenario.source_label}: 3PCC controller B sends the calls it creates:"
+                    " give the remote host (remote_host[:port])"
+                )
+            self.twin_mode = True
+            self._commands = CommandChannel(
+                transports,
+                twin,
+                listens=listens,
+                dests=dests,
+                bind_host=None,
+                on_command=self._command_received,
+                on_lost=self._command_link_lost,
+            )
 
     # ------------------------------------------------------------------ settings helpers
 
@@ -325,8 +357,10 @@ class Engine(CallHost):
         """Bind the main socket or listener (before traffic, so bind errors come first)."""
         config = self._config
         streams = self._streams
+        if self._commands is not None:
+            await self._commands.open()
         if streams is not None:
-            if self.scenario.is_server:
+            if self._accepts_calls:
                 if config.transport.local_port is not None:
                     self._stream_local = await streams.listen(
                         self._bind_host, config.transport.local_port
@@ -407,9 +441,11 @@ class Engine(CallHost):
             streams = self._streams
             if streams is not None:
                 streams.start(nursery)
-                client_t1 = not self.scenario.is_server and not self._per_call_sockets
+                client_t1 = not self._accepts_calls and not self._per_call_sockets
                 if client_t1 and not await self._connect_main_link():
                     nursery.cancel_scope.cancel()
+            if self._commands is not None:
+                self._commands.start(nursery)
             task_status.started()
             if config.timers.sleep_s > 0:
                 await trio.sleep(config.timers.sleep_s)
@@ -438,6 +474,8 @@ class Engine(CallHost):
             await self._done.wait()
             self._abort_out_of_call_calls()
             self._release_idle_workers()
+            if self._commands is not None:
+                await self._commands.aclose()
             if streams is not None:
                 await streams.close()
             nursery.cancel_scope.cancel()
@@ -765,7 +803,7 @@ class Engine(CallHost):
         if call_id in self._dead_calls:
             self.dead_call_message(data, flow)
             return
-        if self.scenario.is_server:
+        if self._accepts_calls:
             if self._quit_state is QuitState.RUNNING:
                 self._start_incoming_call(call_id, flow).deliver(message)
                 return
@@ -829,6 +867,87 @@ class Engine(CallHost):
         self.stats.dead_call_msgs += 1
         if self.tracer is not None:
             self.tracer.out_of_call(data, flow, self.wall_time())
+
+    # ------------------------------------------------------------------ 3PCC commands
+
+    def send_command(self, call: Call, text: str, dest: str | None) -> bool:
+        commands = self._commands
+        if commands is None or self._twin_lost:
+            return False
+        data = text.encode("latin-1") + COMMAND_END
+        if not commands.send(data, dest):
+            return False
+        if self.tracer is not None:
+            self.tracer.command_sent(call.call_id, data, self.wall_time())
+        return True
+
+    def send_abort_command(self, call: Call, text: str) -> None:
+        commands = self._commands
+        if commands is None or self._twin_lost:
+            return
+        data = text.encode("latin-1") + COMMAND_END
+        commands.broadcast(data)
+        if self.tracer is not None:
+            self.tracer.command_sent(call.call_id, data, self.wall_time())
+
+    def commands_connected(self) -> bool:
+        commands = self._commands
+        return commands is not None and not self._twin_lost and commands.connected
+
+    def _command_received(self, data: bytes) -> None:
+        """Route one command by its Call-ID (docs/sipp-behaviour.md, "3PCC"): to its call;
+        controller B creates a call for an unknown one; otherwise it is counted."""
+        text = data.decode("latin-1")
+        call_id = command_call_id(text)
+        if self.tracer is not None:
+            self.tracer.command_received(call_id or "", data, len(data) + 1, self.wall_time())
+        if call_id is None:
+            self._malformed_messages += 1
+            self.warning("3PCC command without Call-ID discarded:\n" + text)
+            return
+        call = self._calls.get(call_id)
+        if call is not None:
+            call.deliver_command(text)
+            return
+        if is_abort_command(text):
+            return  # the call has already ended here: nothing left to abort
+        if call_id in self._dead_calls:
+            self.stats.dead_call_msgs += 1
+            return
+        if self._twin_b and self._quit_state is QuitState.RUNNING:
+            self._new_call(
+                call_id=call_id, flow=self._twin_call_flow(), incoming=False, user_id=0
+            ).deliver_command(text)
+            return
+        self.stats.out_of_call_msgs += 1
+        self.warning("Discarding 3PCC command which can't be mapped to a known call:\n" + text)
+
+    def _twin_call_flow(self) -> Flow:
+        """Where a call controller B creates sends: the remote host, like a client's call."""
+        remote = self._remote
+        assert remote is not None
+        if self._streams is not None:
+            link = self._main_link
+            assert link is not None
+            return link.flow
+        assert self._main_transport is not None
+        return self._flow(self._main_transport, remote)
+
+    def _command_link_lost(self, reason: str) -> None:
+        """The twin (or a peer) is gone: no command can flow any more. Calls waiting for one
+        fail (FailedTcpClosed, dialog aborted); the run ends once the others have ended."""
+        if self._twin_lost:
+            return
+        self._twin_lost = True
+        role = self.scenario.twin_role
+        if role is TwinRole.CONTROLLER_B:
+            self.warning(f"3PCC controller A has ended -> exiting ({reason})")
+        else:
+            self.warning(f"3PCC twin has ended -> exiting ({reason})")
+        for call in list(self._calls.values()):
+            if not call.ended and call.waiting_for_command():
+                call.fail_outside(FailureReason.TCP_CLOSED, abort=True)
+        self.soft_quit("3PCC twin ended")
 
     # ------------------------------------------------------------------ creating calls
 

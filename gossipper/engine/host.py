@@ -109,6 +109,8 @@ class CallHost:
         self.pause_default_ms = int(config.timers.pause_default_s * 1000)
         self.needs_bookkeeping = bookkeeping_flags(scenario)
         self.fixed_pause_ms = fixed_pauses(scenario, self.pause_default_ms)
+        self.twin_mode = False
+        """3PCC: a command channel exists (``send_command`` and friends work)."""
         self._max_retrans_invite = max_retransmissions(
             is_invite=True,
             max_invite=config.timers.max_invite_retrans,
@@ -206,6 +208,21 @@ class CallHost:
 
     def stop_now(self) -> None:
         """``exec int_cmd="stop_now"``: exit at once with code 97."""
+        raise NotImplementedError
+
+    # 3PCC (engine/threepcc.py): commands go through the engine's command channel.
+
+    def send_command(self, call: Call, text: str, dest: str | None) -> bool:
+        """``<sendCmd>``: send ``text`` to the twin (``dest``: the extended-mode peer);
+        False when there is no connection to send it on."""
+        raise NotImplementedError
+
+    def send_abort_command(self, call: Call, text: str) -> None:
+        """An aborted call tells the twin (SIPp's ``3pcc_abort`` message); best effort."""
+        raise NotImplementedError
+
+    def commands_connected(self) -> bool:
+        """Whether a command can still arrive (the twin's connection is up)."""
         raise NotImplementedError
 
 

@@ -215,6 +215,20 @@ class TraceFormatBase:
         )
         return b"".join((encode_text(head), raw, b"\n"))
 
+    def command_sent_record(self, data: bytes, wall: float) -> bytes:
+        """messages.log: a 3PCC command left (``data`` ends with its ESC byte, as SIPp
+        prints it)."""
+        return self.sent_record(data, "TCP control", wall)
+
+    def command_received_record(self, text: bytes, size: int, wall: float) -> bytes:
+        """messages.log: a 3PCC command arrived; ``size`` counts its ESC byte, ``text`` is
+        printed without it (SIPp 3.6.1's record)."""
+        head = (
+            f"{_MESSAGE_SEPARATOR} {self.stamper.message_time(wall)}\n"
+            f"TCP control message received [{size}] bytes :\n\n"
+        )
+        return b"".join((encode_text(head), text, b"\n"))
+
     @staticmethod
     def lost_record(transport: str) -> bytes:
         """messages.log line of a message dropped on purpose (``-lost``)."""

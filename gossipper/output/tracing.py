@@ -235,6 +235,18 @@ class TraceFiles:
                 (wall, RECEIVED, raw, flow.transport_name)
             )
 
+    def command_sent(self, call_id: str, data: bytes, wall: float) -> None:
+        """A 3PCC command left (messages.log only, as SIPp)."""
+        messages = self._messages
+        if messages is not None:
+            messages.add(wall, call_id, self._format.command_sent_record(data, wall))
+
+    def command_received(self, call_id: str, text: bytes, size: int, wall: float) -> None:
+        """A 3PCC command arrived (messages.log only, as SIPp)."""
+        messages = self._messages
+        if messages is not None:
+            messages.add(wall, call_id, self._format.command_received_record(text, size, wall))
+
     def message_lost(self, call_id: str, data: bytes, flow: Flow, wall: float) -> None:
         """``-lost``/``lost=``: a message was dropped on purpose instead of being sent. SIPp
         writes one line (no separator) to messages.log and nothing to shortmessages."""

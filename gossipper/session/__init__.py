@@ -32,11 +32,12 @@ from gossipper.config import (
 )
 from gossipper.engine import Engine, EngineResult, EngineStatistics, QuitState
 from gossipper.engine.elements import new_run_stats
+from gossipper.engine.threepcc import TwinSetup
 from gossipper.interfaces import Address, ChannelLayer, Tracer, TransportFactory, WallClock
 from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_document
-from gossipper.scenario import RunEnv, Scenario
+from gossipper.scenario import RunEnv, Scenario, TwinRole
 from gossipper.scenario.tdm import TdmMap
-from gossipper.stats import RunStats, ScreenContext, StatsSnapshot, screen_state
+from gossipper.stats import RunStats, ScreenContext, ScreenState, StatsSnapshot, screen_state
 from gossipper.stats.counters import StatsWindow
 from gossipper.transport.layers import channel_layer_for
 
@@ -89,6 +90,8 @@ class RunPlan:
     rx_scenario: Scenario | None = None
     """``-rxsf``/``-rxsn``: the server scenario of SIPp 3.7's mixed mode (with a client
     ``scenario``); its injection file is ``config.identity.rx_injection_file``."""
+    twin: TwinSetup | None = None
+    """3PCC: the command channel's set-up (``-3pcc`` or ``-master``/``-slave``), else None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,7 @@ class Run:
             rx_scenario=plan.rx_scenario,
             rx_env=rx_env,
             rx_stats=self.rx_stats,
+            twin=plan.twin,
         )
         # The -fd files' own statistics window (error codes belong to it), and the screens'.
         self._log_window: StatsWindow = self.engine.open_stats_window(error_codes=True)
@@ -257,6 +261,9 @@ class Run:
             paused=statistics.traffic_paused,
             server=statistics.is_server,
         )
+        if state in (ScreenState.RUNNING, ScreenState.SERVER) and self.plan.twin is not None:
+            # 3PCC: SIPp's bottom line names the role instead (reference 6.8).
+            state = _twin_screen_state(self.plan.scenario.twin_role, self.plan.twin)
         text = screen_dump(
             self.display_snapshot(),
             server=statistics.is_server,
@@ -398,6 +405,18 @@ async def open_run(plan: RunPlan) -> AsyncIterator[Run]:
             run.traces.close()
         if run.rx_traces is not None:
             run.rx_traces.close()
+
+
+def _twin_screen_state(role: TwinRole, twin: TwinSetup) -> ScreenState:
+    if twin.extended:
+        if role is TwinRole.CONTROLLER_B:
+            return ScreenState.SLAVE
+        return ScreenState.MASTER_PASSIVE if role is TwinRole.A_PASSIVE else ScreenState.MASTER
+    if role is TwinRole.CONTROLLER_B:
+        return ScreenState.THREE_PCC_CONTROLLER_B
+    if role is TwinRole.A_PASSIVE:
+        return ScreenState.THREE_PCC_A_PASSIVE
+    return ScreenState.THREE_PCC_CONTROLLER_A
 
 
 def _build_env(plan: RunPlan, injection: dict[str, InjectionFile]) -> RunEnv:

@@ -36,10 +36,11 @@ import trio
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.engine.engine import FIRST_DEFAULT_PORT
+from gossipper.engine.threepcc import DEFAULT_TWIN_PORT, TwinSetup
 from gossipper.errors import ConfigError, ExitStatus, first_gossipper_error
 from gossipper.interfaces import Address
 from gossipper.output import write_json_atomic
-from gossipper.scenario import Scenario
+from gossipper.scenario import Scenario, TwinRole
 from gossipper.session import Run, RunPlan, open_run
 from gossipper.sim.clock import DEFAULT_EPOCH_S, SimWallClock, new_virtual_clock
 from gossipper.sim.faults import FaultPlan
@@ -58,8 +59,13 @@ __all__ = [
     "PEER_DRAIN_S",
     "PEER_PID",
     "SERVER_HOST",
+    "TWIN_HOST",
+    "TWIN_PEER_HOST",
+    "TWIN_PEER_PID",
+    "TWIN_PID",
     "SimSide",
     "SimulationPlan",
+    "ThreePccSides",
     "SimulationResult",
     "derive_seed",
     "run_simulation",
@@ -73,6 +79,14 @@ MAIN_PID = 4242
 """pid of the main side (``[pid]``, Call-IDs, trace file names)."""
 PEER_PID = 4343
 """pid of the peer side."""
+TWIN_HOST = "10.0.0.3"
+"""3PCC: simulated address of the main side's twin controller."""
+TWIN_PEER_HOST = "10.0.0.4"
+"""3PCC: simulated address of the twin's server."""
+TWIN_PID = 4444
+"""3PCC: pid of the twin controller."""
+TWIN_PEER_PID = 4545
+"""3PCC: pid of the twin's server."""
 PEER_DRAIN_S = 64.0
 """Virtual seconds the peer may take to finish its calls after the main side ended (64 x T1,
 the longest SIPp transaction timer with default settings)."""
@@ -109,6 +123,17 @@ class SimSide:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreePccSides:
+    """A 3PCC simulation's other half: the main controller's twin (its command partner) and
+    the twin's own SIP server. The main side's ``peer`` is the main controller's server."""
+
+    twin: SimSide
+    twin_peer: SimSide
+    command_port: int = DEFAULT_TWIN_PORT
+    """Where controller B listens for commands (on its host)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SimulationPlan:
     """Everything a simulation depends on; the same plan gives the same bytes.
 
@@ -128,6 +153,8 @@ class SimulationPlan:
     """Keep the bytes of every distinct datagram (``SimulationResult.payloads``)."""
     max_rounds_per_instant: int = MAX_ROUNDS_PER_INSTANT
     """Rounds at one virtual instant after which the run stops as stalled (SimulationStalled)."""
+    three_pcc: ThreePccSides | None = None
+    """3PCC: four engines (two controllers, two servers) instead of two."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +173,8 @@ class SimulationResult:
     """``<exec command>`` actions not run (the simulation starts no process)."""
     payloads: dict[str, bytes]
     """Datagram bytes by event-log digest, when the plan asked for them (else empty)."""
+    others: tuple[tuple[str, EngineResult], ...] = ()
+    """3PCC: (scenario base name, result) of the twin and the twin's server."""
 
 
 def run_simulation(plan: SimulationPlan, stdout: TextIO, stderr: TextIO) -> SimulationResult:
@@ -186,6 +215,9 @@ def _is_mixed(plan: SimulationPlan) -> bool:
 
 
 def _check_plan(plan: SimulationPlan) -> None:
+    if plan.three_pcc is not None:
+        _check_3pcc_plan(plan, plan.three_pcc)
+        return
     if _is_mixed(plan):
         if plan.main.scenario.is_server or plan.peer.scenario.is_server:
             raise ConfigError("gossipper sim: mixed mode (-rxsf/-rxsn) needs client scenarios")
@@ -197,6 +229,33 @@ def _check_plan(plan: SimulationPlan) -> None:
         )
     if plan.main.host == plan.peer.host:
         raise ConfigError("gossipper sim: the two sides need different simulated hosts")
+
+
+def _controller_role(side: SimSide) -> TwinRole:
+    role = side.scenario.twin_role
+    if role not in (TwinRole.CONTROLLER_A, TwinRole.CONTROLLER_B):
+        raise ConfigError(
+            f"gossipper sim: {side.scenario.source_label} is not a 3PCC controller (a client"
+            " scenario with sendCmd first, or a scenario with recvCmd first)"
+        )
+    return role
+
+
+def _check_3pcc_plan(plan: SimulationPlan, sides: ThreePccSides) -> None:
+    if _controller_role(plan.main) == _controller_role(sides.twin):
+        raise ConfigError(
+            "gossipper sim: the 3PCC twin must be the other controller (3pcc-C-A with"
+            " 3pcc-C-B; try -twin 3pcc-C-B or -twin 3pcc-C-A)"
+        )
+    for server in (plan.peer, sides.twin_peer):
+        if not server.scenario.is_server or server.scenario.twin_role is not TwinRole.NONE:
+            raise ConfigError(
+                f"gossipper sim: {server.scenario.source_label} must be a plain server scenario"
+                " (the SIP party of a 3PCC controller, e.g. 3pcc-A or 3pcc-B)"
+            )
+    hosts = [plan.main.host, plan.peer.host, sides.twin.host, sides.twin_peer.host]
+    if len(set(hosts)) != len(hosts):
+        raise ConfigError("gossipper sim: the four 3PCC sides need different simulated hosts")
 
 
 def simulation_report(plan: SimulationPlan, result: SimulationResult) -> str:
@@ -225,6 +284,12 @@ def simulation_report(plan: SimulationPlan, result: SimulationResult) -> str:
         f" {peer.successful_calls} successful, {peer.failed_calls} failed,"
         f" {peer.retransmissions} retransmissions",
     ]
+    for label, other in result.others:
+        counts = other.snapshot.cumulative
+        lines.append(
+            f"  {label}: {counts.total_calls} calls, {counts.successful_calls} successful,"
+            f" {counts.failed_calls} failed, {counts.retransmissions} retransmissions"
+        )
     failed = result.main.snapshot.cumulative.failed_calls
     if plan.reproduce_command is not None and (
         failed or result.exit_status not in (ExitStatus.SUCCESS, ExitStatus.NO_CALLS)
@@ -245,7 +310,12 @@ class _Runner:
         self.screens = ""
 
     def _plan(
-        self, side: SimSide, network: SimNetwork, remote: Address | None, role: str
+        self,
+        side: SimSide,
+        network: SimNetwork,
+        remote: Address | None,
+        role: str,
+        twin: TwinSetup | None = None,
     ) -> RunPlan:
         commands = self.commands
 
@@ -278,6 +348,7 @@ class _Runner:
             ),
             ooc_scenario=side.ooc_scenario,
             rx_scenario=side.rx_scenario,
+            twin=twin,
         )
 
     async def _open_mixed(
@@ -309,6 +380,8 @@ class _Runner:
             record_payloads=plan.record_payloads,
             max_rounds_per_instant=plan.max_rounds_per_instant,
         )
+        if plan.three_pcc is not None:
+            return await self._simulate_3pcc(network, plan.three_pcc)
         async with trio.open_nursery() as nursery:
             await nursery.start(network.run)
             # The server side opens first: the client needs its address (host:5060 by default).
@@ -369,4 +442,87 @@ class _Runner:
             files=tuple(sorted(self.files)),
             skipped_commands=len(self.commands),
             payloads=network.payloads(),
+        )
+
+    async def _simulate_3pcc(self, network: SimNetwork, sides: ThreePccSides) -> SimulationResult:
+        """Four engines: each controller with its SIP server, the controllers linked by the
+        command channel. Servers open first, then controller B (it listens for commands),
+        then controller A (it connects at start-up). The run is the main side's; when it
+        ends the others get a soft quit and PEER_DRAIN_S of virtual time, as the peer of a
+        two-sided run."""
+        plan = self.plan
+        main = plan.main
+        main_is_a = main.scenario.twin_role is TwinRole.CONTROLLER_A
+        controller_a, controller_b = (main, sides.twin) if main_is_a else (sides.twin, main)
+        server_a, server_b = (
+            (plan.peer, sides.twin_peer) if main_is_a else (sides.twin_peer, plan.peer)
+        )
+        roles = {
+            id(main): "main",
+            id(plan.peer): "peer",
+            id(sides.twin): "twin",
+            id(sides.twin_peer): "twin_peer",
+        }
+        command_address = TwinSetup(twin=(controller_b.host, sides.command_port))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(network.run)
+            async with contextlib.AsyncExitStack() as stack:
+                runs = {}
+                for server in (server_a, server_b):
+                    runs[id(server)] = await stack.enter_async_context(
+                        open_run(self._plan(server, network, None, roles[id(server)]))
+                    )
+                for controller, server in ((controller_b, server_b), (controller_a, server_a)):
+                    remote = runs[id(server)].engine.local_address
+                    runs[id(controller)] = await stack.enter_async_context(
+                        open_run(
+                            self._plan(
+                                controller, network, remote, roles[id(controller)], command_address
+                            )
+                        )
+                    )
+                main_run = runs[id(main)]
+                others = [plan.peer, sides.twin, sides.twin_peer]
+                results: dict[int, EngineResult] = {}
+                done = {id(side): trio.Event() for side in others}
+
+                async def run_other(side: SimSide) -> None:
+                    results[id(side)] = await runs[id(side)].run()
+                    done[id(side)].set()
+
+                for side in others:
+                    nursery.start_soon(run_other, side)
+                main_result = await main_run.run()
+                end_time_s = trio.current_time()
+                report = main_run.finish(main_result)
+                self.screens = report.exit_screens
+                self.trace_errors.extend(report.problems)
+                self.files.extend(report.files)
+                # The twin first (its calls still talk to its server), then the servers.
+                for side in (sides.twin, plan.peer, sides.twin_peer):
+                    runs[id(side)].engine.soft_quit("main side ended")
+                    with trio.move_on_after(PEER_DRAIN_S):
+                        await done[id(side)].wait()
+                for side in others:
+                    runs[id(side)].engine.interrupt()
+                    await done[id(side)].wait()
+            nursery.cancel_scope.cancel()
+        if main.config.traces.summary_json:
+            path = os.path.join(plan.directory, main.config.traces.summary_json)
+            write_json_atomic(path, main_run.summary_document(main_result, plan.tool_version))
+            self.files.append(path)
+        return SimulationResult(
+            exit_status=main_result.exit_status,
+            main=main_result,
+            peer=results[id(plan.peer)],
+            network=network.statistics(),
+            events=tuple(network.events()),
+            end_time_s=end_time_s,
+            files=tuple(sorted(self.files)),
+            skipped_commands=len(self.commands),
+            payloads=network.payloads(),
+            others=(
+                (f"Twin {sides.twin.scenario.base_name}", results[id(sides.twin)]),
+                (f"Twin's peer {sides.twin_peer.scenario.base_name}", results[id(sides.twin_peer)]),
+            ),
         )

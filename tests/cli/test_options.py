@@ -63,6 +63,7 @@ SUPPORTED_NAMES = names_in(
     -cid_type -rfc3339 -bind_to_device -sendbuffer_warn -tdmmap
     -aka_K -aka_OP -aka_AMF -watchdog_interval -watchdog_reset -watchdog_minor_threshold
     -watchdog_major_threshold -watchdog_minor_maxtriggers -watchdog_major_maxtriggers
+    -3pcc -master -slave -slave_cfg
     """
 )
 
@@ -126,6 +127,12 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-rsa", "10.0.0.1:5080"], "rsa_host", "10.0.0.1"),
     (["-rsa", "10.0.0.1:5080"], "rsa_port", 5080),
     (["-rsa", "proxy.example"], "rsa_port", 5060),
+    (["-3pcc", "127.0.0.1:9000"], "twin_host", "127.0.0.1"),
+    (["-3pcc", "127.0.0.1:9000"], "twin_port", 9000),
+    (["-3pcc", "twin.example"], "twin_port", 6060),
+    (["-master", "m", "-slave_cfg", "peers.cfg"], "master_name", "m"),
+    (["-slave", "s1", "-slave_cfg", "peers.cfg"], "slave_name", "s1"),
+    (["-slave", "s1", "-slave_cfg", "peers.cfg"], "slave_cfg", "peers.cfg"),
     (["-s", "alice"], "service", "alice"),
     (["-cid_str", "%u@x"], "call_id_template", "%u@x"),
     (["-r", "7.5"], "rate", 7.5),
@@ -438,9 +445,7 @@ def test_unavailable_option_is_refused_with_its_reason(name: str) -> None:
 
 
 def test_not_yet_is_refused_even_after_valid_options() -> None:
-    assert config_error(["-r", "5", "host", "-3pcc", "1.2.3.4:6060"]) == (
-        "-3pcc is not supported yet"
-    )
+    assert config_error(["-r", "5", "host", "-plugin", "x.so"]) == ("-plugin is not supported yet")
 
 
 @pytest.mark.parametrize(
@@ -980,6 +985,10 @@ def test_every_option_has_a_scope_and_sim_only_options_are_not_runconfig_fields(
         "-cp",
         "-rsa",
         "-bg",
+        "-3pcc",
+        "-master",
+        "-slave",
+        "-slave_cfg",
     }
 
 
@@ -1034,7 +1043,7 @@ def test_sim_help_lists_sim_options_and_names_the_refused_ones() -> None:
     for spec in OPTIONS:
         listed = re.search(rf"^  {re.escape(spec.name)} ", text, re.MULTILINE) is not None
         assert listed == (spec.scope == SIM), spec.name
-    assert "refuses: -v, -sd, -cp, -rsa, -bg." in text
+    assert "refuses: -v, -sd, -cp, -rsa, -bg, -3pcc, -master, -slave,\n-slave_cfg." in text
     assert all(len(line) <= 100 for line in text.splitlines())
     assert isinstance(SIM, Scope)
 
