@@ -445,7 +445,9 @@ def test_unavailable_option_is_refused_with_its_reason(name: str) -> None:
 
 
 def test_not_yet_is_refused_even_after_valid_options() -> None:
-    assert config_error(["-r", "5", "host", "-plugin", "x.so"]) == ("-plugin is not supported yet")
+    assert config_error(["-r", "5", "host", "-rtp_payload", "8"]) == (
+        "-rtp_payload is not supported yet"
+    )
 
 
 @pytest.mark.parametrize(
