@@ -64,6 +64,10 @@ CONTROL_TRANSPORT = "TCP control"
 _READ_BYTES = 65536
 
 
+_CLOSE_GAP_S = 0.1
+"""Pause between closing two command connections at the end of a run (see aclose)."""
+
+
 class TwinConnectError(GossipperError):
     """Controller A (or the master) cannot reach its twin at start-up: SIPp exits 255."""
 
@@ -401,7 +405,12 @@ class CommandChannel:
             await self._listener.aclose()
         links = [self._twin] if self._twin is not None else []
         links += list(self._outgoing.values()) + self._accepted
-        for link in links:
+        for number, link in enumerate(links):
+            if number:
+                # One connection at a time: SIPp 3.6.1 as an extended-mode slave aborts
+                # (socket.cpp "Assertion `sock' failed") when both connections to its master
+                # close in the same poll round.
+                await trio.sleep(_CLOSE_GAP_S)
             if link.state is _State.UP:
                 # The writer drains the queue, sees DOWN and stops.
                 link.state = _State.DOWN
