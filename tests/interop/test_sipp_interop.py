@@ -182,7 +182,7 @@ def test_486_rejections_are_counted_alike(sipp_binary: str, tmp_path: pathlib.Pa
     )  # fmt: skip
     # gossipper uac against the same SIPp UAS.
     port = free_udp_port()
-    rc_uac_ours, _ = _run_uac_pair(
+    rc_uac_ours, rc_sipp_uas = _run_uac_pair(
         gossipper_command(
             "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-nostdin",
             "-p", str(free_udp_port()), "-m", str(calls), "-r", "20",
@@ -194,7 +194,7 @@ def test_486_rejections_are_counted_alike(sipp_binary: str, tmp_path: pathlib.Pa
     )  # fmt: skip
     # SIPp uac against the gossipper 486 UAS.
     port = free_udp_port()
-    _, rc_uas_ours = _run_uac_pair(
+    rc_sipp_uac, rc_uas_ours = _run_uac_pair(
         [
             sipp_binary, "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-nostdin",
             "-p", str(free_udp_port()), "-m", str(calls), "-r", "20",
@@ -225,3 +225,22 @@ def test_486_rejections_are_counted_alike(sipp_binary: str, tmp_path: pathlib.Pa
     )
     assert rc_uac_ref == rc_uac_ours == 1
     assert rc_uas_ref == rc_uas_ours == 0
+    # SIPp's side of the mixed runs: its UAS saw every ACK of gossipper's uac (a missing or
+    # wrong ACK fails its call), and its uac counted gossipper's 486s as it counts SIPp's.
+    sipp_uas = sipp_counts(tmp_path / "sipp_uas_2.csv")
+    assert rc_sipp_uas == 0
+    assert (sipp_uas.created, sipp_uas.successful, sipp_uas.failed) == (
+        ref_uas.created,
+        ref_uas.successful,
+        ref_uas.failed,
+    )
+    assert sipp_uas.retransmissions == ref_uas.retransmissions == 0
+    sipp_uac = sipp_counts(tmp_path / "sipp_uac_3.csv")
+    assert rc_sipp_uac == 1
+    assert (sipp_uac.created, sipp_uac.failed, sipp_uac.failed_unexpected, sipp_uac.successful) == (
+        ref_uac.created,
+        ref_uac.failed,
+        ref_uac.failed_unexpected,
+        ref_uac.successful,
+    )
+    assert ref_uas.created == ref_uac.created == calls
