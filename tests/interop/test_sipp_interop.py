@@ -244,3 +244,41 @@ def test_486_rejections_are_counted_alike(sipp_binary: str, tmp_path: pathlib.Pa
         ref_uac.successful,
     )
     assert ref_uas.created == ref_uac.created == calls
+
+
+@pytest.mark.parametrize(("password", "accepted"), [("secret", True), ("not-the-secret", False)])
+def test_digest_answer_checked_by_sipp_verifyauth(
+    sipp_binary: str, tmp_path: pathlib.Path, password: str, accepted: bool
+) -> None:
+    """SIPp challenges every REGISTER with a 401 (its own nonce per call) and checks
+    gossipper's [authentication] answer with verifyauth: 200 when right, 403 when not. The
+    wrong password must be refused, or the check proves nothing."""
+    calls = 5
+    port = free_udp_port()
+    rc_uac, rc_uas = _run_uac_pair(
+        gossipper_command(
+            "-sf", str(DATA / "uac_register_auth.xml"), f"{LOOPBACK}:{port}", "-i", LOOPBACK,
+            "-p", str(free_udp_port()), "-m", str(calls), "-r", "10", "-nostdin",
+            "-au", "alice", "-ap", password, "-summary_json", str(tmp_path / "uac.json"),
+            # A refused REGISTER is aborted; SIPp's abort logic (and gossipper's) would send a
+            # BYE after it, which SIPp's UAS would count as an unexpected message.
+            "-default_behaviors", "all,-bye",
+        ),
+        [
+            sipp_binary, "-sf", str(DATA / "uas_verifyauth.xml"), "-i", LOOPBACK,
+            "-p", str(port), "-nostdin", "-m", str(calls),
+            "-trace_stat", "-stf", str(tmp_path / "sipp_uas.csv"), "-fd", "1",
+        ],
+        port,
+        tmp_path,
+    )  # fmt: skip
+    ours = gossipper_counts(tmp_path / "uac.json")
+    theirs = sipp_counts(tmp_path / "sipp_uas.csv")
+    assert rc_uas == 0
+    assert theirs.created == theirs.successful == calls  # SIPp's scenario ends either way
+    if accepted:
+        assert rc_uac == 0
+        assert ours.created == ours.successful == calls
+    else:
+        assert rc_uac == 1
+        assert ours.failed == ours.failed_unexpected == calls  # a 403 where a 200 was expected
