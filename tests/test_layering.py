@@ -20,8 +20,11 @@ OUTPUT = "output"
 
 FORBIDDEN_CALLS = {
     ("time", "time"),
+    ("time", "time_ns"),
     ("time", "monotonic"),
+    ("time", "monotonic_ns"),
     ("time", "perf_counter"),
+    ("time", "perf_counter_ns"),
     ("time", "sleep"),
     ("random", "random"),
     ("random", "randint"),
@@ -30,6 +33,11 @@ FORBIDDEN_CALLS = {
     ("random", "seed"),
     ("os", "getpid"),
 }
+# datetime.datetime.now(), datetime.date.today(), date.today()...: the wall clock by another name.
+WALL_CLOCK_METHODS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
+                      ("date", "today")}  # fmt: skip
+# Without an argument these read the current time.
+CURRENT_TIME_FUNCTIONS = {"localtime", "gmtime", "ctime", "asctime", "strftime"}
 FORBIDDEN_IMPORTS = {"trio", "socket", "urwid", "quart", "quart_trio", "hypercorn", "selectors"}
 
 
@@ -63,7 +71,28 @@ def test_pure_layers_use_no_clock_randomness_or_sockets() -> None:
                 and (node.value.id, node.attr) in FORBIDDEN_CALLS
             ):
                 problems.append(f"{path}:{node.lineno}: {node.value.id}.{node.attr}")
+            elif isinstance(node, ast.Attribute) and (_last_name(node.value), node.attr) in (
+                WALL_CLOCK_METHODS
+            ):
+                problems.append(f"{path}:{node.lineno}: {_last_name(node.value)}.{node.attr}")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and _last_name(node.func.value) == "time"
+                and node.func.attr in CURRENT_TIME_FUNCTIONS
+                and len(node.args) < (2 if node.func.attr == "strftime" else 1)
+            ):
+                problems.append(f"{path}:{node.lineno}: time.{node.func.attr}() reads the clock")
     assert problems == []
+
+
+def _last_name(node: ast.expr) -> str | None:
+    """``datetime`` for ``datetime`` and for ``datetime.datetime`` (the name before the dot)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
 
 
 def _imported_modules(path: pathlib.Path) -> list[tuple[int, str]]:

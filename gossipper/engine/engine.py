@@ -422,6 +422,15 @@ class Engine(CallHost):
                 host.env.transport = self.env.transport
                 host.rebind_scenario(host.scenario.bind(host.env))
 
+    def close_sockets(self) -> None:
+        """Close the datagram sockets ``open`` bound (again is harmless). ``run`` calls it at
+        its end; ``session.open_run`` calls it too, for a run cancelled before that end (the
+        ``-peer`` run, an interrupt), which would otherwise leak them."""
+        if self._per_ip is not None:
+            self._per_ip.close()
+        elif self._main_transport is not None:
+            self._main_transport.close()
+
     async def run(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> EngineResult:
@@ -479,10 +488,7 @@ class Engine(CallHost):
             if streams is not None:
                 await streams.close()
             nursery.cancel_scope.cancel()
-        if self._per_ip is not None:
-            self._per_ip.close()
-        elif self._main_transport is not None:
-            self._main_transport.close()
+        self.close_sockets()
         if self._on_dump is not None:
             await self._dump()
         self._final_snapshot = self.snapshot()

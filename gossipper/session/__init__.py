@@ -401,6 +401,7 @@ async def open_run(plan: RunPlan) -> AsyncIterator[Run]:
     try:
         yield run
     finally:
+        run.engine.close_sockets()
         if run.traces is not None:
             run.traces.close()
         if run.rx_traces is not None:

@@ -206,18 +206,40 @@ def test_sigusr2_dumps_screens_and_sigusr1_quits(tmp_path: pathlib.Path) -> None
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
+
+    def screens() -> list[str]:
+        """The Scenario Screens written so far (the start-up dump is the first)."""
+        found = list(tmp_path.glob("uac_*_screen.log"))
+        if not found:
+            return []
+        return found[0].read_text().split("Scenario Screen")[1:]
+
+    def wait_for(count: int) -> list[str]:
+        deadline = time.monotonic() + 15
+        while len(written := screens()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return written
+
     try:
-        time.sleep(1.5)
+        # The start-up dump; the periodic ones come every -fd 60 s, far beyond this test.
+        assert len(wait_for(1)) == 1
+        time.sleep(1.5)  # about 30 calls at 20 calls/s
+        assert len(screens()) == 1
         os.kill(process.pid, signal.SIGUSR2)
-        time.sleep(0.5)
-        (screen_file,) = tmp_path.glob("uac_*_screen.log")
-        assert "Scenario Screen" in screen_file.read_text()
+        written = wait_for(2)
+        assert len(written) == 2, "SIGUSR2 wrote no screen"
+        # The new screen shows the traffic since start-up: calls were made.
+        total_calls = int(written[1].splitlines()[2].split()[-2])
+        assert total_calls > 0, written[1]
         os.kill(process.pid, signal.SIGUSR1)
         out, err = process.communicate(timeout=20)
     finally:
         process.kill()
+        process.communicate()
     assert process.returncode == 0, err
     assert "Test Terminated" in out
+    # SIGUSR1 dumps once more before quitting.
+    assert len(screens()) >= 3
 
 
 def test_ipv6_loopback_uac_against_uas(

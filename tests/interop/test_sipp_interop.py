@@ -182,7 +182,7 @@ def test_486_rejections_are_counted_alike(sipp_binary: str, tmp_path: pathlib.Pa
     )  # fmt: skip
     # gossipper uac against the same SIPp UAS.
     port = free_udp_port()
-    rc_uac_ours, _ = _run_uac_pair(
+    rc_uac_ours, rc_sipp_uas = _run_uac_pair(
         gossipper_command(
             "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-nostdin",
             "-p", str(free_udp_port()), "-m", str(calls), "-r", "20",
@@ -194,7 +194,7 @@ def test_486_rejections_are_counted_alike(sipp_binary: str, tmp_path: pathlib.Pa
     )  # fmt: skip
     # SIPp uac against the gossipper 486 UAS.
     port = free_udp_port()
-    _, rc_uas_ours = _run_uac_pair(
+    rc_sipp_uac, rc_uas_ours = _run_uac_pair(
         [
             sipp_binary, "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-nostdin",
             "-p", str(free_udp_port()), "-m", str(calls), "-r", "20",
@@ -225,3 +225,60 @@ def test_486_rejections_are_counted_alike(sipp_binary: str, tmp_path: pathlib.Pa
     )
     assert rc_uac_ref == rc_uac_ours == 1
     assert rc_uas_ref == rc_uas_ours == 0
+    # SIPp's side of the mixed runs: its UAS saw every ACK of gossipper's uac (a missing or
+    # wrong ACK fails its call), and its uac counted gossipper's 486s as it counts SIPp's.
+    sipp_uas = sipp_counts(tmp_path / "sipp_uas_2.csv")
+    assert rc_sipp_uas == 0
+    assert (sipp_uas.created, sipp_uas.successful, sipp_uas.failed) == (
+        ref_uas.created,
+        ref_uas.successful,
+        ref_uas.failed,
+    )
+    assert sipp_uas.retransmissions == ref_uas.retransmissions == 0
+    sipp_uac = sipp_counts(tmp_path / "sipp_uac_3.csv")
+    assert rc_sipp_uac == 1
+    assert (sipp_uac.created, sipp_uac.failed, sipp_uac.failed_unexpected, sipp_uac.successful) == (
+        ref_uac.created,
+        ref_uac.failed,
+        ref_uac.failed_unexpected,
+        ref_uac.successful,
+    )
+    assert ref_uas.created == ref_uac.created == calls
+
+
+@pytest.mark.parametrize(("password", "accepted"), [("secret", True), ("not-the-secret", False)])
+def test_digest_answer_checked_by_sipp_verifyauth(
+    sipp_binary: str, tmp_path: pathlib.Path, password: str, accepted: bool
+) -> None:
+    """SIPp challenges every REGISTER with a 401 (its own nonce per call) and checks
+    gossipper's [authentication] answer with verifyauth: 200 when right, 403 when not. The
+    wrong password must be refused, or the check proves nothing."""
+    calls = 5
+    port = free_udp_port()
+    rc_uac, rc_uas = _run_uac_pair(
+        gossipper_command(
+            "-sf", str(DATA / "uac_register_auth.xml"), f"{LOOPBACK}:{port}", "-i", LOOPBACK,
+            "-p", str(free_udp_port()), "-m", str(calls), "-r", "10", "-nostdin",
+            "-au", "alice", "-ap", password, "-summary_json", str(tmp_path / "uac.json"),
+            # A refused REGISTER is aborted; SIPp's abort logic (and gossipper's) would send a
+            # BYE after it, which SIPp's UAS would count as an unexpected message.
+            "-default_behaviors", "all,-bye",
+        ),
+        [
+            sipp_binary, "-sf", str(DATA / "uas_verifyauth.xml"), "-i", LOOPBACK,
+            "-p", str(port), "-nostdin", "-m", str(calls),
+            "-trace_stat", "-stf", str(tmp_path / "sipp_uas.csv"), "-fd", "1",
+        ],
+        port,
+        tmp_path,
+    )  # fmt: skip
+    ours = gossipper_counts(tmp_path / "uac.json")
+    theirs = sipp_counts(tmp_path / "sipp_uas.csv")
+    assert rc_uas == 0
+    assert theirs.created == theirs.successful == calls  # SIPp's scenario ends either way
+    if accepted:
+        assert rc_uac == 0
+        assert ours.created == ours.successful == calls
+    else:
+        assert rc_uac == 1
+        assert ours.failed == ours.failed_unexpected == calls  # a 403 where a 200 was expected

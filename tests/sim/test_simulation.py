@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
+import datetime
 import io
 import os
 import pathlib
@@ -30,18 +30,14 @@ from gossipper.errors import ExitStatus
 from gossipper.sim import CLIENT_HOST, EventKind, SimulationResult, run_simulation
 from gossipper.sip import SipMessage, parse_message
 from gossipper.stats import FailureReason
+from tests import golden_tool
 from tests.golden_tool import CASES, GoldenCase, run_case
 from tests.sim._scheduling import shuffled_scheduling
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+GOLDEN_INPUTS = golden_tool.INPUTS
+HASH_SEEDS = ("0", "98765")
 _CASES = {case.name: case for case in CASES}
-
-
-def _digest(outputs: dict[str, bytes]) -> str:
-    hasher = hashlib.sha256()
-    for name in sorted(outputs):
-        hasher.update(name.encode() + b"\0" + hashlib.sha256(outputs[name]).digest())
-    return hasher.hexdigest()
 
 
 def _run(case: GoldenCase, tmp_path: pathlib.Path, tag: str) -> dict[str, bytes]:
@@ -65,38 +61,102 @@ def test_outputs_do_not_depend_on_trio_scheduling_order(name: str, tmp_path: pat
             assert shuffled[file_name] == data, f"{file_name} differs under shuffle seed {seed}"
 
 
+def _run_in_subprocess(
+    case: GoldenCase, directory: pathlib.Path, hash_seed: str
+) -> dict[str, bytes]:
+    """``run_case`` in a fresh interpreter with PYTHONHASHSEED=hash_seed (same output names)."""
+    directory.mkdir()
+    for name in case.inputs:
+        (directory / name).write_bytes((GOLDEN_INPUTS / name).read_bytes())
+    env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-m", "gossipper", *case.argv],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    outputs = {
+        path.name: path.read_bytes()
+        for path in sorted(directory.iterdir())
+        if path.is_file() and path.name not in case.inputs
+    }
+    outputs["stdout.txt"] = done.stdout
+    outputs["stderr.txt"] = done.stderr
+    outputs["exit_status.txt"] = f"{done.returncode}\n".encode()
+    return outputs
+
+
+def test_hash_seeds_reach_the_child_process() -> None:
+    """The test below means something only if PYTHONHASHSEED changes the child's str hashes."""
+    hashes = {
+        subprocess.run(
+            [sys.executable, "-c", "print(hash('gossipper'))"],
+            env=dict(os.environ, PYTHONHASHSEED=seed),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in HASH_SEEDS
+    }
+    assert len(hashes) == len(HASH_SEEDS)
+
+
 # tls_ln: real TLS handshakes with fresh random keys per run; tcp_tn_resets: stream faults.
 @pytest.mark.parametrize("name", ["loss_10pct", "tls_ln", "tcp_tn_resets"])
 def test_same_bytes_in_separate_processes_with_different_hash_seeds(
     tmp_path: pathlib.Path, name: str
 ) -> None:
     case = _CASES[name]
-    prints = set()
-    for hash_seed in ("0", "98765"):
-        directory = tmp_path / f"hash{hash_seed}"
-        directory.mkdir()
-        env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=str(ROOT))
-        done = subprocess.run(
-            [sys.executable, "-m", "gossipper", *case.argv],
-            cwd=directory,
-            env=env,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        outputs = {path.name: path.read_bytes() for path in directory.iterdir()}
-        outputs["stdout"] = done.stdout
-        outputs["exit"] = str(done.returncode).encode()
-        assert len(outputs) > 10  # every trace file, the summary, stdout
-        prints.add(_digest(outputs))
-    in_process = run_case(case, tmp_path)
-    assert len(prints) == 1
-    assert (tmp_path / "summary.json").read_bytes() == in_process["summary.json"]
+    runs = {seed: _run_in_subprocess(case, tmp_path / f"hash{seed}", seed) for seed in HASH_SEEDS}
+    runs["in-process"] = _run(case, tmp_path, "in_process")
+    reference = runs["in-process"]
+    assert len(reference) > 10  # every trace file, the summary, stdout, stderr, exit status
+    for label, outputs in runs.items():
+        assert sorted(outputs) == sorted(reference), label
+        for file_name, data in reference.items():
+            assert outputs[file_name] == data, f"{file_name} differs under PYTHONHASHSEED={label}"
 
 
-def test_a_simulation_opens_no_network_socket_thread_or_wall_clock(
+# Clocks a simulation must not read: the wall clock from anywhere (trio included), the
+# monotonic/performance clocks from gossipper's own code (trio's MockClock reads one itself).
+WALL_CLOCKS = {
+    (time, "time"),
+    (time, "time_ns"),
+    (datetime.datetime, "now"),
+    (datetime.datetime, "utcnow"),
+    (datetime.datetime, "today"),
+    (datetime.date, "today"),
+}
+MONOTONIC_CLOCKS = {
+    (time, "monotonic"),
+    (time, "monotonic_ns"),
+    (time, "perf_counter"),
+    (time, "perf_counter_ns"),
+}
+GOSSIPPER_SOURCES = str(ROOT / "gossipper")
+
+
+def _clock_read(arg: Any, clocks: set[tuple[Any, str]]) -> str | None:
+    """The clock a ``c_call`` profile event calls, if it is one of ``clocks``. By identity:
+    ``__self__`` of other builtins may be unhashable (a list's ``append``)."""
+    name = getattr(arg, "__name__", None)
+    owner = getattr(arg, "__self__", None)
+    if any(owner is clock_owner and name == clock_name for clock_owner, clock_name in clocks):
+        return str(name)
+    return None
+
+
+def test_a_simulation_opens_no_network_socket_thread_or_clock(
     monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
+    """A sim run is a function of its seed: no real socket, thread, wall clock or (in
+    gossipper's code) monotonic clock. Clock calls are caught by a profile hook, which sees
+    them however the function was reached (``from time import time``, a default argument
+    ``now=time.time``, ``datetime.datetime.now(tz)``); in the mypyc-compiled build, calls from
+    compiled modules are invisible to it, and the patched ``time.time``/``time.time_ns`` still
+    catch those made through the module."""
     seen: list[str] = []
     real_start = threading.Thread.start
 
@@ -111,16 +171,62 @@ def test_a_simulation_opens_no_network_socket_thread_or_wall_clock(
         seen.append("thread")
         real_start(self)
 
-    def no_wall_clock() -> float:
-        seen.append("time.time")
-        return 0.0
+    def patched(name: str) -> Any:
+        def no_wall_clock() -> int:
+            seen.append(f"time.{name} (patched)")
+            return 0
+
+        return no_wall_clock
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event != "c_call":
+            return
+        clock = _clock_read(arg, WALL_CLOCKS)
+        if clock is None and frame.f_code.co_filename.startswith(GOSSIPPER_SOURCES):
+            clock = _clock_read(arg, MONOTONIC_CLOCKS)
+        if clock is not None:
+            seen.append(f"{clock} at {frame.f_code.co_filename}:{frame.f_lineno}")
 
     monkeypatch.setattr(socket, "socket", GuardedSocket)
     monkeypatch.setattr(threading.Thread, "start", guarded_start)
-    monkeypatch.setattr(time, "time", no_wall_clock)
-    outputs = run_case(_CASES["named_rtd"], tmp_path)
+    monkeypatch.setattr(time, "time", patched("time"))
+    monkeypatch.setattr(time, "time_ns", patched("time_ns"))
+    sys.setprofile(profile)
+    try:
+        outputs = run_case(_CASES["named_rtd"], tmp_path)
+    finally:
+        sys.setprofile(None)
     assert outputs["exit_status.txt"] == b"0\n"
     assert seen == []
+
+
+def test_the_clock_guard_sees_every_way_of_reading_a_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The profile hook above, checked against the calls it must catch."""
+    from time import monotonic as imported_monotonic
+
+    def read_all(now_wall: Any = time.time) -> None:
+        now_wall()
+        datetime.datetime.now(datetime.UTC)
+        datetime.date.today()
+        time.time_ns()
+        imported_monotonic()
+
+    seen: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_call":
+            clock = _clock_read(arg, WALL_CLOCKS | MONOTONIC_CLOCKS)
+            if clock is not None:
+                seen.append(clock)
+
+    sys.setprofile(profile)
+    try:
+        read_all()
+    finally:
+        sys.setprofile(None)
+    assert seen == ["time", "now", "today", "time_ns", "monotonic"]
 
 
 # ------------------------------------------------------------------ faults and counters

@@ -201,3 +201,50 @@ def test_uri_and_param_helpers_never_crash(text: str) -> None:
     uri_in_brackets(text)
     header_param(text, "tag")
     canonical_header_name(text)
+
+
+def _frames_alone(data: bytes) -> bool:
+    """A sample the framer returns whole when it is the only thing on the stream (a valid
+    stream message: its Content-Length covers exactly its body)."""
+    framer = StreamFramer()
+    framer.feed(data)
+    try:
+        return framer.next_message() == data and framer.buffered_size == 0
+    except SipParseError:
+        return False
+
+
+STREAM_MESSAGES = [s.data for s in SAMPLES if _frames_alone(s.data) and s.data[:1] not in b"\r\n"]
+# Between messages a sender may put keep-alives: CRLF pairs (two make one ping) and NULs.
+KEEPALIVES = st.sampled_from([b"", b"", b"\r\n\r\n", b"\r\n\r\n\r\n\r\n", b"\0\0\0\0"])
+
+
+def test_enough_stream_messages_to_fuzz_with() -> None:
+    assert len(STREAM_MESSAGES) >= 5
+    assert any(b"\r\n\r\nv=0" in m for m in STREAM_MESSAGES)  # some carry a body
+
+
+@FAST
+@given(
+    st.lists(st.tuples(KEEPALIVES, st.sampled_from(STREAM_MESSAGES)), min_size=1, max_size=8),
+    st.data(),
+)
+def test_framer_returns_every_message_in_order(
+    sequence: list[tuple[bytes, bytes]], data: st.DataObject
+) -> None:
+    """Nothing invented, nothing lost: a stream of valid messages (with keep-alives between),
+    cut at random points into reads of any size, comes out as exactly those messages, in
+    order, and every CRLFCRLF ping is counted."""
+    stream = b"".join(keepalive + message for keepalive, message in sequence)
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(len(stream) - 1, 1)), max_size=20)))
+    framer = StreamFramer()
+    out: list[bytes] = []
+    pings = 0
+    for begin, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        framer.feed(stream[begin:end])
+        while (message := framer.next_message()) is not None:
+            out.append(message)
+        pings += framer.take_pings()
+    assert out == [message for _, message in sequence]
+    assert framer.buffered_size == 0
+    assert pings == sum(keepalive.count(b"\r\n\r\n") for keepalive, _ in sequence)
