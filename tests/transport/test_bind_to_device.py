@@ -10,6 +10,7 @@ import errno
 import io
 import socket
 import sys
+from typing import Any
 
 import pytest
 import trio
@@ -35,7 +36,7 @@ def test_every_socket_of_the_factory_is_bound_to_the_device() -> None:
         udp = await factory.open_datagram("127.0.0.1", 0)
         listener = await factory.open_stream_listener("127.0.0.1", 0)
         async with trio.open_nursery() as nursery:
-            accepted: list[object] = []
+            accepted: list[Any] = []
 
             async def accept() -> None:
                 accepted.append(await listener.accept())
@@ -50,6 +51,8 @@ def test_every_socket_of_the_factory_is_bound_to_the_device() -> None:
         assert (await udp.receive_batch())[0][0] == b"ping"
         udp.close()
         await client.aclose()
+        for connection in accepted:
+            await connection.aclose()
         await listener.aclose()
 
     trio.run(main)
