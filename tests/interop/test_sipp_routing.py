@@ -50,9 +50,17 @@ def test_gossipper_uac_routes_through_the_sipp_uas_route_set(
     sipp_binary: str, tmp_path: pathlib.Path, mode: str
 ) -> None:
     port = free_udp_port() if mode == "u1" else free_tcp_port()
+    # SIPp fails a call still in its final 1 s <timewait> when the TCP connection closes; the
+    # uac lingers longer, so its last call does not end the connection under SIPp's.
+    lingering = tmp_path / "uac_rrs.xml"
+    lingering.write_text(
+        (SCENARIOS / "uac_rrs.xml")
+        .read_text()
+        .replace("</scenario>", '  <timewait milliseconds="1500"/>\n</scenario>')
+    )
     _pair(
         gossipper_command(
-            "-sf", str(SCENARIOS / "uac_rrs.xml"), f"{LOOPBACK}:{port}", "-i", LOOPBACK,
+            "-sf", str(lingering), f"{LOOPBACK}:{port}", "-i", LOOPBACK,
             "-p", str(free_udp_port()), "-m", str(CALLS), "-r", "10", "-nostdin", "-t", mode,
         ),
         [
