@@ -4,6 +4,7 @@ streams, and over a TLS-like inner layer (WSS)."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import ssl
 from collections.abc import AsyncIterator
 
@@ -209,6 +210,13 @@ def test_the_request_path_is_honoured(streams: Backend) -> None:
     streams.run(body)
 
 
+# trio_websocket's client does not close its TCP stream when the server rejects the handshake
+# (ConnectionRejected); the socket is freed by the collector. Collected below, inside this test,
+# and only that socket's warning ignored, so it cannot fail a later test or hide another leak.
+@pytest.mark.filterwarnings(
+    r"ignore:Exception ignored in. <socket.socket fd=\d+, family=\d+, type=1"
+    r":pytest.PytestUnraisableExceptionWarning"
+)
 def test_a_client_that_does_not_propose_sip_is_refused_with_400() -> None:
     async def main() -> None:
         listener = await open_tcp_listener("127.0.0.1", 0)
@@ -235,6 +243,7 @@ def test_a_client_that_does_not_propose_sip_is_refused_with_400() -> None:
         await listener.aclose()
 
     trio.run(main)
+    gc.collect()
 
 
 def test_a_server_that_does_not_select_sip_is_refused() -> None:
