@@ -59,17 +59,6 @@ def _open_fds(pid: int) -> int | None:
         return None
 
 
-def _rss_kb(pid: int) -> int | None:
-    try:
-        text = pathlib.Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return None
-
-
 def _uas(program: str, port: int, workdir: pathlib.Path) -> list[str]:
     common = [
         "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-nostdin",
@@ -149,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = round(time.monotonic() - started, 1)
         for name, curve in curves.items():
             pid = children[name].pid
-            rss, fds = _rss_kb(pid), _open_fds(pid)
+            rss, fds = children[name].vm_rss_kb(), _open_fds(pid)
             if rss is not None and fds is not None and children[name].poll() is None:
                 curve.samples.append((elapsed, rss, fds))
                 print(f"{elapsed:8.1f} s  {name:26} rss {rss:7d} KB  fds {fds:3d}", flush=True)

@@ -211,12 +211,7 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
         (peer_host, main_host) if scenario.is_server else (main_host, peer_host)
     )
     faults = _fault_plan(_link_faults(command.values), client_host, server_host)
-    seed = command.values.get("seed", DEFAULT_SEED)
-    epoch_s = command.values.get("epoch_s", DEFAULT_EPOCH_S)
-    assert isinstance(seed, int) and isinstance(epoch_s, float)
-    args = list(argv)
-    if "-seed" not in command.given:
-        args += ["-seed", str(seed)]
+    seed, epoch_s, reproduce = _run_identity(command.values, command.given, argv)
     return SimulationPlan(
         main=SimSide(scenario, config, main_host, MAIN_PID, ooc_scenario=ooc_scenario),
         peer=SimSide(peer_scenario, peer_config, peer_host, PEER_PID),
@@ -225,7 +220,7 @@ def build_plan(argv: Sequence[str], *, directory: str = ".") -> SimulationPlan:
         epoch_s=epoch_s,
         directory=directory,
         tool_version=__version__,
-        reproduce_command=shlex.join(["gossipper", "sim", *args]),
+        reproduce_command=reproduce,
     )
 
 
@@ -265,14 +260,9 @@ def _mixed_plan(
             "gossipper sim: in mixed mode the peer runs a client scenario (-peer, e.g. uac)"
             " beside its rx partner of the main scenario"
         )
-    seed = values.get("seed", DEFAULT_SEED)
-    epoch_s = values.get("epoch_s", DEFAULT_EPOCH_S)
-    assert isinstance(seed, int) and isinstance(epoch_s, float)
+    seed, epoch_s, reproduce = _run_identity(values, given, argv)
     main_host = config.transport.local_ip or CLIENT_HOST
     peer_host = SERVER_HOST if main_host != SERVER_HOST else CLIENT_HOST
-    args = list(argv)
-    if "-seed" not in given:
-        args += ["-seed", str(seed)]
     return SimulationPlan(
         main=SimSide(scenario, config, main_host, MAIN_PID, rx_scenario=rx_scenario),
         peer=SimSide(peer_client, peer_config, peer_host, PEER_PID, rx_scenario=peer_rx),
@@ -281,7 +271,7 @@ def _mixed_plan(
         epoch_s=epoch_s,
         directory=directory,
         tool_version=__version__,
-        reproduce_command=shlex.join(["gossipper", "sim", *args]),
+        reproduce_command=reproduce,
     )
 
 
@@ -364,12 +354,7 @@ def _build_3pcc_plan(
         (CLIENT_HOST, TWIN_HOST),
     ):
         rules += [LinkRule(client, server, c2s), LinkRule(server, client, s2c)]
-    seed = values.get("seed", DEFAULT_SEED)
-    epoch_s = values.get("epoch_s", DEFAULT_EPOCH_S)
-    assert isinstance(seed, int) and isinstance(epoch_s, float)
-    args = list(argv)
-    if "-seed" not in given:
-        args += ["-seed", str(seed)]
+    seed, epoch_s, reproduce = _run_identity(values, given, argv)
     return SimulationPlan(
         main=SimSide(scenario, config, main_host, MAIN_PID),
         peer=SimSide(peer, side_config, peer_host, PEER_PID),
@@ -378,7 +363,7 @@ def _build_3pcc_plan(
         epoch_s=epoch_s,
         directory=directory,
         tool_version=__version__,
-        reproduce_command=shlex.join(["gossipper", "sim", *args]),
+        reproduce_command=reproduce,
         three_pcc=ThreePccSides(
             twin=SimSide(twin, twin_config, twin_host, TWIN_PID),
             twin_peer=SimSide(twin_peer, side_config, twin_peer_host, TWIN_PEER_PID),
@@ -389,3 +374,16 @@ def _build_3pcc_plan(
 def _is_run_option(name: str) -> bool:
     spec = option_by_name(name)
     return spec is not None and RUN in spec.scope
+
+
+def _run_identity(
+    values: Mapping[str, object], given: Collection[str], argv: Sequence[str]
+) -> tuple[int, float, str]:
+    """Seed, epoch and the command that reproduces the run (the seed made explicit)."""
+    seed = values.get("seed", DEFAULT_SEED)
+    epoch_s = values.get("epoch_s", DEFAULT_EPOCH_S)
+    assert isinstance(seed, int) and isinstance(epoch_s, float)
+    args = list(argv)
+    if "-seed" not in given:
+        args += ["-seed", str(seed)]
+    return seed, epoch_s, shlex.join(["gossipper", "sim", *args])
