@@ -1,0 +1,1 @@
+"""``gossipper server -config FILE.json``: one long-running process hosting several runs."""
