@@ -1,0 +1,1 @@
+"""Reports of finished runs: ``gossipper report`` (one self-contained HTML file), pass/fail gates, JUnit XML."""
