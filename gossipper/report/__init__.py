@@ -1,1 +1,2 @@
-"""Reports of finished runs: ``gossipper report`` (one self-contained HTML file), pass/fail gates, JUnit XML."""
+"""Reports of finished runs: ``gossipper report`` (one self-contained HTML file), pass/fail
+gates, JUnit XML."""
