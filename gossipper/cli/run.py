@@ -115,11 +115,14 @@ async def _run(
     ooc_scenario: Scenario | None = None,
     rx_scenario: Scenario | None = None,
 ) -> EngineResult:
-    buffer_bytes = max(config.transport.buff_size, 4 * 1024 * 1024)
+    given_bytes = config.transport.buff_size
+    buffer_bytes = max(given_bytes or 0, 4 * 1024 * 1024)
     device = config.transport.bind_to_device
     if device is not None:
         check_device(device)
-    factory = UdpTransportFactory(buffer_bytes=buffer_bytes, device=device)
+    factory = UdpTransportFactory(
+        buffer_bytes=buffer_bytes, stream_buffer_bytes=given_bytes, device=device
+    )
     wall = SystemWallClock()
     pid = os.getpid()
     seed = random.SystemRandom().randrange(2**63)
