@@ -274,23 +274,32 @@ def load_or_create_secret(path: str | os.PathLike[str], given: str | bytes | Non
     file = Path(path)
     if not file.exists():
         _make_parent(file)
-        text = secrets.token_hex(MIN_SECRET_BYTES) + "\n"
-        # Written aside and linked into place: a second process starting at the same moment
-        # sees either no file or a complete one, and the first link wins.
-        aside = file.with_name(f".{file.name}.{secrets.token_hex(8)}")
-        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(fd, "w") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            with contextlib.suppress(FileExistsError):
-                os.link(aside, file)
-        finally:
-            os.unlink(aside)
+            _create_secret(file)
+        except OSError as exc:
+            raise AuthError(f"{file}: cannot create the token secret: {exc.strerror}") from None
     _refuse_shared(file, "token secret")
-    key = file.read_bytes().strip()
+    try:
+        key = file.read_bytes().strip()
+    except OSError as exc:
+        raise AuthError(f"{file}: cannot read the token secret: {exc.strerror}") from None
     return _check_secret(key, f"{file}: the token secret")
+
+
+def _create_secret(file: Path) -> None:
+    # Written aside and linked into place: a second process starting at the same moment sees
+    # either no file or a complete one, and the first link wins.
+    aside = file.with_name(f".{file.name}.{secrets.token_hex(8)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(MIN_SECRET_BYTES) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(aside, file)
+    finally:
+        os.unlink(aside)
 
 
 def _check_secret(key: bytes, what: str) -> bytes:
@@ -538,6 +547,14 @@ class TokenIssuer:
             )
         if leeway_s < 0:
             raise AuthError(f"a token leeway of {leeway_s} s is negative: use 0 or more")
+        try:
+            jwt.encode({}, secret, algorithm=self.ALGORITHM)
+        except jwt.InvalidKeyError:
+            # PyJWT refuses HMAC keys that look like public keys (algorithm confusion).
+            raise AuthError(
+                "the token secret looks like a PEM, DER, SSH or JWK key; use random text"
+                " instead (e.g. the output of: openssl rand -hex 32)"
+            ) from None
         self._secret = secret
         self.issuer = issuer
         self.audience = audience
@@ -765,7 +782,9 @@ class AuditLog:
         }
         # ASCII only: the escapes keep every line break (U+2028 too) inside its string.
         line = json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n"
-        os.write(self._fd, line.encode("ascii"))
+        data = line.encode("ascii")
+        while data:  # a regular file takes it all at once but for a full disk
+            data = data[os.write(self._fd, data) :]
 
     def close(self) -> None:
         if self._fd is not None:

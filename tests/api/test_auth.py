@@ -478,6 +478,8 @@ def test_token_settings_out_of_range_are_refused() -> None:
         TokenIssuer(SECRET, lifetime_s=86401)
     with pytest.raises(AuthError, match="at least 32"):
         TokenIssuer(b"short")
+    with pytest.raises(AuthError, match="looks like a PEM, DER, SSH or JWK key"):
+        TokenIssuer(b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtKc2l0ZXN0a2V5 test@example")
 
 
 # --- throttle -----------------------------------------------------------------------------------
@@ -751,3 +753,22 @@ def test_default_paths_are_under_xdg_data_home(
     assert sorted(p.name for p in folder.iterdir()) == ["audit.log", "token-secret", "users.sqlite"]
     assert _mode(folder) == 0o700
     assert auth.default_db_path() == folder / "users.sqlite"
+
+
+def test_unusable_paths_are_one_line_errors(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(AuthError, match=f"^{blocker}: cannot create the directory: "):
+        load_or_create_secret(blocker / "token-secret")
+    with pytest.raises(AuthError, match=f"^{blocker}: cannot create the directory: "):
+        UserStore(blocker / "users.sqlite", hasher=CHEAP)
+    with pytest.raises(AuthError, match=f"^{blocker}: cannot create the directory: "):
+        AuditLog(blocker / "audit.log")
+    folder = tmp_path / "folder"
+    folder.mkdir(mode=0o700)
+    with pytest.raises(AuthError, match=f"^{folder}: the token secret is not a regular file$"):
+        load_or_create_secret(folder)
+    with pytest.raises(AuthError, match=f"^{folder}: the user database is not a regular file$"):
+        UserStore(folder, hasher=CHEAP)
+    with pytest.raises(AuthError, match=f"^{folder}: cannot open the audit log: "):
+        AuditLog(folder)
