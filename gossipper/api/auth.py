@@ -184,7 +184,19 @@ def validate_password(password: str) -> str:
             f"a password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
             f" (this one has {len(password)})"
         )
+    if not _is_utf8(password):
+        raise UserError("a password must be valid Unicode text (it has a lone surrogate)")
     return password
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8: a JSON body can carry lone surrogates (\\ud800),
+    which neither SQLite nor argon2 take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_role(text: str) -> Role:
@@ -419,12 +431,16 @@ class UserStore:
 
     def delete(self, name: str) -> None:
         """Forget a user. UserError if there is none of that name."""
+        if not _is_utf8(name):
+            raise self.no_such_user(name)
         with self._connect() as db:
             if db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
                 raise self.no_such_user(name)
 
     def set_password(self, name: str, password: str) -> None:
         validate_password(password)
+        if not _is_utf8(name):
+            raise self.no_such_user(name)
         password_hash = self._hasher.hash(password)
         with self._connect() as db:
             changed = db.execute(
@@ -436,6 +452,8 @@ class UserStore:
 
     def set_role(self, name: str, role: Role) -> None:
         role = parse_role(role)
+        if not _is_utf8(name):
+            raise self.no_such_user(name)
         with self._connect() as db:
             changed = db.execute(
                 "UPDATE users SET role = ?, updated = ? WHERE name = ?",
@@ -445,6 +463,8 @@ class UserStore:
                 raise self.no_such_user(name)
 
     def get(self, name: str) -> UserRecord | None:
+        if not _is_utf8(name):
+            return None
         with self._connect() as db:
             row = db.execute(
                 "SELECT name, role, created, updated FROM users WHERE name = ?", (name,)
@@ -465,9 +485,10 @@ class UserStore:
         An unknown name costs a hash too, so that the time taken does not tell which names
         exist. A hash made with weaker parameters than the store's is replaced on success.
         """
-        if len(password) > MAX_PASSWORD_CHARS:
-            password = password[:MAX_PASSWORD_CHARS]  # still hashed: no shortcut to time
-            name = ""  # and never accepted
+        if len(password) > MAX_PASSWORD_CHARS or not _is_utf8(password) or not _is_utf8(name):
+            # Never accepted, but still hashed: the time taken tells nothing.
+            password = password[:MAX_PASSWORD_CHARS].encode("utf-8", "replace").decode("utf-8")
+            name = ""
         with self._connect() as db:
             row = db.execute(
                 "SELECT name, role, password_hash FROM users WHERE name = ?", (name,)
@@ -579,8 +600,9 @@ class TokenIssuer:
         """The principal of a valid token; TokenError with the reason otherwise."""
         if not token:
             raise TokenError("missing", "no token")
-        if not isinstance(token, str):
-            raise TokenError("malformed", "a token is text")
+        if not isinstance(token, str) or not token.isascii():
+            # Base64url and dots only; a lone surrogate would not even encode.
+            raise TokenError("malformed", "a token is ASCII text")
         try:
             claims = jwt.decode(
                 token,

@@ -18,6 +18,8 @@ import argon2
 import jwt
 import pytest
 import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gossipper.api import auth, seams
 from gossipper.api.auth import (
@@ -130,6 +132,8 @@ INJECTIONS = [
     "alice'; UPDATE users SET role='admin'; --",
     "%",
     "_____",
+    "alice\ud800",
+    "\udfff",
 ]
 
 
@@ -432,6 +436,9 @@ CRAFTED: list[tuple[str, str | None, str]] = [
     ("garbage", "garbage", "malformed"),
     ("two parts", "abc.def", "malformed"),
     ("bad base64", "!!!.???.***", "malformed"),
+    ("not ASCII", "é.é.é", "malformed"),
+    ("lone surrogate", "a\ud800.b.c", "malformed"),
+    ("four parts", _sign(HS256, _claims()) + ".x", "malformed"),
     ("header not JSON", f"{_b64encode(b'nope')}.{_b64encode(b'{}')}.x", "malformed"),
     ("claims a list", _sign(HS256, ["alice"]), "malformed"),  # type: ignore[arg-type]
     ("expired", _sign(HS256, _claims(exp=T0 + 100)), "expired"),
@@ -772,3 +779,69 @@ def test_unusable_paths_are_one_line_errors(tmp_path: Path) -> None:
         UserStore(folder, hasher=CHEAP)
     with pytest.raises(AuthError, match=f"^{folder}: cannot open the audit log: "):
         AuditLog(folder)
+
+
+# Any str, lone surrogates included (a JSON login body can carry "\\ud800").
+ANY_TEXT = st.characters(exclude_categories=())
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.text(ANY_TEXT, max_size=80) | st.sampled_from(INJECTIONS),
+    password=st.text(ANY_TEXT, max_size=40) | st.sampled_from(INJECTIONS),
+)
+def test_any_text_as_name_or_password_is_data(tmp_path: Path, name: str, password: str) -> None:
+    store = UserStore(tmp_path / "fuzz.sqlite", hasher=CHEAP)
+    if store.get("keeper") is None:
+        store.add("keeper", "keeper-password", "admin")
+    assert store.check_password(name, password) is None or name.casefold() == "keeper"
+    assert store.get(name) is None or name.casefold() == "keeper"
+    try:
+        store.add(name, password, "viewer")
+    except UserError:
+        assert store.get(name) is None or name.casefold() == "keeper"
+    else:
+        assert store.check_password(name, password) == Principal(name, "viewer")
+        store.delete(name)
+    assert [(u.name, u.role) for u in store.list()] == [("keeper", "admin")]
+    assert store.check_password("keeper", "keeper-password") == Principal("keeper", "admin")
+
+
+@settings(max_examples=200, deadline=None)
+@given(token=st.text(ANY_TEXT, max_size=300) | st.binary(max_size=300).map(_b64encode))
+def test_any_text_as_a_token_is_refused_with_a_reason(token: str) -> None:
+    with pytest.raises(TokenError) as caught:
+        TokenIssuer(SECRET, clock=FakeClock()).verify(token)
+    assert caught.value.reason in TOKEN_ERROR_REASONS
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(["iss", "aud", "sub", "role", "iat", "nbf", "exp", "extra"]),
+        JSON_VALUES,
+        max_size=4,
+    ),
+    header=st.dictionaries(st.sampled_from(["typ", "kid", "crit", "cty"]), JSON_VALUES, max_size=2),
+)
+def test_well_signed_tokens_with_any_claim_values_are_judged_not_crashed(
+    changes: dict[str, Any], header: dict[str, Any]
+) -> None:
+    token = _sign({**header, "alg": "HS256"}, {**_claims(), **changes})
+    try:
+        principal = TokenIssuer(SECRET, clock=FakeClock(T0 + 1)).verify(token)
+    except TokenError as exc:
+        assert exc.reason in TOKEN_ERROR_REASONS
+    else:
+        assert principal.role in seams.ROLES and isinstance(principal.user, str)
