@@ -850,6 +850,11 @@ class Authenticator:
     async def login(self, user: str, password: str, client: str) -> str:
         import trio
 
+        if not isinstance(user, str) or not isinstance(password, str):
+            # A JSON body may carry anything; refuse it like a wrong password, unthrottled
+            # because no password was tried.
+            self.audit_log.write(repr(user), None, "login", client, "not text", "refused")
+            raise LoginError()
         try:
             wait_s = self.throttle.admit(user, client)
         except LoginThrottled:

@@ -845,3 +845,43 @@ def test_well_signed_tokens_with_any_claim_values_are_judged_not_crashed(
         assert exc.reason in TOKEN_ERROR_REASONS
     else:
         assert principal.role in seams.ROLES and isinstance(principal.user, str)
+
+
+def test_login_hashes_off_the_event_loop(tmp_path: Path) -> None:
+    # The product's hash (64 MiB, 3 passes) takes tens of milliseconds; a task ticking every
+    # millisecond keeps ticking meanwhile only if the hash runs in a worker thread.
+    authenticator = open_authenticator(
+        tmp_path / "users.sqlite", tmp_path / "token-secret", tmp_path / "audit.log"
+    )
+    authenticator.store.add("alice", "correct horse", "viewer")
+
+    async def main() -> tuple[int, float]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await trio.sleep(0.001)
+                ticks += 1
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ticker)
+            start = trio.current_time()
+            await authenticator.login("alice", "correct horse", "::1")
+            elapsed = trio.current_time() - start
+            nursery.cancel_scope.cancel()
+        return ticks, elapsed
+
+    ticks, elapsed_s = trio.run(main)
+    authenticator.close()
+    assert elapsed_s > 0.01  # the hash really was the product's
+    assert ticks >= 3, (ticks, elapsed_s)
+
+
+def test_login_refuses_values_that_are_not_text(tmp_path: Path) -> None:
+    authenticator = _authenticator(tmp_path)
+    for user, password in [(None, "correct horse"), ("alice", 12345678), (["alice"], None)]:
+        with pytest.raises(LoginError, match="^wrong user name or password$"):
+            trio.run(authenticator.login, user, password, "::1")
+    authenticator.close()
+    assert [r["outcome"] for r in _lines(tmp_path / "audit.log")] == ["refused"] * 3
