@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
@@ -17,6 +18,7 @@ import pytest
 
 from gossipper.api.auth import UserStore
 from gossipper.api.seams import Principal
+from gossipper.cli.main import raw_main
 from gossipper.errors import ExitStatus
 
 pytestmark = pytest.mark.timeout(120)
@@ -115,8 +117,6 @@ def test_the_default_database_is_under_xdg_data_home(tmp_path: Path) -> None:
          "auth user-add: --password-stdin reads one line; standard input had several"),
         (("user-add", "alice", "-password", "secret99"), None,
          "auth user-add: -password would show the password to other users"),
-        (("user-add", "alice"), None,
-         "auth user-add: no terminal to ask the password on; pipe it in with --password-stdin"),
         (("user-add", "alice", "--colour"), None, "auth user-add: unknown option '--colour'"),
         (("user-add", "alice", "--role"), None, "auth user-add: --role needs a value"),
         (("user-add", "alice", "bob"), None, "auth user-add: one user name only ('alice', then"),
@@ -129,12 +129,40 @@ def test_the_default_database_is_under_xdg_data_home(tmp_path: Path) -> None:
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_255(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    stdin: str | None,
+    message: str,
+) -> None:
+    # In this process, for speed (never a case that would ask on the terminal); the real
+    # process is checked by the tests around.
+    db = tmp_path / "users.sqlite"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+    out, err = io.StringIO(), io.StringIO()
+    status = raw_main(["auth", *args, "-db", str(db)], stdout=out, stderr=err)
+    result = subprocess.CompletedProcess([], status, out.getvalue(), err.getvalue())
+    assert message in _error(result)
+    if db.exists():
+        assert _cheap_store(db).list() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        ((), None, "auth: missing action: use gossipper auth user-add|user-del|passwd|user-role"),
+        (("user-add", "alice"), None,
+         "auth user-add: no terminal to ask the password on; pipe it in with --password-stdin"),
+        (("user-add", "x' OR '1'='1", "--password-stdin"), "correct horse",
+         "user name \"x' OR '1'='1\" is not valid: use 1 to 64 letters, digits"),
+        (("passwd", "nobody", "--password-stdin"), "correct horse", "no user 'nobody' in "),
+    ],
+)  # fmt: skip
+def test_bad_input_in_a_real_process(
     tmp_path: Path, args: tuple[str, ...], stdin: str | None, message: str
 ) -> None:
     db = tmp_path / "users.sqlite"
     assert message in _error(_auth(*args, "-db", str(db), stdin=stdin))
-    if db.exists():
-        assert _cheap_store(db).list() == []
 
 
 def test_an_existing_user_is_not_replaced(tmp_path: Path) -> None:
