@@ -44,6 +44,11 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "A run against its peer on a simulated network (gossipper sim -h).",
         "gossipper.cli.sim_command:run_sim_command",
     ),
+    Subcommand(
+        "tui",
+        "A load run with the terminal UI: charts, percentiles, failures, keys (gossipper tui -h).",
+        "gossipper.cli.tui_command:run_tui_command",
+    ),
 )
 
 FRONT_DOOR_OPTIONS = frozenset({"--help", "--install-completion", "--show-completion"})
