@@ -62,6 +62,8 @@ def check_interactive(config: RunConfig, stdin: TextIO, stdout: TextIO) -> None:
             "-interactive (gossipper tui) needs a terminal on standard input and output;"
             " run it in a terminal (or tmux), or drop -interactive for a plain run"
         )
+    # Loaded now, before the run is built: its start-up is not charged to the run's clock.
+    import gossipper.tui.app  # noqa: F401
 
 
 def _is_terminal(stream: TextIO | None) -> bool:
