@@ -18,6 +18,7 @@ import trio
 import urwid
 
 from gossipper.control import Controller
+from gossipper.engine import QuitState
 from gossipper.session import Run
 from gossipper.tui.model import HISTORY_S, History
 from gossipper.tui.widgets import (
@@ -189,6 +190,7 @@ class TuiApp:
         try:
             with self._cancel, loop.start():
                 self.sample()
+                self.refresh()
                 event_loop.run_idle()
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(event_loop.run_async)
@@ -223,7 +225,6 @@ class TuiApp:
     def sample(self) -> None:
         """Take one sample of the statistics into the history."""
         self.history.add(self._run.engine.snapshot(self._window, restart=True))
-        self.refresh()
 
     def refresh(self) -> None:
         """Put the run's state into the widgets of the header and the current view."""
@@ -243,7 +244,10 @@ class TuiApp:
 
     def _status_line(self, state: RunState) -> str:
         view = "dashboard" if self.view == DASHBOARD else f"SIPp screen {self.view}"
-        paused = "  traffic paused: p resumes" if state.paused else ""
+        if state.quit_state is QuitState.SOFT:
+            paused = "  quitting: no new calls, ends when the open ones end (q again: now)"
+        else:
+            paused = "  traffic paused: p resumes" if state.paused else ""
         notice = f"  {self._notice}" if self._notice else ""
         return f"view: {view}{paused}{notice}"
 
