@@ -13,6 +13,10 @@ clean rate relative to ``off`` (1.00 = unchanged; a step with a failed call coun
 process gets 4 MiB socket buffers. The pseudo-terminal is drained continuously by this script,
 as a terminal emulator would.
 
+It first measures the TUI's own work per second in one process (one sample and one refresh of
+the dashboard with ten minutes of history, rendered at 80x24 and 200x60), free of the noise of
+whole runs on a shared machine.
+
   python bench/ui_cost.py                      # 1,000 calls/s, 10 s steps, 3 rounds
   python bench/ui_cost.py --rate 2000 --rounds 5 --json ui.json
 """
@@ -28,6 +32,7 @@ import pty
 import statistics
 import struct
 import subprocess
+import sys
 import tempfile
 import termios
 import threading
@@ -98,6 +103,66 @@ class PtyChild(Child):
 
     def finish(self) -> None:
         self._reader.join(timeout=5)
+
+
+# The TUI's own work per second, measured in one process without the noise of a whole run:
+# one sample (a snapshot of the window, the histogram difference) and one refresh of the
+# dashboard rendered at 80x24 and 200x60, with a full ten-minute history of 1,000 calls/s.
+_RENDER_SNIPPET = """
+import random, time
+import urwid
+from gossipper.engine import QuitState
+from gossipper.stats.counters import FailureReason, RunStats
+from gossipper.tui.model import History
+from gossipper.tui.widgets import KEYS_LINE, Dashboard, RunState, header_text
+
+stats = RunStats(elements=[], rtd_names=["1"], counter_names=[],
+                 response_time_repartition_ms=None, call_length_repartition_ms=None,
+                 start_wall=0.0, start_mono=0.0, target_rate=1000.0)
+window = stats.open_window()
+history = History()
+draw = random.Random(1)
+sample_s = 0.0
+for second in range(1, 601):
+    for n in range(1000):
+        stats.call_created(second - 0.5, incoming=False)
+        stats.rtd_sample(0, draw.lognormvariate(-6.0, 0.6), second - 0.5)
+        stats.call_ended(second - 0.4, 0.01, FailureReason.TIMEOUT_ON_RECV if n == 0 else None)
+    started = time.process_time()
+    history.add(stats.snapshot(float(second), float(second), window, restart=True))
+    sample_s += time.process_time() - started
+state = RunState(scenario="uac", transport_name="UDP", local_address=("127.0.0.1", 5060),
+                 remote_address=("127.0.0.1", 5070), rate=1000.0, rate_period_s=1.0, users=None,
+                 open_calls=12, open_call_limit=3000, calls_started=600000, call_limit=None,
+                 open_call_sockets=0, malformed_messages=0, paused=False,
+                 quit_state=QuitState.RUNNING, is_server=False)
+for columns, rows in ((80, 24), (200, 60)):
+    dashboard = Dashboard()
+    header = urwid.Text(header_text(state, 600.0))
+    frame = urwid.Frame(dashboard, header=header, footer=urwid.Text(KEYS_LINE))
+    rounds = 50
+    started = time.process_time()
+    for _ in range(rounds):
+        dashboard.update(history, state)
+        header.set_text(header_text(state, 600.0))
+        frame.render((columns, rows))
+    refresh_ms = (time.process_time() - started) / rounds * 1000
+    print(f"RENDER {columns}x{rows} sample_ms={sample_s / 600 * 1000:.3f}"
+          f" refresh_ms={refresh_ms:.3f}")
+"""
+
+
+def render_cost() -> list[str]:
+    """The TUI's work per sample, measured in a child running the code under test."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RENDER_SNIPPET],
+        env=benchlib._child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return [line for line in done.stdout.splitlines() if line.startswith("RENDER ")]
 
 
 def run_step(
@@ -185,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         f"gossipper {version}; uac at {args.rate} calls/s against SIPp's uas, "
         f"{args.seconds:g} s steps, {args.rounds} rounds, modes {', '.join(MODES)}"
     )
+    render = render_cost()
+    for line in render:
+        print("  TUI work per second (one sample + one refresh), " + line.removeprefix("RENDER "))
     steps: list[dict[str, object]] = []
     for round_number in range(args.rounds):
         order = MODES if round_number % 2 == 0 else tuple(reversed(MODES))
@@ -230,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(
             json.dumps(
                 {"machine": info, "version": version, "rate_cps": args.rate, "steps": steps,
-                 "summary": summary},
+                 "summary": summary, "render": render},
                 indent=2,
             )
         )  # fmt: skip

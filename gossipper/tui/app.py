@@ -175,19 +175,19 @@ class TuiApp:
     ) -> None:
         """Draw and take keys until :meth:`close` (the run's end) or cancellation."""
         self._controller = controller
-        screen = urwid.display.raw.Screen(input=self._stdin, output=self._stdout)
-        event_loop = _QuietTrioEventLoop()
-        loop = urwid.MainLoop(
-            self.root,
-            PALETTE,
-            screen=screen,
-            event_loop=event_loop,
-            unhandled_input=self.handle_key,
-            handle_mouse=False,
-        )
-        self._loop = loop
-        self._event_loop = event_loop
         try:
+            screen = urwid.display.raw.Screen(input=self._stdin, output=self._stdout)
+            event_loop = _QuietTrioEventLoop()
+            loop = urwid.MainLoop(
+                self.root,
+                PALETTE,
+                screen=screen,
+                event_loop=event_loop,
+                unhandled_input=self.handle_key,
+                handle_mouse=False,
+            )
+            self._loop = loop
+            self._event_loop = event_loop
             with self._cancel, loop.start():
                 self.sample()
                 self.refresh()

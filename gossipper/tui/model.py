@@ -61,6 +61,8 @@ class Sample:
     """Failed calls of the period by reason, indexed like ``FAILURE_REASONS``."""
     rtd_buckets: tuple[Mapping[int, int], ...]
     """Per RTD, the histogram buckets of the measures taken in the period."""
+    rtd_percentiles: tuple[Percentiles | None, ...] = ()
+    """Per RTD, the period's percentiles (computed once, when the sample is taken)."""
 
     @property
     def call_rate_cps(self) -> float:
@@ -74,9 +76,9 @@ class Sample:
 
     def percentiles(self, rtd_index: int) -> Percentiles | None:
         """The period's percentiles of RTD ``rtd_index``; None without measures."""
-        if rtd_index >= len(self.rtd_buckets):
+        if rtd_index >= len(self.rtd_percentiles):
             return None
-        return percentiles_of([self.rtd_buckets[rtd_index]])
+        return self.rtd_percentiles[rtd_index]
 
 
 def bucket_delta(now: Histogram, before: Histogram | None) -> dict[int, int]:
@@ -151,6 +153,7 @@ class History:
             open_calls=snapshot.current_calls,
             failures=periodic.failures,
             rtd_buckets=rtd_buckets,
+            rtd_percentiles=tuple(percentiles_of([buckets]) for buckets in rtd_buckets),
         )
         self.samples.append(sample)
         self.last = snapshot

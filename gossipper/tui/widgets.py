@@ -8,7 +8,7 @@ so they render the same at 80x24 in a test as in a terminal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,10 +173,18 @@ class Chart(urwid.Widget):
         self.attribute = attribute
         self.title = ""
         self.values: list[float] = []
+        self._source: Callable[[int], tuple[str, list[float]]] | None = None
 
     def set_data(self, title: str, values: Sequence[float]) -> None:
         self.title = title
         self.values = list(values)
+        self._source = None
+        self._invalidate()
+
+    def set_source(self, source: Callable[[int], tuple[str, list[float]]]) -> None:
+        """Title and values computed when drawn, for the columns that fit: ``source(width)``
+        (only what is shown is computed, however long the history)."""
+        self._source = source
         self._invalidate()
 
     def rows(self, size: tuple[int], focus: bool = False) -> int:
@@ -186,6 +194,8 @@ class Chart(urwid.Widget):
         self, size: tuple[()] | tuple[int] | tuple[int, int], focus: bool = False
     ) -> urwid.Canvas:
         maxcol = size[0] if size else 80
+        if self._source is not None:
+            self.title, self.values = self._source(maxcol)
         # In a box (the dashboard's left column) the bars take every row but the title's.
         height = size[1] - 1 if len(size) == 2 else self.height
         if height < 1:
@@ -283,28 +293,47 @@ class Dashboard(urwid.WidgetWrap[urwid.Columns]):
         if rtd_names:
             self.rtd_index %= len(rtd_names)
         step = self.seconds_per_column
-        groups = columns_of(list(history.samples), step)
-        span = _span_text(len(groups) * step)
-        rates = [_per_second(g, "calls_created") for g in groups]
-        self.rate_chart.set_data(
-            f"Calls/s {_latest(rates):.1f}  max {max(rates, default=0.0):.1f}  {span}", rates
-        )
-        failures = [_per_second(g, "failed") for g in groups]
-        self.failure_chart.set_data(
-            f"Failed/s {_latest(failures):.1f}  max {max(failures, default=0.0):.1f}  {span}",
-            failures,
-        )
+        samples = list(history.samples)
+
+        def groups_for(width: int) -> list[list[Sample]]:
+            # Only the columns that fit are computed (ten minutes of history, 40-200 shown).
+            return columns_of(samples[-width * step :], step)
+
+        def rates(width: int) -> tuple[str, list[float]]:
+            groups = groups_for(width)
+            values = [_per_second(g, "calls_created") for g in groups]
+            span = _span_text(len(groups) * step)
+            title = f"Calls/s {_latest(values):.1f}  max {max(values, default=0.0):.1f}  {span}"
+            return title, values
+
+        def failed(width: int) -> tuple[str, list[float]]:
+            groups = groups_for(width)
+            values = [_per_second(g, "failed") for g in groups]
+            span = _span_text(len(groups) * step)
+            title = f"Failed/s {_latest(values):.1f}  max {max(values, default=0.0):.1f}  {span}"
+            return title, values
+
+        self.rate_chart.set_source(rates)
+        self.failure_chart.set_source(failed)
         if rtd_names:
             index = self.rtd_index
-            p99 = []
-            for group in groups:
-                figures = _group_percentiles(group, index)
-                p99.append(figures.p99_ms if figures is not None else 0.0)
-            self.latency_chart.set_data(
-                f"p99 ms ({rtd_names[index]}) {_latest(p99):.1f}  max {max(p99, default=0.0):.1f}"
-                f"  {span}",
-                p99,
-            )
+            name = rtd_names[index]
+
+            def latency(width: int) -> tuple[str, list[float]]:
+                groups = groups_for(width)
+                values = []
+                for group in groups:
+                    figures = (
+                        group[0].percentiles(index)
+                        if len(group) == 1
+                        else _group_percentiles(group, index)
+                    )
+                    values.append(figures.p99_ms if figures is not None else 0.0)
+                span = _span_text(len(groups) * step)
+                top = max(values, default=0.0)
+                return f"p99 ms ({name}) {_latest(values):.1f}  max {top:.1f}  {span}", values
+
+            self.latency_chart.set_source(latency)
             self.percentiles.set_text(
                 [
                     ("title", f"Response time {rtd_names[index]} (ms)\n"),
@@ -323,9 +352,10 @@ class Dashboard(urwid.WidgetWrap[urwid.Columns]):
         cumulative = last.cumulative if last is not None else None
         if cumulative is not None:
             limit = f"/{state.call_limit}" if state.call_limit else ""
+            # Three short lines: they stay unwrapped in 36 columns with million-call counts.
             self.counters.set_text(
-                f"calls {cumulative.total_calls}{limit}  ok {cumulative.successful_calls}"
-                f"  failed {cumulative.failed_calls}\n"
+                f"calls {cumulative.total_calls}{limit}\n"
+                f"ok {cumulative.successful_calls}  failed {cumulative.failed_calls}\n"
                 f"retrans {cumulative.retransmissions}  out-of-call"
                 f" {cumulative.out_of_call_msgs}  dead {cumulative.dead_call_msgs}"
             )

@@ -77,7 +77,7 @@ def _assert_clean(screen: str, columns: int, rows: int) -> None:
 
 
 def _calls(tmux: Tmux) -> int:
-    _, match = _wait_for(tmux, r"calls (\d+)  ok")
+    _, match = _wait_for(tmux, r"calls (\d+)\s")
     return int(match.group(1))
 
 
@@ -165,7 +165,7 @@ def test_tui_draws_follows_keys_resizes_and_quits(tmux: Tmux) -> None:
 
 def test_interactive_option_on_a_load_run(tmux: Tmux) -> None:
     _start(tmux, "-sn", "uac", "-peer", "uas", "-r", "10", "-m", "20", "-interactive")
-    _wait_for(tmux, r"calls \d+/20  ok")
+    _wait_for(tmux, r"calls \d+/20\s")
     # The run ends by itself (-m 20): the TUI closes and the final screens follow.
     screen, code = _wait_for(tmux, r"EXITED (\d+)", timeout_s=30)
     assert code.group(1) == "0", screen
