@@ -148,10 +148,15 @@ def _clock(seconds: float) -> str:
 def header_text(state: RunState, elapsed_s: float) -> str:
     """The top line: scenario, peer, time, target rate (or users), run state."""
     peer = "serving" if state.is_server else f"-> {_address(state.remote_address)}"
-    target = f"users {state.users}" if state.users is not None else f"rate {state.rate_cps:g} cps"
+    if state.users is not None:
+        target = f"  users {state.users}"
+    elif state.is_server:
+        target = ""  # a server answers the calls it gets: it has no rate of its own
+    else:
+        target = f"  rate {state.rate_cps:g} cps"
     return (
         f"gossipper {state.scenario} {peer} {state.transport_name}  {_clock(elapsed_s)}"
-        f"  {target}  [{state.state_word}]"
+        f"{target}  [{state.state_word}]"
     )
 
 

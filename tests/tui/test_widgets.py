@@ -121,7 +121,8 @@ def test_header_says_paused_users_and_quitting() -> None:
     assert "[PAUSED]" in header_text(_state(paused=True), 1.0)
     assert "users 30" in header_text(_state(users=30), 1.0)
     assert "[QUITTING]" in header_text(_state(quit_state=QuitState.SOFT), 1.0)
-    assert "serving" in header_text(_state(is_server=True), 1.0)
+    server = header_text(_state(is_server=True), 1.0)
+    assert server == "gossipper uac serving UDP  00:00:01  [RUNNING]"
     assert "-> [::1]:5070" in header_text(_state(remote_address=("::1", 5070)), 1.0)
 
 
