@@ -316,6 +316,8 @@ class ProcessSettings:
     # Process behaviour and performance knobs.
     background: bool = False
     nostdin: bool = False
+    interactive: bool = False
+    """-interactive / ``gossipper tui``: the urwid interface instead of SIPp's live screen."""
     skip_rlimit: bool = False
     timer_resol_s: float = 0.001
     max_recv_loops: int = 1000

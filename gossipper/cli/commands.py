@@ -54,6 +54,11 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "Users and passwords of the HTTP API (gossipper auth -h).",
         "gossipper.cli.auth_command:run_auth_command",
     ),
+    Subcommand(
+        "tui",
+        "A load run with the terminal UI: charts, percentiles, failures, keys (gossipper tui -h).",
+        "gossipper.cli.tui_command:run_tui_command",
+    ),
 )
 
 FRONT_DOOR_OPTIONS = frozenset({"--help", "--install-completion", "--show-completion"})

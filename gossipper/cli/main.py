@@ -125,6 +125,10 @@ def run_configured(config: RunConfig, stdout: TextIO, stderr: TextIO) -> ExitSta
     profile's)."""
     scenario = load_configured_scenario(config)
     ooc_scenario, rx_scenario = load_extra_scenarios(config, scenario)
+    if config.process.interactive:
+        from gossipper.cli.tui_command import check_interactive
+
+        check_interactive(config, sys.stdin, stdout)
     if config.process.background:
         _daemonize(stdout)
     from gossipper.cli.run import run_real

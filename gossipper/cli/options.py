@@ -609,6 +609,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
             scope=RUN,
         ),
         _o("-nostdin", Kind.FLAG, "nostdin", "do not read the keyboard"),
+        _o(
+            "-interactive",
+            Kind.FLAG,
+            "interactive",
+            "show the terminal UI (charts, percentiles, failures, keys) instead of SIPp's"
+            " live screen; needs a terminal (the same as gossipper tui ...)",
+            scope=RUN,
+        ),
         _refused(
             "-plugin",
             Kind.STR,

@@ -7,7 +7,7 @@ import gc
 import os
 import random
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import trio
 
@@ -22,6 +22,9 @@ from gossipper.output import write_json_atomic
 from gossipper.scenario import BUILTIN_NAMES, Scenario
 from gossipper.session import Run, RunPlan, open_run
 from gossipper.transport import UdpTransportFactory, check_device, detect_local_ip, resolve_host
+
+if TYPE_CHECKING:
+    from gossipper.tui.app import TuiApp
 
 LIVE_FLUSH_S = 0.2
 """Trace files of a real run are written out this often (readable with ``tail -f``)."""
@@ -174,8 +177,12 @@ async def _run(
             twin=twin,
         )
         async with open_run(plan) as run:
-            await _start_controls(nursery, config, run, stdout, stderr)
+            tui = await _start_controls(nursery, config, run, stdout, stderr)
             result = await run.run()
+            if tui is not None:
+                # The terminal is given back before the final screens are printed.
+                await tui.close()
+                tui.write_held(stdout, stderr)
             if peer_run is not None:
                 peer_run.engine.interrupt()
             nursery.cancel_scope.cancel()
@@ -260,26 +267,42 @@ async def _run_peer(
 
 async def _start_controls(
     nursery: trio.Nursery, config: RunConfig, run: Run, stdout: TextIO, stderr: TextIO
-) -> None:
+) -> TuiApp | None:
     """Signals, the UDP control socket and (on a terminal, without -nostdin) the keyboard:
-    front ends of the one command API, ``gossipper.control.Controller``."""
+    front ends of the one command API, ``gossipper.control.Controller``. With -interactive
+    the TUI takes the terminal (keys and screen) instead; it is returned, to be closed."""
     from gossipper.cli.keyboard import keyboard_available, read_keyboard, watch_signals
     from gossipper.control import Controller, open_control_socket, serve_control_socket
 
     engine = run.engine
 
+    tui: TuiApp | None = None
+    if config.process.interactive:
+        from gossipper.tui.app import TuiApp
+
+        tui = TuiApp(run, stdout=stdout)
+
     def warn(text: str) -> None:
         engine.warning(text)
-        stderr.write(f"gossipper: warning: {text}\n")
+        if tui is not None:
+            tui.notice(text)
+        else:
+            stderr.write(f"gossipper: warning: {text}\n")
 
     def dump_screens() -> None:
         text = run.dump_screens()
         if text is not None:
+            if tui is not None:
+                # The TUI owns the terminal: the dump is printed when it has given it back.
+                tui.hold_output(text)
+                return
             stdout.write(text)
             stdout.flush()
 
     live = None
-    if _is_terminal(stdout) and not config.process.background:
+    if tui is not None:
+        pass
+    elif _is_terminal(stdout) and not config.process.background:
         from gossipper.cli.live_screen import LiveScreen
 
         live = LiveScreen(run, stdout, config.traces.screen_refresh_s)
@@ -289,8 +312,16 @@ async def _start_controls(
         rate_scale=config.load.rate_scale,
         dump_screens=dump_screens,
         warn=warn,
-        select_screen=live.select if live is not None else None,
-        changed=live.redraw_soon if live is not None else None,
+        select_screen=tui.select_screen
+        if tui is not None
+        else live.select
+        if live is not None
+        else None,
+        changed=tui.refresh_soon
+        if tui is not None
+        else live.redraw_soon
+        if live is not None
+        else None,
     )
     nursery.start_soon(watch_signals, controller)
     control = await open_control_socket(
@@ -298,8 +329,11 @@ async def _start_controls(
     )
     if control is not None:
         nursery.start_soon(serve_control_socket, control, controller)
-    if not config.process.nostdin and keyboard_available():
+    if tui is not None:
+        await nursery.start(tui.run, controller)
+    elif not config.process.nostdin and keyboard_available():
         nursery.start_soon(read_keyboard, controller)
+    return tui
 
 
 def _is_terminal(stream: TextIO) -> bool:

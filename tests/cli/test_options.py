@@ -64,7 +64,7 @@ SUPPORTED_NAMES = names_in(
     -cid_type -rfc3339 -bind_to_device -sendbuffer_warn -tdmmap
     -aka_K -aka_OP -aka_AMF -watchdog_interval -watchdog_reset -watchdog_minor_threshold
     -watchdog_major_threshold -watchdog_minor_maxtriggers -watchdog_major_maxtriggers
-    -3pcc -master -slave -slave_cfg
+    -3pcc -master -slave -slave_cfg -interactive
     """
 )
 
@@ -138,6 +138,7 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-base_cseq", "42"], "base_cseq", 42),
     (["-bg"], "background", True),
     (["-nostdin"], "nostdin", True),
+    (["-interactive"], "interactive", True),
     (["-sleep", "3"], "sleep_s", 3.0),
     (["-d", "500"], "pause_default_s", 0.5),
     (["-deadcall_wait", "1000"], "deadcall_wait_s", 1.0),
@@ -280,6 +281,7 @@ def test_every_sipp_option_is_in_the_table() -> None:
         "-timeout_global",
         "-summary_json",
         "-peer",
+        "-interactive",
         "-trace_format",
         "-tls_verify",
         "-ws_path",
@@ -1006,6 +1008,7 @@ def test_every_option_has_a_scope_and_sim_only_options_are_not_runconfig_fields(
         "-cp",
         "-rsa",
         "-bg",
+        "-interactive",
         "-3pcc",
         "-master",
         "-slave",
@@ -1064,7 +1067,10 @@ def test_sim_help_lists_sim_options_and_names_the_refused_ones() -> None:
     for spec in OPTIONS:
         listed = re.search(rf"^  {re.escape(spec.name)} ", text, re.MULTILINE) is not None
         assert listed == (spec.scope == SIM), spec.name
-    assert "refuses: -v, -sd, -cp, -rsa, -bg, -3pcc, -master, -slave,\n-slave_cfg." in text
+    assert (
+        "refuses: -v, -sd, -cp, -rsa, -bg, -interactive, -3pcc,\n-master, -slave, -slave_cfg."
+        in text
+    )
     assert all(len(line) <= 100 for line in text.splitlines())
     assert isinstance(SIM, Scope)
 

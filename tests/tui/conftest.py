@@ -1,0 +1,7 @@
+"""The private tmux server of the live-screen tests, shared by the TUI's end-to-end tests."""
+
+from __future__ import annotations
+
+from tests.cli.test_live_screen import tmux
+
+__all__ = ["tmux"]
