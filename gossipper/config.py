@@ -370,6 +370,12 @@ class TraceSettings:
     # gossipper extensions.
     summary_json: str | None = None
     trace_format: str = "sipp"
+    report_html: str | None = None
+    """``-report_html FILE``: the HTML report of the run, written at the end (docs/reports.md)."""
+    junit: str | None = None
+    """``-junit FILE``: JUnit XML of the gates and failure reasons, written at the end."""
+    gates: tuple[str, ...] = ()
+    """``-gate EXPR`` (repeatable): pass/fail conditions on the summary's figures."""
 
     def __post_init__(self) -> None:
         _check_rules(self)

@@ -44,6 +44,11 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "A run against its peer on a simulated network (gossipper sim -h).",
         "gossipper.cli.sim_command:run_sim_command",
     ),
+    Subcommand(
+        "report",
+        "A self-contained HTML report, gates and JUnit XML from summaries (gossipper report -h).",
+        "gossipper.cli.report_command:run_report_command",
+    ),
 )
 
 FRONT_DOOR_OPTIONS = frozenset({"--help", "--install-completion", "--show-completion"})

@@ -13,6 +13,7 @@ import trio
 
 from gossipper import __version__
 from gossipper.cli.commands import close_subcommand
+from gossipper.cli.report_command import check_run_gates, finish_run_reports
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.engine.threepcc import TwinSetup, check_twin_setup, parse_slave_cfg
@@ -55,7 +56,8 @@ def run_real(
             "(or -peer uas to run against a built-in peer)\n"
         )
         return ExitStatus.FATAL
-    # The 3PCC address book is read (and its errors reported) before anything is printed.
+    # The 3PCC address book and the gates are read (errors reported) before anything is printed.
+    check_run_gates(config)
     twin = twin_setup(config)
     check_twin_setup(scenario, twin)
     tune_garbage_collector()
@@ -176,7 +178,7 @@ async def _run(
             if peer_run is not None:
                 peer_run.engine.interrupt()
             nursery.cancel_scope.cancel()
-            _report(config, run, result, stdout, stderr)
+            result = _report(config, run, result, stdout, stderr)
     return result
 
 
@@ -308,7 +310,7 @@ def _is_terminal(stream: TextIO) -> bool:
 
 def _report(
     config: RunConfig, run: Run, result: EngineResult, stdout: TextIO, stderr: TextIO
-) -> None:
+) -> EngineResult:
     report = run.finish(result)
     for problem in report.problems:
         stderr.write(f"gossipper: warning: {problem}\n")
@@ -316,5 +318,11 @@ def _report(
     stdout.flush()
     if result.fatal_message:
         stderr.write(f"gossipper: error: {result.fatal_message}\n")
-    if config.traces.summary_json:
-        write_json_atomic(config.traces.summary_json, run.summary_document(result, __version__))
+    traces = config.traces
+    if traces.summary_json or traces.gates or traces.report_html or traces.junit:
+        doc = run.summary_document(result, __version__)
+        # Gates, -junit and -report_html (docs/reports.md); a failed gate turns 0 into 1.
+        result = finish_run_reports(config, run, result, doc, stderr)
+        if traces.summary_json:
+            write_json_atomic(traces.summary_json, doc)
+    return result
