@@ -376,6 +376,8 @@ class TraceSettings:
     """``-junit FILE``: JUnit XML of the gates and failure reasons, written at the end."""
     gates: tuple[str, ...] = ()
     """``-gate EXPR`` (repeatable): pass/fail conditions on the summary's figures."""
+    gate_abort: bool = False
+    """``-gate_abort``: stop the run as soon as a gate can no longer pass."""
 
     def __post_init__(self) -> None:
         _check_rules(self)

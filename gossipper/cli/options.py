@@ -1383,6 +1383,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
             scope=RUN,
         ),
         _o(
+            "-gate_abort",
+            Kind.FLAG,
+            "gate_abort",
+            "check the gates every second during the run and stop it (no new call) as soon as"
+            " one can no longer pass, e.g. failed_calls<10 once 10 calls failed",
+            scope=RUN,
+        ),
+        _o(
             "-junit",
             Kind.STR,
             "junit",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from gossipper.report.html import Report
     from gossipper.session import Run
 
-__all__ = ["finish_run_reports", "run_report_command"]
+__all__ = ["check_run_gates", "finish_run_reports", "run_report_command", "watch_gates"]
 
 USAGE = """\
 usage: gossipper report [-o OUT.html] SUMMARY.json [SUMMARY.json ...] [options]
@@ -242,10 +242,52 @@ def _junit_of_several(report: Report) -> str:
 
 def check_run_gates(config: RunConfig) -> None:
     """Refuse bad ``-gate`` expressions before the run starts (exit status 255)."""
+    if config.traces.gate_abort and not config.traces.gates:
+        raise _UsageError("-gate_abort checks the gates during the run: add at least one -gate")
     if config.traces.gates:
         from gossipper.report.gates import parse_gates
 
         parse_gates(config.traces.gates)
+
+
+GATE_CHECK_INTERVAL_S = 1.0
+"""How often ``-gate_abort`` looks at the figures of a run."""
+
+
+async def watch_gates(config: RunConfig, run: Run, stderr: TextIO) -> None:
+    """``-gate_abort``: every second, stop the run (no new call; the open ones finish) as
+    soon as a gate can no longer pass (:func:`gossipper.report.gates.cannot_pass`). The gates
+    are still judged at the end, as without ``-gate_abort``."""
+    import trio
+
+    from gossipper.report.gates import cannot_pass, parse_gates, summary_metrics
+    from gossipper.stats.summary import build_summary_json
+
+    gates = parse_gates(config.traces.gates)
+    max_calls = config.load.max_calls or 0
+    engine = run.engine
+    while True:
+        await trio.sleep(GATE_CHECK_INTERVAL_S)
+        snapshot = engine.snapshot()
+        doc = build_summary_json(
+            snapshot,
+            tool_version=__version__,
+            start_wall=snapshot.start_wall,
+            finish_wall=snapshot.now_wall,
+            target_rate=snapshot.target_rate,
+            scenario_name=run.plan.scenario.base_name,
+            exit_code=0,
+        )
+        metrics = summary_metrics(doc)
+        for gate in gates:
+            why = cannot_pass(gate, metrics, max_calls=max_calls)
+            if why is not None:
+                stderr.write(
+                    f"gossipper: gate {gate.text} can no longer pass ({why}):"
+                    " stopping the run (-gate_abort)\n"
+                )
+                engine.soft_quit(f"gate {gate.text} failed")
+                return
 
 
 def finish_run_reports(

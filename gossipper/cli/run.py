@@ -13,7 +13,7 @@ import trio
 
 from gossipper import __version__
 from gossipper.cli.commands import close_subcommand
-from gossipper.cli.report_command import check_run_gates, finish_run_reports
+from gossipper.cli.report_command import check_run_gates, finish_run_reports, watch_gates
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.engine.threepcc import TwinSetup, check_twin_setup, parse_slave_cfg
@@ -174,6 +174,8 @@ async def _run(
         )
         async with open_run(plan) as run:
             await _start_controls(nursery, config, run, stdout, stderr)
+            if config.traces.gate_abort:
+                nursery.start_soon(watch_gates, config, run, stderr)
             result = await run.run()
             if peer_run is not None:
                 peer_run.engine.interrupt()

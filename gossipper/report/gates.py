@@ -19,6 +19,7 @@ from gossipper.errors import ConfigError, ExitStatus
 
 __all__ = [
     "Gate",
+    "cannot_pass",
     "GateError",
     "GateResult",
     "evaluate_gates",
@@ -310,3 +311,71 @@ def gate_results_json(results: Iterable[GateResult]) -> list[dict[str, Any]]:
         }
         for result in results
     ]
+
+
+_NEVER_DECREASING = frozenset(
+    (
+        "total_calls",
+        "incoming_calls",
+        "outgoing_calls",
+        "successful_calls",
+        "failed_calls",
+        "peak_calls",
+        "rtd_count",
+        "max_ms",
+        *MESSAGE_METRICS,
+        *FAILURE_METRICS,
+    )
+)
+"""Metrics that can only grow while a run goes on (cumulative counts, maxima)."""
+
+
+def _never_decreasing(metric: str) -> bool:
+    if metric in _NEVER_DECREASING or metric.startswith("counter."):
+        return True
+    if metric.startswith(("rtd.", "call_length.")):
+        return metric.endswith((".count", ".max_ms"))
+    return False
+
+
+def _upper_bound_broken(op: str, lower_bound: float, threshold: float) -> bool:
+    """Whether ``value OP threshold`` is false for every value >= ``lower_bound``."""
+    if op == "<":
+        return lower_bound >= threshold
+    if op in ("<=", "=="):
+        return lower_bound > threshold
+    return False
+
+
+def cannot_pass(
+    gate: Gate, metrics: Mapping[str, float | None], *, max_calls: int = 0
+) -> str | None:
+    """Why ``gate`` can no longer pass, judging the figures of a run still going on, or None.
+
+    Sure only for what cannot go back (``-gate_abort``, docs/reports.md): a count or maximum
+    that only grows is already above an upper bound (``failed_calls<10`` once 10 calls failed);
+    with a call limit (``-m``), the percentage of failed calls can no longer end below its
+    bound (failed calls so far / the limit is the smallest it can end at), or the percentage of
+    successful calls above its own. Other gates wait for the end of the run.
+    """
+    value = metrics.get(gate.metric)
+    if value is None:
+        return None
+    if _never_decreasing(gate.metric) and _upper_bound_broken(gate.op, value, gate.threshold):
+        return f"{gate.metric} = {format_value(value)} already, and it cannot decrease"
+    failed = metrics.get("failed_calls") or 0.0
+    if max_calls > 0 and gate.metric == "failed_calls_pct":
+        least_pct = 100.0 * failed / max_calls
+        if _upper_bound_broken(gate.op, least_pct, gate.threshold):
+            return (
+                f"{format_value(failed)} of at most {max_calls} calls failed already:"
+                f" failed_calls_pct >= {format_value(least_pct)}"
+            )
+    if max_calls > 0 and gate.metric == "success_pct" and gate.op in (">", ">=", "=="):
+        most_pct = 100.0 * (max_calls - failed) / max_calls
+        if most_pct < gate.threshold or (gate.op == ">" and most_pct == gate.threshold):
+            return (
+                f"{format_value(failed)} of at most {max_calls} calls failed already:"
+                f" success_pct <= {format_value(most_pct)}"
+            )
+    return None

@@ -11,6 +11,7 @@ import pytest
 from gossipper.errors import ExitStatus
 from gossipper.report.gates import (
     GateError,
+    cannot_pass,
     evaluate_gates,
     format_gate_line,
     gate_results_json,
@@ -134,3 +135,33 @@ def test_percentages_of_no_call_fail() -> None:
     doc["calls"].update(total=0, outgoing=0, successful=0)
     (result,) = evaluate_gates(parse_gates(["failed_calls_pct<1"]), doc)
     assert not result.passed and result.value is None
+
+
+@pytest.mark.parametrize(
+    ("text", "metrics", "max_calls", "stops"),
+    [
+        ("failed_calls<10", {"failed_calls": 10.0}, 0, True),
+        ("failed_calls<10", {"failed_calls": 9.0}, 0, False),
+        ("failed_calls<=10", {"failed_calls": 10.0}, 0, False),
+        ("FailedTimeoutOnRecv==0", {"FailedTimeoutOnRecv": 1.0}, 0, True),
+        ("retransmissions<=5", {"retransmissions": 6.0}, 0, True),
+        ("max_ms<100", {"max_ms": 150.0}, 0, True),
+        ("rtd.setup.max_ms<100", {"rtd.setup.max_ms": 150.0}, 0, True),
+        ("counter.errors<1", {"counter.errors": 1.0}, 0, True),
+        # Can still come back: percentiles, means, rates, lower bounds on counts.
+        ("p99_ms<100", {"p99_ms": 500.0}, 0, False),
+        ("rate_cps>=10", {"rate_cps": 1.0}, 0, False),
+        ("successful_calls>=100", {"successful_calls": 1.0}, 0, False),
+        # Percentages: sure only with a call limit.
+        ("failed_calls_pct<1", {"failed_calls_pct": 50.0, "failed_calls": 1.0}, 0, False),
+        ("failed_calls_pct<1", {"failed_calls_pct": 50.0, "failed_calls": 1.0}, 100, True),
+        ("failed_calls_pct<1", {"failed_calls_pct": 50.0, "failed_calls": 1.0}, 101, False),
+        ("success_pct>=99", {"success_pct": 50.0, "failed_calls": 1.0}, 100, False),
+        ("success_pct>=99", {"success_pct": 50.0, "failed_calls": 2.0}, 100, True),
+    ],
+)
+def test_cannot_pass_only_when_sure(
+    text: str, metrics: dict[str, float], max_calls: int, stops: bool
+) -> None:
+    why = cannot_pass(parse_gate(text), metrics, max_calls=max_calls)
+    assert (why is not None) == stops, why

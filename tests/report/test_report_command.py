@@ -210,3 +210,22 @@ def test_real_run_refuses_a_bad_gate_before_starting(tmp_path: pathlib.Path) -> 
 def test_sim_refuses_run_only_options() -> None:
     status, _, stderr = run_cli("sim", "-sn", "uac", "-m", "1", "-gate", "total_calls>0")
     assert status != 0 and "-gate" in stderr
+
+
+def test_gate_abort_stops_a_run_that_cannot_pass(tmp_path: pathlib.Path) -> None:
+    # 1000 calls at 100/s would take 10 s; the gate fails as soon as 10 calls were made.
+    status, stderr, doc = real_run(
+        tmp_path, "-gate", "total_calls<10", "-gate_abort", "-m", "1000", "-r", "100"
+    )
+    assert status == ExitStatus.CALLS_FAILED
+    assert "gossipper: gate total_calls<10 can no longer pass (total_calls = " in stderr
+    assert "stopping the run (-gate_abort)" in stderr
+    assert 10 <= doc["calls"]["total"] < 400
+    assert doc["calls"]["failed"] == 0  # open calls were let finish
+    assert doc["gates"][0]["passed"] is False
+
+
+def test_gate_abort_needs_a_gate() -> None:
+    status, _, stderr = run_cli("-sn", "uac", "-peer", "uas", "-m", "1", "-nostdin", "-gate_abort")
+    assert status == ExitStatus.FATAL
+    assert "-gate_abort checks the gates during the run: add at least one -gate" in stderr
