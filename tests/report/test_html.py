@@ -167,3 +167,9 @@ def test_embedded_json_cannot_close_its_script() -> None:
     page = render_html(build_report(inputs))
     reader = read_page(page)
     assert embedded_data(reader)["runs"][0]["label"] == "</script><b>x"
+
+
+def test_rfc3339_dates_in_the_stat_file() -> None:
+    series = read_stat_csv(str(GOLDEN / "rfc3339" / "uac_timestamp_4242_.csv"))
+    assert series.t_s == [0.0, 0.4]  # CurrentTime 22:13:20.000000Z, then 22:13:20.400000Z
+    assert sum(series.failed) == summary_of("rfc3339")["calls"]["failed"]

@@ -229,3 +229,21 @@ def test_gate_abort_needs_a_gate() -> None:
     status, _, stderr = run_cli("-sn", "uac", "-peer", "uas", "-m", "1", "-nostdin", "-gate_abort")
     assert status == ExitStatus.FATAL
     assert "-gate_abort checks the gates during the run: add at least one -gate" in stderr
+
+
+def test_compare_junit_has_the_suites_of_each_run(tmp_path: pathlib.Path) -> None:
+    clean, rejected = copy_case("clean", tmp_path), copy_case("reject_486", tmp_path)
+    junit = tmp_path / "junit.xml"
+    status, _, stderr = run_cli(
+        "report", "--compare", "--no-html", str(clean / "summary.json"),
+        str(rejected / "summary.json"), "-gate", "success_pct>=99", "-junit", str(junit),
+    )  # fmt: skip
+    assert status == ExitStatus.CALLS_FAILED
+    assert f"gate [{clean / 'summary.json'}] success_pct>=99: PASS" in stderr
+    assert f"gate [{rejected / 'summary.json'}] success_pct>=99: FAIL" in stderr
+    root = ET.parse(junit).getroot()
+    suites = root.findall("testsuite")
+    assert len(suites) == 4  # gates and failure reasons of each run
+    assert root.get("failures") == "2"  # the failed gate and FailedUnexpectedMessage
+    assert sum(int(s.get("tests", "0")) for s in suites) == int(root.get("tests", "0"))
+    assert not list(tmp_path.glob("**/*.html"))
