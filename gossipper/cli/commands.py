@@ -46,7 +46,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         "report",
-        "A self-contained HTML report, gates and JUnit XML from summaries (gossipper report -h).",
+        "HTML report, gates and JUnit of summaries (gossipper report -h).",
         "gossipper.cli.report_command:run_report_command",
     ),
 )
