@@ -6,6 +6,7 @@ import json
 import os
 from typing import Any
 
+from gossipper.errors import GossipperError
 from gossipper.report.csvdata import (
     ReportInputError,
     find_companions,
@@ -13,7 +14,9 @@ from gossipper.report.csvdata import (
     read_rtt_csv,
     read_stat_csv,
 )
+from gossipper.report.gates import summary_metrics
 from gossipper.report.html import ReportInput
+from gossipper.stats.histogram import Histogram
 from gossipper.stats.summary import SCHEMA_NAME, SCHEMA_VERSION
 
 __all__ = ["load_input", "load_summary"]
@@ -27,12 +30,12 @@ def load_summary(path: str) -> dict[str, Any]:
     """
     try:
         with open(path, encoding="utf-8") as file:
-            doc = json.load(file)
+            doc = json.load(file, parse_constant=_refuse_constant)
     except OSError as exc:
         raise ReportInputError(
             f"{path}: cannot read it ({exc.strerror}); give a -summary_json file"
         ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise ReportInputError(f"{path}: not JSON ({exc}); give a -summary_json file") from exc
     if (
         not isinstance(doc, dict)
@@ -46,7 +49,27 @@ def load_summary(path: str) -> dict[str, Any]:
     for key in ("calls", "failures", "rate", "messages", "latency", "counters"):
         if not isinstance(doc.get(key), dict):
             raise ReportInputError(f"{path}: the summary has no {key!r} object; is it complete?")
+    try:
+        # Everything the report reads: the figures and every histogram.
+        summary_metrics(doc)
+        latency = doc["latency"]
+        for part in [*latency["rtd"].values(), latency["call_length"]]:
+            Histogram.from_dict(part["histogram"])
+        str(doc["started_at"]), str(doc["finished_at"]), int(doc["exit_code"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ReportInputError(
+            f"{path}: malformed summary ({exc!r}); give a file written by -summary_json"
+        ) from None
+    except GossipperError as exc:  # a histogram that is not one
+        raise ReportInputError(
+            f"{path}: malformed summary ({exc}); give a file written by -summary_json"
+        ) from None
     return doc
+
+
+def _refuse_constant(name: str) -> float:
+    # NaN and Infinity are not JSON, and no summary contains them.
+    raise ValueError(f"{name} is not a number a summary can contain")
 
 
 def load_input(

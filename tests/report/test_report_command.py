@@ -247,3 +247,32 @@ def test_compare_junit_has_the_suites_of_each_run(tmp_path: pathlib.Path) -> Non
     assert root.get("failures") == "2"  # the failed gate and FailedUnexpectedMessage
     assert sum(int(s.get("tests", "0")) for s in suites) == int(root.get("tests", "0"))
     assert not list(tmp_path.glob("**/*.html"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda d: d["calls"].pop("failed"), "malformed summary (KeyError('failed'))"),
+        (lambda d: d["latency"]["rtd"]["1"]["histogram"].update(count=-1), "malformed summary"),
+        (lambda d: d["rate"].update(achieved_cps="fast"), "malformed summary"),
+    ],
+)
+def test_malformed_summaries_are_one_line_errors(
+    tmp_path: pathlib.Path, edit: Any, fragment: str
+) -> None:
+    doc = json.loads((GOLDEN / "clean" / "summary.json").read_text("utf-8"))
+    edit(doc)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc), "utf-8")
+    status, _, stderr = run_cli("report", str(path))
+    assert status == ExitStatus.FATAL
+    assert stderr.startswith(f"gossipper: error: {path}: ") and fragment in stderr
+    assert stderr.count("\n") == 1
+
+
+def test_nan_in_a_summary_is_refused(tmp_path: pathlib.Path) -> None:
+    text = (GOLDEN / "clean" / "summary.json").read_text("utf-8")
+    path = tmp_path / "nan.json"
+    path.write_text(text.replace('"duration_s": ', '"duration_s": NaN, "x": ', 1), "utf-8")
+    status, _, stderr = run_cli("report", str(path))
+    assert status == ExitStatus.FATAL and "not JSON" in stderr
