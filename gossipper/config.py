@@ -380,6 +380,7 @@ class TraceSettings:
     """``-gate_abort``: stop the run as soon as a gate can no longer pass."""
 
     def __post_init__(self) -> None:
+        _set(self, "gates", tuple(self.gates))  # immutable even when given a list
         _check_rules(self)
 
 

@@ -22,7 +22,13 @@ if TYPE_CHECKING:
     from gossipper.report.html import Report
     from gossipper.session import Run
 
-__all__ = ["check_run_gates", "finish_run_reports", "run_report_command", "watch_gates"]
+__all__ = [
+    "check_run_gates",
+    "judge_run_gates",
+    "run_report_command",
+    "watch_gates",
+    "write_run_reports",
+]
 
 USAGE = """\
 usage: gossipper report [-o OUT.html] SUMMARY.json [SUMMARY.json ...] [options]
@@ -290,12 +296,12 @@ async def watch_gates(config: RunConfig, run: Run, stderr: TextIO) -> None:
                 return
 
 
-def finish_run_reports(
-    config: RunConfig, run: Run, result: EngineResult, doc: dict[str, Any], stderr: TextIO
+def judge_run_gates(
+    config: RunConfig, result: EngineResult, doc: dict[str, Any], stderr: TextIO
 ) -> EngineResult:
-    """At the end of a real run: evaluate the gates (each printed on stderr and added to
-    ``doc`` as ``gates``), write ``-junit`` and ``-report_html``; returns the result with the
-    exit status a failed gate makes (0 becomes 1)."""
+    """At the end of a real run: evaluate the gates, print each on stderr, add them to
+    ``doc`` as ``gates``; returns the result with the exit status a failed gate makes (0
+    becomes 1, also in ``doc``)."""
     from gossipper.report.gates import (
         evaluate_gates,
         format_gate_line,
@@ -303,8 +309,7 @@ def finish_run_reports(
         parse_gates,
     )
 
-    traces = config.traces
-    results = evaluate_gates(parse_gates(traces.gates), doc)
+    results = evaluate_gates(parse_gates(config.traces.gates), doc)
     if results:
         doc["gates"] = gate_results_json(results)
     for gate_result in results:
@@ -312,13 +317,21 @@ def finish_run_reports(
     if not all(r.passed for r in results) and result.exit_status == ExitStatus.SUCCESS:
         result = dataclasses.replace(result, exit_status=ExitStatus.CALLS_FAILED)
         doc["exit_code"] = int(ExitStatus.CALLS_FAILED)
+    return result
+
+
+def write_run_reports(config: RunConfig, run: Run, doc: dict[str, Any], stderr: TextIO) -> None:
+    """At the end of a real run (after :func:`judge_run_gates`): ``-junit`` and
+    ``-report_html``."""
+    traces = config.traces
     if traces.junit:
+        from gossipper.report.gates import evaluate_gates, parse_gates
         from gossipper.report.junit import format_junit
 
+        results = evaluate_gates(parse_gates(traces.gates), doc)
         _write_text(traces.junit, format_junit(doc, results), "-junit")
     if traces.report_html:
         _write_run_html(config, run, doc, stderr)
-    return result
 
 
 def _write_run_html(config: RunConfig, run: Run, doc: dict[str, Any], stderr: TextIO) -> None:

@@ -13,7 +13,12 @@ import trio
 
 from gossipper import __version__
 from gossipper.cli.commands import close_subcommand
-from gossipper.cli.report_command import check_run_gates, finish_run_reports, watch_gates
+from gossipper.cli.report_command import (
+    check_run_gates,
+    judge_run_gates,
+    watch_gates,
+    write_run_reports,
+)
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.engine.threepcc import TwinSetup, check_twin_setup, parse_slave_cfg
@@ -324,7 +329,8 @@ def _report(
     if traces.summary_json or traces.gates or traces.report_html or traces.junit:
         doc = run.summary_document(result, __version__)
         # Gates, -junit and -report_html (docs/reports.md); a failed gate turns 0 into 1.
-        result = finish_run_reports(config, run, result, doc, stderr)
+        result = judge_run_gates(config, result, doc, stderr)
         if traces.summary_json:
             write_json_atomic(traces.summary_json, doc)
+        write_run_reports(config, run, doc, stderr)
     return result

@@ -276,3 +276,15 @@ def test_nan_in_a_summary_is_refused(tmp_path: pathlib.Path) -> None:
     path.write_text(text.replace('"duration_s": ', '"duration_s": NaN, "x": ', 1), "utf-8")
     status, _, stderr = run_cli("report", str(path))
     assert status == ExitStatus.FATAL and "not JSON" in stderr
+
+
+def test_unwritable_junit_is_fatal_but_the_summary_is_written(tmp_path: pathlib.Path) -> None:
+    summary = tmp_path / "run.json"
+    status, _, stderr = run_cli(
+        "-sn", "uac", "-peer", "uas", "-m", "2", "-r", "50", "-nostdin", "-i", "127.0.0.1",
+        "-p", str(free_udp_port()), "-summary_json", str(summary), "-gate", "total_calls==2",
+        "-junit", str(tmp_path / "missing" / "junit.xml"),
+    )  # fmt: skip
+    assert status == ExitStatus.FATAL
+    assert stderr.splitlines()[-1].startswith("gossipper: error: -junit ")
+    assert json.loads(summary.read_text("utf-8"))["gates"][0]["passed"] is True
