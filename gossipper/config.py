@@ -386,8 +386,17 @@ class TraceSettings:
     hep_transport: str = "udp"
     hep_queue: int = 10000
     """Packets waiting for the collector at most; beyond, new ones are dropped and counted."""
+    report_html: str | None = None
+    """``-report_html FILE``: the HTML report of the run, written at the end (docs/reports.md)."""
+    junit: str | None = None
+    """``-junit FILE``: JUnit XML of the gates and failure reasons, written at the end."""
+    gates: tuple[str, ...] = ()
+    """``-gate EXPR`` (repeatable): pass/fail conditions on the summary's figures."""
+    gate_abort: bool = False
+    """``-gate_abort``: stop the run as soon as a gate can no longer pass."""
 
     def __post_init__(self) -> None:
+        _set(self, "gates", tuple(self.gates))  # immutable even when given a list
         _check_rules(self)
 
 

@@ -59,6 +59,11 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "A load run with the terminal UI: charts, percentiles, failures, keys (gossipper tui -h).",
         "gossipper.cli.tui_command:run_tui_command",
     ),
+    Subcommand(
+        "report",
+        "HTML report, gates and JUnit of summaries (gossipper report -h).",
+        "gossipper.cli.report_command:run_report_command",
+    ),
 )
 
 FRONT_DOOR_OPTIONS = frozenset({"--help", "--install-completion", "--show-completion"})

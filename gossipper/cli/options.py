@@ -1372,6 +1372,42 @@ OPTIONS: tuple[OptionSpec, ...] = (
             value_help="a file name",
         ),
         _o(
+            "-report_html",
+            Kind.STR,
+            "report_html",
+            "write the HTML report of the run to FILE at exit (charts, tables; docs/reports.md)",
+            metavar="FILE",
+            value_help="a file name",
+            scope=RUN,
+        ),
+        _o(
+            "-gate",
+            Kind.APPEND,
+            "gates",
+            "pass/fail condition METRIC OP NUMBER checked at exit, e.g. failed_calls_pct<1 or"
+            " p99_ms<=200 (repeatable; a failed gate makes the exit status 1; docs/reports.md)",
+            metavar="EXPR",
+            value_help="a gate such as failed_calls_pct<1",
+            scope=RUN,
+        ),
+        _o(
+            "-gate_abort",
+            Kind.FLAG,
+            "gate_abort",
+            "check the gates every second during the run and stop it (no new call) as soon as"
+            " one can no longer pass, e.g. failed_calls<10 once 10 calls failed",
+            scope=RUN,
+        ),
+        _o(
+            "-junit",
+            Kind.STR,
+            "junit",
+            "write JUnit XML to FILE at exit: a test case per gate and per failure reason",
+            metavar="FILE",
+            value_help="a file name",
+            scope=RUN,
+        ),
+        _o(
             "-peer",
             Kind.STR,
             "peer",
@@ -1706,7 +1742,7 @@ def _convert(occurrences: list[_Occurrence]) -> tuple[dict[str, Any], dict[str, 
     extra: dict[str, object] = {}
     keys: dict[str, str] = {}
     globals_set: dict[str, str] = {}
-    injection_files: list[str] = []
+    appended: dict[str, list[str]] = {}
     injection_indexes: list[tuple[str, int]] = []
     for occurrence in occurrences:
         spec = occurrence.spec
@@ -1727,7 +1763,7 @@ def _convert(occurrences: list[_Occurrence]) -> tuple[dict[str, Any], dict[str, 
                 raise ConfigError(f"{spec.name} field must be >= 0, got {field_text!r}")
             injection_indexes.append((file_name, field))
         elif kind is Kind.APPEND:
-            injection_files.append(raw)
+            appended.setdefault(dest, []).append(raw)
         elif RUN not in spec.scope:
             extra[dest] = _convert_one(spec, raw)
         elif kind is Kind.HOSTPORT:
@@ -1751,8 +1787,8 @@ def _convert(occurrences: list[_Occurrence]) -> tuple[dict[str, Any], dict[str, 
         values["keys"] = keys
     if globals_set:
         values["globals_set"] = globals_set
-    if injection_files:
-        values["injection_files"] = tuple(injection_files)
+    for dest, items in appended.items():
+        values[dest] = tuple(items)
     if injection_indexes:
         values["injection_indexes"] = tuple(injection_indexes)
     return values, extra

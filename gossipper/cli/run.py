@@ -13,6 +13,12 @@ import trio
 
 from gossipper import __version__
 from gossipper.cli.commands import close_subcommand
+from gossipper.cli.report_command import (
+    check_run_gates,
+    judge_run_gates,
+    watch_gates,
+    write_run_reports,
+)
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.engine.threepcc import TwinSetup, check_twin_setup, parse_slave_cfg
@@ -58,7 +64,8 @@ def run_real(
             "(or -peer uas to run against a built-in peer)\n"
         )
         return ExitStatus.FATAL
-    # The 3PCC address book is read (and its errors reported) before anything is printed.
+    # The 3PCC address book and the gates are read (errors reported) before anything is printed.
+    check_run_gates(config)
     twin = twin_setup(config)
     check_twin_setup(scenario, twin)
     tune_garbage_collector()
@@ -178,6 +185,8 @@ async def _run(
         )
         async with open_run(plan) as run:
             tui = await _start_controls(nursery, config, run, stdout, stderr)
+            if config.traces.gate_abort:
+                nursery.start_soon(watch_gates, config, run, stderr)
             result = await run.run()
             if tui is not None:
                 # The terminal is given back before the final screens are printed.
@@ -186,7 +195,7 @@ async def _run(
             if peer_run is not None:
                 peer_run.engine.interrupt()
             nursery.cancel_scope.cancel()
-            _report(config, run, result, stdout, stderr)
+            result = _report(config, run, result, stdout, stderr)
     return result
 
 
@@ -345,7 +354,7 @@ def _is_terminal(stream: TextIO) -> bool:
 
 def _report(
     config: RunConfig, run: Run, result: EngineResult, stdout: TextIO, stderr: TextIO
-) -> None:
+) -> EngineResult:
     report = run.finish(result)
     for problem in report.problems:
         stderr.write(f"gossipper: warning: {problem}\n")
@@ -353,5 +362,12 @@ def _report(
     stdout.flush()
     if result.fatal_message:
         stderr.write(f"gossipper: error: {result.fatal_message}\n")
-    if config.traces.summary_json:
-        write_json_atomic(config.traces.summary_json, run.summary_document(result, __version__))
+    traces = config.traces
+    if traces.summary_json or traces.gates or traces.report_html or traces.junit:
+        doc = run.summary_document(result, __version__)
+        # Gates, -junit and -report_html (docs/reports.md); a failed gate turns 0 into 1.
+        result = judge_run_gates(config, result, doc, stderr)
+        if traces.summary_json:
+            write_json_atomic(traces.summary_json, doc)
+        write_run_reports(config, run, doc, stderr)
+    return result

@@ -65,6 +65,7 @@ SUPPORTED_NAMES = names_in(
     -aka_K -aka_OP -aka_AMF -watchdog_interval -watchdog_reset -watchdog_minor_threshold
     -watchdog_major_threshold -watchdog_minor_maxtriggers -watchdog_major_maxtriggers
     -3pcc -master -slave -slave_cfg -interactive
+    -report_html -gate -gate_abort -junit
     """
 )
 
@@ -221,6 +222,10 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-max_socket", "100"], "max_socket", 100),
     (["-summary_json", "out.json"], "summary_json", "out.json"),
     (["-peer", "uas"], "peer", "uas"),
+    (["-report_html", "r.html"], "report_html", "r.html"),
+    (["-gate", "p99_ms<5", "-gate", "rate_cps>=9"], "gates", ("p99_ms<5", "rate_cps>=9")),
+    (["-junit", "j.xml"], "junit", "j.xml"),
+    (["-gate_abort"], "gate_abort", True),
     (["-trace_format", "gossipper"], "trace_format", "gossipper"),
     (["-rate_scale", "5"], "rate_scale", 5.0),
     (["-cp", "8889"], "control_port", 8889),
@@ -282,6 +287,10 @@ def test_every_sipp_option_is_in_the_table() -> None:
         "-summary_json",
         "-peer",
         "-interactive",
+        "-report_html",
+        "-gate",
+        "-gate_abort",
+        "-junit",
         "-trace_format",
         "-tls_verify",
         "-ws_path",
@@ -1013,6 +1022,10 @@ def test_every_option_has_a_scope_and_sim_only_options_are_not_runconfig_fields(
         "-master",
         "-slave",
         "-slave_cfg",
+        "-report_html",
+        "-gate",
+        "-gate_abort",
+        "-junit",
     }
 
 
@@ -1068,8 +1081,8 @@ def test_sim_help_lists_sim_options_and_names_the_refused_ones() -> None:
         listed = re.search(rf"^  {re.escape(spec.name)} ", text, re.MULTILINE) is not None
         assert listed == (spec.scope == SIM), spec.name
     assert (
-        "refuses: -v, -sd, -cp, -rsa, -bg, -interactive, -3pcc,\n-master, -slave, -slave_cfg."
-        in text
+        "refuses: -v, -sd, -cp, -rsa, -bg, -interactive, -3pcc,\n-master, -slave, -slave_cfg,"
+        " -report_html, -gate, -gate_abort, -junit." in text
     )
     assert all(len(line) <= 100 for line in text.splitlines())
     assert isinstance(SIM, Scope)

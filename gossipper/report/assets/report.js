@@ -1,0 +1,112 @@
+/* gossipper report: draws the charts of the page from the JSON in #report-data with uPlot.
+   Tables are rendered by Python; this script only adds the charts. No network access. */
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("report-data").textContent);
+  var palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                 "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+  function width(el) {
+    return Math.max(320, Math.min(1100, el.clientWidth || 900));
+  }
+
+  function empty(el, text) {
+    var p = document.createElement("p");
+    p.className = "nodata";
+    p.textContent = text;
+    el.appendChild(p);
+  }
+
+  /* tables: [[xs, ys], ...] with labels[i] naming table i; one line per table. */
+  function lines(el, title, tables, labels, yLabel, opts) {
+    if (!tables.length) { empty(el, "No data for this chart: " + title + "."); return; }
+    var joined = uPlot.join(tables);
+    var series = [{ label: "t (s)" }];
+    labels.forEach(function (label, i) {
+      series.push({ label: label, stroke: palette[i % palette.length], width: 2,
+                    spanGaps: true, points: { show: tables[i][0].length < 60 } });
+    });
+    var holder = document.createElement("div");
+    el.appendChild(holder);
+    new uPlot({
+      title: title, width: width(el), height: 260, series: series,
+      scales: { x: { time: false } },
+      axes: [{ label: (opts && opts.xLabel) || "time since start (s)" }, { label: yLabel }]
+    }, joined, holder);
+  }
+
+  function stats(run) { return run.stat || []; }
+
+  function timeChart(id, title, pick, yLabel) {
+    var el = document.getElementById(id);
+    var tables = [], labels = [];
+    data.runs.forEach(function (run) {
+      stats(run).forEach(function (series) {
+        pick(series).forEach(function (line) {
+          tables.push([series.t_s, line.values]);
+          labels.push(run.label + (stats(run).length > 1 ? " " + series.path : "") +
+                      (line.name ? " " + line.name : ""));
+        });
+      });
+    });
+    lines(el, title, tables, labels, yLabel);
+  }
+
+  timeChart("chart-rate", "Calls per second (stat CSV periods)", function (s) {
+    return [{ name: "", values: s.call_rate_cps }];
+  }, "calls/s");
+  timeChart("chart-open", "Open calls", function (s) {
+    return [{ name: "", values: s.current_calls }];
+  }, "calls");
+  timeChart("chart-failures", "Failed calls and retransmissions per period", function (s) {
+    var out = [{ name: "failed", values: s.failed }];
+    Object.keys(s.failures).forEach(function (reason) {
+      out.push({ name: reason, values: s.failures[reason] });
+    });
+    out.push({ name: "retransmissions", values: s.retransmissions });
+    return out;
+  }, "per period");
+  timeChart("chart-rtmean", "Mean response time per period (stat CSV)", function (s) {
+    return Object.keys(s.response_time_ms).map(function (rtd) {
+      return { name: "RTD " + rtd, values: s.response_time_ms[rtd] };
+    });
+  }, "ms");
+
+  (function percentiles() {
+    var el = document.getElementById("chart-percentiles");
+    var tables = [], labels = [];
+    data.runs.forEach(function (run) {
+      Object.keys(run.percentiles || {}).forEach(function (rtd) {
+        var p = run.percentiles[rtd];
+        ["p50_ms", "p90_ms", "p99_ms"].forEach(function (key) {
+          tables.push([p.t_s, p[key]]);
+          labels.push(run.label + " RTD " + rtd + " " + key.replace("_ms", ""));
+        });
+      });
+    });
+    lines(el, "Response-time percentiles over time (RTT file)", tables, labels, "ms");
+  })();
+
+  (function distributions() {
+    var el = document.getElementById("chart-distribution");
+    var names = Object.keys(data.distributions);
+    if (!names.length) { empty(el, "No response time was measured."); return; }
+    names.forEach(function (name) {
+      var d = data.distributions[name];
+      var series = [{ label: "ms" }], rows = [d.centers_ms];
+      d.runs.forEach(function (counts, i) {
+        series.push({ label: data.runs[i].label, stroke: palette[i % palette.length],
+                      fill: palette[i % palette.length] + "55",
+                      paths: uPlot.paths.bars({ size: [0.9, 40] }), points: { show: false } });
+        rows.push(counts);
+      });
+      var holder = document.createElement("div");
+      el.appendChild(holder);
+      new uPlot({
+        title: d.title, width: width(el), height: 240, series: series,
+        scales: { x: { time: false, distr: d.log ? 3 : 1 } },
+        axes: [{ label: "ms (bucket centre)" }, { label: "values" }]
+      }, rows, holder);
+    });
+  })();
+})();
