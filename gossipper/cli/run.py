@@ -7,7 +7,7 @@ import gc
 import os
 import random
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import trio
 
@@ -22,6 +22,10 @@ from gossipper.output import write_json_atomic
 from gossipper.scenario import BUILTIN_NAMES, Scenario
 from gossipper.session import Run, RunPlan, open_run
 from gossipper.transport import UdpTransportFactory, check_device, detect_local_ip, resolve_host
+
+if TYPE_CHECKING:
+    from gossipper.api.single import SingleRun
+    from gossipper.control import Controller
 
 LIVE_FLUSH_S = 0.2
 """Trace files of a real run are written out this often (readable with ``tail -f``)."""
@@ -55,6 +59,7 @@ def run_real(
             "(or -peer uas to run against a built-in peer)\n"
         )
         return ExitStatus.FATAL
+    _check_api_options(config)
     # The 3PCC address book is read (and its errors reported) before anything is printed.
     twin = twin_setup(config)
     check_twin_setup(scenario, twin)
@@ -171,13 +176,57 @@ async def _run(
             twin=twin,
         )
         async with open_run(plan) as run:
-            await _start_controls(nursery, config, run, stdout, stderr)
+            api = await _start_controls(nursery, config, run, stdout, stderr)
             result = await run.run()
             if peer_run is not None:
                 peer_run.engine.interrupt()
-            nursery.cancel_scope.cancel()
-            _report(config, run, result, stdout, stderr)
+            if api is None:
+                nursery.cancel_scope.cancel()
+                _report(config, run, result, stdout, stderr)
+            else:
+                api.finished(result)
+                _report(config, run, result, stdout, stderr)
+                await _linger(config.process.api_linger_s)
+                nursery.cancel_scope.cancel()
     return result
+
+
+def _check_api_options(config: RunConfig) -> None:
+    process = config.process
+    if process.api_addr is None:
+        given = [
+            option
+            for option, value in (
+                ("-api_tls_cert", process.api_tls_cert),
+                ("-api_tls_key", process.api_tls_key),
+                ("-api_users", process.api_users),
+                ("-api_secret", process.api_secret),
+                ("-api_audit", process.api_audit),
+                ("-api_metrics_public", process.api_metrics_public or None),
+                ("-api_linger", process.api_linger_s or None),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ConfigError(f"{given[0]} needs -api_addr HOST:PORT (the API is off without it)")
+    elif (process.api_tls_cert is None) != (process.api_tls_key is None):
+        raise ConfigError("-api_tls_cert and -api_tls_key go together: give both or neither")
+
+
+async def _linger(seconds: float) -> None:
+    """-api_linger: the API serves the final statistics a while longer; SIGINT/SIGTERM end
+    the wait (this receiver replaces the run's signal handling, which has nothing left to
+    stop)."""
+    if seconds <= 0:
+        return
+    import signal
+
+    with (
+        trio.move_on_after(seconds),
+        trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+    ):
+        async for _ in signals:
+            return
 
 
 def twin_setup(config: RunConfig) -> TwinSetup | None:
@@ -257,9 +306,10 @@ async def _run_peer(
 
 async def _start_controls(
     nursery: trio.Nursery, config: RunConfig, run: Run, stdout: TextIO, stderr: TextIO
-) -> None:
-    """Signals, the UDP control socket and (on a terminal, without -nostdin) the keyboard:
-    front ends of the one command API, ``gossipper.control.Controller``."""
+) -> SingleRun | None:
+    """Signals, the UDP control socket, (on a terminal, without -nostdin) the keyboard and
+    (with -api_addr) the HTTP API: front ends of the one command API,
+    ``gossipper.control.Controller``. Returns the API's view of the run, or None."""
     from gossipper.cli.keyboard import keyboard_available, read_keyboard, watch_signals
     from gossipper.control import Controller, open_control_socket, serve_control_socket
 
@@ -286,6 +336,56 @@ async def _start_controls(
         nursery.start_soon(serve_control_socket, control, controller)
     if not config.process.nostdin and keyboard_available():
         nursery.start_soon(read_keyboard, controller)
+    if config.process.api_addr is None:
+        return None
+    return await _start_api(nursery, config, run, controller, stderr)
+
+
+async def _start_api(
+    nursery: trio.Nursery, config: RunConfig, run: Run, controller: Controller, stderr: TextIO
+) -> SingleRun:
+    """-api_addr: the API (and its imports: quart, hypercorn, jwt, prometheus_client) on
+    this run's Trio loop."""
+    import functools
+
+    try:
+        from gossipper.api.auth import open_authenticator
+        from gossipper.api.serve import serve_api
+        from gossipper.api.single import SingleRun, SingleRunRegistry
+    except ImportError as exc:
+        raise ConfigError(
+            f"-api_addr needs the api extra ({exc.name} is missing): pip install 'gossipper[api]'"
+        ) from exc
+    process = config.process
+    assert process.api_addr is not None
+    authenticator = open_authenticator(process.api_users, process.api_secret, process.api_audit)
+    target = config.target
+    remote = run.engine.statistics().remote_address
+    hosted = SingleRun(
+        run,
+        controller,
+        {
+            "scenario": run.plan.scenario.base_name,
+            "remote": f"{remote[0]}:{remote[1]}" if remote else target.remote_host,
+            "transport": config.transport.transport_mode,
+            "rate": config.load.rate,
+        },
+    )
+    binds: list[str] = await nursery.start(
+        functools.partial(
+            serve_api,
+            SingleRunRegistry(hosted),
+            authenticator,
+            addr=process.api_addr,
+            tool_version=__version__,
+            tls_cert=process.api_tls_cert,
+            tls_key=process.api_tls_key,
+            metrics_public=process.api_metrics_public,
+        )
+    )
+    stderr.write(f"gossipper: API on {', '.join(binds)} (run 'main')\n")
+    stderr.flush()
+    return hosted
 
 
 def _is_terminal(stream: TextIO) -> bool:
