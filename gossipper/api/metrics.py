@@ -9,7 +9,8 @@ and nothing runs between scrapes, so an idle API costs the engine nothing). Fami
 * ``gossipper_calls_active{run}``: calls open now
 * ``gossipper_sip_messages_total{run,direction,method,code}``: SIP messages sent (``out``) and
   received (``in``) by the scenario's send/recv elements, retransmissions excluded; a request
-  has its ``method`` and ``code=""``, a response its ``code`` and ``method=""``
+  has its ``method`` and ``code=""``, a response its ``code`` and the method of the request it
+  answers (the scenario's last request element before it)
 * ``gossipper_retransmissions_total{run}``
 * ``gossipper_unexpected_messages_total{run}``, ``gossipper_malformed_messages_total{run}``
 * ``gossipper_response_time_seconds{run,rtd}``: histogram of each response-time measure
@@ -186,6 +187,7 @@ class RunCollector(Collector):
         # Several elements can send the same method or receive the same code: add them up.
         per_message: dict[tuple[str, str, str], int] = {}
         unexpected_count = 0
+        request = ""
         for info, counts in zip(snapshot.element_infos, snapshot.elements, strict=True):
             unexpected_count += counts.unexpected
             if info.kind is ElementKindTag.SEND:
@@ -195,7 +197,13 @@ class RunCollector(Collector):
             else:
                 continue
             label = info.label
-            key = (direction, "", label) if label.isdigit() else (direction, label, "")
+            if label.isdigit():
+                # A response answers the scenario's last request before it (SIPp scenarios
+                # are written in dialog order).
+                key = (direction, request, label)
+            else:
+                request = label
+                key = (direction, label, "")
             per_message[key] = per_message.get(key, 0) + counts.messages
         for (direction, method, code), n in per_message.items():
             messages.add_metric([name, direction, method, code], float(n))
