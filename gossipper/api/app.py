@@ -568,3 +568,9 @@ def route_table_markdown() -> str:
             role = "viewer (none with metrics_public)"
         lines.append(f"| {method} | `{path}` | {role} | {route.summary} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m gossipper.api.app
+    import sys
+
+    sys.stdout.write(route_table_markdown())
