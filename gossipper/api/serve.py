@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 
 import trio
 
@@ -41,6 +42,26 @@ def parse_api_addr(text: str, option: str = "-api_addr") -> tuple[str, int]:
     return host or DEFAULT_API_HOST, int(port_text)
 
 
+def _listen(host: str, port: int, addr: str, backlog: int) -> socket.socket:
+    """A listening, non-blocking TCP socket on (host, port); the socket is closed when the
+    bind fails (Hypercorn's own binding leaks it)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError as exc:
+        raise ConfigError(f"-api_addr {addr}: cannot resolve {host!r} ({exc})") from exc
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"-api_addr {addr}: cannot bind the API: {exc.strerror}") from exc
+    return sock
+
+
 def _quiet_logger() -> logging.Logger:
     # Hypercorn's "Running on ..." lines would interleave with the screens; warnings and
     # errors still reach stderr through logging's last-resort handler.
@@ -67,7 +88,7 @@ async def serve_api(
         ConfigError: a bad address or an unreadable certificate/key (exit 255).
         BindError: the address cannot be bound (exit 254).
     """
-    from hypercorn.config import Config
+    from hypercorn.config import Config, Sockets
     from hypercorn.trio.run import worker_serve
     from hypercorn.utils import wrap_app
 
@@ -77,7 +98,6 @@ async def serve_api(
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError("-api_tls_cert and -api_tls_key go together: give both or neither")
     config = Config()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = _quiet_logger()
     # Hypercorn's graceful shutdown would wait for WebSocket clients; a run's end is final.
@@ -88,32 +108,26 @@ async def serve_api(
                 raise ConfigError(f"{option} {path}: cannot read it; give a PEM file")
         config.certfile = tls_cert
         config.keyfile = tls_key
-    app = create_app(
-        registry, authenticator, tool_version=tool_version, metrics_public=metrics_public
-    )
-    try:
-        sockets = config.create_sockets()
-        for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
-            sock.listen(config.backlog)
-    except OSError as exc:
-        raise BindError(f"-api_addr {addr}: cannot bind the API: {exc.strerror}") from exc
-    try:
-        ssl_error = None
         try:
             config.create_ssl_context()
         except (OSError, ValueError) as exc:
-            ssl_error = exc
-        if ssl_error is not None:
             raise ConfigError(
-                f"-api_tls_cert {tls_cert}: cannot load the certificate/key ({ssl_error}); "
+                f"-api_tls_cert {tls_cert}: cannot load the certificate and key ({exc}); "
                 "give a PEM certificate and its key"
-            )
+            ) from None
+    app = create_app(
+        registry, authenticator, tool_version=tool_version, metrics_public=metrics_public
+    )
+    listening = _listen(host, port, addr, config.backlog)
+    with listening:
+        sockets = Sockets(
+            secure_sockets=[listening] if config.ssl_enabled else [],
+            insecure_sockets=[] if config.ssl_enabled else [listening],
+            quic_sockets=[],
+        )
         await worker_serve(
             wrap_app(app, config.wsgi_max_body_size, None),
             config,
             sockets=sockets,
             task_status=task_status,
         )
-    finally:
-        for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
-            sock.close()
