@@ -345,6 +345,20 @@ async def _start_controls(
     return await _start_api(nursery, config, run, controller, stderr)
 
 
+def _is_loopback(addr: str) -> bool:
+    import ipaddress
+
+    from gossipper.api.serve import parse_api_addr
+
+    host, _ = parse_api_addr(addr)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
 def _import_api() -> None:
     try:
         import gossipper.api.app
@@ -395,6 +409,12 @@ async def _start_api(
         )
     )
     stderr.write(f"gossipper: API on {', '.join(binds)} (run 'main')\n")
+    if process.api_tls_cert is None and not _is_loopback(process.api_addr):
+        stderr.write(
+            f"gossipper: warning: -api_addr {process.api_addr} is reachable from other hosts"
+            " without TLS: passwords and tokens cross the network in clear (give"
+            " -api_tls_cert and -api_tls_key)\n"
+        )
     stderr.flush()
     return hosted
 

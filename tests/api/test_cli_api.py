@@ -78,8 +78,21 @@ def test_login_read_steer_and_stop(tmp_path: pathlib.Path) -> None:
         assert paused.json()["control"]["paused"] is True
         time.sleep(0.3)
         assert _calls_in(api, viewer, 0.5) == 0
+        assert _created(api, viewer) > 0
+        reset = httpx.post(f"{api.base}/api/v1/runs/main/reset", headers=_auth(operator))
+        assert reset.status_code == 200
+        assert _created(api, viewer) == 0  # the cumulative counters restarted
         httpx.post(f"{api.base}/api/v1/runs/main/resume", headers=_auth(operator))
         assert _calls_in(api, viewer, 0.5) > 0
+
+        limit = httpx.post(
+            f"{api.base}/api/v1/runs/main/limit", json={"value": 7}, headers=_auth(operator)
+        )
+        assert limit.json()["control"]["open_call_limit"] == 7
+        users = httpx.post(
+            f"{api.base}/api/v1/runs/main/users", json={"value": 3}, headers=_auth(operator)
+        )
+        assert (users.status_code, users.json()["error"]["code"]) == (409, "not_users_mode")
 
         failures = httpx.get(f"{api.base}/api/v1/runs/main/failures", headers=_auth(viewer))
         assert failures.json()["failed"] == 0
@@ -169,6 +182,9 @@ def test_websocket_pushes_snapshots_and_takes_commands(tmp_path: pathlib.Path) -
         trio.run(main)
         control = httpx.get(f"{api.base}/api/v1/runs/main", headers=_auth(viewer)).json()
         assert control["control"]["paused"] is False
+        killed = httpx.post(f"{api.base}/api/v1/runs/main/stop?force=true", headers=_auth(operator))
+        assert killed.json()["control"]["quit_state"] == "forced"
+        api.process.wait(timeout=20)  # a forced stop ends the process at once
     finally:
         status, err = api.stop()
     assert "Traceback" not in err, err
@@ -254,3 +270,23 @@ def test_a_plain_run_imports_no_api_library(tmp_path: pathlib.Path) -> None:
         [sys.executable, "-c", version], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert done.stdout.splitlines()[-1] == "[]", done.stdout
+
+
+def test_an_exposed_api_without_tls_is_warned_about(tmp_path: pathlib.Path) -> None:
+    from tests.api.cli_process import free_tcp_port, make_users
+
+    port = free_tcp_port()
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "gossipper", "-sn", "uac", "-peer", "uas", "-i", "127.0.0.1",
+            "-nostdin", "-m", "2", "-r", "50", *make_users(tmp_path),
+            "-api_addr", f"0.0.0.0:{port}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"API on http://0.0.0.0:{port}" in done.stderr
+    assert "reachable from other hosts without TLS" in done.stderr
