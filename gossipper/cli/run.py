@@ -124,11 +124,14 @@ async def _run(
     ooc_scenario: Scenario | None = None,
     rx_scenario: Scenario | None = None,
 ) -> EngineResult:
-    buffer_bytes = max(config.transport.buff_size, 4 * 1024 * 1024)
+    given_bytes = config.transport.buff_size
+    buffer_bytes = max(given_bytes or 0, 4 * 1024 * 1024)
     device = config.transport.bind_to_device
     if device is not None:
         check_device(device)
-    factory = UdpTransportFactory(buffer_bytes=buffer_bytes, device=device)
+    factory = UdpTransportFactory(
+        buffer_bytes=buffer_bytes, stream_buffer_bytes=given_bytes, device=device
+    )
     wall = SystemWallClock()
     pid = os.getpid()
     seed = random.SystemRandom().randrange(2**63)
@@ -329,8 +332,19 @@ async def _start_controls(
             stdout.write(text)
             stdout.flush()
 
+    live = None
+    if _is_terminal(stdout) and not config.process.background:
+        from gossipper.cli.live_screen import LiveScreen
+
+        live = LiveScreen(run, stdout, config.traces.screen_refresh_s)
+        nursery.start_soon(live.run)
     controller = Controller(
-        engine, rate_scale=config.load.rate_scale, dump_screens=dump_screens, warn=warn
+        engine,
+        rate_scale=config.load.rate_scale,
+        dump_screens=dump_screens,
+        warn=warn,
+        select_screen=live.select if live is not None else None,
+        changed=live.redraw_soon if live is not None else None,
     )
     nursery.start_soon(watch_signals, controller)
     control = await open_control_socket(
