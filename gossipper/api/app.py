@@ -20,6 +20,7 @@ from quart import Response, request, websocket
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
+from gossipper.api.auth import LoginError, LoginThrottled, TokenError
 from gossipper.api.commands import COMMANDS, ApiError, apply_command
 from gossipper.api.documents import (
     failures_document,
@@ -178,8 +179,6 @@ def _check_token(
         )
     if token == "":
         raise ApiError(401, "unauthorized", "malformed Authorization header: use 'Bearer <token>'")
-    from gossipper.api.auth import TokenError
-
     try:
         principal = authenticator.verify(token)
     except TokenError as exc:
@@ -341,8 +340,6 @@ def create_app(
         if not isinstance(user, str) or not isinstance(password, str):
             raise ApiError(400, "bad_request", 'send {"user": ..., "password": ...}')
         client = request.remote_addr or ""
-        from gossipper.api.auth import LoginError, LoginThrottled
-
         try:
             token = await authenticator.login(user, password, client)
         except LoginThrottled as exc:

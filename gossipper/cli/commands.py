@@ -44,6 +44,11 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "A run against its peer on a simulated network (gossipper sim -h).",
         "gossipper.cli.sim_command:run_sim_command",
     ),
+    Subcommand(
+        "auth",
+        "Users and passwords of the HTTP API (gossipper auth -h).",
+        "gossipper.cli.auth_command:run_auth_command",
+    ),
 )
 
 FRONT_DOOR_OPTIONS = frozenset({"--help", "--install-completion", "--show-completion"})

@@ -9,17 +9,12 @@ from typing import Any
 
 import jwt
 
+from gossipper.api.auth import LoginError, TokenError
 from gossipper.api.seams import ROLES, Principal
 
 SECRET = "test-secret-0123456789abcdef0123456789"
 ISSUER = "gossipper"
 AUDIENCE = "gossipper-api"
-
-
-def _errors() -> tuple[type[Exception], type[Exception]]:
-    from gossipper.api.auth import LoginError, TokenError
-
-    return LoginError, TokenError
 
 
 def make_token(
@@ -53,27 +48,25 @@ class FakeAuthenticator:
         self.audit_lines: list[tuple[str, str, str, str, str, str]] = []
 
     async def login(self, user: str, password: str, client: str) -> str:
-        login_error, _ = _errors()
         known = self.users.get(user)
         if known is None or known[0] != password:
-            raise login_error("wrong user or password")
+            raise LoginError()
         return make_token(user, known[1])
 
     def verify(self, token: str) -> Principal:
-        _, token_error = _errors()
         try:
             claims = jwt.decode(
                 token, SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER
             )
         except jwt.ExpiredSignatureError:
-            raise token_error("expired") from None
+            raise TokenError("expired") from None
         except jwt.InvalidSignatureError:
-            raise token_error("bad_signature") from None
+            raise TokenError("bad_signature") from None
         except jwt.InvalidTokenError:
-            raise token_error("malformed") from None
+            raise TokenError("malformed") from None
         role = claims.get("role")
         if role not in ROLES:
-            raise token_error("unknown_role")
+            raise TokenError("unknown_role")
         return Principal(user=str(claims["sub"]), role=role)
 
     def audit(
