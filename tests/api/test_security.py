@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import pathlib
 import re
 import time
 
@@ -15,8 +16,9 @@ import trio
 import trio_websocket
 
 from gossipper.api.app import create_app
+from gossipper.api.auth import open_authenticator
 from gossipper.api.seams import ROLES
-from tests.api.fake_auth import FakeAuthenticator, make_token
+from tests.api.fake_auth import SECRET, FakeAuthenticator, make_token
 from tests.api.fake_registry import IdleRegistry
 from tests.api.serving import serving
 
@@ -99,8 +101,11 @@ async def _ws_status(url: str, headers: dict[str, str]) -> int:
     return int(data.split(b" ", 2)[1])
 
 
-def test_every_route_refuses_bad_tokens() -> None:
-    authenticator = FakeAuthenticator({})
+def test_every_route_refuses_bad_tokens(tmp_path: pathlib.Path) -> None:
+    # The real authenticator, with the secret the crafted tokens are signed with.
+    authenticator = open_authenticator(
+        tmp_path / "users.sqlite", tmp_path / "secret", tmp_path / "audit.log", secret=SECRET
+    )
     refusals: list[str] = []
 
     async def main() -> None:
@@ -135,6 +140,7 @@ def test_every_route_refuses_bad_tokens() -> None:
                     refusals.append(f"{method} {path} refuses a {needed} token: {status}")
 
     trio.run(main)
+    authenticator.close()
     assert refusals == []
 
 
