@@ -72,7 +72,7 @@ def test_login_read_steer_and_stop(tmp_path: pathlib.Path) -> None:
         httpx.post(
             f"{api.base}/api/v1/runs/main/rate", json={"value": 200}, headers=_auth(operator)
         )
-        assert _calls_in(api, viewer, 1.0) >= 80
+        assert _calls_in(api, viewer, 1.0) >= 60  # 200 calls/s, with room for a busy machine
 
         paused = httpx.post(f"{api.base}/api/v1/runs/main/pause", headers=_auth(operator))
         assert paused.json()["control"]["paused"] is True
