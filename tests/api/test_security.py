@@ -152,6 +152,8 @@ def test_token_in_the_query_is_for_the_websocket_only() -> None:
             async with httpx.AsyncClient(base_url=base) as client:
                 response = await client.get("/api/v1/runs", params={"token": token})
                 assert response.status_code == 401
+            headers = {"Authorization": f"Bearer {token}"}
+            assert await _ws_status(base + "/api/v1/live?run=nope", headers) == 404
             ws = base.replace("http://", "ws://") + f"/api/v1/live?token={token}"
             async with trio_websocket.open_websocket_url(ws) as connection:
                 frame = await connection.get_message()
