@@ -703,7 +703,7 @@ class LoginThrottle:
         """The wait one key imposes after ``failures`` failures."""
         if failures <= 0:
             return 0.0
-        # min() before the power would be nicer, but 2.0 ** 1100 is already inf, not an error.
+        # The exponent is capped: 2.0 ** 1100 raises OverflowError, and failures keep counting.
         return min(self.max_delay_s, self.base_delay_s * 2.0 ** min(failures - 1, 64))
 
     def __len__(self) -> int:

@@ -1464,6 +1464,63 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ),
     ),
     *_group(
+        "HEP options",
+        _o(
+            "-hep_addr",
+            Kind.STR,
+            "hep_addr",
+            "mirror every SIP message sent or received as HEP3 to this capture server"
+            " (Homer, Kamailio sipcapture)",
+            metavar="HOST:PORT",
+            value_help="host:port (IPv6 as [address]:port)",
+        ),
+        _o(
+            "-hep_capture_id",
+            Kind.INT,
+            "hep_capture_id",
+            "HEP capture agent id",
+            default="0",
+            metavar="ID",
+            value_help="an integer 0-4294967295",
+        ),
+        _o(
+            "-hep_password",
+            Kind.STR,
+            "hep_password",
+            "HEP authentication key sent with every packet",
+            metavar="KEY",
+            value_help="a password",
+        ),
+        _o(
+            "-hep_node_name",
+            Kind.STR,
+            "hep_node_name",
+            "HEP node name (chunk 0x0013)",
+            metavar="NAME",
+            value_help="a name",
+        ),
+        _o(
+            "-hep_transport",
+            Kind.CHOICE,
+            "hep_transport",
+            "transport to the capture server: udp, or tcp (reconnected when lost)",
+            default="udp",
+            metavar="PROTO",
+            value_help="udp or tcp",
+            choices=("udp", "tcp"),
+        ),
+        _o(
+            "-hep_queue",
+            Kind.INT,
+            "hep_queue",
+            "HEP packets waiting for the capture server at most; beyond, packets are dropped"
+            " and counted (hep.dropped in the summary)",
+            default="10000",
+            metavar="N",
+            value_help="a number of packets",
+        ),
+    ),
+    *_group(
         "Sim options",
         _o(
             "-seed",

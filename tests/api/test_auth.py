@@ -885,3 +885,12 @@ def test_login_refuses_values_that_are_not_text(tmp_path: Path) -> None:
             trio.run(authenticator.login, user, password, "::1")
     authenticator.close()
     assert [r["outcome"] for r in _lines(tmp_path / "audit.log")] == ["refused"] * 3
+
+
+def test_the_delay_stays_capped_after_thousands_of_failures() -> None:
+    clock = FakeClock(100.0)
+    throttle = LoginThrottle(base_delay_s=0.5, max_delay_s=30.0, max_wait_s=1e9, clock=clock)
+    for _ in range(3000):
+        throttle.failed("alice", "10.0.0.1")
+    assert throttle.delay_after(3000) == 30.0
+    assert throttle.admit("alice", "10.0.0.1") == pytest.approx(30.0)
