@@ -2005,6 +2005,9 @@ def _subcommands_line() -> str:
     return f"Subcommands: {names}; gossipper --help lists them."
 
 
+_CONFIG_FIELDS = frozenset(RunConfig.field_names())
+
+
 def _command_docs() -> tuple[_CommandDoc, ...]:
     exit_status = (
         "Exit status: 0 all calls succeeded, 1 some call failed or bad command line,"
@@ -2148,14 +2151,16 @@ def format_markdown() -> str:
             lines += [
                 f"{level} {title}",
                 "",
-                "| Option | Argument | Default | Meaning | Status |",
-                "|---|---|---|---|---|",
+                "| Option | Argument | Default | Meaning | Status | JSON name |",
+                "|---|---|---|---|---|---|",
             ]
             for spec in specs:
                 argument = _argument(spec)
+                # The setting's name in profiles, server runs and RunConfig.from_mapping.
+                json_name = f"`{spec.dest}`" if spec.dest in _CONFIG_FIELDS else ""
                 lines.append(
                     f"| `{spec.name}` | {_code(argument)} | {_default_cell(spec.default)}"
-                    f" | {_cell(spec.help)} | {spec.status.value} |"
+                    f" | {_cell(spec.help)} | {spec.status.value} | {json_name} |"
                 )
             lines.append("")
         for paragraph in doc.notes_md:

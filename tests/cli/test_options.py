@@ -1007,7 +1007,8 @@ def test_markdown_has_one_row_per_option() -> None:
     assert len(rows) == len(OPTIONS)
     for spec, row in zip(OPTIONS, rows, strict=True):
         assert row.startswith(f"| `{spec.name}` |")
-        assert row.endswith(f"| {spec.status.value} |")
+        json_name = f"`{spec.dest}`" if spec.dest in RunConfig.field_names() else ""
+        assert row.endswith(f"| {spec.status.value} | {json_name} |")
 
 
 def test_generator_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
