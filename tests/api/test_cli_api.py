@@ -210,6 +210,10 @@ def test_metrics_equal_the_summary_at_the_end(tmp_path: pathlib.Path) -> None:
         assert stats["failures"] == document["failures"]
         assert stats["latency"] == document["latency"]
         text = httpx.get(f"{api.base}/metrics", headers=_auth(viewer)).text
+        late = httpx.post(
+            f"{api.base}/api/v1/runs/main/rate", json={"value": 5}, headers=_auth(api.token("otto"))
+        )
+        assert (late.status_code, late.json()["error"]["code"]) == (409, "run_not_running")
     finally:
         status, err = api.stop()  # SIGINT ends the linger
     assert status == 0, err
