@@ -330,6 +330,15 @@ class ProcessSettings:
     watchdog_major_threshold_s: float = 3.0
     watchdog_minor_maxtriggers: int = 120
     watchdog_major_maxtriggers: int = 10
+    # The HTTP API (gossipper.api; docs/api.md): off unless -api_addr is given.
+    api_addr: str | None = None
+    api_tls_cert: str | None = None
+    api_tls_key: str | None = None
+    api_users: str | None = None
+    api_secret: str | None = None
+    api_audit: str | None = None
+    api_metrics_public: bool = False
+    api_linger_s: float = 0.0
 
     def __post_init__(self) -> None:
         _check_rules(self)
@@ -626,6 +635,15 @@ def _port(value: Any) -> bool:
     return bool(0 <= value <= 65535)
 
 
+_API_ADDR = re.compile(r"(?:(?:\[[0-9A-Fa-f:.]+\]|[^:\[\]]*):)?(\d{1,5})")
+
+
+def _api_addr(value: Any) -> bool:
+    """HOST:PORT, [V6]:PORT, :PORT or PORT (gossipper.api.serve.parse_api_addr)."""
+    match = _API_ADDR.fullmatch(str(value).strip())
+    return match is not None and int(match.group(1)) <= 65535
+
+
 def _remote_port(value: Any) -> bool:
     return bool(1 <= value <= 65535)
 
@@ -778,6 +796,8 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "ip_field": ("-ip_field", _NON_NEGATIVE_INTEGER, _non_negative),
     "buff_size": ("-buff_size", _INTEGER_AT_LEAST_1, _at_least_one),
     "control_port": ("-cp", "a port number 0-65535", _port),
+    "api_addr": ("-api_addr", "HOST:PORT, [IPv6]:PORT or PORT (e.g. 127.0.0.1:8080)", _api_addr),
+    "api_linger_s": ("-api_linger", _NON_NEGATIVE_DURATION, _non_negative),
     "bind_to_device": ("-bind_to_device", "a non-empty network interface name", _non_empty),
     "call_id_type": ("-cid_type", "one of " + ", ".join(CALL_ID_TYPES), _call_id_type),
     "tdm_map": (

@@ -157,6 +157,10 @@ class Authenticator(Protocol):
         role)."""
         ...
 
-    def audit(self, principal: Principal, action: str, target: str, detail: str) -> None:
-        """Append one line to the audit log: who did what to which run, and the outcome."""
+    def audit(
+        self, principal: Principal, action: str, target: str, detail: str, outcome: str = "ok"
+    ) -> None:
+        """Append one line to the audit log: who did what to which run, and the outcome
+        (``ok``, ``refused``: the role was too weak, ``failed``: the command was refused
+        for another reason, the code in ``detail``)."""
         ...

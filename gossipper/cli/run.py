@@ -30,6 +30,8 @@ from gossipper.session import Run, RunPlan, open_run
 from gossipper.transport import UdpTransportFactory, check_device, detect_local_ip, resolve_host
 
 if TYPE_CHECKING:
+    from gossipper.api.single import SingleRun
+    from gossipper.control import Controller
     from gossipper.tui.app import TuiApp
 
 LIVE_FLUSH_S = 0.2
@@ -64,6 +66,11 @@ def run_real(
             "(or -peer uas to run against a built-in peer)\n"
         )
         return ExitStatus.FATAL
+    _check_api_options(config)
+    if config.process.api_addr is not None:
+        # Import the API (about a second of CPU: Quart, Hypercorn, ...) before the run's
+        # clock starts, so that it delays neither the first call nor the rate.
+        _import_api()
     # The 3PCC address book and the gates are read (errors reported) before anything is printed.
     check_run_gates(config)
     twin = twin_setup(config)
@@ -184,7 +191,7 @@ async def _run(
             twin=twin,
         )
         async with open_run(plan) as run:
-            tui = await _start_controls(nursery, config, run, stdout, stderr)
+            tui, api = await _start_controls(nursery, config, run, stdout, stderr)
             if config.traces.gate_abort:
                 nursery.start_soon(watch_gates, config, run, stderr)
             result = await run.run()
@@ -194,9 +201,53 @@ async def _run(
                 tui.write_held(stdout, stderr)
             if peer_run is not None:
                 peer_run.engine.interrupt()
-            nursery.cancel_scope.cancel()
-            result = _report(config, run, result, stdout, stderr)
+            if api is None:
+                nursery.cancel_scope.cancel()
+                result = _report(config, run, result, stdout, stderr)
+            else:
+                api.finished(result)
+                result = _report(config, run, result, stdout, stderr)
+                await _linger(config.process.api_linger_s)
+                nursery.cancel_scope.cancel()
     return result
+
+
+def _check_api_options(config: RunConfig) -> None:
+    process = config.process
+    if process.api_addr is None:
+        given = [
+            option
+            for option, value in (
+                ("-api_tls_cert", process.api_tls_cert),
+                ("-api_tls_key", process.api_tls_key),
+                ("-api_users", process.api_users),
+                ("-api_secret", process.api_secret),
+                ("-api_audit", process.api_audit),
+                ("-api_metrics_public", process.api_metrics_public or None),
+                ("-api_linger", process.api_linger_s or None),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ConfigError(f"{given[0]} needs -api_addr HOST:PORT (the API is off without it)")
+    elif (process.api_tls_cert is None) != (process.api_tls_key is None):
+        raise ConfigError("-api_tls_cert and -api_tls_key go together: give both or neither")
+
+
+async def _linger(seconds: float) -> None:
+    """-api_linger: the API serves the final statistics a while longer; SIGINT/SIGTERM end
+    the wait (this receiver replaces the run's signal handling, which has nothing left to
+    stop)."""
+    if seconds <= 0:
+        return
+    import signal
+
+    with (
+        trio.move_on_after(seconds),
+        trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+    ):
+        async for _ in signals:
+            return
 
 
 def twin_setup(config: RunConfig) -> TwinSetup | None:
@@ -276,10 +327,11 @@ async def _run_peer(
 
 async def _start_controls(
     nursery: trio.Nursery, config: RunConfig, run: Run, stdout: TextIO, stderr: TextIO
-) -> TuiApp | None:
-    """Signals, the UDP control socket and (on a terminal, without -nostdin) the keyboard:
-    front ends of the one command API, ``gossipper.control.Controller``. With -interactive
-    the TUI takes the terminal (keys and screen) instead; it is returned, to be closed."""
+) -> tuple[TuiApp | None, SingleRun | None]:
+    """Signals, the UDP control socket, (on a terminal, without -nostdin) the keyboard and
+    (with -api_addr) the HTTP API: front ends of the one command API,
+    ``gossipper.control.Controller``. With -interactive the TUI takes the terminal (keys and
+    screen) instead. Returns the TUI (to be closed) and the API's view of the run, or Nones."""
     from gossipper.cli.keyboard import keyboard_available, read_keyboard, watch_signals
     from gossipper.control import Controller, open_control_socket, serve_control_socket
 
@@ -342,7 +394,83 @@ async def _start_controls(
         await nursery.start(tui.run, controller)
     elif not config.process.nostdin and keyboard_available():
         nursery.start_soon(read_keyboard, controller)
-    return tui
+    if config.process.api_addr is None:
+        return tui, None
+    return tui, await _start_api(nursery, config, run, controller, stderr)
+
+
+def _is_loopback(addr: str) -> bool:
+    import ipaddress
+
+    from gossipper.api.serve import parse_api_addr
+
+    host, _ = parse_api_addr(addr)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def _import_api() -> None:
+    try:
+        import gossipper.api.app
+        import gossipper.api.auth
+        import gossipper.api.serve  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"-api_addr needs the api extra ({exc.name} is missing): pip install 'gossipper[api]'"
+        ) from exc
+
+
+async def _start_api(
+    nursery: trio.Nursery, config: RunConfig, run: Run, controller: Controller, stderr: TextIO
+) -> SingleRun:
+    """-api_addr: the API (and its imports: quart, hypercorn, jwt, prometheus_client) on
+    this run's Trio loop."""
+    import functools
+
+    from gossipper.api.auth import open_authenticator
+    from gossipper.api.serve import serve_api
+    from gossipper.api.single import SingleRun, SingleRunRegistry
+
+    process = config.process
+    assert process.api_addr is not None
+    authenticator = open_authenticator(process.api_users, process.api_secret, process.api_audit)
+    target = config.target
+    remote = run.engine.statistics().remote_address
+    hosted = SingleRun(
+        run,
+        controller,
+        {
+            "scenario": run.plan.scenario.base_name,
+            "remote": f"{remote[0]}:{remote[1]}" if remote else target.remote_host,
+            "transport": config.transport.transport_mode,
+            "rate": config.load.rate,
+        },
+    )
+    binds: list[str] = await nursery.start(
+        functools.partial(
+            serve_api,
+            SingleRunRegistry(hosted),
+            authenticator,
+            addr=process.api_addr,
+            tool_version=__version__,
+            tls_cert=process.api_tls_cert,
+            tls_key=process.api_tls_key,
+            metrics_public=process.api_metrics_public,
+        )
+    )
+    stderr.write(f"gossipper: API on {', '.join(binds)} (run 'main')\n")
+    if process.api_tls_cert is None and not _is_loopback(process.api_addr):
+        stderr.write(
+            f"gossipper: warning: -api_addr {process.api_addr} is reachable from other hosts"
+            " without TLS: passwords and tokens cross the network in clear (give"
+            " -api_tls_cert and -api_tls_key)\n"
+        )
+    stderr.flush()
+    return hosted
 
 
 def _is_terminal(stream: TextIO) -> bool:

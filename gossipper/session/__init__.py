@@ -445,6 +445,21 @@ class Run:
             result=result, exit_screens=shown_exit, files=tuple(sorted(files)), problems=problems
         )
 
+    def live_summary_document(self, tool_version: str) -> dict[str, Any]:
+        """The ``-summary_json`` document of the run so far (the HTTP API's statistics):
+        counters now, ``exit_code`` the one the run would exit with now; once the run has
+        ended, the same numbers as :meth:`summary_document`."""
+        engine = self.engine
+        snapshot = engine.statistics().snapshot
+        return summary_document(
+            snapshot,
+            target_rate=snapshot.target_rate,
+            scenario_name=self.plan.scenario.base_name,
+            exit_code=int(engine.exit_status()),
+            tool_version=tool_version,
+            tz=self.plan.wall_clock.tz,
+        )
+
     def summary_document(self, result: EngineResult, tool_version: str) -> dict[str, Any]:
         """The ``-summary_json`` document of the finished run."""
         snapshot = result.snapshot

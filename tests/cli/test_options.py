@@ -43,6 +43,16 @@ def names_in(text: str) -> set[str]:
 
 
 # Exactly the options the brief marks SUPPORTED.
+API_OPTIONS = (
+    "-api_addr",
+    "-api_tls_cert",
+    "-api_tls_key",
+    "-api_users",
+    "-api_secret",
+    "-api_audit",
+    "-api_metrics_public",
+    "-api_linger",
+)
 SUPPORTED_NAMES = names_in(
     """
     -h -help -v -sd -sf -sn -t -i -p -bind_local -rsa -s -cid_str -r -rp -m -l -users
@@ -59,6 +69,8 @@ SUPPORTED_NAMES = names_in(
     -max_recv_loops -max_sched_loops -buff_size -skip_rlimit -max_socket -summary_json -peer
     -trace_format -rate_scale -cp -ci -max_reconnect -reconnect_close -reconnect_sleep
     -tls_cert -tls_key -tls_ca -tls_crl -tls_version -tls_verify -ws_path -ip_field
+    -api_addr -api_tls_cert -api_tls_key -api_users -api_secret -api_audit -api_metrics_public
+    -api_linger
     -oocsf -oocsn -rxsf -rxsn -rxinf -hep_addr -hep_capture_id -hep_password -hep_node_name
     -hep_transport -hep_queue
     -cid_type -rfc3339 -bind_to_device -sendbuffer_warn -tdmmap
@@ -226,6 +238,15 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-gate", "p99_ms<5", "-gate", "rate_cps>=9"], "gates", ("p99_ms<5", "rate_cps>=9")),
     (["-junit", "j.xml"], "junit", "j.xml"),
     (["-gate_abort"], "gate_abort", True),
+    (["-api_addr", ":8080"], "api_addr", ":8080"),
+    (["-api_addr", "[::1]:8080"], "api_addr", "[::1]:8080"),
+    (["-api_tls_cert", "api.pem"], "api_tls_cert", "api.pem"),
+    (["-api_tls_key", "api.key"], "api_tls_key", "api.key"),
+    (["-api_users", "u.sqlite"], "api_users", "u.sqlite"),
+    (["-api_secret", "s.key"], "api_secret", "s.key"),
+    (["-api_audit", "a.log"], "api_audit", "a.log"),
+    (["-api_metrics_public"], "api_metrics_public", True),
+    (["-api_linger", "30s"], "api_linger_s", 30.0),
     (["-trace_format", "gossipper"], "trace_format", "gossipper"),
     (["-rate_scale", "5"], "rate_scale", 5.0),
     (["-cp", "8889"], "control_port", 8889),
@@ -298,6 +319,8 @@ def test_every_sipp_option_is_in_the_table() -> None:
         "-aka_K",
         "-aka_OP",
         "-aka_AMF",
+        # The HTTP API (docs/api.md).
+        *API_OPTIONS,
         # HEP3 mirroring (the Go tool's -hep_addr/-hep_capture_id/-hep_password, and ours).
         "-hep_addr",
         "-hep_capture_id",
@@ -596,6 +619,11 @@ def test_integers_accept_hex(argv: list[str], field: str, expected: int) -> None
         (["-r", "-3"], "-r must be a non-negative number, got '-3'"),
         (["-r", "nan"], "-r must be a non-negative number, got 'nan'"),
         (["-p", "70000"], "-p must be a port number 0-65535, got '70000'"),
+        (
+            ["-api_addr", "localhost:99999"],
+            "-api_addr must be HOST:PORT, [IPv6]:PORT or PORT (e.g. 127.0.0.1:8080),"
+            " got 'localhost:99999'",
+        ),
         (["-l", "0"], "-l must be an integer >= 1, got '0'"),
         (["-lost", "101"], "-lost must be a percentage between 0 and 100, got '101'"),
         (["-rp", "0"], "-rp must be a positive duration, got '0'"),
@@ -1026,6 +1054,7 @@ def test_every_option_has_a_scope_and_sim_only_options_are_not_runconfig_fields(
         "-gate",
         "-gate_abort",
         "-junit",
+        *API_OPTIONS,
     }
 
 
@@ -1082,7 +1111,7 @@ def test_sim_help_lists_sim_options_and_names_the_refused_ones() -> None:
         assert listed == (spec.scope == SIM), spec.name
     assert (
         "refuses: -v, -sd, -cp, -rsa, -bg, -interactive, -3pcc,\n-master, -slave, -slave_cfg,"
-        " -report_html, -gate, -gate_abort, -junit." in text
+        " -report_html, -gate, -gate_abort, -junit, -api_addr," in text
     )
     assert all(len(line) <= 100 for line in text.splitlines())
     assert isinstance(SIM, Scope)

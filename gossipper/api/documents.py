@@ -1,0 +1,117 @@
+"""The JSON documents the API serves, built from a ``HostedRun`` (no web framework here).
+
+Statistics are the ``-summary_json`` document (``gossipper.summary`` version 1) of the run so
+far, so the API, the summary file and the screens agree on every count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gossipper.api.seams import HostedRun
+from gossipper.output import summary_document
+from gossipper.stats.counters import FAILURE_REASONS, StatsSnapshot
+
+__all__ = [
+    "compact_statistics",
+    "control_document",
+    "failures_document",
+    "run_document",
+    "run_snapshot",
+    "statistics_document",
+]
+
+
+def run_snapshot(hosted: HostedRun) -> StatsSnapshot | None:
+    """The counters of a run now (live), or at its end (finished), or None (never started)."""
+    session = hosted.session
+    if session is not None:
+        return session.engine.statistics().snapshot
+    result = hosted.result
+    return result.snapshot if result is not None else None
+
+
+def statistics_document(hosted: HostedRun, tool_version: str) -> dict[str, Any] | None:
+    """The summary document of the run so far; None when it has no statistics yet."""
+    session = hosted.session
+    if session is not None:
+        return session.live_summary_document(tool_version)
+    result = hosted.result
+    if result is None:
+        return None
+    snapshot = result.snapshot
+    scenario = hosted.spec.get("scenario")
+    return summary_document(
+        snapshot,
+        target_rate=snapshot.target_rate,
+        scenario_name=scenario if isinstance(scenario, str) else hosted.name,
+        exit_code=int(result.exit_status),
+        tool_version=tool_version,
+    )
+
+
+def compact_statistics(document: dict[str, Any]) -> dict[str, Any]:
+    """A summary document without the serialised histograms (the live feed's size: the
+    percentiles stay, the bucket lists go)."""
+    latency = document.get("latency")
+    if not isinstance(latency, dict):
+        return document
+    rtd = {
+        name: {key: value for key, value in stats.items() if key != "histogram"}
+        for name, stats in latency.get("rtd", {}).items()
+    }
+    call_length = {
+        key: value for key, value in latency.get("call_length", {}).items() if key != "histogram"
+    }
+    return {**document, "latency": {"rtd": rtd, "call_length": call_length}}
+
+
+def control_document(hosted: HostedRun) -> dict[str, Any] | None:
+    """What can be steered, as it is now; None when the run is not live."""
+    session = hosted.session
+    if session is None or hosted.controller is None:
+        return None
+    state = session.engine.statistics()
+    return {
+        "rate": state.rate,
+        "rate_period_s": state.rate_period_s,
+        "paused": state.traffic_paused,
+        "users": state.users,
+        "call_limit": state.call_limit,
+        "open_call_limit": state.open_call_limit,
+        "open_calls": state.open_calls,
+        "calls_started": state.calls_started,
+        "quit_state": state.quit_state.value,
+        "is_server": state.is_server,
+    }
+
+
+def failures_document(hosted: HostedRun) -> dict[str, Any]:
+    """Failed calls by reason (every reason of the stat CSV, zeros included)."""
+    snapshot = run_snapshot(hosted)
+    if snapshot is None:
+        return {"failed": 0, "failures": {reason.value: 0 for reason in FAILURE_REASONS}}
+    counts = snapshot.cumulative
+    return {
+        "failed": counts.failed_calls,
+        "failures": {reason.value: counts.failures[i] for i, reason in enumerate(FAILURE_REASONS)},
+    }
+
+
+def run_document(
+    hosted: HostedRun, tool_version: str, *, statistics: bool, compact: bool = False
+) -> dict[str, Any]:
+    """One run: name, state, error, spec, control and (when asked) statistics."""
+    document: dict[str, Any] = {
+        "name": hosted.name,
+        "state": hosted.state,
+        "error": hosted.error,
+        "spec": dict(hosted.spec),
+        "control": control_document(hosted),
+    }
+    if statistics:
+        stats = statistics_document(hosted, tool_version)
+        document["statistics"] = (
+            compact_statistics(stats) if compact and stats is not None else stats
+        )
+    return document
