@@ -624,7 +624,11 @@ def validate_with_schema(document: Mapping[str, Any]) -> None:
         import jsonschema  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - the api extra installs it
         return
-    validator = jsonschema.Draft202012Validator(_shipped_schema())
+    # The document is in our layout by now (the Go layouts were translated): check it
+    # against that branch of the schema, whose errors name one key.
+    shipped = _shipped_schema()
+    ours = {key: value for key, value in shipped.items() if key != "anyOf"}
+    validator = jsonschema.Draft202012Validator({**ours, "$ref": "#/$defs/document"})
     errors = sorted(validator.iter_errors(document), key=_error_rank)
     if errors:
         raise ServerConfigError(_describe(errors[0]))
@@ -659,12 +663,18 @@ def _describe(error: Any) -> str:
     value = error.instance
     schema = error.schema
     got = json.dumps(value) if not isinstance(value, dict | list) else type(value).__name__
-    if validator == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
+    if validator in ("additionalProperties", "unevaluatedProperties"):
+        defs = _shipped_schema()["$defs"]
+        top = not error.absolute_path
+        allowed = sorted(
+            [*defs["serverSettings"]["properties"], "runs"]
+            if top
+            else defs["runSettings"]["properties"]
+        )
         extra = sorted(set(value) - set(allowed))
         key = extra[0] if extra else "?"
         path = f"{where}.{key}" if error.absolute_path else key
-        return _unknown_key(path, key, allowed, top=not error.absolute_path)
+        return _unknown_key(path, key, allowed, top=top)
     if validator == "required":
         return f"{where}: {error.message}; add it"
     if validator == "type":
@@ -837,54 +847,92 @@ def build_schema() -> dict[str, Any]:
         elif go_key == "injection_file":
             alias = {"type": "string", "minLength": 1, "description": "Go: one injection file"}
         run_properties[go_key] = alias
-    run = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": run_properties,
+    server_properties: dict[str, Any] = {
+        "api_addr": {
+            "type": "string",
+            "description": "HOST:PORT of the HTTP API; :PORT listens on 127.0.0.1 only",
+        },
+        "api_tls_cert": {"type": "string", "minLength": 1, "description": "PEM certificate"},
+        "api_tls_key": {"type": "string", "minLength": 1, "description": "PEM private key"},
+        "users_db": {"type": "string", "minLength": 1, "description": "SQLite users file"},
+        "token_secret_file": {
+            "type": "string",
+            "minLength": 1,
+            "description": "token signing secret (mode 0600; created when missing)",
+        },
+        "audit_log": {"type": "string", "minLength": 1, "description": "JSON lines file"},
+        "output_dir": {
+            "type": "string",
+            "minLength": 1,
+            "description": "each run writes into OUTPUT_DIR/NAME/ (default: the working"
+            " directory)",
+        },
+        "drain_timeout_s": {
+            "type": "number",
+            "minimum": 0,
+            "description": "SIGTERM waits this long for calls to end (default 30)",
+        },
+        "comment": {"description": "ignored"},
     }
+    run_ref = {"$ref": "#/$defs/run"}
+    go_auth = {
+        "type": "object",
+        "properties": {
+            "type": {"enum": ["none", "internal"]},
+            "sqlite_path": {"type": "string", "minLength": 1},
+            "jwt_secret": {"type": "string", "description": "refused: use token_secret_file"},
+        },
+        "additionalProperties": False,
+        "description": "the Go tool's auth: sqlite_path is users_db",
+    }
+    go_base = {"allOf": [{"$ref": "#/$defs/serverSettings"}, {"$ref": "#/$defs/runSettings"}]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://gossipper.invalid/schemas/server-config.json",
         "title": "gossipper server -config document",
-        "description": "Server settings and the runs it hosts (docs/server.md).",
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "api_addr": {
-                "type": "string",
-                "description": "HOST:PORT of the HTTP API; :PORT listens on 127.0.0.1 only",
-            },
-            "api_tls_cert": {"type": "string", "minLength": 1, "description": "PEM certificate"},
-            "api_tls_key": {"type": "string", "minLength": 1, "description": "PEM private key"},
-            "users_db": {"type": "string", "minLength": 1, "description": "SQLite users file"},
-            "token_secret_file": {
-                "type": "string",
-                "minLength": 1,
-                "description": "token signing secret (mode 0600; created when missing)",
-            },
-            "audit_log": {"type": "string", "minLength": 1, "description": "JSON lines file"},
-            "output_dir": {
-                "type": "string",
-                "minLength": 1,
-                "description": "each run writes into OUTPUT_DIR/NAME/ (default: the working"
-                " directory)",
-            },
-            "drain_timeout_s": {
-                "type": "number",
-                "minimum": 0,
-                "description": "SIGTERM waits this long for calls to end (default 30)",
-            },
-            "runs": {
-                "type": ["array", "object"],
-                "if": {"type": "array"},
-                "then": {"items": run},
-                "else": {
-                    "propertyNames": {"pattern": RUN_NAME_PATTERN},
-                    "additionalProperties": run,
+        "description": "Server settings and the runs it hosts (docs/server.md); the Go tool's"
+        " composite (server + clients) and single-profile layouts are accepted too.",
+        "anyOf": [
+            {"$ref": "#/$defs/document"},
+            {"$ref": "#/$defs/goComposite"},
+            {"$ref": "#/$defs/goSingle"},
+        ],
+        "$defs": {
+            "serverSettings": {"type": "object", "properties": server_properties},
+            "runSettings": {"type": "object", "properties": run_properties},
+            "run": {"$ref": "#/$defs/runSettings", "unevaluatedProperties": False},
+            "document": {
+                "$ref": "#/$defs/serverSettings",
+                "properties": {
+                    "runs": {
+                        "type": ["array", "object"],
+                        "if": {"type": "array"},
+                        "then": {"items": run_ref},
+                        "else": {
+                            "propertyNames": {"pattern": RUN_NAME_PATTERN},
+                            "additionalProperties": run_ref,
+                        },
+                        "description": "a list of runs with names, or an object keyed by name",
+                    },
                 },
-                "description": "a list of runs with names, or an object keyed by run name",
+                "unevaluatedProperties": False,
             },
-            "comment": {"description": "ignored"},
+            "goComposite": {
+                **go_base,
+                "required": ["server"],
+                "properties": {
+                    "server": run_ref,
+                    "clients": {"type": "array", "items": run_ref},
+                    "client": {"anyOf": [run_ref, {"type": "array", "items": run_ref}]},
+                    "auth": go_auth,
+                },
+                "unevaluatedProperties": False,
+            },
+            "goSingle": {
+                **go_base,
+                "properties": {"auth": go_auth},
+                "unevaluatedProperties": False,
+            },
         },
     }
 

@@ -31,7 +31,7 @@ from gossipper.errors import GossipperError, first_gossipper_error
 from gossipper.interfaces import Address
 from gossipper.output import write_json_atomic
 from gossipper.scenario import Scenario, builtin_path, load_scenario
-from gossipper.server.config import RunSpec, ServerConfigError, parse_run
+from gossipper.server.config import MAX_RUNS, RunSpec, ServerConfigError, parse_run
 from gossipper.server.realrun import (
     SystemWallClock,
     real_plan,
@@ -49,6 +49,8 @@ task is cancelled outright."""
 SUMMARY_FILE = "summary.json"
 """Each finished run writes its summary document here, in its output directory (unless the
 run names its own ``summary_json``)."""
+PID_FACTOR = 100
+"""More than ``config.MAX_RUNS``: every live run gets its own ``[pid]`` (``_run_pid``)."""
 SCREENS_FILE = "screens.log"
 """SIPp's final screens of the last run, beside the summary."""
 
@@ -69,6 +71,7 @@ class ServerRun:
         self._ended = trio.Event()
         self._ended.set()  # not running: nothing to wait for
         self._is_server = False
+        self._slot: int | None = None
         self.summary: dict[str, Any] | None = None
         """The summary document of the last finished run of it (the ``-summary_json`` one)."""
         self.directory: str | None = None
@@ -141,6 +144,9 @@ class ServerRegistry:
         self.output_dir = output_dir
         self._log = log
         self._runs: dict[str, ServerRun] = {}
+        self._slots: dict[int, ServerRun] = {}
+        self._last_slot = -1
+        """Live runs by their slot: ``[pid]`` of a run is ``PID_FACTOR * pid + slot``."""
 
     # RunRegistry ----------------------------------------------------------------------
 
@@ -200,6 +206,10 @@ class ServerRegistry:
         """Host a checked run (``create`` from a config document's run)."""
         if run_spec.name in self._runs:
             raise RegistryError("conflict", f"a run named {run_spec.name!r} exists")
+        if len(self._runs) >= MAX_RUNS:
+            raise RegistryError(
+                "conflict", f"this server hosts {MAX_RUNS} runs already; delete one first"
+            )
         run = ServerRun(run_spec)
         self._runs[run_spec.name] = run
         self._log(f"run {run_spec.name}: created ({run_spec.scenario_label})")
@@ -293,6 +303,9 @@ class ServerRegistry:
                 # A bug, not an operating outcome: keep the traceback for the report.
                 self._log("".join(traceback.format_exception(exc)).rstrip())
         finally:
+            if run._slot is not None:
+                del self._slots[run._slot]
+                run._slot = None
             run._session = None
             run._controller = None
             run._scope = None
@@ -319,7 +332,7 @@ class ServerRegistry:
             transports=real_transports(config),
             wall_clock=SystemWallClock(),
             remote=remote,
-            pid=os.getpid(),
+            pid=self._run_pid(run),
             seed=random.SystemRandom().randrange(2**63),
             directory=directory,
         )
@@ -346,6 +359,22 @@ class ServerRegistry:
                 announce()
             result = outcome[0]
             self._finish(run, session, result, directory)
+
+    def _run_pid(self, run: ServerRun) -> int:
+        """The ``[pid]`` of a live run: distinct per live run, because the default Call-ID
+        (``%u-%p@%s``) of two clients of one process would otherwise be the same and a UAS
+        both call would take their calls for one another's."""
+        # Round robin over the free slots: a run started again (or the next run) gets a new
+        # [pid], so its Call-IDs differ from those a UAS may still hold in its dead-call window.
+        slot = next(
+            candidate % PID_FACTOR
+            for candidate in range(self._last_slot + 1, self._last_slot + 1 + PID_FACTOR)
+            if candidate % PID_FACTOR not in self._slots
+        )
+        self._last_slot = slot
+        self._slots[slot] = run
+        run._slot = slot
+        return os.getpid() * PID_FACTOR + slot
 
     def _finish(self, run: ServerRun, session: Run, result: EngineResult, directory: str) -> None:
         report = session.finish(result)
