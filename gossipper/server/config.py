@@ -864,8 +864,7 @@ def build_schema() -> dict[str, Any]:
         "output_dir": {
             "type": "string",
             "minLength": 1,
-            "description": "each run writes into OUTPUT_DIR/NAME/ (default: the working"
-            " directory)",
+            "description": "each run writes into OUTPUT_DIR/NAME/ (default: the working directory)",
         },
         "drain_timeout_s": {
             "type": "number",

@@ -47,7 +47,7 @@ EXAMPLES = _doc_examples() + _folder_examples()
 
 
 def test_shipped_schema_is_the_generated_one() -> None:
-    # Regenerate with: python -m gossipper.server.config --schema > gossipper/server/config.schema.json
+    # Regenerate: python -m gossipper.server.config --schema > gossipper/server/config.schema.json
     assert _schema() == json.loads(json.dumps(build_schema()))
 
 
@@ -147,7 +147,7 @@ def _with_run(key: str, value: object) -> dict[str, Any]:
         (_with_run("listeners", []), "runs[1].listeners: not supported; give one run per"),
         (_with_run("sn", "nope"), "runs[1].sn: 'nope' is not a built-in scenario; choose one"),
         (_with_run("sf", "missing.xml"), "runs[1].sf: give sn (a built-in) or sf (a file), not"),
-        (_with_run("role", "boss"), 'runs[1].role: must be one of client, load, management,'),
+        (_with_run("role", "boss"), "runs[1].role: must be one of client, load, management,"),
         (_with_run("api_addr", ":1"), "runs[1].api_addr: a server setting inside a run; move"),
         ({**_two_runs(), "rate": 3}, "rate: a run setting at the top of the document; move it"),
         ({**_two_runs(), "drain_timeout_s": -1}, "drain_timeout_s: must be a number >= 0, got"),
@@ -164,8 +164,12 @@ def _with_run(key: str, value: object) -> dict[str, Any]:
             "runs[1].name: 'x' is already the name of runs[0]; names must be unique",
         ),
         (
-            {"runs": [{"name": "x", "sn": "uas", "local_port": 5070}, {"name": "y", "sn": "uas",
-                                                                       "local_port": 5070}]},
+            {
+                "runs": [
+                    {"name": "x", "sn": "uas", "local_port": 5070},
+                    {"name": "y", "sn": "uas", "local_port": 5070},
+                ]
+            },
             "runs[1].local_port: 5070 is also the port of runs[0]; give each run its own port",
         ),
         (
@@ -178,8 +182,10 @@ def _with_run(key: str, value: object) -> dict[str, Any]:
             "runs: give runs or the Go tool's server/clients, not both",
         ),
         (
-            {"server": {"scenario_name": "uas"}, "auth": {"type": "internal",
-                                                          "jwt_secret": "0123456789abcdef"}},
+            {
+                "server": {"scenario_name": "uas"},
+                "auth": {"type": "internal", "jwt_secret": "0123456789abcdef"},
+            },
             "auth.jwt_secret: a secret in the config file is not accepted; give token_secret_file",
         ),
     ],

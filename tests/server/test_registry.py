@@ -42,7 +42,7 @@ def _host(
 
 async def _until(predicate: Callable[[], bool], what: str, timeout_s: float = 15) -> None:
     with trio.move_on_after(timeout_s):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - polling run state from outside the runs
             await trio.sleep(0.02)
         return
     raise AssertionError(f"timed out waiting for {what}")
@@ -81,9 +81,7 @@ def test_a_uas_and_a_uac_in_one_server_count_the_same_calls(tmp_path: pathlib.Pa
     async def body(registry: ServerRegistry, lines: list[str]) -> None:
         uas = await registry.create("uas", _uas_spec(), start=True)
         assert uas.state == "running" and uas.controller is not None
-        uac = await registry.create(
-            "uac", _uac_spec(_port(uas), rate=50, max_calls=30), start=True
-        )
+        uac = await registry.create("uac", _uac_spec(_port(uas), rate=50, max_calls=30), start=True)
         await _until(lambda: uac.state == "finished", "the UAC to finish")
         assert uac.result is not None and int(uac.result.exit_status) == 0
         assert uac.session is None and uac.controller is None
@@ -101,7 +99,8 @@ def test_a_uas_and_a_uac_in_one_server_count_the_same_calls(tmp_path: pathlib.Pa
         assert _successful(uas) == 30  # a finished run's statistics stay readable
 
     lines = _host(tmp_path, body)
-    assert any(line.startswith("run uac: finished: exit 0, 30 successful, 0 failed") for line in lines)
+    finished = "run uac: finished: exit 0, 30 successful, 0 failed"
+    assert any(line.startswith(finished) for line in lines)
 
 
 def test_stop_soft_lets_calls_end_and_forced_aborts_them(tmp_path: pathlib.Path) -> None:
@@ -130,9 +129,11 @@ def test_stop_soft_lets_calls_end_and_forced_aborts_them(tmp_path: pathlib.Path)
         assert soft_counts.failed_calls == 0 and soft_counts.successful_calls > 3
         assert int(soft.result.exit_status) == 0
         forced_counts = forced.result.snapshot.cumulative
-        assert forced_counts.successful_calls + forced_counts.failed_calls < (
-            forced_counts.outgoing_calls
-        ) or forced_counts.failed_calls > 0
+        assert (
+            forced_counts.successful_calls + forced_counts.failed_calls
+            < (forced_counts.outgoing_calls)
+            or forced_counts.failed_calls > 0
+        )
         with pytest.raises(RegistryError) as caught:
             await registry.stop("soft", force=False)
         assert caught.value.code == "conflict"
