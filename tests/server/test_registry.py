@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -275,10 +274,3 @@ def test_drain_forces_what_outlives_the_timeout(tmp_path: pathlib.Path) -> None:
 
     lines = _host(tmp_path, body)
     assert any(line.startswith("drain: ") and "forcing" in line for line in lines)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
