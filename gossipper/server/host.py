@@ -236,7 +236,8 @@ class ServerRegistry:
         servers = [run for run in live if run.is_server]
         for group in (clients, servers):
             for run in group:
-                if run.is_live and run.state != "stopping":
+                # A run still starting has no engine to stop yet: the deadline forces it.
+                if run.session is not None and run.state == "running":
                     await self.stop(run.name, force=False)
             with trio.move_on_at(deadline):
                 for run in group:
