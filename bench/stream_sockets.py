@@ -44,7 +44,7 @@ def _plan(argv: list[str], remote: tuple[str, int] | None, seed: int) -> Any:
     return RunPlan(
         scenario=load_configured_scenario(config),
         config=config,
-        transports=UdpTransportFactory(buffer_bytes=max(config.transport.buff_size, 4 << 20)),
+        transports=UdpTransportFactory(buffer_bytes=max(config.transport.buff_size or 0, 4 << 20)),
         wall_clock=SystemWallClock(),
         local_ip=LOOPBACK,
         bind_host=LOOPBACK,

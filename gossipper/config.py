@@ -199,7 +199,10 @@ class TransportSettings:
     tls_verify: bool = False
     ws_path: str = "/"
     ip_field: int = 0
-    buff_size: int = 65536
+    buff_size: int | None = None
+    """``-buff_size``; None: not given (UDP sockets get 4 MiB, TCP/TLS keep the kernel's
+    autotuned buffers). Given: SO_SNDBUF/SO_RCVBUF of every socket, as SIPp sets them (UDP
+    never below 4 MiB)."""
     # SIPp 3.7: SO_BINDTODEVICE on every SIP socket; warn on send-buffer errors.
     bind_to_device: str | None = None
     sendbuffer_warn: bool = False

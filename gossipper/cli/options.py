@@ -638,8 +638,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "-buff_size",
             Kind.INT,
             "buff_size",
-            "socket send and receive buffer size",
-            default="65536",
+            "socket send and receive buffer size (UDP: at least 4 MiB; TCP/TLS: the kernel's"
+            " autotuning unless given)",
             metavar="BYTES",
             value_help="a size in bytes",
         ),

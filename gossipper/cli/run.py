@@ -121,7 +121,7 @@ async def _run(
         if peer_scenario is not None and target is None:
             # The in-process peer is on loopback whatever -bind_to_device says.
             peer_factory = UdpTransportFactory(
-                buffer_bytes=max(config.transport.buff_size, MIN_BUFFER_BYTES)
+                buffer_bytes=max(config.transport.buff_size or 0, MIN_BUFFER_BYTES)
             )
             peer_run = await nursery.start(
                 _run_peer, peer_scenario, config, peer_factory, wall, pid, seed
@@ -258,8 +258,19 @@ async def _start_controls(
             stdout.write(text)
             stdout.flush()
 
+    live = None
+    if _is_terminal(stdout) and not config.process.background:
+        from gossipper.cli.live_screen import LiveScreen
+
+        live = LiveScreen(run, stdout, config.traces.screen_refresh_s)
+        nursery.start_soon(live.run)
     controller = Controller(
-        engine, rate_scale=config.load.rate_scale, dump_screens=dump_screens, warn=warn
+        engine,
+        rate_scale=config.load.rate_scale,
+        dump_screens=dump_screens,
+        warn=warn,
+        select_screen=live.select if live is not None else None,
+        changed=live.redraw_soon if live is not None else None,
     )
     nursery.start_soon(watch_signals, controller)
     control = await open_control_socket(

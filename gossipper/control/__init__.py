@@ -39,14 +39,24 @@ class Controller:
         rate_scale: float = 1.0,
         dump_screens: Callable[[], None],
         warn: Callable[[str], None],
+        select_screen: Callable[[int], None] | None = None,
+        changed: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self._dump_screens = dump_screens
         self._warn = warn
+        self._select_screen = select_screen
+        # Told after a key or command that changes what the live screen shows.
+        self._changed = changed
         self.rate_scale = rate_scale
 
     def key(self, key: str) -> None:
         """One key press (docs/sipp-behaviour.md, "Keys and the control socket")."""
+        self._key(key)
+        if self._changed is not None and key and key in "qQp+-*/":
+            self._changed()
+
+    def _key(self, key: str) -> None:
         engine = self.engine
         if key == "q":
             self.soft_quit()
@@ -64,10 +74,17 @@ class Controller:
                 engine.set_rate(max(0.0, state.rate + delta))
         elif key == "s":
             self.dump_screens()
-        # Keys 1-9 switch the live screen; gossipper prints screens at exit only.
+        elif key in "123456789" and key and self._select_screen is not None:
+            # Keys 1-9 switch the live screen (a terminal's; nothing without one).
+            self._select_screen(int(key))
 
     def command(self, text: str) -> None:
         """A command line (key c, or a control datagram starting with 'c')."""
+        self._command(text)
+        if self._changed is not None:
+            self._changed()
+
+    def _command(self, text: str) -> None:
         words = text.split()
         engine = self.engine
         if len(words) < 2:

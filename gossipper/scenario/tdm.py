@@ -58,6 +58,10 @@ class TdmMap:
                 return number
         return -1  # pragma: no cover - _free says one is free
 
+    def busy(self, number: int) -> bool:
+        """Whether circuit ``number`` is held by a call now."""
+        return 0 <= number < len(self._busy) and self._busy[number]
+
     def release(self, number: int) -> None:
         """The call holding circuit ``number`` ended."""
         if 0 <= number < len(self._busy) and self._busy[number]:

@@ -56,8 +56,12 @@ def real_transports(config: RunConfig) -> UdpTransportFactory:
     device = config.transport.bind_to_device
     if device is not None:
         check_device(device)
+    given_bytes = config.transport.buff_size
+    # Stream sockets get -buff_size only when it is given (else the kernel's autotuning).
     return UdpTransportFactory(
-        buffer_bytes=max(config.transport.buff_size, MIN_BUFFER_BYTES), device=device
+        buffer_bytes=max(given_bytes or 0, MIN_BUFFER_BYTES),
+        stream_buffer_bytes=given_bytes,
+        device=device,
     )
 
 

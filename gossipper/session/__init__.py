@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from gossipper.engine.elements import new_run_stats
 from gossipper.engine.threepcc import TwinSetup
 from gossipper.interfaces import Address, ChannelLayer, Tracer, TransportFactory, WallClock
 from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_document
+from gossipper.output.screens import live_screen
 from gossipper.scenario import RunEnv, Scenario, TwinRole
 from gossipper.scenario.tdm import TdmMap
 from gossipper.stats import RunStats, ScreenContext, ScreenState, StatsSnapshot, screen_state
@@ -287,6 +289,56 @@ class Run:
             )
         return text
 
+    def live_screen(self, number: int) -> str | None:
+        """Screen ``number`` (SIPp's keys 1-9) as the live terminal display shows it now; its
+        periodic figures cover the time since the previous screen was drawn. None when the
+        run has no such screen (5 without ``-tdmmap``)."""
+        statistics = self.engine.statistics()
+        state = screen_state(
+            quitting=statistics.quit_state is not QuitState.RUNNING,
+            paused=statistics.traffic_paused,
+            server=statistics.is_server,
+        )
+        if state in (ScreenState.RUNNING, ScreenState.SERVER) and self.plan.twin is not None:
+            state = _twin_screen_state(self.plan.scenario.twin_role, self.plan.twin)
+        tdm = self.env.tdm_map
+        return live_screen(
+            number,
+            self.engine.snapshot(self._display_window, restart=True),
+            server=statistics.is_server,
+            context=self.screen_context(statistics),
+            state=state,
+            periodic_rtd=self.plan.config.traces.periodic_rtd,
+            actions=self._screen_actions,
+            variables=self._screen_variables,
+            circuits=None
+            if tdm is None
+            else [(tdm.name(number), tdm.busy(number)) for number in range(tdm.size)],
+            tz=self.plan.wall_clock.tz,
+            rfc3339=self.plan.config.traces.rfc3339,
+        )
+
+    @functools.cached_property
+    def _screen_actions(self) -> list[tuple[int, str, list[str]]]:
+        return [
+            (
+                index,
+                f"{element.kind.value}, line {element.line}",
+                [_action_name(action) for action in element.actions],
+            )
+            for index, element in enumerate(self.plan.scenario.elements)
+            if element.actions
+        ]
+
+    @functools.cached_property
+    def _screen_variables(self) -> list[tuple[str, str]]:
+        scenario = self.plan.scenario
+        return (
+            [(name, "global") for name in scenario.global_variables]
+            + [(name, "user") for name in scenario.user_variables]
+            + [(name, "call") for name in scenario.call_variables]
+        )
+
     def exit_screens(self) -> str:
         """SIPp's stdout at exit: scenario screen and statistics screen, "Test Terminated"
         (in mixed mode, then the rx scenario's two screens)."""
@@ -406,6 +458,12 @@ async def open_run(plan: RunPlan) -> AsyncIterator[Run]:
             run.traces.close()
         if run.rx_traces is not None:
             run.rx_traces.close()
+
+
+def _action_name(action: object) -> str:
+    """An action as the variables screen names it: its element's name in SIPp's XML."""
+    name = type(action).__name__
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name).lstrip("_")
 
 
 def _twin_screen_state(role: TwinRole, twin: TwinSetup) -> ScreenState:

@@ -463,6 +463,55 @@ def format_repartition_screens(
     return "".join(parts)
 
 
+_VARIABLES_TITLE = "---------------------------- Variables Screen -------- [1-9]: Change Screen --"
+_TDM_TITLE = "------------------------------ TDM map Screen ------- [1-9]: Change Screen --"
+
+
+def format_variables_screen(
+    actions: Sequence[tuple[int, str, Sequence[str]]],
+    variables: Sequence[tuple[str, str]],
+    *,
+    state: ScreenState = ScreenState.TERMINATED,
+    last_error: str | None = None,
+) -> str:
+    """The variables screen (key ``4``): the actions of each message element and the
+    scenario's variables.
+
+    ``actions`` holds (element index, element label, action names) for the elements that
+    have actions; ``variables`` holds (name, scope) pairs.
+    """
+    lines = [_VARIABLES_TITLE, "  Action defined Per Message :"]
+    for index, label, names in actions:
+        lines.append(f"  => Message[{index}] ({label}) - [{len(names)}] action(s) defined :")
+        for number, name in enumerate(names):
+            lines.append(f"     --> action[{number}] = {name}")
+    if not actions:
+        lines.append("  (none)")
+    lines.append("")
+    lines.append("  Setted Variable List:")
+    for number, (name, scope) in enumerate(variables):
+        lines.append(f"  => Variable[{number}] : {name} ({scope})")
+    if not variables:
+        lines.append("  (none)")
+    return _finish(lines, state, last_error)
+
+
+def format_tdm_screen(
+    circuits: Sequence[tuple[str, bool]],
+    *,
+    state: ScreenState = ScreenState.TERMINATED,
+    last_error: str | None = None,
+    per_line: int = 8,
+) -> str:
+    """The TDM map screen (key ``5``, ``-tdmmap``): every circuit, ``*`` marking a busy one."""
+    busy = sum(1 for _, taken in circuits if taken)
+    lines = [_TDM_TITLE, f"  {len(circuits)} circuits, {busy} in use, {len(circuits) - busy} free"]
+    cells = [f"{name}{'*' if taken else ' '}" for name, taken in circuits]
+    for start in range(0, len(cells), per_line):
+        lines.append("  " + " ".join(f"{cell:<9}" for cell in cells[start : start + per_line]))
+    return _finish(lines, state, last_error)
+
+
 # ---------------------------------------------------------------------- compositions
 
 

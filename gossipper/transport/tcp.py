@@ -163,11 +163,28 @@ class TcpListener:
         await self._listener.aclose()
 
 
+def set_buffer_sizes(sock: trio.socket.SocketType, buffer_bytes: int | None) -> None:
+    """SO_SNDBUF and SO_RCVBUF (``-buff_size``) before connect/listen, so the window scale
+    is negotiated for it; accepted connections inherit the listener's. None: untouched."""
+    if buffer_bytes is None:
+        return
+    for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, buffer_bytes)
+        except OSError:
+            pass  # the kernel caps it (net.core.wmem_max/rmem_max); not an error in SIPp either
+
+
 async def open_tcp_listener(
-    host: str, port: int, *, backlog: int = LISTEN_BACKLOG, device: str | None = None
+    host: str,
+    port: int,
+    *,
+    backlog: int = LISTEN_BACKLOG,
+    device: str | None = None,
+    buffer_bytes: int | None = None,
 ) -> TcpListener:
     """Listen on (host, port); port 0 takes an ephemeral port; ``device``: only on that
-    network interface (``-bind_to_device``).
+    network interface (``-bind_to_device``); ``buffer_bytes``: the sockets' buffer sizes.
 
     Raises:
         BindError: the address is in use or cannot be bound.
@@ -178,6 +195,7 @@ async def open_tcp_listener(
         if device is not None:
             bind_to_device(sock, device)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        set_buffer_sizes(sock, buffer_bytes)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         await sock.bind((host, port))
@@ -197,9 +215,11 @@ async def connect_tcp(
     local_host: str | None = None,
     local_port: int = 0,
     device: str | None = None,
+    buffer_bytes: int | None = None,
 ) -> TcpConnection:
     """Connect to ``remote``, first binding to (local_host, local_port) when either is given,
-    and to the network interface ``device`` when given (``-bind_to_device``).
+    and to the network interface ``device`` when given (``-bind_to_device``); ``buffer_bytes``:
+    the socket's buffer sizes.
 
     Raises:
         BindError: the local address is in use or cannot be bound.
@@ -211,6 +231,7 @@ async def connect_tcp(
     try:
         if device is not None:
             bind_to_device(sock, device)
+        set_buffer_sizes(sock, buffer_bytes)
         if local_host is not None or local_port:
             if local_host is None:
                 local_host = "::" if family == socket.AF_INET6 else "0.0.0.0"

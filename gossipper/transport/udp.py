@@ -121,11 +121,18 @@ class UdpTransportFactory:
     ``interfaces.TransportFactory``; the stream endpoints live in ``transport.tcp``)."""
 
     def __init__(
-        self, *, buffer_bytes: int = SOCKET_BUFFER_BYTES, device: str | None = None
+        self,
+        *,
+        buffer_bytes: int = SOCKET_BUFFER_BYTES,
+        stream_buffer_bytes: int | None = None,
+        device: str | None = None,
     ) -> None:
         """``device`` (``-bind_to_device``): every socket opened here, datagram or stream,
-        listener or connection, is bound to that network interface."""
+        listener or connection, is bound to that network interface. ``stream_buffer_bytes``
+        (``-buff_size`` when given): SO_SNDBUF/SO_RCVBUF of TCP sockets; None keeps the
+        kernel's autotuning, which a fixed size turns off."""
         self._buffer_bytes = buffer_bytes
+        self._stream_buffer_bytes = stream_buffer_bytes
         self._device = device
 
     async def open_datagram(self, host: str, port: int) -> UdpTransport:
@@ -154,14 +161,20 @@ class UdpTransportFactory:
 
     async def open_stream_listener(self, host: str, port: int) -> TcpListener:
         """Listen for TCP connections on (host, port); see ``transport.tcp``."""
-        return await open_tcp_listener(host, port, device=self._device)
+        return await open_tcp_listener(
+            host, port, device=self._device, buffer_bytes=self._stream_buffer_bytes
+        )
 
     async def connect_stream(
         self, remote: Address, *, local_host: str | None = None, local_port: int = 0
     ) -> TcpConnection:
         """Connect over TCP, bound to (local_host, local_port) when given; see ``transport.tcp``."""
         return await connect_tcp(
-            remote, local_host=local_host, local_port=local_port, device=self._device
+            remote,
+            local_host=local_host,
+            local_port=local_port,
+            device=self._device,
+            buffer_bytes=self._stream_buffer_bytes,
         )
 
 
