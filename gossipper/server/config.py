@@ -84,6 +84,7 @@ SERVER_KEYS: tuple[str, ...] = (
     "audit_log",
     "output_dir",
     "drain_timeout_s",
+    "metrics_public",
 )
 """Server settings at the top of the document."""
 
@@ -204,6 +205,8 @@ class ServerConfig:
     output_dir: str
     drain_timeout_s: float
     runs: tuple[RunSpec, ...]
+    metrics_public: bool = False
+    """``GET /metrics`` without a token (for a Prometheus scraper that sends none)."""
 
 
 # --------------------------------------------------------------------------- loading
@@ -254,6 +257,9 @@ def _parse(document: object, path: str) -> ServerConfig:
     drain = document.get("drain_timeout_s", DEFAULT_DRAIN_TIMEOUT_S)
     if not _is_number(drain) or drain < 0:
         raise ServerConfigError(f"drain_timeout_s: must be a number >= 0, got {drain!r}")
+    metrics_public = document.get("metrics_public", False)
+    if not isinstance(metrics_public, bool):
+        raise ServerConfigError(f"metrics_public: must be true or false, got {metrics_public!r}")
     runs_value = document.get("runs", [])
     entries: list[tuple[str, str, object]] = []  # (path, name, object)
     if isinstance(runs_value, list):
@@ -297,6 +303,7 @@ def _parse(document: object, path: str) -> ServerConfig:
         output_dir=_path(document, "output_dir", base_dir) or os.getcwd(),
         drain_timeout_s=float(drain),
         runs=tuple(runs),
+        metrics_public=metrics_public,
     )
 
 
@@ -870,6 +877,10 @@ def build_schema() -> dict[str, Any]:
             "type": "number",
             "minimum": 0,
             "description": "SIGTERM waits this long for calls to end (default 30)",
+        },
+        "metrics_public": {
+            "type": "boolean",
+            "description": "GET /metrics without a token (default false: a viewer token)",
         },
         "comment": {"description": "ignored"},
     }

@@ -18,35 +18,50 @@ from typing import Any
 
 import trio
 
+from gossipper import __version__
 from gossipper.server.config import RunSpec, ServerConfig, ServerConfigError
 from gossipper.server.host import ServerRegistry
 
-__all__ = ["API_MODULE", "Server", "api_entry_point"]
+__all__ = ["API_MODULE", "AUTH_MODULE", "ApiEntryPoints", "Server", "api_entry_point"]
 
 API_MODULE = "gossipper.api.serve"
-"""Where ``serve_api`` lives (written beside this package, on the ``api`` branch)."""
+"""Where ``serve_api`` lives (the ``api`` extra; branch ``api`` until merged)."""
+AUTH_MODULE = "gossipper.api.auth"
+"""Where ``open_authenticator`` lives (branch ``auth`` until merged)."""
 
 
-def api_entry_point() -> Callable[..., Any]:
-    """``gossipper.api.serve.serve_api``, or a ServerConfigError when this build has no API.
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApiEntryPoints:
+    """The two functions the server needs from the API package."""
+
+    serve_api: Callable[..., Any]
+    open_authenticator: Callable[..., Any]
+
+
+def api_entry_point() -> ApiEntryPoints:
+    """``serve_api`` and ``open_authenticator``, or a ServerConfigError when this build has
+    no API.
 
     Imported by name so that a plain ``gossipper server`` without ``api_addr`` loads no web
-    framework, and so this module type-checks whether or not the API module exists yet.
+    framework, and so this module type-checks whether or not the API modules exist yet.
     """
-    try:
-        module = importlib.import_module(API_MODULE)
-    except ImportError as exc:
-        raise ServerConfigError(
-            f"api_addr: the API is not available in this build ({exc}); install"
-            " gossipper[api] or drop api_addr"
-        ) from None
-    serve_api: Callable[..., Any] | None = getattr(module, "serve_api", None)
-    if serve_api is None:
-        raise ServerConfigError(
-            f"api_addr: the API is not available in this build ({API_MODULE} has no"
-            " serve_api); drop api_addr"
-        )
-    return serve_api
+    found: list[Callable[..., Any]] = []
+    for module_name, function in ((API_MODULE, "serve_api"), (AUTH_MODULE, "open_authenticator")):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ServerConfigError(
+                f"api_addr: the API is not available in this build ({exc}); install"
+                " gossipper[api] or drop api_addr"
+            ) from None
+        entry: Callable[..., Any] | None = getattr(module, function, None)
+        if entry is None:
+            raise ServerConfigError(
+                f"api_addr: the API is not available in this build ({module_name} has no"
+                f" {function}); drop api_addr"
+            )
+        found.append(entry)
+    return ApiEntryPoints(serve_api=found[0], open_authenticator=found[1])
 
 
 class Server:
@@ -89,24 +104,29 @@ class Server:
     async def _start_api(self, nursery: trio.Nursery, registry: ServerRegistry) -> None:
         config = self.config
         assert config.api_addr is not None
-        serve_api = api_entry_point()
+        api = api_entry_point()
         host, port = config.api_addr
-        # INTEGRATION: the one call site of the API (gossipper.api.serve.serve_api, branch
-        # `api`). Adapt the keyword names to serve_api's signature when merging; it must
-        # call task_status.started() once it listens.
-        await nursery.start(
+        # The users database, the token secret and the audit log: paths left out are the
+        # defaults of gossipper auth (docs/api.md); files missing are created with mode 0600.
+        authenticator = await trio.to_thread.run_sync(
+            api.open_authenticator, config.users_db, config.token_secret_file, config.audit_log
+        )
+        addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        # The one call site of the API (gossipper.api.serve.serve_api): started on this Trio
+        # loop, serving the registry; nursery.start returns the URLs it listens on.
+        urls = await nursery.start(
             functools.partial(
-                serve_api,
+                api.serve_api,
                 registry,
-                host=host,
-                port=port,
+                authenticator,
+                addr=addr,
+                tool_version=__version__,
                 tls_cert=config.api_tls_cert,
                 tls_key=config.api_tls_key,
-                users_db=config.users_db,
-                token_secret_file=config.token_secret_file,
-                audit_log=config.audit_log,
+                metrics_public=config.metrics_public,
             )
         )
+        self._log(f"server: API on {' '.join(str(url) for url in urls or [addr])}")
 
     def request_drain(self) -> None:
         """SIGTERM/SIGINT: stop every run letting its calls end, then return from ``serve``."""
@@ -177,6 +197,7 @@ class Server:
             "users_db",
             "token_secret_file",
             "audit_log",
+            "metrics_public",
         )
         for key in fixed:
             if getattr(old, key) != getattr(new, key):

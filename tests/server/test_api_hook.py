@@ -39,6 +39,10 @@ def test_a_module_without_serve_api_is_refused_too(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(service, "API_MODULE", "gossipper.api.seams")
     with pytest.raises(ServerConfigError, match="has no serve_api"):
         service.api_entry_point()
+    monkeypatch.setattr(service, "API_MODULE", "tests.server._fake_api")
+    monkeypatch.setattr(service, "AUTH_MODULE", "gossipper.api.no_such_module")
+    with pytest.raises(ServerConfigError, match="^api_addr: the API is not available"):
+        service.api_entry_point()
 
 
 def test_the_server_starts_the_api_with_its_registry_and_stops_it_after_the_drain(
@@ -50,12 +54,14 @@ def test_the_server_starts_the_api_with_its_registry_and_stops_it_after_the_drai
     from tests.server import _fake_api
 
     monkeypatch.setattr(service, "API_MODULE", "tests.server._fake_api")
+    monkeypatch.setattr(service, "AUTH_MODULE", "tests.server._fake_api")
     _fake_api.calls.clear()
     document = {
         "api_addr": ":18081",
         "users_db": "users.sqlite",
         "token_secret_file": "secret",
         "audit_log": "audit.jsonl",
+        "metrics_public": True,
         "runs": [{"name": "uas", "sn": "uas", "local_ip": "127.0.0.1", "local_port": 0}],
     }
     config = parse_server_config(document, str(tmp_path / "server.json"))
@@ -68,13 +74,17 @@ def test_the_server_starts_the_api_with_its_registry_and_stops_it_after_the_drai
                 await nursery.start(server.serve)
                 (call,) = _fake_api.calls
                 assert call["registry"] is server.registry
-                assert (call["host"], call["port"]) == ("127.0.0.1", 18081)
-                assert call["users_db"] == str(tmp_path / "users.sqlite")
-                assert call["token_secret_file"] == str(tmp_path / "secret")
-                assert call["audit_log"] == str(tmp_path / "audit.jsonl")
+                assert call["addr"] == "127.0.0.1:18081"  # ":PORT" is loopback
+                assert call["authenticator"] == {
+                    "db": str(tmp_path / "users.sqlite"),
+                    "secret": str(tmp_path / "secret"),
+                    "audit": str(tmp_path / "audit.jsonl"),
+                }
+                assert call["metrics_public"] is True and call["tls"] == (None, None)
                 assert "stopped" not in call
                 server.request_drain()
 
     trio.run(main)
     assert _fake_api.calls[0]["stopped"] is True
     assert lines[-1] == "server: stopped"
+    assert "server: API on http://127.0.0.1:18081" in lines
