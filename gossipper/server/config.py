@@ -313,7 +313,15 @@ def parse_run(name: str, spec: Mapping[str, Any], base_dir: str) -> RunSpec:
     Raises:
         ServerConfigError: the message names the key (``rate: must be ...``).
     """
-    validate_with_schema({"runs": {name: dict(spec)}})
+    try:
+        validate_with_schema({"runs": {name: dict(spec)}})
+    except ServerConfigError as exc:
+        # The key inside the run is what the caller wrote: drop the document's prefix.
+        message = str(exc)
+        for prefix in (f"runs.{name}.", f"runs.{name}: "):
+            if message.startswith(prefix):
+                message = message[len(prefix) :]
+        raise ServerConfigError(message) from None
     return _parse_run(name, spec, base_dir, "")
 
 

@@ -187,7 +187,13 @@ def test_registry_errors_have_stable_codes(tmp_path: pathlib.Path) -> None:
         with pytest.raises(RegistryError) as caught:
             await registry.create("bad", {"sn": "uas", "rate": -1}, start=False)
         assert caught.value.code == "bad_config"
-        assert "rate: must be a number >= 0, got -1" in caught.value.message
+        assert caught.value.message == "rate: must be a number >= 0, got -1"
+        with pytest.raises(RegistryError) as caught:
+            await registry.create("bad", {"sn": "uas", "rtae": 1}, start=False)
+        assert caught.value.message == "rtae: unknown key; did you mean rate?"
+        with pytest.raises(RegistryError) as caught:
+            await registry.create("bad", {"sn": "uac"}, start=False)
+        assert caught.value.message.startswith("remote: a client run needs the address")
         assert registry.get("bad") is None
         with pytest.raises(RegistryError) as caught:
             await registry.stop("nope", force=True)
