@@ -19,6 +19,7 @@ from typing import Any
 import trio
 
 from gossipper import __version__
+from gossipper.api.seams import RegistryError
 from gossipper.server.config import RunSpec, ServerConfig, ServerConfigError
 from gossipper.server.host import ServerRegistry
 
@@ -180,7 +181,11 @@ class Server:
             for run_spec in changed:
                 await registry.replace(run_spec, start=run_spec.autostart)
             for run_spec in added:
-                await registry.add(run_spec, start=run_spec.autostart)
+                try:
+                    await registry.add(run_spec, start=run_spec.autostart)
+                except RegistryError as exc:  # e.g. too many runs (API-made ones count)
+                    self._log(f"reload: run {run_spec.name} not added: {exc.message}")
+                    continue
                 self._from_config.add(run_spec.name)
             self.config = dataclasses.replace(new, api_addr=old.api_addr)
             unchanged = len(new.runs) - len(changed) - len(added)
