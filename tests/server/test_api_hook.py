@@ -62,6 +62,7 @@ def test_the_server_starts_the_api_with_its_registry_and_stops_it_after_the_drai
         "token_secret_file": "secret",
         "audit_log": "audit.jsonl",
         "metrics_public": True,
+        "output_dir": "out",
         "runs": [{"name": "uas", "sn": "uas", "local_ip": "127.0.0.1", "local_port": 0}],
     }
     config = parse_server_config(document, str(tmp_path / "server.json"))
