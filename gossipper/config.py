@@ -43,6 +43,8 @@ __all__ = [
     "rule_requirement",
     "parse_default_behaviors",
     "parse_tdm_map",
+    "split_host_port",
+    "HEP_TRANSPORTS",
 ]
 
 # -t values: SIPp 3.6.1's (docs/sipp-behaviour.md, "Option families") and the WebSocket modes
@@ -373,6 +375,15 @@ class TraceSettings:
     # gossipper extensions.
     summary_json: str | None = None
     trace_format: str = "sipp"
+    # HEP3 mirroring (gossipper.hep; the Go tool's -hep_* options).
+    hep_addr: str | None = None
+    """``host:port`` of the capture server; None: no mirroring."""
+    hep_capture_id: int = 0
+    hep_password: str | None = None
+    hep_node_name: str | None = None
+    hep_transport: str = "udp"
+    hep_queue: int = 10000
+    """Packets waiting for the collector at most; beyond, new ones are dropped and counted."""
 
     def __post_init__(self) -> None:
         _check_rules(self)
@@ -649,6 +660,38 @@ def parse_tdm_map(text: str) -> tuple[int, int, int, int, int, int, int] | None:
     return a, b, h, c, d, e, f
 
 
+HEP_TRANSPORTS = ("udp", "tcp")
+
+
+def _host_port(value: Any) -> bool:
+    """``host:port`` (``[v6]:port`` for IPv6) with a port 1-65535."""
+    return split_host_port(value) is not None
+
+
+def split_host_port(text: Any) -> tuple[str, int] | None:
+    """``host:port`` or ``[v6 address]:port`` as (host, port), or None when malformed."""
+    if not isinstance(text, str):
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        return None
+    if not host or any(c.isspace() for c in host):
+        return None
+    return host, int(port)
+
+
+def _hep_transport(value: Any) -> bool:
+    return value in HEP_TRANSPORTS
+
+
+def _uint32(value: Any) -> bool:
+    return bool(0 <= value <= 0xFFFFFFFF)
+
+
 def _call_id_type(value: Any) -> bool:
     return value in CALL_ID_TYPES or value in CALL_ID_TYPE_ALIASES
 
@@ -781,6 +824,12 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "ringbuffer_size": ("-ringbuffer_size", _NON_NEGATIVE_INTEGER, _non_negative),
     "max_log_size": ("-max_log_size", _NON_NEGATIVE_INTEGER, _non_negative),
     "trace_format": ("-trace_format", "one of " + ", ".join(TRACE_FORMATS), _trace_format),
+    "hep_addr": ("-hep_addr", "host:port (IPv6 as [address]:port)", _host_port),
+    "hep_capture_id": ("-hep_capture_id", "an integer 0-4294967295", _uint32),
+    "hep_password": ("-hep_password", "a non-empty password", _non_empty),
+    "hep_node_name": ("-hep_node_name", "a non-empty name", _non_empty),
+    "hep_transport": ("-hep_transport", "udp or tcp", _hep_transport),
+    "hep_queue": ("-hep_queue", _INTEGER_AT_LEAST_1, _at_least_one),
 }
 
 

@@ -250,6 +250,51 @@ CASES: tuple[GoldenCase, ...] = (
             "9",
         ),
     ),
+    GoldenCase(
+        "hep_udp",
+        "-hep_addr: every SIP message and a per-call JSON log mirrored as HEP3 over UDP to a"
+        " collector on the simulated network (hep_capture.log), 486 peer",
+        (
+            "-sn",
+            "uac",
+            "-m",
+            "6",
+            "-r",
+            "10",
+            "-peer",
+            "uas_486.xml",
+            "-hep_addr",
+            "10.0.0.9:9060",
+            "-hep_capture_id",
+            "2001",
+            "-hep_password",
+            "secret",
+            "-hep_node_name",
+            "lab",
+        ),
+        inputs=("uas_486.xml",),
+    ),
+    GoldenCase(
+        "hep_t1_tcp",
+        "-hep_transport tcp with -t t1: SIP over TCP (IP protocol 6 in the packets), HEP3 over a"
+        " TCP connection to the collector, 5 ms delay",
+        (
+            "-sn",
+            "uac",
+            "-t",
+            "t1",
+            "-m",
+            "6",
+            "-r",
+            "10",
+            "-net_delay",
+            "5",
+            "-hep_addr",
+            "10.0.0.9:9060",
+            "-hep_transport",
+            "tcp",
+        ),
+    ),
 )
 """The golden cases (at least 8, see issue 4 item 6)."""
 

@@ -45,6 +45,16 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "gossipper.cli.sim_command:run_sim_command",
     ),
     Subcommand(
+        "profile",
+        "Named run definitions kept in a file: list, show, run (gossipper profile -h).",
+        "gossipper.cli.profiles:run_profile_command",
+    ),
+    Subcommand(
+        "auth",
+        "Users and passwords of the HTTP API (gossipper auth -h).",
+        "gossipper.cli.auth_command:run_auth_command",
+    ),
+    Subcommand(
         "server",
         "Host several runs from a JSON configuration (gossipper server -config FILE.json).",
         "gossipper.cli.server_command:run_server_command",

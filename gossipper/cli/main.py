@@ -117,7 +117,12 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
         stdout.write(builtin_text(name))
         return ExitStatus.NO_CALLS
 
-    config = command.config
+    return run_configured(command.config, stdout, stderr)
+
+
+def run_configured(config: RunConfig, stdout: TextIO, stderr: TextIO) -> ExitStatus | int:
+    """Load the scenarios a configuration names and run it (a command line's run, a
+    profile's)."""
     scenario = load_configured_scenario(config)
     ooc_scenario, rx_scenario = load_extra_scenarios(config, scenario)
     if config.process.background:

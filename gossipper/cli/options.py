@@ -1384,6 +1384,63 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ),
     ),
     *_group(
+        "HEP options",
+        _o(
+            "-hep_addr",
+            Kind.STR,
+            "hep_addr",
+            "mirror every SIP message sent or received as HEP3 to this capture server"
+            " (Homer, Kamailio sipcapture)",
+            metavar="HOST:PORT",
+            value_help="host:port (IPv6 as [address]:port)",
+        ),
+        _o(
+            "-hep_capture_id",
+            Kind.INT,
+            "hep_capture_id",
+            "HEP capture agent id",
+            default="0",
+            metavar="ID",
+            value_help="an integer 0-4294967295",
+        ),
+        _o(
+            "-hep_password",
+            Kind.STR,
+            "hep_password",
+            "HEP authentication key sent with every packet",
+            metavar="KEY",
+            value_help="a password",
+        ),
+        _o(
+            "-hep_node_name",
+            Kind.STR,
+            "hep_node_name",
+            "HEP node name (chunk 0x0013)",
+            metavar="NAME",
+            value_help="a name",
+        ),
+        _o(
+            "-hep_transport",
+            Kind.CHOICE,
+            "hep_transport",
+            "transport to the capture server: udp, or tcp (reconnected when lost)",
+            default="udp",
+            metavar="PROTO",
+            value_help="udp or tcp",
+            choices=("udp", "tcp"),
+        ),
+        _o(
+            "-hep_queue",
+            Kind.INT,
+            "hep_queue",
+            "HEP packets waiting for the capture server at most; beyond, packets are dropped"
+            " and counted (hep.dropped in the summary)",
+            default="10000",
+            metavar="N",
+            value_help="a number of packets",
+        ),
+    ),
+    *_group(
         "Sim options",
         _o(
             "-seed",
@@ -1868,6 +1925,9 @@ def _subcommands_line() -> str:
     return f"Subcommands: {names}; gossipper --help lists them."
 
 
+_CONFIG_FIELDS = frozenset(RunConfig.field_names())
+
+
 def _command_docs() -> tuple[_CommandDoc, ...]:
     exit_status = (
         "Exit status: 0 all calls succeeded, 1 some call failed or bad command line,"
@@ -2011,14 +2071,16 @@ def format_markdown() -> str:
             lines += [
                 f"{level} {title}",
                 "",
-                "| Option | Argument | Default | Meaning | Status |",
-                "|---|---|---|---|---|",
+                "| Option | Argument | Default | Meaning | Status | JSON name |",
+                "|---|---|---|---|---|---|",
             ]
             for spec in specs:
                 argument = _argument(spec)
+                # The setting's name in profiles, server runs and RunConfig.from_mapping.
+                json_name = f"`{spec.dest}`" if spec.dest in _CONFIG_FIELDS else ""
                 lines.append(
                     f"| `{spec.name}` | {_code(argument)} | {_default_cell(spec.default)}"
-                    f" | {_cell(spec.help)} | {spec.status.value} |"
+                    f" | {_cell(spec.help)} | {spec.status.value} | {json_name} |"
                 )
             lines.append("")
         for paragraph in doc.notes_md:

@@ -108,7 +108,6 @@ GO_REFUSED_KEYS: dict[str, str] = {
     "listeners": "give one run per listener (local_ip, local_port, transport_mode)",
     "extra_args": "give the settings as keys of the run (docs/server.md lists them)",
     "api_token": "create users with gossipper auth user-add and log in (users_db)",
-    "hep_addr": "HEP mirroring is not available yet; drop the key",
     "stat_period": "use dump_period_s (seconds) with trace_stat",
     "ui_data_dir": "gossipper has no web console; drop the key",
     "scenario_history_keep": "gossipper has no web console; drop the key",

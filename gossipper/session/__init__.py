@@ -39,6 +39,7 @@ from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_docu
 from gossipper.output.screens import live_screen
 from gossipper.scenario import RunEnv, Scenario, TwinRole
 from gossipper.scenario.tdm import TdmMap
+from gossipper.session.hep import HepMirror, TeeTracer, resolve_hep_target
 from gossipper.stats import RunStats, ScreenContext, ScreenState, StatsSnapshot, screen_state
 from gossipper.stats.counters import StatsWindow
 from gossipper.transport.layers import channel_layer_for
@@ -116,7 +117,10 @@ class Run:
         plan: RunPlan,
         injection: dict[str, InjectionFile],
         rx_injection: dict[str, InjectionFile] | None = None,
+        *,
+        hep_target: Address | None = None,
     ) -> None:
+        """``hep_target``: ``-hep_addr`` resolved; every SIP message is mirrored there."""
         self.plan = plan
         config = plan.config
         scenario = plan.scenario
@@ -144,6 +148,10 @@ class Run:
             else None
         )
         tracer: Tracer | None = self.traces
+        self.hep: HepMirror | None = None
+        if hep_target is not None:
+            self.hep = HepMirror(config, local_ip=plan.local_ip, target=hep_target)
+            tracer = self.hep if tracer is None else TeeTracer(tracer, self.hep)
         self.engine = Engine(
             scenario,
             config,
@@ -186,11 +194,20 @@ class Run:
     ) -> EngineResult:
         """Run the scenario to its end (``nursery.start`` returns once traffic may flow)."""
         period_s = self.plan.live_flush_s
-        if self.traces is None or period_s is None:
+        flushing = self.traces is not None and period_s is not None
+        hep = self.hep
+        if not flushing and hep is None:
             return await self.engine.run(task_status=task_status)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._flush_loop, period_s)
+            if flushing:
+                assert period_s is not None
+                nursery.start_soon(self._flush_loop, period_s)
+            if hep is not None:
+                await nursery.start(hep.run, self.plan.transports)
             result = await self.engine.run(task_status=task_status)
+            if hep is not None:
+                # The last messages of the run reach the collector too (bounded wait).
+                await hep.flush()
             nursery.cancel_scope.cancel()
         return result
 
@@ -416,6 +433,14 @@ class Run:
             rx_traces.close()
             problems += tuple(rx_traces.errors)
             files.extend(path for path in rx_traces.paths.values() if os.path.exists(path))
+        if self.hep is not None:
+            counts = self.hep.counts()
+            if counts.dropped or counts.unencodable:
+                problems += (
+                    f"HEP: {counts.dropped} of {counts.sent + counts.dropped} packets dropped"
+                    f" (capture server {self.hep.target[0]}:{self.hep.target[1]} slow or down),"
+                    f" {counts.unencodable} not encodable",
+                )
         return RunReport(
             result=result, exit_screens=shown_exit, files=tuple(sorted(files)), problems=problems
         )
@@ -448,7 +473,7 @@ async def open_run(plan: RunPlan) -> AsyncIterator[Run]:
         from gossipper.scenario.injection import load_injection_file
 
         rx_injection[os.path.basename(rx_file)] = load_injection_file(rx_file)
-    run = Run(plan, injection, rx_injection)
+    run = Run(plan, injection, rx_injection, hep_target=await resolve_hep_target(plan.config))
     await run.engine.open()
     try:
         yield run

@@ -33,12 +33,13 @@ from typing import TextIO
 
 import trio
 
-from gossipper.config import RunConfig
+from gossipper.config import RunConfig, split_host_port
 from gossipper.engine import EngineResult
 from gossipper.engine.engine import FIRST_DEFAULT_PORT
 from gossipper.engine.threepcc import DEFAULT_TWIN_PORT, TwinSetup
 from gossipper.errors import ConfigError, ExitStatus, first_gossipper_error
-from gossipper.interfaces import Address
+from gossipper.hep import HepError, decode, describe, split_stream
+from gossipper.interfaces import Address, StreamConnection
 from gossipper.output import write_json_atomic
 from gossipper.scenario import Scenario, TwinRole
 from gossipper.session import Run, RunPlan, open_run
@@ -96,6 +97,10 @@ _SETTLE_ORDER = {"timeout": 0, "pacing": 1, "dump": 2}
 """Order of an engine's end-of-instant decisions: a global timeout at t wins over the calls due
 at t (none is started, as the run ends), and a statistics dump at t sees the calls started at
 t. The main side decides before the peer."""
+
+
+HEP_CAPTURE_FILE = "hep_capture.log"
+"""What the simulated capture server of ``-hep_addr`` received, one packet per entry."""
 
 
 def derive_seed(seed: int, purpose: str) -> int:
@@ -308,6 +313,7 @@ class _Runner:
         self.trace_errors: list[str] = []
         self.files: list[str] = []
         self.screens = ""
+        self.hep_packets: list[bytes] = []
 
     def _plan(
         self,
@@ -384,6 +390,8 @@ class _Runner:
             return await self._simulate_3pcc(network, plan.three_pcc)
         async with trio.open_nursery() as nursery:
             await nursery.start(network.run)
+            if main.config.traces.hep_addr is not None:
+                await nursery.start(self._collect_hep, network, main.config)
             # The server side opens first: the client needs its address (host:5060 by default).
             server, client = (main, peer) if main.scenario.is_server else (peer, main)
             server_role = "main" if server is main else "peer"
@@ -432,6 +440,8 @@ class _Runner:
             path = os.path.join(plan.directory, main.config.traces.summary_json)
             write_json_atomic(path, main_run.summary_document(main_result, plan.tool_version))
             self.files.append(path)
+        if main.config.traces.hep_addr is not None:
+            self._write_hep_capture()
         return SimulationResult(
             exit_status=main_result.exit_status,
             main=main_result,
@@ -443,6 +453,47 @@ class _Runner:
             skipped_commands=len(self.commands),
             payloads=network.payloads(),
         )
+
+    async def _collect_hep(
+        self,
+        network: SimNetwork,
+        config: RunConfig,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """The capture server of ``-hep_addr`` on the simulated network: it keeps every HEP3
+        packet it receives, in arrival order, for ``hep_capture.log``."""
+        target = split_host_port(config.traces.hep_addr)
+        assert target is not None  # RunConfig validated it
+        factory = SimTransportFactory(network, target[0])
+        if config.traces.hep_transport == "tcp":
+            listener = await factory.open_stream_listener(*target)
+            task_status.started()
+            async with trio.open_nursery() as readers:
+                while True:
+                    connection = await listener.accept()
+                    readers.start_soon(self._read_hep_stream, connection)
+        endpoint = await factory.open_datagram(*target)
+        task_status.started()
+        while True:
+            for data, _ in await endpoint.receive_batch():
+                self.hep_packets.append(data)
+
+    async def _read_hep_stream(self, connection: StreamConnection) -> None:
+        buffer = bytearray()
+        while data := await connection.receive_some(65536):
+            buffer += data
+            self.hep_packets.extend(split_stream(buffer))
+
+    def _write_hep_capture(self) -> None:
+        path = os.path.join(self.plan.directory, HEP_CAPTURE_FILE)
+        with open(path, "w", encoding="latin-1", newline="") as capture:
+            for data in self.hep_packets:
+                try:
+                    capture.write(describe(decode(data)) + "\n")
+                except HepError as exc:
+                    capture.write(f"not HEP3: {exc}\n\n")
+        self.files.append(path)
 
     async def _simulate_3pcc(self, network: SimNetwork, sides: ThreePccSides) -> SimulationResult:
         """Four engines: each controller with its SIP server, the controllers linked by the
@@ -511,6 +562,8 @@ class _Runner:
             path = os.path.join(plan.directory, main.config.traces.summary_json)
             write_json_atomic(path, main_run.summary_document(main_result, plan.tool_version))
             self.files.append(path)
+        if main.config.traces.hep_addr is not None:
+            self._write_hep_capture()
         return SimulationResult(
             exit_status=main_result.exit_status,
             main=main_result,

@@ -59,7 +59,8 @@ SUPPORTED_NAMES = names_in(
     -max_recv_loops -max_sched_loops -buff_size -skip_rlimit -max_socket -summary_json -peer
     -trace_format -rate_scale -cp -ci -max_reconnect -reconnect_close -reconnect_sleep
     -tls_cert -tls_key -tls_ca -tls_crl -tls_version -tls_verify -ws_path -ip_field
-    -oocsf -oocsn -rxsf -rxsn -rxinf
+    -oocsf -oocsn -rxsf -rxsn -rxinf -hep_addr -hep_capture_id -hep_password -hep_node_name
+    -hep_transport -hep_queue
     -cid_type -rfc3339 -bind_to_device -sendbuffer_warn -tdmmap
     -aka_K -aka_OP -aka_AMF -watchdog_interval -watchdog_reset -watchdog_minor_threshold
     -watchdog_major_threshold -watchdog_minor_maxtriggers -watchdog_major_maxtriggers
@@ -230,6 +231,12 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-bind_to_device", "lo"], "bind_to_device", "lo"),
     (["-sendbuffer_warn", "true"], "sendbuffer_warn", True),
     (["-tdmmap", "{0-3}{99}{5-8}{1-31}"], "tdm_map", "{0-3}{99}{5-8}{1-31}"),
+    (["-hep_addr", "[::1]:9060"], "hep_addr", "[::1]:9060"),
+    (["-hep_capture_id", "4294967295"], "hep_capture_id", 4294967295),
+    (["-hep_password", "k"], "hep_password", "k"),
+    (["-hep_node_name", "lab"], "hep_node_name", "lab"),
+    (["-hep_transport", "tcp"], "hep_transport", "tcp"),
+    (["-hep_queue", "5"], "hep_queue", 5),
 ]
 
 PASS0_NAMES = {"-h", "-help", "-v", "-sd"}
@@ -280,6 +287,13 @@ def test_every_sipp_option_is_in_the_table() -> None:
         "-aka_K",
         "-aka_OP",
         "-aka_AMF",
+        # HEP3 mirroring (the Go tool's -hep_addr/-hep_capture_id/-hep_password, and ours).
+        "-hep_addr",
+        "-hep_capture_id",
+        "-hep_password",
+        "-hep_node_name",
+        "-hep_transport",
+        "-hep_queue",
     }
 
 
@@ -576,6 +590,15 @@ def test_integers_accept_hex(argv: list[str], field: str, expected: int) -> None
         (["-rp", "0"], "-rp must be a positive duration, got '0'"),
         (["-rtcheck", "half"], "-rtcheck must be full or loose, got 'half'"),
         (["-trace_format", "xml"], "-trace_format must be one of sipp, gossipper, got 'xml'"),
+        (["-hep_addr", "host"], "-hep_addr must be host:port (IPv6 as [address]:port), got 'host'"),
+        (
+            ["-hep_addr", "::1:9060"],
+            "-hep_addr must be host:port (IPv6 as [address]:port), got '::1:9060'",
+        ),
+        (
+            ["-hep_capture_id", "4294967296"],
+            "-hep_capture_id must be an integer 0-4294967295, got '4294967296'",
+        ),
         (["-stat_delimiter", ""], "-stat_delimiter must be a non-empty string, got ''"),
         (["-infindex", "u.csv", "x"], "-infindex must be a field number >= 0, got 'x'"),
         (["-timeout_global", "-1"], "-timeout_global must be a non-negative duration, got '-1'"),
@@ -956,7 +979,8 @@ def test_markdown_has_one_row_per_option() -> None:
     assert len(rows) == len(OPTIONS)
     for spec, row in zip(OPTIONS, rows, strict=True):
         assert row.startswith(f"| `{spec.name}` |")
-        assert row.endswith(f"| {spec.status.value} |")
+        json_name = f"`{spec.dest}`" if spec.dest in RunConfig.field_names() else ""
+        assert row.endswith(f"| {spec.status.value} | {json_name} |")
 
 
 def test_generator_entry_point(capsys: pytest.CaptureFixture[str]) -> None:

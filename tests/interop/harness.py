@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import socket
 import subprocess
@@ -33,9 +34,17 @@ def gossipper_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "gossipper", *args]
 
 
-def start(command: list[str], cwd: pathlib.Path) -> subprocess.Popen[str]:
+def start(
+    command: list[str], cwd: pathlib.Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start ``command`` in ``cwd``; ``env`` adds variables to this process's environment."""
     return subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env} if env else None,
     )
 
 
@@ -102,7 +111,7 @@ def _port_in_table(port: int, tables: tuple[str, str], state: str | None) -> boo
     return False
 
 
-def _udp_port_bound(port: int) -> bool:
+def udp_port_bound(port: int) -> bool:
     return _port_in_table(port, ("/proc/net/udp", "/proc/net/udp6"), None)
 
 
@@ -139,7 +148,7 @@ def wait_for_udp_listener(
     Generous timeout: on a loaded CI machine a cold start (modules compiled from source, no
     .pyc) can take seconds. If ``process`` exits first, its output says why.
     """
-    _wait_for_port("UDP", _udp_port_bound, port, process, timeout_s)
+    _wait_for_port("UDP", udp_port_bound, port, process, timeout_s)
 
 
 def wait_for_tcp_listener(
