@@ -64,6 +64,11 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "HTML report, gates and JUnit of summaries (gossipper report -h).",
         "gossipper.cli.report_command:run_report_command",
     ),
+    Subcommand(
+        "server",
+        "Host several runs from a JSON configuration (gossipper server -config FILE.json).",
+        "gossipper.cli.server_command:run_server_command",
+    ),
 )
 
 FRONT_DOOR_OPTIONS = frozenset({"--help", "--install-completion", "--show-completion"})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
 import gc
 import os
 import random
-import time
 from typing import TYPE_CHECKING, TextIO
 
 import trio
@@ -26,26 +24,23 @@ from gossipper.errors import ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import Address
 from gossipper.output import write_json_atomic
 from gossipper.scenario import BUILTIN_NAMES, Scenario
+from gossipper.server.realrun import (
+    LIVE_FLUSH_S,
+    MIN_BUFFER_BYTES,
+    SystemWallClock,
+    real_plan,
+    real_transports,
+    remote_target,
+)
 from gossipper.session import Run, RunPlan, open_run
-from gossipper.transport import UdpTransportFactory, check_device, detect_local_ip, resolve_host
+from gossipper.transport import UdpTransportFactory, resolve_host
 
 if TYPE_CHECKING:
     from gossipper.api.single import SingleRun
     from gossipper.control import Controller
     from gossipper.tui.app import TuiApp
 
-LIVE_FLUSH_S = 0.2
-"""Trace files of a real run are written out this often (readable with ``tail -f``)."""
-
-
-class SystemWallClock:
-    """The real wall clock (implements ``interfaces.WallClock``); local times in the
-    process's time zone, as SIPp prints them."""
-
-    tz: datetime.tzinfo | None = None
-
-    def wall_time(self) -> float:
-        return time.time()
+__all__ = ["LIVE_FLUSH_S", "SystemWallClock", "run_real", "tune_garbage_collector", "twin_setup"]
 
 
 def run_real(
@@ -132,60 +127,45 @@ async def _run(
     ooc_scenario: Scenario | None = None,
     rx_scenario: Scenario | None = None,
 ) -> EngineResult:
-    given_bytes = config.transport.buff_size
-    buffer_bytes = max(given_bytes or 0, 4 * 1024 * 1024)
-    device = config.transport.bind_to_device
-    if device is not None:
-        check_device(device)
-    factory = UdpTransportFactory(
-        buffer_bytes=buffer_bytes, stream_buffer_bytes=given_bytes, device=device
-    )
+    factory = real_transports(config)
     wall = SystemWallClock()
     pid = os.getpid()
     seed = random.SystemRandom().randrange(2**63)
     async with trio.open_nursery() as nursery:
         peer_run: Run | None = None
         remote: Address | None = None
-        if peer_scenario is not None and config.target.remote_host is None:
+        target = remote_target(config)
+        if peer_scenario is not None and target is None:
             # The in-process peer is on loopback whatever -bind_to_device says.
-            peer_factory = UdpTransportFactory(buffer_bytes=buffer_bytes)
+            peer_factory = UdpTransportFactory(
+                buffer_bytes=max(config.transport.buff_size or 0, MIN_BUFFER_BYTES)
+            )
             peer_run = await nursery.start(
                 _run_peer, peer_scenario, config, peer_factory, wall, pid, seed
             )
             remote = peer_run.engine.local_address
             if remote[0] in ("0.0.0.0", "::"):
                 remote = ("127.0.0.1", remote[1])
-        elif config.target.remote_host is not None:
-            host = config.transport.rsa_host or config.target.remote_host
-            port = (
-                (config.transport.rsa_port or 5060)
-                if config.transport.rsa_host
-                else config.target.remote_port
-            )
+        elif target is not None:
+            assert config.target.remote_host is not None
             stderr.write(f"Resolving remote host '{config.target.remote_host}'... ")
             try:
-                remote = (resolve_host(host), port)
+                remote = (resolve_host(target[0]), target[1])
             except TransportError as exc:
                 stderr.write("\n")
                 hint = close_subcommand(config.target.remote_host)
                 also = f", or did you mean gossipper {hint} ...?" if hint else ""
                 raise ConfigError(f"{exc}; check the remote host argument{also}") from exc
             stderr.write("Done.\n")
-        local_ip = config.transport.local_ip or detect_local_ip(remote[0] if remote else None)
-        plan = RunPlan(
-            scenario=scenario,
-            config=config,
+        plan = real_plan(
+            config,
+            scenario,
             transports=factory,
             wall_clock=wall,
-            local_ip=local_ip,
-            bind_host=config.transport.local_ip or ("::" if ":" in local_ip else "0.0.0.0"),
             remote=remote,
-            # [remote_host] is the host as given (with -rsa too), not the resolved address.
-            remote_host=config.target.remote_host,
             pid=pid,
             seed=seed,
             periodic_screens=config.traces.trace_screen and not _is_terminal(stdout),
-            live_flush_s=LIVE_FLUSH_S,
             ooc_scenario=ooc_scenario,
             rx_scenario=rx_scenario,
             twin=twin,

@@ -21,9 +21,10 @@ def _free_udp_port() -> int:
 
 
 def _rows(stat: pathlib.Path) -> list[dict[str, str]]:
-    if not stat.exists():
-        return []
-    header, *rows = stat.read_text().splitlines()
+    text = stat.read_text() if stat.exists() else ""
+    if not text:
+        return []  # not written yet (the file is created before its header is flushed)
+    header, *rows = text.splitlines()
     names = header.split(";")
     return [dict(zip(names, row.split(";"), strict=False)) for row in rows if row]
 

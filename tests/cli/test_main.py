@@ -353,7 +353,11 @@ def test_show_completion_prints_a_script_for_the_shell() -> None:
 
 def test_completion_request_completes_subcommand_names() -> None:
     result = _fresh(
-        env={"_GOSSIPPER_COMPLETE": "complete_bash", "COMP_WORDS": "gossipper s", "COMP_CWORD": "1"}
+        env={
+            "_GOSSIPPER_COMPLETE": "complete_bash",
+            "COMP_WORDS": "gossipper si",
+            "COMP_CWORD": "1",
+        }
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["sim"]
