@@ -248,7 +248,8 @@ class Shell:
 
     async def _do_rate(self, args: Sequence[str]) -> None:
         run = self._run(args, "rate", 2)
-        self._live(run).engine.set_rate(self._number(args[1], "the rate"))
+        rate = self._number(args[1], "the rate")
+        self._live(run).engine.set_rate(rate)
         self.write(f"run {run.name} rate {args[1]} cps")
 
     async def _do_pause(self, args: Sequence[str]) -> None:
@@ -263,12 +264,14 @@ class Shell:
 
     async def _do_users(self, args: Sequence[str]) -> None:
         run = self._run(args, "users", 2)
-        self._live(run).engine.set_users(int(self._number(args[1], "users")))
+        users = int(self._number(args[1], "users"))
+        self._live(run).engine.set_users(users)
         self.write(f"run {run.name} users {args[1]}")
 
     async def _do_limit(self, args: Sequence[str]) -> None:
         run = self._run(args, "limit", 2)
-        self._live(run).engine.set_call_limit(int(self._number(args[1], "the limit")))
+        limit = int(self._number(args[1], "the limit"))
+        self._live(run).engine.set_call_limit(limit)
         self.write(f"run {run.name} limit {args[1]}")
 
     async def _do_reset(self, args: Sequence[str]) -> None:
