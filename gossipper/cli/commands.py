@@ -65,6 +65,12 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "gossipper.cli.report_command:run_report_command",
     ),
     Subcommand(
+        "shell",
+        "Start, watch, change and stop named runs at a prompt or from a script"
+        " (gossipper shell -h).",
+        "gossipper.cli.shell:run_shell_command",
+    ),
+    Subcommand(
         "server",
         "Host several runs from a JSON configuration (gossipper server -config FILE.json).",
         "gossipper.cli.server_command:run_server_command",
