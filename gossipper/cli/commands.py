@@ -44,6 +44,11 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "A run against its peer on a simulated network (gossipper sim -h).",
         "gossipper.cli.sim_command:run_sim_command",
     ),
+    Subcommand(
+        "pcap2scenario",
+        "The SIP dialogs of a pcap/pcapng capture as SIPp scenarios (gossipper pcap2scenario -h).",
+        "gossipper.cli.pcap2scenario_command:run_pcap2scenario_command",
+    ),
 )
 
 FRONT_DOOR_OPTIONS = frozenset({"--help", "--install-completion", "--show-completion"})
