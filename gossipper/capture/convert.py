@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Sequence
 
+from gossipper.capture import CaptureError
 from gossipper.capture.dialogs import Dialog, group_dialogs
 from gossipper.capture.reader import CaptureRead, read_capture
 from gossipper.capture.scenarios import (
@@ -76,18 +77,18 @@ def convert(
     """Write the scenarios of the selected dialogs of ``capture`` into ``directory``.
 
     Raises:
-        ConfigError: unreadable capture, no SIP, nothing selected, or an output file that exists
+        CaptureError: unreadable capture, no SIP, nothing selected, or an output file that exists
             (without ``force``).
     """
     read = read_capture(capture)
     if not read.messages:
-        raise ConfigError(
+        raise CaptureError(
             f"{capture}: no SIP message in {read.packets} packet(s); capture SIP traffic (UDP or"
             " TCP) and try again"
         )
     dialogs = select_dialogs(read, selection)
     if not dialogs:
-        raise ConfigError(
+        raise CaptureError(
             f"{capture}: no dialog matches the selection (--call-id/--method/--from/--to)"
         )
     groups: dict[tuple[str, str], list[Dialog]] = {}
@@ -121,21 +122,22 @@ def convert(
         for plan in plans:
             for path in plan[:3]:
                 if path is not None and os.path.exists(path):
-                    raise ConfigError(
-                        f"{path} exists; choose another -o directory or add --force to"
-                        " overwrite it"
+                    raise CaptureError(
+                        f"{path} exists; choose another -o directory or add --force to overwrite it"
                     )
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"-o {directory}: cannot create the directory ({exc.strerror})") from None
-    written = []
-    for uac_path, uas_path, csv_path, uac_xml, uas_xml, csv_text, members in plans:
+        raise CaptureError(
+            f"-o {directory}: cannot create the directory ({exc.strerror})"
+        ) from None
+    written: list[WrittenPair] = []
+    for uac_path, uas_path, csv_path, uac_xml, uas_xml, csv_text, group in plans:
         _write(uac_path, uac_xml)
         _write(uas_path, uas_xml)
         if csv_path is not None and csv_text is not None:
             _write(csv_path, csv_text)
-        written.append(WrittenPair(uac_path, uas_path, csv_path, members))
+        written.append(WrittenPair(uac_path, uas_path, csv_path, group))
     return read, written
 
 
@@ -144,7 +146,7 @@ def _write(path: str, text: str) -> None:
         with open(path, "w", encoding="latin-1", errors="replace") as handle:
             handle.write(text)
     except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise CaptureError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def parse_time(text: str, option: str) -> float:
@@ -173,7 +175,5 @@ def describe(written: Sequence[WrittenPair]) -> list[str]:
             called = user_values(first)[1]
             if called:
                 client += f" -s {called}"
-        lines.append(
-            f"{first.method} {first.call_id} ({count} dialog(s)): {client} | {server}"
-        )
+        lines.append(f"{first.method} {first.call_id} ({count} dialog(s)): {client} | {server}")
     return lines

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 
 import dpkt
 
-from gossipper.errors import ConfigError
+from gossipper.capture import CaptureError
+from gossipper.errors import SipParseError
 from gossipper.sip.framing import StreamFramer
-from gossipper.sip.message import SipMessage, SipParseError, parse_message
+from gossipper.sip.message import SipMessage, parse_message
 
 __all__ = ["CapturedMessage", "CaptureRead", "SkipCounts", "read_capture"]
 
@@ -132,14 +133,14 @@ def read_capture(path: str | os.PathLike[str]) -> CaptureRead:
     """Read the SIP messages of a pcap or pcapng file.
 
     Raises:
-        ConfigError: the file cannot be read or is not a pcap/pcapng capture.
+        CaptureError: the file cannot be read or is not a pcap/pcapng capture.
     """
     name = os.fspath(path)
     try:
         with open(name, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        raise ConfigError(f"cannot read capture {name}: {exc.strerror or exc}") from None
+        raise CaptureError(f"cannot read capture {name}: {exc.strerror or exc}") from None
     return read_capture_bytes(data, name)
 
 
@@ -158,7 +159,7 @@ def read_capture_bytes(data: bytes, name: str = "<capture>") -> CaptureRead:
         else:
             raise ValueError("no pcap or pcapng magic number")
     except (ValueError, dpkt.Error, struct.error) as exc:
-        raise ConfigError(
+        raise CaptureError(
             f"{name} is not a pcap or pcapng capture ({_reason(exc)}); give a file written"
             " by tcpdump, tshark or dumpcap"
         ) from None
@@ -166,12 +167,32 @@ def read_capture_bytes(data: bytes, name: str = "<capture>") -> CaptureRead:
     assembler = _Assembler(skipped)
     packets = 0
     first_time_s: float | None = None
-    for time_s, linktype, frame in _records(reader, skipped):
+    complete = _complete_pcap_records(data) if magic in _PCAP_MAGICS else None
+    for time_s, linktype, frame in _records(reader, skipped, complete):
         packets += 1
         if first_time_s is None:
             first_time_s = time_s
         assembler.packet(time_s, linktype, frame)
     return CaptureRead(tuple(assembler.messages), skipped, packets, first_time_s)
+
+
+def _complete_pcap_records(data: bytes) -> int | None:
+    """The number of whole records of a pcap file cut inside a record, or None if it is whole.
+
+    dpkt's pcap reader hands out the last record of a cut file short; the record headers say
+    how long it should be.
+    """
+    order = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    offset, count, size = 24, 0, len(data)
+    while offset < size:
+        if offset + 16 > size:
+            return count
+        (captured_length,) = struct.unpack_from(order + "I", data, offset + 8)
+        if offset + 16 + captured_length > size:
+            return count
+        offset += 16 + captured_length
+        count += 1
+    return None
 
 
 def _reason(exc: BaseException) -> str:
@@ -180,13 +201,19 @@ def _reason(exc: BaseException) -> str:
 
 
 def _records(
-    reader: dpkt.pcap.Reader | dpkt.pcapng.Reader, skipped: SkipCounts
+    reader: dpkt.pcap.Reader | dpkt.pcapng.Reader,
+    skipped: SkipCounts,
+    complete_records: int | None,
 ) -> Iterator[tuple[float, int, bytes]]:
     """(time, link type, frame bytes) of each record until the end or the
-    first record cut short (a truncated file: counted, and reading stops there)."""
+    first record cut short (a truncated file: counted, and reading stops there).
+    ``complete_records``: how many records a truncated pcap file holds whole (None: not cut).
+    """
     linktype = reader.datalink()
     iterator = iter(reader)
-    while True:
+    limit = complete_records if complete_records is not None else -1
+    while limit != 0:
+        limit -= 1
         try:
             record = next(iterator)
         except StopIteration:
@@ -195,6 +222,8 @@ def _records(
             skipped.truncated_file += 1
             return
         yield float(record[0]), linktype, bytes(record[1])
+    if complete_records is not None:
+        skipped.truncated_file += 1
 
 
 def _network_layer(linktype: int, frame: bytes) -> dpkt.Packet | None:
@@ -281,6 +310,9 @@ class _Assembler:
         src = _address(ip, ip.src)
         dst = _address(ip, ip.dst)
         if isinstance(transport, dpkt.udp.UDP):
+            if transport.ulen > len(transport):
+                skipped.truncated_packets += 1  # cut by the snap length
+                return
             self._datagram(time_s, (src, transport.sport), (dst, transport.dport), transport)
         elif isinstance(transport, dpkt.tcp.TCP):
             self._segment(time_s, (src, transport.sport), (dst, transport.dport), transport)

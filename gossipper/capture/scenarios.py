@@ -69,9 +69,7 @@ def _uri_user(text: str) -> str:
     return match.group(1) if match else ""
 
 
-def dialog_scenarios(
-    dialog: Dialog, options: GenerateOptions, *, use_fields: bool
-) -> ScenarioPair:
+def dialog_scenarios(dialog: Dialog, options: GenerateOptions, *, use_fields: bool) -> ScenarioPair:
     """The UAC and UAS scenarios of ``dialog``.
 
     ``use_fields``: the users become ``[field0]`` (caller) and ``[field1]`` (called), for an
@@ -208,7 +206,11 @@ class _Side:
         retrans = ""
         if not self.stream and (
             (message.is_request and message.method != "ACK")
-            or (not message.is_request and message.status_code >= 200 and message.cseq_method == "INVITE")
+            or (
+                not message.is_request
+                and message.status_code >= 200
+                and message.cseq_method == "INVITE"
+            )
         ):
             retrans = ' retrans="500"'
         index = self._add(f"  <send{retrans}>\n    <![CDATA[\n{text}\n    ]]>\n  </send>\n")
@@ -326,7 +328,9 @@ class _Side:
         if peer_tag and message.is_request:
             text = text.replace(f";tag={peer_tag}", "[peer_tag_param]")
         text = re.sub(r"SIP/2\.0/(UDP|TCP|TLS|SCTP|WSS?)", "SIP/2.0/[transport]", text, flags=re.I)
-        text = re.sub(r";transport=(udp|tcp|tls|sctp|wss?)", ";transport=[transport]", text, flags=re.I)
+        text = re.sub(
+            r";transport=(udp|tcp|tls|sctp|wss?)", ";transport=[transport]", text, flags=re.I
+        )
         text = self._addresses(text)
         text = self._users(text)
         if keyword_after:
@@ -362,9 +366,7 @@ class _Side:
                 continue
             if not self.use_fields:
                 # Only as the user of a URI: a called user "1000" must not touch "m=audio 1000".
-                text = re.sub(
-                    r"(?<=sip:)" + re.escape(value) + r"(?=@)", keyword, text
-                )
+                text = re.sub(r"(?<=sip:)" + re.escape(value) + r"(?=@)", keyword, text)
                 continue
             text = re.sub(r"(?<![\w.+\-\[])" + re.escape(value) + r"(?![\w.+\-\]])", keyword, text)
         return text
@@ -415,4 +417,6 @@ def mask_pauses(xml: str) -> str:
 
 def sequence(messages: Sequence[CapturedMessage]) -> list[str]:
     """The methods and codes of ``messages`` in order (``INVITE``, ``100``, ...)."""
-    return [m.message.method if m.message.is_request else str(m.message.status_code) for m in messages]
+    return [
+        m.message.method if m.message.is_request else str(m.message.status_code) for m in messages
+    ]

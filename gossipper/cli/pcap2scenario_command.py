@@ -31,37 +31,68 @@ def _parser() -> _Parser:
         ),
     )
     parser.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
-    parser.add_argument("-o", dest="directory", metavar="DIR", required=True,
-                        help="output directory (created if missing)")
-    parser.add_argument("--call-id", dest="call_ids", metavar="ID", action="append",
-                        default=[], help="convert only this Call-ID (repeatable)")
-    parser.add_argument("--method", metavar="M",
-                        help="convert only dialogs whose first request is M (INVITE, ...)")
-    parser.add_argument("--from", dest="from_s", metavar="T",
-                        help="only dialogs starting T seconds or more after the first packet")
-    parser.add_argument("--to", dest="to_s", metavar="T",
-                        help="only dialogs starting at most T seconds after the first packet")
-    parser.add_argument("--time-scale", dest="time_scale", metavar="F", default="1",
-                        help="multiply the captured pauses by F (default 1)")
-    parser.add_argument("--no-pauses", dest="no_pauses", action="store_true",
-                        help="write no <pause> from the capture's timing")
-    parser.add_argument("--password", metavar="P",
-                        help="digest password of a 401/407 challenge: the UAC answers with it,"
-                        " the UAS checks it (<verifyauth>); default: the placeholder PASSWORD"
-                        " and no check")
+    parser.add_argument(
+        "-o",
+        dest="directory",
+        metavar="DIR",
+        required=True,
+        help="output directory (created if missing)",
+    )
+    parser.add_argument(
+        "--call-id",
+        dest="call_ids",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="convert only this Call-ID (repeatable)",
+    )
+    parser.add_argument(
+        "--method", metavar="M", help="convert only dialogs whose first request is M (INVITE, ...)"
+    )
+    parser.add_argument(
+        "--from",
+        dest="from_s",
+        metavar="T",
+        help="only dialogs starting T seconds or more after the first packet",
+    )
+    parser.add_argument(
+        "--to",
+        dest="to_s",
+        metavar="T",
+        help="only dialogs starting at most T seconds after the first packet",
+    )
+    parser.add_argument(
+        "--time-scale",
+        dest="time_scale",
+        metavar="F",
+        default="1",
+        help="multiply the captured pauses by F (default 1)",
+    )
+    parser.add_argument(
+        "--no-pauses",
+        dest="no_pauses",
+        action="store_true",
+        help="write no <pause> from the capture's timing",
+    )
+    parser.add_argument(
+        "--password",
+        metavar="P",
+        help="digest password of a 401/407 challenge: the UAC answers with it,"
+        " the UAS checks it (<verifyauth>); default: the placeholder PASSWORD"
+        " and no check",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     return parser
 
 
-def run_pcap2scenario_command(
-    argv: Sequence[str], stdout: TextIO, stderr: TextIO
-) -> ExitStatus:
+def run_pcap2scenario_command(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
     """Handler of ``gossipper pcap2scenario`` (``cli.commands``)."""
     parser = _parser()
     if any(arg in ("-h", "--help") for arg in argv):
         stdout.write(parser.format_help())
         return ExitStatus.NO_CALLS
     args = parser.parse_args(list(argv))
+    from gossipper.capture import CaptureError
     from gossipper.capture.convert import Selection, convert, describe, parse_time
     from gossipper.capture.scenarios import GenerateOptions
 
@@ -78,11 +109,9 @@ def run_pcap2scenario_command(
         time_scale=time_scale, pauses=not args.no_pauses, password=args.password
     )
     try:
-        read, written = convert(
-            args.capture, args.directory, selection, options, force=args.force
-        )
-    except ConfigError as exc:
-        raise ConfigError(f"pcap2scenario: {exc}") from None
+        read, written = convert(args.capture, args.directory, selection, options, force=args.force)
+    except CaptureError as exc:
+        raise CaptureError(f"pcap2scenario: {exc}") from None
     skipped = read.skipped.summary()
     if skipped:
         stderr.write(f"gossipper pcap2scenario: skipped {skipped}\n")

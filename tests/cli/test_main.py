@@ -320,7 +320,7 @@ def test_sipp_help_stays_the_option_table() -> None:
     status, out, _ = run_cli("-h")
     assert status == ExitStatus.NO_CALLS
     assert out.startswith("Usage: gossipper [sipp]")
-    assert "Subcommands: gossipper sim;" in out
+    assert "Subcommands: gossipper sim, gossipper pcap2scenario;" in out
 
 
 def test_front_door_usage_error_is_one_line_with_sipp_exit_status() -> None:
