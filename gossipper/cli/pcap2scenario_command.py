@@ -115,11 +115,14 @@ def run_pcap2scenario_command(argv: Sequence[str], stdout: TextIO, stderr: TextI
     skipped = read.skipped.summary()
     if skipped:
         stderr.write(f"gossipper pcap2scenario: skipped {skipped}\n")
-    legs = sum(pair_dialog.other_legs for pair in written for pair_dialog in pair.dialogs)
-    if legs:
+    dialogs = [dialog for pair in written for dialog in pair.dialogs]
+    legs = sum(dialog.other_legs for dialog in dialogs)
+    retransmissions = sum(dialog.retransmissions for dialog in dialogs)
+    if legs or retransmissions:
         stderr.write(
-            f"gossipper pcap2scenario: left out {legs} message(s) of other legs of the same"
-            " Call-IDs (only the first request's two endpoints are kept)\n"
+            f"gossipper pcap2scenario: left out {retransmissions} retransmission(s) and {legs}"
+            " message(s) of other legs of the same Call-IDs (only the first request's two"
+            " endpoints are kept)\n"
         )
     for line in describe(written):
         stdout.write(line + "\n")

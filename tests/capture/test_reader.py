@@ -234,3 +234,24 @@ def test_cli_usage_errors(tmp_path: pathlib.Path) -> None:
 def test_read_capture_of_fixture_path() -> None:
     with pytest.raises(CaptureError):
         read_capture(CAPTURES / "scenarios")
+
+
+def test_other_legs_and_retransmissions_are_left_out() -> None:
+    from gossipper.capture.dialogs import group_dialogs
+
+    def udp_from(src: str, dst: str, payload: bytes) -> bytes:
+        ip = dpkt.ip.IP(
+            src=socket.inet_aton(src), dst=socket.inet_aton(dst), p=17, data=_udp(payload)
+        )
+        return _ethernet(ip)
+
+    proxied = SIP.replace(b"z9hG4bK-1", b"z9hG4bK-2")
+    frames = [
+        udp_from("192.0.2.1", "192.0.2.2", SIP),
+        udp_from("192.0.2.1", "192.0.2.2", SIP),  # retransmission
+        udp_from("192.0.2.2", "192.0.2.3", proxied),  # the proxy's other leg
+    ]
+    (dialog,) = group_dialogs(read_capture_bytes(_pcap(frames)).messages)
+    assert (dialog.uac, dialog.uas) == (("192.0.2.1", 5061), ("192.0.2.2", 5060))
+    assert len(dialog.messages) == 1
+    assert (dialog.retransmissions, dialog.other_legs) == (1, 1)
