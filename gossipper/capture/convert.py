@@ -32,8 +32,10 @@ class Selection:
     call_ids: tuple[str, ...] = ()
     method: str | None = None
     from_s: float | None = None
-    """Seconds after the capture's first packet."""
+    """Seconds after the capture's first packet, or Unix seconds when ``absolute``."""
     to_s: float | None = None
+    from_absolute: bool = False
+    to_absolute: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,10 +56,14 @@ def select_dialogs(read: CaptureRead, selection: Selection) -> list[Dialog]:
         if selection.method and dialog.method.upper() != selection.method.upper():
             continue
         offset_s = dialog.start_s - origin
-        if selection.from_s is not None and offset_s < selection.from_s:
-            continue
-        if selection.to_s is not None and offset_s > selection.to_s:
-            continue
+        if selection.from_s is not None:
+            start_s = dialog.start_s if selection.from_absolute else offset_s
+            if start_s < selection.from_s:
+                continue
+        if selection.to_s is not None:
+            start_s = dialog.start_s if selection.to_absolute else offset_s
+            if start_s > selection.to_s:
+                continue
         chosen.append(dialog)
     return chosen
 
@@ -150,12 +156,32 @@ def _write(path: str, text: str) -> None:
 
 
 def parse_time(text: str, option: str) -> float:
+    """A number of seconds (or a factor)."""
     try:
         return float(text)
     except ValueError:
+        raise ConfigError(f"{option} {text}: give a number (e.g. 12.5)") from None
+
+
+def parse_instant(text: str, option: str) -> tuple[float, bool]:
+    """``--from``/``--to``: (seconds after the first packet, False) for a number, or (Unix
+    seconds, True) for an ISO 8601 date and time (UTC unless it names its offset)."""
+    try:
+        return float(text), False
+    except ValueError:
+        pass
+    import datetime
+
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
         raise ConfigError(
-            f"{option} {text}: give seconds after the capture's first packet (e.g. 12.5)"
+            f"{option} {text}: give seconds after the capture's first packet (12.5) or a UTC"
+            " date and time (2026-12-03T07:15:00)"
         ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp(), True
 
 
 def describe(written: Sequence[WrittenPair]) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
 from xml.sax.saxutils import quoteattr
 
 from gossipper.capture.dialogs import Dialog
@@ -225,8 +224,6 @@ class _Side:
         head, body = _split(message)
         lines = head.split("\n")
         first_line = self._substitute(lines[0], message)
-        if message.is_request:
-            first_line = self._request_line(first_line, message)
         out: list[str] = [first_line]
         answered = self._answered_request(message)
         done: set[str] = set()
@@ -266,9 +263,6 @@ class _Side:
             while lines_out and not lines_out[-1].strip():
                 lines_out.pop()
         return "\n".join(lines_out).replace("]]>", "]]]]><![CDATA[>")
-
-    def _request_line(self, line: str, message: SipMessage) -> str:
-        return line
 
     def _answered_request(self, message: SipMessage) -> SipMessage | None:
         if message.is_request:
@@ -413,10 +407,3 @@ def mask_pauses(xml: str) -> str:
     shape give the same text."""
     xml = re.sub(r'<pause milliseconds="\d+"/>', "<pause/>", xml)
     return re.sub(r"(?m)^  <!-- .* -->\n", "", xml)
-
-
-def sequence(messages: Sequence[CapturedMessage]) -> list[str]:
-    """The methods and codes of ``messages`` in order (``INVITE``, ``100``, ...)."""
-    return [
-        m.message.method if m.message.is_request else str(m.message.status_code) for m in messages
-    ]

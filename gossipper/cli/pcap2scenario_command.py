@@ -93,17 +93,29 @@ def run_pcap2scenario_command(argv: Sequence[str], stdout: TextIO, stderr: TextI
         return ExitStatus.NO_CALLS
     args = parser.parse_args(list(argv))
     from gossipper.capture import CaptureError
-    from gossipper.capture.convert import Selection, convert, describe, parse_time
+    from gossipper.capture.convert import (
+        Selection,
+        convert,
+        describe,
+        parse_instant,
+        parse_time,
+    )
     from gossipper.capture.scenarios import GenerateOptions
 
     time_scale = parse_time(args.time_scale, "--time-scale")
     if time_scale < 0:
         raise ConfigError(f"--time-scale {args.time_scale}: give a factor of 0 or more")
+    from_s, from_absolute = (
+        (None, False) if args.from_s is None else parse_instant(args.from_s, "--from")
+    )
+    to_s, to_absolute = (None, False) if args.to_s is None else parse_instant(args.to_s, "--to")
     selection = Selection(
         call_ids=tuple(args.call_ids),
         method=args.method,
-        from_s=None if args.from_s is None else parse_time(args.from_s, "--from"),
-        to_s=None if args.to_s is None else parse_time(args.to_s, "--to"),
+        from_s=from_s,
+        to_s=to_s,
+        from_absolute=from_absolute,
+        to_absolute=to_absolute,
     )
     options = GenerateOptions(
         time_scale=time_scale, pauses=not args.no_pauses, password=args.password

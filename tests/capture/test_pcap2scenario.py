@@ -218,3 +218,28 @@ def test_command_line_writes_files_and_refuses_to_overwrite(tmp_path: pathlib.Pa
         stderr=io.StringIO(),
     )
     assert status == 0
+
+
+def test_time_window_as_utc_date_and_time(tmp_path: pathlib.Path) -> None:
+    import datetime
+
+    capture = str(CAPTURES / "busy_users_udp.pcap")
+    read = read_capture(capture)
+    third = select_dialogs(read, Selection())[2]
+    moment = datetime.datetime.fromtimestamp(third.start_s - 0.001, datetime.UTC)
+    text = moment.replace(tzinfo=None).isoformat()
+    out = io.StringIO()
+    status = raw_main(
+        ["pcap2scenario", capture, "-o", str(tmp_path), "--from", text],
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert status == 0
+    assert third.call_id in out.getvalue() and "(1 dialog(s))" in out.getvalue()
+    err = io.StringIO()
+    status = raw_main(
+        ["pcap2scenario", capture, "-o", str(tmp_path), "--to", "yesterday"],
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert status == 1 and "--to yesterday" in err.getvalue()
