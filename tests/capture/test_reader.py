@@ -255,3 +255,18 @@ def test_other_legs_and_retransmissions_are_left_out() -> None:
     assert (dialog.uac, dialog.uas) == (("192.0.2.1", 5061), ("192.0.2.2", 5060))
     assert len(dialog.messages) == 1
     assert (dialog.retransmissions, dialog.other_legs) == (1, 1)
+
+
+def test_ipv6_fragment_is_counted() -> None:
+    fragment = dpkt.ip6.IP6FragmentHeader(nxt=dpkt.ip.IP_PROTO_UDP, frag_off_resv_m=1, id=5)
+    payload = bytes(fragment) + bytes(_udp(SIP))
+    header = dpkt.ip6.IP6(
+        src=socket.inet_pton(socket.AF_INET6, "::1"),
+        dst=socket.inet_pton(socket.AF_INET6, "::1"),
+        nxt=dpkt.ip.IP_PROTO_FRAGMENT,
+        hlim=64,
+        plen=len(payload),
+    )
+    read = read_capture_bytes(_pcap([bytes(header)[:40] + payload], LINKTYPE_RAW))
+    assert read.messages == ()
+    assert read.skipped.fragments == 1
