@@ -111,6 +111,7 @@ class _Side:
         self.cseq = 0  # the engine's [cseq] counter, followed along the dialog
         self.branches: dict[str, int] = {}  # branch value of a sent request -> its index
         self.peer_headers_saved = False
+        self.last_received: SipMessage | None = None
         self.sends_requests = any(
             c.src == self.local and c.message.is_request for c in dialog.messages
         )
@@ -145,7 +146,15 @@ class _Side:
             f"<scenario name={title}>\n{header}{body}</scenario>\n"
         )
 
+    def _mandatory_before_send(self) -> None:
+        """SIPp refuses a send (or pause) right after an optional recv: the last provisional
+        response before it becomes mandatory (the capture shows it arrived)."""
+        if self.elements and self.elements[-1].startswith("  <recv "):
+            self.elements[-1] = self.elements[-1].replace(' optional="true"', "")
+
     def _add(self, text: str) -> int:
+        if not text.startswith("  <recv "):
+            self._mandatory_before_send()
         index = self.element_count
         self.elements.append(text)
         self.element_count += 1
@@ -159,6 +168,7 @@ class _Side:
             self._add(f'  <pause milliseconds="{pause_ms}"/>\n')
 
     def _recv(self, message: SipMessage) -> None:
+        self.last_received = message
         if message.is_request:
             # The engine raises [cseq] to the CSeq of a received request.
             self.cseq = max(self.cseq, message.cseq_number)
@@ -237,6 +247,8 @@ class _Side:
                 done.add(keyword)
                 if keyword == "[last_To:]":
                     keyword += self._to_tag_suffix(message, answered)
+                elif keyword == "[last_CSeq:]":
+                    keyword = self._answer_cseq(name, message)
                 out.append(keyword)
                 continue
             if key in ("content-length", "l"):
@@ -276,6 +288,18 @@ class _Side:
             ):
                 return other
         return None
+
+    def _answer_cseq(self, name: str, response: SipMessage) -> str:
+        """``[last_CSeq:]``, unless the response answers an earlier request of the same CSeq
+        number than the last one received (the 487 of an INVITE after the CANCEL's 200)."""
+        last = self.last_received
+        if (
+            last is not None
+            and last.cseq_method != response.cseq_method
+            and last.cseq_number == response.cseq_number
+        ):
+            return f"{name}: [last_cseq_number] {response.cseq_method}"
+        return "[last_CSeq:]"
 
     def _to_tag_suffix(self, response: SipMessage, request: SipMessage | None) -> str:
         tag = response.to_tag

@@ -29,6 +29,7 @@ FIXTURES = {
     "reinvite_tcp.pcapng": (1, "TCP", "INVITE 100 180 200 ACK INVITE 200 ACK BYE 200"),
     "busy_users_udp.pcap": (3, "UDP", "INVITE 180 486 ACK"),
     "auth_udp.pcapng": (1, "UDP", "INVITE 401 ACK INVITE 180 200 ACK BYE 200"),
+    "cancel_udp.pcap": (1, "UDP", "INVITE 180 CANCEL 200 487 ACK"),
 }
 
 
@@ -243,3 +244,15 @@ def test_time_window_as_utc_date_and_time(tmp_path: pathlib.Path) -> None:
         stderr=err,
     )
     assert status == 1 and "--to yesterday" in err.getvalue()
+
+
+def test_cancel_keeps_the_transaction(tmp_path: pathlib.Path) -> None:
+    _, (pair,) = convert(
+        str(CAPTURES / "cancel_udp.pcap"), str(tmp_path), Selection(), GenerateOptions()
+    )
+    uac = pathlib.Path(pair.uac_path).read_text()
+    uas = pathlib.Path(pair.uas_path).read_text()
+    # CANCEL and the ACK of the 487 carry the INVITE's branch; the 487 answers the INVITE.
+    assert uac.count("branch=[branch]") == 1
+    assert "CSeq: [cseq] CANCEL" in uac and "CSeq: [cseq] ACK" in uac
+    assert "CSeq: [last_cseq_number] INVITE" in uas

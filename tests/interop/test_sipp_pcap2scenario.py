@@ -29,6 +29,7 @@ CASES = {
     "auth_udp.pcapng": ("u1", 1),
     "reinvite_tcp.pcapng": ("t1", 1),
     "busy_users_udp.pcap": ("u1", 3),
+    "cancel_udp.pcap": ("u1", 1),
 }
 
 

@@ -2,6 +2,7 @@
 # Remakes the capture fixtures of tests/capture: loopback runs of SIPp (/usr/bin/sipp) and
 # gossipper, captured with dumpcap (Wireshark's capture tool; needs root or the wireshark group).
 # Run from the repository root: sh tests/data/captures/make_fixtures.sh
+# (ONLY=cancel_udp.pcap sh ... remakes one of them).
 # Each capture holds only the SIP port 5070 (the server side) traffic, so it stays a few kB.
 set -eu
 here=tests/data/captures
@@ -10,6 +11,8 @@ gossipper="python -m gossipper"
 SIPP=${SIPP:-/usr/bin/sipp}
 
 capture() { # FILE FORMAT(pcap|pcapng) SERVER_COMMAND CLIENT_COMMAND
+    # ONLY=FILE remakes that one capture.
+    if [ -n "${ONLY:-}" ] && [ "$ONLY" != "$1" ]; then return; fi
     file=$1; format=$2; server_cmd=$3; client_cmd=$4
     rm -f "$here/$file"
     if [ "$format" = pcap ]; then fmt=-P; else fmt=-n; fi
@@ -54,4 +57,10 @@ capture busy_users_udp.pcap pcap \
 capture auth_udp.pcapng pcapng \
     "cd $work && $SIPP -sf $PWD/$sc/uas_auth.xml -p 5070 -i 127.0.0.1 -nostdin -m 1" \
     "$gossipper 127.0.0.1:5070 -sf $sc/uac_auth.xml $client -m 1"
+
+# A CANCEL while ringing (200 to the CANCEL, 487 to the INVITE): SIPp's client against
+# gossipper's server, UDP, pcap.
+capture cancel_udp.pcap pcap \
+    "$gossipper -sf $sc/uas_cancel.xml -p 5070 -i 127.0.0.1 -nostdin -m 1" \
+    "cd $work && $SIPP 127.0.0.1:5070 -sf $PWD/$sc/uac_cancel.xml $client -m 1"
 ls -l $here/*.pcap $here/*.pcapng
