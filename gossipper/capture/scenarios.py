@@ -268,6 +268,8 @@ class _Side:
             out.append(self._substitute(line, message))
         text_body = self._substitute(body, message)
         text_body = re.sub(r"(?m)^m=audio \d+", "m=audio [media_port]", text_body)
+        # The address family follows the replay's address, not the capture's.
+        text_body = re.sub(r"IN IP[46] \[local_ip\]", "IN IP[local_ip_type] [local_ip]", text_body)
         lines_out = [f"      {line}" for line in out]
         if body:
             lines_out.append("")

@@ -256,3 +256,30 @@ def test_cancel_keeps_the_transaction(tmp_path: pathlib.Path) -> None:
     assert uac.count("branch=[branch]") == 1
     assert "CSeq: [cseq] CANCEL" in uac and "CSeq: [cseq] ACK" in uac
     assert "CSeq: [last_cseq_number] INVITE" in uas
+
+
+def test_dialogs_of_different_shapes_get_their_own_pairs(tmp_path: pathlib.Path) -> None:
+    import dpkt
+
+    merged = io.BytesIO()
+    writer = dpkt.pcap.Writer(merged, snaplen=65535)
+    for name in ("cancel_udp.pcap", "busy_users_udp.pcap", "auth_udp.pcapng"):
+        with open(CAPTURES / name, "rb") as handle:
+            reader = dpkt.pcapng.Reader(handle) if name.endswith("ng") else dpkt.pcap.Reader(handle)
+            for timestamp, frame in reader:
+                writer.writepkt(frame, ts=timestamp)
+    capture = tmp_path / "merged.pcap"
+    capture.write_bytes(merged.getvalue())
+    _, written = convert(str(capture), str(tmp_path / "out"), Selection(), GenerateOptions())
+    # Numbered in the order of the dialogs' first requests (busy, then auth, then cancel).
+    assert [len(pair.dialogs) for pair in written] == [3, 1, 1]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "001_INVITE_uac.xml",
+        "001_INVITE_uas.xml",
+        "001_INVITE_users.csv",
+        "002_INVITE_uac.xml",
+        "002_INVITE_uas.xml",
+        "003_INVITE_uac.xml",
+        "003_INVITE_uas.xml",
+    ]
+    assert "IN IP[local_ip_type] [local_ip]" in pathlib.Path(written[0].uac_path).read_text()
