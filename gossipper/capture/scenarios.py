@@ -264,7 +264,8 @@ class _Side:
                 out.append(self._callee_from_to(name, key))
                 continue
             if key in ("via", "v") and message.is_request:
-                line = self._via(line, message)
+                out.append(self._via(line, message))
+                continue
             out.append(self._substitute(line, message))
         text_body = self._substitute(body, message)
         text_body = re.sub(r"(?m)^m=audio \d+", "m=audio [media_port]", text_body)
@@ -328,18 +329,19 @@ class _Side:
         return f"{name}:[$peer_from]"
 
     def _via(self, line: str, message: SipMessage) -> str:
+        """A Via line of a request, its branch as ``[branch]``, or ``[branch-N]`` when an
+        earlier request of this side had the same branch (CANCEL, ACK of a non-2xx)."""
         branch = message.via_branch
-        if not branch or line.lower().find("branch=" + branch.lower()) < 0:
-            return line
+        start = line.find("branch=" + branch) if branch else -1
+        if not branch or start < 0:
+            return self._substitute(line, message)
+        start += len("branch=")
         earlier = self.branches.get(branch)
         keyword = "[branch]" if earlier is None else f"[branch-{self.element_count - earlier}]"
-        start = line.find(branch)
-        return line[:start] + "\0BRANCH\0" + line[start + len(branch) :] + "\0" + keyword
+        before = self._substitute(line[:start], message)
+        return before + keyword + self._substitute(line[start + len(branch) :], message)
 
     def _substitute(self, text: str, message: SipMessage) -> str:
-        keyword_after = ""
-        if "\0BRANCH\0" in text:
-            text, _, keyword_after = text.rpartition("\0")
         text = text.replace(self.dialog.call_id, "[call_id]")
         own_tag = self.tags[self.role]
         peer_tag = self.tags[1 - self.role]
@@ -353,8 +355,6 @@ class _Side:
         )
         text = self._addresses(text)
         text = self._users(text)
-        if keyword_after:
-            text = text.replace("\0BRANCH\0", keyword_after)
         return text
 
     def _addresses(self, text: str) -> str:
