@@ -30,6 +30,7 @@ FIXTURES = {
     "busy_users_udp.pcap": (3, "UDP", "INVITE 180 486 ACK"),
     "auth_udp.pcapng": (1, "UDP", "INVITE 401 ACK INVITE 180 200 ACK BYE 200"),
     "cancel_udp.pcap": (1, "UDP", "INVITE 180 CANCEL 200 487 ACK"),
+    "callee_bye_udp.pcapng": (1, "UDP", "INVITE 180 200 ACK BYE 200"),
 }
 
 
@@ -283,3 +284,13 @@ def test_dialogs_of_different_shapes_get_their_own_pairs(tmp_path: pathlib.Path)
         "003_INVITE_uas.xml",
     ]
     assert "IN IP[local_ip_type] [local_ip]" in pathlib.Path(written[0].uac_path).read_text()
+
+
+def test_callee_bye_addresses_the_caller_with_its_own_headers(tmp_path: pathlib.Path) -> None:
+    _, (pair,) = convert(
+        str(CAPTURES / "callee_bye_udp.pcapng"), str(tmp_path), Selection(), GenerateOptions()
+    )
+    uas = pathlib.Path(pair.uas_path).read_text()
+    assert 'header="From:" assign_to="peer_from"' in uas
+    assert "From:[$peer_to];tag=[pid]GossipTag01[call_number]" in uas
+    assert "To:[$peer_from]" in uas

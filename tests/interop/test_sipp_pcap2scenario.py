@@ -30,6 +30,7 @@ CASES = {
     "reinvite_tcp.pcapng": ("t1", 1),
     "busy_users_udp.pcap": ("u1", 3),
     "cancel_udp.pcap": ("u1", 1),
+    "callee_bye_udp.pcapng": ("u1", 1),
 }
 
 

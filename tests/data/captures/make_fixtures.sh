@@ -63,4 +63,9 @@ capture auth_udp.pcapng pcapng \
 capture cancel_udp.pcap pcap \
     "$gossipper -sf $sc/uas_cancel.xml -p 5070 -i 127.0.0.1 -nostdin -m 1" \
     "cd $work && $SIPP 127.0.0.1:5070 -sf $PWD/$sc/uac_cancel.xml $client -m 1"
+
+# The callee hangs up (a BYE from the UAS side): gossipper against itself, UDP, pcapng.
+capture callee_bye_udp.pcapng pcapng \
+    "$gossipper -sf $sc/uas_callee_bye.xml -p 5070 -i 127.0.0.1 -nostdin -m 1" \
+    "$gossipper 127.0.0.1:5070 -sf $sc/uac_callee_bye.xml $client -m 1"
 ls -l $here/*.pcap $here/*.pcapng
