@@ -75,6 +75,11 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "Host several runs from a JSON configuration (gossipper server -config FILE.json).",
         "gossipper.cli.server_command:run_server_command",
     ),
+    Subcommand(
+        "pcap2scenario",
+        "The SIP dialogs of a pcap/pcapng capture as SIPp scenarios (gossipper pcap2scenario -h).",
+        "gossipper.cli.pcap2scenario_command:run_pcap2scenario_command",
+    ),
 )
 
 FRONT_DOOR_OPTIONS = frozenset({"--help", "--install-completion", "--show-completion"})
