@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from gossipper.errors import ConfigError, ExitStatus
+from gossipper.stats.summary import MESSAGE_KEYS
 
 __all__ = [
     "Gate",
@@ -69,17 +70,7 @@ CALL_METRICS = (
 )
 """Metrics from the ``calls``, ``rate`` and top-level keys of the summary."""
 
-MESSAGE_METRICS = (
-    "retransmissions",
-    "out_of_call",
-    "dead_call",
-    "auto_answered",
-    "warnings",
-    "fatal_errors",
-    "watchdog_major",
-    "watchdog_minor",
-    "malformed",
-)
+MESSAGE_METRICS = MESSAGE_KEYS
 """Metrics named like the keys of the summary's ``messages`` object."""
 
 LATENCY_STATS = (

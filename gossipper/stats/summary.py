@@ -23,7 +23,7 @@ from gossipper.stats.histogram import Histogram
 SCHEMA_NAME = "gossipper.summary"
 SCHEMA_VERSION = 1
 
-_MESSAGE_KEYS = (
+MESSAGE_KEYS = (
     "retransmissions",
     "out_of_call",
     "dead_call",
@@ -104,7 +104,7 @@ def build_summary_json(
         duration_s=duration_s,
         messages=dict(
             zip(
-                _MESSAGE_KEYS,
+                MESSAGE_KEYS,
                 (
                     c.retransmissions,
                     c.out_of_call_msgs,
@@ -237,7 +237,7 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         reason.value: int(a["failures"][reason.value]) + int(b["failures"][reason.value])
         for reason in FAILURE_REASONS
     }
-    messages = {key: int(a["messages"][key]) + int(b["messages"][key]) for key in _MESSAGE_KEYS}
+    messages = {key: int(a["messages"][key]) + int(b["messages"][key]) for key in MESSAGE_KEYS}
     a_rtd, b_rtd = a["latency"]["rtd"], b["latency"]["rtd"]
     rtd = {
         name: _merge_latency(a_rtd.get(name), b_rtd.get(name))

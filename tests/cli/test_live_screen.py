@@ -6,54 +6,23 @@ In CI (``CI`` set) a missing tmux is a failure, never a skip (``.ci/run`` instal
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from gossipper.cli.live_screen import CLEAR_SCREEN, fit_screen
+from tests.tmux_terminal import tmux, wait_for_screen
 
-
-@pytest.fixture
-def tmux() -> Iterator[Callable[..., str]]:
-    """A private tmux server (its own socket); yields a ``tmux(*args)`` runner."""
-    if shutil.which("tmux") is None:
-        if os.environ.get("CI"):
-            pytest.fail("tmux is required in CI (apt-get install -y tmux)")
-        pytest.skip("tmux not installed (apt-get install -y tmux); required in CI")
-    socket_name = f"gossipper-test-{uuid.uuid4().hex[:8]}"
-
-    def run(*args: str) -> str:
-        done = subprocess.run(
-            ["tmux", "-L", socket_name, *args], capture_output=True, text=True, timeout=10
-        )
-        return done.stdout
-
-    try:
-        yield run
-    finally:
-        subprocess.run(["tmux", "-L", socket_name, "kill-server"], capture_output=True)
+__all__ = ["tmux"]  # the fixture, for pytest
 
 
 def _wait_for(
     tmux: Callable[..., str], pattern: str, timeout_s: float = 15.0
 ) -> tuple[str, re.Match[str]]:
-    deadline = time.monotonic() + timeout_s
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = tmux("capture-pane", "-p", "-t", "run")
-        match = re.search(pattern, screen)
-        if match:
-            return screen, match
-        time.sleep(0.1)
-    raise AssertionError(f"{pattern!r} never appeared; the terminal shows:\n{screen}")
+    return wait_for_screen(tmux, "run", pattern, timeout_s)
 
 
 def _start(tmux: Callable[..., str], *args: str, columns: int = 100, rows: int = 50) -> None:

@@ -3,19 +3,19 @@ script and at a real terminal (tmux)."""
 
 from __future__ import annotations
 
-import os
 import pathlib
 import re
 import shlex
-import shutil
 import socket
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
+
+from tests.tmux_terminal import tmux, wait_for_screen
+
+__all__ = ["tmux"]  # the fixture, for pytest
 
 PROFILES = """\
 version = 1
@@ -95,34 +95,8 @@ def test_script_stops_at_the_first_error(tmp_path: pathlib.Path, line: str, mess
     assert done.stdout.count("> runs") == 1  # nothing after the failing line ran
 
 
-@pytest.fixture
-def tmux() -> Iterator[Callable[..., str]]:
-    if shutil.which("tmux") is None:
-        if os.environ.get("CI"):
-            pytest.fail("tmux is required in CI (apt-get install -y tmux)")
-        pytest.skip("tmux not installed; required in CI")
-    socket_name = f"gossipper-shell-{uuid.uuid4().hex[:8]}"
-
-    def run(*args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", socket_name, *args], capture_output=True, text=True, timeout=10
-        ).stdout
-
-    try:
-        yield run
-    finally:
-        subprocess.run(["tmux", "-L", socket_name, "kill-server"], capture_output=True)
-
-
 def _wait_for(tmux: Callable[..., str], pattern: str, timeout_s: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout_s
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = tmux("capture-pane", "-p", "-t", "shell", "-S", "-200")
-        if re.search(pattern, screen, re.MULTILINE):
-            return screen
-        time.sleep(0.1)
-    raise AssertionError(f"{pattern!r} never appeared; the terminal shows:\n{screen}")
+    return wait_for_screen(tmux, "shell", pattern, timeout_s, history_lines=200)[0]
 
 
 def test_interactive_prompt_at_a_terminal(tmux: Callable[..., str], tmp_path: pathlib.Path) -> None:

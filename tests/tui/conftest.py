@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.cli.test_live_screen import tmux
+from tests.tmux_terminal import tmux
 
 __all__ = ["tmux"]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from gossipper.tui.widgets import KEYS_LINE
+from tests.tmux_terminal import wait_for_screen
 
 Tmux = Callable[..., str]
 
@@ -40,15 +41,7 @@ def _pane(tmux: Tmux) -> str:
 
 
 def _wait_for(tmux: Tmux, pattern: str, timeout_s: float = 20.0) -> tuple[str, re.Match[str]]:
-    deadline = time.monotonic() + timeout_s
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = _pane(tmux)
-        match = re.search(pattern, screen)
-        if match:
-            return screen, match
-        time.sleep(0.1)
-    raise AssertionError(f"{pattern!r} never appeared; the terminal shows:\n{screen}")
+    return wait_for_screen(tmux, "run", pattern, timeout_s)
 
 
 def _wait_gone(tmux: Tmux, text: str, timeout_s: float = 10.0) -> str:
