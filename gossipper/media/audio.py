@@ -41,8 +41,11 @@ _ULAW_CLIP = 32635
 
 def linear_to_ulaw(sample: int) -> int:
     """One 16-bit signed sample -> its G.711 mu-law byte."""
+    # Negative samples use the one's complement (-x - 1), as the ITU-T G.191 reference
+    # implementation does: -1 is "negative zero" (0x7F). (CPython's audioop negates after a
+    # flooring shift instead and disagrees on 381 negative samples at step edges.)
     sign = 0x80 if sample < 0 else 0
-    magnitude = min(-sample if sample < 0 else sample, _ULAW_CLIP) + _ULAW_BIAS
+    magnitude = min(~sample if sample < 0 else sample, _ULAW_CLIP) + _ULAW_BIAS
     exponent = magnitude.bit_length() - 8  # magnitude >= 0x84 so bit_length is 8..15
     mantissa = (magnitude >> (exponent + 3)) & 0x0F
     return ~(sign | (exponent << 4) | mantissa) & 0xFF

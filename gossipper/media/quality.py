@@ -28,7 +28,8 @@ E-model
     * Ie_eff = Ie + (95 - Ie) * Ppl / (Ppl / BurstR + Bpl) (G.107 section 7.6), Ppl the packet
       loss in percent, BurstR = 1 for random loss.
     * MOS from R per G.107 Annex B: 1 for R < 0, 4.5 for R > 100, else
-      1 + 0.035 R + R (R - 60) (100 - R) 7e-6.
+      1 + 0.035 R + R (R - 60) (100 - R) 7e-6, floored at 1 (the polynomial dips
+      to 0.99 near R = 3).
 
     Codec impairments (Ie, Bpl) come from ITU-T G.113 Appendix I (as cited by G.107 Appendix I):
     G.711 Ie = 0 with Bpl = 4.3 without packet loss concealment and 25.1 with it; G.729(A)
@@ -98,7 +99,8 @@ def mos_from_r(r: float) -> float:
         return 1.0
     if r > 100:
         return 4.5
-    return 1.0 + 0.035 * r + r * (r - 60.0) * (100.0 - r) * 7e-6
+    # The polynomial dips below 1 for R under about 6.5; MOS has no value under 1.
+    return max(1.0, 1.0 + 0.035 * r + r * (r - 60.0) * (100.0 - r) * 7e-6)
 
 
 def mos(
