@@ -160,6 +160,19 @@ def _codec_name(name: str, codec: str) -> str:
     return key
 
 
+def read_media_file(path: str, codec: str) -> MediaPayload:
+    """Read and prepare the file at ``path``; an unreadable file is a one-line MediaFileError.
+
+    Called once per file at load time (never on the packet path), so the blocking read is fine.
+    """
+    try:
+        with open(path, "rb") as f:
+            content = f.read()
+    except OSError as exc:
+        raise MediaFileError(f"{path}: cannot read the media file: {exc.strerror}") from None
+    return load_media(path, content, codec)
+
+
 def load_media(name: str, content: bytes, codec: str) -> MediaPayload:
     """Prepare ``content`` (the file called ``name``) for streaming as ``codec``.
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pathlib
+import random
 import socket
 import subprocess
 
 import dpkt
 import pytest
 
+from gossipper.media.quality import ReceiverStats
 from gossipper.media.rtp import (
     Bye,
     ReportBlock,
@@ -127,3 +129,37 @@ def test_tshark_decodes_rtp_dtmf_and_rtcp(tshark_binary: str, tmp_path: pathlib.
     assert (rtcp["rtcp.ssrc.fraction"], rtcp["rtcp.ssrc.cum_nr"]) == ("42", "3")
     assert rtcp["rtcp.ssrc.jitter"] == "9"
     assert "gossipper@127.0.0.1" in rtcp["rtcp.sdes.text"]
+
+
+def test_tshark_stream_analysis_agrees_with_receiver_stats(
+    tshark_binary: str, tmp_path: pathlib.Path
+) -> None:
+    """Wireshark's RTP stream analysis (RFC 3550 jitter, loss) gives our figures for a stream."""
+    rng = random.Random(7)
+    stats = ReceiverStats(clock_rate=8000)
+    jitters_ms: list[float] = []
+    pcap = tmp_path / "stream.pcap"
+    with pcap.open("wb") as f:
+        writer = dpkt.pcap.Writer(f)
+        for seq in range(200):
+            if seq in (50, 120):  # two lost packets
+                continue
+            # pcap keeps microseconds: feed the stats the very time tshark will read.
+            arrival_s = round(1000.0 + seq * 0.02 + rng.uniform(0, 0.008), 6)
+            packet = RtpPacket(0, seq, seq * 160, 0xCAFE, b"\xff" * 160)
+            writer.writepkt(_frame(40000, RTP_PORT, packet.pack()), ts=arrival_s)
+            stats.receive(arrival_s, packet)
+            jitters_ms.append(stats.jitter_ms)
+    command = [tshark_binary, "-q", "-r", str(pcap), "-d", f"udp.port=={RTP_PORT},rtp"]
+    command += ["-z", "rtp,streams"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    rows = [line.split() for line in result.stdout.splitlines() if "0x0000CAFE" in line]
+    assert len(rows) == 1
+    row = rows[0]
+    # ... SSRC Payload Pkts Lost (pct) MinDelta MeanDelta MaxDelta MinJit MeanJit MaxJit [X]
+    at = row.index("0x0000CAFE")
+    packets, lost = int(row[at + 2]), int(row[at + 3])
+    mean_jitter_ms, max_jitter_ms = float(row[at + 9]), float(row[at + 10])
+    assert (packets, lost) == (stats.received, stats.lost) == (198, 2)
+    assert max_jitter_ms == pytest.approx(max(jitters_ms), abs=0.001)
+    assert mean_jitter_ms == pytest.approx(sum(jitters_ms) / len(jitters_ms), rel=0.05)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pathlib
 import struct
 import warnings
 
@@ -14,6 +15,7 @@ from gossipper.media.audio import (
     linear_to_alaw,
     linear_to_ulaw,
     load_media,
+    read_media_file,
     transcode_g711,
     ulaw_to_linear,
 )
@@ -159,3 +161,15 @@ def test_loader_raises_only_media_file_error(content: bytes, codec: str) -> None
         except MediaFileError:
             continue
         assert b"".join(media.frames())[: len(media.data)] == media.data
+
+
+def test_read_media_file_reads_and_names_unreadable_files(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "hello.wav"
+    path.write_bytes(_wav(struct.pack("<2h", 0, 1000)))
+    assert read_media_file(str(path), "PCMU/8000").data == bytes([0xFF, 0xCE])
+    missing = tmp_path / "nope.ulaw"
+    with pytest.raises(MediaFileError) as info:
+        read_media_file(str(missing), "PCMU")
+    assert str(info.value) == f"{missing}: cannot read the media file: No such file or directory"
+    with pytest.raises(MediaFileError, match="cannot read the media file: Is a directory"):
+        read_media_file(str(tmp_path), "PCMU")

@@ -26,6 +26,17 @@ SIPP_UAC_PCAP = (
     "a=fmtp:101 0-11,16\r\n"
 )
 
+# Captured from SIPp 3.6.1's own INVITE (sipp -sn uac, trace_msg), sent with Content-Length 129.
+SIPP_361_CAPTURED = (
+    "v=0\r\n"
+    "o=user1 53655765 2353687637 IN IP4 127.0.0.1\r\n"
+    "s=-\r\n"
+    "c=IN IP4 127.0.0.1\r\n"
+    "t=0 0\r\n"
+    "m=audio 6004 RTP/AVP 0\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+)
+
 # SIPp's uas 200 OK body (static payload 0 with its rtpmap).
 SIPP_UAS = (
     "v=0\r\n"
@@ -110,7 +121,17 @@ SDES_SRTP_OFFER = (
 )
 
 
-@pytest.mark.parametrize("body", [SIPP_UAC_PCAP, SIPP_UAS, WEBRTC_OFFER, SDES_SRTP_OFFER])
+def test_captured_sipp_body_matches_its_content_length() -> None:
+    assert len(SIPP_361_CAPTURED.encode()) == 129
+    sdp = parse_sdp(SIPP_361_CAPTURED)
+    assert remote_rtp_endpoint(sdp) == ("127.0.0.1", 6004)
+    audio = sdp.media[0]
+    assert audio.codecs() == [Codec(0, "PCMU", 8000)]
+
+
+@pytest.mark.parametrize(
+    "body", [SIPP_361_CAPTURED, SIPP_UAC_PCAP, SIPP_UAS, WEBRTC_OFFER, SDES_SRTP_OFFER]
+)
 def test_round_trip_is_byte_identical(body: str) -> None:
     assert parse_sdp(body).serialize() == body
     assert parse_sdp(body.encode()).serialize() == body
