@@ -1,7 +1,8 @@
-"""Media files for rtp_stream: raw G.711/G.729, WAV, our own ITU-T G.711 encoders, framing.
+"""Media files for rtp_stream: raw G.711/G.722/G.729, WAV, our own ITU-T G.711 encoders, framing.
 
-Pure: ``load_media`` takes the file's bytes and its name (for error messages); the caller
-reads the file. Every error is a MediaFileError with one line naming the file and the fault.
+``load_media`` is pure: it takes the file's bytes and its name (for error messages).
+``read_media_file`` reads the file first, once, at load time (never on the packet path). Every
+error is a MediaFileError with one line naming the file and the fault.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ FRAME_MS = 20
 CODECS: dict[str, tuple[int, int, int | None]] = {
     "PCMU": (0, 80, 0xFF),
     "PCMA": (8, 80, 0xD5),
+    "G722": (9, 80, None),
     "G729": (18, 10, None),
 }
+
+CODEC_BY_PAYLOAD_TYPE: dict[int, str] = {pt: name for name, (pt, _, _) in CODECS.items()}
+"""SIPp's rtp_stream needs no codec name for these static payload types."""
 
 _WAVE_PCM = 1
 _WAVE_ALAW = 6
@@ -135,7 +140,7 @@ class MediaPayload:
 
     @property
     def samples_per_frame(self) -> int:
-        """RTP timestamp increment per packet (8 kHz clock for all three codecs)."""
+        """RTP timestamp increment per packet (8 kHz RTP clock for all, G.722 included)."""
         return 8 * FRAME_MS
 
     def frames(self) -> list[bytes]:
@@ -155,7 +160,7 @@ def _codec_name(name: str, codec: str) -> str:
     key = codec.upper().split("/", 1)[0]
     if key not in CODECS:
         raise MediaFileError(
-            f"{name}: codec {codec!r} is not supported for files (use PCMU, PCMA or G729)"
+            f"{name}: codec {codec!r} is not supported for files (use PCMU, PCMA, G722 or G729)"
         )
     return key
 
@@ -226,8 +231,10 @@ def _wav_payload(
         )
     if not body:
         raise MediaFileError(f"{name}: WAV data chunk is empty")
-    if target == "G729":
-        raise MediaFileError(f"{name}: cannot encode a WAV file to G.729; use a raw .g729 file")
+    if target not in ("PCMU", "PCMA"):
+        raise MediaFileError(
+            f"{name}: cannot encode a WAV file to {target}; use a raw file already in {target}"
+        )
     if tag == _WAVE_PCM:
         if bits != 16:
             raise MediaFileError(f"{name}: WAV PCM is {bits}-bit; only 16-bit PCM is supported")

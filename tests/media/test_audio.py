@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gossipper.media.audio import (
+    CODEC_BY_PAYLOAD_TYPE,
     MediaFileError,
     alaw_to_linear,
     encode_pcm16,
@@ -107,6 +108,13 @@ def test_g729_passthrough_in_10_byte_frames() -> None:
         load_media("a.g729", bytes(55), "G729")
 
 
+def test_g722_raw_passthrough_and_static_payload_types() -> None:
+    media = load_media("a.g722", bytes(170), "G722/8000")
+    assert (media.payload_type, media.frame_bytes, media.samples_per_frame) == (9, 160, 160)
+    assert [len(f) for f in media.frames()] == [160, 10]  # no silence byte for G.722
+    assert CODEC_BY_PAYLOAD_TYPE == {0: "PCMU", 8: "PCMA", 9: "G722", 18: "G729"}
+
+
 def test_wav_pcm16_is_encoded_with_our_g711() -> None:
     samples = [0, 1000, -1000, 32767, -32768]
     wav = _wav(struct.pack("<5h", *samples))
@@ -132,7 +140,7 @@ def test_wav_g711_is_passed_through_or_transcoded() -> None:
         ("s.wav", _wav(bytes(4), channels=2), "PCMU", "2 channel(s) at 8000 Hz"),
         ("r.wav", _wav(bytes(4), rate=44100), "PCMU", "at 44100 Hz"),
         ("b.wav", _wav(bytes(4), bits=8), "PCMU", "8-bit"),
-        ("g.wav", _wav(bytes(4)), "G729", "cannot encode a WAV file to G.729"),
+        ("g.wav", _wav(bytes(4)), "G729", "cannot encode a WAV file to G729"),
         ("f.wav", _wav(bytes(4), tag=85), "PCMU", "format tag 85"),
         ("e.wav", _wav(b""), "PCMU", "data chunk is empty"),
         ("n.wav", b"RIFF\x04\x00\x00\x00WAVE", "PCMU", "no data chunk"),
@@ -153,7 +161,7 @@ def test_errors_are_one_line_naming_the_file(
     assert "\n" not in message
 
 
-@given(st.binary(max_size=120), st.sampled_from(["PCMU", "PCMA", "G729"]))
+@given(st.binary(max_size=120), st.sampled_from(["PCMU", "PCMA", "G722", "G729"]))
 def test_loader_raises_only_media_file_error(content: bytes, codec: str) -> None:
     for data in (content, b"RIFF\x00\x00\x00\x00WAVE" + content):
         try:

@@ -207,6 +207,14 @@ def test_media_level_connection_wins_over_session() -> None:
     assert remote_rtp_endpoint(sdp) == ("224.2.1.1", 5004)
 
 
+def test_port_count_round_trips() -> None:
+    body = "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 h\r\nt=0 0\r\nm=video 49170/2 RTP/AVP 31\r\n"
+    sdp = parse_sdp(body)
+    assert (sdp.media[0].port, sdp.media[0].port_count) == (49170, 2)
+    assert sdp.serialize() == body
+    assert sdp.media[0].codecs() == [Codec(31, "H261", 90000)]
+
+
 def test_no_usable_audio_line_is_an_sdp_error() -> None:
     sdp = parse_sdp("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
     with pytest.raises(SdpError, match="no c= line"):
