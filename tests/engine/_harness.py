@@ -86,6 +86,7 @@ def run_pair(
     during: Callable[[SimNetwork, Engine, Engine | None], Awaitable[None]] | None = None,
     client_transports: Callable[[Any], Any] | None = None,
     directory: pathlib.Path | None = None,
+    network_max_events: int | None = None,
 ) -> PairResult:
     """Client engine against a server engine (or none) under MockClock; both stop by themselves.
 
@@ -94,7 +95,11 @@ def run_pair(
     """
 
     async def main() -> PairResult:
-        network = SimNetwork(seed)
+        network = (
+            SimNetwork(seed)
+            if network_max_events is None
+            else SimNetwork(seed, max_events=network_max_events)
+        )
         async with trio.open_nursery() as nursery, contextlib.AsyncExitStack() as stack:
             await nursery.start(network.run)
             server_run: Run | None = None

@@ -73,6 +73,27 @@ def test_a_datagram_at_the_size_limit_arrives_whole(datagrams: Backend) -> None:
     datagrams.run(body)
 
 
+def test_received_datagrams_keep_their_bytes_after_later_receives(datagrams: Backend) -> None:
+    # The real transports of one factory share a receive buffer: what a batch returned must be
+    # a copy, untouched by the next receive on the same or another endpoint.
+    async def body(hosts: Hosts) -> None:
+        server = await hosts.server.open_datagram(hosts.server_host, 0)
+        client = await hosts.client.open_datagram(hosts.client_host, 0)
+        first, second, third = b"A" * 1000, b"B" * 3000, b"C" * 10
+        await client.send(first, server.local_address)
+        kept = await _receive(server, 1)
+        await server.send(second, client.local_address)
+        kept += await _receive(client, 1)
+        await client.send(third, server.local_address)
+        kept += await _receive(server, 1)
+        assert [data for data, _ in kept] == [first, second, third]
+        assert all(type(data) is bytes for data, _ in kept)
+        server.close()
+        client.close()
+
+    datagrams.run(body)
+
+
 def test_an_oversized_datagram_raises_transport_error(datagrams: Backend) -> None:
     async def body(hosts: Hosts) -> None:
         server = await hosts.server.open_datagram(hosts.server_host, 0)
