@@ -6,6 +6,7 @@ page is saved as an artefact and checked for non-blank content."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import shutil
@@ -271,3 +272,66 @@ def test_operator_steers_and_viewer_is_refused(
     assert control["rate"] == 7
     audit = (run.directory / "audit.log").read_text()
     assert '"user":"vera"' in audit and '"outcome":"refused"' in audit
+
+
+def test_admin_creates_a_run_in_server_mode(browser: Any, tmp_path: pathlib.Path) -> None:
+    _add_user(tmp_path, "ada", "admin")
+    api_port, uas_port, uac_port = free_tcp_port(), free_tcp_port(), free_tcp_port()
+    config = {
+        "api_addr": f"127.0.0.1:{api_port}",
+        "users_db": "users.sqlite",
+        "token_secret_file": "token-secret",
+        "audit_log": "audit.log",
+        "output_dir": "out",
+        "runs": {"uas": {"sn": "uas", "local_ip": "127.0.0.1", "local_port": uas_port}},
+    }
+    (tmp_path / "server.json").write_text(json.dumps(config))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gossipper", "server", "-config", str(tmp_path / "server.json")],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    server = ApiProcess(process, f"http://127.0.0.1:{api_port}", tmp_path)
+    try:
+        _wait_for(lambda: _healthy(server), 20, "the server's API never answered")
+        driver = browser
+        _log_in(driver, server.base, "ada")
+        _wait_for(lambda: driver.find_elements("id", "new-run"), 10, "no new-run form")
+        driver.find_element("id", "new-run-name").send_keys("uac1")
+        spec = driver.find_element("id", "new-run-spec")
+        spec.clear()
+        spec.send_keys(
+            json.dumps(
+                {
+                    "sn": "uac",
+                    "remote": f"127.0.0.1:{uas_port}",
+                    "local_ip": "127.0.0.1",
+                    "local_port": uac_port,
+                    "rate": 5,
+                }
+            )
+        )
+        driver.find_element("css selector", "#new-run button[type=submit]").click()
+        _wait_for(
+            lambda: "Run uac1 created" in _text(driver, "notice"),
+            10,
+            f"no creation: {_text(driver, 'error')!r}",
+        )
+        # The list shows it running; the API agrees and its calls succeed.
+        _wait_for(
+            lambda: "uac1 running" in _text(driver, "runs-body"),
+            10,
+            f"uac1 is not running: {_text(driver, 'runs-body')!r}",
+        )
+        login = httpx.post(
+            f"{server.base}/api/v1/login", json={"user": "ada", "password": PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+
+        def successful() -> int:
+            answer = httpx.get(f"{server.base}/api/v1/runs/uac1/stats", headers=headers)
+            count: int = answer.json()["calls"]["successful"]
+            return count
+
+        _wait_for(lambda: successful() >= 3, 15, "the created run makes no calls")
+    finally:
+        server.stop()
