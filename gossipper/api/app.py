@@ -10,6 +10,7 @@ the engine's public commands directly, between two of its steps.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -61,6 +62,73 @@ class Route:
     websocket: bool = False
     command: str | None = None
     """The command of a ``POST runs/<name>/<command>`` route (its role is the command's)."""
+    static: str | None = None
+    """A file of the browser UI: ``package:relative/path`` (served without a token; the
+    page's data still comes through the token-checked routes)."""
+
+
+_STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+_UI_CSP = (
+    "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    # uPlot positions its legend and cursor through element styles.
+    "style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+"""The UI's Content-Security-Policy: its own scripts only (no inline script, nothing from
+another origin), so a value shown on the page cannot run as code."""
+
+
+def _static_routes() -> tuple[Route, ...]:
+    """The browser UI (docs/api.md, "Web UI"): a fixed list of files, no directory serving."""
+    page = "gossipper.api:static/index.html"
+    return (
+        Route("/", ("GET",), None, "web UI: the page (no token)", "ui_root", static=page),
+        Route("/ui", ("GET",), None, "web UI: the page (no token)", "ui_page", static=page),
+        Route(
+            "/ui/app.js",
+            ("GET",),
+            None,
+            "web UI: its script (no token)",
+            "ui_script",
+            static="gossipper.api:static/app.js",
+        ),
+        Route(
+            "/ui/app.css",
+            ("GET",),
+            None,
+            "web UI: its style sheet (no token)",
+            "ui_style",
+            static="gossipper.api:static/app.css",
+        ),
+        Route(
+            "/ui/vendor/uplot.iife.min.js",
+            ("GET",),
+            None,
+            "web UI: uPlot, the report's vendored chart library (no token)",
+            "ui_uplot_script",
+            static="gossipper.report:vendor/uplot/uPlot.iife.min.js",
+        ),
+        Route(
+            "/ui/vendor/uplot.min.css",
+            ("GET",),
+            None,
+            "web UI: uPlot's style sheet (no token)",
+            "ui_uplot_style",
+            static="gossipper.report:vendor/uplot/uPlot.min.css",
+        ),
+    )
+
+
+def _read_static(static: str) -> bytes:
+    package, _, relative = static.partition(":")
+    resource = importlib.resources.files(package)
+    for part in relative.split("/"):
+        resource = resource.joinpath(part)
+    return resource.read_bytes()
 
 
 def _command_routes() -> tuple[Route, ...]:
@@ -142,6 +210,7 @@ ROUTES: tuple[Route, ...] = (
         websocket=True,
     ),
     Route("/metrics", ("GET",), "viewer", "Prometheus metrics (text format)", "metrics"),
+    *_static_routes(),
 )
 
 
@@ -436,7 +505,22 @@ def create_app(
             "metrics": metrics,
         }
         handler: Callable[..., Awaitable[Response]]
-        if route.command is not None and route.endpoint != "create_run":
+        if route.static is not None:
+            content = _read_static(route.static)
+            suffix = route.static[route.static.rfind(".") :]
+            headers = {
+                "X-Content-Type-Options": "nosniff",
+                # Small files: revalidate each load so an upgraded server is seen at once.
+                "Cache-Control": "no-cache",
+            }
+            if suffix == ".html":
+                headers |= {"Content-Security-Policy": _UI_CSP, "X-Frame-Options": "DENY"}
+
+            async def static_file(principal: Principal | None) -> Response:
+                return Response(content, content_type=_STATIC_TYPES[suffix], headers=headers)
+
+            handler = static_file
+        elif route.command is not None and route.endpoint != "create_run":
             command_name = route.command
 
             async def run_command(principal: Principal | None, **kwargs: Any) -> Response:

@@ -10,11 +10,13 @@ from typing import Any
 
 from gossipper.api.seams import HostedRun
 from gossipper.output import summary_document
-from gossipper.stats.counters import FAILURE_REASONS, StatsSnapshot
+from gossipper.stats.counters import FAILURE_REASONS, ElementKindTag, StatsSnapshot
+from gossipper.stats.screens import pause_description
 
 __all__ = [
     "compact_statistics",
     "control_document",
+    "elements_document",
     "failures_document",
     "run_document",
     "run_snapshot",
@@ -86,6 +88,54 @@ def control_document(hosted: HostedRun) -> dict[str, Any] | None:
     }
 
 
+def elements_document(snapshot: StatsSnapshot) -> list[dict[str, Any]]:
+    """The scenario screen's table as data: one entry per shown element (hidden ones left
+    out, as on the screen and in the counts file) with its cumulative counts.
+
+    ``kind`` is ``send``, ``recv``, ``pause``, ``nop``, ``sendCmd`` or ``recvCmd``; ``label``
+    the method or status code of a send/recv; ``rtd`` ``"B-RTD1"``/``"E-RTD1"`` where a
+    response-time measure begins or ends (numbered as on the screen); ``text`` the pause
+    length or a nop's ``display``. ``timeouts`` is null where the screen leaves the column
+    blank (a send without retransmissions, a recvCmd without a timeout).
+    """
+    rows: list[dict[str, Any]] = []
+    for info, counts in zip(snapshot.element_infos, snapshot.elements, strict=True):
+        if info.hide:
+            continue
+        kind = info.kind
+        marker: str | None = None
+        if info.start_rtd is not None:
+            index = snapshot.rtd_index(info.start_rtd)
+            marker = None if index is None else f"B-RTD{index + 1}"
+        elif info.rtd is not None:
+            index = snapshot.rtd_index(info.rtd)
+            marker = None if index is None else f"E-RTD{index + 1}"
+        text: str | None = None
+        if kind is ElementKindTag.PAUSE:
+            text = pause_description(info)
+        elif kind is ElementKindTag.NOP:
+            text = info.display
+        blank_timeout = (kind is ElementKindTag.SEND and not info.has_retrans) or (
+            kind is ElementKindTag.RECVCMD and not info.has_timeout
+        )
+        rows.append(
+            {
+                "index": info.index,
+                "kind": kind.value,
+                "label": info.label,
+                "optional": info.is_optional,
+                "rtd": marker,
+                "text": text,
+                "messages": counts.messages,
+                "retrans": counts.retrans,
+                "timeouts": None if blank_timeout else counts.timeouts,
+                "unexpected": counts.unexpected,
+                "lost": counts.lost,
+            }
+        )
+    return rows
+
+
 def failures_document(hosted: HostedRun) -> dict[str, Any]:
     """Failed calls by reason (every reason of the stat CSV, zeros included)."""
     snapshot = run_snapshot(hosted)
@@ -101,7 +151,8 @@ def failures_document(hosted: HostedRun) -> dict[str, Any]:
 def run_document(
     hosted: HostedRun, tool_version: str, *, statistics: bool, compact: bool = False
 ) -> dict[str, Any]:
-    """One run: name, state, error, spec, control and (when asked) statistics."""
+    """One run: name, state, error, spec, control and (when asked) statistics and the
+    scenario table's per-element counts (``elements``, null before the run has started)."""
     document: dict[str, Any] = {
         "name": hosted.name,
         "state": hosted.state,
@@ -114,4 +165,6 @@ def run_document(
         document["statistics"] = (
             compact_statistics(stats) if compact and stats is not None else stats
         )
+        snapshot = run_snapshot(hosted)
+        document["elements"] = None if snapshot is None else elements_document(snapshot)
     return document

@@ -22,7 +22,16 @@ from tests.api.fake_auth import SECRET, FakeAuthenticator, make_token
 from tests.api.fake_registry import IdleRegistry
 from tests.api.serving import serving
 
-OPEN_PATHS = {"/api/v1/health", "/api/v1/login"}
+# The browser UI's files are public too (they hold no data: the page asks the API for it).
+UI_PATHS = {
+    "/",
+    "/ui",
+    "/ui/app.js",
+    "/ui/app.css",
+    "/ui/vendor/uplot.iife.min.js",
+    "/ui/vendor/uplot.min.css",
+}
+OPEN_PATHS = {"/api/v1/health", "/api/v1/login"} | UI_PATHS
 
 
 def _rules() -> list[tuple[str, str, bool, str]]:
@@ -52,7 +61,17 @@ def test_the_walk_sees_every_kind_of_route() -> None:
     paths = {path for _, path, _, _ in RULES}
     assert {"/metrics", "/api/v1/live", "/api/v1/runs/idle/rate", "/api/v1/runs"} <= paths
     assert {role for *_, role in RULES} == {"", "viewer", "operator", "admin"}
-    assert all(path.startswith(("/api/v1/", "/metrics")) for path in paths), paths
+    assert all(path.startswith(("/api/v1/", "/metrics")) or path in UI_PATHS for path in paths)
+    # Nothing else goes without a token: every route without a role is in OPEN_PATHS.
+    assert {path for _, path, _, role in RULES if role == ""} == OPEN_PATHS
+
+
+def test_the_ui_files_are_the_only_static_routes() -> None:
+    from gossipper.api.app import ROUTES
+
+    static = {route.path for route in ROUTES if route.static is not None}
+    assert static == UI_PATHS
+    assert all(route.role is None and route.methods == ("GET",) for route in ROUTES if route.static)
 
 
 def _bad_headers() -> dict[str, dict[str, str]]:
