@@ -111,8 +111,12 @@ class Firefox:
             while url is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or process.poll() is not None:
+                    pump.join(timeout=2)  # the last lines of a browser that exited
+                    while not lines.empty():
+                        seen.append(lines.get_nowait())
                     raise AssertionError(
-                        f"Firefox did not open WebDriver BiDi: {''.join(seen)[-2000:]}"
+                        f"Firefox did not open WebDriver BiDi (exit status {process.poll()}):"
+                        f" {''.join(seen)[-2000:]}"
                     )
                 try:
                     line = lines.get(timeout=min(remaining, 0.5))
