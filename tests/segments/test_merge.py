@@ -239,3 +239,12 @@ def test_merge_refuses_overlapping_segments_and_warns_about_missing_ones(
     merge_result_files(parts, str(tmp_path / "out4"), warn=warnings.append)
     assert len(warnings) == 1
     assert "segment" not in json.loads((tmp_path / "out4" / "summary.json").read_text())
+
+
+def test_merge_help_and_the_front_door_list() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert int(run_app(["merge", "-h"], out, err)) == 99
+    assert out.getvalue().startswith("usage: gossipper merge DIR_OR_FILE")
+    out = io.StringIO()
+    run_app(["--help"], out, io.StringIO())
+    assert "merge" in out.getvalue()
