@@ -126,6 +126,8 @@ def test_local_script_runs_the_segments_against_a_uas_and_merges_them(
         RATE="40",
         PORT=str(_free_udp_port()),
         GOSSIPPER=f"{sys.executable} -m gossipper",
+        # Each segment ends by itself even if the UAS stops answering.
+        EXTRA="-timeout 60s",
     )
     done = subprocess.run(
         ["sh", str(script), str(tmp_path / "results")],
