@@ -150,8 +150,12 @@ class Run:
         tracer: Tracer | None = self.traces
         self.hep: HepMirror | None = None
         if hep_target is not None:
-            self.hep = HepMirror(config, local_ip=plan.local_ip, target=hep_target)
+            self.hep = HepMirror(
+                config, local_ip=plan.local_ip, target=hep_target, wall_clock=plan.wall_clock
+            )
             tracer = self.hep if tracer is None else TeeTracer(tracer, self.hep)
+            # Each stream's quality goes to the collector as a JSON log at the end of its call.
+            stats.media_sinks.append(self.hep.media_quality)
         self.engine = Engine(
             scenario,
             config,

@@ -40,7 +40,7 @@ class StreamQuality:
     codec: str
     """``"PCMU"``, ``"PCMA"``, ``"telephone-event"``, ... or ``"unknown"``."""
     local: str
-    """``ip:port`` of our RTP socket."""
+    """``ip:port`` of our RTP socket (``[v6]:port`` for IPv6: :func:`endpoint_text`)."""
     remote: str
     """``ip:port`` of the peer's RTP socket (where we sent, or where packets came from)."""
     packets_sent: int
@@ -67,6 +67,21 @@ class StreamQuality:
             return 0.0
         return max(self.packets_lost, 0) * 100.0 / self.packets_expected
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every field in declaration order, then ``loss_pct`` (the per-call
+        quality document mirrored to HEP)."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in STREAM_FIELDS}
+        out["loss_pct"] = round(self.loss_pct, 4)
+        return out
+
+
+def endpoint_text(host: str, port: int) -> str:
+    """``ip:port`` as :class:`StreamQuality` writes addresses (``[v6]:port`` for IPv6)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+STREAM_FIELDS: tuple[str, ...] = tuple(StreamQuality.__dataclass_fields__)
+"""The fields of :class:`StreamQuality`, in declaration order (the media CSV's columns)."""
 
 MOS_STEP = 0.01
 """Resolution of the MOS distribution: one bucket per hundredth."""
