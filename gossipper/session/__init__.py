@@ -141,6 +141,8 @@ class Run:
             )
             rx_env = _rx_env(self.env, rx_injection or {})
         self.traces = _open_traces(plan, stats) if plan.traces else None
+        if self.traces is not None and config.traces.trace_media:
+            stats.media_sinks.append(self.traces.media_stream)
         # Mixed mode: the rx scenario's own -trace_stat/-trace_counts files.
         self.rx_traces = (
             _open_rx_traces(plan, self.rx_stats)
@@ -612,6 +614,7 @@ def _open_rx_traces(plan: RunPlan, layout: RunStats) -> TraceFiles | None:
         trace_screen=False,
         trace_rtt=False,
         trace_error_codes=False,
+        trace_media=False,
     )
     name = plan.rx_scenario.base_name
     if name == plan.scenario.base_name:
