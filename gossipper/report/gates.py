@@ -280,7 +280,11 @@ def summary_metrics(doc: Mapping[str, Any]) -> dict[str, float | None]:
     metrics.update(_latency_metrics("call_length.", doc["latency"]["call_length"]))
     for name, value in doc["counters"].items():
         metrics[f"counter.{name}"] = float(value)
-    metrics.update(_media_metrics(doc.get("media")))
+    media = doc.get("media")
+    if media is not None:
+        # Media-free runs get no media keys (a gate on one fails as "not measured"), so
+        # their metric tables stay as they were.
+        metrics.update(_media_metrics(media))
     return metrics
 
 
@@ -288,9 +292,7 @@ def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _media_metrics(media: Mapping[str, Any] | None) -> dict[str, float | None]:
-    if media is None:
-        return dict.fromkeys(MEDIA_METRICS)
+def _media_metrics(media: Mapping[str, Any]) -> dict[str, float | None]:
     packets = media["packets"]
     received = int(media["streams_received"]) > 0
     metrics: dict[str, float | None] = {"media_streams": float(media["streams"])}

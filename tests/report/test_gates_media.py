@@ -134,3 +134,8 @@ def test_report_command_media_gate_exit_status_and_junit(tmp_path: pathlib.Path)
     failed = [name for name, case in cases.items() if case.find("failure") is not None]
     assert any("media_mos_min>=3.5" in str(name) for name in failed)
     assert not any("media_loss_pct_max" in str(name) for name in failed)
+
+
+def test_media_free_documents_have_no_media_metrics() -> None:
+    assert not any(name.startswith("media_") for name in summary_metrics(clean_doc()))
+    assert set(MEDIA_METRICS) <= set(summary_metrics(media_doc()))
