@@ -451,12 +451,16 @@ class Run:
             result=result, exit_screens=shown_exit, files=tuple(sorted(files)), problems=problems
         )
 
-    def live_summary_document(self, tool_version: str) -> dict[str, Any]:
+    def live_summary_document(
+        self, tool_version: str, snapshot: StatsSnapshot | None = None
+    ) -> dict[str, Any]:
         """The ``-summary_json`` document of the run so far (the HTTP API's statistics):
-        counters now, ``exit_code`` the one the run would exit with now; once the run has
+        counters now (or ``snapshot``, taken by a caller that renders several documents from
+        one instant), ``exit_code`` the one the run would exit with now; once the run has
         ended, the same numbers as :meth:`summary_document`."""
         engine = self.engine
-        snapshot = engine.statistics().snapshot
+        if snapshot is None:
+            snapshot = engine.statistics().snapshot
         return summary_document(
             snapshot,
             target_rate=snapshot.target_rate,
