@@ -8,8 +8,10 @@ from collections.abc import Awaitable, Callable
 import pytest
 import trio
 
-pytest.importorskip("OpenSSL")
-pytest.importorskip("pylibsrtp")
+from tests.media.secure import require
+
+require("OpenSSL")
+require("pylibsrtp")
 
 from gossipper.media.rtp import RtpPacket  # noqa: E402
 from gossipper.media.secure.dtls import (  # noqa: E402

@@ -41,3 +41,26 @@ def test_importing_the_building_blocks_loads_no_optional_package() -> None:
         timeout=120,
     )
     assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+
+
+def test_missing_extra_is_a_one_line_error_naming_the_fix() -> None:
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['pylibsrtp'] = None; "
+            "from gossipper.media.secure.srtp import SrtpError, SrtpSession\n"
+            "try:\n"
+            "    SrtpSession('AES_CM_128_HMAC_SHA1_80', bytes(30), bytes(30))\n"
+            "except SrtpError as error:\n"
+            "    print(error)",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert probe.stdout.strip() == (
+        "SRTP needs pylibsrtp: install gossipper's media-secure extra "
+        "(pip install 'gossipper[media-secure]')"
+    ), probe.stdout + probe.stderr

@@ -6,7 +6,9 @@ import random
 
 import pytest
 
-pytest.importorskip("pylibsrtp")
+from tests.media.secure import require
+
+require("pylibsrtp")
 
 from gossipper.media.rtp import ReceiverReport, RtpPacket, build_compound  # noqa: E402
 from gossipper.media.secure.sdes import SUITES, generate  # noqa: E402
