@@ -208,6 +208,7 @@ class DtlsSrtpEndpoint:
         self._profiles = profiles
         self._now = now or (lambda: datetime.datetime.now(datetime.UTC))
         self._failure: DtlsError | None = None
+        self._connection_after: Any = None  # kept once the handshake is done
         self.retransmissions = 0
         self.datagrams_sent = 0
 
@@ -292,6 +293,7 @@ class DtlsSrtpEndpoint:
                 await flush()
         if deadline.cancelled_caught:
             raise DtlsError(HANDSHAKE_TIMEOUT, f"no DTLS handshake as {role} in {timeout_s:g} s")
+        self._connection_after = connection
         profile = connection.get_selected_srtp_profile().decode("ascii")
         suite_name = SRTP_PROFILES.get(profile)
         if suite_name is None:
@@ -315,3 +317,28 @@ class DtlsSrtpEndpoint:
             remote_key_salt=server_side if self.client else client_side,
             remote_fingerprint=render_fingerprint("sha-256", _der_digest(peer, "sha-256")),
         )
+
+    def handle_record(self, datagram: bytes) -> list[bytes]:
+        """After the handshake: feed a DTLS datagram that still arrives, return what to send.
+
+        The side that sends the last flight (the server in a full handshake) cannot know it
+        arrived; when it was lost, the peer retransmits its own last flight and OpenSSL answers
+        it by resending ours. The media path must pass DTLS records (``is_dtls_record``) here
+        for the life of the stream. Application data and alerts are ignored.
+        """
+        from OpenSSL import SSL
+
+        connection = self._connection_after
+        if connection is None or not is_dtls_record(datagram):
+            return []
+        connection.bio_write(datagram)
+        try:
+            connection.recv(MAX_DATAGRAM)
+        except (SSL.WantReadError, SSL.ZeroReturnError, SSL.Error):
+            pass
+        out: list[bytes] = []
+        while True:
+            try:
+                out.append(connection.bio_read(MAX_DATAGRAM))
+            except SSL.WantReadError:
+                return out

@@ -166,6 +166,42 @@ async def test_lost_first_flight_is_retransmitted() -> None:
 
 
 @_trio
+async def test_lost_last_flight_is_answered_after_the_handshake() -> None:
+    alice, bob = generate_certificate(), generate_certificate()
+    client = DtlsSrtpEndpoint(alice, client=True, remote_fingerprint=bob.fingerprint())
+    server = DtlsSrtpEndpoint(bob, client=False, remote_fingerprint=alice.fingerprint())
+    a, b = await _sockets()
+    sent_by_server: list[bytes] = []
+
+    async def server_send(data: bytes) -> None:
+        sent_by_server.append(data)
+        if len(sent_by_server) == 2:  # the server's last flight (CCS, Finished) is lost
+            return
+        await b.sendto(data, a.getsockname())
+
+    async def server_receive() -> bytes:
+        return (await b.recvfrom(65535))[0]
+
+    results: list[DtlsSrtpKeys] = []
+
+    async def serve_late(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        results.append(await server.handshake(server_send, server_receive))
+        while True:  # what a media path does for the rest of the stream
+            for datagram in server.handle_record(await server_receive()):
+                await server_send(datagram)
+
+    with a, b, trio.fail_after(15):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_late)
+            client_keys = await client.handshake(*_channel(a, b.getsockname()))
+            nursery.cancel_scope.cancel()
+    assert client.retransmissions >= 1
+    assert len(sent_by_server) >= 3
+    assert client_keys.local_key_salt == results[0].remote_key_salt
+    assert server.handle_record(b"\x80not dtls") == []
+
+
+@_trio
 async def test_fingerprint_mismatch_fails_with_the_named_reason() -> None:
     alice, bob, mallory = generate_certificate(), generate_certificate(), generate_certificate()
     client = DtlsSrtpEndpoint(alice, client=True, remote_fingerprint=mallory.fingerprint())
