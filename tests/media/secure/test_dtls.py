@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 import trio
@@ -235,3 +236,28 @@ async def test_silent_peer_times_out_with_the_named_reason() -> None:
         await client.handshake(*_channel(a, b.getsockname()), timeout_s=1.5)
     assert caught.value.reason == HANDSHAKE_TIMEOUT
     assert client.retransmissions >= 1
+
+
+def test_handshake_over_in_memory_datagrams_on_a_virtual_clock() -> None:
+    # How the simulation drives it: no sockets, trio's virtual clock jumping when idle.
+    from trio.testing import MockClock
+
+    alice, bob = generate_certificate(), generate_certificate()
+    client = DtlsSrtpEndpoint(alice, client=True, remote_fingerprint=bob.fingerprint())
+    server = DtlsSrtpEndpoint(bob, client=False, remote_fingerprint=alice.fingerprint())
+    keys: dict[str, DtlsSrtpKeys] = {}
+
+    async def main() -> None:
+        to_server_tx, to_server_rx = trio.open_memory_channel[bytes](16)
+        to_client_tx, to_client_rx = trio.open_memory_channel[bytes](16)
+
+        async def run(name: str, endpoint: DtlsSrtpEndpoint, tx: Any, rx: Any) -> None:
+            keys[name] = await endpoint.handshake(tx.send, rx.receive)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run, "client", client, to_server_tx, to_client_rx)
+            nursery.start_soon(run, "server", server, to_client_tx, to_server_rx)
+
+    trio.run(main, clock=MockClock(autojump_threshold=0))
+    assert keys["client"].local_key_salt == keys["server"].remote_key_salt
+    assert keys["client"].suite == keys["server"].suite
