@@ -211,3 +211,42 @@ def test_unreachable_server_fails_by_timeout_with_the_named_reason() -> None:
             assert client.counters.retransmissions >= 2
 
     trio.run(main)
+
+
+def test_srtp_through_the_relay_both_ways(coturn: tuple[str, int]) -> None:
+    """The pieces composed: SDES keys, SRTP, relayed by coturn over a bound channel."""
+    from gossipper.media.rtp import RtpPacket
+    from gossipper.media.secure.sdes import generate
+    from gossipper.media.secure.srtp import SrtpSession
+
+    rng = random.Random(8656).randbytes
+    ours = generate(1, "AES_CM_128_HMAC_SHA1_80", rng)
+    theirs = generate(1, "AES_CM_128_HMAC_SHA1_80", rng)
+    me = SrtpSession(ours.suite, ours.key_salt, theirs.key_salt)
+    peer_srtp = SrtpSession(theirs.suite, theirs.key_salt, ours.key_salt)
+
+    async def main() -> None:
+        client_sock, peer_sock = await _udp(), await _udp()
+        with client_sock, peer_sock, trio.fail_after(20):
+            client = TurnClient(*_channel(client_sock, coturn), username=USER, password=PASSWORD)
+            relayed = await client.allocate()
+            peer = peer_sock.getsockname()
+            await client.create_permission(peer)
+            await client.channel_bind(peer)
+            for seq in range(1, 11):
+                plain = RtpPacket(0, seq, seq * 160, 0xAB, b"\x7f" * 160).pack()
+                wire = me.protect(plain)
+                assert wire is not None
+                await client.send_to(peer, wire)
+                data, source = await peer_sock.recvfrom(2048)
+                assert source == relayed and peer_srtp.unprotect(data) == plain
+                answer = peer_srtp.protect(RtpPacket(0, seq, seq * 160, 0xCD, b"ok").pack())
+                assert answer is not None
+                await peer_sock.sendto(answer, relayed)
+                sender, relayed_back = await client.receive()
+                assert sender == peer and me.unprotect(relayed_back) is not None
+            await client.refresh(0)
+            assert me.counters.failures == {} and peer_srtp.counters.failures == {}
+            assert me.counters.unprotected == 10 and peer_srtp.counters.unprotected == 10
+
+    trio.run(main)
