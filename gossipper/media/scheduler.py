@@ -492,11 +492,13 @@ class MediaScheduler:
         ssrc: int,
         first_seq: int,
         first_timestamp: int,
+        start_delay_s: float = 0.0,
     ) -> RtpStream:
         """Stream ``payloads`` (one per frame) ``loops`` times (SIPp: -1 forever, 0/1 once).
 
-        The first packet goes on the next tick and has the marker bit. An empty payload list
-        makes a stream that sends only the DTMF events queued with ``send_dtmf``.
+        The first packet goes on the first tick after ``start_delay_s`` from now and has the
+        marker bit (a sender of many streams spreads their phases with the delay). An empty
+        payload list makes a stream that sends only the DTMF events queued with ``send_dtmf``.
         """
         if not 0 <= payload_type <= 127:
             raise ValueError(f"payload type {payload_type} is outside 0..127")
@@ -516,7 +518,7 @@ class MediaScheduler:
             first_seq=first_seq,
             first_timestamp=first_timestamp,
         )
-        stream._anchor_s = self._first_tick_time(trio.current_time())
+        stream._anchor_s = self._first_tick_time(trio.current_time() + max(start_delay_s, 0.0))
         self._active += 1
         if stream._total_slots == 0:
             stream._finish()
