@@ -316,8 +316,36 @@ class RtpStream(StreamHandle):
 
     def _serve(self, horizon_s: float, now: float) -> None:
         interval = self._interval_s
-        due = self._anchor_s + self._slot * interval
+        slot = self._slot
+        due = self._anchor_s + slot * interval
         if due >= horizon_s:
+            return
+        if (
+            due + interval >= horizon_s
+            and not self._dtmf
+            and not self._dtmf_digits
+            and (self._total_slots < 0 or slot + 1 < self._total_slots)
+        ):
+            # The hot path, nearly every packet of every stream: one audio frame due now.
+            payloads = self._payloads
+            b1 = self._b1
+            if self._marker_next:
+                b1 |= 0x80
+                self._marker_next = False
+            payload = payloads[slot % len(payloads)]
+            packet = (
+                _RTP_HEADER.pack(
+                    0x80,
+                    b1,
+                    self._seq,
+                    (self._ts0 + slot * self._spf + self._ts_extra) & 0xFFFFFFFF,
+                    self._ssrc,
+                )
+                + payload
+            )
+            self._seq = (self._seq + 1) & 0xFFFF
+            self._slot = slot + 1
+            self._transmit(packet, len(payload), due, now)
             return
         overdue = int((horizon_s - due) / interval)
         if due + overdue * interval < horizon_s:
@@ -602,13 +630,29 @@ class MediaScheduler:
         batch.sort(key=_order_key)
         self._next_tick = current + 1
         self.ticks_served += 1
-        horizon = current * self.tick_s + TICK_PHASE_S + self.tick_s / 2
+        tick_s = self.tick_s
+        horizon = current * tick_s + TICK_PHASE_S + tick_s / 2
+        next_tick = current + 1
+        floor = math.floor
         for stream in batch:
             stream._in_wheel = False
             if stream.done or stream._paused:
                 continue
             stream._serve(horizon, now)
-            self._schedule(stream)
+            # _schedule inlined: this loop runs once per packet sent. (The run loop is awake,
+            # so there is nobody to wake.)
+            due = stream._next_due_s()
+            if due is None:
+                continue
+            tick = floor((due - TICK_PHASE_S) / tick_s + 0.5)
+            if tick < next_tick:
+                tick = next_tick
+            bucket = wheel.get(tick)
+            if bucket is None:
+                wheel[tick] = [stream]
+            else:
+                bucket.append(stream)
+            stream._in_wheel = True
 
     def _schedule(self, stream: StreamHandle) -> None:
         if stream._in_wheel:
