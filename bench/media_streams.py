@@ -26,6 +26,8 @@ The senders:
              answers with an SDP whose m=audio port is the receiver's. (3.6.1 sends every
              stream from its one media socket, with its rtp_stream threads, -rtp_threadtasks
              streams each.)
+  gossipper-sip  (optional) gossipper as that uac, with the same scenario and SIPp uas: its
+             rtp_stream action on the media scheduler (needs the per-call media of issue 17).
 
 Both send the same raw PCMU file (a 425 Hz tone), looped. Streams are keyed by SSRC (SIPp's
 streams share one source port).
@@ -311,7 +313,7 @@ def run_step(
     step_dir.mkdir()
     port = benchlib.free_udp_port()
     # Every stream is running this long after the first packet (SIPp: N calls at --call-rate).
-    ramp_s = streams / args.call_rate if tool == "sipp" else FRAME_S
+    ramp_s = FRAME_S if tool == "gossipper" else streams / args.call_rate
     warmup_s = ramp_s + args.warmup
     total_s = warmup_s + args.window + 3.0
     result_file = step_dir / "receiver.json"
@@ -384,30 +386,31 @@ def run_step(
             step_dir,
         )
         benchlib.wait_for_udp_listener(uas_port, uas)
-        sender = benchlib.Child(
-            "sipp-uac",
-            [
-                sipp,
-                f"{benchlib.LOOPBACK}:{uas_port}",
-                "-sf",
-                "uac.xml",
-                "-p",
-                str(benchlib.free_udp_port()),
-                "-mp",
-                str(benchlib.free_udp_port()),
-                *common,
-                "-m",
-                str(streams),
-                "-l",
-                str(streams),
-                "-r",
-                str(args.call_rate),
-                "-buff_size",
-                "4194304",
-                "-trace_err",
-            ],
-            step_dir,
-        )
+        uac_args = [
+            f"{benchlib.LOOPBACK}:{uas_port}",
+            "-sf",
+            "uac.xml",
+            "-p",
+            str(benchlib.free_udp_port()),
+            "-mp",
+            str(benchlib.free_udp_port()),
+            *common,
+            "-m",
+            str(streams),
+            "-l",
+            str(streams),
+            "-r",
+            str(args.call_rate),
+            "-buff_size",
+            "4194304",
+            "-trace_err",
+        ]
+        if tool == "sipp":
+            sender = benchlib.Child("sipp-uac", [sipp, *uac_args], step_dir)
+        else:  # gossipper-sip: the same scenario, rtp_stream run by gossipper's call media
+            sender = benchlib.Child(
+                "gossipper-uac", benchlib.gossipper_command(*uac_args), step_dir
+            )
         senders = [uas, sender]
     # CPU of the sender over the receiver's window (it starts at the first packet + warmup).
     deadline = time.monotonic() + 30
@@ -532,7 +535,9 @@ def main(argv: list[str] | None = None) -> int:
         receive(ns.port, ns.warmup, ns.window, ns.out)
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tools", default="gossipper,sipp", help="comma list: gossipper,sipp")
+    parser.add_argument(
+        "--tools", default="gossipper,sipp", help="comma list: gossipper, gossipper-sip, sipp"
+    )
     parser.add_argument("--counts", help="comma list of stream counts to climb")
     parser.add_argument("--window", type=float, help="measured seconds per step (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds after all started")
