@@ -90,7 +90,8 @@ def receive(port: int, warmup_s: float, window_s: float, out: pathlib.Path) -> N
     unpack_header = struct.Struct("!4xII").unpack_from
     cmsg_space = socket.CMSG_SPACE(_TIMESPEC.size)
     first: float | None = None
-    end = math.inf
+    start = end = math.inf
+    drops_at_start: int | None = None
     while True:
         try:
             data, ancillary, _, _ = sock.recvmsg(2048, cmsg_space)
@@ -109,16 +110,19 @@ def receive(port: int, warmup_s: float, window_s: float, out: pathlib.Path) -> N
         append((arrived, ssrc, timestamp))
         if first is None:
             first = arrived
-            end = first + warmup_s + window_s
+            start = first + warmup_s
+            end = start + window_s
             print("first", flush=True)
         elif arrived > end:
             break
+        elif drops_at_start is None and arrived >= start:
+            drops_at_start = benchlib.udp_socket_drops({port}).get(port, 0)
+    # Datagrams the kernel dropped at our socket during the window were sent: they must not
+    # count against the sender; a step with receiver drops is reported as unmeasured.
+    drops = benchlib.udp_socket_drops({port}).get(port, 0) - (drops_at_start or 0)
     assert first is not None
-    start = first + warmup_s
     figures = analyse(arrivals, start, end)
-    # Datagrams the kernel dropped at our socket were sent: they must not count against the
-    # sender; a step with receiver drops is reported as unmeasured.
-    figures["receiver_drops"] = benchlib.udp_socket_drops({port}).get(port, 0)
+    figures["receiver_drops"] = drops
     out.write_text(json.dumps(figures))
 
 
@@ -482,7 +486,7 @@ def climb(
             step = run_step(tool, count, args, work, tone)
             print(_line(step) + " (retry)", flush=True)
             steps.append(step)
-        if not step.passed:
+        if not step.passed and not args.all_counts:
             break
     return steps
 
@@ -502,14 +506,17 @@ def _line(step: Step) -> str:
 def summarise(results: dict[str, list[Step]]) -> dict[str, object]:
     best: dict[str, object] = {}
     for tool, steps in results.items():
-        passing = [s for s in steps if s.passed]
-        top = max(passing, key=lambda s: s.streams) if passing else None
+        # The largest N such that every count up to it passed (a retry that passed counts).
+        top: Step | None = None
+        for count in sorted({s.streams for s in steps}):
+            passed = [s for s in steps if s.streams == count and s.passed]
+            if not passed:
+                break
+            top = passed[-1]
         best[tool] = {
             "max_streams": top.streams if top else 0,
             "cpu_ms_per_stream_s": top.cpu_ms_per_stream_s if top else None,
-            "ladder_exhausted": bool(top)
-            and top.streams == max(s.streams for s in steps)
-            and all(s.passed for s in steps[-1:]),
+            "ladder_exhausted": top is not None and top.streams == max(s.streams for s in steps),
         }
     if "gossipper" in best and "sipp" in best:
         g, s = best["gossipper"], best["sipp"]
@@ -544,6 +551,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--call-rate", type=float, default=200.0, help="SIPp calls/s to ramp")
     parser.add_argument("--quick", action="store_true", help="4 s windows, short ladder")
     parser.add_argument("--no-retry", dest="retry", action="store_false")
+    parser.add_argument(
+        "--all-counts",
+        action="store_true",
+        help="run every count even after a failing step (a noisy machine fails early)",
+    )
     parser.add_argument("--json", type=pathlib.Path, help="write the results here")
     benchlib.add_source_options(parser)
     args = parser.parse_args(argv)

@@ -378,3 +378,21 @@ def test_output_does_not_depend_on_the_order_trio_runs_tasks_of_one_instant_in()
     assert len(first) > 20 * 20
     for seed in (2, 3, 4):
         assert once(seed) == first
+
+
+def test_dtmf_queued_at_the_end_of_a_file_is_sent_before_the_stream_is_done() -> None:
+    send = Recorder()
+
+    async def body(scheduler: MediaScheduler, clock: trio.testing.MockClock) -> None:
+        handle = start(scheduler, send, loops=1)  # frames at 0, 20, 40 ms
+        await trio.sleep(0.035)
+        handle.send_dtmf("9", duration_ms=40)
+        await handle.wait_done()
+        assert scheduler.active_streams == 0
+
+    run_with(body)
+    packets = send.packets()
+    # Audio slots 0 and 1, then the event takes slots 2..5 (no audio after the file's end).
+    assert [p.payload_type for p in packets] == [0, 0, 101, 101, 101, 101]
+    assert [p.sequence for p in packets] == list(range(100, 106))
+    assert parse_telephone_event(packets[-1].payload).end
