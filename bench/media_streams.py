@@ -12,7 +12,8 @@ each), every step starts a receiver process and one sender, and measures on the 
     arrived more than 1 s before the window's end.
   * CPU per stream: the sender's user+system CPU over the window (from /proc/PID/stat; with
     SIPp the uac only: its uas handles the 3 SIP messages of each call), divided by N and by
-    the window: ms of CPU per stream per second (10 = 1 % of a core).
+    the window: ms of CPU per stream per second (10 = 1 % of a core); and the same CPU per
+    packet received in the window (a sender that skips frames sends fewer packets).
 
 A step passes with under 1 % late packets and no stream stopped. Each tool climbs the --counts
 ladder until its first failing step (retried once); the largest passing N is reported with its
@@ -305,6 +306,7 @@ class Step:
     median_interval_ms: float
     stopped_streams: int
     cpu_ms_per_stream_s: float | None
+    cpu_us_per_packet: float | None
     other_busy_cores: float
     receiver_drops: int = 0
     note: str = ""
@@ -446,9 +448,12 @@ def run_step(
             "median_interval_ms": 0.0,
         }
         note = "receiver wrote nothing: " + receiver.tail(300) + sender.tail(300)
-    cpu_ms = None
+    cpu_ms = cpu_us = None
     if cpu_before is not None and cpu_after is not None:
         cpu_ms = 1000.0 * (cpu_after - cpu_before) / streams / args.window
+        # Per packet received in the window: a sender that skips frames sends fewer packets.
+        if figures["packets"]:
+            cpu_us = 1e6 * (cpu_after - cpu_before) / int(figures["packets"])
     stopped = int(figures["stopped_streams"]) + max(0, streams - int(figures["streams_seen"]))
     late_percent = float(figures["late_percent"])
     receiver_drops = int(figures.get("receiver_drops", 0))
@@ -468,6 +473,7 @@ def run_step(
         median_interval_ms=float(figures["median_interval_ms"]),
         stopped_streams=stopped,
         cpu_ms_per_stream_s=None if cpu_ms is None else round(cpu_ms, 4),
+        cpu_us_per_packet=None if cpu_us is None else round(cpu_us, 2),
         other_busy_cores=round(other, 2),
         receiver_drops=receiver_drops,
         note=note,
@@ -499,7 +505,8 @@ def _line(step: Step) -> str:
         f" packets={step.packets:7} late={step.late_percent:6.2f}% (worst {step.worst_late_ms:.1f}"
         f" ms, missing {step.missing}) interval={step.median_interval_ms:.3f} ms"
         f" stopped={step.stopped_streams}"
-        f" cpu={cpu} ms/stream/s other_busy={step.other_busy_cores} cores {step.note}"
+        f" cpu={cpu} ms/stream/s ({step.cpu_us_per_packet} us/packet)"
+        f" other_busy={step.other_busy_cores} cores {step.note}"
     )
 
 
