@@ -2143,7 +2143,8 @@ _RTP_SEND_NOTES = (
     "At the end one line sums up: streams, packets and payload octets sent, packets sent more"
     " than 10 ms late (with frames skipped after a stall) as a percentage, packets refused by"
     " a full socket buffer, send errors, and the CPU used. Exit status: 0 when packets were"
-    " sent; 1 for a bad option or when every send failed; 254 when a socket cannot be bound."
+    " sent; 1 for a bad option or when every send failed; 254 when a socket cannot be bound;"
+    " 255 for an unreadable media file."
 )
 
 
