@@ -69,6 +69,9 @@ LAST_DEFAULT_PORT = 5119
 
 
 _MAX_CACHED_FLOWS = 4096
+_DRAIN_BATCHES_MAX = 8
+"""Receive batches the pacing task takes before starting calls; still more waiting means
+the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload")."""
 
 
 class QuitState(enum.Enum):
@@ -193,6 +196,14 @@ class Engine(CallHost):
         self._settle = settle
         self._on_dump = on_dump
         self._timer_resolution_s = timer_resolution_s
+        # Real runs (not the simulation, whose virtual time never lags): the overload guard's
+        # tick. The pacing task starts at most two ticks' worth of calls per run (the tick's
+        # own plus one tick's worth of overdue ones) and only once the socket is drained; the
+        # timer task handles received datagrams before firing overdue timers.
+        self._overload_tick_s = timer_resolution_s if settle is None else 0.0
+        self._pacing_held_back = False
+        if self._overload_tick_s > 0:
+            timers.before_late = self._drain_receive
         self._global_variables = scenario.new_global_variables()
         self._call_ids = CallIdFormat(
             config.identity.call_id_type,
@@ -1464,7 +1475,10 @@ class Engine(CallHost):
                 due = self._start_due_calls(now)
                 if self._quit_state is not QuitState.RUNNING:
                     return
-                if due > 0:
+                if self._pacing_held_back:
+                    # Held back by the overload guard: try again at the next tick.
+                    deadline = min(deadline, now + self._overload_tick_s)
+                elif due > 0:
                     # Open-call limit hit: the due calls start as soon as a call ends.
                     self._pacing_waits_for_calls = True
                 else:
@@ -1472,21 +1486,69 @@ class Engine(CallHost):
             await self._pacing.park(deadline)
 
     def _start_due_calls(self, now: float) -> int:
-        """Start the calls due by ``now`` that the limits allow; returns how many are left."""
+        """Start the calls due by ``now`` that the limits allow; returns how many are left.
+
+        ``_pacing_held_back`` tells whether the overload guard (not ``-l`` or ``-m``) kept
+        some of them for a later tick.
+        """
         state = self._rate_state
         due = state.calls_due(now)
+        self._pacing_held_back = False
+        if due <= 0:
+            return 0
         watchdog = self._watchdog
-        if due > 0 and watchdog is not None and watchdog.overloaded(trio.current_time()):
+        if watchdog is not None and watchdog.overloaded(trio.current_time()):
             # The event loop lags (gossipper.engine.watchdog): new calls are skipped and
             # counted, not started late in a burst, so the running calls get the CPU first.
             state.started_since_change += due
             self.stats.calls_skipped_overload += due
             return 0
-        while due > 0 and self._can_start_call():
+        allowed = due
+        tick_s = self._overload_tick_s
+        if tick_s > 0:
+            # Running calls first: what they were sent is handled before any new call starts,
+            # and after a stall the overdue calls come at most a tick's worth per tick.
+            if not self._drain_receive():
+                allowed = 0
+            else:
+                allowed = min(due, 2 * state.calls_per_tick(tick_s))
+        while allowed > 0 and self._can_start_call():
             self._start_outgoing_call()
             state.started_since_change += 1
             due -= 1
+            allowed -= 1
+        if due > 0 and allowed == 0 and self._quit_state is QuitState.RUNNING:
+            self._pacing_held_back = True
+            self.stats.calls_delayed_overload += state.count_late(due)
         return due
+
+    def _drain_receive(self) -> bool:
+        """Handle the datagrams already waiting on the run's sockets, now (real runs).
+
+        False when the socket still holds more after _DRAIN_BATCHES_MAX batches: the process
+        is behind its peer. Calls with sockets of their own (``-t un``) and stream transports
+        are left to their receive loops.
+        """
+        main = self._main_transport
+        if main is None:
+            return True
+        per_ip = self._per_ip
+        transports = per_ip.transports if per_ip is not None else [main]
+        dispatch = self._dispatch
+        drained = True
+        for transport in transports:
+            for _ in range(_DRAIN_BATCHES_MAX):
+                try:
+                    batch = transport.receive_nowait()
+                except (trio.ClosedResourceError, OSError):
+                    break
+                if not batch:
+                    break
+                for data, source in batch:
+                    dispatch(data, source, transport)
+            else:
+                drained = False
+        return drained
 
     def _apply_ramp_step(self, step_time: float) -> None:
         """-rate_increase: one step at ``step_time``; -rate_max ends the ramp (SIPp docs)."""

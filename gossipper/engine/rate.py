@@ -21,6 +21,8 @@ class RateState:
     changed_at_s: float
     """Monotonic time of the last rate change."""
     started_since_change: int = 0
+    counted_late: int = 0
+    """Calls since the change already counted as started late (see ``count_late``)."""
 
     def calls_due(self, now_s: float) -> int:
         """Calls that should be started now to be on schedule (never negative)."""
@@ -39,6 +41,19 @@ class RateState:
         self.rate = max(0.0, rate)
         self.changed_at_s = now_s
         self.started_since_change = 0
+        self.counted_late = 0
+
+    def calls_per_tick(self, tick_s: float) -> int:
+        """A tick's worth of calls at the current rate (at least 1)."""
+        return max(1, math.ceil(self.rate * tick_s / self.period_s - 1e-9))
+
+    def count_late(self, left: int) -> int:
+        """``left`` due calls were held back in this run: how many of them were not counted
+        as late before (each held-back call is counted once, however many runs it waits)."""
+        expected = self.started_since_change + left
+        first = max(self.counted_late, self.started_since_change)
+        self.counted_late = max(self.counted_late, expected)
+        return max(0, expected - first)
 
 
 def default_open_call_limit(
