@@ -540,6 +540,7 @@ def summarise_trace(ladders: dict[str, Ladder]) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global BUFF_SIZE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer steps, no bisection")
     parser.add_argument("--rates", help="comma-separated rates in calls/s")
@@ -564,7 +565,6 @@ def main(argv: list[str] | None = None) -> int:
 
     install_cleanup()
     sipp_binary()
-    global BUFF_SIZE
     BUFF_SIZE = args.buff_size
     if args.rates:
         rates = [int(rate) for rate in args.rates.split(",") if rate.strip()]
