@@ -7,8 +7,8 @@ run passes when:
 
 - both processes finish by themselves (no kill), gossipper with every call accounted for: the
   -m calls all created, each successful or failed, none left open;
-- the successful call rate (successful calls / the uac's wall time) is at least 90 % of the
-  clean ceiling;
+- the successful call rate (successful calls / the uac's wall time, start-up included) is at
+  least 90 % of the one the clean ceiling step achieved;
 - there is no retransmission storm: retransmissions on both sides under 1 % of the calls.
 
 The summary's ``delayed_overload`` (calls started later than due because the process was
@@ -241,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gossipper source: {source}; -buff_size {args.buff_size} for both;"
               f" nice {args.nice}; pinned {args.pin}", flush=True)  # fmt: skip
         ceiling = args.ceiling
+        # The successful call rate the clean ceiling step achieved (start-up included): what
+        # an overload run is compared with. With --ceiling, the nominal rate.
+        achieved_ceiling = float(ceiling or 0)
         ladder: list[Run] = []
         if ceiling is None:
             print("ladder (a failing step is retried once)")
@@ -257,7 +260,11 @@ def main(argv: list[str] | None = None) -> int:
                 if not run.clean:
                     break
                 ceiling = rate
-        print(f"clean ceiling: {ceiling} calls/s")
+                achieved_ceiling = run.successful_cps
+        print(
+            f"clean ceiling: {ceiling} calls/s"
+            f" (its step: {achieved_ceiling:.0f} successful calls per second of wall time)"
+        )
         overload: list[dict[str, object]] = []
         for factor in (float(f) for f in args.factors.split(",")):
             rate = round(ceiling * factor)
@@ -265,15 +272,20 @@ def main(argv: list[str] | None = None) -> int:
             finished = not run.killed and run.uac_exit in (0, 1)
             accounted = run.total == run.calls and run.successful + run.failed == run.calls
             storm = max(run.retransmissions_uac, run.retransmissions_uas) > 0.01 * run.calls
-            share = run.successful_cps / ceiling if ceiling else 0.0
+            share = run.successful_cps / achieved_ceiling if achieved_ceiling else 0.0
             ok = finished and accounted and not storm and share >= 0.9
             _print(run, "PASS" if ok else "FAIL")
             print(
-                f"         {factor:g} x ceiling: successful rate {share:.2f} x ceiling,"
+                f"         {factor:g} x ceiling: successful rate {share:.2f} x the ceiling step's,"
                 f" finished {finished}, accounted {accounted}, storm {storm}"
             )
             overload.append({"factor": factor, "pass": ok, "share": share, **asdict(run)})
-        results.update(ceiling_cps=ceiling, ladder=[asdict(r) for r in ladder], overload=overload)
+        results.update(
+            ceiling_cps=ceiling,
+            ceiling_successful_cps=achieved_ceiling,
+            ladder=[asdict(r) for r in ladder],
+            overload=overload,
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if args.json:

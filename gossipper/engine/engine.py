@@ -46,7 +46,7 @@ from gossipper.engine.threepcc import (
     command_call_id,
     is_abort_command,
 )
-from gossipper.engine.timers import Parker, TimerQueue
+from gossipper.engine.timers import Parker, TimerQueue, sleep_until
 from gossipper.engine.watchdog import Watchdog
 from gossipper.errors import BindError, ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import (
@@ -760,7 +760,7 @@ class Engine(CallHost):
                 return
             for data, source in batch:
                 dispatch(data, source, transport)
-            await trio.sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
+            await sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
 
     def _count_malformed(self) -> None:
         self._malformed_messages += 1
