@@ -69,9 +69,13 @@ LAST_DEFAULT_PORT = 5119
 
 
 _MAX_CACHED_FLOWS = 4096
-_DRAIN_BATCHES_MAX = 8
-"""Receive batches the pacing task takes before starting calls; still more waiting means
-the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload")."""
+_PACING_GAP_MAX_S = 0.010
+"""The longest gap between two pacing runs taken as the loop's usual pace: after a longer
+one (a stall) the calls due meanwhile are overdue, and start a tick's worth per run."""
+_DRAIN_DATAGRAMS_MAX = 1024
+"""Datagrams the pacing task handles before starting calls; that many waiting at once means
+the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload").
+(Not "the socket is never empty": a fast peer answers each reply within microseconds.)"""
 
 
 class QuitState(enum.Enum):
@@ -202,6 +206,7 @@ class Engine(CallHost):
         # timer task handles received datagrams before firing overdue timers.
         self._overload_tick_s = timer_resolution_s if settle is None else 0.0
         self._pacing_held_back = False
+        self._pacing_ran_at_s = 0.0
         if self._overload_tick_s > 0:
             timers.before_late = self._drain_receive
         self._global_variables = scenario.new_global_variables()
@@ -471,6 +476,7 @@ class Engine(CallHost):
                 await trio.sleep(config.timers.sleep_s)
             self._start_s = trio.current_time()
             self._rate_state.changed_at_s = self._start_s
+            self._pacing_ran_at_s = self._start_s
             if config.timers.timeout_s > 0:
                 nursery.start_soon(self._global_timeout, config.timers.timeout_s)
             if config.process.watchdog_interval_s > 0:
@@ -1511,7 +1517,11 @@ class Engine(CallHost):
             if not self._drain_receive():
                 allowed = 0
             else:
-                allowed = min(due, 2 * state.calls_per_tick(tick_s))
+                # What a loop running at its usual pace (passes up to _PACING_GAP_MAX_S apart)
+                # starts now, plus one tick's worth of the overdue calls.
+                gap_s = min(max(now - self._pacing_ran_at_s, 0.0), _PACING_GAP_MAX_S)
+                allowed = min(due, state.calls_per_tick(gap_s) + state.calls_per_tick(tick_s))
+            self._pacing_ran_at_s = now
         while allowed > 0 and self._can_start_call():
             self._start_outgoing_call()
             state.started_since_change += 1
@@ -1519,15 +1529,18 @@ class Engine(CallHost):
             allowed -= 1
         if due > 0 and allowed == 0 and self._quit_state is QuitState.RUNNING:
             self._pacing_held_back = True
-            self.stats.calls_delayed_overload += state.count_late(due)
+            # The schedule runs on past -m: only calls that will exist are counted.
+            max_calls = self._config.load.max_calls
+            late = due if max_calls is None else min(due, max_calls - self._call_counter)
+            self.stats.calls_delayed_overload += state.count_late(late)
         return due
 
     def _drain_receive(self) -> bool:
         """Handle the datagrams already waiting on the run's sockets, now (real runs).
 
-        False when the socket still holds more after _DRAIN_BATCHES_MAX batches: the process
-        is behind its peer. Calls with sockets of their own (``-t un``) and stream transports
-        are left to their receive loops.
+        False when a socket held _DRAIN_DATAGRAMS_MAX or more: the process is behind its
+        peer (what is left waits for the receive loop). Calls with sockets of their own
+        (``-t un``) and stream transports are left to their receive loops.
         """
         main = self._main_transport
         if main is None:
@@ -1535,20 +1548,22 @@ class Engine(CallHost):
         per_ip = self._per_ip
         transports = per_ip.transports if per_ip is not None else [main]
         dispatch = self._dispatch
-        drained = True
+        behind = False
         for transport in transports:
-            for _ in range(_DRAIN_BATCHES_MAX):
+            taken = 0
+            while taken < _DRAIN_DATAGRAMS_MAX:
                 try:
                     batch = transport.receive_nowait()
                 except (trio.ClosedResourceError, OSError):
                     break
                 if not batch:
                     break
+                taken += len(batch)
                 for data, source in batch:
                     dispatch(data, source, transport)
-            else:
-                drained = False
-        return drained
+            if taken >= _DRAIN_DATAGRAMS_MAX:
+                behind = True
+        return not behind
 
     def _apply_ramp_step(self, step_time: float) -> None:
         """-rate_increase: one step at ``step_time``; -rate_max ends the ramp (SIPp docs)."""

@@ -44,7 +44,7 @@ class RateState:
         self.counted_late = 0
 
     def calls_per_tick(self, tick_s: float) -> int:
-        """A tick's worth of calls at the current rate (at least 1)."""
+        """``tick_s`` worth of calls at the current rate (at least 1)."""
         return max(1, math.ceil(self.rate * tick_s / self.period_s - 1e-9))
 
     def count_late(self, left: int) -> int:
