@@ -1507,7 +1507,10 @@ class Engine(CallHost):
             # The event loop lags (gossipper.engine.watchdog): new calls are skipped and
             # counted, not started late in a burst, so the running calls get the CPU first.
             state.started_since_change += due
-            self.stats.calls_skipped_overload += due
+            # The schedule runs on past -m: only calls that would have existed are counted.
+            max_calls = self._config.load.max_calls
+            skipped = due if max_calls is None else min(due, max_calls - self._call_counter)
+            self.stats.calls_skipped_overload += max(0, skipped)
             return 0
         allowed = due
         tick_s = self._overload_tick_s
@@ -1532,7 +1535,7 @@ class Engine(CallHost):
             # The schedule runs on past -m: only calls that will exist are counted.
             max_calls = self._config.load.max_calls
             late = due if max_calls is None else min(due, max_calls - self._call_counter)
-            self.stats.calls_delayed_overload += state.count_late(late)
+            self.stats.calls_delayed_overload += state.count_late(max(0, late))
         return due
 
     def _drain_receive(self) -> bool:
