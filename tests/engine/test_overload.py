@@ -27,6 +27,7 @@ from gossipper.engine import EngineResult
 from gossipper.interfaces import Address, Datagram
 from gossipper.session import RunPlan, open_run
 from gossipper.sim import SimWallClock
+from gossipper.stats.summary import build_summary_json
 from tests.engine._harness import builtin
 
 LOCAL: Address = ("127.0.0.1", 5061)
@@ -212,6 +213,12 @@ def test_after_a_stall_overdue_calls_start_a_tick_at_a_time_and_are_counted() ->
     # backlog was made up (one extra call per tick).
     assert 570 <= c.calls_delayed_overload <= 601
     assert c.calls_skipped_overload == 0
+    doc = build_summary_json(
+        result.snapshot, tool_version="t", start_wall=0.0, finish_wall=2.0, target_rate=1000,
+        scenario_name="uac", exit_code=0,
+    )  # fmt: skip
+    assert doc["calls"]["delayed_overload"] == c.calls_delayed_overload
+    assert "skipped_overload" not in doc["calls"]
     # The backlog was made up at twice the rate within about 0.3 s: the 1,500th call, due at
     # 1.5 s, started on time.
     assert peer.new_calls_at[-1] < 1.5 + 0.01
