@@ -52,6 +52,7 @@ from gossipper.errors import BindError, ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import (
     Address,
     ChannelLayer,
+    Datagram,
     DatagramTransport,
     Flow,
     Tracer,
@@ -72,6 +73,10 @@ _MAX_CACHED_FLOWS = 4096
 _PACING_GAP_MAX_S = 0.010
 """The longest gap between two pacing runs taken as the loop's usual pace: after a longer
 one (a stall) the calls due meanwhile are overdue, and start a tick's worth per run."""
+_SHED_BATCH = 256
+"""A receive batch this long (transport.udp's RECEIVE_BATCH_MAX) left more in the socket: a
+server that is this far behind drops the requests of new calls in it (their senders
+retransmit them) and serves the calls it has (docs/performance.md, "Overload")."""
 _DRAIN_DATAGRAMS_MAX = 1024
 """Datagrams the pacing task handles before starting calls; that many waiting at once means
 the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload").
@@ -207,6 +212,7 @@ class Engine(CallHost):
         self._overload_tick_s = timer_resolution_s if settle is None else 0.0
         self._pacing_held_back = False
         self._pacing_ran_at_s = 0.0
+        self._shedding = False
         if self._overload_tick_s > 0:
             timers.before_late = self._drain_receive
         self._global_variables = scenario.new_global_variables()
@@ -764,9 +770,17 @@ class Engine(CallHost):
                     batch = await transport.receive_batch()
             except (trio.ClosedResourceError, OSError):
                 return
-            for data, source in batch:
-                dispatch(data, source, transport)
+            self._dispatch_batch(batch, transport)
             await sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
+
+    def _dispatch_batch(self, batch: list[Datagram], transport: DatagramTransport) -> None:
+        """Dispatch a batch from a real socket; a full one means the server is behind (see
+        _SHED_BATCH): the requests of new calls in it are dropped and counted."""
+        dispatch = self._dispatch
+        self._shedding = len(batch) >= _SHED_BATCH and self._accepts_calls
+        for data, source in batch:
+            dispatch(data, source, transport)
+        self._shedding = False
 
     def _count_malformed(self) -> None:
         self._malformed_messages += 1
@@ -827,6 +841,11 @@ class Engine(CallHost):
             self.dead_call_message(data, flow)
             return
         if self._accepts_calls:
+            if self._shedding and message.is_request and message.method != "ACK":
+                # Behind (a full receive batch): the calls already running come first; the
+                # peer retransmits this request, and it starts a call once we caught up.
+                self.stats.calls_skipped_overload += 1
+                return
             if self._quit_state is QuitState.RUNNING:
                 self._start_incoming_call(call_id, flow).deliver(message)
                 return
@@ -1550,7 +1569,6 @@ class Engine(CallHost):
             return True
         per_ip = self._per_ip
         transports = per_ip.transports if per_ip is not None else [main]
-        dispatch = self._dispatch
         behind = False
         for transport in transports:
             taken = 0
@@ -1562,8 +1580,7 @@ class Engine(CallHost):
                 if not batch:
                     break
                 taken += len(batch)
-                for data, source in batch:
-                    dispatch(data, source, transport)
+                self._dispatch_batch(batch, transport)
             if taken >= _DRAIN_DATAGRAMS_MAX:
                 behind = True
         return not behind

@@ -248,3 +248,57 @@ def test_no_new_call_starts_while_received_datagrams_wait() -> None:
     assert c.out_of_call_msgs == 3000
     assert peer.waiting_at_new_call and set(peer.waiting_at_new_call) == {0}
     assert c.calls_delayed_overload > 0
+
+
+def _invite(n: int) -> bytes:
+    return (
+        f"INVITE sip:service@{PEER[0]}:{PEER[1]} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {LOCAL[0]}:{LOCAL[1]};branch=z9hG4bK-{n}\r\n"
+        f"From: sipp <sip:sipp@{LOCAL[0]}:{LOCAL[1]}>;tag={n}\r\n"
+        f"To: <sip:service@{PEER[0]}:{PEER[1]}>\r\n"
+        f"Call-ID: call-{n}\r\nCSeq: 1 INVITE\r\n"
+        f"Contact: <sip:sipp@{LOCAL[0]}:{LOCAL[1]}>\r\nMax-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def test_a_server_behind_drops_new_calls_until_it_caught_up() -> None:
+    """600 INVITEs wait at once: the two full receive batches (2 x 256) are a backlog, so
+    their INVITEs are dropped and counted; the rest start calls. Their retransmissions, which
+    arrive spread out, start the other 512 calls: nothing is lost, only delayed."""
+    peer = Peer(latency_s=0.0)  # records what the server sends; the test plays the client
+    seen: dict[str, int] = {}
+
+    async def main() -> None:
+        plan = RunPlan(
+            scenario=builtin("uas"),
+            config=RunConfig(local_ip=PEER[0], local_port=PEER[1], nostdin=True),
+            transports=PeerFactory(peer),  # type: ignore[arg-type]
+            wall_clock=SimWallClock(1_800_000_000.0),
+            local_ip=PEER[0],
+            bind_host=PEER[0],
+            remote=None,
+            pid=2,
+            seed=2,
+            traces=False,
+            timer_resolution_s=0.001,
+        )
+        async with open_run(plan) as run, trio.open_nursery() as nursery:
+            engine = run.engine
+            nursery.start_soon(run.run)
+            await trio.sleep(0.01)
+            for n in range(600):
+                peer.queue(trio.current_time(), _invite(n))
+            await trio.sleep(0.1)
+            stats = engine.statistics()
+            seen["created_at_once"] = stats.calls_started
+            seen["shed_at_once"] = stats.snapshot.cumulative.calls_skipped_overload
+            # The client retransmits the unanswered INVITEs 500 ms later, 10 per millisecond.
+            for n in range(600):
+                peer.queue(trio.current_time() + 0.4 + n // 10 * 0.001, _invite(n))
+            await trio.sleep(0.6)
+            seen["created_in_all"] = engine.statistics().calls_started
+            engine.interrupt()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert seen == {"shed_at_once": 512, "created_at_once": 88, "created_in_all": 600}
