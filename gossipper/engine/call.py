@@ -157,7 +157,8 @@ class Call(Parker):
         if env.injection and call_number:
             # (Call number 0 is answer_out_of_call's stand-in: it must not take a row.)
             injection_lines = {
-                name: source.next_line(user_id, self.rng) for name, source in env.injection.items()
+                name: source.next_line(user_id, self.rng, call_number)
+                for name, source in env.injection.items()
             }
         self.injection_lines = injection_lines
         default = env.default_injection
@@ -972,6 +973,17 @@ class Call(Parker):
             if self._matches(element, message):
                 if contiguous or element.optional is Optional.GLOBAL:
                     return search
+                if (
+                    not message.is_request
+                    and message.status_code < 200
+                    and self.established
+                    and message.cseq_method == "INVITE"
+                ):
+                    # A provisional response to an INVITE this call has already acknowledged:
+                    # a peer answering a retransmitted INVITE late (RFC 3261 17.1.1.2 discards
+                    # it). Counted as a retransmission of that element, not an unexpected one.
+                    self.engine.stats.elements[search].retrans += 1
+                    return -2
                 if (
                     not message.is_request
                     and message.status_code >= 200

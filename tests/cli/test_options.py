@@ -56,6 +56,7 @@ API_OPTIONS = (
 SUPPORTED_NAMES = names_in(
     """
     -h -help -v -sd -sf -sn -t -i -p -bind_local -rsa -s -cid_str -r -rp -m -l -users
+    -segment -segment_sequence
     -rate_increase -rate_interval -rate_max -no_rate_quit -timeout -timeout_global
     -timeout_error -base_cseq -bg -nostdin -sleep -d -deadcall_wait -recv_timeout -send_timeout
     -max_retrans -max_invite_retrans -max_non_invite_retrans -nr -rtcheck -T2 -aa
@@ -72,7 +73,7 @@ SUPPORTED_NAMES = names_in(
     -api_addr -api_tls_cert -api_tls_key -api_users -api_secret -api_audit -api_metrics_public
     -api_linger
     -oocsf -oocsn -rxsf -rxsn -rxinf -hep_addr -hep_capture_id -hep_password -hep_node_name
-    -hep_transport -hep_queue
+    -hep_transport -hep_queue -trace_media
     -cid_type -rfc3339 -bind_to_device -sendbuffer_warn -tdmmap
     -aka_K -aka_OP -aka_AMF -watchdog_interval -watchdog_reset -watchdog_minor_threshold
     -watchdog_major_threshold -watchdog_minor_maxtriggers -watchdog_major_maxtriggers
@@ -141,6 +142,8 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-m", "100"], "max_calls", 100),
     (["-l", "40"], "max_open_calls", 40),
     (["-users", "12"], "users", 12),
+    (["-segment", "1/4"], "segment", "1/4"),
+    (["-segment", "0:1/4", "-segment_sequence", "0,1/4,1"], "segment_sequence", "0,1/4,1"),
     (["-rate_increase", "10"], "rate_increase", 10.0),
     (["-rate_interval", "10"], "rate_interval_s", 10.0),
     (["-rate_max", "100"], "rate_max", 100.0),
@@ -205,6 +208,7 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-screen_file", "sc.log"], "screen_file", "sc.log"),
     (["-screen_overwrite", "false"], "screen_overwrite", False),
     (["-trace_rtt"], "trace_rtt", True),
+    (["-trace_media"], "trace_media", True),
     (["-rtt_freq", "10"], "rtt_freq", 10),
     (["-trace_logs"], "trace_logs", True),
     (["-log_file", "l.log"], "log_file", "l.log"),
@@ -305,6 +309,8 @@ def test_every_sipp_option_is_in_the_table() -> None:
     extensions = names - SIPP_OPTION_NAMES
     assert extensions == {
         "-timeout_global",
+        "-segment",
+        "-segment_sequence",
         "-summary_json",
         "-peer",
         "-interactive",
@@ -312,6 +318,7 @@ def test_every_sipp_option_is_in_the_table() -> None:
         "-gate",
         "-gate_abort",
         "-junit",
+        "-trace_media",
         "-trace_format",
         "-tls_verify",
         "-ws_path",
