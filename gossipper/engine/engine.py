@@ -46,12 +46,13 @@ from gossipper.engine.threepcc import (
     command_call_id,
     is_abort_command,
 )
-from gossipper.engine.timers import Parker, TimerQueue
+from gossipper.engine.timers import Parker, TimerQueue, sleep_until
 from gossipper.engine.watchdog import Watchdog
 from gossipper.errors import BindError, ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import (
     Address,
     ChannelLayer,
+    Datagram,
     DatagramTransport,
     Flow,
     Tracer,
@@ -69,6 +70,17 @@ LAST_DEFAULT_PORT = 5119
 
 
 _MAX_CACHED_FLOWS = 4096
+_PACING_GAP_MAX_S = 0.010
+"""The longest gap between two pacing runs taken as the loop's usual pace: after a longer
+one (a stall) the calls due meanwhile are overdue, and start a tick's worth per run."""
+_SHED_BATCH = 256
+"""A receive batch this long (transport.udp's RECEIVE_BATCH_MAX) left more in the socket: a
+server that is this far behind drops the requests of new calls in it (their senders
+retransmit them) and serves the calls it has (docs/performance.md, "Overload")."""
+_DRAIN_DATAGRAMS_MAX = 1024
+"""Datagrams the pacing task handles before starting calls; that many waiting at once means
+the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload").
+(Not "the socket is never empty": a fast peer answers each reply within microseconds.)"""
 
 
 class QuitState(enum.Enum):
@@ -193,6 +205,16 @@ class Engine(CallHost):
         self._settle = settle
         self._on_dump = on_dump
         self._timer_resolution_s = timer_resolution_s
+        # Real runs (not the simulation, whose virtual time never lags): the overload guard's
+        # tick. The pacing task starts at most two ticks' worth of calls per run (the tick's
+        # own plus one tick's worth of overdue ones) and only once the socket is drained; the
+        # timer task handles received datagrams before firing overdue timers.
+        self._overload_tick_s = timer_resolution_s if settle is None else 0.0
+        self._pacing_held_back = False
+        self._pacing_ran_at_s = 0.0
+        self._shedding = False
+        if self._overload_tick_s > 0:
+            timers.before_late = self._drain_receive
         self._global_variables = scenario.new_global_variables()
         self._call_ids = CallIdFormat(
             config.identity.call_id_type,
@@ -486,6 +508,7 @@ class Engine(CallHost):
                 await trio.sleep(config.timers.sleep_s)
             self._start_s = trio.current_time()
             self._rate_state.changed_at_s = self._start_s
+            self._pacing_ran_at_s = self._start_s
             if config.timers.timeout_s > 0:
                 nursery.start_soon(self._global_timeout, config.timers.timeout_s)
             if config.process.watchdog_interval_s > 0:
@@ -781,9 +804,17 @@ class Engine(CallHost):
                     batch = await transport.receive_batch()
             except (trio.ClosedResourceError, OSError):
                 return
-            for data, source in batch:
-                dispatch(data, source, transport)
-            await trio.sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
+            self._dispatch_batch(batch, transport)
+            await sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
+
+    def _dispatch_batch(self, batch: list[Datagram], transport: DatagramTransport) -> None:
+        """Dispatch a batch from a real socket; a full one means the server is behind (see
+        _SHED_BATCH): the requests of new calls in it are dropped and counted."""
+        dispatch = self._dispatch
+        self._shedding = len(batch) >= _SHED_BATCH and self._accepts_calls
+        for data, source in batch:
+            dispatch(data, source, transport)
+        self._shedding = False
 
     def _count_malformed(self) -> None:
         self._malformed_messages += 1
@@ -844,6 +875,11 @@ class Engine(CallHost):
             self.dead_call_message(data, flow)
             return
         if self._accepts_calls:
+            if self._shedding and message.is_request and message.method != "ACK":
+                # Behind (a full receive batch): the calls already running come first; the
+                # peer retransmits this request, and it starts a call once we caught up.
+                self.stats.calls_skipped_overload += 1
+                return
             if self._quit_state is QuitState.RUNNING:
                 self._start_incoming_call(call_id, flow).deliver(message)
                 return
@@ -1507,7 +1543,10 @@ class Engine(CallHost):
                 due = self._start_due_calls(now)
                 if self._quit_state is not QuitState.RUNNING:
                     return
-                if due > 0:
+                if self._pacing_held_back:
+                    # Held back by the overload guard: try again at the next tick.
+                    deadline = min(deadline, now + self._overload_tick_s)
+                elif due > 0:
                     # Open-call limit hit: the due calls start as soon as a call ends.
                     self._pacing_waits_for_calls = True
                 else:
@@ -1515,21 +1554,79 @@ class Engine(CallHost):
             await self._pacing.park(deadline)
 
     def _start_due_calls(self, now: float) -> int:
-        """Start the calls due by ``now`` that the limits allow; returns how many are left."""
+        """Start the calls due by ``now`` that the limits allow; returns how many are left.
+
+        ``_pacing_held_back`` tells whether the overload guard (not ``-l`` or ``-m``) kept
+        some of them for a later tick.
+        """
         state = self._rate_state
         due = state.calls_due(now)
+        self._pacing_held_back = False
+        if due <= 0:
+            return 0
         watchdog = self._watchdog
-        if due > 0 and watchdog is not None and watchdog.overloaded(trio.current_time()):
+        if watchdog is not None and watchdog.overloaded(trio.current_time()):
             # The event loop lags (gossipper.engine.watchdog): new calls are skipped and
             # counted, not started late in a burst, so the running calls get the CPU first.
             state.started_since_change += due
-            self.stats.calls_skipped_overload += due
+            # The schedule runs on past -m: only calls that would have existed are counted.
+            max_calls = self._config.load.max_calls
+            skipped = due if max_calls is None else min(due, max_calls - self._call_counter)
+            self.stats.calls_skipped_overload += max(0, skipped)
             return 0
-        while due > 0 and self._can_start_call():
+        allowed = due
+        tick_s = self._overload_tick_s
+        if tick_s > 0:
+            # Running calls first: what they were sent is handled before any new call starts,
+            # and after a stall the overdue calls come at most a tick's worth per tick.
+            if not self._drain_receive():
+                allowed = 0
+            else:
+                # What a loop running at its usual pace (passes up to _PACING_GAP_MAX_S apart)
+                # starts now, plus one tick's worth of the overdue calls.
+                gap_s = min(max(now - self._pacing_ran_at_s, 0.0), _PACING_GAP_MAX_S)
+                allowed = min(due, state.calls_per_tick(gap_s) + state.calls_per_tick(tick_s))
+            self._pacing_ran_at_s = now
+        while allowed > 0 and self._can_start_call():
             self._start_outgoing_call()
             state.started_since_change += 1
             due -= 1
+            allowed -= 1
+        if due > 0 and allowed == 0 and self._quit_state is QuitState.RUNNING:
+            self._pacing_held_back = True
+            # The schedule runs on past -m: only calls that will exist are counted.
+            max_calls = self._config.load.max_calls
+            late = due if max_calls is None else min(due, max_calls - self._call_counter)
+            self.stats.calls_delayed_overload += state.count_late(max(0, late))
         return due
+
+    def _drain_receive(self) -> bool:
+        """Handle the datagrams already waiting on the run's sockets, now (real runs).
+
+        False when a socket held _DRAIN_DATAGRAMS_MAX or more: the process is behind its
+        peer (what is left waits for the receive loop). Calls with sockets of their own
+        (``-t un``) and stream transports are left to their receive loops.
+        """
+        main = self._main_transport
+        if main is None:
+            return True
+        per_ip = self._per_ip
+        transports = per_ip.transports if per_ip is not None else [main]
+        behind = False
+        for transport in transports:
+            taken = 0
+            while taken < _DRAIN_DATAGRAMS_MAX:
+                try:
+                    batch = transport.receive_nowait()
+                except (trio.ClosedResourceError, OSError):
+                    break
+                if not batch:
+                    break
+                taken += len(batch)
+                self._dispatch_batch(batch, transport)
+            if taken >= _DRAIN_DATAGRAMS_MAX:
+                behind = True
+        return not behind
 
     def _apply_ramp_step(self, step_time: float) -> None:
         """-rate_increase: one step at ``step_time``; -rate_max ends the ramp (SIPp docs)."""

@@ -23,6 +23,8 @@ class RateState:
     changed_at_s: float
     """Monotonic time of the last rate change."""
     started_since_change: int = 0
+    counted_late: int = 0
+    """Calls since the change already counted as started late (see ``count_late``)."""
     segment: ExecutionSegment | None = None
     """-segment: ``rate`` is the whole test's, and this process starts only the calls its
     segment owns, each at the instant the whole test would start it (gossipper.segment)."""
@@ -63,6 +65,21 @@ class RateState:
         self.rate = max(0.0, rate)
         self.changed_at_s = now_s
         self.started_since_change = 0
+        self.counted_late = 0
+
+    def calls_per_tick(self, tick_s: float) -> int:
+        """``tick_s`` worth of calls at the current rate (at least 1). With -segment this is
+        the whole test's rate: an upper bound for this process's share (the burst cap of the
+        overload guard is looser there, never tighter)."""
+        return max(1, math.ceil(self.rate * tick_s / self.period_s - 1e-9))
+
+    def count_late(self, left: int) -> int:
+        """``left`` due calls were held back in this run: how many of them were not counted
+        as late before (each held-back call is counted once, however many runs it waits)."""
+        expected = self.started_since_change + left
+        first = max(self.counted_late, self.started_since_change)
+        self.counted_late = max(self.counted_late, expected)
+        return max(0, expected - first)
 
 
 def default_open_call_limit(
