@@ -117,6 +117,10 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
         stdout.write(builtin_text(name))
         return ExitStatus.NO_CALLS
 
+    if command.config.process.workers is not None and "GOSSIPPER_WORKER" not in os.environ:
+        from gossipper.cli.workers_run import run_with_workers
+
+        return run_with_workers(argv, command.config, stdout, stderr)
     return run_configured(command.config, stdout, stderr)
 
 

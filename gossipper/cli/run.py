@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gossipper.api.single import SingleRun
     from gossipper.control import Controller
     from gossipper.tui.app import TuiApp
+    from gossipper.workers.child import WorkerLink
 
 __all__ = ["LIVE_FLUSH_S", "SystemWallClock", "run_real", "tune_garbage_collector", "twin_setup"]
 
@@ -70,9 +71,24 @@ def run_real(
     check_run_gates(config)
     twin = twin_setup(config)
     check_twin_setup(scenario, twin)
+    worker: WorkerLink | None = None
+    if "GOSSIPPER_WORKER" in os.environ:
+        # Started by a -workers parent (gossipper.workers): report to it, take its commands.
+        from gossipper.workers.child import worker_link_from_environment
+
+        worker = worker_link_from_environment()
     tune_garbage_collector()
     result = trio.run(
-        _run, config, scenario, peer_scenario, twin, stdout, stderr, ooc_scenario, rx_scenario
+        _run,
+        config,
+        scenario,
+        peer_scenario,
+        twin,
+        stdout,
+        stderr,
+        ooc_scenario,
+        rx_scenario,
+        worker,
     )
     return result.exit_status
 
@@ -126,6 +142,7 @@ async def _run(
     stderr: TextIO,
     ooc_scenario: Scenario | None = None,
     rx_scenario: Scenario | None = None,
+    worker: WorkerLink | None = None,
 ) -> EngineResult:
     factory = real_transports(config)
     wall = SystemWallClock()
@@ -169,8 +186,19 @@ async def _run(
             ooc_scenario=ooc_scenario,
             rx_scenario=rx_scenario,
             twin=twin,
+            directory="." if worker is None else worker.directory,
         )
         async with open_run(plan) as run:
+            if worker is not None:
+                # The parent owns the keys, the control socket, the screen and the API; the
+                # traffic starts when every worker is ready (its start barrier).
+                await nursery.start(worker.serve, run)
+                result = await run.run()
+                nursery.cancel_scope.cancel()
+                report = _report(config, run, result, stdout, stderr)
+                with trio.CancelScope(shield=True):
+                    await worker.send_final(run, report, _worker_files(run))
+                return report
             tui, api = await _start_controls(nursery, config, run, stdout, stderr)
             if config.traces.gate_abort:
                 nursery.start_soon(watch_gates, config, run, stderr)
@@ -190,6 +218,11 @@ async def _run(
                 await _linger(config.process.api_linger_s)
                 nursery.cancel_scope.cancel()
     return result
+
+
+def _worker_files(run: Run) -> tuple[str, ...]:
+    traces = run.traces
+    return tuple(sorted(traces.paths.values())) if traces is not None else ()
 
 
 def _check_api_options(config: RunConfig) -> None:

@@ -1,0 +1,352 @@
+"""``-workers N|auto``: the command line's side of a run in N worker processes.
+
+``gossipper.workers.supervisor`` starts and watches the workers; this module decides their
+command lines (the user's, with ``-workers`` and the parent's own outputs taken out, output
+file names moved to each worker's directory, and the worker's share of the load), gives the
+parent the front ends of a normal run (keys, ``-cp``, signals, the live screen) driving the
+whole group, and writes the one result at the end: exit screens, ``-summary_json``, the
+exit status.
+
+Worker files stay in ``<scenario>_<pid>_workers/w<i>/`` (each worker's SIPp files, its
+summary, stdout and stderr).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+import trio
+
+from gossipper import __version__
+from gossipper.config import RunConfig
+from gossipper.errors import ConfigError, ExitStatus
+
+if TYPE_CHECKING:
+    from gossipper.scenario import Scenario
+    from gossipper.stats import StatsSnapshot
+    from gossipper.workers.supervisor import GroupResult, WorkerGroup
+
+__all__ = ["PARENT_ONLY_OPTIONS", "run_with_workers", "worker_arguments", "worker_count"]
+
+PARENT_ONLY_OPTIONS = frozenset(
+    {
+        "-workers",
+        "-summary_json",
+        "-report_html",
+        "-junit",
+        "-gate",
+        "-gate_abort",
+        "-cp",
+        "-ci",
+        "-bg",
+        "-nostdin",
+        "-interactive",
+        "-api_addr",
+        "-api_tls_cert",
+        "-api_tls_key",
+        "-api_users",
+        "-api_secret",
+        "-api_audit",
+        "-api_metrics_public",
+        "-api_linger",
+    }
+)
+"""Options the parent applies for the whole group; the workers never see them."""
+
+OUTPUT_FILE_OPTIONS = frozenset(
+    {
+        "-stf",
+        "-message_file",
+        "-shortmessage_file",
+        "-error_file",
+        "-calldebug_file",
+        "-screen_file",
+        "-log_file",
+    }
+)
+"""File names a worker writes in its own directory (by base name: no two workers share one)."""
+
+_RATE_OPTIONS = frozenset({"-r", "-rate_increase", "-rate_max"})
+_COUNT_OPTIONS = frozenset({"-m", "-l", "-users"})
+
+
+def worker_count(value: str) -> int:
+    """``-workers N`` or ``auto``: one per CPU this process may run on."""
+    if value == "auto":
+        return max(1, len(os.sched_getaffinity(0)))
+    return int(value)
+
+
+def worker_arguments(argv: Sequence[str], index: int, count: int, directory: str) -> list[str]:
+    """Worker ``index``'s command line (after ``gossipper``)."""
+    from gossipper.cli.options import command_line_items
+    from gossipper.workers.supervisor import split_evenly
+
+    arguments: list[str] = []
+    for name, values in command_line_items(argv):
+        if name is None:
+            arguments.extend(values)
+            continue
+        if name in PARENT_ONLY_OPTIONS:
+            continue
+        if name in OUTPUT_FILE_OPTIONS:
+            values = tuple(os.path.basename(value) for value in values)
+        elif name in _RATE_OPTIONS:
+            values = (repr(float(values[0]) / count),)
+        elif name in _COUNT_OPTIONS:
+            share = split_evenly(int(values[0], 0), count)[index]
+            values = (str(max(1, share) if name == "-l" else share),)
+        arguments.append(name)
+        arguments.extend(values)
+    arguments.extend(["-nostdin", "-summary_json", os.path.join(directory, "summary.json")])
+    return arguments
+
+
+def _check_supported(config: RunConfig, scenario: Scenario, count: int) -> None:
+    process = config.process
+    refusals = [
+        (process.interactive, "-interactive (the TUI drives one process)"),
+        (process.background, "-bg"),
+        (process.api_addr is not None, "-api_addr"),
+        (config.traces.report_html is not None, "-report_html"),
+        (config.traces.junit is not None, "-junit"),
+        (bool(config.traces.gates), "-gate"),
+        (config.transport.twin_host is not None, "-3pcc"),
+        (
+            config.transport.master_name is not None or config.transport.slave_name is not None,
+            "-master/-slave",
+        ),
+        (scenario.is_server, "a server scenario (the UAS side runs in one process)"),
+    ]
+    for refused, what in refusals:
+        if refused:
+            raise ConfigError(
+                f"-workers: {what} is not supported with -workers yet; drop -workers"
+                " to run it in one process"
+            )
+    limit = config.load.max_calls
+    if limit is not None and 0 < limit < count:
+        raise ConfigError(
+            f"-workers {count} with -m {limit}: every worker needs at least one call;"
+            f" use -workers {limit} or fewer"
+        )
+    users = config.load.users
+    if users is not None and 0 < users < count:
+        raise ConfigError(
+            f"-workers {count} with -users {users}: every worker needs at least one user;"
+            f" use -workers {users} or fewer"
+        )
+
+
+def run_with_workers(
+    argv: Sequence[str], config: RunConfig, stdout: TextIO, stderr: TextIO
+) -> ExitStatus:
+    """The parent of a ``-workers`` run: its command line is checked and its scenario loaded
+    here (errors before any process starts), then the workers run it."""
+    from gossipper.cli.main import load_configured_scenario, load_extra_scenarios
+    from gossipper.server.realrun import SystemWallClock
+    from gossipper.workers.supervisor import WorkerSpec, supervise
+
+    assert config.process.workers is not None
+    count = worker_count(config.process.workers)
+    scenario = load_configured_scenario(config)
+    load_extra_scenarios(config, scenario)
+    _check_supported(config, scenario, count)
+    if not scenario.is_server and config.target.remote_host is None and not config.target.peer:
+        raise ConfigError(
+            "no remote host: give remote_host[:port] after the options"
+            " (or -peer uas to run against a built-in peer)"
+        )
+    base = os.path.abspath(f"{scenario.base_name}_{os.getpid()}_workers")
+    directories = [os.path.join(base, f"w{index}") for index in range(count)]
+    # The workers' command lines are built (and checked) before any of them starts.
+    arguments = [worker_arguments(argv, index, count, directories[index]) for index in range(count)]
+    tz = SystemWallClock().tz
+    spec = WorkerSpec(
+        count=count,
+        arguments=lambda index: arguments[index],
+        directories=directories,
+        screen_period_s=config.traces.screen_refresh_s,
+    )
+    view = _GroupView(config, tz)
+    result = trio.run(
+        lambda: supervise(
+            spec,
+            screen=view.screen,
+            front_ends=lambda nursery, group: _front_ends(
+                nursery, group, config, view, stdout, stderr
+            ),
+        )
+    )
+    return _report(config, scenario, result, view, base, stdout, stderr)
+
+
+class _GroupView:
+    """The parent's screens, rendered from merged snapshots."""
+
+    def __init__(self, config: RunConfig, tz: Any) -> None:
+        self.config = config
+        self.tz = tz
+
+    def screen(self, number: int, snapshot: StatsSnapshot, state: dict[str, Any]) -> str | None:
+        from gossipper.output.screens import live_screen
+        from gossipper.workers.supervisor import group_screen_state
+
+        return live_screen(
+            number,
+            snapshot,
+            server=bool(state.get("is_server", False)),
+            context=self.context(state),
+            state=group_screen_state(state),
+            periodic_rtd=self.config.traces.periodic_rtd,
+            actions=[],
+            variables=[],
+            circuits=None,
+            tz=self.tz,
+            rfc3339=self.config.traces.rfc3339,
+        )
+
+    def context(self, state: dict[str, Any]) -> Any:
+        from gossipper.workers.supervisor import screen_context
+
+        return screen_context(state, duration_ms=int(self.config.timers.pause_default_s * 1000))
+
+    def dump(self, group: WorkerGroup) -> str | None:
+        from gossipper.output import screen_dump
+        from gossipper.workers.supervisor import group_screen_state
+
+        snapshot = group.merged()
+        if snapshot is None:
+            return None
+        state = group.merged_state()
+        return screen_dump(
+            snapshot,
+            server=bool(state.get("is_server", False)),
+            context=self.context(state),
+            state=group_screen_state(state),
+            periodic_rtd=self.config.traces.periodic_rtd,
+            tz=self.tz,
+            rfc3339=self.config.traces.rfc3339,
+        )
+
+
+async def _front_ends(
+    nursery: trio.Nursery,
+    group: WorkerGroup,
+    config: RunConfig,
+    view: _GroupView,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> None:
+    """Signals, -cp, the keyboard and the live screen of a normal run, driving the group."""
+    from gossipper.cli.keyboard import keyboard_available, read_keyboard, watch_signals
+    from gossipper.cli.run import _is_terminal
+    from gossipper.control import Controller, open_control_socket, serve_control_socket
+
+    def warn(text: str) -> None:
+        stderr.write(f"gossipper: warning: {text}\n")
+
+    def dump_screens() -> None:
+        text = view.dump(group)
+        if text is not None:
+            stdout.write(text)
+            stdout.flush()
+
+    live = None
+    if _is_terminal(stdout) and not config.process.background:
+        from gossipper.cli.live_screen import LiveScreen
+
+        live = LiveScreen(group, stdout, config.traces.screen_refresh_s)
+    controller = Controller(
+        group,
+        rate_scale=config.load.rate_scale,
+        dump_screens=dump_screens,
+        warn=warn,
+        select_screen=live.select if live is not None else None,
+        changed=live.redraw_soon if live is not None else None,
+    )
+    nursery.start_soon(watch_signals, controller)
+    nursery.start_soon(_poll, group, config.traces.screen_refresh_s, live)
+    if live is not None:
+        nursery.start_soon(live.run)
+    control = await open_control_socket(
+        config.transport.control_ip, config.transport.control_port, warn
+    )
+    if control is not None:
+        nursery.start_soon(serve_control_socket, control, controller)
+    if not config.process.nostdin and keyboard_available():
+        nursery.start_soon(read_keyboard, controller)
+
+
+async def _poll(group: WorkerGroup, period_s: float, live: Any) -> None:
+    """The workers' snapshots at the screen period (the live screen draws the latest)."""
+    while True:
+        await group.poll()
+        if live is not None:
+            live.redraw_soon()
+        await trio.sleep(period_s)
+
+
+def _report(
+    config: RunConfig,
+    scenario: Scenario,
+    result: GroupResult,
+    view: _GroupView,
+    base: str,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> ExitStatus:
+    from gossipper.output import exit_screens, summary_document, write_json_atomic
+    from gossipper.workers.supervisor import WORKER_DIED_REASON
+
+    if result.start_failure is not None:
+        stderr.write(f"gossipper: error: {result.start_failure}\n")
+        return ExitStatus.FATAL
+    snapshot = result.snapshot
+    state = result.state
+    if snapshot is not None:
+        stdout.write(
+            exit_screens(
+                snapshot,
+                server=bool(state.get("is_server", False)),
+                context=view.context(state),
+                tz=view.tz,
+                rfc3339=config.traces.rfc3339,
+            )
+        )
+        stdout.flush()
+    for outcome in result.outcomes:
+        if outcome.died:
+            stderr.write(
+                f"gossipper: error: {outcome.describe()}; its {outcome.open_calls_lost} open"
+                f" calls are counted failed ({WORKER_DIED_REASON})\n"
+            )
+        elif outcome.fatal_message:
+            stderr.write(f"gossipper: error: worker {outcome.index}: {outcome.fatal_message}\n")
+    stderr.write(f"gossipper: worker files in {base}\n")
+    if config.traces.summary_json and snapshot is not None:
+        doc = summary_document(
+            snapshot,
+            target_rate=snapshot.target_rate,
+            scenario_name=scenario.base_name,
+            exit_code=int(result.exit_status),
+            tool_version=__version__,
+            tz=view.tz,
+        )
+        if result.lost_calls:
+            doc["failures"][WORKER_DIED_REASON] = result.lost_calls
+        doc["workers"] = [
+            {
+                "index": outcome.index,
+                "pid": outcome.pid,
+                "returncode": outcome.returncode,
+                "exit_code": outcome.exit_code,
+                "died": outcome.died,
+                "open_calls_lost": outcome.open_calls_lost,
+            }
+            for outcome in result.outcomes
+        ]
+        write_json_atomic(config.traces.summary_json, doc)
+    return result.exit_status
