@@ -221,9 +221,24 @@ class Engine(CallHost):
         self._traffic_paused = False
         self._main_transport: DatagramTransport | None = None
         self._start_s = 0.0
+        # -segment (gossipper.segment): this process runs one slice of a larger test. The
+        # pacing stays in the whole test's terms; -m, -l, -users and the call numbers are
+        # the slice's.
+        segment = config.execution_segment if not scenario.is_server else None
+        self._segment = segment
+        self._max_calls = config.load.max_calls
+        if segment is not None and self._max_calls is not None:
+            self._max_calls = segment.scale(self._max_calls)
         self._rate_state = RateState(
-            rate=config.load.rate, period_s=config.load.rate_period_s, changed_at_s=0.0
+            rate=config.load.rate,
+            period_s=config.load.rate_period_s,
+            changed_at_s=0.0,
+            segment=segment,
         )
+        if segment is not None:
+            self.stats.target_rate = self._shown_rate()
+            for source in env.injection.values():
+                source.rows_by_call_number = True
         self._call_limit_set = config.load.max_open_calls is not None
         self._open_call_limit = self._compute_open_call_limit()
         self._done = trio.Event()
@@ -331,13 +346,24 @@ class Engine(CallHost):
     def _compute_open_call_limit(self) -> int:
         config = self._config
         if config.load.max_open_calls is not None:
-            return config.load.max_open_calls
+            return self._segment_share(config.load.max_open_calls)
         if config.load.users is not None:
-            return config.load.users
+            return self._segment_share(config.load.users)
         duration_ms = self.scenario.duration_p99_ms(self.pause_default_ms)
         return default_open_call_limit(
-            self._rate_state.rate, self._rate_state.period_s, duration_ms, self.pause_default_ms
+            self._shown_rate(), self._rate_state.period_s, duration_ms, self.pause_default_ms
         )
+
+    def _segment_share(self, count: int) -> int:
+        """-segment's share of -l or -users (at least 1, so that the slice can run)."""
+        segment = self._segment
+        return count if segment is None else max(1, segment.scale(count))
+
+    def _shown_rate(self) -> float:
+        """The rate this process runs: the whole test's, or -segment's share of it."""
+        segment = self._segment
+        rate = self._rate_state.rate
+        return rate if segment is None else segment.scale_rate(rate)
 
     def _clock_ms(self) -> int:
         """``[clock_tick]``: milliseconds since the traffic started."""
@@ -476,7 +502,7 @@ class Engine(CallHost):
                 nursery.start_soon(self._dump_loop)
             if not self.scenario.is_server:
                 if config.load.users is not None:
-                    self.set_users(config.load.users)
+                    self.set_users(self._segment_share(config.load.users))
                 nursery.start_soon(self._pacing_loop)
             elif config.load.max_calls == 0:
                 self.soft_quit("call limit reached")
@@ -527,10 +553,10 @@ class Engine(CallHost):
             quit_reason=self._quit_reason,
             traffic_paused=self._traffic_paused,
             is_server=self.scenario.is_server,
-            rate=self._rate_state.rate,
+            rate=self._shown_rate(),
             rate_period_s=self._rate_state.period_s,
             users=self._users_target if config.load.users is not None else None,
-            call_limit=config.load.max_calls,
+            call_limit=self._max_calls,
             open_call_limit=self._open_call_limit,
             open_calls=len(self._calls) - self._extra_calls,
             calls_started=self._call_counter,
@@ -607,9 +633,13 @@ class Engine(CallHost):
         self.interrupt()
 
     def set_rate(self, rate: float) -> None:
-        """Change the call rate (calls per rate period) from now on."""
+        """Change the call rate (calls per rate period) from now on (-segment: this process's
+        share; the stripe keeps its place)."""
+        segment = self._segment
+        if segment is not None:
+            rate = rate * segment.period / segment.width
         self._rate_state.change_rate(max(0.0, rate), trio.current_time())
-        self.stats.target_rate = self._rate_state.rate
+        self.stats.target_rate = self._shown_rate()
         if not self._call_limit_set:
             self._open_call_limit = self._compute_open_call_limit()
         self._pacing.wake(True)
@@ -626,8 +656,12 @@ class Engine(CallHost):
         if self._config.load.users is None:
             return
         users = max(0, users)
+        segment = self._segment
         while self._next_user_id <= users:
-            self._free_users.append(self._next_user_id)
+            # -segment: the slice's users are the whole test's user ids it owns, so that
+            # USER injection rows and per-user variables do not collide across segments.
+            user = self._next_user_id if segment is None else segment.nth(self._next_user_id)
+            self._free_users.append(user)
             self._next_user_id += 1
         self._users_target = users
         self.stats.target_rate = float(users)
@@ -960,7 +994,7 @@ class Engine(CallHost):
     def _new_call(self, *, call_id: str, flow: Flow, incoming: bool, user_id: int) -> Call:
         self._call_counter += 1
         call = self._make_call(
-            number=self._call_counter,
+            number=self._call_number(self._call_counter, incoming),
             call_id=call_id,
             flow=flow,
             incoming=incoming,
@@ -1030,8 +1064,14 @@ class Engine(CallHost):
             call = woken
             woken = None
 
+    def _call_number(self, count: int, incoming: bool) -> int:
+        """The number of this process's ``count``-th call: -segment's calls carry the whole
+        test's numbers (gossipper.segment), so Call-IDs, rows and draws match it."""
+        segment = self._segment
+        return count if segment is None or incoming else segment.nth(count)
+
     def _check_call_limit(self) -> None:
-        max_calls = self._config.load.max_calls
+        max_calls = self._max_calls
         if max_calls is not None and self._call_counter >= max_calls:
             self.soft_quit("call limit reached")
 
@@ -1113,15 +1153,16 @@ class Engine(CallHost):
     def _start_outgoing_call(self, user_id: int = 0) -> None:
         remote = self._remote
         assert remote is not None
-        number = self._call_counter + 1
+        count = self._call_counter + 1
+        number = self._call_number(count, False)
         if self._streams is not None:
-            self._start_outgoing_stream_call(number, user_id, remote)
+            self._start_outgoing_stream_call(count, number, user_id, remote)
             return
         assert self._main_transport is not None
         if self._per_call_sockets and self._open_call_sockets < self._config.transport.max_socket:
             # -t un: each call sends from its own socket (SIPp docs, -t); the call number
             # and Call-ID are fixed now, the socket is opened by the call's own task.
-            self._call_counter = number
+            self._call_counter = count
             self._open_call_sockets += 1
             assert self._nursery is not None
             self._nursery.start_soon(self._run_call_with_own_socket, number, user_id)
@@ -1175,7 +1216,9 @@ class Engine(CallHost):
 
     # ------------------------------------------------------------------ stream connections
 
-    def _start_outgoing_stream_call(self, number: int, user_id: int, remote: Address) -> None:
+    def _start_outgoing_stream_call(
+        self, count: int, number: int, user_id: int, remote: Address
+    ) -> None:
         streams = self._streams
         assert streams is not None and self._nursery is not None
         if not self._per_call_sockets:
@@ -1188,7 +1231,7 @@ class Engine(CallHost):
                 user_id=user_id,
             )
             return
-        self._call_counter = number
+        self._call_counter = count
         self.stats.call_created(trio.current_time(), incoming=False)
         self._pending_socket_calls += 1
         if self._open_call_sockets >= self._config.transport.max_socket:
@@ -1416,7 +1459,7 @@ class Engine(CallHost):
     def _can_start_call(self) -> bool:
         if self._quit_state is not QuitState.RUNNING or self._traffic_paused:
             return False
-        max_calls = self._config.load.max_calls
+        max_calls = self._max_calls
         if max_calls is not None and self._call_counter >= max_calls:
             return False
         main_link = self._main_link
@@ -1497,7 +1540,7 @@ class Engine(CallHost):
             assert config.load.rate_max is not None
             rate = config.load.rate_max
         self._rate_state.change_rate(rate, step_time)
-        self.stats.target_rate = self._rate_state.rate
+        self.stats.target_rate = self._shown_rate()
         if not self._call_limit_set:
             self._open_call_limit = self._compute_open_call_limit()
         if at_max and not config.load.no_rate_quit:
