@@ -68,9 +68,6 @@ OUTPUT_FILE_OPTIONS = frozenset(
 )
 """File names a worker writes in its own directory (by base name: no two workers share one)."""
 
-_RATE_OPTIONS = frozenset({"-r", "-rate_increase", "-rate_max"})
-_COUNT_OPTIONS = frozenset({"-m", "-l", "-users"})
-
 
 def worker_count(value: str) -> int:
     """``-workers N`` or ``auto``: one per CPU this process may run on."""
@@ -80,9 +77,10 @@ def worker_count(value: str) -> int:
 
 
 def worker_arguments(argv: Sequence[str], index: int, count: int, directory: str) -> list[str]:
-    """Worker ``index``'s command line (after ``gossipper``)."""
+    """Worker ``index``'s command line (after ``gossipper``): the user's options and
+    ``-segment index/count``, which gives the worker its share of the rate, -m, -l, -users,
+    the call numbers (Call-IDs) and the injection rows (``gossipper.segment``)."""
     from gossipper.cli.options import command_line_items
-    from gossipper.workers.supervisor import split_evenly
 
     arguments: list[str] = []
     for name, values in command_line_items(argv):
@@ -93,14 +91,20 @@ def worker_arguments(argv: Sequence[str], index: int, count: int, directory: str
             continue
         if name in OUTPUT_FILE_OPTIONS:
             values = tuple(os.path.basename(value) for value in values)
-        elif name in _RATE_OPTIONS:
-            values = (repr(float(values[0]) / count),)
-        elif name in _COUNT_OPTIONS:
-            share = split_evenly(int(values[0], 0), count)[index]
-            values = (str(max(1, share) if name == "-l" else share),)
+        elif name == "-p" and int(values[0]) != 0:
+            # Each worker's replies must come back to it: worker i binds -p + i.
+            values = (str(int(values[0]) + index),)
         arguments.append(name)
         arguments.extend(values)
-    arguments.extend(["-nostdin", "-summary_json", os.path.join(directory, "summary.json")])
+    arguments.extend(
+        [
+            "-segment",
+            f"{index}/{count}",
+            "-nostdin",
+            "-summary_json",
+            os.path.join(directory, "summary.json"),
+        ]
+    )
     return arguments
 
 
@@ -119,6 +123,7 @@ def _check_supported(config: RunConfig, scenario: Scenario, count: int) -> None:
             "-master/-slave",
         ),
         (scenario.is_server, "a server scenario (the UAS side runs in one process)"),
+        (config.load.segment is not None, "-segment (run N segments instead)"),
     ]
     for refused, what in refusals:
         if refused:
@@ -178,9 +183,16 @@ def run_with_workers(
             front_ends=lambda nursery, group: _front_ends(
                 nursery, group, config, view, stdout, stderr
             ),
+            started=lambda group: _started(group, base, stderr),
         )
     )
     return _report(config, scenario, result, view, base, stdout, stderr)
+
+
+def _started(group: WorkerGroup, base: str, stderr: TextIO) -> None:
+    pids = ", ".join(str(pid) for pid in group.pids)
+    stderr.write(f"gossipper: {len(group.pids)} workers started (pids {pids}; files in {base})\n")
+    stderr.flush()
 
 
 class _GroupView:

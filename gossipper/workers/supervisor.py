@@ -112,7 +112,7 @@ class _Worker:
     index: int
     directory: str
     stream: MessageStream
-    process: trio.Process
+    process: subprocess.Popen[bytes]
     commands: trio.MemorySendChannel[tuple[Any, ...]]
     command_queue: trio.MemoryReceiveChannel[tuple[Any, ...]]
     pid: int = 0
@@ -338,7 +338,7 @@ async def supervise(
     try:
         async with trio.open_nursery() as nursery:
             for index in range(spec.count):
-                workers.append(await _start_worker(spec, index))
+                workers.append(_start_worker(spec, index))
             group = WorkerGroup(workers, screen=screen)
             for worker in workers:
                 nursery.start_soon(_read_worker, worker)
@@ -367,23 +367,40 @@ async def supervise(
 
 
 def _kill(worker: _Worker) -> None:
-    if worker.process.returncode is None:
+    if worker.process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             worker.process.kill()
+        worker.process.wait()
 
 
-async def _start_worker(spec: WorkerSpec, index: int) -> _Worker:
+async def _wait_exit(process: subprocess.Popen[bytes]) -> int:
+    """The process's exit status, without blocking the parent's loop (a pidfd where the
+    kernel has them, else a waiting thread)."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (OSError, AttributeError):  # pragma: no cover - Linux before 5.3
+        return await trio.to_thread.run_sync(process.wait, abandon_on_cancel=True)
+    try:
+        await trio.lowlevel.wait_readable(pidfd)
+    finally:
+        os.close(pidfd)
+    return process.wait()
+
+
+def _start_worker(spec: WorkerSpec, index: int) -> _Worker:
     directory = spec.directories[index]
     os.makedirs(directory, exist_ok=True)
     parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     env = dict(os.environ)
     env[ENV_VAR] = f"{child_end.fileno()}:{index}:{spec.count}:{directory}"
     with (
-        # Before any traffic: a blocking open of two local files delays nothing.
-        open(os.path.join(directory, "stdout.txt"), "wb") as out,  # noqa: ASYNC230
-        open(os.path.join(directory, "stderr.txt"), "wb") as err,  # noqa: ASYNC230
+        open(os.path.join(directory, "stdout.txt"), "wb") as out,
+        open(os.path.join(directory, "stderr.txt"), "wb") as err,
     ):
-        process = await trio.lowlevel.open_process(
+        # Popen here, in the thread that runs the parent to its end: the workers' death
+        # signal (PR_SET_PDEATHSIG) fires when the *thread* that forked them exits, and
+        # trio.lowlevel.open_process forks in a cached thread that exits when idle.
+        process = subprocess.Popen(
             [sys.executable, "-m", "gossipper", *spec.arguments(index)],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -436,7 +453,7 @@ async def _read_worker(worker: _Worker) -> None:
                 worker.snapshot = snapshot_from_wire(message[1])
                 worker.state.update(message[2])
                 worker.replied.set()
-        worker.returncode = await worker.process.wait()
+        worker.returncode = await _wait_exit(worker.process)
     finally:
         worker.ready.set()
         worker.replied.set()
