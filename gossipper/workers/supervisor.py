@@ -349,12 +349,14 @@ async def supervise(
                     _kill(worker)
                 nursery.cancel_scope.cancel()
                 return _result(workers, start_failure=failure)
-            for worker in workers:
-                group._send(worker, ("go",))
-            if started is not None:
-                started(group)
             async with trio.open_nursery() as front:
+                # The front ends (control socket bound) first, so that a command sent as
+                # soon as "started" is announced reaches the workers.
                 await front_ends(front, group)
+                for worker in workers:
+                    group._send(worker, ("go",))
+                if started is not None:
+                    started(group)
                 for worker in workers:
                     await worker.done.wait()
                 front.cancel_scope.cancel()
