@@ -21,7 +21,7 @@ from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.engine.threepcc import TwinSetup, check_twin_setup, parse_slave_cfg
 from gossipper.errors import ConfigError, ExitStatus, TransportError
-from gossipper.interfaces import Address
+from gossipper.interfaces import Address, TransportFactory
 from gossipper.output import write_json_atomic
 from gossipper.scenario import BUILTIN_NAMES, Scenario
 from gossipper.server.realrun import (
@@ -144,7 +144,11 @@ async def _run(
     rx_scenario: Scenario | None = None,
     worker: WorkerLink | None = None,
 ) -> EngineResult:
-    factory = real_transports(config)
+    factory: TransportFactory = real_transports(config)
+    if worker is not None and worker.udp_fds is not None:
+        from gossipper.transport.handoff import HandoffUdpTransportFactory
+
+        factory = HandoffUdpTransportFactory(real_transports(config), *worker.udp_fds)
     wall = SystemWallClock()
     pid = os.getpid()
     seed = random.SystemRandom().randrange(2**63)

@@ -122,7 +122,14 @@ def _check_supported(config: RunConfig, scenario: Scenario, count: int) -> None:
             config.transport.master_name is not None or config.transport.slave_name is not None,
             "-master/-slave",
         ),
-        (scenario.is_server, "a server scenario (the UAS side runs in one process)"),
+        (
+            scenario.is_server and config.transport.transport_mode != "u1",
+            f"a server scenario over -t {config.transport.transport_mode} (UDP -t u1 only)",
+        ),
+        (
+            scenario.is_server and config.load.max_calls is not None,
+            "-m on the server side (each worker would stop after -m calls)",
+        ),
         (config.load.segment is not None, "-segment (run N segments instead)"),
     ]
     for refused, what in refusals:
@@ -169,24 +176,99 @@ def run_with_workers(
     # The workers' command lines are built (and checked) before any of them starts.
     arguments = [worker_arguments(argv, index, count, directories[index]) for index in range(count)]
     tz = SystemWallClock().tz
+    server = _ServerSocket.open(config, count) if scenario.is_server else None
     spec = WorkerSpec(
         count=count,
         arguments=lambda index: arguments[index],
         directories=directories,
         screen_period_s=config.traces.screen_refresh_s,
+        inherited=server.inherited if server is not None else None,
     )
     view = _GroupView(config, tz)
-    result = trio.run(
-        lambda: supervise(
-            spec,
-            screen=view.screen,
-            front_ends=lambda nursery, group: _front_ends(
-                nursery, group, config, view, stdout, stderr
-            ),
-            started=lambda group: _started(group, base, stderr),
+    try:
+        result = trio.run(
+            lambda: supervise(
+                spec,
+                screen=view.screen,
+                front_ends=lambda nursery, group: _front_ends(
+                    nursery, group, config, view, stdout, stderr, server
+                ),
+                started=lambda group: _started(group, base, stderr),
+            )
         )
-    )
+    finally:
+        if server is not None:
+            server.close()
+    if server is not None and server.counts.dropped:
+        stderr.write(
+            f"gossipper: warning: {server.counts.dropped} received datagrams dropped: a"
+            " worker's hand-off queue was full or the worker was gone\n"
+        )
     return _report(config, scenario, result, view, base, stdout, stderr)
+
+
+class _ServerSocket:
+    """The server side's one SIP socket (the parent reads it, the workers send on it) and
+    the hand-off pairs to the workers (``gossipper.transport.handoff``)."""
+
+    def __init__(self, sock: Any, pairs: list[tuple[Any, Any]]) -> None:
+        from gossipper.transport.handoff import HandoffCounts
+
+        self.sock = sock
+        self.pairs = pairs
+        self.counts = HandoffCounts(len(pairs))
+
+    @classmethod
+    def open(cls, config: RunConfig, count: int) -> _ServerSocket:
+        import socket
+
+        from gossipper.errors import BindError
+        from gossipper.server.realrun import MIN_BUFFER_BYTES
+        from gossipper.transport.handoff import open_handoff_pairs
+
+        host = config.transport.local_ip or "0.0.0.0"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        buffer_bytes = max(config.transport.buff_size or 0, MIN_BUFFER_BYTES)
+        port = config.transport.local_port
+        # Without -p, SIPp's search: 5060 upwards.
+        candidates = [port] if port is not None else list(range(5060, 5160))
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, buffer_bytes)
+            except OSError:
+                pass
+        for candidate in candidates:
+            try:
+                sock.bind((host, candidate))
+                break
+            except OSError as exc:
+                if candidate == candidates[-1]:
+                    sock.close()
+                    raise BindError(
+                        f"cannot bind UDP {host}:{candidate}: {exc.strerror or exc}"
+                    ) from exc
+        sock.setblocking(False)
+        return cls(sock, open_handoff_pairs(count, buffer_bytes))
+
+    def inherited(self, index: int) -> tuple[tuple[int, ...], dict[str, str]]:
+        from gossipper.workers.wire import UDP_ENV_VAR
+
+        receive = self.pairs[index][1].fileno()
+        return (self.sock.fileno(), receive), {UDP_ENV_VAR: f"{self.sock.fileno()}:{receive}"}
+
+    async def dispatch(self) -> None:
+        from gossipper.transport.handoff import dispatch
+
+        for _, child in self.pairs:
+            child.close()  # the workers have theirs (the parent keeps only its ends)
+        await dispatch(self.sock, [parent for parent, _ in self.pairs], self.counts)
+
+    def close(self) -> None:
+        self.sock.close()
+        for parent, child in self.pairs:
+            parent.close()
+            child.close()
 
 
 def _started(group: WorkerGroup, base: str, stderr: TextIO) -> None:
@@ -251,8 +333,12 @@ async def _front_ends(
     view: _GroupView,
     stdout: TextIO,
     stderr: TextIO,
+    server: _ServerSocket | None,
 ) -> None:
-    """Signals, -cp, the keyboard and the live screen of a normal run, driving the group."""
+    """Signals, -cp, the keyboard and the live screen of a normal run, driving the group;
+    on the server side, the receiver that hands each call to its worker."""
+    if server is not None:
+        nursery.start_soon(server.dispatch)
     from gossipper.cli.keyboard import keyboard_available, read_keyboard, watch_signals
     from gossipper.cli.run import _is_terminal
     from gossipper.control import Controller, open_control_socket, serve_control_socket

@@ -19,7 +19,7 @@ import trio
 from gossipper.engine import EngineResult, EngineStatistics
 from gossipper.session import Run
 from gossipper.stats.merging import snapshot_to_wire
-from gossipper.workers.wire import ENV_VAR, MessageStream
+from gossipper.workers.wire import ENV_VAR, UDP_ENV_VAR, MessageStream
 
 __all__ = ["WorkerLink", "engine_state", "worker_link_from_environment"]
 
@@ -29,8 +29,17 @@ _PR_SET_PDEATHSIG = 1
 class WorkerLink:
     """This process's place in a ``-workers`` run and its channel to the parent."""
 
-    def __init__(self, fd: int, index: int, count: int, directory: str) -> None:
+    def __init__(
+        self,
+        fd: int,
+        index: int,
+        count: int,
+        directory: str,
+        udp_fds: tuple[int, int] | None = None,
+    ) -> None:
         self.fd = fd
+        self.udp_fds = udp_fds
+        """Server workers: the shared SIP socket and this worker's hand-off socket."""
         self.index = index
         self.count = count
         self.directory = directory
@@ -149,4 +158,9 @@ def worker_link_from_environment() -> WorkerLink | None:
     if os.getppid() != parent or parent == 1:  # pragma: no cover - the parent died already
         os._exit(255)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return WorkerLink(int(fd_text), int(index_text), int(count_text), directory)
+    udp = os.environ.pop(UDP_ENV_VAR, None)
+    udp_fds = None
+    if udp is not None:
+        send_text, receive_text = udp.split(":")
+        udp_fds = (int(send_text), int(receive_text))
+    return WorkerLink(int(fd_text), int(index_text), int(count_text), directory, udp_fds)

@@ -324,6 +324,9 @@ class WorkerSpec:
     arguments: Callable[[int], list[str]]
     directories: Sequence[str]
     screen_period_s: float
+    inherited: Callable[[int], tuple[tuple[int, ...], dict[str, str]]] | None = None
+    """Descriptors worker ``i`` inherits and the environment that names them (the server
+    side's shared SIP socket and hand-off pair)."""
 
 
 async def supervise(
@@ -395,6 +398,11 @@ def _start_worker(spec: WorkerSpec, index: int) -> _Worker:
     parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     env = dict(os.environ)
     env[ENV_VAR] = f"{child_end.fileno()}:{index}:{spec.count}:{directory}"
+    fds: tuple[int, ...] = (child_end.fileno(),)
+    if spec.inherited is not None:
+        more_fds, more_env = spec.inherited(index)
+        fds += more_fds
+        env.update(more_env)
     with (
         open(os.path.join(directory, "stdout.txt"), "wb") as out,
         open(os.path.join(directory, "stderr.txt"), "wb") as err,
@@ -407,7 +415,7 @@ def _start_worker(spec: WorkerSpec, index: int) -> _Worker:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
-            pass_fds=(child_end.fileno(),),
+            pass_fds=fds,
             env=env,
         )
     child_end.close()

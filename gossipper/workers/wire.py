@@ -22,10 +22,14 @@ from typing import Any
 
 import trio
 
-__all__ = ["ENV_VAR", "MAX_MESSAGE_BYTES", "MessageStream"]
+__all__ = ["ENV_VAR", "MAX_MESSAGE_BYTES", "UDP_ENV_VAR", "MessageStream"]
 
 ENV_VAR = "GOSSIPPER_WORKER"
 """Set by the parent in a worker's environment: ``FD:INDEX:COUNT:DIRECTORY``."""
+
+UDP_ENV_VAR = "GOSSIPPER_WORKER_UDP"
+"""Server workers: ``SENDFD:RECEIVEFD``, the shared SIP socket and the worker's end of its
+hand-off pair (``gossipper.transport.handoff``)."""
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _HEADER = struct.Struct("!I")

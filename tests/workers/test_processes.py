@@ -165,11 +165,13 @@ def test_control_socket_commands_reach_every_worker(tmp_path: pathlib.Path, uas:
 
 def test_killed_worker_is_reported_and_leaves_no_process(tmp_path: pathlib.Path, uas: int) -> None:
     process = _client(
-        tmp_path, uas, "-workers", "2", "-r", "40", "-m", "400", "-d", "2000", "-cp", "0"
+        tmp_path, uas, "-workers", "2", "-r", "40", "-m", "240", "-d", "3000", "-cp", "0"
     )
     lines = _stderr_lines_until(process, lambda line: "workers started" in line)
     pids = _worker_pids(lines[-1])
-    time.sleep(1.5)  # calls are open (each lasts 2 s)
+    # Calls are open (each lasts 3 s) and the parent has polled the workers' counters (every
+    # second: what a dead worker had open is known from its last report).
+    time.sleep(2.5)
     os.kill(pids[1], signal.SIGKILL)
     _, err = _finish(process)
     assert process.returncode == ExitStatus.FATAL, err
@@ -207,7 +209,8 @@ def test_worker_that_cannot_start_stops_the_run(tmp_path: pathlib.Path, uas: int
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-sn", "uas", "-workers", "2"], "-workers: a server scenario"),
+        (["-sn", "uas", "-t", "t1", "-workers", "2"], "-workers: a server scenario over -t t1"),
+        (["-sn", "uas", "-m", "5", "-workers", "2"], "-m on the server side"),
         (["-sn", "uac", "-workers", "0", "127.0.0.1"], "-workers must be"),
         (["-sn", "uac", "-workers", "4", "-m", "2", "127.0.0.1"], "every worker needs"),
         (["-sn", "uac", "-workers", "2", "-segment", "0/2", "127.0.0.1"], "-segment"),
@@ -221,3 +224,47 @@ def test_refused_combinations_are_one_line(
     assert process.returncode == ConfigError.exit_status
     assert message in err
     assert err.count("\n") == 1, err
+
+
+def test_server_workers_share_one_port_and_keep_calls_whole(tmp_path: pathlib.Path) -> None:
+    port = _free_port()
+    control = _free_port()
+    server_dir = tmp_path / "server"
+    server_dir.mkdir()
+    server = _gossipper(
+        server_dir,
+        "-sn",
+        "uas",
+        "-workers",
+        "2",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-nostdin",
+        "-cp",
+        str(control),
+        "-summary_json",
+        "summary.json",
+    )
+    try:
+        _stderr_lines_until(server, lambda line: "workers started" in line)
+        client = _client(tmp_path, port, "-m", "30", "-r", "60", "-cp", "0")
+        _, client_err = _finish(client)
+        assert client.returncode == ExitStatus.SUCCESS, client_err
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            # q: the workers end once their calls have (the uas scenario ends with a pause).
+            sock.sendto(b"q", ("127.0.0.1", control))
+        _, err = _finish(server)
+    finally:
+        server.kill()
+    assert server.returncode == ExitStatus.SUCCESS, err
+    summary = _summary(server_dir / "summary.json")
+    assert summary["calls"]["incoming"] == 30
+    assert summary["calls"]["successful"] == 30
+    (workers_dir,) = server_dir.glob("uas_*_workers")
+    parts = [_summary(workers_dir / f"w{i}" / "summary.json") for i in range(2)]
+    # Both workers took calls, and no message of a call reached the other worker.
+    assert all(part["calls"]["incoming"] > 0 for part in parts)
+    assert sum(part["calls"]["incoming"] for part in parts) == 30
+    assert all(part["messages"]["out_of_call"] == 0 for part in parts)
