@@ -224,9 +224,11 @@ async def _run(
     return result
 
 
-def _worker_files(run: Run) -> tuple[str, ...]:
+def _worker_files(run: Run) -> dict[str, str]:
     traces = run.traces
-    return tuple(sorted(traces.paths.values())) if traces is not None else ()
+    if traces is None:
+        return {}
+    return {kind: path for kind, path in traces.paths.items() if os.path.exists(path)}
 
 
 def _check_api_options(config: RunConfig) -> None:

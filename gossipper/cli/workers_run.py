@@ -387,6 +387,73 @@ async def _poll(group: WorkerGroup, period_s: float, live: Any) -> None:
         await trio.sleep(period_s)
 
 
+_EXPLICIT_NAMES = {
+    "stat": "stat_file",
+    "messages": "message_file",
+    "shortmessages": "shortmessage_file",
+    "errors": "error_file",
+    "logs": "log_file",
+    "calldebug": "calldebug_file",
+    "screen": "screen_file",
+}
+"""Trace kind -> the RunConfig.traces field of its explicit file name option."""
+
+
+def _merge_trace_files(config: RunConfig, scenario: Scenario, result: GroupResult) -> list[str]:
+    """The workers' SIPp trace files merged into the files one process would have written
+    (same names, with the parent's pid; ``gossipper.output.merge``). Returns problems."""
+    from gossipper.output.merge import (
+        MergeError,
+        merge_counts_csv,
+        merge_error_codes,
+        merge_logs,
+        merge_rtt_csv,
+        merge_stat_csv,
+    )
+
+    kinds = sorted({kind for outcome in result.outcomes for kind in outcome.files})
+    if not kinds:
+        return []
+    if config.traces.trace_format != "sipp":
+        return [
+            f"-trace_format {config.traces.trace_format}: the workers' trace files are not"
+            " merged (only SIPp's format is); they are in the worker folders"
+        ]
+    delimiter = config.traces.stat_delimiter
+    problems: list[str] = []
+    for kind in kinds:
+        paths = [outcome.files[kind] for outcome in result.outcomes if kind in outcome.files]
+        explicit = getattr(config.traces, _EXPLICIT_NAMES.get(kind, ""), None)
+        if isinstance(explicit, str):
+            target = explicit
+        else:
+            # <scenario>_<worker pid>_<suffix> -> <scenario>_<parent pid>_<suffix>
+            name = os.path.basename(paths[0])
+            prefix = f"{scenario.base_name}_"
+            rest = name[len(prefix) :].split("_", 1)[1] if name.startswith(prefix) else name
+            target = f"{prefix}{os.getpid()}_{rest}"
+        try:
+            texts = []
+            for path in paths:
+                with open(path, encoding="latin-1", newline="") as handle:
+                    texts.append(handle.read())
+            if kind == "stat":
+                text = merge_stat_csv(texts, paths, delimiter)
+            elif kind == "counts":
+                text = merge_counts_csv(texts, paths, delimiter)
+            elif kind == "rtt":
+                text = merge_rtt_csv(texts, paths, delimiter)
+            elif kind == "error_codes":
+                text = merge_error_codes(texts, paths, delimiter)
+            else:
+                text = merge_logs(texts, paths)
+            with open(target, "w", encoding="latin-1", newline="") as handle:
+                handle.write(text)
+        except (MergeError, OSError) as exc:
+            problems.append(f"{target}: the workers' {kind} files not merged: {exc}")
+    return problems
+
+
 def _report(
     config: RunConfig,
     scenario: Scenario,
@@ -423,6 +490,8 @@ def _report(
             )
         elif outcome.fatal_message:
             stderr.write(f"gossipper: error: worker {outcome.index}: {outcome.fatal_message}\n")
+    for problem in _merge_trace_files(config, scenario, result):
+        stderr.write(f"gossipper: warning: {problem}\n")
     stderr.write(f"gossipper: worker files in {base}\n")
     if config.traces.summary_json and snapshot is not None:
         doc = summary_document(

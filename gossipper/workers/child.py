@@ -81,8 +81,8 @@ class WorkerLink:
             else:
                 _apply(run, message)
 
-    async def send_final(self, run: Run, result: EngineResult, files: tuple[str, ...]) -> None:
-        """The run's end: its final counters and exit status (the last message)."""
+    async def send_final(self, run: Run, result: EngineResult, files: dict[str, str]) -> None:
+        """``files``: the trace files it wrote, by kind (``stat``, ``counts``, ...)."""
         stream = self._messages()
         await stream.send(
             (
@@ -91,7 +91,7 @@ class WorkerLink:
                 engine_state(run.engine.statistics()),
                 int(result.exit_status),
                 result.fatal_message,
-                list(files),
+                dict(files),
             )
         )
         await stream.aclose()

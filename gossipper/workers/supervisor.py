@@ -88,7 +88,8 @@ class WorkerOutcome:
     exit_code: int | None
     """The exit code it reported in its final message; None when it died without one."""
     fatal_message: str | None
-    files: list[str]
+    files: dict[str, str]
+    """The trace files it wrote, by kind (``stat``, ``counts``, ``messages``, ...)."""
     open_calls_lost: int
 
     @property
@@ -514,7 +515,7 @@ def _result(workers: Sequence[_Worker], *, start_failure: str | None = None) -> 
                 else worker.process.returncode,
                 exit_code=None if final is None else int(final[3]),
                 fatal_message=None if final is None else final[4],
-                files=[] if final is None else [str(path) for path in final[5]],
+                files={} if final is None else {str(k): str(v) for k, v in final[5].items()},
                 open_calls_lost=lost,
             )
         )

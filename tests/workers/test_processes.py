@@ -126,7 +126,9 @@ def _summary(path: pathlib.Path) -> dict[str, Any]:
 
 
 def test_two_workers_run_the_whole_test_once(tmp_path: pathlib.Path, uas: int) -> None:
-    process = _client(tmp_path, uas, "-workers", "2", "-m", "41", "-r", "100", "-cp", "0")
+    process = _client(
+        tmp_path, uas, "-workers", "2", "-m", "41", "-r", "100", "-cp", "0", "-trace_counts"
+    )
     out, err = _finish(process)
     assert process.returncode == ExitStatus.SUCCESS, err
     summary = _summary(tmp_path / "summary.json")
@@ -142,6 +144,10 @@ def test_two_workers_run_the_whole_test_once(tmp_path: pathlib.Path, uas: int) -
         assert latency["histogram"]["count"] == sum(
             part["latency"]["rtd"][name]["histogram"]["count"] for part in parts
         )
+    # One counts file, named as one process's, merged from the workers' files.
+    counts = (tmp_path / f"uac_{process.pid}_counts.csv").read_text().splitlines()
+    header, last = counts[0].split(";"), counts[-1].split(";")
+    assert int(last[header.index("0_INVITE_Sent")]) == 41
     assert "Successful call        |" in out
     assert "Traceback" not in err
 
