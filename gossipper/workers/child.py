@@ -64,6 +64,9 @@ class WorkerLink:
                 return
             if message[0] == "go":
                 break
+        # The test starts now, not when this worker was ready: the cumulative clock (rates,
+        # the summary's start) restarts, as "reset stats" does; no call exists yet.
+        engine.reset_stats()
         task_status.started()
         window = engine.open_stats_window()
         while True:

@@ -1,0 +1,198 @@
+"""-workers: aggregate highest clean rate and CPU per call with 1, 2, ... N worker processes.
+
+gossipper's uac runs against SIPp's uas (4 MiB socket buffers on both sides) at rising rates,
+once per configuration:
+
+  single process     gossipper uac without -workers (today's code path)
+  1 worker           -workers 1: the parent plus one worker (the cost of the supervision)
+  2 workers          -workers 2 (and so on with --workers 1,2,4,8)
+
+A step is clean as in bench_rates.py (both sides exit 0, every call created and successful,
+none failed, the uac reached 90 % of the target rate). A configuration's ladder stops at its
+first failing step (retried once). CPU per call is the uac's user + system time divided by
+its calls, from os.wait4, which includes the worker processes the parent has reaped; the
+"marginal" CPU per call, (CPU at this rate - CPU at the lowest rate) / extra calls, removes
+start-up (N workers start N interpreters) and idle time. The summary prints, for each
+configuration, its highest clean rate and its CPU per call at the highest rate every
+configuration ran cleanly, with the ratios to one worker.
+
+  python bench/workers.py                          # 1 and 2 workers + single process
+  python bench/workers.py --workers 1,2,4,8 --rates 1000,2000,4000,8000,16000
+  python bench/workers.py --quick                  # 3 short steps (a smoke test)
+  python bench/workers.py --json out.json
+
+Run it on a quiet machine: other processes steal CPU from the workers and from SIPp (each
+step line shows other_s, the CPU others used meanwhile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+
+from bench_rates import Pair, Step, run_step
+from benchlib import install_cleanup, machine_info, source_version
+
+FULL_RATES = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000)
+QUICK_RATES = (100, 200, 400)
+BUFFERS = ("-buff_size", "4194304")
+
+
+@dataclass
+class Config:
+    """One way of running the uac and what its ladder found."""
+
+    name: str
+    workers: int | None
+    steps: list[Step] = field(default_factory=list)
+    max_clean_cps: int = 0
+
+    def clean_step(self, rate_cps: int) -> Step | None:
+        found = None
+        for step in self.steps:
+            if step.rate_cps == rate_cps and step.clean:
+                found = step
+        return found
+
+
+def _pair(config: Config) -> Pair:
+    extra = BUFFERS if config.workers is None else (*BUFFERS, "-workers", str(config.workers))
+    return Pair(config.name, "gossipper", "sipp", uac_extra=extra, uas_extra=BUFFERS)
+
+
+def _print_step(step: Step) -> None:
+    counts = step.uac.counts
+    achieved = f"{counts.rate_cps:7.0f}" if counts else f"{'-':>7}"
+    verdict = "clean" if step.clean else "FAIL"
+    print(
+        f"  {step.pair:<15} {step.rate_cps:>6} {verdict:<5} {achieved}"
+        f" {step.uac.cpu_us_per_call:9.1f} {step.uas.cpu_us_per_call:9.1f}"
+        f" {step.foreign_cpu_s:7.2f}",
+        flush=True,
+    )
+    for reason in step.reasons:
+        print(f"           ! {reason[:300]}", flush=True)
+
+
+def run_ladder(
+    config: Config, rates: tuple[int, ...], seconds: float, root: pathlib.Path, quiet_s: float
+) -> None:
+    pair = _pair(config)
+    for rate in rates:
+        step = run_step(pair, rate, seconds, root, quiet_s)
+        config.steps.append(step)
+        _print_step(step)
+        if not step.clean:
+            retry = run_step(pair, rate, seconds, root, quiet_s)
+            config.steps.append(retry)
+            _print_step(retry)
+            if not retry.clean:
+                return
+        config.max_clean_cps = rate
+
+
+def _marginal_us(config: Config, rate: int, base_rate: int) -> float | None:
+    high, low = config.clean_step(rate), config.clean_step(base_rate)
+    if high is None or low is None or high.calls == low.calls:
+        return None
+    return (high.uac.cpu_s - low.uac.cpu_s) / (high.calls - low.calls) * 1e6
+
+
+def summarize(configs: list[Config], rates: tuple[int, ...]) -> dict[str, object]:
+    common = [rate for rate in rates if all(c.clean_step(rate) for c in configs)]
+    at = common[-1] if common else None
+    base = common[0] if common else None
+    reference = next((c for c in configs if c.workers == 1), configs[0])
+    print()
+    print(f"highest rate every configuration ran cleanly: {at} cps")
+    print(
+        f"  {'configuration':<15} {'max clean':>10} {'x 1 worker':>10}"
+        f" {'CPU us/call':>12} {'x 1 worker':>10} {'marginal':>9} {'x 1 worker':>10}"
+    )
+    rows: dict[str, object] = {}
+    ref_step = reference.clean_step(at) if at is not None else None
+    ref_marginal = (
+        _marginal_us(reference, at, base) if at is not None and base is not None else None
+    )
+    for config in configs:
+        step = config.clean_step(at) if at is not None else None
+        cpu = step.uac.cpu_us_per_call if step else None
+        marginal = _marginal_us(config, at, base) if at is not None and base is not None else None
+        rate_ratio = (
+            config.max_clean_cps / reference.max_clean_cps if reference.max_clean_cps else None
+        )
+        cpu_ratio = cpu / ref_step.uac.cpu_us_per_call if cpu and ref_step else None
+        marginal_ratio = marginal / ref_marginal if marginal and ref_marginal else None
+
+        def text(value: float | None, digits: int = 2) -> str:
+            return "-" if value is None else f"{value:.{digits}f}"
+
+        print(
+            f"  {config.name:<15} {config.max_clean_cps:>10} {text(rate_ratio):>10}"
+            f" {text(cpu, 1):>12} {text(cpu_ratio):>10} {text(marginal, 1):>9}"
+            f" {text(marginal_ratio):>10}"
+        )
+        rows[config.name] = {
+            "workers": config.workers,
+            "max_clean_cps": config.max_clean_cps,
+            "max_clean_ratio_to_1_worker": rate_ratio,
+            "cpu_us_per_call": cpu,
+            "cpu_ratio_to_1_worker": cpu_ratio,
+            "marginal_cpu_us_per_call": marginal,
+            "marginal_ratio_to_1_worker": marginal_ratio,
+        }
+    return {"compared_at_cps": at, "base_cps": base, "configurations": rows}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2,4,8")
+    parser.add_argument("--no-single", action="store_true", help="skip the no -workers run")
+    parser.add_argument("--rates", help="comma list of rates (cps)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of calls a step")
+    parser.add_argument("--quick", action="store_true", help="3 short steps")
+    parser.add_argument("--quiet-wait", type=float, default=20.0, help="max s to wait for calm")
+    parser.add_argument("--json", type=pathlib.Path, help="write the results here")
+    args = parser.parse_args()
+    install_cleanup()
+    rates = (
+        tuple(int(r) for r in args.rates.split(","))
+        if args.rates
+        else QUICK_RATES
+        if args.quick
+        else FULL_RATES
+    )
+    seconds = 3.0 if args.quick else args.seconds
+    configs = [] if args.no_single else [Config("single process", None)]
+    for count in (int(n) for n in args.workers.split(",")):
+        configs.append(Config(f"{count} worker{'s' if count > 1 else ''}", count))
+    print(f"gossipper {source_version()}; {machine_info()}")
+    print(
+        f"  {'configuration':<15} {'rate':>6} {'step':<5} {'reached':>7}"
+        f" {'uac us/c':>9} {'uas us/c':>9} {'other_s':>7}"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
+        root = pathlib.Path(tmp)
+        # Interleave the configurations rate by rate would be fairer to a drifting machine,
+        # but a ladder stops at its first failure; run them one after the other.
+        for config in configs:
+            run_ladder(config, rates, seconds, root, args.quiet_wait)
+    result = summarize(configs, rates)
+    if args.json is not None:
+        document = {
+            "machine": machine_info(),
+            "version": source_version(),
+            "seconds_per_step": seconds,
+            "summary": result,
+            "steps": {c.name: [asdict(step) for step in c.steps] for c in configs},
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
