@@ -20,6 +20,7 @@ configuration ran cleanly, with the ratios to one worker.
   python bench/workers.py --workers 1,2,4,8 --rates 1000,2000,4000,8000,16000
   python bench/workers.py --quick                  # 3 short steps (a smoke test)
   python bench/workers.py --json out.json
+  python bench/workers.py --handoff                # the server side's hand-off cost only
 
 Run it on a quiet machine: other processes steal CPU from the workers and from SIPp (each
 step line shows other_s, the CPU others used meanwhile).
@@ -148,6 +149,66 @@ def summarize(configs: list[Config], rates: tuple[int, ...]) -> dict[str, object
     return {"compared_at_cps": at, "base_cps": base, "configurations": rows}
 
 
+def handoff_cost(datagrams: int = 100_000, workers: int = 2) -> dict[str, float]:
+    """CPU of the server side's receiver per datagram: receive on the SIP socket, find the
+    Call-ID, send over the worker's SEQPACKET pair (gossipper.transport.handoff), against a
+    plain receive of the same datagrams (what one process does anyway). Synchronous loops
+    over non-blocking sockets, batches of 200 so no buffer fills."""
+    import socket
+    import time
+
+    from gossipper.transport.handoff import open_handoff_pairs, pack, steer
+
+    message = (
+        b"INVITE sip:service@127.0.0.1:5060 SIP/2.0\r\n"
+        b"Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1-0\r\n"
+        b"From: sipp <sip:sipp@127.0.0.1:5061>;tag=1\r\nTo: service <sip:service@127.0.0.1>\r\n"
+        b"Call-ID: %d-4242@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+        b"Contact: sip:sipp@127.0.0.1:5061\r\nMax-Forwards: 70\r\n"
+        b"Content-Type: application/sdp\r\nContent-Length: 129\r\n\r\n" + b"v" * 129
+    )
+    shared = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    shared.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    shared.bind(("127.0.0.1", 0))
+    shared.setblocking(False)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    pairs = open_handoff_pairs(workers, 4 << 20)
+    for _, child in pairs:
+        child.setblocking(False)
+    buffer = bytearray(65536)
+    address = shared.getsockname()
+    batch = 200
+    results: dict[str, float] = {}
+    for mode in ("receive only", "receive + hand-off"):
+        spent = 0.0
+        for start in range(0, datagrams, batch):
+            for n in range(start, start + batch):
+                client.sendto(message % n, address)
+            began = time.process_time()
+            got = 0
+            while got < batch:
+                try:
+                    size, source = shared.recvfrom_into(buffer)
+                except BlockingIOError:
+                    continue
+                got += 1
+                data = bytes(buffer[:size])
+                if mode != "receive only":
+                    pairs[steer(data, workers)][0].send(pack(data, source))
+            spent += time.process_time() - began
+            for _, child in pairs:
+                try:
+                    while True:
+                        child.recv(70000)
+                except BlockingIOError:
+                    pass
+        results[mode] = spent / datagrams * 1e6
+    results["hand-off extra"] = results["receive + hand-off"] - results["receive only"]
+    for name, value in results.items():
+        print(f"  {name:<20} {value:6.2f} us of CPU per datagram")
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2,4,8")
@@ -157,8 +218,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 short steps")
     parser.add_argument("--quiet-wait", type=float, default=20.0, help="max s to wait for calm")
     parser.add_argument("--json", type=pathlib.Path, help="write the results here")
+    parser.add_argument("--handoff", action="store_true", help="the hand-off's cost only")
     args = parser.parse_args()
     install_cleanup()
+    if args.handoff:
+        print(f"gossipper {source_version()}; {machine_info()}")
+        handoff_cost()
+        return 0
     rates = (
         tuple(int(r) for r in args.rates.split(","))
         if args.rates
