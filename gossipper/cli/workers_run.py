@@ -113,7 +113,7 @@ def _check_supported(config: RunConfig, scenario: Scenario, count: int) -> None:
     refusals = [
         (process.interactive, "-interactive (the TUI drives one process)"),
         (process.background, "-bg"),
-        (process.api_addr is not None, "-api_addr"),
+        (process.api_linger_s > 0, "-api_linger (the API ends with the workers)"),
         (config.traces.report_html is not None, "-report_html"),
         (config.traces.junit is not None, "-junit"),
         (bool(config.traces.gates), "-gate"),
@@ -166,6 +166,11 @@ def run_with_workers(
     scenario = load_configured_scenario(config)
     load_extra_scenarios(config, scenario)
     _check_supported(config, scenario, count)
+    if config.process.api_addr is not None:
+        from gossipper.cli.run import _check_api_options, _import_api
+
+        _check_api_options(config)
+        _import_api()
     if not scenario.is_server and config.target.remote_host is None and not config.target.peer:
         raise ConfigError(
             "no remote host: give remote_host[:port] after the options"
@@ -182,6 +187,8 @@ def run_with_workers(
         arguments=lambda index: arguments[index],
         directories=directories,
         screen_period_s=config.traces.screen_refresh_s,
+        scenario_name=scenario.base_name,
+        tz=tz,
         inherited=server.inherited if server is not None else None,
     )
     view = _GroupView(config, tz)
@@ -376,6 +383,61 @@ async def _front_ends(
         nursery.start_soon(serve_control_socket, control, controller)
     if not config.process.nostdin and keyboard_available():
         nursery.start_soon(read_keyboard, controller)
+    if config.process.api_addr is not None:
+        await _start_api(nursery, config, group, controller, stderr)
+
+
+async def _start_api(
+    nursery: trio.Nursery,
+    config: RunConfig,
+    group: WorkerGroup,
+    controller: Any,
+    stderr: TextIO,
+) -> None:
+    """-api_addr: the HTTP API over the group (merged statistics, commands fanned out), as
+    ``cli.run`` serves one run's."""
+    import functools
+
+    from gossipper.api.auth import open_authenticator
+    from gossipper.api.serve import serve_api
+    from gossipper.api.single import SingleRun, SingleRunRegistry
+    from gossipper.cli.run import _is_loopback
+
+    process = config.process
+    assert process.api_addr is not None
+    authenticator = open_authenticator(process.api_users, process.api_secret, process.api_audit)
+    remote = group.statistics().remote_address
+    hosted = SingleRun(
+        group,
+        controller,
+        {
+            "scenario": group.scenario_name,
+            "remote": f"{remote[0]}:{remote[1]}" if remote else config.target.remote_host,
+            "transport": config.transport.transport_mode,
+            "rate": config.load.rate,
+            "workers": len(group.pids),
+        },
+    )
+    binds: list[str] = await nursery.start(
+        functools.partial(
+            serve_api,
+            SingleRunRegistry(hosted),
+            authenticator,
+            addr=process.api_addr,
+            tool_version=__version__,
+            tls_cert=process.api_tls_cert,
+            tls_key=process.api_tls_key,
+            metrics_public=process.api_metrics_public,
+        )
+    )
+    stderr.write(f"gossipper: API on {', '.join(binds)} (run 'main')\n")
+    if process.api_tls_cert is None and not _is_loopback(process.api_addr):
+        stderr.write(
+            f"gossipper: warning: -api_addr {process.api_addr} is reachable from other hosts"
+            " without TLS: passwords and tokens cross the network in clear (give"
+            " -api_tls_cert and -api_tls_key)\n"
+        )
+    stderr.flush()
 
 
 async def _poll(group: WorkerGroup, period_s: float, live: Any) -> None:

@@ -56,7 +56,14 @@ class WorkerLink:
         commands until cancelled. A parent that goes away interrupts the run."""
         stream = self._messages()
         engine = run.engine
-        await stream.send(("ready", os.getpid(), engine_state(engine.statistics())))
+        await stream.send(
+            (
+                "ready",
+                os.getpid(),
+                engine_state(engine.statistics()),
+                snapshot_to_wire(engine.snapshot()),
+            )
+        )
         while True:
             message = await stream.receive()
             if message is None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import math
 import os
 import signal
@@ -36,6 +37,7 @@ from typing import Any
 
 import trio
 
+from gossipper.engine import EngineStatistics, QuitState
 from gossipper.errors import ExitStatus
 from gossipper.stats import ScreenContext, ScreenState, StatsSnapshot, screen_state
 from gossipper.stats.merging import merge_snapshots, snapshot_from_wire
@@ -45,7 +47,6 @@ __all__ = [
     "READY_TIMEOUT_S",
     "WORKER_DIED_REASON",
     "GroupResult",
-    "GroupState",
     "WorkerGroup",
     "WorkerOutcome",
     "split_evenly",
@@ -66,15 +67,6 @@ def split_evenly(total: int, parts: int) -> list[int]:
     """``total`` in ``parts`` integer shares differing by at most one, larger ones first."""
     base, extra = divmod(total, parts)
     return [base + (1 if i < extra else 0) for i in range(parts)]
-
-
-@dataclass(frozen=True, slots=True)
-class GroupState:
-    """What the commands read back from the group (``control.TargetState``)."""
-
-    traffic_paused: bool
-    users: int | None
-    rate: float
 
 
 @dataclass(slots=True)
@@ -151,10 +143,18 @@ class GroupResult:
 class WorkerGroup:
     """The running workers, seen as one run: commands fan out, statistics merge."""
 
-    def __init__(self, workers: Sequence[_Worker], *, screen: Callable[..., str | None]) -> None:
+    def __init__(
+        self,
+        workers: Sequence[_Worker],
+        *,
+        screen: Callable[..., str | None],
+        scenario_name: str = "",
+        tz: datetime.tzinfo | None = None,
+    ) -> None:
         self._workers = list(workers)
         self._screen = screen
-        self.notices: list[str] = []
+        self.scenario_name = scenario_name
+        self.tz = tz
 
     # ------------------------------------------------------------------ commands
 
@@ -171,13 +171,56 @@ class WorkerGroup:
         for worker in self._alive():
             self._send(worker, message)
 
-    def statistics(self) -> GroupState:
-        states = [worker.state for worker in self._workers if worker.state]
-        users = [state["users"] for state in states if state.get("users") is not None]
-        return GroupState(
-            traffic_paused=bool(states) and all(state["paused"] for state in states),
-            users=sum(users) if users else None,
-            rate=sum(float(state["rate"]) for state in states),
+    @property
+    def engine(self) -> WorkerGroup:
+        """The group is its own engine for readers of ``session.engine`` (the API)."""
+        return self
+
+    def statistics(self) -> EngineStatistics:
+        """The workers' states and latest counters as one engine's (periodic figures of the
+        snapshot: since the previous poll)."""
+        state = self.merged_state()
+        snapshot = self.merged()
+        assert snapshot is not None, "statistics() before every worker was ready"
+        quit_name = str(state.get("quit_state", "RUNNING"))
+        local = state.get("local_address")
+        remote = state.get("remote_address")
+        return EngineStatistics(
+            quit_state=QuitState[quit_name],
+            quit_reason=str(state.get("quit_reason", "")),
+            traffic_paused=bool(state.get("paused", False)),
+            is_server=bool(state.get("is_server", False)),
+            rate=float(state.get("rate", 0.0)),
+            rate_period_s=float(state.get("rate_period_s", 1.0)),
+            users=state.get("users"),
+            call_limit=state.get("call_limit"),
+            open_call_limit=int(state.get("open_call_limit", 0)),
+            open_calls=snapshot.current_calls,
+            calls_started=snapshot.cumulative.total_calls,
+            open_call_sockets=0,
+            malformed_messages=snapshot.cumulative.malformed_msgs,
+            local_address=(str(local[0]), int(local[1])) if local else None,
+            remote_address=(str(remote[0]), int(remote[1])) if remote else None,
+            transport_name=str(state.get("transport_name", "UDP")),
+            timed_out=False,
+            fatal_message=state.get("fatal_message"),
+            snapshot=snapshot,
+        )
+
+    def live_summary_document(self, tool_version: str) -> dict[str, Any]:
+        """The ``-summary_json`` document of the group so far (the API's statistics)."""
+        from gossipper.output import summary_document
+
+        snapshot = self.merged()
+        assert snapshot is not None
+        failed = snapshot.cumulative.failed_calls
+        return summary_document(
+            snapshot,
+            target_rate=snapshot.target_rate,
+            scenario_name=self.scenario_name,
+            exit_code=int(ExitStatus.CALLS_FAILED if failed else ExitStatus.SUCCESS),
+            tool_version=tool_version,
+            tz=self.tz,
         )
 
     def set_rate(self, rate: float) -> None:
@@ -196,6 +239,7 @@ class WorkerGroup:
         alive = self._alive()
         for worker, share in zip(alive, split_evenly(limit, len(alive)), strict=True):
             self._send(worker, ("limit", max(1, share)))
+            worker.state["open_call_limit"] = max(1, share)
 
     def pause(self, paused: bool) -> None:
         for worker in self._alive():
@@ -325,6 +369,8 @@ class WorkerSpec:
     arguments: Callable[[int], list[str]]
     directories: Sequence[str]
     screen_period_s: float
+    scenario_name: str = ""
+    tz: datetime.tzinfo | None = None
     inherited: Callable[[int], tuple[tuple[int, ...], dict[str, str]]] | None = None
     """Descriptors worker ``i`` inherits and the environment that names them (the server
     side's shared SIP socket and hand-off pair)."""
@@ -343,7 +389,9 @@ async def supervise(
         async with trio.open_nursery() as nursery:
             for index in range(spec.count):
                 workers.append(_start_worker(spec, index))
-            group = WorkerGroup(workers, screen=screen)
+            group = WorkerGroup(
+                workers, screen=screen, scenario_name=spec.scenario_name, tz=spec.tz
+            )
             for worker in workers:
                 nursery.start_soon(_read_worker, worker)
                 nursery.start_soon(_write_worker, worker)
@@ -454,6 +502,7 @@ async def _read_worker(worker: _Worker) -> None:
             if verb == "ready":
                 worker.pid = int(message[1])
                 worker.state = dict(message[2])
+                worker.snapshot = snapshot_from_wire(message[3])
                 worker.ready.set()
             elif verb == "snapshot":
                 worker.snapshot = snapshot_from_wire(message[1])
