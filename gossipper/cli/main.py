@@ -127,6 +127,10 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
 def run_configured(config: RunConfig, stdout: TextIO, stderr: TextIO) -> ExitStatus | int:
     """Load the scenarios a configuration names and run it (a command line's run, a
     profile's)."""
+    if config.process.workers is not None:
+        # A command line's -workers never gets here (``program`` hands it to the workers'
+        # parent, which rebuilds the command line of each worker).
+        raise ConfigError("-workers is supported on the command line only; give -workers N there")
     scenario = load_configured_scenario(config)
     ooc_scenario, rx_scenario = load_extra_scenarios(config, scenario)
     if config.process.interactive:
