@@ -17,6 +17,7 @@ from typing import Any
 import trio
 
 from gossipper.engine import EngineResult, EngineStatistics
+from gossipper.errors import GossipperError
 from gossipper.session import Run
 from gossipper.stats.merging import snapshot_to_wire
 from gossipper.workers.wire import ENV_VAR, UDP_ENV_VAR, MessageStream
@@ -64,26 +65,26 @@ class WorkerLink:
                 snapshot_to_wire(engine.snapshot()),
             )
         )
-        while True:
-            message = await stream.receive()
-            if message is None:
-                engine.interrupt()
-                return
-            if message[0] == "go":
-                break
-        # The test starts now, not when this worker was ready: the cumulative clock (rates,
-        # the summary's start) restarts, as "reset stats" does; no call exists yet.
-        engine.reset_stats()
-        task_status.started()
         window = engine.open_stats_window()
+        started = False
         while True:
             message = await stream.receive()
             if message is None:
                 # The parent is gone (its death signal may not have reached us yet).
+                if not started:
+                    raise GossipperError("the -workers parent ended before the start")
                 engine.interrupt()
                 return
             verb = message[0]
-            if verb == "snap":
+            if verb == "go" and not started:
+                # The test starts now, not when this worker was ready: the cumulative clock
+                # (rates, the summary's start) restarts, as "reset stats" does; no call
+                # exists yet.
+                engine.reset_stats()
+                started = True
+                task_status.started()
+            elif verb == "snap":
+                # Answered before "go" too: the parent's first poll may overtake it.
                 snapshot = engine.snapshot(window, restart=True)
                 await stream.send(
                     ("snapshot", snapshot_to_wire(snapshot), engine_state(engine.statistics()))

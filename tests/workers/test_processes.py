@@ -169,20 +169,39 @@ def test_control_socket_commands_reach_every_worker(tmp_path: pathlib.Path, uas:
     assert all(worker["exit_code"] == 0 for worker in summary["workers"])
 
 
+def _open_calls_in_stat_file(directory: pathlib.Path) -> int:
+    """CurrentCall of the last row of a worker's live -trace_stat file (0 before one)."""
+    for path in directory.glob("uac_*_.csv"):
+        lines = path.read_text().splitlines()
+        if len(lines) >= 2:
+            row = dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
+            return int(row.get("CurrentCall", "0") or 0)
+    return 0
+
+
 def test_killed_worker_is_reported_and_leaves_no_process(tmp_path: pathlib.Path, uas: int) -> None:
     process = _client(
-        tmp_path, uas, "-workers", "2", "-r", "40", "-m", "240", "-d", "3000", "-cp", "0"
+        tmp_path,
+        uas,
+        *("-workers", "2", "-r", "40", "-m", "80", "-d", "6000", "-cp", "0"),
+        *("-trace_stat", "-fd", "1"),
     )
     lines = _stderr_lines_until(process, lambda line: "workers started" in line)
     pids = _worker_pids(lines[-1])
-    # Calls are open (each lasts 3 s) and the parent has polled the workers' counters (every
-    # second: what a dead worker had open is known from its last report).
-    time.sleep(2.5)
+    # Worker 1 has open calls (each lasts 6 s) once its live stat file says so; a poll of
+    # the parent (every second) then knows them too.
+    (workers_dir,) = tmp_path.glob("uac_*_workers")
+    deadline = time.monotonic() + WAIT_S
+    while _open_calls_in_stat_file(workers_dir / "w1") == 0:
+        assert time.monotonic() < deadline, "worker 1 never had an open call"
+        time.sleep(0.1)
+    time.sleep(1.5)
     os.kill(pids[1], signal.SIGKILL)
     _, err = _finish(process)
     assert process.returncode == ExitStatus.FATAL, err
     assert f"worker 1 (pid {pids[1]}) died (killed by SIGKILL)" in err
     summary = _summary(tmp_path / "summary.json")
+    assert "FailedWorkerDied" in summary["failures"], (summary["workers"], summary["calls"], err)
     lost = summary["failures"]["FailedWorkerDied"]
     assert lost > 0
     assert summary["calls"]["failed"] >= lost
