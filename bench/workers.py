@@ -146,7 +146,32 @@ def summarize(configs: list[Config], rates: tuple[int, ...]) -> dict[str, object
             "marginal_cpu_us_per_call": marginal,
             "marginal_ratio_to_1_worker": marginal_ratio,
         }
-    return {"compared_at_cps": at, "base_cps": base, "configurations": rows}
+    # CPU per call falls with the rate one process handles (more datagrams per wake-up of
+    # the event loop): N workers at N x r calls/s do what one does at r. Compared that way:
+    matched: dict[str, dict[str, float]] = {}
+    print()
+    print("at equal rate per worker (N workers at N x r against 1 worker at r):")
+    for config in configs:
+        if config.workers is None or config.workers == 1:
+            continue
+        for step in config.steps:
+            if not step.clean or step.rate_cps % config.workers:
+                continue
+            ref = reference.clean_step(step.rate_cps // config.workers)
+            if ref is None:
+                continue
+            ratio = step.uac.cpu_us_per_call / ref.uac.cpu_us_per_call
+            matched.setdefault(config.name, {})[str(step.rate_cps)] = ratio
+            print(
+                f"  {config.name} at {step.rate_cps}: {step.uac.cpu_us_per_call:.1f} us/call,"
+                f" 1 worker at {ref.rate_cps}: {ref.uac.cpu_us_per_call:.1f} -> x{ratio:.2f}"
+            )
+    return {
+        "compared_at_cps": at,
+        "base_cps": base,
+        "configurations": rows,
+        "equal_rate_per_worker": matched,
+    }
 
 
 def handoff_cost(datagrams: int = 100_000, workers: int = 2) -> dict[str, float]:
