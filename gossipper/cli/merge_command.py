@@ -59,7 +59,12 @@ def run_merge_command(args: Sequence[str], stdout: TextIO, stderr: TextIO) -> Ex
                 "gossipper merge: give the result folders or files and -o OUTDIR, e.g."
                 " gossipper merge results/ -o merged/"
             )
-        written = merge_result_files(inputs, output, delimiter=delimiter)
+        written = merge_result_files(
+            inputs,
+            output,
+            delimiter=delimiter,
+            warn=lambda text: print(f"gossipper: warning: {text}", file=stderr),
+        )
     except MergeError as exc:
         stderr.write(f"gossipper: error: {exc}\n")
         return ExitStatus.FATAL

@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gossipper.errors import ConfigError, ExitStatus
+from gossipper.segment import ExecutionSegment
 from gossipper.stats.formatting import c_double, elapsed_ms, sipp_call_rate
 from gossipper.stats.sipp_csv import duration_field
 from gossipper.stats.summary import SCHEMA_NAME, merge_summaries
@@ -390,10 +391,15 @@ def _summary(path: str) -> dict[str, Any] | None:
 
 
 def merge_result_files(
-    inputs: Sequence[str], output_dir: str, *, delimiter: str = ";"
+    inputs: Sequence[str],
+    output_dir: str,
+    *,
+    delimiter: str = ";",
+    warn: Callable[[str], None] | None = None,
 ) -> list[MergedFile]:
     """Merge the results under ``inputs`` (folders, searched recursively, or files) into
-    ``output_dir``; each output keeps the name of its first input file.
+    ``output_dir``; each output keeps the name of its first input file. ``warn`` hears about
+    segments missing from a complete test (the result is then a part of the test).
 
     Raises:
         MergeError: nothing to merge, or files that do not belong together.
@@ -423,6 +429,9 @@ def merge_result_files(
         merged = summaries[0][1]
         for _, document in summaries[1:]:
             merged = merge_summaries(merged, document)
+        covered = _check_segments(summaries, warn)
+        if covered is not None:
+            merged["segment"] = covered
         target = os.path.join(output_dir, os.path.basename(summaries[0][0]))
         _write(target, json.dumps(merged, indent=2) + "\n")
         written.append(MergedFile(target, "summary", tuple(p for p, _ in summaries)))
@@ -442,6 +451,52 @@ def merge_result_files(
         _write(target, text)
         written.append(MergedFile(target, kind, tuple(paths)))
     return written
+
+
+def _check_segments(
+    summaries: Sequence[tuple[str, dict[str, Any]]], warn: Callable[[str], None] | None
+) -> dict[str, Any] | None:
+    """Segments named by the summaries must be disjoint (else calls would count twice); the
+    merged document names their union when it is one range short of the whole test."""
+    named = [(path, doc["segment"]) for path, doc in summaries if "segment" in doc]
+    if not named:
+        return None
+    if len(named) != len(summaries):
+        plain = next(path for path, doc in summaries if "segment" not in doc)
+        raise MergeError(
+            f"{plain}: a whole run among the segments of {named[0][0]}; merge either segments"
+            " of one test or separate runs"
+        )
+    periods = {int(segment["period"]) for _, segment in named}
+    if len(periods) != 1:
+        raise MergeError(
+            f"{named[0][0]}, {named[-1][0]}: segments striped over different periods"
+            f" ({', '.join(map(str, sorted(periods)))}): run every segment of a test with the"
+            " same -segment_sequence"
+        )
+    period = periods.pop()
+    owner: dict[int, str] = {}
+    for path, segment in named:
+        for residue in range(int(segment["first"]), int(segment["end"])):
+            if residue in owner:
+                raise MergeError(
+                    f"{path}: segment {segment['range']} overlaps {owner[residue]}'s; each"
+                    " segment of a test must be merged once"
+                )
+            owner[residue] = path
+    missing = [residue for residue in range(period) if residue not in owner]
+    if missing and warn is not None:
+        gaps = ", ".join(
+            ExecutionSegment(residue, residue + 1, period).label() for residue in missing
+        )
+        warn(f"the merged segments are not the whole test: {gaps} missing")
+    if not missing:
+        return None
+    present = sorted(owner)
+    if present != list(range(present[0], present[-1] + 1)):
+        return None
+    union = ExecutionSegment(present[0], present[-1] + 1, period)
+    return {"range": union.label(), "first": union.first, "end": union.end, "period": period}
 
 
 def _write(path: str, text: str) -> None:

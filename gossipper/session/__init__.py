@@ -39,6 +39,7 @@ from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_docu
 from gossipper.output.screens import live_screen
 from gossipper.scenario import RunEnv, Scenario, TwinRole
 from gossipper.scenario.tdm import TdmMap
+from gossipper.segment import ExecutionSegment
 from gossipper.session.hep import HepMirror, TeeTracer, resolve_hep_target
 from gossipper.stats import RunStats, ScreenContext, ScreenState, StatsSnapshot, screen_state
 from gossipper.stats.counters import StatsWindow
@@ -141,6 +142,8 @@ class Run:
             )
             rx_env = _rx_env(self.env, rx_injection or {})
         self.traces = _open_traces(plan, stats) if plan.traces else None
+        if self.traces is not None and config.traces.trace_media:
+            stats.media_sinks.append(self.traces.media_stream)
         # Mixed mode: the rx scenario's own -trace_stat/-trace_counts files.
         self.rx_traces = (
             _open_rx_traces(plan, self.rx_stats)
@@ -150,8 +153,12 @@ class Run:
         tracer: Tracer | None = self.traces
         self.hep: HepMirror | None = None
         if hep_target is not None:
-            self.hep = HepMirror(config, local_ip=plan.local_ip, target=hep_target)
+            self.hep = HepMirror(
+                config, local_ip=plan.local_ip, target=hep_target, wall_clock=plan.wall_clock
+            )
             tracer = self.hep if tracer is None else TeeTracer(tracer, self.hep)
+            # Each stream's quality goes to the collector as a JSON log at the end of its call.
+            stats.media_sinks.append(self.hep.media_quality)
         self.engine = Engine(
             scenario,
             config,
@@ -445,12 +452,16 @@ class Run:
             result=result, exit_screens=shown_exit, files=tuple(sorted(files)), problems=problems
         )
 
-    def live_summary_document(self, tool_version: str) -> dict[str, Any]:
+    def live_summary_document(
+        self, tool_version: str, snapshot: StatsSnapshot | None = None
+    ) -> dict[str, Any]:
         """The ``-summary_json`` document of the run so far (the HTTP API's statistics):
-        counters now, ``exit_code`` the one the run would exit with now; once the run has
+        counters now (or ``snapshot``, taken by a caller that renders several documents from
+        one instant), ``exit_code`` the one the run would exit with now; once the run has
         ended, the same numbers as :meth:`summary_document`."""
         engine = self.engine
-        snapshot = engine.statistics().snapshot
+        if snapshot is None:
+            snapshot = engine.statistics().snapshot
         return summary_document(
             snapshot,
             target_rate=snapshot.target_rate,
@@ -458,6 +469,7 @@ class Run:
             exit_code=int(engine.exit_status()),
             tool_version=tool_version,
             tz=self.plan.wall_clock.tz,
+            segment=self._segment(),
         )
 
     def summary_document(self, result: EngineResult, tool_version: str) -> dict[str, Any]:
@@ -470,7 +482,14 @@ class Run:
             exit_code=int(result.exit_status),
             tool_version=tool_version,
             tz=self.plan.wall_clock.tz,
+            segment=self._segment(),
         )
+
+    def _segment(self) -> ExecutionSegment | None:
+        """-segment's slice for the summary (a server scenario is never a slice)."""
+        if self.plan.scenario.is_server:
+            return None
+        return self.plan.config.execution_segment
 
 
 @contextlib.asynccontextmanager
@@ -608,6 +627,7 @@ def _open_rx_traces(plan: RunPlan, layout: RunStats) -> TraceFiles | None:
         trace_screen=False,
         trace_rtt=False,
         trace_error_codes=False,
+        trace_media=False,
     )
     name = plan.rx_scenario.base_name
     if name == plan.scenario.base_name:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import io
+import json
+import os
 import pathlib
+from typing import Any
 
+import jsonschema
 import pytest
 
 from gossipper.cli.app import run_app
@@ -13,9 +18,11 @@ from gossipper.output.merge import (
     merge_counts_csv,
     merge_error_codes,
     merge_logs,
+    merge_result_files,
     merge_rtt_csv,
     merge_stat_csv,
 )
+from gossipper.stats.summary import load_summary_schema
 
 T0 = "2026-01-01\t00:00:00.000000\t1767225600.000000"
 T1 = "2026-01-01\t00:00:01.000000\t1767225601.000000"
@@ -169,3 +176,75 @@ def test_bad_merge_command_lines_exit_255_with_one_line(
     assert int(run_app(argv, out, err)) == 255
     lines = err.getvalue().splitlines()
     assert len(lines) == 1 and message in lines[0], err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def segment_summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("segment")
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        argv = ["sim", "-sn", "uac", "-m", "8", "-segment", "1/4", "-summary_json", "s.json"]
+        assert int(run_app(argv, io.StringIO(), io.StringIO())) == 0
+    finally:
+        os.chdir(old)
+    document: dict[str, Any] = json.loads((folder / "s.json").read_text())
+    return document
+
+
+def test_a_segments_summary_names_its_slice_and_follows_the_schema(
+    segment_summary: dict[str, Any],
+) -> None:
+    jsonschema.validate(segment_summary, load_summary_schema())
+    assert segment_summary["segment"] == {"range": "1/4:1/2", "first": 1, "end": 2, "period": 4}
+    assert segment_summary["calls"]["total"] == 2
+
+
+def _write_parts(
+    folder: pathlib.Path, template: dict[str, Any], ranges: list[tuple[int, int, int]]
+) -> list[str]:
+    paths = []
+    for index, (first, end, period) in enumerate(ranges):
+        document = copy.deepcopy(template)
+        document["segment"] = {
+            "range": f"{first}/{period}:{end}/{period}",
+            "first": first,
+            "end": end,
+            "period": period,
+        }
+        part = folder / f"part-{index}"
+        part.mkdir(parents=True)
+        (part / "summary.json").write_text(json.dumps(document))
+        paths.append(str(part))
+    return paths
+
+
+def test_merge_refuses_overlapping_segments_and_warns_about_missing_ones(
+    tmp_path: pathlib.Path, segment_summary: dict[str, Any]
+) -> None:
+    parts = _write_parts(tmp_path / "overlap", segment_summary, [(0, 2, 4), (1, 2, 4)])
+    with pytest.raises(MergeError, match="part-1/summary.json: segment .* overlaps"):
+        merge_result_files(parts, str(tmp_path / "out1"))
+    parts = _write_parts(tmp_path / "periods", segment_summary, [(0, 1, 2), (1, 2, 4)])
+    with pytest.raises(MergeError, match="different periods .*-segment_sequence"):
+        merge_result_files(parts, str(tmp_path / "out2"))
+    warnings: list[str] = []
+    parts = _write_parts(tmp_path / "partial", segment_summary, [(0, 1, 4), (1, 2, 4)])
+    merge_result_files(parts, str(tmp_path / "out3"), warn=warnings.append)
+    assert warnings == ["the merged segments are not the whole test: 1/2:3/4, 3/4:1 missing"]
+    merged = json.loads((tmp_path / "out3" / "summary.json").read_text())
+    assert merged["segment"] == {"range": "0:1/2", "first": 0, "end": 2, "period": 4}
+    assert merged["calls"]["total"] == 4
+    parts = _write_parts(tmp_path / "whole", segment_summary, [(0, 3, 4), (3, 4, 4)])
+    merge_result_files(parts, str(tmp_path / "out4"), warn=warnings.append)
+    assert len(warnings) == 1
+    assert "segment" not in json.loads((tmp_path / "out4" / "summary.json").read_text())
+
+
+def test_merge_help_and_the_front_door_list() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert int(run_app(["merge", "-h"], out, err)) == 99
+    assert out.getvalue().startswith("usage: gossipper merge DIR_OR_FILE")
+    out = io.StringIO()
+    run_app(["--help"], out, io.StringIO())
+    assert "merge" in out.getvalue()

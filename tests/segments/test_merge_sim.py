@@ -143,3 +143,27 @@ def test_merged_segments_equal_the_whole_run(
                 assert abs(_ms(have) - _ms(want)) <= 1.0, (name, want, have)
             else:
                 assert have == want, (name, want, have)
+
+
+def test_a_rate_ramp_split_in_three_merges_to_the_whole_ramp(tmp_path: pathlib.Path) -> None:
+    """-rate_increase steps restart the count in every segment at the whole test's instant:
+    the merged stat and counts files equal the whole run's, byte for byte after the dates."""
+    ramp = ["-sn", "uac", "-m", "61", "-r", "10", "-rate_increase", "7", "-rate_interval", "1s"]
+    traces = ["-net_delay", "3", "-fd", "1", "-trace_stat", "-trace_counts"]
+
+    def run(folder: pathlib.Path, *extra: str) -> None:
+        folder.mkdir()
+        with _cwd(folder):
+            status = run_app(["sim", *ramp, *traces, *extra], io.StringIO(), io.StringIO())
+        assert int(status) == 0
+
+    run(tmp_path / "whole")
+    for index in range(3):
+        run(tmp_path / f"segment-{index}", "-segment", f"{index}/3")
+    inputs = [str(tmp_path / f"segment-{index}") for index in range(3)]
+    status = run_app(
+        ["merge", *inputs, "-o", str(tmp_path / "merged")], io.StringIO(), io.StringIO()
+    )
+    assert int(status) == 0
+    for name in ("uac_4242_.csv", "uac_4242_counts.csv"):
+        assert (tmp_path / "merged" / name).read_text() == (tmp_path / "whole" / name).read_text()
