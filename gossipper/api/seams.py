@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from gossipper.control import Controller
     from gossipper.engine import EngineResult, EngineStatistics
+    from gossipper.stats import StatsSnapshot
 
 __all__ = [
     "ROLES",
@@ -85,7 +86,9 @@ class SessionView(Protocol):
     @property
     def engine(self) -> StatisticsSource: ...
 
-    def live_summary_document(self, tool_version: str) -> dict[str, Any]: ...
+    def live_summary_document(
+        self, tool_version: str, snapshot: StatsSnapshot | None = None
+    ) -> dict[str, Any]: ...
 
 
 class HostedRun(Protocol):

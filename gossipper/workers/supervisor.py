@@ -207,11 +207,15 @@ class WorkerGroup:
             snapshot=snapshot,
         )
 
-    def live_summary_document(self, tool_version: str) -> dict[str, Any]:
-        """The ``-summary_json`` document of the group so far (the API's statistics)."""
+    def live_summary_document(
+        self, tool_version: str, snapshot: StatsSnapshot | None = None
+    ) -> dict[str, Any]:
+        """The ``-summary_json`` document of the group so far (the API's statistics), from
+        ``snapshot`` when the caller took one."""
         from gossipper.output import summary_document
 
-        snapshot = self.merged()
+        if snapshot is None:
+            snapshot = self.merged()
         assert snapshot is not None
         failed = snapshot.cumulative.failed_calls
         return summary_document(
