@@ -11,7 +11,6 @@ The wire form is plain data (dicts, lists, numbers, strings) so that it can cros
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +24,13 @@ from gossipper.stats.counters import (
 )
 from gossipper.stats.histogram import Histogram
 
-__all__ = ["merge_counter_values", "merge_snapshots", "snapshot_from_wire", "snapshot_to_wire"]
+__all__ = [
+    "merge_counter_values",
+    "merge_snapshots",
+    "snapshot_from_wire",
+    "snapshot_to_wire",
+    "with_failed_calls",
+]
 
 _COUNTER_INTS = (
     "incoming_calls",
@@ -173,8 +178,28 @@ def _counters_from_wire(data: Mapping[str, Any]) -> CounterValues:
     )
 
 
+_INFO_FIELDS = (
+    "index",
+    "kind",
+    "label",
+    "has_retrans",
+    "has_timeout",
+    "start_rtd",
+    "rtd",
+    "crlf",
+    "hide",
+    "display",
+    "pause_ms",
+    "is_optional",
+    "lost_active",
+    "pause_desc",
+)
+"""ElementInfo's fields, named here rather than read with ``dataclasses.fields``: the class is
+compiled by mypyc in the CI build (a new field fails the wire round-trip test)."""
+
+
 def _info_to_wire(info: ElementInfo) -> dict[str, Any]:
-    data = {field.name: getattr(info, field.name) for field in dataclasses.fields(ElementInfo)}
+    data = {name: getattr(info, name) for name in _INFO_FIELDS}
     data["kind"] = info.kind.value
     return data
 
@@ -263,3 +288,14 @@ def snapshot_from_wire(data: Mapping[str, Any]) -> StatsSnapshot:
         call_length_histogram=Histogram.from_dict(data["call_length_histogram"]),
         run_start_mono=float(data["run_start_mono"]),
     )
+
+
+def with_failed_calls(snapshot: StatsSnapshot, calls: int) -> StatsSnapshot:
+    """``snapshot`` with ``calls`` of its current calls ended as failed (a dead worker's open
+    calls). Built through the wire form: the compiled (mypyc) classes are not
+    ``dataclasses.replace``-able in every build."""
+    data = snapshot_to_wire(snapshot)
+    for counters in (data["cumulative"], data["periodic"]):
+        counters["failed_calls"] += calls
+    data["current_calls"] = max(0, snapshot.current_calls - calls)
+    return snapshot_from_wire(data)

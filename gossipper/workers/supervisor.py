@@ -23,7 +23,6 @@ passes them in as ``front_ends``.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
 import math
 import os
@@ -40,7 +39,7 @@ import trio
 from gossipper.engine import EngineStatistics, QuitState
 from gossipper.errors import ExitStatus
 from gossipper.stats import ScreenContext, ScreenState, StatsSnapshot, screen_state
-from gossipper.stats.merging import merge_snapshots, snapshot_from_wire
+from gossipper.stats.merging import merge_snapshots, snapshot_from_wire, with_failed_calls
 from gossipper.workers.wire import ENV_VAR, MessageStream
 
 __all__ = [
@@ -575,7 +574,7 @@ def _result(workers: Sequence[_Worker], *, start_failure: str | None = None) -> 
     snapshot = merge_snapshots(parts) if parts else None
     lost_total = sum(outcome.open_calls_lost for outcome in outcomes)
     if snapshot is not None and lost_total:
-        snapshot = _count_lost(snapshot, lost_total)
+        snapshot = with_failed_calls(snapshot, lost_total)
     failed = snapshot.cumulative.failed_calls if snapshot is not None else 0
     status = (
         ExitStatus.FATAL if start_failure is not None else combined_exit_status(outcomes, failed)
@@ -586,20 +585,4 @@ def _result(workers: Sequence[_Worker], *, start_failure: str | None = None) -> 
         state=merged_state([worker.state for worker in workers if worker.state]),
         outcomes=tuple(outcomes),
         start_failure=start_failure,
-    )
-
-
-def _count_lost(snapshot: StatsSnapshot, lost: int) -> StatsSnapshot:
-    """A dead worker's open calls end as failed calls (no longer current)."""
-    cumulative = dataclasses.replace(
-        snapshot.cumulative, failed_calls=snapshot.cumulative.failed_calls + lost
-    )
-    periodic = dataclasses.replace(
-        snapshot.periodic, failed_calls=snapshot.periodic.failed_calls + lost
-    )
-    return dataclasses.replace(
-        snapshot,
-        cumulative=cumulative,
-        periodic=periodic,
-        current_calls=max(0, snapshot.current_calls - lost),
     )

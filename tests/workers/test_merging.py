@@ -10,7 +10,12 @@ from gossipper.config import RunConfig
 from gossipper.engine.elements import new_run_stats
 from gossipper.scenario import builtin_path, load_scenario
 from gossipper.stats import FailureReason, RunStats, StatsSnapshot
-from gossipper.stats.merging import merge_snapshots, snapshot_from_wire, snapshot_to_wire
+from gossipper.stats.merging import (
+    merge_snapshots,
+    snapshot_from_wire,
+    snapshot_to_wire,
+    with_failed_calls,
+)
 
 
 def _stats() -> RunStats:
@@ -72,3 +77,15 @@ def test_wire_form_round_trips_every_field() -> None:
 def test_merging_nothing_is_an_error() -> None:
     with pytest.raises(ValueError, match="at least one"):
         merge_snapshots([])
+
+
+def test_a_dead_workers_open_calls_end_as_failed() -> None:
+    stats = _stats()
+    _play(stats, _calls(4, 20))
+    for _ in range(3):
+        stats.call_created(11.0, incoming=False)  # still open
+    snapshot = _snapshot(stats)
+    lost = with_failed_calls(snapshot, snapshot.current_calls)
+    assert lost.current_calls == 0
+    assert lost.cumulative.failed_calls == snapshot.cumulative.failed_calls + 3
+    assert lost.cumulative.successful_calls == snapshot.cumulative.successful_calls
