@@ -121,7 +121,13 @@ def _wait_gone(pids: list[int]) -> None:
 
 
 def _summary(path: pathlib.Path) -> dict[str, Any]:
+    """The summary document, checked against its published schema."""
+    import jsonschema
+
+    from gossipper.stats.summary import load_summary_schema
+
     document: dict[str, Any] = json.loads(path.read_text())
+    jsonschema.validate(document, load_summary_schema())
     return document
 
 
