@@ -1396,7 +1396,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "run the load in N worker processes (auto: one per CPU this process may use), each"
             " with its share of the rate, -m, -l and -users; one screen, one set of files"
             " (docs/architecture.md, workers)",
-            metavar="N|auto",
+            metavar="N",
             value_help="a number of processes (1-1024) or auto",
             scope=RUN,
         ),
