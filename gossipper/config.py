@@ -344,6 +344,8 @@ class ProcessSettings:
     api_audit: str | None = None
     api_metrics_public: bool = False
     api_linger_s: float = 0.0
+    # -workers N|auto (gossipper.workers): None runs in this process, as SIPp does.
+    workers: str | None = None
 
     def __post_init__(self) -> None:
         _check_rules(self)
@@ -675,6 +677,16 @@ def _percent(value: Any) -> bool:
     return bool(0 <= value <= 100)
 
 
+def _workers(value: Any) -> bool:
+    return value == "auto" or (
+        isinstance(value, str) and value.isdigit() and 1 <= int(value) <= MAX_WORKERS
+    )
+
+
+MAX_WORKERS = 1024
+"""-workers: more processes than this is a typo, not a load test."""
+
+
 def _non_empty(value: Any) -> bool:
     return bool(value)
 
@@ -821,6 +833,7 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "control_port": ("-cp", "a port number 0-65535", _port),
     "api_addr": ("-api_addr", "HOST:PORT, [IPv6]:PORT or PORT (e.g. 127.0.0.1:8080)", _api_addr),
     "api_linger_s": ("-api_linger", _NON_NEGATIVE_DURATION, _non_negative),
+    "workers": ("-workers", "a number of processes 1-1024 or auto", _workers),
     "bind_to_device": ("-bind_to_device", "a non-empty network interface name", _non_empty),
     "call_id_type": ("-cid_type", "one of " + ", ".join(CALL_ID_TYPES), _call_id_type),
     "tdm_map": (

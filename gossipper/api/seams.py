@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from gossipper.control import Controller
-    from gossipper.engine import EngineResult
-    from gossipper.session import Run
+    from gossipper.engine import EngineResult, EngineStatistics
+    from gossipper.stats import StatsSnapshot
 
 __all__ = [
     "ROLES",
@@ -28,6 +28,8 @@ __all__ = [
     "HostedRun",
     "Principal",
     "RegistryError",
+    "SessionView",
+    "StatisticsSource",
     "Role",
     "RunRegistry",
     "RunState",
@@ -71,6 +73,24 @@ class RegistryError(Exception):
         self.message = message
 
 
+class StatisticsSource(Protocol):
+    """What the API reads of a live run's engine (``Engine``, or the merged workers of a
+    ``-workers`` run)."""
+
+    def statistics(self) -> EngineStatistics: ...
+
+
+class SessionView(Protocol):
+    """What the API reads of a live run (``session.Run``, or a ``-workers`` group)."""
+
+    @property
+    def engine(self) -> StatisticsSource: ...
+
+    def live_summary_document(
+        self, tool_version: str, snapshot: StatsSnapshot | None = None
+    ) -> dict[str, Any]: ...
+
+
 class HostedRun(Protocol):
     """One run the API can see: a UAC or UAS engine with its session."""
 
@@ -86,7 +106,7 @@ class HostedRun(Protocol):
         ...
 
     @property
-    def session(self) -> Run | None:
+    def session(self) -> SessionView | None:
         """The live session run while it is starting, running or stopping; else None."""
         ...
 

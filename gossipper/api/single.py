@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gossipper.api.seams import HostedRun, RegistryError, RunState
+from gossipper.api.seams import HostedRun, RegistryError, RunState, SessionView
 from gossipper.control import Controller
 from gossipper.engine import EngineResult, QuitState
-from gossipper.session import Run
 
 __all__ = ["SINGLE_RUN_NAME", "SingleRun", "SingleRunRegistry"]
 
@@ -18,9 +17,11 @@ SINGLE_RUN_NAME = "main"
 
 
 class SingleRun:
-    """The CLI's run as a ``HostedRun``."""
+    """The CLI's run as a ``HostedRun`` (a ``session.Run``, or a ``-workers`` group)."""
 
-    def __init__(self, session: Run, controller: Controller, spec: Mapping[str, Any]) -> None:
+    def __init__(
+        self, session: SessionView, controller: Controller, spec: Mapping[str, Any]
+    ) -> None:
         self._session = session
         self._controller = controller
         self._spec = dict(spec)
@@ -47,7 +48,7 @@ class SingleRun:
         return self._spec
 
     @property
-    def session(self) -> Run | None:
+    def session(self) -> SessionView | None:
         # A finished CLI run keeps its session: its final statistics are read from it.
         return self._session
 

@@ -8,13 +8,19 @@ a terminal (CI, pipes, ``-bg``) it is not started and the output is what it alwa
 from __future__ import annotations
 
 import os
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import trio
 
-from gossipper.session import Run
+__all__ = ["CLEAR_SCREEN", "LiveScreen", "ScreenSource", "fit_screen"]
 
-__all__ = ["CLEAR_SCREEN", "LiveScreen", "fit_screen"]
+
+class ScreenSource(Protocol):
+    """What the live screen draws: a run (``session.Run``), or the merged statistics of
+    ``-workers`` processes (``workers.WorkerGroup``)."""
+
+    def live_screen(self, number: int) -> str | None: ...
+
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
 """Cursor home, then erase the display: one redraw without scrolling the terminal."""
@@ -41,7 +47,7 @@ def _terminal_rows(stream: TextIO) -> int:
 class LiveScreen:
     """The screen a terminal shows while a run goes on."""
 
-    def __init__(self, run: Run, stdout: TextIO, period_s: float) -> None:
+    def __init__(self, run: ScreenSource, stdout: TextIO, period_s: float) -> None:
         self._run = run
         self._stdout = stdout
         self._period_s = period_s

@@ -123,12 +123,20 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
         stdout.write(builtin_text(name))
         return ExitStatus.NO_CALLS
 
+    if command.config.process.workers is not None and "GOSSIPPER_WORKER" not in os.environ:
+        from gossipper.cli.workers_run import run_with_workers
+
+        return run_with_workers(argv, command.config, stdout, stderr)
     return run_configured(command.config, stdout, stderr)
 
 
 def run_configured(config: RunConfig, stdout: TextIO, stderr: TextIO) -> ExitStatus | int:
     """Load the scenarios a configuration names and run it (a command line's run, a
     profile's)."""
+    if config.process.workers is not None:
+        # A command line's -workers never gets here (``program`` hands it to the workers'
+        # parent, which rebuilds the command line of each worker).
+        raise ConfigError("-workers is supported on the command line only; give -workers N there")
     scenario = load_configured_scenario(config)
     ooc_scenario, rx_scenario = load_extra_scenarios(config, scenario)
     if config.process.interactive:

@@ -43,6 +43,7 @@ __all__ = [
     "ParsedCommand",
     "Scope",
     "Status",
+    "command_line_items",
     "format_help",
     "format_markdown",
     "option_by_name",
@@ -1494,6 +1495,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
     *_group(
         "gossipper extensions",
         _o(
+            "-workers",
+            Kind.STR,
+            "workers",
+            "run the load in N worker processes (auto: one per CPU this process may use), each"
+            " with its share of the rate, -m, -l and -users; one screen, one set of files"
+            " (docs/architecture.md, workers)",
+            metavar="N",
+            value_help="a number of processes (1-1024) or auto",
+            scope=RUN,
+        ),
+        _o(
             "-summary_json",
             Kind.STR,
             "summary_json",
@@ -1850,6 +1862,23 @@ def parse_command_line(argv: Sequence[str], scope: Scope = RUN) -> ParsedCommand
     config = RunConfig(**values)
     given = frozenset(occurrence.spec.name for occurrence in occurrences)
     return ParsedCommand(Action.RUN, config, given=given, values=extra)
+
+
+def command_line_items(argv: Sequence[str]) -> list[tuple[str | None, tuple[str, ...]]]:
+    """A run's command line as ``(option name, values)`` items in order, a remote host as
+    ``(None, (host,))``: the -workers parent rewrites its workers' command lines with it.
+
+    Raises:
+        ConfigError: the command line does not parse (``parse_command_line`` says why).
+    """
+    occurrences, hosts, error = _scan(list(argv), RUN)
+    if error is not None:
+        raise error
+    items: list[tuple[str | None, tuple[str, ...]]] = [
+        (occurrence.spec.name, occurrence.values) for occurrence in occurrences
+    ]
+    items.extend((None, (host,)) for host in hosts)
+    return items
 
 
 def _refusal_text(spec: OptionSpec) -> str:

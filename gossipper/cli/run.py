@@ -21,7 +21,7 @@ from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
 from gossipper.engine.threepcc import TwinSetup, check_twin_setup, parse_slave_cfg
 from gossipper.errors import ConfigError, ExitStatus, TransportError
-from gossipper.interfaces import Address
+from gossipper.interfaces import Address, TransportFactory
 from gossipper.output import write_json_atomic
 from gossipper.scenario import BUILTIN_NAMES, Scenario
 from gossipper.server.realrun import (
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gossipper.api.single import SingleRun
     from gossipper.control import Controller
     from gossipper.tui.app import TuiApp
+    from gossipper.workers.child import WorkerLink
 
 __all__ = ["LIVE_FLUSH_S", "SystemWallClock", "run_real", "tune_garbage_collector", "twin_setup"]
 
@@ -70,9 +71,24 @@ def run_real(
     check_run_gates(config)
     twin = twin_setup(config)
     check_twin_setup(scenario, twin)
+    worker: WorkerLink | None = None
+    if "GOSSIPPER_WORKER" in os.environ:
+        # Started by a -workers parent (gossipper.workers): report to it, take its commands.
+        from gossipper.workers.child import worker_link_from_environment
+
+        worker = worker_link_from_environment()
     tune_garbage_collector()
     result = trio.run(
-        _run, config, scenario, peer_scenario, twin, stdout, stderr, ooc_scenario, rx_scenario
+        _run,
+        config,
+        scenario,
+        peer_scenario,
+        twin,
+        stdout,
+        stderr,
+        ooc_scenario,
+        rx_scenario,
+        worker,
     )
     return result.exit_status
 
@@ -126,8 +142,13 @@ async def _run(
     stderr: TextIO,
     ooc_scenario: Scenario | None = None,
     rx_scenario: Scenario | None = None,
+    worker: WorkerLink | None = None,
 ) -> EngineResult:
-    factory = real_transports(config)
+    factory: TransportFactory = real_transports(config)
+    if worker is not None and worker.udp_fds is not None:
+        from gossipper.transport.handoff import HandoffUdpTransportFactory
+
+        factory = HandoffUdpTransportFactory(real_transports(config), *worker.udp_fds)
     wall = SystemWallClock()
     pid = os.getpid()
     seed = random.SystemRandom().randrange(2**63)
@@ -169,8 +190,19 @@ async def _run(
             ooc_scenario=ooc_scenario,
             rx_scenario=rx_scenario,
             twin=twin,
+            directory="." if worker is None else worker.directory,
         )
         async with open_run(plan) as run:
+            if worker is not None:
+                # The parent owns the keys, the control socket, the screen and the API; the
+                # traffic starts when every worker is ready (its start barrier).
+                await nursery.start(worker.serve, run)
+                result = await run.run()
+                nursery.cancel_scope.cancel()
+                report = _report(config, run, result, stdout, stderr)
+                with trio.CancelScope(shield=True):
+                    await worker.send_final(run, report, _worker_files(run))
+                return report
             tui, api = await _start_controls(nursery, config, run, stdout, stderr)
             if config.traces.gate_abort:
                 nursery.start_soon(watch_gates, config, run, stderr)
@@ -190,6 +222,13 @@ async def _run(
                 await _linger(config.process.api_linger_s)
                 nursery.cancel_scope.cancel()
     return result
+
+
+def _worker_files(run: Run) -> dict[str, str]:
+    traces = run.traces
+    if traces is None:
+        return {}
+    return {kind: path for kind, path in traces.paths.items() if os.path.exists(path)}
 
 
 def _check_api_options(config: RunConfig) -> None:

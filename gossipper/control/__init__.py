@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
+from typing import Protocol
 
 import trio
 
-from gossipper.engine import Engine
 from gossipper.errors import BindError
 
 __all__ = [
     "CONTROL_PORT_TRIES",
+    "CommandTarget",
+    "TargetState",
     "FIRST_CONTROL_PORT",
     "Controller",
     "open_control_socket",
@@ -29,12 +31,38 @@ CONTROL_PORT_TRIES = 60
 """Without -cp SIPp tries 8888, 8889, ... (60 ports) and only warns when none is free."""
 
 
+class TargetState(Protocol):
+    """What the commands read back (``Engine.statistics()`` has it)."""
+
+    @property
+    def traffic_paused(self) -> bool: ...
+    @property
+    def users(self) -> int | None: ...
+    @property
+    def rate(self) -> float: ...
+
+
+class CommandTarget(Protocol):
+    """What the commands drive: an ``Engine``, or the parent of ``-workers`` processes
+    (``gossipper.workers``), which fans every command out to its workers."""
+
+    def statistics(self) -> TargetState: ...
+    def pause(self, paused: bool) -> None: ...
+    def set_rate(self, rate: float) -> None: ...
+    def set_users(self, users: int) -> None: ...
+    def set_call_limit(self, limit: int) -> None: ...
+    def reset_stats(self) -> None: ...
+    def soft_quit(self, reason: str = ...) -> None: ...
+    def force_quit(self, reason: str = ...) -> None: ...
+    def interrupt(self) -> None: ...
+
+
 class Controller:
-    """Applies SIPp's keys and commands to an engine."""
+    """Applies SIPp's keys and commands to an engine (or a group of worker processes)."""
 
     def __init__(
         self,
-        engine: Engine,
+        engine: CommandTarget,
         *,
         rate_scale: float = 1.0,
         dump_screens: Callable[[], None],

@@ -144,6 +144,7 @@ SERVER_REFUSED_SETTINGS: dict[str, str] = {
     "junit": "not for hosted runs yet; run gossipper report -junit on the run's summary.json",
     "gates": "not for hosted runs yet; run gossipper report -gate on the run's summary.json",
     "gate_abort": "not for hosted runs yet; run gossipper report -gate on its summary.json",
+    "workers": "a hosted run is one engine; run -workers from the command line",
 }
 """``RunConfig`` settings a hosted run cannot have, and why. (``scenario_file`` and
 ``scenario_name`` are spelled ``sf``/``sn`` so a run names its scenario one way.)"""

@@ -14,7 +14,7 @@ import time
 
 from gossipper.config import RunConfig
 from gossipper.engine.threepcc import TwinSetup
-from gossipper.interfaces import Address
+from gossipper.interfaces import Address, TransportFactory
 from gossipper.scenario import Scenario
 from gossipper.session import RunPlan
 from gossipper.transport import UdpTransportFactory, check_device, detect_local_ip, resolve_host
@@ -93,7 +93,7 @@ def real_plan(
     config: RunConfig,
     scenario: Scenario,
     *,
-    transports: UdpTransportFactory,
+    transports: TransportFactory,
     wall_clock: SystemWallClock,
     remote: Address | None,
     pid: int,

@@ -57,7 +57,7 @@ API_OPTIONS = (
 SUPPORTED_NAMES = names_in(
     """
     -h -help -v -sd -sf -sn -t -i -p -bind_local -rsa -s -cid_str -r -rp -m -l -users
-    -segment -segment_sequence
+    -segment -segment_sequence -workers
     -rate_increase -rate_interval -rate_max -no_rate_quit -timeout -timeout_global
     -timeout_error -base_cseq -bg -nostdin -sleep -d -deadcall_wait -recv_timeout -send_timeout
     -max_retrans -max_invite_retrans -max_non_invite_retrans -nr -rtcheck -T2 -aa
@@ -144,6 +144,7 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-l", "40"], "max_open_calls", 40),
     (["-users", "12"], "users", 12),
     (["-segment", "1/4"], "segment", "1/4"),
+    (["-workers", "auto"], "workers", "auto"),
     (["-segment", "0:1/4", "-segment_sequence", "0,1/4,1"], "segment_sequence", "0,1/4,1"),
     (["-rate_increase", "10"], "rate_increase", 10.0),
     (["-rate_interval", "10"], "rate_interval_s", 10.0),
@@ -312,6 +313,7 @@ def test_every_sipp_option_is_in_the_table() -> None:
         "-timeout_global",
         "-segment",
         "-segment_sequence",
+        "-workers",
         "-summary_json",
         "-peer",
         "-interactive",
@@ -1058,6 +1060,7 @@ def test_every_option_has_a_scope_and_sim_only_options_are_not_runconfig_fields(
         "-master",
         "-slave",
         "-slave_cfg",
+        "-workers",
         "-report_html",
         "-gate",
         "-gate_abort",
@@ -1119,7 +1122,7 @@ def test_sim_help_lists_sim_options_and_names_the_refused_ones() -> None:
         assert listed == (spec.scope == SIM), spec.name
     assert (
         "refuses: -v, -sd, -cp, -rsa, -bg, -interactive, -3pcc,\n-master, -slave, -slave_cfg,"
-        " -report_html, -gate, -gate_abort, -junit, -api_addr," in text
+        " -workers, -report_html, -gate, -gate_abort, -junit, -api_addr," in text
     )
     assert all(len(line) <= 100 for line in text.splitlines())
     assert isinstance(SIM, Scope)

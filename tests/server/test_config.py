@@ -62,7 +62,7 @@ def test_schema_names_every_run_setting() -> None:
     refused |= {name for name in RunConfig.field_names() if name.startswith(("ooc_", "rx_"))}
     # The control plane's and the single run's own settings (the server has its own).
     refused |= {name for name in RunConfig.field_names() if name.startswith("api_")}
-    refused |= {"interactive", "report_html", "junit", "gates", "gate_abort"}
+    refused |= {"interactive", "report_html", "junit", "gates", "gate_abort", "workers"}
     missing = [name for name in RunConfig.field_names() if name not in run]
     # scenario_file is accepted as the Go tool's spelling of sf.
     assert sorted(set(missing)) == sorted(refused - {"scenario_file"})
