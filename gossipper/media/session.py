@@ -25,7 +25,6 @@ import trio
 
 from gossipper.errors import BindError, TransportError
 from gossipper.interfaces import Address, DatagramTransport, MediaTap, TransportFactory
-from gossipper.media._fallback_scheduler import MediaScheduler, StreamHandle  # TEMP
 from gossipper.media.audio import CODEC_BY_PAYLOAD_TYPE, read_media_file
 from gossipper.media.pcap import read_rtp_pcap
 from gossipper.media.ports import PortAllocator, PortRangeError
@@ -40,11 +39,11 @@ from gossipper.media.rtp import (
     SenderReport,
     SourceDescription,
     build_compound,
-    dtmf_packets,
     ntp_from_seconds,
     parse_rtcp,
     parse_rtp,
 )
+from gossipper.media.scheduler import MediaScheduler, RtpStream, StreamHandle
 from gossipper.sdp import SdpError, parse_sdp
 from gossipper.stats.media import StreamQuality
 
@@ -231,7 +230,8 @@ class _Stream:
         self.next_timestamp = rng.getrandbits(32)
         self.sent_ssrcs = {self.ssrc}
         self.handles: list[StreamHandle] = []
-        self.current: StreamHandle | None = None
+        self.current: RtpStream | None = None
+        self.events: RtpStream | None = None  # DTMF-only stream while no audio plays
         self.pcap: StreamHandle | None = None
         self.echo: bool | None = None  # None: the run's -rtp_echo setting
         self.echoed_packets = 0
@@ -260,19 +260,19 @@ class _Stream:
         except (TransportError, trio.ClosedResourceError):
             return False
 
-    def _advance(self, handle: StreamHandle | None, samples: int) -> None:
-        """Continue sequence numbers and timestamps after a stream that stops."""
+    def _take_over(self, handle: RtpStream | None) -> None:
+        """Stop ``handle``; the next stream continues its sequence numbers and timestamps."""
         if handle is None:
             return
-        sent = handle.counters.packets_sent
-        self.next_seq = (self.next_seq + sent) & 0xFFFF
-        self.next_timestamp = (self.next_timestamp + sent * samples) & 0xFFFFFFFF
+        handle.stop()
+        self.next_seq = handle.next_sequence
+        self.next_timestamp = handle.rtp_timestamp_at(trio.current_time())
 
     def stream(self, payloads: Sequence[bytes], payload_type: int, loops: int) -> None:
         assert self.remote is not None
-        if self.current is not None:
-            self.current.stop()
-            self._advance(self.current, _SAMPLES_PER_FRAME)
+        self._take_over(self.current)
+        self._take_over(self.events)
+        self.current = self.events = None
         self.active = True
         self.current = self.run.scheduler.start_rtp(
             send=self.send,
@@ -303,33 +303,29 @@ class _Stream:
     def dtmf(self, digits: str, duration_ms: int) -> None:
         assert self.remote is not None
         self.active = True
-        current = self.current
-        if current is not None and not current.done:
-            current.send_dtmf(digits, duration_ms=duration_ms, payload_type=self.dtmf_payload_type)
-            return
-        # No audio running: the events alone, 20 ms apart, one event after the other.
-        packets: list[tuple[float, bytes]] = []
-        offset_s = 0.0
-        seq = self.next_seq
-        timestamp = self.next_timestamp
-        for digit in digits:
-            event = dtmf_packets(
-                digit,
-                payload_type=self.dtmf_payload_type,
-                ssrc=self.ssrc,
-                sequence=seq,
-                timestamp=timestamp,
-                duration_ms=duration_ms,
-            )
-            for packet in event:
-                packets.append((offset_s, packet.pack()))
-                offset_s += _FRAME_MS / 1000.0
-            seq = (seq + len(event)) & 0xFFFF
-            timestamp = (timestamp + (duration_ms + 2 * _FRAME_MS) * 8) & 0xFFFFFFFF
-        self.next_seq = seq
-        self.next_timestamp = timestamp
-        self.handles.append(
-            self.run.scheduler.start_timed(send=self.send, destination=self.remote, packets=packets)
+        stream = self.current
+        if stream is None or stream.done:
+            # No audio running: a stream of events only, in the same SSRC and sequence space.
+            stream = self.events
+            if stream is None or stream.done:
+                self._take_over(self.current)
+                self._take_over(stream)
+                self.current = None
+                stream = self.events = self.run.scheduler.start_rtp(
+                    send=self.send,
+                    destination=self.remote,
+                    payloads=(),
+                    payload_type=self.dtmf_payload_type,
+                    samples_per_frame=_SAMPLES_PER_FRAME,
+                    frame_interval_ms=float(_FRAME_MS),
+                    loops=1,
+                    ssrc=self.ssrc,
+                    first_seq=self.next_seq,
+                    first_timestamp=self.next_timestamp,
+                )
+                self.handles.append(stream)
+        stream.send_dtmf(
+            digits, duration_ms=duration_ms, payload_type=self.dtmf_payload_type, gap_ms=40
         )
 
     def retarget(self, address: Address) -> None:
@@ -462,14 +458,15 @@ class _Stream:
         head: RtcpPacket
         if packets:
             wall = self.run.wall_time()
-            elapsed = 0.0
-            current = self.current
-            if current is not None and current.counters.first_sent_s is not None:
-                elapsed = now - current.counters.first_sent_s
+            current = self.current or self.events
+            if current is not None:
+                rtp_timestamp = current.rtp_timestamp_at(now)
+            else:
+                rtp_timestamp = self.next_timestamp
             head = SenderReport(
                 ssrc=self.ssrc,
                 ntp_timestamp=ntp_from_seconds(wall),
-                rtp_timestamp=(self.next_timestamp + int(elapsed * self.clock_rate)) & 0xFFFFFFFF,
+                rtp_timestamp=rtp_timestamp,
                 packet_count=packets & 0xFFFFFFFF,
                 octet_count=octets & 0xFFFFFFFF,
                 reports=tuple(blocks),
