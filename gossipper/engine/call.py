@@ -1003,6 +1003,17 @@ class Call(Parker):
                     return search
                 if (
                     not message.is_request
+                    and message.status_code < 200
+                    and self.established
+                    and message.cseq_method == "INVITE"
+                ):
+                    # A provisional response to an INVITE this call has already acknowledged:
+                    # a peer answering a retransmitted INVITE late (RFC 3261 17.1.1.2 discards
+                    # it). Counted as a retransmission of that element, not an unexpected one.
+                    self.engine.stats.elements[search].retrans += 1
+                    return -2
+                if (
+                    not message.is_request
                     and message.status_code >= 200
                     and search + 1 < len(elements)
                 ):

@@ -149,6 +149,8 @@ class Run:
             )
             rx_env = _rx_env(self.env, rx_injection or {})
         self.traces = _open_traces(plan, stats) if plan.traces else None
+        if self.traces is not None and config.traces.trace_media:
+            stats.media_sinks.append(self.traces.media_stream)
         # Mixed mode: the rx scenario's own -trace_stat/-trace_counts files.
         self.rx_traces = (
             _open_rx_traces(plan, self.rx_stats)
@@ -158,8 +160,12 @@ class Run:
         tracer: Tracer | None = self.traces
         self.hep: HepMirror | None = None
         if hep_target is not None:
-            self.hep = HepMirror(config, local_ip=plan.local_ip, target=hep_target)
+            self.hep = HepMirror(
+                config, local_ip=plan.local_ip, target=hep_target, wall_clock=plan.wall_clock
+            )
             tracer = self.hep if tracer is None else TeeTracer(tracer, self.hep)
+            # Each stream's quality goes to the collector as a JSON log at the end of its call.
+            stats.media_sinks.append(self.hep.media_quality)
         media: MediaFactory | None = None
         if (
             config.identity.rtp_echo
@@ -487,12 +493,16 @@ class Run:
             result=result, exit_screens=shown_exit, files=tuple(sorted(files)), problems=problems
         )
 
-    def live_summary_document(self, tool_version: str) -> dict[str, Any]:
+    def live_summary_document(
+        self, tool_version: str, snapshot: StatsSnapshot | None = None
+    ) -> dict[str, Any]:
         """The ``-summary_json`` document of the run so far (the HTTP API's statistics):
-        counters now, ``exit_code`` the one the run would exit with now; once the run has
+        counters now (or ``snapshot``, taken by a caller that renders several documents from
+        one instant), ``exit_code`` the one the run would exit with now; once the run has
         ended, the same numbers as :meth:`summary_document`."""
         engine = self.engine
-        snapshot = engine.statistics().snapshot
+        if snapshot is None:
+            snapshot = engine.statistics().snapshot
         return summary_document(
             snapshot,
             target_rate=snapshot.target_rate,
@@ -650,6 +660,7 @@ def _open_rx_traces(plan: RunPlan, layout: RunStats) -> TraceFiles | None:
         trace_screen=False,
         trace_rtt=False,
         trace_error_codes=False,
+        trace_media=False,
     )
     name = plan.rx_scenario.base_name
     if name == plan.scenario.base_name:

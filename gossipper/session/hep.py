@@ -6,6 +6,15 @@ a bounded queue (``-hep_queue``); when the collector is slow, unreachable or rec
 packets are dropped and counted. The sender uses the run's ``TransportFactory``, so the
 simulation mirrors to a collector on its simulated network. Over TCP (``-hep_transport tcp``)
 the connection is re-opened after a loss, at most once a second.
+
+Media (issue 17): the mirror is also the run's ``MediaTap`` (every RTCP report sent or
+received, HEP protocol type 5) and a ``RunStats.media_sinks`` entry (each stream's quality at
+the end of its call as a JSON log, type 100). Both carry the call's SIP Call-ID as correlation id
+(chunk 0x0011), which is how Homer links them to the call's SIP messages. As the capture agents
+Homer is fed by do (captagent, heplify, Asterisk's res_hep_rtcp), an RTCP report travels as
+JSON, not as RTCP bytes: Homer's collectors store a type-5 payload as JSON (Kamailio's
+sipcapture puts it in ``rtcp_capture``) and its UI draws the report blocks from it
+(:func:`rtcp_json`, docs/hep.md).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from gossipper.hep import (
     IPPROTO_TCP,
     IPPROTO_UDP,
     PROTO_JSON_LOG,
+    PROTO_RTCP,
     PROTO_SIP,
     HepError,
     HepPacket,
@@ -35,11 +45,21 @@ from gossipper.interfaces import (
     StreamConnection,
     Tracer,
     TransportFactory,
+    WallClock,
 )
+from gossipper.media.rtp import ReceiverReport, RtpError, SenderReport, parse_rtcp
 from gossipper.sip import SipMessage
+from gossipper.stats.media import StreamQuality
 from gossipper.timefmt import epoch_to_us
 
-__all__ = ["HepCounts", "HepMirror", "TeeTracer", "hep_target", "resolve_hep_target"]
+__all__ = [
+    "HepCounts",
+    "HepMirror",
+    "TeeTracer",
+    "hep_target",
+    "resolve_hep_target",
+    "rtcp_json",
+]
 
 RECONNECT_PAUSE_S = 1.0
 FIRST_CONNECT_S = 1.0
@@ -101,14 +121,83 @@ def _wall_parts(wall: float) -> tuple[int, int]:
     return seconds, micros
 
 
+_NTP_FRACTION = 1 << 32
+
+
+def rtcp_json(data: bytes) -> bytes | None:
+    """An RTCP compound packet as the JSON report Homer reads from a HEP type-5 payload, or
+    None when it holds no sender or receiver report (or is not RTCP).
+
+    The first SR or RR of the compound: ``type`` (200 SR, 201 RR), ``ssrc``, ``report_count``,
+    ``report_blocks`` (``source_ssrc``, ``fraction_lost`` in 1/256, cumulative
+    ``packets_lost``, ``highest_seq_no``, ``ia_jitter`` in timestamp units, ``lsr``, ``dlsr``
+    in 1/65536 s) and ``sender_information`` (``ntp_timestamp_sec``, ``ntp_timestamp_usec``,
+    ``rtp_timestamp``, ``packets``, ``octets``; zeros in an RR, as heplify sends them).
+    """
+    try:
+        packets = parse_rtcp(data)
+    except RtpError:
+        return None
+    report = next((p for p in packets if isinstance(p, SenderReport | ReceiverReport)), None)
+    if report is None:
+        return None
+    sender = {
+        "ntp_timestamp_sec": 0,
+        "ntp_timestamp_usec": 0,
+        "rtp_timestamp": 0,
+        "packets": 0,
+        "octets": 0,
+    }
+    if isinstance(report, SenderReport):
+        seconds, fraction = divmod(report.ntp_timestamp, _NTP_FRACTION)
+        sender = {
+            "ntp_timestamp_sec": seconds,
+            "ntp_timestamp_usec": fraction * 1_000_000 // _NTP_FRACTION,
+            "rtp_timestamp": report.rtp_timestamp,
+            "packets": report.packet_count,
+            "octets": report.octet_count,
+        }
+    document = {
+        "type": 200 if isinstance(report, SenderReport) else 201,
+        "ssrc": report.ssrc,
+        "report_count": len(report.reports),
+        "report_blocks": [
+            {
+                "source_ssrc": block.ssrc,
+                "fraction_lost": block.fraction_lost,
+                "packets_lost": block.cumulative_lost,
+                "highest_seq_no": block.highest_sequence,
+                "ia_jitter": block.jitter,
+                "lsr": block.last_sr,
+                "dlsr": block.delay_since_last_sr,
+            }
+            for block in report.reports
+        ],
+        "sender_information": sender,
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
 def _ip_protocol(flow: Flow) -> int:
     return IPPROTO_UDP if flow.transport_name == "UDP" else IPPROTO_TCP
 
 
 class HepMirror:
-    """The ``Tracer`` that mirrors messages, and the task that sends them."""
+    """The ``Tracer`` that mirrors messages, the ``MediaTap`` that mirrors RTCP, the media sink
+    that mirrors each stream's quality, and the task that sends them.
 
-    def __init__(self, config: RunConfig, *, local_ip: str, target: Address) -> None:
+    ``wall_clock`` dates the media packets (tracer events carry their own time); it is the
+    run's clock, virtual in the simulation.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        local_ip: str,
+        target: Address,
+        wall_clock: WallClock,
+    ) -> None:
         traces = config.traces
         self._capture_id = traces.hep_capture_id
         self._auth_key = traces.hep_password
@@ -116,6 +205,7 @@ class HepMirror:
         self._tcp = traces.hep_transport == "tcp"
         self._limit = traces.hep_queue
         self._local_ip = local_ip
+        self._wall_clock = wall_clock
         self.target = target
         self._queue: deque[bytes] = deque()
         self._wake = trio.Event()
@@ -240,6 +330,52 @@ class HepMirror:
 
     def log(self, text: str, wall: float) -> None:
         pass
+
+    # ------------------------------------------------------------------ media
+
+    def _media_wall(self) -> float:
+        return self._wall_clock.wall_time()
+
+    def rtcp(
+        self, call_id: str, data: bytes, source: Address, destination: Address, sent: bool
+    ) -> None:
+        """``MediaTap``: one RTCP packet sent or received by a call's media, as HEP protocol
+        type 5 with its report in Homer's JSON (:func:`rtcp_json`) and the Call-ID as
+        correlation id. ``source`` and ``destination`` already say the direction, so ``sent``
+        adds nothing to the packet. A packet without SR/RR (a lone BYE, or not RTCP) counts as
+        not encodable."""
+        payload = rtcp_json(data)
+        if payload is None:
+            self._unencodable += 1
+            return
+        self._put(
+            source,
+            destination,
+            self._media_wall(),
+            payload,
+            ip_protocol=IPPROTO_UDP,
+            proto_type=PROTO_RTCP,
+            correlation_id=call_id,
+        )
+
+    def media_quality(self, quality: StreamQuality) -> None:
+        """A ``RunStats.media_sinks`` entry: one stream's quality at the end of its call as a
+        JSON log (type 100, ``{"type": "media_quality", ...}`` with every field of
+        ``StreamQuality`` and ``loss_pct``), from our RTP address to the peer's, correlated by
+        Call-ID."""
+        document: dict[str, object] = {"type": "media_quality", **quality.to_dict()}
+        payload = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+        local = split_host_port(quality.local) or (self._local_ip, 0)
+        remote = split_host_port(quality.remote) or local
+        self._put(
+            local,
+            remote,
+            self._media_wall(),
+            payload,
+            ip_protocol=IPPROTO_UDP,
+            proto_type=PROTO_JSON_LOG,
+            correlation_id=quality.call_id,
+        )
 
     # ------------------------------------------------------------------ sending
 

@@ -40,7 +40,7 @@ class StreamQuality:
     codec: str
     """``"PCMU"``, ``"PCMA"``, ``"telephone-event"``, ... or ``"unknown"``."""
     local: str
-    """``ip:port`` of our RTP socket."""
+    """``ip:port`` of our RTP socket (``[v6]:port`` for IPv6: :func:`endpoint_text`)."""
     remote: str
     """``ip:port`` of the peer's RTP socket (where we sent, or where packets came from)."""
     packets_sent: int
@@ -66,6 +66,80 @@ class StreamQuality:
         if self.packets_expected <= 0:
             return 0.0
         return max(self.packets_lost, 0) * 100.0 / self.packets_expected
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every field in declaration order, then ``loss_pct`` (the per-call
+        quality document mirrored to HEP)."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in STREAM_FIELDS}
+        out["loss_pct"] = round(self.loss_pct, 4)
+        return out
+
+
+def endpoint_text(host: str, port: int) -> str:
+    """``ip:port`` as :class:`StreamQuality` writes addresses (``[v6]:port`` for IPv6)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+STREAM_FIELDS: tuple[str, ...] = tuple(StreamQuality.__dataclass_fields__)
+"""The fields of :class:`StreamQuality`, in declaration order (the media CSV's columns)."""
+
+MEDIA_CSV_COLUMNS: tuple[str, ...] = (
+    "end_epoch_s",
+    *STREAM_FIELDS[: STREAM_FIELDS.index("packets_lost") + 1],
+    "loss_pct",
+    *STREAM_FIELDS[STREAM_FIELDS.index("packets_lost") + 1 :],
+)
+"""Columns of the ``-trace_media`` CSV (docs/media.md): when the stream's call ended, then the
+record's fields with ``loss_pct`` after ``packets_lost``."""
+
+
+def format_media_csv_header(delimiter: str) -> str:
+    """The ``-trace_media`` header line (newline-terminated)."""
+    return delimiter.join(MEDIA_CSV_COLUMNS) + "\n"
+
+
+def _csv_text(value: str, delimiter: str) -> str:
+    # Call-IDs are free text: quote (RFC 4180) when one holds the delimiter, a quote or a newline.
+    if delimiter in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _csv_ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def format_media_csv_row(quality: StreamQuality, end_wall: float, delimiter: str) -> str:
+    """One ``-trace_media`` row (newline-terminated): times in ms with 3 decimals, MOS with 2,
+    an empty field for an unknown RTT or MOS."""
+    q = quality
+    fields = (
+        f"{end_wall:.6f}",
+        _csv_text(q.call_id, delimiter),
+        str(q.call_number),
+        _csv_text(q.media, delimiter),
+        _csv_text(q.codec, delimiter),
+        _csv_text(q.local, delimiter),
+        _csv_text(q.remote, delimiter),
+        str(q.packets_sent),
+        str(q.octets_sent),
+        str(q.late_packets),
+        str(q.packets_received),
+        str(q.octets_received),
+        str(q.packets_expected),
+        str(q.packets_lost),
+        f"{q.loss_pct:.3f}",
+        str(q.out_of_order),
+        str(q.duplicated),
+        str(q.malformed),
+        _csv_ms(q.jitter_ms),
+        _csv_ms(q.max_jitter_ms),
+        _csv_ms(q.rtt_ms),
+        "" if q.mos is None else f"{q.mos:.2f}",
+        str(q.rtcp_sent),
+        str(q.rtcp_received),
+    )
+    return delimiter.join(fields) + "\n"
 
 
 MOS_STEP = 0.01
