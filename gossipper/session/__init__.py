@@ -254,9 +254,7 @@ class Run:
         config = plan.config
         # Keywords such as [media_port] name each call's own RTP port from now on.
         self.env.per_call_media = True
-        tap: MediaTap | None = None
-        if self.hep is not None and hasattr(self.hep, "rtcp"):
-            tap = self.hep
+        tap: MediaTap | None = self.hep  # HEP mirrors every RTCP packet (type 5)
         return build_media(
             config,
             [plan.scenario, plan.ooc_scenario, plan.rx_scenario],
