@@ -173,6 +173,8 @@ class Run:
             or any(s is not None and s.has_media for s in (plan.ooc_scenario, plan.rx_scenario))
         ):
             media = self._build_media(plan, stats)
+            if rx_env is not None:
+                rx_env.per_call_media = True
         self.engine = Engine(
             scenario,
             config,
