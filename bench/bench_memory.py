@@ -80,10 +80,14 @@ def _current_calls(stat_file: pathlib.Path) -> int:
     return counts.current if counts is not None else 0
 
 
+# Both tools get the same socket buffers (SIPp's default is 128 KB, gossipper's 4 MiB).
+EQUAL_BUFFERS = ("-buff_size", str(4 * 1024 * 1024))
+
+
 def _uas_command(program: str, port: int, calls: int, workdir: pathlib.Path) -> list[str]:
     common = [
         "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-nostdin", "-m", str(calls),
-        "-trace_stat", "-stf", str(workdir / "uas_stat.csv"), "-fd", "1",
+        "-trace_stat", "-stf", str(workdir / "uas_stat.csv"), "-fd", "1", *EQUAL_BUFFERS,
     ]  # fmt: skip
     if program == "sipp":
         return [sipp_binary(), *common]
@@ -102,7 +106,7 @@ def _uac_command(
     common = [
         "-sn", "uac", f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK, "-p", str(local_port),
         "-nostdin", "-m", str(calls), "-r", str(rate_cps), "-d", str(pause_ms),
-        "-trace_stat", "-stf", str(workdir / "uac_stat.csv"), "-fd", "1",
+        "-trace_stat", "-stf", str(workdir / "uac_stat.csv"), "-fd", "1", *EQUAL_BUFFERS,
     ]  # fmt: skip
     if program == "sipp":
         return [sipp_binary(), *common]

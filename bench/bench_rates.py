@@ -6,6 +6,9 @@ Runs three pairs at rising rates, each step about --seconds of calls (-m = rate 
   gossipper -> sipp       gossipper uac against SIPp uas
   sipp -> gossipper       SIPp uac against gossipper uas
 
+Every process gets the same socket buffers, -buff_size 4194304 (--buff-size): SIPp's default is
+128 KB against gossipper's 4 MiB, which made earlier side-by-side figures unfair.
+
 A step is clean when both processes exit 0, both count every call created and successful, none
 failed, and the uac reached at least 90% of the target rate. A pair's ladder stops at its first
 failing step (retried once to rule out a fluke), then bisects between the last clean and the first
@@ -57,7 +60,14 @@ from benchlib import (
     wait_for_quiet,
 )
 
-FULL_RATES = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000)
+# Up to where SIPp itself fails on this kind of machine (about 25,000 calls/s with 4 MiB
+# buffers, issue 11): each pair climbs until its own first failing step.
+FULL_RATES = (
+    250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 14000,
+    16000, 20000, 25000, 30000, 35000,
+)  # fmt: skip
+BUFF_SIZE = 4 * 1024 * 1024
+"""-buff_size of every process (both tools, both roles): equal socket buffers."""
 QUICK_RATES = (500, 1000, 2000, 4000)
 TRACE_FLAGS = ("-trace_msg", "-trace_stat", "-trace_rtt")
 # The uac must have created calls at >= this share of the target rate for a clean step.
@@ -155,6 +165,12 @@ TRACE_PAIRS = {
 }
 
 
+def _buffers(extra: tuple[str, ...]) -> tuple[str, ...]:
+    """-buff_size for a process, unless its extra options already size the buffers (the
+    stream and A/B benchmarks pass their own)."""
+    return () if "-buff_size" in extra else ("-buff_size", str(BUFF_SIZE))
+
+
 def _uas_command(
     program: str,
     port: int,
@@ -168,11 +184,11 @@ def _uas_command(
         return [
             sipp_binary(), *scenario, "-i", LOOPBACK, "-p", str(port), "-nostdin",
             "-m", str(calls), "-trace_stat", "-stf", str(workdir / "uas_stat.csv"), "-fd", "1",
-            *extra,
+            *_buffers(extra), *extra,
         ]  # fmt: skip
     return gossipper_command(
         *scenario, "-i", LOOPBACK, "-p", str(port), "-m", str(calls), "-nostdin",
-        "-summary_json", str(workdir / "uas_summary.json"), *extra,
+        *_buffers(extra), "-summary_json", str(workdir / "uas_summary.json"), *extra,
     )  # fmt: skip
 
 
@@ -191,11 +207,12 @@ def _uac_command(
         return [
             sipp_binary(), *scenario, f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK,
             "-p", str(local_port), "-nostdin", "-m", str(calls), "-r", str(rate_cps),
-            "-trace_stat", "-stf", str(workdir / "uac_stat.csv"), "-fd", "1", *extra,
+            "-trace_stat", "-stf", str(workdir / "uac_stat.csv"), "-fd", "1",
+            *_buffers(extra), *extra,
         ]  # fmt: skip
     return gossipper_command(
         *scenario, f"{LOOPBACK}:{remote_port}", "-i", LOOPBACK, "-p", str(local_port),
-        "-nostdin", "-m", str(calls), "-r", str(rate_cps),
+        "-nostdin", "-m", str(calls), "-r", str(rate_cps), *_buffers(extra),
         "-summary_json", str(workdir / "uac_summary.json"), *extra,
     )  # fmt: skip
 
@@ -523,12 +540,16 @@ def summarise_trace(ladders: dict[str, Ladder]) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global BUFF_SIZE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer steps, no bisection")
     parser.add_argument("--rates", help="comma-separated rates in calls/s")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of a step (5)")
     parser.add_argument("--bisect", type=int, help="bisection steps after the ladder (2)")
     parser.add_argument("--no-confirm", action="store_true", help="do not retry a failing step")
+    parser.add_argument(
+        "--buff-size", type=int, default=BUFF_SIZE, help="-buff_size of every process (4 MiB)"
+    )
     parser.add_argument("--pairs", help="comma-separated subset of: " + ", ".join(PAIRS))
     parser.add_argument("--trace", action="store_true", help="trace on vs off instead")
     parser.add_argument("--json", type=pathlib.Path, help="write all results to this file")
@@ -544,6 +565,7 @@ def main(argv: list[str] | None = None) -> int:
 
     install_cleanup()
     sipp_binary()
+    BUFF_SIZE = args.buff_size
     if args.rates:
         rates = [int(rate) for rate in args.rates.split(",") if rate.strip()]
     else:
@@ -560,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     print("machine: " + ", ".join(f"{key}={value}" for key, value in info.items()))
     print(f"rates: {rates}, {args.seconds:g} s per step, bisect {bisect}, confirm {confirm}")
+    print(f"socket buffers: -buff_size {BUFF_SIZE} for every process (both tools)")
     root = pathlib.Path(tempfile.mkdtemp(prefix="gossipper-bench-"))
     try:
         source = prepare_source(args, root)
@@ -585,6 +608,7 @@ def main(argv: list[str] | None = None) -> int:
             "repo": str(REPO),
             "rates": rates,
             "seconds_per_step": args.seconds,
+            "buff_size": BUFF_SIZE,
             "summary": summary,
             "ladders": {name: asdict(ladder) for name, ladder in ladders.items()},
         }

@@ -113,7 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = root / "summary.json"
     try:
         port = free_udp_port()
-        uas_common = ["-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-nostdin", "-m", str(calls)]
+        # Both tools get the same socket buffers (SIPp's default is 128 KB, gossipper's 4 MiB).
+        buffers = ("-buff_size", str(4 * 1024 * 1024))
+        uas_common = [
+            "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-nostdin", "-m", str(calls), *buffers,
+        ]  # fmt: skip
         if args.role == "uas":
             uas_command = gossipper_command(
                 *uas_common,
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"uas did not start: {uas.tail()}")
         uac_common = [
             "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-p", str(free_udp_port()),
-            "-nostdin", "-m", str(calls), "-r", str(args.rate),
+            "-nostdin", "-m", str(calls), "-r", str(args.rate), *buffers,
         ]  # fmt: skip
         if args.role == "uac":
             uac_command = gossipper_command(

@@ -59,10 +59,14 @@ def _open_fds(pid: int) -> int | None:
         return None
 
 
+# Both tools get the same socket buffers (SIPp's default is 128 KB, gossipper's 4 MiB).
+EQUAL_BUFFERS = ("-buff_size", str(4 * 1024 * 1024))
+
+
 def _uas(program: str, port: int, workdir: pathlib.Path) -> list[str]:
     common = [
         "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-nostdin",
-        "-trace_stat", "-stf", str(workdir / "uas_stat.csv"), "-fd", "10",
+        "-trace_stat", "-stf", str(workdir / "uas_stat.csv"), "-fd", "10", *EQUAL_BUFFERS,
     ]  # fmt: skip
     if program == "sipp":
         return [sipp_binary(), *common]
@@ -72,7 +76,7 @@ def _uas(program: str, port: int, workdir: pathlib.Path) -> list[str]:
 def _uac(port: int, calls: int, rate_cps: int, workdir: pathlib.Path) -> list[str]:
     return gossipper_command(
         "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-nostdin",
-        "-m", str(calls), "-r", str(rate_cps), "-d", "1000",
+        "-m", str(calls), "-r", str(rate_cps), "-d", "1000", *EQUAL_BUFFERS,
         "-trace_stat", "-stf", str(workdir / "uac_stat.csv"), "-fd", "10",
         "-summary_json", str(workdir / "uac_summary.json"),
     )  # fmt: skip

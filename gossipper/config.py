@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gossipper.errors import ConfigError
+from gossipper.segment import ExecutionSegment, parse_segment
 
 __all__ = [
     "ALL_DEFAULT_BEHAVIORS",
@@ -296,6 +297,10 @@ class LoadSettings:
     max_calls: int | None = None
     max_open_calls: int | None = None
     users: int | None = None
+    segment: str | None = None
+    """``-segment I/N`` or ``a:b``: run one slice of the test (gossipper.segment)."""
+    segment_sequence: str | None = None
+    """``-segment_sequence 0,1/4,1/2,1``: the boundaries of all segments of the test."""
 
     def __post_init__(self) -> None:
         _check_rules(self)
@@ -496,6 +501,15 @@ class RunConfig:
         return target.scenario_name if target.scenario_name is not None else "uac"
 
     @property
+    def execution_segment(self) -> ExecutionSegment | None:
+        """``-segment``'s slice, or None for the whole test (also for ``0:1`` and ``0/1``)."""
+        load = self.load
+        if load.segment is None:
+            return None
+        segment = parse_segment(load.segment, load.segment_sequence)
+        return None if segment.is_whole else segment
+
+    @property
     def has_rx_scenario(self) -> bool:
         """``-rxsf``/``-rxsn`` given: SIPp 3.7's mixed mode (a client and a server scenario)."""
         return self.target.rx_scenario_file is not None or self.target.rx_scenario_name is not None
@@ -529,6 +543,13 @@ class RunConfig:
                 f"-max_rtp_port {identity.max_rtp_port} leaves no RTP/RTCP port pair above"
                 f" {low_rtp} (-min_rtp_port, or -mp): raise -max_rtp_port"
             )
+        if load.segment is not None:
+            try:
+                parse_segment(load.segment, load.segment_sequence)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        elif load.segment_sequence is not None:
+            raise ConfigError("-segment_sequence needs -segment a:b (which slice to run)")
         if traces.max_log_size and traces.ringbuffer_size:
             # SIPp either rotates (ring buffer) or stops writing at a size, not both.
             raise ConfigError(

@@ -80,6 +80,12 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "The SIP dialogs of a pcap/pcapng capture as SIPp scenarios (gossipper pcap2scenario -h).",
         "gossipper.cli.pcap2scenario_command:run_pcap2scenario_command",
     ),
+    Subcommand(
+        "merge",
+        "The summaries and CSV files of N segments or processes as one result"
+        " (gossipper merge -h).",
+        "gossipper.cli.merge_command:run_merge_command",
+    ),
 )
 
 FRONT_DOOR_OPTIONS = frozenset({"--help", "--install-completion", "--show-completion"})

@@ -32,10 +32,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     # ``run.tune_garbage_collector`` freezes them and turns it back on.
     gc.disable()
     status = raw_main(sys.argv[1:] if argv is None else argv)
-    if _run_outputs_closed:
+    if _run_outputs_closed and sys.getprofile() is None:
         # A finished run has closed its trace and summary files and restored the terminal;
         # skip the interpreter's teardown, which frees every object one by one (about 7 ms
-        # of CPU, charged to the run). Other paths exit normally.
+        # of CPU, charged to the run). Other paths exit normally, and so does a run under
+        # cProfile (bench/profile_gossipper.py), whose profile is written at exit.
         try:
             sys.stdout.flush()
             sys.stderr.flush()

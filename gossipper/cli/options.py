@@ -1206,6 +1206,24 @@ OPTIONS: tuple[OptionSpec, ...] = (
             metavar="N",
             value_help="a number of users",
         ),
+        _o(
+            "-segment",
+            Kind.STR,
+            "segment",
+            "run one slice of the test: I/N (0-based) or a:b fractions as k6 (1/4:1/2);"
+            " its share of -r, -m, -l, -users, Call-IDs and injection rows",
+            metavar="SEG",
+            value_help="I/N such as 0/4, or a:b such as 1/4:1/2",
+        ),
+        _o(
+            "-segment_sequence",
+            Kind.STR,
+            "segment_sequence",
+            "all segment boundaries of the test (0,1/4,1/2,1): needed when -segment a:b"
+            " fractions of one test have different denominators",
+            metavar="LIST",
+            value_help="a comma list of fractions from 0 to 1, e.g. 0,1/4,1/2,1",
+        ),
     ),
     *_group(
         "Retransmissions and timeouts",

@@ -161,7 +161,8 @@ class Call(Parker):
         if env.injection and call_number:
             # (Call number 0 is answer_out_of_call's stand-in: it must not take a row.)
             injection_lines = {
-                name: source.next_line(user_id, self.rng) for name, source in env.injection.items()
+                name: source.next_line(user_id, self.rng, call_number)
+                for name, source in env.injection.items()
             }
         self.injection_lines = injection_lines
         default = env.default_injection

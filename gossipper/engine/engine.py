@@ -46,12 +46,13 @@ from gossipper.engine.threepcc import (
     command_call_id,
     is_abort_command,
 )
-from gossipper.engine.timers import Parker, TimerQueue
+from gossipper.engine.timers import Parker, TimerQueue, sleep_until
 from gossipper.engine.watchdog import Watchdog
 from gossipper.errors import BindError, ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import (
     Address,
     ChannelLayer,
+    Datagram,
     DatagramTransport,
     Flow,
     MediaFactory,
@@ -70,6 +71,17 @@ LAST_DEFAULT_PORT = 5119
 
 
 _MAX_CACHED_FLOWS = 4096
+_PACING_GAP_MAX_S = 0.010
+"""The longest gap between two pacing runs taken as the loop's usual pace: after a longer
+one (a stall) the calls due meanwhile are overdue, and start a tick's worth per run."""
+_SHED_BATCH = 256
+"""A receive batch this long (transport.udp's RECEIVE_BATCH_MAX) left more in the socket: a
+server that is this far behind drops the requests of new calls in it (their senders
+retransmit them) and serves the calls it has (docs/performance.md, "Overload")."""
+_DRAIN_DATAGRAMS_MAX = 1024
+"""Datagrams the pacing task handles before starting calls; that many waiting at once means
+the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload").
+(Not "the socket is never empty": a fast peer answers each reply within microseconds.)"""
 
 
 class QuitState(enum.Enum):
@@ -196,6 +208,16 @@ class Engine(CallHost):
         self._settle = settle
         self._on_dump = on_dump
         self._timer_resolution_s = timer_resolution_s
+        # Real runs (not the simulation, whose virtual time never lags): the overload guard's
+        # tick. The pacing task starts at most two ticks' worth of calls per run (the tick's
+        # own plus one tick's worth of overdue ones) and only once the socket is drained; the
+        # timer task handles received datagrams before firing overdue timers.
+        self._overload_tick_s = timer_resolution_s if settle is None else 0.0
+        self._pacing_held_back = False
+        self._pacing_ran_at_s = 0.0
+        self._shedding = False
+        if self._overload_tick_s > 0:
+            timers.before_late = self._drain_receive
         self._global_variables = scenario.new_global_variables()
         self._call_ids = CallIdFormat(
             config.identity.call_id_type,
@@ -224,9 +246,24 @@ class Engine(CallHost):
         self._traffic_paused = False
         self._main_transport: DatagramTransport | None = None
         self._start_s = 0.0
+        # -segment (gossipper.segment): this process runs one slice of a larger test. The
+        # pacing stays in the whole test's terms; -m, -l, -users and the call numbers are
+        # the slice's.
+        segment = config.execution_segment if not scenario.is_server else None
+        self._segment = segment
+        self._max_calls = config.load.max_calls
+        if segment is not None and self._max_calls is not None:
+            self._max_calls = segment.scale(self._max_calls)
         self._rate_state = RateState(
-            rate=config.load.rate, period_s=config.load.rate_period_s, changed_at_s=0.0
+            rate=config.load.rate,
+            period_s=config.load.rate_period_s,
+            changed_at_s=0.0,
+            segment=segment,
         )
+        if segment is not None:
+            self.stats.target_rate = self._shown_rate()
+            for source in env.injection.values():
+                source.rows_by_call_number = True
         self._call_limit_set = config.load.max_open_calls is not None
         self._open_call_limit = self._compute_open_call_limit()
         self._done = trio.Event()
@@ -337,13 +374,24 @@ class Engine(CallHost):
     def _compute_open_call_limit(self) -> int:
         config = self._config
         if config.load.max_open_calls is not None:
-            return config.load.max_open_calls
+            return self._segment_share(config.load.max_open_calls)
         if config.load.users is not None:
-            return config.load.users
+            return self._segment_share(config.load.users)
         duration_ms = self.scenario.duration_p99_ms(self.pause_default_ms)
         return default_open_call_limit(
-            self._rate_state.rate, self._rate_state.period_s, duration_ms, self.pause_default_ms
+            self._shown_rate(), self._rate_state.period_s, duration_ms, self.pause_default_ms
         )
+
+    def _segment_share(self, count: int) -> int:
+        """-segment's share of -l or -users (at least 1, so that the slice can run)."""
+        segment = self._segment
+        return count if segment is None else max(1, segment.scale(count))
+
+    def _shown_rate(self) -> float:
+        """The rate this process runs: the whole test's, or -segment's share of it."""
+        segment = self._segment
+        rate = self._rate_state.rate
+        return rate if segment is None else segment.scale_rate(rate)
 
     def _clock_ms(self) -> int:
         """``[clock_tick]``: milliseconds since the traffic started."""
@@ -468,6 +516,7 @@ class Engine(CallHost):
                 await trio.sleep(config.timers.sleep_s)
             self._start_s = trio.current_time()
             self._rate_state.changed_at_s = self._start_s
+            self._pacing_ran_at_s = self._start_s
             if config.timers.timeout_s > 0:
                 nursery.start_soon(self._global_timeout, config.timers.timeout_s)
             if config.process.watchdog_interval_s > 0:
@@ -484,7 +533,7 @@ class Engine(CallHost):
                 nursery.start_soon(self._dump_loop)
             if not self.scenario.is_server:
                 if config.load.users is not None:
-                    self.set_users(config.load.users)
+                    self.set_users(self._segment_share(config.load.users))
                 nursery.start_soon(self._pacing_loop)
             elif config.load.max_calls == 0:
                 self.soft_quit("call limit reached")
@@ -535,10 +584,10 @@ class Engine(CallHost):
             quit_reason=self._quit_reason,
             traffic_paused=self._traffic_paused,
             is_server=self.scenario.is_server,
-            rate=self._rate_state.rate,
+            rate=self._shown_rate(),
             rate_period_s=self._rate_state.period_s,
             users=self._users_target if config.load.users is not None else None,
-            call_limit=config.load.max_calls,
+            call_limit=self._max_calls,
             open_call_limit=self._open_call_limit,
             open_calls=len(self._calls) - self._extra_calls,
             calls_started=self._call_counter,
@@ -615,9 +664,13 @@ class Engine(CallHost):
         self.interrupt()
 
     def set_rate(self, rate: float) -> None:
-        """Change the call rate (calls per rate period) from now on."""
+        """Change the call rate (calls per rate period) from now on (-segment: this process's
+        share; the stripe keeps its place)."""
+        segment = self._segment
+        if segment is not None:
+            rate = rate * segment.period / segment.width
         self._rate_state.change_rate(max(0.0, rate), trio.current_time())
-        self.stats.target_rate = self._rate_state.rate
+        self.stats.target_rate = self._shown_rate()
         if not self._call_limit_set:
             self._open_call_limit = self._compute_open_call_limit()
         self._pacing.wake(True)
@@ -634,8 +687,12 @@ class Engine(CallHost):
         if self._config.load.users is None:
             return
         users = max(0, users)
+        segment = self._segment
         while self._next_user_id <= users:
-            self._free_users.append(self._next_user_id)
+            # -segment: the slice's users are the whole test's user ids it owns, so that
+            # USER injection rows and per-user variables do not collide across segments.
+            user = self._next_user_id if segment is None else segment.nth(self._next_user_id)
+            self._free_users.append(user)
             self._next_user_id += 1
         self._users_target = users
         self.stats.target_rate = float(users)
@@ -759,9 +816,17 @@ class Engine(CallHost):
                     batch = await transport.receive_batch()
             except (trio.ClosedResourceError, OSError):
                 return
-            for data, source in batch:
-                dispatch(data, source, transport)
-            await trio.sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
+            self._dispatch_batch(batch, transport)
+            await sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
+
+    def _dispatch_batch(self, batch: list[Datagram], transport: DatagramTransport) -> None:
+        """Dispatch a batch from a real socket; a full one means the server is behind (see
+        _SHED_BATCH): the requests of new calls in it are dropped and counted."""
+        dispatch = self._dispatch
+        self._shedding = len(batch) >= _SHED_BATCH and self._accepts_calls
+        for data, source in batch:
+            dispatch(data, source, transport)
+        self._shedding = False
 
     def _count_malformed(self) -> None:
         self._malformed_messages += 1
@@ -822,6 +887,11 @@ class Engine(CallHost):
             self.dead_call_message(data, flow)
             return
         if self._accepts_calls:
+            if self._shedding and message.is_request and message.method != "ACK":
+                # Behind (a full receive batch): the calls already running come first; the
+                # peer retransmits this request, and it starts a call once we caught up.
+                self.stats.calls_skipped_overload += 1
+                return
             if self._quit_state is QuitState.RUNNING:
                 self._start_incoming_call(call_id, flow).deliver(message)
                 return
@@ -972,7 +1042,7 @@ class Engine(CallHost):
     def _new_call(self, *, call_id: str, flow: Flow, incoming: bool, user_id: int) -> Call:
         self._call_counter += 1
         call = self._make_call(
-            number=self._call_counter,
+            number=self._call_number(self._call_counter, incoming),
             call_id=call_id,
             flow=flow,
             incoming=incoming,
@@ -1042,8 +1112,14 @@ class Engine(CallHost):
             call = woken
             woken = None
 
+    def _call_number(self, count: int, incoming: bool) -> int:
+        """The number of this process's ``count``-th call: -segment's calls carry the whole
+        test's numbers (gossipper.segment), so Call-IDs, rows and draws match it."""
+        segment = self._segment
+        return count if segment is None or incoming else segment.nth(count)
+
     def _check_call_limit(self) -> None:
-        max_calls = self._config.load.max_calls
+        max_calls = self._max_calls
         if max_calls is not None and self._call_counter >= max_calls:
             self.soft_quit("call limit reached")
 
@@ -1125,15 +1201,16 @@ class Engine(CallHost):
     def _start_outgoing_call(self, user_id: int = 0) -> None:
         remote = self._remote
         assert remote is not None
-        number = self._call_counter + 1
+        count = self._call_counter + 1
+        number = self._call_number(count, False)
         if self._streams is not None:
-            self._start_outgoing_stream_call(number, user_id, remote)
+            self._start_outgoing_stream_call(count, number, user_id, remote)
             return
         assert self._main_transport is not None
         if self._per_call_sockets and self._open_call_sockets < self._config.transport.max_socket:
             # -t un: each call sends from its own socket (SIPp docs, -t); the call number
             # and Call-ID are fixed now, the socket is opened by the call's own task.
-            self._call_counter = number
+            self._call_counter = count
             self._open_call_sockets += 1
             assert self._nursery is not None
             self._nursery.start_soon(self._run_call_with_own_socket, number, user_id)
@@ -1187,7 +1264,9 @@ class Engine(CallHost):
 
     # ------------------------------------------------------------------ stream connections
 
-    def _start_outgoing_stream_call(self, number: int, user_id: int, remote: Address) -> None:
+    def _start_outgoing_stream_call(
+        self, count: int, number: int, user_id: int, remote: Address
+    ) -> None:
         streams = self._streams
         assert streams is not None and self._nursery is not None
         if not self._per_call_sockets:
@@ -1200,7 +1279,7 @@ class Engine(CallHost):
                 user_id=user_id,
             )
             return
-        self._call_counter = number
+        self._call_counter = count
         self.stats.call_created(trio.current_time(), incoming=False)
         self._pending_socket_calls += 1
         if self._open_call_sockets >= self._config.transport.max_socket:
@@ -1428,7 +1507,7 @@ class Engine(CallHost):
     def _can_start_call(self) -> bool:
         if self._quit_state is not QuitState.RUNNING or self._traffic_paused:
             return False
-        max_calls = self._config.load.max_calls
+        max_calls = self._max_calls
         if max_calls is not None and self._call_counter >= max_calls:
             return False
         main_link = self._main_link
@@ -1476,7 +1555,10 @@ class Engine(CallHost):
                 due = self._start_due_calls(now)
                 if self._quit_state is not QuitState.RUNNING:
                     return
-                if due > 0:
+                if self._pacing_held_back:
+                    # Held back by the overload guard: try again at the next tick.
+                    deadline = min(deadline, now + self._overload_tick_s)
+                elif due > 0:
                     # Open-call limit hit: the due calls start as soon as a call ends.
                     self._pacing_waits_for_calls = True
                 else:
@@ -1484,21 +1566,79 @@ class Engine(CallHost):
             await self._pacing.park(deadline)
 
     def _start_due_calls(self, now: float) -> int:
-        """Start the calls due by ``now`` that the limits allow; returns how many are left."""
+        """Start the calls due by ``now`` that the limits allow; returns how many are left.
+
+        ``_pacing_held_back`` tells whether the overload guard (not ``-l`` or ``-m``) kept
+        some of them for a later tick.
+        """
         state = self._rate_state
         due = state.calls_due(now)
+        self._pacing_held_back = False
+        if due <= 0:
+            return 0
         watchdog = self._watchdog
-        if due > 0 and watchdog is not None and watchdog.overloaded(trio.current_time()):
+        if watchdog is not None and watchdog.overloaded(trio.current_time()):
             # The event loop lags (gossipper.engine.watchdog): new calls are skipped and
             # counted, not started late in a burst, so the running calls get the CPU first.
             state.started_since_change += due
-            self.stats.calls_skipped_overload += due
+            # The schedule runs on past -m: only calls that would have existed are counted.
+            max_calls = self._config.load.max_calls
+            skipped = due if max_calls is None else min(due, max_calls - self._call_counter)
+            self.stats.calls_skipped_overload += max(0, skipped)
             return 0
-        while due > 0 and self._can_start_call():
+        allowed = due
+        tick_s = self._overload_tick_s
+        if tick_s > 0:
+            # Running calls first: what they were sent is handled before any new call starts,
+            # and after a stall the overdue calls come at most a tick's worth per tick.
+            if not self._drain_receive():
+                allowed = 0
+            else:
+                # What a loop running at its usual pace (passes up to _PACING_GAP_MAX_S apart)
+                # starts now, plus one tick's worth of the overdue calls.
+                gap_s = min(max(now - self._pacing_ran_at_s, 0.0), _PACING_GAP_MAX_S)
+                allowed = min(due, state.calls_per_tick(gap_s) + state.calls_per_tick(tick_s))
+            self._pacing_ran_at_s = now
+        while allowed > 0 and self._can_start_call():
             self._start_outgoing_call()
             state.started_since_change += 1
             due -= 1
+            allowed -= 1
+        if due > 0 and allowed == 0 and self._quit_state is QuitState.RUNNING:
+            self._pacing_held_back = True
+            # The schedule runs on past -m: only calls that will exist are counted.
+            max_calls = self._config.load.max_calls
+            late = due if max_calls is None else min(due, max_calls - self._call_counter)
+            self.stats.calls_delayed_overload += state.count_late(max(0, late))
         return due
+
+    def _drain_receive(self) -> bool:
+        """Handle the datagrams already waiting on the run's sockets, now (real runs).
+
+        False when a socket held _DRAIN_DATAGRAMS_MAX or more: the process is behind its
+        peer (what is left waits for the receive loop). Calls with sockets of their own
+        (``-t un``) and stream transports are left to their receive loops.
+        """
+        main = self._main_transport
+        if main is None:
+            return True
+        per_ip = self._per_ip
+        transports = per_ip.transports if per_ip is not None else [main]
+        behind = False
+        for transport in transports:
+            taken = 0
+            while taken < _DRAIN_DATAGRAMS_MAX:
+                try:
+                    batch = transport.receive_nowait()
+                except (trio.ClosedResourceError, OSError):
+                    break
+                if not batch:
+                    break
+                taken += len(batch)
+                self._dispatch_batch(batch, transport)
+            if taken >= _DRAIN_DATAGRAMS_MAX:
+                behind = True
+        return not behind
 
     def _apply_ramp_step(self, step_time: float) -> None:
         """-rate_increase: one step at ``step_time``; -rate_max ends the ramp (SIPp docs)."""
@@ -1509,7 +1649,7 @@ class Engine(CallHost):
             assert config.load.rate_max is not None
             rate = config.load.rate_max
         self._rate_state.change_rate(rate, step_time)
-        self.stats.target_rate = self._rate_state.rate
+        self.stats.target_rate = self._shown_rate()
         if not self._call_limit_set:
             self._open_call_limit = self._compute_open_call_limit()
         if at_max and not config.load.no_rate_quit:

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 
 import outcome
 import trio
 
 _INF = math.inf
 _PRUNE_MIN = 1024
+LATE_FIRE_MAX = 256
+"""Entries fired per wake-up once the queue runs late (after a stall): the rest wait for
+the next pass of the event loop, so the receive loop gets its turn in between."""
 
 
 class Parker:
@@ -70,7 +74,15 @@ class Parker:
 class TimerQueue:
     """One task that fires the deadlines of every ``Parker`` of an engine."""
 
-    __slots__ = ("_counter", "_heap", "_prune_at", "_resolution_s", "_scope", "_task")
+    __slots__ = (
+        "_counter",
+        "_heap",
+        "_prune_at",
+        "_resolution_s",
+        "_scope",
+        "_task",
+        "before_late",
+    )
 
     def __init__(self, resolution_s: float = 0.0) -> None:
         self._task: trio.lowlevel.Task | None = None
@@ -79,6 +91,11 @@ class TimerQueue:
         self._counter = 0
         self._resolution_s = resolution_s
         self._scope: trio.CancelScope | None = None
+        self.before_late: Callable[[], object] | None = None
+        """Real runs: called before firing entries that are overdue by more than two steps
+        (the process stalled). The engine handles the datagrams already received there, so a
+        retransmission timer whose answer waits in the socket is cancelled by that answer
+        instead of firing: after a stall, no burst of retransmissions for answered messages."""
 
     def _wake_time(self, deadline: float) -> float:
         step = self._resolution_s
@@ -156,6 +173,55 @@ class TimerQueue:
                 await trio.lowlevel.wait_task_rescheduled(self._abort)
             self._scope = None
             now = trio.current_time()
+            step = self._resolution_s
+            if step > 0 and heap and heap[0][0] < now - 2 * step:
+                self._fire_late(now)
+                continue
             while heap and heap[0][0] <= now:
                 _, _, parker, seq = heapq.heappop(heap)
                 parker.timer_fired(seq)
+
+    def _fire_late(self, now: float) -> None:
+        """The queue woke late (the process stalled): first handle what was received, then
+        fire at most LATE_FIRE_MAX entries; the rest are still due at the next wake-up, which
+        comes after the other ready tasks (the receive loop) had their turn."""
+        hook = self.before_late
+        if hook is not None:
+            hook()
+        heap = self._heap
+        fired = 0
+        while heap and heap[0][0] <= now and fired < LATE_FIRE_MAX:
+            _, _, parker, seq = heapq.heappop(heap)
+            if parker._seq == seq:
+                fired += 1
+            parker.timer_fired(seq)
+
+
+class _Sleeper:
+    """The abort function of one ``sleep_until`` (a bound method, not a closure)."""
+
+    __slots__ = ("scope", "task")
+
+    def __init__(self, scope: trio.CancelScope, task: trio.lowlevel.Task) -> None:
+        self.scope = scope
+        self.task = task
+
+    def abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        if self.scope.cancel_called:
+            # Our own deadline: resume normally, as TimerQueue._abort does.
+            trio.lowlevel.reschedule(self.task)
+            return trio.lowlevel.Abort.FAILED
+        return trio.lowlevel.Abort.SUCCEEDED  # cancelled from outside: raise Cancelled
+
+
+async def sleep_until(deadline: float) -> None:
+    """``trio.sleep_until`` without the Cancelled exception that ends every such sleep.
+
+    Trio wakes a sleeper by cancelling its scope: the exception is raised into the task and
+    caught by the scope, about half the cost of the whole sleep. The receive loop sleeps to the
+    next tick after every batch (up to 1,000 times a second under load), so here the scope's
+    own deadline resumes the task normally instead. A cancellation from outside still raises.
+    """
+    with trio.CancelScope(deadline=deadline) as scope:
+        sleeper = _Sleeper(scope, trio.lowlevel.current_task())
+        await trio.lowlevel.wait_task_rescheduled(sleeper.abort)

@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any
 
+from gossipper.segment import ExecutionSegment
 from gossipper.stats import StatsSnapshot
 
 __all__ = ["summary_document", "write_json_atomic"]
@@ -22,11 +23,14 @@ def summary_document(
     exit_code: int,
     tool_version: str,
     tz: datetime.tzinfo | None = None,
+    segment: ExecutionSegment | None = None,
 ) -> dict[str, Any]:
-    """The ``-summary_json`` document of a finished run, from its final snapshot."""
+    """The ``-summary_json`` document of a finished run, from its final snapshot; with
+    ``segment`` (``-segment``) it names the slice, so that ``gossipper merge`` can check that
+    the parts it merges are disjoint and complete."""
     from gossipper.stats.summary import build_summary_json  # only with -summary_json
 
-    return build_summary_json(
+    document = build_summary_json(
         snapshot,
         tool_version=tool_version,
         start_wall=snapshot.start_wall,
@@ -36,6 +40,14 @@ def summary_document(
         exit_code=exit_code,
         tz=tz,
     )
+    if segment is not None:
+        document["segment"] = {
+            "range": segment.label(),
+            "first": segment.first,
+            "end": segment.end,
+            "period": segment.period,
+        }
+    return document
 
 
 def write_json_atomic(path: str | os.PathLike[str], document: object) -> None:

@@ -40,6 +40,7 @@ class InjectionFile:
         "printf_count",
         "printf_multiple",
         "printf_offset",
+        "rows_by_call_number",
         "source_lines",
     )
 
@@ -67,6 +68,9 @@ class InjectionFile:
         self.printf_offset = printf_offset
         self.printf_multiple = printf_multiple
         self._next_sequential = 0
+        self.rows_by_call_number = False
+        """-segment: a SEQUENTIAL call takes row ``(call number - 1) mod rows``, the row the
+        whole test gives that call, rather than the next row of this process."""
         self._index: dict[str, int] | None = None
         self._index_field = -1
 
@@ -109,11 +113,13 @@ class InjectionFile:
             return None
         return parts[field]
 
-    def next_line(self, user_id: int, rng: random.Random) -> int:
+    def next_line(self, user_id: int, rng: random.Random, call_number: int = 0) -> int:
         """The line for a newly created call (docs/sipp-behaviour.md#injection-files): SEQUENTIAL
         wraps, RANDOM is uniform, USER is ``user_id - 1`` (-1 when the call has no user)."""
         count = self.line_count
         if self.order is LineOrder.SEQUENTIAL:
+            if self.rows_by_call_number and call_number > 0:
+                return (call_number - 1) % count
             line = self._next_sequential % count
             self._next_sequential = line + 1
             return line

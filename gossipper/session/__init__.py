@@ -47,6 +47,7 @@ from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_docu
 from gossipper.output.screens import live_screen
 from gossipper.scenario import RunEnv, Scenario, TwinRole
 from gossipper.scenario.tdm import TdmMap
+from gossipper.segment import ExecutionSegment
 from gossipper.session.hep import HepMirror, TeeTracer, resolve_hep_target
 from gossipper.stats import RunStats, ScreenContext, ScreenState, StatsSnapshot, screen_state
 from gossipper.stats.counters import StatsWindow
@@ -510,6 +511,7 @@ class Run:
             exit_code=int(engine.exit_status()),
             tool_version=tool_version,
             tz=self.plan.wall_clock.tz,
+            segment=self._segment(),
         )
 
     def summary_document(self, result: EngineResult, tool_version: str) -> dict[str, Any]:
@@ -522,7 +524,14 @@ class Run:
             exit_code=int(result.exit_status),
             tool_version=tool_version,
             tz=self.plan.wall_clock.tz,
+            segment=self._segment(),
         )
+
+    def _segment(self) -> ExecutionSegment | None:
+        """-segment's slice for the summary (a server scenario is never a slice)."""
+        if self.plan.scenario.is_server:
+            return None
+        return self.plan.config.execution_segment
 
 
 @contextlib.asynccontextmanager

@@ -203,6 +203,7 @@ _SCALARS: tuple[str, ...] = (
     "watchdog_minor",
     "malformed_msgs",
     "calls_skipped_overload",
+    "calls_delayed_overload",
 )
 
 
@@ -235,6 +236,10 @@ class CounterValues:
     calls_skipped_overload: int = 0
     """Calls that fell due while the event loop lagged and were not started (the pacing
     task holds back new calls before running ones suffer; gossipper.engine.watchdog)."""
+    calls_delayed_overload: int = 0
+    """Calls the pacing task started later than due because the process was behind: more
+    than a tick's worth overdue at once, or received messages still waiting in the socket
+    (engine ``_start_due_calls``). They are started later, not dropped."""
 
     @property
     def total_calls(self) -> int:
@@ -385,6 +390,7 @@ class RunStats:
         self.watchdog_minor = 0
         self.malformed_msgs = 0
         self.calls_skipped_overload = 0
+        self.calls_delayed_overload = 0
         self.peak_calls = 0
         self.peak_calls_mono = start_mono
 
@@ -692,6 +698,7 @@ class RunStats:
             rtd_repartition=tuple(rtd_rep),
             call_length_repartition=cl_rep,
             calls_skipped_overload=scalars[13],
+            calls_delayed_overload=scalars[14],
         )
 
 

@@ -185,6 +185,12 @@ def format_scenario_screen(
         f"  {context.running_calls} Running, {context.paused_calls} Paused, "
         f"{context.woken_calls} Woken up"
     )
+    if c.calls_delayed_overload or c.calls_skipped_overload:
+        # gossipper's overload guard (not in SIPp's screen: shown only once it has acted).
+        lines.append(
+            f"  {c.calls_delayed_overload} calls delayed by overload, "
+            f"{c.calls_skipped_overload} skipped"
+        )
     dead = f"  {f'{c.dead_call_msgs} dead call msg (discarded)':<38}"
     if not server:
         dead += f"  {c.out_of_call_msgs} out-of-call msg (discarded)"

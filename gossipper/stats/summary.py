@@ -101,6 +101,7 @@ def build_summary_json(
             "peak": snapshot.peak_calls,
             # Present only when the overload guard acted, so ordinary runs keep their bytes.
             **({"skipped_overload": c.calls_skipped_overload} if c.calls_skipped_overload else {}),
+            **({"delayed_overload": c.calls_delayed_overload} if c.calls_delayed_overload else {}),
         },
         failures={reason.value: c.failures[i] for i, reason in enumerate(FAILURE_REASONS)},
         target_cps=float(target_rate),
@@ -240,6 +241,9 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     skipped = sum(int(doc["calls"].get("skipped_overload", 0)) for doc in (a, b))
     if skipped:
         calls["skipped_overload"] = skipped
+    delayed = sum(int(doc["calls"].get("delayed_overload", 0)) for doc in (a, b))
+    if delayed:
+        calls["delayed_overload"] = delayed
     failures = {
         reason.value: int(a["failures"][reason.value]) + int(b["failures"][reason.value])
         for reason in FAILURE_REASONS

@@ -57,6 +57,7 @@ API_OPTIONS = (
 SUPPORTED_NAMES = names_in(
     """
     -h -help -v -sd -sf -sn -t -i -p -bind_local -rsa -s -cid_str -r -rp -m -l -users
+    -segment -segment_sequence
     -rate_increase -rate_interval -rate_max -no_rate_quit -timeout -timeout_global
     -timeout_error -base_cseq -bg -nostdin -sleep -d -deadcall_wait -recv_timeout -send_timeout
     -max_retrans -max_invite_retrans -max_non_invite_retrans -nr -rtcheck -T2 -aa
@@ -155,6 +156,8 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-m", "100"], "max_calls", 100),
     (["-l", "40"], "max_open_calls", 40),
     (["-users", "12"], "users", 12),
+    (["-segment", "1/4"], "segment", "1/4"),
+    (["-segment", "0:1/4", "-segment_sequence", "0,1/4,1"], "segment_sequence", "0,1/4,1"),
     (["-rate_increase", "10"], "rate_increase", 10.0),
     (["-rate_interval", "10"], "rate_interval_s", 10.0),
     (["-rate_max", "100"], "rate_max", 100.0),
@@ -320,6 +323,8 @@ def test_every_sipp_option_is_in_the_table() -> None:
     extensions = names - SIPP_OPTION_NAMES
     assert extensions == {
         "-timeout_global",
+        "-segment",
+        "-segment_sequence",
         "-summary_json",
         "-peer",
         "-interactive",

@@ -509,3 +509,21 @@ def test_short_last_error_is_not_cut() -> None:
     snap = uac_final_stats().snapshot(UAC_START + 3, 3.0)
     out = format_statistics_screen(snap, last_error="  boom", tz=UTC)
     assert out.splitlines()[-2:] == ["Last Error: boom", ScreenState.TERMINATED.value]
+
+
+def test_overload_guard_line_appears_only_once_it_has_acted() -> None:
+    context = ScreenContext(local_port=5071, remote_host="127.0.0.1", remote_port=5070)
+    stats = uac_final_stats()
+    quiet = format_scenario_screen(
+        stats.snapshot(UAC_START + 1.5, 1.504), server=False, context=context,
+        state=ScreenState.RUNNING,
+    )  # fmt: skip
+    assert "overload" not in quiet  # SIPp's screen, byte for byte
+    stats.calls_delayed_overload = 37
+    stats.calls_skipped_overload = 5
+    lines = format_scenario_screen(
+        stats.snapshot(UAC_START + 1.5, 1.504), server=False, context=context,
+        state=ScreenState.RUNNING,
+    ).splitlines()  # fmt: skip
+    assert lines[7] == "  37 calls delayed by overload, 5 skipped"
+    assert len(lines) == len(quiet.splitlines()) + 1

@@ -1,0 +1,297 @@
+"""Graceful overload: gossipper's uac driven past its own clean ceiling against SIPp's uas.
+
+First a short ladder finds gossipper's highest clean rate against SIPp's uas (or --ceiling gives
+it); then the uac runs at --factors x that rate (1.5 and 2 by default) for the same number of
+seconds. Every process gets the same socket buffers (-buff_size, 4 MiB by default). An overload
+run passes when:
+
+- both processes finish by themselves (no kill), gossipper with every call accounted for: the
+  -m calls all created, each successful or failed, none left open;
+- the successful call rate (successful calls / the uac's wall time, start-up included) is at
+  least 90 % of the one the clean ceiling step achieved;
+- there is no retransmission storm: retransmissions on both sides under 1 % of the calls.
+
+The summary's ``delayed_overload`` (calls started later than due because the process was
+behind) and ``skipped_overload`` (calls dropped from the schedule while the watchdog saw the
+event loop lag) say what the overload guard did.
+
+  python bench/overload.py                       # ladder, then 1.5x and 2x
+  python bench/overload.py --ceiling 4000        # skip the ladder
+  python bench/overload.py --nice -5 --pin       # uac on CPU 0 and uas on CPU 1, nice -5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+
+from benchlib import (
+    LOOPBACK,
+    Child,
+    add_source_options,
+    free_udp_port,
+    gossipper_command,
+    install_cleanup,
+    machine_busy_s,
+    machine_info,
+    prepare_source,
+    sipp_binary,
+    sipp_counts,
+    udp_socket_drops,
+    wait_for_listener,
+    wait_for_quiet,
+)
+
+LADDER = (2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000)
+
+
+@dataclass
+class Run:
+    rate_cps: int
+    calls: int
+    uac_wall_s: float
+    uac_cpu_s: float
+    uas_cpu_s: float
+    uac_exit: int
+    uas_exit: int
+    killed: bool
+    total: int
+    successful: int
+    failed: int
+    current: int
+    retransmissions_uac: int
+    retransmissions_uas: int
+    delayed_overload: int
+    skipped_overload: int
+    achieved_cps: float
+    successful_cps: float
+    uas_successful: int
+    drops_uac: int
+    drops_uas: int
+    other_s: float
+
+    @property
+    def clean(self) -> bool:
+        return (
+            not self.killed
+            and self.uac_exit == 0
+            and self.successful == self.calls
+            and self.uas_successful == self.calls
+            and self.achieved_cps >= 0.9 * self.rate_cps
+        )
+
+
+def _wrap(command: list[str], nice: int, cpu: int | None) -> list[str]:
+    prefix: list[str] = []
+    if cpu is not None and shutil.which("taskset"):
+        prefix += ["taskset", "-c", str(cpu)]
+    if nice:
+        prefix += ["nice", "-n", str(nice)]
+    return prefix + command
+
+
+def run_once(
+    rate_cps: int, seconds: float, root: pathlib.Path, args: argparse.Namespace, label: str
+) -> Run:
+    if args.quiet_wait_s > 0:
+        wait_for_quiet(args.quiet_wait_s)
+    calls = round(rate_cps * seconds)
+    work = root / f"{label}_{rate_cps}"
+    work.mkdir(parents=True)
+    buffers = ["-buff_size", str(args.buff_size)]
+    port = free_udp_port()
+    busy_before = machine_busy_s()
+    uas = Child(
+        "uas",
+        _wrap(
+            [
+                sipp_binary(),
+                "-sn",
+                "uas",
+                "-i",
+                LOOPBACK,
+                "-p",
+                str(port),
+                "-nostdin",
+                "-m",
+                str(calls),
+                "-trace_stat",
+                "-stf",
+                str(work / "uas_stat.csv"),
+                "-fd",
+                "1",
+                *buffers,
+            ],  # fmt: skip
+            args.nice,
+            1 if args.pin else None,
+        ),
+        work,
+    )
+    if not wait_for_listener(port, uas):
+        raise SystemExit(f"SIPp's uas did not start: {uas.tail(300)}")
+    uac_port = free_udp_port()
+    uac = Child(
+        "uac",
+        _wrap(
+            gossipper_command(
+                "-sn",
+                "uac",
+                f"{LOOPBACK}:{port}",
+                "-i",
+                LOOPBACK,
+                "-p",
+                str(uac_port),
+                "-nostdin",
+                "-m",
+                str(calls),
+                "-r",
+                str(rate_cps),
+                *buffers,
+                "-summary_json",
+                str(work / "uac.json"),
+            ),  # fmt: skip
+            args.nice,
+            0 if args.pin else None,
+        ),
+        work,
+    )
+    drops: dict[int, int] = {}
+
+    def sample() -> None:
+        for sampled, count in udp_socket_drops({port, uac_port}).items():
+            drops[sampled] = max(drops.get(sampled, 0), count)
+
+    # Past the ceiling the run takes longer than calls / rate: allow for 3x, plus the
+    # 31.5 s an unanswered INVITE may retransmit.
+    uac_result = uac.wait(3 * seconds + 45, every_poll=sample)
+    uas_result = uas.wait(15.0 if uac_result.returncode == 0 else 6.0, every_poll=sample)
+    other_s = max(0.0, machine_busy_s() - busy_before - uac_result.cpu_s - uas_result.cpu_s)
+    try:
+        doc = json.loads((work / "uac.json").read_text())
+    except (OSError, ValueError):
+        doc = {"calls": {}, "messages": {}, "rate": {}}
+    c = doc["calls"]
+    uas_counts = sipp_counts(work / "uas_stat.csv")
+    successful = int(c.get("successful", 0))
+    return Run(
+        rate_cps=rate_cps,
+        calls=calls,
+        uac_wall_s=uac_result.wall_s,
+        uac_cpu_s=uac_result.cpu_s,
+        uas_cpu_s=uas_result.cpu_s,
+        uac_exit=uac_result.returncode,
+        uas_exit=uas_result.returncode,
+        killed=uac_result.killed,
+        total=int(c.get("total", 0)),
+        successful=successful,
+        failed=int(c.get("failed", 0)),
+        current=int(c.get("current", 0)),
+        retransmissions_uac=int(doc["messages"].get("retransmissions", 0)),
+        retransmissions_uas=uas_counts.retransmissions if uas_counts else -1,
+        delayed_overload=int(c.get("delayed_overload", 0)),
+        skipped_overload=int(c.get("skipped_overload", 0)),
+        achieved_cps=float(doc["rate"].get("achieved_cps", 0.0)),
+        successful_cps=successful / uac_result.wall_s if uac_result.wall_s else 0.0,
+        uas_successful=uas_counts.successful if uas_counts else -1,
+        drops_uac=drops.get(uac_port, 0),
+        drops_uas=drops.get(port, 0),
+        other_s=other_s,
+    )
+
+
+def _print(run: Run, verdict: str) -> None:
+    print(
+        f"  {run.rate_cps:>6} {verdict:<6} got {run.achieved_cps:7.0f}/s"
+        f" succ {run.successful_cps:7.0f}/s"
+        f" calls {run.total}/{run.successful}/{run.failed}/{run.current}"
+        f" rtx {run.retransmissions_uac}/{run.retransmissions_uas}"
+        f" delayed {run.delayed_overload} skipped {run.skipped_overload}"
+        f" cpu/call {run.uac_cpu_s / run.calls * 1e6:6.1f}"
+        f"/{run.uas_cpu_s / run.calls * 1e6:5.1f} us"
+        f" drops {run.drops_uac}/{run.drops_uas} other_s {run.other_s:.1f}",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--ceiling", type=int, help="gossipper's clean ceiling (skip the ladder)")
+    parser.add_argument("--rates", help="ladder rates, comma-separated")
+    parser.add_argument("--factors", default="1.5,2", help="overload factors (1.5,2)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of a step (5)")
+    parser.add_argument("--buff-size", type=int, default=4 * 1024 * 1024, help="-buff_size")
+    parser.add_argument("--nice", type=int, default=0, help="run both programs at this nice")
+    parser.add_argument("--pin", action="store_true", help="uac on CPU 0, uas on CPU 1")
+    parser.add_argument("--quiet-wait-s", type=float, default=30.0)
+    parser.add_argument("--json", type=pathlib.Path)
+    add_source_options(parser)
+    args = parser.parse_args(argv)
+    install_cleanup()
+    info = machine_info()
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+    root = pathlib.Path(tempfile.mkdtemp(prefix="gossipper-overload-"))
+    results: dict[str, object] = {"machine": info}
+    try:
+        source = prepare_source(args, root)
+        print(f"gossipper source: {source}; -buff_size {args.buff_size} for both;"
+              f" nice {args.nice}; pinned {args.pin}", flush=True)  # fmt: skip
+        ceiling = args.ceiling
+        # The successful call rate the clean ceiling step achieved (start-up included): what
+        # an overload run is compared with. With --ceiling, the nominal rate.
+        achieved_ceiling = float(ceiling or 0)
+        ladder: list[Run] = []
+        if ceiling is None:
+            print("ladder (a failing step is retried once)")
+            rates = [int(r) for r in args.rates.split(",")] if args.rates else list(LADDER)
+            ceiling = 0
+            for rate in rates:
+                run = run_once(rate, args.seconds, root, args, "ladder")
+                _print(run, "clean" if run.clean else "FAIL")
+                ladder.append(run)
+                if not run.clean:
+                    run = run_once(rate, args.seconds, root, args, "retry")
+                    _print(run, "clean" if run.clean else "FAIL")
+                    ladder.append(run)
+                if not run.clean:
+                    break
+                ceiling = rate
+                achieved_ceiling = run.successful_cps
+        print(
+            f"clean ceiling: {ceiling} calls/s"
+            f" (its step: {achieved_ceiling:.0f} successful calls per second of wall time)"
+        )
+        overload: list[dict[str, object]] = []
+        for factor in (float(f) for f in args.factors.split(",")):
+            rate = round(ceiling * factor)
+            run = run_once(rate, args.seconds, root, args, f"x{factor:g}")
+            finished = not run.killed and run.uac_exit in (0, 1)
+            accounted = run.total == run.calls and run.successful + run.failed == run.calls
+            storm = max(run.retransmissions_uac, run.retransmissions_uas) > 0.01 * run.calls
+            share = run.successful_cps / achieved_ceiling if achieved_ceiling else 0.0
+            ok = finished and accounted and not storm and share >= 0.9
+            _print(run, "PASS" if ok else "FAIL")
+            print(
+                f"         {factor:g} x ceiling: successful rate {share:.2f} x the ceiling step's,"
+                f" finished {finished}, accounted {accounted}, storm {storm}"
+            )
+            overload.append({"factor": factor, "pass": ok, "share": share, **asdict(run)})
+        results.update(
+            ceiling_cps=ceiling,
+            ceiling_successful_cps=achieved_ceiling,
+            ladder=[asdict(r) for r in ladder],
+            overload=overload,
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""Graceful overload (docs/performance.md, "Overload"): a real-run engine (1 ms ticks, no
+simulation settling) under Trio's MockClock, against a scripted peer on an in-memory socket.
+A stall of the process is ``clock.jump`` inside a running task: virtual time moves on while no
+other task runs, exactly what a busy or starved process sees when it gets the CPU back.
+
+What must hold after a stall, whatever order Trio runs the woken tasks in:
+- the pacing task starts per run what a loop at its usual pace would (calls due over the gap
+  since its last run, up to 10 ms) plus one tick's worth of overdue ones; the calls held back
+  are counted (``calls_delayed_overload``,
+  summary ``calls.delayed_overload``) and all start later: ``-m`` is reached, nothing fails;
+- no new call starts while received datagrams wait in the socket;
+- a retransmission timer whose answer waits in the socket does not fire: no retransmission.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+import trio.testing
+
+from gossipper.config import RunConfig
+from gossipper.engine import EngineResult
+from gossipper.interfaces import Address, Datagram
+from gossipper.session import RunPlan, open_run
+from gossipper.sim import SimWallClock
+from gossipper.stats.summary import build_summary_json
+from tests.engine._harness import builtin
+
+LOCAL: Address = ("127.0.0.1", 5061)
+PEER: Address = ("127.0.0.1", 5060)
+
+
+def _answer(request: bytes, status: str) -> bytes:
+    """A response to ``request`` carrying its Via, From, To (tagged), Call-ID and CSeq."""
+    head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    kept = []
+    for line in head[1:]:
+        name = line.split(":", 1)[0].strip().lower()
+        if name == "to" and "tag=" not in line:
+            line += ";tag=peer"
+        if name in ("via", "from", "to", "call-id", "cseq"):
+            kept.append(line)
+    text = "\r\n".join([f"SIP/2.0 {status}", *kept, "Content-Length: 0", "", ""])
+    return text.encode("latin-1")
+
+
+@dataclass
+class Peer:
+    """A UAS that answers INVITE with 180 and 200 and BYE with 200, ``latency_s`` later;
+    ``junk`` datagrams can be queued too. Records what the engine did."""
+
+    latency_s: float
+    inbox: collections.deque[tuple[float, bytes]] = field(default_factory=collections.deque)
+    arrived: trio.Event = field(default_factory=trio.Event)
+    invites: collections.Counter[str] = field(default_factory=collections.Counter)
+    new_calls_at: list[float] = field(default_factory=list)
+    waiting_at_new_call: list[int] = field(default_factory=list)
+    stall_at_s: float = math.inf
+
+    def waiting(self, now: float) -> int:
+        """Datagrams that have reached the socket and were not read yet."""
+        return sum(1 for when, _ in self.inbox if when <= now)
+
+    def queue(self, when: float, data: bytes) -> None:
+        self.inbox.append((when, data))
+        self.arrived.set()
+
+    def sent(self, data: bytes) -> None:
+        now = trio.current_time()
+        first = data.split(b"\r\n", 1)[0]
+        call_id = next(
+            line.split(b":", 1)[1].strip().decode()
+            for line in data.split(b"\r\n")
+            if line.lower().startswith(b"call-id:")
+        )
+        if first.startswith(b"INVITE "):
+            self.invites[call_id] += 1
+            if self.invites[call_id] == 1:
+                self.new_calls_at.append(now)
+                if now >= self.stall_at_s:
+                    self.waiting_at_new_call.append(self.waiting(now))
+            self.queue(now + self.latency_s, _answer(data, "180 Ringing"))
+            self.queue(now + self.latency_s, _answer(data, "200 OK"))
+        elif first.startswith(b"BYE "):
+            self.queue(now + self.latency_s, _answer(data, "200 OK"))
+
+
+class PeerSocket:
+    """The engine's UDP socket, in memory (``interfaces.DatagramTransport``)."""
+
+    transport_name = "UDP"
+
+    def __init__(self, peer: Peer) -> None:
+        self._peer = peer
+        self.local_address = LOCAL
+
+    def send_nowait(self, data: bytes, address: Address) -> bool:
+        self._peer.sent(data)
+        return True
+
+    async def send(self, data: bytes, address: Address) -> None:
+        self.send_nowait(data, address)
+
+    def receive_nowait(self) -> list[Datagram]:
+        now = trio.current_time()
+        inbox = self._peer.inbox
+        batch: list[Datagram] = []
+        # Arrival order is send order plus a constant latency: the head is the earliest.
+        while inbox and inbox[0][0] <= now and len(batch) < 256:
+            batch.append((inbox.popleft()[1], PEER))
+        return batch
+
+    async def receive_batch(self) -> list[Datagram]:
+        while True:
+            batch = self.receive_nowait()
+            if batch:
+                return batch
+            inbox = self._peer.inbox
+            if inbox:
+                await trio.sleep_until(inbox[0][0])
+            else:
+                self._peer.arrived = trio.Event()
+                await self._peer.arrived.wait()
+
+    def close(self) -> None:
+        pass
+
+
+class PeerFactory:
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+
+    async def open_datagram(self, host: str, port: int) -> PeerSocket:
+        await trio.lowlevel.checkpoint()
+        return PeerSocket(self.peer)
+
+    async def open_stream_listener(self, host: str, port: int) -> Any:
+        raise NotImplementedError
+
+    async def connect_stream(self, remote: Address, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
+def run_with_stall(
+    peer: Peer, *, stall_at_s: float, stall_s: float, junk: int = 0, **options: Any
+) -> EngineResult:
+    """The built-in uac against ``peer``; at ``stall_at_s`` the process stalls for
+    ``stall_s`` (and ``junk`` stray responses reach its socket meanwhile)."""
+    peer.stall_at_s = stall_at_s + stall_s
+
+    async def main() -> EngineResult:
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        plan = RunPlan(
+            scenario=builtin("uac"),
+            config=RunConfig(local_ip=LOCAL[0], local_port=LOCAL[1], nostdin=True, **options),
+            transports=PeerFactory(peer),  # type: ignore[arg-type]
+            wall_clock=SimWallClock(1_800_000_000.0),
+            local_ip=LOCAL[0],
+            bind_host=LOCAL[0],
+            remote=PEER,
+            pid=1,
+            seed=1,
+            traces=False,
+            timer_resolution_s=0.001,
+        )
+
+        async def stall() -> None:
+            await trio.sleep_until(stall_at_s)
+            for n in range(junk):
+                # A stray response (unknown Call-ID): work for the receive path, nothing else.
+                stray = f"SIP/2.0 200 OK\r\nCall-ID: stray-{n}\r\nCSeq: 1 OPTIONS\r\n"
+                peer.queue(trio.current_time() + stall_s / 2, (stray + "\r\n").encode())
+            clock.jump(stall_s)  # the whole process stops: no other task runs meanwhile
+
+        async with open_run(plan) as run, trio.open_nursery() as nursery:
+            nursery.start_soon(stall)
+            result = await run.run()
+            nursery.cancel_scope.cancel()
+        return result
+
+    return trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def _largest_burst(times: list[float]) -> int:
+    return max(collections.Counter(times).values())
+
+
+# Stalls start just after a watchdog check (every 400 ms from 0) and last less than its
+# 500 ms minor threshold: the calls are delayed. A longer lag trips the watchdog, which skips
+# the overdue calls instead (tests/engine/test_watchdog.py).
+
+
+def test_after_a_stall_overdue_calls_start_a_tick_at_a_time_and_are_counted() -> None:
+    peer = Peer(latency_s=0.1)
+    # 1,000 calls/s = one call per 1 ms tick; the 0.3 s stall leaves ~300 calls overdue.
+    result = run_with_stall(peer, stall_at_s=0.81, stall_s=0.3, rate=1000, max_calls=1500)
+    c = result.snapshot.cumulative
+    assert (c.outgoing_calls, c.successful_calls, c.failed_calls) == (1500, 1500, 0)
+    # The first run after the stall starts what a loop at its usual pace (runs up to 10 ms
+    # apart) would, plus a tick's worth: 11 calls. Every later run: the tick's own call and one
+    # overdue one. (Without the guard: all ~300 overdue calls at once.)
+    bursts = collections.Counter(peer.new_calls_at)
+    after = min(when for when in bursts if when >= 1.11)
+    assert bursts[after] <= 11
+    assert max(count for when, count in bursts.items() if when != after) <= 2
+    # Every call that started late was counted once as delayed, and none was dropped: the
+    # ~300 that fell due during the stall and the ~300 that fell due behind them while the
+    # backlog was made up (one extra call per tick).
+    assert 570 <= c.calls_delayed_overload <= 601
+    assert c.calls_skipped_overload == 0
+    doc = build_summary_json(
+        result.snapshot, tool_version="t", start_wall=0.0, finish_wall=2.0, target_rate=1000,
+        scenario_name="uac", exit_code=0,
+    )  # fmt: skip
+    assert doc["calls"]["delayed_overload"] == c.calls_delayed_overload
+    assert "skipped_overload" not in doc["calls"]
+    # The backlog was made up at twice the rate within about 0.3 s: the 1,500th call, due at
+    # 1.5 s, started on time.
+    assert peer.new_calls_at[-1] < 1.5 + 0.01
+
+
+def test_answers_waiting_in_the_socket_cancel_their_retransmissions_after_a_stall() -> None:
+    # Answers take 100 ms: at the stall ~100 INVITEs are unanswered; their 500 ms timers are
+    # all overdue when the process runs again, and all their answers wait in the socket.
+    # (The 1 s stall trips the watchdog: the calls due meanwhile are skipped, not delayed.)
+    peer = Peer(latency_s=0.1)
+    result = run_with_stall(peer, stall_at_s=0.7, stall_s=1.0, rate=1000, max_calls=900)
+    c = result.snapshot.cumulative
+    assert c.retransmissions == 0
+    assert max(peer.invites.values()) == 1
+    assert (c.successful_calls, c.failed_calls) == (900, 0)
+    assert c.calls_skipped_overload > 0
+    assert _largest_burst(peer.new_calls_at) <= 11
+
+
+def test_no_new_call_starts_while_received_datagrams_wait() -> None:
+    # 3,000 stray datagrams land during the stall: more than the pacing task reads before
+    # starting calls (1,024), so it holds back until the receive path has caught up.
+    peer = Peer(latency_s=0.01)
+    result = run_with_stall(peer, stall_at_s=0.41, stall_s=0.3, junk=3000, rate=1000, max_calls=600)
+    c = result.snapshot.cumulative
+    assert (c.successful_calls, c.failed_calls) == (600, 0)
+    assert c.out_of_call_msgs == 3000
+    assert peer.waiting_at_new_call and set(peer.waiting_at_new_call) == {0}
+    assert c.calls_delayed_overload > 0
+
+
+def _invite(n: int) -> bytes:
+    return (
+        f"INVITE sip:service@{PEER[0]}:{PEER[1]} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {LOCAL[0]}:{LOCAL[1]};branch=z9hG4bK-{n}\r\n"
+        f"From: sipp <sip:sipp@{LOCAL[0]}:{LOCAL[1]}>;tag={n}\r\n"
+        f"To: <sip:service@{PEER[0]}:{PEER[1]}>\r\n"
+        f"Call-ID: call-{n}\r\nCSeq: 1 INVITE\r\n"
+        f"Contact: <sip:sipp@{LOCAL[0]}:{LOCAL[1]}>\r\nMax-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def test_a_server_behind_drops_new_calls_until_it_caught_up() -> None:
+    """600 INVITEs wait at once: the two full receive batches (2 x 256) are a backlog, so
+    their INVITEs are dropped and counted; the rest start calls. Their retransmissions, which
+    arrive spread out, start the other 512 calls: nothing is lost, only delayed."""
+    peer = Peer(latency_s=0.0)  # records what the server sends; the test plays the client
+    seen: dict[str, int] = {}
+
+    async def main() -> None:
+        plan = RunPlan(
+            scenario=builtin("uas"),
+            config=RunConfig(local_ip=PEER[0], local_port=PEER[1], nostdin=True),
+            transports=PeerFactory(peer),  # type: ignore[arg-type]
+            wall_clock=SimWallClock(1_800_000_000.0),
+            local_ip=PEER[0],
+            bind_host=PEER[0],
+            remote=None,
+            pid=2,
+            seed=2,
+            traces=False,
+            timer_resolution_s=0.001,
+        )
+        async with open_run(plan) as run, trio.open_nursery() as nursery:
+            engine = run.engine
+            nursery.start_soon(run.run)
+            await trio.sleep(0.01)
+            for n in range(600):
+                peer.queue(trio.current_time(), _invite(n))
+            await trio.sleep(0.1)
+            stats = engine.statistics()
+            seen["created_at_once"] = stats.calls_started
+            seen["shed_at_once"] = stats.snapshot.cumulative.calls_skipped_overload
+            # The client retransmits the unanswered INVITEs 500 ms later, 10 per millisecond.
+            for n in range(600):
+                peer.queue(trio.current_time() + 0.4 + n // 10 * 0.001, _invite(n))
+            await trio.sleep(0.6)
+            seen["created_in_all"] = engine.statistics().calls_started
+            engine.interrupt()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert seen == {"shed_at_once": 512, "created_at_once": 88, "created_in_all": 600}

@@ -1,0 +1,83 @@
+"""engine.timers: the exception-free sleep of the receive loop, and the timer queue's late
+wake-up (a stall): received datagrams first, then at most LATE_FIRE_MAX entries per pass."""
+
+from __future__ import annotations
+
+import math
+
+import trio
+import trio.testing
+
+from gossipper.engine.timers import LATE_FIRE_MAX, Parker, TimerQueue, sleep_until
+
+
+def test_sleep_until_wakes_at_its_deadline_and_outside_cancellation_still_raises() -> None:
+    async def main() -> None:
+        await sleep_until(1.25)
+        assert trio.current_time() == 1.25
+        await sleep_until(0.5)  # in the past: returns at the next pass of the loop
+        assert trio.current_time() == 1.25
+        with trio.move_on_after(1.0) as outer:
+            await sleep_until(10.0)
+        assert outer.cancelled_caught and trio.current_time() == 2.25
+        raised: list[bool] = []
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            try:
+                await sleep_until(5.0)
+            except trio.Cancelled:
+                raised.append(True)
+                raise
+        assert raised == [True] and scope.cancelled_caught
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_a_late_queue_drains_first_and_fires_in_slices() -> None:
+    count = 3 * LATE_FIRE_MAX
+    parkers: list[Parker] = []
+    # At each drain (one per late pass of the queue): how many waits were still parked.
+    waiting_at_drain: list[int] = []
+
+    async def main() -> None:
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        queue = TimerQueue(resolution_s=0.001)
+        queue.before_late = lambda: waiting_at_drain.append(sum(p.waiting for p in parkers))
+
+        async def waiter(parker: Parker) -> None:
+            assert await parker.park(0.010) is None
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            for _ in range(count):
+                parker = Parker(queue)
+                parkers.append(parker)
+                nursery.start_soon(waiter, parker)
+            await trio.sleep(0.005)
+            clock.jump(1.0)  # a stall: every deadline is now 995 ms overdue
+            while any(p.waiting for p in parkers):  # noqa: ASYNC110 - virtual time
+                await trio.sleep(0.001)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    # The first late pass drained the sockets before any entry fired, and each pass fired at
+    # most LATE_FIRE_MAX entries: three passes for three times as many.
+    assert waiting_at_drain == [count, count - LATE_FIRE_MAX, count - 2 * LATE_FIRE_MAX]
+
+
+def test_on_time_entries_fire_without_draining() -> None:
+    drained: list[float] = []
+
+    async def main() -> None:
+        queue = TimerQueue(resolution_s=0.001)
+        queue.before_late = lambda: drained.append(trio.current_time())
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            parker = Parker(queue)
+            assert await parker.park(0.0105) is None
+            assert math.isclose(trio.current_time(), 0.011)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert drained == []
