@@ -86,9 +86,11 @@ def test_rtp_both_ways_on_loopback(tmp_path: pathlib.Path) -> None:
     assert client["local"] == f"127.0.0.1:{base + 50}"
     assert client["remote"] == server["local"] == f"127.0.0.1:{base}"
     # 4 loops of 2.4 s at 50 packets/s each way; DTMF "15" replaces frames in the client's.
-    assert int(server["packets_sent"]) == 480
-    assert int(client["packets_received"]) == 480
-    assert int(server["packets_received"]) == int(client["packets_sent"]) > 470
+    # On a starved machine the scheduler skips a few overdue frames (never a burst): they
+    # advance the timestamps but not the sequence numbers, so nothing counts as lost.
+    assert 450 <= int(server["packets_sent"]) <= 480
+    assert int(client["packets_received"]) == int(server["packets_sent"])
+    assert int(server["packets_received"]) == int(client["packets_sent"]) > 450
     assert int(client["packets_lost"]) == int(server["packets_lost"]) == 0
     assert client["rtt_ms"] and 0.0 <= float(client["rtt_ms"]) < 50.0
     assert float(client["mos"]) > 4.0
