@@ -1,0 +1,71 @@
+"""RTP between gossipper and SIPp 3.6.1's own ``rtp_stream`` / ``-rtp_echo`` (issue 17 item 5).
+
+Every run is captured on loopback by dumpcap and read back by Wireshark (tshark), the judge both
+programs have to agree with: packet counts and payload bytes per direction, and for gossipper's
+streams its own per-stream figures against tshark's RTP stream analysis. SIPp counts no RTP, so
+its side is what the capture shows.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from tests.interop.harness import LOOPBACK, finish, free_udp_port, start, wait_for_udp_listener
+from tests.interop.media import (
+    LoopbackCapture,
+    free_udp_port_block,
+    rtp_flows,
+    rtp_streams,
+    write_ulaw_tone,
+)
+
+pytestmark = pytest.mark.interop
+
+DATA = pathlib.Path(__file__).parent / "data"
+TONE_FILE = "media_tone.ulaw"  # the file data/*_rtp_stream.xml stream (found in the cwd)
+TONE_S = 2.0
+TONE_PACKETS = 100  # 2 s of 20 ms PCMU frames
+TONE_OCTETS = 16000  # 160 bytes each
+
+
+def _sipp(sipp: str, sip_port: int, media_port: int, *args: str) -> list[str]:
+    # 3.6.1 binds its audio socket at -mp and its video socket at -mp + 2.
+    return [sipp, "-i", LOOPBACK, "-p", str(sip_port), "-mp", str(media_port), "-m", "1",
+            "-nostdin", *args]  # fmt: skip
+
+
+def test_capture_reads_sipp_rtp_stream_echoed_by_sipp(
+    sipp_binary: str, tshark_binary: str, dumpcap_binary: str, tmp_path: pathlib.Path
+) -> None:
+    """The harness on a known pair: SIPp's rtp_stream UAC, SIPp's -rtp_echo UAS. What the
+    capture shows here is what the gossipper tests below hold gossipper to."""
+    write_ulaw_tone(tmp_path / TONE_FILE, TONE_S)
+    uas_sip, uac_sip = free_udp_port(), free_udp_port()
+    media = free_udp_port_block(8)
+    uas_media, uac_media = media, media + 4
+    with LoopbackCapture(
+        dumpcap_binary, tmp_path / "run.pcap", [uas_sip, uac_sip, *range(media, media + 8)]
+    ) as capture:
+        uas = start(_sipp(sipp_binary, uas_sip, uas_media, "-sn", "uas", "-rtp_echo"), tmp_path)
+        wait_for_udp_listener(uas_sip, uas)
+        uac = start(
+            _sipp(sipp_binary, uac_sip, uac_media, f"{LOOPBACK}:{uas_sip}",
+                  "-sf", str(DATA / "uac_rtp_stream.xml"), "-d", "2500"),
+            tmp_path,
+        )  # fmt: skip
+        uac_rc, _, uac_err = finish(uac, timeout_s=30)
+        uas_rc, _, uas_err = finish(uas, timeout_s=30)
+    assert (uac_rc, uas_rc) == (0, 0), uac_err[-2000:] + uas_err[-2000:]
+    ports = [uas_media, uac_media]
+    streams = {(s.src_port, s.dst_port): s for s in rtp_streams(tshark_binary, capture.path, ports)}
+    assert set(streams) == {(uac_media, uas_media), (uas_media, uac_media)}
+    for stream in streams.values():
+        assert (stream.packets, stream.lost, stream.payload) == (TONE_PACKETS, 0, "g711U")
+        assert stream.mean_delta_ms == pytest.approx(20.0, abs=0.5)
+    flows = rtp_flows(tshark_binary, capture.path, ports)
+    sent, echoed = flows[(uac_media, uas_media)], flows[(uas_media, uac_media)]
+    assert sent.payload_octets == echoed.payload_octets == TONE_OCTETS
+    assert sent.payload_sha256 == echoed.payload_sha256
+    assert sent.malformed == echoed.malformed == 0
