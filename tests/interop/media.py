@@ -7,6 +7,7 @@ Wireshark is the independent judge here: nothing in this module decodes RTP itse
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import math
 import os
@@ -272,3 +273,108 @@ def rtp_flows(
         key: Flow(e[0], e[1], e[2].hexdigest(), frozenset(e[3]), frozenset(e[4]), e[5])
         for key, e in acc.items()
     }
+
+
+# -- gossipper's own figures ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GossipperStream:
+    """One row of gossipper's ``-trace_media`` CSV (docs/media.md): one RTP stream of one call."""
+
+    call_id: str
+    codec: str
+    local_port: int
+    remote_port: int
+    packets_sent: int
+    octets_sent: int
+    packets_received: int
+    octets_received: int
+    packets_expected: int
+    packets_lost: int
+    malformed: int
+    jitter_ms: float
+    max_jitter_ms: float
+    rtt_ms: float | None
+    mos: float | None
+    rtcp_sent: int
+    rtcp_received: int
+
+
+def read_media_csv(directory: pathlib.Path, scenario: str) -> list[GossipperStream]:
+    """The rows of ``<scenario>_<pid>_media.csv`` gossipper wrote in ``directory``."""
+    files = sorted(directory.glob(f"{scenario}_*_media.csv"))
+    assert len(files) == 1, f"expected one {scenario}_<pid>_media.csv, found {files}"
+    with files[0].open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+
+    def optional(text: str) -> float | None:
+        return float(text) if text else None
+
+    return [
+        GossipperStream(
+            call_id=row["call_id"],
+            codec=row["codec"],
+            local_port=int(row["local"].rsplit(":", 1)[1]),
+            remote_port=int(row["remote"].rsplit(":", 1)[1]),
+            packets_sent=int(row["packets_sent"]),
+            octets_sent=int(row["octets_sent"]),
+            packets_received=int(row["packets_received"]),
+            octets_received=int(row["octets_received"]),
+            packets_expected=int(row["packets_expected"]),
+            packets_lost=int(row["packets_lost"]),
+            malformed=int(row["malformed"]),
+            jitter_ms=float(row["jitter_ms"]),
+            max_jitter_ms=float(row["max_jitter_ms"]),
+            rtt_ms=optional(row["rtt_ms"]),
+            mos=optional(row["mos"]),
+            rtcp_sent=int(row["rtcp_sent"]),
+            rtcp_received=int(row["rtcp_received"]),
+        )
+        for row in rows
+    ]
+
+
+# Jitter on loopback is a fraction of a millisecond, and the two sides time a packet at
+# different places: dumpcap gets the kernel's timestamp as the packet crosses lo, gossipper
+# reads trio's clock when its receive task wakes. 5 % of the figure, or this much when 5 % is
+# smaller than what separates those two clocks on a busy 2-core machine.
+JITTER_FLOOR_MS = 0.1
+
+
+def assert_agrees_with_tshark(
+    ours: GossipperStream,
+    streams: list[TsharkStream],
+    flows: dict[tuple[int, int], Flow],
+) -> tuple[TsharkStream | None, TsharkStream | None]:
+    """gossipper's figures for one stream are Wireshark's: packets and payload octets sent and
+    received and the loss exactly, the largest receive jitter within 5 %. Returns (the stream
+    gossipper sent, the stream it received) as tshark saw them (None where there was none)."""
+    sent = [s for s in streams if s.src_port == ours.local_port]
+    received = [s for s in streams if s.dst_port == ours.local_port]
+    outgoing = received_stream = None
+    if ours.packets_sent:
+        assert len(sent) == 1, f"{ours}: tshark saw {sent}"
+        outgoing = sent[0]
+        assert outgoing.packets == ours.packets_sent, (ours, outgoing)
+        flow = flows[(outgoing.src_port, outgoing.dst_port)]
+        assert flow.payload_octets == ours.octets_sent, (ours, flow)
+        assert flow.malformed == 0
+    else:
+        assert not sent, f"{ours}: sent nothing, but tshark saw {sent}"
+    if ours.packets_received:
+        assert len(received) == 1, f"{ours}: tshark saw {received}"
+        received_stream = received[0]
+        # Loopback loses nothing: the counts are exact, not merely close.
+        assert received_stream.packets == ours.packets_received, (ours, received_stream)
+        assert received_stream.lost == ours.packets_lost, (ours, received_stream)
+        flow = flows[(received_stream.src_port, received_stream.dst_port)]
+        assert flow.payload_octets == ours.octets_received, (ours, flow)
+        assert ours.max_jitter_ms == pytest.approx(
+            received_stream.max_jitter_ms,
+            rel=0.05,
+            abs=JITTER_FLOOR_MS,
+        ), (ours, received_stream)
+    else:
+        assert not received, f"{ours}: received nothing, but tshark saw {received}"
+    return outgoing, received_stream

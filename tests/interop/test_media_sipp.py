@@ -12,7 +12,13 @@ import pathlib
 
 import pytest
 
-from tests.interop.harness import LOOPBACK, finish, free_udp_port, start, wait_for_udp_listener
+from tests.interop.harness import (
+    LOOPBACK,
+    finish,
+    free_udp_port,
+    start,
+    wait_for_udp_listener,
+)
 from tests.interop.media import (
     LoopbackCapture,
     free_udp_port_block,
@@ -36,36 +42,58 @@ def _sipp(sipp: str, sip_port: int, media_port: int, *args: str) -> list[str]:
             "-nostdin", *args]  # fmt: skip
 
 
-def test_capture_reads_sipp_rtp_stream_echoed_by_sipp(
-    sipp_binary: str, tshark_binary: str, dumpcap_binary: str, tmp_path: pathlib.Path
+def _assert_echoed_tone(
+    tshark: str, pcap: pathlib.Path, streamer_port: int, echo_port: int
 ) -> None:
-    """The harness on a known pair: SIPp's rtp_stream UAC, SIPp's -rtp_echo UAS. What the
-    capture shows here is what the gossipper tests below hold gossipper to."""
+    """The capture shows one tone stream from ``streamer_port`` and the same payloads back."""
+    ports = [streamer_port, echo_port]
+    streams = {(s.src_port, s.dst_port): s for s in rtp_streams(tshark, pcap, ports)}
+    assert set(streams) == {(streamer_port, echo_port), (echo_port, streamer_port)}
+    for stream in streams.values():
+        assert (stream.packets, stream.lost, stream.payload) == (TONE_PACKETS, 0, "g711U")
+        assert stream.mean_delta_ms == pytest.approx(20.0, abs=0.5)
+    flows = rtp_flows(tshark, pcap, ports)
+    sent, echoed = flows[(streamer_port, echo_port)], flows[(echo_port, streamer_port)]
+    assert sent.payload_octets == echoed.payload_octets == TONE_OCTETS
+    assert sent.payload_sha256 == echoed.payload_sha256
+    assert sent.malformed == echoed.malformed == 0
+
+
+@pytest.mark.parametrize("streamer", ["uac", "uas"])
+def test_capture_reads_sipp_rtp_stream_echoed_by_sipp(
+    streamer: str,
+    sipp_binary: str,
+    tshark_binary: str,
+    dumpcap_binary: str,
+    tmp_path: pathlib.Path,
+) -> None:
+    """The harness on a known pair: one SIPp streams 2 s of tone with rtp_stream (as UAC or
+    UAS), the other echoes it with -rtp_echo. What the capture shows here is what the
+    gossipper tests below hold gossipper to."""
     write_ulaw_tone(tmp_path / TONE_FILE, TONE_S)
     uas_sip, uac_sip = free_udp_port(), free_udp_port()
     media = free_udp_port_block(8)
     uas_media, uac_media = media, media + 4
+    if streamer == "uac":
+        uas_role = ["-sn", "uas", "-rtp_echo"]
+        uac_role = ["-sf", str(DATA / "uac_rtp_stream.xml")]
+    else:
+        uas_role = ["-sf", str(DATA / "uas_rtp_stream.xml")]
+        uac_role = ["-sn", "uac", "-rtp_echo"]
     with LoopbackCapture(
         dumpcap_binary, tmp_path / "run.pcap", [uas_sip, uac_sip, *range(media, media + 8)]
     ) as capture:
-        uas = start(_sipp(sipp_binary, uas_sip, uas_media, "-sn", "uas", "-rtp_echo"), tmp_path)
+        uas = start(_sipp(sipp_binary, uas_sip, uas_media, *uas_role), tmp_path)
         wait_for_udp_listener(uas_sip, uas)
         uac = start(
-            _sipp(sipp_binary, uac_sip, uac_media, f"{LOOPBACK}:{uas_sip}",
-                  "-sf", str(DATA / "uac_rtp_stream.xml"), "-d", "2500"),
+            _sipp(sipp_binary, uac_sip, uac_media, f"{LOOPBACK}:{uas_sip}", *uac_role,
+                  "-d", "2500"),
             tmp_path,
         )  # fmt: skip
         uac_rc, _, uac_err = finish(uac, timeout_s=30)
         uas_rc, _, uas_err = finish(uas, timeout_s=30)
     assert (uac_rc, uas_rc) == (0, 0), uac_err[-2000:] + uas_err[-2000:]
-    ports = [uas_media, uac_media]
-    streams = {(s.src_port, s.dst_port): s for s in rtp_streams(tshark_binary, capture.path, ports)}
-    assert set(streams) == {(uac_media, uas_media), (uas_media, uac_media)}
-    for stream in streams.values():
-        assert (stream.packets, stream.lost, stream.payload) == (TONE_PACKETS, 0, "g711U")
-        assert stream.mean_delta_ms == pytest.approx(20.0, abs=0.5)
-    flows = rtp_flows(tshark_binary, capture.path, ports)
-    sent, echoed = flows[(uac_media, uas_media)], flows[(uas_media, uac_media)]
-    assert sent.payload_octets == echoed.payload_octets == TONE_OCTETS
-    assert sent.payload_sha256 == echoed.payload_sha256
-    assert sent.malformed == echoed.malformed == 0
+    if streamer == "uac":
+        _assert_echoed_tone(tshark_binary, capture.path, uac_media, uas_media)
+    else:
+        _assert_echoed_tone(tshark_binary, capture.path, uas_media, uac_media)
