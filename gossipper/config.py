@@ -378,6 +378,8 @@ class TraceSettings:
     rtt_freq: int = 200
     trace_logs: bool = False
     log_file: str | None = None
+    trace_media: bool = False
+    """``-trace_media``: one CSV row per RTP stream when its call's media closes."""
     log_overwrite: bool = True
     ringbuffer_files: int = 0
     ringbuffer_size: int = 0

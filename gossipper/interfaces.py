@@ -358,3 +358,9 @@ class ChannelLayer(Protocol):
     def server(self, connection: StreamConnection) -> AbstractAsyncContextManager[MessageChannel]:
         """The server end of an accepted connection."""
         ...
+
+
+class MediaTap(Protocol):
+    def rtcp(
+        self, call_id: str, data: bytes, source: Address, destination: Address, sent: bool
+    ) -> None: ...  # every RTCP packet sent or received

@@ -54,10 +54,19 @@ def statistics_document(hosted: HostedRun, tool_version: str) -> dict[str, Any] 
 
 def compact_statistics(document: dict[str, Any]) -> dict[str, Any]:
     """A summary document without the serialised histograms (the live feed's size: the
-    percentiles stay, the bucket lists go)."""
+    percentiles stay, the bucket lists go; likewise the media section's MOS distribution and
+    accumulators)."""
     latency = document.get("latency")
     if not isinstance(latency, dict):
         return document
+    media = document.get("media")
+    if isinstance(media, dict):
+        compact_media = {key: value for key, value in media.items() if key != "sums"}
+        if isinstance(media.get("mos"), dict):
+            compact_media["mos"] = {
+                key: value for key, value in media["mos"].items() if key != "distribution"
+            }
+        document = {**document, "media": compact_media}
     rtd = {
         name: {key: value for key, value in stats.items() if key != "histogram"}
         for name, stats in latency.get("rtd", {}).items()

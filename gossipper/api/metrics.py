@@ -17,6 +17,18 @@ and nothing runs between scrapes, so an idle API costs the engine nothing). Fami
   (``rtd``, the scenario's RTD names), from the run's mergeable histograms
 * ``gossipper_call_length_seconds{run}``: histogram of call lengths
 * ``gossipper_rate_target{run}`` (calls per ``rate_period_s``), ``gossipper_run_up{run,state}``
+
+Media (issue 17), only when at least one run has ended a media stream (so media-free runs
+scrape as before), per run with media; every figure covers the streams whose call ended:
+
+* ``gossipper_rtp_streams_total{run}``
+* ``gossipper_rtp_packets_total{run,direction}``: RTP packets ``sent`` and ``received``
+* ``gossipper_rtp_packets_lost_total{run}``, ``gossipper_rtp_packets_late_total{run}``
+* ``gossipper_rtcp_packets_total{run,direction}``
+* ``gossipper_media_loss_ratio{run}``: lost / expected packets (0..1)
+* ``gossipper_media_jitter_seconds{run,stat}``: ``mean`` and ``max`` interarrival jitter
+* ``gossipper_media_mos{run}``: histogram of the streams' MOS estimates (``le`` in MOS)
+* ``gossipper_media_rtt_seconds{run}``: mean RTCP round-trip time (runs that measured one)
 """
 
 from __future__ import annotations
@@ -35,8 +47,16 @@ from gossipper.api.documents import run_snapshot
 from gossipper.api.seams import RunRegistry
 from gossipper.stats.counters import FAILURE_REASONS, ElementKindTag, StatsSnapshot
 from gossipper.stats.histogram import Histogram, bucket_bounds
+from gossipper.stats.media import MediaTotals
 
-__all__ = ["LATENCY_BUCKETS_S", "RunCollector", "metrics_registry", "prometheus_buckets"]
+__all__ = [
+    "LATENCY_BUCKETS_S",
+    "MOS_BUCKETS",
+    "RunCollector",
+    "metrics_registry",
+    "mos_buckets",
+    "prometheus_buckets",
+]
 
 LATENCY_BUCKETS_S: tuple[float, ...] = (
     0.001,
@@ -59,6 +79,22 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
 loopback to T1-retransmitted seconds; call lengths of load scenarios fit too."""
 
 _NS_PER_S = 1_000_000_000
+
+MOS_BUCKETS: tuple[float, ...] = (1.0, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.2, 4.4)
+"""Upper bounds of the MOS histogram: the ITU-T G.107 user-satisfaction bands (4.34 and up
+very satisfied, 4.03 satisfied, 3.6 some dissatisfied, 3.1 many, 2.58 nearly all), finer
+where calls usually are."""
+
+
+def mos_buckets(media: MediaTotals) -> list[tuple[str, float]]:
+    """Cumulative ``(le, count)`` pairs (``+Inf`` last) from the exact MOS distribution."""
+    pairs: list[tuple[str, float]] = []
+    for bound in MOS_BUCKETS:
+        limit = round(bound * 100)
+        below = sum(n for mos, n in media.mos_buckets.items() if mos <= limit)
+        pairs.append((repr(bound), float(below)))
+    pairs.append(("+Inf", float(media.mos_count)))
+    return pairs
 
 
 def prometheus_buckets(histogram: Histogram) -> list[tuple[str, float]]:
@@ -134,12 +170,15 @@ class RunCollector(Collector):
         up = GaugeMetricFamily(
             "gossipper_run_up", "1 for the state the run is in", labels=["run", "state"]
         )
+        media: list[tuple[str, MediaTotals]] = []
         for hosted in self._registry.runs():
             name = hosted.name
             up.add_metric([name, hosted.state], 1.0)
             snapshot = run_snapshot(hosted)
             if snapshot is None:
                 continue
+            if snapshot.media is not None:
+                media.append((name, snapshot.media))
             self._add_run(
                 name,
                 snapshot,
@@ -157,6 +196,8 @@ class RunCollector(Collector):
             )
         yield from (calls, created, failures, active, messages, retrans, unexpected, malformed)
         yield from (response_time, call_length, rate, up)
+        if media:
+            yield from _media_families(media)
 
     @staticmethod
     def _add_run(
@@ -212,6 +253,54 @@ class RunCollector(Collector):
             _histogram(response_time, [name, rtd_name], histogram)
         _histogram(call_length, [name], snapshot.call_length_histogram)
         rate.add_metric([name], snapshot.target_rate)
+
+
+def _media_families(runs: list[tuple[str, MediaTotals]]) -> list[Metric]:
+    streams = CounterMetricFamily(
+        "gossipper_rtp_streams", "RTP streams whose call ended", labels=["run"]
+    )
+    packets = CounterMetricFamily(
+        "gossipper_rtp_packets", "RTP packets sent and received", labels=["run", "direction"]
+    )
+    lost = CounterMetricFamily(
+        "gossipper_rtp_packets_lost", "RTP packets lost (expected - received)", labels=["run"]
+    )
+    late = CounterMetricFamily(
+        "gossipper_rtp_packets_late", "RTP packets sent over 10 ms after due", labels=["run"]
+    )
+    rtcp = CounterMetricFamily(
+        "gossipper_rtcp_packets", "RTCP packets sent and received", labels=["run", "direction"]
+    )
+    loss = GaugeMetricFamily(
+        "gossipper_media_loss_ratio", "Lost / expected RTP packets", labels=["run"]
+    )
+    jitter = GaugeMetricFamily(
+        "gossipper_media_jitter_seconds",
+        "Interarrival jitter (RFC 3550): mean of the streams' final value, and the largest",
+        labels=["run", "stat"],
+    )
+    mos = HistogramMetricFamily(
+        "gossipper_media_mos", "E-model MOS estimate per stream", labels=["run"]
+    )
+    rtt = GaugeMetricFamily(
+        "gossipper_media_rtt_seconds", "Mean RTCP round-trip time", labels=["run"]
+    )
+    for name, totals in runs:
+        streams.add_metric([name], float(totals.streams))
+        packets.add_metric([name, "sent"], float(totals.packets_sent))
+        packets.add_metric([name, "received"], float(totals.packets_received))
+        lost.add_metric([name], float(totals.packets_lost))
+        late.add_metric([name], float(totals.late_packets))
+        rtcp.add_metric([name, "sent"], float(totals.rtcp_sent))
+        rtcp.add_metric([name, "received"], float(totals.rtcp_received))
+        loss.add_metric([name], totals.loss_pct / 100.0)
+        if totals.jitter_mean_ms is not None:
+            jitter.add_metric([name, "mean"], totals.jitter_mean_ms / 1000.0)
+        jitter.add_metric([name, "max"], totals.jitter_max_ms / 1000.0)
+        mos.add_metric([name], mos_buckets(totals), totals.mos_sum_centi / 100.0)
+        if totals.rtt_mean_ms is not None:
+            rtt.add_metric([name], totals.rtt_mean_ms / 1000.0)
+    return [streams, packets, lost, late, rtcp, loss, jitter, mos, rtt]
 
 
 def metrics_registry(registry: RunRegistry) -> CollectorRegistry:

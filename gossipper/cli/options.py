@@ -1334,6 +1334,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ),
         *_TRACE_FILE_OPTIONS[15:],
         _o(
+            "-trace_media",
+            Kind.FLAG,
+            "trace_media",
+            "write one row per RTP stream (packets, loss, jitter, MOS, RTT) at the end of its"
+            " call to <scenario>_<pid>_media.csv (docs/media.md)",
+        ),
+        _o(
             "-ringbuffer_files",
             Kind.INT,
             "ringbuffer_files",

@@ -36,6 +36,7 @@ from gossipper.stats.gossipper_csv import (
     format_gossipper_stat_header,
     format_gossipper_stat_row,
 )
+from gossipper.stats.media import StreamQuality, format_media_csv_header, format_media_csv_row
 from gossipper.stats.sipp_csv import (
     format_counts_header,
     format_counts_row,
@@ -171,6 +172,10 @@ class TraceFormatBase:
         """One cache for every file: messages.log and shortmessages stamp the same instants."""
         self.rotated_stem = f"{scenario_name}_{pid}"
         """Rotated files are ``<rotated_stem>_<kind>_<epoch>.log``."""
+        self.media_delimiter = (
+            config.traces.stat_delimiter if self.trace_format is TraceFormat.SIPP else ","
+        )
+        """Field separator of the ``-trace_media`` CSV: the stat files' one in each format."""
         self._configure(config, pid=pid, now_wall=now_wall, layout=layout)
 
     def _configure(
@@ -316,6 +321,10 @@ class TraceFormatBase:
         """What the screen file gets of the screens as printed (None: nothing)."""
         return None
 
+    def media_row(self, quality: StreamQuality, wall: float) -> bytes:
+        """One ``-trace_media`` row: the stream whose call's media closed at ``wall``."""
+        return encode_text(format_media_csv_row(quality, wall, self.media_delimiter))
+
 
 class SippTraceFormat(TraceFormatBase):
     """SIPp 3.6.1's files: names, headers and rows (docs/trace-schema-contract.md, SIPp
@@ -351,6 +360,8 @@ class SippTraceFormat(TraceFormatBase):
             wanted["counts"] = FileSpec(f"{stem}_counts.csv", False, False)
         if config.traces.trace_error_codes:
             wanted["error_codes"] = FileSpec(f"{stem}_error_codes.csv", False, False)
+        if config.traces.trace_media:
+            wanted["media"] = FileSpec(f"{stem}_media.csv", False, False)
         for kind, enabled, name, overwrite in _text_files(config):
             if enabled:
                 wanted[kind] = FileSpec(name or f"{stem}_{kind}.log", not overwrite, True)
@@ -365,6 +376,7 @@ class SippTraceFormat(TraceFormatBase):
                 "latin-1"
             )
         headers["rtt"] = format_rtt_header(delimiter).encode("latin-1")
+        headers["media"] = encode_text(format_media_csv_header(delimiter))
         return headers
 
     def short_sent(self, call_id: str, data: bytes, wall: float) -> bytes:
@@ -428,7 +440,9 @@ class GossipperTraceFormat(TraceFormatBase):
     shortmessages, error codes and rtt, and one error-codes row per unexpected response."""
 
     trace_format = TraceFormat.GOSSIPPER
-    csv_kinds = frozenset(("stat", "rtt", "counts", "error_codes", "shortmessages", "screen"))
+    csv_kinds = frozenset(
+        ("stat", "rtt", "counts", "error_codes", "shortmessages", "screen", "media")
+    )
 
     def _configure(
         self,
@@ -467,6 +481,8 @@ class GossipperTraceFormat(TraceFormatBase):
             # The Go tool puts this one next to -error_file when that is given.
             codes_base = config.traces.error_file or base
             wanted["error_codes"] = FileSpec(_sibling(codes_base, "_error_codes"), False, False)
+        if config.traces.trace_media:
+            wanted["media"] = FileSpec(_sibling(base, "_media"), False, False)
         for kind, enabled, name, overwrite in _text_files(config):
             if enabled:
                 default = base if kind == "messages" else _sibling(base, f"_{kind}")
@@ -481,6 +497,7 @@ class GossipperTraceFormat(TraceFormatBase):
             "error_codes": format_gossipper_error_codes_header().encode("latin-1"),
             "shortmessages": format_gossipper_shortmessage_header().encode("latin-1"),
             "screen": format_gossipper_screen_header().encode("latin-1"),
+            "media": encode_text(format_media_csv_header(self.media_delimiter)),
         }
         if layout is not None:
             headers["counts"] = encode_text(format_gossipper_counts_header(layout.element_infos))

@@ -32,6 +32,11 @@ Deliberate differences from SIPp 3.6.1 (for docs/compatibility.md):
 * The errors file header ``The following events occurred:`` starts every errors file, rotated
   ones included.
 
+``-trace_media`` (a gossipper extension; SIPp has no such file) writes
+``<scenario>_<pid>_media.csv``: one row per RTP stream when its call's media closes, the columns
+of :data:`gossipper.stats.media.MEDIA_CSV_COLUMNS` separated by ``-stat_delimiter`` (by commas,
+named ``<base>_media.log``, with ``-trace_format gossipper``).
+
 ``-trace_format gossipper`` (the Go tool's schemas, contract in
 docs/trace-schema-contract.md) switches the stat, rtt, screen, counts, error-codes and
 shortmessage files to the comma-separated schemas of :mod:`gossipper.stats.gossipper_csv`, and
@@ -70,6 +75,7 @@ from gossipper.output.formats import (
 )
 from gossipper.sip import SipMessage
 from gossipper.stats import StatsSnapshot, TraceFormat
+from gossipper.stats.media import StreamQuality
 
 __all__ = ["TraceFiles", "TraceLayout", "trace_files_wanted"]
 
@@ -88,6 +94,7 @@ def trace_files_wanted(config: RunConfig) -> bool:
             config.traces.trace_counts,
             config.traces.trace_rtt,
             config.traces.trace_error_codes,
+            config.traces.trace_media,
         )
     )
 
@@ -190,6 +197,8 @@ class TraceFiles:
         self._screen = files.get("screen")
         self._error_codes = files.get("error_codes")
         self._rtt = files.get("rtt")
+        self._media = files.get("media")
+        self._now_wall = now_wall
 
     # ------------------------------------------------------------------ introspection
 
@@ -312,6 +321,20 @@ class TraceFiles:
         row = self._format.unexpected_row(call_id, message, expected, wall)
         if row is not None:
             codes.add(wall, call_id, row)
+
+    # ------------------------------------------------------------------ media
+
+    def media_stream(self, quality: StreamQuality) -> None:
+        """A ``RunStats.media_sinks`` entry: one ``-trace_media`` row for a stream whose call's
+        media just closed. Rows of one instant are sorted by call number (then Call-ID, media
+        and local address): the order in which calls close their media within one instant
+        is Trio's, not the run's."""
+        media = self._media
+        if media is None:
+            return
+        wall = self._now_wall()
+        key = f"{quality.call_number:020d}\0{quality.call_id}\0{quality.media}\0{quality.local}"
+        media.add(wall, key, self._format.media_row(quality, wall))
 
     # ------------------------------------------------------------------ statistics files
 

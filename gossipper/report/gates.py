@@ -23,6 +23,7 @@ __all__ = [
     "cannot_pass",
     "GateError",
     "GateResult",
+    "MEDIA_METRICS",
     "evaluate_gates",
     "format_gate_line",
     "gate_results_json",
@@ -107,6 +108,41 @@ FAILURE_METRICS = (
 )
 """Failure reasons, named as the summary's ``failures`` keys and SIPp's stat CSV columns."""
 
+MEDIA_METRICS = (
+    "media_streams",
+    "media_packets_sent",
+    "media_packets_received",
+    "media_packets_lost",
+    "media_out_of_order",
+    "media_duplicated",
+    "media_malformed",
+    "media_late_packets",
+    "media_rtcp_received",
+    "media_loss_pct",
+    "media_loss_pct_max",
+    "media_late_pct",
+    "media_jitter_ms_mean",
+    "media_jitter_ms_max",
+    "media_mos_mean",
+    "media_mos_min",
+    "media_mos_p05",
+    "media_mos_p50",
+    "media_rtt_ms_mean",
+    "media_rtt_ms_max",
+)
+"""Metrics from the summary's ``media`` section; None (the gate fails) when the run had no
+media stream, or nothing was measured (no stream received: no jitter or MOS)."""
+
+_MEDIA_PACKET_KEYS = {
+    "media_packets_sent": "sent",
+    "media_packets_received": "received",
+    "media_packets_lost": "lost",
+    "media_out_of_order": "out_of_order",
+    "media_duplicated": "duplicated",
+    "media_malformed": "malformed",
+    "media_late_packets": "late",
+}
+
 _LATENCY_ALIASES = {f"rtd_{stat}" if stat == "count" else stat: stat for stat in LATENCY_STATS}
 """Bare latency names: ``p99_ms`` ... of the first RTD; its sample count is ``rtd_count``."""
 
@@ -142,6 +178,7 @@ def metric_names_help() -> str:
         (
             *CALL_METRICS,
             *MESSAGE_METRICS,
+            *MEDIA_METRICS,
             *_LATENCY_ALIASES,
             "rtd.NAME.p99_ms (any latency statistic of RTD NAME)",
             "call_length.p99_ms (idem for call lengths)",
@@ -153,6 +190,8 @@ def metric_names_help() -> str:
 
 def _known_metric(metric: str) -> bool:
     if metric in CALL_METRICS or metric in MESSAGE_METRICS or metric in FAILURE_METRICS:
+        return True
+    if metric in MEDIA_METRICS:
         return True
     if metric in _LATENCY_ALIASES:
         return True
@@ -241,10 +280,44 @@ def summary_metrics(doc: Mapping[str, Any]) -> dict[str, float | None]:
     metrics.update(_latency_metrics("call_length.", doc["latency"]["call_length"]))
     for name, value in doc["counters"].items():
         metrics[f"counter.{name}"] = float(value)
+    media = doc.get("media")
+    if media is not None:
+        # Media-free runs get no media keys (a gate on one fails as "not measured"), so
+        # their metric tables stay as they were.
+        metrics.update(_media_metrics(media))
+    return metrics
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _media_metrics(media: Mapping[str, Any]) -> dict[str, float | None]:
+    packets = media["packets"]
+    received = int(media["streams_received"]) > 0
+    metrics: dict[str, float | None] = {"media_streams": float(media["streams"])}
+    for metric, key in _MEDIA_PACKET_KEYS.items():
+        metrics[metric] = float(packets[key])
+    metrics["media_rtcp_received"] = float(media["rtcp"]["received"])
+    # Loss needs expected packets, i.e. something received; lateness needs packets sent.
+    metrics["media_loss_pct"] = float(media["loss_pct"]) if received else None
+    metrics["media_loss_pct_max"] = float(media["loss_pct_max"]) if received else None
+    metrics["media_late_pct"] = float(media["late_pct"]) if int(packets["sent"]) else None
+    metrics["media_jitter_ms_mean"] = _number(media["jitter_ms"]["mean"])
+    metrics["media_jitter_ms_max"] = float(media["jitter_ms"]["max"]) if received else None
+    mos = media["mos"]
+    metrics["media_mos_mean"] = _number(mos["mean"])
+    metrics["media_mos_min"] = _number(mos["min"])
+    metrics["media_mos_p05"] = _number(mos["p05"])
+    metrics["media_mos_p50"] = _number(mos["p50"])
+    metrics["media_rtt_ms_mean"] = _number(media["rtt_ms"]["mean"])
+    metrics["media_rtt_ms_max"] = _number(media["rtt_ms"]["max"])
     return metrics
 
 
 def _missing_note(metric: str) -> str:
+    if metric.startswith("media_"):
+        return "no value: no media stream (or nothing received, or nothing measured)"
     if metric.startswith("rtd."):
         return "no such RTD in this run"
     if metric.startswith("counter."):
@@ -316,9 +389,18 @@ _NEVER_DECREASING = frozenset(
         "max_ms",
         *MESSAGE_METRICS,
         *FAILURE_METRICS,
+        "media_streams",
+        *_MEDIA_PACKET_KEYS,
+        "media_rtcp_received",
+        "media_loss_pct_max",
+        "media_jitter_ms_max",
+        "media_rtt_ms_max",
     )
 )
 """Metrics that can only grow while a run goes on (cumulative counts, maxima)."""
+
+_NEVER_INCREASING = frozenset(("media_mos_min",))
+"""Metrics that can only fall while a run goes on (minima)."""
 
 
 def _never_decreasing(metric: str) -> bool:
@@ -338,6 +420,15 @@ def _upper_bound_broken(op: str, lower_bound: float, threshold: float) -> bool:
     return False
 
 
+def _lower_bound_broken(op: str, upper_bound: float, threshold: float) -> bool:
+    """Whether ``value OP threshold`` is false for every value <= ``upper_bound``."""
+    if op == ">":
+        return upper_bound <= threshold
+    if op in (">=", "=="):
+        return upper_bound < threshold
+    return False
+
+
 def cannot_pass(
     gate: Gate, metrics: Mapping[str, float | None], *, max_calls: int = 0
 ) -> str | None:
@@ -354,6 +445,8 @@ def cannot_pass(
         return None
     if _never_decreasing(gate.metric) and _upper_bound_broken(gate.op, value, gate.threshold):
         return f"{gate.metric} = {format_value(value)} already, and it cannot decrease"
+    if gate.metric in _NEVER_INCREASING and _lower_bound_broken(gate.op, value, gate.threshold):
+        return f"{gate.metric} = {format_value(value)} already, and it cannot increase"
     failed = metrics.get("failed_calls") or 0.0
     if max_calls > 0 and gate.metric == "failed_calls_pct":
         least_pct = 100.0 * failed / max_calls

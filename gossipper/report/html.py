@@ -330,6 +330,49 @@ def _summary_table(runs: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+_MEDIA_ROWS = (
+    ("RTP streams", "media_streams", 0),
+    ("RTP packets sent", "media_packets_sent", 0),
+    ("RTP packets received", "media_packets_received", 0),
+    ("RTP packets lost", "media_packets_lost", 0),
+    ("Loss %", "media_loss_pct", 3),
+    ("Worst stream loss %", "media_loss_pct_max", 2),
+    ("Late packets % (sent > 10 ms late)", "media_late_pct", 3),
+    ("Out of order", "media_out_of_order", 0),
+    ("Duplicated", "media_duplicated", 0),
+    ("Malformed", "media_malformed", 0),
+    ("Jitter mean (ms)", "media_jitter_ms_mean", 3),
+    ("Jitter max (ms)", "media_jitter_ms_max", 3),
+    ("MOS mean", "media_mos_mean", 2),
+    ("MOS min", "media_mos_min", 2),
+    ("MOS 5th percentile", "media_mos_p05", 2),
+    ("MOS median", "media_mos_p50", 2),
+    ("RTCP RTT mean (ms)", "media_rtt_ms_mean", 3),
+    ("RTCP RTT max (ms)", "media_rtt_ms_max", 3),
+)
+
+
+def _has_media(runs: Sequence[Mapping[str, Any]]) -> bool:
+    return any("media" in run["summary"] for run in runs)
+
+
+def _media_section(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The media table (only in reports of runs with media: the others keep their bytes)."""
+    if not _has_media(runs):
+        return ""
+    rows = []
+    for title, metric, digits in _MEDIA_ROWS:
+        cells = "".join(
+            _cell(metric, i, run["metrics"].get(metric), digits) for i, run in enumerate(runs)
+        )
+        rows.append(f"<tr><th>{_e(title)}</th>{cells}</tr>")
+    table = (
+        f'<table id="media-table">{_head(runs, "Media quality")}<tbody>{"".join(rows)}</tbody>'
+        "</table>"
+    )
+    return f'<section id="media"><h2>Media</h2>{table}</section>\n'
+
+
 def _latency_table(runs: Sequence[Mapping[str, Any]]) -> str:
     names: list[str] = []
     for run in runs:
@@ -498,7 +541,15 @@ def render_html(report: Report) -> str:
     title = f"gossipper report: {first['scenario_name']}"
     if data["mode"] == "compare":
         title = "gossipper report: " + " vs ".join(run["label"] for run in runs)
-    nav = "".join(f'<a href="#{sid}">{_e(name)}</a>' for sid, name in _SECTIONS)
+    failures = (
+        f'{_media_section(runs)}<section id="failures"><h2>Failures by reason</h2>'
+        f"{_failure_table(runs)}</section>"
+    )
+    sections: tuple[tuple[str, str], ...] = _SECTIONS
+    if _has_media(runs):
+        at = [sid for sid, _ in sections].index("failures")
+        sections = (*sections[:at], ("media", "Media"), *sections[at:])
+    nav = "".join(f'<a href="#{sid}">{_e(name)}</a>' for sid, name in sections)
     parts = "".join(f"<li>{_e(p)}</li>" for p in runs[0].get("parts", []))
     merged_note = f"<p>Merged from:</p><ul>{parts}</ul>" if parts else ""
     sources = "".join(
@@ -529,7 +580,7 @@ exit code {_e(first["exit_code"])} &middot; {_e(data["generated_by"])}</p></head
 <section id="latency"><h2>Response times</h2>{_latency_table(runs)}
 <div class="chart" id="chart-distribution"></div><div class="chart" id="chart-percentiles"></div>
 <div class="chart" id="chart-rtmean"></div></section>
-<section id="failures"><h2>Failures by reason</h2>{_failure_table(runs)}</section>
+{failures}
 <section id="summary"><h2>Summary</h2>{_summary_table(runs)}</section>
 <section id="scenario"><h2>Scenario</h2>{_scenario_tables(runs)}</section>
 <section id="sources"><h2>Sources</h2><ul>{sources}</ul>

@@ -141,6 +141,8 @@ class Run:
             )
             rx_env = _rx_env(self.env, rx_injection or {})
         self.traces = _open_traces(plan, stats) if plan.traces else None
+        if self.traces is not None and config.traces.trace_media:
+            stats.media_sinks.append(self.traces.media_stream)
         # Mixed mode: the rx scenario's own -trace_stat/-trace_counts files.
         self.rx_traces = (
             _open_rx_traces(plan, self.rx_stats)
@@ -150,8 +152,12 @@ class Run:
         tracer: Tracer | None = self.traces
         self.hep: HepMirror | None = None
         if hep_target is not None:
-            self.hep = HepMirror(config, local_ip=plan.local_ip, target=hep_target)
+            self.hep = HepMirror(
+                config, local_ip=plan.local_ip, target=hep_target, wall_clock=plan.wall_clock
+            )
             tracer = self.hep if tracer is None else TeeTracer(tracer, self.hep)
+            # Each stream's quality goes to the collector as a JSON log at the end of its call.
+            stats.media_sinks.append(self.hep.media_quality)
         self.engine = Engine(
             scenario,
             config,
@@ -608,6 +614,7 @@ def _open_rx_traces(plan: RunPlan, layout: RunStats) -> TraceFiles | None:
         trace_screen=False,
         trace_rtt=False,
         trace_error_codes=False,
+        trace_media=False,
     )
     name = plan.rx_scenario.base_name
     if name == plan.scenario.base_name:

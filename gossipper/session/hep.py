@@ -6,6 +6,11 @@ a bounded queue (``-hep_queue``); when the collector is slow, unreachable or rec
 packets are dropped and counted. The sender uses the run's ``TransportFactory``, so the
 simulation mirrors to a collector on its simulated network. Over TCP (``-hep_transport tcp``)
 the connection is re-opened after a loss, at most once a second.
+
+Media (issue 17): the mirror is also the run's ``MediaTap`` (every RTCP packet sent or received,
+HEP protocol type 5, the raw RTCP bytes) and a ``RunStats.media_sinks`` entry (each stream's
+quality at the end of its call as a JSON log, type 100). Both carry the call's SIP Call-ID as
+correlation id (chunk 0x0011), which is how Homer links them to the call's SIP messages.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from gossipper.hep import (
     IPPROTO_TCP,
     IPPROTO_UDP,
     PROTO_JSON_LOG,
+    PROTO_RTCP,
     PROTO_SIP,
     HepError,
     HepPacket,
@@ -35,8 +41,10 @@ from gossipper.interfaces import (
     StreamConnection,
     Tracer,
     TransportFactory,
+    WallClock,
 )
 from gossipper.sip import SipMessage
+from gossipper.stats.media import StreamQuality
 from gossipper.timefmt import epoch_to_us
 
 __all__ = ["HepCounts", "HepMirror", "TeeTracer", "hep_target", "resolve_hep_target"]
@@ -106,9 +114,21 @@ def _ip_protocol(flow: Flow) -> int:
 
 
 class HepMirror:
-    """The ``Tracer`` that mirrors messages, and the task that sends them."""
+    """The ``Tracer`` that mirrors messages, the ``MediaTap`` that mirrors RTCP, the media sink
+    that mirrors each stream's quality, and the task that sends them.
 
-    def __init__(self, config: RunConfig, *, local_ip: str, target: Address) -> None:
+    ``wall_clock`` dates the media packets (tracer events carry their own time); it is the
+    run's clock, virtual in the simulation.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        local_ip: str,
+        target: Address,
+        wall_clock: WallClock,
+    ) -> None:
         traces = config.traces
         self._capture_id = traces.hep_capture_id
         self._auth_key = traces.hep_password
@@ -116,6 +136,7 @@ class HepMirror:
         self._tcp = traces.hep_transport == "tcp"
         self._limit = traces.hep_queue
         self._local_ip = local_ip
+        self._wall_clock = wall_clock
         self.target = target
         self._queue: deque[bytes] = deque()
         self._wake = trio.Event()
@@ -240,6 +261,47 @@ class HepMirror:
 
     def log(self, text: str, wall: float) -> None:
         pass
+
+    # ------------------------------------------------------------------ media
+
+    def _media_wall(self) -> float:
+        return self._wall_clock.wall_time()
+
+    def rtcp(
+        self, call_id: str, data: bytes, source: Address, destination: Address, sent: bool
+    ) -> None:
+        """``MediaTap``: one RTCP packet (compound, as on the wire) sent or received by a
+        call's media, as HEP protocol type 5 with the Call-ID as correlation id. ``source``
+        and ``destination`` already say the direction, so ``sent`` adds nothing to the packet.
+        """
+        self._put(
+            source,
+            destination,
+            self._media_wall(),
+            data,
+            ip_protocol=IPPROTO_UDP,
+            proto_type=PROTO_RTCP,
+            correlation_id=call_id,
+        )
+
+    def media_quality(self, quality: StreamQuality) -> None:
+        """A ``RunStats.media_sinks`` entry: one stream's quality at the end of its call as a
+        JSON log (type 100, ``{"type": "media_quality", ...}`` with every field of
+        ``StreamQuality`` and ``loss_pct``), from our RTP address to the peer's, correlated by
+        Call-ID."""
+        document: dict[str, object] = {"type": "media_quality", **quality.to_dict()}
+        payload = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+        local = split_host_port(quality.local) or (self._local_ip, 0)
+        remote = split_host_port(quality.remote) or local
+        self._put(
+            local,
+            remote,
+            self._media_wall(),
+            payload,
+            ip_protocol=IPPROTO_UDP,
+            proto_type=PROTO_JSON_LOG,
+            correlation_id=quality.call_id,
+        )
 
     # ------------------------------------------------------------------ sending
 

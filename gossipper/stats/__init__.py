@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         format_stat_row,
     )
     from gossipper.stats.histogram import Histogram
+    from gossipper.stats.media import MediaTotals, StreamQuality
     from gossipper.stats.screens import (
         ScreenContext,
         ScreenState,
@@ -121,6 +122,8 @@ _SUBMODULE_OF = {
     "format_stat_header": "gossipper_csv",
     "format_stat_row": "gossipper_csv",
     "Histogram": "histogram",
+    "MediaTotals": "media",
+    "StreamQuality": "media",
     "ScreenContext": "screens",
     "ScreenState": "screens",
     "format_exit_stdout": "screens",
@@ -165,10 +168,12 @@ __all__ = [
     "FailureReason",
     "Histogram",
     "MeanStat",
+    "MediaTotals",
     "RunStats",
     "ScreenContext",
     "ScreenState",
     "StatsSnapshot",
+    "StreamQuality",
     "TraceFormat",
     "build_summary_json",
     "format_counts_file_header",

@@ -17,11 +17,15 @@ from __future__ import annotations
 import enum
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gossipper.stats.formatting import elapsed_ms, sipp_call_rate
 from gossipper.stats.histogram import Histogram
+from gossipper.stats.media import MediaTotals, StreamQuality
+
+MediaSink = Callable[[StreamQuality], None]
+"""Takes one stream's quality record when its call's media closes (media CSV, HEP, ...)."""
 
 
 class FailureReason(enum.Enum):
@@ -275,6 +279,9 @@ class StatsSnapshot:
     run_start_mono: float = 0.0
     """Monotonic start of the run; unlike ``start_mono`` not moved by ``reset_cumulative``
     (SIPp's screen clock: Total-time, peak time)."""
+    media: MediaTotals | None = None
+    """The run's media totals (a private copy), None while no media stream has ended: every
+    media output (summary section, screen block, gates) appears only when this is set."""
 
     @property
     def elapsed_ms_c(self) -> int:
@@ -409,7 +416,19 @@ class RunStats:
         self._error_codes_same_instant = 0
         self._windows: list[StatsWindow] = []
 
+        # Media quality: whole-run totals (reset_cumulative leaves them: call quality is
+        # judged over the run) and the per-stream sinks (media CSV, HEP).
+        self.media = MediaTotals()
+        self.media_sinks: list[MediaSink] = []
+
     # ------------------------------------------------------------------ events
+
+    def media_stream_ended(self, quality: StreamQuality) -> None:
+        """One RTP stream's media closed: count it and hand it to every sink, in
+        registration order (the same as ``media.add(q)`` and each sink once)."""
+        self.media.add(quality)
+        for sink in self.media_sinks:
+            sink(quality)
 
     def call_created(self, now_mono: float, *, incoming: bool) -> None:
         """A call was created (by an incoming message, or by the rate generator/3PCC)."""
@@ -597,6 +616,7 @@ class RunStats:
             rtd_histograms=tuple(h.copy() for h in self.rtd_histograms),
             call_length_histogram=self.call_length_histogram.copy(),
             run_start_mono=self.run_start_mono,
+            media=self.media.copy() if self.media.streams else None,
         )
         if restart:
             window.wall = now_wall

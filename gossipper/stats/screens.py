@@ -18,6 +18,7 @@ from gossipper.stats.formatting import (
     ms_to_hhmmss_us,
     sipp_time_string,
 )
+from gossipper.stats.media import MediaTotals
 from gossipper.stats.sipp_csv import duration_field
 from gossipper.timefmt import log_time_formatter
 
@@ -375,7 +376,34 @@ def format_statistics_screen(
             *times(duration_field(p.call_length.mean_ms), duration_field(c.call_length.mean_ms)),
         )
     )
+    if snapshot.media is not None:
+        lines.append(_CROSS)
+        lines += media_screen_rows(snapshot.media)
     return _finish(lines, state, last_error)
+
+
+def _or_dash(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def media_screen_rows(media: MediaTotals) -> list[str]:
+    """The media block of the statistics screen (a gossipper addition, shown only when the run
+    has media streams, so SIPp's screens keep their bytes otherwise): whole-run values in the
+    cumulative column."""
+    jitter = f"{_or_dash(media.jitter_mean_ms, '.3f')} / {media.jitter_max_ms:.3f} ms"
+    mos = f"{_or_dash(media.mos_mean, '.2f')} / {_or_dash(media.mos_min, '.2f')}"
+    rtt = _or_dash(media.rtt_mean_ms, ".3f")
+    # No periodic column: media figures are known per stream, when its call ends.
+    return [
+        _text_row("RTP streams", "", f"{media.streams:8d}"),
+        _text_row("RTP packets sent", "", f"{media.packets_sent:8d}"),
+        _text_row("RTP packets received", "", f"{media.packets_received:8d}"),
+        _text_row("RTP packets lost", "", f"{media.packets_lost:8d} ({media.loss_pct:.2f}%)"),
+        _text_row("RTP packets late", "", f"{media.late_packets:8d}"),
+        _text_row("Jitter mean / max", "", jitter),
+        _text_row("MOS mean / min", "", mos),
+        _text_row("RTCP RTT mean", "", rtt if media.rtt_count == 0 else f"{rtt} ms"),
+    ]
 
 
 # ---------------------------------------------------------------------- repartition screens

@@ -4,7 +4,9 @@ One JSON object per run: call counts, a count for every failure reason of the st
 included), achieved and target rate, message counters, generic counters, and per-RTD and
 call-length latency (count/min/mean/stddev/p50/p90/p99/p999/max in ms) with the serialised
 mergeable histogram, so that :func:`merge_summaries` can combine two runs (or two workers of one
-run) exactly. The JSON Schema is ``summary.schema.json`` next to this module.
+run) exactly. A run with RTP streams adds a ``"media"`` section
+(:meth:`gossipper.stats.media.MediaTotals.to_dict`), merged exactly too. The JSON Schema is
+``summary.schema.json`` next to this module.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from gossipper.errors import ExitStatus, GossipperError
 from gossipper.stats.counters import FAILURE_REASONS, StatsSnapshot
 from gossipper.stats.formatting import format_rfc3339
 from gossipper.stats.histogram import Histogram
+from gossipper.stats.media import MediaTotals
 
 SCHEMA_NAME = "gossipper.summary"
 SCHEMA_VERSION = 1
@@ -122,6 +125,7 @@ def build_summary_json(
         rtd=rtd,
         call_length=latency_summary(snapshot.call_length_histogram),
         counters={name: c.generic_counters[i] for i, name in enumerate(snapshot.counter_names)},
+        media=snapshot.media,
     )
 
 
@@ -141,6 +145,7 @@ def _document(
     rtd: dict[str, dict[str, Any]],
     call_length: dict[str, Any],
     counters: dict[str, int],
+    media: MediaTotals | None = None,
 ) -> dict[str, Any]:
     total = calls["total"]
     calls_out: dict[str, float] = dict(calls)
@@ -165,6 +170,8 @@ def _document(
         "messages": messages,
         "latency": {"rtd": rtd, "call_length": call_length},
         "counters": counters,
+        # Only runs that had media streams get the section: the others keep their bytes.
+        **({"media": media.to_dict()} if media is not None else {}),
     }
 
 
@@ -248,6 +255,12 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         name: int(a_ctr.get(name, 0)) + int(b_ctr.get(name, 0))
         for name in _merge_names(a_ctr, b_ctr)
     }
+    media: MediaTotals | None = None
+    for part in (a, b):
+        if "media" in part:
+            if media is None:
+                media = MediaTotals()
+            media.merge(MediaTotals.from_dict(part["media"]))
     doc = _document(
         tool_version=_either(str(a["tool_version"]), str(b["tool_version"])),
         scenario_name=_either(str(a["scenario_name"]), str(b["scenario_name"])),
@@ -265,6 +278,7 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         rtd=rtd,
         call_length=_merge_latency(a["latency"]["call_length"], b["latency"]["call_length"]),
         counters=counters,
+        media=media,
     )
     # Keep the texts (and so the time zones) of the earliest start and the latest finish.
     doc["started_at"] = a["started_at"] if a_start <= b_start else b["started_at"]

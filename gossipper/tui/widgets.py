@@ -16,6 +16,7 @@ import urwid
 
 from gossipper.engine import EngineStatistics, QuitState
 from gossipper.interfaces import Address
+from gossipper.stats.media import MediaTotals
 from gossipper.tui.model import (
     GLYPHS_ASCII,
     GLYPHS_UNICODE,
@@ -258,6 +259,9 @@ class Dashboard(urwid.WidgetWrap[urwid.Columns]):
         self.percentiles = urwid.Text("")
         self.transport = urwid.Text("")
         self.failures = urwid.Text("")
+        self.media = urwid.Text("")
+        """Media quality; joins the right column once the run has a media stream."""
+        self._media_shown = False
         self.seconds_per_column = 1
         self.rtd_index = 0
         # The charts share the height in these proportions (5, 4 and 3 rows of bars at 80x24).
@@ -278,6 +282,7 @@ class Dashboard(urwid.WidgetWrap[urwid.Columns]):
                 self.failures,
             ]
         )
+        self._right = right
         columns = urwid.Columns(
             [
                 ("weight", 1, left),
@@ -371,6 +376,8 @@ class Dashboard(urwid.WidgetWrap[urwid.Columns]):
                 f"call sockets {state.open_call_sockets}  malformed {state.malformed_messages}",
             ]
         )
+        if last is not None and last.media is not None:
+            self._show_media(last.media)
         rows = history.failure_table(60)
         if rows:
             lines: list[Any] = [("title", f"{'Failures':<22}{'1 min':>6}{'run':>8}")]
@@ -379,6 +386,23 @@ class Dashboard(urwid.WidgetWrap[urwid.Columns]):
             self.failures.set_text(lines)
         else:
             self.failures.set_text([("title", "Failures"), "\nno failed call"])
+
+    def _show_media(self, media: MediaTotals) -> None:
+        if not self._media_shown:
+            # Runs without media keep their layout: the block appears with the first stream.
+            self._right.contents.append((self.media, self._right.options()))
+            self._media_shown = True
+        jitter = "-" if media.jitter_mean_ms is None else f"{media.jitter_mean_ms:.1f}"
+        mos_mean = "-" if media.mos_mean is None else f"{media.mos_mean:.2f}"
+        mos_min = "-" if media.mos_min is None else f"{media.mos_min:.2f}"
+        self.media.set_text(
+            [
+                ("title", f"Media  {media.streams} streams\n"),
+                f"loss {media.loss_pct:.2f}%  late {media.late_pct:.2f}%\n"
+                f"jitter {jitter}/{media.jitter_max_ms:.1f} ms (mean/max)\n"
+                f"MOS {mos_mean} mean  {mos_min} min",
+            ]
+        )
 
 
 def _group_percentiles(group: Sequence[Sample], index: int) -> Percentiles | None:

@@ -72,7 +72,7 @@ SUPPORTED_NAMES = names_in(
     -api_addr -api_tls_cert -api_tls_key -api_users -api_secret -api_audit -api_metrics_public
     -api_linger
     -oocsf -oocsn -rxsf -rxsn -rxinf -hep_addr -hep_capture_id -hep_password -hep_node_name
-    -hep_transport -hep_queue
+    -hep_transport -hep_queue -trace_media
     -cid_type -rfc3339 -bind_to_device -sendbuffer_warn -tdmmap
     -aka_K -aka_OP -aka_AMF -watchdog_interval -watchdog_reset -watchdog_minor_threshold
     -watchdog_major_threshold -watchdog_minor_maxtriggers -watchdog_major_maxtriggers
@@ -205,6 +205,7 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-screen_file", "sc.log"], "screen_file", "sc.log"),
     (["-screen_overwrite", "false"], "screen_overwrite", False),
     (["-trace_rtt"], "trace_rtt", True),
+    (["-trace_media"], "trace_media", True),
     (["-rtt_freq", "10"], "rtt_freq", 10),
     (["-trace_logs"], "trace_logs", True),
     (["-log_file", "l.log"], "log_file", "l.log"),
@@ -312,6 +313,7 @@ def test_every_sipp_option_is_in_the_table() -> None:
         "-gate",
         "-gate_abort",
         "-junit",
+        "-trace_media",
         "-trace_format",
         "-tls_verify",
         "-ws_path",

@@ -173,3 +173,27 @@ def test_rfc3339_dates_in_the_stat_file() -> None:
     series = read_stat_csv(str(GOLDEN / "rfc3339" / "uac_timestamp_4242_.csv"))
     assert series.t_s == [0.0, 0.4]  # CurrentTime 22:13:20.000000Z, then 22:13:20.400000Z
     assert sum(series.failed) == summary_of("rfc3339")["calls"]["failed"]
+
+
+def test_media_table_only_for_runs_with_media(tmp_path: pathlib.Path) -> None:
+    from gossipper.stats.media import MediaTotals
+    from tests.stats._media_samples import stream
+
+    page, _ = render(["clean"])
+    assert 'id="media"' not in page and "#media" not in page
+    totals = MediaTotals()
+    totals.add(stream(mos=4.1))
+    totals.add(stream(call_number=2, mos=3.3, packets_lost=20))
+    summary = summary_of("clean")
+    summary["media"] = totals.to_dict()
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary), "utf-8")
+    report = build_report([load_input(str(path), label="voice")], tool_version="test")
+    page = render_html(report)
+    assert '<a href="#media">Media</a>' in page and '<table id="media-table">' in page
+    reader = read_page(page)
+    metrics = summary_metrics(summary)
+    shown = {attributes["data-metric"]: text for attributes, text in reader.cells}
+    assert shown["media_mos_min"] == "3.30" and metrics["media_mos_min"] == 3.3
+    assert shown["media_streams"] == "2"
+    assert float(shown["media_loss_pct"]) == pytest.approx(metrics["media_loss_pct"])

@@ -205,3 +205,32 @@ def test_help_overlay_lists_the_keys_at_80x24() -> None:
         assert expected in screen
     # The help covers the charts entirely.
     assert "Calls/s" not in screen
+
+
+def test_dashboard_media_block_appears_with_the_first_stream() -> None:
+    from tests.stats._media_samples import stream
+
+    history = _history()
+    dashboard = Dashboard()
+    dashboard.update(history, _state())
+    plain = "\n".join(_text(dashboard, (120, 40)))
+    assert "Media" not in plain
+    stats = RunStats(
+        elements=[],
+        rtd_names=["1"],
+        counter_names=[],
+        response_time_repartition_ms=None,
+        call_length_repartition_ms=None,
+        start_wall=1000.0,
+        start_mono=0.0,
+        target_rate=20.0,
+    )
+    stats.media_stream_ended(stream(mos=4.2, jitter_ms=2.0, max_jitter_ms=6.5))
+    stats.media_stream_ended(stream(call_number=2, mos=3.6, jitter_ms=4.0))
+    history.add(stats.snapshot(1031.0, 31.0, stats.open_window(), restart=True))
+    dashboard.update(history, _state())
+    screen = "\n".join(_text(dashboard, (120, 40)))
+    assert "Media  2 streams" in screen
+    assert "loss 1.00%  late 0.40%" in screen
+    assert "jitter 3.0/6.5 ms (mean/max)" in screen
+    assert "MOS 3.90 mean  3.60 min" in screen

@@ -1,0 +1,129 @@
+"""HEP mirroring of media (issue 16 item 1): RTCP as protocol type 5 and each stream's quality as
+a JSON log, correlated by Call-ID, received by a real UDP collector on loopback and decoded with
+gossipper.hep; the queue bound applies to media packets as it does to SIP."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import socket
+
+import trio
+
+from gossipper.config import RunConfig
+from gossipper.hep import IPPROTO_UDP, PROTO_JSON_LOG, PROTO_RTCP, HepPacket, decode
+from gossipper.interfaces import MediaTap
+from gossipper.media.rtp import (
+    ReceiverReport,
+    ReportBlock,
+    SenderReport,
+    build_compound,
+    ntp_from_seconds,
+    parse_rtcp,
+)
+from gossipper.session.hep import HepMirror
+from gossipper.stats.counters import RunStats
+from gossipper.transport.udp import UdpTransportFactory
+from tests.stats._media_samples import stream
+
+WALL_S = 1_790_000_000.25
+CALL_ID = "7-4242@127.0.0.1"
+
+
+class FixedClock:
+    tz: datetime.tzinfo | None = datetime.UTC
+
+    def wall_time(self) -> float:
+        return WALL_S
+
+
+def _rtcp_sr() -> bytes:
+    block = ReportBlock(0x2222, 12, 3, 70_000, 160, 0x12345678, 6554)
+    report = SenderReport(0x1111, ntp_from_seconds(WALL_S), 16_000, 100, 17_200, (block,))
+    return build_compound([report])
+
+
+def _rtcp_rr() -> bytes:
+    return build_compound([ReceiverReport(0x2222, (ReportBlock(0x1111, 0, 0, 500, 8, 0, 0),))])
+
+
+def _mirror_and_collect(queue: int, feed: int) -> tuple[list[HepPacket], HepMirror]:
+    """Run a mirror towards a UDP collector on loopback, feed it `feed` RTCP pairs and one
+    quality record through RunStats, and return what the collector decoded."""
+    collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    collector.bind(("127.0.0.1", 0))
+    collector.settimeout(1.0)
+    port = collector.getsockname()[1]
+    config = RunConfig(hep_addr=f"127.0.0.1:{port}", hep_capture_id=77, hep_queue=queue)
+    mirror = HepMirror(
+        config, local_ip="127.0.0.1", target=("127.0.0.1", port), wall_clock=FixedClock()
+    )
+    tap: MediaTap = mirror  # the protocol the media factory receives
+    stats = RunStats(
+        elements=[],
+        rtd_names=[],
+        counter_names=[],
+        response_time_repartition_ms=None,
+        call_length_repartition_ms=None,
+        start_wall=WALL_S,
+        start_mono=0.0,
+        target_rate=1.0,
+    )
+    stats.media_sinks.append(mirror.media_quality)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(mirror.run, UdpTransportFactory())
+            for _ in range(feed):
+                tap.rtcp(CALL_ID, _rtcp_sr(), ("127.0.0.1", 6001), ("127.0.0.1", 7001), True)
+                tap.rtcp(CALL_ID, _rtcp_rr(), ("127.0.0.1", 7001), ("127.0.0.1", 6001), False)
+            stats.media_stream_ended(
+                stream(call_id=CALL_ID, local="127.0.0.1:6000", remote="127.0.0.1:7000")
+            )
+            await mirror.flush()
+            nursery.cancel_scope.cancel()
+
+    packets: list[HepPacket] = []
+    try:
+        trio.run(main)
+        while True:
+            packets.append(decode(collector.recv(65535)))
+    except TimeoutError:
+        pass
+    finally:
+        collector.close()
+    return packets, mirror
+
+
+def test_rtcp_and_quality_reach_a_udp_collector_correlated_by_call_id() -> None:
+    packets, mirror = _mirror_and_collect(queue=100, feed=2)
+    assert mirror.counts().sent == 5 and mirror.counts().dropped == 0
+    rtcp = [p for p in packets if p.proto_type == PROTO_RTCP]
+    logs = [p for p in packets if p.proto_type == PROTO_JSON_LOG]
+    assert len(rtcp) == 4 and len(logs) == 1
+    assert {p.correlation_id for p in packets} == {CALL_ID}
+    assert {p.capture_id for p in packets} == {77}
+    assert {p.ip_protocol for p in packets} == {IPPROTO_UDP}
+    assert {(p.time_s, p.time_us) for p in packets} == {(1_790_000_000, 250_000)}
+    # The RTCP bytes travel unchanged, with their direction.
+    assert rtcp[0].payload == _rtcp_sr() and rtcp[1].payload == _rtcp_rr()
+    assert (rtcp[0].src, rtcp[0].dst) == (("127.0.0.1", 6001), ("127.0.0.1", 7001))
+    assert (rtcp[1].src, rtcp[1].dst) == (("127.0.0.1", 7001), ("127.0.0.1", 6001))
+    (report,) = parse_rtcp(rtcp[0].payload)
+    assert isinstance(report, SenderReport) and report.reports[0].jitter == 160
+    # The quality document: every field of the record, from our RTP address to the peer's.
+    (log,) = logs
+    assert (log.src, log.dst) == (("127.0.0.1", 6000), ("127.0.0.1", 7000))
+    document = json.loads(log.payload)
+    assert document["type"] == "media_quality"
+    assert document["call_id"] == CALL_ID and document["mos"] == 4.31
+    assert document["packets_lost"] == 5 and document["loss_pct"] == 1.0
+    assert document["rtt_ms"] == 0.75 and document["codec"] == "PCMU"
+
+
+def test_media_packets_obey_the_queue_bound() -> None:
+    # All 41 packets are queued before the sender runs: 10 fit, the rest are dropped, counted.
+    packets, mirror = _mirror_and_collect(queue=10, feed=20)
+    counts = mirror.counts()
+    assert counts.sent == len(packets) == 10
+    assert counts.dropped == 31

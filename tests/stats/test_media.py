@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from gossipper.errors import GossipperError
+from gossipper.stats.counters import RunStats
+from gossipper.stats.media import MediaTotals, StreamQuality
+from tests.stats._media_samples import stream
+
+
+def totals(*streams: StreamQuality) -> MediaTotals:
+    t = MediaTotals()
+    for q in streams:
+        t.add(q)
+    return t
+
+
+def test_stream_loss_pct_floors_negative_loss_and_empty_streams() -> None:
+    assert stream().loss_pct == pytest.approx(1.0)
+    assert stream(packets_lost=-3).loss_pct == 0.0
+    assert stream(packets_expected=0, packets_lost=0).loss_pct == 0.0
+
+
+def test_totals_of_two_streams() -> None:
+    a = stream()
+    b = stream(
+        call_id="2-1234@127.0.0.1",
+        call_number=2,
+        packets_expected=400,
+        packets_lost=40,
+        packets_received=360,
+        jitter_ms=2.75,
+        max_jitter_ms=9.0,
+        rtt_ms=1.25,
+        mos=3.5,
+        late_packets=0,
+    )
+    t = totals(a, b)
+    assert t.streams == 2 and t.streams_received == 2
+    assert t.packets_expected == 900 and t.packets_lost == 45
+    assert t.loss_pct == pytest.approx(5.0)
+    assert t.loss_pct_max == pytest.approx(10.0)
+    assert t.late_pct == pytest.approx(0.2)
+    assert t.jitter_mean_ms == pytest.approx(2.0)
+    assert t.jitter_max_ms == 9.0
+    assert t.mos_mean == pytest.approx(3.905)
+    assert t.mos_min == 3.5 and t.mos_max == 4.31
+    assert t.mos_quantile(0.0) == 3.5 and t.mos_quantile(1.0) == 4.31
+    assert t.rtt_mean_ms == pytest.approx(1.0)
+    d = t.to_dict()
+    assert d["packets"]["lost"] == 45
+    assert d["mos"]["distribution"] == [[350, 1], [431, 1]]
+    assert d["rtt_ms"] == {"count": 2, "mean": 1.0, "min": 0.75, "max": 1.25}
+    assert d["by_media"] == {"audio": 2}
+
+
+def test_silent_stream_counts_sent_but_not_quality() -> None:
+    silent = stream(
+        packets_received=0,
+        octets_received=0,
+        packets_expected=0,
+        packets_lost=0,
+        jitter_ms=0.0,
+        max_jitter_ms=0.0,
+        rtt_ms=None,
+        mos=None,
+    )
+    t = totals(silent)
+    assert t.streams == 1 and t.streams_received == 0 and t.packets_sent == 500
+    assert t.jitter_mean_ms is None and t.mos_mean is None and t.mos_min is None
+    assert t.rtt_mean_ms is None
+    d = t.to_dict()
+    assert d["mos"]["mean"] is None and d["rtt_ms"]["min"] is None
+    assert d["jitter_ms"]["mean"] is None
+
+
+def test_duplicates_on_one_stream_do_not_hide_loss_on_another() -> None:
+    t = totals(stream(packets_lost=-10), stream(packets_lost=10))
+    assert t.packets_lost == 10
+    assert t.loss_pct == pytest.approx(1.0)
+
+
+def _random_stream(rng: random.Random, n: int) -> StreamQuality:
+    expected = rng.randint(0, 2000)
+    lost = rng.randint(-5, expected // 3)
+    return stream(
+        call_number=n,
+        media=rng.choice(("audio", "video", "image")),
+        packets_sent=rng.randint(0, 2000),
+        packets_received=max(expected - lost, 0),
+        packets_expected=expected,
+        packets_lost=lost,
+        jitter_ms=rng.random() * 40,
+        max_jitter_ms=rng.random() * 80,
+        rtt_ms=None if rng.random() < 0.3 else rng.random() * 200,
+        mos=None if rng.random() < 0.2 else 1 + rng.random() * 3.5,
+        late_packets=rng.randint(0, 30),
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_merge_equals_adding_everything_in_one(seed: int) -> None:
+    rng = random.Random(seed)
+    records = [_random_stream(rng, n) for n in range(40)]
+    whole = totals(*records)
+    cut = rng.randint(0, len(records))
+    left, right = totals(*records[:cut]), totals(*records[cut:])
+    left.merge(right)
+    assert left == whole
+    assert left.to_dict() == whole.to_dict()
+    # Merging in the other order gives the same bytes too.
+    right2, left2 = totals(*records[cut:]), totals(*records[:cut])
+    right2.merge(left2)
+    assert json.dumps(right2.to_dict()) == json.dumps(whole.to_dict())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_to_dict_round_trips_through_json(seed: int) -> None:
+    rng = random.Random(seed)
+    t = totals(*(_random_stream(rng, n) for n in range(25)))
+    again = MediaTotals.from_dict(json.loads(json.dumps(t.to_dict())))
+    assert again == t
+    assert again.to_dict() == t.to_dict()
+
+
+def test_empty_totals_round_trip() -> None:
+    t = MediaTotals()
+    assert MediaTotals.from_dict(t.to_dict()) == t
+    assert t.loss_pct == 0.0 and t.late_pct == 0.0
+
+
+def test_copy_is_independent() -> None:
+    t = totals(stream())
+    c = t.copy()
+    c.add(stream(mos=1.5))
+    assert t.streams == 1 and t.mos_buckets == {431: 1}
+    assert c.streams == 2
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: d.pop("sums"),
+        lambda d: d["sums"].__setitem__("packets_lost", -1),
+        lambda d: d["sums"].__setitem__("streams", True),
+        lambda d: d["mos"].__setitem__("distribution", [[400, 7]]),
+        lambda d: d["mos"].__setitem__("step", 0.1),
+        lambda d: d.__setitem__("by_media", {"audio": 99}),
+    ],
+)
+def test_from_dict_rejects_damaged_sections(damage: object) -> None:
+    d = totals(stream(), stream(mos=2.0)).to_dict()
+    damage(d)  # type: ignore[operator]
+    with pytest.raises(GossipperError, match="media summary"):
+        MediaTotals.from_dict(d)
+
+
+def test_mos_quantile_rejects_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        totals(stream()).mos_quantile(1.5)
+
+
+def _run_stats() -> RunStats:
+    return RunStats(
+        elements=[],
+        rtd_names=[],
+        counter_names=[],
+        response_time_repartition_ms=None,
+        call_length_repartition_ms=None,
+        start_wall=1000.0,
+        start_mono=5.0,
+        target_rate=10.0,
+    )
+
+
+def test_run_stats_feeds_totals_and_every_sink_in_order() -> None:
+    stats = _run_stats()
+    seen: list[tuple[str, int]] = []
+    stats.media_sinks.append(lambda q: seen.append(("csv", q.call_number)))
+    stats.media_sinks.append(lambda q: seen.append(("hep", q.call_number)))
+    assert stats.snapshot(1001.0, 6.0).media is None
+    stats.media_stream_ended(stream(call_number=7))
+    stats.media_stream_ended(stream(call_number=8))
+    assert seen == [("csv", 7), ("hep", 7), ("csv", 8), ("hep", 8)]
+    snap = stats.snapshot(1002.0, 7.0)
+    assert snap.media is not None and snap.media.streams == 2
+    # The snapshot holds a private copy.
+    stats.media.add(stream())
+    assert snap.media.streams == 2
+    # reset stats keeps the media totals (quality is judged over the run).
+    stats.reset_cumulative(1003.0, 8.0)
+    assert stats.media.streams == 3
