@@ -86,6 +86,11 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus | int
         from gossipper.cli.app import run_app
 
         return run_app(argv, stdout, stderr)
+    if "-rtp_send" in argv or "--rtp_send" in argv:
+        # The Go gossipper's standalone RTP sender: no SIP, its own small set of options.
+        from gossipper.cli.rtp_send_command import run_rtp_send_command
+
+        return run_rtp_send_command(argv, stdout, stderr)
     from gossipper.cli.options import Action, parse_command_line
 
     command = parse_command_line(argv)

@@ -112,10 +112,13 @@ class Scope(enum.Flag):
 
     RUN = enum.auto()
     SIM = enum.auto()
+    RTP_SEND = enum.auto()
+    """``gossipper -rtp_send ...``: the standalone RTP sender (no SIP)."""
 
 
 RUN = Scope.RUN
 SIM = Scope.SIM
+RTP_SEND = Scope.RTP_SEND
 RUN_AND_SIM = Scope.RUN | Scope.SIM
 
 
@@ -337,6 +340,108 @@ def _sim_fault_options() -> tuple[OptionSpec, ...]:
 
 DEFAULT_SEED = 1
 """Seed of a simulation without ``-seed`` (a fixed one: the same command gives the same bytes)."""
+
+
+def _rtp_send_options() -> tuple[OptionSpec, ...]:
+    """The Go gossipper's standalone sender flags (``-rtp_send`` and its ``-rtp_*`` family),
+    then gossipper's own additions (a media file, a pattern, loops, the local address)."""
+
+    def rtp(
+        name: str,
+        kind: Kind,
+        dest: str,
+        help: str,
+        default: str,
+        metavar: str,
+        choices: tuple[str, ...] = (),
+    ) -> OptionSpec:
+        return _o(
+            name,
+            kind,
+            dest,
+            help,
+            default=default,
+            metavar=metavar,
+            choices=choices,
+            scope=RTP_SEND,
+        )
+
+    return _group(
+        "Standalone RTP sender (gossipper -rtp_send)",
+        rtp("-rtp_send", Kind.FLAG, "rtp_send", "stream RTP to -rtp_addr without SIP", "", ""),
+        rtp(
+            "-rtp_addr",
+            Kind.STR,
+            "rtp_addr",
+            "where to send: host:port (required)",
+            "",
+            "HOST:PORT",
+        ),
+        rtp(
+            "-rtp_codec",
+            Kind.STR,
+            "rtp_codec",
+            "PCMU/8000 or PCMA/8000; G722/8000 and G729/8000 with -rtp_file",
+            "PCMU/8000",
+            "NAME/RATE",
+        ),
+        rtp("-rtp_pt", Kind.INT, "rtp_pt", "RTP payload type (0-127)", "the codec's", "PT"),
+        rtp("-rtp_freq", Kind.INT, "rtp_freq", "packet interval in ms (> 0)", "20", "MS"),
+        rtp(
+            "-rtp_dur",
+            Kind.INT,
+            "rtp_dur",
+            "how long to send, in ms; 0: until interrupted (or until a -rtp_file with"
+            " -rtp_loops >= 0 ends)",
+            "0",
+            "MS",
+        ),
+        rtp("-rtp_ch", Kind.INT, "rtp_ch", "channels (> 0; multiplies the payload)", "1", "N"),
+        rtp(
+            "-rtp_streams",
+            Kind.INT,
+            "rtp_streams",
+            "parallel streams, each from its own socket (local ports step by 2)",
+            "1",
+            "N",
+        ),
+        rtp(
+            "-rtp_file",
+            Kind.STR,
+            "rtp_file",
+            "gossipper: send this media file (WAV, or raw .ulaw/.alaw/.g722/.g729) instead of"
+            " a pattern",
+            "",
+            "FILE",
+        ),
+        rtp(
+            "-rtp_pattern",
+            Kind.CHOICE,
+            "rtp_pattern",
+            "gossipper: without -rtp_file, send a 425 Hz tone or the codec's silence",
+            "tone",
+            "tone|silence",
+            ("tone", "silence"),
+        ),
+        rtp(
+            "-rtp_loops",
+            Kind.INT,
+            "rtp_loops",
+            "gossipper: times to play -rtp_file (SIPp rtp_stream: -1 forever, 0 or 1 once)",
+            "-1",
+            "N",
+        ),
+        rtp(
+            "-rtp_local",
+            Kind.STR,
+            "rtp_local",
+            "gossipper: local address of the streams; with a port, stream i uses port + 2i;"
+            " without, each stream gets any free port",
+            "0.0.0.0 (:: for IPv6)",
+            "HOST[:PORT]",
+        ),
+    )
+
 
 OPTIONS: tuple[OptionSpec, ...] = (
     *_group(
@@ -1612,7 +1717,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ),
         *_sim_fault_options(),
     ),
+    *_rtp_send_options(),
 )
+
 
 _BY_NAME: dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
 
@@ -1736,6 +1843,16 @@ def _refusal_text(spec: OptionSpec) -> str:
 
 
 def _out_of_scope(spec: OptionSpec, scope: Scope) -> ConfigError:
+    if scope is RTP_SEND:
+        return ConfigError(
+            f"-rtp_send: {spec.name} has no meaning for the standalone RTP sender; drop it"
+            " (gossipper -rtp_send -h lists its options)"
+        )
+    if RTP_SEND in spec.scope:
+        return ConfigError(
+            f"{spec.name} is an option of the standalone RTP sender; add -rtp_send"
+            " (gossipper -rtp_send -h)"
+        )
     if scope is SIM:
         if spec.kind in _PASS0:
             return ConfigError(
@@ -2022,6 +2139,21 @@ _SIM_INTRO = (
 )
 
 
+_RTP_SEND_INTRO = (
+    "gossipper -rtp_send streams RTP to one address without any SIP, to test a media path"
+    " alone: a 425 Hz tone, the codec's silence or a media file, in -rtp_streams parallel"
+    " streams, for -rtp_dur ms or until interrupted (Ctrl-C). The flags are the Go gossipper's"
+    " -rtp_send family; those marked gossipper are additions. Every stream is sent by the"
+    " media scheduler (one task for all of them)."
+)
+_RTP_SEND_NOTES = (
+    "At the end one line sums up: streams, packets and payload octets sent, packets sent more"
+    " than 10 ms late (with frames skipped after a stall) as a percentage, packets refused by"
+    " a full socket buffer, send errors, and the CPU used. Exit status: 0 when packets were"
+    " sent; 1 for a bad option or when every send failed; 254 when a socket cannot be bound."
+)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _CommandDoc:
     """How ``-h`` and docs/cli.md present the command line of one scope.
@@ -2107,6 +2239,15 @@ def _command_docs() -> tuple[_CommandDoc, ...]:
                 " stuck one, ends. " + sim_refused + " See [simulation.md](simulation.md) for"
                 " examples.",
             ),
+        ),
+        _CommandDoc(
+            scope=RTP_SEND,
+            heading="gossipper -rtp_send",
+            usage="Usage: gossipper -rtp_send -rtp_addr HOST:PORT [-rtp_* options]",
+            intro=(_RTP_SEND_INTRO,),
+            intro_md=(_RTP_SEND_INTRO,),
+            notes=(_RTP_SEND_NOTES, "See docs/media.md."),
+            notes_md=(_RTP_SEND_NOTES + " See [media.md](media.md).",),
         ),
     )
 

@@ -1,5 +1,7 @@
-"""Media: RTP/RTCP packets, receiver quality statistics, media files (issue 17).
+"""Media: RTP/RTCP packets, receiver quality statistics, media files (issue 17), and the
+media scheduler that sends every stream's packets from one task (``scheduler``).
 
-Today only pure building blocks live here (no trio, no sockets, no clock); the engine will
-reach media through a MediaFactory seam in gossipper.interfaces.
+The building blocks (rtp, quality, audio) are pure (no trio, no sockets, no clock); the
+scheduler uses trio's clock but sends through callables, never sockets. The engine reaches
+media through a MediaFactory seam in gossipper.interfaces.
 """

@@ -1,0 +1,583 @@
+"""Concurrent RTP streams: how many 20 ms G.711 streams each tool keeps on time (issue 17 item 6).
+
+For a rising number N of concurrent PCMU streams (160-byte payloads every 20 ms, 50 packets/s
+each), every step starts a receiver process and one sender, and measures on the receiver:
+
+  * late packets: each packet's arrival (kernel timestamp, SO_TIMESTAMPNS) against its stream's
+    own 20 ms schedule. A packet's slot comes from its RTP timestamp (160 per frame), the
+    schedule is anchored at the stream's earliest-arriving slot (the best transit seen), and a
+    packet more than 10 ms behind its slot is late. Slots never received between a stream's
+    first and last packet in the window (frames skipped or lost) count as late too.
+  * stopped streams: fewer than N streams seen in the window, or a stream whose last packet
+    arrived more than 1 s before the window's end.
+  * CPU per stream: the sender's user+system CPU over the window (from /proc/PID/stat; with
+    SIPp the uac only: its uas handles the 3 SIP messages of each call), divided by N and by
+    the window: ms of CPU per stream per second (10 = 1 % of a core).
+
+A step passes with under 1 % late packets and no stream stopped. Each tool climbs the --counts
+ladder until its first failing step (retried once); the largest passing N is reported with its
+CPU per stream, and the ratio of the two tools.
+
+The senders:
+  gossipper  `gossipper -rtp_send -rtp_streams N -rtp_file tone.ulaw` (the standalone sender:
+             one socket per stream, every stream sent by the one media scheduler task).
+  sipp       SIPp 3.6.1 as uac: N calls (-l N, -r --call-rate) whose scenario runs
+             `<exec rtp_stream="tone.ulaw,-1,0"/>` after the ACK and holds the call; a SIPp uas
+             answers with an SDP whose m=audio port is the receiver's. (3.6.1 sends every
+             stream from its one media socket, with its rtp_stream threads, -rtp_threadtasks
+             streams each.)
+  gossipper-sip  (optional) gossipper as that uac, with the same scenario and SIPp uas: its
+             rtp_stream action on the media scheduler (needs the per-call media of issue 17).
+
+Both send the same raw PCMU file (a 425 Hz tone), looped. Streams are keyed by SSRC (SIPp's
+streams share one source port).
+
+  python bench/media_streams.py                       # full ladder, 10 s windows (~10-20 min)
+  python bench/media_streams.py --quick               # 4 s windows, short ladder (~3 min)
+  python bench/media_streams.py --tools gossipper --counts 500,1000,2000 --json out.json
+  python bench/media_streams.py --source DIR [--rev REV]   # run a snapshot (see benchlib)
+
+The machine may be shared: the report includes how busy the machine was outside our processes
+during each step. Run it on a quiet machine for numbers to record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import socket
+import struct
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+
+import benchlib
+
+FRAME_S = 0.020
+SAMPLES_PER_FRAME = 160
+LATE_S = 0.010
+STOPPED_GAP_S = 1.0
+DEFAULT_COUNTS = (100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000)
+QUICK_COUNTS = (100, 500, 1000, 2000)
+
+# --- the receiver process ----------------------------------------------------------------------
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")
+
+
+def receive(port: int, warmup_s: float, window_s: float, out: pathlib.Path) -> None:
+    """Record RTP arrivals on 127.0.0.1:port; write the window's per-stream figures to out.
+
+    Prints "ready" once bound. The window is [first packet + warmup_s, + window_s]; packets are
+    kept as (kernel arrival time, SSRC, RTP timestamp) only.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:  # beyond rmem_max when allowed (root): a lagging receiver must not lose packets
+        sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 256 << 20)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 << 20)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.bind((benchlib.LOOPBACK, port))
+    sock.settimeout(1.0)
+    print("ready", flush=True)
+    arrivals: list[tuple[float, int, int]] = []
+    append = arrivals.append
+    unpack_header = struct.Struct("!4xII").unpack_from
+    cmsg_space = socket.CMSG_SPACE(_TIMESPEC.size)
+    first: float | None = None
+    end = math.inf
+    while True:
+        try:
+            data, ancillary, _, _ = sock.recvmsg(2048, cmsg_space)
+        except TimeoutError:
+            if first is not None and time.time() > end:
+                break
+            continue
+        arrived = time.time()
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
+                arrived = seconds + nanoseconds * 1e-9
+        if len(data) < 12:
+            continue
+        timestamp, ssrc = unpack_header(data)
+        append((arrived, ssrc, timestamp))
+        if first is None:
+            first = arrived
+            end = first + warmup_s + window_s
+            print("first", flush=True)
+        elif arrived > end:
+            break
+    assert first is not None
+    start = first + warmup_s
+    figures = analyse(arrivals, start, end)
+    # Datagrams the kernel dropped at our socket were sent: they must not count against the
+    # sender; a step with receiver drops is reported as unmeasured.
+    figures["receiver_drops"] = benchlib.udp_socket_drops({port}).get(port, 0)
+    out.write_text(json.dumps(figures))
+
+
+def analyse(arrivals: list[tuple[float, int, int]], start: float, end: float) -> dict[str, object]:
+    """Per-stream lateness against each stream's own 20 ms schedule, over [start, end]."""
+    streams: dict[int, list[tuple[float, int]]] = {}
+    for arrived, ssrc, timestamp in arrivals:
+        if start <= arrived <= end:
+            streams.setdefault(ssrc, []).append((arrived, timestamp))
+    packets = late = missing = stopped = 0
+    worst_ms = 0.0
+    intervals: list[float] = []
+    for points in streams.values():
+        base_ts = points[0][1]
+        slots: dict[int, float] = {}
+        for arrived, timestamp in points:
+            # Unwrap the 32-bit timestamp around the stream's first one in the window.
+            delta = (timestamp - base_ts) % (1 << 32)
+            if delta >= 1 << 31:
+                delta -= 1 << 32
+            slot = round(delta / SAMPLES_PER_FRAME)
+            slots.setdefault(slot, arrived)  # duplicates: the first arrival counts
+        anchor = min(arrived - slot * FRAME_S for slot, arrived in slots.items())
+        for slot, arrived in slots.items():
+            behind = arrived - (anchor + slot * FRAME_S)
+            worst_ms = max(worst_ms, behind * 1000.0)
+            if behind > LATE_S:
+                late += 1
+        packets += len(slots)
+        missing += max(slots) - min(slots) + 1 - len(slots)
+        if max(slots) > min(slots):
+            intervals.append(
+                (slots[max(slots)] - slots[min(slots)]) / (max(slots) - min(slots)) * 1000.0
+            )
+        if end - max(slots.values()) > STOPPED_GAP_S:
+            stopped += 1
+    due = packets + missing
+    median = sorted(intervals)[len(intervals) // 2] if intervals else 0.0
+    return {
+        "streams_seen": len(streams),
+        "packets": packets,
+        "late": late,
+        "missing": missing,
+        "late_percent": 100.0 * (late + missing) / due if due else 100.0,
+        "worst_late_ms": round(worst_ms, 3),
+        "stopped_streams": stopped,
+        "window_s": end - start,
+        # The streams' actual packet interval (median over streams): a sender whose clock
+        # drifts from 20 ms falls behind its own schedule and its packets count as late.
+        "median_interval_ms": round(median, 4),
+    }
+
+
+# --- the senders ---------------------------------------------------------------------------------
+
+SIPP_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="media streams uac">
+  <send retrans="500"><![CDATA[
+INVITE sip:bench@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:uac@[local_ip]:[local_port]>;tag=[pid]m[call_number]
+To: <sip:bench@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:uac@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:uac@[local_ip]:[local_port]>;tag=[pid]m[call_number]
+To: <sip:bench@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:uac@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <nop><action><exec rtp_stream="MEDIA_FILE,-1,0"/></action></nop>
+  <pause milliseconds="HOLD_MS"/>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:uac@[local_ip]:[local_port]>;tag=[pid]m[call_number]
+To: <sip:bench@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Contact: <sip:uac@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+SIPP_UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="media streams uas">
+  <recv request="INVITE" rrs="true"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]s[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Record-Route:]
+Contact: <sip:uas@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 1 1 IN IP4 127.0.0.1
+s=-
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio RECEIVER_PORT RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]></send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"""
+
+
+def write_tone(path: pathlib.Path, seconds: float = 2.0) -> None:
+    """A raw PCMU 425 Hz tone (2 s = 100 frames, a whole number of tone periods)."""
+    sys.path.insert(0, str(benchlib.REPO))
+    from gossipper.media.audio import encode_pcm16
+
+    count = int(8000 * seconds)
+    samples = [round(0.35 * 32767 * math.sin(2 * math.pi * 425 * n / 8000)) for n in range(count)]
+    path.write_bytes(encode_pcm16(struct.pack(f"<{count}h", *samples), "PCMU"))
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a live process (all its threads) from /proc/PID/stat."""
+    try:
+        text = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Step:
+    tool: str
+    streams: int
+    passed: bool
+    streams_seen: int
+    packets: int
+    late: int
+    missing: int
+    late_percent: float
+    worst_late_ms: float
+    median_interval_ms: float
+    stopped_streams: int
+    cpu_ms_per_stream_s: float | None
+    other_busy_cores: float
+    receiver_drops: int = 0
+    note: str = ""
+
+
+def run_step(
+    tool: str, streams: int, args: argparse.Namespace, work: pathlib.Path, tone: pathlib.Path
+) -> Step:
+    step_dir = work / f"{tool}-{streams}-{time.monotonic_ns()}"
+    step_dir.mkdir()
+    port = benchlib.free_udp_port()
+    # Every stream is running this long after the first packet (SIPp: N calls at --call-rate).
+    ramp_s = FRAME_S if tool == "gossipper" else streams / args.call_rate
+    warmup_s = ramp_s + args.warmup
+    total_s = warmup_s + args.window + 3.0
+    result_file = step_dir / "receiver.json"
+    receiver = benchlib.Child(
+        "receiver",
+        [
+            sys.executable,
+            str(pathlib.Path(__file__).resolve()),
+            "receive",
+            "--port",
+            str(port),
+            "--warmup",
+            str(warmup_s),
+            "--window",
+            str(args.window),
+            "--out",
+            str(result_file),
+        ],
+        step_dir,
+    )
+    deadline = time.monotonic() + 10
+    while "ready" not in receiver.stdout_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    senders: list[benchlib.Child] = []
+    if tool == "gossipper":
+        sender = benchlib.Child(
+            "gossipper",
+            benchlib.gossipper_command(
+                "-rtp_send",
+                "-rtp_addr",
+                f"{benchlib.LOOPBACK}:{port}",
+                "-rtp_streams",
+                str(streams),
+                "-rtp_file",
+                str(tone),
+                "-rtp_dur",
+                str(int(total_s * 1000)),
+                "-rtp_local",
+                benchlib.LOOPBACK,
+            ),
+            step_dir,
+        )
+        senders.append(sender)
+    else:
+        sipp = benchlib.sipp_binary()
+        uas_port = benchlib.free_udp_port()
+        (step_dir / "uas.xml").write_text(SIPP_UAS.replace("RECEIVER_PORT", str(port)))
+        hold_ms = int((total_s + 5) * 1000)
+        (step_dir / "uac.xml").write_text(
+            SIPP_UAC.replace("MEDIA_FILE", str(tone)).replace("HOLD_MS", str(hold_ms))
+        )
+        common = ["-i", benchlib.LOOPBACK, "-mi", benchlib.LOOPBACK]
+        uas = benchlib.Child(
+            "sipp-uas",
+            [
+                sipp,
+                "-sf",
+                "uas.xml",
+                "-p",
+                str(uas_port),
+                "-mp",
+                str(benchlib.free_udp_port()),
+                *common,
+                "-buff_size",
+                "4194304",
+                "-trace_err",
+                "-max_socket",
+                "100000",
+            ],
+            step_dir,
+        )
+        benchlib.wait_for_udp_listener(uas_port, uas)
+        uac_args = [
+            f"{benchlib.LOOPBACK}:{uas_port}",
+            "-sf",
+            "uac.xml",
+            "-p",
+            str(benchlib.free_udp_port()),
+            "-mp",
+            str(benchlib.free_udp_port()),
+            *common,
+            "-m",
+            str(streams),
+            "-l",
+            str(streams),
+            "-r",
+            str(args.call_rate),
+            "-buff_size",
+            "4194304",
+            "-trace_err",
+        ]
+        if tool == "sipp":
+            sender = benchlib.Child("sipp-uac", [sipp, *uac_args], step_dir)
+        else:  # gossipper-sip: the same scenario, rtp_stream run by gossipper's call media
+            sender = benchlib.Child(
+                "gossipper-uac", benchlib.gossipper_command(*uac_args), step_dir
+            )
+        senders = [uas, sender]
+    # CPU of the sender over the receiver's window (it starts at the first packet + warmup).
+    deadline = time.monotonic() + 30
+    while "first" not in receiver.stdout_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(warmup_s)
+    cpu_before = proc_cpu_s(sender.pid)
+    busy_before = benchlib.machine_busy_s()
+    ours_before = sum(proc_cpu_s(c.pid) or 0.0 for c in (*senders, receiver))
+    time.sleep(args.window)
+    cpu_after = proc_cpu_s(sender.pid)
+    busy_after = benchlib.machine_busy_s()
+    ours_after = sum(proc_cpu_s(c.pid) or 0.0 for c in (*senders, receiver))
+    receiver.wait(total_s + 10)
+    for child in reversed(senders):
+        child.kill()
+    note = ""
+    try:
+        figures = json.loads(result_file.read_text())
+    except (OSError, ValueError):
+        figures = {
+            "streams_seen": 0,
+            "packets": 0,
+            "late": 0,
+            "missing": 0,
+            "late_percent": 100.0,
+            "worst_late_ms": 0.0,
+            "stopped_streams": streams,
+            "median_interval_ms": 0.0,
+        }
+        note = "receiver wrote nothing: " + receiver.tail(300) + sender.tail(300)
+    cpu_ms = None
+    if cpu_before is not None and cpu_after is not None:
+        cpu_ms = 1000.0 * (cpu_after - cpu_before) / streams / args.window
+    stopped = int(figures["stopped_streams"]) + max(0, streams - int(figures["streams_seen"]))
+    late_percent = float(figures["late_percent"])
+    receiver_drops = int(figures.get("receiver_drops", 0))
+    if receiver_drops:
+        note += f" the receiver's socket dropped {receiver_drops} packets: step not measured"
+    other = max(0.0, (busy_after - busy_before) - (ours_after - ours_before)) / args.window
+    return Step(
+        tool=tool,
+        streams=streams,
+        passed=late_percent < 1.0 and stopped == 0,
+        streams_seen=int(figures["streams_seen"]),
+        packets=int(figures["packets"]),
+        late=int(figures["late"]),
+        missing=int(figures["missing"]),
+        late_percent=round(late_percent, 3),
+        worst_late_ms=float(figures["worst_late_ms"]),
+        median_interval_ms=float(figures["median_interval_ms"]),
+        stopped_streams=stopped,
+        cpu_ms_per_stream_s=None if cpu_ms is None else round(cpu_ms, 4),
+        other_busy_cores=round(other, 2),
+        receiver_drops=receiver_drops,
+        note=note,
+    )
+
+
+def climb(
+    tool: str, args: argparse.Namespace, work: pathlib.Path, tone: pathlib.Path
+) -> list[Step]:
+    steps: list[Step] = []
+    for count in args.counts:
+        step = run_step(tool, count, args, work, tone)
+        print(_line(step), flush=True)
+        steps.append(step)
+        if not step.passed and args.retry:
+            step = run_step(tool, count, args, work, tone)
+            print(_line(step) + " (retry)", flush=True)
+            steps.append(step)
+        if not step.passed:
+            break
+    return steps
+
+
+def _line(step: Step) -> str:
+    cpu = "?" if step.cpu_ms_per_stream_s is None else f"{step.cpu_ms_per_stream_s:.3f}"
+    verdict = "ok" if step.passed else "FAIL"
+    return (
+        f"{step.tool:9} N={step.streams:5} {verdict:4} seen={step.streams_seen:5}"
+        f" packets={step.packets:7} late={step.late_percent:6.2f}% (worst {step.worst_late_ms:.1f}"
+        f" ms, missing {step.missing}) interval={step.median_interval_ms:.3f} ms"
+        f" stopped={step.stopped_streams}"
+        f" cpu={cpu} ms/stream/s other_busy={step.other_busy_cores} cores {step.note}"
+    )
+
+
+def summarise(results: dict[str, list[Step]]) -> dict[str, object]:
+    best: dict[str, object] = {}
+    for tool, steps in results.items():
+        passing = [s for s in steps if s.passed]
+        top = max(passing, key=lambda s: s.streams) if passing else None
+        best[tool] = {
+            "max_streams": top.streams if top else 0,
+            "cpu_ms_per_stream_s": top.cpu_ms_per_stream_s if top else None,
+            "ladder_exhausted": bool(top)
+            and top.streams == max(s.streams for s in steps)
+            and all(s.passed for s in steps[-1:]),
+        }
+    if "gossipper" in best and "sipp" in best:
+        g, s = best["gossipper"], best["sipp"]
+        assert isinstance(g, dict) and isinstance(s, dict)
+        if s["max_streams"]:
+            best["streams_ratio"] = round(g["max_streams"] / s["max_streams"], 2)
+        if g["cpu_ms_per_stream_s"] and s["cpu_ms_per_stream_s"]:
+            best["cpu_ratio_gossipper_over_sipp"] = round(
+                g["cpu_ms_per_stream_s"] / s["cpu_ms_per_stream_s"], 2
+            )
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["receive"]:
+        parser = argparse.ArgumentParser(prog="media_streams.py receive")
+        parser.add_argument("--port", type=int, required=True)
+        parser.add_argument("--warmup", type=float, required=True)
+        parser.add_argument("--window", type=float, required=True)
+        parser.add_argument("--out", type=pathlib.Path, required=True)
+        ns = parser.parse_args(argv[1:])
+        receive(ns.port, ns.warmup, ns.window, ns.out)
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--tools", default="gossipper,sipp", help="comma list: gossipper, gossipper-sip, sipp"
+    )
+    parser.add_argument("--counts", help="comma list of stream counts to climb")
+    parser.add_argument("--window", type=float, help="measured seconds per step (default 10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds after all started")
+    parser.add_argument("--call-rate", type=float, default=200.0, help="SIPp calls/s to ramp")
+    parser.add_argument("--quick", action="store_true", help="4 s windows, short ladder")
+    parser.add_argument("--no-retry", dest="retry", action="store_false")
+    parser.add_argument("--json", type=pathlib.Path, help="write the results here")
+    benchlib.add_source_options(parser)
+    args = parser.parse_args(argv)
+    counts = args.counts or ",".join(map(str, QUICK_COUNTS if args.quick else DEFAULT_COUNTS))
+    args.counts = [int(c) for c in counts.split(",")]
+    args.window = args.window or (4.0 if args.quick else 10.0)
+    if args.quick:
+        args.retry = False
+    benchlib.install_cleanup()
+    with tempfile.TemporaryDirectory(prefix="media-streams-") as tmp:
+        work = pathlib.Path(tmp)
+        version = benchlib.prepare_source(args, work)
+        tone = work / "tone.ulaw"
+        write_tone(tone)
+        machine = benchlib.machine_info()
+        print(f"gossipper {version}; {machine}", flush=True)
+        results = {tool: climb(tool, args, work, tone) for tool in args.tools.split(",")}
+    best = summarise(results)
+    print(json.dumps(best, indent=2))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "version": version,
+                    "machine": machine,
+                    "window_s": args.window,
+                    "steps": {tool: [asdict(s) for s in steps] for tool, steps in results.items()},
+                    "best": best,
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

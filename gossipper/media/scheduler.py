@@ -1,0 +1,671 @@
+"""The media scheduler: one task sends every RTP stream's packets, a tick's batch at a time.
+
+Issue 17 item 6: thousands of concurrent streams on one core. So there is no task, timer or
+queue item per packet. Each stream is a small object that knows its next due time; streams
+wait in a timing wheel (a dict from tick index to the streams due on that tick), and one task
+(``MediaScheduler.run``) sleeps until the next non-empty tick, sends what is due on it and puts
+each stream back in the bucket of its next packet.
+
+Ticks sit on a fixed grid of ``tick_ms`` over trio's clock (tick k at ``k * tick_s +
+TICK_PHASE_S``). A stream starts on the first grid tick after its start, so a 20 ms stream on
+a 10 ms grid always sends on the grid and its packets leave evenly spaced. A packet due between
+two ticks (pcap replay, or a frame interval that is not a multiple of the tick) is sent on the
+nearest tick, at most half a tick early or late.
+
+Packets are prepared once per stream: the header fields that never change (version, payload
+type, SSRC) are fixed when the stream starts and the payloads are the caller's shared list, so
+a packet is one ``struct.pack`` of the header plus the payload; only the sequence number and
+timestamp differ between packets.
+
+Time is ``trio.current_time()``: virtual in the simulation and under ``MockClock``, so the
+scheduler is deterministic there (streams are served in start order each tick).
+
+Stalls (the process was descheduled, or the event loop was busy): a stream never bursts more
+than one tick's worth of overdue packets. Older overdue frames are skipped: the media timeline
+(RTP timestamp and file position) jumps ahead to real time while sequence numbers stay
+contiguous, as a sender whose audio clock ran on would do; they are counted in
+``skipped_packets``. A packet sent more than ``LATE_AFTER_S`` after its due time counts in
+``late_packets``.
+
+Sockets are not imported here (the media layer sits beside transport): a stream sends through
+a ``SendFn`` such as ``DatagramTransport.send_nowait``, whose False return (the socket buffer
+is full) counts as a dropped packet.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import struct
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import trio
+
+from gossipper.errors import GossipperError
+from gossipper.interfaces import Address
+from gossipper.media.rtp import SEQ_MOD, TS_MOD, dtmf_event_code, dtmf_packets, parse_rtp
+
+SendFn = Callable[[bytes, Address], bool]
+"""Send one datagram without blocking; False when the buffer is full (nothing was sent)."""
+
+LATE_AFTER_S = 0.010
+"""A packet sent more than this after its due time counts as late (issue 17 item 6)."""
+
+TICK_PHASE_S = 1e-6
+"""The tick grid sits this far after whole multiples of the tick, so that in the simulation
+(virtual time, timers on whole milliseconds) no other task wakes at a tick's instant: a pause,
+stop or retarget at t=20 ms always takes effect before the tick at 20.001 ms, whatever order
+trio runs the tasks of one instant in."""
+
+_RTP_HEADER = struct.Struct("!BBHII")
+_EPS = 1e-9
+
+
+@dataclass(slots=True)
+class StreamCounters:
+    """What one stream has sent so far. Octets are payload octets (RTCP SR's sender count)."""
+
+    packets_sent: int = 0
+    octets_sent: int = 0
+    late_packets: int = 0
+    """Sent more than LATE_AFTER_S after their due time."""
+    max_late_ms: float = 0.0
+    first_sent_s: float | None = None
+    last_sent_s: float | None = None
+    skipped_packets: int = 0
+    """Frames not sent because they were more than a tick overdue after a stall."""
+    dropped_packets: int = 0
+    """The send function returned False (socket buffer full)."""
+    send_errors: int = 0
+    """The send function raised (no route, message too long, ...)."""
+    dtmf_packets: int = 0
+    """RFC 4733 event packets among packets_sent."""
+
+
+class StreamHandle:
+    """One stream in the scheduler; what the caller keeps to steer and read it."""
+
+    __slots__ = (
+        "_anchor_s",
+        "_done_event",
+        "_in_wheel",
+        "_order",
+        "_paused",
+        "_scheduler",
+        "_send",
+        "counters",
+        "destination",
+        "done",
+    )
+
+    def __init__(
+        self, scheduler: MediaScheduler, send: SendFn, destination: Address, order: int
+    ) -> None:
+        self.counters = StreamCounters()
+        self.destination: Address = destination
+        """Where packets go; assignable at any time (symmetric RTP retargets it)."""
+        self.done = False
+        """All loops sent, or stopped."""
+        self._scheduler = scheduler
+        self._send = send
+        self._order = order
+        self._paused = False
+        self._in_wheel = False
+        self._anchor_s = 0.0
+        self._done_event = trio.Event()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        """Stop sending until ``resume``; the media timeline keeps running meanwhile."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Continue after ``pause``: the next frame goes on the next tick; the RTP timestamp
+        jumps by the time spent paused and that packet carries the marker bit."""
+        if not self._paused or self.done:
+            return
+        self._paused = False
+        self._reanchor()
+        self._scheduler._schedule(self)
+
+    def stop(self) -> None:
+        """Send nothing more; ``done`` becomes True and ``wait_done`` returns."""
+        self._finish()
+
+    def send_dtmf(
+        self,
+        digits: str,
+        *,
+        duration_ms: int = 200,
+        volume: int = 10,
+        payload_type: int = 101,
+        gap_ms: int = 0,
+    ) -> None:
+        """Queue RFC 4733 events, sent in this stream's sequence and timestamp space."""
+        raise ValueError("DTMF events need an RTP stream (start_rtp), not a timed replay")
+
+    async def wait_done(self) -> None:
+        await self._done_event.wait()
+
+    # --- scheduler side ---------------------------------------------------------------------
+
+    def _next_due_s(self) -> float | None:
+        raise NotImplementedError
+
+    def _serve(self, horizon_s: float, now: float) -> None:
+        raise NotImplementedError
+
+    def _reanchor(self) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        if not self.done:
+            self.done = True
+            self._scheduler._active -= 1
+            self._done_event.set()
+
+    def _transmit(self, packet: bytes, payload_octets: int, due_s: float, now: float) -> None:
+        counters = self.counters
+        try:
+            sent = self._send(packet, self.destination)
+        except (GossipperError, OSError):
+            counters.send_errors += 1
+            return
+        if not sent:
+            counters.dropped_packets += 1
+            return
+        counters.packets_sent += 1
+        counters.octets_sent += payload_octets
+        late_s = now - due_s
+        if late_s > LATE_AFTER_S:
+            counters.late_packets += 1
+        if late_s * 1000.0 > counters.max_late_ms:
+            counters.max_late_ms = late_s * 1000.0
+        if counters.first_sent_s is None:
+            counters.first_sent_s = now
+        counters.last_sent_s = now
+
+
+class RtpStream(StreamHandle):
+    """Frames of a payload list (looped), RTP headers made here, DTMF events interleaved.
+
+    The stream's time is a sequence of slots, one per frame interval: slot n is due at
+    ``anchor + n * interval`` and carries RTP timestamp ``first_ts + n * spf + ts_extra``.
+    A slot sends the DTMF packet in progress if there is one, else audio frame ``n % F``.
+    """
+
+    __slots__ = (
+        "_burst",
+        "_b0",
+        "_b1",
+        "_clock_rate",
+        "_dtmf",
+        "_dtmf_digits",
+        "_interval_s",
+        "_marker_next",
+        "_payloads",
+        "_seq",
+        "_slot",
+        "_spf",
+        "_ssrc",
+        "_total_slots",
+        "_ts0",
+        "_ts_extra",
+        "payload_type",
+        "ssrc",
+    )
+
+    def __init__(
+        self,
+        scheduler: MediaScheduler,
+        send: SendFn,
+        destination: Address,
+        order: int,
+        *,
+        payloads: Sequence[bytes],
+        payload_type: int,
+        samples_per_frame: int,
+        interval_s: float,
+        loops: int,
+        ssrc: int,
+        first_seq: int,
+        first_timestamp: int,
+    ) -> None:
+        super().__init__(scheduler, send, destination, order)
+        self._payloads = payloads
+        self.payload_type = payload_type
+        self.ssrc = ssrc
+        self._ssrc = ssrc
+        self._b0 = 0x80
+        self._b1 = payload_type
+        self._spf = samples_per_frame
+        self._interval_s = interval_s
+        self._clock_rate = samples_per_frame / interval_s
+        self._seq = first_seq % SEQ_MOD
+        self._ts0 = first_timestamp % TS_MOD
+        self._ts_extra = 0
+        self._slot = 0
+        # -1 = forever; 0 and 1 = once (SIPp); an empty payload list sends only DTMF.
+        self._total_slots = -1 if loops < 0 or not payloads else len(payloads) * max(loops, 1)
+        self._burst = int((scheduler.tick_s - _EPS) / interval_s) + 1
+        self._marker_next = True
+        # (payload, marker, timestamp, is_end) of the event being sent; digits still to start.
+        self._dtmf: deque[tuple[bytes, bool, int, bool, int]] = deque()
+        self._dtmf_digits: deque[tuple[str, int, int, int, int]] = deque()
+
+    def rtp_timestamp_at(self, time_s: float) -> int:
+        """The RTP timestamp of this stream's media clock at trio time ``time_s`` (RTCP SR)."""
+        slot_ts = self._ts0 + self._slot * self._spf + self._ts_extra
+        due = self._anchor_s + self._slot * self._interval_s
+        return (slot_ts + round((time_s - due) * self._clock_rate)) % TS_MOD
+
+    @property
+    def clock_rate(self) -> float:
+        return self._clock_rate
+
+    def send_dtmf(
+        self,
+        digits: str,
+        *,
+        duration_ms: int = 200,
+        volume: int = 10,
+        payload_type: int = 101,
+        gap_ms: int = 0,
+    ) -> None:
+        """Queue RFC 4733 events for ``digits``; they replace audio frames while they play.
+
+        Each digit's packets (``dtmf_packets``) go one per frame interval with the timestamp of
+        the slot it starts on; ``gap_ms`` of audio (or silence) separate digits. Digits are
+        checked here (ValueError names a bad one). A finished stream ignores the call.
+        """
+        for digit in digits:
+            dtmf_event_code(digit)
+        if duration_ms <= 0 or gap_ms < 0 or not 0 <= payload_type <= 127:
+            raise ValueError("DTMF needs duration_ms > 0, gap_ms >= 0 and payload_type 0..127")
+        if self.done:
+            return
+        gap_slots = math.ceil(gap_ms / 1000.0 / self._interval_s - _EPS) if gap_ms else 0
+        idle = not self._dtmf and not self._dtmf_digits and not self._payloads
+        for digit in digits:
+            self._dtmf_digits.append((digit, duration_ms, volume, payload_type, gap_slots))
+        if idle and not self._paused:
+            self._reanchor()
+            self._scheduler._schedule(self)
+
+    def _next_due_s(self) -> float | None:
+        if self._paused or self.done:
+            return None
+        if not self._payloads and not self._dtmf and not self._dtmf_digits:
+            return None  # DTMF-only stream with nothing queued: idle until send_dtmf
+        return self._anchor_s + self._slot * self._interval_s
+
+    def _reanchor(self) -> None:
+        """After pause or idleness: the next slot goes on the next tick, timestamp follows."""
+        new_due = self._scheduler._first_tick_time(trio.current_time())
+        old_due = self._anchor_s + self._slot * self._interval_s
+        shift = new_due - old_due
+        if shift > 0:
+            self._anchor_s += shift
+            self._ts_extra += round(shift * self._clock_rate)
+            self._marker_next = True
+
+    def _serve(self, horizon_s: float, now: float) -> None:
+        interval = self._interval_s
+        slot = self._slot
+        due = self._anchor_s + slot * interval
+        if due >= horizon_s:
+            return
+        if (
+            due + interval >= horizon_s
+            and not self._dtmf
+            and not self._dtmf_digits
+            and (self._total_slots < 0 or slot + 1 < self._total_slots)
+        ):
+            # The hot path, nearly every packet of every stream: one audio frame due now.
+            payloads = self._payloads
+            b1 = self._b1
+            if self._marker_next:
+                b1 |= 0x80
+                self._marker_next = False
+            payload = payloads[slot % len(payloads)]
+            packet = (
+                _RTP_HEADER.pack(
+                    0x80,
+                    b1,
+                    self._seq,
+                    (self._ts0 + slot * self._spf + self._ts_extra) & 0xFFFFFFFF,
+                    self._ssrc,
+                )
+                + payload
+            )
+            self._seq = (self._seq + 1) & 0xFFFF
+            self._slot = slot + 1
+            self._transmit(packet, len(payload), due, now)
+            return
+        overdue = int((horizon_s - due) / interval)
+        if due + overdue * interval < horizon_s:
+            overdue += 1
+        if self._total_slots >= 0 and not self._dtmf and not self._dtmf_digits:
+            overdue = min(overdue, self._total_slots - self._slot)
+        skip = overdue - self._burst
+        if skip > 0:
+            self._skip(skip)
+            overdue -= skip
+            due = self._anchor_s + self._slot * interval
+        for _ in range(overdue):
+            self._send_slot(due, now)
+            self._slot += 1
+            due += interval
+            if 0 <= self._total_slots <= self._slot and not self._dtmf and not self._dtmf_digits:
+                self._finish()
+                return
+
+    def _skip(self, slots: int) -> None:
+        self.counters.skipped_packets += slots
+        self._slot += slots
+        # A stall eats event updates but never an event's end packets (the receiver must see
+        # the digit end); a digit not started yet stays queued.
+        while slots and self._dtmf and not self._dtmf[0][3]:
+            self._dtmf.popleft()
+            slots -= 1
+
+    def _send_slot(self, due: float, now: float) -> None:
+        if not self._dtmf and self._dtmf_digits:
+            self._start_digit()
+        ts = (self._ts0 + self._slot * self._spf + self._ts_extra) % TS_MOD
+        if self._dtmf:
+            event, marker, event_ts, _, pt = self._dtmf.popleft()
+            if pt >= 0:  # (a negative type marks a gap slot between digits: audio as usual)
+                packet = _RTP_HEADER.pack(
+                    0x80, pt | (0x80 if marker else 0), self._seq, event_ts, self._ssrc
+                )
+                self._transmit(packet + event, len(event), due, now)
+                self._seq = (self._seq + 1) % SEQ_MOD
+                self.counters.dtmf_packets += 1
+                self._marker_next = True  # audio after an event starts a new talkspurt
+                return
+        payloads = self._payloads
+        if not payloads or 0 <= self._total_slots <= self._slot:
+            return
+        payload = payloads[self._slot % len(payloads)]
+        b1 = self._b1
+        if self._marker_next:
+            b1 |= 0x80
+            self._marker_next = False
+        packet = _RTP_HEADER.pack(0x80, b1, self._seq, ts, self._ssrc) + payload
+        self._transmit(packet, len(payload), due, now)
+        self._seq = (self._seq + 1) % SEQ_MOD
+
+    def _start_digit(self) -> None:
+        digit, duration_ms, volume, pt, gap_slots = self._dtmf_digits.popleft()
+        ts = (self._ts0 + self._slot * self._spf + self._ts_extra) % TS_MOD
+        interval_ms = max(1, round(self._interval_s * 1000.0))
+        for p in dtmf_packets(
+            digit,
+            payload_type=pt,
+            ssrc=self._ssrc,
+            sequence=0,
+            timestamp=ts,
+            duration_ms=duration_ms,
+            clock_rate=round(self._clock_rate),
+            interval_ms=interval_ms,
+            volume=volume,
+        ):
+            end = p.payload[1] & 0x80 != 0
+            self._dtmf.append((p.payload, p.marker, ts, end, pt))
+        for _ in range(gap_slots):
+            self._dtmf.append((b"", False, ts, False, -1))
+
+
+class TimedStream(StreamHandle):
+    """Whole packets sent at captured offsets from the stream start (pcap replay)."""
+
+    __slots__ = ("_index", "_octets", "_offsets", "_packets")
+
+    def __init__(
+        self,
+        scheduler: MediaScheduler,
+        send: SendFn,
+        destination: Address,
+        order: int,
+        packets: Sequence[tuple[float, bytes]],
+    ) -> None:
+        super().__init__(scheduler, send, destination, order)
+        self._offsets = [offset for offset, _ in packets]
+        self._packets = [data for _, data in packets]
+        self._octets = [_payload_octets(data) for data in self._packets]
+        self._index = 0
+
+    def _next_due_s(self) -> float | None:
+        if self._paused or self.done or self._index >= len(self._packets):
+            return None
+        return self._anchor_s + self._offsets[self._index]
+
+    def _reanchor(self) -> None:
+        if self._index >= len(self._packets):
+            return
+        new_due = self._scheduler._first_tick_time(trio.current_time())
+        shift = new_due - (self._anchor_s + self._offsets[self._index])
+        if shift > 0:
+            self._anchor_s += shift
+
+    def _serve(self, horizon_s: float, now: float) -> None:
+        anchor = self._anchor_s
+        offsets = self._offsets
+        count = len(offsets)
+        i = self._index
+        last = i
+        while last < count and anchor + offsets[last] < horizon_s:
+            last += 1
+        if last == i:
+            return
+        # Only packets within one tick of the newest overdue one go out; older ones are skipped.
+        oldest_allowed = anchor + offsets[last - 1] - self._scheduler.tick_s
+        while anchor + offsets[i] <= oldest_allowed:
+            self.counters.skipped_packets += 1
+            i += 1
+        for j in range(i, last):
+            self._transmit(self._packets[j], self._octets[j], anchor + offsets[j], now)
+        self._index = last
+        if last >= count:
+            self._finish()
+
+
+def _payload_octets(data: bytes) -> int:
+    try:
+        return len(parse_rtp(data).payload)
+    except GossipperError:
+        return len(data)
+
+
+_order_key = operator.attrgetter("_order")
+
+
+class MediaScheduler:
+    """Sends the packets of every stream from one task (``run``)."""
+
+    def __init__(self, *, tick_ms: float = 10.0) -> None:
+        if not tick_ms > 0:
+            raise ValueError("tick_ms must be positive")
+        self.tick_s = tick_ms / 1000.0
+        self._wheel: dict[int, list[StreamHandle]] = {}
+        self._next_tick = 0
+        self._order = 0
+        self._active = 0
+        self._wakeup = trio.Event()
+        self._sleeping_until: int | None = None
+        self.ticks_served = 0
+        """Ticks on which at least one stream was served (for benchmarks and tests)."""
+
+    @property
+    def active_streams(self) -> int:
+        """Streams started and not done (paused ones included)."""
+        return self._active
+
+    def start_rtp(
+        self,
+        *,
+        send: SendFn,
+        destination: Address,
+        payloads: Sequence[bytes],
+        payload_type: int,
+        samples_per_frame: int,
+        frame_interval_ms: float,
+        loops: int,
+        ssrc: int,
+        first_seq: int,
+        first_timestamp: int,
+        start_delay_s: float = 0.0,
+    ) -> RtpStream:
+        """Stream ``payloads`` (one per frame) ``loops`` times (SIPp: -1 forever, 0/1 once).
+
+        The first packet goes on the first tick after ``start_delay_s`` from now and has the
+        marker bit (a sender of many streams spreads their phases with the delay). An empty
+        payload list makes a stream that sends only the DTMF events queued with ``send_dtmf``.
+        """
+        if not 0 <= payload_type <= 127:
+            raise ValueError(f"payload type {payload_type} is outside 0..127")
+        if samples_per_frame <= 0 or not frame_interval_ms > 0:
+            raise ValueError("samples_per_frame and frame_interval_ms must be positive")
+        stream = RtpStream(
+            self,
+            send,
+            destination,
+            self._next_order(),
+            payloads=payloads,
+            payload_type=payload_type,
+            samples_per_frame=samples_per_frame,
+            interval_s=frame_interval_ms / 1000.0,
+            loops=loops,
+            ssrc=ssrc & 0xFFFFFFFF,
+            first_seq=first_seq,
+            first_timestamp=first_timestamp,
+        )
+        stream._anchor_s = self._first_tick_time(trio.current_time() + max(start_delay_s, 0.0))
+        self._active += 1
+        if stream._total_slots == 0:
+            stream._finish()
+        else:
+            self._schedule(stream)
+        return stream
+
+    def start_timed(
+        self, *, send: SendFn, destination: Address, packets: Sequence[tuple[float, bytes]]
+    ) -> StreamHandle:
+        """Replay whole packets at ``offset_s`` from the stream start (pcap replay, as captured).
+
+        Offsets must not decrease (ValueError otherwise).
+        """
+        previous = 0.0
+        for offset, _ in packets:
+            if offset < previous or offset < 0:
+                raise ValueError("timed packet offsets must be >= 0 and must not decrease")
+            previous = offset
+        stream = TimedStream(self, send, destination, self._next_order(), packets)
+        stream._anchor_s = self._first_tick_time(trio.current_time())
+        self._active += 1
+        if not packets:
+            stream._finish()
+        else:
+            self._schedule(stream)
+        return stream
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The one task that sends every stream's packets; runs until cancelled."""
+        task_status.started()
+        tick_s = self.tick_s
+        while True:
+            wheel = self._wheel
+            if not wheel:
+                self._wakeup = trio.Event()
+                await self._wakeup.wait()
+                continue
+            target = min(wheel)
+            deadline = target * tick_s + TICK_PHASE_S
+            if trio.current_time() < deadline:
+                self._wakeup = trio.Event()
+                self._sleeping_until = target
+                with trio.move_on_at(deadline):
+                    await self._wakeup.wait()
+                self._sleeping_until = None
+                continue
+            now = trio.current_time()
+            current = math.floor((now - TICK_PHASE_S) / tick_s + _EPS)
+            self._serve_until(current, now)
+            # When sending takes longer than a tick the loop would never sleep; let the rest
+            # of the program (signalling!) run between batches.
+            await trio.lowlevel.checkpoint()
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _next_order(self) -> int:
+        self._order += 1
+        return self._order
+
+    def _first_tick_time(self, now: float) -> float:
+        """The time of the first grid tick after ``now``.
+
+        Strictly after: a stream started at a tick's instant begins on the next tick whether
+        or not the scheduler task has already served this one (the order of tasks runnable at
+        one instant must not change the output, design.md section 5).
+        """
+        tick = math.floor((now - TICK_PHASE_S) / self.tick_s + _EPS) + 1
+        return tick * self.tick_s + TICK_PHASE_S
+
+    def _serve_until(self, current: int, now: float) -> None:
+        wheel = self._wheel
+        keys = [k for k in wheel if k <= current]
+        if len(keys) == 1:
+            batch = wheel.pop(keys[0])
+        else:
+            keys.sort()
+            batch = []
+            for k in keys:
+                batch.extend(wheel.pop(k))
+        batch.sort(key=_order_key)
+        self._next_tick = current + 1
+        self.ticks_served += 1
+        tick_s = self.tick_s
+        horizon = current * tick_s + TICK_PHASE_S + tick_s / 2
+        next_tick = current + 1
+        floor = math.floor
+        for stream in batch:
+            stream._in_wheel = False
+            if stream.done or stream._paused:
+                continue
+            stream._serve(horizon, now)
+            # _schedule inlined: this loop runs once per packet sent. (The run loop is awake,
+            # so there is nobody to wake.)
+            due = stream._next_due_s()
+            if due is None:
+                continue
+            tick = floor((due - TICK_PHASE_S) / tick_s + 0.5)
+            if tick < next_tick:
+                tick = next_tick
+            bucket = wheel.get(tick)
+            if bucket is None:
+                wheel[tick] = [stream]
+            else:
+                bucket.append(stream)
+            stream._in_wheel = True
+
+    def _schedule(self, stream: StreamHandle) -> None:
+        if stream._in_wheel:
+            return  # still waiting in a bucket; it is re-bucketed when that bucket comes up
+        due = stream._next_due_s()
+        if due is None:
+            return
+        tick = max(math.floor((due - TICK_PHASE_S) / self.tick_s + 0.5), self._next_tick)
+        bucket = self._wheel.get(tick)
+        if bucket is None:
+            self._wheel[tick] = [stream]
+        else:
+            bucket.append(stream)
+        stream._in_wheel = True
+        if self._sleeping_until is None or tick < self._sleeping_until:
+            self._wakeup.set()
