@@ -8,7 +8,10 @@ its side is what the capture shows.
 
 from __future__ import annotations
 
+import hashlib
 import pathlib
+import re
+import time
 
 import pytest
 
@@ -16,6 +19,7 @@ from tests.interop.harness import (
     LOOPBACK,
     finish,
     free_udp_port,
+    gossipper_command,
     start,
     wait_for_udp_listener,
 )
@@ -97,3 +101,54 @@ def test_capture_reads_sipp_rtp_stream_echoed_by_sipp(
         _assert_echoed_tone(tshark_binary, capture.path, uac_media, uas_media)
     else:
         _assert_echoed_tone(tshark_binary, capture.path, uas_media, uac_media)
+
+
+def test_gossipper_rtp_send_echoed_by_sipp(
+    sipp_binary: str, tshark_binary: str, dumpcap_binary: str, tmp_path: pathlib.Path
+) -> None:
+    """gossipper's standalone sender (-rtp_send, no SIP) streams the tone file twice in
+    parallel to SIPp's -rtp_echo socket: Wireshark sees each stream whole, paced at 20 ms, with
+    the file's bytes as payload, echoed back unchanged, and gossipper's closing line has the
+    same totals."""
+    tone = write_ulaw_tone(tmp_path / TONE_FILE, TONE_S)
+    block = free_udp_port_block(8)
+    sipp_media, ours = block, block + 4  # ours: two streams from ours and ours + 2
+    sipp_sip = free_udp_port()
+    with LoopbackCapture(
+        dumpcap_binary, tmp_path / "run.pcap", [*range(block, block + 8)]
+    ) as capture:
+        # SIPp echoes on its media socket whether or not a call is up.
+        echo = start(_sipp(sipp_binary, sipp_sip, sipp_media, "-sn", "uas", "-rtp_echo"), tmp_path)
+        wait_for_udp_listener(sipp_media, echo)
+        sender = start(
+            gossipper_command(
+                "-rtp_send", "-rtp_addr", f"{LOOPBACK}:{sipp_media}",
+                "-rtp_local", f"{LOOPBACK}:{ours}", "-rtp_file", TONE_FILE, "-rtp_loops", "1",
+                "-rtp_streams", "2",
+            ),
+            tmp_path,
+        )  # fmt: skip
+        rc, out, err = finish(sender, timeout_s=30)
+        time.sleep(0.2)  # the last echoes
+        echo.terminate()
+        finish(echo, timeout_s=10)
+    assert rc == 0, out[-2000:] + err[-2000:]
+    summary = re.search(r"rtp_send: done streams=(\d+) sent=(\d+) octets=(\d+)", out + err)
+    assert summary is not None, out[-2000:] + err[-2000:]
+    assert tuple(map(int, summary.groups())) == (2, 2 * TONE_PACKETS, 2 * TONE_OCTETS)
+    ports = [sipp_media, ours, ours + 2]
+    streams = {(s.src_port, s.dst_port): s for s in rtp_streams(tshark_binary, capture.path, ports)}
+    senders = (ours, ours + 2)
+    assert set(streams) == {(p, sipp_media) for p in senders} | {(sipp_media, p) for p in senders}
+    for stream in streams.values():
+        assert (stream.packets, stream.lost, stream.payload) == (TONE_PACKETS, 0, "g711U")
+        assert stream.mean_delta_ms == pytest.approx(20.0, abs=0.5)
+    flows = rtp_flows(tshark_binary, capture.path, ports)
+    file_sha256 = hashlib.sha256((tmp_path / TONE_FILE).read_bytes()).hexdigest()
+    assert tone == TONE_OCTETS
+    for (source, _), flow in flows.items():
+        assert (flow.packets, flow.payload_octets, flow.malformed) == (TONE_PACKETS, tone, 0)
+        assert flow.payload_sha256 == file_sha256, f"payload from {source} is not the file"
+    # Each stream has its own SSRC, and SIPp's echo keeps it.
+    assert flows[(ours, sipp_media)].ssrcs == flows[(sipp_media, ours)].ssrcs
+    assert flows[(ours, sipp_media)].ssrcs != flows[(ours + 2, sipp_media)].ssrcs
