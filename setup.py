@@ -41,6 +41,7 @@ COMPILED_MODULES = [
     "gossipper/engine/rate.py",
     "gossipper/engine/timers.py",
     "gossipper/transport/udp.py",
+    "gossipper/media/scheduler.py",
 ]
 
 

@@ -12,7 +12,8 @@ each), every step starts a receiver process and one sender, and measures on the 
     arrived more than 1 s before the window's end.
   * CPU per stream: the sender's user+system CPU over the window (from /proc/PID/stat; with
     SIPp the uac only: its uas handles the 3 SIP messages of each call), divided by N and by
-    the window: ms of CPU per stream per second (10 = 1 % of a core).
+    the window: ms of CPU per stream per second (10 = 1 % of a core); and the same CPU per
+    packet received in the window (a sender that skips frames sends fewer packets).
 
 A step passes with under 1 % late packets and no stream stopped. Each tool climbs the --counts
 ladder until its first failing step (retried once); the largest passing N is reported with its
@@ -90,7 +91,8 @@ def receive(port: int, warmup_s: float, window_s: float, out: pathlib.Path) -> N
     unpack_header = struct.Struct("!4xII").unpack_from
     cmsg_space = socket.CMSG_SPACE(_TIMESPEC.size)
     first: float | None = None
-    end = math.inf
+    start = end = math.inf
+    drops_at_start: int | None = None
     while True:
         try:
             data, ancillary, _, _ = sock.recvmsg(2048, cmsg_space)
@@ -109,16 +111,19 @@ def receive(port: int, warmup_s: float, window_s: float, out: pathlib.Path) -> N
         append((arrived, ssrc, timestamp))
         if first is None:
             first = arrived
-            end = first + warmup_s + window_s
+            start = first + warmup_s
+            end = start + window_s
             print("first", flush=True)
         elif arrived > end:
             break
+        elif drops_at_start is None and arrived >= start:
+            drops_at_start = benchlib.udp_socket_drops({port}).get(port, 0)
+    # Datagrams the kernel dropped at our socket during the window were sent: they must not
+    # count against the sender; a step with receiver drops is reported as unmeasured.
+    drops = benchlib.udp_socket_drops({port}).get(port, 0) - (drops_at_start or 0)
     assert first is not None
-    start = first + warmup_s
     figures = analyse(arrivals, start, end)
-    # Datagrams the kernel dropped at our socket were sent: they must not count against the
-    # sender; a step with receiver drops is reported as unmeasured.
-    figures["receiver_drops"] = benchlib.udp_socket_drops({port}).get(port, 0)
+    figures["receiver_drops"] = drops
     out.write_text(json.dumps(figures))
 
 
@@ -301,6 +306,7 @@ class Step:
     median_interval_ms: float
     stopped_streams: int
     cpu_ms_per_stream_s: float | None
+    cpu_us_per_packet: float | None
     other_busy_cores: float
     receiver_drops: int = 0
     note: str = ""
@@ -442,9 +448,12 @@ def run_step(
             "median_interval_ms": 0.0,
         }
         note = "receiver wrote nothing: " + receiver.tail(300) + sender.tail(300)
-    cpu_ms = None
+    cpu_ms = cpu_us = None
     if cpu_before is not None and cpu_after is not None:
         cpu_ms = 1000.0 * (cpu_after - cpu_before) / streams / args.window
+        # Per packet received in the window: a sender that skips frames sends fewer packets.
+        if figures["packets"]:
+            cpu_us = 1e6 * (cpu_after - cpu_before) / int(figures["packets"])
     stopped = int(figures["stopped_streams"]) + max(0, streams - int(figures["streams_seen"]))
     late_percent = float(figures["late_percent"])
     receiver_drops = int(figures.get("receiver_drops", 0))
@@ -464,6 +473,7 @@ def run_step(
         median_interval_ms=float(figures["median_interval_ms"]),
         stopped_streams=stopped,
         cpu_ms_per_stream_s=None if cpu_ms is None else round(cpu_ms, 4),
+        cpu_us_per_packet=None if cpu_us is None else round(cpu_us, 2),
         other_busy_cores=round(other, 2),
         receiver_drops=receiver_drops,
         note=note,
@@ -482,7 +492,7 @@ def climb(
             step = run_step(tool, count, args, work, tone)
             print(_line(step) + " (retry)", flush=True)
             steps.append(step)
-        if not step.passed:
+        if not step.passed and not args.all_counts:
             break
     return steps
 
@@ -495,21 +505,25 @@ def _line(step: Step) -> str:
         f" packets={step.packets:7} late={step.late_percent:6.2f}% (worst {step.worst_late_ms:.1f}"
         f" ms, missing {step.missing}) interval={step.median_interval_ms:.3f} ms"
         f" stopped={step.stopped_streams}"
-        f" cpu={cpu} ms/stream/s other_busy={step.other_busy_cores} cores {step.note}"
+        f" cpu={cpu} ms/stream/s ({step.cpu_us_per_packet} us/packet)"
+        f" other_busy={step.other_busy_cores} cores {step.note}"
     )
 
 
 def summarise(results: dict[str, list[Step]]) -> dict[str, object]:
     best: dict[str, object] = {}
     for tool, steps in results.items():
-        passing = [s for s in steps if s.passed]
-        top = max(passing, key=lambda s: s.streams) if passing else None
+        # The largest N such that every count up to it passed (a retry that passed counts).
+        top: Step | None = None
+        for count in sorted({s.streams for s in steps}):
+            passed = [s for s in steps if s.streams == count and s.passed]
+            if not passed:
+                break
+            top = passed[-1]
         best[tool] = {
             "max_streams": top.streams if top else 0,
             "cpu_ms_per_stream_s": top.cpu_ms_per_stream_s if top else None,
-            "ladder_exhausted": bool(top)
-            and top.streams == max(s.streams for s in steps)
-            and all(s.passed for s in steps[-1:]),
+            "ladder_exhausted": top is not None and top.streams == max(s.streams for s in steps),
         }
     if "gossipper" in best and "sipp" in best:
         g, s = best["gossipper"], best["sipp"]
@@ -544,6 +558,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--call-rate", type=float, default=200.0, help="SIPp calls/s to ramp")
     parser.add_argument("--quick", action="store_true", help="4 s windows, short ladder")
     parser.add_argument("--no-retry", dest="retry", action="store_false")
+    parser.add_argument(
+        "--all-counts",
+        action="store_true",
+        help="run every count even after a failing step (a noisy machine fails early)",
+    )
     parser.add_argument("--json", type=pathlib.Path, help="write the results here")
     benchlib.add_source_options(parser)
     args = parser.parse_args(argv)

@@ -240,6 +240,21 @@ class IdentitySettings:
     aka_amf: str | None = None
     media_ip: str | None = None
     media_port: int = 6000
+    # Media (RTP): docs/media.md.
+    min_rtp_port: int | None = None
+    """``-min_rtp_port``; None: ``-mp`` (SIPp 3.7 makes -mp its alias)."""
+    max_rtp_port: int = 65535
+    rtp_echo: bool = False
+    rtp_echo_buffer: int = 2048
+    """``-mb``: the longest datagram echoed whole."""
+    rtp_payload: int = 8
+    rtp_buffsize: int = 65536
+    rtp_threadtasks: int = 20
+    """Accepted for SIPp command lines: one scheduler task sends every stream."""
+    rtpcheck_debug: bool = False
+    audio_tolerance: float = 1.0
+    video_tolerance: float = 1.0
+    random_base_ssrc: bool = False
     auto_answer: bool = False
     default_behaviors: frozenset[str] = ALL_DEFAULT_BEHAVIORS
     pause_msg_ign: bool = False
@@ -506,6 +521,14 @@ class RunConfig:
             )
         if load.max_open_calls is not None and load.users is not None:
             raise ConfigError("-l and -users cannot be combined: drop -l")
+        low_rtp = (
+            identity.min_rtp_port if identity.min_rtp_port is not None else identity.media_port
+        )
+        if identity.max_rtp_port < low_rtp + 1:
+            raise ConfigError(
+                f"-max_rtp_port {identity.max_rtp_port} leaves no RTP/RTCP port pair above"
+                f" {low_rtp} (-min_rtp_port, or -mp): raise -max_rtp_port"
+            )
         if traces.max_log_size and traces.ringbuffer_size:
             # SIPp either rotates (ring buffer) or stops writing at a size, not both.
             raise ConfigError(
@@ -809,6 +832,14 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     ),
     "base_cseq": ("-base_cseq", _NON_NEGATIVE_INTEGER, _non_negative),
     "media_port": ("-mp", "a port number 0-65535", _port),
+    "min_rtp_port": ("-min_rtp_port", "a port number 1-65535", lambda value: 1 <= value <= 65535),
+    "max_rtp_port": ("-max_rtp_port", "a port number 1-65535", lambda value: 1 <= value <= 65535),
+    "rtp_echo_buffer": ("-mb", _INTEGER_AT_LEAST_1, _at_least_one),
+    "rtp_payload": ("-rtp_payload", "a payload type 0-127", lambda value: 0 <= value <= 127),
+    "rtp_buffsize": ("-rtp_buffsize", _INTEGER_AT_LEAST_1, _at_least_one),
+    "rtp_threadtasks": ("-rtp_threadtasks", _INTEGER_AT_LEAST_1, _at_least_one),
+    "audio_tolerance": ("-audiotolerance", _NON_NEGATIVE_NUMBER, _non_negative),
+    "video_tolerance": ("-videotolerance", _NON_NEGATIVE_NUMBER, _non_negative),
     "lost_pct": ("-lost", "a percentage between 0 and 100", _percent),
     "rate": ("-r", _NON_NEGATIVE_NUMBER, _non_negative),
     "rate_period_s": ("-rp", _POSITIVE_DURATION, _positive),

@@ -149,6 +149,87 @@ class Flow(Protocol):
         ...
 
 
+class MediaTap(Protocol):
+    """A sink for the RTCP packets of a run's calls (HEP mirroring: ``session/hep.py``)."""
+
+    def rtcp(
+        self, call_id: str, data: bytes, source: Address, destination: Address, sent: bool
+    ) -> None:
+        """Every RTCP packet sent (``sent``) or received by a call's media."""
+        ...
+
+
+class CallMedia(Protocol):
+    """One call's media (``gossipper.media.session``): its RTP/RTCP port pairs, the streams it
+    sends and the quality of what it receives. The call drives it from its scenario actions;
+    nothing here blocks or raises on network trouble (problems are counted and warned)."""
+
+    @property
+    def audio_port(self) -> int:
+        """The local RTP port of the audio (and image) stream; RTCP is on the next port."""
+        ...
+
+    @property
+    def video_port(self) -> int:
+        """The local RTP port of the video stream (the audio port when none is opened)."""
+        ...
+
+    def peer_sdp(self, body: bytes) -> str | None:
+        """Learn where the peer receives media from an SDP offer or answer it sent.
+
+        Returns a one-line problem (no usable media line, unparsable body) or None.
+        """
+        ...
+
+    def rtp_stream(self, file: str, loops: int, payload_type: int, codec: str) -> str | None:
+        """Start streaming a media file read at load time (replacing a running stream);
+        ``loops`` as SIPp (-1 forever, 0 or 1 once). Returns a problem text or None."""
+        ...
+
+    def pause_stream(self) -> None: ...
+
+    def resume_stream(self) -> None: ...
+
+    def play_pcap(self, media: str, file: str) -> str | None:
+        """Replay the RTP packets of a pcap read at load time on the ``media`` stream
+        ("audio", "video" or "image"), as captured; a running replay of that media stops."""
+        ...
+
+    def play_dtmf(self, digits: str, duration_ms: int) -> str | None:
+        """Send RFC 4733 telephone-events for ``digits`` on the audio stream."""
+        ...
+
+    def set_echo(self, media: str, on: bool) -> None:
+        """Echo the RTP received on ``media`` back to where it came from (or stop)."""
+        ...
+
+    def close(self) -> None:
+        """Stop every stream, report the call's stream quality and release the ports."""
+        ...
+
+
+class MediaFactory(Protocol):
+    """Opens the media of calls (``gossipper.media.session.MediaRun``): port pairs from the
+    run's RTP range, sockets through the run's ``TransportFactory`` (so the simulation gets
+    media on its in-memory network), one media scheduler for all streams."""
+
+    async def serve(self) -> None:
+        """Run the media tasks of the run (scheduler, receivers) until cancelled."""
+        ...
+
+    async def open_call(self, call_id: str, call_number: int) -> CallMedia:
+        """Take a port pair and bind its sockets.
+
+        Raises:
+            BindError: no pair of the range could be bound (all lent or all busy).
+        """
+        ...
+
+    def set_echo(self, on: bool) -> None:
+        """``<rtp_echo value="0|1"/>``: turn the run-wide ``-rtp_echo`` echo off or on."""
+        ...
+
+
 class Tracer(Protocol):
     """A sink for what happens to messages and calls (trace files, later HEP mirroring).
 
@@ -358,9 +439,3 @@ class ChannelLayer(Protocol):
     def server(self, connection: StreamConnection) -> AbstractAsyncContextManager[MessageChannel]:
         """The server end of an accepted connection."""
         ...
-
-
-class MediaTap(Protocol):
-    def rtcp(
-        self, call_id: str, data: bytes, source: Address, destination: Address, sent: bool
-    ) -> None: ...  # every RTCP packet sent or received

@@ -275,6 +275,31 @@ CASES: tuple[GoldenCase, ...] = (
         inputs=("uas_486.xml",),
     ),
     GoldenCase(
+        "media_rtp",
+        "media: rtp_stream of a G.711 file both ways and RFC 4733 DTMF, RTCP, under 5% loss,"
+        " 20 ms delay and 15 ms jitter; -trace_media pins each stream's loss, jitter and MOS",
+        (
+            "-sf",
+            "uac_rtp.xml",
+            "-peer",
+            "uas_rtp.xml",
+            "-m",
+            "6",
+            "-r",
+            "2",
+            "-net_loss",
+            "5",
+            "-net_delay",
+            "20",
+            "-net_jitter",
+            "15",
+            "-seed",
+            "7",
+            "-trace_media",
+        ),
+        inputs=("uac_rtp.xml", "uas_rtp.xml", "tone.alaw"),
+    ),
+    GoldenCase(
         "hep_t1_tcp",
         "-hep_transport tcp with -t t1: SIP over TCP (IP protocol 6 in the packets), HEP3 over a"
         " TCP connection to the collector, 5 ms delay",

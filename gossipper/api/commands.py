@@ -29,6 +29,7 @@ __all__ = [
     "ApiError",
     "Command",
     "apply_command",
+    "execute_command",
 ]
 
 
@@ -204,6 +205,27 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+def _command(command_name: str) -> Command:
+    command = COMMANDS.get(command_name)
+    if command is None:
+        known = ", ".join(sorted(COMMANDS))
+        raise ApiError(400, "unknown_command", f"unknown command {command_name!r} ({known})")
+    return command
+
+
+async def execute_command(
+    registry: RunRegistry, command_name: str, run_name: str, params: Mapping[str, Any]
+) -> None:
+    """Apply one command with no role check and no audit: the caller has decided that whoever
+    asks may (``gossipper shell``, whose user owns the process). Raises ApiError, with a
+    ``RegistryError`` turned into its API status."""
+    command = _command(command_name)
+    try:
+        await command.apply(registry, run_name, params)
+    except RegistryError as exc:
+        raise ApiError(REGISTRY_STATUS.get(exc.code, 409), exc.code, exc.message) from None
+
+
 async def apply_command(
     registry: RunRegistry,
     authenticator: Authenticator,
@@ -214,10 +236,7 @@ async def apply_command(
     tool_version: str,
 ) -> dict[str, Any]:
     """Check the role, apply one command, audit it; the answer document or ApiError."""
-    command = COMMANDS.get(command_name)
-    if command is None:
-        known = ", ".join(sorted(COMMANDS))
-        raise ApiError(400, "unknown_command", f"unknown command {command_name!r} ({known})")
+    command = _command(command_name)
     detail = ""
     if command.value is not None and "value" in params:
         detail = f"value={params['value']!r}"
@@ -231,17 +250,12 @@ async def apply_command(
             f"{command_name} needs the {command.role} role; {principal.user} is {principal.role}",
         )
     try:
-        await command.apply(registry, run_name, params)
+        await execute_command(registry, command_name, run_name, params)
     except ApiError as exc:
         authenticator.audit(
             principal, command_name, run_name, f"{detail} {exc.code}".strip(), outcome="failed"
         )
         raise
-    except RegistryError as exc:
-        authenticator.audit(
-            principal, command_name, run_name, f"{detail} {exc.code}".strip(), outcome="failed"
-        )
-        raise ApiError(REGISTRY_STATUS.get(exc.code, 409), exc.code, exc.message) from None
     authenticator.audit(principal, command_name, run_name, detail)
     answer: dict[str, Any] = {"ok": True, "command": command_name, "run": run_name}
     hosted = registry.get(run_name)

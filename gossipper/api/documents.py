@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gossipper.api.seams import HostedRun
+from gossipper.engine import EngineStatistics
 from gossipper.output import summary_document
 from gossipper.stats.counters import FAILURE_REASONS, ElementKindTag, StatsSnapshot
 from gossipper.stats.screens import pause_description
@@ -33,11 +34,14 @@ def run_snapshot(hosted: HostedRun) -> StatsSnapshot | None:
     return result.snapshot if result is not None else None
 
 
-def statistics_document(hosted: HostedRun, tool_version: str) -> dict[str, Any] | None:
-    """The summary document of the run so far; None when it has no statistics yet."""
+def statistics_document(
+    hosted: HostedRun, tool_version: str, snapshot: StatsSnapshot | None = None
+) -> dict[str, Any] | None:
+    """The summary document of the run so far (from ``snapshot`` when the caller took one);
+    None when it has no statistics yet."""
     session = hosted.session
     if session is not None:
-        return session.live_summary_document(tool_version)
+        return session.live_summary_document(tool_version, snapshot)
     result = hosted.result
     if result is None:
         return None
@@ -77,12 +81,16 @@ def compact_statistics(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "latency": {"rtd": rtd, "call_length": call_length}}
 
 
-def control_document(hosted: HostedRun) -> dict[str, Any] | None:
-    """What can be steered, as it is now; None when the run is not live."""
+def control_document(
+    hosted: HostedRun, state: EngineStatistics | None = None
+) -> dict[str, Any] | None:
+    """What can be steered, as it is now (or in ``state``, taken by the caller); None when
+    the run is not live."""
     session = hosted.session
     if session is None or hosted.controller is None:
         return None
-    state = session.engine.statistics()
+    if state is None:
+        state = session.engine.statistics()
     return {
         "rate": state.rate,
         "rate_period_s": state.rate_period_s,
@@ -161,19 +169,24 @@ def run_document(
     hosted: HostedRun, tool_version: str, *, statistics: bool, compact: bool = False
 ) -> dict[str, Any]:
     """One run: name, state, error, spec, control and (when asked) statistics and the
-    scenario table's per-element counts (``elements``, null before the run has started)."""
+    scenario table's per-element counts (``elements``, null before the run has started).
+
+    A live run's engine is asked once: control, statistics and elements describe the same
+    instant, and a live feed frame costs one snapshot, not three."""
+    session = hosted.session
+    state = session.engine.statistics() if session is not None else None
     document: dict[str, Any] = {
         "name": hosted.name,
         "state": hosted.state,
         "error": hosted.error,
         "spec": dict(hosted.spec),
-        "control": control_document(hosted),
+        "control": control_document(hosted, state),
     }
     if statistics:
-        stats = statistics_document(hosted, tool_version)
+        snapshot = state.snapshot if state is not None else run_snapshot(hosted)
+        stats = statistics_document(hosted, tool_version, snapshot)
         document["statistics"] = (
             compact_statistics(stats) if compact and stats is not None else stats
         )
-        snapshot = run_snapshot(hosted)
         document["elements"] = None if snapshot is None else elements_document(snapshot)
     return document

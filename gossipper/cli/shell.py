@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 import trio
 
+from gossipper.api.commands import ApiError, execute_command
 from gossipper.api.seams import RegistryError
 from gossipper.config import RunConfig
 from gossipper.errors import ExitStatus, GossipperError
@@ -119,7 +120,7 @@ class Shell:
             raise ShellError(f"unknown command {verb!r}; help lists them")
         try:
             await handler(args)
-        except RegistryError as exc:
+        except (RegistryError, ApiError) as exc:
             raise ShellError(exc.message) from None
         except GossipperError as exc:
             raise ShellError(str(exc)) from None
@@ -136,18 +137,28 @@ class Shell:
             raise ShellError(f"no run named {args[0]!r} (runs: {known})")
         return run
 
-    def _live(self, run: ServerRun) -> Any:
-        controller = run.controller
-        if controller is None or run.session is None:
-            raise ShellError(f"run {run.name} is {run.state}, not running; start it first")
-        return controller
+    async def _apply(self, verb: str, run: ServerRun, **params: Any) -> None:
+        """The API's command ``verb`` (the same checks and effects as over HTTP, without the
+        role check: the shell's user owns the process)."""
+        await execute_command(self.registry, verb, run.name, params)
 
     @staticmethod
-    def _number(text: str, what: str) -> float:
+    def _amount(text: str, what: str) -> int | float:
+        """A number typed at the prompt: an int when it is one (users and limits need it)."""
+        try:
+            return int(text)
+        except ValueError:
+            pass
         try:
             value = float(text)
         except ValueError:
             raise ShellError(f"{what} must be a number, got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ShellError(f"{what} must be a finite number, got {text!r}")
+        return value
+
+    def _seconds(self, text: str, what: str) -> float:
+        value = float(self._amount(text, what))
         if value < 0:
             raise ShellError(f"{what} must be >= 0, got {text!r}")
         return value
@@ -204,12 +215,12 @@ class Shell:
             spec.update(profiles[rest[1]].settings)
             rest = rest[2:]
         spec.update(_settings(rest))
-        await self.registry.create(name, spec, start=False)
+        await execute_command(self.registry, "create", name, {"spec": spec})
         self.write(f"run {name} created")
 
     async def _do_start(self, args: Sequence[str]) -> None:
         run = self._run(args, "start")
-        await self.registry.start(run.name)
+        await self._apply("start", run)
         if run.state == "failed":
             raise ShellError(f"run {run.name} failed to start: {run.error}")
         self.write(f"run {run.name} {run.state}")
@@ -217,12 +228,12 @@ class Shell:
     async def _do_stop(self, args: Sequence[str]) -> None:
         force = bool(args) and args[-1] == "force"
         run = self._run(args[:-1] if force else args, "stop")
-        await self.registry.stop(run.name, force=force)
+        await self._apply("stop", run, force=force)
         self.write(f"run {run.name} {run.state}")
 
     async def _do_delete(self, args: Sequence[str]) -> None:
         run = self._run(args, "delete")
-        await self.registry.delete(run.name)
+        await self._apply("delete", run)
         self.write(f"run {run.name} deleted")
 
     async def _do_stats(self, args: Sequence[str]) -> None:
@@ -248,40 +259,37 @@ class Shell:
 
     async def _do_rate(self, args: Sequence[str]) -> None:
         run = self._run(args, "rate", 2)
-        rate = self._number(args[1], "the rate")
-        self._live(run).engine.set_rate(rate)
+        await self._apply("rate", run, value=self._amount(args[1], "the rate"))
         self.write(f"run {run.name} rate {args[1]} cps")
 
     async def _do_pause(self, args: Sequence[str]) -> None:
         run = self._run(args, "pause")
-        self._live(run).engine.pause(True)
+        await self._apply("pause", run)
         self.write(f"run {run.name} paused")
 
     async def _do_resume(self, args: Sequence[str]) -> None:
         run = self._run(args, "resume")
-        self._live(run).engine.pause(False)
+        await self._apply("resume", run)
         self.write(f"run {run.name} resumed")
 
     async def _do_users(self, args: Sequence[str]) -> None:
         run = self._run(args, "users", 2)
-        users = int(self._number(args[1], "users"))
-        self._live(run).engine.set_users(users)
+        await self._apply("users", run, value=self._amount(args[1], "users"))
         self.write(f"run {run.name} users {args[1]}")
 
     async def _do_limit(self, args: Sequence[str]) -> None:
         run = self._run(args, "limit", 2)
-        limit = int(self._number(args[1], "the limit"))
-        self._live(run).engine.set_call_limit(limit)
+        await self._apply("limit", run, value=self._amount(args[1], "the limit"))
         self.write(f"run {run.name} limit {args[1]}")
 
     async def _do_reset(self, args: Sequence[str]) -> None:
         run = self._run(args, "reset")
-        self._live(run).engine.reset_stats()
+        await self._apply("reset", run)
         self.write(f"run {run.name} statistics reset")
 
     async def _do_wait(self, args: Sequence[str]) -> None:
         run = self._run(args[:1], "wait")
-        timeout_s = self._number(args[1], "the timeout") if len(args) > 1 else float("inf")
+        timeout_s = self._seconds(args[1], "the timeout") if len(args) > 1 else float("inf")
         with trio.move_on_after(timeout_s) as scope:
             await run.wait_ended()
         if scope.cancelled_caught:
@@ -290,7 +298,7 @@ class Shell:
 
     async def _do_watch(self, args: Sequence[str]) -> None:
         run = self._run(args[:1], "watch")
-        seconds = int(self._number(args[1], "seconds")) if len(args) > 1 else 10
+        seconds = int(self._seconds(args[1], "seconds")) if len(args) > 1 else 10
         for _ in range(seconds):
             self.write(self._line(run))
             if not run.is_live:
@@ -300,7 +308,7 @@ class Shell:
     async def _do_sleep(self, args: Sequence[str]) -> None:
         if len(args) != 1:
             raise ShellError("usage: sleep SECONDS")
-        await trio.sleep(self._number(args[0], "seconds"))
+        await trio.sleep(self._seconds(args[0], "seconds"))
 
 
 # ---------------------------------------------------------------------- the command

@@ -34,14 +34,15 @@ import trio
 from gossipper.engine.host import AUTO_ANSWERED_METHODS, CallHost
 from gossipper.engine.threepcc import command_sender, is_abort_command
 from gossipper.engine.timers import Parker
-from gossipper.errors import SendBufferError, TransportError
-from gossipper.interfaces import Flow
+from gossipper.errors import BindError, SendBufferError, TransportError
+from gossipper.interfaces import CallMedia, Flow
 from gossipper.scenario import (
     ElementKind,
     Optional,
     compute_route_set,
     run_actions,
 )
+from gossipper.scenario.actions import MediaAction, MediaOp
 from gossipper.sip import SipMessage, message_hash, next_retransmit_interval_s
 from gossipper.stats import FailureReason
 
@@ -124,6 +125,9 @@ class Call(Parker):
         "_armed_deadline",
         "commands",
         "twin_aborted",
+        "media",
+        "media_port",
+        "video_port",
     )
 
     def __init__(
@@ -217,6 +221,10 @@ class Call(Parker):
         # 3PCC commands that arrived while the task ran (created on first use).
         self.commands: deque[str] | None = None
         self.twin_aborted = False  # the twin aborted this call: no abort_call goes back
+        # The call's media (RTP ports and streams), opened by its task when the run has media.
+        self.media: CallMedia | None = None
+        self.media_port = 0
+        self.video_port = 0
 
     @property
     def rng(self) -> random.Random:
@@ -360,6 +368,8 @@ class Call(Parker):
             if self.pending_failure is not None:
                 # Failed as it was created (no -tdmmap circuit free): nothing is sent.
                 self._end(self.pending_failure)
+            if engine.media is not None and self.call_number:
+                await self._open_media()
             deadline = self._settle()
             while True:
                 if self._sends_blocked():
@@ -390,6 +400,23 @@ class Call(Parker):
             # they would have been had they arrived a moment later.
             while self.mailbox:
                 engine.dead_call_message(self.mailbox.popleft().raw, self.flow)
+
+    async def _open_media(self) -> None:
+        """Bind the call's RTP/RTCP ports before its first element (``[media_port]`` names
+        them). Events arriving meanwhile queue in the mailbox (the task is not parked)."""
+        factory = self.engine.media
+        assert factory is not None
+        try:
+            media = await factory.open_call(self.call_id, self.call_number)
+        except BindError as exc:
+            self.engine.warning(f"call {self.call_id}: no media: {exc}")
+            return
+        if self.ended:
+            media.close()
+            return
+        self.media = media
+        self.media_port = media.audio_port
+        self.video_port = media.video_port
 
     def _handle(self, event: SipMessage | None) -> float:
         """Handle a message (or, for None, the due timers), then run on to the next wait."""
@@ -884,6 +911,8 @@ class Call(Parker):
             counters.lost += 1
             return
         self.received_anything = True
+        if self.media is not None and message.body and not element.ignoresdp:
+            self._peer_sdp(message)
         if engine.needs_bookkeeping[found]:
             self._bookkeeping(element)
         counters.messages += 1
@@ -972,6 +1001,17 @@ class Call(Parker):
             if self._matches(element, message):
                 if contiguous or element.optional is Optional.GLOBAL:
                     return search
+                if (
+                    not message.is_request
+                    and message.status_code < 200
+                    and self.established
+                    and message.cseq_method == "INVITE"
+                ):
+                    # A provisional response to an INVITE this call has already acknowledged:
+                    # a peer answering a retransmitted INVITE late (RFC 3261 17.1.1.2 discards
+                    # it). Counted as a retransmission of that element, not an unexpected one.
+                    self.engine.stats.elements[search].retrans += 1
+                    return -2
                 if (
                     not message.is_request
                     and message.status_code >= 200
@@ -1111,6 +1151,8 @@ class Call(Parker):
             engine.close_connection(self)
         if outcome.failure is not None and self.action_failure is None:
             self.action_failure = FailureReason(outcome.failure)
+        if outcome.media:
+            self._run_media(outcome.media)
         if outcome.stop_now:
             engine.stop_now()
         if outcome.stop_gracefully:
@@ -1124,6 +1166,48 @@ class Call(Parker):
         if outcome.stop_call:
             reason = FailureReason.CALL_REJECTED if element.kind is ElementKind.RECV else None
             self._end(reason if reason is not None else self.action_failure)
+
+    # ------------------------------------------------------------------ media
+
+    def _peer_sdp(self, message: SipMessage) -> None:
+        """Where the peer wants media: the SDP of an offer or answer it sent."""
+        content_type = message.header("Content-Type") or message.header("c")
+        if content_type is None or "application/sdp" not in content_type.lower():
+            return
+        assert self.media is not None
+        problem = self.media.peer_sdp(message.body)
+        if problem is not None:
+            self.engine.warning(f"call {self.call_id}: {problem}")
+
+    def _run_media(self, actions: tuple[MediaAction, ...]) -> None:
+        engine = self.engine
+        media = self.media
+        for action in actions:
+            op = action.op
+            if op is MediaOp.ECHO_SWITCH:
+                if engine.media is not None:
+                    engine.media.set_echo(action.on)
+                continue
+            if media is None:
+                engine.warning(f"call {self.call_id}: {op.value}: the call has no media ports")
+                continue
+            problem: str | None = None
+            if op is MediaOp.RTP_STREAM:
+                problem = media.rtp_stream(
+                    action.file, action.loops, action.payload_type, action.codec
+                )
+            elif op is MediaOp.PAUSE_STREAM:
+                media.pause_stream()
+            elif op is MediaOp.RESUME_STREAM:
+                media.resume_stream()
+            elif op is MediaOp.PLAY_PCAP:
+                problem = media.play_pcap(action.media, action.file)
+            elif op is MediaOp.PLAY_DTMF:
+                problem = media.play_dtmf(action.digits, action.duration_ms)
+            else:
+                media.set_echo(action.media, action.on)
+            if problem is not None:
+                engine.warning(f"call {self.call_id}: {problem}")
 
     # ------------------------------------------------------------------ ending
 

@@ -54,6 +54,7 @@ from gossipper.interfaces import (
     ChannelLayer,
     DatagramTransport,
     Flow,
+    MediaFactory,
     Tracer,
     TransportFactory,
     WallClock,
@@ -158,6 +159,7 @@ class Engine(CallHost):
         rx_env: RunEnv | None = None,
         rx_stats: RunStats | None = None,
         twin: TwinSetup | None = None,
+        media: MediaFactory | None = None,
     ) -> None:
         if timer_resolution_s is None:
             timer_resolution_s = 0.0 if settle is not None else config.process.timer_resol_s
@@ -182,6 +184,7 @@ class Engine(CallHost):
             tracer=tracer,
         )
         self._config = config
+        self.media = media
         # This engine's environment: keywords read the run's clocks through it.
         env.wall_time = wall_clock.wall_time
         env.clock_ms = self._clock_ms
@@ -441,6 +444,8 @@ class Engine(CallHost):
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self.timers.run)
+            if self.media is not None:
+                nursery.start_soon(self.media.serve)
             if self._per_ip is not None:
                 for transport in self._per_ip.transports:
                     nursery.start_soon(self._receive_loop, transport)
@@ -667,6 +672,10 @@ class Engine(CallHost):
             call.tdm_circuit = -1
         if type(flow) is StreamFlow:
             flow.link.calls.discard(call)
+        media = call.media
+        if media is not None:
+            call.media = None
+            media.close()
         if self._calls.pop(key, None) is not None:
             until = now + self._deadcall_wait_s
             self._dead_calls[key] = until

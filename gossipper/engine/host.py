@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from gossipper.config import RunConfig
 from gossipper.engine.timers import TimerQueue
 from gossipper.errors import TransportError
-from gossipper.interfaces import Address, DatagramTransport, Flow, Tracer
+from gossipper.interfaces import Address, DatagramTransport, Flow, MediaFactory, Tracer
 from gossipper.scenario import GlobalVariables, RunEnv, Scenario
 from gossipper.scenario.distributions import clamp_pause_ms
 from gossipper.sip import SipMessage, max_retransmissions
@@ -109,6 +109,8 @@ class CallHost:
         self.pause_default_ms = int(config.timers.pause_default_s * 1000)
         self.needs_bookkeeping = bookkeeping_flags(scenario)
         self.fixed_pause_ms = fixed_pauses(scenario, self.pause_default_ms)
+        self.media: MediaFactory | None = None
+        """The run's media (set by the engine when the scenario has media, or -rtp_echo)."""
         self.twin_mode = False
         """3PCC: a command channel exists (``send_command`` and friends work)."""
         self._max_retrans_invite = max_retransmissions(

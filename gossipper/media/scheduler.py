@@ -268,6 +268,12 @@ class RtpStream(StreamHandle):
     def clock_rate(self) -> float:
         return self._clock_rate
 
+    @property
+    def next_sequence(self) -> int:
+        """The sequence number of the next packet (dropped and refused sends used theirs): a
+        stream that takes over from this one continues here."""
+        return self._seq
+
     def send_dtmf(
         self,
         digits: str,

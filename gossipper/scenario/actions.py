@@ -286,6 +286,42 @@ class VerifyAuth(Action):
     password: Template
 
 
+class MediaOp(enum.Enum):
+    """What a media action asks the call's media to do."""
+
+    RTP_STREAM = "rtp_stream"
+    PAUSE_STREAM = "pause"
+    RESUME_STREAM = "resume"
+    PLAY_PCAP = "play_pcap"
+    PLAY_DTMF = "play_dtmf"
+    ECHO = "rtp_echo"
+    """``exec rtp_echo="startaudio|stopaudio|..."``: this call's echo of one media."""
+    ECHO_SWITCH = "rtp_echo_switch"
+    """``<rtp_echo value="0|1"/>``: the run-wide ``-rtp_echo`` echo off/on."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaAction(Action):
+    """``<exec rtp_stream|play_pcap_*|play_dtmf|rtp_echo>`` and ``<rtp_echo>``: reported to
+    the engine, which hands it to the call's media (files were checked at load time and are
+    read before traffic)."""
+
+    op: MediaOp
+    media: str = "audio"
+    """``audio``, ``video`` or ``image``."""
+    file: str = ""
+    """The media file, resolved (next to the scenario, else the working directory)."""
+    loops: int = 1
+    """SIPp's rtp_stream loops: -1 forever, 0 or 1 once, n n times."""
+    payload_type: int = -1
+    """-1: the run's ``-rtp_payload``."""
+    codec: str = ""
+    """The codec name of ``rtp_stream``'s fourth field (``PCMA/8000``), or empty."""
+    digits: str = ""
+    duration_ms: int = 200
+    on: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class ActionOutcome:
     """What running an element's actions asks the engine to do.
@@ -309,6 +345,8 @@ class ActionOutcome:
     set_destination: tuple[str, int, str] | None = None
     """(host, port, protocol lower-case) from ``setdest``."""
     close_connection: bool = False
+    media: tuple[MediaAction, ...] = ()
+    """Media actions for the call's media, in document order."""
 
     @property
     def is_empty(self) -> bool:
@@ -330,6 +368,7 @@ class _Run:
         "fatal",
         "jump",
         "logs",
+        "media",
         "pause_restore",
         "set_dest",
         "stop_call",
@@ -351,6 +390,7 @@ class _Run:
         self.commands: list[str] = []
         self.set_dest: tuple[str, int, str] | None = None
         self.close = False
+        self.media: list[MediaAction] | None = None
 
     def outcome(self) -> ActionOutcome:
         return ActionOutcome(
@@ -366,6 +406,7 @@ class _Run:
             commands=tuple(self.commands),
             set_destination=self.set_dest,
             close_connection=self.close,
+            media=tuple(self.media) if self.media is not None else (),
         )
 
 
@@ -525,6 +566,11 @@ def _run_one(
         return False
     if isinstance(action, CloseCon):
         run.close = True
+        return False
+    if isinstance(action, MediaAction):
+        if run.media is None:
+            run.media = []
+        run.media.append(action)
         return False
     if isinstance(action, VerifyAuth):
         variables.set(action.assign_to, _verify(action, ctx, text, index))

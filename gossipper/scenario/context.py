@@ -84,6 +84,9 @@ class RunEnv:
     media_ip: str = ""
     """``-mi`` or the local address; empty means "same as local_ip"."""
     media_port: int = 6000
+    per_call_media: bool = False
+    """True when the run opens media for its calls: ``[media_port]`` is then the call's own
+    RTP port (``CallContext.media_port``), not ``-mp``."""
     pid: int = 0
     sipp_version: str = "3.6.1"
     """``[sipp_version]`` text (SIPp prints its version without the leading ``v``)."""
@@ -190,6 +193,10 @@ class CallContext(Protocol):
     auth_nonce_count: int
     tdm_circuit: int
     """The call's ``-tdmmap`` circuit (-1: none)."""
+    media_port: int
+    """The call's own RTP port (audio), 0 when the call has no media of its own."""
+    video_port: int
+    """The call's own video RTP port, 0 when none."""
 
 
 @dataclass
@@ -216,3 +223,5 @@ class BasicCallContext:
     auth_challenge_is_proxy: bool = False
     tdm_circuit: int = -1
     auth_nonce_count: int = 1
+    media_port: int = 0
+    video_port: int = 0

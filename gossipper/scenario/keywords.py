@@ -100,11 +100,6 @@ def _env_value(name: str) -> Callable[[RunEnv, int], str]:
         "transport": lambda env, off: env.transport,
         "media_ip": lambda env, off: env.effective_media_ip,
         "media_ip_type": lambda env, off: str(env.media_ip_type),
-        "media_port": lambda env, off: str(env.media_port + off),
-        # [3.6.1] deprecated aliases of [media_port]
-        # (docs/sipp-behaviour.md#message-text-and-keywords).
-        "rtpstream_audio_port": lambda env, off: str(env.media_port + off),
-        "rtpstream_video_port": lambda env, off: str(env.media_port + off),
         "pid": lambda env, off: str(env.pid),
         "sipp_version": lambda env, off: env.sipp_version,
         "users": lambda env, off: str(env.users),
@@ -122,9 +117,6 @@ ENV_KEYWORDS = frozenset(
         "transport",
         "media_ip",
         "media_ip_type",
-        "media_port",
-        "rtpstream_audio_port",
-        "rtpstream_video_port",
         "pid",
         "sipp_version",
         "users",
@@ -375,8 +367,30 @@ class UserIdKeyword(Keyword):
         return str(ctx.user_id)
 
 
+class MediaPortKeyword(Keyword):
+    """``[media_port]`` and its 3.6.1 alias ``[rtpstream_audio_port]`` (``video``: the
+    ``[rtpstream_video_port]``): with media on, the call's own RTP port (the socket its
+    streams leave from); without, ``-mp`` (run-static, folded at bind)."""
+
+    __slots__ = ("offset", "video")
+
+    def __init__(self, offset: int, *, video: bool = False) -> None:
+        self.offset = offset
+        self.video = video
+
+    def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
+        port = ctx.video_port if self.video else ctx.media_port
+        return str((port or ctx.env.media_port) + self.offset)
+
+    def bind(self, env: RunEnv) -> str | Keyword:
+        if env.per_call_media:
+            return self
+        return str(env.media_port + self.offset)
+
+
 class AutoMediaPortKeyword(Keyword):
-    """``[auto_media_port]``: media_port + (4 * (call_number - 1)) mod 10000 + offset."""
+    """``[auto_media_port]``: with media on, the call's own RTP port (+ offset); without,
+    SIPp's media_port + (4 * (call_number - 1)) mod 10000 + offset."""
 
     __slots__ = ("offset",)
 
@@ -384,6 +398,8 @@ class AutoMediaPortKeyword(Keyword):
         self.offset = offset
 
     def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
+        if ctx.media_port:
+            return str(ctx.media_port + self.offset)
         port = ctx.env.media_port + (4 * (ctx.call_number - 1)) % 10000 + self.offset
         return str(port)
 
@@ -683,6 +699,11 @@ _SIMPLE: dict[str, Callable[[int], Keyword]] = {
     "date": lambda off: DateKeyword(),
     "userid": lambda off: UserIdKeyword(),
     "auto_media_port": AutoMediaPortKeyword,
+    "media_port": MediaPortKeyword,
+    # [3.6.1] deprecated aliases of [media_port]
+    # (docs/sipp-behaviour.md#message-text-and-keywords).
+    "rtpstream_audio_port": MediaPortKeyword,
+    "rtpstream_video_port": lambda off: MediaPortKeyword(off, video=True),
     "local_port": LocalPortKeyword,
     "local_ip": lambda off: LocalIpKeyword("local_ip", bracketed=True),
     "server_ip": lambda off: LocalIpKeyword("server_ip", bracketed=False),

@@ -137,6 +137,11 @@ def builtin_path(name: str) -> Traversable:
 
 
 def _builtin_directory() -> Traversable:
+    checkout = pathlib.Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "scenarios" / "uac.xml").is_file():
+        # A source checkout (also one run with PYTHONPATH while an editable install points at
+        # another checkout): its own scenarios/ and their media files are the truth.
+        return checkout / "scenarios"
     try:
         package = __import__("gossipper.builtin_scenarios", fromlist=["__name__"])
     except ModuleNotFoundError:
@@ -383,6 +388,8 @@ class _Loader:
         self.response_repartition: tuple[int, ...] | None = None
         self.length_repartition: tuple[int, ...] | None = None
         self.has_media = False
+        self.media_dir = ""
+        """Where media files named by the scenario are looked up first (its directory)."""
         self.compile_env: CompileEnv | None = None
 
     # -- helpers ------------------------------------------------------------------------
@@ -576,8 +583,11 @@ def load_scenario(
     """
     if builtin_name is not None:
         label = f"<builtin:{builtin_name}>"
-        data = builtin_path(builtin_name).read_bytes()
+        path = builtin_path(builtin_name)
+        data = path.read_bytes()
         base_name = builtin_name
+        # The built-ins' media files ship next to them (uac_pcap's pcap/).
+        media_dir = os.path.dirname(str(path))
     else:
         label = os.fspath(source)
         try:
@@ -588,6 +598,7 @@ def load_scenario(
                 label, None, f"can not read scenario file: {exc.strerror}"
             ) from None
         base_name = os.path.basename(label)
+        media_dir = os.path.dirname(os.path.abspath(label))
         if base_name.endswith(".xml"):
             base_name = base_name[: -len(".xml")]
     return load_scenario_text(
@@ -597,6 +608,7 @@ def load_scenario(
         keys=keys,
         global_vars=global_vars,
         injection_files=injection_files,
+        media_dir=media_dir,
     )
 
 
@@ -608,11 +620,16 @@ def load_scenario_text(
     keys: Mapping[str, str] | None = None,
     global_vars: Mapping[str, str] | None = None,
     injection_files: Sequence[str] | None = None,
+    media_dir: str = "",
 ) -> Scenario:
-    """Like :func:`load_scenario` for XML already in memory (bytes as read, or text)."""
+    """Like :func:`load_scenario` for XML already in memory (bytes as read, or text).
+
+    ``media_dir`` is where media files are looked up before the working directory.
+    """
     if isinstance(data, str):
         data = _strip_declared_encoding(data).encode("utf-8")
     loader = _Loader(source_label, keys or {}, injection_files)
+    loader.media_dir = media_dir
     root = _parse_xml(loader, data)
     return _build(loader, root, base_name, global_vars or {})
 

@@ -8,6 +8,7 @@ scenarios have none, and the action classes cost start-up CPU.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from lxml import etree
@@ -450,16 +451,28 @@ def _read_exec(a: _ActionNode) -> act.Action:
         value = a.get(media)
         if value is not None:
             a.loader.has_media = True
-            _media_keyword(a, value, media)
-            raise a.error(f"<exec {media}=...> is not supported yet (no media)")
+            return _MEDIA_READERS[media](a, _media_keyword(a, value, media), media)
     raise a.error("illegal <exec>: give command=, int_cmd= (or a media attribute)")
 
 
 def _read_rtp_echo(a: _ActionNode) -> act.Action:
-    raise a.error("<rtp_echo> is not supported yet (no media)")
+    """``<rtp_echo value="0|1"/>``: the run-wide ``-rtp_echo`` echo off or on."""
+    a.loader.has_media = True
+    value = a.get("value")
+    if value is None or a.has("variable"):
+        raise a.error('<rtp_echo> needs value="0" or value="1"')
+    number = c_strtol(value)
+    if number is None:
+        raise a.error(f'<rtp_echo value={value!r}>: use value="0" or value="1"')
+    return act.MediaAction(
+        line=a.line,
+        element_index=a.element_index,
+        op=act.MediaOp.ECHO_SWITCH,
+        on=bool(number),
+    )
 
 
-def _media_keyword(a: _ActionNode, value: str, what: str) -> None:
+def _media_keyword(a: _ActionNode, value: str, what: str) -> str:
     """``play_pcap_audio="[name]"`` takes a ``-key`` value at load time (fatal if missing)."""
     if len(value) >= 2 and value.startswith("[") and value.endswith("]"):
         key = value[1:-1]
@@ -467,6 +480,134 @@ def _media_keyword(a: _ActionNode, value: str, what: str) -> None:
             raise a.error(
                 f"{what}={value!r} looks like a keyword value, but -key {key} was not given"
             )
+        return a.loader.keys[key]
+    return value
+
+
+def _media_file(a: _ActionNode, name: str, what: str) -> str:
+    """The media file ``name``: next to the scenario first, then in the working directory
+    (SIPp's order); missing or unreadable is a load error."""
+    name = name.strip()
+    if not name:
+        raise a.error(f"{what}: no media file named")
+    candidates = [name] if os.path.isabs(name) else [os.path.join(a.loader.media_dir, name), name]
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            if not os.access(candidate, os.R_OK):
+                raise a.error(f"{what}: media file {candidate!r} is not readable")
+            return os.path.abspath(candidate)
+    where = "next to the scenario and in the working directory"
+    raise a.error(f"{what}: media file {name!r} not found ({where})")
+
+
+_STATIC_FILE_PAYLOAD_TYPES = frozenset({0, 8, 9, 18})
+
+
+def _read_rtp_stream(a: _ActionNode, value: str, what: str) -> act.Action:
+    text = value.strip()
+    if text in ("pause", "resume"):
+        op = act.MediaOp.PAUSE_STREAM if text == "pause" else act.MediaOp.RESUME_STREAM
+        return act.MediaAction(line=a.line, element_index=a.element_index, op=op)
+    if "pattern" in text.split(",", 1)[0]:
+        raise a.error(
+            f"rtp_stream={value!r}: SIPp 3.7's RTP check patterns (apattern/vpattern) are not"
+            " supported; stream a file instead"
+        )
+    fields = [field.strip() for field in text.split(",")]
+    if len(fields) > 4:
+        raise a.error(f'rtp_stream={value!r}: expected "file[,loops[,payload_type[,codec]]]"')
+    loops = 1
+    payload_type = -1
+    codec = ""
+    if len(fields) > 1 and fields[1]:
+        parsed = c_strtol(fields[1])
+        if parsed is None:
+            raise a.error(f"rtp_stream={value!r}: loops {fields[1]!r} is not a number")
+        loops = parsed
+    if len(fields) > 2 and fields[2]:
+        parsed = c_strtol(fields[2])
+        if parsed is None or not 0 <= parsed <= 127:
+            raise a.error(f"rtp_stream={value!r}: payload type {fields[2]!r} is not 0-127")
+        payload_type = parsed
+    if len(fields) > 3:
+        codec = fields[3]
+    if payload_type >= 0 and payload_type not in _STATIC_FILE_PAYLOAD_TYPES and not codec:
+        raise a.error(
+            f"rtp_stream={value!r}: payload type {payload_type} needs a codec name"
+            " (e.g. 96,PCMA/8000)"
+        )
+    return act.MediaAction(
+        line=a.line,
+        element_index=a.element_index,
+        op=act.MediaOp.RTP_STREAM,
+        file=_media_file(a, fields[0], what),
+        loops=loops,
+        payload_type=payload_type,
+        codec=codec,
+    )
+
+
+def _read_play_pcap(a: _ActionNode, value: str, what: str) -> act.Action:
+    return act.MediaAction(
+        line=a.line,
+        element_index=a.element_index,
+        op=act.MediaOp.PLAY_PCAP,
+        media=what.rsplit("_", 1)[1],
+        file=_media_file(a, value, what),
+    )
+
+
+_DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
+
+
+def _read_play_dtmf(a: _ActionNode, value: str, what: str) -> act.Action:
+    digits, _, duration_text = value.partition(",")
+    digits = digits.strip()
+    if not digits or not set(digits) <= _DTMF_DIGITS:
+        raise a.error(f"play_dtmf={value!r}: digits are 0-9, *, # and A-D")
+    duration_ms = 200
+    if duration_text.strip():
+        parsed = c_strtol(duration_text.strip())
+        if parsed is None or parsed <= 0:
+            raise a.error(f"play_dtmf={value!r}: the duration is a positive number of ms")
+        duration_ms = parsed
+    return act.MediaAction(
+        line=a.line,
+        element_index=a.element_index,
+        op=act.MediaOp.PLAY_DTMF,
+        digits=digits.upper(),
+        duration_ms=duration_ms,
+    )
+
+
+_ECHO_OPS = {
+    "startaudio": ("audio", True),
+    "updateaudio": ("audio", True),
+    "stopaudio": ("audio", False),
+    "startvideo": ("video", True),
+    "updatevideo": ("video", True),
+    "stopvideo": ("video", False),
+}
+
+
+def _read_exec_rtp_echo(a: _ActionNode, value: str, what: str) -> act.Action:
+    op = value.split(",", 1)[0].strip().lower()
+    if op not in _ECHO_OPS:
+        raise a.error(f"rtp_echo={value!r}: use one of {', '.join(_ECHO_OPS)}")
+    media, on = _ECHO_OPS[op]
+    return act.MediaAction(
+        line=a.line, element_index=a.element_index, op=act.MediaOp.ECHO, media=media, on=on
+    )
+
+
+_MEDIA_READERS: dict[str, Callable[[_ActionNode, str, str], act.Action]] = {
+    "play_pcap_audio": _read_play_pcap,
+    "play_pcap_image": _read_play_pcap,
+    "play_pcap_video": _read_play_pcap,
+    "play_dtmf": _read_play_dtmf,
+    "rtp_stream": _read_rtp_stream,
+    "rtp_echo": _read_exec_rtp_echo,
+}
 
 
 _ActionReader = Callable[[_ActionNode], act.Action]

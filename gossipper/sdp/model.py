@@ -64,6 +64,13 @@ class Attribute:
         return self.name if self.value is None else f"{self.name}:{self.value}"
 
 
+def _first_attribute(attributes: list[Attribute], name: str) -> str | None:
+    for attr in attributes:
+        if attr.name == name:
+            return "" if attr.value is None else attr.value
+    return None
+
+
 @dataclass(slots=True)
 class Origin:
     """The ``o=`` line."""
@@ -142,10 +149,7 @@ class MediaDescription:
 
     def attribute(self, name: str) -> str | None:
         """The value of the first attribute called ``name`` ("" for a property attribute)."""
-        for attr in self.attributes:
-            if attr.name == name:
-                return "" if attr.value is None else attr.value
-        return None
+        return _first_attribute(self.attributes, name)
 
     def attribute_values(self, name: str) -> list[str]:
         """The values of every attribute called ``name``, in order."""
@@ -247,10 +251,9 @@ class SessionDescription:
     media: list[MediaDescription] = field(default_factory=list)
 
     def attribute(self, name: str) -> str | None:
-        for attr in self.attributes:
-            if attr.name == name:
-                return "" if attr.value is None else attr.value
-        return None
+        """The value of the first session-level attribute called ``name`` ("" for a property
+        attribute)."""
+        return _first_attribute(self.attributes, name)
 
     def first_media(self, kind: str) -> MediaDescription | None:
         """The first m= section of ``kind`` ("audio", "video", ...) with a non-zero port."""

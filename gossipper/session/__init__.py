@@ -34,7 +34,15 @@ from gossipper.config import (
 from gossipper.engine import Engine, EngineResult, EngineStatistics, QuitState
 from gossipper.engine.elements import new_run_stats
 from gossipper.engine.threepcc import TwinSetup
-from gossipper.interfaces import Address, ChannelLayer, Tracer, TransportFactory, WallClock
+from gossipper.interfaces import (
+    Address,
+    ChannelLayer,
+    MediaFactory,
+    MediaTap,
+    Tracer,
+    TransportFactory,
+    WallClock,
+)
 from gossipper.output import TraceFiles, exit_screens, screen_dump, summary_document
 from gossipper.output.screens import live_screen
 from gossipper.scenario import RunEnv, Scenario, TwinRole
@@ -158,6 +166,13 @@ class Run:
             tracer = self.hep if tracer is None else TeeTracer(tracer, self.hep)
             # Each stream's quality goes to the collector as a JSON log at the end of its call.
             stats.media_sinks.append(self.hep.media_quality)
+        media: MediaFactory | None = None
+        if (
+            config.identity.rtp_echo
+            or scenario.has_media
+            or any(s is not None and s.has_media for s in (plan.ooc_scenario, plan.rx_scenario))
+        ):
+            media = self._build_media(plan, stats)
         self.engine = Engine(
             scenario,
             config,
@@ -183,6 +198,7 @@ class Run:
             rx_env=rx_env,
             rx_stats=self.rx_stats,
             twin=plan.twin,
+            media=media,
         )
         # The -fd files' own statistics window (error codes belong to it), and the screens'.
         self._log_window: StatsWindow = self.engine.open_stats_window(error_codes=True)
@@ -230,6 +246,32 @@ class Run:
                 self.rx_traces.flush()
 
     # ------------------------------------------------------------------ screens
+
+    def _build_media(self, plan: RunPlan, stats: RunStats) -> MediaFactory:
+        """The run's media (docs/media.md); reads the media files before traffic."""
+        from gossipper.session.media import build_media  # noqa: PLC0415 - media runs only
+
+        config = plan.config
+        # Keywords such as [media_port] name each call's own RTP port from now on.
+        self.env.per_call_media = True
+        tap: MediaTap | None = None
+        if self.hep is not None and hasattr(self.hep, "rtcp"):
+            tap = self.hep
+        return build_media(
+            config,
+            [plan.scenario, plan.ooc_scenario, plan.rx_scenario],
+            transports=plan.transports,
+            media_ip=config.identity.media_ip or plan.local_ip,
+            seed=plan.seed,
+            open_calls=config.load.max_open_calls or config.load.users,
+            wall_time=plan.wall_clock.wall_time,
+            on_quality=stats.media_stream_ended,
+            warn=self._media_warning,
+            tap=tap,
+        )
+
+    def _media_warning(self, text: str) -> None:
+        self.engine.warning(text)
 
     def screen_context(self, statistics: EngineStatistics | None = None) -> ScreenContext:
         """The non-statistics values of the scenario screen, from the engine's state."""
@@ -451,12 +493,16 @@ class Run:
             result=result, exit_screens=shown_exit, files=tuple(sorted(files)), problems=problems
         )
 
-    def live_summary_document(self, tool_version: str) -> dict[str, Any]:
+    def live_summary_document(
+        self, tool_version: str, snapshot: StatsSnapshot | None = None
+    ) -> dict[str, Any]:
         """The ``-summary_json`` document of the run so far (the HTTP API's statistics):
-        counters now, ``exit_code`` the one the run would exit with now; once the run has
+        counters now (or ``snapshot``, taken by a caller that renders several documents from
+        one instant), ``exit_code`` the one the run would exit with now; once the run has
         ended, the same numbers as :meth:`summary_document`."""
         engine = self.engine
-        snapshot = engine.statistics().snapshot
+        if snapshot is None:
+            snapshot = engine.statistics().snapshot
         return summary_document(
             snapshot,
             target_rate=snapshot.target_rate,

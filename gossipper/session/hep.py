@@ -7,10 +7,14 @@ packets are dropped and counted. The sender uses the run's ``TransportFactory``,
 simulation mirrors to a collector on its simulated network. Over TCP (``-hep_transport tcp``)
 the connection is re-opened after a loss, at most once a second.
 
-Media (issue 17): the mirror is also the run's ``MediaTap`` (every RTCP packet sent or received,
-HEP protocol type 5, the raw RTCP bytes) and a ``RunStats.media_sinks`` entry (each stream's
-quality at the end of its call as a JSON log, type 100). Both carry the call's SIP Call-ID as
-correlation id (chunk 0x0011), which is how Homer links them to the call's SIP messages.
+Media (issue 17): the mirror is also the run's ``MediaTap`` (every RTCP report sent or
+received, HEP protocol type 5) and a ``RunStats.media_sinks`` entry (each stream's quality at
+the end of its call as a JSON log, type 100). Both carry the call's SIP Call-ID as correlation id
+(chunk 0x0011), which is how Homer links them to the call's SIP messages. As the capture agents
+Homer is fed by do (captagent, heplify, Asterisk's res_hep_rtcp), an RTCP report travels as
+JSON, not as RTCP bytes: Homer's collectors store a type-5 payload as JSON (Kamailio's
+sipcapture puts it in ``rtcp_capture``) and its UI draws the report blocks from it
+(:func:`rtcp_json`, docs/hep.md).
 """
 
 from __future__ import annotations
@@ -43,11 +47,19 @@ from gossipper.interfaces import (
     TransportFactory,
     WallClock,
 )
+from gossipper.media.rtp import ReceiverReport, RtpError, SenderReport, parse_rtcp
 from gossipper.sip import SipMessage
 from gossipper.stats.media import StreamQuality
 from gossipper.timefmt import epoch_to_us
 
-__all__ = ["HepCounts", "HepMirror", "TeeTracer", "hep_target", "resolve_hep_target"]
+__all__ = [
+    "HepCounts",
+    "HepMirror",
+    "TeeTracer",
+    "hep_target",
+    "resolve_hep_target",
+    "rtcp_json",
+]
 
 RECONNECT_PAUSE_S = 1.0
 FIRST_CONNECT_S = 1.0
@@ -107,6 +119,63 @@ def _wall_parts(wall: float) -> tuple[int, int]:
     # The same rounding as the trace files' times, so a packet and its log entry agree.
     seconds, micros = divmod(epoch_to_us(wall), 1_000_000)
     return seconds, micros
+
+
+_NTP_FRACTION = 1 << 32
+
+
+def rtcp_json(data: bytes) -> bytes | None:
+    """An RTCP compound packet as the JSON report Homer reads from a HEP type-5 payload, or
+    None when it holds no sender or receiver report (or is not RTCP).
+
+    The first SR or RR of the compound: ``type`` (200 SR, 201 RR), ``ssrc``, ``report_count``,
+    ``report_blocks`` (``source_ssrc``, ``fraction_lost`` in 1/256, cumulative
+    ``packets_lost``, ``highest_seq_no``, ``ia_jitter`` in timestamp units, ``lsr``, ``dlsr``
+    in 1/65536 s) and ``sender_information`` (``ntp_timestamp_sec``, ``ntp_timestamp_usec``,
+    ``rtp_timestamp``, ``packets``, ``octets``; zeros in an RR, as heplify sends them).
+    """
+    try:
+        packets = parse_rtcp(data)
+    except RtpError:
+        return None
+    report = next((p for p in packets if isinstance(p, SenderReport | ReceiverReport)), None)
+    if report is None:
+        return None
+    sender = {
+        "ntp_timestamp_sec": 0,
+        "ntp_timestamp_usec": 0,
+        "rtp_timestamp": 0,
+        "packets": 0,
+        "octets": 0,
+    }
+    if isinstance(report, SenderReport):
+        seconds, fraction = divmod(report.ntp_timestamp, _NTP_FRACTION)
+        sender = {
+            "ntp_timestamp_sec": seconds,
+            "ntp_timestamp_usec": fraction * 1_000_000 // _NTP_FRACTION,
+            "rtp_timestamp": report.rtp_timestamp,
+            "packets": report.packet_count,
+            "octets": report.octet_count,
+        }
+    document = {
+        "type": 200 if isinstance(report, SenderReport) else 201,
+        "ssrc": report.ssrc,
+        "report_count": len(report.reports),
+        "report_blocks": [
+            {
+                "source_ssrc": block.ssrc,
+                "fraction_lost": block.fraction_lost,
+                "packets_lost": block.cumulative_lost,
+                "highest_seq_no": block.highest_sequence,
+                "ia_jitter": block.jitter,
+                "lsr": block.last_sr,
+                "dlsr": block.delay_since_last_sr,
+            }
+            for block in report.reports
+        ],
+        "sender_information": sender,
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 def _ip_protocol(flow: Flow) -> int:
@@ -270,15 +339,20 @@ class HepMirror:
     def rtcp(
         self, call_id: str, data: bytes, source: Address, destination: Address, sent: bool
     ) -> None:
-        """``MediaTap``: one RTCP packet (compound, as on the wire) sent or received by a
-        call's media, as HEP protocol type 5 with the Call-ID as correlation id. ``source``
-        and ``destination`` already say the direction, so ``sent`` adds nothing to the packet.
-        """
+        """``MediaTap``: one RTCP packet sent or received by a call's media, as HEP protocol
+        type 5 with its report in Homer's JSON (:func:`rtcp_json`) and the Call-ID as
+        correlation id. ``source`` and ``destination`` already say the direction, so ``sent``
+        adds nothing to the packet. A packet without SR/RR (a lone BYE, or not RTCP) counts as
+        not encodable."""
+        payload = rtcp_json(data)
+        if payload is None:
+            self._unencodable += 1
+            return
         self._put(
             source,
             destination,
             self._media_wall(),
-            data,
+            payload,
             ip_protocol=IPPROTO_UDP,
             proto_type=PROTO_RTCP,
             correlation_id=call_id,

@@ -13,6 +13,7 @@ own stream and keep the socket for addresses and ``reset``.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import struct
 
@@ -80,14 +81,25 @@ def _reason(exc: BaseException) -> str:
 class TcpConnection:
     """One established TCP connection (or a stream layered on one, such as TLS)."""
 
-    def __init__(self, stream: trio.abc.Stream, socket_stream: trio.SocketStream) -> None:
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        socket_stream: trio.SocketStream,
+        receive_buffer: bytearray | None = None,
+    ) -> None:
         """``stream`` carries the bytes; ``socket_stream`` is the TCP connection under it.
+        ``receive_buffer`` (plain TCP only, shared by the connections of one factory): reads
+        land there and only what arrived is copied out, instead of trio's ``recv(max_bytes)``
+        allocating ``max_bytes`` per read and shrinking it, whose freed tails fragment the C
+        heap over a long run (the UDP transport does the same; docs/performance.md,
+        "Robustness").
 
         Raises:
             OSError: the socket is no longer connected (the peer reset it already).
         """
         self._stream = stream
         self._socket = socket_stream.socket
+        self._buffer = receive_buffer if stream is socket_stream else None
         self._local = _address(self._socket.getsockname())
         self._remote = _address(self._socket.getpeername())
         self._closed = False
@@ -117,11 +129,37 @@ class TcpConnection:
         if self._closed:
             await trio.lowlevel.checkpoint()
             raise trio.ClosedResourceError("TCP connection is closed")
+        if self._buffer is not None:
+            return await self._receive_into(self._buffer, max_bytes)
         try:
             data = await self._stream.receive_some(max_bytes)
         except trio.BrokenResourceError as exc:
             raise self._broken("receive from", exc) from exc
         return data if isinstance(data, bytes) else bytes(data)
+
+    async def _receive_into(self, buffer: bytearray, max_bytes: int) -> bytes:
+        # The bytes are copied out of the shared buffer before this task yields, so another
+        # connection's read cannot overwrite them; a readable socket is read before waiting,
+        # as trio's own recv does, so a busy connection costs no poll registration.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        view = memoryview(buffer)[: min(max_bytes, len(buffer))]
+        sock = self._socket
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("TCP connection is closed")
+            try:
+                size = os.readv(sock.fileno(), [view])
+                break
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+            except OSError as exc:
+                if self._closed:
+                    raise trio.ClosedResourceError("TCP connection is closed") from exc
+                raise self._broken("receive from", exc) from exc
+        data = bytes(view[:size])
+        view.release()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return data
 
     async def aclose(self) -> None:
         self._closed = True
@@ -142,8 +180,11 @@ class TcpConnection:
 class TcpListener:
     """A listening TCP socket (SO_REUSEADDR, so a restarted run can rebind at once)."""
 
-    def __init__(self, listener: trio.SocketListener) -> None:
+    def __init__(
+        self, listener: trio.SocketListener, receive_buffer: bytearray | None = None
+    ) -> None:
         self._listener = listener
+        self._receive_buffer = receive_buffer
         self._local = _address(listener.socket.getsockname())
 
     @property
@@ -154,7 +195,7 @@ class TcpListener:
         while True:
             stream = await self._listener.accept()
             try:
-                return TcpConnection(stream, stream)
+                return TcpConnection(stream, stream, self._receive_buffer)
             except OSError:
                 # Reset by the peer between the kernel's accept and ours: nothing to hand out.
                 await stream.aclose()
@@ -182,6 +223,7 @@ async def open_tcp_listener(
     backlog: int = LISTEN_BACKLOG,
     device: str | None = None,
     buffer_bytes: int | None = None,
+    receive_buffer: bytearray | None = None,
 ) -> TcpListener:
     """Listen on (host, port); port 0 takes an ephemeral port; ``device``: only on that
     network interface (``-bind_to_device``); ``buffer_bytes``: the sockets' buffer sizes.
@@ -206,7 +248,7 @@ async def open_tcp_listener(
     except BaseException:
         sock.close()
         raise
-    return TcpListener(trio.SocketListener(sock))
+    return TcpListener(trio.SocketListener(sock), receive_buffer)
 
 
 async def connect_tcp(
@@ -216,6 +258,7 @@ async def connect_tcp(
     local_port: int = 0,
     device: str | None = None,
     buffer_bytes: int | None = None,
+    receive_buffer: bytearray | None = None,
 ) -> TcpConnection:
     """Connect to ``remote``, first binding to (local_host, local_port) when either is given,
     and to the network interface ``device`` when given (``-bind_to_device``); ``buffer_bytes``:
@@ -250,7 +293,7 @@ async def connect_tcp(
             raise TransportError(f"cannot connect TCP to {host}:{port}: {_reason(exc)}") from exc
         stream = trio.SocketStream(sock)
         try:
-            return TcpConnection(stream, stream)
+            return TcpConnection(stream, stream, receive_buffer)
         except OSError as exc:
             raise TransportError(f"cannot connect TCP to {host}:{port}: {_reason(exc)}") from exc
     except BaseException:

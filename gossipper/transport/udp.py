@@ -147,6 +147,8 @@ class UdpTransportFactory:
         self._stream_buffer_bytes = stream_buffer_bytes
         self._device = device
         self._receive_buffer = bytearray(_MAX_DATAGRAM)
+        # The TCP connections' reads share another one (see ``TcpConnection``).
+        self._stream_receive_buffer = bytearray(_MAX_DATAGRAM)
 
     async def open_datagram(self, host: str, port: int) -> UdpTransport:
         await trio.lowlevel.checkpoint()
@@ -175,7 +177,11 @@ class UdpTransportFactory:
     async def open_stream_listener(self, host: str, port: int) -> TcpListener:
         """Listen for TCP connections on (host, port); see ``transport.tcp``."""
         return await open_tcp_listener(
-            host, port, device=self._device, buffer_bytes=self._stream_buffer_bytes
+            host,
+            port,
+            device=self._device,
+            buffer_bytes=self._stream_buffer_bytes,
+            receive_buffer=self._stream_receive_buffer,
         )
 
     async def connect_stream(
@@ -188,6 +194,7 @@ class UdpTransportFactory:
             local_port=local_port,
             device=self._device,
             buffer_bytes=self._stream_buffer_bytes,
+            receive_buffer=self._stream_receive_buffer,
         )
 
 

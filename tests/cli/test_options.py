@@ -79,6 +79,8 @@ SUPPORTED_NAMES = names_in(
     -watchdog_major_threshold -watchdog_minor_maxtriggers -watchdog_major_maxtriggers
     -3pcc -master -slave -slave_cfg -interactive
     -report_html -gate -gate_abort -junit
+    -rtp_echo -mb -min_rtp_port -max_rtp_port -rtp_payload -rtp_threadtasks -rtp_buffsize
+    -rtpcheck_debug -audiotolerance -videotolerance -random_base_ssrc
     """
 )
 
@@ -104,6 +106,17 @@ SIPP_OPTION_NAMES = set(_sipp_option_names())
 # (argv, field, expected value). Together these cover every SUPPORTED option that sets a field.
 SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-sf", "my.xml"], "scenario_file", "my.xml"),
+    (["-rtp_echo"], "rtp_echo", True),
+    (["-mb", "1500"], "rtp_echo_buffer", 1500),
+    (["-min_rtp_port", "20000"], "min_rtp_port", 20000),
+    (["-max_rtp_port", "20099"], "max_rtp_port", 20099),
+    (["-rtp_payload", "0"], "rtp_payload", 0),
+    (["-rtp_threadtasks", "4"], "rtp_threadtasks", 4),
+    (["-rtp_buffsize", "131072"], "rtp_buffsize", 131072),
+    (["-rtpcheck_debug"], "rtpcheck_debug", True),
+    (["-audiotolerance", "0.5"], "audio_tolerance", 0.5),
+    (["-videotolerance", "0.25"], "video_tolerance", 0.25),
+    (["-random_base_ssrc"], "random_base_ssrc", True),
     (["-max_reconnect", "3"], "max_reconnect", 3),
     (["-reconnect_close", "false"], "reconnect_close", False),
     (["-reconnect_sleep", "250"], "reconnect_sleep_s", 0.25),
@@ -491,8 +504,8 @@ def test_unavailable_option_is_refused_with_its_reason(name: str) -> None:
 
 
 def test_not_yet_is_refused_even_after_valid_options() -> None:
-    assert config_error(["-r", "5", "host", "-rtp_payload", "8"]) == (
-        "-rtp_payload is not supported yet"
+    assert config_error(["-r", "5", "host", "-srtpcheck_debug"]) == (
+        "-srtpcheck_debug is not supported yet"
     )
 
 

@@ -82,7 +82,7 @@ def test_script_runs_a_session(tmp_path: pathlib.Path) -> None:
         ("start nobody", "no run named 'nobody'"),
         ("create x sn=uac ratee=5", "ratee"),
         ("create x from nosuch", "no profile nosuch"),
-        ("create x sn=uas\nrate x 5", "run x is created, not running"),
+        ("create x sn=uas\nrate x 5", "run 'x' is created: start it first"),
         ("create x sn=uas\nrate x fast", "must be a number"),
     ],
 )

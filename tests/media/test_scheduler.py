@@ -11,7 +11,7 @@ import trio.testing
 from gossipper.errors import TransportError
 from gossipper.interfaces import Address
 from gossipper.media.rtp import RtpPacket, parse_rtp, parse_telephone_event
-from gossipper.media.scheduler import TICK_PHASE_S, MediaScheduler, StreamHandle
+from gossipper.media.scheduler import TICK_PHASE_S, MediaScheduler, RtpStream, StreamHandle
 from tests.sim._scheduling import hooks_available, shuffled_scheduling
 
 Sent = tuple[float, Address, bytes]
@@ -231,6 +231,12 @@ def test_refused_sends_are_drops_and_errors_do_not_stop_the_stream() -> None:
     assert (c.packets_sent, c.dropped_packets, c.send_errors) == (4, 1, 1)
     # A dropped packet still used its sequence number: the receiver sees it as lost.
     assert [p.sequence for p in send.packets()] == [100, 103, 104, 105]
+    handle = handles[0]
+    assert isinstance(handle, RtpStream)
+    assert handle.next_sequence == 106
+    # The media clock: slot 0 (timestamp 1000) was due at the first tick, 20 ms per 160.
+    assert handle.rtp_timestamp_at(TICK_PHASE_S + 0.2) == 1000 + 1600
+    assert (handle.ssrc, handle.payload_type, handle.clock_rate) == (0x11223344, 0, 8000.0)
 
 
 def test_pause_resume_jumps_the_timestamp_by_the_paused_time_and_sets_the_marker() -> None:
@@ -378,3 +384,21 @@ def test_output_does_not_depend_on_the_order_trio_runs_tasks_of_one_instant_in()
     assert len(first) > 20 * 20
     for seed in (2, 3, 4):
         assert once(seed) == first
+
+
+def test_dtmf_queued_at_the_end_of_a_file_is_sent_before_the_stream_is_done() -> None:
+    send = Recorder()
+
+    async def body(scheduler: MediaScheduler, clock: trio.testing.MockClock) -> None:
+        handle = start(scheduler, send, loops=1)  # frames at 0, 20, 40 ms
+        await trio.sleep(0.035)
+        handle.send_dtmf("9", duration_ms=40)
+        await handle.wait_done()
+        assert scheduler.active_streams == 0
+
+    run_with(body)
+    packets = send.packets()
+    # Audio slots 0 and 1, then the event takes slots 2..5 (no audio after the file's end).
+    assert [p.payload_type for p in packets] == [0, 0, 101, 101, 101, 101]
+    assert [p.sequence for p in packets] == list(range(100, 106))
+    assert parse_telephone_event(packets[-1].payload).end

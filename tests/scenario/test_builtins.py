@@ -15,7 +15,7 @@ from gossipper.scenario import BUILTIN_NAMES, Template, builtin_path, builtin_te
 from gossipper.scenario.loader import load_scenario_text
 from gossipper.scenario.templates import clean_cdata
 
-LOADABLE = [n for n in BUILTIN_NAMES if n != "uac_pcap"]
+LOADABLE = list(BUILTIN_NAMES)
 
 
 def test_twelve_names_in_sipp_order() -> None:
@@ -46,9 +46,24 @@ def test_builtin_loads(name: str) -> None:
     assert scenario.elements
 
 
-def test_uac_pcap_needs_media() -> None:
-    with pytest.raises(ScenarioError, match="play_pcap_audio=...> is not supported yet"):
-        load_scenario("", builtin_name="uac_pcap")
+def test_uac_pcap_plays_its_shipped_pcaps() -> None:
+    """The pcap files uac_pcap names ship next to it (package data), found there first."""
+    from gossipper.scenario.actions import MediaAction, MediaOp
+
+    scenario = load_scenario("", builtin_name="uac_pcap")
+    assert scenario.has_media
+    files = [
+        action.file
+        for element in scenario.elements
+        for action in element.actions
+        if isinstance(action, MediaAction) and action.op is MediaOp.PLAY_PCAP
+    ]
+    assert [os.path.basename(f) for f in files] == ["g711a.pcap", "dtmf_2833_1.pcap"]
+    for file in files:
+        assert os.path.isfile(file)
+        assert os.path.dirname(os.path.dirname(file)) == os.path.dirname(
+            str(builtin_path("uac_pcap"))
+        )
 
 
 def test_unknown_builtin() -> None:
@@ -96,7 +111,13 @@ def _slots(obj: object) -> tuple[object, ...]:
 @pytest.mark.interop
 @pytest.mark.parametrize("name", LOADABLE)
 def test_builtin_equals_sipp_dump(name: str) -> None:
-    theirs = load_scenario_text(_sipp_dump(name), source_label=f"sipp -sd {name}", base_name=name)
+    theirs = load_scenario_text(
+        _sipp_dump(name),
+        source_label=f"sipp -sd {name}",
+        base_name=name,
+        # uac_pcap's pcap files: ours, shipped next to our built-ins.
+        media_dir=os.path.dirname(str(builtin_path(name))),
+    )
     ours = load_scenario("", builtin_name=name)
     assert ours.name == theirs.name
     assert _normalise(ours.elements) == _normalise(theirs.elements)

@@ -193,10 +193,34 @@ BAD_CASES: list[tuple[str, str, int | None, str]] = [
         'advance_state="false" is only allowed on an optional <recv>',
     ),
     (
-        "media is not supported",
+        "media file missing",
         '<nop><action>\n<exec play_pcap_audio="x.pcap"/>\n</action></nop>',
         4,
-        "<exec play_pcap_audio=...> is not supported yet",
+        "play_pcap_audio: media file 'x.pcap' not found",
+    ),
+    (
+        "rtp_stream without a codec for a dynamic payload type",
+        '<nop><action>\n<exec rtp_stream="x.wav,1,96"/>\n</action></nop>',
+        4,
+        "payload type 96 needs a codec name",
+    ),
+    (
+        "bad DTMF digit",
+        '<nop><action>\n<exec play_dtmf="12x"/>\n</action></nop>',
+        4,
+        "digits are 0-9, *, # and A-D",
+    ),
+    (
+        "unknown rtp_echo operation",
+        '<nop><action>\n<exec rtp_echo="startsomething"/>\n</action></nop>',
+        4,
+        "rtp_echo='startsomething': use one of startaudio",
+    ),
+    (
+        "RTP check patterns",
+        '<nop><action>\n<exec rtp_stream="apattern,1,8"/>\n</action></nop>',
+        4,
+        "RTP check patterns",
     ),
     (
         "init with a send",

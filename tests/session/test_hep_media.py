@@ -14,19 +14,20 @@ from gossipper.config import RunConfig
 from gossipper.hep import IPPROTO_UDP, PROTO_JSON_LOG, PROTO_RTCP, HepPacket, decode
 from gossipper.interfaces import MediaTap
 from gossipper.media.rtp import (
+    Bye,
     ReceiverReport,
     ReportBlock,
     SenderReport,
     build_compound,
     ntp_from_seconds,
-    parse_rtcp,
 )
-from gossipper.session.hep import HepMirror
+from gossipper.session.hep import HepMirror, rtcp_json
 from gossipper.stats.counters import RunStats
 from gossipper.transport.udp import UdpTransportFactory
 from tests.stats._media_samples import stream
 
 WALL_S = 1_790_000_000.25
+WALL_S_NTP = 1_790_000_000 + 2_208_988_800  # NTP seconds count from 1900
 CALL_ID = "7-4242@127.0.0.1"
 
 
@@ -105,12 +106,36 @@ def test_rtcp_and_quality_reach_a_udp_collector_correlated_by_call_id() -> None:
     assert {p.capture_id for p in packets} == {77}
     assert {p.ip_protocol for p in packets} == {IPPROTO_UDP}
     assert {(p.time_s, p.time_us) for p in packets} == {(1_790_000_000, 250_000)}
-    # The RTCP bytes travel unchanged, with their direction.
-    assert rtcp[0].payload == _rtcp_sr() and rtcp[1].payload == _rtcp_rr()
+    # Each report as Homer's JSON, with its direction.
     assert (rtcp[0].src, rtcp[0].dst) == (("127.0.0.1", 6001), ("127.0.0.1", 7001))
     assert (rtcp[1].src, rtcp[1].dst) == (("127.0.0.1", 7001), ("127.0.0.1", 6001))
-    (report,) = parse_rtcp(rtcp[0].payload)
-    assert isinstance(report, SenderReport) and report.reports[0].jitter == 160
+    sr, rr = json.loads(rtcp[0].payload), json.loads(rtcp[1].payload)
+    assert sr == {
+        "type": 200,
+        "ssrc": 0x1111,
+        "report_count": 1,
+        "report_blocks": [
+            {
+                "source_ssrc": 0x2222,
+                "fraction_lost": 12,
+                "packets_lost": 3,
+                "highest_seq_no": 70_000,
+                "ia_jitter": 160,
+                "lsr": 0x12345678,
+                "dlsr": 6554,
+            }
+        ],
+        "sender_information": {
+            "ntp_timestamp_sec": WALL_S_NTP,
+            "ntp_timestamp_usec": 250_000,
+            "rtp_timestamp": 16_000,
+            "packets": 100,
+            "octets": 17_200,
+        },
+    }
+    assert rr["type"] == 201 and rr["ssrc"] == 0x2222 and rr["report_count"] == 1
+    assert rr["report_blocks"][0]["highest_seq_no"] == 500
+    assert rr["sender_information"]["packets"] == 0
     # The quality document: every field of the record, from our RTP address to the peer's.
     (log,) = logs
     assert (log.src, log.dst) == (("127.0.0.1", 6000), ("127.0.0.1", 7000))
@@ -119,6 +144,12 @@ def test_rtcp_and_quality_reach_a_udp_collector_correlated_by_call_id() -> None:
     assert document["call_id"] == CALL_ID and document["mos"] == 4.31
     assert document["packets_lost"] == 5 and document["loss_pct"] == 1.0
     assert document["rtt_ms"] == 0.75 and document["codec"] == "PCMU"
+
+
+def test_rtcp_without_a_report_is_counted_not_sent() -> None:
+    assert rtcp_json(build_compound([Bye((0x1111,))])) is None
+    assert rtcp_json(b"not rtcp") is None
+    assert rtcp_json(_rtcp_sr()) is not None
 
 
 def test_media_packets_obey_the_queue_bound() -> None:

@@ -245,8 +245,9 @@ def _expected_client_counters(result: SimulationResult) -> dict[str, int]:
     A retransmission is a datagram the client sends again with the same bytes; a transaction
     times out when its request went out 1 + max retransmissions times (INVITE 6, BYE 10) and no
     answer for it ever reached the client; a 180 arriving after the 200 of the INVITE (a re-sent
-    180 overtaken by the 200's own retransmission) is unexpected once the uac waits for the BYE's
-    200, and aborts the call.
+    180 overtaken by the 200's own retransmission) is discarded once the uac has acknowledged
+    the 200 (RFC 3261 17.1.1.2; SIPp 3.6.1 would abort the call: docs/compatibility.md), so
+    nothing is unexpected; ``late_180`` counts them.
     """
     messages: dict[str, SipMessage] = {d: parse_message(b) for d, b in result.payloads.items()}
     sends: collections.Counter[str] = collections.Counter()
@@ -267,7 +268,7 @@ def _expected_client_counters(result: SimulationResult) -> dict[str, int]:
         retrans[message.method] += count - 1
         key = (message.call_id, message.method)
         most_sends[key] = max(most_sends[key], count)
-    invite_timeouts = bye_timeouts = unexpected = 0
+    invite_timeouts = bye_timeouts = unexpected = late_180 = 0
     for call_id in {call_id for call_id, _ in most_sends}:
         answers = delivered[call_id]
         if most_sends[(call_id, "INVITE")] == 6 and not answers:
@@ -282,8 +283,7 @@ def _expected_client_counters(result: SimulationResult) -> dict[str, int]:
             if message.status_code == 200:
                 answered = True
             elif answered and message.status_code == 180:
-                unexpected += 1
-                break
+                late_180 += 1
     return {
         "retransmissions": sum(retrans.values()),
         "invite_retrans": retrans["INVITE"],
@@ -293,6 +293,7 @@ def _expected_client_counters(result: SimulationResult) -> dict[str, int]:
         "bye_timeouts": bye_timeouts,
         "max_udp_retrans": invite_timeouts + bye_timeouts,
         "unexpected": unexpected,
+        "late_180": late_180,
     }
 
 
@@ -308,6 +309,7 @@ def _client_counters(result: SimulationResult) -> dict[str, int]:
         "bye_timeouts": elements[7].timeouts,
         "max_udp_retrans": snapshot.cumulative.failure(FailureReason.MAX_UDP_RETRANS),
         "unexpected": sum(element.unexpected for element in elements),
+        "late_180": elements[2].retrans,  # uac: 2 is the optional 180
     }
 
 
@@ -316,9 +318,9 @@ def test_ten_percent_loss_counters_match_the_loss_pattern(tmp_path: pathlib.Path
     result, _ = _simulate([*args, "-seed", "7"], tmp_path)
     counters = _client_counters(result)
     assert counters == _expected_client_counters(result)
-    # Pinned for seed 7: SIPp's retransmissions recover 198 of 200 calls; one BYE outlives the
-    # uas's 4 s timewait, one late 180 is unexpected.
-    assert result.network.lost == 160  # (including the peer's drain after the end)
+    # Pinned for seed 7: SIPp's retransmissions recover 199 of 200 calls; one BYE outlives the
+    # uas's 4 s timewait; one late 180 is discarded (SIPp 3.6.1 would abort that call).
+    assert result.network.lost == 159  # (including the peer's drain after the end)
     assert counters == {
         "retransmissions": 87,
         "invite_retrans": 21,
@@ -327,11 +329,25 @@ def test_ten_percent_loss_counters_match_the_loss_pattern(tmp_path: pathlib.Path
         "invite_timeouts": 0,
         "bye_timeouts": 1,
         "max_udp_retrans": 1,
-        "unexpected": 1,
+        "unexpected": 0,
+        "late_180": 1,
     }
     cumulative = result.main.snapshot.cumulative
-    assert (cumulative.successful_calls, cumulative.failed_calls) == (198, 2)
-    assert cumulative.failure(FailureReason.UNEXPECTED_MESSAGE) == 1
+    assert (cumulative.successful_calls, cumulative.failed_calls) == (199, 1)
+    assert cumulative.failure(FailureReason.UNEXPECTED_MESSAGE) == 0
+
+
+def test_a_late_180_after_the_acknowledged_200_is_discarded(tmp_path: pathlib.Path) -> None:
+    # A 600 ms client-to-server delay: the INVITE is retransmitted before it arrives, the uas
+    # answers the retransmission with its 180 again, which reaches the uac after it has
+    # acknowledged the 200 (the soak's starved-CPU failure, docs/performance.md).
+    args = ["-sn", "uac", "-m", "20", "-r", "10", "-net_delay_c2s", "600", "-d", "100"]
+    result, _ = _simulate([*args, "-seed", "1"], tmp_path)
+    counters = _client_counters(result)
+    assert counters == _expected_client_counters(result)
+    assert counters["late_180"] == 20 and counters["unexpected"] == 0
+    cumulative = result.main.snapshot.cumulative
+    assert (cumulative.successful_calls, cumulative.failed_calls) == (20, 0)
 
 
 def test_heavy_loss_times_transactions_out_exactly_as_the_log_says(tmp_path: pathlib.Path) -> None:

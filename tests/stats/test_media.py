@@ -193,3 +193,38 @@ def test_run_stats_feeds_totals_and_every_sink_in_order() -> None:
     # reset stats keeps the media totals (quality is judged over the run).
     stats.reset_cumulative(1003.0, 8.0)
     assert stats.media.streams == 3
+
+
+def test_media_csv_header_and_row() -> None:
+    from gossipper.stats.media import (
+        MEDIA_CSV_COLUMNS,
+        endpoint_text,
+        format_media_csv_header,
+        format_media_csv_row,
+    )
+
+    assert format_media_csv_header(";").rstrip("\n").split(";") == list(MEDIA_CSV_COLUMNS)
+    assert len(MEDIA_CSV_COLUMNS) == 24
+    row = format_media_csv_row(stream(), 1_800_000_000.25, ";")
+    assert row == (
+        "1800000000.250000;1-1234@127.0.0.1;1;audio;PCMU;127.0.0.1:6000;127.0.0.1:6002;"
+        "500;86000;2;495;85140;500;5;1.000;1;0;0;1.250;3.500;0.750;4.31;2;2\n"
+    )
+    odd = format_media_csv_row(
+        stream(call_id='a,"b"', rtt_ms=None, mos=None, local=endpoint_text("::1", 6000)),
+        0.0,
+        ",",
+    )
+    fields = odd.rstrip("\n")
+    assert fields.startswith('0.000000,"a,""b""",1,audio,PCMU,[::1]:6000,')
+    assert fields.endswith(",1.250,3.500,,,2,2")
+    assert endpoint_text("10.0.0.1", 4000) == "10.0.0.1:4000"
+
+
+def test_stream_to_dict_has_every_field_and_loss() -> None:
+    from gossipper.stats.media import STREAM_FIELDS
+
+    d = stream().to_dict()
+    assert list(d) == [*STREAM_FIELDS, "loss_pct"]
+    assert d["loss_pct"] == 1.0 and d["mos"] == 4.31
+    json.dumps(d)

@@ -17,3 +17,10 @@ CREATE TABLE logs_capture (
     destination_ip TEXT, destination_port INTEGER, proto INTEGER, family INTEGER, type INTEGER,
     node TEXT, msg TEXT
 );
+-- HEP type 5 (RTCP reports as JSON), written by receive_logging_json_msg like logs_capture.
+CREATE TABLE rtcp_capture (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    date TEXT, micro_ts INTEGER, correlation_id TEXT, source_ip TEXT, source_port INTEGER,
+    destination_ip TEXT, destination_port INTEGER, proto INTEGER, family INTEGER, type INTEGER,
+    node TEXT, msg TEXT
+);

@@ -1,0 +1,683 @@
+"""The media of a run's calls: ``MediaRun`` (the ``interfaces.MediaFactory``) and
+``CallMediaSession`` (one call's ``interfaces.CallMedia``).
+
+A call's media is one RTP/RTCP port pair per stream (audio; video at base + 2 when the scenario
+has video), bound with the run's ``TransportFactory``: real UDP sockets, or the simulation's
+in-memory network under virtual time, with no code of its own here. What is sent goes through
+the run's one ``MediaScheduler`` (packets prepared once per stream, sent per tick by one task).
+What arrives is read by one task per socket, a wake-up per batch of datagrams (never a task per
+packet); each incoming SSRC gets a ``ReceiverStats``. RTCP: a sender or receiver report (with
+SDES CNAME) every ``rtcp_interval_s`` per stream, and the peer's reports give the round trip
+(RFC 3550 6.4.1: A - LSR - DLSR). At the call's end each stream's ``StreamQuality`` goes to the
+run's statistics.
+
+Where media goes: the peer's SDP (offer or answer) names the address; the first RTP packet from
+elsewhere retargets the stream there (symmetric RTP, as SBCs and NATs expect).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from gossipper.errors import BindError, TransportError
+from gossipper.interfaces import Address, DatagramTransport, MediaTap, TransportFactory
+from gossipper.media.audio import CODEC_BY_PAYLOAD_TYPE, read_media_file
+from gossipper.media.pcap import read_rtp_pcap
+from gossipper.media.ports import PortAllocator, PortRangeError
+from gossipper.media.quality import ReceiverStats, mos
+from gossipper.media.rtp import (
+    SDES_CNAME,
+    ReceiverReport,
+    ReportBlock,
+    RtcpPacket,
+    RtpError,
+    SdesChunk,
+    SenderReport,
+    SourceDescription,
+    build_compound,
+    ntp_from_seconds,
+    parse_rtcp,
+    parse_rtp,
+)
+from gossipper.media.scheduler import MediaScheduler, RtpStream, StreamHandle
+from gossipper.sdp import SdpError, parse_sdp
+from gossipper.stats.media import StreamQuality
+
+RTCP_INTERVAL_S = 5.0
+"""RFC 3550's minimum report interval, as SIPp-era tools and most phones use it."""
+
+DTMF_PAYLOAD_TYPE = 101
+"""telephone-event's payload type when the peer's SDP does not name one."""
+
+_FRAME_MS = 20
+_SAMPLES_PER_FRAME = 160  # 20 ms at 8 kHz (G.722's RTP clock is 8 kHz too, RFC 3551 4.5.2)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """The run's media options (``-mi``, ``-min_rtp_port``/``-max_rtp_port`` or ``-mp``,
+    ``-rtp_echo``...)."""
+
+    media_ip: str
+    min_port: int = 6000
+    max_port: int = 65535
+    video: bool = False
+    """Each call also binds a video pair at base + 2 (``[rtpstream_video_port]``,
+    ``play_pcap_video``)."""
+    echo: bool = False
+    """``-rtp_echo``: every call echoes the RTP it receives."""
+    echo_buffer_bytes: int = 2048
+    """``-mb``: longer datagrams are echoed cut to this size, as SIPp's echo buffer does."""
+    rtcp_interval_s: float = RTCP_INTERVAL_S
+    seed: int = 0
+    debug: bool = False
+    """``-rtpcheck_debug``: warn about every malformed RTP/RTCP datagram."""
+    default_payload_type: int = 8
+    """``-rtp_payload``: rtp_stream's payload type when the action names none."""
+
+    @property
+    def block(self) -> int:
+        return 4 if self.video else 2
+
+
+@dataclass(slots=True)
+class MediaLibrary:
+    """Media files read once before traffic: ``(path, codec)`` -> 20 ms payloads, and
+    pcap path -> ``(offset_s, RTP packet)`` list."""
+
+    audio: dict[tuple[str, str], tuple[bytes, ...]] = field(default_factory=dict)
+    pcaps: dict[str, tuple[tuple[float, bytes], ...]] = field(default_factory=dict)
+
+    def add_audio(self, path: str, codec: str) -> None:
+        """Read ``path`` as ``codec``; raises ``MediaFileError`` (one line) when unusable."""
+        if (path, codec) not in self.audio:
+            self.audio[path, codec] = tuple(read_media_file(path, codec).frames())
+
+    def add_pcap(self, path: str) -> None:
+        """Read the RTP of a capture; raises ``PcapMediaError`` (one line) when unusable."""
+        if path not in self.pcaps:
+            self.pcaps[path] = tuple(read_rtp_pcap(path))
+
+
+def codec_for(payload_type: int, codec: str) -> str:
+    """The codec name ``rtp_stream`` reads its file as: the name given (``PCMA/8000`` ->
+    ``PCMA``), else the static payload type's."""
+    if codec:
+        return codec.split("/", 1)[0].upper()
+    return CODEC_BY_PAYLOAD_TYPE.get(payload_type, "")
+
+
+class MediaRun:
+    """The run's media: port allocator, scheduler and the tasks of every call's sockets."""
+
+    def __init__(
+        self,
+        transports: TransportFactory,
+        settings: MediaSettings,
+        library: MediaLibrary,
+        *,
+        wall_time: Callable[[], float],
+        on_quality: Callable[[StreamQuality], None],
+        warn: Callable[[str], None],
+        tap: MediaTap | None = None,
+    ) -> None:
+        self.transports = transports
+        self.settings = settings
+        self.library = library
+        self.wall_time = wall_time
+        self.on_quality = on_quality
+        self.warn = warn
+        self.tap = tap
+        self.ports = PortAllocator(settings.min_port, settings.max_port, block=settings.block)
+        self.scheduler = MediaScheduler()
+        self.echo = settings.echo
+        self.open_calls = 0
+        self._nursery: trio.Nursery | None = None
+        self._ready = trio.Event()
+
+    async def serve(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await nursery.start(self.scheduler.run)
+            self._ready.set()
+            await trio.sleep_forever()
+
+    def set_echo(self, on: bool) -> None:
+        self.echo = on
+
+    async def open_call(self, call_id: str, call_number: int) -> CallMediaSession:
+        await self._ready.wait()
+        assert self._nursery is not None
+        settings = self.settings
+        host = settings.media_ip
+        last_error = ""
+        for _ in range(max(1, self.ports.capacity)):
+            try:
+                base = self.ports.take()
+            except PortRangeError as exc:
+                raise BindError(str(exc)) from None
+            try:
+                sockets = [await self.transports.open_datagram(host, base)]
+                sockets.append(await self._open_next(sockets, host, base + 1))
+                if settings.video:
+                    sockets.append(await self._open_next(sockets, host, base + 2))
+                    sockets.append(await self._open_next(sockets, host, base + 3))
+            except BindError as exc:
+                # Another program holds a port of this block: leave the block out of use.
+                last_error = str(exc)
+                continue
+            session = CallMediaSession(self, call_id, call_number, base, sockets)
+            self.open_calls += 1
+            for stream in session.streams:
+                self._nursery.start_soon(stream.receive_rtp)
+                self._nursery.start_soon(stream.serve_rtcp)
+            return session
+        raise BindError(
+            f"no RTP port pair of {settings.min_port}-{settings.max_port} could be "
+            f"bound on {host}: {last_error}"
+        )
+
+    async def _open_next(
+        self, opened: list[DatagramTransport], host: str, port: int
+    ) -> DatagramTransport:
+        try:
+            return await self.transports.open_datagram(host, port)
+        except BindError:
+            for transport in opened:
+                transport.close()
+            raise
+
+    def release(self, base: int) -> None:
+        self.open_calls -= 1
+        self.ports.give_back(base)
+
+
+def _address_text(address: Address | None) -> str:
+    if address is None:
+        return ""
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _Stream:
+    """One RTP/RTCP socket pair of a call (audio, or video) and everything it sends and
+    receives."""
+
+    def __init__(
+        self,
+        session: CallMediaSession,
+        media: str,
+        rtp: DatagramTransport,
+        rtcp: DatagramTransport,
+        rng: random.Random,
+    ) -> None:
+        self.session = session
+        self.run = session.run
+        self.media = media
+        self.rtp = rtp
+        self.rtcp = rtcp
+        self.remote: Address | None = None
+        self.remote_rtcp: Address | None = None
+        self.codec = "unknown"
+        self.clock_rate = 8000 if media == "audio" else 90000
+        self.dtmf_payload_type = DTMF_PAYLOAD_TYPE
+        self.ssrc = rng.getrandbits(32)
+        self.next_seq = rng.getrandbits(16)
+        self.next_timestamp = rng.getrandbits(32)
+        self.sent_ssrcs = {self.ssrc}
+        self.handles: list[StreamHandle] = []
+        self.current: RtpStream | None = None
+        self.events: RtpStream | None = None  # DTMF-only stream while no audio plays
+        self.pcap: StreamHandle | None = None
+        self.echo: bool | None = None  # None: the run's -rtp_echo setting
+        self.echoed_packets = 0
+        self.echoed_octets = 0
+        self.receivers: dict[int, ReceiverStats] = {}
+        self.max_jitter_ms = 0.0
+        self.malformed = 0
+        self.rtcp_sent = 0
+        self.rtcp_received = 0
+        self.rtt_ms: float | None = None
+        # SSRC -> (middle 32 bits of its last SR's NTP time, our monotonic arrival time).
+        self.last_sr: dict[int, tuple[int, float]] = {}
+        self.active = False  # anything started or received: worth a quality record
+        # RFC 3550 6.2: the first report after half the interval, then randomised so that the
+        # calls of a run do not all report at the same instant.
+        self.first_report_s = trio.current_time() + self.run.settings.rtcp_interval_s * (
+            0.5 + 0.5 * rng.random()
+        )
+        self.closed = False
+
+    # -- sending -------------------------------------------------------------------------
+
+    def send(self, data: bytes, address: Address) -> bool:
+        try:
+            return self.rtp.send_nowait(data, address)
+        except (TransportError, trio.ClosedResourceError):
+            return False
+
+    def _take_over(self, handle: RtpStream | None) -> None:
+        """Stop ``handle``; the next stream continues its sequence numbers and timestamps."""
+        if handle is None:
+            return
+        handle.stop()
+        self.next_seq = handle.next_sequence
+        self.next_timestamp = handle.rtp_timestamp_at(trio.current_time())
+
+    def stream(self, payloads: Sequence[bytes], payload_type: int, loops: int) -> None:
+        assert self.remote is not None
+        self._take_over(self.current)
+        self._take_over(self.events)
+        self.current = self.events = None
+        self.active = True
+        self.current = self.run.scheduler.start_rtp(
+            send=self.send,
+            destination=self.remote,
+            payloads=payloads,
+            payload_type=payload_type,
+            samples_per_frame=_SAMPLES_PER_FRAME,
+            frame_interval_ms=float(_FRAME_MS),
+            loops=loops,
+            ssrc=self.ssrc,
+            first_seq=self.next_seq,
+            first_timestamp=self.next_timestamp,
+        )
+        self.handles.append(self.current)
+
+    def replay(self, packets: Sequence[tuple[float, bytes]]) -> None:
+        assert self.remote is not None
+        if self.pcap is not None:
+            self.pcap.stop()
+        self.active = True
+        first = packets[0][1]
+        self.sent_ssrcs.add(int.from_bytes(first[8:12], "big"))
+        self.pcap = self.run.scheduler.start_timed(
+            send=self.send, destination=self.remote, packets=packets
+        )
+        self.handles.append(self.pcap)
+
+    def dtmf(self, digits: str, duration_ms: int) -> None:
+        assert self.remote is not None
+        self.active = True
+        stream = self.current
+        if stream is None or stream.done:
+            # No audio running: a stream of events only, in the same SSRC and sequence space.
+            stream = self.events
+            if stream is None or stream.done:
+                self._take_over(self.current)
+                self._take_over(stream)
+                self.current = None
+                stream = self.events = self.run.scheduler.start_rtp(
+                    send=self.send,
+                    destination=self.remote,
+                    payloads=(),
+                    payload_type=self.dtmf_payload_type,
+                    samples_per_frame=_SAMPLES_PER_FRAME,
+                    frame_interval_ms=float(_FRAME_MS),
+                    loops=1,
+                    ssrc=self.ssrc,
+                    first_seq=self.next_seq,
+                    first_timestamp=self.next_timestamp,
+                )
+                self.handles.append(stream)
+        stream.send_dtmf(
+            digits, duration_ms=duration_ms, payload_type=self.dtmf_payload_type, gap_ms=40
+        )
+
+    def retarget(self, address: Address) -> None:
+        self.remote = address
+        for handle in self.handles:
+            if not handle.done:
+                handle.destination = address
+
+    # -- receiving -----------------------------------------------------------------------
+
+    async def receive_rtp(self) -> None:
+        rtp = self.rtp
+        try:
+            while True:
+                batch = await rtp.receive_batch()
+                now = trio.current_time()
+                for data, source in batch:
+                    self._rtp_arrived(now, data, source)
+        except trio.ClosedResourceError:
+            return
+
+    def _rtp_arrived(self, now: float, data: bytes, source: Address) -> None:
+        if len(data) >= 2 and 72 <= (data[1] & 0x7F) <= 76:
+            self._rtcp_arrived(data, source)  # RTCP multiplexed on the RTP port (RFC 5761)
+            return
+        try:
+            packet = parse_rtp(data)
+        except RtpError as exc:
+            self.malformed += 1
+            if self.run.settings.debug:
+                self.run.warn(
+                    f"call {self.session.call_id}: malformed RTP from "
+                    f"{_address_text(source)}: {exc}"
+                )
+            return
+        self.active = True
+        stats = self.receivers.get(packet.ssrc)
+        if stats is None:
+            stats = self.receivers[packet.ssrc] = ReceiverStats(self.clock_rate)
+        stats.receive(now, packet)
+        jitter_ms = stats.jitter_ms
+        if jitter_ms > self.max_jitter_ms:
+            self.max_jitter_ms = jitter_ms
+        if source != self.remote:
+            self.retarget(source)  # symmetric RTP: answer where the peer really is
+            if self.remote_rtcp is None or self.remote_rtcp[0] != source[0]:
+                self.remote_rtcp = (source[0], source[1] + 1)
+        echo = self.echo if self.echo is not None else self.run.echo
+        if echo:
+            out = data[: self.run.settings.echo_buffer_bytes]
+            if self.send(out, source):
+                self.echoed_packets += 1
+                self.echoed_octets += max(0, len(out) - 12)
+
+    async def serve_rtcp(self) -> None:
+        """Receive the peer's RTCP; send ours every interval."""
+        rtcp = self.rtcp
+        interval = self.run.settings.rtcp_interval_s
+        due = self.first_report_s
+        try:
+            while True:
+                with trio.move_on_at(due):
+                    batch = await rtcp.receive_batch()
+                    for data, source in batch:
+                        self._rtcp_arrived(data, source)
+                    continue
+                self.send_report()
+                due += interval
+        except trio.ClosedResourceError:
+            return
+
+    def _rtcp_arrived(self, data: bytes, source: Address) -> None:
+        run = self.run
+        if run.tap is not None:
+            run.tap.rtcp(self.session.call_id, data, source, self.rtcp.local_address, False)
+        try:
+            packets = parse_rtcp(data)
+        except RtpError as exc:
+            self.malformed += 1
+            if run.settings.debug:
+                run.warn(
+                    f"call {self.session.call_id}: malformed RTCP from "
+                    f"{_address_text(source)}: {exc}"
+                )
+            return
+        self.rtcp_received += 1
+        if self.remote_rtcp is None:
+            self.remote_rtcp = source
+        now = trio.current_time()
+        for packet in packets:
+            if isinstance(packet, SenderReport):
+                self.last_sr[packet.ssrc] = ((packet.ntp_timestamp >> 16) & 0xFFFFFFFF, now)
+                self._round_trip(packet.reports)
+            elif isinstance(packet, ReceiverReport):
+                self._round_trip(packet.reports)
+
+    def _round_trip(self, blocks: tuple[ReportBlock, ...]) -> None:
+        for block in blocks:
+            if block.ssrc in self.sent_ssrcs and block.last_sr:
+                arrival = (ntp_from_seconds(self.run.wall_time()) >> 16) & 0xFFFFFFFF
+                rtt = (arrival - block.last_sr - block.delay_since_last_sr) & 0xFFFFFFFF
+                if rtt < 1 << 31:  # a negative difference: clocks or reports out of step
+                    self.rtt_ms = rtt * 1000.0 / 65536.0
+
+    def _sent_totals(self) -> tuple[int, int]:
+        packets = self.echoed_packets
+        octets = self.echoed_octets
+        for handle in self.handles:
+            packets += handle.counters.packets_sent
+            octets += handle.counters.octets_sent
+        return packets, octets
+
+    def send_report(self) -> None:
+        """One compound RTCP packet: SR (we have sent) or RR, then SDES CNAME."""
+        if self.closed:
+            return
+        destination = self.remote_rtcp
+        if destination is None:
+            return
+        now = trio.current_time()
+        blocks = []
+        for ssrc, stats in list(self.receivers.items())[:31]:
+            last = self.last_sr.get(ssrc)
+            if last is None:
+                blocks.append(stats.report_block())
+            else:
+                lsr, arrived = last
+                blocks.append(stats.report_block(lsr, int((now - arrived) * 65536)))
+        packets, octets = self._sent_totals()
+        head: RtcpPacket
+        if packets:
+            wall = self.run.wall_time()
+            current = self.current or self.events
+            if current is not None:
+                rtp_timestamp = current.rtp_timestamp_at(now)
+            else:
+                rtp_timestamp = self.next_timestamp
+            head = SenderReport(
+                ssrc=self.ssrc,
+                ntp_timestamp=ntp_from_seconds(wall),
+                rtp_timestamp=rtp_timestamp,
+                packet_count=packets & 0xFFFFFFFF,
+                octet_count=octets & 0xFFFFFFFF,
+                reports=tuple(blocks),
+            )
+        elif blocks:
+            head = ReceiverReport(ssrc=self.ssrc, reports=tuple(blocks))
+        else:
+            return  # nothing sent or received yet: nothing to report
+        cname = f"gossipper@{self.run.settings.media_ip}".encode()
+        data = build_compound(
+            [head, SourceDescription((SdesChunk(self.ssrc, ((SDES_CNAME, cname),)),))]
+        )
+        try:
+            sent = self.rtcp.send_nowait(data, destination)
+        except (TransportError, trio.ClosedResourceError):
+            sent = False
+        if sent:
+            self.rtcp_sent += 1
+            if self.run.tap is not None:
+                self.run.tap.rtcp(
+                    self.session.call_id, data, self.rtcp.local_address, destination, True
+                )
+
+    # -- the end -------------------------------------------------------------------------
+
+    def quality(self) -> StreamQuality:
+        packets_sent, octets_sent = self._sent_totals()
+        late = sum(handle.counters.late_packets for handle in self.handles)
+        # The main incoming source: the one with the most packets (a restarted or second
+        # SSRC, e.g. a pcap's events, adds its packets to the counts below).
+        received = expected = lost = out_of_order = duplicated = octets = 0
+        main: ReceiverStats | None = None
+        for stats in self.receivers.values():
+            received += stats.received
+            expected += stats.expected
+            lost += stats.lost
+            out_of_order += stats.out_of_order
+            duplicated += stats.duplicates
+            octets += stats.octets
+            if main is None or stats.received > main.received:
+                main = stats
+        score: float | None = None
+        if main is not None and received:
+            loss_pct = 100.0 * max(0, lost) / expected if expected else 0.0
+            delay_ms = self.rtt_ms / 2.0 if self.rtt_ms is not None else 0.0
+            codec = self.codec if self.codec != "unknown" else "PCMU"
+            try:
+                score = mos(codec, loss_pct, delay_ms)
+            except (KeyError, ValueError):
+                score = mos("PCMU", loss_pct, delay_ms)
+        local = self.rtp.local_address
+        return StreamQuality(
+            call_id=self.session.call_id,
+            call_number=self.session.call_number,
+            media=self.media,
+            codec=self.codec,
+            local=_address_text((self.run.settings.media_ip, local[1])),
+            remote=_address_text(self.remote),
+            packets_sent=packets_sent,
+            octets_sent=octets_sent,
+            late_packets=late,
+            packets_received=received,
+            octets_received=octets,
+            packets_expected=expected,
+            packets_lost=lost,
+            out_of_order=out_of_order,
+            duplicated=duplicated,
+            malformed=self.malformed,
+            jitter_ms=main.jitter_ms if main is not None else 0.0,
+            max_jitter_ms=self.max_jitter_ms,
+            rtt_ms=self.rtt_ms,
+            mos=score,
+            rtcp_sent=self.rtcp_sent,
+            rtcp_received=self.rtcp_received,
+        )
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.send_report()  # a last report: the peer sees our final counts
+        self.closed = True
+        for handle in self.handles:
+            handle.stop()
+        self.rtp.close()
+        self.rtcp.close()
+
+
+class CallMediaSession:
+    """One call's media (``interfaces.CallMedia``)."""
+
+    def __init__(
+        self,
+        run: MediaRun,
+        call_id: str,
+        call_number: int,
+        base: int,
+        sockets: list[DatagramTransport],
+    ) -> None:
+        self.run = run
+        self.call_id = call_id
+        self.call_number = call_number
+        self.base = base
+        rng = random.Random(f"{run.settings.seed}:media:{call_number}")
+        self.audio = _Stream(self, "audio", sockets[0], sockets[1], rng)
+        self.video: _Stream | None = None
+        self.streams = [self.audio]
+        if len(sockets) == 4:
+            self.video = _Stream(self, "video", sockets[2], sockets[3], rng)
+            self.streams.append(self.video)
+        self.image_remote: Address | None = None
+        self.closed = False
+
+    @property
+    def audio_port(self) -> int:
+        return self.audio.rtp.local_address[1]
+
+    @property
+    def video_port(self) -> int:
+        return (self.video or self.audio).rtp.local_address[1]
+
+    def peer_sdp(self, body: bytes) -> str | None:
+        try:
+            sdp = parse_sdp(body)
+        except SdpError as exc:
+            return f"unusable SDP from the peer: {exc}"
+        found = False
+        for stream in self.streams:
+            media = sdp.first_media(stream.media)
+            if media is None:
+                continue
+            connection = sdp.connection_for(media)
+            if connection is None:
+                continue
+            found = True
+            address = (connection.host, media.port)
+            if address != stream.remote:
+                stream.retarget(address)
+            rtcp_port = media.rtcp_port
+            if media.rtcp_mux:
+                stream.remote_rtcp = address
+            else:
+                stream.remote_rtcp = (connection.host, rtcp_port or media.port + 1)
+            codecs = media.codecs()
+            for codec in codecs:
+                if codec.name.lower() != "telephone-event":
+                    stream.codec = codec.name
+                    stream.clock_rate = codec.clock_rate or stream.clock_rate
+                    break
+            events = media.telephone_event_payload_type
+            if events is not None:
+                stream.dtmf_payload_type = events
+        image = sdp.first_media("image")
+        if image is not None:
+            connection = sdp.connection_for(image)
+            if connection is not None:
+                self.image_remote = (connection.host, image.port)
+                found = True
+        if not found:
+            return "the peer's SDP has no usable media line (m= with a port and a c= address)"
+        return None
+
+    def _no_remote(self, what: str, media: str) -> str:
+        return f"{what}: no {media} address known yet (no SDP from the peer, and no RTP received)"
+
+    def rtp_stream(self, file: str, loops: int, payload_type: int, codec: str) -> str | None:
+        if payload_type < 0:
+            payload_type = self.run.settings.default_payload_type
+        payloads = self.run.library.audio.get((file, codec_for(payload_type, codec)))
+        if payloads is None:
+            return f"rtp_stream: {file} was not read before the run"
+        if self.audio.remote is None:
+            return self._no_remote("rtp_stream", "audio")
+        self.audio.stream(payloads, payload_type, loops)
+        return None
+
+    def pause_stream(self) -> None:
+        if self.audio.current is not None:
+            self.audio.current.pause()
+
+    def resume_stream(self) -> None:
+        if self.audio.current is not None:
+            self.audio.current.resume()
+
+    def play_pcap(self, media: str, file: str) -> str | None:
+        packets = self.run.library.pcaps.get(file)
+        if packets is None:
+            return f"play_pcap_{media}: {file} was not read before the run"
+        stream = self.video if media == "video" and self.video is not None else self.audio
+        if media == "image" and self.image_remote is not None:
+            stream.retarget(self.image_remote)
+        if stream.remote is None:
+            return self._no_remote(f"play_pcap_{media}", media)
+        stream.replay(packets)
+        return None
+
+    def play_dtmf(self, digits: str, duration_ms: int) -> str | None:
+        if self.audio.remote is None:
+            return self._no_remote("play_dtmf", "audio")
+        self.audio.dtmf(digits, duration_ms)
+        return None
+
+    def set_echo(self, media: str, on: bool) -> None:
+        stream = self.video if media == "video" and self.video is not None else self.audio
+        stream.echo = on
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for stream in self.streams:
+            stream.close()
+            if stream.active:
+                self.run.on_quality(stream.quality())
+        self.run.release(self.base)

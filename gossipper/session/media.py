@@ -1,0 +1,121 @@
+"""Wiring a run's media (``gossipper.media``): imported only when the run has media (a media
+action in its scenarios, or ``-rtp_echo``), so a plain run loads none of it.
+
+Media files are read here, before traffic: a missing, unreadable or unusable file (a pcap with
+no RTP, a WAV that is not 8 kHz mono...) is a one-line ``FILE:LINE: reason`` error naming the
+scenario and the action's line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from gossipper.config import RunConfig
+from gossipper.errors import ConfigError, GossipperError, ScenarioError
+from gossipper.interfaces import MediaTap, TransportFactory
+from gossipper.media.ports import PortAllocator
+from gossipper.media.session import MediaLibrary, MediaRun, MediaSettings, codec_for
+from gossipper.scenario import Scenario
+from gossipper.scenario.actions import MediaAction, MediaOp
+from gossipper.stats.media import StreamQuality
+
+
+def media_actions(scenario: Scenario) -> Iterable[MediaAction]:
+    for element in (*scenario.init_elements, *scenario.elements):
+        for action in element.actions:
+            if isinstance(action, MediaAction):
+                yield action
+
+
+def uses_video(scenario: Scenario) -> bool:
+    """The calls need a video port pair: a ``play_pcap_video``/``rtp_echo`` of video."""
+    return any(action.media == "video" for action in media_actions(scenario))
+
+
+def media_wanted(config: RunConfig, scenarios: Iterable[Scenario | None]) -> bool:
+    return config.identity.rtp_echo or any(s is not None and s.has_media for s in scenarios)
+
+
+def read_media_files(
+    scenarios: Iterable[Scenario | None], default_payload_type: int
+) -> MediaLibrary:
+    """Every media file the scenarios name, read once.
+
+    Raises:
+        ScenarioError: a file cannot be used (``SCENARIO:LINE: FILE: what is wrong``).
+    """
+    library = MediaLibrary()
+    for scenario in scenarios:
+        if scenario is None:
+            continue
+        for action in media_actions(scenario):
+            try:
+                if action.op is MediaOp.RTP_STREAM:
+                    payload_type = action.payload_type
+                    if payload_type < 0:
+                        payload_type = default_payload_type
+                    codec = codec_for(payload_type, action.codec)
+                    if not codec:
+                        raise GossipperError(
+                            f"{action.file}: payload type {payload_type} names no codec"
+                            " (give one: file,loops,96,PCMA/8000)"
+                        )
+                    library.add_audio(action.file, codec)
+                elif action.op is MediaOp.PLAY_PCAP:
+                    library.add_pcap(action.file)
+            except GossipperError as exc:
+                raise ScenarioError(scenario.source_label, action.line, str(exc)) from None
+    return library
+
+
+def build_media(
+    config: RunConfig,
+    scenarios: list[Scenario | None],
+    *,
+    transports: TransportFactory,
+    media_ip: str,
+    seed: int,
+    open_calls: int | None,
+    wall_time: Callable[[], float],
+    on_quality: Callable[[StreamQuality], None],
+    warn: Callable[[str], None],
+    tap: MediaTap | None,
+) -> MediaRun:
+    """The run's ``MediaFactory``.
+
+    Raises:
+        ScenarioError: a media file cannot be used.
+        ConfigError: the RTP port range holds fewer port pairs than ``open_calls`` (-l, -users).
+    """
+    identity = config.identity
+    low = identity.min_rtp_port if identity.min_rtp_port is not None else identity.media_port
+    video = any(s is not None and uses_video(s) for s in scenarios)
+    settings = MediaSettings(
+        media_ip=media_ip,
+        min_port=low,
+        max_port=identity.max_rtp_port,
+        video=video,
+        echo=identity.rtp_echo,
+        echo_buffer_bytes=identity.rtp_echo_buffer,
+        seed=seed,
+        debug=identity.rtpcheck_debug,
+        default_payload_type=identity.rtp_payload,
+    )
+    capacity = PortAllocator(low, identity.max_rtp_port, block=settings.block).capacity
+    if open_calls is not None and open_calls > capacity:
+        per_call = "four ports (audio and video pairs)" if video else "two ports (RTP, RTCP)"
+        raise ConfigError(
+            f"-min_rtp_port/-max_rtp_port: {low}-{identity.max_rtp_port} holds {capacity} calls'"
+            f" media ({per_call} each) but up to {open_calls} calls run at once (-l/-users):"
+            " widen the range or lower -l"
+        )
+    library = read_media_files(scenarios, identity.rtp_payload)
+    return MediaRun(
+        transports,
+        settings,
+        library,
+        wall_time=wall_time,
+        on_quality=on_quality,
+        warn=warn,
+        tap=tap,
+    )
