@@ -13,11 +13,14 @@ import pathlib
 import pytest
 
 from tests.interop.baresip import Baresip, wav_stats
-from tests.interop.harness import LOOPBACK, finish, free_udp_port, start
+from tests.interop.harness import LOOPBACK, finish, free_udp_port, gossipper_command, start
 from tests.interop.media import (
     LoopbackCapture,
+    assert_agrees_with_tshark,
     free_udp_port_block,
     packet_fields,
+    read_media_csv,
+    realtime,
     rtp_flows,
     rtp_streams,
     write_ulaw_tone,
@@ -87,3 +90,84 @@ def test_baresip_answers_sipp_rtp_stream_with_audio(
     )
     assert rtcp, "baresip sent no RTCP"
     assert all(row["_ws.malformed"] == "" for row in rtcp)
+
+
+DTMF_DIGITS = "159#"
+DTMF_EVENTS = ["1", "5", "9", "11"]  # RFC 4733 event codes of the digits
+
+
+def test_baresip_answers_gossipper_rtp_stream_with_audio_dtmf_and_rtcp(
+    tshark_binary: str, dumpcap_binary: str, baresip_agent: Baresip, tmp_path: pathlib.Path
+) -> None:
+    """gossipper calls baresip with rtp_stream (6 s of tone) and play_dtmf; baresip answers
+    and talks back. Both directions, three witnesses: gossipper's -trace_media figures,
+    baresip's own counters and decoded audio, and Wireshark's reading of the capture, which
+    also decodes our telephone-events and RTCP reports, and baresip's, without errors."""
+    write_ulaw_tone(tmp_path / TONE_FILE, 2.0)
+    agent = baresip_agent
+    sip_port, media = free_udp_port(), free_udp_port_block(16)
+    ports = [sip_port, agent.sip_port, *range(media, media + 16), *agent.rtp_ports]
+    with LoopbackCapture(dumpcap_binary, tmp_path / "run.pcap", ports) as capture:
+        uac = start(
+            realtime(gossipper_command(
+                f"{LOOPBACK}:{agent.sip_port}", "-s", agent.user, "-i", LOOPBACK,
+                "-p", str(sip_port), "-m", "1", "-nostdin",
+                "-min_rtp_port", str(media), "-max_rtp_port", str(media + 15),
+                "-sf", str(DATA / "uac_rtp_stream_dtmf.xml"), "-trace_media",
+            )),
+            tmp_path,
+        )  # fmt: skip
+        rc, out, err = finish(uac, timeout_s=30)
+        agent.stop()
+    assert rc == 0, out[-2000:] + err[-2000:]
+    [ours] = read_media_csv(tmp_path, "uac_rtp_stream_dtmf")
+    assert ours.remote_port in agent.rtp_ports
+    assert ours.codec == "PCMU"
+    [(baresip_sent, baresip_received)] = agent.call_packets()
+    # 3 x 100 tone packets, and each digit's telephone-events in the same RTP stream.
+    assert ours.packets_sent >= 0.95 * 3 * TONE_PACKETS
+    assert baresip_received == ours.packets_sent
+    assert ours.packets_received == baresip_sent >= 0.9 * 6000 / 20
+    assert ours.packets_lost == 0 and ours.malformed == 0
+    # baresip decoded our tone, not silence or noise: 6 s of it, less the 1 s or so the digits
+    # took and what its jitter buffer held back.
+    [decoded] = agent.decoded_recordings()
+    _assert_tone(decoded, 4.0)
+    rtp_ports = [ours.local_port, ours.remote_port]
+    rtcp_ports = [port + 1 for port in rtp_ports]
+    streams = rtp_streams(tshark_binary, capture.path, rtp_ports, rtcp_ports)
+    flows = rtp_flows(tshark_binary, capture.path, rtp_ports)
+    assert_agrees_with_tshark(ours, streams, flows)
+    # Our telephone-events: each digit, its end packet sent three times, nothing malformed.
+    events = packet_fields(
+        tshark_binary, capture.path,
+        ["rtpevent.event_id", "rtpevent.end_of_event", "rtp.marker", "rtp.timestamp"],
+        f"rtpevent && udp.srcport == {ours.local_port}", rtp_ports, rtcp_ports,
+    )  # fmt: skip
+    assert all(e["_ws.malformed"] == "" for e in events)
+    starts = [e["rtpevent.event_id"] for e in events if e["rtp.marker"] == "1"]
+    assert starts == DTMF_EVENTS
+    ends = [e["rtpevent.event_id"] for e in events if e["rtpevent.end_of_event"] == "1"]
+    assert ends == [code for code in DTMF_EVENTS for _ in range(3)]
+    # RTCP both ways decodes cleanly; gossipper counted what Wireshark saw.
+    rtcp = packet_fields(
+        tshark_binary, capture.path, ["rtcp.pt", "rtcp.length_check", "frame.time_epoch"],
+        "rtcp", rtp_ports, rtcp_ports,
+    )  # fmt: skip
+    sip_bye = packet_fields(
+        tshark_binary, capture.path, ["frame.time_epoch"], 'sip.Method == "BYE"'
+    )
+    assert len(sip_bye) == 1
+    ours_rtcp = [r for r in rtcp if int(r["udp.srcport"]) == ours.local_port + 1]
+    theirs_rtcp = [r for r in rtcp if int(r["udp.dstport"]) == ours.local_port + 1]
+    assert ours_rtcp and theirs_rtcp
+    assert all(r["_ws.malformed"] == "" for r in rtcp)
+    assert all(set(r["rtcp.length_check"].split(",")) == {"1"} for r in rtcp)
+    assert ours.rtcp_sent == len(ours_rtcp)
+    # baresip's RTCP BYE answers our SIP BYE: it may come after our media closed, uncounted.
+    bye_time = float(sip_bye[0]["frame.time_epoch"])
+    before_bye = [r for r in theirs_rtcp if float(r["frame.time_epoch"]) < bye_time]
+    assert len(before_bye) <= ours.rtcp_received <= len(theirs_rtcp)
+    # Sender reports from us, and baresip's reports about our stream gave a round trip.
+    assert any(r["rtcp.pt"].split(",")[0] == "200" for r in ours_rtcp)
+    assert ours.rtt_ms is not None

@@ -9,6 +9,7 @@ its side is what the capture shows.
 from __future__ import annotations
 
 import hashlib
+import json
 import pathlib
 import re
 import time
@@ -25,7 +26,11 @@ from tests.interop.harness import (
 )
 from tests.interop.media import (
     LoopbackCapture,
+    LossyRelay,
+    assert_agrees_with_tshark,
     free_udp_port_block,
+    read_media_csv,
+    realtime,
     rtp_flows,
     rtp_streams,
     write_ulaw_tone,
@@ -38,6 +43,8 @@ TONE_FILE = "media_tone.ulaw"  # the file data/*_rtp_stream.xml stream (found in
 TONE_S = 2.0
 TONE_PACKETS = 100  # 2 s of 20 ms PCMU frames
 TONE_OCTETS = 16000  # 160 bytes each
+# gossipper's scheduler skips frames it could only send in a burst after a stall (docs/media.md).
+MIN_OUR_PACKETS = 95
 
 
 def _sipp(sipp: str, sip_port: int, media_port: int, *args: str) -> list[str]:
@@ -47,18 +54,26 @@ def _sipp(sipp: str, sip_port: int, media_port: int, *args: str) -> list[str]:
 
 
 def _assert_echoed_tone(
-    tshark: str, pcap: pathlib.Path, streamer_port: int, echo_port: int
+    tshark: str,
+    pcap: pathlib.Path,
+    streamer_port: int,
+    echo_port: int,
+    minimum_packets: int = TONE_PACKETS,
 ) -> None:
-    """The capture shows one tone stream from ``streamer_port`` and the same payloads back."""
+    """The capture shows one tone stream from ``streamer_port`` and the same payloads back.
+
+    SIPp's rtp_stream sends every frame (late ones in a burst); gossipper's scheduler skips
+    frames it could only send in a burst after a stall (docs/media.md), so a gossipper stream
+    may be a few packets short on a loaded machine: its callers pass ``minimum_packets``."""
     ports = [streamer_port, echo_port]
     streams = {(s.src_port, s.dst_port): s for s in rtp_streams(tshark, pcap, ports)}
     assert set(streams) == {(streamer_port, echo_port), (echo_port, streamer_port)}
     for stream in streams.values():
-        assert (stream.packets, stream.lost, stream.payload) == (TONE_PACKETS, 0, "g711U")
-        assert stream.mean_delta_ms == pytest.approx(20.0, abs=0.5)
+        assert (stream.lost, stream.payload) == (0, "g711U")
     flows = rtp_flows(tshark, pcap, ports)
     sent, echoed = flows[(streamer_port, echo_port)], flows[(echo_port, streamer_port)]
-    assert sent.payload_octets == echoed.payload_octets == TONE_OCTETS
+    assert sent.packets == echoed.packets >= minimum_packets
+    assert sent.payload_octets == echoed.payload_octets == 160 * sent.packets
     assert sent.payload_sha256 == echoed.payload_sha256
     assert sent.malformed == echoed.malformed == 0
 
@@ -103,6 +118,89 @@ def test_capture_reads_sipp_rtp_stream_echoed_by_sipp(
         _assert_echoed_tone(tshark_binary, capture.path, uas_media, uac_media)
 
 
+# (gossipper's role, which side streams with rtp_stream); the other side echoes with -rtp_echo.
+GOSSIPPER_CASES = [
+    pytest.param("uas", "sipp", id="sipp_uac_streams_to_gossipper_uas_echo"),
+    pytest.param("uac", "sipp", id="sipp_uas_streams_to_gossipper_uac_echo"),
+    pytest.param("uac", "gossipper", id="gossipper_uac_streams_to_sipp_uas_echo"),
+    pytest.param("uas", "gossipper", id="gossipper_uas_streams_to_sipp_uac_echo"),
+]
+
+
+@pytest.mark.parametrize(("ours", "streamer"), GOSSIPPER_CASES)
+def test_gossipper_media_against_sipp(
+    ours: str,
+    streamer: str,
+    sipp_binary: str,
+    tshark_binary: str,
+    dumpcap_binary: str,
+    tmp_path: pathlib.Path,
+) -> None:
+    """gossipper's rtp_stream and -rtp_echo against SIPp 3.6.1's, as UAC and as UAS: the tone
+    goes one way and comes back byte for byte, and gossipper's per-stream figures
+    (-trace_media) are what Wireshark counts on the wire."""
+    write_ulaw_tone(tmp_path / TONE_FILE, TONE_S)
+    uas_sip, uac_sip = free_udp_port(), free_udp_port()
+    block = free_udp_port_block(20)
+    sipp_media, our_media = block, block + 4
+    role_args = {
+        # The streamer runs the scenario file, the echoer SIPp's built-in scenario.
+        ("uac", True): ["-sf", str(DATA / "uac_rtp_stream.xml")],
+        ("uas", True): ["-sf", str(DATA / "uas_rtp_stream.xml")],
+        ("uac", False): ["-sn", "uac", "-rtp_echo"],
+        ("uas", False): ["-sn", "uas", "-rtp_echo"],
+    }
+    theirs = "uac" if ours == "uas" else "uas"
+    our_args = role_args[(ours, streamer == "gossipper")]
+    their_args = role_args[(theirs, streamer == "sipp")]
+    our_scenario = pathlib.Path(our_args[1]).stem if our_args[0] == "-sf" else our_args[1]
+    our_sip, their_sip = (uas_sip, uac_sip) if ours == "uas" else (uac_sip, uas_sip)
+    gossipper = realtime(gossipper_command(
+        "-i", LOOPBACK, "-p", str(our_sip), "-m", "1", "-nostdin",
+        "-min_rtp_port", str(our_media), "-max_rtp_port", str(our_media + 15),
+        "-trace_media", "-summary_json", str(tmp_path / "ours.json"), *our_args,
+    ))  # fmt: skip
+    sipp = _sipp(sipp_binary, their_sip, sipp_media, *their_args)
+    if ours == "uac":
+        gossipper += [f"{LOOPBACK}:{uas_sip}", "-d", "2500"]
+        uas_command, uac_command = sipp, gossipper
+    else:
+        sipp += [f"{LOOPBACK}:{uas_sip}", "-d", "2500"]
+        uas_command, uac_command = gossipper, sipp
+    ports = [uas_sip, uac_sip, *range(block, block + 20)]
+    with LoopbackCapture(dumpcap_binary, tmp_path / "run.pcap", ports) as capture:
+        uas = start(uas_command, tmp_path)
+        wait_for_udp_listener(uas_sip, uas)
+        uac = start(uac_command, tmp_path)
+        uac_rc, uac_out, uac_err = finish(uac, timeout_s=30)
+        uas_rc, uas_out, uas_err = finish(uas, timeout_s=30)
+    assert (uac_rc, uas_rc) == (0, 0), uac_out[-2000:] + uac_err[-2000:] + uas_err[-2000:]
+    [record] = read_media_csv(tmp_path, our_scenario)
+    assert our_media <= record.local_port <= our_media + 15
+    assert record.remote_port == sipp_media
+    # Both ways: the tone, and its echo. (A stalled gossipper skips late frames: up to 5 %.)
+    assert record.packets_sent == record.packets_received >= MIN_OUR_PACKETS
+    assert record.octets_sent == record.octets_received == 160 * record.packets_sent
+    assert (record.packets_lost, record.malformed) == (0, 0)
+    if streamer == "gossipper":
+        _assert_echoed_tone(
+            tshark_binary, capture.path, record.local_port, sipp_media, MIN_OUR_PACKETS
+        )
+    else:
+        assert record.packets_received == TONE_PACKETS
+        _assert_echoed_tone(tshark_binary, capture.path, sipp_media, record.local_port)
+    rtp_ports = [sipp_media, record.local_port]
+    streams = rtp_streams(tshark_binary, capture.path, rtp_ports)
+    assert_agrees_with_tshark(record, streams, rtp_flows(tshark_binary, capture.path, rtp_ports))
+    # The summary JSON's media section adds up the same one stream.
+    summary = json.loads((tmp_path / "ours.json").read_text())["media"]
+    assert summary["streams"] == 1
+    assert summary["packets"]["sent"] == summary["packets"]["received"] == record.packets_sent
+    octets = record.octets_sent
+    assert summary["octets"] == {"sent": octets, "received": octets}
+    assert summary["packets"]["lost"] == 0
+
+
 def test_gossipper_rtp_send_echoed_by_sipp(
     sipp_binary: str, tshark_binary: str, dumpcap_binary: str, tmp_path: pathlib.Path
 ) -> None:
@@ -121,11 +219,11 @@ def test_gossipper_rtp_send_echoed_by_sipp(
         echo = start(_sipp(sipp_binary, sipp_sip, sipp_media, "-sn", "uas", "-rtp_echo"), tmp_path)
         wait_for_udp_listener(sipp_media, echo)
         sender = start(
-            gossipper_command(
+            realtime(gossipper_command(
                 "-rtp_send", "-rtp_addr", f"{LOOPBACK}:{sipp_media}",
                 "-rtp_local", f"{LOOPBACK}:{ours}", "-rtp_file", TONE_FILE, "-rtp_loops", "1",
                 "-rtp_streams", "2",
-            ),
+            )),
             tmp_path,
         )  # fmt: skip
         rc, out, err = finish(sender, timeout_s=30)
@@ -133,22 +231,79 @@ def test_gossipper_rtp_send_echoed_by_sipp(
         echo.terminate()
         finish(echo, timeout_s=10)
     assert rc == 0, out[-2000:] + err[-2000:]
-    summary = re.search(r"rtp_send: done streams=(\d+) sent=(\d+) octets=(\d+)", out + err)
+    summary = re.search(
+        r"rtp_send: done streams=(\d+) sent=(\d+) octets=(\d+) .* skipped=(\d+)", out + err
+    )
     assert summary is not None, out[-2000:] + err[-2000:]
-    assert tuple(map(int, summary.groups())) == (2, 2 * TONE_PACKETS, 2 * TONE_OCTETS)
+    streams_done, sent, octets, skipped = map(int, summary.groups())
+    assert (streams_done, sent + skipped, octets) == (2, 2 * TONE_PACKETS, 160 * sent)
     ports = [sipp_media, ours, ours + 2]
     streams = {(s.src_port, s.dst_port): s for s in rtp_streams(tshark_binary, capture.path, ports)}
     senders = (ours, ours + 2)
     assert set(streams) == {(p, sipp_media) for p in senders} | {(sipp_media, p) for p in senders}
+    assert sum(streams[(p, sipp_media)].packets for p in senders) == sent
     for stream in streams.values():
-        assert (stream.packets, stream.lost, stream.payload) == (TONE_PACKETS, 0, "g711U")
-        assert stream.mean_delta_ms == pytest.approx(20.0, abs=0.5)
+        assert (stream.lost, stream.payload) == (0, "g711U")
+        assert stream.packets >= MIN_OUR_PACKETS
     flows = rtp_flows(tshark_binary, capture.path, ports)
     file_sha256 = hashlib.sha256((tmp_path / TONE_FILE).read_bytes()).hexdigest()
     assert tone == TONE_OCTETS
-    for (source, _), flow in flows.items():
-        assert (flow.packets, flow.payload_octets, flow.malformed) == (TONE_PACKETS, tone, 0)
-        assert flow.payload_sha256 == file_sha256, f"payload from {source} is not the file"
+    for (source, destination), flow in flows.items():
+        assert flow.payload_octets == 160 * flow.packets and flow.malformed == 0
+        echo = flows[(destination, source)]
+        assert (echo.packets, echo.payload_sha256) == (flow.packets, flow.payload_sha256)
+        if skipped == 0:  # every frame went out: the payloads are the file's bytes, in order
+            assert flow.payload_sha256 == file_sha256, f"payload from {source} is not the file"
     # Each stream has its own SSRC, and SIPp's echo keeps it.
     assert flows[(ours, sipp_media)].ssrcs == flows[(sipp_media, ours)].ssrcs
     assert flows[(ours, sipp_media)].ssrcs != flows[(ours + 2, sipp_media)].ssrcs
+
+
+def test_gossipper_figures_agree_with_tshark_under_loss_and_jitter(
+    sipp_binary: str, tshark_binary: str, dumpcap_binary: str, tmp_path: pathlib.Path
+) -> None:
+    """SIPp's rtp_stream reaches gossipper's -rtp_echo UAS through a relay that drops every
+    tenth packet and delays each by 0-8 ms: gossipper's loss, counts and jitter for that leg
+    are what Wireshark's RTP stream analysis finds in the capture, and the MOS drops."""
+    write_ulaw_tone(tmp_path / TONE_FILE, TONE_S)
+    uas_sip, uac_sip = free_udp_port(), free_udp_port()
+    block = free_udp_port_block(8)
+    sipp_media, our_media, relay_port = block, block + 4, block + 6
+    gossipper = realtime(gossipper_command(
+        "-sf", str(DATA / "uas_echo_via_relay.xml"), "-key", "relay_port", str(relay_port),
+        "-rtp_echo", "-i", LOOPBACK, "-p", str(uas_sip), "-m", "1", "-nostdin",
+        # One port pair: the relay knows where the call's RTP socket is.
+        "-min_rtp_port", str(our_media), "-max_rtp_port", str(our_media + 1),
+        "-trace_media",
+    ))  # fmt: skip
+    ports = [uas_sip, uac_sip, *range(block, block + 8)]
+    with (
+        LoopbackCapture(dumpcap_binary, tmp_path / "run.pcap", ports) as capture,
+        LossyRelay(relay_port, (LOOPBACK, our_media)) as relay,
+    ):
+        uas = start(gossipper, tmp_path)
+        wait_for_udp_listener(uas_sip, uas)
+        uac = start(
+            _sipp(sipp_binary, uac_sip, sipp_media, f"{LOOPBACK}:{uas_sip}",
+                  "-sf", str(DATA / "uac_rtp_stream.xml"), "-d", "2500"),
+            tmp_path,
+        )  # fmt: skip
+        uac_rc, _, uac_err = finish(uac, timeout_s=30)
+        uas_rc, uas_out, uas_err = finish(uas, timeout_s=30)
+    assert (uac_rc, uas_rc) == (0, 0), uac_err[-2000:] + uas_out[-2000:] + uas_err[-2000:]
+    assert relay.dropped == TONE_PACKETS // 10
+    [record] = read_media_csv(tmp_path, "uas_echo_via_relay")
+    assert (record.local_port, record.remote_port) == (our_media, relay_port)
+    assert record.packets_received == relay.forwarded == TONE_PACKETS - relay.dropped
+    # RFC 3550 counts up to the highest sequence number received: a last dropped packet is
+    # not missed yet.
+    assert record.packets_lost in (relay.dropped, relay.dropped - 1)
+    assert record.packets_sent == record.packets_received  # the echo
+    rtp_ports = [sipp_media, our_media, relay_port]
+    streams = rtp_streams(tshark_binary, capture.path, rtp_ports)
+    flows = rtp_flows(tshark_binary, capture.path, rtp_ports)
+    _, received = assert_agrees_with_tshark(record, streams, flows)
+    assert received is not None and received.lost == record.packets_lost > 0
+    # Jitter well above loopback's own, so the 5 % comparison above is not only the floor.
+    assert received.max_jitter_ms > 1.0
+    assert record.mos is not None and record.mos < 4.0
