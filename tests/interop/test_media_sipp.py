@@ -29,6 +29,7 @@ from tests.interop.media import (
     LossyRelay,
     assert_agrees_with_tshark,
     free_udp_port_block,
+    packet_fields,
     read_media_csv,
     realtime,
     rtp_flows,
@@ -192,6 +193,18 @@ def test_gossipper_media_against_sipp(
     rtp_ports = [sipp_media, record.local_port]
     streams = rtp_streams(tshark_binary, capture.path, rtp_ports)
     assert_agrees_with_tshark(record, streams, rtp_flows(tshark_binary, capture.path, rtp_ports))
+    # Our RTCP (SIPp sends none, and its -rtp_echo does not listen on RTP + 1): every report
+    # we counted is on the wire, a sender report with SDES, and Wireshark finds nothing wrong.
+    rtcp_port = record.local_port + 1
+    rtcp = packet_fields(
+        tshark_binary, capture.path, ["rtcp.pt", "rtcp.length_check", "rtcp.sdes.type"],
+        f"rtcp && udp.srcport == {rtcp_port}", rtp_ports, [rtcp_port],
+    )  # fmt: skip
+    assert len(rtcp) == record.rtcp_sent >= 1
+    for report in rtcp:
+        assert report["_ws.malformed"] == ""
+        assert set(report["rtcp.length_check"].split(",")) == {"1"}
+        assert report["rtcp.pt"].split(",")[:2] == ["200", "202"], report
     # The summary JSON's media section adds up the same one stream.
     summary = json.loads((tmp_path / "ours.json").read_text())["media"]
     assert summary["streams"] == 1
