@@ -25,8 +25,11 @@ from tests.interop.harness import (
     wait_for_udp_listener,
 )
 from tests.interop.media import (
+    Flow,
+    GossipperStream,
     LoopbackCapture,
     LossyRelay,
+    TsharkStream,
     assert_agrees_with_tshark,
     free_udp_port_block,
     packet_fields,
@@ -46,6 +49,7 @@ TONE_PACKETS = 100  # 2 s of 20 ms PCMU frames
 TONE_OCTETS = 16000  # 160 bytes each
 # gossipper's scheduler skips frames it could only send in a burst after a stall (docs/media.md).
 MIN_OUR_PACKETS = 95
+CALLS = 3  # concurrent calls in the gossipper-against-SIPp runs
 
 
 def _sipp(sipp: str, sip_port: int, media_port: int, *args: str) -> list[str]:
@@ -54,24 +58,33 @@ def _sipp(sipp: str, sip_port: int, media_port: int, *args: str) -> list[str]:
             "-nostdin", *args]  # fmt: skip
 
 
+Seen = tuple[list[TsharkStream], dict[tuple[int, int], Flow]]
+
+
+def _seen(
+    tshark: str, pcap: pathlib.Path, rtp_ports: list[int], rtcp_ports: list[int] | None = None
+) -> Seen:
+    """Wireshark's reading of a run, once: its RTP stream analysis and the per-flow totals."""
+    return (
+        rtp_streams(tshark, pcap, rtp_ports, rtcp_ports or []),
+        rtp_flows(tshark, pcap, rtp_ports),
+    )
+
+
 def _assert_echoed_tone(
-    tshark: str,
-    pcap: pathlib.Path,
-    streamer_port: int,
-    echo_port: int,
-    minimum_packets: int = TONE_PACKETS,
+    seen: Seen, streamer_port: int, echo_port: int, minimum_packets: int = TONE_PACKETS
 ) -> None:
     """The capture shows one tone stream from ``streamer_port`` and the same payloads back.
 
     SIPp's rtp_stream sends every frame (late ones in a burst); gossipper's scheduler skips
     frames it could only send in a burst after a stall (docs/media.md), so a gossipper stream
     may be a few packets short on a loaded machine: its callers pass ``minimum_packets``."""
-    ports = [streamer_port, echo_port]
-    streams = {(s.src_port, s.dst_port): s for s in rtp_streams(tshark, pcap, ports)}
-    assert set(streams) == {(streamer_port, echo_port), (echo_port, streamer_port)}
-    for stream in streams.values():
+    all_streams, flows = seen
+    pairs = {(streamer_port, echo_port), (echo_port, streamer_port)}
+    streams = [s for s in all_streams if (s.src_port, s.dst_port) in pairs]
+    assert sorted((s.src_port, s.dst_port) for s in streams) == sorted(pairs)
+    for stream in streams:
         assert (stream.lost, stream.payload) == (0, "g711U")
-    flows = rtp_flows(tshark, pcap, ports)
     sent, echoed = flows[(streamer_port, echo_port)], flows[(echo_port, streamer_port)]
     assert sent.packets == echoed.packets >= minimum_packets
     assert sent.payload_octets == echoed.payload_octets == 160 * sent.packets
@@ -113,10 +126,11 @@ def test_capture_reads_sipp_rtp_stream_echoed_by_sipp(
         uac_rc, _, uac_err = finish(uac, timeout_s=30)
         uas_rc, _, uas_err = finish(uas, timeout_s=30)
     assert (uac_rc, uas_rc) == (0, 0), uac_err[-2000:] + uas_err[-2000:]
+    seen = _seen(tshark_binary, capture.path, [uas_media, uac_media])
     if streamer == "uac":
-        _assert_echoed_tone(tshark_binary, capture.path, uac_media, uas_media)
+        _assert_echoed_tone(seen, uac_media, uas_media)
     else:
-        _assert_echoed_tone(tshark_binary, capture.path, uas_media, uac_media)
+        _assert_echoed_tone(seen, uas_media, uac_media)
 
 
 # (gossipper's role, which side streams with rtp_stream); the other side echoes with -rtp_echo.
@@ -137,9 +151,10 @@ def test_gossipper_media_against_sipp(
     dumpcap_binary: str,
     tmp_path: pathlib.Path,
 ) -> None:
-    """gossipper's rtp_stream and -rtp_echo against SIPp 3.6.1's, as UAC and as UAS: the tone
-    goes one way and comes back byte for byte, and gossipper's per-stream figures
-    (-trace_media) are what Wireshark counts on the wire."""
+    """gossipper's rtp_stream and -rtp_echo against SIPp 3.6.1's, as UAC and as UAS, three
+    calls at once: in each, the tone goes one way and comes back byte for byte, and
+    gossipper's per-stream figures (-trace_media) are what Wireshark counts on the wire.
+    (SIPp 3.6.1 streams and echoes every call on its one media socket.)"""
     write_ulaw_tone(tmp_path / TONE_FILE, TONE_S)
     uas_sip, uac_sip = free_udp_port(), free_udp_port()
     block = free_udp_port_block(20)
@@ -157,11 +172,11 @@ def test_gossipper_media_against_sipp(
     our_scenario = pathlib.Path(our_args[1]).stem if our_args[0] == "-sf" else our_args[1]
     our_sip, their_sip = (uas_sip, uac_sip) if ours == "uas" else (uac_sip, uas_sip)
     gossipper = realtime(gossipper_command(
-        "-i", LOOPBACK, "-p", str(our_sip), "-m", "1", "-nostdin",
+        "-i", LOOPBACK, "-p", str(our_sip), "-m", str(CALLS), "-nostdin",
         "-min_rtp_port", str(our_media), "-max_rtp_port", str(our_media + 15),
         "-trace_media", "-summary_json", str(tmp_path / "ours.json"), *our_args,
     ))  # fmt: skip
-    sipp = _sipp(sipp_binary, their_sip, sipp_media, *their_args)
+    sipp = _sipp(sipp_binary, their_sip, sipp_media, *their_args, "-m", str(CALLS))
     if ours == "uac":
         gossipper += [f"{LOOPBACK}:{uas_sip}", "-d", "2500"]
         uas_command, uac_command = sipp, gossipper
@@ -176,7 +191,38 @@ def test_gossipper_media_against_sipp(
         uac_rc, uac_out, uac_err = finish(uac, timeout_s=30)
         uas_rc, uas_out, uas_err = finish(uas, timeout_s=30)
     assert (uac_rc, uas_rc) == (0, 0), uac_out[-2000:] + uac_err[-2000:] + uas_err[-2000:]
-    [record] = read_media_csv(tmp_path, our_scenario)
+    records = read_media_csv(tmp_path, our_scenario)
+    assert len(records) == CALLS
+    assert len({record.local_port for record in records}) == CALLS
+    # Wireshark's reading of the whole run, once.
+    rtp_ports = [sipp_media, *(record.local_port for record in records)]
+    rtcp_ports = [record.local_port + 1 for record in records]
+    seen = _seen(tshark_binary, capture.path, rtp_ports, rtcp_ports)
+    rtcp = packet_fields(
+        tshark_binary, capture.path, ["rtcp.pt", "rtcp.length_check"], "rtcp",
+        rtp_ports, rtcp_ports,
+    )  # fmt: skip
+    for record in records:
+        _check_call_against_sipp(record, streamer, our_media, sipp_media, seen, rtcp)
+    # The summary JSON's media section adds up the same streams.
+    summary = json.loads((tmp_path / "ours.json").read_text())["media"]
+    assert summary["streams"] == CALLS
+    sent = sum(record.packets_sent for record in records)
+    assert summary["packets"]["sent"] == summary["packets"]["received"] == sent
+    octets = sum(record.octets_sent for record in records)
+    assert summary["octets"] == {"sent": octets, "received": octets}
+    assert summary["packets"]["lost"] == 0
+    assert summary["rtcp"]["sent"] == sum(record.rtcp_sent for record in records)
+
+
+def _check_call_against_sipp(
+    record: GossipperStream,
+    streamer: str,
+    our_media: int,
+    sipp_media: int,
+    seen: Seen,
+    rtcp: list[dict[str, str]],
+) -> None:
     assert our_media <= record.local_port <= our_media + 15
     assert record.remote_port == sipp_media
     # Both ways: the tone, and its echo. (A stalled gossipper skips late frames: up to 5 %.)
@@ -184,34 +230,19 @@ def test_gossipper_media_against_sipp(
     assert record.octets_sent == record.octets_received == 160 * record.packets_sent
     assert (record.packets_lost, record.malformed) == (0, 0)
     if streamer == "gossipper":
-        _assert_echoed_tone(
-            tshark_binary, capture.path, record.local_port, sipp_media, MIN_OUR_PACKETS
-        )
+        _assert_echoed_tone(seen, record.local_port, sipp_media, MIN_OUR_PACKETS)
     else:
         assert record.packets_received == TONE_PACKETS
-        _assert_echoed_tone(tshark_binary, capture.path, sipp_media, record.local_port)
-    rtp_ports = [sipp_media, record.local_port]
-    streams = rtp_streams(tshark_binary, capture.path, rtp_ports)
-    assert_agrees_with_tshark(record, streams, rtp_flows(tshark_binary, capture.path, rtp_ports))
+        _assert_echoed_tone(seen, sipp_media, record.local_port)
+    assert_agrees_with_tshark(record, *seen)
     # Our RTCP (SIPp sends none, and its -rtp_echo does not listen on RTP + 1): every report
     # we counted is on the wire, a sender report with SDES, and Wireshark finds nothing wrong.
-    rtcp_port = record.local_port + 1
-    rtcp = packet_fields(
-        tshark_binary, capture.path, ["rtcp.pt", "rtcp.length_check", "rtcp.sdes.type"],
-        f"rtcp && udp.srcport == {rtcp_port}", rtp_ports, [rtcp_port],
-    )  # fmt: skip
-    assert len(rtcp) == record.rtcp_sent >= 1
-    for report in rtcp:
+    ours = [r for r in rtcp if int(r["udp.srcport"]) == record.local_port + 1]
+    assert len(ours) == record.rtcp_sent >= 1
+    for report in ours:
         assert report["_ws.malformed"] == ""
         assert set(report["rtcp.length_check"].split(",")) == {"1"}
         assert report["rtcp.pt"].split(",")[:2] == ["200", "202"], report
-    # The summary JSON's media section adds up the same one stream.
-    summary = json.loads((tmp_path / "ours.json").read_text())["media"]
-    assert summary["streams"] == 1
-    assert summary["packets"]["sent"] == summary["packets"]["received"] == record.packets_sent
-    octets = record.octets_sent
-    assert summary["octets"] == {"sent": octets, "received": octets}
-    assert summary["packets"]["lost"] == 0
 
 
 def test_gossipper_rtp_send_echoed_by_sipp(
