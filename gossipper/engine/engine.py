@@ -297,6 +297,9 @@ class Engine(CallHost):
             if rx_env is not None:
                 rx_env.wall_time = wall_clock.wall_time
                 rx_env.clock_ms = self._clock_ms
+        for extra in (self._ooc, self._rx):
+            if extra is not None:
+                extra.media = media  # their calls open media like the main scenario's
         self._extra_calls = 0
         """Open calls of the out-of-call and rx scenarios (in ``_calls`` too)."""
         self._ooc_calls = 0

@@ -173,6 +173,8 @@ class Run:
             or any(s is not None and s.has_media for s in (plan.ooc_scenario, plan.rx_scenario))
         ):
             media = self._build_media(plan, stats)
+            if rx_env is not None:
+                rx_env.per_call_media = True
         self.engine = Engine(
             scenario,
             config,
@@ -254,9 +256,7 @@ class Run:
         config = plan.config
         # Keywords such as [media_port] name each call's own RTP port from now on.
         self.env.per_call_media = True
-        tap: MediaTap | None = None
-        if self.hep is not None and hasattr(self.hep, "rtcp"):
-            tap = self.hep
+        tap: MediaTap | None = self.hep  # HEP mirrors every RTCP packet (type 5)
         return build_media(
             config,
             [plan.scenario, plan.ooc_scenario, plan.rx_scenario],

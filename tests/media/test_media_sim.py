@@ -119,3 +119,55 @@ def test_same_seed_same_media_figures(tmp_path: pathlib.Path) -> None:
     _simulate(first, ARGS)
     _simulate(second, ARGS)
     assert _rows(first) == _rows(second)
+
+
+def test_symmetric_rtp_follows_the_peer_behind_a_nat(tmp_path: pathlib.Path) -> None:
+    """The peer's SDP names port 9 (nobody there); once its RTP arrives from its real port,
+    our stream goes there instead."""
+    shutil.copyfile(pathlib.Path(__file__).parent / "uas_nat.xml", tmp_path / "uas_nat.xml")
+    args = ["-sf", "uac_rtp.xml", "-peer", "uas_nat.xml", "-m", "1", "-seed", "3",
+            "-trace_media"]  # fmt: skip
+    result = _simulate(tmp_path, args)
+    (row,) = _rows(tmp_path)
+    remote = _endpoint(row["remote"])
+    assert remote[1] != 9
+    payloads = result.payloads
+    to_nat = [
+        e for e in result.events
+        if e.kind is EventKind.DROPPED_UNBOUND and e.dst[1] == 9 and _is_rtp(payloads[e.digest])
+    ]  # fmt: skip
+    to_real = [
+        e for e in result.events
+        if e.kind is EventKind.DELIVERED and e.dst == remote and _is_rtp(payloads[e.digest])
+    ]  # fmt: skip
+    assert to_nat, "before the peer's first packet, RTP goes where its SDP said"
+    assert len(to_real) > 400, "then to where the peer's packets come from"
+    assert max(e.time_s for e in to_nat) < min(e.time_s for e in to_real)
+    assert int(row["packets_received"]) > 400
+
+
+def test_uac_pcap_plays_its_shipped_recording(tmp_path: pathlib.Path) -> None:
+    """The built-in uac_pcap replays its pcaps (400 G.711 packets, then 15 RFC 4733 ones) as
+    captured, to the port the uas peer's SDP answer names ([media_port] of the uas)."""
+    previous = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        plan = dataclasses.replace(
+            build_plan(["-sn", "uac_pcap", "-m", "1", "-trace_media"], directory="."),
+            record_payloads=True,
+        )
+        result = run_simulation(plan, io.StringIO(), io.StringIO())
+    finally:
+        os.chdir(previous)
+    (row,) = _rows(tmp_path)
+    assert int(row["packets_sent"]) == 415
+    sent = [
+        result.payloads[e.digest]
+        for e in result.events
+        if e.kind is EventKind.SCHEDULED and e.src == _endpoint(row["local"])
+    ]
+    rtp = [p for p in sent if _is_rtp(p)]
+    assert len(rtp) == 415
+    assert [p[1] & 0x7F for p in rtp].count(8) == 400
+    assert [p[1] & 0x7F for p in rtp].count(101) == 15
+    assert struct.unpack_from("!I", rtp[0], 8)[0] == 0x47535052  # as captured

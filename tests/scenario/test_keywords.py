@@ -441,3 +441,24 @@ def test_uac_invite_renders_fast_enough_to_measure() -> None:
     text = render(bound, ctx)
     assert text.startswith("INVITE sip:service@127.0.0.1:5082 SIP/2.0\r\n")
     assert "Content-Length:   129\r\n" in text
+
+
+def test_media_port_keywords_are_the_calls_own_ports_with_media() -> None:
+    text = (
+        "OPTIONS sip:x SIP/2.0\nm=audio [media_port] [media_port+1] [rtpstream_audio_port]"
+        " [auto_media_port]\nm=video [rtpstream_video_port]"
+    )
+    scenario, ctx = one(text)
+    # Without media: -mp, folded into the text when the scenario is bound.
+    bound = scenario.bind(env())
+    template = bound.elements[0].template
+    assert template is not None
+    assert template.segments[0] == "OPTIONS sip:x SIP/2.0\r\nm=audio 6004 6005 6004 "
+    assert "m=video 6004" in render(bound, ctx)
+    # With media: the ports the call's media bound (kept per call through bind).
+    media_env = env(per_call_media=True)
+    bound = scenario.bind(media_env)
+    ctx = context(bound, media_env, media_port=31000, video_port=31002)
+    ctx.call_number = 7
+    out = render(bound, ctx)
+    assert "m=audio 31000 31001 31000 31000\r\nm=video 31002" in out

@@ -1,0 +1,94 @@
+"""Media on real UDP sockets (loopback): a gossipper UAC streams to a gossipper UAS and back,
+both binding their per-call RTP/RTCP pairs from their own -min_rtp_port ranges."""
+
+from __future__ import annotations
+
+import csv
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+
+SCENARIOS = pathlib.Path(__file__).resolve().parents[1] / "golden_csv" / "scenarios"
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _free_even_range(size: int = 100) -> int:
+    """An even base port whose next ``size`` ports are free now (best effort)."""
+    for base in range(30000 + (os.getpid() % 200) * 100, 60000, 1000):
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def _gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "-m", "gossipper", *args, "-nostdin", "-trace_media"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _row(directory: pathlib.Path) -> dict[str, str]:
+    (path,) = directory.glob("*_media.csv")
+    with path.open(newline="") as handle:
+        (row,) = list(csv.DictReader(handle, delimiter=";"))
+    return row
+
+
+def test_rtp_both_ways_on_loopback(tmp_path: pathlib.Path) -> None:
+    uas_dir, uac_dir = tmp_path / "uas", tmp_path / "uac"
+    for directory, name in ((uas_dir, "uas_rtp.xml"), (uac_dir, "uac_rtp.xml")):
+        directory.mkdir()
+        shutil.copyfile(SCENARIOS / name, directory / name)
+        shutil.copyfile(SCENARIOS / "tone.alaw", directory / "tone.alaw")
+    sip_port = _free_udp_port()
+    base = _free_even_range()
+    uas = _gossipper(
+        "-sf", "uas_rtp.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
+        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
+    )  # fmt: skip
+    try:
+        uac = _gossipper(
+            "-sf", "uac_rtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
+            "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99), cwd=uac_dir,
+        )  # fmt: skip
+        uac_out, uac_err = uac.communicate(timeout=60)
+        assert uac.returncode == 0, uac_out[-2000:] + uac_err
+        uas.communicate(timeout=30)
+        assert uas.returncode == 0
+    finally:
+        uas.kill()
+        uas.wait()
+    client, server = _row(uac_dir), _row(uas_dir)
+    assert client["local"] == f"127.0.0.1:{base + 50}"
+    assert client["remote"] == server["local"] == f"127.0.0.1:{base}"
+    # 4 loops of 2.4 s at 50 packets/s each way; DTMF "15" replaces frames in the client's.
+    assert int(server["packets_sent"]) == 480
+    assert int(client["packets_received"]) == 480
+    assert int(server["packets_received"]) == int(client["packets_sent"]) > 470
+    assert int(client["packets_lost"]) == int(server["packets_lost"]) == 0
+    assert client["rtt_ms"] and 0.0 <= float(client["rtt_ms"]) < 50.0
+    assert float(client["mos"]) > 4.0
