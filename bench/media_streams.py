@@ -4,10 +4,15 @@ For a rising number N of concurrent PCMU streams (160-byte payloads every 20 ms,
 each), every step starts a receiver process and one sender, and measures on the receiver:
 
   * late packets: each packet's arrival (kernel timestamp, SO_TIMESTAMPNS) against its stream's
-    own 20 ms schedule. A packet's slot comes from its RTP timestamp (160 per frame), the
-    schedule is anchored at the stream's earliest-arriving slot (the best transit seen), and a
-    packet more than 10 ms behind its slot is late. Slots never received between a stream's
-    first and last packet in the window (frames skipped or lost) count as late too.
+    own 20 ms schedule. A packet's slot comes from its RTP timestamp (160 per frame); the
+    schedule's phase is the stream's median (arrival - slot x 20 ms), its typical transit; a
+    packet more than 10 ms behind its slot is late, one more than 10 ms ahead is early (counted,
+    not a failure). Slots never received between a stream's first and last packet in the
+    window (frames skipped or lost) count as late too. A sender that drifts from 20 ms falls
+    behind that phase and its packets turn late. (The median, not the earliest packet: SIPp
+    3.6.1 sends one packet about 20 ms ahead of its stream every half second, back to back with
+    the one before; anchored there, nearly all its other packets would count as late.)
+    `late_vs_earliest_percent` gives that stricter figure too.
   * stopped streams: fewer than N streams seen in the window, or a stream whose last packet
     arrived more than 1 s before the window's end.
   * CPU per stream: the sender's user+system CPU over the window (from /proc/PID/stat; with
@@ -133,7 +138,7 @@ def analyse(arrivals: list[tuple[float, int, int]], start: float, end: float) ->
     for arrived, ssrc, timestamp in arrivals:
         if start <= arrived <= end:
             streams.setdefault(ssrc, []).append((arrived, timestamp))
-    packets = late = missing = stopped = 0
+    packets = late = early = late_vs_earliest = missing = stopped = 0
     worst_ms = 0.0
     intervals: list[float] = []
     for points in streams.values():
@@ -146,12 +151,17 @@ def analyse(arrivals: list[tuple[float, int, int]], start: float, end: float) ->
                 delta -= 1 << 32
             slot = round(delta / SAMPLES_PER_FRAME)
             slots.setdefault(slot, arrived)  # duplicates: the first arrival counts
-        anchor = min(arrived - slot * FRAME_S for slot, arrived in slots.items())
-        for slot, arrived in slots.items():
-            behind = arrived - (anchor + slot * FRAME_S)
+        offsets = sorted(arrived - slot * FRAME_S for slot, arrived in slots.items())
+        phase, earliest = offsets[len(offsets) // 2], offsets[0]
+        for offset in offsets:
+            behind = offset - phase
             worst_ms = max(worst_ms, behind * 1000.0)
             if behind > LATE_S:
                 late += 1
+            elif behind < -LATE_S:
+                early += 1
+            if offset - earliest > LATE_S:
+                late_vs_earliest += 1
         packets += len(slots)
         missing += max(slots) - min(slots) + 1 - len(slots)
         if max(slots) > min(slots):
@@ -168,6 +178,8 @@ def analyse(arrivals: list[tuple[float, int, int]], start: float, end: float) ->
         "late": late,
         "missing": missing,
         "late_percent": 100.0 * (late + missing) / due if due else 100.0,
+        "early": early,
+        "late_vs_earliest_percent": 100.0 * (late_vs_earliest + missing) / due if due else 100.0,
         "worst_late_ms": round(worst_ms, 3),
         "stopped_streams": stopped,
         "window_s": end - start,
@@ -302,6 +314,8 @@ class Step:
     late: int
     missing: int
     late_percent: float
+    early: int
+    late_vs_earliest_percent: float
     worst_late_ms: float
     median_interval_ms: float
     stopped_streams: int
@@ -469,6 +483,8 @@ def run_step(
         late=int(figures["late"]),
         missing=int(figures["missing"]),
         late_percent=round(late_percent, 3),
+        early=int(figures.get("early", 0)),
+        late_vs_earliest_percent=round(float(figures.get("late_vs_earliest_percent", 100.0)), 3),
         worst_late_ms=float(figures["worst_late_ms"]),
         median_interval_ms=float(figures["median_interval_ms"]),
         stopped_streams=stopped,
@@ -503,7 +519,9 @@ def _line(step: Step) -> str:
     return (
         f"{step.tool:9} N={step.streams:5} {verdict:4} seen={step.streams_seen:5}"
         f" packets={step.packets:7} late={step.late_percent:6.2f}% (worst {step.worst_late_ms:.1f}"
-        f" ms, missing {step.missing}) interval={step.median_interval_ms:.3f} ms"
+        f" ms, missing {step.missing}, early {step.early},"
+        f" vs earliest {step.late_vs_earliest_percent:.1f}%)"
+        f" interval={step.median_interval_ms:.3f} ms"
         f" stopped={step.stopped_streams}"
         f" cpu={cpu} ms/stream/s ({step.cpu_us_per_packet} us/packet)"
         f" other_busy={step.other_busy_cores} cores {step.note}"

@@ -70,6 +70,7 @@ class RtpSendResult:
     elapsed_s: float
     local_addresses: tuple[Address, ...]
     ssrcs: tuple[int, ...]
+    first_timestamps: tuple[int, ...] = ()
 
     @property
     def late_percent(self) -> float:
@@ -239,6 +240,7 @@ async def send_rtp(
             stdout.flush()
         scheduler = MediaScheduler(tick_ms=tick_ms)
         ssrcs = tuple(rng.getrandbits(32) for _ in transports)
+        first_timestamps = tuple(rng.getrandbits(32) for _ in transports)
         usage_before = resource.getrusage(resource.RUSAGE_SELF)
         started = trio.current_time()
         handles = []
@@ -259,7 +261,7 @@ async def send_rtp(
                         loops=config.loops if config.file is not None else -1,
                         ssrc=ssrcs[index],
                         first_seq=rng.randrange(1 << 16),
-                        first_timestamp=rng.getrandbits(32),
+                        first_timestamp=first_timestamps[index],
                         start_delay_s=interval_s * index / len(transports),
                     )
                 )
@@ -290,12 +292,15 @@ async def send_rtp(
     cpu = (usage_after.ru_utime - usage_before.ru_utime) + (
         usage_after.ru_stime - usage_before.ru_stime
     )
-    return _sum(
-        [handle.counters for handle in handles],
-        cpu_s=cpu,
-        elapsed_s=elapsed,
-        local_addresses=tuple(t.local_address for t in transports),
-        ssrcs=ssrcs,
+    return dataclasses.replace(
+        _sum(
+            [handle.counters for handle in handles],
+            cpu_s=cpu,
+            elapsed_s=elapsed,
+            local_addresses=tuple(t.local_address for t in transports),
+            ssrcs=ssrcs,
+        ),
+        first_timestamps=first_timestamps,
     )
 
 

@@ -23,7 +23,7 @@ from gossipper.cli.rtp_send_command import (
 )
 from gossipper.errors import ConfigError
 from gossipper.media.audio import ulaw_to_linear
-from gossipper.media.rtp import RtpPacket, parse_rtp, seq_add, ts_add
+from gossipper.media.rtp import RtpPacket, parse_rtp, seq_add, ts_add, ts_diff
 from gossipper.transport.udp import UdpTransportFactory
 
 
@@ -202,22 +202,28 @@ def test_loopback_streams_arrive_with_their_ssrc_seq_timestamps_and_payloads(
         packet = parse_rtp(data)
         by_ssrc.setdefault(packet.ssrc, []).append((packet, source))
     assert sorted(by_ssrc) == sorted(result.ssrcs)  # type: ignore[attr-defined]
-    assert result.packets_sent == 48 == len(received)  # type: ignore[attr-defined]
-    assert result.octets_sent == 48 * 160  # type: ignore[attr-defined]
-    for ssrc, local in zip(result.ssrcs, result.local_addresses, strict=True):  # type: ignore[attr-defined]
+    # 8 frames, twice, three streams. A loaded machine may stall the sender: frames it skipped
+    # instead of bursting are counted, and the timestamps jump over them (seq stays contiguous).
+    assert result.packets_sent == len(received)  # type: ignore[attr-defined]
+    assert result.packets_sent + result.skipped_packets == 48  # type: ignore[attr-defined]
+    assert result.octets_sent == 160 * result.packets_sent  # type: ignore[attr-defined]
+    streams = zip(result.ssrcs, result.local_addresses, result.first_timestamps, strict=True)  # type: ignore[attr-defined]
+    for ssrc, local, first_timestamp in streams:
         stream = by_ssrc[ssrc]
-        assert len(stream) == 16  # 8 frames, twice
         assert {source for _, source in stream} == {local}  # each stream its own socket
-        packets = sorted(
-            (p for p, _ in stream), key=lambda p: seq_add(p.sequence, -stream[0][0].sequence)
-        )
+        base = stream[0][0].sequence
+        packets = sorted((p for p, _ in stream), key=lambda p: seq_add(p.sequence, -base))
         first = packets[0]
+        slots = []
         for index, packet in enumerate(packets):
             assert packet.sequence == seq_add(first.sequence, index)
-            assert packet.timestamp == ts_add(first.timestamp, 160 * index)
+            slot = ts_diff(packet.timestamp, first_timestamp) // 160
+            assert packet.timestamp == ts_add(first_timestamp, 160 * slot)
             assert packet.payload_type == 0
-            assert packet.payload == frames[index % 8]
+            assert packet.payload == frames[slot % 8]  # the file position follows the clock
             assert packet.marker == (index == 0)
+            slots.append(slot)
+        assert slots == sorted(set(slots)) and slots[-1] == 15  # the last frame always goes
 
 
 def test_the_command_prints_its_summary_and_exits_0(tmp_path: pathlib.Path) -> None:
@@ -249,7 +255,9 @@ def test_the_command_prints_its_summary_and_exits_0(tmp_path: pathlib.Path) -> N
     )
     assert lines[1].startswith("rtp_send: done streams=2 sent=")
     sent = int(lines[1].split("sent=")[1].split()[0])
-    assert sent == count and 20 <= count <= 30  # 300 ms of two 20 ms streams
+    skipped = int(lines[1].split("skipped=")[1].split()[0])
+    # 300 ms of two 20 ms streams: 30 frames at most (fewer sent if the machine stalled us).
+    assert sent == count and count >= 1 and sent + skipped <= 30
     assert pts == {8}
     assert " (" in lines[1] and "%) skipped=" in lines[1]
 

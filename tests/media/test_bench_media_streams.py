@@ -43,13 +43,27 @@ def test_packets_behind_their_slot_by_over_10ms_are_late(media_streams: ModuleTy
     times = [100.0 + 0.02 * i for i in range(100)]
     times[10] += 0.0101  # late
     times[11] += 0.0099  # not quite
-    # From frame 50 on the sender shifted its phase by 15 ms: every later packet is late against
+    # From frame 70 on the sender shifted its phase by 15 ms: every later packet is late against
     # the schedule its RTP timestamps promise.
-    times[50:] = [t + 0.015 for t in times[50:]]
+    times[70:] = [t + 0.015 for t in times[70:]]
     figures = media_streams.analyse(stream(7, times), 99.0, 102.0)
-    assert figures["late"] == 1 + 50
-    assert figures["late_percent"] == pytest.approx(51.0)
+    assert figures["late"] == 1 + 30
+    assert figures["late_percent"] == pytest.approx(31.0)
     assert figures["worst_late_ms"] == pytest.approx(15.0)
+    assert figures["early"] == 0
+
+
+def test_a_packet_sent_ahead_is_early_not_a_reason_to_call_the_others_late(
+    media_streams: ModuleType,
+) -> None:
+    # SIPp 3.6.1's pattern: every 26th packet leaves back to back with the one before.
+    times = [100.0 + 0.02 * i for i in range(104)]
+    for i in range(25, 104, 26):
+        times[i] = times[i - 1] + 0.0001
+    figures = media_streams.analyse(stream(8, times), 99.0, 103.0)
+    assert (figures["late"], figures["early"], figures["late_percent"]) == (0, 4, 0.0)
+    # Anchored at the earliest packet instead, all the others would be 20 ms late.
+    assert figures["late_vs_earliest_percent"] == pytest.approx(100.0 * 100 / 104)
 
 
 def test_frames_never_received_count_as_late(media_streams: ModuleType) -> None:
