@@ -43,12 +43,22 @@ def program(name: str, package: str) -> str:
     return path
 
 
-def free_udp_port_block(count: int, *, low: int = 20000, high: int = 60000) -> int:
+def _ephemeral_low() -> int:
+    try:
+        return int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_udp_port_block(count: int, *, low: int = 20000) -> int:
     """An even port P such that P .. P+count-1 are all free on UDP (RTP/RTCP pairs).
 
-    Random start, so tests running one after another do not meet a port a previous test's
-    peer may still hold for a moment; checked passively (see harness._port_in_table).
+    Below the kernel's ephemeral range, so that no port handed out by binding to port 0 (the
+    tests' SIP ports, any other program's sockets) lands in the block later; random start, so
+    tests running one after another do not meet a port a previous test's peer may still hold
+    for a moment; checked passively (see harness._port_in_table).
     """
+    high = max(_ephemeral_low(), low + 1000)
     rng = random.Random()
     for _ in range(200):
         base = rng.randrange(low, high - count) & ~1
