@@ -391,8 +391,7 @@ def assert_agrees_with_tshark(
     (the capture then being cut at gossipper's last RTCP report, sent as it closes), the packets
     that reached the socket in the instant before it closed are on the wire but were never
     read: up to that many received packets may be missing from gossipper's count.
-    ``compare_jitter=False``: for a stream whose RTP timestamps jump (pcap replay), where
-    RFC 3550's jitter and Wireshark's analysis part ways; its caller says why."""
+    ``compare_jitter=False``: counts, octets and loss only; each caller says why."""
     sent = [s for s in streams if s.src_port == ours.local_port]
     received = [s for s in streams if s.dst_port == ours.local_port]
     outgoing = received_stream = None
