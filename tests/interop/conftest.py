@@ -7,7 +7,8 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
-from tests.interop import kamailio_proxy
+from tests.interop import kamailio_proxy, media
+from tests.interop.baresip import Baresip, start_baresip
 from tests.interop.kamailio_proxy import KamailioProxy
 
 
@@ -24,6 +25,7 @@ def sipp_binary() -> str:
 
 # Kamailio, the proxy between SIPp/gossipper UACs and UASes: tests/interop/kamailio/README.md.
 _KAMAILIO = pytest.StashKey["KamailioProxy"]()
+_BARESIP = pytest.StashKey["Baresip"]()
 
 
 @pytest.fixture(scope="session")
@@ -49,11 +51,15 @@ def kamailio(
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failing test that used the ``kamailio`` fixture shows Kamailio's log in its report."""
+    """A failing test that used the ``kamailio`` (``baresip_agent``) fixture shows Kamailio's
+    (baresip's) log in its report."""
     report = yield
     proxy = item.stash.get(_KAMAILIO, None)
     if proxy is not None and report.failed and proxy.log_file.exists():
         report.sections.append(("kamailio log", proxy.log()[-20000:]))
+    agent = item.stash.get(_BARESIP, None)
+    if agent is not None and report.failed and agent.log_path.exists():
+        report.sections.append(("baresip log", agent.log()[-20000:]))
     return report
 
 
@@ -66,3 +72,20 @@ def tshark_binary() -> str:
             pytest.fail("tshark is not installed: .ci/run must apt-get install tshark")
         pytest.skip("tshark not installed (apt-get install -y tshark); required in CI")
     return path
+
+
+@pytest.fixture(scope="session")
+def dumpcap_binary() -> str:
+    """Wireshark's dumpcap, which captures the loopback media runs (tshark's package ships it)."""
+    return media.program("dumpcap", "tshark")
+
+
+@pytest.fixture
+def baresip_agent(tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[Baresip]:
+    """A baresip of this test's own, auto-answering on a loopback port; stopped after the test."""
+    agent = start_baresip(tmp_path / "baresip")
+    request.node.stash[_BARESIP] = agent
+    try:
+        yield agent
+    finally:
+        agent.stop()

@@ -1,0 +1,164 @@
+"""A baresip user agent of a test's own: Debian's baresip-core, answering calls with real audio.
+
+The configuration lives in a temporary directory (``baresip -f DIR``): SIP on a loopback port,
+one account in auto-answer mode, G.711 only, a WAV file as the audio source (module ``aufile``),
+no sound card (the player is an ``aubridge`` device nobody reads: Debian's baresip-core 1.0 has
+no null player), and ``sndfile``, which writes what baresip decoded from the network to a WAV
+file, so a test can check that real audio arrived, not only packets.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import signal
+import subprocess
+import time
+import wave
+from dataclasses import dataclass
+
+from tests.interop.harness import LOOPBACK, free_udp_port, udp_port_bound
+from tests.interop.media import free_udp_port_block, program, write_wav_tone
+
+MODULE_DIR = pathlib.Path("/usr/lib/baresip/modules")
+# Every module the configuration loads; a Debian build without one of them fails the test.
+MODULES = ("g711", "aufile", "aubridge", "sndfile", "account")
+
+
+def baresip_binary() -> str:
+    path = program("baresip", "baresip-core")
+    missing = [m for m in MODULES if not (MODULE_DIR / f"{m}.so").exists()]
+    if missing:
+        raise AssertionError(f"baresip-core lacks modules {missing} in {MODULE_DIR}")
+    return path
+
+
+@dataclass
+class Baresip:
+    process: subprocess.Popen[str]
+    directory: pathlib.Path
+    sip_port: int
+    rtp_ports: range
+    user: str
+    log_path: pathlib.Path
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{self.user}@{LOOPBACK}:{self.sip_port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def decoded_recordings(self) -> list[pathlib.Path]:
+        """The WAV files sndfile wrote of the audio baresip decoded (received) per call."""
+        return sorted(self.directory.glob("dump-*-dec.wav"))
+
+    def encoded_recordings(self) -> list[pathlib.Path]:
+        """The WAV files sndfile wrote of the audio baresip encoded (sent) per call."""
+        return sorted(self.directory.glob("dump-*-enc.wav"))
+
+    def call_packets(self) -> list[tuple[int, int]]:
+        """(packets sent, packets received) of each ended call, as baresip counted them
+        (``rtp_stats yes`` prints them when a call ends)."""
+        counts = []
+        for match in re.finditer(r"^packets:\s+(\d+)\s+(\d+)\s*$", self.log(), re.MULTILINE):
+            counts.append((int(match[1]), int(match[2])))
+        return counts
+
+    def stop(self) -> str:
+        """Stop baresip (SIGTERM: it hangs up and closes its files) and return its log."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.log()
+
+
+def _config(directory: pathlib.Path, sip_port: int, rtp: range, source: pathlib.Path) -> str:
+    return "\n".join(
+        [
+            "poll_method epoll",
+            f"sip_listen {LOOPBACK}:{sip_port}",
+            "call_local_timeout 30",
+            "call_max_calls 16",
+            f"audio_source aufile,{source}",
+            # A bridge device with no reader: a player that needs no sound card.
+            "audio_player aubridge,nobody",
+            "audio_alert aubridge,nobody",
+            "audio_level no",
+            "ausrc_format s16",
+            "auplay_format s16",
+            "auenc_format s16",
+            "audec_format s16",
+            "audio_buffer 20-160",
+            f"rtp_ports {rtp.start}-{rtp.stop - 1}",
+            "rtcp_mux no",
+            "jitter_buffer_delay 5-10",
+            "rtp_stats yes",
+            f"module_path {MODULE_DIR}",
+            "module g711.so",
+            "module aufile.so",
+            "module aubridge.so",
+            "module sndfile.so",
+            f"snd_path {directory}",
+            "module_tmp account.so",
+            f"net_interface {LOOPBACK}",
+            "",
+        ]
+    )
+
+
+def start_baresip(directory: pathlib.Path, *, audio_seconds: float = 30.0) -> Baresip:
+    """Start baresip with a configuration of its own in ``directory``; return once its SIP
+    port is bound. Audio source: a 440 Hz tone of ``audio_seconds``, G.711 (PCMU, then PCMA).
+    """
+    binary = baresip_binary()
+    directory.mkdir(parents=True, exist_ok=True)
+    sip_port = free_udp_port()
+    rtp_base = free_udp_port_block(16)
+    rtp = range(rtp_base, rtp_base + 16)
+    source = directory / "source.wav"
+    write_wav_tone(source, audio_seconds)
+    user = "baresip"
+    (directory / "config").write_text(_config(directory, sip_port, rtp, source))
+    # regint=0: no registrar; answermode=auto: every incoming call is answered at once.
+    (directory / "accounts").write_text(
+        f"<sip:{user}@{LOOPBACK}:{sip_port}>;regint=0;answermode=auto;"
+        "audio_codecs=PCMU,PCMA;ptime=20\n"
+    )
+    (directory / "contacts").write_text("")
+    log_path = directory / "baresip.log"
+    log = log_path.open("w")
+    # -t: a last-resort stop if the test dies without stopping it.
+    process = subprocess.Popen(
+        [binary, "-4", "-f", str(directory), "-t", "120"],
+        cwd=directory,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log.close()
+    agent = Baresip(process, directory, sip_port, rtp, user, log_path)
+    deadline = time.monotonic() + 20.0
+    while not (udp_port_bound(sip_port) and "baresip is ready" in agent.log()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            agent.stop()
+            raise AssertionError(f"baresip did not start on {sip_port}:\n{agent.log()[-3000:]}")
+        time.sleep(0.05)
+    return agent
+
+
+def wav_stats(path: pathlib.Path) -> tuple[int, int, float]:
+    """(sample rate, frames, RMS of the samples) of a 16-bit mono WAV file."""
+    with wave.open(str(path), "rb") as wav:
+        rate, frames, channels = wav.getframerate(), wav.getnframes(), wav.getnchannels()
+        data = wav.readframes(frames)
+    samples = memoryview(data).cast("h")
+    step = channels
+    values = [samples[i] for i in range(0, len(samples), step)]
+    rms = (sum(v * v for v in values) / len(values)) ** 0.5 if values else 0.0
+    return rate, len(values), rms
