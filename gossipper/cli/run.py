@@ -448,15 +448,8 @@ async def _start_api(
 ) -> SingleRun:
     """-api_addr: the API (and its imports: quart, hypercorn, jwt, prometheus_client) on
     this run's Trio loop."""
-    import functools
+    from gossipper.api.single import SingleRun
 
-    from gossipper.api.auth import open_authenticator
-    from gossipper.api.serve import serve_api
-    from gossipper.api.single import SingleRun, SingleRunRegistry
-
-    process = config.process
-    assert process.api_addr is not None
-    authenticator = open_authenticator(process.api_users, process.api_secret, process.api_audit)
     target = config.target
     remote = run.engine.statistics().remote_address
     hosted = SingleRun(
@@ -469,6 +462,25 @@ async def _start_api(
             "rate": config.load.rate,
         },
     )
+    await serve_single_run(nursery, config, hosted, stderr)
+    return hosted
+
+
+async def serve_single_run(
+    nursery: trio.Nursery, config: RunConfig, hosted: SingleRun, stderr: TextIO
+) -> None:
+    """Serve the API of one hosted run (a run, or a group of workers seen as one) on
+    -api_addr, in ``nursery``; says where on stderr, and warns when that is reachable from
+    other hosts without TLS."""
+    import functools
+
+    from gossipper.api.auth import open_authenticator
+    from gossipper.api.serve import serve_api
+    from gossipper.api.single import SingleRunRegistry
+
+    process = config.process
+    assert process.api_addr is not None
+    authenticator = open_authenticator(process.api_users, process.api_secret, process.api_audit)
     binds: list[str] = await nursery.start(
         functools.partial(
             serve_api,
@@ -489,7 +501,6 @@ async def _start_api(
             " -api_tls_cert and -api_tls_key)\n"
         )
     stderr.flush()
-    return hosted
 
 
 def _is_terminal(stream: TextIO) -> bool:

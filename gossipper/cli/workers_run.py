@@ -396,16 +396,9 @@ async def _start_api(
 ) -> None:
     """-api_addr: the HTTP API over the group (merged statistics, commands fanned out), as
     ``cli.run`` serves one run's."""
-    import functools
+    from gossipper.api.single import SingleRun
+    from gossipper.cli.run import serve_single_run
 
-    from gossipper.api.auth import open_authenticator
-    from gossipper.api.serve import serve_api
-    from gossipper.api.single import SingleRun, SingleRunRegistry
-    from gossipper.cli.run import _is_loopback
-
-    process = config.process
-    assert process.api_addr is not None
-    authenticator = open_authenticator(process.api_users, process.api_secret, process.api_audit)
     remote = group.statistics().remote_address
     hosted = SingleRun(
         group,
@@ -418,26 +411,7 @@ async def _start_api(
             "workers": len(group.pids),
         },
     )
-    binds: list[str] = await nursery.start(
-        functools.partial(
-            serve_api,
-            SingleRunRegistry(hosted),
-            authenticator,
-            addr=process.api_addr,
-            tool_version=__version__,
-            tls_cert=process.api_tls_cert,
-            tls_key=process.api_tls_key,
-            metrics_public=process.api_metrics_public,
-        )
-    )
-    stderr.write(f"gossipper: API on {', '.join(binds)} (run 'main')\n")
-    if process.api_tls_cert is None and not _is_loopback(process.api_addr):
-        stderr.write(
-            f"gossipper: warning: -api_addr {process.api_addr} is reachable from other hosts"
-            " without TLS: passwords and tokens cross the network in clear (give"
-            " -api_tls_cert and -api_tls_key)\n"
-        )
-    stderr.flush()
+    await serve_single_run(nursery, config, hosted, stderr)
 
 
 async def _poll(group: WorkerGroup, period_s: float, live: Any) -> None:

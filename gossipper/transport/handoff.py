@@ -30,7 +30,7 @@ from gossipper.interfaces import (
     StreamConnection,
     StreamListener,
 )
-from gossipper.transport.udp import RECEIVE_BATCH_MAX, UdpTransportFactory, send_error
+from gossipper.transport.udp import RECEIVE_BATCH_MAX, UdpTransportFactory, sendto_nowait
 
 __all__ = [
     "HandoffCounts",
@@ -100,15 +100,7 @@ class HandoffUdpTransport:
         return self._local
 
     def send_nowait(self, data: bytes, address: Address) -> bool:
-        try:
-            self._send.sendto(data, address)
-        except BlockingIOError:
-            return False
-        except OSError as exc:
-            if self._closed:
-                raise trio.ClosedResourceError("UDP socket closed") from None
-            raise send_error(exc, address) from exc
-        return True
+        return sendto_nowait(self._send, data, address, closed=self._closed)
 
     async def send(self, data: bytes, address: Address) -> None:
         while not self.send_nowait(data, address):

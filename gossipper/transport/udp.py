@@ -44,6 +44,25 @@ def send_error(exc: OSError, address: Address) -> TransportError:
     return TransportError(text)
 
 
+def sendto_nowait(sock: socket.socket, data: bytes, address: Address, *, closed: bool) -> bool:
+    """One non-blocking ``sendto``: False when the send buffer is full (nothing sent).
+
+    Raises:
+        TransportError: the datagram cannot be sent (``send_error``).
+        trio.ClosedResourceError: the socket was closed by its owner (``closed``): misuse
+            after close is not a network failure, as in the simulation.
+    """
+    try:
+        sock.sendto(data, address)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        if closed:
+            raise trio.ClosedResourceError("UDP socket closed") from None
+        raise send_error(exc, address) from exc
+    return True
+
+
 def _family_for(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
@@ -73,16 +92,7 @@ class UdpTransport:
         return self._local
 
     def send_nowait(self, data: bytes, address: Address) -> bool:
-        try:
-            self._sock.sendto(data, address)
-        except BlockingIOError:
-            return False
-        except OSError as exc:
-            if self._closed:
-                # Same as the simulation: misuse after close is not a network failure.
-                raise trio.ClosedResourceError("UDP socket closed") from None
-            raise send_error(exc, address) from exc
-        return True
+        return sendto_nowait(self._sock, data, address, closed=self._closed)
 
     async def send(self, data: bytes, address: Address) -> None:
         while not self.send_nowait(data, address):
