@@ -188,7 +188,7 @@ def _sipp_sqrt(value: float) -> float:
     return math.sqrt(value) if value >= 0.0 else math.nan
 
 
-_SCALARS: tuple[str, ...] = (
+COUNTER_SCALARS: tuple[str, ...] = (
     "incoming_calls",
     "outgoing_calls",
     "successful_calls",
@@ -343,7 +343,7 @@ class StatsWindow:
 
 
 class RunStats:
-    """All counters of one run. Attributes named in ``_SCALARS`` plus ``current_calls``,
+    """All counters of one run. Attributes named in ``COUNTER_SCALARS`` plus ``current_calls``,
     ``failures``, ``elements`` and ``generic_counters`` are bumped directly by the engine."""
 
     def __init__(
@@ -544,7 +544,7 @@ class RunStats:
         before = self._values()
         for window in self._windows:
             window.values = tuple(b - v for b, v in zip(window.values, before, strict=True))
-        for name in _SCALARS:
+        for name in COUNTER_SCALARS:
             setattr(self, name, 0)
         self.failures[:] = [0] * len(self.failures)
         self.generic_counters[:] = [0] * len(self.generic_counters)
@@ -646,7 +646,7 @@ class RunStats:
 
     def _values(self) -> tuple[int, ...]:
         """Every additive counter, flattened in a fixed order (see ``_unpack``)."""
-        flat = [getattr(self, name) for name in _SCALARS]
+        flat = [getattr(self, name) for name in COUNTER_SCALARS]
         flat.extend(self.failures)
         flat.extend(self.generic_counters)
         for i in range(len(self.rtd_names)):
@@ -658,7 +658,7 @@ class RunStats:
         return tuple(flat)
 
     def _unpack(self, flat: tuple[int, ...]) -> CounterValues:
-        pos = len(_SCALARS)
+        pos = len(COUNTER_SCALARS)
         scalars = flat[:pos]
         n_fail = len(FAILURE_REASONS)
         failures = flat[pos : pos + n_fail]

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gossipper.stats.counters import (
+    COUNTER_SCALARS,
     CounterValues,
     ElementCounts,
     ElementInfo,
@@ -32,23 +33,6 @@ __all__ = [
     "with_failed_calls",
 ]
 
-_COUNTER_INTS = (
-    "incoming_calls",
-    "outgoing_calls",
-    "successful_calls",
-    "failed_calls",
-    "out_of_call_msgs",
-    "dead_call_msgs",
-    "retransmissions",
-    "auto_answered",
-    "warnings",
-    "fatal_errors",
-    "watchdog_major",
-    "watchdog_minor",
-    "malformed_msgs",
-    "calls_skipped_overload",
-)
-
 
 def _add_tuples(parts: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
     width = max((len(part) for part in parts), default=0)
@@ -65,7 +49,7 @@ def _add_means(parts: Sequence[MeanStat]) -> MeanStat:
 
 def merge_counter_values(parts: Sequence[CounterValues]) -> CounterValues:
     """Counters of several processes over the same interval, added."""
-    ints = {name: sum(int(getattr(part, name)) for part in parts) for name in _COUNTER_INTS}
+    ints = {name: sum(int(getattr(part, name)) for part in parts) for name in COUNTER_SCALARS}
     rtd_count = max(len(part.rtd) for part in parts)
     repartition_count = max(len(part.rtd_repartition) for part in parts)
     return CounterValues(
@@ -155,7 +139,7 @@ def merge_snapshots(parts: Sequence[StatsSnapshot]) -> StatsSnapshot:
 
 
 def _counters_to_wire(values: CounterValues) -> dict[str, Any]:
-    data: dict[str, Any] = {name: int(getattr(values, name)) for name in _COUNTER_INTS}
+    data: dict[str, Any] = {name: int(getattr(values, name)) for name in COUNTER_SCALARS}
     data["failures"] = list(values.failures)
     data["generic_counters"] = list(values.generic_counters)
     data["rtd"] = [[m.count, m.sum_ms, m.sum_sq_ms2] for m in values.rtd]
@@ -168,7 +152,7 @@ def _counters_to_wire(values: CounterValues) -> dict[str, Any]:
 
 def _counters_from_wire(data: Mapping[str, Any]) -> CounterValues:
     return CounterValues(
-        **{name: int(data[name]) for name in _COUNTER_INTS},
+        **{name: int(data[name]) for name in COUNTER_SCALARS},
         failures=tuple(int(n) for n in data["failures"]),
         generic_counters=tuple(int(n) for n in data["generic_counters"]),
         rtd=tuple(MeanStat(int(c), int(s), int(q)) for c, s, q in data["rtd"]),

@@ -89,3 +89,23 @@ def test_a_dead_workers_open_calls_end_as_failed() -> None:
     assert lost.current_calls == 0
     assert lost.cumulative.failed_calls == snapshot.cumulative.failed_calls + 3
     assert lost.cumulative.successful_calls == snapshot.cumulative.successful_calls
+
+
+def test_every_scalar_counter_is_added_and_survives_the_wire() -> None:
+    from gossipper.stats.counters import COUNTER_SCALARS, CounterValues, MeanStat
+    from gossipper.stats.merging import merge_counter_values
+
+    def values(base: int) -> CounterValues:
+        return CounterValues(
+            **{name: base + i for i, name in enumerate(COUNTER_SCALARS)},
+            failures=(),
+            generic_counters=(),
+            rtd=(),
+            call_length=MeanStat(0, 0, 0),
+            rtd_repartition=(),
+            call_length_repartition=(),
+        )
+
+    merged = merge_counter_values([values(1), values(100)])
+    for i, name in enumerate(COUNTER_SCALARS):
+        assert getattr(merged, name) == 101 + 2 * i, name
