@@ -646,3 +646,58 @@ def machine_info() -> dict[str, str]:
         "kernel": platform.release(),
         "loadavg_1m_at_start": f"{os.getloadavg()[0]:.2f}",
     }
+
+
+def niced_command(command: list[str], nice: int, cpu: int | None) -> list[str]:
+    """``command`` under ``taskset -c CPU`` (when given and available) and ``nice -n NICE``."""
+    prefix: list[str] = []
+    if cpu is not None and shutil.which("taskset"):
+        prefix += ["taskset", "-c", str(cpu)]
+    if nice:
+        prefix += ["nice", "-n", str(nice)]
+    return prefix + command
+
+
+def start_sipp_uas(
+    port: int,
+    calls: int,
+    stat_file: pathlib.Path,
+    buff_size: int,
+    workdir: pathlib.Path,
+    *,
+    nice: int = 0,
+    cpu: int | None = None,
+) -> Child:
+    """SIPp's built-in uas on loopback for ``calls`` calls, its stat CSV every second in
+    ``stat_file``, with ``-buff_size`` as the other side gets; exits the bench when it does
+    not start listening."""
+    uas = Child(
+        "uas",
+        niced_command(
+            [
+                sipp_binary(),
+                "-sn",
+                "uas",
+                "-i",
+                LOOPBACK,
+                "-p",
+                str(port),
+                "-nostdin",
+                "-m",
+                str(calls),
+                "-trace_stat",
+                "-stf",
+                str(stat_file),
+                "-fd",
+                "1",
+                "-buff_size",
+                str(buff_size),
+            ],  # fmt: skip
+            nice,
+            cpu,
+        ),
+        workdir,
+    )
+    if not wait_for_listener(port, uas):
+        raise SystemExit(f"SIPp's uas did not start: {uas.tail(300)}")
+    return uas

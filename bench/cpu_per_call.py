@@ -33,20 +33,12 @@ from benchlib import (
     install_cleanup,
     machine_busy_s,
     machine_info,
+    niced_command,
     sipp_binary,
     sipp_counts,
-    wait_for_listener,
+    start_sipp_uas,
     wait_for_quiet,
 )
-
-
-def _wrap(command: list[str], nice: int, cpu: int | None) -> list[str]:
-    prefix: list[str] = []
-    if cpu is not None and shutil.which("taskset"):
-        prefix += ["taskset", "-c", str(cpu)]
-    if nice:
-        prefix += ["nice", "-n", str(nice)]
-    return prefix + command
 
 
 def step(
@@ -66,34 +58,15 @@ def step(
     here.mkdir(parents=True)
     buffers = ["-buff_size", str(args.buff_size)]
     port = free_udp_port()
-    uas = Child(
-        "uas",
-        _wrap(
-            [
-                sipp_binary(),
-                "-sn",
-                "uas",
-                "-i",
-                LOOPBACK,
-                "-p",
-                str(port),
-                "-nostdin",
-                "-m",
-                str(calls),
-                "-trace_stat",
-                "-stf",
-                str(here / "uas_stat.csv"),
-                "-fd",
-                "1",
-                *buffers,
-            ],  # fmt: skip
-            args.nice,
-            1 if args.pin else None,
-        ),
+    uas = start_sipp_uas(
+        port,
+        calls,
+        here / "uas_stat.csv",
+        args.buff_size,
         here,
+        nice=args.nice,
+        cpu=1 if args.pin else None,
     )
-    if not wait_for_listener(port, uas):
-        raise SystemExit(f"SIPp's uas did not start: {uas.tail(300)}")
     uac_port = free_udp_port()
     if source is None:
         command = [
@@ -109,7 +82,7 @@ def step(
             "-summary_json", str(here / "uac.json"),
         )  # fmt: skip
     busy = machine_busy_s()
-    uac = Child("uac", _wrap(command, args.nice, 0 if args.pin else None), here)
+    uac = Child("uac", niced_command(command, args.nice, 0 if args.pin else None), here)
     uac_result = uac.wait(calls / rate * 3 + 45)
     uas_result = uas.wait(15.0)
     other_s = max(0.0, machine_busy_s() - busy - uac_result.cpu_s - uas_result.cpu_s)

@@ -39,11 +39,11 @@ from benchlib import (
     install_cleanup,
     machine_busy_s,
     machine_info,
+    niced_command,
     prepare_source,
-    sipp_binary,
     sipp_counts,
+    start_sipp_uas,
     udp_socket_drops,
-    wait_for_listener,
     wait_for_quiet,
 )
 
@@ -86,15 +86,6 @@ class Run:
         )
 
 
-def _wrap(command: list[str], nice: int, cpu: int | None) -> list[str]:
-    prefix: list[str] = []
-    if cpu is not None and shutil.which("taskset"):
-        prefix += ["taskset", "-c", str(cpu)]
-    if nice:
-        prefix += ["nice", "-n", str(nice)]
-    return prefix + command
-
-
 def run_once(
     rate_cps: int, seconds: float, root: pathlib.Path, args: argparse.Namespace, label: str
 ) -> Run:
@@ -106,38 +97,19 @@ def run_once(
     buffers = ["-buff_size", str(args.buff_size)]
     port = free_udp_port()
     busy_before = machine_busy_s()
-    uas = Child(
-        "uas",
-        _wrap(
-            [
-                sipp_binary(),
-                "-sn",
-                "uas",
-                "-i",
-                LOOPBACK,
-                "-p",
-                str(port),
-                "-nostdin",
-                "-m",
-                str(calls),
-                "-trace_stat",
-                "-stf",
-                str(work / "uas_stat.csv"),
-                "-fd",
-                "1",
-                *buffers,
-            ],  # fmt: skip
-            args.nice,
-            1 if args.pin else None,
-        ),
+    uas = start_sipp_uas(
+        port,
+        calls,
+        work / "uas_stat.csv",
+        args.buff_size,
         work,
+        nice=args.nice,
+        cpu=1 if args.pin else None,
     )
-    if not wait_for_listener(port, uas):
-        raise SystemExit(f"SIPp's uas did not start: {uas.tail(300)}")
     uac_port = free_udp_port()
     uac = Child(
         "uac",
-        _wrap(
+        niced_command(
             gossipper_command(
                 "-sn",
                 "uac",
