@@ -116,6 +116,10 @@ def start_baresip(directory: pathlib.Path, *, audio_seconds: float = 30.0) -> Ba
     port is bound. Audio source: a 440 Hz tone of ``audio_seconds``, G.711 (PCMU, then PCMA).
     """
     binary = baresip_binary()
+    # sndfile writes "<snd_path>/dump-YYYY-MM-DD-HH-MM-SS-dec.wav" into a 128-byte buffer and
+    # silently truncates; a path that would not fit must fail here, not as a missing recording.
+    if len(str(directory)) + len("/dump-2026-01-01-00-00-00-dec.wav") >= 128:
+        raise AssertionError(f"baresip directory {directory} is too long for sndfile's names")
     directory.mkdir(parents=True, exist_ok=True)
     sip_port = free_udp_port()
     rtp_base = free_udp_port_block(16)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import tempfile
 from collections.abc import Generator, Iterator
 
 import pytest
@@ -83,9 +84,12 @@ def dumpcap_binary() -> str:
 @pytest.fixture
 def baresip_agent(tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[Baresip]:
     """A baresip of this test's own, auto-answering on a loopback port; stopped after the test."""
-    agent = start_baresip(tmp_path / "baresip")
-    request.node.stash[_BARESIP] = agent
-    try:
-        yield agent
-    finally:
-        agent.stop()
+    # A short directory under /tmp, not tmp_path: baresip's sndfile builds each recording's name
+    # in a 128-byte buffer and silently cuts longer paths (CI's nox paths lost their ".wav").
+    with tempfile.TemporaryDirectory(prefix="baresip-") as directory:
+        agent = start_baresip(pathlib.Path(directory))
+        request.node.stash[_BARESIP] = agent
+        try:
+            yield agent
+        finally:
+            agent.stop()

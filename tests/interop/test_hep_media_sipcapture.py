@@ -102,7 +102,7 @@ def _mirror(collector: Collector, password: str) -> HepMirror:
 
 
 def _wait_rows(collector: Collector, table: str, count: int) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     rows = collector.rows(table)
     while len(rows) < count and time.monotonic() < deadline:
         time.sleep(0.1)
