@@ -121,5 +121,9 @@ def media_run(tmp_path: pathlib.Path) -> Iterator[ApiProcess]:
         yield api
 
 
-def test_media_chart_shows_the_api_figures(browser: FirefoxPage, media_run: ApiProcess) -> None:
-    web_ui_shared.media_chart_shows_the_api_figures(browser, media_run)
+def test_media_chart_shows_the_api_figures(
+    browser: FirefoxPage, media_run: ApiProcess, tmp_path: pathlib.Path
+) -> None:
+    web_ui_shared.media_chart_shows_the_api_figures(
+        browser, media_run, artefact_path(tmp_path, "web-ui-media-firefox.png")
+    )

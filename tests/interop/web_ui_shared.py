@@ -332,10 +332,13 @@ def _close_to(shown: str, value: float | None, digits: int) -> bool:
     return figure is not None and abs(figure - value) <= 0.5 * 10**-digits + 1e-9
 
 
-def media_chart_shows_the_api_figures(page: Page, run: ApiProcess) -> None:
+def media_chart_shows_the_api_figures(
+    page: Page, run: ApiProcess, screenshot: pathlib.Path
+) -> None:
     """On a run with media, the run page's media section appears, and once the run has ended
     its cards and the latest values of its chart (MOS mean, loss %, jitter mean) are the API's
-    statistics, read separately with the operator's token; no script error."""
+    statistics, read separately with the operator's token; the page's screenshot (written to
+    ``screenshot``) is not blank; no script error."""
     log_in(page, run.base, "otto")
     page.open(run.base + "/#/run/main")
     wait_for(lambda: number(page.text("count-total")) is not None, 10, "no counters")
@@ -403,6 +406,11 @@ def media_chart_shows_the_api_figures(page: Page, run: ApiProcess) -> None:
         f"the media chart's legend is not the API's {expected}: "
         + repr(page.await_script(legend_script)),
     )
+    png = page.screenshot_png()
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    screenshot.write_bytes(png)
+    colours, width = png_pixel_spread(png)
+    assert width >= 800 and colours >= 20, (colours, width)
     errors = page.console_errors()
     assert errors == [], errors
 
