@@ -337,7 +337,8 @@ _MEDIA_ROWS = (
     ("RTP packets lost", "media_packets_lost", 0),
     ("Loss %", "media_loss_pct", 3),
     ("Worst stream loss %", "media_loss_pct_max", 2),
-    ("Late packets % (sent > 10 ms late)", "media_late_pct", 3),
+    ("Late packets (sent > 10 ms late)", "media_late_packets", 0),
+    ("Late packets %", "media_late_pct", 3),
     ("Out of order", "media_out_of_order", 0),
     ("Duplicated", "media_duplicated", 0),
     ("Malformed", "media_malformed", 0),
@@ -347,6 +348,7 @@ _MEDIA_ROWS = (
     ("MOS min", "media_mos_min", 2),
     ("MOS 5th percentile", "media_mos_p05", 2),
     ("MOS median", "media_mos_p50", 2),
+    ("RTCP packets received", "media_rtcp_received", 0),
     ("RTCP RTT mean (ms)", "media_rtt_ms_mean", 3),
     ("RTCP RTT max (ms)", "media_rtt_ms_max", 3),
 )
@@ -370,7 +372,9 @@ def _media_section(runs: Sequence[Mapping[str, Any]]) -> str:
         f'<table id="media-table">{_head(runs, "Media quality")}<tbody>{"".join(rows)}</tbody>'
         "</table>"
     )
-    return f'<section id="media"><h2>Media</h2>{table}</section>\n'
+    # The streams by MOS estimate (report.js, from the summaries' MOS distributions).
+    chart = '<div class="chart" id="chart-mos"></div>'
+    return f'<section id="media"><h2>Media</h2>{table}{chart}</section>\n'
 
 
 def _latency_table(runs: Sequence[Mapping[str, Any]]) -> str:

@@ -8,6 +8,8 @@ import json
 import pathlib
 import shutil
 import socket
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 
 from gossipper.cli.main import raw_main
 from gossipper.errors import ExitStatus
-from gossipper.report.gates import summary_metrics
+from gossipper.report.gates import MEDIA_METRICS, summary_metrics
 from gossipper.stats import load_summary_schema
 from tests.report._html_check import embedded_data, read_page
 
@@ -288,3 +290,62 @@ def test_unwritable_junit_is_fatal_but_the_summary_is_written(tmp_path: pathlib.
     assert status == ExitStatus.FATAL
     assert stderr.splitlines()[-1].startswith("gossipper: error: -junit ")
     assert json.loads(summary.read_text("utf-8"))["gates"][0]["passed"] is True
+
+
+def test_real_media_run_report_shows_its_media(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real loopback run with media (tests/interop/data/uac_rtp_stream.xml against
+    gossipper's uas with -rtp_echo, in another process) writes a report whose media table
+    shows the run's summary figures, with the MOS chart's holder and its distribution."""
+    from tests.interop.harness import wait_for_udp_listener
+    from tests.interop.media import free_udp_port_block, write_ulaw_tone
+
+    monkeypatch.chdir(tmp_path)
+    write_ulaw_tone(tmp_path / "media_tone.ulaw", 0.5)  # rtp_stream finds it in the cwd
+    scenario = pathlib.Path(__file__).resolve().parents[1] / "interop/data/uac_rtp_stream.xml"
+    port, block, calls = free_udp_port(), free_udp_port_block(20), 3
+    uas = subprocess.Popen(
+        [
+            sys.executable, "-m", "gossipper", "-sn", "uas", "-rtp_echo", "-i", "127.0.0.1",
+            "-p", str(port), "-nostdin", "-m", str(calls),
+            "-min_rtp_port", str(block), "-max_rtp_port", str(block + 9),
+        ],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_udp_listener(port, uas)  # type: ignore[arg-type]
+        summary, page = tmp_path / "media.json", tmp_path / "media.html"
+        status, _, stderr = run_cli(
+            "-sf", str(scenario), f"127.0.0.1:{port}", "-i", "127.0.0.1", "-nostdin",
+            "-m", str(calls), "-r", "10", "-d", "600",
+            "-min_rtp_port", str(block + 10), "-max_rtp_port", str(block + 19),
+            "-summary_json", str(summary), "-report_html", str(page),
+        )  # fmt: skip
+    finally:
+        if uas.poll() is None:
+            uas.terminate()
+        uas.communicate(timeout=20)
+    assert status == ExitStatus.SUCCESS, stderr
+    doc = json.loads(summary.read_text("utf-8"))
+    validate(doc)
+    media = doc["media"]
+    assert media["streams"] == calls and media["packets"]["received"] > 0, media
+    assert media["mos"]["count"] == calls, media
+    reader = read_page(page.read_text("utf-8"))
+    data = embedded_data(reader)
+    assert data["runs"][0]["summary"]["media"] == media
+    assert "chart-mos" in reader.ids
+    metrics = summary_metrics(doc)
+    shown = {
+        attributes["data-metric"]: (text, attributes["data-value"])
+        for attributes, text in reader.cells
+        if attributes.get("data-metric", "").startswith("media_")
+    }
+    # Every row of the media table, each the summary's figure.
+    assert sorted(shown) == sorted(MEDIA_METRICS)
+    for metric, (text, value) in shown.items():
+        expected = metrics[metric]
+        assert value == ("" if expected is None else repr(float(expected))), (metric, value)
+        if expected is not None:
+            assert float(text.replace(",", "")) == pytest.approx(expected, abs=0.01)

@@ -109,4 +109,44 @@
       }, rows, holder);
     });
   })();
+
+  /* Streams by MOS estimate (the summaries' distributions, 0.01 steps): only in pages of runs
+     with media, where the media section holds the chart. */
+  (function mosDistribution() {
+    var el = document.getElementById("chart-mos");
+    if (!el) return;
+    var seen = {}, perRun = [];
+    data.runs.forEach(function (run) {
+      var counts = {}, media = run.summary.media;
+      ((media && media.mos && media.mos.distribution) || []).forEach(function (pair) {
+        counts[pair[0]] = pair[1];
+        seen[pair[0]] = true;
+      });
+      perRun.push(counts);
+    });
+    var centis = Object.keys(seen).map(Number).sort(function (a, b) { return a - b; });
+    if (!centis.length) { empty(el, "No MOS estimate: no stream received anything."); return; }
+    var series = [{ label: "MOS" }], rows = [centis.map(function (c) { return c / 100; })];
+    perRun.forEach(function (counts, i) {
+      series.push({ label: data.runs[i].label, stroke: palette[i % palette.length],
+                    fill: palette[i % palette.length] + "55",
+                    paths: uPlot.paths.bars({ size: [0.9, 40] }), points: { show: false } });
+      rows.push(centis.map(function (c) { return counts[c] || 0; }));
+    });
+    // A little room either side, so that a single value is a bar and not the whole width.
+    var low = Math.max(1, centis[0] / 100 - 0.1);
+    var high = Math.min(5, centis[centis.length - 1] / 100 + 0.1);
+    var holder = document.createElement("div");
+    el.appendChild(holder);
+    new uPlot({
+      title: "Streams by MOS estimate", width: width(el), height: 240, series: series,
+      scales: { x: { time: false, range: [low, high] }, y: { range: function (u, min, max) {
+        return [0, Math.max(1, max)];
+      } } },
+      // Whole streams on the y axis.
+      axes: [{ label: "MOS (E-model estimate)" },
+             { label: "streams", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
+                                         10000, 20000, 50000, 100000] }]
+    }, rows, holder);
+  })();
 })();
