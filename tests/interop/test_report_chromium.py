@@ -35,8 +35,8 @@ def chromium_binary() -> str:
         # Rate, open calls, failures, mean response time, percentiles, and the distributions
         # of RTD 1 and of call lengths.
         ("tcp_tn_resets", 7),
-        # The same, and the streams by MOS of the media section.
-        ("media_rtp", 8),
+        # The same, and the media section's streams by MOS and media quality over time.
+        ("media_rtp", 9),
     ],
 )
 def test_chromium_draws_every_chart(

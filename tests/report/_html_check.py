@@ -69,9 +69,10 @@ class PageReader(HTMLParser):
 
 
 OPTIONAL_IDS: dict[str, Callable[[set[str]], bool]] = {
-    # The MOS chart's holder is in the media section, which only pages of runs with media
+    # The media charts' holders are in the media section, which only pages of runs with media
     # have (report.js skips the chart without it); with a media section it must be there.
     "chart-mos": lambda ids: "media" in ids,
+    "chart-media": lambda ids: "media" in ids,
 }
 """Ids the report's script looks up that a page may lack: id -> when the page must have it."""
 

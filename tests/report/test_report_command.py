@@ -3,6 +3,8 @@ process: files written, stderr lines, exit statuses."""
 
 from __future__ import annotations
 
+import csv
+import datetime
 import io
 import json
 import pathlib
@@ -116,6 +118,82 @@ def test_bad_input_files_exit_255(tmp_path: pathlib.Path) -> None:
         "report", str(GOLDEN / "clean" / "summary.json"), "--stat", str(tmp_path / "bad.csv")
     )
     assert status == ExitStatus.FATAL and "not a SIPp-format file" in stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "empty; give the _media.csv of a run"),
+        ("hello;world\n", "line 1 does not start with end_epoch_s"),
+        ("end_epoch_s;call_id;mos\n", "line 1 has no packets_received, packets_expected,"),
+    ],
+)
+def test_bad_media_files_exit_255(tmp_path: pathlib.Path, text: str, fragment: str) -> None:
+    bad = tmp_path / "bad_media.csv"
+    bad.write_text(text, "utf-8")
+    summary = str(GOLDEN / "media_rtp" / "summary.json")
+    status, _, stderr = run_cli("report", summary, "--no-html", "--media", str(bad))
+    assert status == ExitStatus.FATAL, stderr
+    assert stderr.startswith("gossipper: error: --media ") and fragment in stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+
+
+def test_media_file_with_a_short_row_exits_255(tmp_path: pathlib.Path) -> None:
+    lines = (GOLDEN / "media_rtp" / "uac_rtp_4242_media.csv").read_text("utf-8").splitlines()
+    short = tmp_path / "short_media.csv"
+    short.write_text("\n".join([*lines[:2], lines[2].rsplit(";", 1)[0]]) + "\n", "utf-8")
+    summary = str(GOLDEN / "media_rtp" / "summary.json")
+    status, _, stderr = run_cli("report", summary, "--no-html", "--media", str(short))
+    assert status == ExitStatus.FATAL
+    assert "line 3 has 23 fields, the header 24" in stderr and stderr.count("\n") == 1
+
+
+def test_media_over_time_of_a_golden_media_run(tmp_path: pathlib.Path) -> None:
+    """The media file found next to the golden media_rtp summary (SIPp's default names), in
+    windows of 1 s since the run's start: each window's figures recomputed here from the CSV
+    with the csv module, and the windows hold every stream of the summary once."""
+    case = copy_case("media_rtp", tmp_path)
+    out = tmp_path / "media.html"
+    status, _, stderr = run_cli("report", "-o", str(out), str(case / "summary.json"))
+    assert status == 0, stderr
+    reader = read_page(out.read_text("utf-8"))
+    assert "chart-media" in reader.ids and "chart-mos" in reader.ids
+    run = embedded_data(reader)["runs"][0]
+    assert str(case / "uac_rtp_4242_media.csv") in run["sources"]
+    (part,) = run["media_over_time"]
+    summary = json.loads((case / "summary.json").read_text("utf-8"))
+    start = datetime.datetime.fromisoformat(summary["started_at"]).timestamp()
+    with (case / "uac_rtp_4242_media.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file, delimiter=";"))
+    windows: dict[int, list[dict[str, str]]] = {}
+    for row in rows:
+        windows.setdefault(int(float(row["end_epoch_s"]) - start), []).append(row)
+    assert part["t_s"] == [float(w) for w in sorted(windows)]
+    assert part["streams"] == [len(windows[w]) for w in sorted(windows)]
+    assert sum(part["streams"]) == summary["media"]["streams"] == len(rows)
+    for i, w in enumerate(sorted(windows)):
+        group = windows[w]
+        mos = [float(r["mos"]) for r in group]
+        assert part["mos_mean"][i] == pytest.approx(sum(mos) / len(mos), abs=5e-4)
+        lost = sum(int(r["packets_lost"]) for r in group)
+        expected = sum(int(r["packets_expected"]) for r in group)
+        assert part["loss_pct"][i] == pytest.approx(100.0 * lost / expected, abs=5e-5)
+        jitter = [float(r["jitter_ms"]) for r in group]
+        assert part["jitter_ms_mean"][i] == pytest.approx(sum(jitter) / len(jitter), abs=5e-4)
+    # Given explicitly with --no-find, the same; without a media file, no media over time.
+    status, _, stderr = run_cli(
+        "report", "-o", str(tmp_path / "b.html"), str(case / "summary.json"), "--no-find",
+        "--media", str(case / "uac_rtp_4242_media.csv"),
+    )  # fmt: skip
+    assert status == 0, stderr
+    again = embedded_data(read_page((tmp_path / "b.html").read_text("utf-8")))["runs"][0]
+    assert again["media_over_time"] == run["media_over_time"] and again["stat"] == []
+    status, _, stderr = run_cli(
+        "report", "-o", str(tmp_path / "c.html"), str(case / "summary.json"), "--no-find"
+    )
+    assert status == 0, stderr
+    bare = embedded_data(read_page((tmp_path / "c.html").read_text("utf-8")))["runs"][0]
+    assert bare["media_over_time"] == []
 
 
 def test_report_help() -> None:
@@ -320,7 +398,7 @@ def test_real_media_run_report_shows_its_media(
             "-sf", str(scenario), f"127.0.0.1:{port}", "-i", "127.0.0.1", "-nostdin",
             "-m", str(calls), "-r", "10", "-d", "600",
             "-min_rtp_port", str(block + 10), "-max_rtp_port", str(block + 19),
-            "-summary_json", str(summary), "-report_html", str(page),
+            "-summary_json", str(summary), "-report_html", str(page), "-trace_media",
         )  # fmt: skip
     finally:
         if uas.poll() is None:
@@ -335,7 +413,10 @@ def test_real_media_run_report_shows_its_media(
     reader = read_page(page.read_text("utf-8"))
     data = embedded_data(reader)
     assert data["runs"][0]["summary"]["media"] == media
-    assert "chart-mos" in reader.ids
+    assert "chart-mos" in reader.ids and "chart-media" in reader.ids
+    # The run's -trace_media file, read at the end of the run: every stream in its windows.
+    (part,) = data["runs"][0]["media_over_time"]
+    assert sum(part["streams"]) == calls and part["path"].endswith("_media.csv")
     metrics = summary_metrics(doc)
     shown = {
         attributes["data-metric"]: (text, attributes["data-value"])

@@ -110,6 +110,46 @@
     });
   })();
 
+  /* Media quality over time (the -trace_media files, streams grouped by when their call
+     ended): MOS on the left axis, loss % and jitter on the right one; only in pages of runs
+     with media. */
+  (function mediaOverTime() {
+    var el = document.getElementById("chart-media");
+    if (!el) return;
+    var tables = [], labels = [], scales = [];
+    data.runs.forEach(function (run) {
+      var parts = run.media_over_time || [];
+      parts.forEach(function (part) {
+        if (!part.t_s.length) return;
+        var name = run.label + (parts.length > 1 ? " " + part.path : "");
+        [["MOS mean", part.mos_mean, "mos"], ["loss %", part.loss_pct, "y"],
+         ["jitter mean (ms)", part.jitter_ms_mean, "y"]].forEach(function (line) {
+          tables.push([part.t_s, line[1]]);
+          labels.push(name + " " + line[0]);
+          scales.push(line[2]);
+        });
+      });
+    });
+    var title = "Media quality by when the calls ended (-trace_media)";
+    if (!tables.length) { empty(el, "No data for this chart: " + title + "."); return; }
+    var series = [{ label: "t (s)" }];
+    labels.forEach(function (label, i) {
+      series.push({ label: label, stroke: palette[i % palette.length], width: 2,
+                    scale: scales[i], spanGaps: true,
+                    points: { show: tables[i][0].length < 60 } });
+    });
+    var holder = document.createElement("div");
+    el.appendChild(holder);
+    new uPlot({
+      title: title, width: width(el), height: 260, series: series,
+      scales: { x: { time: false }, mos: { range: [1, 5] }, y: { range: function (u, min, max) {
+        return [0, Math.max(1, max * 1.1)];
+      } } },
+      axes: [{ label: "time since start (s)" }, { scale: "mos", label: "MOS" },
+             { scale: "y", side: 1, label: "loss % · jitter ms", grid: { show: false } }]
+    }, uPlot.join(tables), holder);
+  })();
+
   /* Streams by MOS estimate (the summaries' distributions, 0.01 steps): only in pages of runs
      with media, where the media section holds the chart. */
   (function mosDistribution() {
