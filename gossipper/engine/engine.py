@@ -46,7 +46,7 @@ from gossipper.engine.threepcc import (
     command_call_id,
     is_abort_command,
 )
-from gossipper.engine.timers import Parker, SelfTimedParker, TimerQueue, sleep_until
+from gossipper.engine.timers import Parker, TimerQueue, sleep_until
 from gossipper.engine.watchdog import Watchdog
 from gossipper.errors import BindError, ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import (
@@ -267,7 +267,7 @@ class Engine(CallHost):
         self._call_limit_set = config.load.max_open_calls is not None
         self._open_call_limit = self._compute_open_call_limit()
         self._done = trio.Event()
-        self._pacing = SelfTimedParker(timers)
+        self._pacing = Parker(timers)
         self._pacing_waits_for_calls = False
         # Parked tasks ready for a next call: idle workers, and calls that ended outside
         # their task (see keep_task_for_next_call).
@@ -1563,11 +1563,7 @@ class Engine(CallHost):
                     self._pacing_waits_for_calls = True
                 else:
                     deadline = min(deadline, state.next_due_s())
-            if self._overload_tick_s > 0:
-                # Real runs: woken on the timer grid by Trio, one task step instead of two.
-                await self._pacing.park_on_own_deadline(self.timers.wake_time(deadline))
-            else:
-                await self._pacing.park(deadline)
+            await self._pacing.park(deadline)
 
     def _start_due_calls(self, now: float) -> int:
         """Start the calls due by ``now`` that the limits allow; returns how many are left.

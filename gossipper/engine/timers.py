@@ -71,47 +71,6 @@ class Parker:
             self.wake(None)
 
 
-class SelfTimedParker(Parker):
-    """A ``Parker`` that can also wait on a Trio deadline of its own (real runs)."""
-
-    __slots__ = ("_scope",)
-
-    def __init__(self, queue: TimerQueue) -> None:
-        super().__init__(queue)
-        self._scope: trio.CancelScope | None = None
-
-    async def park_on_own_deadline(self, deadline: float) -> object | None:
-        """``park`` for real runs, woken at ``deadline`` by Trio itself, not by the queue.
-
-        A wait through the queue is two task steps at the deadline (the queue's task, then this
-        one), each a pass of Trio's loop; at low call rates the pacing task waits like this
-        before almost every call, and every pass after a sleep runs on cold caches. Here the
-        wait has a cancel scope of its own, ended normally (not by a Cancelled exception) when
-        its deadline passes. Give a deadline already on the queue's grid (``wake_time``).
-        """
-        self._seq += 1
-        task = trio.lowlevel.current_task()
-        self._task = task
-        try:
-            with trio.CancelScope(deadline=deadline) as scope:
-                self._scope = scope
-                value: object | None = await trio.lowlevel.wait_task_rescheduled(self._abort)
-        finally:
-            self._scope = None
-        return value
-
-    def _abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
-        scope = self._scope
-        task = self._task
-        # Cancelled from outside (nursery shutdown): nobody may reschedule the task any more.
-        self._task = None
-        if scope is not None and scope.cancel_called and task is not None:
-            # park_on_own_deadline's deadline passed: resume with None, without raising.
-            trio.lowlevel.reschedule(task, outcome.Value(None))
-            return trio.lowlevel.Abort.FAILED
-        return trio.lowlevel.Abort.SUCCEEDED
-
-
 class TimerQueue:
     """One task that fires the deadlines of every ``Parker`` of an engine."""
 
@@ -137,10 +96,6 @@ class TimerQueue:
         (the process stalled). The engine handles the datagrams already received there, so a
         retransmission timer whose answer waits in the socket is cancelled by that answer
         instead of firing: after a stall, no burst of retransmissions for answered messages."""
-
-    def wake_time(self, deadline: float) -> float:
-        """``deadline`` rounded up to the queue's grid of ``resolution_s`` (real runs)."""
-        return self._wake_time(deadline)
 
     def _wake_time(self, deadline: float) -> float:
         step = self._resolution_s

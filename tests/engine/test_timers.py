@@ -8,13 +8,7 @@ import math
 import trio
 import trio.testing
 
-from gossipper.engine.timers import (
-    LATE_FIRE_MAX,
-    Parker,
-    SelfTimedParker,
-    TimerQueue,
-    sleep_until,
-)
+from gossipper.engine.timers import LATE_FIRE_MAX, Parker, TimerQueue, sleep_until
 
 
 def test_sleep_until_wakes_at_its_deadline_and_outside_cancellation_still_raises() -> None:
@@ -87,35 +81,3 @@ def test_on_time_entries_fire_without_draining() -> None:
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     assert drained == []
-
-
-def test_a_self_timed_parker_wakes_at_its_deadline_or_by_value_and_can_be_cancelled() -> None:
-    async def main() -> None:
-        queue = TimerQueue(resolution_s=0.001)
-        parker = SelfTimedParker(queue)
-        # Its own deadline: resumed with None, no queue task running at all.
-        assert await parker.park_on_own_deadline(queue.wake_time(0.0102)) is None
-        assert trio.current_time() == queue.wake_time(0.0102) and not parker.waiting
-        values: list[object] = []
-
-        async def waiter() -> None:
-            values.append(await parker.park_on_own_deadline(5.0))
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(waiter)
-            await trio.sleep(0.5)
-            assert parker.waiting
-            assert parker.wake("go")
-        assert values == ["go"] and trio.current_time() == 0.511
-        # A cancellation from outside still raises, and leaves nothing parked.
-        with trio.move_on_after(1.0) as outer:
-            await parker.park_on_own_deadline(math.inf)
-        assert outer.cancelled_caught and not parker.waiting
-        assert not parker.wake("late")
-        # The queue-driven wait of Parker still works on the same object.
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(queue.run)
-            assert await parker.park(trio.current_time() + 0.0025) is None
-            nursery.cancel_scope.cancel()
-
-    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
