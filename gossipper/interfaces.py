@@ -23,6 +23,10 @@ Address = tuple[str, int]
 Datagram = tuple[bytes, Address]
 """One received datagram and the address it came from."""
 
+TimedDatagram = tuple[bytes, Address, float]
+"""A received datagram, its source and its arrival on the run's clock (``trio.current_time()``
+seconds)."""
+
 
 class DatagramTransport(Protocol):
     """One bound datagram endpoint (a UDP socket, or its simulated twin)."""
@@ -55,6 +59,12 @@ class DatagramTransport(Protocol):
 
     def receive_nowait(self) -> list[Datagram]:
         """The datagrams available now (bounded), without waiting; possibly none."""
+        ...
+
+    async def receive_batch_timed(self) -> list[TimedDatagram]:
+        """``receive_batch`` with each datagram's arrival time (media: RFC 3550 jitter wants
+        per-packet arrival, not the instant a batch is read). Real sockets give the kernel's
+        receive timestamp, the simulation the virtual instant of the wake-up."""
         ...
 
     def close(self) -> None:

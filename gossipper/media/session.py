@@ -340,10 +340,10 @@ class _Stream:
         rtp = self.rtp
         try:
             while True:
-                batch = await rtp.receive_batch()
-                now = trio.current_time()
-                for data, source in batch:
-                    self._rtp_arrived(now, data, source)
+                # Per-datagram arrival times (kernel timestamps on real sockets): a batch
+                # read late must not look like a burst to the jitter estimate.
+                for data, source, arrived in await rtp.receive_batch_timed():
+                    self._rtp_arrived(arrived, data, source)
         except trio.ClosedResourceError:
             return
 

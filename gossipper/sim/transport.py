@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from gossipper.errors import BindError, TransportError
-from gossipper.interfaces import Address, Datagram
+from gossipper.interfaces import Address, Datagram, TimedDatagram
 from gossipper.sim.network import MAX_DATAGRAM_BYTES, SimNetwork, _check_destination, _DatagramPort
 from gossipper.sim.stream import SimStream, SimStreamListener, connect_stream, open_stream_listener
 
@@ -80,6 +80,13 @@ class SimDatagramTransport:
             self._receiving = False
         await trio.lowlevel.cancel_shielded_checkpoint()
         return batch
+
+    async def receive_batch_timed(self) -> list[TimedDatagram]:
+        """``receive_batch``, each datagram stamped with the virtual instant of the wake-up
+        (delivery is an event of the virtual clock: nothing waits in a kernel queue)."""
+        batch = await self.receive_batch()
+        now = trio.current_time()
+        return [(data, source, now) for data, source in batch]
 
     def receive_nowait(self) -> list[Datagram]:
         """The datagrams queued now, in delivery order (possibly none)."""

@@ -29,6 +29,7 @@ from gossipper.interfaces import (
     DatagramTransport,
     StreamConnection,
     StreamListener,
+    TimedDatagram,
 )
 from gossipper.transport.udp import RECEIVE_BATCH_MAX, UdpTransportFactory, sendto_nowait
 
@@ -115,6 +116,12 @@ class HandoffUdpTransport:
             batch = self.receive_nowait()
             if batch:
                 return batch
+
+    async def receive_batch_timed(self) -> list[TimedDatagram]:
+        # Only the SIP socket is handed off, and SIP needs no per-datagram time.
+        batch = await self.receive_batch()
+        now = trio.current_time()
+        return [(data, source, now) for data, source in batch]
 
     def receive_nowait(self) -> list[Datagram]:
         batch: list[Datagram] = []
