@@ -75,8 +75,12 @@ class DatagramTransport(Protocol):
 class TransportFactory(Protocol):
     """Opens endpoints. Port 0 asks for an ephemeral port."""
 
-    async def open_datagram(self, host: str, port: int) -> DatagramTransport:
-        """Bind a datagram endpoint on (host, port).
+    async def open_datagram(
+        self, host: str, port: int, *, buffer_bytes: int | None = None
+    ) -> DatagramTransport:
+        """Bind a datagram endpoint on (host, port). ``buffer_bytes``: its SO_RCVBUF and
+        SO_SNDBUF instead of the factory's (``-rtp_buffsize`` for RTP); the simulation has
+        no socket buffers and ignores it.
 
         Raises:
             BindError: the address is in use or cannot be bound.

@@ -127,7 +127,9 @@ class SimTransportFactory:
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise BindError(f"cannot bind {protocol} {host}:{port}: port out of range")
 
-    async def open_datagram(self, host: str, port: int) -> SimDatagramTransport:
+    async def open_datagram(
+        self, host: str, port: int, *, buffer_bytes: int | None = None
+    ) -> SimDatagramTransport:
         """Bind a datagram endpoint; port 0 takes the next ephemeral port from 40000.
 
         Raises:

@@ -155,10 +155,12 @@ class HandoffUdpTransportFactory:
         self._inner = inner
         self._pair: tuple[int, int] | None = (send_fd, receive_fd)
 
-    async def open_datagram(self, host: str, port: int) -> DatagramTransport:
+    async def open_datagram(
+        self, host: str, port: int, *, buffer_bytes: int | None = None
+    ) -> DatagramTransport:
         pair = self._pair
         if pair is None:
-            return await self._inner.open_datagram(host, port)
+            return await self._inner.open_datagram(host, port, buffer_bytes=buffer_bytes)
         self._pair = None
         await trio.lowlevel.checkpoint()
         send_sock = socket.socket(fileno=pair[0])

@@ -238,8 +238,11 @@ class UdpTransportFactory:
         # The TCP connections' reads share another one (see ``TcpConnection``).
         self._stream_receive_buffer = bytearray(_MAX_DATAGRAM)
 
-    async def open_datagram(self, host: str, port: int) -> UdpTransport:
+    async def open_datagram(
+        self, host: str, port: int, *, buffer_bytes: int | None = None
+    ) -> UdpTransport:
         await trio.lowlevel.checkpoint()
+        size_bytes = self._buffer_bytes if buffer_bytes is None else buffer_bytes
         family = _family_for(host)
         sock = socket.socket(family, socket.SOCK_DGRAM)
         if self._device is not None:
@@ -251,7 +254,7 @@ class UdpTransportFactory:
         try:
             for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
                 try:
-                    sock.setsockopt(socket.SOL_SOCKET, option, self._buffer_bytes)
+                    sock.setsockopt(socket.SOL_SOCKET, option, size_bytes)
                 except OSError:
                     pass
             sock.bind((host, port))
