@@ -106,7 +106,17 @@ class UdpTransport:
         return self._local
 
     def send_nowait(self, data: bytes, address: Address) -> bool:
-        return sendto_nowait(self._sock, data, address, closed=self._closed)
+        # sendto_nowait inlined: the media scheduler calls this once per RTP packet, and a
+        # Python call level is a fair share of a packet's cost (docs/performance.md).
+        try:
+            self._sock.sendto(data, address)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            if self._closed:
+                raise trio.ClosedResourceError("UDP socket closed") from None
+            raise send_error(exc, address) from exc
+        return True
 
     async def send(self, data: bytes, address: Address) -> None:
         while not self.send_nowait(data, address):

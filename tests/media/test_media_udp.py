@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 
+from tests.interop.harness import wait_for_udp_listener
+
 SCENARIOS = pathlib.Path(__file__).resolve().parents[1] / "golden_csv" / "scenarios"
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -119,6 +121,8 @@ def test_rtcp_and_call_quality_are_mirrored_to_hep_by_call_id(tmp_path: pathlib.
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
     )  # fmt: skip
     try:
+        # The test counts INVITEs: one sent before the UAS is bound would be retransmitted.
+        wait_for_udp_listener(sip_port, uas)
         uac = _gossipper(
             "-sf", "uac_rtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
             "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99),
