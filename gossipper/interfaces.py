@@ -23,6 +23,10 @@ Address = tuple[str, int]
 Datagram = tuple[bytes, Address]
 """One received datagram and the address it came from."""
 
+TimedDatagram = tuple[bytes, Address, float]
+"""A received datagram, its source and its arrival on the run's clock (``trio.current_time()``
+seconds)."""
+
 
 class DatagramTransport(Protocol):
     """One bound datagram endpoint (a UDP socket, or its simulated twin)."""
@@ -57,6 +61,12 @@ class DatagramTransport(Protocol):
         """The datagrams available now (bounded), without waiting; possibly none."""
         ...
 
+    async def receive_batch_timed(self) -> list[TimedDatagram]:
+        """``receive_batch`` with each datagram's arrival time (media: RFC 3550 jitter wants
+        per-packet arrival, not the instant a batch is read). Real sockets give the kernel's
+        receive timestamp, the simulation the virtual instant of the wake-up."""
+        ...
+
     def close(self) -> None:
         """Release the endpoint; a pending ``receive_batch`` gets ``trio.ClosedResourceError``."""
         ...
@@ -65,8 +75,12 @@ class DatagramTransport(Protocol):
 class TransportFactory(Protocol):
     """Opens endpoints. Port 0 asks for an ephemeral port."""
 
-    async def open_datagram(self, host: str, port: int) -> DatagramTransport:
-        """Bind a datagram endpoint on (host, port).
+    async def open_datagram(
+        self, host: str, port: int, *, buffer_bytes: int | None = None
+    ) -> DatagramTransport:
+        """Bind a datagram endpoint on (host, port). ``buffer_bytes``: its SO_RCVBUF and
+        SO_SNDBUF instead of the factory's (``-rtp_buffsize`` for RTP); the simulation has
+        no socket buffers and ignores it.
 
         Raises:
             BindError: the address is in use or cannot be bound.

@@ -1082,7 +1082,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "-rtp_buffsize",
             Kind.INT,
             "rtp_buffsize",
-            "accepted; RTP sockets use the system's buffer sizes",
+            "SO_RCVBUF/SO_SNDBUF of each call's RTP and RTCP sockets",
             default="65536",
             unit="bytes",
             metavar="BYTES",

@@ -410,8 +410,10 @@ class Call(Parker):
         try:
             media = await factory.open_call(self.call_id, self.call_number)
         except BindError as exc:
+            # The call cannot do what its scenario asks (its SDP would name no port): it
+            # fails before sending anything, counted, and the error log says why.
             self.engine.warning(f"call {self.call_id}: no media: {exc}")
-            return
+            self._end(FailureReason.MEDIA_PORTS)
         if self.ended:
             media.close()
             return
@@ -912,8 +914,9 @@ class Call(Parker):
             counters.lost += 1
             return
         self.received_anything = True
+        sdp_problem: str | None = None
         if self.media is not None and message.body and not element.ignoresdp:
-            self._peer_sdp(message)
+            sdp_problem = self._peer_sdp(message)
         if engine.needs_bookkeeping[found]:
             self._bookkeeping(element)
         counters.messages += 1
@@ -951,6 +954,11 @@ class Call(Parker):
             self.last_message = message
             self.last_recv_hash = digest
             self.last_recv_index = found
+        if sdp_problem is not None:
+            # Once the message is taken in (so the dialog tidy-up ACKs a 200 and says BYE),
+            # and before its actions: no media action runs against an unusable peer.
+            engine.warning(f"call {self.call_id}: {sdp_problem}")
+            self._fail(FailureReason.MEDIA_SDP, abort=True)
 
         moved = False
         if (
@@ -1170,15 +1178,14 @@ class Call(Parker):
 
     # ------------------------------------------------------------------ media
 
-    def _peer_sdp(self, message: SipMessage) -> None:
-        """Where the peer wants media: the SDP of an offer or answer it sent."""
+    def _peer_sdp(self, message: SipMessage) -> str | None:
+        """Where the peer wants media: the SDP of an offer or answer it sent. Returns the
+        problem of an unusable SDP (the call fails: FailedMediaSdp), else None."""
         content_type = message.header("Content-Type") or message.header("c")
         if content_type is None or "application/sdp" not in content_type.lower():
-            return
+            return None
         assert self.media is not None
-        problem = self.media.peer_sdp(message.body)
-        if problem is not None:
-            self.engine.warning(f"call {self.call_id}: {problem}")
+        return self.media.peer_sdp(message.body)
 
     def _run_media(self, actions: tuple[MediaAction, ...]) -> None:
         engine = self.engine

@@ -604,8 +604,11 @@ class MediaScheduler:
             current = math.floor((now - TICK_PHASE_S) / tick_s + _EPS)
             self._serve_until(current, now)
             # When sending takes longer than a tick the loop would never sleep; let the rest
-            # of the program (signalling!) run between batches.
-            await trio.lowlevel.checkpoint()
+            # of the program (signalling!) run between batches. Otherwise the sleep until the
+            # next tick yields anyway: one wake-up per tick, not two.
+            wheel = self._wheel
+            if wheel and trio.current_time() >= min(wheel) * tick_s + TICK_PHASE_S:
+                await trio.lowlevel.checkpoint()
 
     # --- internals ----------------------------------------------------------------------------
 

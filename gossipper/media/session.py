@@ -78,6 +78,9 @@ class MediaSettings:
     """``-rtpcheck_debug``: warn about every malformed RTP/RTCP datagram."""
     default_payload_type: int = 8
     """``-rtp_payload``: rtp_stream's payload type when the action names none."""
+    socket_buffer_bytes: int | None = None
+    """``-rtp_buffsize``: SO_RCVBUF/SO_SNDBUF of every RTP and RTCP socket (None: the
+    transport factory's)."""
 
     @property
     def block(self) -> int:
@@ -161,7 +164,7 @@ class MediaRun:
             except PortRangeError as exc:
                 raise BindError(str(exc)) from None
             try:
-                sockets = [await self.transports.open_datagram(host, base)]
+                sockets = [await self._open(host, base)]
                 sockets.append(await self._open_next(sockets, host, base + 1))
                 if settings.video:
                     sockets.append(await self._open_next(sockets, host, base + 2))
@@ -181,11 +184,16 @@ class MediaRun:
             f"bound on {host}: {last_error}"
         )
 
+    async def _open(self, host: str, port: int) -> DatagramTransport:
+        return await self.transports.open_datagram(
+            host, port, buffer_bytes=self.settings.socket_buffer_bytes
+        )
+
     async def _open_next(
         self, opened: list[DatagramTransport], host: str, port: int
     ) -> DatagramTransport:
         try:
-            return await self.transports.open_datagram(host, port)
+            return await self._open(host, port)
         except BindError:
             for transport in opened:
                 transport.close()
@@ -340,10 +348,10 @@ class _Stream:
         rtp = self.rtp
         try:
             while True:
-                batch = await rtp.receive_batch()
-                now = trio.current_time()
-                for data, source in batch:
-                    self._rtp_arrived(now, data, source)
+                # Per-datagram arrival times (kernel timestamps on real sockets): a batch
+                # read late must not look like a burst to the jitter estimate.
+                for data, source, arrived in await rtp.receive_batch_timed():
+                    self._rtp_arrived(arrived, data, source)
         except trio.ClosedResourceError:
             return
 

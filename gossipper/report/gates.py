@@ -105,8 +105,11 @@ FAILURE_METRICS = (
     "FailedTestShouldntMatch",
     "FailedStrcmpDoesntMatch",
     "FailedStrcmpShouldntMatch",
+    "FailedMediaPorts",
+    "FailedMediaSdp",
 )
-"""Failure reasons, named as the summary's ``failures`` keys and SIPp's stat CSV columns."""
+"""Failure reasons, named as the summary's ``failures`` keys and SIPp's stat CSV columns (the
+last two are gossipper's media reasons: no SIPp column, in the summary only when counted)."""
 
 MEDIA_METRICS = (
     "media_streams",
@@ -269,7 +272,7 @@ def summary_metrics(doc: Mapping[str, Any]) -> dict[str, float | None]:
         value = messages.get(key)
         metrics[key] = None if value is None else float(value)
     for reason in FAILURE_METRICS:
-        metrics[reason] = float(doc["failures"][reason])
+        metrics[reason] = float(doc["failures"].get(reason, 0))
     rtd: Mapping[str, Any] = doc["latency"]["rtd"]
     first = next(iter(rtd.values()), None)
     for alias, stat in _LATENCY_ALIASES.items():

@@ -39,9 +39,9 @@ def format_junit(doc: Mapping[str, Any], results: Sequence[GateResult], *, label
     calls = doc["calls"]
     total = int(calls["total"])
     failures: Mapping[str, Any] = doc["failures"]
-    failed_reasons = [reason for reason in FAILURE_METRICS if int(failures[reason]) > 0]
+    failed_reasons = [reason for reason in FAILURE_METRICS if int(failures.get(reason, 0)) > 0]
     # A failed call counted under no reason (e.g. ended by a stop command) gets its own case.
-    unclassified = int(calls["failed"]) - sum(int(failures[r]) for r in FAILURE_METRICS)
+    unclassified = int(calls["failed"]) - sum(int(failures.get(r, 0)) for r in FAILURE_METRICS)
     reason_cases = len(FAILURE_METRICS) + (1 if unclassified > 0 else 0)
     reason_failures = len(failed_reasons) + (1 if unclassified > 0 else 0)
     gate_failures = sum(1 for result in results if not result.passed)
@@ -81,7 +81,7 @@ def format_junit(doc: Mapping[str, Any], results: Sequence[GateResult], *, label
 
     reasons = _suite(root, f"{prefix}.failures", reason_cases, reason_failures, duration_s)
     for reason in FAILURE_METRICS:
-        count = int(failures[reason])
+        count = int(failures.get(reason, 0))
         case = ET.SubElement(
             reasons, "testcase", {"classname": f"{prefix}.failures", "name": reason, "time": "0"}
         )

@@ -100,6 +100,7 @@ def build_media(
         seed=seed,
         debug=identity.rtpcheck_debug,
         default_payload_type=identity.rtp_payload,
+        socket_buffer_bytes=identity.rtp_buffsize,
     )
     capacity = PortAllocator(low, identity.max_rtp_port, block=settings.block).capacity
     if open_calls is not None and open_calls > capacity:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from gossipper.errors import BindError, TransportError
-from gossipper.interfaces import Address, Datagram
+from gossipper.interfaces import Address, Datagram, TimedDatagram
 from gossipper.sim.network import MAX_DATAGRAM_BYTES, SimNetwork, _check_destination, _DatagramPort
 from gossipper.sim.stream import SimStream, SimStreamListener, connect_stream, open_stream_listener
 
@@ -81,6 +81,13 @@ class SimDatagramTransport:
         await trio.lowlevel.cancel_shielded_checkpoint()
         return batch
 
+    async def receive_batch_timed(self) -> list[TimedDatagram]:
+        """``receive_batch``, each datagram stamped with the virtual instant of the wake-up
+        (delivery is an event of the virtual clock: nothing waits in a kernel queue)."""
+        batch = await self.receive_batch()
+        now = trio.current_time()
+        return [(data, source, now) for data, source in batch]
+
     def receive_nowait(self) -> list[Datagram]:
         """The datagrams queued now, in delivery order (possibly none)."""
         port = self._port
@@ -120,7 +127,9 @@ class SimTransportFactory:
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise BindError(f"cannot bind {protocol} {host}:{port}: port out of range")
 
-    async def open_datagram(self, host: str, port: int) -> SimDatagramTransport:
+    async def open_datagram(
+        self, host: str, port: int, *, buffer_bytes: int | None = None
+    ) -> SimDatagramTransport:
         """Bind a datagram endpoint; port 0 takes the next ephemeral port from 40000.
 
         Raises:

@@ -49,10 +49,26 @@ class FailureReason(enum.Enum):
     TEST_SHOULDNT_MATCH = "FailedTestShouldntMatch"
     STRCMP_DOESNT_MATCH = "FailedStrcmpDoesntMatch"
     STRCMP_SHOULDNT_MATCH = "FailedStrcmpShouldntMatch"
+    # gossipper's own reasons (SIPp 3.6.1 has no media failures): after SIPp's, so that its
+    # reasons keep their indexes; never columns of the SIPp stat CSV.
+    MEDIA_PORTS = "FailedMediaPorts"
+    """No free RTP/RTCP port pair of ``-min_rtp_port..-max_rtp_port`` could be bound."""
+    MEDIA_SDP = "FailedMediaSdp"
+    """The peer's SDP had no usable media line (or could not be parsed)."""
 
 
 FAILURE_REASONS: tuple[FailureReason, ...] = tuple(FailureReason)
 """All reasons in column order."""
+OWN_FAILURE_REASONS: tuple[FailureReason, ...] = (
+    FailureReason.MEDIA_PORTS,
+    FailureReason.MEDIA_SDP,
+)
+"""gossipper's reasons: in the summary JSON only when some call failed so (runs without media
+keep their bytes), never in the SIPp stat CSV."""
+SIPP_FAILURE_REASONS: tuple[FailureReason, ...] = tuple(
+    reason for reason in FAILURE_REASONS if reason not in OWN_FAILURE_REASONS
+)
+"""SIPp 3.6.1's reasons: the stat CSV's Failed* columns, in order (the first of the list)."""
 FAILURE_INDEX: dict[FailureReason, int] = {reason: i for i, reason in enumerate(FAILURE_REASONS)}
 """Position of each reason in :attr:`RunStats.failures`."""
 

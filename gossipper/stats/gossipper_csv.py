@@ -61,8 +61,9 @@ FAILURE_CLASSES: dict[str, tuple[FailureReason, ...]] = {
         FailureReason.TCP_CLOSED,
         FailureReason.OUTBOUND_CONGESTION,
         FailureReason.CMD_NOT_SENT,
+        FailureReason.MEDIA_PORTS,
     ),
-    "parse_error": (),
+    "parse_error": (FailureReason.MEDIA_SDP,),
     "scenario_error": (
         FailureReason.CALL_REJECTED,
         FailureReason.REGEXP_DOESNT_MATCH,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from gossipper.stats.counters import (
-    FAILURE_REASONS,
+    SIPP_FAILURE_REASONS,
     CounterValues,
     ElementInfo,
     ElementKindTag,
@@ -84,7 +84,7 @@ def stat_csv_columns(layout: StatLayout) -> list[str]:
     """Column names of the stat CSV in order (docs/sipp-behaviour.md, "Outputs": statistics
     file)."""
     cols = list(_FIXED_HEAD)
-    for reason in FAILURE_REASONS:
+    for reason in SIPP_FAILURE_REASONS:
         cols += [f"{reason.value}(P)", f"{reason.value}(C)"]
     for name in _FIXED_TAIL:
         cols += [f"{name}(P)", f"{name}(C)"]
@@ -153,7 +153,7 @@ def format_stat_csv_row(
         str(p.failed_calls),
         str(c.failed_calls),
     ]
-    for i in range(len(FAILURE_REASONS)):
+    for i in range(len(SIPP_FAILURE_REASONS)):  # SIPp's are the first reasons
         fields += [str(p.failures[i]), str(c.failures[i])]
     for period_value, total_value in (
         (p.out_of_call_msgs, c.out_of_call_msgs),

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 
 from gossipper.errors import ExitStatus, GossipperError
-from gossipper.stats.counters import FAILURE_REASONS, StatsSnapshot
+from gossipper.stats.counters import FAILURE_REASONS, OWN_FAILURE_REASONS, StatsSnapshot
 from gossipper.stats.formatting import format_rfc3339
 from gossipper.stats.histogram import Histogram
 from gossipper.stats.media import MediaTotals
@@ -103,7 +103,12 @@ def build_summary_json(
             **({"skipped_overload": c.calls_skipped_overload} if c.calls_skipped_overload else {}),
             **({"delayed_overload": c.calls_delayed_overload} if c.calls_delayed_overload else {}),
         },
-        failures={reason.value: c.failures[i] for i, reason in enumerate(FAILURE_REASONS)},
+        # gossipper's own reasons only when counted, so that runs without them keep their bytes.
+        failures={
+            reason.value: c.failures[i]
+            for i, reason in enumerate(FAILURE_REASONS)
+            if c.failures[i] or reason not in OWN_FAILURE_REASONS
+        },
         target_cps=float(target_rate),
         duration_s=duration_s,
         messages=dict(
@@ -247,7 +252,12 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     failures = {
         reason.value: int(a["failures"][reason.value]) + int(b["failures"][reason.value])
         for reason in FAILURE_REASONS
+        if reason not in OWN_FAILURE_REASONS
     }
+    for reason in OWN_FAILURE_REASONS:  # present only where counted
+        own = int(a["failures"].get(reason.value, 0)) + int(b["failures"].get(reason.value, 0))
+        if own:
+            failures[reason.value] = own
     messages = {key: int(a["messages"][key]) + int(b["messages"][key]) for key in MESSAGE_KEYS}
     a_rtd, b_rtd = a["latency"]["rtd"], b["latency"]["rtd"]
     rtd = {

@@ -29,6 +29,7 @@ from gossipper.interfaces import (
     DatagramTransport,
     StreamConnection,
     StreamListener,
+    TimedDatagram,
 )
 from gossipper.transport.udp import RECEIVE_BATCH_MAX, UdpTransportFactory, sendto_nowait
 
@@ -116,6 +117,12 @@ class HandoffUdpTransport:
             if batch:
                 return batch
 
+    async def receive_batch_timed(self) -> list[TimedDatagram]:
+        # Only the SIP socket is handed off, and SIP needs no per-datagram time.
+        batch = await self.receive_batch()
+        now = trio.current_time()
+        return [(data, source, now) for data, source in batch]
+
     def receive_nowait(self) -> list[Datagram]:
         batch: list[Datagram] = []
         receive = self._receive
@@ -148,10 +155,12 @@ class HandoffUdpTransportFactory:
         self._inner = inner
         self._pair: tuple[int, int] | None = (send_fd, receive_fd)
 
-    async def open_datagram(self, host: str, port: int) -> DatagramTransport:
+    async def open_datagram(
+        self, host: str, port: int, *, buffer_bytes: int | None = None
+    ) -> DatagramTransport:
         pair = self._pair
         if pair is None:
-            return await self._inner.open_datagram(host, port)
+            return await self._inner.open_datagram(host, port, buffer_bytes=buffer_bytes)
         self._pair = None
         await trio.lowlevel.checkpoint()
         send_sock = socket.socket(fileno=pair[0])

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import errno
 import socket
+import struct
+import sys
+import time
 
 import trio
 
 from gossipper.errors import BindError, SendBufferError, TransportError
-from gossipper.interfaces import Address, Datagram
+from gossipper.interfaces import Address, Datagram, TimedDatagram
 from gossipper.transport.tcp import (
     TcpConnection,
     TcpListener,
@@ -30,6 +33,16 @@ SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 """Requested SO_RCVBUF/SO_SNDBUF; the kernel caps it at net.core.[rw]mem_max."""
 
 _MAX_DATAGRAM = 65536
+
+# Kernel receive timestamps (socket(7)): with SO_TIMESTAMPNS on, each datagram carries a
+# struct timespec of CLOCK_REALTIME taken when the packet reached the socket layer, the moment
+# a packet capture sees it too. Python names no constant for it; 35 is Linux's value on every
+# architecture (asm-generic/socket.h), and the control message type is the option's number.
+_SO_TIMESTAMPNS: int | None = getattr(
+    socket, "SO_TIMESTAMPNS", 35 if sys.platform.startswith("linux") else None
+)
+_TIMESPEC = struct.Struct("@ll")
+_ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
 
 
 _BUFFER_ERRNOS = (errno.ENOBUFS, errno.ENOMEM)
@@ -86,13 +99,24 @@ class UdpTransport:
         if receive_buffer is None:
             receive_buffer = bytearray(_MAX_DATAGRAM)
         self._buffer = receive_buffer
+        self._timestamps: bool | None = None  # None: not asked yet; False: not available
 
     @property
     def local_address(self) -> Address:
         return self._local
 
     def send_nowait(self, data: bytes, address: Address) -> bool:
-        return sendto_nowait(self._sock, data, address, closed=self._closed)
+        # sendto_nowait inlined: the media scheduler calls this once per RTP packet, and a
+        # Python call level is a fair share of a packet's cost (docs/performance.md).
+        try:
+            self._sock.sendto(data, address)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            if self._closed:
+                raise trio.ClosedResourceError("UDP socket closed") from None
+            raise send_error(exc, address) from exc
+        return True
 
     async def send(self, data: bytes, address: Address) -> None:
         while not self.send_nowait(data, address):
@@ -131,11 +155,75 @@ class UdpTransport:
             raise
         return batch
 
+    async def receive_batch_timed(self) -> list[TimedDatagram]:
+        sock = self._sock
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            raise trio.ClosedResourceError("UDP socket closed")
+        if self._timestamps is None:
+            self._timestamps = _enable_timestamps(sock)
+        if not self._timestamps:
+            batch = await self.receive_batch()
+            now = trio.current_time()
+            return [(data, source, now) for data, source in batch]
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            timed = self._receive_timed_nowait()
+            if timed:
+                return timed
+
+    def _receive_timed_nowait(self) -> list[TimedDatagram]:
+        """Drain like ``receive_nowait``, keeping each datagram's kernel timestamp; the stamps
+        are moved onto the run's clock with one reading of both clocks after the drain (so
+        every stamp is in the past of that reading)."""
+        sock = self._sock
+        buffer = self._buffer
+        received: list[tuple[bytes, Address, int]] = []
+        try:
+            while len(received) < RECEIVE_BATCH_MAX:
+                size, ancillary, _flags, addr = sock.recvmsg_into([buffer], _ANCILLARY_BYTES)
+                stamp_ns = 0
+                for _level, _kind, cdata in ancillary:
+                    # The only control message asked for: SCM_TIMESTAMPNS.
+                    if len(cdata) >= _TIMESPEC.size:
+                        seconds, nanoseconds = _TIMESPEC.unpack_from(cdata)
+                        stamp_ns = seconds * 1_000_000_000 + nanoseconds
+                received.append(
+                    (bytes(buffer[:size]), addr if len(addr) == 2 else (addr[0], addr[1]), stamp_ns)
+                )
+        except BlockingIOError:
+            pass
+        except ConnectionRefusedError:
+            pass  # an ICMP port-unreachable from an earlier send: nothing to deliver
+        except OSError:
+            if self._closed:
+                raise trio.ClosedResourceError("UDP socket closed") from None
+            raise
+        now = trio.current_time()
+        wall_ns = time.time_ns()
+        timed: list[TimedDatagram] = []
+        for data, source, stamp_ns in received:
+            age_ns = wall_ns - stamp_ns if stamp_ns else 0
+            # A wall clock stepped back would make the age negative: never in the future.
+            timed.append((data, source, now - age_ns / 1e9 if age_ns > 0 else now))
+        return timed
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             trio.lowlevel.notify_closing(self._sock)
             self._sock.close()
+
+
+def _enable_timestamps(sock: socket.socket) -> bool:
+    """Ask the kernel for per-datagram receive timestamps; False where it cannot give them."""
+    if _SO_TIMESTAMPNS is None or not _ANCILLARY_BYTES:
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
 
 
 class UdpTransportFactory:
@@ -160,8 +248,11 @@ class UdpTransportFactory:
         # The TCP connections' reads share another one (see ``TcpConnection``).
         self._stream_receive_buffer = bytearray(_MAX_DATAGRAM)
 
-    async def open_datagram(self, host: str, port: int) -> UdpTransport:
+    async def open_datagram(
+        self, host: str, port: int, *, buffer_bytes: int | None = None
+    ) -> UdpTransport:
         await trio.lowlevel.checkpoint()
+        size_bytes = self._buffer_bytes if buffer_bytes is None else buffer_bytes
         family = _family_for(host)
         sock = socket.socket(family, socket.SOCK_DGRAM)
         if self._device is not None:
@@ -173,7 +264,7 @@ class UdpTransportFactory:
         try:
             for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
                 try:
-                    sock.setsockopt(socket.SOL_SOCKET, option, self._buffer_bytes)
+                    sock.setsockopt(socket.SOL_SOCKET, option, size_bytes)
                 except OSError:
                     pass
             sock.bind((host, port))

@@ -348,13 +348,13 @@ def read_media_csv(directory: pathlib.Path, scenario: str) -> list[GossipperStre
     ]
 
 
-# The two sides time a packet at different places: dumpcap gets the kernel's timestamp as the
-# packet crosses lo, gossipper reads trio's clock when its receive task wakes. RFC 3550 jitter
-# moves by 1/16 of each transit difference, so a packet read e ms late moves it by up to e/8 ms:
-# on a busy machine (load 10-25 on 2 cores here) a late wake-up made gossipper's largest jitter
-# 5.9 ms where the kernel's timestamps gave 2.7 ms. Hence gossipper runs under real-time
-# scheduling (``realtime``) in these tests, which brought every comparison within 5 %; the floor
-# is for sub-millisecond figures, where 5 % is tens of microseconds.
+# Both sides time a packet in the kernel: dumpcap at the loopback tap, gossipper with the
+# socket's receive timestamp (SO_TIMESTAMPNS), moved onto its run clock. Before gossipper read
+# those, it timed a whole batch when its receive task woke, and on a busy machine (load 10-25
+# on 2 cores here) a late wake-up made its largest jitter 5.9 ms where the kernel's timestamps
+# gave 2.7 ms; the SIPp tests still run gossipper under real-time scheduling (``realtime``)
+# from then. The floor is for sub-millisecond figures, where 5 % is tens of microseconds and
+# the two stamps, taken at different points of the kernel, may differ by a few.
 JITTER_FLOOR_MS = 0.05
 
 

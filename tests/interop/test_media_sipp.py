@@ -255,12 +255,11 @@ def _check_call_against_sipp(
         assert ours.packets == record.packets_sent
         if ours.packets == TONE_PACKETS:
             assert ours.payload_sha256 == tone_sha256
-    # Jitter is compared in the relay test below, where it is several ms. Loopback's own is a
-    # fraction of a ms, and there gossipper's largest came out 0.07-0.2 ms (up to 40 %) above
-    # Wireshark's in some runs on this loaded machine, even under chrt: its receive loop stamps
-    # each batch of datagrams with one clock reading when it wakes, the capture each packet in
-    # the kernel. Waiting on per-datagram kernel receive timestamps in gossipper (reported).
-    assert_agrees_with_tshark(record, *seen, compare_jitter=False)
+    # Jitter too: loopback's own is a fraction of a ms, and gossipper's receive path takes each
+    # datagram's kernel receive time (SO_TIMESTAMPNS), the moment the capture sees it, so a
+    # late wake-up of its receive task does not show as jitter (before that it came out
+    # 0.07-0.2 ms, up to 40 %, above Wireshark's on this loaded machine).
+    assert_agrees_with_tshark(record, *seen)
     # Our RTCP (SIPp sends none, and its -rtp_echo does not listen on RTP + 1): every report
     # we counted is on the wire, a sender report with SDES, and Wireshark finds nothing wrong.
     ours = [r for r in rtcp if int(r["udp.srcport"]) == record.local_port + 1]

@@ -60,3 +60,20 @@ def test_failed_calls_without_a_reason_get_their_own_case() -> None:
     assert names[-1] == "FailedOther"
     other = list(root.iter("testcase"))[-1].find("failure")
     assert other is not None and other.get("count") == "2"
+
+
+def test_media_failure_reasons_gate_and_report_when_absent_or_counted() -> None:
+    """gossipper's own reasons are in the summary only when counted: a gate on them reads 0
+    when absent, and the JUnit report lists them as any other reason."""
+    from gossipper.report.gates import summary_metrics
+
+    doc = golden("tcp_tn_resets")
+    assert "FailedMediaSdp" not in doc["failures"]
+    assert summary_metrics(doc)["FailedMediaSdp"] == 0.0
+    doc["failures"]["FailedMediaSdp"] = 2
+    doc["calls"]["failed"] = int(doc["calls"]["failed"]) + 2
+    results = evaluate_gates(parse_gates(["FailedMediaSdp==0"]), doc)
+    assert [result.passed for result in results] == [False]
+    root = ET.fromstring(format_junit(doc, results).split("\n", 1)[1])
+    failed = [c.get("name") for c in root.iter("testcase") if c.find("failure") is not None]
+    assert "FailedMediaSdp" in failed and "FailedMediaPorts" not in failed

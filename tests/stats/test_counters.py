@@ -12,6 +12,7 @@ from gossipper.stats import (
     MeanStat,
     RunStats,
 )
+from gossipper.stats.counters import OWN_FAILURE_REASONS, SIPP_FAILURE_REASONS
 
 
 def new_stats(**overrides: object) -> RunStats:
@@ -35,8 +36,11 @@ def test_failure_reason_values_are_stat_csv_columns_in_order() -> None:
         "FailedMaxUDPRetrans",
         "FailedTcpConnect",
     ]
-    assert FAILURE_REASONS[-1] is FailureReason.STRCMP_SHOULDNT_MATCH
-    assert len(FAILURE_REASONS) == 17
+    # SIPp 3.6.1's 17 reasons are the stat CSV's columns; gossipper's own come after them.
+    assert FAILURE_REASONS[:17] == SIPP_FAILURE_REASONS
+    assert SIPP_FAILURE_REASONS[-1] is FailureReason.STRCMP_SHOULDNT_MATCH
+    assert FAILURE_REASONS[17:] == OWN_FAILURE_REASONS
+    assert [r.value for r in OWN_FAILURE_REASONS] == ["FailedMediaPorts", "FailedMediaSdp"]
     assert FailureReason("FailedRegexpHdrNotFound") is FailureReason.REGEXP_HDR_NOT_FOUND
 
 

@@ -15,6 +15,7 @@ from gossipper.stats import (
     load_summary_schema,
     merge_summaries,
 )
+from gossipper.stats.counters import SIPP_FAILURE_REASONS
 from tests.stats._windows import log_window
 
 from ._samples import UAC_START, failing_final_stats, uac_final_stats
@@ -49,7 +50,8 @@ def test_uac_summary_validates_and_carries_the_counts() -> None:
     assert doc["calls"]["total"] == 20 and doc["calls"]["successful"] == 20
     assert doc["calls"]["success_ratio"] == 1.0
     assert doc["rate"] == {"target_cps": 10.0, "achieved_cps": 10.0}
-    assert list(doc["failures"]) == [reason.value for reason in FailureReason]
+    # SIPp's reasons always; gossipper's own (media) only when a call failed so.
+    assert list(doc["failures"]) == [reason.value for reason in SIPP_FAILURE_REASONS]
     assert set(doc["failures"].values()) == {0}
     rtd = doc["latency"]["rtd"]["1"]
     assert rtd["count"] == 20 and rtd["max_ms"] == 8.0 and rtd["min_ms"] == 0.0
@@ -134,6 +136,19 @@ def test_merge_of_two_summaries_equals_the_summary_of_the_combined_samples() -> 
             assert merged[key] == combined[key], key
     assert merged["started_at"] == a["started_at"] and merged["finished_at"] == b["finished_at"]
     assert merged["duration_s"] == 12.5
+
+
+def test_own_failure_reasons_appear_when_counted_and_merge() -> None:
+    a = summary(_worker(100.0, [(0.001, 1.0, FailureReason.MEDIA_SDP)]), 110.0)
+    b = summary(_worker(104.0, [(0.001, 1.0, FailureReason.MEDIA_PORTS)] + B_CALLS), 112.5)
+    VALIDATOR.validate(a)
+    VALIDATOR.validate(b)
+    assert a["failures"]["FailedMediaSdp"] == 1 and "FailedMediaPorts" not in a["failures"]
+    merged = merge_summaries(a, b)
+    VALIDATOR.validate(merged)
+    assert merged["failures"]["FailedMediaSdp"] == merged["failures"]["FailedMediaPorts"] == 1
+    assert merged["failures"]["FailedUnexpectedMessage"] == 1
+    assert merged["calls"]["failed"] == 3
 
 
 def test_merge_is_commutative_for_counts_and_histograms() -> None:

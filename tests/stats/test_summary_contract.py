@@ -19,7 +19,8 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from gossipper.cli.main import raw_main
-from gossipper.stats import FAILURE_REASONS, Histogram, load_summary_schema, merge_summaries
+from gossipper.stats import Histogram, load_summary_schema, merge_summaries
+from gossipper.stats.counters import SIPP_FAILURE_REASONS
 
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "summary-json.md"
 
@@ -68,7 +69,7 @@ def test_real_run_summary_validates(runs: tuple[dict[str, Any], dict[str, Any]])
     calls = first["calls"]
     assert (calls["total"], calls["outgoing"], calls["successful"], calls["failed"]) == (5, 5, 5, 0)
     assert calls["success_ratio"] == 1.0 and calls["current"] == 0
-    assert list(first["failures"]) == [reason.value for reason in FAILURE_REASONS]
+    assert list(first["failures"]) == [reason.value for reason in SIPP_FAILURE_REASONS]
     assert first["rate"]["target_cps"] == 50.0
     # Times: RFC 3339 text and epoch seconds describe the same instants.
     for text_key, epoch_key in (("started_at", "start_epoch_s"), ("finished_at", "finish_epoch_s")):

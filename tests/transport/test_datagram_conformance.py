@@ -161,3 +161,23 @@ def test_close_wakes_a_pending_receive(datagrams: Backend) -> None:
         assert outcome == ["closed"]
 
     datagrams.run(body)
+
+
+def test_timed_receive_stamps_each_datagram_in_the_past(datagrams: Backend) -> None:
+    async def body(hosts: Hosts) -> None:
+        server = await hosts.server.open_datagram(hosts.server_host, 0)
+        client = await hosts.client.open_datagram(hosts.client_host, 0)
+        before = trio.current_time()
+        assert client.send_nowait(b"RTP 1", server.local_address)
+        assert client.send_nowait(b"RTP 2", server.local_address)
+        received: list[tuple[bytes, tuple[str, int], float]] = []
+        while len(received) < 2:
+            received.extend(await server.receive_batch_timed())
+        after = trio.current_time()
+        assert sorted(data for data, _, _ in received) == [b"RTP 1", b"RTP 2"]
+        assert {source for _, source, _ in received} == {client.local_address}
+        assert all(before - 0.001 <= at <= after for _, _, at in received)
+        server.close()
+        client.close()
+
+    datagrams.run(body)
