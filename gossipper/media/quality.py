@@ -168,8 +168,12 @@ class ReceiverStats:
         self._expected_prior = 0
         self._seen.clear()
 
-    def receive(self, arrival_s: float, packet: RtpPacket) -> bool:
-        """Account one packet that arrived at ``arrival_s``; False when A.1 discarded it."""
+    def receive(self, arrival_s: float, packet: RtpPacket, *, timed: bool = True) -> bool:
+        """Account one packet that arrived at ``arrival_s``; False when A.1 discarded it.
+
+        ``timed=False`` (RFC 4733 events): counted, but kept out of the jitter. An event's
+        packets all carry the event's start timestamp, so their transit times are not the
+        stream's; Wireshark's stream analysis leaves them out as well."""
         seq = packet.sequence
         if not self._started:
             self._started = True
@@ -206,6 +210,8 @@ class ReceiverStats:
                 self._seen = {s for s in self._seen if s >= floor}
         self.received += 1
         self.octets += len(packet.payload)
+        if not timed:
+            return True
         transit = arrival_s * self.clock_rate - packet.timestamp
         if self._have_transit:
             d = transit - self._transit

@@ -373,7 +373,7 @@ class _Stream:
         stats = self.receivers.get(packet.ssrc)
         if stats is None:
             stats = self.receivers[packet.ssrc] = ReceiverStats(self.clock_rate)
-        stats.receive(now, packet)
+        stats.receive(now, packet, timed=packet.payload_type != self.dtmf_payload_type)
         jitter_ms = stats.jitter_ms
         if jitter_ms > self.max_jitter_ms:
             self.max_jitter_ms = jitter_ms

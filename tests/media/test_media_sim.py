@@ -63,6 +63,8 @@ class _Independent:
         self.received += 1
         self.octets += len(packet) - 12
         self.seqs.append(seq)
+        if packet[1] & 0x7F == 101:  # telephone-event: counted, not timed (RFC 4733)
+            return
         if self.previous is not None:
             last_arrival, last_timestamp = self.previous
             d = (arrival_s - last_arrival) * 8000 - (timestamp - last_timestamp)
