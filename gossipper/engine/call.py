@@ -654,6 +654,11 @@ class Call(Parker):
         assert element.template is not None
         text = element.template.render(self, index)
         data = text.encode("latin-1")
+        media = self.media
+        if media is not None:
+            data = media.outgoing(data)  # our SDP's a=crypto keys (issue 18)
+            if media.failure is not None:
+                self._media_failed(media.failure)
         lost_pct = element.lost_pct if element.lost_pct is not None else engine.lost_pct
         if lost_pct and self.rng.random() * 100.0 < lost_pct:
             counters.lost += 1
@@ -1176,9 +1181,28 @@ class Call(Parker):
         if content_type is None or "application/sdp" not in content_type.lower():
             return
         assert self.media is not None
-        problem = self.media.peer_sdp(message.body)
+        problem = self.media.peer_sdp(
+            message.body, method=message.method if message.is_request else ""
+        )
         if problem is not None:
             self.engine.warning(f"call {self.call_id}: {problem}")
+        failure = self.media.failure
+        if failure is not None:
+            self._media_failed(failure)
+
+    def _media_failed(self, reason: str) -> NoReturn:
+        """Bad or unacceptable SDP crypto: SIPp 3.7 counts the call FailedCallRejected."""
+        self.engine.warning(f"call {self.call_id}: {reason}")
+        self._fail(FailureReason.CALL_REJECTED, abort=True)
+
+    def crypto_keyword(self, name: str) -> str:
+        """``[cryptokeyparams1audio]``...: the call's media keeps the keys it renders."""
+        media = self.media
+        if media is None:
+            # The call's RTP ports could not be bound (warned then): there is nothing to key.
+            self.engine.warning(f"call {self.call_id}: [{name}]: the call has no media ports")
+            return ""
+        return media.crypto_keyword(name)
 
     def _run_media(self, actions: tuple[MediaAction, ...]) -> None:
         engine = self.engine
