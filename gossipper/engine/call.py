@@ -917,8 +917,9 @@ class Call(Parker):
             counters.lost += 1
             return
         self.received_anything = True
+        media_failure: str | None = None
         if self.media is not None and message.body and not element.ignoresdp:
-            self._peer_sdp(message)
+            media_failure = self._peer_sdp(message)
         if engine.needs_bookkeeping[found]:
             self._bookkeeping(element)
         counters.messages += 1
@@ -956,6 +957,10 @@ class Call(Parker):
             self.last_message = message
             self.last_recv_hash = digest
             self.last_recv_index = found
+        if media_failure is not None:
+            # Counted received first: the abort then ACKs a 200 and sends BYE, as for any
+            # call failed after its answer.
+            self._media_failed(media_failure)
 
         moved = False
         if (
@@ -1175,20 +1180,19 @@ class Call(Parker):
 
     # ------------------------------------------------------------------ media
 
-    def _peer_sdp(self, message: SipMessage) -> None:
-        """Where the peer wants media: the SDP of an offer or answer it sent."""
+    def _peer_sdp(self, message: SipMessage) -> str | None:
+        """Where the peer wants media: the SDP of an offer or answer it sent. Returns why
+        the call's media cannot go on (bad SDP crypto), None when it can."""
         content_type = message.header("Content-Type") or message.header("c")
         if content_type is None or "application/sdp" not in content_type.lower():
-            return
+            return None
         assert self.media is not None
         problem = self.media.peer_sdp(
             message.body, method=message.method if message.is_request else ""
         )
         if problem is not None:
             self.engine.warning(f"call {self.call_id}: {problem}")
-        failure = self.media.failure
-        if failure is not None:
-            self._media_failed(failure)
+        return self.media.failure
 
     def _media_failed(self, reason: str) -> NoReturn:
         """Bad or unacceptable SDP crypto: SIPp 3.7 counts the call FailedCallRejected."""

@@ -824,7 +824,8 @@ class CallMediaSession:
     def _crypto_lines(self, media: MediaDescription, whose: str) -> list[CryptoAttribute]:
         """The m= line's a=crypto lines; a line we cannot use (unknown suite, bad key) is
         skipped when another is usable (RFC 4568 6.1: ignore what is not understood), else
-        it fails the call naming the problem."""
+        a peer's fails the call naming the problem. Ours never do: a scenario may send bad
+        crypto on purpose (to test the peer); it is warned about and keys nothing."""
         lines: list[CryptoAttribute] = []
         problem = ""
         for index, value in enumerate(media.attribute_values("crypto"), start=1):
@@ -837,8 +838,14 @@ class CallMediaSession:
                 continue
             lines.append(line)
         if problem and not lines:
-            self._fail(problem)
+            if whose == "our":
+                self._warn(problem)
+            else:
+                self._fail(problem)
         return lines
+
+    def _warn(self, problem: str) -> None:
+        self.run.warn(f"call {self.call_id}: {problem}")
 
     def _role(self, sender: str, method: str) -> bool:
         """Whether an SDP ``sender`` (``us``/``peer``) sends in a message is an answer
@@ -917,10 +924,14 @@ class CallMediaSession:
         offered = ", ".join(f"{line.tag} {line.suite.name}" for line in offer)
         answered = ", ".join(f"{line.tag} {line.suite.name}" for line in answer)
         whose = "our" if ours_answer else "the peer's"
-        self._fail(
+        problem = (
             f"m={m}: no acceptable a=crypto: {whose} answer ({answered}) matches no offered "
             f"line ({offered})"
         )
+        if ours_answer:
+            self._warn(problem)  # the scenario's choice: the peer will judge it
+        else:
+            self._fail(problem)
 
     def _key(
         self, stream: _Stream, ours: CryptoAttribute, theirs: CryptoAttribute, *, answering: bool

@@ -30,7 +30,10 @@ def _free_udp_port() -> int:
 
 
 def _free_even_range(size: int = 100) -> int:
-    for base in range(31000 + (os.getpid() % 200) * 100, 60000, 1000):
+    # Other programs (CI runs, benches) take ports too: try the whole 20000-59999 span.
+    first = os.getpid() % 400
+    for step in range(400):
+        base = 20000 + ((first + step * 7) % 400) * 100
         sockets = []
         try:
             for port in range(base, base + size):
@@ -109,7 +112,7 @@ def _call(tmp_path: pathlib.Path, uac: str, uas: str, *, video: bool = False) ->
         assert server.returncode == 0, server_out[-3000:] + server_err
     finally:
         server.kill()
-        server.wait()
+        server.communicate()  # reaps it and closes its pipes
     return _rows(uac_dir), _rows(uas_dir), err, server_err
 
 
@@ -141,3 +144,70 @@ def test_srtp_audio_and_video_call(tmp_path: pathlib.Path) -> None:
     assert int(server["video"]["packets_sent"]) > 0
     assert int(client["video"]["packets_received"]) == int(server["video"]["packets_sent"])
     assert client["video"]["srtp_auth_failures"] == "0"
+
+
+_ANSWER_LINE = (
+    "a=crypto:[cryptotag1audio] [cryptosuiteaescm128sha1801audio] inline:[cryptokeyparams1audio]"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (
+            "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:[cryptokeyparams1audio]",
+            "unknown crypto suite 'AES_256_CM_HMAC_SHA1_80'",
+        ),
+        (
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=",
+            "needs a 30-byte key||salt, got 5 bytes",
+        ),
+        (
+            "a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:[cryptokeyparams1audio]",
+            "no acceptable a=crypto: the peer's answer (3 AES_CM_128_HMAC_SHA1_80) matches no "
+            "offered line (1 AES_CM_128_HMAC_SHA1_80, 2 AES_CM_128_HMAC_SHA1_32)",
+        ),
+        ("", "no usable a=crypto line"),
+    ],
+    ids=["unknown_suite", "malformed_key", "no_acceptable_crypto", "no_crypto"],
+)
+def test_bad_crypto_in_the_answer_fails_the_call_named(
+    tmp_path: pathlib.Path, answer: str, reason: str
+) -> None:
+    """SIPp 3.7 counts bad SDP crypto as FailedCallRejected; we say which line and why."""
+    text = (SCENARIOS / "uas_srtp.xml").read_text()
+    assert _ANSWER_LINE in text
+    (tmp_path / "uas_bad.xml").write_text(text.replace(_ANSWER_LINE, answer, 1))
+    uas_dir, uac_dir = tmp_path / "uas", tmp_path / "uac"
+    uas_dir.mkdir()
+    uac_dir.mkdir()
+    shutil.copyfile(tmp_path / "uas_bad.xml", uas_dir / "uas_bad.xml")
+    shutil.copyfile(SCENARIOS / "uac_srtp.xml", uac_dir / "uac_srtp.xml")
+    for directory in (uas_dir, uac_dir):
+        shutil.copyfile(TONE, directory / "tone.alaw")
+    sip_port = _free_udp_port()
+    base = _free_even_range()
+    server = _gossipper(
+        "-sf", "uas_bad.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
+        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
+    )  # fmt: skip
+    try:
+        client = _gossipper(
+            "-sf", "uac_srtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
+            "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99),
+            "-trace_stat", cwd=uac_dir,
+        )  # fmt: skip
+        out, err = client.communicate(timeout=60)
+    finally:
+        server.kill()
+        server.communicate()  # reaps it and closes its pipes
+    assert client.returncode == 1, out[-2000:] + err  # SIPp: 1 when calls failed
+    (errors,) = uac_dir.glob("*_errors.log")
+    log = errors.read_text()
+    assert reason in log, log
+    assert "m=audio" in log
+    (stat,) = uac_dir.glob("uac_srtp_*_.csv")
+    header, *rows = [line.split(";") for line in stat.read_text().splitlines()]
+    last = dict(zip(header, rows[-1], strict=False))
+    assert last["FailedCallRejected(C)"] == "1"
+    assert last["SuccessfulCall(C)"] == "0"
