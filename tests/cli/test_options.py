@@ -81,7 +81,8 @@ SUPPORTED_NAMES = names_in(
     -3pcc -master -slave -slave_cfg -interactive
     -report_html -gate -gate_abort -junit
     -rtp_echo -mb -min_rtp_port -max_rtp_port -rtp_payload -rtp_threadtasks -rtp_buffsize
-    -rtpcheck_debug -srtpcheck_debug -media_srtp -media_reject_srtp -audiotolerance -videotolerance -random_base_ssrc
+    -rtpcheck_debug -srtpcheck_debug -media_srtp -media_reject_srtp -audiotolerance
+    -videotolerance -random_base_ssrc
     """
 )
 
