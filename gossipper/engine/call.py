@@ -656,6 +656,11 @@ class Call(Parker):
         assert element.template is not None
         text = element.template.render(self, index)
         data = text.encode("latin-1")
+        media = self.media
+        if media is not None:
+            data = media.outgoing(data)  # our SDP's a=crypto keys (issue 18)
+            if media.failure is not None:
+                self._media_failed(media.failure)
         lost_pct = element.lost_pct if element.lost_pct is not None else engine.lost_pct
         if lost_pct and self.rng.random() * 100.0 < lost_pct:
             counters.lost += 1
@@ -915,8 +920,10 @@ class Call(Parker):
             return
         self.received_anything = True
         sdp_problem: str | None = None
+        media_failure: str | None = None
         if self.media is not None and message.body and not element.ignoresdp:
             sdp_problem = self._peer_sdp(message)
+            media_failure = self.media.failure
         if engine.needs_bookkeeping[found]:
             self._bookkeeping(element)
         counters.messages += 1
@@ -959,6 +966,10 @@ class Call(Parker):
             # and before its actions: no media action runs against an unusable peer.
             engine.warning(f"call {self.call_id}: {sdp_problem}")
             self._fail(FailureReason.MEDIA_SDP, abort=True)
+        if media_failure is not None:
+            # Counted received first: the abort then ACKs a 200 and sends BYE, as for any
+            # call failed after its answer.
+            self._media_failed(media_failure)
 
         moved = False
         if (
@@ -1180,12 +1191,30 @@ class Call(Parker):
 
     def _peer_sdp(self, message: SipMessage) -> str | None:
         """Where the peer wants media: the SDP of an offer or answer it sent. Returns the
-        problem of an unusable SDP (the call fails: FailedMediaSdp), else None."""
+        problem of an unusable SDP (the call fails: FailedMediaSdp), else None; bad SDP
+        crypto is left in ``self.media.failure`` (the call fails: FailedCallRejected)."""
         content_type = message.header("Content-Type") or message.header("c")
         if content_type is None or "application/sdp" not in content_type.lower():
             return None
         assert self.media is not None
-        return self.media.peer_sdp(message.body)
+        problem = self.media.peer_sdp(
+            message.body, method=message.method if message.is_request else ""
+        )
+        return problem
+
+    def _media_failed(self, reason: str) -> NoReturn:
+        """Bad or unacceptable SDP crypto: SIPp 3.7 counts the call FailedCallRejected."""
+        self.engine.warning(f"call {self.call_id}: {reason}")
+        self._fail(FailureReason.CALL_REJECTED, abort=True)
+
+    def crypto_keyword(self, name: str) -> str:
+        """``[cryptokeyparams1audio]``...: the call's media keeps the keys it renders."""
+        media = self.media
+        if media is None:
+            # The call's RTP ports could not be bound (warned then): there is nothing to key.
+            self.engine.warning(f"call {self.call_id}: [{name}]: the call has no media ports")
+            return ""
+        return media.crypto_keyword(name)
 
     def _run_media(self, actions: tuple[MediaAction, ...]) -> None:
         engine = self.engine

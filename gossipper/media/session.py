@@ -17,7 +17,9 @@ elsewhere retargets the stream there (symmetric RTP, as SBCs and NATs expect).
 
 from __future__ import annotations
 
+import os
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -44,11 +46,29 @@ from gossipper.media.rtp import (
     parse_rtp,
 )
 from gossipper.media.scheduler import MediaScheduler, RtpStream, StreamHandle
+from gossipper.media.secure.negotiate import DTLS, SDES, keying
+from gossipper.media.secure.sdes import (
+    SUITES,
+    CallCryptoState,
+    CryptoAttribute,
+    SdesError,
+    parse_crypto,
+    select_answer,
+    sipp_crypto_keyword,
+)
+from gossipper.media.secure.srtp import AUTH_FAILURE, REPLAY, SrtpError, SrtpSession
 from gossipper.sdp import SdpError, parse_sdp
+from gossipper.sdp.model import MediaDescription
 from gossipper.stats.media import StreamQuality
 
 RTCP_INTERVAL_S = 5.0
 """RFC 3550's minimum report interval, as SIPp-era tools and most phones use it."""
+
+_CONTENT_LENGTH = re.compile(r"(?im)^((?:content-length|l)[ \t]*:[ \t]*)\d+")
+
+REKEY_HOLD_S = 1.0
+"""After answering a re-key, how long we may keep sending with the old keys while the offerer
+has not been seen using the new ones (it switches when our answer reaches it)."""
 
 DTMF_PAYLOAD_TYPE = 101
 """telephone-event's payload type when the peer's SDP does not name one."""
@@ -81,6 +101,15 @@ class MediaSettings:
     socket_buffer_bytes: int | None = None
     """``-rtp_buffsize``: SO_RCVBUF/SO_SNDBUF of every RTP and RTCP socket (None: the
     transport factory's)."""
+    srtp: str = "auto"
+    """SDES-SRTP policy: ``auto`` (SRTP when both sides' SDP carry a=crypto lines),
+    ``require`` (``-media_srtp``) or ``reject`` (``-media_reject_srtp``: a=crypto is
+    ignored, media is plain RTP); see docs/media.md."""
+    deterministic_keys: bool = False
+    """Keys from the seed (the simulation: runs repeat); real runs draw them from the OS."""
+    srtp_debug: bool = False
+    """``-srtpcheck_debug``: warn about every SRTP/SRTCP packet dropped (authentication,
+    replay, malformed) and every packet that could not be protected."""
 
     @property
     def block(self) -> int:
@@ -139,6 +168,8 @@ class MediaRun:
         self.scheduler = MediaScheduler()
         self.echo = settings.echo
         self.open_calls = 0
+        self.srtp_failures = 0
+        """Calls whose SDP crypto failed them (bad, unknown or unacceptable a=crypto)."""
         self._nursery: trio.Nursery | None = None
         self._ready = trio.Event()
 
@@ -258,11 +289,145 @@ class _Stream:
         self.first_report_s = trio.current_time() + self.run.settings.rtcp_interval_s * (
             0.5 + 0.5 * rng.random()
         )
+        # SRTP (issue 18): None is plain RTP. ``_guarded`` is True while either hook is set, so
+        # that the plain path costs one attribute test per packet.
+        self._srtp: SrtpSession | None = None
+        # Re-keying (RFC 4568 7.1.4): packets protected with the replaced keys may still be
+        # in flight, so they are tried with those when the new ones refuse them; as answerer
+        # we keep sending with the old keys until the offerer is seen using the new ones (it
+        # has our answer) or ``_tx_switch_s`` passes.
+        self._srtp_previous: SrtpSession | None = None
+        self._srtp_tx: SrtpSession | None = None
+        self._tx_switch_s = 0.0
+        # SRTP was offered, keys not agreed yet: what arrives meanwhile (a peer that answered
+        # and talks before its answer reached us) cannot be read; dropped and counted here.
+        self._awaiting_keys = False
+        self.unkeyed = 0
+        self._other_datagram: Callable[[bytes, Address], None] | None = None
+        self._guarded = False
+        # Failures counted by the SRTP sessions a re-key replaced (the current one counts on).
+        self._srtp_auth_failures_before = 0
+        self._srtp_replays_before = 0
         self.closed = False
+
+    # -- secure media hooks --------------------------------------------------------------
+
+    @property
+    def srtp(self) -> SrtpSession | None:
+        """The stream's SRTP keys (None: plain RTP); set with :meth:`use_srtp`."""
+        return self._srtp
+
+    @srtp.setter
+    def srtp(self, session: SrtpSession | None) -> None:
+        self.use_srtp(session)
+
+    @property
+    def other_datagram(self) -> Callable[[bytes, Address], None] | None:
+        """Receives the datagrams on the stream's ports that are not RTP/RTCP (first byte
+        outside 128..191, RFC 7983: STUN, DTLS, TURN channel data) instead of their being
+        counted malformed. Set by the ICE/DTLS wiring; None otherwise."""
+        return self._other_datagram
+
+    @other_datagram.setter
+    def other_datagram(self, handler: Callable[[bytes, Address], None] | None) -> None:
+        self._other_datagram = handler
+        self._guarded = self._srtp is not None or handler is not None or self._awaiting_keys
+
+    def await_srtp(self) -> None:
+        """SRTP is being negotiated: until :meth:`use_srtp` installs keys, drop what
+        arrives (it is SRTP we cannot read yet) instead of parsing it as plain RTP."""
+        if self._srtp is None:
+            self._awaiting_keys = True
+            self._guarded = True
+
+    def use_srtp(self, session: SrtpSession | None, *, hold_send_s: float = 0.0) -> None:
+        """Protect what the stream sends and unprotect what it receives with ``session``
+        (a re-key replaces the previous keys; None goes back to plain RTP). ``hold_send_s``
+        (a re-key we answered): keep protecting with the previous keys until the peer's
+        packets arrive under the new ones, or for that long at most."""
+        previous = self._srtp
+        if previous is session and session is not None:
+            return
+        if previous is not None:
+            failures = previous.counters.failures
+            self._srtp_auth_failures_before += failures.get(AUTH_FAILURE, 0)
+            self._srtp_replays_before += failures.get(REPLAY, 0)
+        self._srtp = session
+        self._srtp_previous = previous if session is not None else None
+        if session is not None and previous is not None and hold_send_s > 0.0:
+            self._srtp_tx = previous
+            self._tx_switch_s = trio.current_time() + hold_send_s
+        else:
+            self._srtp_tx = session
+        self._awaiting_keys = False
+        self._guarded = session is not None or self._other_datagram is not None
+
+    def _sending_keys(self) -> SrtpSession | None:
+        """The keys to protect with now (the new ones once the hold of a re-key is over)."""
+        if trio.current_time() >= self._tx_switch_s:
+            self._srtp_tx = self._srtp
+        return self._srtp_tx
+
+    def _unprotect(self, srtp: SrtpSession, data: bytes, *, rtcp: bool) -> bytes | None:
+        clear = srtp.unprotect_rtcp(data) if rtcp else srtp.unprotect(data)
+        previous = self._srtp_previous
+        if clear is not None:
+            if self._srtp_tx is not srtp:
+                self._srtp_tx = srtp  # the peer uses the new keys: it has our answer
+            if previous is not None and srtp.counters.unprotected >= 16:
+                self._srtp_previous = None  # nothing protected with the old keys is left
+            return clear
+        if previous is None:
+            return None
+        clear = previous.unprotect_rtcp(data) if rtcp else previous.unprotect(data)
+        if clear is not None:
+            srtp.counters.undo_last_failure()
+        return clear
+
+    def _srtp_failures(self) -> tuple[int, int]:
+        auth = self._srtp_auth_failures_before
+        replays = self._srtp_replays_before
+        if self._srtp is not None:
+            failures = self._srtp.counters.failures
+            auth += failures.get(AUTH_FAILURE, 0)
+            replays += failures.get(REPLAY, 0)
+        return auth, replays
+
+    def _unkeyed(self, source: Address) -> None:
+        self.unkeyed += 1
+        if self.run.settings.srtp_debug:
+            self.run.warn(
+                f"call {self.session.call_id}: a packet from {_address_text(source)} came "
+                "before the SRTP keys were agreed: dropped"
+            )
+
+    def _srtp_dropped(self, what: str, source: Address, srtp: SrtpSession) -> None:
+        self.active = True  # packets came, even if none authenticated: worth a record
+        if self.run.settings.srtp_debug:
+            reasons = ", ".join(f"{k}={v}" for k, v in sorted(srtp.counters.failures.items()))
+            self.run.warn(
+                f"call {self.session.call_id}: {what} from {_address_text(source)} dropped "
+                f"(SRTP failures so far: {reasons})"
+            )
 
     # -- sending -------------------------------------------------------------------------
 
     def send(self, data: bytes, address: Address) -> bool:
+        srtp = self._srtp_tx
+        if srtp is not None:
+            if srtp is not self._srtp:
+                srtp = self._sending_keys()
+                if srtp is None:
+                    return False
+            protected = srtp.protect(data)
+            if protected is None:
+                if self.run.settings.srtp_debug:
+                    self.run.warn(
+                        f"call {self.session.call_id}: an RTP packet of {len(data)} bytes "
+                        "could not be SRTP-protected"
+                    )
+                return False
+            data = protected
         try:
             return self.rtp.send_nowait(data, address)
         except (TransportError, trio.ClosedResourceError):
@@ -356,9 +521,46 @@ class _Stream:
             return
 
     def _rtp_arrived(self, now: float, data: bytes, source: Address) -> None:
+        if self._guarded:
+            self._guarded_rtp(now, data, source)
+            return
         if len(data) >= 2 and 72 <= (data[1] & 0x7F) <= 76:
             self._rtcp_arrived(data, source)  # RTCP multiplexed on the RTP port (RFC 5761)
             return
+        self._rtp_clear(now, data, source)
+
+    def _guarded_rtp(self, now: float, data: bytes, source: Address) -> None:
+        """A datagram on the RTP port while SRTP or the non-RTP hook is set."""
+        if data and not 128 <= data[0] <= 191:
+            other = self._other_datagram
+            if other is not None:
+                other(data, source)
+                return
+        srtp = self._srtp
+        mux = len(data) >= 2 and 72 <= (data[1] & 0x7F) <= 76
+        if srtp is None:
+            if self._awaiting_keys:
+                self._unkeyed(source)
+                return
+            if mux:
+                self._rtcp_clear(data, source)
+            else:
+                self._rtp_clear(now, data, source)
+            return
+        if mux:
+            clear = self._unprotect(srtp, data, rtcp=True)
+            if clear is None:
+                self._srtp_dropped("an SRTCP packet", source, srtp)
+                return
+            self._rtcp_clear(clear, source)
+            return
+        clear = self._unprotect(srtp, data, rtcp=False)
+        if clear is None:
+            self._srtp_dropped("an SRTP packet", source, srtp)
+            return
+        self._rtp_clear(now, clear, source)
+
+    def _rtp_clear(self, now: float, data: bytes, source: Address) -> None:
         try:
             packet = parse_rtp(data)
         except RtpError as exc:
@@ -406,6 +608,25 @@ class _Stream:
             return
 
     def _rtcp_arrived(self, data: bytes, source: Address) -> None:
+        if self._guarded:
+            if data and not 128 <= data[0] <= 191:
+                other = self._other_datagram
+                if other is not None:
+                    other(data, source)
+                    return
+            srtp = self._srtp
+            if srtp is None and self._awaiting_keys:
+                self._unkeyed(source)
+                return
+            if srtp is not None:
+                clear = self._unprotect(srtp, data, rtcp=True)
+                if clear is None:
+                    self._srtp_dropped("an SRTCP packet", source, srtp)
+                    return
+                data = clear
+        self._rtcp_clear(data, source)
+
+    def _rtcp_clear(self, data: bytes, source: Address) -> None:
         run = self.run
         if run.tap is not None:
             run.tap.rtcp(self.session.call_id, data, source, self.rtcp.local_address, False)
@@ -487,8 +708,17 @@ class _Stream:
         data = build_compound(
             [head, SourceDescription((SdesChunk(self.ssrc, ((SDES_CNAME, cname),)),))]
         )
+        wire = data
+        srtp = self._srtp_tx
+        if srtp is not None and srtp is not self._srtp:
+            srtp = self._sending_keys()
+        if srtp is not None:
+            protected = srtp.protect_rtcp(data)
+            if protected is None:
+                return
+            wire = protected
         try:
-            sent = self.rtcp.send_nowait(data, destination)
+            sent = self.rtcp.send_nowait(wire, destination)
         except (TransportError, trio.ClosedResourceError):
             sent = False
         if sent:
@@ -526,6 +756,7 @@ class _Stream:
             except (KeyError, ValueError):
                 score = mos("PCMU", loss_pct, delay_ms)
         local = self.rtp.local_address
+        auth_failures, replays = self._srtp_failures()
         return StreamQuality(
             call_id=self.session.call_id,
             call_number=self.session.call_number,
@@ -549,6 +780,8 @@ class _Stream:
             mos=score,
             rtcp_sent=self.rtcp_sent,
             rtcp_received=self.rtcp_received,
+            srtp_auth_failures=auth_failures,
+            srtp_replays=replays,
         )
 
     def close(self) -> None:
@@ -585,6 +818,18 @@ class CallMediaSession:
             self.video = _Stream(self, "video", sockets[2], sockets[3], rng)
             self.streams.append(self.video)
         self.image_remote: Address | None = None
+        # SDES-SRTP (issue 18, docs/media.md): our a=crypto lines as last sent, the peer's as
+        # last received, per medium; a stream is keyed once a line of each agrees on tag and
+        # suite. ``crypto`` holds the keys the SIPp 3.7 keywords render.
+        self.crypto: CallCryptoState | None = None
+        self._local_crypto: dict[str, list[CryptoAttribute]] = {}
+        self._remote_crypto: dict[str, list[CryptoAttribute]] = {}
+        self._remote_srtp: set[str] = set()  # media whose peer m= line asks for SRTP
+        self._offerer = ""  # who made the latest SDP offer: "us", "peer" ("" none yet)
+        self._keys: dict[str, tuple[str, bytes, bytes]] = {}  # media -> installed keys
+        self.failure: str | None = None
+        """Why the call's media cannot go on (bad or unacceptable SDP crypto): the call
+        fails (FailedCallRejected, as SIPp 3.7 counts bad SDP crypto)."""
         self.closed = False
 
     @property
@@ -595,16 +840,261 @@ class CallMediaSession:
     def video_port(self) -> int:
         return (self.video or self.audio).rtp.local_address[1]
 
-    def peer_sdp(self, body: bytes) -> str | None:
+    # -- SDES-SRTP ------------------------------------------------------------------------
+
+    def crypto_keyword(self, name: str) -> str:
+        """A SIPp 3.7 crypto keyword (``cryptokeyparams1audio``...) for this call."""
+        state = self.crypto
+        if state is None:
+            if self.run.settings.deterministic_keys:
+                rng = random.Random(f"{self.run.settings.seed}:sdes:{self.call_number}")
+                state = CallCryptoState(random_bytes=rng.randbytes)
+            else:
+                state = CallCryptoState(random_bytes=os.urandom)
+            self.crypto = state
+        return sipp_crypto_keyword(name, state)
+
+    def _fail(self, reason: str) -> None:
+        if self.failure is None:
+            self.failure = reason
+            self.run.srtp_failures += 1
+
+    def _crypto_lines(self, media: MediaDescription, whose: str) -> list[CryptoAttribute]:
+        """The m= line's a=crypto lines; a line we cannot use (unknown suite, bad key) is
+        skipped when another is usable (RFC 4568 6.1: ignore what is not understood), else
+        a peer's fails the call naming the problem. Ours never do: a scenario may send bad
+        crypto on purpose (to test the peer); it is warned about and keys nothing."""
+        lines: list[CryptoAttribute] = []
+        problem = ""
+        for index, value in enumerate(media.attribute_values("crypto"), start=1):
+            try:
+                line = parse_crypto(
+                    value, attribute=f"a=crypto #{index} of m={media.media} in {whose} SDP"
+                )
+            except SdesError as exc:
+                problem = problem or str(exc)
+                continue
+            lines.append(line)
+        if problem and not lines:
+            if whose == "our":
+                self._warn(problem)
+            else:
+                self._fail(problem)
+        return lines
+
+    def _warn(self, problem: str) -> None:
+        self.run.warn(f"call {self.call_id}: {problem}")
+
+    def _role(self, sender: str, method: str) -> bool:
+        """Whether an SDP ``sender`` (``us``/``peer``) sends in a message is an answer
+        (RFC 3264): in ACK yes, in another request no (an offer), in a response when the
+        other side made the last offer (else a late offer, as in a 200 to a bodiless
+        INVITE). A repeated answer (183 then 200) is an answer again."""
+        if method:
+            return method == "ACK"
+        return self._offerer not in ("", sender)
+
+    def outgoing(self, data: bytes) -> bytes:
+        """A message the call sends: when its SDP carries a=crypto lines (or an earlier one
+        did) they are our keys, paired with the peer's once one side's answer is known.
+        Returns the message to send."""
+        policy = self.run.settings.srtp
+        if policy == "reject":
+            return data
+        body_at = data.find(b"\r\n\r\n")
+        if body_at < 0:
+            return data
+        method = "" if data.startswith(b"SIP/2.0 ") else data[: data.find(b" ")].decode("latin-1")
+        if policy == "require" and data.find(b"m=", body_at) >= 0:
+            data = self._require_srtp(data, body_at, self._role("us", method))
+        if not self._local_crypto and data.find(b"a=crypto:", body_at) < 0:
+            return data
+        try:
+            sdp = parse_sdp(data[body_at + 4 :])
+        except SdpError:
+            return data  # not SDP, or not ours to judge
+        answer = self._role("us", method)
+        if not answer:
+            self._offerer = "us"
+        for stream in self.streams:
+            media = sdp.first_media(stream.media)
+            if media is None or keying(media) == DTLS:
+                continue
+            lines = self._local_crypto[stream.media] = self._crypto_lines(media, "our")
+            if answer:
+                self._pair(stream, ours_answer=True)
+            elif lines:
+                stream.await_srtp()
+        return data
+
+    def _state(self) -> CallCryptoState:
+        self.crypto_keyword("cryptotag1audio")  # creates the call's key state
+        assert self.crypto is not None
+        return self.crypto
+
+    def _require_srtp(self, data: bytes, body_at: int, answer: bool) -> bytes:
+        """``-media_srtp``: every plain RTP/AVP(F) audio or video m= line of the SDP we send
+        becomes RTP/SAVP(F) with a=crypto lines: as offer, tag 1 AES_CM_128_HMAC_SHA1_80 and
+        tag 2 _32 (the keys the SIPp 3.7 keywords give); as answer, the first offered line
+        libsrtp can run, with a key of ours (RFC 4568 5.1.1). Content-Length follows."""
+        body = data[body_at + 4 :].decode("latin-1")
+        newline = "\r\n" if "\r\n" in body else "\n"
+        lines = body.split(newline)
+        starts = [i for i, line in enumerate(lines) if line.startswith("m=")]
+        changed = False
+        for index in reversed(starts):
+            end = next((i for i in starts if i > index), len(lines))
+            while end > index + 1 and not lines[end - 1].strip():
+                end -= 1  # keep trailing empty lines after what we add
+            parts = lines[index][2:].split()
+            if len(parts) < 3 or parts[0] not in ("audio", "video") or parts[1] == "0":
+                continue
+            proto = parts[2].upper()
+            if proto not in ("RTP/AVP", "RTP/AVPF"):
+                continue
+            if any(line.startswith("a=crypto:") for line in lines[index:end]):
+                continue
+            added = self._required_lines(parts[0], answer)
+            if not added:
+                continue
+            parts[2] = "RTP/SAVPF" if proto == "RTP/AVPF" else "RTP/SAVP"
+            lines[index] = "m=" + " ".join(parts)
+            lines[end:end] = ["a=crypto:" + line.render() for line in added]
+            changed = True
+        if not changed:
+            return data
+        new_body = newline.join(lines).encode("latin-1")
+        head = data[: body_at + 4].decode("latin-1")
+        head = _CONTENT_LENGTH.sub(lambda m: f"{m.group(1)}{len(new_body)}", head, count=1)
+        return head.encode("latin-1") + new_body
+
+    def _required_lines(self, media: str, answer: bool) -> list[CryptoAttribute]:
+        state = self._state()
+        if not answer:
+            sipp_crypto_keyword(f"cryptosuiteaescm128sha1801{media}", state)
+            sipp_crypto_keyword(f"cryptosuiteaescm128sha1322{media}", state)
+            return [state.line(media, 1), state.line(media, 2)]
+        offered = self._remote_crypto.get(media, [])
+        runnable = tuple(name for name, s in SUITES.items() if s.libsrtp_profile is not None)
+        chosen = select_answer(offered, runnable, state.random_bytes)
+        if chosen is None:
+            names = ", ".join(f"{line.tag} {line.suite.name}" for line in offered) or "none"
+            self._fail(
+                f"-media_srtp: the peer's offer for m={media} has no a=crypto line we can run "
+                f"(offered: {names})"
+            )
+            return []
+        return [chosen[1]]
+
+    def _peer_crypto(self, stream: _Stream, media: MediaDescription, answer: bool) -> None:
+        if self.run.settings.srtp == "reject" or keying(media) == DTLS:
+            return
+        lines = self._crypto_lines(media, "the peer's")
+        if keying(media) == SDES:
+            self._remote_srtp.add(stream.media)
+            if not lines and self.failure is None:
+                self._fail(
+                    f"the peer's m={media.media} is {media.proto} but has no usable a=crypto "
+                    "line (SDES keys)"
+                )
+        else:
+            self._remote_srtp.discard(stream.media)
+        self._remote_crypto[stream.media] = lines
+        if answer:
+            self._pair(stream, ours_answer=False)
+        elif lines:
+            stream.await_srtp()
+
+    def _pair(self, stream: _Stream, *, ours_answer: bool) -> None:
+        """An answer is known: key ``stream`` with its line and the offered line of the same
+        tag and suite (RFC 4568 5.1.2). Keys already installed stay (key reuse keeps
+        libsrtp's rollover and replay state)."""
+        m = stream.media
+        local = self._local_crypto.get(m, [])
+        remote = self._remote_crypto.get(m, [])
+        answer, offer = (local, remote) if ours_answer else (remote, local)
+        if not answer or not offer:
+            if offer and not ours_answer:
+                offered = ", ".join(f"{line.tag} {line.suite.name}" for line in offer)
+                self._fail(f"m={m}: no a=crypto in the peer's answer (offered: {offered})")
+            else:
+                stream.use_srtp(None)  # plain RTP (again): no line on one side
+                self._keys.pop(m, None)
+            return
+        for line in answer:
+            for offered_line in offer:
+                if line.tag == offered_line.tag and line.suite.name == offered_line.suite.name:
+                    ours, theirs = (line, offered_line) if ours_answer else (offered_line, line)
+                    self._key(stream, ours, theirs, answering=ours_answer)
+                    return
+        offered = ", ".join(f"{line.tag} {line.suite.name}" for line in offer)
+        answered = ", ".join(f"{line.tag} {line.suite.name}" for line in answer)
+        whose = "our" if ours_answer else "the peer's"
+        problem = (
+            f"m={m}: no acceptable a=crypto: {whose} answer ({answered}) matches no offered "
+            f"line ({offered})"
+        )
+        if ours_answer:
+            self._warn(problem)  # the scenario's choice: the peer will judge it
+        else:
+            self._fail(problem)
+
+    def _key(
+        self, stream: _Stream, ours: CryptoAttribute, theirs: CryptoAttribute, *, answering: bool
+    ) -> None:
+        suite = ours.suite
+        if ours.unencrypted_srtp or theirs.unencrypted_srtp:
+            # RFC 4568 6.3.2 UNENCRYPTED_SRTP: authenticated, not encrypted; libsrtp's NULL
+            # cipher profile with the same keys and HMAC-SHA1 tag length.
+            null = SUITES.get(suite.name.replace("AES_CM_128", "NULL"))
+            if null is None or null.libsrtp_profile is None:
+                self._fail(
+                    f"m={stream.media}: UNENCRYPTED_SRTP with {suite.name} cannot run on "
+                    "libsrtp (only AES_CM_128_HMAC_SHA1_80 has a NULL-cipher profile)"
+                )
+                return
+            suite = null
+        keys = (suite.name, ours.key_salt, theirs.key_salt)
+        if self._keys.get(stream.media) == keys:
+            return
+        try:
+            session = SrtpSession(suite, ours.key_salt, theirs.key_salt,
+                                  attribute=f"a=crypto:{ours.tag}")  # fmt: skip
+        except SrtpError as exc:
+            self._fail(str(exc))
+            return
+        stream.use_srtp(session, hold_send_s=REKEY_HOLD_S if answering else 0.0)
+        self._keys[stream.media] = keys
+
+    def _plain_refused(self, what: str, stream: _Stream) -> str | None:
+        """Sending plain RTP to a peer that asked for SRTP would be dropped there: say so."""
+        if stream.srtp is None and stream.media in self._remote_srtp:
+            return (
+                f"{what}: the peer's SDP asks for SRTP (RTP/SAVP) but no keys were agreed: "
+                "render a=crypto in the scenario ([cryptokeyparams1audio]) or give "
+                "-media_srtp, or -media_reject_srtp for plain RTP"
+            )
+        return None
+
+    # -- the peer's SDP ------------------------------------------------------------------
+
+    def peer_sdp(self, body: bytes, *, method: str = "") -> str | None:
+        """``method``: the request's method when the SDP came in a request, "" in a response
+        (tells an SDP offer from an answer)."""
         try:
             sdp = parse_sdp(body)
         except SdpError as exc:
             return f"unusable SDP from the peer: {exc}"
+        answer = self._role("peer", method)
+        if not answer:
+            self._offerer = "peer"
         found = False
         for stream in self.streams:
             media = sdp.first_media(stream.media)
             if media is None:
                 continue
+            if media.port != 0:
+                self._peer_crypto(stream, media, answer)
             connection = sdp.connection_for(media)
             if connection is None:
                 continue
@@ -647,6 +1137,9 @@ class CallMediaSession:
             return f"rtp_stream: {file} was not read before the run"
         if self.audio.remote is None:
             return self._no_remote("rtp_stream", "audio")
+        refused = self._plain_refused("rtp_stream", self.audio)
+        if refused is not None:
+            return refused
         self.audio.stream(payloads, payload_type, loops)
         return None
 
@@ -667,12 +1160,18 @@ class CallMediaSession:
             stream.retarget(self.image_remote)
         if stream.remote is None:
             return self._no_remote(f"play_pcap_{media}", media)
+        refused = self._plain_refused(f"play_pcap_{media}", stream)
+        if refused is not None:
+            return refused
         stream.replay(packets)
         return None
 
     def play_dtmf(self, digits: str, duration_ms: int) -> str | None:
         if self.audio.remote is None:
             return self._no_remote("play_dtmf", "audio")
+        refused = self._plain_refused("play_dtmf", self.audio)
+        if refused is not None:
+            return refused
         self.audio.dtmf(digits, duration_ms)
         return None
 

@@ -198,6 +198,11 @@ class CallContext(Protocol):
     video_port: int
     """The call's own video RTP port, 0 when none."""
 
+    def crypto_keyword(self, name: str) -> str:
+        """A SIPp 3.7 crypto keyword's value (``cryptokeyparams1audio``...): the call's own
+        SDES keys. Raises RenderError when the call has no media to key."""
+        ...
+
 
 @dataclass
 class BasicCallContext:
@@ -225,3 +230,6 @@ class BasicCallContext:
     auth_nonce_count: int = 1
     media_port: int = 0
     video_port: int = 0
+
+    def crypto_keyword(self, name: str) -> str:
+        raise RenderError(f"[{name}]: SRTP keys belong to a call's media; this context has none")

@@ -25,9 +25,15 @@ MODULE_DIR = pathlib.Path("/usr/lib/baresip/modules")
 MODULES = ("g711", "aufile", "aubridge", "sndfile", "account")
 
 
-def baresip_binary() -> str:
+# With srtp=True: SDES-SRTP (module srtp, account ;mediaenc=srtp-mand) and, to place calls,
+# the menu module's /dial command.
+SRTP_MODULES = ("srtp", "menu")
+
+
+def baresip_binary(*, srtp: bool = False) -> str:
     path = program("baresip", "baresip-core")
-    missing = [m for m in MODULES if not (MODULE_DIR / f"{m}.so").exists()]
+    wanted = MODULES + SRTP_MODULES if srtp else MODULES
+    missing = [m for m in wanted if not (MODULE_DIR / f"{m}.so").exists()]
     if missing:
         raise AssertionError(f"baresip-core lacks modules {missing} in {MODULE_DIR}")
     return path
@@ -77,7 +83,10 @@ class Baresip:
         return self.log()
 
 
-def _config(directory: pathlib.Path, sip_port: int, rtp: range, source: pathlib.Path) -> str:
+def _config(
+    directory: pathlib.Path, sip_port: int, rtp: range, source: pathlib.Path, *, srtp: bool
+) -> str:
+    extra = [f"module {name}.so" for name in SRTP_MODULES] if srtp else []
     return "\n".join(
         [
             "poll_method epoll",
@@ -103,6 +112,7 @@ def _config(directory: pathlib.Path, sip_port: int, rtp: range, source: pathlib.
             "module aufile.so",
             "module aubridge.so",
             "module sndfile.so",
+            *extra,
             f"snd_path {directory}",
             "module_tmp account.so",
             f"net_interface {LOOPBACK}",
@@ -111,11 +121,19 @@ def _config(directory: pathlib.Path, sip_port: int, rtp: range, source: pathlib.
     )
 
 
-def start_baresip(directory: pathlib.Path, *, audio_seconds: float = 30.0) -> Baresip:
+def start_baresip(
+    directory: pathlib.Path,
+    *,
+    audio_seconds: float = 30.0,
+    srtp: bool = False,
+    dial: str | None = None,
+) -> Baresip:
     """Start baresip with a configuration of its own in ``directory``; return once its SIP
     port is bound. Audio source: a 440 Hz tone of ``audio_seconds``, G.711 (PCMU, then PCMA).
+    ``srtp``: SDES-SRTP is mandatory for its calls (RTP/SAVP, one AES_CM_128_HMAC_SHA1_80
+    a=crypto line). ``dial``: a SIP URI it calls once ready.
     """
-    binary = baresip_binary()
+    binary = baresip_binary(srtp=srtp)
     # sndfile writes "<snd_path>/dump-YYYY-MM-DD-HH-MM-SS-dec.wav" into a 128-byte buffer and
     # silently truncates; a path that would not fit must fail here, not as a missing recording.
     if len(str(directory)) + len("/dump-2026-01-01-00-00-00-dec.wav") >= 128:
@@ -127,18 +145,21 @@ def start_baresip(directory: pathlib.Path, *, audio_seconds: float = 30.0) -> Ba
     source = directory / "source.wav"
     write_wav_tone(source, audio_seconds)
     user = "baresip"
-    (directory / "config").write_text(_config(directory, sip_port, rtp, source))
+    (directory / "config").write_text(_config(directory, sip_port, rtp, source, srtp=srtp))
     # regint=0: no registrar; answermode=auto: every incoming call is answered at once.
+    mediaenc = ";mediaenc=srtp-mand" if srtp else ""
     (directory / "accounts").write_text(
         f"<sip:{user}@{LOOPBACK}:{sip_port}>;regint=0;answermode=auto;"
-        "audio_codecs=PCMU,PCMA;ptime=20\n"
+        f"audio_codecs=PCMU,PCMA;ptime=20{mediaenc}\n"
     )
     (directory / "contacts").write_text("")
     log_path = directory / "baresip.log"
     log = log_path.open("w")
     # -t: a last-resort stop if the test dies without stopping it.
+    # -e: typed into the menu once ready (the /dial command places the call).
+    commands = ["-e", f"/dial {dial}"] if dial is not None else []
     process = subprocess.Popen(
-        [binary, "-4", "-f", str(directory), "-t", "120"],
+        [binary, "-4", "-f", str(directory), "-t", "120", *commands],
         cwd=directory,
         stdin=subprocess.DEVNULL,
         stdout=log,
