@@ -253,6 +253,14 @@ class IdentitySettings:
     rtp_threadtasks: int = 20
     """Accepted for SIPp command lines: one scheduler task sends every stream."""
     rtpcheck_debug: bool = False
+    # Secure media (issue 18): DTLS-SRTP, ICE-lite, TURN (docs/media.md).
+    turn_server: str | None = None
+    turn_user: str = ""
+    turn_pass: str = ""
+    turn_realm: str = ""
+    dtls_cert: str | None = None
+    dtls_key: str | None = None
+    dtls_timeout_s: float = 10.0
     audio_tolerance: float = 1.0
     video_tolerance: float = 1.0
     random_base_ssrc: bool = False
@@ -889,6 +897,7 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "pause_default_s": ("-d", _NON_NEGATIVE_DURATION, _non_negative),
     "deadcall_wait_s": ("-deadcall_wait", _NON_NEGATIVE_DURATION, _non_negative),
     "recv_timeout_s": ("-recv_timeout", _NON_NEGATIVE_DURATION, _non_negative),
+    "dtls_timeout_s": ("-dtls_timeout", _POSITIVE_DURATION, _positive),
     "send_timeout_s": ("-send_timeout", _NON_NEGATIVE_DURATION, _non_negative),
     "max_retrans": ("-max_retrans", _NON_NEGATIVE_INTEGER, _non_negative),
     "max_invite_retrans": ("-max_invite_retrans", _NON_NEGATIVE_INTEGER, _non_negative),

@@ -198,6 +198,11 @@ class CallContext(Protocol):
     video_port: int
     """The call's own video RTP port, 0 when none."""
 
+    def media_keyword(self, name: str) -> str:
+        """A value of the call's secure media (``[dtls_fingerprint]``, ``[ice_ufrag]`` ...);
+        empty when the call has no media."""
+        ...
+
 
 @dataclass
 class BasicCallContext:
@@ -225,3 +230,6 @@ class BasicCallContext:
     auth_nonce_count: int = 1
     media_port: int = 0
     video_port: int = 0
+
+    def media_keyword(self, name: str) -> str:
+        return ""
