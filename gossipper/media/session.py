@@ -45,6 +45,7 @@ from gossipper.media.rtp import (
     parse_rtp,
 )
 from gossipper.media.scheduler import MediaScheduler, RtpStream, StreamHandle
+from gossipper.media.secure.srtp import AUTH_FAILURE, REPLAY, SrtpSession
 from gossipper.sdp import SdpError, parse_sdp
 from gossipper.stats.media import StreamQuality
 
@@ -82,6 +83,9 @@ class MediaSettings:
     """``-rtpcheck_debug``: warn about every malformed RTP/RTCP datagram."""
     default_payload_type: int = 8
     """``-rtp_payload``: rtp_stream's payload type when the action names none."""
+    srtp_debug: bool = False
+    """``-srtpcheck_debug``: warn about every SRTP/SRTCP packet dropped (authentication,
+    replay, malformed) and every packet that could not be protected."""
 
     @property
     def block(self) -> int:
@@ -265,11 +269,82 @@ class _Stream:
         self.first_report_s = trio.current_time() + self.run.settings.rtcp_interval_s * (
             0.5 + 0.5 * rng.random()
         )
+        # SRTP (issue 18): None is plain RTP. ``_guarded`` is True while either hook is set, so
+        # that the plain path costs one attribute test per packet.
+        self._srtp: SrtpSession | None = None
+        self._other_datagram: Callable[[bytes, Address], None] | None = None
+        self._guarded = False
+        # Failures counted by the SRTP sessions a re-key replaced (the current one counts on).
+        self._srtp_auth_failures_before = 0
+        self._srtp_replays_before = 0
         self.closed = False
+
+    # -- secure media hooks --------------------------------------------------------------
+
+    @property
+    def srtp(self) -> SrtpSession | None:
+        """The stream's SRTP keys (None: plain RTP); set with :meth:`use_srtp`."""
+        return self._srtp
+
+    @srtp.setter
+    def srtp(self, session: SrtpSession | None) -> None:
+        self.use_srtp(session)
+
+    @property
+    def other_datagram(self) -> Callable[[bytes, Address], None] | None:
+        """Receives the datagrams on the stream's ports that are not RTP/RTCP (first byte
+        outside 128..191, RFC 7983: STUN, DTLS, TURN channel data) instead of their being
+        counted malformed. Set by the ICE/DTLS wiring; None otherwise."""
+        return self._other_datagram
+
+    @other_datagram.setter
+    def other_datagram(self, handler: Callable[[bytes, Address], None] | None) -> None:
+        self._other_datagram = handler
+        self._guarded = self._srtp is not None or handler is not None
+
+    def use_srtp(self, session: SrtpSession | None) -> None:
+        """Protect what the stream sends and unprotect what it receives with ``session``
+        (a re-key replaces the previous keys; None goes back to plain RTP)."""
+        previous = self._srtp
+        if previous is not None and previous is not session:
+            failures = previous.counters.failures
+            self._srtp_auth_failures_before += failures.get(AUTH_FAILURE, 0)
+            self._srtp_replays_before += failures.get(REPLAY, 0)
+        self._srtp = session
+        self._guarded = session is not None or self._other_datagram is not None
+
+    def _srtp_failures(self) -> tuple[int, int]:
+        auth = self._srtp_auth_failures_before
+        replays = self._srtp_replays_before
+        if self._srtp is not None:
+            failures = self._srtp.counters.failures
+            auth += failures.get(AUTH_FAILURE, 0)
+            replays += failures.get(REPLAY, 0)
+        return auth, replays
+
+    def _srtp_dropped(self, what: str, source: Address, srtp: SrtpSession) -> None:
+        self.active = True  # packets came, even if none authenticated: worth a record
+        if self.run.settings.srtp_debug:
+            reasons = ", ".join(f"{k}={v}" for k, v in sorted(srtp.counters.failures.items()))
+            self.run.warn(
+                f"call {self.session.call_id}: {what} from {_address_text(source)} dropped "
+                f"(SRTP failures so far: {reasons})"
+            )
 
     # -- sending -------------------------------------------------------------------------
 
     def send(self, data: bytes, address: Address) -> bool:
+        srtp = self._srtp
+        if srtp is not None:
+            protected = srtp.protect(data)
+            if protected is None:
+                if self.run.settings.srtp_debug:
+                    self.run.warn(
+                        f"call {self.session.call_id}: an RTP packet of {len(data)} bytes "
+                        "could not be SRTP-protected"
+                    )
+                return False
+            data = protected
         try:
             return self.rtp.send_nowait(data, address)
         except (TransportError, trio.ClosedResourceError):
@@ -363,9 +438,43 @@ class _Stream:
             return
 
     def _rtp_arrived(self, now: float, data: bytes, source: Address) -> None:
+        if self._guarded:
+            self._guarded_rtp(now, data, source)
+            return
         if len(data) >= 2 and 72 <= (data[1] & 0x7F) <= 76:
             self._rtcp_arrived(data, source)  # RTCP multiplexed on the RTP port (RFC 5761)
             return
+        self._rtp_clear(now, data, source)
+
+    def _guarded_rtp(self, now: float, data: bytes, source: Address) -> None:
+        """A datagram on the RTP port while SRTP or the non-RTP hook is set."""
+        if data and not 128 <= data[0] <= 191:
+            other = self._other_datagram
+            if other is not None:
+                other(data, source)
+                return
+        srtp = self._srtp
+        mux = len(data) >= 2 and 72 <= (data[1] & 0x7F) <= 76
+        if srtp is None:
+            if mux:
+                self._rtcp_clear(data, source)
+            else:
+                self._rtp_clear(now, data, source)
+            return
+        if mux:
+            clear = srtp.unprotect_rtcp(data)
+            if clear is None:
+                self._srtp_dropped("an SRTCP packet", source, srtp)
+                return
+            self._rtcp_clear(clear, source)
+            return
+        clear = srtp.unprotect(data)
+        if clear is None:
+            self._srtp_dropped("an SRTP packet", source, srtp)
+            return
+        self._rtp_clear(now, clear, source)
+
+    def _rtp_clear(self, now: float, data: bytes, source: Address) -> None:
         try:
             packet = parse_rtp(data)
         except RtpError as exc:
@@ -413,6 +522,22 @@ class _Stream:
             return
 
     def _rtcp_arrived(self, data: bytes, source: Address) -> None:
+        if self._guarded:
+            if data and not 128 <= data[0] <= 191:
+                other = self._other_datagram
+                if other is not None:
+                    other(data, source)
+                    return
+            srtp = self._srtp
+            if srtp is not None:
+                clear = srtp.unprotect_rtcp(data)
+                if clear is None:
+                    self._srtp_dropped("an SRTCP packet", source, srtp)
+                    return
+                data = clear
+        self._rtcp_clear(data, source)
+
+    def _rtcp_clear(self, data: bytes, source: Address) -> None:
         run = self.run
         if run.tap is not None:
             run.tap.rtcp(self.session.call_id, data, source, self.rtcp.local_address, False)
@@ -494,8 +619,15 @@ class _Stream:
         data = build_compound(
             [head, SourceDescription((SdesChunk(self.ssrc, ((SDES_CNAME, cname),)),))]
         )
+        wire = data
+        srtp = self._srtp
+        if srtp is not None:
+            protected = srtp.protect_rtcp(data)
+            if protected is None:
+                return
+            wire = protected
         try:
-            sent = self.rtcp.send_nowait(data, destination)
+            sent = self.rtcp.send_nowait(wire, destination)
         except (TransportError, trio.ClosedResourceError):
             sent = False
         if sent:
@@ -533,6 +665,7 @@ class _Stream:
             except (KeyError, ValueError):
                 score = mos("PCMU", loss_pct, delay_ms)
         local = self.rtp.local_address
+        auth_failures, replays = self._srtp_failures()
         return StreamQuality(
             call_id=self.session.call_id,
             call_number=self.session.call_number,
@@ -556,6 +689,8 @@ class _Stream:
             mos=score,
             rtcp_sent=self.rtcp_sent,
             rtcp_received=self.rtcp_received,
+            srtp_auth_failures=auth_failures,
+            srtp_replays=replays,
         )
 
     def close(self) -> None:

@@ -59,6 +59,10 @@ class StreamQuality:
     mos: float | None
     rtcp_sent: int
     rtcp_received: int
+    srtp_auth_failures: int = 0
+    """SRTP/SRTCP packets dropped because their authentication tag did not verify."""
+    srtp_replays: int = 0
+    """SRTP/SRTCP packets dropped as replayed (index already seen or too old)."""
 
     @property
     def loss_pct(self) -> float:
@@ -138,6 +142,8 @@ def format_media_csv_row(quality: StreamQuality, end_wall: float, delimiter: str
         "" if q.mos is None else f"{q.mos:.2f}",
         str(q.rtcp_sent),
         str(q.rtcp_received),
+        str(q.srtp_auth_failures),
+        str(q.srtp_replays),
     )
     return delimiter.join(fields) + "\n"
 
@@ -181,8 +187,13 @@ _COUNTS: tuple[str, ...] = (
     "rtt_sum_us",
     "mos_count",
     "mos_sum_centi",
+    "srtp_auth_failures",
+    "srtp_replays",
 )
 """Additive integer accumulators, in to_dict's ``"sums"`` order."""
+
+_SINCE_SRTP: frozenset[str] = frozenset({"srtp_auth_failures", "srtp_replays"})
+"""Sums a document of an older version lacks (read as 0)."""
 
 _MAXIMA: tuple[str, ...] = ("jitter_max_us", "loss_max_centi_pct", "rtt_max_us")
 """Accumulators merged by taking the larger value."""
@@ -224,6 +235,8 @@ class MediaTotals:
         self.rtt_max_us = 0
         self.mos_count = 0
         self.mos_sum_centi = 0
+        self.srtp_auth_failures = 0
+        self.srtp_replays = 0
         self.by_media: dict[str, int] = {}
         self.mos_buckets: dict[int, int] = {}
         """MOS in hundredths -> number of streams."""
@@ -246,6 +259,8 @@ class MediaTotals:
         self.malformed += q.malformed
         self.rtcp_sent += q.rtcp_sent
         self.rtcp_received += q.rtcp_received
+        self.srtp_auth_failures += q.srtp_auth_failures
+        self.srtp_replays += q.srtp_replays
         if q.packets_received > 0:
             self.streams_received += 1
             self.jitter_count += 1
@@ -386,6 +401,7 @@ class MediaTotals:
             },
             "octets": {"sent": self.octets_sent, "received": self.octets_received},
             "rtcp": {"sent": self.rtcp_sent, "received": self.rtcp_received},
+            "srtp": {"auth_failures": self.srtp_auth_failures, "replays": self.srtp_replays},
             "loss_pct": round(self.loss_pct, 4),
             "loss_pct_max": self.loss_pct_max,
             "late_pct": round(self.late_pct, 4),
@@ -428,6 +444,8 @@ class MediaTotals:
         try:
             sums: Mapping[str, Any] = data["sums"]
             for name in (*_COUNTS, *_MAXIMA, "rtt_min_us"):
+                if name in _SINCE_SRTP and name not in sums:
+                    continue  # a document written before SRTP was counted: none failed
                 setattr(new, name, _non_negative_int(sums[name]))
             by_media: Mapping[str, Any] = data["by_media"]
             for media, n in by_media.items():

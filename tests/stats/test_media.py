@@ -204,11 +204,11 @@ def test_media_csv_header_and_row() -> None:
     )
 
     assert format_media_csv_header(";").rstrip("\n").split(";") == list(MEDIA_CSV_COLUMNS)
-    assert len(MEDIA_CSV_COLUMNS) == 24
+    assert len(MEDIA_CSV_COLUMNS) == 26
     row = format_media_csv_row(stream(), 1_800_000_000.25, ";")
     assert row == (
         "1800000000.250000;1-1234@127.0.0.1;1;audio;PCMU;127.0.0.1:6000;127.0.0.1:6002;"
-        "500;86000;2;495;85140;500;5;1.000;1;0;0;1.250;3.500;0.750;4.31;2;2\n"
+        "500;86000;2;495;85140;500;5;1.000;1;0;0;1.250;3.500;0.750;4.31;2;2;0;0\n"
     )
     odd = format_media_csv_row(
         stream(call_id='a,"b"', rtt_ms=None, mos=None, local=endpoint_text("::1", 6000)),
@@ -217,7 +217,7 @@ def test_media_csv_header_and_row() -> None:
     )
     fields = odd.rstrip("\n")
     assert fields.startswith('0.000000,"a,""b""",1,audio,PCMU,[::1]:6000,')
-    assert fields.endswith(",1.250,3.500,,,2,2")
+    assert fields.endswith(",1.250,3.500,,,2,2,0,0")
     assert endpoint_text("10.0.0.1", 4000) == "10.0.0.1:4000"
 
 
@@ -228,3 +228,15 @@ def test_stream_to_dict_has_every_field_and_loss() -> None:
     assert list(d) == [*STREAM_FIELDS, "loss_pct"]
     assert d["loss_pct"] == 1.0 and d["mos"] == 4.31
     json.dumps(d)
+
+
+def test_srtp_drops_add_up_and_older_documents_read_as_none() -> None:
+    totals = MediaTotals()
+    totals.add(stream(srtp_auth_failures=3, srtp_replays=1))
+    totals.add(stream(srtp_auth_failures=2))
+    document = totals.to_dict()
+    assert document["srtp"] == {"auth_failures": 5, "replays": 1}
+    assert MediaTotals.from_dict(document) == totals
+    older = totals.to_dict()
+    del older["sums"]["srtp_auth_failures"], older["sums"]["srtp_replays"]
+    assert MediaTotals.from_dict(older).to_dict()["srtp"] == {"auth_failures": 0, "replays": 0}
