@@ -691,6 +691,7 @@ class _Stream:
             rtcp_received=self.rtcp_received,
             srtp_auth_failures=auth_failures,
             srtp_replays=replays,
+            secure_failure=self.session.secure_failure_reason,
         )
 
     def close(self) -> None:
@@ -738,6 +739,12 @@ class CallMediaSession:
 
     def keyword(self, name: str) -> str:
         return self.secure.keyword(name) if self.secure is not None else ""
+
+    @property
+    def secure_failure_reason(self) -> str:
+        """The named reason the call's secure media failed with (``""``: it did not)."""
+        secure = self.secure
+        return (secure.failure_reason or "") if secure is not None else ""
 
     @property
     def failure(self) -> str | None:

@@ -77,7 +77,10 @@ class Baresip:
         return self.log()
 
 
-def _config(directory: pathlib.Path, sip_port: int, rtp: range, source: pathlib.Path) -> str:
+def _config(
+    directory: pathlib.Path, sip_port: int, rtp: range, source: pathlib.Path,
+    extra: tuple[str, ...] = (),
+) -> str:  # fmt: skip
     return "\n".join(
         [
             "poll_method epoll",
@@ -106,16 +109,24 @@ def _config(directory: pathlib.Path, sip_port: int, rtp: range, source: pathlib.
             f"snd_path {directory}",
             "module_tmp account.so",
             f"net_interface {LOOPBACK}",
+            *extra,
             "",
         ]
     )
 
 
-def start_baresip(directory: pathlib.Path, *, audio_seconds: float = 30.0) -> Baresip:
+def start_baresip(
+    directory: pathlib.Path, *, audio_seconds: float = 30.0, mediaenc: str | None = None,
+    rtcp_mux: bool = False, commands: tuple[str, ...] = (),
+) -> Baresip:  # fmt: skip
     """Start baresip with a configuration of its own in ``directory``; return once its SIP
     port is bound. Audio source: a 440 Hz tone of ``audio_seconds``, G.711 (PCMU, then PCMA).
+    ``mediaenc``: a media encryption module (``srtp``, ``dtls_srtp``...) loaded and used by the
+    account; ``commands``: baresip commands run at start (``-e``, e.g. ``/dial sip:...``).
     """
     binary = baresip_binary()
+    if mediaenc is not None and not (MODULE_DIR / f"{mediaenc}.so").exists():
+        raise AssertionError(f"baresip-core lacks module {mediaenc} in {MODULE_DIR}")
     # sndfile writes "<snd_path>/dump-YYYY-MM-DD-HH-MM-SS-dec.wav" into a 128-byte buffer and
     # silently truncates; a path that would not fit must fail here, not as a missing recording.
     if len(str(directory)) + len("/dump-2026-01-01-00-00-00-dec.wav") >= 128:
@@ -127,18 +138,34 @@ def start_baresip(directory: pathlib.Path, *, audio_seconds: float = 30.0) -> Ba
     source = directory / "source.wav"
     write_wav_tone(source, audio_seconds)
     user = "baresip"
-    (directory / "config").write_text(_config(directory, sip_port, rtp, source))
+    extra = (f"module {mediaenc}.so",) if mediaenc is not None else ()
+    if commands:
+        extra += ("module menu.so",)  # /dial and the other commands live in the menu module
+    config = _config(directory, sip_port, rtp, source, extra)
+    if rtcp_mux:
+        config = config.replace("rtcp_mux no", "rtcp_mux yes")
+    (directory / "config").write_text(config)
     # regint=0: no registrar; answermode=auto: every incoming call is answered at once.
     (directory / "accounts").write_text(
         f"<sip:{user}@{LOOPBACK}:{sip_port}>;regint=0;answermode=auto;"
-        "audio_codecs=PCMU,PCMA;ptime=20\n"
+        "audio_codecs=PCMU,PCMA;ptime=20"
+        + (f";mediaenc={mediaenc}" if mediaenc is not None else "")
+        + "\n"
     )
     (directory / "contacts").write_text("")
     log_path = directory / "baresip.log"
     log = log_path.open("w")
     # -t: a last-resort stop if the test dies without stopping it.
     process = subprocess.Popen(
-        [binary, "-4", "-f", str(directory), "-t", "120"],
+        [
+            binary,
+            "-4",
+            "-f",
+            str(directory),
+            "-t",
+            "120",
+            *(arg for command in commands for arg in ("-e", command)),
+        ],  # fmt: skip
         cwd=directory,
         stdin=subprocess.DEVNULL,
         stdout=log,

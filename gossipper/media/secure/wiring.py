@@ -297,7 +297,10 @@ class SecureStream:
         self.stream = stream
         self.raw = stream.rtp
         self.responder = IceLiteResponder(call.ice)
-        self.inbox_send, self.inbox = trio.open_memory_channel[bytes](_INBOX_DATAGRAMS)
+        self.inbox_send, self.inbox = trio.open_memory_channel[tuple[bytes, Address]](
+            _INBOX_DATAGRAMS
+        )
+        self.other_component = 0  # DTLS from the peer's RTCP port (no rtcp-mux): not answered
         self.dropped_early = 0
         self.malformed = 0
         self.local_setup: str | None = None
@@ -336,11 +339,14 @@ class SecureStream:
         elif kind == DTLS_RECORD:
             endpoint = self.endpoint
             if self.handshake_done and endpoint is not None:
+                if source != self.stream.remote and source == self.stream.remote_rtcp:
+                    self.other_component += 1
+                    return
                 for out in endpoint.handle_record(data):
                     self._send(out, source)
                 return
             try:
-                self.inbox_send.send_nowait(data)
+                self.inbox_send.send_nowait((data, source))
             except trio.WouldBlock:
                 self.dropped_early += 1
         else:
@@ -434,10 +440,21 @@ class SecureStream:
             if stream.remote is not None:
                 self._send(data, stream.remote)
 
+        async def receive() -> bytes:
+            while True:
+                data, source = await self.inbox.receive()
+                # One association, on the RTP component: without rtcp-mux a peer may start
+                # a second one from its RTCP port (both sockets share this hook); SRTCP then
+                # uses the RTP component's keys.
+                if source != stream.remote and source == stream.remote_rtcp:
+                    self.other_component += 1
+                    continue
+                return data
+
         with self.call.scope():
             try:
                 keys = await endpoint.handshake(
-                    send, self.inbox.receive, timeout_s=self.call.settings.handshake_timeout_s
+                    send, receive, timeout_s=self.call.settings.handshake_timeout_s
                 )
             except DtlsError as error:
                 self.call.fail(error.reason, str(error))

@@ -115,18 +115,18 @@ def test_dtls_srtp_call_between_two_gossippers(tmp_path: pathlib.Path) -> None:
     assert uas.returncode == 0, uas.stdout[-2000:] + uas.stderr
     client, server = media_row(uac_dir), media_row(uas_dir)
     assert client["remote"] == server["local"] == f"127.0.0.1:{base}"
-    # Each side streamed the tone once; the handshake finished before the first frame (the
+    # Each side streamed the tone once (a loaded host skips a few overdue frames, never a
+    # burst); the handshake finished before the first frame (the
     # UAC waits 300 ms after the ACK, the UAS answers the ACK): nothing was lost to it.
     for sender, receiver in ((client, server), (server, client)):
-        assert TONE_PACKETS - 5 <= int(sender["packets_sent"]) <= TONE_PACKETS
+        assert TONE_PACKETS - 15 <= int(sender["packets_sent"]) <= TONE_PACKETS
         assert int(receiver["packets_received"]) == int(sender["packets_sent"])
         assert int(receiver["packets_lost"]) == 0
         assert int(receiver["malformed"]) == 0
     for directory in (uac_dir, uas_dir):
         media = summary(directory)["media"]
         assert isinstance(media, dict)
-        assert media["srtp_auth_failures"] == 0
-        assert media["srtp_replays"] == 0
+        assert media["srtp"] == {"auth_failures": 0, "replays": 0}
         assert media.get("secure_failures", {}) == {}
 
 
@@ -134,10 +134,12 @@ def test_wrong_fingerprint_fails_the_call_with_its_reason(tmp_path: pathlib.Path
     text = (DATA / "uas_dtls.xml").read_text()
     wrong = "sha-256 " + ":".join(["AB"] * 32)
     uas_dir, uac_dir = prepare(tmp_path, text.replace("[dtls_fingerprint]", wrong))
-    uac, _uas, _base = run_pair(uas_dir, uac_dir)
+    uac, _uas, _base = run_pair(uas_dir, uac_dir, "-trace_err")
     assert uac.returncode == 1, uac.stdout[-2000:] + uac.stderr
     document = summary(uac_dir)
-    assert document["failed_calls"] == 1 or document.get("calls", {}).get("failed") == 1, document
+    calls, failures = document["calls"], document["failures"]
+    assert isinstance(calls, dict) and isinstance(failures, dict)
+    assert calls["failed"] == 1 and failures["FailedCallRejected"] == 1
     media = document["media"]
     assert isinstance(media, dict)
     assert media["secure_failures"] == {"dtls_fingerprint_mismatch": 1}
