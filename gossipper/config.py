@@ -466,6 +466,28 @@ def _check_rules(settings: object) -> None:
             check_field(field.name, getattr(settings, field.name))
 
 
+def _check_secure_media(identity: IdentitySettings) -> None:
+    """-turn_server needs credentials and a HOST[:PORT]; -dtls_cert and -dtls_key go together."""
+    if identity.turn_server is not None:
+        if not identity.turn_user or not identity.turn_pass:
+            raise ConfigError(
+                "-turn_server needs -turn_user and -turn_pass (long-term credentials)"
+            )
+        text = identity.turn_server
+        host, _, port = text.rpartition(":")
+        bracketed = text.startswith("[") and "]:" in text  # [IPv6]:port
+        colons = text.count(":")  # none: the default port 3478
+        if not text or (
+            not bracketed and (colons > 1 or colons == 1 and not (host and port.isdigit()))
+        ):
+            raise ConfigError(
+                "-turn_server: expected HOST[:PORT] (e.g. 10.0.0.5:3478, [::1]:3478), "
+                f"got {identity.turn_server!r}"
+            )
+    if (identity.dtls_cert is None) != (identity.dtls_key is None):
+        raise ConfigError("-dtls_cert and -dtls_key go together: give both, or neither")
+
+
 class RunConfig:
     """Every supported SIPp/gossipper command-line setting, typed and validated, grouped by
     option family (docs/sipp-behaviour.md, "Option families"): ``config.load.rate``,
@@ -553,6 +575,7 @@ class RunConfig:
                 f"-max_rtp_port {identity.max_rtp_port} leaves no RTP/RTCP port pair above"
                 f" {low_rtp} (-min_rtp_port, or -mp): raise -max_rtp_port"
             )
+        _check_secure_media(identity)
         if load.segment is not None:
             try:
                 parse_segment(load.segment, load.segment_sequence)

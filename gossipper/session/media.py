@@ -145,7 +145,9 @@ def turn_address(text: str) -> tuple[str, int]:
     elif text.count(":") == 1:
         host, port_text = text.split(":")
     if not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ConfigError(f"-turn_server: expected HOST:PORT (e.g. 10.0.0.5:3478), got {text!r}")
+        raise ConfigError(
+            f"-turn_server: expected HOST[:PORT] (e.g. 10.0.0.5:3478, [::1]:3478), got {text!r}"
+        )
     try:
         infos = socket.getaddrinfo(host, int(port_text), type=socket.SOCK_DGRAM)
     except OSError as exc:

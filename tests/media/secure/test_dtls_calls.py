@@ -108,6 +108,18 @@ def run_pair(
     )
 
 
+def run_uac_alone(uac_dir: pathlib.Path, *uac_args: str) -> subprocess.CompletedProcess[str]:
+    """The UAC against a SIP port nobody listens on (its call must fail before sending)."""
+    base = _free_even_range()
+    uac = gossipper(
+        "-sf", "uac_dtls.xml", "-i", "127.0.0.1", f"127.0.0.1:{_free_udp_port()}", "-m", "1",
+        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), "-trace_err",
+        "-trace_msg", *uac_args, cwd=uac_dir,
+    )  # fmt: skip
+    out, err = uac.communicate(timeout=60)
+    return subprocess.CompletedProcess(uac.args, uac.returncode, out, err)
+
+
 def test_dtls_srtp_call_between_two_gossippers(tmp_path: pathlib.Path) -> None:
     uas_dir, uac_dir = prepare(tmp_path)
     uac, uas, base = run_pair(uas_dir, uac_dir)
@@ -145,3 +157,39 @@ def test_wrong_fingerprint_fails_the_call_with_its_reason(tmp_path: pathlib.Path
     assert media["secure_failures"] == {"dtls_fingerprint_mismatch": 1}
     errors = "".join(p.read_text() for p in uac_dir.glob("*_errors.log")) + uac.stderr
     assert "dtls_fingerprint_mismatch" in errors
+
+
+def test_unreachable_turn_server_fails_the_call_before_its_invite(tmp_path: pathlib.Path) -> None:
+    """Nobody answers on -turn_server: the allocation times out (5 s, retransmitted from a
+    500 ms RTO), the call fails with turn_timeout without sending its INVITE, nothing hangs."""
+    _uas_dir, uac_dir = prepare(tmp_path)
+    uac = run_uac_alone(
+        uac_dir, "-turn_server", f"127.0.0.1:{_free_udp_port()}", "-turn_user", "u",
+        "-turn_pass", "p",
+    )  # fmt: skip
+    assert uac.returncode == 1, uac.stdout[-2000:] + uac.stderr
+    document = summary(uac_dir)
+    calls, media = document["calls"], document["media"]
+    assert isinstance(calls, dict) and isinstance(media, dict)
+    assert calls["failed"] == 1
+    assert media["secure_failures"] == {"turn_timeout": 1}
+    errors = "".join(p.read_text() for p in uac_dir.glob("*_errors.log"))
+    assert "turn_timeout: no answer to Allocate in 5 s" in errors
+    messages = "".join(p.read_text() for p in uac_dir.glob("*_messages.log"))
+    assert "INVITE sip:" not in messages
+
+
+def test_turn_options_are_checked(tmp_path: pathlib.Path) -> None:
+    _uas_dir, uac_dir = prepare(tmp_path)
+    uac = run_uac_alone(uac_dir, "-turn_server", "127.0.0.1:3478")
+    assert uac.returncode != 0  # the exit status of every option error (config.py)
+    assert "-turn_server needs -turn_user and -turn_pass" in uac.stderr
+    assert "Traceback" not in uac.stderr
+    uac = run_uac_alone(uac_dir, "-turn_server", "127.0.0.1:x", "-turn_user", "u",
+                        "-turn_pass", "p")  # fmt: skip
+    assert uac.returncode != 0  # the exit status of every option error (config.py)
+    assert "-turn_server: expected HOST[:PORT]" in uac.stderr
+    uac = run_uac_alone(uac_dir, "-dtls_cert", str(tmp_path / "missing.pem"),
+                        "-dtls_key", str(tmp_path / "missing.key"))  # fmt: skip
+    assert uac.returncode != 0  # the exit status of every option error (config.py)
+    assert "-dtls_cert: cannot read" in uac.stderr and "Traceback" not in uac.stderr
