@@ -347,7 +347,9 @@ class SecureStream:
                 return
             try:
                 self.inbox_send.send_nowait((data, source))
-            except trio.WouldBlock:
+            except (trio.WouldBlock, trio.ClosedResourceError):
+                # Full (a flood before our handshake starts), or the call's media has closed
+                # while the rest of a received batch is handed out.
                 self.dropped_early += 1
         else:
             self.malformed += 1
@@ -390,8 +392,8 @@ class SecureStream:
             return
         try:
             self._turn_inbox_send.send_nowait(data)
-        except trio.WouldBlock:
-            client.counters.malformed += 1
+        except (trio.WouldBlock, trio.ClosedResourceError):
+            client.counters.malformed += 1  # no transaction waits for it
 
     def _send(self, data: bytes, destination: Address) -> None:
         if self.stream.closed:
