@@ -11,7 +11,8 @@ share one CPU budget here, so one gossipper side alone can do roughly twice the 
 ``--calls N``: the same in real calls, gossipper at both ends: a gossipper UAC places N short
 calls (-r RATE) to a gossipper UAS on loopback, each offering DTLS-SRTP ([dtls_fingerprint],
 [dtls_setup]); once answered, the UAC sends one DTMF digit, which only leaves (SRTP) once the
-handshake gave keys, so the UAS's streams that received media count completed handshakes. The
+handshake gave keys (1 s after the ACK), so the UAS's streams that received media count
+completed handshakes. The
 same calls with plain RTP give the baseline; the CPU difference per call is the handshake's
 cost in a run (wiring, demultiplexing and key installation included).
 
@@ -124,7 +125,7 @@ _UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0{ack_headers}
       Content-Length: 0
   ]]></send>
-  <pause milliseconds="300"/>
+  <pause milliseconds="1000"/>
   <nop><action><exec play_dtmf="1,60"/></action></nop>
   <pause milliseconds="300"/>
   <send retrans="500"><![CDATA[

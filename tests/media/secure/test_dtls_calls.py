@@ -193,3 +193,47 @@ def test_turn_options_are_checked(tmp_path: pathlib.Path) -> None:
                         "-dtls_key", str(tmp_path / "missing.key"))  # fmt: skip
     assert uac.returncode != 0  # the exit status of every option error (config.py)
     assert "-dtls_cert: cannot read" in uac.stderr and "Traceback" not in uac.stderr
+
+
+def test_dtls_srtp_calls_in_the_simulation(tmp_path: pathlib.Path) -> None:
+    """The same pair in `gossipper sim` (in-memory network, virtual time, lossless): the
+    handshake and SRTP run on the simulated sockets with no code of their own."""
+    import dataclasses
+    import io
+
+    from gossipper.cli.sim_command import build_plan
+    from gossipper.sim.run import run_simulation
+
+    for name in ("uac_dtls.xml", "uas_dtls.xml"):
+        shutil.copyfile(DATA / name, tmp_path / name)
+    shutil.copyfile(TONE, tmp_path / "tone.alaw")
+    args = ["-sf", "uac_dtls.xml", "-peer", "uas_dtls.xml", "-m", "2", "-r", "2", "-seed", "3",
+            "-trace_media", "-summary_json", "summary.json"]  # fmt: skip
+    previous = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        plan = dataclasses.replace(build_plan(args, directory="."), record_payloads=True)
+        result = run_simulation(plan, io.StringIO(), io.StringIO())
+    finally:
+        os.chdir(previous)
+    (path,) = tmp_path.glob("*_media.csv")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    assert len(rows) == 2
+    for row in rows:
+        assert int(row["packets_sent"]) == int(row["packets_received"]) == TONE_PACKETS
+        assert row["secure_failure"] == ""
+    media = summary(tmp_path)["media"]
+    assert isinstance(media, dict) and media["secure_failures"] == {}
+    # On the simulated wire: DTLS records, and SRTP whose payload is not the tone's bytes.
+    tone = TONE.read_bytes()
+    payloads = list(result.payloads.values())
+    assert any(20 <= p[0] <= 63 for p in payloads)
+    # 160 bytes of A-law and the authentication tag of the suite the handshake chose (OpenSSL
+    # picks AEAD_AES_128_GCM, 16 bytes, from both sides' lists): longer than the plain packet.
+    media_packets = [
+        p for p in payloads
+        if len(p) in (12 + 160 + 10, 12 + 160 + 16) and p[0] >> 6 == 2 and p[1] & 0x7F == 8
+    ]  # fmt: skip
+    assert len(media_packets) >= 2 * TONE_PACKETS
+    assert all(p[12:172] not in tone for p in media_packets)
