@@ -57,20 +57,13 @@ from gossipper.media.secure.negotiate import (
 from gossipper.media.secure.srtp import SrtpCounters, SrtpSession
 from gossipper.media.secure.stun import IceCredentials, IceLiteResponder, StunError
 from gossipper.media.secure.turn import TurnClient, TurnError, channel_data, parse_channel_data
+from gossipper.scenario.keywords import SECURE_MEDIA_KEYWORDS
 
 if TYPE_CHECKING:
     from gossipper.media.session import CallMediaSession, _Stream
     from gossipper.sdp.model import MediaDescription, SessionDescription
 
-KEYWORDS = (
-    "dtls_fingerprint",
-    "dtls_setup",
-    "ice_ufrag",
-    "ice_pwd",
-    "ice_candidates",
-    "turn_relay_ip",
-    "turn_relay_port",
-)
+KEYWORDS = SECURE_MEDIA_KEYWORDS
 """Scenario keywords rendered from a call's secure media (``[dtls_fingerprint]`` ...)."""
 
 KEYS_PENDING = "keys_pending"
