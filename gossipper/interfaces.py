@@ -175,11 +175,28 @@ class CallMedia(Protocol):
         """The local RTP port of the video stream (the audio port when none is opened)."""
         ...
 
-    def peer_sdp(self, body: bytes) -> str | None:
-        """Learn where the peer receives media from an SDP offer or answer it sent.
+    def peer_sdp(self, body: bytes, *, method: str = "") -> str | None:
+        """Learn where the peer receives media from an SDP offer or answer it sent
+        (``method``: the request's method, "" for a response: offer or answer, RFC 3264).
 
         Returns a one-line problem (no usable media line, unparsable body) or None.
         """
+        ...
+
+    @property
+    def failure(self) -> str | None:
+        """Why the call's media cannot go on (bad or unacceptable SDP crypto, issue 18), or
+        None; set by ``peer_sdp``/``outgoing``, and the call then fails (FailedCallRejected)."""
+        ...
+
+    def crypto_keyword(self, name: str) -> str:
+        """A SIPp 3.7 crypto keyword (``cryptokeyparams1audio``...) for this call: the
+        keys it renders are the ones the call's SRTP uses."""
+        ...
+
+    def outgoing(self, data: bytes) -> bytes:
+        """A message the call is about to send: its SDP's a=crypto lines are our keys.
+        Returns the message to send (the same bytes unless the media rewrites its SDP)."""
         ...
 
     def rtp_stream(self, file: str, loops: int, payload_type: int, codec: str) -> str | None:
@@ -207,11 +224,6 @@ class CallMedia(Protocol):
     def keyword(self, name: str) -> str:
         """A value of the call's secure media for the SDP it sends (``[dtls_fingerprint]``,
         ``[dtls_setup]``, ``[ice_ufrag]``, ...); empty when the run has no secure media."""
-        ...
-
-    @property
-    def failure(self) -> str | None:
-        """Why the call's secure media failed (``turn_timeout: ...``), or None."""
         ...
 
     def on_failure(self, handler: Callable[[str], None]) -> None:

@@ -423,9 +423,9 @@ class Call(Parker):
             # The media could not be set up (TURN server unreachable): nothing is sent.
             self.engine.warning(f"call {self.call_id}: media: {failure}")
             self._end(FailureReason.CALL_REJECTED)
-        media.on_failure(self._media_failed)
+        media.on_failure(self._media_failed_outside)
 
-    def _media_failed(self, text: str) -> None:
+    def _media_failed_outside(self, text: str) -> None:
         """The call's secure media failed (DTLS handshake, TURN): the call fails, the dialog
         is ended (BYE/CANCEL), and the warning names the reason."""
         if self.ended:
@@ -673,6 +673,11 @@ class Call(Parker):
         assert element.template is not None
         text = element.template.render(self, index)
         data = text.encode("latin-1")
+        media = self.media
+        if media is not None:
+            data = media.outgoing(data)  # our SDP's a=crypto keys (issue 18)
+            if media.failure is not None:
+                self._media_failed(media.failure)
         lost_pct = element.lost_pct if element.lost_pct is not None else engine.lost_pct
         if lost_pct and self.rng.random() * 100.0 < lost_pct:
             counters.lost += 1
@@ -931,8 +936,9 @@ class Call(Parker):
             counters.lost += 1
             return
         self.received_anything = True
+        media_failure: str | None = None
         if self.media is not None and message.body and not element.ignoresdp:
-            self._peer_sdp(message)
+            media_failure = self._peer_sdp(message)
         if engine.needs_bookkeeping[found]:
             self._bookkeeping(element)
         counters.messages += 1
@@ -970,6 +976,10 @@ class Call(Parker):
             self.last_message = message
             self.last_recv_hash = digest
             self.last_recv_index = found
+        if media_failure is not None:
+            # Counted received first: the abort then ACKs a 200 and sends BYE, as for any
+            # call failed after its answer.
+            self._media_failed(media_failure)
 
         moved = False
         if (
@@ -1189,15 +1199,33 @@ class Call(Parker):
 
     # ------------------------------------------------------------------ media
 
-    def _peer_sdp(self, message: SipMessage) -> None:
-        """Where the peer wants media: the SDP of an offer or answer it sent."""
+    def _peer_sdp(self, message: SipMessage) -> str | None:
+        """Where the peer wants media: the SDP of an offer or answer it sent. Returns why
+        the call's media cannot go on (bad SDP crypto), None when it can."""
         content_type = message.header("Content-Type") or message.header("c")
         if content_type is None or "application/sdp" not in content_type.lower():
-            return
+            return None
         assert self.media is not None
-        problem = self.media.peer_sdp(message.body)
+        problem = self.media.peer_sdp(
+            message.body, method=message.method if message.is_request else ""
+        )
         if problem is not None:
             self.engine.warning(f"call {self.call_id}: {problem}")
+        return self.media.failure
+
+    def _media_failed(self, reason: str) -> NoReturn:
+        """Bad or unacceptable SDP crypto: SIPp 3.7 counts the call FailedCallRejected."""
+        self.engine.warning(f"call {self.call_id}: {reason}")
+        self._fail(FailureReason.CALL_REJECTED, abort=True)
+
+    def crypto_keyword(self, name: str) -> str:
+        """``[cryptokeyparams1audio]``...: the call's media keeps the keys it renders."""
+        media = self.media
+        if media is None:
+            # The call's RTP ports could not be bound (warned then): there is nothing to key.
+            self.engine.warning(f"call {self.call_id}: [{name}]: the call has no media ports")
+            return ""
+        return media.crypto_keyword(name)
 
     def _run_media(self, actions: tuple[MediaAction, ...]) -> None:
         engine = self.engine

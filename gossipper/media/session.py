@@ -17,6 +17,7 @@ elsewhere retargets the stream there (symmetric RTP, as SBCs and NATs expect).
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,8 +46,18 @@ from gossipper.media.rtp import (
     parse_rtp,
 )
 from gossipper.media.scheduler import MediaScheduler, RtpStream, StreamHandle
-from gossipper.media.secure.srtp import AUTH_FAILURE, REPLAY, SrtpSession
+from gossipper.media.secure.negotiate import DTLS, SDES, keying
+from gossipper.media.secure.sdes import (
+    SUITES,
+    CallCryptoState,
+    CryptoAttribute,
+    SdesError,
+    parse_crypto,
+    sipp_crypto_keyword,
+)
+from gossipper.media.secure.srtp import AUTH_FAILURE, REPLAY, SrtpError, SrtpSession
 from gossipper.sdp import SdpError, parse_sdp
+from gossipper.sdp.model import MediaDescription
 from gossipper.stats.media import StreamQuality
 
 if TYPE_CHECKING:
@@ -54,6 +65,10 @@ if TYPE_CHECKING:
 
 RTCP_INTERVAL_S = 5.0
 """RFC 3550's minimum report interval, as SIPp-era tools and most phones use it."""
+
+REKEY_HOLD_S = 1.0
+"""After answering a re-key, how long we may keep sending with the old keys while the offerer
+has not been seen using the new ones (it switches when our answer reaches it)."""
 
 DTMF_PAYLOAD_TYPE = 101
 """telephone-event's payload type when the peer's SDP does not name one."""
@@ -83,6 +98,12 @@ class MediaSettings:
     """``-rtpcheck_debug``: warn about every malformed RTP/RTCP datagram."""
     default_payload_type: int = 8
     """``-rtp_payload``: rtp_stream's payload type when the action names none."""
+    srtp: str = "auto"
+    """SDES-SRTP policy: ``auto`` (SRTP when both sides' SDP carry a=crypto lines),
+    ``require`` (``-media_srtp``) or ``reject`` (``-media_reject_srtp``: a=crypto is
+    ignored, media is plain RTP); see docs/media.md."""
+    deterministic_keys: bool = False
+    """Keys from the seed (the simulation: runs repeat); real runs draw them from the OS."""
     srtp_debug: bool = False
     """``-srtpcheck_debug``: warn about every SRTP/SRTCP packet dropped (authentication,
     replay, malformed) and every packet that could not be protected."""
@@ -147,6 +168,8 @@ class MediaRun:
         self.scheduler = MediaScheduler()
         self.echo = settings.echo
         self.open_calls = 0
+        self.srtp_failures = 0
+        """Calls whose SDP crypto failed them (bad, unknown or unacceptable a=crypto)."""
         self._nursery: trio.Nursery | None = None
         self._ready = trio.Event()
 
@@ -272,6 +295,13 @@ class _Stream:
         # SRTP (issue 18): None is plain RTP. ``_guarded`` is True while either hook is set, so
         # that the plain path costs one attribute test per packet.
         self._srtp: SrtpSession | None = None
+        # Re-keying (RFC 4568 7.1.4): packets protected with the replaced keys may still be
+        # in flight, so they are tried with those when the new ones refuse them; as answerer
+        # we keep sending with the old keys until the offerer is seen using the new ones (it
+        # has our answer) or ``_tx_switch_s`` passes.
+        self._srtp_previous: SrtpSession | None = None
+        self._srtp_tx: SrtpSession | None = None
+        self._tx_switch_s = 0.0
         self._other_datagram: Callable[[bytes, Address], None] | None = None
         self._guarded = False
         # Failures counted by the SRTP sessions a re-key replaced (the current one counts on).
@@ -302,16 +332,48 @@ class _Stream:
         self._other_datagram = handler
         self._guarded = self._srtp is not None or handler is not None
 
-    def use_srtp(self, session: SrtpSession | None) -> None:
+    def use_srtp(self, session: SrtpSession | None, *, hold_send_s: float = 0.0) -> None:
         """Protect what the stream sends and unprotect what it receives with ``session``
-        (a re-key replaces the previous keys; None goes back to plain RTP)."""
+        (a re-key replaces the previous keys; None goes back to plain RTP). ``hold_send_s``
+        (a re-key we answered): keep protecting with the previous keys until the peer's
+        packets arrive under the new ones, or for that long at most."""
         previous = self._srtp
-        if previous is not None and previous is not session:
+        if previous is session:
+            return
+        if previous is not None:
             failures = previous.counters.failures
             self._srtp_auth_failures_before += failures.get(AUTH_FAILURE, 0)
             self._srtp_replays_before += failures.get(REPLAY, 0)
         self._srtp = session
+        self._srtp_previous = previous if session is not None else None
+        if session is not None and previous is not None and hold_send_s > 0.0:
+            self._srtp_tx = previous
+            self._tx_switch_s = trio.current_time() + hold_send_s
+        else:
+            self._srtp_tx = session
         self._guarded = session is not None or self._other_datagram is not None
+
+    def _sending_keys(self) -> SrtpSession | None:
+        """The keys to protect with now (the new ones once the hold of a re-key is over)."""
+        if trio.current_time() >= self._tx_switch_s:
+            self._srtp_tx = self._srtp
+        return self._srtp_tx
+
+    def _unprotect(self, srtp: SrtpSession, data: bytes, *, rtcp: bool) -> bytes | None:
+        clear = srtp.unprotect_rtcp(data) if rtcp else srtp.unprotect(data)
+        previous = self._srtp_previous
+        if clear is not None:
+            if self._srtp_tx is not srtp:
+                self._srtp_tx = srtp  # the peer uses the new keys: it has our answer
+            if previous is not None and srtp.counters.unprotected >= 16:
+                self._srtp_previous = None  # nothing protected with the old keys is left
+            return clear
+        if previous is None:
+            return None
+        clear = previous.unprotect_rtcp(data) if rtcp else previous.unprotect(data)
+        if clear is not None:
+            srtp.counters.undo_last_failure()
+        return clear
 
     def _srtp_failures(self) -> tuple[int, int]:
         auth = self._srtp_auth_failures_before
@@ -334,8 +396,12 @@ class _Stream:
     # -- sending -------------------------------------------------------------------------
 
     def send(self, data: bytes, address: Address) -> bool:
-        srtp = self._srtp
+        srtp = self._srtp_tx
         if srtp is not None:
+            if srtp is not self._srtp:
+                srtp = self._sending_keys()
+                if srtp is None:
+                    return False
             protected = srtp.protect(data)
             if protected is None:
                 if self.run.settings.srtp_debug:
@@ -462,13 +528,13 @@ class _Stream:
                 self._rtp_clear(now, data, source)
             return
         if mux:
-            clear = srtp.unprotect_rtcp(data)
+            clear = self._unprotect(srtp, data, rtcp=True)
             if clear is None:
                 self._srtp_dropped("an SRTCP packet", source, srtp)
                 return
             self._rtcp_clear(clear, source)
             return
-        clear = srtp.unprotect(data)
+        clear = self._unprotect(srtp, data, rtcp=False)
         if clear is None:
             self._srtp_dropped("an SRTP packet", source, srtp)
             return
@@ -530,7 +596,7 @@ class _Stream:
                     return
             srtp = self._srtp
             if srtp is not None:
-                clear = srtp.unprotect_rtcp(data)
+                clear = self._unprotect(srtp, data, rtcp=True)
                 if clear is None:
                     self._srtp_dropped("an SRTCP packet", source, srtp)
                     return
@@ -620,7 +686,9 @@ class _Stream:
             [head, SourceDescription((SdesChunk(self.ssrc, ((SDES_CNAME, cname),)),))]
         )
         wire = data
-        srtp = self._srtp
+        srtp = self._srtp_tx
+        if srtp is not None and srtp is not self._srtp:
+            srtp = self._sending_keys()
         if srtp is not None:
             protected = srtp.protect_rtcp(data)
             if protected is None:
@@ -728,6 +796,18 @@ class CallMediaSession:
             self.video = _Stream(self, "video", sockets[2], sockets[3], rng)
             self.streams.append(self.video)
         self.image_remote: Address | None = None
+        # SDES-SRTP (issue 18, docs/media.md): our a=crypto lines as last sent, the peer's as
+        # last received, per medium; a stream is keyed once a line of each agrees on tag and
+        # suite. ``crypto`` holds the keys the SIPp 3.7 keywords render.
+        self.crypto: CallCryptoState | None = None
+        self._local_crypto: dict[str, list[CryptoAttribute]] = {}
+        self._remote_crypto: dict[str, list[CryptoAttribute]] = {}
+        self._remote_srtp: set[str] = set()  # media whose peer m= line asks for SRTP
+        self._offerer = ""  # who made the latest SDP offer: "us", "peer" ("" none yet)
+        self._keys: dict[str, tuple[str, bytes, bytes]] = {}  # media -> installed keys
+        self.failure: str | None = None
+        """Why the call's media cannot go on (bad or unacceptable SDP crypto): the call
+        fails (FailedCallRejected, as SIPp 3.7 counts bad SDP crypto)."""
         self.closed = False
         self.secure: SecureCall | None = None
         if run.secure is not None:
@@ -746,10 +826,6 @@ class CallMediaSession:
         secure = self.secure
         return (secure.failure_reason or "") if secure is not None else ""
 
-    @property
-    def failure(self) -> str | None:
-        return self.secure.failure if self.secure is not None else None
-
     def on_failure(self, handler: Callable[[str], None]) -> None:
         if self.secure is not None:
             self.secure.on_failure(handler)
@@ -762,16 +838,193 @@ class CallMediaSession:
     def video_port(self) -> int:
         return (self.video or self.audio).rtp.local_address[1]
 
-    def peer_sdp(self, body: bytes) -> str | None:
+    # -- SDES-SRTP ------------------------------------------------------------------------
+
+    def crypto_keyword(self, name: str) -> str:
+        """A SIPp 3.7 crypto keyword (``cryptokeyparams1audio``...) for this call."""
+        state = self.crypto
+        if state is None:
+            if self.run.settings.deterministic_keys:
+                rng = random.Random(f"{self.run.settings.seed}:sdes:{self.call_number}")
+                state = CallCryptoState(random_bytes=rng.randbytes)
+            else:
+                state = CallCryptoState(random_bytes=os.urandom)
+            self.crypto = state
+        return sipp_crypto_keyword(name, state)
+
+    def _fail(self, reason: str) -> None:
+        if self.failure is None:
+            self.failure = reason
+            self.run.srtp_failures += 1
+
+    def _crypto_lines(self, media: MediaDescription, whose: str) -> list[CryptoAttribute]:
+        """The m= line's a=crypto lines; a line we cannot use (unknown suite, bad key) is
+        skipped when another is usable (RFC 4568 6.1: ignore what is not understood), else
+        a peer's fails the call naming the problem. Ours never do: a scenario may send bad
+        crypto on purpose (to test the peer); it is warned about and keys nothing."""
+        lines: list[CryptoAttribute] = []
+        problem = ""
+        for index, value in enumerate(media.attribute_values("crypto"), start=1):
+            try:
+                line = parse_crypto(
+                    value, attribute=f"a=crypto #{index} of m={media.media} in {whose} SDP"
+                )
+            except SdesError as exc:
+                problem = problem or str(exc)
+                continue
+            lines.append(line)
+        if problem and not lines:
+            if whose == "our":
+                self._warn(problem)
+            else:
+                self._fail(problem)
+        return lines
+
+    def _warn(self, problem: str) -> None:
+        self.run.warn(f"call {self.call_id}: {problem}")
+
+    def _role(self, sender: str, method: str) -> bool:
+        """Whether an SDP ``sender`` (``us``/``peer``) sends in a message is an answer
+        (RFC 3264): in ACK yes, in another request no (an offer), in a response when the
+        other side made the last offer (else a late offer, as in a 200 to a bodiless
+        INVITE). A repeated answer (183 then 200) is an answer again."""
+        if method:
+            return method == "ACK"
+        return self._offerer not in ("", sender)
+
+    def outgoing(self, data: bytes) -> bytes:
+        """A message the call sends: when its SDP carries a=crypto lines (or an earlier one
+        did) they are our keys, paired with the peer's once one side's answer is known.
+        Returns the message to send."""
+        if self.run.settings.srtp == "reject":
+            return data
+        body_at = data.find(b"\r\n\r\n")
+        if body_at < 0 or (not self._local_crypto and data.find(b"a=crypto:", body_at) < 0):
+            return data
+        try:
+            sdp = parse_sdp(data[body_at + 4 :])
+        except SdpError:
+            return data  # not SDP, or not ours to judge
+        method = "" if data.startswith(b"SIP/2.0 ") else data[: data.find(b" ")].decode("latin-1")
+        answer = self._role("us", method)
+        if not answer:
+            self._offerer = "us"
+        for stream in self.streams:
+            media = sdp.first_media(stream.media)
+            if media is None or keying(media) == DTLS:
+                continue
+            self._local_crypto[stream.media] = self._crypto_lines(media, "our")
+            if answer:
+                self._pair(stream, ours_answer=True)
+        return data
+
+    def _peer_crypto(self, stream: _Stream, media: MediaDescription, answer: bool) -> None:
+        if self.run.settings.srtp == "reject" or keying(media) == DTLS:
+            return
+        lines = self._crypto_lines(media, "the peer's")
+        if keying(media) == SDES:
+            self._remote_srtp.add(stream.media)
+            if not lines and self.failure is None:
+                self._fail(
+                    f"the peer's m={media.media} is {media.proto} but has no usable a=crypto "
+                    "line (SDES keys)"
+                )
+        else:
+            self._remote_srtp.discard(stream.media)
+        self._remote_crypto[stream.media] = lines
+        if answer:
+            self._pair(stream, ours_answer=False)
+
+    def _pair(self, stream: _Stream, *, ours_answer: bool) -> None:
+        """An answer is known: key ``stream`` with its line and the offered line of the same
+        tag and suite (RFC 4568 5.1.2). Keys already installed stay (key reuse keeps
+        libsrtp's rollover and replay state)."""
+        m = stream.media
+        local = self._local_crypto.get(m, [])
+        remote = self._remote_crypto.get(m, [])
+        answer, offer = (local, remote) if ours_answer else (remote, local)
+        if not answer or not offer:
+            if offer and not ours_answer:
+                offered = ", ".join(f"{line.tag} {line.suite.name}" for line in offer)
+                self._fail(f"m={m}: no a=crypto in the peer's answer (offered: {offered})")
+            elif stream.srtp is not None:
+                stream.use_srtp(None)  # a later offer/answer went back to plain RTP
+                self._keys.pop(m, None)
+            return
+        for line in answer:
+            for offered_line in offer:
+                if line.tag == offered_line.tag and line.suite.name == offered_line.suite.name:
+                    ours, theirs = (line, offered_line) if ours_answer else (offered_line, line)
+                    self._key(stream, ours, theirs, answering=ours_answer)
+                    return
+        offered = ", ".join(f"{line.tag} {line.suite.name}" for line in offer)
+        answered = ", ".join(f"{line.tag} {line.suite.name}" for line in answer)
+        whose = "our" if ours_answer else "the peer's"
+        problem = (
+            f"m={m}: no acceptable a=crypto: {whose} answer ({answered}) matches no offered "
+            f"line ({offered})"
+        )
+        if ours_answer:
+            self._warn(problem)  # the scenario's choice: the peer will judge it
+        else:
+            self._fail(problem)
+
+    def _key(
+        self, stream: _Stream, ours: CryptoAttribute, theirs: CryptoAttribute, *, answering: bool
+    ) -> None:
+        suite = ours.suite
+        if ours.unencrypted_srtp or theirs.unencrypted_srtp:
+            # RFC 4568 6.3.2 UNENCRYPTED_SRTP: authenticated, not encrypted; libsrtp's NULL
+            # cipher profile with the same keys and HMAC-SHA1 tag length.
+            null = SUITES.get(suite.name.replace("AES_CM_128", "NULL"))
+            if null is None or null.libsrtp_profile is None:
+                self._fail(
+                    f"m={stream.media}: UNENCRYPTED_SRTP with {suite.name} cannot run on "
+                    "libsrtp (only AES_CM_128_HMAC_SHA1_80 has a NULL-cipher profile)"
+                )
+                return
+            suite = null
+        keys = (suite.name, ours.key_salt, theirs.key_salt)
+        if self._keys.get(stream.media) == keys:
+            return
+        try:
+            session = SrtpSession(suite, ours.key_salt, theirs.key_salt,
+                                  attribute=f"a=crypto:{ours.tag}")  # fmt: skip
+        except SrtpError as exc:
+            self._fail(str(exc))
+            return
+        stream.use_srtp(session, hold_send_s=REKEY_HOLD_S if answering else 0.0)
+        self._keys[stream.media] = keys
+
+    def _plain_refused(self, what: str, stream: _Stream) -> str | None:
+        """Sending plain RTP to a peer that asked for SRTP would be dropped there: say so."""
+        if stream.srtp is None and stream.media in self._remote_srtp:
+            return (
+                f"{what}: the peer's SDP asks for SRTP (RTP/SAVP) but no keys were agreed: "
+                "render a=crypto in the scenario ([cryptokeyparams1audio]) or give "
+                "-media_srtp, or -media_reject_srtp for plain RTP"
+            )
+        return None
+
+    # -- the peer's SDP ------------------------------------------------------------------
+
+    def peer_sdp(self, body: bytes, *, method: str = "") -> str | None:
+        """``method``: the request's method when the SDP came in a request, "" in a response
+        (tells an SDP offer from an answer)."""
         try:
             sdp = parse_sdp(body)
         except SdpError as exc:
             return f"unusable SDP from the peer: {exc}"
+        answer = self._role("peer", method)
+        if not answer:
+            self._offerer = "peer"
         found = False
         for stream in self.streams:
             media = sdp.first_media(stream.media)
             if media is None:
                 continue
+            if media.port != 0:
+                self._peer_crypto(stream, media, answer)
             connection = sdp.connection_for(media)
             if connection is None:
                 continue
@@ -816,6 +1069,9 @@ class CallMediaSession:
             return f"rtp_stream: {file} was not read before the run"
         if self.audio.remote is None:
             return self._no_remote("rtp_stream", "audio")
+        refused = self._plain_refused("rtp_stream", self.audio)
+        if refused is not None:
+            return refused
         self.audio.stream(payloads, payload_type, loops)
         return None
 
@@ -836,12 +1092,18 @@ class CallMediaSession:
             stream.retarget(self.image_remote)
         if stream.remote is None:
             return self._no_remote(f"play_pcap_{media}", media)
+        refused = self._plain_refused(f"play_pcap_{media}", stream)
+        if refused is not None:
+            return refused
         stream.replay(packets)
         return None
 
     def play_dtmf(self, digits: str, duration_ms: int) -> str | None:
         if self.audio.remote is None:
             return self._no_remote("play_dtmf", "audio")
+        refused = self._plain_refused("play_dtmf", self.audio)
+        if refused is not None:
+            return refused
         self.audio.dtmf(digits, duration_ms)
         return None
 

@@ -203,6 +203,11 @@ class CallContext(Protocol):
         empty when the call has no media."""
         ...
 
+    def crypto_keyword(self, name: str) -> str:
+        """A SIPp 3.7 crypto keyword's value (``cryptokeyparams1audio``...): the call's own
+        SDES keys. Raises RenderError when the call has no media to key."""
+        ...
+
 
 @dataclass
 class BasicCallContext:
@@ -233,3 +238,6 @@ class BasicCallContext:
 
     def media_keyword(self, name: str) -> str:
         return ""
+
+    def crypto_keyword(self, name: str) -> str:
+        raise RenderError(f"[{name}]: SRTP keys belong to a call's media; this context has none")

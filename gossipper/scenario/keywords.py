@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -58,7 +59,7 @@ class CompileEnv:
     (None = not known, checks deferred to run time), a variable-reference callback and where we
     are for error messages."""
 
-    __slots__ = ("injection_files", "keys", "on_variable", "secure_media", "source")
+    __slots__ = ("injection_files", "keys", "on_variable", "secure_media", "source", "uses_crypto")
 
     def __init__(
         self,
@@ -76,6 +77,8 @@ class CompileEnv:
         self.on_variable = on_variable
         self.secure_media = False
         """A DTLS/ICE/TURN keyword (``SECURE_MEDIA_KEYWORDS``) was compiled: calls need media."""
+        self.uses_crypto = False
+        """A SIPp 3.7 crypto keyword was compiled: the calls need media to hold the keys."""
 
     def variable(self, name: str, line: int | None, what: str) -> None:
         """Validate a variable name and count one reference."""
@@ -431,6 +434,30 @@ class AutoMediaPortKeyword(Keyword):
         return str(port)
 
 
+CRYPTO_KEYWORD = re.compile(
+    r"^(?:cryptotag|cryptokeyparams|cryptosuite(?:aescm128sha1|nullsha1)(?:80|32)"
+    r"|ueaescm128sha1(?:80|32))[12](?:audio|video)$"
+)
+"""SIPp 3.7's SDES keywords (``[cryptotag1audio]``, ``[cryptosuiteaescm128sha1801audio]``,
+``[cryptokeyparams2video]``, ``[ueaescm128sha1321audio]``...)."""
+
+
+class CryptoKeyword(Keyword):
+    """A SIPp 3.7 crypto keyword: rendered by the call's media, which keeps the keys
+    (``gossipper.media.secure.sdes.sipp_crypto_keyword``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
+        return ctx.crypto_keyword(self.name)
+
+    def describe(self) -> str:
+        return f"[{self.name}]"
+
+
 class LastHeaderKeyword(Keyword):
     """``[last_Name]`` / ``[last_Name:]``: the header line(s) of the last received message,
     several occurrences joined with ``, `` on one line
@@ -762,6 +789,9 @@ def make_keyword(
         return SecureMediaKeyword(name)
     if name == "tdmmap":
         return TdmMapKeyword(env.source, line)
+    if name.startswith(("crypto", "ue")) and CRYPTO_KEYWORD.match(name):
+        env.uses_crypto = True
+        return CryptoKeyword(name)
     if name.startswith("field"):
         return _make_field(name, env, line, sub_template)
     if name.startswith("file"):

@@ -1277,7 +1277,9 @@ def _finish(loader: _Loader, name: str, base_name: str, global_vars: Mapping[str
         global_initial_values=MappingProxyType(
             {k: _to_wire_text(v) for k, v in global_vars.items()}
         ),
-        has_media=loader.has_media or secure_media,
+        has_media=loader.has_media
+        or secure_media
+        or (loader.compile_env is not None and loader.compile_env.uses_crypto),
         secure_media=secure_media,
         uses_injection=uses_injection,
         has_retaddr="_unexp.retaddr" in loader.variables,

@@ -29,9 +29,18 @@ class SrtpCounters:
     unprotected: int = 0
     # reason -> packets dropped (auth_failure, replay, malformed, other)
     failures: dict[str, int] = field(default_factory=dict)
+    last_failure: str = ""
 
     def fail(self, reason: str) -> None:
         self.failures[reason] = self.failures.get(reason, 0) + 1
+        self.last_failure = reason
+
+    def undo_last_failure(self) -> None:
+        """The packet last dropped was taken after all (by the keys a re-key replaced)."""
+        reason = self.last_failure
+        if reason and self.failures.get(reason, 0) > 0:
+            self.failures[reason] -= 1
+            self.last_failure = ""
 
 
 def _pylibsrtp() -> Any:

@@ -216,15 +216,21 @@ class SecureCall:
     def on_failure(self, handler: Callable[[str], None]) -> None:
         self._on_failure = handler
 
-    def fail(self, reason: str, detail: str) -> None:
-        """The call's secure media failed: the first failure is the call's (named) reason."""
+    def fail(self, reason: str, detail: str, *, outside: bool = False) -> None:
+        """The call's secure media failed: the first failure is the call's (named) reason.
+
+        ``outside``: found by a media task (handshake, TURN refresh), not while the call
+        handles a message: the call is told through its ``on_failure`` handler. Otherwise it
+        reads ``CallMediaSession.failure`` when ``peer_sdp``/``open_call`` return."""
         if self.failure is not None or self.session.closed:
             return
         self.failure_reason = reason
         self.failure = detail if detail.startswith(reason) else f"{reason}: {detail}"
         for stream in self.streams:
             stream.stream.active = True  # the call's quality record carries the reason
-        if self._on_failure is not None:
+        if self.session.failure is None:
+            self.session.failure = self.failure
+        if outside and self._on_failure is not None:
             self._on_failure(self.failure)
 
     async def open(self) -> None:
@@ -402,8 +408,9 @@ class SecureStream:
         if self.endpoint is not None:
             if fingerprint == self.remote_fingerprint:
                 return  # a re-INVITE keeping the association
-            self.call.fail("dtls_fingerprint_mismatch",
-                           "the peer changed a=fingerprint within the call")  # fmt: skip
+            self.call.fail(
+                "dtls_fingerprint_mismatch", "the peer changed a=fingerprint within the call"
+            )
             return
         peer_setup = peer_setup.strip().lower()
         try:
@@ -452,14 +459,14 @@ class SecureStream:
                     send, receive, timeout_s=self.call.settings.handshake_timeout_s
                 )
             except DtlsError as error:
-                self.call.fail(error.reason, str(error))
+                self.call.fail(error.reason, str(error), outside=True)
                 return
             if stream.closed:
                 return
             try:
                 session = keys.srtp_session()
             except Exception as error:  # SrtpError: pylibsrtp missing or the suite unusable
-                self.call.fail("dtls_no_srtp_profile", str(error))
+                self.call.fail("dtls_no_srtp_profile", str(error), outside=True)
                 return
             self.handshake_done = True
             stream.use_srtp(session)
@@ -519,7 +526,7 @@ class SecureStream:
                     wake = min(allocation_due, permission_due, channel_due, now + 1.0)
                     await trio.sleep_until(wake)
             except TurnError as error:
-                self.call.fail(error.reason, str(error))
+                self.call.fail(error.reason, str(error), outside=True)
 
     def release_relay(self) -> None:
         """Free the allocation (a Refresh with lifetime 0, not waited for)."""

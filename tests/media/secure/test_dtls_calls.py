@@ -127,11 +127,13 @@ def test_dtls_srtp_call_between_two_gossippers(tmp_path: pathlib.Path) -> None:
     assert uas.returncode == 0, uas.stdout[-2000:] + uas.stderr
     client, server = media_row(uac_dir), media_row(uas_dir)
     assert client["remote"] == server["local"] == f"127.0.0.1:{base}"
-    # Each side streamed the tone once (a loaded host skips a few overdue frames, never a
-    # burst); the handshake finished before the first frame (the
-    # UAC waits 300 ms after the ACK, the UAS answers the ACK): nothing was lost to it.
+    # Each side streamed the tone once. Frames due before the handshake gave keys are not
+    # sent (never in clear text): the UAS starts its stream on the ACK and the handshake
+    # started with the INVITE, so on a loaded host its first frames may go that way; and a
+    # loaded host skips a few overdue frames (never a burst). Every frame sent arrived and
+    # was authenticated and decrypted.
     for sender, receiver in ((client, server), (server, client)):
-        assert TONE_PACKETS - 15 <= int(sender["packets_sent"]) <= TONE_PACKETS
+        assert TONE_PACKETS * 2 // 3 <= int(sender["packets_sent"]) <= TONE_PACKETS
         assert int(receiver["packets_received"]) == int(sender["packets_sent"])
         assert int(receiver["packets_lost"]) == 0
         assert int(receiver["malformed"]) == 0

@@ -80,7 +80,7 @@ def _keys(suite: str = "AES_CM_128_HMAC_SHA1_80") -> tuple[SrtpSession, SrtpSess
 def _sdp(port: int) -> bytes:
     return (
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-        f"m=audio {port} RTP/SAVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n"
+        f"m=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n"
         "a=rtpmap:101 telephone-event/8000\r\n"
     ).encode()
 

@@ -1,0 +1,213 @@
+"""SDES-SRTP in real calls (issue 18 item 5): a gossipper UAC calls a gossipper UAS on loopback
+with scenarios written for SIPp 3.7's SRTP support (crypto keywords, offer of two lines,
+re-INVITE reusing the keys, re-INVITE renegotiating to the other line), real sockets, and
+both sides count the packets received with no authentication failure."""
+
+from __future__ import annotations
+
+import csv
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("pylibsrtp")
+
+HERE = pathlib.Path(__file__).resolve().parent
+SCENARIOS = HERE / "scenarios"
+TONE = HERE.parents[1] / "golden_csv" / "scenarios" / "tone.alaw"
+REPO = HERE.parents[2]
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _free_even_range(size: int = 100) -> int:
+    # Other programs (CI runs, benches) take ports too: try the whole 20000-59999 span.
+    first = os.getpid() % 400
+    for step in range(400):
+        base = 20000 + ((first + step * 7) % 400) * 100
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def _gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "-m", "gossipper", *args, "-nostdin", "-trace_media", "-trace_err"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _rows(directory: pathlib.Path) -> dict[str, dict[str, str]]:
+    (path,) = directory.glob("*_media.csv")
+    with path.open(newline="") as handle:
+        return {row["media"]: row for row in csv.DictReader(handle, delimiter=";")}
+
+
+def _video_pcap(path: pathlib.Path, packets: int = 50) -> None:
+    """H.264-looking RTP (payload type 99, 25 frames/s) for play_pcap_video."""
+    import dpkt
+
+    with path.open("wb") as handle:
+        writer = dpkt.pcap.Writer(handle, linktype=dpkt.pcap.DLT_RAW)
+        for n in range(packets):
+            rtp = (
+                bytes([0x80, 99]) + n.to_bytes(2, "big") + (n * 3600).to_bytes(4, "big")
+                + bytes.fromhex("0badcafe") + bytes([0x65]) + bytes(range(200))
+            )  # fmt: skip
+            udp = dpkt.udp.UDP(sport=5000, dport=6000, data=rtp)
+            udp.ulen = len(bytes(udp))
+            ip = dpkt.ip.IP(src=b"\x7f\x00\x00\x01", dst=b"\x7f\x00\x00\x01", p=17, data=udp)
+            ip.len = len(bytes(ip))
+            writer.writepkt(bytes(ip), ts=1_700_000_000 + n * 0.04)
+
+
+def _call(tmp_path: pathlib.Path, uac: str, uas: str, *, video: bool = False) -> tuple[
+    dict[str, dict[str, str]], dict[str, dict[str, str]], str, str
+]:  # fmt: skip
+    uas_dir, uac_dir = tmp_path / "uas", tmp_path / "uac"
+    for directory, name in ((uas_dir, uas), (uac_dir, uac)):
+        directory.mkdir()
+        shutil.copyfile(SCENARIOS / name, directory / name)
+        shutil.copyfile(TONE, directory / "tone.alaw")
+    if video:
+        _video_pcap(uac_dir / "video.pcap")
+    sip_port = _free_udp_port()
+    base = _free_even_range()
+    server = _gossipper(
+        "-sf", uas, "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
+        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
+    )  # fmt: skip
+    try:
+        client = _gossipper(
+            "-sf", uac, "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
+            "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99), cwd=uac_dir,
+        )  # fmt: skip
+        out, err = client.communicate(timeout=90)
+        assert client.returncode == 0, out[-3000:] + err
+        server_out, server_err = server.communicate(timeout=30)
+        assert server.returncode == 0, server_out[-3000:] + server_err
+    finally:
+        server.kill()
+        server.communicate()  # reaps it and closes its pipes
+    return _rows(uac_dir), _rows(uas_dir), err, server_err
+
+
+def _assert_clean(sender: dict[str, str], receiver: dict[str, str]) -> None:
+    sent = int(sender["packets_sent"])
+    assert sent > 0
+    # A re-key lands while packets are in flight at most once; none may fail authentication.
+    assert int(receiver["packets_received"]) == sent, (sender, receiver)
+    assert receiver["srtp_auth_failures"] == receiver["srtp_replays"] == "0"
+    assert receiver["malformed"] == "0"
+
+
+def test_srtp_audio_call_with_key_reuse_and_renegotiation(tmp_path: pathlib.Path) -> None:
+    client, server, client_err, server_err = _call(tmp_path, "uac_srtp.xml", "uas_srtp.xml")
+    _assert_clean(client["audio"], server["audio"])
+    _assert_clean(server["audio"], client["audio"])
+    # 120 + 120 frames of the UAC's tone (and DTMF), at most 240 + 120 of the UAS's.
+    assert int(client["audio"]["packets_sent"]) >= 60  # a loaded host skips late frames
+    assert int(server["audio"]["packets_sent"]) >= 90
+    assert int(client["audio"]["rtcp_received"]) >= 1  # SRTCP reports unprotected
+
+
+def test_srtp_audio_and_video_call(tmp_path: pathlib.Path) -> None:
+    client, server, _, _ = _call(tmp_path, "uac_srtp_av.xml", "uas_srtp_av.xml", video=True)
+    _assert_clean(client["audio"], server["audio"])
+    _assert_clean(server["audio"], client["audio"])
+    _assert_clean(client["video"], server["video"])
+    # The UAS echoes the video it receives (rtp_echo startvideo), protected with its keys.
+    assert int(server["video"]["packets_sent"]) > 0
+    assert int(client["video"]["packets_received"]) == int(server["video"]["packets_sent"])
+    assert client["video"]["srtp_auth_failures"] == "0"
+
+
+_ANSWER_LINE = (
+    "a=crypto:[cryptotag1audio] [cryptosuiteaescm128sha1801audio] inline:[cryptokeyparams1audio]"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (
+            "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:[cryptokeyparams1audio]",
+            "unknown crypto suite 'AES_256_CM_HMAC_SHA1_80'",
+        ),
+        (
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=",
+            "needs a 30-byte key||salt, got 5 bytes",
+        ),
+        (
+            "a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:[cryptokeyparams1audio]",
+            "no acceptable a=crypto: the peer's answer (3 AES_CM_128_HMAC_SHA1_80) matches no "
+            "offered line (1 AES_CM_128_HMAC_SHA1_80, 2 AES_CM_128_HMAC_SHA1_32)",
+        ),
+        ("", "no usable a=crypto line"),
+    ],
+    ids=["unknown_suite", "malformed_key", "no_acceptable_crypto", "no_crypto"],
+)
+def test_bad_crypto_in_the_answer_fails_the_call_named(
+    tmp_path: pathlib.Path, answer: str, reason: str
+) -> None:
+    """SIPp 3.7 counts bad SDP crypto as FailedCallRejected; we say which line and why."""
+    text = (SCENARIOS / "uas_srtp.xml").read_text()
+    assert _ANSWER_LINE in text
+    (tmp_path / "uas_bad.xml").write_text(text.replace(_ANSWER_LINE, answer, 1))
+    uas_dir, uac_dir = tmp_path / "uas", tmp_path / "uac"
+    uas_dir.mkdir()
+    uac_dir.mkdir()
+    shutil.copyfile(tmp_path / "uas_bad.xml", uas_dir / "uas_bad.xml")
+    shutil.copyfile(SCENARIOS / "uac_srtp.xml", uac_dir / "uac_srtp.xml")
+    for directory in (uas_dir, uac_dir):
+        shutil.copyfile(TONE, directory / "tone.alaw")
+    sip_port = _free_udp_port()
+    base = _free_even_range()
+    server = _gossipper(
+        "-sf", "uas_bad.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
+        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
+    )  # fmt: skip
+    try:
+        client = _gossipper(
+            "-sf", "uac_srtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
+            "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99),
+            "-trace_stat", cwd=uac_dir,
+        )  # fmt: skip
+        out, err = client.communicate(timeout=60)
+    finally:
+        server.kill()
+        server.communicate()  # reaps it and closes its pipes
+    assert client.returncode == 1, out[-2000:] + err  # SIPp: 1 when calls failed
+    (errors,) = uac_dir.glob("*_errors.log")
+    log = errors.read_text()
+    assert reason in log, log
+    assert "m=audio" in log
+    (stat,) = uac_dir.glob("uac_srtp_*_.csv")
+    header, *rows = [line.split(";") for line in stat.read_text().splitlines()]
+    last = dict(zip(header, rows[-1], strict=False))
+    assert last["FailedCallRejected(C)"] == "1"
+    assert last["SuccessfulCall(C)"] == "0"
