@@ -15,6 +15,7 @@ import pytest
 from tests.interop.test_turn_coturn import PASSWORD, REALM, USER, coturn  # noqa: F401
 from tests.media.secure.test_dtls_calls import (
     DATA,
+    SILENT_PORT,
     TONE_PACKETS,
     media_row,
     prepare,
@@ -81,4 +82,4 @@ def test_wrong_turn_password_fails_the_call_before_its_invite(
     errors = "".join(p.read_text() for p in uac_dir.glob("*_errors.log"))
     assert "turn_auth_failed" in errors
     messages = "".join(p.read_text() for p in uac_dir.glob("*_messages.log"))
-    assert "INVITE sip:" not in messages
+    assert f"INVITE sip:service@127.0.0.1:{SILENT_PORT} " not in messages

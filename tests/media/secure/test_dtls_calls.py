@@ -108,13 +108,17 @@ def run_pair(
     )
 
 
+SILENT_PORT = 9  # discard: nobody answers SIP there
+
+
 def run_uac_alone(uac_dir: pathlib.Path, *uac_args: str) -> subprocess.CompletedProcess[str]:
-    """The UAC against a SIP port nobody listens on (its call must fail before sending)."""
+    """The UAC against a SIP port nobody listens on (its call must fail before sending);
+    its own SIP port is a free one (5060 may receive other programs' traffic)."""
     base = _free_even_range()
     uac = gossipper(
-        "-sf", "uac_dtls.xml", "-i", "127.0.0.1", f"127.0.0.1:{_free_udp_port()}", "-m", "1",
-        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), "-trace_err",
-        "-trace_msg", *uac_args, cwd=uac_dir,
+        "-sf", "uac_dtls.xml", "-i", "127.0.0.1", f"127.0.0.1:{SILENT_PORT}", "-m", "1",
+        "-p", str(_free_udp_port()), "-min_rtp_port", str(base), "-max_rtp_port",
+        str(base + 49), "-trace_err", "-trace_msg", *uac_args, cwd=uac_dir,
     )  # fmt: skip
     out, err = uac.communicate(timeout=60)
     return subprocess.CompletedProcess(uac.args, uac.returncode, out, err)
@@ -178,7 +182,7 @@ def test_unreachable_turn_server_fails_the_call_before_its_invite(tmp_path: path
     errors = "".join(p.read_text() for p in uac_dir.glob("*_errors.log"))
     assert "turn_timeout: no answer to Allocate in 5 s" in errors
     messages = "".join(p.read_text() for p in uac_dir.glob("*_messages.log"))
-    assert "INVITE sip:" not in messages
+    assert f"INVITE sip:service@127.0.0.1:{SILENT_PORT} " not in messages
 
 
 def test_turn_options_are_checked(tmp_path: pathlib.Path) -> None:
