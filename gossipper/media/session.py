@@ -302,6 +302,10 @@ class _Stream:
         self._srtp_previous: SrtpSession | None = None
         self._srtp_tx: SrtpSession | None = None
         self._tx_switch_s = 0.0
+        # SRTP was offered, keys not agreed yet: what arrives meanwhile (a peer that answered
+        # and talks before its answer reached us) cannot be read; dropped and counted here.
+        self._awaiting_keys = False
+        self.unkeyed = 0
         self._other_datagram: Callable[[bytes, Address], None] | None = None
         self._guarded = False
         # Failures counted by the SRTP sessions a re-key replaced (the current one counts on).
@@ -330,7 +334,14 @@ class _Stream:
     @other_datagram.setter
     def other_datagram(self, handler: Callable[[bytes, Address], None] | None) -> None:
         self._other_datagram = handler
-        self._guarded = self._srtp is not None or handler is not None
+        self._guarded = self._srtp is not None or handler is not None or self._awaiting_keys
+
+    def await_srtp(self) -> None:
+        """SRTP is being negotiated: until :meth:`use_srtp` installs keys, drop what
+        arrives (it is SRTP we cannot read yet) instead of parsing it as plain RTP."""
+        if self._srtp is None:
+            self._awaiting_keys = True
+            self._guarded = True
 
     def use_srtp(self, session: SrtpSession | None, *, hold_send_s: float = 0.0) -> None:
         """Protect what the stream sends and unprotect what it receives with ``session``
@@ -338,7 +349,7 @@ class _Stream:
         (a re-key we answered): keep protecting with the previous keys until the peer's
         packets arrive under the new ones, or for that long at most."""
         previous = self._srtp
-        if previous is session:
+        if previous is session and session is not None:
             return
         if previous is not None:
             failures = previous.counters.failures
@@ -351,6 +362,7 @@ class _Stream:
             self._tx_switch_s = trio.current_time() + hold_send_s
         else:
             self._srtp_tx = session
+        self._awaiting_keys = False
         self._guarded = session is not None or self._other_datagram is not None
 
     def _sending_keys(self) -> SrtpSession | None:
@@ -383,6 +395,14 @@ class _Stream:
             auth += failures.get(AUTH_FAILURE, 0)
             replays += failures.get(REPLAY, 0)
         return auth, replays
+
+    def _unkeyed(self, source: Address) -> None:
+        self.unkeyed += 1
+        if self.run.settings.srtp_debug:
+            self.run.warn(
+                f"call {self.session.call_id}: a packet from {_address_text(source)} came "
+                "before the SRTP keys were agreed: dropped"
+            )
 
     def _srtp_dropped(self, what: str, source: Address, srtp: SrtpSession) -> None:
         self.active = True  # packets came, even if none authenticated: worth a record
@@ -522,6 +542,9 @@ class _Stream:
         srtp = self._srtp
         mux = len(data) >= 2 and 72 <= (data[1] & 0x7F) <= 76
         if srtp is None:
+            if self._awaiting_keys:
+                self._unkeyed(source)
+                return
             if mux:
                 self._rtcp_clear(data, source)
             else:
@@ -595,6 +618,9 @@ class _Stream:
                     other(data, source)
                     return
             srtp = self._srtp
+            if srtp is None and self._awaiting_keys:
+                self._unkeyed(source)
+                return
             if srtp is not None:
                 clear = self._unprotect(srtp, data, rtcp=True)
                 if clear is None:
@@ -913,9 +939,11 @@ class CallMediaSession:
             media = sdp.first_media(stream.media)
             if media is None or keying(media) == DTLS:
                 continue
-            self._local_crypto[stream.media] = self._crypto_lines(media, "our")
+            lines = self._local_crypto[stream.media] = self._crypto_lines(media, "our")
             if answer:
                 self._pair(stream, ours_answer=True)
+            elif lines:
+                stream.await_srtp()
         return data
 
     def _peer_crypto(self, stream: _Stream, media: MediaDescription, answer: bool) -> None:
@@ -934,6 +962,8 @@ class CallMediaSession:
         self._remote_crypto[stream.media] = lines
         if answer:
             self._pair(stream, ours_answer=False)
+        elif lines:
+            stream.await_srtp()
 
     def _pair(self, stream: _Stream, *, ours_answer: bool) -> None:
         """An answer is known: key ``stream`` with its line and the offered line of the same
@@ -947,8 +977,8 @@ class CallMediaSession:
             if offer and not ours_answer:
                 offered = ", ".join(f"{line.tag} {line.suite.name}" for line in offer)
                 self._fail(f"m={m}: no a=crypto in the peer's answer (offered: {offered})")
-            elif stream.srtp is not None:
-                stream.use_srtp(None)  # a later offer/answer went back to plain RTP
+            else:
+                stream.use_srtp(None)  # plain RTP (again): no line on one side
                 self._keys.pop(m, None)
             return
         for line in answer:

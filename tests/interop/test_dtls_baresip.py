@@ -33,7 +33,7 @@ TONE_RMS = 16000 / 2**0.5
 def dtls_baresip(request: pytest.FixtureRequest) -> Iterator[Baresip]:
     """A baresip with dtls_srtp, auto-answering; its directory short (see baresip.py)."""
     with tempfile.TemporaryDirectory(prefix="baresip-") as directory:
-        agent = start_baresip(pathlib.Path(directory), mediaenc="dtls_srtp", rtcp_mux=True)
+        agent = start_baresip(pathlib.Path(directory), dtls=True, rtcp_mux=True)
         try:
             yield agent
         finally:
@@ -102,8 +102,8 @@ def test_baresip_calls_gossipper_with_dtls_srtp(tmp_path: pathlib.Path) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="baresip-") as directory:
             agent = start_baresip(
-                pathlib.Path(directory), mediaenc="dtls_srtp", rtcp_mux=True,
-                commands=(f"/dial sip:service@{LOOPBACK}:{sip_port}",),
+                pathlib.Path(directory), dtls=True, rtcp_mux=True,
+                dial=f"sip:service@{LOOPBACK}:{sip_port}",
             )  # fmt: skip
             try:
                 rc, out, err = finish(uas, timeout_s=40)
