@@ -171,6 +171,31 @@ class RelayedTransport:
         self.raw.close()
 
 
+# RFC 8445 5.1.2.2 type preferences, as the Go tool picks: host, then srflx, prflx, relay.
+_CANDIDATE_ORDER = {"host": 0, "srflx": 1, "prflx": 2, "relay": 3}
+
+
+def candidate_target(media: MediaDescription, remote: Address | None) -> Address | None:
+    """Where to send when the SDP's own address is a placeholder (``c=`` 0.0.0.0 or ``::``, or
+    port 9, RFC 8839 4.2.1.1): the best UDP component-1 candidate (host, srflx, prflx, relay;
+    then priority); None when the address is usable or no candidate fits."""
+    if remote is not None and remote[0] not in ("0.0.0.0", "::") and remote[1] != 9:
+        return None
+    best: tuple[int, int, Address] | None = None
+    for value in media.attribute_values("candidate"):
+        fields = value.split()
+        # foundation component transport priority address port "typ" type ...
+        if len(fields) < 8 or fields[1] != "1" or fields[2].upper() != "UDP":
+            continue
+        if fields[6] != "typ" or not fields[3].isdigit() or not fields[5].isdigit():
+            continue
+        order = _CANDIDATE_ORDER.get(fields[7], 9)
+        rank = (order, -int(fields[3]), (fields[4], int(fields[5])))
+        if best is None or rank[:2] < best[:2]:
+            best = rank
+    return best[2] if best is not None else None
+
+
 class SecureCall:
     """The secure media of one call (see the module docstring)."""
 
@@ -253,6 +278,11 @@ class SecureCall:
         secure = self._stream_of(stream)
         if secure is None:
             return
+        target = candidate_target(media, stream.remote)
+        if target is not None:
+            # A WebRTC-style SDP (c=0.0.0.0, port 9): the media goes to its best candidate.
+            stream.retarget(target)
+            stream.remote_rtcp = target if media.rtcp_mux else (target[0], target[1] + 1)
         if secure.relay is not None:
             secure.peer_known.set()
         if keying(media) != DTLS:
@@ -332,9 +362,13 @@ class SecureStream:
             return
         kind = classify(data)
         if kind == STUN:
+            nominated = self.responder.nominated
             answer = self.responder.handle(data, source)
             if answer is not None:
                 self._send(answer, source)
+            if self.responder.nominated != nominated and source != self.stream.remote:
+                # The controlling agent nominated this pair (USE-CANDIDATE): media goes there.
+                self.stream.retarget(source)
         elif kind == DTLS_RECORD:
             endpoint = self.endpoint
             if self.handshake_done and endpoint is not None:

@@ -15,6 +15,7 @@ import pytest
 from gossipper.media.secure import stun
 from tests.media.secure.test_dtls_calls import (
     DATA,
+    SILENT_PORT,
     TONE,
     _free_even_range,
     _free_udp_port,
@@ -63,7 +64,13 @@ def _check(
             return answer
 
 
-def test_ice_lite_answers_connectivity_checks_during_a_call(tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize("placeholder", [False, True], ids=["sdp-address", "candidates-only"])
+def test_ice_lite_answers_connectivity_checks_during_a_call(
+    tmp_path: pathlib.Path, placeholder: bool
+) -> None:
+    """``placeholder``: the offer says c=0.0.0.0 and port 9 (WebRTC style) and names its
+    address only in a=candidate lines (a relay one ranked below the host one): the UAS's
+    media must reach the host candidate."""
     shutil.copyfile(DATA / "uas_dtls.xml", tmp_path / "uas_dtls.xml")
     shutil.copyfile(TONE, tmp_path / "tone.alaw")
     sip_port = _free_udp_port()
@@ -81,10 +88,13 @@ def test_ice_lite_answers_connectivity_checks_during_a_call(tmp_path: pathlib.Pa
         media.settimeout(5)
         here, media_port = sip.getsockname()[1], media.getsockname()[1]
         target = ("127.0.0.1", sip_port)
+        address, port = ("0.0.0.0", 9) if placeholder else ("127.0.0.1", media_port)
         body = (
-            "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
-            f"m=audio {media_port} RTP/AVP 8\na=rtpmap:8 PCMA/8000\n"
+            f"v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 {address}\nt=0 0\n"
+            f"m=audio {port} RTP/AVP 8\na=rtpmap:8 PCMA/8000\n"
             f"a=ice-ufrag:{OUR_UFRAG}\na=ice-pwd:{OUR_PWD}\n"
+            f"a=candidate:2 1 UDP 16777215 127.0.0.1 {SILENT_PORT} typ relay\n"
+            f"a=candidate:1 1 UDP 2130706431 127.0.0.1 {media_port} typ host\n"
         ).replace("\n", "\r\n")
         headers = (
             f"Via: SIP/2.0/UDP 127.0.0.1:{here};branch=z9hG4bK-ice-1\n"
@@ -114,6 +124,13 @@ def test_ice_lite_answers_connectivity_checks_during_a_call(tmp_path: pathlib.Pa
              f"Via: SIP/2.0/UDP 127.0.0.1:{here};branch=z9hG4bK-ice-2\n"
              f"From: <sip:test@127.0.0.1:{here}>;tag=ice\nTo: {to_line}\n"
              "Call-ID: ice-lite-test\nCSeq: 1 ACK\nContent-Length: 0\n\n", target)  # fmt: skip
+        # The UAS streams its tone from the ACK on: before any check, it reaches us (the host
+        # candidate, when the SDP's own address is a placeholder).
+        while True:
+            data, source = media.recvfrom(65535)
+            if data[0] >> 6 == 2 and data[1] & 0x7F == 8:
+                break
+        assert source == rtp_target
         # A check as a full agent sends it: USERNAME "their ufrag:ours", signed with their pwd.
         good = _check(media, rtp_target, f"{ufrag[1]}:{OUR_UFRAG}", pwd[1])
         assert (good.method, good.cls) == (stun.BINDING, stun.SUCCESS)
@@ -122,6 +139,19 @@ def test_ice_lite_answers_connectivity_checks_during_a_call(tmp_path: pathlib.Pa
         bad = _check(media, rtp_target, f"{ufrag[1]}:{OUR_UFRAG}", "wrong-password-wrong-pwd")
         assert bad.cls == stun.ERROR
         assert bad.error_code() == (401, "Unauthorized")
+        # The controlling agent nominates another of its addresses (USE-CANDIDATE): the UAS's
+        # media moves there.
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with other:
+            other.bind(("127.0.0.1", 0))
+            other.settimeout(5)
+            moved = _check(other, rtp_target, f"{ufrag[1]}:{OUR_UFRAG}", pwd[1])
+            assert moved.address(stun.XOR_MAPPED_ADDRESS) == other.getsockname()
+            while True:
+                data = other.recv(65535)
+                if data[0] >> 6 == 2 and data[1] & 0x7F == 8:
+                    break
+
         bye = _sip(sip, f"BYE sip:service@127.0.0.1:{sip_port} SIP/2.0\n"
              f"Via: SIP/2.0/UDP 127.0.0.1:{here};branch=z9hG4bK-ice-3\n"
              f"From: <sip:test@127.0.0.1:{here}>;tag=ice\nTo: {to_line}\n"
