@@ -66,6 +66,9 @@ if TYPE_CHECKING:
 KEYWORDS = SECURE_MEDIA_KEYWORDS
 """Scenario keywords rendered from a call's secure media (``[dtls_fingerprint]`` ...)."""
 
+TURN_UNREACHABLE = "turn_unreachable"
+"""A call's failure reason: sending to the TURN server failed (the kernel refused it)."""
+
 KEYS_PENDING = "keys_pending"
 """SrtpCounters failure reason: a packet dropped while the DTLS handshake has not given keys."""
 
@@ -268,6 +271,9 @@ class SecureCall:
                     await stream.allocate(self.settings.turn)
                 except TurnError as error:
                     self.fail(error.reason, str(error))
+                    return
+                except (TransportError, OSError) as error:  # the kernel refused the send
+                    self.fail(TURN_UNREACHABLE, f"{self.settings.turn.server}: {error}")
                     return
                 self.session.run.start_task(stream.keep_relay)
 
@@ -561,6 +567,8 @@ class SecureStream:
                     await trio.sleep_until(wake)
             except TurnError as error:
                 self.call.fail(error.reason, str(error), outside=True)
+            except (TransportError, OSError) as error:
+                self.call.fail(TURN_UNREACHABLE, f"{turn.server}: {error}", outside=True)
 
     def release_relay(self) -> None:
         """Free the allocation (a Refresh with lifetime 0, not waited for)."""
