@@ -164,3 +164,59 @@ def test_ice_lite_answers_connectivity_checks_during_a_call(
         if uas.poll() is None:
             uas.kill()
         uas.wait()
+
+
+def test_silent_dtls_peer_fails_the_call_with_handshake_timeout(tmp_path: pathlib.Path) -> None:
+    """An offer with a=setup:active (the peer would start the handshake) whose sender never
+    does: the UAS waits -dtls_timeout (1 s here) and fails the call with
+    dtls_handshake_timeout, counted in its summary; nothing hangs."""
+    import json
+
+    shutil.copyfile(DATA / "uas_dtls.xml", tmp_path / "uas_dtls.xml")
+    shutil.copyfile(TONE, tmp_path / "tone.alaw")
+    sip_port = _free_udp_port()
+    base = _free_even_range()
+    uas = gossipper(
+        "-sf", "uas_dtls.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
+        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), "-dtls_timeout", "1000",
+        "-trace_err", cwd=tmp_path,
+    )  # fmt: skip
+    sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sip.bind(("127.0.0.1", 0))
+        media.bind(("127.0.0.1", 0))
+        sip.settimeout(0.5)
+        here, media_port = sip.getsockname()[1], media.getsockname()[1]
+        target = ("127.0.0.1", sip_port)
+        body = (
+            "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
+            f"m=audio {media_port} UDP/TLS/RTP/SAVP 8\na=rtpmap:8 PCMA/8000\n"
+            f"a=fingerprint:sha-256 {':'.join(['AB'] * 32)}\na=setup:active\n"
+        ).replace("\n", "\r\n")
+        invite = _sip(
+            sip,
+            f"INVITE sip:service@127.0.0.1:{sip_port} SIP/2.0\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{here};branch=z9hG4bK-dtls-1\n"
+            f"From: <sip:test@127.0.0.1:{here}>;tag=dtls\n"
+            f"To: <sip:service@127.0.0.1:{sip_port}>\nCall-ID: dtls-silent-test\n"
+            f"CSeq: 1 INVITE\nContact: <sip:test@127.0.0.1:{here}>\n"
+            f"Content-Type: application/sdp\nContent-Length: {len(body)}\n\n",
+            target,
+            body,
+        )
+        answer = _receive(sip, "200", invite, target)
+        assert "a=setup:passive" in answer  # it waits for our ClientHello
+        out, err = uas.communicate(timeout=20)
+        assert uas.returncode == 1, out[-2000:] + err
+    finally:
+        sip.close()
+        media.close()
+        if uas.poll() is None:
+            uas.kill()
+        uas.wait()
+    document = json.loads((tmp_path / "summary.json").read_text())
+    assert document["calls"]["failed"] == 1
+    assert document["media"]["secure_failures"] == {"dtls_handshake_timeout": 1}
+    errors = "".join(p.read_text() for p in tmp_path.glob("*_errors.log"))
+    assert "dtls_handshake_timeout: no DTLS handshake as server in 1 s" in errors
