@@ -33,7 +33,13 @@ def _free_udp_port() -> int:
 
 
 def _free_even_range(size: int = 100) -> int:
-    for base in range(31000 + (os.getpid() % 200) * 100, 60000, 1000):
+    """An even base port whose next ``size`` ports are free now (best effort), below the
+    kernel's ephemeral range (32768 up), which other programs' sockets come and go in."""
+    import random
+
+    bases = list(range(20000, 32000 - size, 200))
+    random.Random(os.getpid()).shuffle(bases)
+    for base in bases:
         sockets = []
         try:
             for port in range(base, base + size):
