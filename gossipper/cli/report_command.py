@@ -34,8 +34,8 @@ USAGE = """\
 usage: gossipper report [-o OUT.html] SUMMARY.json [SUMMARY.json ...] [options]
 
 Write one self-contained HTML report (no network needed to open it) from the -summary_json
-documents of one or several runs, with the stat/rtt/counts CSV files found next to each summary
-(same base name, or SIPp's SCENARIO_PID_.csv names in its directory) or given explicitly.
+documents of one or several runs, with the stat/rtt/counts/media CSV files found next to each
+summary (same base name, or SIPp's SCENARIO_PID_.csv names in its directory) or given explicitly.
 
 options:
   -o, --output FILE   the HTML file to write (default: the first summary's name with .html)
@@ -43,6 +43,7 @@ options:
   --stat FILE         a -trace_stat CSV (repeatable: the Nth goes with the Nth summary)
   --rtt FILE          a -trace_rtt CSV (repeatable, idem)
   --counts FILE       a -trace_counts CSV (repeatable, idem)
+  --media FILE        a -trace_media CSV (repeatable, idem)
   --no-find           do not look for CSV files next to the summaries
   -gate EXPR          pass/fail condition such as failed_calls_pct<1 (repeatable);
                       a failed gate makes the exit status 1
@@ -63,6 +64,7 @@ class _Args:
     stat: list[str] = dataclasses.field(default_factory=list)
     rtt: list[str] = dataclasses.field(default_factory=list)
     counts: list[str] = dataclasses.field(default_factory=list)
+    media: list[str] = dataclasses.field(default_factory=list)
     gates: list[str] = dataclasses.field(default_factory=list)
     junit: str | None = None
     find: bool = True
@@ -82,6 +84,8 @@ _VALUED = {
     "-rtt": "rtt",
     "--counts": "counts",
     "-counts": "counts",
+    "--media": "media",
+    "-media": "media",
     "-gate": "gates",
     "--gate": "gates",
     "-junit": "junit",
@@ -129,7 +133,12 @@ def _parse(argv: Sequence[str]) -> _Args:
             "gossipper report: give at least one summary file (written by -summary_json);"
             " see gossipper report -h"
         )
-    for option, files in (("--stat", args.stat), ("--rtt", args.rtt), ("--counts", args.counts)):
+    for option, files in (
+        ("--stat", args.stat),
+        ("--rtt", args.rtt),
+        ("--counts", args.counts),
+        ("--media", args.media),
+    ):
         if len(files) > len(args.summaries):
             raise _UsageError(
                 f"gossipper report: {len(files)} {option} files for {len(args.summaries)}"
@@ -190,6 +199,7 @@ def run_report_command(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> E
             stat=args.stat[i] if i < len(args.stat) else None,
             rtt=args.rtt[i] if i < len(args.rtt) else None,
             counts=args.counts[i] if i < len(args.counts) else None,
+            media=args.media[i] if i < len(args.media) else None,
             find=args.find,
             label=labels[i],
         )
@@ -335,14 +345,24 @@ def write_run_reports(config: RunConfig, run: Run, doc: dict[str, Any], stderr: 
 
 
 def _write_run_html(config: RunConfig, run: Run, doc: dict[str, Any], stderr: TextIO) -> None:
-    from gossipper.report.csvdata import read_counts_csv, read_rtt_csv, read_stat_csv
+    from gossipper.report.csvdata import (
+        read_counts_csv,
+        read_media_csv,
+        read_rtt_csv,
+        read_stat_csv,
+    )
     from gossipper.report.gates import parse_gates
     from gossipper.report.html import ReportInput, build_report, render_html
 
     paths: Mapping[str, str] = run.traces.paths if run.traces is not None else {}
     if config.traces.trace_format != "sipp":
         paths = {}  # the report reads SIPp's CSV formats only
-    readers = {"stat": read_stat_csv, "rtt": read_rtt_csv, "counts": read_counts_csv}
+    readers = {
+        "stat": read_stat_csv,
+        "rtt": read_rtt_csv,
+        "counts": read_counts_csv,
+        "media": read_media_csv,
+    }
     loaded: dict[str, Any] = {}
     for kind, reader in readers.items():
         path = paths.get(kind)
@@ -358,6 +378,7 @@ def _write_run_html(config: RunConfig, run: Run, doc: dict[str, Any], stderr: Te
         stat=loaded.get("stat"),
         rtt=loaded.get("rtt"),
         counts=loaded.get("counts"),
+        media=loaded.get("media"),
     )
     report = build_report([item], gates=parse_gates(config.traces.gates), tool_version=__version__)
     _write_text(config.traces.report_html or "", render_html(report), "-report_html")

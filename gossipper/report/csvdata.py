@@ -1,14 +1,17 @@
-"""Readers of SIPp's statistics, RTT and counts CSV files for the report (SIPp format only).
+"""Readers of SIPp's statistics, RTT and counts CSV files for the report (SIPp format only),
+and of gossipper's ``-trace_media`` CSV.
 
 Only what the report plots is extracted: the periodic rows of the stat CSV (calls/s, failures,
 open calls, retransmissions, mean response times), the samples of the RTT file (percentiles
-over time) and the last row of the counts file (the scenario table). The delimiter is read
-from the header (``-stat_delimiter``). Dates are SIPp's (``date<TAB>time<TAB>epoch``) or
-``-rfc3339`` text.
+over time), the last row of the counts file (the scenario table) and, per RTP stream of the
+media file, when its call ended with its loss, jitter and MOS (media quality over time). The
+delimiter is read from the header (``-stat_delimiter``). Dates are SIPp's
+(``date<TAB>time<TAB>epoch``) or ``-rfc3339`` text.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime
 import os
@@ -20,11 +23,13 @@ from gossipper.stats.histogram import Histogram
 
 __all__ = [
     "CountsTable",
+    "MediaRecords",
     "ReportInputError",
     "RttSamples",
     "StatSeries",
     "find_companions",
     "read_counts_csv",
+    "read_media_csv",
     "read_rtt_csv",
     "read_stat_csv",
 ]
@@ -105,6 +110,60 @@ class CountsTable:
     path: str
     header: tuple[str, ...]
     elements: list[dict[str, Any]]
+
+
+@dataclasses.dataclass(slots=True)
+class MediaRecords:
+    """The rows of a ``-trace_media`` file the report plots: one per RTP stream, when its call
+    ended (epoch seconds), its packets received, expected and lost, its jitter and its MOS
+    (None when the stream had no estimate)."""
+
+    path: str
+    end_epoch_s: list[float]
+    packets_received: list[int]
+    packets_expected: list[int]
+    packets_lost: list[int]
+    jitter_ms: list[float]
+    mos: list[float | None]
+
+    def over_time(self, start_epoch_s: float, max_points: int = 120) -> dict[str, Any]:
+        """The streams grouped by when their call ended, in windows of 1 s since
+        ``start_epoch_s`` (doubled until there are at most ``max_points``): per window that
+        has streams, its start (``t_s``), its streams, the mean MOS of those with an estimate,
+        the loss % (lost over expected packets of its streams) and the mean jitter of the
+        streams that received packets (None where nothing counts)."""
+        out: dict[str, Any] = {
+            "path": os.path.basename(self.path),
+            "t_s": [],
+            "streams": [],
+            "mos_mean": [],
+            "loss_pct": [],
+            "jitter_ms_mean": [],
+        }
+        if not self.end_epoch_s:
+            return out
+        offsets = [max(0.0, end - start_epoch_s) for end in self.end_epoch_s]
+        window_s = 1.0
+        while max(offsets) / window_s >= max_points:
+            window_s *= 2
+        windows: dict[int, list[int]] = {}
+        for row, offset in enumerate(offsets):
+            windows.setdefault(int(offset // window_s), []).append(row)
+        for index in sorted(windows):
+            rows = windows[index]
+            mos = [m for m in (self.mos[r] for r in rows) if m is not None]
+            expected = sum(self.packets_expected[r] for r in rows)
+            jitter = [self.jitter_ms[r] for r in rows if self.packets_received[r] > 0]
+            out["t_s"].append(index * window_s)
+            out["streams"].append(len(rows))
+            out["mos_mean"].append(round(sum(mos) / len(mos), 3) if mos else None)
+            out["loss_pct"].append(
+                round(sum(max(self.packets_lost[r], 0) for r in rows) * 100.0 / expected, 4)
+                if expected > 0
+                else None
+            )
+            out["jitter_ms_mean"].append(round(sum(jitter) / len(jitter), 3) if jitter else None)
+        return out
 
 
 def _read_lines(path: str, what: str) -> list[str]:
@@ -286,14 +345,67 @@ def read_counts_csv(path: str) -> CountsTable:
     return CountsTable(path, tuple(columns), [elements[k] for k in sorted(elements)])
 
 
-def find_companions(summary_path: str, scenario_name: str) -> dict[str, str]:
-    """The stat, rtt and counts CSVs that belong to a summary (docs/reports.md, "Finding the
-    CSV files"): kind -> path of the ones found.
+_MEDIA_COLUMNS = (
+    "end_epoch_s",
+    "packets_received",
+    "packets_expected",
+    "packets_lost",
+    "jitter_ms",
+    "mos",
+)
+"""The columns of a ``-trace_media`` file the report reads (docs/media.md)."""
 
-    1. By base name: ``BASE.json`` goes with ``BASE_.csv`` (or ``BASE.csv``), ``BASE_rtt.csv``
-       and ``BASE_counts.csv``.
+
+def read_media_csv(path: str) -> MediaRecords:
+    """The streams of a gossipper ``-trace_media`` file (any ``-stat_delimiter``)."""
+    what = "--media"
+    lines = _read_lines(path, what)
+    if not lines:
+        raise ReportInputError(f"{what} {path}: empty; give the _media.csv of a run")
+    delimiter = _delimiter(lines[0], "end_epoch_s", path, what)
+    columns = lines[0].split(delimiter)
+    missing = [name for name in _MEDIA_COLUMNS if name not in columns]
+    if missing:
+        raise ReportInputError(
+            f"{what} {path}: line 1 has no {', '.join(missing)} column; give the _media.csv"
+            " written by -trace_media"
+        )
+    position = {name: columns.index(name) for name in _MEDIA_COLUMNS}
+    records = MediaRecords(path, [], [], [], [], [], [])
+    # Call-IDs are quoted (RFC 4180) when they hold the delimiter: the csv module reads those.
+    rows = (
+        csv.reader(lines[1:], delimiter=delimiter)
+        if len(delimiter) == 1
+        else (line.split(delimiter) for line in lines[1:])
+    )
+    for number, fields in enumerate(rows, start=2):
+        if len(fields) != len(columns):
+            raise ReportInputError(
+                f"{what} {path}: line {number} has {len(fields)} fields, the header"
+                f" {len(columns)}; give the _media.csv written by -trace_media"
+            )
+
+        def get(name: str, fields: list[str] = fields) -> str:
+            return fields[position[name]]
+
+        records.end_epoch_s.append(_number(get("end_epoch_s")))
+        records.packets_received.append(int(_number(get("packets_received"))))
+        records.packets_expected.append(int(_number(get("packets_expected"))))
+        records.packets_lost.append(int(_number(get("packets_lost"))))
+        records.jitter_ms.append(_number(get("jitter_ms")))
+        records.mos.append(_number(get("mos")) if get("mos").strip() else None)
+    return records
+
+
+def find_companions(summary_path: str, scenario_name: str) -> dict[str, str]:
+    """The stat, rtt, counts and media CSVs that belong to a summary (docs/reports.md,
+    "Finding the CSV files"): kind -> path of the ones found.
+
+    1. By base name: ``BASE.json`` goes with ``BASE_.csv`` (or ``BASE.csv``), ``BASE_rtt.csv``,
+       ``BASE_counts.csv`` and ``BASE_media.csv``.
     2. Else, by SIPp's default names in the summary's directory: when exactly one stat file
-       ``SCENARIO_<pid>_.csv`` is there, it and its ``_rtt.csv``/``_counts.csv`` siblings.
+       ``SCENARIO_<pid>_.csv`` is there, it and its ``_rtt.csv``/``_counts.csv``/``_media.csv``
+       siblings.
     """
     directory = os.path.dirname(summary_path) or "."
     base = os.path.splitext(summary_path)[0]
@@ -302,6 +414,7 @@ def find_companions(summary_path: str, scenario_name: str) -> dict[str, str]:
         ("stat", (f"{base}_.csv", f"{base}.csv")),
         ("rtt", (f"{base}_rtt.csv",)),
         ("counts", (f"{base}_counts.csv",)),
+        ("media", (f"{base}_media.csv",)),
     ):
         for candidate in candidates:
             if os.path.isfile(candidate):
@@ -319,7 +432,7 @@ def find_companions(summary_path: str, scenario_name: str) -> dict[str, str]:
         return found
     prefix = os.path.join(directory, stats[0][: -len("_.csv")])
     found["stat"] = os.path.join(directory, stats[0])
-    for kind in ("rtt", "counts"):
+    for kind in ("rtt", "counts", "media"):
         if os.path.isfile(f"{prefix}_{kind}.csv"):
             found[kind] = f"{prefix}_{kind}.csv"
     return found

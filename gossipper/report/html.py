@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import datetime
 import html
 import json
 import math
@@ -19,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from gossipper.report.csvdata import CountsTable, RttSamples, StatSeries
+from gossipper.report.csvdata import CountsTable, MediaRecords, RttSamples, StatSeries
 from gossipper.report.gates import (
     FAILURE_METRICS,
     LATENCY_STATS,
@@ -61,6 +62,7 @@ class ReportInput:
     stat: StatSeries | None = None
     rtt: RttSamples | None = None
     counts: CountsTable | None = None
+    media: MediaRecords | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -118,6 +120,7 @@ def _run_data(
     rtt: RttSamples | None,
     counts: CountsTable | None,
     sources: Sequence[str],
+    media: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     return {
         "label": label,
@@ -126,8 +129,20 @@ def _run_data(
         "stat": [series.to_json() for series in stats],
         "percentiles": rtt.percentiles_over_time() if rtt is not None else {},
         "scenario_table": counts.elements if counts is not None else [],
+        "media_over_time": list(media),
         "sources": list(sources),
     }
+
+
+def _media_over_time(item: ReportInput) -> list[dict[str, Any]]:
+    """The input's media file in windows of time since its own run's start."""
+    if item.media is None:
+        return []
+    try:
+        start_s = datetime.datetime.fromisoformat(str(item.summary["started_at"])).timestamp()
+    except ValueError:  # not a date: the first stream's end stands for the start
+        start_s = min(item.media.end_epoch_s, default=0.0)
+    return [item.media.over_time(start_s)]
 
 
 def _sources(item: ReportInput) -> list[str]:
@@ -138,6 +153,7 @@ def _sources(item: ReportInput) -> list[str]:
             item.stat.path if item.stat else "",
             item.rtt.path if item.rtt else "",
             item.counts.path if item.counts else "",
+            item.media.path if item.media else "",
         )
         if path
     ]
@@ -225,6 +241,7 @@ def build_report(
                 item.rtt,
                 item.counts,
                 _sources(item),
+                _media_over_time(item),
             )
             for item in inputs
         ]
@@ -242,6 +259,7 @@ def build_report(
                 _merge_rtt([item.rtt for item in inputs if item.rtt]),
                 _merge_counts([item.counts for item in inputs if item.counts]),
                 [path for item in inputs for path in _sources(item)],
+                [part for item in inputs for part in _media_over_time(item)],
             )
         ]
         runs[0]["parts"] = [item.label for item in inputs]
@@ -337,7 +355,8 @@ _MEDIA_ROWS = (
     ("RTP packets lost", "media_packets_lost", 0),
     ("Loss %", "media_loss_pct", 3),
     ("Worst stream loss %", "media_loss_pct_max", 2),
-    ("Late packets % (sent > 10 ms late)", "media_late_pct", 3),
+    ("Late packets (sent > 10 ms late)", "media_late_packets", 0),
+    ("Late packets %", "media_late_pct", 3),
     ("Out of order", "media_out_of_order", 0),
     ("Duplicated", "media_duplicated", 0),
     ("Malformed", "media_malformed", 0),
@@ -347,6 +366,7 @@ _MEDIA_ROWS = (
     ("MOS min", "media_mos_min", 2),
     ("MOS 5th percentile", "media_mos_p05", 2),
     ("MOS median", "media_mos_p50", 2),
+    ("RTCP packets received", "media_rtcp_received", 0),
     ("RTCP RTT mean (ms)", "media_rtt_ms_mean", 3),
     ("RTCP RTT max (ms)", "media_rtt_ms_max", 3),
 )
@@ -370,7 +390,10 @@ def _media_section(runs: Sequence[Mapping[str, Any]]) -> str:
         f'<table id="media-table">{_head(runs, "Media quality")}<tbody>{"".join(rows)}</tbody>'
         "</table>"
     )
-    return f'<section id="media"><h2>Media</h2>{table}</section>\n'
+    # The streams by MOS estimate (from the summaries' MOS distributions) and media quality
+    # over time (from the -trace_media files), drawn by report.js.
+    chart = '<div class="chart" id="chart-mos"></div><div class="chart" id="chart-media"></div>'
+    return f'<section id="media"><h2>Media</h2>{table}{chart}</section>\n'
 
 
 def _latency_table(runs: Sequence[Mapping[str, Any]]) -> str:

@@ -11,6 +11,7 @@ from gossipper.report.csvdata import (
     ReportInputError,
     find_companions,
     read_counts_csv,
+    read_media_csv,
     read_rtt_csv,
     read_stat_csv,
 )
@@ -78,6 +79,7 @@ def load_input(
     stat: str | None = None,
     rtt: str | None = None,
     counts: str | None = None,
+    media: str | None = None,
     find: bool = True,
     label: str | None = None,
 ) -> ReportInput:
@@ -88,6 +90,7 @@ def load_input(
     stat = stat or found.get("stat")
     rtt = rtt or found.get("rtt")
     counts = counts or found.get("counts")
+    media = media or found.get("media")
     return ReportInput(
         label=label or os.path.basename(summary_path),
         summary=summary,
@@ -95,4 +98,5 @@ def load_input(
         stat=read_stat_csv(stat) if stat else None,
         rtt=read_rtt_csv(rtt) if rtt else None,
         counts=read_counts_csv(counts) if counts else None,
+        media=read_media_csv(media) if media else None,
     )

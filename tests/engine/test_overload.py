@@ -206,7 +206,9 @@ def test_after_a_stall_overdue_calls_start_a_tick_at_a_time_and_are_counted() ->
     # overdue one. (Without the guard: all ~300 overdue calls at once.)
     bursts = collections.Counter(peer.new_calls_at)
     after = min(when for when in bursts if when >= 1.11)
-    assert bursts[after] <= 11
+    # 12: Trio runs each batch of ready tasks in a random order (reversed half the time), so
+    # the receive path and the pacing task may swap once around the stall: one call either way.
+    assert bursts[after] <= 12
     assert max(count for when, count in bursts.items() if when != after) <= 2
     # Every call that started late was counted once as delayed, and none was dropped: the
     # ~300 that fell due during the stall and the ~300 that fell due behind them while the

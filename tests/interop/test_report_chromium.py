@@ -29,8 +29,20 @@ def chromium_binary() -> str:
     return path
 
 
-def test_chromium_draws_every_chart(chromium_binary: str, tmp_path: pathlib.Path) -> None:
-    inputs = [load_input(str(GOLDEN / "tcp_tn_resets" / "summary.json"), label="run")]
+@pytest.mark.parametrize(
+    ("case", "charts"),
+    [
+        # Rate, open calls, failures, mean response time, percentiles, and the distributions
+        # of RTD 1 and of call lengths.
+        ("tcp_tn_resets", 7),
+        # The same, and the media section's streams by MOS and media quality over time.
+        ("media_rtp", 9),
+    ],
+)
+def test_chromium_draws_every_chart(
+    chromium_binary: str, tmp_path: pathlib.Path, case: str, charts: int
+) -> None:
+    inputs = [load_input(str(GOLDEN / case / "summary.json"), label="run")]
     page = tmp_path / "report.html"
     page.write_text(render_html(build_report(inputs)), "utf-8")
     result = subprocess.run(
@@ -48,8 +60,7 @@ def test_chromium_draws_every_chart(chromium_binary: str, tmp_path: pathlib.Path
     assert result.returncode == 0, result.stderr[-3000:]
     dom = result.stdout
     assert "Uncaught" not in result.stderr, result.stderr[-3000:]
-    # uPlot wraps each chart in <div class="uplot ...">: rate, open calls, failures, mean
-    # response time, percentiles, and the distributions of RTD 1 and of call lengths.
-    assert dom.count('class="uplot') == 7, dom[-2000:]
+    # uPlot wraps each chart in <div class="uplot ...">.
+    assert dom.count('class="uplot') == charts, dom[-2000:]
     assert '<p class="nodata">No data for this chart' not in dom
     assert "<canvas" in dom

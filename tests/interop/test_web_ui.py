@@ -16,7 +16,7 @@ import pytest
 
 from tests.api.cli_process import ApiProcess
 from tests.interop import web_ui_shared
-from tests.interop.web_ui_shared import api_run, artefact_path, need
+from tests.interop.web_ui_shared import api_run, artefact_path, media_api_run, need
 
 pytestmark = pytest.mark.interop
 
@@ -110,3 +110,17 @@ def test_operator_steers_and_viewer_is_refused(
 
 def test_admin_creates_a_run_in_server_mode(browser: SeleniumPage, tmp_path: pathlib.Path) -> None:
     web_ui_shared.admin_creates_a_run_in_server_mode(browser, tmp_path)
+
+
+@pytest.fixture
+def media_run(tmp_path: pathlib.Path) -> Iterator[ApiProcess]:
+    with media_api_run(tmp_path) as api:
+        yield api
+
+
+def test_media_chart_shows_the_api_figures(
+    browser: SeleniumPage, media_run: ApiProcess, tmp_path: pathlib.Path
+) -> None:
+    web_ui_shared.media_chart_shows_the_api_figures(
+        browser, media_run, artefact_path(tmp_path, "web-ui-media.png")
+    )

@@ -215,6 +215,8 @@ def operator_steers_and_viewer_is_refused(
     )
     assert (number(invite) or 0) > 0, invite
     assert page.count("#chart-rate .uplot")
+    # A run without media has no media section, and no media chart.
+    assert not page.displayed("media-box") and page.count("#chart-media .uplot") == 0
     # -r runs have no user count: its control stays hidden.
     assert page.displayed("rate-set") and not page.displayed("users-control")
 
@@ -266,6 +268,151 @@ def operator_steers_and_viewer_is_refused(
     assert control["rate"] == 7
     audit = (run.directory / "audit.log").read_text()
     assert '"user":"vera"' in audit and '"outcome":"refused"' in audit
+
+
+MEDIA_CALLS = 4
+"""Calls of the media run: each streams a 1 s tone that gossipper's uas echoes back."""
+
+
+@contextlib.contextmanager
+def media_api_run(directory: pathlib.Path) -> Iterator[ApiProcess]:
+    """A loopback run with media and an operator (otto): gossipper's built-in uas with
+    ``-rtp_echo``, and a uac on tests/interop/data/uac_rtp_stream.xml (``rtp_stream`` of a 1 s
+    u-law tone) with ``-api_addr``, MEDIA_CALLS calls; its API stays up for a minute after the
+    run (``-api_linger``) so the final figures can be compared. Both are stopped at the end."""
+    from tests.interop.harness import free_udp_port, wait_for_udp_listener
+    from tests.interop.media import free_udp_port_block, write_ulaw_tone
+
+    add_user(directory, "otto", "operator")
+    # The scenario's rtp_stream finds the file in the working directory.
+    write_ulaw_tone(directory / "media_tone.ulaw", 1.0)
+    scenario = pathlib.Path(__file__).parent / "data" / "uac_rtp_stream.xml"
+    sip_port, api_port = free_udp_port(), free_tcp_port()
+    block = free_udp_port_block(40)
+    uas = subprocess.Popen(
+        [
+            sys.executable, "-m", "gossipper", "-sn", "uas", "-rtp_echo", "-i", "127.0.0.1",
+            "-p", str(sip_port), "-nostdin", "-m", str(MEDIA_CALLS),
+            "-min_rtp_port", str(block), "-max_rtp_port", str(block + 19),
+        ],
+        cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_udp_listener(sip_port, uas)
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gossipper", "-sf", str(scenario),
+                f"127.0.0.1:{sip_port}", "-i", "127.0.0.1", "-nostdin",
+                "-m", str(MEDIA_CALLS), "-r", "2", "-d", "1500",
+                "-min_rtp_port", str(block + 20), "-max_rtp_port", str(block + 39),
+                "-api_addr", f"127.0.0.1:{api_port}", "-api_linger", "60s",
+                "-api_users", str(directory / "users.sqlite"),
+                "-api_secret", str(directory / "token-secret"),
+                "-api_audit", str(directory / "audit.log"),
+            ],
+            cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        api = ApiProcess(process, f"http://127.0.0.1:{api_port}", directory)
+        try:
+            wait_for(lambda: healthy(api), 20, "the API never answered")
+            yield api
+        finally:
+            api.stop()
+    finally:
+        if uas.poll() is None:
+            uas.terminate()
+        uas.communicate(timeout=20)
+
+
+def _close_to(shown: str, value: float | None, digits: int) -> bool:
+    """The text shows ``value`` to ``digits`` decimals (a dash when there is no value)."""
+    if value is None:
+        return shown == "–"
+    figure = number(shown)
+    return figure is not None and abs(figure - value) <= 0.5 * 10**-digits + 1e-9
+
+
+def media_chart_shows_the_api_figures(
+    page: Page, run: ApiProcess, screenshot: pathlib.Path
+) -> None:
+    """On a run with media, the run page's media section appears, and once the run has ended
+    its cards and the latest values of its chart (MOS mean, loss %, jitter mean) are the API's
+    statistics, read separately with the operator's token; the page's screenshot (written to
+    ``screenshot``) is not blank; no script error."""
+    log_in(page, run.base, "otto")
+    page.open(run.base + "/#/run/main")
+    wait_for(lambda: number(page.text("count-total")) is not None, 10, "no counters")
+    wait_for(lambda: page.displayed("media-box"), 30, "the media section never appeared")
+    headers = api_headers(run.base, "otto")
+
+    def finished() -> bool:
+        answer = httpx.get(f"{run.base}/api/v1/runs/main", headers=headers)
+        return bool(answer.json()["state"] == "finished")
+
+    wait_for(finished, 30, "the media run did not finish")
+    stats = httpx.get(f"{run.base}/api/v1/runs/main/stats", headers=headers).json()
+    assert stats["calls"]["successful"] == MEDIA_CALLS, stats["calls"]
+    media = stats["media"]
+    # One audio stream per call, each with the tone sent and its echo received.
+    assert media["streams"] == MEDIA_CALLS, media
+    assert media["packets"]["sent"] > 0 and media["packets"]["received"] > 0, media
+    assert media["mos"]["mean"] is not None, media
+    packets = media["packets"]
+    cards = {
+        "media-streams": media["streams"],
+        "media-sent": packets["sent"],
+        "media-received": packets["received"],
+        "media-lost": packets["lost"],
+    }
+    # As the page rounds them (gossipper/api/static/app.js, MEDIA_DIGITS).
+    rounded = {
+        "media-mos": (media["mos"]["mean"], 2),
+        "media-loss": (media["loss_pct"], 2),
+        "media-jitter": (media["jitter_ms"]["mean"], 3),
+    }
+
+    def cards_agree() -> bool:
+        return all(number(page.text(i)) == v for i, v in cards.items()) and all(
+            _close_to(page.text(i), v, d) for i, (v, d) in rounded.items()
+        )
+
+    wait_for(
+        cards_agree,
+        10,
+        f"the media cards are not the API's {cards} {rounded}: "
+        + repr({i: page.text(i) for i in [*cards, *rounded]}),
+    )
+    # The chart is drawn, and its legend shows the latest point: the same figures.
+    assert page.count("#chart-media .uplot canvas") == 1
+    legend_script = (
+        "Promise.resolve(Array.from(document.querySelectorAll("
+        "'#chart-media .u-legend .u-series')).map(r => [r.querySelector('.u-label')"
+        ".textContent, r.querySelector('.u-value') ? r.querySelector('.u-value').textContent"
+        " : '']))"
+    )
+    expected = {
+        "MOS mean": rounded["media-mos"],
+        "loss %": rounded["media-loss"],
+        "jitter mean (ms)": rounded["media-jitter"],
+    }
+
+    def legend_agrees() -> bool:
+        legend = dict(page.await_script(legend_script))
+        return all(_close_to(legend.get(k, ""), v, d) for k, (v, d) in expected.items())
+
+    wait_for(
+        legend_agrees,
+        10,
+        f"the media chart's legend is not the API's {expected}: "
+        + repr(page.await_script(legend_script)),
+    )
+    png = page.screenshot_png()
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    screenshot.write_bytes(png)
+    colours, width = png_pixel_spread(png)
+    assert width >= 800 and colours >= 20, (colours, width)
+    errors = page.console_errors()
+    assert errors == [], errors
 
 
 def admin_creates_a_run_in_server_mode(page: Page, directory: pathlib.Path) -> None:

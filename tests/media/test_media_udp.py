@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 
+from tests.interop.harness import wait_for_udp_listener
+
 SCENARIOS = pathlib.Path(__file__).resolve().parents[1] / "golden_csv" / "scenarios"
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -119,6 +121,8 @@ def test_rtcp_and_call_quality_are_mirrored_to_hep_by_call_id(tmp_path: pathlib.
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
     )  # fmt: skip
     try:
+        # The INVITE must find the UAS listening, or its retransmission is mirrored too.
+        wait_for_udp_listener(sip_port, uas)
         uac = _gossipper(
             "-sf", "uac_rtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
             "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99),
@@ -150,7 +154,9 @@ def test_rtcp_and_call_quality_are_mirrored_to_hep_by_call_id(tmp_path: pathlib.
     # Type 100 carries JSON logs: each stream's quality and the call's result.
     logs = [p for p in packets if p.proto_type == 100 and b'"media_quality"' in p.payload]
     starts = [p.payload.split(b" ", 1)[0] for p in sip]
-    assert starts.count(b"INVITE") == 1 and starts.count(b"ACK") == 1 and b"BYE" in starts
+    # One INVITE, or more where a loaded machine made the UAC retransmit: each one mirrored.
+    assert starts.count(b"INVITE") >= 1
+    assert starts.count(b"ACK") == 1 and b"BYE" in starts
     assert all(row["call_id"].encode() in p.payload for p in sip)
     # The UAC sent one report at least every 5 s and at the end, and received the UAS's.
     local_rtcp = ("127.0.0.1", base + 51)

@@ -3,11 +3,15 @@ process: files written, stderr lines, exit statuses."""
 
 from __future__ import annotations
 
+import csv
+import datetime
 import io
 import json
 import pathlib
 import shutil
 import socket
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -16,7 +20,7 @@ import pytest
 
 from gossipper.cli.main import raw_main
 from gossipper.errors import ExitStatus
-from gossipper.report.gates import summary_metrics
+from gossipper.report.gates import MEDIA_METRICS, summary_metrics
 from gossipper.stats import load_summary_schema
 from tests.report._html_check import embedded_data, read_page
 
@@ -114,6 +118,82 @@ def test_bad_input_files_exit_255(tmp_path: pathlib.Path) -> None:
         "report", str(GOLDEN / "clean" / "summary.json"), "--stat", str(tmp_path / "bad.csv")
     )
     assert status == ExitStatus.FATAL and "not a SIPp-format file" in stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "empty; give the _media.csv of a run"),
+        ("hello;world\n", "line 1 does not start with end_epoch_s"),
+        ("end_epoch_s;call_id;mos\n", "line 1 has no packets_received, packets_expected,"),
+    ],
+)
+def test_bad_media_files_exit_255(tmp_path: pathlib.Path, text: str, fragment: str) -> None:
+    bad = tmp_path / "bad_media.csv"
+    bad.write_text(text, "utf-8")
+    summary = str(GOLDEN / "media_rtp" / "summary.json")
+    status, _, stderr = run_cli("report", summary, "--no-html", "--media", str(bad))
+    assert status == ExitStatus.FATAL, stderr
+    assert stderr.startswith("gossipper: error: --media ") and fragment in stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+
+
+def test_media_file_with_a_short_row_exits_255(tmp_path: pathlib.Path) -> None:
+    lines = (GOLDEN / "media_rtp" / "uac_rtp_4242_media.csv").read_text("utf-8").splitlines()
+    short = tmp_path / "short_media.csv"
+    short.write_text("\n".join([*lines[:2], lines[2].rsplit(";", 1)[0]]) + "\n", "utf-8")
+    summary = str(GOLDEN / "media_rtp" / "summary.json")
+    status, _, stderr = run_cli("report", summary, "--no-html", "--media", str(short))
+    assert status == ExitStatus.FATAL
+    assert "line 3 has 23 fields, the header 24" in stderr and stderr.count("\n") == 1
+
+
+def test_media_over_time_of_a_golden_media_run(tmp_path: pathlib.Path) -> None:
+    """The media file found next to the golden media_rtp summary (SIPp's default names), in
+    windows of 1 s since the run's start: each window's figures recomputed here from the CSV
+    with the csv module, and the windows hold every stream of the summary once."""
+    case = copy_case("media_rtp", tmp_path)
+    out = tmp_path / "media.html"
+    status, _, stderr = run_cli("report", "-o", str(out), str(case / "summary.json"))
+    assert status == 0, stderr
+    reader = read_page(out.read_text("utf-8"))
+    assert "chart-media" in reader.ids and "chart-mos" in reader.ids
+    run = embedded_data(reader)["runs"][0]
+    assert str(case / "uac_rtp_4242_media.csv") in run["sources"]
+    (part,) = run["media_over_time"]
+    summary = json.loads((case / "summary.json").read_text("utf-8"))
+    start = datetime.datetime.fromisoformat(summary["started_at"]).timestamp()
+    with (case / "uac_rtp_4242_media.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file, delimiter=";"))
+    windows: dict[int, list[dict[str, str]]] = {}
+    for row in rows:
+        windows.setdefault(int(float(row["end_epoch_s"]) - start), []).append(row)
+    assert part["t_s"] == [float(w) for w in sorted(windows)]
+    assert part["streams"] == [len(windows[w]) for w in sorted(windows)]
+    assert sum(part["streams"]) == summary["media"]["streams"] == len(rows)
+    for i, w in enumerate(sorted(windows)):
+        group = windows[w]
+        mos = [float(r["mos"]) for r in group]
+        assert part["mos_mean"][i] == pytest.approx(sum(mos) / len(mos), abs=5e-4)
+        lost = sum(int(r["packets_lost"]) for r in group)
+        expected = sum(int(r["packets_expected"]) for r in group)
+        assert part["loss_pct"][i] == pytest.approx(100.0 * lost / expected, abs=5e-5)
+        jitter = [float(r["jitter_ms"]) for r in group]
+        assert part["jitter_ms_mean"][i] == pytest.approx(sum(jitter) / len(jitter), abs=5e-4)
+    # Given explicitly with --no-find, the same; without a media file, no media over time.
+    status, _, stderr = run_cli(
+        "report", "-o", str(tmp_path / "b.html"), str(case / "summary.json"), "--no-find",
+        "--media", str(case / "uac_rtp_4242_media.csv"),
+    )  # fmt: skip
+    assert status == 0, stderr
+    again = embedded_data(read_page((tmp_path / "b.html").read_text("utf-8")))["runs"][0]
+    assert again["media_over_time"] == run["media_over_time"] and again["stat"] == []
+    status, _, stderr = run_cli(
+        "report", "-o", str(tmp_path / "c.html"), str(case / "summary.json"), "--no-find"
+    )
+    assert status == 0, stderr
+    bare = embedded_data(read_page((tmp_path / "c.html").read_text("utf-8")))["runs"][0]
+    assert bare["media_over_time"] == []
 
 
 def test_report_help() -> None:
@@ -288,3 +368,65 @@ def test_unwritable_junit_is_fatal_but_the_summary_is_written(tmp_path: pathlib.
     assert status == ExitStatus.FATAL
     assert stderr.splitlines()[-1].startswith("gossipper: error: -junit ")
     assert json.loads(summary.read_text("utf-8"))["gates"][0]["passed"] is True
+
+
+def test_real_media_run_report_shows_its_media(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real loopback run with media (tests/interop/data/uac_rtp_stream.xml against
+    gossipper's uas with -rtp_echo, in another process) writes a report whose media table
+    shows the run's summary figures, with the MOS chart's holder and its distribution."""
+    from tests.interop.harness import wait_for_udp_listener
+    from tests.interop.media import free_udp_port_block, write_ulaw_tone
+
+    monkeypatch.chdir(tmp_path)
+    write_ulaw_tone(tmp_path / "media_tone.ulaw", 0.5)  # rtp_stream finds it in the cwd
+    scenario = pathlib.Path(__file__).resolve().parents[1] / "interop/data/uac_rtp_stream.xml"
+    port, block, calls = free_udp_port(), free_udp_port_block(20), 3
+    uas = subprocess.Popen(
+        [
+            sys.executable, "-m", "gossipper", "-sn", "uas", "-rtp_echo", "-i", "127.0.0.1",
+            "-p", str(port), "-nostdin", "-m", str(calls),
+            "-min_rtp_port", str(block), "-max_rtp_port", str(block + 9),
+        ],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_udp_listener(port, uas)  # type: ignore[arg-type]
+        summary, page = tmp_path / "media.json", tmp_path / "media.html"
+        status, _, stderr = run_cli(
+            "-sf", str(scenario), f"127.0.0.1:{port}", "-i", "127.0.0.1", "-nostdin",
+            "-m", str(calls), "-r", "10", "-d", "600",
+            "-min_rtp_port", str(block + 10), "-max_rtp_port", str(block + 19),
+            "-summary_json", str(summary), "-report_html", str(page), "-trace_media",
+        )  # fmt: skip
+    finally:
+        if uas.poll() is None:
+            uas.terminate()
+        uas.communicate(timeout=20)
+    assert status == ExitStatus.SUCCESS, stderr
+    doc = json.loads(summary.read_text("utf-8"))
+    validate(doc)
+    media = doc["media"]
+    assert media["streams"] == calls and media["packets"]["received"] > 0, media
+    assert media["mos"]["count"] == calls, media
+    reader = read_page(page.read_text("utf-8"))
+    data = embedded_data(reader)
+    assert data["runs"][0]["summary"]["media"] == media
+    assert "chart-mos" in reader.ids and "chart-media" in reader.ids
+    # The run's -trace_media file, read at the end of the run: every stream in its windows.
+    (part,) = data["runs"][0]["media_over_time"]
+    assert sum(part["streams"]) == calls and part["path"].endswith("_media.csv")
+    metrics = summary_metrics(doc)
+    shown = {
+        attributes["data-metric"]: (text, attributes["data-value"])
+        for attributes, text in reader.cells
+        if attributes.get("data-metric", "").startswith("media_")
+    }
+    # Every row of the media table, each the summary's figure.
+    assert sorted(shown) == sorted(MEDIA_METRICS)
+    for metric, (text, value) in shown.items():
+        expected = metrics[metric]
+        assert value == ("" if expected is None else repr(float(expected))), (metric, value)
+        if expected is not None:
+            assert float(text.replace(",", "")) == pytest.approx(expected, abs=0.01)

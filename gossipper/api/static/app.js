@@ -8,6 +8,9 @@
   var API = "/api/v1";
   var HISTORY = 600; // points kept per chart: ten minutes at one snapshot a second
   var ROLES = ["viewer", "operator", "admin"];
+  // The media chart's series and the decimals shown (the API gives MOS and jitter to 3).
+  var MEDIA_LABELS = { mos: "MOS mean", loss: "loss %", jitter: "jitter mean (ms)" };
+  var MEDIA_DIGITS = { mos: 2, loss: 2, jitter: 3 };
   var palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
                  "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
@@ -157,10 +160,14 @@
 
   // ------------------------------------------------------------------ charts
 
-  function Chart(holder, title, labels, yLabel) {
+  /* A live line chart. ``options`` (optional): ``scales`` (series label -> uPlot scale name,
+     default "y"), ``digits`` (series label -> decimals shown in the legend), ``uScales`` and
+     ``axes`` (uPlot's, replacing the single y axis labelled yLabel). */
+  function Chart(holder, title, labels, yLabel, options) {
     this.holder = holder;
     this.title = title;
     this.yLabel = yLabel;
+    this.options = options || {};
     this.labels = [];
     this.data = [[]];
     this.plot = null;
@@ -173,7 +180,7 @@
 
   Chart.prototype.setLabels = function (labels) {
     if (this.plot && labels.join("\n") === this.labels.join("\n")) return;
-    var old = this.labels, oldData = this.data;
+    var old = this.labels, oldData = this.data, options = this.options;
     this.labels = labels.slice();
     var data = [oldData[0]];
     labels.forEach(function (label) {
@@ -184,12 +191,19 @@
     if (this.plot) this.plot.destroy();
     var series = [{}];
     labels.forEach(function (label, i) {
+      var digits = (options.digits || {})[label];
       series.push({ label: label, stroke: palette[i % palette.length], width: 2,
+                    scale: (options.scales || {})[label] || "y",
+                    value: digits === undefined ? undefined : function (u, v) {
+                      return fmt(v, digits);
+                    },
                     spanGaps: true, points: { show: false } });
     });
+    var scales = { x: { time: true } };
+    Object.keys(options.uScales || {}).forEach(function (k) { scales[k] = options.uScales[k]; });
     this.plot = new uPlot({
       title: this.title, width: this.width(), height: 220, series: series,
-      scales: { x: { time: true } }, axes: [{}, { label: this.yLabel }]
+      scales: scales, axes: options.axes || [{}, { label: this.yLabel }]
     }, this.data, this.holder);
   };
 
@@ -201,6 +215,9 @@
     }
     if (this.data[0].length > HISTORY) this.data.forEach(function (s) { s.shift(); });
     this.plot.setData(this.data);
+    // The legend shows the latest values unless the pointer is over the chart (then it shows
+    // the values under the pointer, as uPlot does).
+    if (!(this.plot.cursor.left >= 0)) this.plot.setLegend({ idx: this.data[0].length - 1 });
   };
 
   Chart.prototype.resize = function () {
@@ -424,6 +441,20 @@
       chartsBox.appendChild(h);
       return h;
     }
+    // Media quality: only while the statistics have a media section (a run with media, once
+    // its first stream has ended); every figure covers the streams whose call has ended.
+    var mediaBox = el("section", { id: "media-box", hidden: true }, [
+      el("h2", { text: "Media quality" }),
+      el("p", { "class": "muted", text: "Over the RTP streams whose call has ended." }),
+      el("div", { "class": "cards" }, [
+        card("media-streams", "RTP streams"), card("media-sent", "Packets sent"),
+        card("media-received", "Packets received"), card("media-lost", "Packets lost"),
+        card("media-loss", "Loss %"), card("media-jitter", "Jitter mean (ms)"),
+        card("media-mos", "MOS mean")
+      ]),
+      el("div", { "class": "charts" }, [el("div", { "class": "chart", id: "chart-media" })])
+    ]);
+    var mediaChart = null;
     var tableBox = el("div", { id: "scenario-box" }, [
       el("p", { "class": "muted", text: "Waiting for the first snapshot." })]);
     var node = el("section", { id: "run-page", "data-run": runName }, [
@@ -442,6 +473,7 @@
       controls ? controls.node : null,
       el("h2", { text: "Live" }),
       chartsBox,
+      mediaBox,
       el("h2", { text: "Scenario" }),
       tableBox
     ]);
@@ -463,6 +495,39 @@
       window.addEventListener("resize", function () {
         Object.keys(charts).forEach(function (k) { charts[k].resize(); });
       });
+    }
+
+    function renderMedia(media, t) {
+      mediaBox.hidden = !media;
+      if (!media) return;
+      var packets = media.packets || {};
+      document.getElementById("media-streams").textContent = fmt(media.streams);
+      document.getElementById("media-sent").textContent = fmt(packets.sent);
+      document.getElementById("media-received").textContent = fmt(packets.received);
+      document.getElementById("media-lost").textContent = fmt(packets.lost);
+      document.getElementById("media-loss").textContent = fmt(media.loss_pct, MEDIA_DIGITS.loss);
+      document.getElementById("media-jitter").textContent =
+        fmt(media.jitter_ms.mean, MEDIA_DIGITS.jitter);
+      document.getElementById("media-mos").textContent = fmt(media.mos.mean, MEDIA_DIGITS.mos);
+      if (!mediaChart) {
+        // Created once the box is shown: the chart takes the width of its holder.
+        var digits = {};
+        digits[MEDIA_LABELS.mos] = MEDIA_DIGITS.mos;
+        digits[MEDIA_LABELS.loss] = MEDIA_DIGITS.loss;
+        digits[MEDIA_LABELS.jitter] = MEDIA_DIGITS.jitter;
+        var scales = {};
+        scales[MEDIA_LABELS.mos] = "mos";
+        mediaChart = new Chart(document.getElementById("chart-media"), "Media quality",
+          [MEDIA_LABELS.mos, MEDIA_LABELS.loss, MEDIA_LABELS.jitter], "", {
+            scales: scales, digits: digits,
+            // MOS is 1..5 on the left axis; loss % and jitter ms share the right one.
+            uScales: { mos: { range: [1, 5] } },
+            axes: [{}, { scale: "mos", label: "MOS" },
+                   { scale: "y", side: 1, label: "loss % · jitter ms", grid: { show: false } }]
+          });
+        charts.media = mediaChart;
+      }
+      mediaChart.push(t, [media.mos.mean, media.loss_pct, media.jitter_ms.mean]);
     }
 
     function render(snapshot) {
@@ -515,6 +580,7 @@
         return s.failures[k];
       })));
       charts.retrans.push(t, [rps]);
+      renderMedia(s.media, t);
 
       if (run.elements) {
         var isServer = control ? control.is_server : false;
