@@ -34,6 +34,10 @@ The senders:
              streams each.)
   gossipper-sip  (optional) gossipper as that uac, with the same scenario and SIPp uas: its
              rtp_stream action on the media scheduler (needs the per-call media of issue 17).
+  gossipper-srtp (optional) gossipper-sip with -media_srtp: the offer becomes RTP/SAVP with
+             a=crypto, the SIPp uas answers with a fixed AES_CM_128_HMAC_SHA1_80 line, and every
+             packet is SRTP-protected by libsrtp (issue 18). The receiver reads the RTP header,
+             which SRTP leaves in the clear, so lateness is measured the same way.
 
 Both send the same raw PCMU file (a 425 Hz tone), looped. Streams are keyed by SSRC (SIPp's
 streams share one source port).
@@ -245,6 +249,9 @@ Content-Length: 0
 </scenario>
 """
 
+# The uas's answer line for gossipper-srtp: a fixed key (the bench measures cost, not secrecy).
+SRTP_ANSWER = "AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"
+
 SIPP_UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="media streams uas">
   <recv request="INVITE" rrs="true"/>
@@ -380,7 +387,13 @@ def run_step(
     else:
         sipp = benchlib.sipp_binary()
         uas_port = benchlib.free_udp_port()
-        (step_dir / "uas.xml").write_text(SIPP_UAS.replace("RECEIVER_PORT", str(port)))
+        uas_text = SIPP_UAS.replace("RECEIVER_PORT", str(port))
+        if tool == "gossipper-srtp":
+            uas_text = uas_text.replace(
+                "RTP/AVP 0\na=rtpmap:0 PCMU/8000\n",
+                f"RTP/SAVP 0\na=rtpmap:0 PCMU/8000\na=crypto:1 {SRTP_ANSWER}\n",
+            )
+        (step_dir / "uas.xml").write_text(uas_text)
         hold_ms = int((total_s + 5) * 1000)
         (step_dir / "uac.xml").write_text(
             SIPP_UAC.replace("MEDIA_FILE", str(tone)).replace("HOLD_MS", str(hold_ms))
@@ -427,7 +440,9 @@ def run_step(
         ]
         if tool == "sipp":
             sender = benchlib.Child("sipp-uac", [sipp, *uac_args], step_dir)
-        else:  # gossipper-sip: the same scenario, rtp_stream run by gossipper's call media
+        else:  # gossipper-sip(-srtp): the same scenario, rtp_stream run by gossipper's media
+            if tool == "gossipper-srtp":
+                uac_args.append("-media_srtp")
             sender = benchlib.Child(
                 "gossipper-uac", benchlib.gossipper_command(*uac_args), step_dir
             )
@@ -568,7 +583,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--tools", default="gossipper,sipp", help="comma list: gossipper, gossipper-sip, sipp"
+        "--tools",
+        default="gossipper,sipp",
+        help="comma list: gossipper, gossipper-sip, gossipper-srtp, sipp",
     )
     parser.add_argument("--counts", help="comma list of stream counts to climb")
     parser.add_argument("--window", type=float, help="measured seconds per step (default 10)")

@@ -253,6 +253,12 @@ class IdentitySettings:
     rtp_threadtasks: int = 20
     """Accepted for SIPp command lines: one scheduler task sends every stream."""
     rtpcheck_debug: bool = False
+    srtpcheck_debug: bool = False
+    media_srtp: bool = False
+    """``-media_srtp``: SDES-SRTP on every call's media even where the scenario's SDP is plain
+    (docs/media.md)."""
+    media_reject_srtp: bool = False
+    """``-media_reject_srtp``: never key SRTP; a=crypto is ignored, media is plain RTP."""
     # Secure media (issue 18): DTLS-SRTP, ICE-lite, TURN (docs/media.md).
     turn_server: str | None = None
     turn_user: str = ""
@@ -567,6 +573,10 @@ class RunConfig:
             )
         if load.max_open_calls is not None and load.users is not None:
             raise ConfigError("-l and -users cannot be combined: drop -l")
+        if identity.media_srtp and identity.media_reject_srtp:
+            raise ConfigError(
+                "-media_srtp and -media_reject_srtp cannot be combined: keep only one of them"
+            )
         low_rtp = (
             identity.min_rtp_port if identity.min_rtp_port is not None else identity.media_port
         )

@@ -1094,7 +1094,26 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "rtpcheck_debug",
             "warn about every malformed RTP/RTCP datagram received",
         ),
-        _ny("-srtpcheck_debug", Kind.FLAG, "SIPp 3.7: SRTP check debugging"),
+        _o(
+            "-srtpcheck_debug",
+            Kind.FLAG,
+            "srtpcheck_debug",
+            "warn about every SRTP/SRTCP packet dropped (authentication, replay, before keys)",
+        ),
+        _o(
+            "-media_srtp",
+            Kind.FLAG,
+            "media_srtp",
+            "SDES-SRTP on every call: a plain SDP we send is made RTP/SAVP with a=crypto "
+            "(offer: AES_CM_128_HMAC_SHA1_80 and _32; answer: the first offered suite we "
+            "run); a peer answer without a=crypto fails the call",
+        ),
+        _o(
+            "-media_reject_srtp",
+            Kind.FLAG,
+            "media_reject_srtp",
+            "never key SRTP: a=crypto lines are ignored and media is plain RTP",
+        ),
         _o(
             "-audiotolerance",
             Kind.FLOAT,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -53,6 +54,7 @@ from gossipper.media.secure.sdes import (
     CryptoAttribute,
     SdesError,
     parse_crypto,
+    select_answer,
     sipp_crypto_keyword,
 )
 from gossipper.media.secure.srtp import AUTH_FAILURE, REPLAY, SrtpError, SrtpSession
@@ -65,6 +67,8 @@ if TYPE_CHECKING:
 
 RTCP_INTERVAL_S = 5.0
 """RFC 3550's minimum report interval, as SIPp-era tools and most phones use it."""
+
+_CONTENT_LENGTH = re.compile(r"(?im)^((?:content-length|l)[ \t]*:[ \t]*)\d+")
 
 REKEY_HOLD_S = 1.0
 """After answering a re-key, how long we may keep sending with the old keys while the offerer
@@ -922,16 +926,21 @@ class CallMediaSession:
         """A message the call sends: when its SDP carries a=crypto lines (or an earlier one
         did) they are our keys, paired with the peer's once one side's answer is known.
         Returns the message to send."""
-        if self.run.settings.srtp == "reject":
+        policy = self.run.settings.srtp
+        if policy == "reject":
             return data
         body_at = data.find(b"\r\n\r\n")
-        if body_at < 0 or (not self._local_crypto and data.find(b"a=crypto:", body_at) < 0):
+        if body_at < 0:
+            return data
+        method = "" if data.startswith(b"SIP/2.0 ") else data[: data.find(b" ")].decode("latin-1")
+        if policy == "require" and data.find(b"m=", body_at) >= 0:
+            data = self._require_srtp(data, body_at, self._role("us", method))
+        if not self._local_crypto and data.find(b"a=crypto:", body_at) < 0:
             return data
         try:
             sdp = parse_sdp(data[body_at + 4 :])
         except SdpError:
             return data  # not SDP, or not ours to judge
-        method = "" if data.startswith(b"SIP/2.0 ") else data[: data.find(b" ")].decode("latin-1")
         answer = self._role("us", method)
         if not answer:
             self._offerer = "us"
@@ -945,6 +954,65 @@ class CallMediaSession:
             elif lines:
                 stream.await_srtp()
         return data
+
+    def _state(self) -> CallCryptoState:
+        self.crypto_keyword("cryptotag1audio")  # creates the call's key state
+        assert self.crypto is not None
+        return self.crypto
+
+    def _require_srtp(self, data: bytes, body_at: int, answer: bool) -> bytes:
+        """``-media_srtp``: every plain RTP/AVP(F) audio or video m= line of the SDP we send
+        becomes RTP/SAVP(F) with a=crypto lines: as offer, tag 1 AES_CM_128_HMAC_SHA1_80 and
+        tag 2 _32 (the keys the SIPp 3.7 keywords give); as answer, the first offered line
+        libsrtp can run, with a key of ours (RFC 4568 5.1.1). Content-Length follows."""
+        body = data[body_at + 4 :].decode("latin-1")
+        newline = "\r\n" if "\r\n" in body else "\n"
+        lines = body.split(newline)
+        starts = [i for i, line in enumerate(lines) if line.startswith("m=")]
+        changed = False
+        for index in reversed(starts):
+            end = next((i for i in starts if i > index), len(lines))
+            while end > index + 1 and not lines[end - 1].strip():
+                end -= 1  # keep trailing empty lines after what we add
+            parts = lines[index][2:].split()
+            if len(parts) < 3 or parts[0] not in ("audio", "video") or parts[1] == "0":
+                continue
+            proto = parts[2].upper()
+            if proto not in ("RTP/AVP", "RTP/AVPF"):
+                continue
+            if any(line.startswith("a=crypto:") for line in lines[index:end]):
+                continue
+            added = self._required_lines(parts[0], answer)
+            if not added:
+                continue
+            parts[2] = "RTP/SAVPF" if proto == "RTP/AVPF" else "RTP/SAVP"
+            lines[index] = "m=" + " ".join(parts)
+            lines[end:end] = ["a=crypto:" + line.render() for line in added]
+            changed = True
+        if not changed:
+            return data
+        new_body = newline.join(lines).encode("latin-1")
+        head = data[: body_at + 4].decode("latin-1")
+        head = _CONTENT_LENGTH.sub(lambda m: f"{m.group(1)}{len(new_body)}", head, count=1)
+        return head.encode("latin-1") + new_body
+
+    def _required_lines(self, media: str, answer: bool) -> list[CryptoAttribute]:
+        state = self._state()
+        if not answer:
+            sipp_crypto_keyword(f"cryptosuiteaescm128sha1801{media}", state)
+            sipp_crypto_keyword(f"cryptosuiteaescm128sha1322{media}", state)
+            return [state.line(media, 1), state.line(media, 2)]
+        offered = self._remote_crypto.get(media, [])
+        runnable = tuple(name for name, s in SUITES.items() if s.libsrtp_profile is not None)
+        chosen = select_answer(offered, runnable, state.random_bytes)
+        if chosen is None:
+            names = ", ".join(f"{line.tag} {line.suite.name}" for line in offered) or "none"
+            self._fail(
+                f"-media_srtp: the peer's offer for m={media} has no a=crypto line we can run "
+                f"(offered: {names})"
+            )
+            return []
+        return [chosen[1]]
 
     def _peer_crypto(self, stream: _Stream, media: MediaDescription, answer: bool) -> None:
         if self.run.settings.srtp == "reject" or keying(media) == DTLS:

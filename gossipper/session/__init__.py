@@ -269,6 +269,8 @@ class Run:
             on_quality=stats.media_stream_ended,
             warn=self._media_warning,
             tap=tap,
+            # The simulation's SRTP keys follow its seed, so a run repeats byte for byte.
+            deterministic_keys=plan.settle is not None,
         )
 
     def _media_warning(self, text: str) -> None:

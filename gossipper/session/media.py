@@ -84,6 +84,7 @@ def build_media(
     on_quality: Callable[[StreamQuality], None],
     warn: Callable[[str], None],
     tap: MediaTap | None,
+    deterministic_keys: bool = False,
 ) -> MediaRun:
     """The run's ``MediaFactory``.
 
@@ -104,6 +105,11 @@ def build_media(
         seed=seed,
         debug=identity.rtpcheck_debug,
         default_payload_type=identity.rtp_payload,
+        srtp_debug=identity.srtpcheck_debug,
+        srtp=(
+            "require" if identity.media_srtp else "reject" if identity.media_reject_srtp else "auto"
+        ),
+        deterministic_keys=deterministic_keys,
     )
     capacity = PortAllocator(low, identity.max_rtp_port, block=settings.block).capacity
     if open_calls is not None and open_calls > capacity:

@@ -81,10 +81,13 @@ def test_unknown_option_is_one_line_with_exit_1() -> None:
     assert err.count("\n") == 1 and err.startswith("gossipper: error: ")
 
 
-def test_not_yet_supported_option_is_refused() -> None:
-    status, _, err = run_cli("-sn", "uac", "-srtpcheck_debug", "127.0.0.1")
+def test_conflicting_srtp_policies_are_refused_in_one_line() -> None:
+    status, _, err = run_cli("-sn", "uac", "-media_srtp", "-media_reject_srtp", "127.0.0.1")
     assert status == ExitStatus.CALLS_FAILED
-    assert err == "gossipper: error: -srtpcheck_debug is not supported yet\n"
+    assert err == (
+        "gossipper: error: -media_srtp and -media_reject_srtp cannot be combined:"
+        " keep only one of them\n"
+    )
 
 
 def test_bad_scenario_names_file_and_line(tmp_path: pathlib.Path) -> None:

@@ -20,8 +20,12 @@ import pytest
 from tests.interop.baresip import Baresip, start_baresip, wav_stats
 from tests.interop.harness import LOOPBACK, finish, free_udp_port, gossipper_command, start
 from tests.interop.media import free_udp_port_block, read_media_csv, write_ulaw_tone
+from tests.media.secure import require
 
 pytestmark = pytest.mark.interop
+
+require("pylibsrtp")
+require("OpenSSL")
 
 DATA = pathlib.Path(__file__).parent / "data"
 TONE_FILE = "media_tone.ulaw"

@@ -13,6 +13,7 @@ import pathlib
 import pytest
 
 from tests.interop.test_turn_coturn import PASSWORD, REALM, USER, coturn  # noqa: F401
+from tests.media.secure import require
 from tests.media.secure.test_dtls_calls import (
     DATA,
     SILENT_PORT,
@@ -25,7 +26,7 @@ from tests.media.secure.test_dtls_calls import (
 
 pytestmark = pytest.mark.interop
 
-pytest.importorskip("pylibsrtp")
+require("pylibsrtp")
 
 
 def _uac_turn(tmp_path: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:

@@ -14,10 +14,10 @@ import socket
 import subprocess
 import sys
 
-import pytest
+from tests.media.secure import require
 
-pytest.importorskip("pylibsrtp")
-pytest.importorskip("OpenSSL")
+require("pylibsrtp")
+require("OpenSSL")
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 TONE = pathlib.Path(__file__).resolve().parents[2] / "golden_csv" / "scenarios" / "tone.alaw"

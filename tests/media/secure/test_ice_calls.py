@@ -13,6 +13,7 @@ import socket
 import pytest
 
 from gossipper.media.secure import stun
+from tests.media.secure import require
 from tests.media.secure.test_dtls_calls import (
     DATA,
     SILENT_PORT,
@@ -22,7 +23,7 @@ from tests.media.secure.test_dtls_calls import (
     gossipper,
 )
 
-pytest.importorskip("OpenSSL")
+require("OpenSSL")
 
 OUR_UFRAG = "peer"
 OUR_PWD = "peerpasswordpeerpassword"
