@@ -259,6 +259,14 @@ class IdentitySettings:
     (docs/media.md)."""
     media_reject_srtp: bool = False
     """``-media_reject_srtp``: never key SRTP; a=crypto is ignored, media is plain RTP."""
+    # Secure media (issue 18): DTLS-SRTP, ICE-lite, TURN (docs/media.md).
+    turn_server: str | None = None
+    turn_user: str = ""
+    turn_pass: str = ""
+    turn_realm: str = ""
+    dtls_cert: str | None = None
+    dtls_key: str | None = None
+    dtls_timeout_s: float = 10.0
     audio_tolerance: float = 1.0
     video_tolerance: float = 1.0
     random_base_ssrc: bool = False
@@ -464,6 +472,28 @@ def _check_rules(settings: object) -> None:
             check_field(field.name, getattr(settings, field.name))
 
 
+def _check_secure_media(identity: IdentitySettings) -> None:
+    """-turn_server needs credentials and a HOST[:PORT]; -dtls_cert and -dtls_key go together."""
+    if identity.turn_server is not None:
+        if not identity.turn_user or not identity.turn_pass:
+            raise ConfigError(
+                "-turn_server needs -turn_user and -turn_pass (long-term credentials)"
+            )
+        text = identity.turn_server
+        host, _, port = text.rpartition(":")
+        bracketed = text.startswith("[") and "]:" in text  # [IPv6]:port
+        colons = text.count(":")  # none: the default port 3478
+        if not text or (
+            not bracketed and (colons > 1 or colons == 1 and not (host and port.isdigit()))
+        ):
+            raise ConfigError(
+                "-turn_server: expected HOST[:PORT] (e.g. 10.0.0.5:3478, [::1]:3478), "
+                f"got {identity.turn_server!r}"
+            )
+    if (identity.dtls_cert is None) != (identity.dtls_key is None):
+        raise ConfigError("-dtls_cert and -dtls_key go together: give both, or neither")
+
+
 class RunConfig:
     """Every supported SIPp/gossipper command-line setting, typed and validated, grouped by
     option family (docs/sipp-behaviour.md, "Option families"): ``config.load.rate``,
@@ -555,6 +585,7 @@ class RunConfig:
                 f"-max_rtp_port {identity.max_rtp_port} leaves no RTP/RTCP port pair above"
                 f" {low_rtp} (-min_rtp_port, or -mp): raise -max_rtp_port"
             )
+        _check_secure_media(identity)
         if load.segment is not None:
             try:
                 parse_segment(load.segment, load.segment_sequence)
@@ -899,6 +930,7 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "pause_default_s": ("-d", _NON_NEGATIVE_DURATION, _non_negative),
     "deadcall_wait_s": ("-deadcall_wait", _NON_NEGATIVE_DURATION, _non_negative),
     "recv_timeout_s": ("-recv_timeout", _NON_NEGATIVE_DURATION, _non_negative),
+    "dtls_timeout_s": ("-dtls_timeout", _POSITIVE_DURATION, _positive),
     "send_timeout_s": ("-send_timeout", _NON_NEGATIVE_DURATION, _non_negative),
     "max_retrans": ("-max_retrans", _NON_NEGATIVE_INTEGER, _non_negative),
     "max_invite_retrans": ("-max_invite_retrans", _NON_NEGATIVE_INTEGER, _non_negative),

@@ -12,6 +12,7 @@ simulation replaces with a ``MockClock``.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -232,6 +233,16 @@ class CallMedia(Protocol):
 
     def set_echo(self, media: str, on: bool) -> None:
         """Echo the RTP received on ``media`` back to where it came from (or stop)."""
+        ...
+
+    def keyword(self, name: str) -> str:
+        """A value of the call's secure media for the SDP it sends (``[dtls_fingerprint]``,
+        ``[dtls_setup]``, ``[ice_ufrag]``, ...); empty when the run has no secure media."""
+        ...
+
+    def on_failure(self, handler: Callable[[str], None]) -> None:
+        """Call ``handler(text)`` when the secure media fails later (DTLS handshake, TURN);
+        ``text`` starts with the named reason (``dtls_fingerprint_mismatch: ...``)."""
         ...
 
     def close(self) -> None:

@@ -420,6 +420,25 @@ class Call(Parker):
         self.media = media
         self.media_port = media.audio_port
         self.video_port = media.video_port
+        failure = media.failure
+        if failure is not None:
+            # The media could not be set up (TURN server unreachable): nothing is sent.
+            self.engine.warning(f"call {self.call_id}: media: {failure}")
+            self._end(FailureReason.CALL_REJECTED)
+        media.on_failure(self._media_failed_outside)
+
+    def _media_failed_outside(self, text: str) -> None:
+        """The call's secure media failed (DTLS handshake, TURN): the call fails, the dialog
+        is ended (BYE/CANCEL), and the warning names the reason."""
+        if self.ended:
+            return
+        self.engine.warning(f"call {self.call_id}: media: {text}")
+        self.fail_outside(FailureReason.CALL_REJECTED, abort=True)
+
+    def media_keyword(self, name: str) -> str:
+        """``[dtls_fingerprint]``, ``[ice_ufrag]``, ...: asked of the call's media."""
+        media = self.media
+        return media.keyword(name) if media is not None else ""
 
     def _handle(self, event: SipMessage | None) -> float:
         """Handle a message (or, for None, the due timers), then run on to the next wait."""

@@ -20,8 +20,9 @@ from __future__ import annotations
 import os
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -60,6 +61,9 @@ from gossipper.media.secure.srtp import AUTH_FAILURE, REPLAY, SrtpError, SrtpSes
 from gossipper.sdp import SdpError, parse_sdp
 from gossipper.sdp.model import MediaDescription
 from gossipper.stats.media import StreamQuality
+
+if TYPE_CHECKING:
+    from gossipper.media.secure.wiring import SecureCall, SecureSettings
 
 RTCP_INTERVAL_S = 5.0
 """RFC 3550's minimum report interval, as SIPp-era tools and most phones use it."""
@@ -156,8 +160,11 @@ class MediaRun:
         on_quality: Callable[[StreamQuality], None],
         warn: Callable[[str], None],
         tap: MediaTap | None = None,
+        secure: SecureSettings | None = None,
     ) -> None:
         self.transports = transports
+        self.secure = secure
+        """DTLS-SRTP/ICE/TURN for every call (gossipper.media.secure.wiring), or None."""
         self.settings = settings
         self.library = library
         self.wall_time = wall_time
@@ -182,6 +189,11 @@ class MediaRun:
 
     def set_echo(self, on: bool) -> None:
         self.echo = on
+
+    def start_task(self, function: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Run a call's media task (DTLS handshake, TURN refreshes) in the run's nursery."""
+        assert self._nursery is not None
+        self._nursery.start_soon(function, *args)
 
     async def open_call(self, call_id: str, call_number: int) -> CallMediaSession:
         await self._ready.wait()
@@ -209,6 +221,9 @@ class MediaRun:
             for stream in session.streams:
                 self._nursery.start_soon(stream.receive_rtp)
                 self._nursery.start_soon(stream.serve_rtcp)
+            if session.secure is not None:
+                # TURN allocations (bounded by the TURN timeout; a failure is session.failure).
+                await session.secure.open()
             return session
         raise BindError(
             f"no RTP port pair of {settings.min_port}-{settings.max_port} could be "
@@ -782,6 +797,7 @@ class _Stream:
             rtcp_received=self.rtcp_received,
             srtp_auth_failures=auth_failures,
             srtp_replays=replays,
+            secure_failure=self.session.secure_failure_reason,
         )
 
     def close(self) -> None:
@@ -831,6 +847,26 @@ class CallMediaSession:
         """Why the call's media cannot go on (bad or unacceptable SDP crypto): the call
         fails (FailedCallRejected, as SIPp 3.7 counts bad SDP crypto)."""
         self.closed = False
+        self.secure: SecureCall | None = None
+        if run.secure is not None:
+            from gossipper.media.secure.wiring import SecureCall  # noqa: PLC0415 - secure runs
+
+            # A random source of its own: the plain streams' draws stay as they were.
+            secure_rng = random.Random(f"{run.settings.seed}:secure:{call_number}")
+            self.secure = SecureCall(self, run.secure, secure_rng)
+
+    def keyword(self, name: str) -> str:
+        return self.secure.keyword(name) if self.secure is not None else ""
+
+    @property
+    def secure_failure_reason(self) -> str:
+        """The named reason the call's secure media failed with (``""``: it did not)."""
+        secure = self.secure
+        return (secure.failure_reason or "") if secure is not None else ""
+
+    def on_failure(self, handler: Callable[[str], None]) -> None:
+        if self.secure is not None:
+            self.secure.on_failure(handler)
 
     @property
     def audio_port(self) -> int:
@@ -1116,6 +1152,8 @@ class CallMediaSession:
             events = media.telephone_event_payload_type
             if events is not None:
                 stream.dtmf_payload_type = events
+            if self.secure is not None:
+                self.secure.peer_media(stream, media, sdp)  # DTLS role, keys; TURN permission
         image = sdp.first_media("image")
         if image is not None:
             connection = sdp.connection_for(image)
@@ -1183,6 +1221,8 @@ class CallMediaSession:
         if self.closed:
             return
         self.closed = True
+        if self.secure is not None:
+            self.secure.close()  # before the sockets: the TURN allocation is released
         for stream in self.streams:
             stream.close()
             if stream.active:

@@ -198,6 +198,11 @@ class CallContext(Protocol):
     video_port: int
     """The call's own video RTP port, 0 when none."""
 
+    def media_keyword(self, name: str) -> str:
+        """A value of the call's secure media (``[dtls_fingerprint]``, ``[ice_ufrag]`` ...);
+        empty when the call has no media."""
+        ...
+
     def crypto_keyword(self, name: str) -> str:
         """A SIPp 3.7 crypto keyword's value (``cryptokeyparams1audio``...): the call's own
         SDES keys. Raises RenderError when the call has no media to key."""
@@ -230,6 +235,9 @@ class BasicCallContext:
     auth_nonce_count: int = 1
     media_port: int = 0
     video_port: int = 0
+
+    def media_keyword(self, name: str) -> str:
+        return ""
 
     def crypto_keyword(self, name: str) -> str:
         raise RenderError(f"[{name}]: SRTP keys belong to a call's media; this context has none")

@@ -59,7 +59,7 @@ class CompileEnv:
     (None = not known, checks deferred to run time), a variable-reference callback and where we
     are for error messages."""
 
-    __slots__ = ("injection_files", "keys", "on_variable", "source", "uses_crypto")
+    __slots__ = ("injection_files", "keys", "on_variable", "secure_media", "source", "uses_crypto")
 
     def __init__(
         self,
@@ -75,6 +75,8 @@ class CompileEnv:
             [os.path.basename(f) for f in injection_files] if injection_files is not None else None
         )
         self.on_variable = on_variable
+        self.secure_media = False
+        """A DTLS/ICE/TURN keyword (``SECURE_MEDIA_KEYWORDS``) was compiled: calls need media."""
         self.uses_crypto = False
         """A SIPp 3.7 crypto keyword was compiled: the calls need media to hold the keys."""
 
@@ -389,6 +391,31 @@ class MediaPortKeyword(Keyword):
         if env.per_call_media:
             return self
         return str(env.media_port + self.offset)
+
+
+SECURE_MEDIA_KEYWORDS: tuple[str, ...] = (
+    "dtls_fingerprint",
+    "dtls_setup",
+    "ice_ufrag",
+    "ice_pwd",
+    "ice_candidates",
+    "turn_relay_ip",
+    "turn_relay_port",
+)
+"""Keywords the call's secure media renders (gossipper.media.secure.wiring, docs/media.md)."""
+
+
+class SecureMediaKeyword(Keyword):
+    """``[dtls_fingerprint]``, ``[dtls_setup]``, ``[ice_ufrag]``, ... : asked of the call's
+    media (empty when the call has none)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
+        return ctx.media_keyword(self.name)
 
 
 class AutoMediaPortKeyword(Keyword):
@@ -757,6 +784,9 @@ def make_keyword(
     factory = _SIMPLE.get(name)
     if factory is not None:
         return factory(offset)
+    if name in SECURE_MEDIA_KEYWORDS:
+        env.secure_media = True
+        return SecureMediaKeyword(name)
     if name == "tdmmap":
         return TdmMapKeyword(env.source, line)
     if name.startswith(("crypto", "ue")) and CRYPTO_KEYWORD.match(name):

@@ -1253,6 +1253,8 @@ def _finish(loader: _Loader, name: str, base_name: str, global_vars: Mapping[str
     uses_injection = any(_uses_fields(e.template) for e in elements) or any(
         _uses_fields(t) for t in defaults.values()
     )
+    # Keywords are compiled by now (message texts and default messages alike).
+    secure_media = loader.compile_env is not None and loader.compile_env.secure_media
     return Scenario(
         name=name,
         base_name=base_name,
@@ -1276,7 +1278,9 @@ def _finish(loader: _Loader, name: str, base_name: str, global_vars: Mapping[str
             {k: _to_wire_text(v) for k, v in global_vars.items()}
         ),
         has_media=loader.has_media
+        or secure_media
         or (loader.compile_env is not None and loader.compile_env.uses_crypto),
+        secure_media=secure_media,
         uses_injection=uses_injection,
         has_retaddr="_unexp.retaddr" in loader.variables,
         has_pausedaddr="_unexp.pausedaddr" in loader.variables,

@@ -263,6 +263,9 @@ class Scenario:
     """``-set name value`` assignments (validated against ``<Global>``)."""
     has_media: bool = False
     """True if the scenario contains media actions (SDP must then be inspected)."""
+    secure_media: bool = False
+    """True if the scenario renders a DTLS/ICE/TURN keyword (``[dtls_fingerprint]`` ...): its
+    calls' media get the run's certificate, ICE credentials and TURN relay."""
     uses_injection: bool = False
     """True if a ``[fieldN]`` keyword is used."""
     has_retaddr: bool = False

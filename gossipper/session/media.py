@@ -9,6 +9,7 @@ scenario and the action's line.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from gossipper.config import RunConfig
 from gossipper.errors import ConfigError, GossipperError, ScenarioError
@@ -18,6 +19,9 @@ from gossipper.media.session import MediaLibrary, MediaRun, MediaSettings, codec
 from gossipper.scenario import Scenario
 from gossipper.scenario.actions import MediaAction, MediaOp
 from gossipper.stats.media import StreamQuality
+
+if TYPE_CHECKING:
+    from gossipper.media.secure.wiring import SecureSettings
 
 
 def media_actions(scenario: Scenario) -> Iterable[MediaAction]:
@@ -117,6 +121,9 @@ def build_media(
             " widen the range or lower -l"
         )
     library = read_media_files(scenarios, identity.rtp_payload)
+    secure = None
+    if identity.turn_server or any(s is not None and s.secure_media for s in scenarios):
+        secure = secure_settings(config)
     return MediaRun(
         transports,
         settings,
@@ -125,4 +132,92 @@ def build_media(
         on_quality=on_quality,
         warn=warn,
         tap=tap,
+        secure=secure,
     )
+
+
+def turn_address(text: str) -> tuple[str, int]:
+    """``-turn_server`` as an address datagrams are compared with: ``host[:port]`` (3478 by
+    default, RFC 8656), a name resolved once here.
+
+    Raises:
+        ConfigError: not host:port, or a name that does not resolve.
+    """
+    import socket  # noqa: PLC0415 - only runs with TURN
+
+    host, port_text = text, "3478"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else port_text
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    if not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ConfigError(
+            f"-turn_server: expected HOST[:PORT] (e.g. 10.0.0.5:3478, [::1]:3478), got {text!r}"
+        )
+    try:
+        infos = socket.getaddrinfo(host, int(port_text), type=socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise ConfigError(f"-turn_server: cannot resolve {host!r}: {exc}") from None
+    # IPv4 first, as the media sockets usually are.
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    return str(infos[0][4][0]), int(port_text)
+
+
+def secure_settings(config: RunConfig) -> SecureSettings:
+    """The run's certificate (``-dtls_cert``/``-dtls_key``, else one made now) and TURN.
+
+    Raises:
+        ConfigError: unreadable or unusable certificate/key, -turn_server without credentials,
+            or the media-secure extra missing.
+    """
+    identity = config.identity
+    try:
+        from gossipper.media.secure.dtls import (  # noqa: PLC0415 - secure media only
+            DtlsError,
+            generate_certificate,
+            load_certificate,
+        )
+        from gossipper.media.secure.wiring import (  # noqa: PLC0415 - secure media only
+            SecureSettings,
+            TurnSettings,
+        )
+    except ImportError as exc:
+        raise ConfigError(
+            f"DTLS-SRTP needs the media-secure extra (pip install 'gossipper[media-secure]'): {exc}"
+        ) from None
+    if (identity.dtls_cert is None) != (identity.dtls_key is None):
+        raise ConfigError("-dtls_cert and -dtls_key go together: give both, or neither")
+    if identity.dtls_cert is not None and identity.dtls_key is not None:
+        pems: list[bytes] = []
+        for option, path in (("-dtls_cert", identity.dtls_cert), ("-dtls_key", identity.dtls_key)):
+            try:
+                with open(path, "rb") as file:
+                    pems.append(file.read())
+            except OSError as exc:
+                raise ConfigError(f"{option}: cannot read {path}: {exc.strerror}") from None
+        try:
+            certificate = load_certificate(pems[0], pems[1])
+        except DtlsError as exc:
+            raise ConfigError(f"-dtls_cert/-dtls_key: {exc}") from None
+    else:
+        try:
+            certificate = generate_certificate()
+        except ImportError as exc:
+            raise ConfigError(
+                "DTLS-SRTP needs the media-secure extra "
+                f"(pip install 'gossipper[media-secure]'): {exc}"
+            ) from None
+    turn = None
+    if identity.turn_server:
+        if not identity.turn_user or not identity.turn_pass:
+            raise ConfigError(
+                "-turn_server needs -turn_user and -turn_pass (long-term credentials)"
+            )
+        turn = TurnSettings(
+            server=turn_address(identity.turn_server),
+            username=identity.turn_user,
+            password=identity.turn_pass,
+            realm=identity.turn_realm or None,
+        )
+    return SecureSettings(certificate, turn, handshake_timeout_s=identity.dtls_timeout_s)

@@ -63,6 +63,9 @@ class StreamQuality:
     """SRTP/SRTCP packets dropped because their authentication tag did not verify."""
     srtp_replays: int = 0
     """SRTP/SRTCP packets dropped as replayed (index already seen or too old)."""
+    secure_failure: str = ""
+    """Why the call's secure media failed (``dtls_fingerprint_mismatch``, ``turn_timeout``,
+    ...: gossipper.media.secure), empty when it did not."""
 
     @property
     def loss_pct(self) -> float:
@@ -144,6 +147,7 @@ def format_media_csv_row(quality: StreamQuality, end_wall: float, delimiter: str
         str(q.rtcp_received),
         str(q.srtp_auth_failures),
         str(q.srtp_replays),
+        _csv_text(q.secure_failure, delimiter),
     )
     return delimiter.join(fields) + "\n"
 
@@ -206,7 +210,7 @@ class MediaTotals:
     the jitter mean or the MOS figures (there is nothing to measure).
     """
 
-    __slots__ = (*_COUNTS, *_MAXIMA, "rtt_min_us", "by_media", "mos_buckets")
+    __slots__ = (*_COUNTS, *_MAXIMA, "rtt_min_us", "by_media", "mos_buckets", "secure_failures")
 
     def __init__(self) -> None:
         self.streams = 0
@@ -238,6 +242,8 @@ class MediaTotals:
         self.srtp_auth_failures = 0
         self.srtp_replays = 0
         self.by_media: dict[str, int] = {}
+        self.secure_failures: dict[str, int] = {}
+        """Named secure-media failure (DTLS, TURN) -> streams that failed with it."""
         self.mos_buckets: dict[int, int] = {}
         """MOS in hundredths -> number of streams."""
 
@@ -261,6 +267,9 @@ class MediaTotals:
         self.rtcp_received += q.rtcp_received
         self.srtp_auth_failures += q.srtp_auth_failures
         self.srtp_replays += q.srtp_replays
+        if q.secure_failure:
+            reason = q.secure_failure
+            self.secure_failures[reason] = self.secure_failures.get(reason, 0) + 1
         if q.packets_received > 0:
             self.streams_received += 1
             self.jitter_count += 1
@@ -290,6 +299,8 @@ class MediaTotals:
             setattr(self, name, max(getattr(self, name), getattr(other, name)))
         for media, n in other.by_media.items():
             self.by_media[media] = self.by_media.get(media, 0) + n
+        for reason, n in other.secure_failures.items():
+            self.secure_failures[reason] = self.secure_failures.get(reason, 0) + n
         for mos, n in other.mos_buckets.items():
             self.mos_buckets[mos] = self.mos_buckets.get(mos, 0) + n
 
@@ -402,6 +413,9 @@ class MediaTotals:
             "octets": {"sent": self.octets_sent, "received": self.octets_received},
             "rtcp": {"sent": self.rtcp_sent, "received": self.rtcp_received},
             "srtp": {"auth_failures": self.srtp_auth_failures, "replays": self.srtp_replays},
+            "secure_failures": {
+                reason: self.secure_failures[reason] for reason in sorted(self.secure_failures)
+            },
             "loss_pct": round(self.loss_pct, 4),
             "loss_pct_max": self.loss_pct_max,
             "late_pct": round(self.late_pct, 4),
@@ -450,6 +464,10 @@ class MediaTotals:
             by_media: Mapping[str, Any] = data["by_media"]
             for media, n in by_media.items():
                 new.by_media[str(media)] = _non_negative_int(n)
+            # Absent from documents written before secure media was counted.
+            failures: Mapping[str, Any] = data.get("secure_failures", {})
+            for reason, n in failures.items():
+                new.secure_failures[str(reason)] = _non_negative_int(n)
             if data["mos"]["step"] != MOS_STEP:
                 raise ValueError(f"MOS step {data['mos']['step']!r}, expected {MOS_STEP}")
             pairs: Iterable[Any] = data["mos"]["distribution"]

@@ -83,6 +83,7 @@ SUPPORTED_NAMES = names_in(
     -rtp_echo -mb -min_rtp_port -max_rtp_port -rtp_payload -rtp_threadtasks -rtp_buffsize
     -rtpcheck_debug -srtpcheck_debug -media_srtp -media_reject_srtp -audiotolerance
     -videotolerance -random_base_ssrc
+    -turn_server -turn_user -turn_pass -turn_realm -dtls_cert -dtls_key -dtls_timeout
     """
 )
 
@@ -109,6 +110,17 @@ SIPP_OPTION_NAMES = set(_sipp_option_names())
 SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-sf", "my.xml"], "scenario_file", "my.xml"),
     (["-rtp_echo"], "rtp_echo", True),
+    (
+        ["-turn_server", "10.0.0.5:3478", "-turn_user", "u", "-turn_pass", "p"],
+        "turn_server",
+        "10.0.0.5:3478",
+    ),
+    (["-turn_server", "h", "-turn_user", "alice", "-turn_pass", "p"], "turn_user", "alice"),
+    (["-turn_server", "h", "-turn_user", "u", "-turn_pass", "pw"], "turn_pass", "pw"),
+    (["-turn_realm", "example.org"], "turn_realm", "example.org"),
+    (["-dtls_cert", "c.pem", "-dtls_key", "k.pem"], "dtls_cert", "c.pem"),
+    (["-dtls_cert", "c.pem", "-dtls_key", "k.pem"], "dtls_key", "k.pem"),
+    (["-dtls_timeout", "2500"], "dtls_timeout_s", 2.5),
     (["-mb", "1500"], "rtp_echo_buffer", 1500),
     (["-min_rtp_port", "20000"], "min_rtp_port", 20000),
     (["-max_rtp_port", "20099"], "max_rtp_port", 20099),
@@ -358,6 +370,14 @@ def test_every_sipp_option_is_in_the_table() -> None:
         "-hep_node_name",
         "-hep_transport",
         "-hep_queue",
+        # DTLS-SRTP/ICE/TURN (issue 18; the Go tool's -turn_* names, and ours).
+        "-turn_server",
+        "-turn_user",
+        "-turn_pass",
+        "-turn_realm",
+        "-dtls_cert",
+        "-dtls_key",
+        "-dtls_timeout",
     }
 
 

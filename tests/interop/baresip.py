@@ -28,11 +28,17 @@ MODULES = ("g711", "aufile", "aubridge", "sndfile", "account")
 # With srtp=True: SDES-SRTP (module srtp, account ;mediaenc=srtp-mand) and, to place calls,
 # the menu module's /dial command.
 SRTP_MODULES = ("srtp", "menu")
+# With dtls=True: DTLS-SRTP (module dtls_srtp, account ;mediaenc=dtls_srtp) and the menu.
+DTLS_MODULES = ("dtls_srtp", "menu")
 
 
-def baresip_binary(*, srtp: bool = False) -> str:
+def _modules(*, srtp: bool, dtls: bool) -> tuple[str, ...]:
+    return SRTP_MODULES if srtp else DTLS_MODULES if dtls else ()
+
+
+def baresip_binary(*, srtp: bool = False, dtls: bool = False) -> str:
     path = program("baresip", "baresip-core")
-    wanted = MODULES + SRTP_MODULES if srtp else MODULES
+    wanted = MODULES + _modules(srtp=srtp, dtls=dtls)
     missing = [m for m in wanted if not (MODULE_DIR / f"{m}.so").exists()]
     if missing:
         raise AssertionError(f"baresip-core lacks modules {missing} in {MODULE_DIR}")
@@ -84,9 +90,10 @@ class Baresip:
 
 
 def _config(
-    directory: pathlib.Path, sip_port: int, rtp: range, source: pathlib.Path, *, srtp: bool
-) -> str:
-    extra = [f"module {name}.so" for name in SRTP_MODULES] if srtp else []
+    directory: pathlib.Path, sip_port: int, rtp: range, source: pathlib.Path, *, srtp: bool,
+    dtls: bool = False,
+) -> str:  # fmt: skip
+    extra = [f"module {name}.so" for name in _modules(srtp=srtp, dtls=dtls)]
     return "\n".join(
         [
             "poll_method epoll",
@@ -126,14 +133,18 @@ def start_baresip(
     *,
     audio_seconds: float = 30.0,
     srtp: bool = False,
+    dtls: bool = False,
+    rtcp_mux: bool = False,
     dial: str | None = None,
 ) -> Baresip:
     """Start baresip with a configuration of its own in ``directory``; return once its SIP
     port is bound. Audio source: a 440 Hz tone of ``audio_seconds``, G.711 (PCMU, then PCMA).
     ``srtp``: SDES-SRTP is mandatory for its calls (RTP/SAVP, one AES_CM_128_HMAC_SHA1_80
-    a=crypto line). ``dial``: a SIP URI it calls once ready.
+    a=crypto line). ``dtls``: DTLS-SRTP for its calls (UDP/TLS/RTP/SAVP, a=fingerprint,
+    a=setup). ``rtcp_mux``: RTCP on the RTP port (a=rtcp-mux). ``dial``: a SIP URI it calls
+    once ready.
     """
-    binary = baresip_binary(srtp=srtp)
+    binary = baresip_binary(srtp=srtp, dtls=dtls)
     # sndfile writes "<snd_path>/dump-YYYY-MM-DD-HH-MM-SS-dec.wav" into a 128-byte buffer and
     # silently truncates; a path that would not fit must fail here, not as a missing recording.
     if len(str(directory)) + len("/dump-2026-01-01-00-00-00-dec.wav") >= 128:
@@ -145,9 +156,12 @@ def start_baresip(
     source = directory / "source.wav"
     write_wav_tone(source, audio_seconds)
     user = "baresip"
-    (directory / "config").write_text(_config(directory, sip_port, rtp, source, srtp=srtp))
+    config = _config(directory, sip_port, rtp, source, srtp=srtp, dtls=dtls)
+    if rtcp_mux:
+        config = config.replace("rtcp_mux no", "rtcp_mux yes")
+    (directory / "config").write_text(config)
     # regint=0: no registrar; answermode=auto: every incoming call is answered at once.
-    mediaenc = ";mediaenc=srtp-mand" if srtp else ""
+    mediaenc = ";mediaenc=srtp-mand" if srtp else ";mediaenc=dtls_srtp" if dtls else ""
     (directory / "accounts").write_text(
         f"<sip:{user}@{LOOPBACK}:{sip_port}>;regint=0;answermode=auto;"
         f"audio_codecs=PCMU,PCMA;ptime=20{mediaenc}\n"

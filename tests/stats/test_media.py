@@ -7,7 +7,7 @@ import pytest
 
 from gossipper.errors import GossipperError
 from gossipper.stats.counters import RunStats
-from gossipper.stats.media import MediaTotals, StreamQuality
+from gossipper.stats.media import MediaTotals, StreamQuality, format_media_csv_row
 from tests.stats._media_samples import stream
 
 
@@ -204,11 +204,11 @@ def test_media_csv_header_and_row() -> None:
     )
 
     assert format_media_csv_header(";").rstrip("\n").split(";") == list(MEDIA_CSV_COLUMNS)
-    assert len(MEDIA_CSV_COLUMNS) == 26
+    assert len(MEDIA_CSV_COLUMNS) == 27
     row = format_media_csv_row(stream(), 1_800_000_000.25, ";")
     assert row == (
         "1800000000.250000;1-1234@127.0.0.1;1;audio;PCMU;127.0.0.1:6000;127.0.0.1:6002;"
-        "500;86000;2;495;85140;500;5;1.000;1;0;0;1.250;3.500;0.750;4.31;2;2;0;0\n"
+        "500;86000;2;495;85140;500;5;1.000;1;0;0;1.250;3.500;0.750;4.31;2;2;0;0;\n"
     )
     odd = format_media_csv_row(
         stream(call_id='a,"b"', rtt_ms=None, mos=None, local=endpoint_text("::1", 6000)),
@@ -217,7 +217,7 @@ def test_media_csv_header_and_row() -> None:
     )
     fields = odd.rstrip("\n")
     assert fields.startswith('0.000000,"a,""b""",1,audio,PCMU,[::1]:6000,')
-    assert fields.endswith(",1.250,3.500,,,2,2,0,0")
+    assert fields.endswith(",1.250,3.500,,,2,2,0,0,")
     assert endpoint_text("10.0.0.1", 4000) == "10.0.0.1:4000"
 
 
@@ -240,3 +240,21 @@ def test_srtp_drops_add_up_and_older_documents_read_as_none() -> None:
     older = totals.to_dict()
     del older["sums"]["srtp_auth_failures"], older["sums"]["srtp_replays"]
     assert MediaTotals.from_dict(older).to_dict()["srtp"] == {"auth_failures": 0, "replays": 0}
+
+
+def test_secure_failures_count_by_reason_and_merge() -> None:
+    totals = MediaTotals()
+    totals.add(stream(secure_failure="dtls_fingerprint_mismatch"))
+    totals.add(stream(secure_failure="turn_timeout"))
+    totals.add(stream())
+    other = MediaTotals()
+    other.add(stream(secure_failure="turn_timeout"))
+    totals.merge(other)
+    document = totals.to_dict()
+    assert document["secure_failures"] == {"dtls_fingerprint_mismatch": 1, "turn_timeout": 2}
+    assert MediaTotals.from_dict(document) == totals
+    older = dict(document)
+    del older["secure_failures"]  # written before secure failures were counted
+    assert MediaTotals.from_dict(older).secure_failures == {}
+    row = format_media_csv_row(stream(secure_failure="turn_timeout"), 0.0, ";")
+    assert row.endswith(";turn_timeout\n")

@@ -188,6 +188,30 @@ SendFn = Callable[[bytes], Awaitable[None]]
 ReceiveFn = Callable[[], Awaitable[bytes]]
 
 
+# One OpenSSL context per certificate and profile list: loading the certificate and key into a
+# new context costs more than a millisecond, a context per handshake would double the
+# handshake's CPU in a run (every call of a run uses the run's one certificate).
+_CONTEXTS: dict[tuple[int, tuple[str, ...]], tuple[DtlsCertificate, Any]] = {}
+
+
+def _context(certificate: DtlsCertificate, profiles: tuple[str, ...]) -> Any:
+    from OpenSSL import SSL
+
+    key = (id(certificate), profiles)
+    found = _CONTEXTS.get(key)
+    if found is not None and found[0] is certificate:
+        return found[1]
+    context = SSL.Context(SSL.DTLS_METHOD)
+    context.use_certificate(certificate.certificate)
+    context.use_privatekey(certificate.private_key)
+    context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, None)
+    context.set_tlsext_use_srtp(":".join(profiles).encode("ascii"))
+    if len(_CONTEXTS) > 64:  # certificates of tests and benches come and go
+        _CONTEXTS.clear()
+    _CONTEXTS[key] = (certificate, context)
+    return context
+
+
 class DtlsSrtpEndpoint:
     """One side of one DTLS-SRTP association.
 
@@ -233,13 +257,10 @@ class DtlsSrtpEndpoint:
     def _connection(self) -> Any:
         from OpenSSL import SSL
 
-        context = SSL.Context(SSL.DTLS_METHOD)
-        context.use_certificate(self.certificate.certificate)
-        context.use_privatekey(self.certificate.private_key)
-        # Both sides present a certificate (RFC 5763 5); trust comes from the fingerprint.
-        context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, self._verify)
-        context.set_tlsext_use_srtp(":".join(self._profiles).encode("ascii"))
-        connection = SSL.Connection(context, None)
+        connection = SSL.Connection(_context(self.certificate, self._profiles), None)
+        # Both sides present a certificate (RFC 5763 5); trust comes from the fingerprint,
+        # checked by this endpoint's own callback.
+        connection.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, self._verify)
         if self.client:
             connection.set_connect_state()
         else:
