@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from gossipper.errors import TransportError
-from gossipper.interfaces import Address, Datagram, DatagramTransport
+from gossipper.interfaces import Address, Datagram, DatagramTransport, TimedDatagram
 from gossipper.media.secure import stun
 from gossipper.media.secure.dtls import (
     DtlsCertificate,
@@ -166,6 +166,9 @@ class RelayedTransport:
 
     async def receive_batch(self) -> list[Datagram]:
         return await self.raw.receive_batch()
+
+    async def receive_batch_timed(self) -> list[TimedDatagram]:
+        return await self.raw.receive_batch_timed()
 
     def receive_nowait(self) -> list[Datagram]:
         return self.raw.receive_nowait()
