@@ -508,22 +508,7 @@ def test_given_lists_the_options_present() -> None:
     assert parsed.given == frozenset({"-cp", "-trace_msg"})
 
 
-# --- not yet supported ------------------------------------------------------------------------
-
-NOT_YET_SPECS = [spec for spec in OPTIONS if spec.status is Status.NOT_YET]
-
-
-@pytest.mark.parametrize("spec", NOT_YET_SPECS, ids=[spec.name for spec in NOT_YET_SPECS])
-def test_not_yet_option_is_refused(spec: options.OptionSpec) -> None:
-    argv = [spec.name, *dummy_values(spec.kind), "127.0.0.1"]
-    assert config_error(argv) == f"{spec.name} is not supported yet"
-
-
-@pytest.mark.parametrize("spec", NOT_YET_SPECS, ids=[spec.name for spec in NOT_YET_SPECS])
-def test_not_yet_option_without_its_value_is_still_refused_as_not_supported(
-    spec: options.OptionSpec,
-) -> None:
-    assert config_error(["127.0.0.1", spec.name]) == f"{spec.name} is not supported yet"
+# --- refused options -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(UNAVAILABLE_NAMES))
