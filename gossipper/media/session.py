@@ -319,6 +319,11 @@ class _Stream:
         self._awaiting_keys = False
         self.unkeyed = 0
         self._other_datagram: Callable[[bytes, Address], None] | None = None
+        # DTLS-SRTP without rtcp-mux (RFC 5764 4.1): the RTCP port runs its own association,
+        # whose keys protect SRTCP (None: SRTCP uses ``_srtp``'s) and whose records arrive
+        # through ``_other_rtcp_datagram`` (None: ``_other_datagram`` takes both ports').
+        self._srtcp: SrtpSession | None = None
+        self._other_rtcp_datagram: Callable[[bytes, Address], None] | None = None
         self._guarded = False
         # Failures counted by the SRTP sessions a re-key replaced (the current one counts on).
         self._srtp_auth_failures_before = 0
@@ -347,6 +352,19 @@ class _Stream:
     def other_datagram(self, handler: Callable[[bytes, Address], None] | None) -> None:
         self._other_datagram = handler
         self._guarded = self._srtp is not None or handler is not None or self._awaiting_keys
+
+    def use_rtcp_component(
+        self, session: SrtpSession | None, handler: Callable[[bytes, Address], None] | None
+    ) -> None:
+        """The RTCP port's own keys and non-RTCP hook (DTLS-SRTP without rtcp-mux: a second
+        association there, RFC 5764 4.1); ``session`` replaces the previous one."""
+        previous = self._srtcp
+        if previous is not None and previous is not session:
+            failures = previous.counters.failures
+            self._srtp_auth_failures_before += failures.get(AUTH_FAILURE, 0)
+            self._srtp_replays_before += failures.get(REPLAY, 0)
+        self._srtcp = session
+        self._other_rtcp_datagram = handler
 
     def await_srtp(self) -> None:
         """SRTP is being negotiated: until :meth:`use_srtp` installs keys, drop what
@@ -402,10 +420,11 @@ class _Stream:
     def _srtp_failures(self) -> tuple[int, int]:
         auth = self._srtp_auth_failures_before
         replays = self._srtp_replays_before
-        if self._srtp is not None:
-            failures = self._srtp.counters.failures
-            auth += failures.get(AUTH_FAILURE, 0)
-            replays += failures.get(REPLAY, 0)
+        for session in (self._srtp, self._srtcp):
+            if session is not None:
+                failures = session.counters.failures
+                auth += failures.get(AUTH_FAILURE, 0)
+                replays += failures.get(REPLAY, 0)
         return auth, replays
 
     def _unkeyed(self, source: Address) -> None:
@@ -625,10 +644,20 @@ class _Stream:
     def _rtcp_arrived(self, data: bytes, source: Address) -> None:
         if self._guarded:
             if data and not 128 <= data[0] <= 191:
-                other = self._other_datagram
+                other = self._other_rtcp_datagram
+                if other is None:
+                    other = self._other_datagram
                 if other is not None:
                     other(data, source)
                     return
+            srtcp = self._srtcp
+            if srtcp is not None:
+                clear = srtcp.unprotect_rtcp(data)
+                if clear is None:
+                    self._srtp_dropped("an SRTCP packet", source, srtcp)
+                    return
+                self._rtcp_clear(clear, source)
+                return
             srtp = self._srtp
             if srtp is None and self._awaiting_keys:
                 self._unkeyed(source)
@@ -724,9 +753,11 @@ class _Stream:
             [head, SourceDescription((SdesChunk(self.ssrc, ((SDES_CNAME, cname),)),))]
         )
         wire = data
-        srtp = self._srtp_tx
-        if srtp is not None and srtp is not self._srtp:
-            srtp = self._sending_keys()
+        srtp = self._srtcp
+        if srtp is None:
+            srtp = self._srtp_tx
+            if srtp is not None and srtp is not self._srtp:
+                srtp = self._sending_keys()
         if srtp is not None:
             protected = srtp.protect_rtcp(data)
             if protected is None:

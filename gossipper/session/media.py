@@ -8,7 +8,8 @@ scenario and the action's line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from gossipper.config import RunConfig
@@ -164,8 +165,9 @@ def turn_address(text: str) -> tuple[str, int]:
     return str(infos[0][4][0]), int(port_text)
 
 
-def secure_settings(config: RunConfig) -> SecureSettings:
-    """The run's certificate (``-dtls_cert``/``-dtls_key``, else one made now) and TURN.
+def secure_settings(config: RunConfig, environ: Mapping[str, str] = os.environ) -> SecureSettings:
+    """The run's certificate (``-dtls_cert``/``-dtls_key``, else one made now), TURN, and the
+    DTLS-SRTP key log (``GOSSIPPER_SRTP_KEYLOG`` in ``environ``, as ``SSLKEYLOGFILE`` for TLS).
 
     Raises:
         ConfigError: unreadable or unusable certificate/key, -turn_server without credentials,
@@ -220,4 +222,16 @@ def secure_settings(config: RunConfig) -> SecureSettings:
             password=identity.turn_pass,
             realm=identity.turn_realm or None,
         )
-    return SecureSettings(certificate, turn, handshake_timeout_s=identity.dtls_timeout_s)
+    key_log = environ.get("GOSSIPPER_SRTP_KEYLOG") or None
+    if key_log is not None:
+        try:
+            with open(key_log, "a", encoding="ascii"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"GOSSIPPER_SRTP_KEYLOG {key_log}: cannot write: {exc.strerror or exc} (give a "
+                "writable file or unset GOSSIPPER_SRTP_KEYLOG)"
+            ) from None
+    return SecureSettings(
+        certificate, turn, handshake_timeout_s=identity.dtls_timeout_s, key_log=key_log
+    )

@@ -39,9 +39,11 @@ from gossipper.errors import TransportError
 from gossipper.interfaces import Address, Datagram, DatagramTransport, TimedDatagram
 from gossipper.media.secure import stun
 from gossipper.media.secure.dtls import (
+    HANDSHAKE_TIMEOUT,
     DtlsCertificate,
     DtlsError,
     DtlsSrtpEndpoint,
+    DtlsSrtpKeys,
     answer_setup,
     is_dtls_client,
 )
@@ -99,6 +101,28 @@ class SecureSettings:
     certificate: DtlsCertificate
     turn: TurnSettings | None = None
     handshake_timeout_s: float = 10.0
+    key_log: str | None = None
+    """``GOSSIPPER_SRTP_KEYLOG``: a file each DTLS-SRTP handshake appends its exported SRTP
+    keys to (``key_log_line``), as ``SSLKEYLOGFILE`` does for TLS: what a capture of the
+    run needs to be decrypted (the keys are in no SIP message)."""
+
+
+def key_log_line(call_id: str, media: str, component: str, local: Address, remote: Address,
+                 keys: DtlsSrtpKeys) -> str:  # fmt: skip
+    """One key-log record: ``DTLS-SRTP <call-id> <media> <rtp|rtcp> <local ip:port> <remote
+    ip:port> <suite> <local key||salt> <remote key||salt>`` (keys base64, as a=crypto's
+    ``inline:``); the local key protects what leaves ``local``."""
+    from base64 import b64encode
+
+    def address(value: Address) -> str:
+        host = f"[{value[0]}]" if ":" in value[0] else value[0]
+        return f"{host}:{value[1]}"
+
+    return " ".join((
+        "DTLS-SRTP", call_id, media, component, address(local), address(remote), keys.suite,
+        b64encode(keys.local_key_salt).decode("ascii"),
+        b64encode(keys.remote_key_salt).decode("ascii"),
+    ))  # fmt: skip
 
 
 class KeysPending(SrtpSession):
@@ -247,6 +271,23 @@ class SecureCall:
     def on_failure(self, handler: Callable[[str], None]) -> None:
         self._on_failure = handler
 
+    def log_keys(self, secure: SecureStream, keys: DtlsSrtpKeys, *, rtcp: bool) -> None:
+        """Append a handshake's SRTP keys to the key log (``SecureSettings.key_log``)."""
+        path = self.settings.key_log
+        if path is None:
+            return
+        stream = secure.stream
+        socket = stream.rtcp if rtcp else stream.rtp
+        remote = (stream.remote_rtcp if rtcp else stream.remote) or ("0.0.0.0", 0)
+        local = (self.session.run.settings.media_ip, socket.local_address[1])
+        line = key_log_line(self.session.call_id, stream.media, "rtcp" if rtcp else "rtp",
+                            local, remote, keys)  # fmt: skip
+        try:
+            with open(path, "a", encoding="ascii") as log:
+                log.write(line + "\n")
+        except OSError as error:  # checked writable at start; a full disk is only warned
+            self.session.run.warn(f"GOSSIPPER_SRTP_KEYLOG {path}: {error}")
+
     def fail(self, reason: str, detail: str, *, outside: bool = False) -> None:
         """The call's secure media failed: the first failure is the call's (named) reason.
 
@@ -303,7 +344,7 @@ class SecureCall:
                 f"the peer's m={media.media} line is {media.proto} without a=fingerprint",
             )
             return  # fmt: skip
-        secure.start_dtls(*found, offerer=self.offerer)
+        secure.start_dtls(*found, offerer=self.offerer, rtcp_mux=media.rtcp_mux)
 
     def _stream_of(self, stream: _Stream) -> SecureStream | None:
         for secure in self.streams:
@@ -338,18 +379,28 @@ class SecureStream:
         self.inbox_send, self.inbox = trio.open_memory_channel[tuple[bytes, Address]](
             _INBOX_DATAGRAMS
         )
-        self.other_component = 0  # DTLS from the peer's RTCP port (no rtcp-mux): not answered
         self.dropped_early = 0
         self.malformed = 0
         self.local_setup: str | None = None
         self.remote_fingerprint: str | None = None
         self.endpoint: DtlsSrtpEndpoint | None = None
         self.handshake_done = False
+        # Without rtcp-mux, the RTCP component's own association (RFC 5764 4.1): same
+        # certificate and role, its own handshake on the RTCP port, its keys protect SRTCP.
+        self.rtcp_endpoint: DtlsSrtpEndpoint | None = None
+        self.rtcp_handshake_done = False
+        self.rtcp_fallback = False  # its handshake timed out: SRTCP uses the RTP keys
+        self.rtcp_inbox_send, self.rtcp_inbox = trio.open_memory_channel[tuple[bytes, Address]](
+            _INBOX_DATAGRAMS
+        )
         self.relay: RelayedTransport | None = None
         self.relayed: Address | None = None
         self.peer_known = trio.Event()
         self._turn_inbox_send, self._turn_inbox = trio.open_memory_channel[bytes](16)
         stream.other_datagram = self.datagram
+        # From the start: a peer's RTCP-port handshake may come before its SDP tells us there
+        # is no rtcp-mux; it waits in its own inbox, apart from the RTP port's.
+        stream.use_rtcp_component(None, self.rtcp_datagram)
 
     # -- SDP -------------------------------------------------------------------------------
 
@@ -365,6 +416,13 @@ class SecureStream:
 
     def datagram(self, data: bytes, source: Address) -> None:
         """A datagram on the RTP port that is not RTP/RTCP (RFC 7983)."""
+        self._demultiplex(data, source, rtcp=False)
+
+    def rtcp_datagram(self, data: bytes, source: Address) -> None:
+        """A datagram on the RTCP port that is not RTCP (a separate DTLS association there)."""
+        self._demultiplex(data, source, rtcp=True)
+
+    def _demultiplex(self, data: bytes, source: Address, *, rtcp: bool) -> None:
         relay = self.relay
         if relay is not None and source == relay.server:
             self._from_server(data)
@@ -379,16 +437,15 @@ class SecureStream:
                 # The controlling agent nominated this pair (USE-CANDIDATE): media goes there.
                 self.stream.retarget(source)
         elif kind == DTLS_RECORD:
-            endpoint = self.endpoint
-            if self.handshake_done and endpoint is not None:
-                if source != self.stream.remote and source == self.stream.remote_rtcp:
-                    self.other_component += 1
-                    return
+            endpoint = self.rtcp_endpoint if rtcp else self.endpoint
+            done = self.rtcp_handshake_done if rtcp else self.handshake_done
+            if done and endpoint is not None:
                 for out in endpoint.handle_record(data):
-                    self._send(out, source)
+                    self._send(out, source, rtcp=rtcp)
                 return
+            inbox = self.rtcp_inbox_send if rtcp else self.inbox_send
             try:
-                self.inbox_send.send_nowait((data, source))
+                inbox.send_nowait((data, source))
             except (trio.WouldBlock, trio.ClosedResourceError):
                 # Full (a flood before our handshake starts), or the call's media has closed
                 # while the rest of a received batch is handed out.
@@ -437,17 +494,21 @@ class SecureStream:
         except (trio.WouldBlock, trio.ClosedResourceError):
             client.counters.malformed += 1  # no transaction waits for it
 
-    def _send(self, data: bytes, destination: Address) -> None:
+    def _send(self, data: bytes, destination: Address, *, rtcp: bool = False) -> None:
         if self.stream.closed:
             return
         try:
-            self.stream.rtp.send_nowait(data, destination)
+            (self.stream.rtcp if rtcp else self.stream.rtp).send_nowait(data, destination)
         except (TransportError, trio.ClosedResourceError):
             pass
 
     # -- DTLS --------------------------------------------------------------------------------
 
-    def start_dtls(self, fingerprint: str, peer_setup: str, *, offerer: bool) -> None:
+    def start_dtls(self, fingerprint: str, peer_setup: str, *, offerer: bool,
+                   rtcp_mux: bool = True) -> None:  # fmt: skip
+        """The handshake on the RTP port and, without ``rtcp_mux``, a second one on the RTCP
+        port (RFC 5764 4.1: one association per component; not with TURN, whose relay
+        carries the peer's RTCP only with rtcp-mux)."""
         if self.endpoint is not None:
             if fingerprint == self.remote_fingerprint:
                 return  # a re-INVITE keeping the association
@@ -465,36 +526,41 @@ class SecureStream:
                 self.local_setup = "passive" if peer_setup == "active" else "active"
             else:
                 self.local_setup = answer_setup(peer_setup, prefer="active")
-            endpoint = DtlsSrtpEndpoint(
-                self.call.settings.certificate,
-                client=is_dtls_client(self.local_setup),
-                remote_fingerprint=fingerprint,
-            )
+            endpoints = [
+                DtlsSrtpEndpoint(
+                    self.call.settings.certificate,
+                    client=is_dtls_client(self.local_setup),
+                    remote_fingerprint=fingerprint,
+                )
+                for _ in range(1 if rtcp_mux or self.relay is not None else 2)
+            ]
         except DtlsError as error:
             self.call.fail(error.reason, str(error))
             return
         self.remote_fingerprint = fingerprint
-        self.endpoint = endpoint
+        self.endpoint = endpoints[0]
         self.stream.use_srtp(KeysPending())
-        self.call.session.run.start_task(self._handshake, endpoint)
+        run = self.call.session.run
+        run.start_task(self._handshake, endpoints[0], False)
+        if len(endpoints) == 2:
+            self.rtcp_endpoint = endpoints[1]
+            # Nothing leaves the RTCP port in clear text before its own keys are there.
+            self.stream.use_rtcp_component(KeysPending(), self.rtcp_datagram)
+            run.start_task(self._handshake, endpoints[1], True)
 
-    async def _handshake(self, endpoint: DtlsSrtpEndpoint) -> None:
+    async def _handshake(self, endpoint: DtlsSrtpEndpoint, rtcp: bool) -> None:
+        """One component's handshake (``rtcp``: the RTCP port's, without rtcp-mux)."""
         stream = self.stream
+        inbox = self.rtcp_inbox if rtcp else self.inbox
 
         async def send(data: bytes) -> None:
-            if stream.remote is not None:
-                self._send(data, stream.remote)
+            destination = stream.remote_rtcp if rtcp else stream.remote
+            if destination is not None:
+                self._send(data, destination, rtcp=rtcp)
 
         async def receive() -> bytes:
-            while True:
-                data, source = await self.inbox.receive()
-                # One association, on the RTP component: without rtcp-mux a peer may start
-                # a second one from its RTCP port (both sockets share this hook); SRTCP then
-                # uses the RTP component's keys.
-                if source != stream.remote and source == stream.remote_rtcp:
-                    self.other_component += 1
-                    continue
-                return data
+            data, _source = await inbox.receive()
+            return data
 
         with self.call.scope():
             try:
@@ -502,7 +568,11 @@ class SecureStream:
                     send, receive, timeout_s=self.call.settings.handshake_timeout_s
                 )
             except DtlsError as error:
-                self.call.fail(error.reason, str(error), outside=True)
+                if rtcp and error.reason == HANDSHAKE_TIMEOUT and not stream.closed:
+                    self._rtcp_fallback(error)
+                    return
+                where = " (the RTCP port's association: no a=rtcp-mux)" if rtcp else ""
+                self.call.fail(error.reason, f"{error}{where}", outside=True)
                 return
             if stream.closed:
                 return
@@ -511,8 +581,25 @@ class SecureStream:
             except Exception as error:  # SrtpError: pylibsrtp missing or the suite unusable
                 self.call.fail("dtls_no_srtp_profile", str(error), outside=True)
                 return
-            self.handshake_done = True
-            stream.use_srtp(session)
+            if rtcp:
+                self.rtcp_handshake_done = True
+                stream.use_rtcp_component(session, self.rtcp_datagram)
+            else:
+                self.handshake_done = True
+                stream.use_srtp(session)
+            self.call.log_keys(self, keys, rtcp=rtcp)
+
+    def _rtcp_fallback(self, error: DtlsError) -> None:
+        """Nobody answered on the RTCP port: a peer that runs one association and keys
+        SRTCP from it (as before RFC 5764's per-component rule was followed widely), or one
+        whose RTCP cannot reach us (a TURN relay without rtcp-mux). SRTCP then uses the RTP
+        association's keys; the call goes on (RTCP is not worth failing it for)."""
+        self.rtcp_fallback = True
+        self.stream.use_rtcp_component(None, self.rtcp_datagram)
+        self.call.session.run.warn(
+            f"call {self.call.session.call_id}: m={self.stream.media}: {error} on the RTCP "
+            "port (no a=rtcp-mux): SRTCP uses the RTP association's keys"
+        )
 
     # -- TURN --------------------------------------------------------------------------------
 
@@ -593,4 +680,5 @@ class SecureStream:
     def close(self) -> None:
         self.release_relay()
         self.inbox_send.close()
+        self.rtcp_inbox_send.close()
         self._turn_inbox_send.close()

@@ -88,13 +88,13 @@ def prepare(tmp_path: pathlib.Path, uas_text: str | None = None) -> tuple[pathli
 
 
 def run_pair(
-    uas_dir: pathlib.Path, uac_dir: pathlib.Path, *uac_args: str
+    uas_dir: pathlib.Path, uac_dir: pathlib.Path, *uac_args: str, uas_args: tuple[str, ...] = ()
 ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str], int]:
     sip_port = _free_udp_port()
     base = _free_even_range()
     uas = gossipper(
         "-sf", "uas_dtls.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
-        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
+        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), *uas_args, cwd=uas_dir,
     )  # fmt: skip
     try:
         uac = gossipper(
