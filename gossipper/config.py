@@ -255,8 +255,8 @@ class IdentitySettings:
     rtpcheck_debug: bool = False
     srtpcheck_debug: bool = False
     media_srtp: bool = False
-    """``-media_srtp``: SDES-SRTP on every call's media even where the scenario's SDP is plain
-    (docs/media.md)."""
+    """``-media_srtp``: SRTP required on every call's media, even where the scenario's SDP is
+    plain: SDES, or DTLS-SRTP answering a DTLS-SRTP offer (docs/media.md)."""
     media_reject_srtp: bool = False
     """``-media_reject_srtp``: never key SRTP; a=crypto is ignored, media is plain RTP."""
     # Secure media (issue 18): DTLS-SRTP, ICE-lite, TURN (docs/media.md).

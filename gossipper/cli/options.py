@@ -1104,9 +1104,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "-media_srtp",
             Kind.FLAG,
             "media_srtp",
-            "SDES-SRTP on every call: a plain SDP we send is made RTP/SAVP with a=crypto "
-            "(offer: AES_CM_128_HMAC_SHA1_80 and _32; answer: the first offered suite we "
-            "run); a peer answer without a=crypto fails the call",
+            "SRTP required on every call (SDES or DTLS-SRTP): a plain SDP we send is made "
+            "RTP/SAVP with a=crypto (offer: AES_CM_128_HMAC_SHA1_80 and _32; answer: the first "
+            "offered suite we run), or UDP/TLS/RTP/SAVP with our a=fingerprint when answering "
+            "a DTLS-SRTP offer; a plain-RTP peer fails the call (srtp_required)",
         ),
         _o(
             "-media_reject_srtp",

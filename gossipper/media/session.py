@@ -47,7 +47,7 @@ from gossipper.media.rtp import (
     parse_rtp,
 )
 from gossipper.media.scheduler import MediaScheduler, RtpStream, StreamHandle
-from gossipper.media.secure.negotiate import DTLS, SDES, keying
+from gossipper.media.secure.negotiate import DTLS, NONE, SDES, keying
 from gossipper.media.secure.sdes import (
     SUITES,
     CallCryptoState,
@@ -69,6 +69,9 @@ RTCP_INTERVAL_S = 5.0
 """RFC 3550's minimum report interval, as SIPp-era tools and most phones use it."""
 
 _CONTENT_LENGTH = re.compile(r"(?im)^((?:content-length|l)[ \t]*:[ \t]*)\d+")
+
+SRTP_REQUIRED = "srtp_required"
+"""A call's named secure-media failure: ``-media_srtp`` and the peer's m= line is plain RTP."""
 
 REKEY_HOLD_S = 1.0
 """After answering a re-key, how long we may keep sending with the old keys while the offerer
@@ -872,6 +875,8 @@ class CallMediaSession:
         self._local_crypto: dict[str, list[CryptoAttribute]] = {}
         self._remote_crypto: dict[str, list[CryptoAttribute]] = {}
         self._remote_srtp: set[str] = set()  # media whose peer m= line asks for SRTP
+        self._remote_dtls: set[str] = set()  # media whose peer m= line is DTLS-SRTP
+        self.failure_reason = ""  # the named reason of ``failure``, when it has one
         self._offerer = ""  # who made the latest SDP offer: "us", "peer" ("" none yet)
         self._keys: dict[str, tuple[str, bytes, bytes]] = {}  # media -> installed keys
         self.failure: str | None = None
@@ -893,7 +898,9 @@ class CallMediaSession:
     def secure_failure_reason(self) -> str:
         """The named reason the call's secure media failed with (``""``: it did not)."""
         secure = self.secure
-        return (secure.failure_reason or "") if secure is not None else ""
+        if secure is not None and secure.failure_reason:
+            return secure.failure_reason
+        return self.failure_reason
 
     def on_failure(self, handler: Callable[[str], None]) -> None:
         if self.secure is not None:
@@ -921,10 +928,16 @@ class CallMediaSession:
             self.crypto = state
         return sipp_crypto_keyword(name, state)
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, *, named: str = "") -> None:
+        """``named``: a reason for the summary's ``media.secure_failures`` (the streams'
+        quality records carry it, so they are written even when nothing flowed)."""
         if self.failure is None:
             self.failure = reason
             self.run.srtp_failures += 1
+            if named:
+                self.failure_reason = named
+                for stream in self.streams:
+                    stream.active = True
 
     def _crypto_lines(self, media: MediaDescription, whose: str) -> list[CryptoAttribute]:
         """The m= line's a=crypto lines; a line we cannot use (unknown suite, bad key) is
@@ -1021,6 +1034,14 @@ class CallMediaSession:
                 continue
             if any(line.startswith("a=crypto:") for line in lines[index:end]):
                 continue
+            if answer and parts[0] in self._remote_dtls and self.secure is not None:
+                # The peer offered DTLS-SRTP: answer it in kind (RFC 5763 5), with the run's
+                # certificate and the role taken against its a=setup.
+                parts[2] = "UDP/TLS/" + ("RTP/SAVPF" if proto == "RTP/AVPF" else "RTP/SAVP")
+                lines[index] = "m=" + " ".join(parts)
+                lines[end:end] = self.secure.dtls_answer_lines(parts[0])
+                changed = True
+                continue
             added = self._required_lines(parts[0], answer)
             if not added:
                 continue
@@ -1054,7 +1075,20 @@ class CallMediaSession:
         return [chosen[1]]
 
     def _peer_crypto(self, stream: _Stream, media: MediaDescription, answer: bool) -> None:
-        if self.run.settings.srtp == "reject" or keying(media) == DTLS:
+        kind = keying(media)
+        if kind == DTLS:
+            self._remote_dtls.add(stream.media)
+        else:
+            self._remote_dtls.discard(stream.media)
+        if kind == NONE and self.run.settings.srtp == "require":
+            self._fail(
+                f"-media_srtp: the peer's m={media.media} line is {media.proto}, plain RTP "
+                "(SRTP required: RTP/SAVP with a=crypto, or UDP/TLS/RTP/SAVP with "
+                "a=fingerprint)",
+                named=SRTP_REQUIRED,
+            )
+            return
+        if self.run.settings.srtp == "reject" or kind == DTLS:
             return
         lines = self._crypto_lines(media, "the peer's")
         if keying(media) == SDES:

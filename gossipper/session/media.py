@@ -123,7 +123,9 @@ def build_media(
         )
     library = read_media_files(scenarios, identity.rtp_payload)
     secure = None
-    if identity.turn_server or any(s is not None and s.secure_media for s in scenarios):
+    # -media_srtp answers DTLS-SRTP offers too: it needs the run's certificate.
+    secure_media = any(s is not None and s.secure_media for s in scenarios)
+    if identity.turn_server or identity.media_srtp or secure_media:
         secure = secure_settings(config)
     return MediaRun(
         transports,

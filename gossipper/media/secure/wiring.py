@@ -271,6 +271,15 @@ class SecureCall:
     def on_failure(self, handler: Callable[[str], None]) -> None:
         self._on_failure = handler
 
+    def dtls_answer_lines(self, media: str) -> list[str]:
+        """``-media_srtp`` answering a DTLS-SRTP offer with a plain m= line: the attributes
+        that make it a DTLS-SRTP answer (our fingerprint, the role taken against the offer)."""
+        setup = "active"
+        for secure in self.streams:
+            if secure.stream.media == media and secure.local_setup is not None:
+                setup = secure.local_setup
+        return [f"a=fingerprint:{self.settings.certificate.fingerprint()}", f"a=setup:{setup}"]
+
     def log_keys(self, secure: SecureStream, keys: DtlsSrtpKeys, *, rtcp: bool) -> None:
         """Append a handshake's SRTP keys to the key log (``SecureSettings.key_log``)."""
         path = self.settings.key_log
