@@ -19,9 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gossipper.media.pcap import read_rtp_pcap
 from gossipper.media.secure.sdes import CryptoAttribute, parse_crypto
-from gossipper.media.secure.srtp import SrtpSession
 from tests.interop.baresip import Baresip, start_baresip, wav_stats
 from tests.interop.harness import LOOPBACK, finish, free_udp_port, gossipper_command, start
 from tests.interop.media import (
@@ -30,6 +28,7 @@ from tests.interop.media import (
     read_media_csv,
     write_ulaw_tone,
 )
+from tests.interop.srtp_wire import decrypt_capture, frames
 from tests.media.secure import require
 
 pytestmark = pytest.mark.interop
@@ -39,11 +38,6 @@ DATA = pathlib.Path(__file__).parent / "data"
 TONE_FILE = "media_tone.ulaw"
 TONE_SECONDS = 2.0
 TONE_RMS = 16000 / 2**0.5  # the WAV tone baresip sends and the u-law tone we send: half scale
-
-
-def _frames(path: pathlib.Path) -> set[bytes]:
-    data = path.read_bytes()
-    return {data[i : i + 160] for i in range(0, len(data) - 159, 160)}
 
 
 def _banner_split(messages_log: str) -> list[tuple[str, str]]:
@@ -78,28 +72,7 @@ def _check_wire(
     capture: pathlib.Path, ours: CryptoAttribute, theirs: CryptoAttribute, tone: set[bytes]
 ) -> tuple[int, int]:
     """Decrypt the capture's RTP both ways; returns (our packets, baresip's packets)."""
-    packets = [packet for _, packet in read_rtp_pcap(str(capture))]
-    assert packets
-    # Nothing on the wire carries a clear frame of our tone.
-    assert not any(frame in packet for packet in packets for frame in tone)
-    # What we sent: unprotected with our key (as the peer does).
-    as_peer = SrtpSession(ours.suite, theirs.key_salt, ours.key_salt)
-    # What baresip sent: unprotected with its key (as we do).
-    as_us = SrtpSession(ours.suite, ours.key_salt, theirs.key_salt)
-    ours_clear: list[bytes] = []
-    theirs_clear: list[bytes] = []
-    for packet in packets:
-        clear = as_peer.unprotect(packet)
-        if clear is not None:
-            ours_clear.append(clear)
-            continue
-        clear = as_us.unprotect(packet)
-        assert clear is not None, f"an RTP packet on the wire decrypts with neither key: {packet!r}"
-        theirs_clear.append(clear)
-    # Our payloads are the tone file's frames, byte for byte.
-    assert ours_clear and all(clear[12:] in tone for clear in ours_clear)
-    assert theirs_clear and all(clear[1] & 0x7F in (0, 8) for clear in theirs_clear)
-    return len(ours_clear), len(theirs_clear)
+    return decrypt_capture(capture, ours.suite, ours.key_salt, theirs.key_salt, tone)
 
 
 def _assert_tone(path: pathlib.Path, min_seconds: float) -> None:
@@ -158,7 +131,7 @@ def test_gossipper_calls_baresip_with_sdes_srtp(
     _assert_tone(decoded, 4.0)
     mine, theirs = _keys(tmp_path, "uac_srtp_stream")
     ours_on_wire, theirs_on_wire = _check_wire(
-        capture.path, mine, theirs, _frames(tmp_path / TONE_FILE)
+        capture.path, mine, theirs, frames(tmp_path / TONE_FILE)
     )
     assert ours_on_wire == ours.packets_sent
     assert theirs_on_wire == baresip_sent
@@ -208,7 +181,7 @@ def test_baresip_calls_gossipper_with_sdes_srtp(
     _assert_tone(decoded, 4.0)
     mine, theirs = _keys(tmp_path, "uas_srtp_stream")
     ours_on_wire, theirs_on_wire = _check_wire(
-        capture.path, mine, theirs, _frames(tmp_path / TONE_FILE)
+        capture.path, mine, theirs, frames(tmp_path / TONE_FILE)
     )
     assert ours_on_wire == ours.packets_sent
     assert theirs_on_wire == baresip_sent
