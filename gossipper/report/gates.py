@@ -24,6 +24,7 @@ __all__ = [
     "GateError",
     "GateResult",
     "MEDIA_METRICS",
+    "SECURE_MEDIA_METRICS",
     "evaluate_gates",
     "format_gate_line",
     "gate_results_json",
@@ -136,6 +137,19 @@ MEDIA_METRICS = (
 """Metrics from the summary's ``media`` section; None (the gate fails) when the run had no
 media stream, or nothing was measured (no stream received: no jitter or MOS)."""
 
+SECURE_MEDIA_METRICS = (
+    "media_srtp_auth_failures",
+    "media_srtp_replays",
+    "media_secure_failures",
+)
+"""Secure media (issue 18) from the summary's ``media`` section: SRTP/SRTCP packets dropped
+for a bad authentication tag (``media.srtp.auth_failures``) or as replays (``.replays``), and
+streams whose call failed for a secure-media reason (the sum of ``media.secure_failures``;
+one reason: ``media_secure_failure.REASON``, 0 when the run had none). Not in the HTML
+report's media table (``MEDIA_METRICS``); no value without media."""
+
+_SECURE_FAILURE_PREFIX = "media_secure_failure."
+
 _MEDIA_PACKET_KEYS = {
     "media_packets_sent": "sent",
     "media_packets_received": "received",
@@ -182,6 +196,8 @@ def metric_names_help() -> str:
             *CALL_METRICS,
             *MESSAGE_METRICS,
             *MEDIA_METRICS,
+            *SECURE_MEDIA_METRICS,
+            f"{_SECURE_FAILURE_PREFIX}REASON (e.g. dtls_fingerprint_mismatch)",
             *_LATENCY_ALIASES,
             "rtd.NAME.p99_ms (any latency statistic of RTD NAME)",
             "call_length.p99_ms (idem for call lengths)",
@@ -194,8 +210,10 @@ def metric_names_help() -> str:
 def _known_metric(metric: str) -> bool:
     if metric in CALL_METRICS or metric in MESSAGE_METRICS or metric in FAILURE_METRICS:
         return True
-    if metric in MEDIA_METRICS:
+    if metric in MEDIA_METRICS or metric in SECURE_MEDIA_METRICS:
         return True
+    if metric.startswith(_SECURE_FAILURE_PREFIX):
+        return len(metric) > len(_SECURE_FAILURE_PREFIX)
     if metric in _LATENCY_ALIASES:
         return True
     if metric.startswith("call_length."):
@@ -315,6 +333,19 @@ def _media_metrics(media: Mapping[str, Any]) -> dict[str, float | None]:
     metrics["media_mos_p50"] = _number(mos["p50"])
     metrics["media_rtt_ms_mean"] = _number(media["rtt_ms"]["mean"])
     metrics["media_rtt_ms_max"] = _number(media["rtt_ms"]["max"])
+    # Summaries written before secure media have neither key: no value, not a zero.
+    srtp: Mapping[str, Any] | None = media.get("srtp")
+    metrics["media_srtp_auth_failures"] = _number(
+        None if srtp is None else srtp.get("auth_failures")
+    )
+    metrics["media_srtp_replays"] = _number(None if srtp is None else srtp.get("replays"))
+    failures: Mapping[str, Any] | None = media.get("secure_failures")
+    if failures is None:
+        metrics["media_secure_failures"] = None
+    else:
+        metrics["media_secure_failures"] = float(sum(int(n) for n in failures.values()))
+        for reason, count in failures.items():
+            metrics[f"{_SECURE_FAILURE_PREFIX}{reason}"] = float(count)
     return metrics
 
 
@@ -330,15 +361,20 @@ def _missing_note(metric: str) -> str:
     return "no value: nothing was measured"
 
 
+def _metric_value(metrics: Mapping[str, float | None], metric: str) -> float | None:
+    value = metrics.get(metric)
+    if value is None and metric.startswith(_SECURE_FAILURE_PREFIX):
+        # A reason no stream failed with: zero, in a run whose summary counts them.
+        return None if metrics.get("media_secure_failures") is None else 0.0
+    return value
+
+
 def evaluate_gates(gates: Sequence[Gate], doc: Mapping[str, Any]) -> list[GateResult]:
     """Evaluate each gate on a summary document, in order."""
     metrics = summary_metrics(doc)
     results = []
     for gate in gates:
-        if gate.metric not in metrics:
-            results.append(GateResult(gate, None, False, _missing_note(gate.metric)))
-            continue
-        value = metrics[gate.metric]
+        value = _metric_value(metrics, gate.metric)
         if value is None:
             results.append(GateResult(gate, None, False, _missing_note(gate.metric)))
         else:
@@ -398,6 +434,7 @@ _NEVER_DECREASING = frozenset(
         "media_loss_pct_max",
         "media_jitter_ms_max",
         "media_rtt_ms_max",
+        *SECURE_MEDIA_METRICS,
     )
 )
 """Metrics that can only grow while a run goes on (cumulative counts, maxima)."""
@@ -407,7 +444,7 @@ _NEVER_INCREASING = frozenset(("media_mos_min",))
 
 
 def _never_decreasing(metric: str) -> bool:
-    if metric in _NEVER_DECREASING or metric.startswith("counter."):
+    if metric in _NEVER_DECREASING or metric.startswith(("counter.", _SECURE_FAILURE_PREFIX)):
         return True
     if metric.startswith(("rtd.", "call_length.")):
         return metric.endswith((".count", ".max_ms"))
@@ -443,7 +480,7 @@ def cannot_pass(
     bound (failed calls so far / the limit is the smallest it can end at), or the percentage of
     successful calls above its own. Other gates wait for the end of the run.
     """
-    value = metrics.get(gate.metric)
+    value = _metric_value(metrics, gate.metric)
     if value is None:
         return None
     if _never_decreasing(gate.metric) and _upper_bound_broken(gate.op, value, gate.threshold):

@@ -67,9 +67,19 @@ def test_media_srtp_fails_a_call_whose_peer_answers_plain_rtp(tmp_path: pathlib.
     """Our DTLS-SRTP offer answered with RTP/AVP: under -media_srtp the call fails with the
     named reason (without it, the call would go on in plain RTP)."""
     uas_dir, uac_dir = prepare(tmp_path, _plain((DATA / "uas_dtls.xml").read_text()))
-    uac, _uas, _base = run_pair(uas_dir, uac_dir, "-media_srtp", "-trace_err")
+    uac, _uas, _base = run_pair(
+        uas_dir, uac_dir, "-media_srtp", "-trace_err",
+        "-gate", "media_secure_failure.srtp_required<1", "-gate", "media_srtp_auth_failures==0",
+    )  # fmt: skip
     assert uac.returncode == 1, uac.stdout[-2000:] + uac.stderr
     document = summary(uac_dir)
+    # The secure-media gates read the same figures.
+    gates = document["gates"]
+    assert isinstance(gates, list)
+    assert [(g["metric"], g["value"], g["passed"]) for g in gates] == [
+        ("media_secure_failure.srtp_required", 1.0, False),
+        ("media_srtp_auth_failures", 0.0, True),
+    ]
     calls, failures, media = document["calls"], document["failures"], document["media"]
     assert isinstance(calls, dict) and isinstance(failures, dict) and isinstance(media, dict)
     assert calls["failed"] == 1 and failures["FailedCallRejected"] == 1
