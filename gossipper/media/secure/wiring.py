@@ -17,8 +17,10 @@ One ``SecureCall`` per call (made by ``CallMediaSession`` when the run has secur
   ``KeysPending``: nothing leaves in clear text, nothing arriving is taken as RTP.
 - **A TURN relay** per stream (``-turn_server``): allocated when the call's media opens,
   permission and channel for the peer once its address is known, refreshed before the
-  lifetimes run out, released at the end. Everything the stream sends then leaves through the
-  relay (``RelayedTransport``).
+  lifetimes run out, released at the end. What the stream sends leaves through the relay
+  (``RelayedTransport``) until ICE nominates the host candidate (a USE-CANDIDATE check that
+  came straight to it), and again once a nominating check comes through the relay; each ICE
+  answer leaves by the path its check came.
 
 Failures (fingerprint mismatch, handshake timeout, TURN server unreachable...) carry the
 named ``reason`` of ``DtlsError``/``TurnError``; ``SecureCall.fail`` hands it to the call,
@@ -404,6 +406,14 @@ class SecureStream:
         )
         self.relay: RelayedTransport | None = None
         self.relayed: Address | None = None
+        # With TURN, the two paths ICE can nominate (RFC 8445 8.1.1: the controlling agent's
+        # USE-CANDIDATE): through the relay (the default, what our SDP's c=/m= name) or
+        # straight from the host ports; ``_via_relay``: the datagram being handled came
+        # through the relay (its answer goes back that way).
+        self.raw_rtcp: DatagramTransport = stream.rtcp
+        self.relay_rtcp: RelayedTransport | None = None
+        self.on_relay = False
+        self._via_relay = False
         self.peer_known = trio.Event()
         self._turn_inbox_send, self._turn_inbox = trio.open_memory_channel[bytes](16)
         stream.other_datagram = self.datagram
@@ -438,13 +448,19 @@ class SecureStream:
             return
         kind = classify(data)
         if kind == STUN:
-            nominated = self.responder.nominated
+            # Every nomination counts, also one of the same remote address through the
+            # other local candidate (host or relay).
+            nominations = self.responder.counters.nominated
+            via_relay = self._via_relay
             answer = self.responder.handle(data, source)
             if answer is not None:
-                self._send(answer, source)
-            if self.responder.nominated != nominated and source != self.stream.remote:
-                # The controlling agent nominated this pair (USE-CANDIDATE): media goes there.
-                self.stream.retarget(source)
+                self._send_on_path(answer, source, via_relay=via_relay)
+            if self.responder.counters.nominated != nominations:
+                # The controlling agent nominated this pair (USE-CANDIDATE): media goes there,
+                # from the local candidate the check came to (host, or the TURN relay).
+                self._use_path(via_relay=via_relay)
+                if source != self.stream.remote:
+                    self.stream.retarget(source)
         elif kind == DTLS_RECORD:
             endpoint = self.rtcp_endpoint if rtcp else self.endpoint
             done = self.rtcp_handshake_done if rtcp else self.handshake_done
@@ -479,7 +495,7 @@ class SecureStream:
                 client.counters.malformed += 1
                 return
             client.counters.data_in += 1
-            self.stream._rtp_arrived(trio.current_time(), payload, peer)
+            self._relayed_in(payload, peer)
             return
         try:
             message = stun.decode(data)
@@ -496,12 +512,40 @@ class SecureStream:
                 client.counters.malformed += 1
                 return
             client.counters.data_in += 1
-            self.stream._rtp_arrived(trio.current_time(), relayed, peer)
+            self._relayed_in(relayed, peer)
             return
         try:
             self._turn_inbox_send.send_nowait(data)
         except (trio.WouldBlock, trio.ClosedResourceError):
             client.counters.malformed += 1  # no transaction waits for it
+
+    def _relayed_in(self, data: bytes, peer: Address) -> None:
+        """What the relay forwarded from ``peer``: handled as if it had come directly."""
+        self._via_relay = True
+        try:
+            self.stream._rtp_arrived(trio.current_time(), data, peer)
+        finally:
+            self._via_relay = False
+
+    def _send_on_path(self, data: bytes, destination: Address, *, via_relay: bool) -> None:
+        """An ICE answer leaves by the path its check came (else the peer's check of that
+        pair fails: the answer's source must be the candidate it checked)."""
+        relay = self.relay
+        if relay is None or self.stream.closed:
+            self._send(data, destination)
+            return
+        try:
+            (relay if via_relay else self.raw).send_nowait(data, destination)
+        except (TransportError, trio.ClosedResourceError):
+            pass
+
+    def _use_path(self, *, via_relay: bool) -> None:
+        """With TURN: send through the relay or straight from the host ports, as ICE chose."""
+        if self.relay is None or self.relay_rtcp is None or via_relay == self.on_relay:
+            return
+        self.on_relay = via_relay
+        self.stream.rtp = self.relay if via_relay else self.raw
+        self.stream.rtcp = self.relay_rtcp if via_relay else self.raw_rtcp
 
     def _send(self, data: bytes, destination: Address, *, rtcp: bool = False) -> None:
         if self.stream.closed:
@@ -626,12 +670,14 @@ class SecureStream:
         # Until the relay is in place, answers from the server arrive through the hook too.
         self.relay = RelayedTransport(raw, client, turn.server, random_bytes)
         self.relayed = await client.allocate(turn.lifetime_s)
-        self.stream.rtp = self.relay
         # Our RTCP leaves through the same allocation (permissions are per peer IP); the
         # relayed port carries the peer's RTCP only with a=rtcp-mux.
-        self.stream.rtcp = RelayedTransport(
-            self.stream.rtcp, client, turn.server, random_bytes, sender=raw
+        self.relay_rtcp = RelayedTransport(
+            self.raw_rtcp, client, turn.server, random_bytes, sender=raw
         )
+        # The relay is the default path (our SDP names it) until ICE nominates another.
+        self.on_relay = False
+        self._use_path(via_relay=True)
 
     async def keep_relay(self) -> None:
         """Permission and channel for the peer once its address is known; refreshes."""
