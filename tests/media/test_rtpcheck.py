@@ -480,3 +480,57 @@ def test_tolerance_outside_zero_to_one_is_refused(value: str) -> None:
     assert result.returncode != 0
     assert "-audiotolerance" in result.stderr and "0.0 to 1.0" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+def test_pattern_actions_load_as_sipp_3_7_writes_them() -> None:
+    from gossipper.scenario import load_scenario_text
+    from gossipper.scenario.actions import MediaAction, MediaOp
+
+    values = [
+        "apattern,1,8",
+        "apattern,-1,0,PCMU/8000",
+        "vpattern,2,96,H264/90000",
+        "pauseapattern",
+        "resumeapattern",
+        "pausevpattern",
+        "resumevpattern",
+    ]
+    body = "".join(f'<exec rtp_stream="{value}"/>' for value in values)
+    xml = f'<?xml version="1.0"?><scenario><nop><action>{body}</action></nop></scenario>'
+    scenario = load_scenario_text(xml.encode(), source_label="p.xml")
+    assert scenario.has_media
+    actions = [a for a in scenario.elements[0].actions if isinstance(a, MediaAction)]
+    got = [(a.op, a.media, a.loops, a.payload_type, a.codec) for a in actions]
+    assert got == [
+        (MediaOp.RTP_PATTERN, "audio", 1, 8, ""),
+        (MediaOp.RTP_PATTERN, "audio", -1, 0, "PCMU/8000"),
+        (MediaOp.RTP_PATTERN, "video", 2, 96, "H264/90000"),
+        (MediaOp.PAUSE_STREAM, "audio", 1, -1, ""),
+        (MediaOp.RESUME_STREAM, "audio", 1, -1, ""),
+        (MediaOp.PAUSE_STREAM, "video", 1, -1, ""),
+        (MediaOp.RESUME_STREAM, "video", 1, -1, ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("apattern,x,8", "loops 'x' is not a number"),
+        ("apattern,1,300", "payload type '300' is not 0-127"),
+        ("apattern,1,8,PCMA/8000,extra", 'expected "apattern,loops,payload_type[,codec]"'),
+    ],
+)
+def test_bad_pattern_values_name_the_problem(value: str, problem: str) -> None:
+    from gossipper.errors import ScenarioError
+    from gossipper.scenario import load_scenario_text
+
+    xml = (
+        '<?xml version="1.0"?><scenario><nop><action>\n'
+        f'<exec rtp_stream="{value}"/></action></nop></scenario>'
+    )
+    with pytest.raises(ScenarioError, match="p.xml:2") as caught:
+        load_scenario_text(xml.encode(), source_label="p.xml")
+    assert problem in str(caught.value)
