@@ -302,7 +302,7 @@ CASES: tuple[GoldenCase, ...] = (
     GoldenCase(
         "media_rtpcheck",
         "SIPp 3.7's RTP check pattern (apattern, paused and resumed) echoed by a uas with exec"
-        " rtp_echo under 3% loss: -audiotolerance 0.955 passes some calls' checks and fails"
+        " rtp_echo under 3% loss, 10 ms delay and 5 ms jitter: -audiotolerance 0.97 passes some calls' checks and fails"
         " others (exit 253); the -rtpcheck_debug file and the media CSV pin each stream's counts",
         (
             "-sf",
@@ -315,10 +315,14 @@ CASES: tuple[GoldenCase, ...] = (
             "2",
             "-net_loss",
             "3",
+            "-net_delay",
+            "10",
+            "-net_jitter",
+            "5",
             "-seed",
             "5",
             "-audiotolerance",
-            "0.955",
+            "0.97",
             "-trace_media",
             "-rtpcheck_debug",
         ),
