@@ -302,8 +302,9 @@ CASES: tuple[GoldenCase, ...] = (
     GoldenCase(
         "media_rtpcheck",
         "SIPp 3.7's RTP check pattern (apattern, paused and resumed) echoed by a uas with exec"
-        " rtp_echo under 3% loss, 10 ms delay and 5 ms jitter: -audiotolerance 0.97 passes some calls' checks and fails"
-        " others (exit 253); the -rtpcheck_debug file and the media CSV pin each stream's counts",
+        " rtp_echo under 3% loss, 10 ms delay and 5 ms jitter: -audiotolerance 0.97 passes"
+        " some calls' checks and fails others (exit 253); the -rtpcheck_debug file and the"
+        " media CSV pin each stream's counts",
         (
             "-sf",
             "uac_apattern.xml",

@@ -31,7 +31,6 @@ from gossipper.interfaces import Address, DatagramTransport, MediaTap, Transport
 from gossipper.media.audio import CODEC_BY_PAYLOAD_TYPE, read_media_file
 from gossipper.media.pcap import read_rtp_pcap
 from gossipper.media.ports import PortAllocator, PortRangeError
-from gossipper.media.rtpcheck import CheckVerdict, PatternCheck, pattern_payloads
 from gossipper.media.quality import ReceiverStats, mos
 from gossipper.media.rtp import (
     SDES_CNAME,
@@ -47,6 +46,7 @@ from gossipper.media.rtp import (
     parse_rtcp,
     parse_rtp,
 )
+from gossipper.media.rtpcheck import CheckVerdict, PatternCheck, pattern_payloads
 from gossipper.media.scheduler import MediaScheduler, RtpStream, StreamHandle
 from gossipper.media.secure.negotiate import DTLS, SDES, keying
 from gossipper.media.secure.sdes import (
@@ -513,7 +513,8 @@ class _Stream:
         payloads = self.run.pattern(self.media)
         check = self.check
         if check is None:
-            tolerance = settings.video_tolerance if self.media == "video" else settings.audio_tolerance
+            video = self.media == "video"
+            tolerance = settings.video_tolerance if video else settings.audio_tolerance
             check = self.check = PatternCheck(self.media, payloads, payload_type, tolerance)
         check.payload_type = payload_type  # packets sent before stay judged by sequence number
         self._take_over(self.current)

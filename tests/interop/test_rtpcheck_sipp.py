@@ -27,7 +27,9 @@ CALLS = 2
 PATTERN_PACKETS = 125  # 1.5 s + 1 s of 20 ms frames (a 400 ms pause between)
 
 
-def _run(sipp_binary: str, tmp_path: pathlib.Path, *sipp_args: str) -> tuple[int, list[dict[str, str]]]:
+def _run(
+    sipp_binary: str, tmp_path: pathlib.Path, *sipp_args: str
+) -> tuple[int, list[dict[str, str]]]:
     shutil.copyfile(SCENARIO, tmp_path / SCENARIO.name)
     sipp_sip, uac_sip = free_udp_port(), free_udp_port()
     sipp_media = free_udp_port_block(4)

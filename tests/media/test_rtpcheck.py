@@ -432,8 +432,10 @@ def test_real_sockets_clean_echo_passes_and_corrupting_echo_fails(tmp_path: path
 
     # The same call against a peer whose SDP points at an echo that corrupts every fifth packet.
     echo = _CorruptingEcho()
-    uas_bad = (DATA / "uas_echo.xml").read_text().replace(
-        "m=audio [media_port] RTP/AVP 8", f"m=audio {echo.port} RTP/AVP 8"
+    uas_bad = (
+        (DATA / "uas_echo.xml")
+        .read_text()
+        .replace("m=audio [media_port] RTP/AVP 8", f"m=audio {echo.port} RTP/AVP 8")
     )
     (bad_dir / "uas_bad.xml").write_text(uas_bad)
     shutil.copyfile(DATA / "uac_apattern.xml", bad_dir / "uac_apattern.xml")

@@ -264,9 +264,7 @@ def test_srtp_drops_add_up_and_older_documents_read_as_none() -> None:
 def test_rtpcheck_streams_add_up_merge_and_older_documents_read_as_none() -> None:
     totals = MediaTotals()
     totals.add(stream())  # no pattern: not a checked stream
-    totals.add(
-        stream(rtpcheck="passed", rtpcheck_sent=50, rtpcheck_judged=45, rtpcheck_matched=45)
-    )
+    totals.add(stream(rtpcheck="passed", rtpcheck_sent=50, rtpcheck_judged=45, rtpcheck_matched=45))
     totals.add(
         stream(
             rtpcheck="failed",
