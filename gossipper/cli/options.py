@@ -2397,7 +2397,8 @@ def _command_docs() -> tuple[_CommandDoc, ...]:
     exit_status = (
         "Exit status: 0 all calls succeeded, 1 some call failed or bad command line,"
         " 97 internal command or global timeout, 99 nothing run (help, version, -sd),"
-        " 254 cannot bind a socket, 255 fatal error."
+        " 253 an RTP check pattern failed (apattern/vpattern), 254 cannot bind a socket,"
+        " 255 fatal error."
     )
     sim_timeout = (
         "-timeout defaults in a sim to the expected duration (-m x -rp / -r; 0 without -m) plus"
