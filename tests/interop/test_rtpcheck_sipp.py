@@ -69,8 +69,10 @@ def test_apattern_echoed_by_sipp_rtp_echo_passes(sipp_binary: str, tmp_path: pat
         assert row["rtpcheck"] == "passed"
         sent = int(row["rtpcheck_sent"])
         # A loaded machine may skip a few overdue frames (never a burst, docs/media.md).
-        assert PATTERN_PACKETS - 15 <= sent <= PATTERN_PACKETS
-        assert int(row["rtpcheck_matched"]) == int(row["rtpcheck_judged"]) == sent
+        assert PATTERN_PACKETS - 15 <= sent <= PATTERN_PACKETS + 5  # + the BYE's round trip
+        # Packets still on their way back at the BYE are not judged; every other came back.
+        judged = int(row["rtpcheck_judged"])
+        assert int(row["rtpcheck_matched"]) == judged >= sent - 25
         assert row["rtpcheck_mismatched"] == "0"
     log = next(tmp_path.glob("uac_apattern_*_rtpcheck.log")).read_text()
     assert log.count("PASSED") == CALLS

@@ -426,8 +426,11 @@ def test_real_sockets_clean_echo_passes_and_corrupting_echo_fails(tmp_path: path
         uas.wait()
     row = _uac_row(uac_dir)
     assert row["rtpcheck"] == "passed"
-    # A loaded machine may skip a few overdue frames; every one sent came back identical.
-    assert 110 <= int(row["rtpcheck_matched"]) == int(row["rtpcheck_sent"]) <= 125
+    # A loaded machine may skip a few overdue frames; every judged one came back identical
+    # (the last ones may still have been on their way back at the BYE: not judged).
+    sent, judged = int(row["rtpcheck_sent"]), int(row["rtpcheck_judged"])
+    assert 110 <= int(row["rtpcheck_matched"]) == judged <= sent <= 130
+    assert sent - judged <= 25
     assert "PASSED" in next(uac_dir.glob("*_rtpcheck.log")).read_text()
 
     # The same call against a peer whose SDP points at an echo that corrupts every fifth packet.
