@@ -364,9 +364,11 @@ def _gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
 
 
 class _CorruptingEcho:
-    """A UDP echo on loopback that flips one payload byte of every fifth packet it echoes."""
+    """A UDP echo on loopback that flips one payload byte of every ``corrupt_every``-th RTP
+    packet it echoes (0: none)."""
 
-    def __init__(self) -> None:
+    def __init__(self, corrupt_every: int = 5) -> None:
+        self.corrupt_every = corrupt_every
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
@@ -383,7 +385,7 @@ class _CorruptingEcho:
             except TimeoutError:
                 continue
             if len(data) > 40 and data[1] & 0x7F == 8:
-                if self.echoed % 5 == 0:
+                if self.corrupt_every and self.echoed % self.corrupt_every == 0:
                     data = data[:40] + bytes([data[40] ^ 0xFF]) + data[41:]
                 self.echoed += 1
                 self.sock.sendto(data, source)
@@ -539,3 +541,67 @@ def test_bad_pattern_values_name_the_problem(value: str, problem: str) -> None:
     with pytest.raises(ScenarioError, match="p.xml:2") as caught:
         load_scenario_text(xml.encode(), source_label="p.xml")
     assert problem in str(caught.value)
+
+
+def test_srtp_pattern_without_echo_exits_253(tmp_path: pathlib.Path) -> None:
+    uas = (DATA / "uas_echo_srtp.xml").read_text()
+    uas = uas.replace('<exec rtp_echo="startaudio,8,PCMA/8000"/>', "").replace(
+        '<exec rtp_echo="stopaudio"/>', ""
+    )
+    (tmp_path / "uas_silent_srtp.xml").write_text(uas)
+    result = _simulate(
+        tmp_path,
+        ["-peer", "uas_silent_srtp.xml", "-m", "1", "-srtpcheck_debug"],
+        uac="uac_apattern_srtp.xml",
+    )
+    assert int(result.exit_status) == 253
+    (row,) = _rows(tmp_path)
+    assert row["rtpcheck"] == "failed" and row["rtpcheck_matched"] == "0"
+    (log,) = tmp_path.glob("*_srtpcheck.log")
+    assert log.read_text().startswith("==== SRTP check audio call 1 ")
+
+
+def test_srtp_pattern_echoed_by_a_plain_udp_echo_fails_authentication(
+    tmp_path: pathlib.Path,
+) -> None:
+    """An echo that returns our SRTP packets unchanged (not re-protected with the keys of its
+    answer) is not a valid SRTP echo: nothing authenticates, the check fails with 253."""
+    echo = _CorruptingEcho(corrupt_every=0)
+    uas = (DATA / "uas_echo_srtp.xml").read_text()
+    uas = uas.replace("m=audio [media_port] RTP/SAVP 8", f"m=audio {echo.port} RTP/SAVP 8")
+    (tmp_path / "uas_bad_srtp.xml").write_text(uas)
+    shutil.copyfile(DATA / "uac_apattern_srtp.xml", tmp_path / "uac_apattern_srtp.xml")
+    sip_port = _free_udp_port()
+    base = _free_even_range()
+    server = _gossipper(
+        "-sf", "uas_bad_srtp.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
+        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 19), cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        uac = _gossipper(
+            "-sf", "uac_apattern_srtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}",
+            "-m", "1", "-min_rtp_port", str(base + 20), "-max_rtp_port", str(base + 39),
+            "-srtpcheck_debug", cwd=tmp_path,
+        )  # fmt: skip
+        out, err = uac.communicate(timeout=60)
+        assert uac.returncode == 253, out[-2000:] + err
+        server.communicate(timeout=30)
+    finally:
+        server.kill()
+        server.wait()
+        echo.close()
+    (path,) = tmp_path.glob("uac_apattern_srtp_*_media.csv")
+    with path.open(newline="") as handle:
+        (row,) = list(csv.DictReader(handle, delimiter=";"))
+    assert row["rtpcheck"] == "failed" and row["rtpcheck_matched"] == "0"
+    assert int(row["srtp_auth_failures"]) >= int(row["rtpcheck_judged"]) >= 100
+    log = next(tmp_path.glob("uac_apattern_srtp_*_srtpcheck.log")).read_text()
+    assert "FAILED" in log and "srtp_auth_failures=" in log
+
+
+def test_debug_file_follows_the_gossipper_trace_format_names(tmp_path: pathlib.Path) -> None:
+    args = ["-peer", "uas_echo.xml", "-m", "1", "-rtpcheck_debug", "-trace_format", "gossipper"]
+    assert int(_simulate(tmp_path, args).exit_status) == 0
+    (log,) = tmp_path.glob("*rtpcheck*")
+    assert log.name == "gossipper_4242_messages_rtpcheck.log"
+    assert "==== RTP check audio call 1 " in log.read_text()
