@@ -32,6 +32,8 @@ from gossipper.media.rtpcheck import (
 )
 from gossipper.sim.network import EventKind
 from gossipper.sim.run import SimulationResult, run_simulation
+from tests.interop.harness import free_udp_port
+from tests.interop.media import free_udp_port_block
 
 DATA = pathlib.Path(__file__).resolve().parent / "rtpcheck"
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -328,29 +330,6 @@ def test_vpattern_on_the_video_stream(tmp_path: pathlib.Path) -> None:
 # -- real sockets -----------------------------------------------------------------------------
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _free_even_range(size: int = 40) -> int:
-    for base in range(31000 + (os.getpid() % 200) * 100, 60000, 1000):
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no free port range")
-
-
 def _gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen(
@@ -407,8 +386,8 @@ def test_real_sockets_clean_echo_passes_and_corrupting_echo_fails(tmp_path: path
         directory.mkdir()
     shutil.copyfile(DATA / "uas_echo.xml", uas_dir / "uas_echo.xml")
     shutil.copyfile(DATA / "uac_apattern.xml", uac_dir / "uac_apattern.xml")
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(40)
     uas = _gossipper(
         "-sf", "uas_echo.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 19), cwd=uas_dir,
@@ -444,7 +423,7 @@ def test_real_sockets_clean_echo_passes_and_corrupting_echo_fails(tmp_path: path
     )
     (bad_dir / "uas_bad.xml").write_text(uas_bad)
     shutil.copyfile(DATA / "uac_apattern.xml", bad_dir / "uac_apattern.xml")
-    sip_port = _free_udp_port()
+    sip_port = free_udp_port()
     uas = _gossipper(
         "-sf", "uas_bad.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 19), cwd=bad_dir,
@@ -571,8 +550,8 @@ def test_srtp_pattern_echoed_by_a_plain_udp_echo_fails_authentication(
     uas = uas.replace("m=audio [media_port] RTP/SAVP 8", f"m=audio {echo.port} RTP/SAVP 8")
     (tmp_path / "uas_bad_srtp.xml").write_text(uas)
     shutil.copyfile(DATA / "uac_apattern_srtp.xml", tmp_path / "uac_apattern_srtp.xml")
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(40)
     server = _gossipper(
         "-sf", "uas_bad_srtp.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 19), cwd=tmp_path,
