@@ -302,13 +302,27 @@ def write_tone(path: pathlib.Path, seconds: float = 2.0) -> None:
 
 
 def proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a live process (all its threads) from /proc/PID/stat."""
+    """User + system CPU seconds of a live process (all its threads) and of its live
+    descendants (gossipper's -workers) from /proc/PID/stat."""
     try:
         text = pathlib.Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for child in _children(pid):
+        total += proc_cpu_s(child) or 0.0
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in pathlib.Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return children
 
 
 @dataclass
@@ -380,6 +394,7 @@ def run_step(
                 str(int(total_s * 1000)),
                 "-rtp_local",
                 benchlib.LOOPBACK,
+                *args.gossipper_args.split(),
             ),
             step_dir,
         )
@@ -443,6 +458,7 @@ def run_step(
         else:  # gossipper-sip(-srtp): the same scenario, rtp_stream run by gossipper's media
             if tool == "gossipper-srtp":
                 uac_args.append("-media_srtp")
+            uac_args += args.gossipper_args.split()
             sender = benchlib.Child(
                 "gossipper-uac", benchlib.gossipper_command(*uac_args), step_dir
             )
@@ -591,6 +607,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, help="measured seconds per step (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds after all started")
     parser.add_argument("--call-rate", type=float, default=200.0, help="SIPp calls/s to ramp")
+    parser.add_argument(
+        "--gossipper-args",
+        default="",
+        help="extra options for every gossipper sender, e.g. '-workers 2' (CPU then counts"
+        " the worker processes too)",
+    )
     parser.add_argument("--quick", action="store_true", help="4 s windows, short ladder")
     parser.add_argument("--no-retry", dest="retry", action="store_false")
     parser.add_argument(

@@ -712,6 +712,10 @@ def _non_negative(value: Any) -> bool:
     return bool(value >= 0)
 
 
+def _share(value: Any) -> bool:
+    return bool(0 <= value <= 1)
+
+
 def _positive(value: Any) -> bool:
     return bool(value > 0)
 
@@ -856,6 +860,7 @@ def _aka_value(length: int) -> _Predicate:
 
 
 _NON_NEGATIVE_NUMBER = "a non-negative number"
+_SHARE = "a number from 0.0 to 1.0"
 _NON_NEGATIVE_INTEGER = "a non-negative integer"
 _NON_NEGATIVE_DURATION = "a non-negative duration"
 _POSITIVE_DURATION = "a positive duration"
@@ -913,8 +918,8 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "rtp_payload": ("-rtp_payload", "a payload type 0-127", lambda value: 0 <= value <= 127),
     "rtp_buffsize": ("-rtp_buffsize", _INTEGER_AT_LEAST_1, _at_least_one),
     "rtp_threadtasks": ("-rtp_threadtasks", _INTEGER_AT_LEAST_1, _at_least_one),
-    "audio_tolerance": ("-audiotolerance", _NON_NEGATIVE_NUMBER, _non_negative),
-    "video_tolerance": ("-videotolerance", _NON_NEGATIVE_NUMBER, _non_negative),
+    "audio_tolerance": ("-audiotolerance", _SHARE, _share),
+    "video_tolerance": ("-videotolerance", _SHARE, _share),
     "lost_pct": ("-lost", "a percentage between 0 and 100", _percent),
     "rate": ("-r", _NON_NEGATIVE_NUMBER, _non_negative),
     "rate_period_s": ("-rp", _POSITIVE_DURATION, _positive),

@@ -19,6 +19,8 @@ class ExitStatus(enum.IntEnum):
     """Exit on internal command (stop_now) or global timeout with no successful call."""
     NO_CALLS = 99
     """Nothing run: help, version, -sd, -bg parent."""
+    RTPCHECK_FAILED = 253
+    """SIPp 3.7's EXIT_RTPCHECK_FAILED (-3): an apattern/vpattern echo check failed."""
     FATAL = 255
     """Fatal error after start-up."""
     BIND_ERROR = 254

@@ -300,6 +300,36 @@ CASES: tuple[GoldenCase, ...] = (
         inputs=("uac_rtp.xml", "uas_rtp.xml", "tone.alaw"),
     ),
     GoldenCase(
+        "media_rtpcheck",
+        "SIPp 3.7's RTP check pattern (apattern, paused and resumed) echoed by a uas with exec"
+        " rtp_echo under 3% loss, 10 ms delay and 5 ms jitter: -audiotolerance 0.97 passes"
+        " some calls' checks and fails others (exit 253); the -rtpcheck_debug file and the"
+        " media CSV pin each stream's counts",
+        (
+            "-sf",
+            "uac_apattern.xml",
+            "-peer",
+            "uas_echo.xml",
+            "-m",
+            "4",
+            "-r",
+            "2",
+            "-net_loss",
+            "3",
+            "-net_delay",
+            "10",
+            "-net_jitter",
+            "5",
+            "-seed",
+            "5",
+            "-audiotolerance",
+            "0.97",
+            "-trace_media",
+            "-rtpcheck_debug",
+        ),
+        inputs=("uac_apattern.xml", "uas_echo.xml"),
+    ),
+    GoldenCase(
         "hep_t1_tcp",
         "-hep_transport tcp with -t t1: SIP over TCP (IP protocol 6 in the packets), HEP3 over a"
         " TCP connection to the collector, 5 ms delay",

@@ -1092,12 +1092,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "-rtpcheck_debug",
             Kind.FLAG,
             "rtpcheck_debug",
-            "warn about every malformed RTP/RTCP datagram received",
+            "write each RTP check pattern's echo check (apattern/vpattern) to "
+            "<scenario>_<pid>_rtpcheck.log; warn about every malformed RTP/RTCP datagram",
         ),
         _o(
             "-srtpcheck_debug",
             Kind.FLAG,
             "srtpcheck_debug",
+            "write the echo check of SRTP pattern streams to <scenario>_<pid>_srtpcheck.log; "
             "warn about every SRTP/SRTCP packet dropped (authentication, replay, before keys)",
         ),
         _o(
@@ -1119,23 +1121,24 @@ OPTIONS: tuple[OptionSpec, ...] = (
             "-audiotolerance",
             Kind.FLOAT,
             "audio_tolerance",
-            "accepted; SIPp 3.7's RTP check patterns are not supported",
+            "share of an apattern stream's packets that must come back identical from the "
+            "peer's echo; below it the run exits with 253",
             default="1.0",
-            value_help="a number",
+            value_help="a number from 0.0 to 1.0",
         ),
         _o(
             "-videotolerance",
             Kind.FLOAT,
             "video_tolerance",
-            "accepted; SIPp 3.7's RTP check patterns are not supported",
+            "the same as -audiotolerance for vpattern streams",
             default="1.0",
-            value_help="a number",
+            value_help="a number from 0.0 to 1.0",
         ),
         _o(
             "-random_base_ssrc",
             Kind.FLAG,
             "random_base_ssrc",
-            "accepted; SSRCs, sequence numbers and timestamps are always drawn from -seed",
+            "random SSRCs per call (from -seed) instead of SIPp's 0xCA110000 + call number - 1",
         ),
         # DTLS-SRTP, ICE-lite and TURN (issue 18; the Go tool's names): docs/media.md.
         _o(
@@ -2395,7 +2398,8 @@ def _command_docs() -> tuple[_CommandDoc, ...]:
     exit_status = (
         "Exit status: 0 all calls succeeded, 1 some call failed or bad command line,"
         " 97 internal command or global timeout, 99 nothing run (help, version, -sd),"
-        " 254 cannot bind a socket, 255 fatal error."
+        " 253 an RTP check pattern failed (apattern/vpattern), 254 cannot bind a socket,"
+        " 255 fatal error."
     )
     sim_timeout = (
         "-timeout defaults in a sim to the expected duration (-m x -rp / -r; 0 without -m) plus"

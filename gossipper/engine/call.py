@@ -1252,10 +1252,14 @@ class Call(Parker):
                 problem = media.rtp_stream(
                     action.file, action.loops, action.payload_type, action.codec
                 )
+            elif op is MediaOp.RTP_PATTERN:
+                problem = media.rtp_pattern(
+                    action.media, action.loops, action.payload_type, action.codec
+                )
             elif op is MediaOp.PAUSE_STREAM:
-                media.pause_stream()
+                media.pause_stream(action.media)
             elif op is MediaOp.RESUME_STREAM:
-                media.resume_stream()
+                media.resume_stream(action.media)
             elif op is MediaOp.PLAY_PCAP:
                 problem = media.play_pcap(action.media, action.file)
             elif op is MediaOp.PLAY_DTMF:

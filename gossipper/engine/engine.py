@@ -563,6 +563,9 @@ class Engine(CallHost):
             return ExitStatus.FATAL
         if self._stopped_now:
             return ExitStatus.INTERNAL_COMMAND
+        if self.stats.media.rtpcheck_failed:
+            # SIPp 3.7: a failed RTP pattern check is the exit status, over failed calls.
+            return ExitStatus.RTPCHECK_FAILED
         rx = self._rx
         if self.stats.failed_calls > 0 or (rx is not None and rx.stats.failed_calls > 0):
             # Mixed mode: the rx scenario's calls are the test as much as the client's. The

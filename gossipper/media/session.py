@@ -46,6 +46,7 @@ from gossipper.media.rtp import (
     parse_rtcp,
     parse_rtp,
 )
+from gossipper.media.rtpcheck import CheckVerdict, PatternCheck, pattern_payloads
 from gossipper.media.scheduler import MediaScheduler, RtpStream, StreamHandle
 from gossipper.media.secure.negotiate import DTLS, NONE, SDES, keying
 from gossipper.media.secure.sdes import (
@@ -60,7 +61,7 @@ from gossipper.media.secure.sdes import (
 from gossipper.media.secure.srtp import AUTH_FAILURE, REPLAY, SrtpError, SrtpSession
 from gossipper.sdp import SdpError, parse_sdp
 from gossipper.sdp.model import MediaDescription
-from gossipper.stats.media import StreamQuality
+from gossipper.stats.media import RtpCheckReport, StreamQuality
 
 if TYPE_CHECKING:
     from gossipper.media.secure.wiring import SecureCall, SecureSettings
@@ -79,6 +80,11 @@ has not been seen using the new ones (it switches when our answer reaches it).""
 
 DTMF_PAYLOAD_TYPE = 101
 """telephone-event's payload type when the peer's SDP does not name one."""
+
+SSRC_BASE = 0xCA110000
+"""SIPp's SSRCs without ``-random_base_ssrc``: call n's streams use SSRC_BASE + n - 1 (SIPp
+3.6.1 on loopback: 0xCA110000, 0xCA110001, ... for its calls 1, 2, ..., one SSRC per call for
+every rtp_stream of the call)."""
 
 _FRAME_MS = 20
 _SAMPLES_PER_FRAME = 160  # 20 ms at 8 kHz (G.722's RTP clock is 8 kHz too, RFC 3551 4.5.2)
@@ -117,6 +123,14 @@ class MediaSettings:
     srtp_debug: bool = False
     """``-srtpcheck_debug``: warn about every SRTP/SRTCP packet dropped (authentication,
     replay, malformed) and every packet that could not be protected."""
+    audio_tolerance: float = 1.0
+    """``-audiotolerance``: the share of an audio pattern's judged packets that must come
+    back identical (gossipper.media.rtpcheck)."""
+    video_tolerance: float = 1.0
+    """``-videotolerance``: the same for video patterns."""
+    random_base_ssrc: bool = False
+    """``-random_base_ssrc``: SSRCs drawn per call from the seed instead of SIPp's fixed base
+    (SSRC_BASE + call number - 1)."""
 
     @property
     def block(self) -> int:
@@ -164,8 +178,12 @@ class MediaRun:
         warn: Callable[[str], None],
         tap: MediaTap | None = None,
         secure: SecureSettings | None = None,
+        on_check: Callable[[RtpCheckReport], None] | None = None,
     ) -> None:
         self.transports = transports
+        self.on_check = on_check
+        """Takes each pattern stream's check at its call's end (``-rtpcheck_debug`` files)."""
+        self._patterns: dict[str, tuple[bytes, ...]] = {}
         self.secure = secure
         """DTLS-SRTP/ICE/TURN for every call (gossipper.media.secure.wiring), or None."""
         self.settings = settings
@@ -192,6 +210,13 @@ class MediaRun:
 
     def set_echo(self, on: bool) -> None:
         self.echo = on
+
+    def pattern(self, media: str) -> tuple[bytes, ...]:
+        """The payloads of the ``media`` check pattern (made once per run, shared)."""
+        payloads = self._patterns.get(media)
+        if payloads is None:
+            payloads = self._patterns[media] = pattern_payloads(media)
+        return payloads
 
     def start_task(self, function: Callable[..., Awaitable[object]], *args: object) -> None:
         """Run a call's media task (DTLS handshake, TURN refreshes) in the run's nursery."""
@@ -282,7 +307,9 @@ class _Stream:
         self.codec = "unknown"
         self.clock_rate = 8000 if media == "audio" else 90000
         self.dtmf_payload_type = DTMF_PAYLOAD_TYPE
-        self.ssrc = rng.getrandbits(32)
+        self.ssrc = rng.getrandbits(32)  # drawn either way: the draws after it stay the same
+        if not self.run.settings.random_base_ssrc:
+            self.ssrc = (SSRC_BASE + session.call_number - 1) & 0xFFFFFFFF
         self.next_seq = rng.getrandbits(16)
         self.next_timestamp = rng.getrandbits(32)
         self.sent_ssrcs = {self.ssrc}
@@ -293,6 +320,8 @@ class _Stream:
         self.echo: bool | None = None  # None: the run's -rtp_echo setting
         self.echoed_packets = 0
         self.echoed_octets = 0
+        self.check: PatternCheck | None = None  # an apattern/vpattern was streamed
+        self.verdict: CheckVerdict | None = None  # the check's judgement at close
         self.receivers: dict[int, ReceiverStats] = {}
         self.max_jitter_ms = 0.0
         self.malformed = 0
@@ -498,6 +527,43 @@ class _Stream:
         )
         self.handles.append(self.current)
 
+    def pattern(self, payload_type: int, loops: int, samples_per_frame: int) -> None:
+        """SIPp 3.7's ``apattern``/``vpattern``: stream the check pattern; what the peer echoes
+        is compared with it (gossipper.media.rtpcheck)."""
+        assert self.remote is not None
+        settings = self.run.settings
+        payloads = self.run.pattern(self.media)
+        check = self.check
+        if check is None:
+            video = self.media == "video"
+            tolerance = settings.video_tolerance if video else settings.audio_tolerance
+            check = self.check = PatternCheck(self.media, payloads, payload_type, tolerance)
+        check.payload_type = payload_type  # packets sent before stay judged by sequence number
+        self._take_over(self.current)
+        self._take_over(self.events)
+        self.current = self.events = None
+        self.active = True
+        self.current = self.run.scheduler.start_rtp(
+            send=self._send_pattern,
+            destination=self.remote,
+            payloads=payloads,
+            payload_type=payload_type,
+            samples_per_frame=samples_per_frame,
+            frame_interval_ms=float(_FRAME_MS),
+            loops=loops,
+            ssrc=self.ssrc,
+            first_seq=self.next_seq,
+            first_timestamp=self.next_timestamp,
+        )
+        self.handles.append(self.current)
+
+    def _send_pattern(self, data: bytes, address: Address) -> bool:
+        sent = self.send(data, address)
+        check = self.check
+        if sent and check is not None:
+            check.sent_packet(data, trio.current_time())
+        return sent
+
     def replay(self, packets: Sequence[tuple[float, bytes]]) -> None:
         assert self.remote is not None
         if self.pcap is not None:
@@ -613,6 +679,9 @@ class _Stream:
         if stats is None:
             stats = self.receivers[packet.ssrc] = ReceiverStats(self.clock_rate)
         stats.receive(now, packet, timed=packet.payload_type != self.dtmf_payload_type)
+        check = self.check
+        if check is not None and packet.ssrc == self.ssrc:
+            check.echoed(packet.sequence, packet.payload)
         jitter_ms = stats.jitter_ms
         if jitter_ms > self.max_jitter_ms:
             self.max_jitter_ms = jitter_ms
@@ -806,6 +875,7 @@ class _Stream:
                 score = mos("PCMU", loss_pct, delay_ms)
         local = self.rtp.local_address
         auth_failures, replays = self._srtp_failures()
+        verdict = self.verdict
         return StreamQuality(
             call_id=self.session.call_id,
             call_number=self.session.call_number,
@@ -832,11 +902,55 @@ class _Stream:
             srtp_auth_failures=auth_failures,
             srtp_replays=replays,
             secure_failure=self.session.secure_failure_reason,
+            rtpcheck="" if verdict is None else "passed" if verdict.passed else "failed",
+            rtpcheck_sent=0 if verdict is None else verdict.sent,
+            rtpcheck_judged=0 if verdict is None else verdict.judged,
+            rtpcheck_matched=0 if verdict is None else verdict.matched,
+            rtpcheck_mismatched=0 if verdict is None else verdict.mismatched,
+        )
+
+    def check_report(self, verdict: CheckVerdict) -> RtpCheckReport:
+        """The pattern check's record for the ``-rtpcheck_debug`` files."""
+        check = self.check
+        assert check is not None
+        auth_failures, replays = self._srtp_failures()
+        local = self.rtp.local_address
+        return RtpCheckReport(
+            call_id=self.session.call_id,
+            call_number=self.session.call_number,
+            media=self.media,
+            srtp=self._srtp is not None,
+            ssrc=self.ssrc,
+            payload_type=check.payload_type,
+            local=_address_text((self.run.settings.media_ip, local[1])),
+            remote=_address_text(self.remote),
+            tolerance=verdict.tolerance,
+            sent=verdict.sent,
+            judged=verdict.judged,
+            matched=verdict.matched,
+            mismatched=verdict.mismatched,
+            in_flight=verdict.in_flight,
+            unexpected=verdict.unexpected,
+            packets_received=sum(stats.received for stats in self.receivers.values()),
+            srtp_auth_failures=auth_failures,
+            srtp_replays=replays,
+            passed=verdict.passed,
+            mismatches=tuple(
+                f"seq={m.seq} sent_frame={m.expected_frame} "
+                f"echoed_frame={'-' if m.received_frame is None else m.received_frame} "
+                f"sent_bytes={m.expected_bytes} echoed_bytes={m.received_bytes} "
+                f"first_difference_at={m.first_difference}"
+                for m in check.mismatches
+            ),
         )
 
     def close(self) -> None:
         if self.closed:
             return
+        if self.check is not None:
+            # Judged before the last report and the sockets close: what arrives later is
+            # too late anyway.
+            self.verdict = self.check.verdict(trio.current_time())
         self.send_report()  # a last report: the peer sees our final counts
         self.closed = True
         for handle in self.handles:
@@ -1246,13 +1360,38 @@ class CallMediaSession:
         self.audio.stream(payloads, payload_type, loops)
         return None
 
-    def pause_stream(self) -> None:
-        if self.audio.current is not None:
-            self.audio.current.pause()
+    def rtp_pattern(self, media: str, loops: int, payload_type: int, codec: str) -> str | None:
+        what = f"rtp_stream {'v' if media == 'video' else 'a'}pattern"
+        stream = self.video if media == "video" else self.audio
+        if stream is None:
+            return f"{what}: the call has no video ports"
+        if payload_type < 0:
+            payload_type = self.run.settings.default_payload_type
+        if stream.remote is None:
+            return self._no_remote(what, media)
+        refused = self._plain_refused(what, stream)
+        if refused is not None:
+            return refused
+        clock_rate = 90000 if media == "video" else 8000
+        _, _, rate_text = codec.partition("/")
+        rate_text = rate_text.split("/", 1)[0]
+        if rate_text.isdigit() and int(rate_text) > 0:
+            clock_rate = int(rate_text)
+        stream.pattern(payload_type, loops, max(1, clock_rate * _FRAME_MS // 1000))
+        return None
 
-    def resume_stream(self) -> None:
-        if self.audio.current is not None:
-            self.audio.current.resume()
+    def _media_stream(self, media: str) -> _Stream:
+        return self.video if media == "video" and self.video is not None else self.audio
+
+    def pause_stream(self, media: str = "audio") -> None:
+        current = self._media_stream(media).current
+        if current is not None:
+            current.pause()
+
+    def resume_stream(self, media: str = "audio") -> None:
+        current = self._media_stream(media).current
+        if current is not None:
+            current.resume()
 
     def play_pcap(self, media: str, file: str) -> str | None:
         packets = self.run.library.pcaps.get(file)
@@ -1292,4 +1431,14 @@ class CallMediaSession:
             stream.close()
             if stream.active:
                 self.run.on_quality(stream.quality())
+            verdict = stream.verdict
+            if verdict is not None:
+                if not verdict.passed:
+                    self._warn(
+                        f"RTP check of the {stream.media} pattern failed: {verdict.matched} of "
+                        f"{verdict.judged} packets echoed identical ({verdict.mismatched} "
+                        f"mismatched), tolerance {verdict.tolerance:g} (exit status 253)"
+                    )
+                if self.run.on_check is not None:
+                    self.run.on_check(stream.check_report(verdict))
         self.run.release(self.base)

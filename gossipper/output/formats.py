@@ -138,6 +138,16 @@ def _text_files(config: RunConfig) -> tuple[tuple[str, bool, str | None, bool], 
     )
 
 
+def _check_kinds(config: RunConfig) -> tuple[str, ...]:
+    """The debug files of SIPp 3.7's RTP/SRTP pattern checks the options ask for."""
+    kinds: tuple[str, ...] = ()
+    if config.identity.rtpcheck_debug:
+        kinds += ("rtpcheck",)
+    if config.identity.srtpcheck_debug:
+        kinds += ("srtpcheck",)
+    return kinds
+
+
 def _sibling(base: str, suffix: str) -> str:
     """``dir/x.log`` + ``_rtt`` -> ``dir/x_rtt.log``; without an extension ``.log`` is added
     (docs/trace-schema-contract.md, gossipper format, file names)."""
@@ -362,6 +372,9 @@ class SippTraceFormat(TraceFormatBase):
             wanted["error_codes"] = FileSpec(f"{stem}_error_codes.csv", False, False)
         if config.traces.trace_media:
             wanted["media"] = FileSpec(f"{stem}_media.csv", False, False)
+        # -rtpcheck_debug/-srtpcheck_debug: the pattern checks' records (docs/media.md).
+        for kind in _check_kinds(config):
+            wanted[kind] = FileSpec(f"{stem}_{kind}.log", False, False)
         for kind, enabled, name, overwrite in _text_files(config):
             if enabled:
                 wanted[kind] = FileSpec(name or f"{stem}_{kind}.log", not overwrite, True)
@@ -483,6 +496,8 @@ class GossipperTraceFormat(TraceFormatBase):
             wanted["error_codes"] = FileSpec(_sibling(codes_base, "_error_codes"), False, False)
         if config.traces.trace_media:
             wanted["media"] = FileSpec(_sibling(base, "_media"), False, False)
+        for kind in _check_kinds(config):
+            wanted[kind] = FileSpec(_sibling(base, f"_{kind}"), False, False)
         for kind, enabled, name, overwrite in _text_files(config):
             if enabled:
                 default = base if kind == "messages" else _sibling(base, f"_{kind}")

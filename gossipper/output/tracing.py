@@ -64,7 +64,7 @@ from collections.abc import Callable, Iterable
 from gossipper.config import RunConfig
 from gossipper.errors import ConfigError
 from gossipper.interfaces import Flow
-from gossipper.output.files import TraceFile
+from gossipper.output.files import TraceFile, encode_text
 from gossipper.output.formats import (
     LOST,
     RECEIVED,
@@ -75,9 +75,13 @@ from gossipper.output.formats import (
 )
 from gossipper.sip import SipMessage
 from gossipper.stats import StatsSnapshot, TraceFormat
-from gossipper.stats.media import StreamQuality
+from gossipper.stats.media import RtpCheckReport, StreamQuality, format_rtpcheck_report
 
 __all__ = ["TraceFiles", "TraceLayout", "trace_files_wanted"]
+
+_LAZY_KINDS = frozenset({"errors", "rtpcheck", "srtpcheck"})
+"""Files created by their first record only (a run without warnings, or without pattern
+streams, leaves none)."""
 
 
 def trace_files_wanted(config: RunConfig) -> bool:
@@ -95,6 +99,8 @@ def trace_files_wanted(config: RunConfig) -> bool:
             config.traces.trace_rtt,
             config.traces.trace_error_codes,
             config.traces.trace_media,
+            config.identity.rtpcheck_debug,
+            config.identity.srtpcheck_debug,
         )
     )
 
@@ -178,7 +184,7 @@ class TraceFiles:
                     errors=self.errors,
                 )
                 self._files[kind] = trace_file
-                if kind != "errors":
+                if kind not in _LAZY_KINDS:
                     trace_file.open()
         except OSError as exc:
             self.close()
@@ -335,6 +341,19 @@ class TraceFiles:
         wall = self._now_wall()
         key = f"{quality.call_number:020d}\0{quality.call_id}\0{quality.media}\0{quality.local}"
         media.add(wall, key, self._format.media_row(quality, wall))
+
+    def rtpcheck_report(self, report: RtpCheckReport) -> None:
+        """A pattern stream's echo check (``-rtpcheck_debug``; an SRTP stream's goes to the
+        ``-srtpcheck_debug`` file when that is given, else to the RTP one). Records of one
+        instant are sorted by call number, then Call-ID and media."""
+        target = self._files.get("srtpcheck") if report.srtp else None
+        if target is None:
+            target = self._files.get("rtpcheck")
+        if target is None:
+            return
+        wall = self._now_wall()
+        key = f"{report.call_number:020d}\0{report.call_id}\0{report.media}"
+        target.add(wall, key, encode_text(format_rtpcheck_report(report)))
 
     # ------------------------------------------------------------------ statistics files
 

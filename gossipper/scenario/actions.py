@@ -290,6 +290,8 @@ class MediaOp(enum.Enum):
     """What a media action asks the call's media to do."""
 
     RTP_STREAM = "rtp_stream"
+    RTP_PATTERN = "rtp_pattern"
+    """SIPp 3.7's ``rtp_stream="apattern|vpattern,LOOPS,PT[,CODEC]"`` (``media`` says which)."""
     PAUSE_STREAM = "pause"
     RESUME_STREAM = "resume"
     PLAY_PCAP = "play_pcap"

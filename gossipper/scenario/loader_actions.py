@@ -508,10 +508,16 @@ def _read_rtp_stream(a: _ActionNode, value: str, what: str) -> act.Action:
     if text in ("pause", "resume"):
         op = act.MediaOp.PAUSE_STREAM if text == "pause" else act.MediaOp.RESUME_STREAM
         return act.MediaAction(line=a.line, element_index=a.element_index, op=op)
-    if "pattern" in text.split(",", 1)[0]:
+    first = text.split(",", 1)[0].strip()
+    if first in _PATTERN_SWITCHES:
+        op, media = _PATTERN_SWITCHES[first]
+        return act.MediaAction(line=a.line, element_index=a.element_index, op=op, media=media)
+    if first in ("apattern", "vpattern"):
+        return _read_rtp_pattern(a, value, first)
+    if "pattern" in first:
         raise a.error(
-            f"rtp_stream={value!r}: SIPp 3.7's RTP check patterns (apattern/vpattern) are not"
-            " supported; stream a file instead"
+            f"rtp_stream={value!r}: unknown pattern {first!r}: SIPp 3.7's check patterns are"
+            f" apattern and vpattern (and {', '.join(_PATTERN_SWITCHES)})"
         )
     fields = [field.strip() for field in text.split(",")]
     if len(fields) > 4:
@@ -541,6 +547,48 @@ def _read_rtp_stream(a: _ActionNode, value: str, what: str) -> act.Action:
         element_index=a.element_index,
         op=act.MediaOp.RTP_STREAM,
         file=_media_file(a, fields[0], what),
+        loops=loops,
+        payload_type=payload_type,
+        codec=codec,
+    )
+
+
+_PATTERN_SWITCHES = {
+    "pauseapattern": (act.MediaOp.PAUSE_STREAM, "audio"),
+    "resumeapattern": (act.MediaOp.RESUME_STREAM, "audio"),
+    "pausevpattern": (act.MediaOp.PAUSE_STREAM, "video"),
+    "resumevpattern": (act.MediaOp.RESUME_STREAM, "video"),
+}
+
+
+def _read_rtp_pattern(a: _ActionNode, value: str, first: str) -> act.Action:
+    """SIPp 3.7's ``apattern|vpattern,LOOPS,PT[,CODEC]``: the built-in check pattern (no
+    file); the codec name only sets the RTP clock rate (``PCMU/8000``)."""
+    media = "audio" if first == "apattern" else "video"
+    usage = f'expected "{first},loops,payload_type[,codec]"'
+    fields = [field.strip() for field in value.strip().split(",")]
+    if len(fields) > 4:
+        raise a.error(f"rtp_stream={value!r}: {usage}")
+    loops = 1
+    if len(fields) > 1 and fields[1]:
+        parsed = c_strtol(fields[1])
+        if parsed is None:
+            raise a.error(f"rtp_stream={value!r}: loops {fields[1]!r} is not a number")
+        loops = parsed
+    payload_type = -1
+    if len(fields) > 2 and fields[2]:
+        parsed = c_strtol(fields[2])
+        if parsed is None or not 0 <= parsed <= 127:
+            raise a.error(f"rtp_stream={value!r}: payload type {fields[2]!r} is not 0-127")
+        payload_type = parsed
+    elif media == "video":
+        raise a.error(f"rtp_stream={value!r}: vpattern needs a payload type ({usage})")
+    codec = fields[3] if len(fields) > 3 else ""
+    return act.MediaAction(
+        line=a.line,
+        element_index=a.element_index,
+        op=act.MediaOp.RTP_PATTERN,
+        media=media,
         loops=loops,
         payload_type=payload_type,
         codec=codec,

@@ -809,6 +809,7 @@ _RANGES: dict[str, dict[str, Any]] = {
     "a port number 0-65535": {"minimum": 0, "maximum": 65535},
     "a port number 1-65535": {"minimum": 1, "maximum": 65535},
     "a percentage between 0 and 100": {"minimum": 0, "maximum": 100},
+    "a number from 0.0 to 1.0": {"minimum": 0, "maximum": 1},
     "an integer >= 0, or -1 for no limit": {"minimum": -1},
 }
 

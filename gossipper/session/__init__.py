@@ -269,6 +269,7 @@ class Run:
             on_quality=stats.media_stream_ended,
             warn=self._media_warning,
             tap=tap,
+            on_check=self.traces.rtpcheck_report if self.traces is not None else None,
             # The simulation's SRTP keys follow its seed, so a run repeats byte for byte.
             deterministic_keys=plan.settle is not None,
         )

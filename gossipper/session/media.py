@@ -19,7 +19,7 @@ from gossipper.media.ports import PortAllocator
 from gossipper.media.session import MediaLibrary, MediaRun, MediaSettings, codec_for
 from gossipper.scenario import Scenario
 from gossipper.scenario.actions import MediaAction, MediaOp
-from gossipper.stats.media import StreamQuality
+from gossipper.stats.media import RtpCheckReport, StreamQuality
 
 if TYPE_CHECKING:
     from gossipper.media.secure.wiring import SecureSettings
@@ -86,6 +86,7 @@ def build_media(
     warn: Callable[[str], None],
     tap: MediaTap | None,
     deterministic_keys: bool = False,
+    on_check: Callable[[RtpCheckReport], None] | None = None,
 ) -> MediaRun:
     """The run's ``MediaFactory``.
 
@@ -112,6 +113,9 @@ def build_media(
             "require" if identity.media_srtp else "reject" if identity.media_reject_srtp else "auto"
         ),
         deterministic_keys=deterministic_keys,
+        audio_tolerance=identity.audio_tolerance,
+        video_tolerance=identity.video_tolerance,
+        random_base_ssrc=identity.random_base_ssrc,
     )
     capacity = PortAllocator(low, identity.max_rtp_port, block=settings.block).capacity
     if open_calls is not None and open_calls > capacity:
@@ -136,6 +140,7 @@ def build_media(
         warn=warn,
         tap=tap,
         secure=secure,
+        on_check=on_check,
     )
 
 

@@ -66,6 +66,18 @@ class StreamQuality:
     secure_failure: str = ""
     """Why the call's secure media failed (``dtls_fingerprint_mismatch``, ``turn_timeout``,
     ...: gossipper.media.secure), empty when it did not."""
+    rtpcheck: str = ""
+    """SIPp 3.7's RTP check of a pattern stream (``apattern``/``vpattern``): ``passed``,
+    ``failed``, or empty when the stream sent no pattern (gossipper.media.rtpcheck)."""
+    rtpcheck_sent: int = 0
+    """Pattern packets sent."""
+    rtpcheck_judged: int = 0
+    """Pattern packets whose echo had time to come back (sent minus those in flight at the
+    call's end)."""
+    rtpcheck_matched: int = 0
+    """Pattern packets echoed back byte for byte."""
+    rtpcheck_mismatched: int = 0
+    """Pattern packets echoed back with another payload."""
 
     @property
     def loss_pct(self) -> float:
@@ -148,8 +160,71 @@ def format_media_csv_row(quality: StreamQuality, end_wall: float, delimiter: str
         str(q.srtp_auth_failures),
         str(q.srtp_replays),
         _csv_text(q.secure_failure, delimiter),
+        q.rtpcheck,
+        str(q.rtpcheck_sent),
+        str(q.rtpcheck_judged),
+        str(q.rtpcheck_matched),
+        str(q.rtpcheck_mismatched),
     )
     return delimiter.join(fields) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class RtpCheckReport:
+    """One pattern stream's echo check at its call's end, for the ``-rtpcheck_debug`` and
+    ``-srtpcheck_debug`` files (docs/media.md, "RTP check patterns")."""
+
+    call_id: str
+    call_number: int
+    media: str
+    srtp: bool
+    """The stream was SRTP-protected (its record goes to the ``-srtpcheck_debug`` file)."""
+    ssrc: int
+    payload_type: int
+    local: str
+    remote: str
+    tolerance: float
+    sent: int
+    judged: int
+    matched: int
+    mismatched: int
+    in_flight: int
+    unexpected: int
+    packets_received: int
+    """Every RTP packet the stream received (any SSRC)."""
+    srtp_auth_failures: int
+    srtp_replays: int
+    passed: bool
+    mismatches: tuple[str, ...] = ()
+    """One line per mismatched echo (the first ones)."""
+
+
+def format_rtpcheck_report(r: RtpCheckReport) -> str:
+    """The debug file's record of one stream (newline-terminated; docs/media.md)."""
+    kind = "SRTP" if r.srtp else "RTP"
+    verdict = "PASSED" if r.passed else "FAILED"
+    lines = [
+        f"==== {kind} check {r.media} call {r.call_number} Call-ID {r.call_id}: {verdict}",
+        f"ssrc=0x{r.ssrc:08X} payload_type={r.payload_type} local={r.local} remote={r.remote}",
+        "----PACKET COUNTS----",
+        f"sent={r.sent}",
+        f"judged={r.judged}",
+        f"matched={r.matched}",
+        f"mismatched={r.mismatched}",
+        f"in_flight={r.in_flight}",
+        f"not_echoed={max(0, r.judged - r.matched - r.mismatched)}",
+        f"unexpected={r.unexpected}",
+        f"received={r.packets_received}",
+    ]
+    if r.srtp:
+        lines.append(f"srtp_auth_failures={r.srtp_auth_failures}")
+        lines.append(f"srtp_replays={r.srtp_replays}")
+    ratio = f"{r.matched / r.judged:.6f}" if r.judged else "none judged"
+    lines.append(f"matched/judged={ratio} tolerance={r.tolerance:g}")
+    if r.mismatches:
+        lines.append("----MISMATCHES----")
+        lines.extend(r.mismatches)
+    return "\n".join(lines) + "\n\n"
 
 
 MOS_STEP = 0.01
@@ -193,10 +268,27 @@ _COUNTS: tuple[str, ...] = (
     "mos_sum_centi",
     "srtp_auth_failures",
     "srtp_replays",
+    "rtpcheck_streams",
+    "rtpcheck_failed",
+    "rtpcheck_sent",
+    "rtpcheck_judged",
+    "rtpcheck_matched",
+    "rtpcheck_mismatched",
 )
 """Additive integer accumulators, in to_dict's ``"sums"`` order."""
 
-_SINCE_SRTP: frozenset[str] = frozenset({"srtp_auth_failures", "srtp_replays"})
+_SINCE_SRTP: frozenset[str] = frozenset(
+    {
+        "srtp_auth_failures",
+        "srtp_replays",
+        "rtpcheck_streams",
+        "rtpcheck_failed",
+        "rtpcheck_sent",
+        "rtpcheck_judged",
+        "rtpcheck_matched",
+        "rtpcheck_mismatched",
+    }
+)
 """Sums a document of an older version lacks (read as 0)."""
 
 _MAXIMA: tuple[str, ...] = ("jitter_max_us", "loss_max_centi_pct", "rtt_max_us")
@@ -241,6 +333,13 @@ class MediaTotals:
         self.mos_sum_centi = 0
         self.srtp_auth_failures = 0
         self.srtp_replays = 0
+        self.rtpcheck_streams = 0
+        self.rtpcheck_failed = 0
+        """Pattern streams whose echo check failed: the run exits with 253 (SIPp 3.7)."""
+        self.rtpcheck_sent = 0
+        self.rtpcheck_judged = 0
+        self.rtpcheck_matched = 0
+        self.rtpcheck_mismatched = 0
         self.by_media: dict[str, int] = {}
         self.secure_failures: dict[str, int] = {}
         """Named secure-media failure (DTLS, TURN) -> streams that failed with it."""
@@ -267,6 +366,13 @@ class MediaTotals:
         self.rtcp_received += q.rtcp_received
         self.srtp_auth_failures += q.srtp_auth_failures
         self.srtp_replays += q.srtp_replays
+        if q.rtpcheck:
+            self.rtpcheck_streams += 1
+            self.rtpcheck_failed += q.rtpcheck == "failed"
+            self.rtpcheck_sent += q.rtpcheck_sent
+            self.rtpcheck_judged += q.rtpcheck_judged
+            self.rtpcheck_matched += q.rtpcheck_matched
+            self.rtpcheck_mismatched += q.rtpcheck_mismatched
         if q.secure_failure:
             reason = q.secure_failure
             self.secure_failures[reason] = self.secure_failures.get(reason, 0) + 1
@@ -415,6 +521,14 @@ class MediaTotals:
             "srtp": {"auth_failures": self.srtp_auth_failures, "replays": self.srtp_replays},
             "secure_failures": {
                 reason: self.secure_failures[reason] for reason in sorted(self.secure_failures)
+            },
+            "rtpcheck": {
+                "streams": self.rtpcheck_streams,
+                "failed": self.rtpcheck_failed,
+                "sent": self.rtpcheck_sent,
+                "judged": self.rtpcheck_judged,
+                "matched": self.rtpcheck_matched,
+                "mismatched": self.rtpcheck_mismatched,
             },
             "loss_pct": round(self.loss_pct, 4),
             "loss_pct_max": self.loss_pct_max,

@@ -10,7 +10,9 @@ import pathlib
 import shutil
 import socket
 
-from tests.media.test_media_udp import SCENARIOS, _free_even_range, _free_udp_port, _gossipper
+from tests.interop.harness import free_udp_port
+from tests.interop.media import free_udp_port_block
+from tests.media.test_media_udp import SCENARIOS, _gossipper
 
 
 def _summary(directory: pathlib.Path) -> dict[str, object]:
@@ -21,13 +23,13 @@ def _summary(directory: pathlib.Path) -> dict[str, object]:
 def test_no_free_port_pair_fails_the_call_before_it_sends(tmp_path: pathlib.Path) -> None:
     shutil.copyfile(SCENARIOS / "uac_rtp.xml", tmp_path / "uac_rtp.xml")
     shutil.copyfile(SCENARIOS / "tone.alaw", tmp_path / "tone.alaw")
-    base = _free_even_range(4)
+    base = free_udp_port_block(4)
     # Another program holds the range's only pair: the call has no media ports.
     holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     holder.bind(("127.0.0.1", base))
     # Where the INVITE would go: it must never arrive.
     sip_peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sip_peer.bind(("127.0.0.1", _free_udp_port()))
+    sip_peer.bind(("127.0.0.1", free_udp_port()))
     sip_peer.settimeout(0.0)
     try:
         uac = _gossipper(
@@ -105,8 +107,8 @@ def test_answer_without_usable_media_fails_the_call_and_ends_the_dialog(
     (uas_dir / "uas.xml").write_text(_UAS_NO_MEDIA)
     shutil.copyfile(SCENARIOS / "uac_rtp.xml", uac_dir / "uac_rtp.xml")
     shutil.copyfile(SCENARIOS / "tone.alaw", uac_dir / "tone.alaw")
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(100)
     uas = _gossipper(
         "-sf", "uas.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-summary_json", "summary.json", cwd=uas_dir,

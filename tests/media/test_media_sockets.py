@@ -11,7 +11,7 @@ import trio
 
 from gossipper.media.session import MediaLibrary, MediaRun, MediaSettings
 from gossipper.transport import UdpTransportFactory
-from tests.media.test_media_udp import _free_even_range
+from tests.interop.media import free_udp_port_block
 
 
 def _buffers(transport: object) -> tuple[int, int]:
@@ -24,7 +24,7 @@ def _buffers(transport: object) -> tuple[int, int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's buffer accounting")
 def test_rtp_buffsize_sizes_every_media_socket() -> None:
-    base = _free_even_range(4)
+    base = free_udp_port_block(4)
 
     async def main() -> None:
         with trio.fail_after(10):

@@ -12,34 +12,11 @@ import socket
 import subprocess
 import sys
 
-from tests.interop.harness import wait_for_udp_listener
+from tests.interop.harness import free_udp_port, wait_for_udp_listener
+from tests.interop.media import free_udp_port_block
 
 SCENARIOS = pathlib.Path(__file__).resolve().parents[1] / "golden_csv" / "scenarios"
 REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _free_even_range(size: int = 100) -> int:
-    """An even base port whose next ``size`` ports are free now (best effort)."""
-    for base in range(30000 + (os.getpid() % 200) * 100, 60000, 1000):
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 def _gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
@@ -67,8 +44,8 @@ def test_rtp_both_ways_on_loopback(tmp_path: pathlib.Path) -> None:
         directory.mkdir()
         shutil.copyfile(SCENARIOS / name, directory / name)
         shutil.copyfile(SCENARIOS / "tone.alaw", directory / "tone.alaw")
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(100)
     uas = _gossipper(
         "-sf", "uas_rtp.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
@@ -114,8 +91,8 @@ def test_rtcp_and_call_quality_are_mirrored_to_hep_by_call_id(tmp_path: pathlib.
     collector.bind(("127.0.0.1", 0))
     collector.settimeout(0.2)
     hep_port = collector.getsockname()[1]
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(100)
     uas = _gossipper(
         "-sf", "uas_rtp.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,

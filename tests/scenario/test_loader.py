@@ -217,10 +217,16 @@ BAD_CASES: list[tuple[str, str, int | None, str]] = [
         "rtp_echo='startsomething': use one of startaudio",
     ),
     (
-        "RTP check patterns",
-        '<nop><action>\n<exec rtp_stream="apattern,1,8"/>\n</action></nop>',
+        "unknown RTP check pattern",
+        '<nop><action>\n<exec rtp_stream="xpattern,1,8"/>\n</action></nop>',
         4,
-        "RTP check patterns",
+        "unknown pattern 'xpattern'",
+    ),
+    (
+        "vpattern without a payload type",
+        '<nop><action>\n<exec rtp_stream="vpattern,1"/>\n</action></nop>',
+        4,
+        "vpattern needs a payload type",
     ),
     (
         "init with a send",

@@ -204,12 +204,31 @@ def test_media_csv_header_and_row() -> None:
     )
 
     assert format_media_csv_header(";").rstrip("\n").split(";") == list(MEDIA_CSV_COLUMNS)
-    assert len(MEDIA_CSV_COLUMNS) == 27
+    assert len(MEDIA_CSV_COLUMNS) == 32
+    assert MEDIA_CSV_COLUMNS[-5:] == (
+        "rtpcheck",
+        "rtpcheck_sent",
+        "rtpcheck_judged",
+        "rtpcheck_matched",
+        "rtpcheck_mismatched",
+    )
     row = format_media_csv_row(stream(), 1_800_000_000.25, ";")
     assert row == (
         "1800000000.250000;1-1234@127.0.0.1;1;audio;PCMU;127.0.0.1:6000;127.0.0.1:6002;"
-        "500;86000;2;495;85140;500;5;1.000;1;0;0;1.250;3.500;0.750;4.31;2;2;0;0;\n"
+        "500;86000;2;495;85140;500;5;1.000;1;0;0;1.250;3.500;0.750;4.31;2;2;0;0;;;0;0;0;0\n"
     )
+    checked = format_media_csv_row(
+        stream(
+            rtpcheck="failed",
+            rtpcheck_sent=100,
+            rtpcheck_judged=90,
+            rtpcheck_matched=80,
+            rtpcheck_mismatched=3,
+        ),
+        0.0,
+        ";",
+    )
+    assert checked.endswith(";0;0;;failed;100;90;80;3\n")
     odd = format_media_csv_row(
         stream(call_id='a,"b"', rtt_ms=None, mos=None, local=endpoint_text("::1", 6000)),
         0.0,
@@ -217,7 +236,7 @@ def test_media_csv_header_and_row() -> None:
     )
     fields = odd.rstrip("\n")
     assert fields.startswith('0.000000,"a,""b""",1,audio,PCMU,[::1]:6000,')
-    assert fields.endswith(",1.250,3.500,,,2,2,0,0,")
+    assert fields.endswith(",1.250,3.500,,,2,2,0,0,,,0,0,0,0")
     assert endpoint_text("10.0.0.1", 4000) == "10.0.0.1:4000"
 
 
@@ -242,6 +261,38 @@ def test_srtp_drops_add_up_and_older_documents_read_as_none() -> None:
     assert MediaTotals.from_dict(older).to_dict()["srtp"] == {"auth_failures": 0, "replays": 0}
 
 
+def test_rtpcheck_streams_add_up_merge_and_older_documents_read_as_none() -> None:
+    totals = MediaTotals()
+    totals.add(stream())  # no pattern: not a checked stream
+    totals.add(stream(rtpcheck="passed", rtpcheck_sent=50, rtpcheck_judged=45, rtpcheck_matched=45))
+    totals.add(
+        stream(
+            rtpcheck="failed",
+            rtpcheck_sent=50,
+            rtpcheck_judged=50,
+            rtpcheck_matched=40,
+            rtpcheck_mismatched=2,
+        )
+    )
+    document = totals.to_dict()
+    assert document["rtpcheck"] == {
+        "streams": 2,
+        "failed": 1,
+        "sent": 100,
+        "judged": 95,
+        "matched": 85,
+        "mismatched": 2,
+    }
+    assert MediaTotals.from_dict(document) == totals
+    merged = totals.copy()
+    merged.merge(totals)
+    assert merged.rtpcheck_failed == 2 and merged.rtpcheck_matched == 170
+    older = totals.to_dict()
+    for name in [n for n in older["sums"] if n.startswith("rtpcheck")]:
+        del older["sums"][name]
+    assert MediaTotals.from_dict(older).to_dict()["rtpcheck"]["streams"] == 0
+
+
 def test_secure_failures_count_by_reason_and_merge() -> None:
     totals = MediaTotals()
     totals.add(stream(secure_failure="dtls_fingerprint_mismatch"))
@@ -257,4 +308,4 @@ def test_secure_failures_count_by_reason_and_merge() -> None:
     del older["secure_failures"]  # written before secure failures were counted
     assert MediaTotals.from_dict(older).secure_failures == {}
     row = format_media_csv_row(stream(secure_failure="turn_timeout"), 0.0, ";")
-    assert row.endswith(";turn_timeout\n")
+    assert row.endswith(";turn_timeout;;0;0;0;0\n")

@@ -10,10 +10,11 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 
+from tests.interop.harness import free_udp_port
+from tests.interop.media import free_udp_port_block
 from tests.media.secure import require
 
 require("pylibsrtp")
@@ -24,35 +25,6 @@ TONE = pathlib.Path(__file__).resolve().parents[2] / "golden_csv" / "scenarios" 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 # 2.4 s of A-law at 50 packets/s.
 TONE_PACKETS = 120
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _free_even_range(size: int = 100) -> int:
-    """An even base port whose next ``size`` ports are free now (best effort), below the
-    kernel's ephemeral range (32768 up), which other programs' sockets come and go in."""
-    import random
-
-    bases = list(range(20000, 32000 - size, 200))
-    random.Random(os.getpid()).shuffle(bases)
-    for base in bases:
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 def gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
@@ -90,8 +62,8 @@ def prepare(tmp_path: pathlib.Path, uas_text: str | None = None) -> tuple[pathli
 def run_pair(
     uas_dir: pathlib.Path, uac_dir: pathlib.Path, *uac_args: str, uas_args: tuple[str, ...] = ()
 ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str], int]:
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(100)
     uas = gossipper(
         "-sf", "uas_dtls.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), *uas_args, cwd=uas_dir,
@@ -120,10 +92,10 @@ SILENT_PORT = 9  # discard: nobody answers SIP there
 def run_uac_alone(uac_dir: pathlib.Path, *uac_args: str) -> subprocess.CompletedProcess[str]:
     """The UAC against a SIP port nobody listens on (its call must fail before sending);
     its own SIP port is a free one (5060 may receive other programs' traffic)."""
-    base = _free_even_range()
+    base = free_udp_port_block(100)
     uac = gossipper(
         "-sf", "uac_dtls.xml", "-i", "127.0.0.1", f"127.0.0.1:{SILENT_PORT}", "-m", "1",
-        "-p", str(_free_udp_port()), "-min_rtp_port", str(base), "-max_rtp_port",
+        "-p", str(free_udp_port()), "-min_rtp_port", str(base), "-max_rtp_port",
         str(base + 49), "-trace_err", "-trace_msg", *uac_args, cwd=uac_dir,
     )  # fmt: skip
     out, err = uac.communicate(timeout=60)
@@ -176,7 +148,7 @@ def test_unreachable_turn_server_fails_the_call_before_its_invite(tmp_path: path
     500 ms RTO), the call fails with turn_timeout without sending its INVITE, nothing hangs."""
     _uas_dir, uac_dir = prepare(tmp_path)
     uac = run_uac_alone(
-        uac_dir, "-turn_server", f"127.0.0.1:{_free_udp_port()}", "-turn_user", "u",
+        uac_dir, "-turn_server", f"127.0.0.1:{free_udp_port()}", "-turn_user", "u",
         "-turn_pass", "p",
     )  # fmt: skip
     assert uac.returncode == 1, uac.stdout[-2000:] + uac.stderr

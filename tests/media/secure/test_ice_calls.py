@@ -13,13 +13,13 @@ import socket
 import pytest
 
 from gossipper.media.secure import stun
+from tests.interop.harness import free_udp_port
+from tests.interop.media import free_udp_port_block
 from tests.media.secure import require
 from tests.media.secure.test_dtls_calls import (
     DATA,
     SILENT_PORT,
     TONE,
-    _free_even_range,
-    _free_udp_port,
     gossipper,
 )
 
@@ -74,8 +74,8 @@ def test_ice_lite_answers_connectivity_checks_during_a_call(
     media must reach the host candidate."""
     shutil.copyfile(DATA / "uas_dtls.xml", tmp_path / "uas_dtls.xml")
     shutil.copyfile(TONE, tmp_path / "tone.alaw")
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(100)
     uas = gossipper(
         "-sf", "uas_dtls.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=tmp_path,
@@ -175,8 +175,8 @@ def test_silent_dtls_peer_fails_the_call_with_handshake_timeout(tmp_path: pathli
 
     shutil.copyfile(DATA / "uas_dtls.xml", tmp_path / "uas_dtls.xml")
     shutil.copyfile(TONE, tmp_path / "tone.alaw")
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(100)
     uas = gossipper(
         "-sf", "uas_dtls.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), "-dtls_timeout", "1000",

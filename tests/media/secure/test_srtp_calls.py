@@ -9,12 +9,13 @@ import csv
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 
 import pytest
 
+from tests.interop.harness import free_udp_port
+from tests.interop.media import free_udp_port_block
 from tests.media.secure import require
 
 require("pylibsrtp")  # a failure in CI, a skip elsewhere
@@ -23,32 +24,6 @@ HERE = pathlib.Path(__file__).resolve().parent
 SCENARIOS = HERE / "scenarios"
 TONE = HERE.parents[1] / "golden_csv" / "scenarios" / "tone.alaw"
 REPO = HERE.parents[2]
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _free_even_range(size: int = 100) -> int:
-    # Other programs (CI runs, benches) take ports too: try the whole 20000-59999 span.
-    first = os.getpid() % 400
-    for step in range(400):
-        base = 20000 + ((first + step * 7) % 400) * 100
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 def _gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
@@ -104,8 +79,8 @@ def _call(
         shutil.copyfile(TONE, directory / "tone.alaw")
     if video:
         _video_pcap(uac_dir / "video.pcap")
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(100)
     server = _gossipper(
         "-sf", uas, "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), *uas_args, cwd=uas_dir,
@@ -195,8 +170,8 @@ def test_bad_crypto_in_the_answer_fails_the_call_named(
     shutil.copyfile(SCENARIOS / "uac_srtp.xml", uac_dir / "uac_srtp.xml")
     for directory in (uas_dir, uac_dir):
         shutil.copyfile(TONE, directory / "tone.alaw")
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(100)
     server = _gossipper(
         "-sf", "uas_bad.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
