@@ -15,10 +15,11 @@ import time
 import pytest
 
 from gossipper.media.secure import stun
-from tests.interop.harness import LOOPBACK, gossipper_command, start
+from tests.interop.harness import LOOPBACK, free_udp_port, gossipper_command, start
+from tests.interop.media import free_udp_port_block
 from tests.interop.test_turn_coturn import PASSWORD, USER, coturn  # noqa: F401
 from tests.media.secure import require
-from tests.media.secure.test_dtls_calls import TONE, _free_even_range, _free_udp_port
+from tests.media.secure.test_dtls_calls import TONE
 from tests.media.secure.test_ice_calls import OUR_PWD, OUR_UFRAG, _receive, _sip
 
 pytestmark = pytest.mark.interop
@@ -80,12 +81,12 @@ def test_ice_nomination_chooses_between_relay_and_host(
     host_turn, port_turn = coturn
     shutil.copyfile(DATA / "uas_ice_turn.xml", tmp_path / "uas_ice_turn.xml")
     shutil.copyfile(TONE, tmp_path / "tone.alaw")
-    sip_port = _free_udp_port()
-    base = _free_even_range()
+    sip_port = free_udp_port()
+    base = free_udp_port_block(4)
     uas = start(
         gossipper_command(
             "-sf", "uas_ice_turn.xml", "-i", LOOPBACK, "-p", str(sip_port), "-m", "1",
-            "-nostdin", "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49),
+            "-nostdin", "-min_rtp_port", str(base), "-max_rtp_port", str(base + 3),
             "-turn_server", f"{host_turn}:{port_turn}", "-turn_user", USER,
             "-turn_pass", PASSWORD,
         ),
