@@ -118,12 +118,12 @@ def test_a_capped_sleep_is_not_moved_past_its_cap_by_a_voided_entry() -> None:
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(waiter)
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             nursery.start_soon(driver)
             await trio.sleep(0.001)
             parker.wake("early")
             while not parker.waiting:  # noqa: ASYNC110 - virtual time
-                await trio.sleep(0)
+                await trio.lowlevel.checkpoint()
             queue.dropped(0.0015)
             await trio.sleep(0.02)
             queue.fire_due(trio.current_time())
