@@ -269,9 +269,6 @@ class Engine(CallHost):
         self._done = trio.Event()
         self._pacing = Parker(timers)
         self._pacing_waits_for_calls = False
-        # -rate_increase steps (set by _pacing_setup).
-        self._ramp_s = 0.0
-        self._next_ramp_step_s = math.inf
         # Parked tasks ready for a next call: idle workers, and calls that ended outside
         # their task (see keep_task_for_next_call).
         self._idle_workers: list[Parker] = []
@@ -497,21 +494,14 @@ class Engine(CallHost):
         config = self._config
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            main = self._main_transport
-            one_task = self._timer_resolution_s > 0 and self._per_ip is None and main is not None
-            if one_task:
-                # Real runs on one datagram socket: its receive loop runs the timer queue too.
-                assert main is not None
-                nursery.start_soon(self._receive_and_fire, main)
-            else:
-                nursery.start_soon(self.timers.run)
+            nursery.start_soon(self.timers.run)
             if self.media is not None:
                 nursery.start_soon(self.media.serve)
             if self._per_ip is not None:
                 for transport in self._per_ip.transports:
                     nursery.start_soon(self._receive_loop, transport)
-            elif main is not None and not one_task:
-                nursery.start_soon(self._receive_loop, main)
+            elif self._main_transport is not None:
+                nursery.start_soon(self._receive_loop, self._main_transport)
             nursery.start_soon(self._housekeeping_loop)
             streams = self._streams
             if streams is not None:
@@ -544,15 +534,7 @@ class Engine(CallHost):
             if not self.scenario.is_server:
                 if config.load.users is not None:
                     self.set_users(self._segment_share(config.load.users))
-                if one_task:
-                    # The pacing runs inside the receive loop too, as an entry of the timer
-                    # queue: starting the due calls costs no task step of its own.
-                    self._pacing_setup()
-                    pacing = _QueuedPacing(self.timers, self)
-                    self._pacing = pacing
-                    pacing.timer_fired(pacing.seq)
-                else:
-                    nursery.start_soon(self._pacing_loop)
+                nursery.start_soon(self._pacing_loop)
             elif config.load.max_calls == 0:
                 self.soft_quit("call limit reached")
             await self._done.wait()
@@ -836,36 +818,6 @@ class Engine(CallHost):
                 return
             self._dispatch_batch(batch, transport)
             await sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
-
-    async def _receive_and_fire(self, transport: DatagramTransport) -> None:
-        """Real runs on one datagram socket: the receive loop and the timer queue in one task.
-
-        Waits for the socket with the earliest timer as its deadline; on waking, handles the
-        datagrams received, then fires the timers due (so an answer already received cancels
-        its retransmission), in one pass. After a batch it sleeps to the next tick of the
-        -timer_resol grid and drains the socket then, as ``_receive_loop`` does. One task and
-        one cancel scope per sleep, where a separate timer task costs a task step and a
-        scope of its own per wake-up (docs/performance.md, "One task for socket and timers").
-        """
-        timers = self.timers
-        timers.attach()
-        step_s = self._timer_resolution_s
-        dispatch_batch = self._dispatch_batch
-        batch: list[Datagram] | None = None
-        try:
-            while True:
-                if batch:
-                    dispatch_batch(batch, transport)
-                timers.fire_due(trio.current_time())
-                if batch:
-                    await timers.sleep((math.floor(trio.current_time() / step_s) + 1) * step_s)
-                    batch = transport.receive_nowait()
-                else:
-                    batch = await timers.wait_receiving(transport.receive_batch)
-        except (trio.ClosedResourceError, OSError):
-            pass
-        # The socket is gone: the timers still run (calls on other sockets, timeouts).
-        await timers.run()
 
     def _dispatch_batch(self, batch: list[Datagram], transport: DatagramTransport) -> None:
         """Dispatch a batch from a real socket; a full one means the server is behind (see
@@ -1573,58 +1525,45 @@ class Engine(CallHost):
         One task decides every call creation and every rate-ramp step, so ramps are exact: a
         step at time t restarts the count from t (not from when this task ran), and calls due
         at the very instant of a step belong to the old rate.
-        In -users mode it replaces the users whose calls ended. (Real runs on one datagram
-        socket run the same passes from the timer queue instead: ``_QueuedPacing``.)
+        In -users mode it replaces the users whose calls ended.
         """
-        self._pacing_setup()
+        config = self._config
+        state = self._rate_state
+        users_mode = config.load.users is not None
+        ramp_s = 0.0
+        if config.load.rate_increase and not users_mode:
+            ramp_s = config.load.rate_interval_s or config.traces.dump_period_s
+        next_step = self._start_s + ramp_s if ramp_s > 0 else math.inf
         while self._quit_state is QuitState.RUNNING:
             if self._settle is not None:
                 await self._settle("pacing")
-            deadline = self._pacing_pass(trio.current_time())
-            if deadline is None:
-                return
-            await self._pacing.park(deadline)
-
-    def _pacing_setup(self) -> None:
-        config = self._config
-        ramp_s = 0.0
-        if config.load.rate_increase and config.load.users is None:
-            ramp_s = config.load.rate_interval_s or config.traces.dump_period_s
-        self._ramp_s = ramp_s
-        self._next_ramp_step_s = self._start_s + ramp_s if ramp_s > 0 else math.inf
-
-    def _pacing_pass(self, now: float) -> float | None:
-        """One pass of the pacing at ``now``: ramp steps, then the calls due; returns when
-        the next pass is due (inf: only when woken), or None once no call will start."""
-        state = self._rate_state
-        ramp_s = self._ramp_s
-        while self._next_ramp_step_s <= now and self._quit_state is QuitState.RUNNING:
-            # Calls due up to the step (inclusive) belong to the old rate.
-            step_s = self._next_ramp_step_s
-            if not self._traffic_paused:
-                self._start_due_calls(step_s)
-            self._apply_ramp_step(step_s)
-            self._next_ramp_step_s = step_s + ramp_s
-        if self._quit_state is not QuitState.RUNNING:
-            return None
-        self._pacing_waits_for_calls = False
-        deadline = self._next_ramp_step_s
-        if self._config.load.users is not None:
-            self._replace_user_calls()
-            self._pacing_waits_for_calls = True
-        elif not self._traffic_paused:
-            due = self._start_due_calls(now)
+            now = trio.current_time()
+            while next_step <= now and self._quit_state is QuitState.RUNNING:
+                # Calls due up to the step (inclusive) belong to the old rate.
+                if not self._traffic_paused:
+                    self._start_due_calls(next_step)
+                self._apply_ramp_step(next_step)
+                next_step += ramp_s
             if self._quit_state is not QuitState.RUNNING:
-                return None
-            if self._pacing_held_back:
-                # Held back by the overload guard: try again at the next tick.
-                deadline = min(deadline, now + self._overload_tick_s)
-            elif due > 0:
-                # Open-call limit hit: the due calls start as soon as a call ends.
+                return
+            self._pacing_waits_for_calls = False
+            deadline = next_step
+            if users_mode:
+                self._replace_user_calls()
                 self._pacing_waits_for_calls = True
-            else:
-                deadline = min(deadline, state.next_due_s())
-        return deadline
+            elif not self._traffic_paused:
+                due = self._start_due_calls(now)
+                if self._quit_state is not QuitState.RUNNING:
+                    return
+                if self._pacing_held_back:
+                    # Held back by the overload guard: try again at the next tick.
+                    deadline = min(deadline, now + self._overload_tick_s)
+                elif due > 0:
+                    # Open-call limit hit: the due calls start as soon as a call ends.
+                    self._pacing_waits_for_calls = True
+                else:
+                    deadline = min(deadline, state.next_due_s())
+            await self._pacing.park(deadline)
 
     def _start_due_calls(self, now: float) -> int:
         """Start the calls due by ``now`` that the limits allow; returns how many are left.
@@ -1766,54 +1705,6 @@ class Engine(CallHost):
                 # A Call-ID that ended again later has a newer entry: keep it.
                 if dead.get(key) == until:
                     del dead[key]
-
-
-class _QueuedPacing(Parker):
-    """The pacing of a real run on one datagram socket, as an entry of the timer queue.
-
-    The queue runs inside the receive loop there (``Engine._receive_and_fire``), so each pass
-    (``Engine._pacing_pass``) runs in the same wake-up as the socket and the other timers,
-    without a task of its own to wake. ``wake`` (a rate change, a call ended under ``-l``,
-    ...) asks for a pass at the queue's next tick; a wake during a pass is dropped, as for
-    a pacing task that is not parked.
-    """
-
-    __slots__ = ("_engine", "_over", "_running")
-
-    def __init__(self, queue: TimerQueue, engine: Engine) -> None:
-        super().__init__(queue)
-        self._engine = engine
-        self._running = False
-        self._over = False
-
-    @property
-    def seq(self) -> int:
-        return self._seq
-
-    def _arm(self, deadline: float) -> None:
-        self._seq += 1
-        if deadline != math.inf:
-            self._queue.schedule(self, self._seq, deadline)
-
-    def timer_fired(self, seq: int) -> None:
-        if seq != self._seq or self._over:
-            return
-        self._running = True
-        try:
-            deadline = self._engine._pacing_pass(trio.current_time())
-        finally:
-            self._running = False
-        if deadline is None:
-            self._over = True
-            self._seq += 1
-        else:
-            self._arm(deadline)
-
-    def wake(self, value: object) -> bool:
-        if self._running or self._over:
-            return False
-        self._arm(trio.current_time())
-        return True
 
 
 async def _open_first_free(factory: TransportFactory, host: str) -> DatagramTransport:

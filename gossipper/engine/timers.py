@@ -10,24 +10,16 @@ waits that ended early are left in the heap and skipped when they surface (lazy 
 In real runs the queue sleeps in steps of ``resolution_s`` (SIPp's ``-timer_resol``, 1 ms), so
 timers that fall due together are handled in one wake-up; under the simulation's virtual clock
 the resolution is 0 and every deadline is exact.
-
-The queue runs either as a task of its own (``run``: the simulation, runs without a datagram
-socket) or inside the engine's receive loop (``wait_receiving``, ``sleep`` and ``fire_due``,
-real UDP runs): then one task wakes for the socket and for the timers, with one cancel scope
-per sleep, instead of two tasks each with their own (docs/performance.md, "One task").
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
 
 import outcome
 import trio
-
-_T = TypeVar("_T")
 
 _INF = math.inf
 _PRUNE_MIN = 1024
@@ -90,7 +82,6 @@ class TimerQueue:
         "_scope",
         "_task",
         "_wake_at",
-        "_wake_cap",
         "before_late",
     )
 
@@ -101,10 +92,8 @@ class TimerQueue:
         self._counter = 0
         self._resolution_s = resolution_s
         self._scope: trio.CancelScope | None = None
-        # The deadline of ``_scope`` as last set (read back without Trio's property), and the
-        # latest it may be moved to by ``dropped`` (the receive loop's next tick, or inf).
+        # The deadline of ``_scope`` as last set, read back without Trio's property.
         self._wake_at = _INF
-        self._wake_cap = _INF
         self.before_late: Callable[[], object] | None = None
         """Real runs: called before firing entries that are overdue by more than two steps
         (the process stalled). The engine handles the datagrams already received there, so a
@@ -128,9 +117,9 @@ class TimerQueue:
             self._prune()
         scope = self._scope
         if scope is not None and deadline < self._wake_at:
-            # Compared on the grid: a timer due within the tick already waited for (most
-            # retransmission timers set while the queue waits for an earlier entry) leaves
-            # Trio's deadline alone; each move runs Trio's deadline bookkeeping.
+            # Compared on the grid: a timer due within the tick already waited for leaves
+            # Trio's deadline alone (each assignment runs Trio's deadline bookkeeping, a
+            # context manager, even when the value does not change).
             wake = self._wake_time(deadline)
             if wake < self._wake_at:
                 self._wake_at = wake
@@ -149,7 +138,7 @@ class TimerQueue:
         self._pop_dead_head()
         scope = self._scope
         if scope is not None:
-            wake = min(self._wake_time(heap[0][0]) if heap else _INF, self._wake_cap)
+            wake = self._wake_time(heap[0][0]) if heap else _INF
             if wake != self._wake_at:
                 self._wake_at = wake
                 scope.deadline = wake
@@ -185,64 +174,25 @@ class TimerQueue:
         return trio.lowlevel.Abort.SUCCEEDED  # cancelled from outside: stop
 
     async def run(self) -> None:
-        """Fire due timers until cancelled (the queue's own task)."""
+        """Fire due timers until cancelled."""
+        heap = self._heap
         self._task = trio.lowlevel.current_task()
         while True:
-            await self.sleep(_INF)
-            self.fire_due(trio.current_time())
-
-    def next_wake(self) -> float:
-        """When the earliest live entry falls due, on the grid (inf: none)."""
-        self._pop_dead_head()
-        heap = self._heap
-        return self._wake_time(heap[0][0]) if heap else _INF
-
-    def fire_due(self, now: float) -> None:
-        """Fire the entries due by ``now``; once late (a stall), a slice of them (``_fire_late``):
-        the rest are still due at the next wake-up."""
-        heap = self._heap
-        step = self._resolution_s
-        if step > 0 and heap and heap[0][0] < now - 2 * step:
-            self._fire_late(now)
-            return
-        while heap and heap[0][0] <= now:
-            _, _, parker, seq = heapq.heappop(heap)
-            parker.timer_fired(seq)
-
-    async def sleep(self, cap: float) -> None:
-        """Sleep until the earliest entry falls due, or ``cap`` if earlier; entries scheduled
-        meanwhile move the wake-up earlier. Ends without Cancelled on its own deadline (see
-        ``_abort``); the calling task must be the queue's (``run`` or ``attach``)."""
-        wake = min(self.next_wake(), cap)
-        self._wake_at = wake
-        self._wake_cap = cap
-        with trio.CancelScope(deadline=wake) as scope:
-            self._scope = scope
-            await trio.lowlevel.wait_task_rescheduled(self._abort)
-        self._scope = None
-
-    async def wait_receiving(self, receive: Callable[[], Awaitable[_T]]) -> _T | None:
-        """``await receive()`` until the earliest entry falls due: its result, or None once
-        the entry is due (then ``fire_due``). One cancel scope; on the deadline, Trio
-        cancels ``receive`` (it must be cancel-safe: a datagram socket's wait)."""
-        wake = self.next_wake()
-        self._wake_at = wake
-        self._wake_cap = _INF
-        result: _T | None = None
-        try:
-            with trio.CancelScope(deadline=wake) as scope:
+            self._pop_dead_head()
+            first = heap[0][0] if heap else _INF
+            self._wake_at = self._wake_time(first)
+            with trio.CancelScope(deadline=self._wake_at) as scope:
                 self._scope = scope
-                result = await receive()
-        finally:
-            # Also when receive() raised (a closed socket): schedule() must not move the
-            # deadline of a scope that is gone.
+                await trio.lowlevel.wait_task_rescheduled(self._abort)
             self._scope = None
-        return result
-
-    def attach(self) -> None:
-        """The current task runs the queue (``sleep``/``wait_receiving``/``fire_due``)
-        instead of ``run``."""
-        self._task = trio.lowlevel.current_task()
+            now = trio.current_time()
+            step = self._resolution_s
+            if step > 0 and heap and heap[0][0] < now - 2 * step:
+                self._fire_late(now)
+                continue
+            while heap and heap[0][0] <= now:
+                _, _, parker, seq = heapq.heappop(heap)
+                parker.timer_fired(seq)
 
     def _fire_late(self, now: float) -> None:
         """The queue woke late (the process stalled): first handle what was received, then
