@@ -651,16 +651,17 @@ class RunConfig:
         the container fields (lists for tuples/sets, objects for mappings, lists of
         ``[file, field]`` pairs for ``injection_indexes``) and ints for float fields.
         """
-        unknown = sorted(key for key in data if key not in _FIELD_TYPES)
+        field_types = _field_types()
+        unknown = sorted(key for key in data if key not in field_types)
         if unknown:
             hints = []
             for key in unknown:
-                close = difflib.get_close_matches(str(key), list(_FIELD_TYPES), n=1)
+                close = difflib.get_close_matches(str(key), list(field_types), n=1)
                 hints.append(f"{key} (did you mean {close[0]}?)" if close else str(key))
             raise ConfigError(f"unknown configuration keys: {', '.join(hints)}")
         values: dict[str, Any] = {}
         for key, value in data.items():
-            values[key] = _coerce(key, _FIELD_TYPES[key], value)
+            values[key] = _coerce(key, field_types[key], value)
         return cls(**values)
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -1039,11 +1040,17 @@ def _show(value: object) -> str:
 
 # --- from_mapping type coercion ---------------------------------------------------------------
 
-_FIELD_TYPES: dict[str, Any] = {
-    name: hint
-    for settings_type in _GROUPS.values()
-    for name, hint in typing.get_type_hints(settings_type).items()
-}
+_FIELD_TYPES: dict[str, Any] = {}
+
+
+def _field_types() -> dict[str, Any]:
+    """Every field's type, resolved at first use: evaluating the annotations costs every
+    run's start-up ~5 ms, and only configurations given as mappings (files, the API) need
+    them."""
+    if not _FIELD_TYPES:
+        for settings_type in _GROUPS.values():
+            _FIELD_TYPES.update(typing.get_type_hints(settings_type))
+    return _FIELD_TYPES
 
 
 def _type_error(key: str, expected: str, value: object) -> ConfigError:

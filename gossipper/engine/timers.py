@@ -81,6 +81,7 @@ class TimerQueue:
         "_resolution_s",
         "_scope",
         "_task",
+        "_wake_at",
         "before_late",
     )
 
@@ -91,6 +92,8 @@ class TimerQueue:
         self._counter = 0
         self._resolution_s = resolution_s
         self._scope: trio.CancelScope | None = None
+        # The deadline of ``_scope`` as last set, read back without Trio's property.
+        self._wake_at = _INF
         self.before_late: Callable[[], object] | None = None
         """Real runs: called before firing entries that are overdue by more than two steps
         (the process stalled). The engine handles the datagrams already received there, so a
@@ -113,8 +116,14 @@ class TimerQueue:
         if len(heap) > self._prune_at:
             self._prune()
         scope = self._scope
-        if scope is not None and deadline < scope.deadline:
-            scope.deadline = self._wake_time(deadline)
+        if scope is not None and deadline < self._wake_at:
+            # Compared on the grid: a timer due within the tick already waited for leaves
+            # Trio's deadline alone (each assignment runs Trio's deadline bookkeeping, a
+            # context manager, even when the value does not change).
+            wake = self._wake_time(deadline)
+            if wake < self._wake_at:
+                self._wake_at = wake
+                scope.deadline = wake
 
     def dropped(self, deadline: float) -> None:
         """An entry due at ``deadline`` was just voided by its parker.
@@ -129,7 +138,10 @@ class TimerQueue:
         self._pop_dead_head()
         scope = self._scope
         if scope is not None:
-            scope.deadline = self._wake_time(heap[0][0]) if heap else _INF
+            wake = self._wake_time(heap[0][0]) if heap else _INF
+            if wake != self._wake_at:
+                self._wake_at = wake
+                scope.deadline = wake
 
     def _pop_dead_head(self) -> None:
         heap = self._heap
@@ -168,7 +180,8 @@ class TimerQueue:
         while True:
             self._pop_dead_head()
             first = heap[0][0] if heap else _INF
-            with trio.CancelScope(deadline=self._wake_time(first)) as scope:
+            self._wake_at = self._wake_time(first)
+            with trio.CancelScope(deadline=self._wake_at) as scope:
                 self._scope = scope
                 await trio.lowlevel.wait_task_rescheduled(self._abort)
             self._scope = None

@@ -48,13 +48,13 @@ from gossipper.output.screens import live_screen
 from gossipper.scenario import RunEnv, Scenario, TwinRole
 from gossipper.scenario.tdm import TdmMap
 from gossipper.segment import ExecutionSegment
-from gossipper.session.hep import HepMirror, TeeTracer, resolve_hep_target
 from gossipper.stats import RunStats, ScreenContext, ScreenState, StatsSnapshot, screen_state
 from gossipper.stats.counters import StatsWindow
 from gossipper.transport.layers import channel_layer_for
 
 if TYPE_CHECKING:
     from gossipper.scenario import InjectionFile
+    from gossipper.session.hep import HepMirror
 
 __all__ = ["Run", "RunPlan", "RunReport", "open_run"]
 
@@ -161,6 +161,10 @@ class Run:
         tracer: Tracer | None = self.traces
         self.hep: HepMirror | None = None
         if hep_target is not None:
+            # Imported here: HEP (and the RTCP parser it brings) costs a plain run's start-up
+            # a few milliseconds for nothing.
+            from gossipper.session.hep import HepMirror, TeeTracer
+
             self.hep = HepMirror(
                 config, local_ip=plan.local_ip, target=hep_target, wall_clock=plan.wall_clock
             )
@@ -552,7 +556,12 @@ async def open_run(plan: RunPlan) -> AsyncIterator[Run]:
         from gossipper.scenario.injection import load_injection_file
 
         rx_injection[os.path.basename(rx_file)] = load_injection_file(rx_file)
-    run = Run(plan, injection, rx_injection, hep_target=await resolve_hep_target(plan.config))
+    hep_target: Address | None = None
+    if plan.config.traces.hep_addr is not None:
+        from gossipper.session.hep import resolve_hep_target
+
+        hep_target = await resolve_hep_target(plan.config)
+    run = Run(plan, injection, rx_injection, hep_target=hep_target)
     await run.engine.open()
     try:
         yield run
