@@ -24,6 +24,7 @@ __all__ = [
     "GateError",
     "GateResult",
     "MEDIA_METRICS",
+    "RTPCHECK_METRICS",
     "SECURE_MEDIA_METRICS",
     "evaluate_gates",
     "format_gate_line",
@@ -148,6 +149,17 @@ streams whose call failed for a secure-media reason (the sum of ``media.secure_f
 one reason: ``media_secure_failure.REASON``, 0 when the run had none). Not in the HTML
 report's media table (``MEDIA_METRICS``); no value without media."""
 
+RTPCHECK_METRICS = (
+    "media_rtpcheck_streams",
+    "media_rtpcheck_failed",
+    "media_rtpcheck_mismatched",
+    "media_rtpcheck_matched_pct",
+)
+"""SIPp 3.7's RTP check patterns (apattern/vpattern) from the summary's ``media.rtpcheck``:
+pattern streams judged, those whose echo check failed (the run already exits 253 for one),
+echoed packets that differ from what was sent, and matched packets as a percentage of those
+judged (no value when none was judged). No value in a summary without the section."""
+
 _SECURE_FAILURE_PREFIX = "media_secure_failure."
 
 _MEDIA_PACKET_KEYS = {
@@ -197,6 +209,7 @@ def metric_names_help() -> str:
             *MESSAGE_METRICS,
             *MEDIA_METRICS,
             *SECURE_MEDIA_METRICS,
+            *RTPCHECK_METRICS,
             f"{_SECURE_FAILURE_PREFIX}REASON (e.g. dtls_fingerprint_mismatch)",
             *_LATENCY_ALIASES,
             "rtd.NAME.p99_ms (any latency statistic of RTD NAME)",
@@ -210,7 +223,7 @@ def metric_names_help() -> str:
 def _known_metric(metric: str) -> bool:
     if metric in CALL_METRICS or metric in MESSAGE_METRICS or metric in FAILURE_METRICS:
         return True
-    if metric in MEDIA_METRICS or metric in SECURE_MEDIA_METRICS:
+    if metric in MEDIA_METRICS or metric in SECURE_MEDIA_METRICS or metric in RTPCHECK_METRICS:
         return True
     if metric.startswith(_SECURE_FAILURE_PREFIX):
         return len(metric) > len(_SECURE_FAILURE_PREFIX)
@@ -346,6 +359,16 @@ def _media_metrics(media: Mapping[str, Any]) -> dict[str, float | None]:
         metrics["media_secure_failures"] = float(sum(int(n) for n in failures.values()))
         for reason, count in failures.items():
             metrics[f"{_SECURE_FAILURE_PREFIX}{reason}"] = float(count)
+    check: Mapping[str, Any] | None = media.get("rtpcheck")
+    metrics["media_rtpcheck_streams"] = _number(None if check is None else check.get("streams"))
+    metrics["media_rtpcheck_failed"] = _number(None if check is None else check.get("failed"))
+    metrics["media_rtpcheck_mismatched"] = _number(
+        None if check is None else check.get("mismatched")
+    )
+    judged = 0 if check is None else int(check.get("judged", 0))
+    metrics["media_rtpcheck_matched_pct"] = (
+        100.0 * int(check.get("matched", 0)) / judged if check is not None and judged else None
+    )
     return metrics
 
 
@@ -435,6 +458,9 @@ _NEVER_DECREASING = frozenset(
         "media_jitter_ms_max",
         "media_rtt_ms_max",
         *SECURE_MEDIA_METRICS,
+        "media_rtpcheck_streams",
+        "media_rtpcheck_failed",
+        "media_rtpcheck_mismatched",
     )
 )
 """Metrics that can only grow while a run goes on (cumulative counts, maxima)."""
