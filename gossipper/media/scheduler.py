@@ -137,6 +137,17 @@ class StreamHandle:
         """Send nothing more; ``done`` becomes True and ``wait_done`` returns."""
         self._finish()
 
+    @property
+    def send_function(self) -> SendFn:
+        """What the stream sends each packet with (``send`` of ``start_rtp``/``start_timed``)."""
+        return self._send
+
+    @send_function.setter
+    def send_function(self, send: SendFn) -> None:
+        # A call's plain stream sends straight to its socket; SRTP keys installed later (a
+        # re-INVITE) put the call's protecting send back in between.
+        self._send = send
+
     def send_dtmf(
         self,
         digits: str,
@@ -176,6 +187,8 @@ class StreamHandle:
         except (GossipperError, OSError):
             counters.send_errors += 1
             return
+        except trio.ClosedResourceError:
+            sent = False  # the call closed its socket before the stream was stopped
         if not sent:
             counters.dropped_packets += 1
             return
