@@ -532,18 +532,27 @@ class _Stream:
         self.next_seq = handle.next_sequence
         self.next_timestamp = handle.rtp_timestamp_at(trio.current_time())
 
-    def stream(self, payloads: Sequence[bytes], payload_type: int, loops: int) -> None:
+    def _start_stream(
+        self,
+        send: Callable[[bytes, Address], bool],
+        payloads: Sequence[bytes],
+        payload_type: int,
+        samples_per_frame: int,
+        loops: int,
+    ) -> None:
+        """Replace the running stream (and DTMF-only events) with a new one that continues
+        their sequence numbers and timestamps."""
         assert self.remote is not None
         self._take_over(self.current)
         self._take_over(self.events)
         self.current = self.events = None
         self.active = True
         self.current = self.run.scheduler.start_rtp(
-            send=self._stream_send(),
+            send=send,
             destination=self.remote,
             payloads=payloads,
             payload_type=payload_type,
-            samples_per_frame=_SAMPLES_PER_FRAME,
+            samples_per_frame=samples_per_frame,
             frame_interval_ms=float(_FRAME_MS),
             loops=loops,
             ssrc=self.ssrc,
@@ -551,6 +560,10 @@ class _Stream:
             first_timestamp=self.next_timestamp,
         )
         self.handles.append(self.current)
+
+    def stream(self, payloads: Sequence[bytes], payload_type: int, loops: int) -> None:
+        assert self.remote is not None
+        self._start_stream(self._stream_send(), payloads, payload_type, _SAMPLES_PER_FRAME, loops)
 
     def pattern(self, payload_type: int, loops: int, samples_per_frame: int) -> None:
         """SIPp 3.7's ``apattern``/``vpattern``: stream the check pattern; what the peer echoes
@@ -564,23 +577,7 @@ class _Stream:
             tolerance = settings.video_tolerance if video else settings.audio_tolerance
             check = self.check = PatternCheck(self.media, payloads, payload_type, tolerance)
         check.payload_type = payload_type  # packets sent before stay judged by sequence number
-        self._take_over(self.current)
-        self._take_over(self.events)
-        self.current = self.events = None
-        self.active = True
-        self.current = self.run.scheduler.start_rtp(
-            send=self._send_pattern,
-            destination=self.remote,
-            payloads=payloads,
-            payload_type=payload_type,
-            samples_per_frame=samples_per_frame,
-            frame_interval_ms=float(_FRAME_MS),
-            loops=loops,
-            ssrc=self.ssrc,
-            first_seq=self.next_seq,
-            first_timestamp=self.next_timestamp,
-        )
-        self.handles.append(self.current)
+        self._start_stream(self._send_pattern, payloads, payload_type, samples_per_frame, loops)
 
     def _send_pattern(self, data: bytes, address: Address) -> bool:
         sent = self.send(data, address)
