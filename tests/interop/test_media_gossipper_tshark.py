@@ -20,6 +20,7 @@ import pytest
 
 from tests.interop.harness import LOOPBACK, finish, free_udp_port, gossipper_command, start
 from tests.interop.media import (
+    JITTER_FLOOR_MS,
     LoopbackCapture,
     assert_agrees_with_tshark,
     free_udp_port_block,
@@ -37,9 +38,23 @@ CALLS = 2
 def test_gossipper_to_gossipper_figures_agree_with_tshark(
     tshark_binary: str, dumpcap_binary: str, tmp_path: pathlib.Path
 ) -> None:
+    # Counts and loss must agree exactly in every run. Jitter is measured by two observers
+    # whose stamps are taken at different points of the kernel (module docstring): when the
+    # loopback's receive softirq is deferred for a packet (a loaded CI machine), that one
+    # packet shifts the largest jitter by 0.1 ms or more on one side only. Such a run is
+    # repeated once, with its figures printed; a second disagreement fails.
+    first = _run_and_compare(tshark_binary, dumpcap_binary, tmp_path / "first")
+    if first:
+        print("jitter disagreed in the first run, repeating:", *first, sep="\n  ")
+        second = _run_and_compare(tshark_binary, dumpcap_binary, tmp_path / "second")
+        assert not second, "\n".join(["jitter disagreed twice:", *first, *second])
+
+
+def _run_and_compare(tshark_binary: str, dumpcap_binary: str, tmp_path: pathlib.Path) -> list[str]:
+    """One captured run; counts asserted exactly; returns the jitter disagreements."""
     uas_dir, uac_dir = tmp_path / "uas", tmp_path / "uac"
     for directory, name in ((uas_dir, "uas_rtp.xml"), (uac_dir, "uac_rtp.xml")):
-        directory.mkdir()
+        directory.mkdir(parents=True)
         shutil.copyfile(SCENARIOS / name, directory / name)
         shutil.copyfile(SCENARIOS / "tone.alaw", directory / "tone.alaw")
     # Audio only: Wireshark computes no jitter on RFC 4733 event packets (their timestamp is
@@ -83,11 +98,19 @@ def test_gossipper_to_gossipper_figures_agree_with_tshark(
     records = read_media_csv(uac_dir, "uac_rtp") + read_media_csv(uas_dir, "uas_rtp")
     assert len(records) == 2 * CALLS
     compared = 0
+    disagreements: list[str] = []
     for record in records:
         assert record.packets_received > 400 and record.packets_sent > 400, record
         # The UAS may still stream for a moment after the UAC closed its call's media.
         unread = 3 if record.local_port >= uac_media else 0
-        _, received = assert_agrees_with_tshark(record, streams, flows, unread_at_close=unread)
+        _, received = assert_agrees_with_tshark(
+            record, streams, flows, unread_at_close=unread, compare_jitter=False
+        )
         assert received is not None
+        if record.max_jitter_ms != pytest.approx(
+            received.max_jitter_ms, rel=0.05, abs=JITTER_FLOOR_MS
+        ):
+            disagreements.append(f"{record} / {received}")
         compared += 1
     assert compared == 2 * CALLS
+    return disagreements
