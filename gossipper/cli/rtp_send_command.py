@@ -243,6 +243,7 @@ async def send_rtp(
         first_timestamps = tuple(rng.getrandbits(32) for _ in transports)
         usage_before = resource.getrusage(resource.RUSAGE_SELF)
         started = trio.current_time()
+        deadline = started + config.duration_ms / 1000.0 if config.duration_ms else math.inf
         handles = []
         async with trio.open_nursery() as nursery:
             await nursery.start(scheduler.run)
@@ -263,9 +264,9 @@ async def send_rtp(
                         first_seq=rng.randrange(1 << 16),
                         first_timestamp=first_timestamps[index],
                         start_delay_s=interval_s * index / len(transports),
+                        until_s=deadline,
                     )
                 )
-            deadline = started + config.duration_ms / 1000.0 if config.duration_ms else math.inf
             with trio.move_on_at(deadline):
                 async with trio.open_nursery() as waiters:
 

@@ -540,8 +540,13 @@ class MediaScheduler:
         first_seq: int,
         first_timestamp: int,
         start_delay_s: float = 0.0,
+        until_s: float = math.inf,
     ) -> RtpStream:
         """Stream ``payloads`` (one per frame) ``loops`` times (SIPp: -1 forever, 0/1 once).
+
+        ``until_s`` (a time of the run's clock): no frame due at or after it is sent, however
+        late the scheduler wakes (``-rtp_dur``: a stop that lands after a tick must not add
+        the frame due at the end).
 
         The first packet goes on the first tick after ``start_delay_s`` from now and has the
         marker bit (a sender of many streams spreads their phases with the delay). An empty
@@ -566,6 +571,10 @@ class MediaScheduler:
             first_timestamp=first_timestamp,
         )
         stream._anchor_s = self._first_tick_time(trio.current_time() + max(start_delay_s, 0.0))
+        if until_s != math.inf and payloads:
+            slots = max(0, math.ceil((until_s - stream._anchor_s) / stream._interval_s - 1e-9))
+            if stream._total_slots < 0 or slots < stream._total_slots:
+                stream._total_slots = slots
         self._active += 1
         if stream._total_slots == 0:
             stream._finish()
