@@ -349,6 +349,25 @@ def ntp_from_seconds(unix_seconds: float) -> int:
     return ((seconds & 0xFFFFFFFF) << 32) | int((ntp - seconds) * (1 << 32)) & 0xFFFFFFFF
 
 
+# Peers stamp DLSR from millisecond clocks (baresip, for one) and we truncate the arrival to
+# 1/65536 s, so on loopback, where the true round trip is near zero, the difference can come out a
+# few units below zero. Up to 5 ms of that is rounding and reads as 0; more is a report out of step.
+_RTT_ROUNDING_UNITS = 5 * 65536 // 1000
+
+
+def round_trip_ms(arrival_ntp32: int, last_sr: int, delay_since_last_sr: int) -> float | None:
+    """RFC 3550 6.4.1's round trip from a report block, in ms, or None if out of step.
+
+    All three are the middle 32 bits of NTP timestamps (units of 1/65536 s).
+    """
+    rtt = (arrival_ntp32 - last_sr - delay_since_last_sr) & 0xFFFFFFFF
+    if rtt < 1 << 31:
+        return rtt * 1000.0 / 65536.0
+    if (1 << 32) - rtt <= _RTT_ROUNDING_UNITS:
+        return 0.0
+    return None
+
+
 def _header(packet_type: int, count: int, body: bytes) -> bytes:
     if len(body) % 4:
         raise ValueError("RTCP bodies are whole 32-bit words")

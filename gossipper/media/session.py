@@ -45,6 +45,7 @@ from gossipper.media.rtp import (
     ntp_from_seconds,
     parse_rtcp,
     parse_rtp,
+    round_trip_ms,
 )
 from gossipper.media.rtpcheck import CheckVerdict, PatternCheck, pattern_payloads
 from gossipper.media.scheduler import MediaScheduler, RtpStream, StreamHandle
@@ -793,9 +794,9 @@ class _Stream:
         for block in blocks:
             if block.ssrc in self.sent_ssrcs and block.last_sr:
                 arrival = (ntp_from_seconds(self.run.wall_time()) >> 16) & 0xFFFFFFFF
-                rtt = (arrival - block.last_sr - block.delay_since_last_sr) & 0xFFFFFFFF
-                if rtt < 1 << 31:  # a negative difference: clocks or reports out of step
-                    self.rtt_ms = rtt * 1000.0 / 65536.0
+                rtt_ms = round_trip_ms(arrival, block.last_sr, block.delay_since_last_sr)
+                if rtt_ms is not None:
+                    self.rtt_ms = rtt_ms
 
     def _sent_totals(self) -> tuple[int, int]:
         packets = self.echoed_packets

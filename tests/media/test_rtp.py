@@ -24,6 +24,7 @@ from gossipper.media.rtp import (
     parse_rtcp,
     parse_rtp,
     parse_telephone_event,
+    round_trip_ms,
     seq_add,
     seq_diff,
     seq_lt,
@@ -252,3 +253,15 @@ def test_rtcp_parser_on_valid_headers_with_random_bodies(words: list[bytes]) -> 
 def test_ntp_timestamp_of_unix_epoch_and_half_second() -> None:
     assert ntp_from_seconds(0.0) == 2_208_988_800 << 32
     assert ntp_from_seconds(0.5) == (2_208_988_800 << 32) | 0x80000000
+
+
+def test_round_trip_from_report_block_and_rounding_below_zero() -> None:
+    # 10 ms out, 20 ms held by the peer: arrival 30 ms after our SR left.
+    assert round_trip_ms(0x10000 + 1966, 0x10000, 1310) == pytest.approx(10.0, abs=0.02)
+    # Loopback with a peer's millisecond DLSR: a few units below zero is rounding, read as 0.
+    assert round_trip_ms(0x10000, 0x10000, 60) == 0.0
+    assert round_trip_ms(0x10000, 0x10000, 327) == 0.0
+    # Far below zero: a report out of step, no round trip.
+    assert round_trip_ms(0x10000, 0x10000, 6554) is None
+    # The 32-bit fields wrap.
+    assert round_trip_ms(5, 0xFFFFFFF0, 0) == pytest.approx(21 * 1000 / 65536)
