@@ -277,18 +277,7 @@ _COUNTS: tuple[str, ...] = (
 )
 """Additive integer accumulators, in to_dict's ``"sums"`` order."""
 
-_SINCE_SRTP: frozenset[str] = frozenset(
-    {
-        "srtp_auth_failures",
-        "srtp_replays",
-        "rtpcheck_streams",
-        "rtpcheck_failed",
-        "rtpcheck_sent",
-        "rtpcheck_judged",
-        "rtpcheck_matched",
-        "rtpcheck_mismatched",
-    }
-)
+_SINCE_SRTP: frozenset[str] = frozenset(_COUNTS[_COUNTS.index("srtp_auth_failures") :])
 """Sums a document of an older version lacks (read as 0)."""
 
 _MAXIMA: tuple[str, ...] = ("jitter_max_us", "loss_max_centi_pct", "rtt_max_us")
