@@ -9,15 +9,25 @@ file, so a test can check that real audio arrived, not only packets.
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import re
 import signal
 import subprocess
+import tempfile
 import time
 import wave
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tests.interop.harness import LOOPBACK, free_udp_port, udp_port_bound
+from tests.interop.harness import (
+    LOOPBACK,
+    finish,
+    free_udp_port,
+    gossipper_command,
+    start,
+    udp_port_bound,
+)
 from tests.interop.media import free_udp_port_block, program, write_wav_tone
 
 MODULE_DIR = pathlib.Path("/usr/lib/baresip/modules")
@@ -189,6 +199,89 @@ def start_baresip(
             raise AssertionError(f"baresip did not start on {sip_port}:\n{agent.log()[-3000:]}")
         time.sleep(0.05)
     return agent
+
+
+def _start_gossipper(
+    directory: pathlib.Path, scenario: pathlib.Path, *first: str, env: dict[str, str] | None
+) -> tuple[subprocess.Popen[str], int, int]:
+    """gossipper for one call with baresip: ``first`` (a UAC's target and user), a free SIP
+    port, 16 RTP ports, -trace_media, -trace_err and summary.json for the assertions; returns
+    the process, its SIP port and its first RTP port."""
+    sip_port, media = free_udp_port(), free_udp_port_block(16)
+    process = start(
+        gossipper_command(
+            *first, "-i", LOOPBACK, "-p", str(sip_port), "-m", "1", "-nostdin",
+            "-min_rtp_port", str(media), "-max_rtp_port", str(media + 15),
+            "-sf", str(scenario), "-trace_media", "-trace_err",
+            "-summary_json", "summary.json",
+        ),
+        directory,
+        env=env,
+    )  # fmt: skip
+    return process, sip_port, media
+
+
+def gossipper_calls_baresip(
+    directory: pathlib.Path,
+    agent: Baresip,
+    scenario: pathlib.Path,
+    *,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str, str, int]:
+    """A gossipper UAC (``scenario``, in ``directory``) calling ``agent`` once: its status,
+    stdout and stderr once it ended (40 s at most), and its first RTP port. ``agent`` is left
+    running: the caller stops it (its log) before reading its files."""
+    uac, _sip_port, media = _start_gossipper(
+        directory, scenario, f"{LOOPBACK}:{agent.sip_port}", "-s", agent.user, env=env
+    )
+    rc, out, err = finish(uac, timeout_s=40)
+    return rc, out, err, media
+
+
+@dataclass
+class AnsweredCall:
+    """A call from baresip that a gossipper UAS answered (``baresip_calls_gossipper``)."""
+
+    agent: Baresip
+    media: int  # the first of the UAS's 16 RTP ports
+    returncode: int
+    out: str
+    err: str
+    log: str  # baresip's
+
+
+@contextlib.contextmanager
+def baresip_calls_gossipper(
+    directory: pathlib.Path,
+    scenario: pathlib.Path,
+    *,
+    dtls: bool = False,
+    rtcp_mux: bool = False,
+    env: dict[str, str] | None = None,
+) -> Iterator[AnsweredCall]:
+    """A gossipper UAS (``scenario``, in ``directory``, -trace_media, -trace_err and
+    summary.json for the assertions) and a baresip that dials it once ready; yields once the
+    UAS has ended (40 s at most) and baresip has stopped.
+
+    Yields inside baresip's temporary directory: its recordings and counters go with it, so
+    the caller reads them in the ``with`` block. The UAS is killed if it is still running.
+    """
+    uas, sip_port, media = _start_gossipper(directory, scenario, env=env)
+    try:
+        with tempfile.TemporaryDirectory(prefix="baresip-") as agent_directory:
+            agent = start_baresip(
+                pathlib.Path(agent_directory), dtls=dtls, rtcp_mux=rtcp_mux,
+                dial=f"sip:service@{LOOPBACK}:{sip_port}",
+            )  # fmt: skip
+            try:
+                rc, out, err = finish(uas, timeout_s=40)
+            finally:
+                log = agent.stop()
+            yield AnsweredCall(agent, media, rc, out, err, log)
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
 
 
 def wav_stats(path: pathlib.Path) -> tuple[int, int, float]:

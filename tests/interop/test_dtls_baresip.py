@@ -17,9 +17,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.interop.baresip import Baresip, start_baresip, wav_stats
-from tests.interop.harness import LOOPBACK, finish, free_udp_port, gossipper_command, start
-from tests.interop.media import free_udp_port_block, read_media_csv, write_ulaw_tone
+from tests.interop.baresip import (
+    Baresip,
+    baresip_calls_gossipper,
+    gossipper_calls_baresip,
+    start_baresip,
+    wav_stats,
+)
+from tests.interop.media import read_media_csv, write_ulaw_tone
 from tests.media.secure import require
 
 pytestmark = pytest.mark.interop
@@ -63,18 +68,7 @@ def test_gossipper_calls_baresip_with_dtls_srtp(
 ) -> None:
     agent = dtls_baresip
     write_ulaw_tone(tmp_path / TONE_FILE, 2.0)
-    sip_port, media = free_udp_port(), free_udp_port_block(16)
-    uac = start(
-        gossipper_command(
-            f"{LOOPBACK}:{agent.sip_port}", "-s", agent.user, "-i", LOOPBACK,
-            "-p", str(sip_port), "-m", "1", "-nostdin",
-            "-min_rtp_port", str(media), "-max_rtp_port", str(media + 15),
-            "-sf", str(DATA / "uac_dtls_srtp.xml"), "-trace_media", "-trace_err",
-            "-summary_json", "summary.json",
-        ),
-        tmp_path,
-    )  # fmt: skip
-    rc, out, err = finish(uac, timeout_s=40)
+    rc, out, err, _media = gossipper_calls_baresip(tmp_path, agent, DATA / "uac_dtls_srtp.xml")
     log = agent.stop()
     assert rc == 0, out[-2000:] + err[-2000:] + log[-3000:]
     [ours] = read_media_csv(tmp_path, "uac_dtls_srtp")
@@ -93,38 +87,17 @@ def test_gossipper_calls_baresip_with_dtls_srtp(
 
 def test_baresip_calls_gossipper_with_dtls_srtp(tmp_path: pathlib.Path) -> None:
     write_ulaw_tone(tmp_path / TONE_FILE, 2.0)
-    sip_port, media = free_udp_port(), free_udp_port_block(16)
-    uas = start(
-        gossipper_command(
-            "-i", LOOPBACK, "-p", str(sip_port), "-m", "1", "-nostdin",
-            "-min_rtp_port", str(media), "-max_rtp_port", str(media + 15),
-            "-sf", str(DATA / "uas_dtls_srtp.xml"), "-trace_media", "-trace_err",
-            "-summary_json", "summary.json",
-        ),
-        tmp_path,
-    )  # fmt: skip
-    try:
-        with tempfile.TemporaryDirectory(prefix="baresip-") as directory:
-            agent = start_baresip(
-                pathlib.Path(directory), dtls=True, rtcp_mux=True,
-                dial=f"sip:service@{LOOPBACK}:{sip_port}",
-            )  # fmt: skip
-            try:
-                rc, out, err = finish(uas, timeout_s=40)
-            finally:
-                log = agent.stop()
-            assert rc == 0, out[-2000:] + err[-2000:] + log[-3000:]
-            [ours] = read_media_csv(tmp_path, "uas_dtls_srtp")
-            _assert_secure_media(tmp_path)
-            [(baresip_sent, baresip_received)] = agent.call_packets()
-            assert ours.packets_sent >= 0.9 * 2 * TONE_PACKETS
-            assert baresip_received >= ours.packets_sent - 2, log[-3000:]
-            [decoded] = agent.decoded_recordings()
-            _assert_tone(decoded, 2.5)
-            assert ours.packets_received >= 0.8 * 5000 / 20
-            assert ours.malformed == 0
-            assert baresip_sent >= ours.packets_received
-    finally:
-        if uas.poll() is None:
-            uas.kill()
-            uas.wait()
+    scenario = DATA / "uas_dtls_srtp.xml"
+    with baresip_calls_gossipper(tmp_path, scenario, dtls=True, rtcp_mux=True) as call:
+        log = call.log
+        assert call.returncode == 0, call.out[-2000:] + call.err[-2000:] + log[-3000:]
+        [ours] = read_media_csv(tmp_path, "uas_dtls_srtp")
+        _assert_secure_media(tmp_path)
+        [(baresip_sent, baresip_received)] = call.agent.call_packets()
+        assert ours.packets_sent >= 0.9 * 2 * TONE_PACKETS
+        assert baresip_received >= ours.packets_sent - 2, log[-3000:]
+        [decoded] = call.agent.decoded_recordings()
+        _assert_tone(decoded, 2.5)
+        assert ours.packets_received >= 0.8 * 5000 / 20
+        assert ours.malformed == 0
+        assert baresip_sent >= ours.packets_received

@@ -15,9 +15,8 @@ import tempfile
 
 import pytest
 
-from tests.interop.baresip import start_baresip
-from tests.interop.harness import LOOPBACK, finish, free_udp_port, gossipper_command, start
-from tests.interop.media import free_udp_port_block, read_media_csv, write_ulaw_tone
+from tests.interop.baresip import baresip_calls_gossipper, gossipper_calls_baresip, start_baresip
+from tests.interop.media import read_media_csv, write_ulaw_tone
 from tests.interop.test_dtls_baresip import (
     DATA,
     TONE_FILE,
@@ -72,19 +71,8 @@ def test_gossipper_calls_baresip_with_dtls_srtp_without_rtcp_mux(tmp_path: pathl
     with tempfile.TemporaryDirectory(prefix="baresip-") as directory:
         agent = start_baresip(pathlib.Path(directory), dtls=True, rtcp_mux=False)
         try:
-            sip_port, media = free_udp_port(), free_udp_port_block(16)
-            uac = start(
-                gossipper_command(
-                    f"{LOOPBACK}:{agent.sip_port}", "-s", agent.user, "-i", LOOPBACK,
-                    "-p", str(sip_port), "-m", "1", "-nostdin",
-                    "-min_rtp_port", str(media), "-max_rtp_port", str(media + 15),
-                    "-sf", str(scenario), "-trace_media", "-trace_err",
-                    "-summary_json", "summary.json",
-                ),
-                tmp_path,
-                env={"GOSSIPPER_SRTP_KEYLOG": str(key_log)},
-            )  # fmt: skip
-            rc, out, err = finish(uac, timeout_s=40)
+            keys = {"GOSSIPPER_SRTP_KEYLOG": str(key_log)}
+            rc, out, err, media = gossipper_calls_baresip(tmp_path, agent, scenario, env=keys)
         finally:
             log = agent.stop()
         # baresip's files go with its directory: read them now.
@@ -108,39 +96,17 @@ def test_baresip_calls_gossipper_with_dtls_srtp_without_rtcp_mux(tmp_path: pathl
     write_ulaw_tone(tmp_path / TONE_FILE, 2.0)
     scenario = _without_mux("uas_dtls_srtp.xml", tmp_path)
     key_log = tmp_path / "srtp-keys.log"
-    sip_port, media = free_udp_port(), free_udp_port_block(16)
-    uas = start(
-        gossipper_command(
-            "-i", LOOPBACK, "-p", str(sip_port), "-m", "1", "-nostdin",
-            "-min_rtp_port", str(media), "-max_rtp_port", str(media + 15),
-            "-sf", str(scenario), "-trace_media", "-trace_err",
-            "-summary_json", "summary.json",
-        ),
-        tmp_path,
-        env={"GOSSIPPER_SRTP_KEYLOG": str(key_log)},
-    )  # fmt: skip
-    try:
-        with tempfile.TemporaryDirectory(prefix="baresip-") as directory:
-            agent = start_baresip(
-                pathlib.Path(directory), dtls=True, rtcp_mux=False,
-                dial=f"sip:service@{LOOPBACK}:{sip_port}",
-            )  # fmt: skip
-            try:
-                rc, out, err = finish(uas, timeout_s=40)
-            finally:
-                log = agent.stop()
-            assert rc == 0, out[-2000:] + err[-2000:] + log[-3000:]
-            _assert_secure_media(tmp_path)
-            _assert_two_associations(key_log, media)
-            _assert_rtcp_both_ways(tmp_path, "uas_dtls_srtp")
-            [ours] = read_media_csv(tmp_path, "uas_dtls_srtp")
-            [(baresip_sent, baresip_received)] = agent.call_packets()
-            assert ours.packets_sent >= 0.9 * 2 * TONE_PACKETS
-            assert baresip_received >= ours.packets_sent - 2, log[-3000:]
-            [decoded] = agent.decoded_recordings()
-            _assert_tone(decoded, 2.5)
-            assert ours.malformed == 0 and baresip_sent >= ours.packets_received
-    finally:
-        if uas.poll() is None:
-            uas.kill()
-            uas.wait()
+    keys = {"GOSSIPPER_SRTP_KEYLOG": str(key_log)}
+    with baresip_calls_gossipper(tmp_path, scenario, dtls=True, env=keys) as call:
+        log = call.log
+        assert call.returncode == 0, call.out[-2000:] + call.err[-2000:] + log[-3000:]
+        _assert_secure_media(tmp_path)
+        _assert_two_associations(key_log, call.media)
+        _assert_rtcp_both_ways(tmp_path, "uas_dtls_srtp")
+        [ours] = read_media_csv(tmp_path, "uas_dtls_srtp")
+        [(baresip_sent, baresip_received)] = call.agent.call_packets()
+        assert ours.packets_sent >= 0.9 * 2 * TONE_PACKETS
+        assert baresip_received >= ours.packets_sent - 2, log[-3000:]
+        [decoded] = call.agent.decoded_recordings()
+        _assert_tone(decoded, 2.5)
+        assert ours.malformed == 0 and baresip_sent >= ours.packets_received

@@ -13,12 +13,12 @@ import pathlib
 import pytest
 
 from tests.interop.test_turn_coturn import PASSWORD, REALM, USER, coturn  # noqa: F401
+from tests.media.calls import media_rows
 from tests.media.secure import require
 from tests.media.secure.test_dtls_calls import (
     DATA,
     SILENT_PORT,
     TONE_PACKETS,
-    media_row,
     prepare,
     run_pair,
     run_uac_alone,
@@ -47,7 +47,7 @@ def test_dtls_srtp_call_relayed_by_coturn(
     )  # fmt: skip
     assert uac.returncode == 0, uac.stdout[-2000:] + uac.stderr
     assert uas.returncode == 0, uas.stdout[-2000:] + uas.stderr
-    client, server = media_row(uac_dir), media_row(uas_dir)
+    (client,), (server,) = media_rows(uac_dir), media_rows(uas_dir)
     # The UAS talked to the relay, not to the UAC's own port: coturn carried the media.
     relay_port = int(server["remote"].rsplit(":", 1)[1])
     assert server["remote"].startswith("127.0.0.1:")

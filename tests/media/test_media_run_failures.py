@@ -12,7 +12,8 @@ import socket
 
 from tests.interop.harness import free_udp_port
 from tests.interop.media import free_udp_port_block
-from tests.media.test_media_udp import SCENARIOS, _gossipper
+from tests.media.calls import gossipper
+from tests.media.test_media_udp import SCENARIOS
 
 
 def _summary(directory: pathlib.Path) -> dict[str, object]:
@@ -32,7 +33,7 @@ def test_no_free_port_pair_fails_the_call_before_it_sends(tmp_path: pathlib.Path
     sip_peer.bind(("127.0.0.1", free_udp_port()))
     sip_peer.settimeout(0.0)
     try:
-        uac = _gossipper(
+        uac = gossipper(
             "-sf", "uac_rtp.xml", "-i", "127.0.0.1",
             f"127.0.0.1:{sip_peer.getsockname()[1]}", "-m", "1",
             "-min_rtp_port", str(base), "-max_rtp_port", str(base + 1),
@@ -109,12 +110,12 @@ def test_answer_without_usable_media_fails_the_call_and_ends_the_dialog(
     shutil.copyfile(SCENARIOS / "tone.alaw", uac_dir / "tone.alaw")
     sip_port = free_udp_port()
     base = free_udp_port_block(100)
-    uas = _gossipper(
+    uas = gossipper(
         "-sf", "uas.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-summary_json", "summary.json", cwd=uas_dir,
     )  # fmt: skip
     try:
-        uac = _gossipper(
+        uac = gossipper(
             "-sf", "uac_rtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
             "-min_rtp_port", str(base), "-max_rtp_port", str(base + 9),
             "-summary_json", "summary.json", "-trace_stat", "-trace_format", "gossipper",

@@ -3,39 +3,15 @@ both binding their per-call RTP/RTCP pairs from their own -min_rtp_port ranges."
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import pathlib
 import shutil
 import socket
 import subprocess
-import sys
 
-from tests.interop.harness import free_udp_port, wait_for_udp_listener
-from tests.interop.media import free_udp_port_block
+from tests.media.calls import media_rows, run_call_pair
 
 SCENARIOS = pathlib.Path(__file__).resolve().parents[1] / "golden_csv" / "scenarios"
-REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, "-m", "gossipper", *args, "-nostdin", "-trace_media"],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _row(directory: pathlib.Path) -> dict[str, str]:
-    (path,) = directory.glob("*_media.csv")
-    with path.open(newline="") as handle:
-        (row,) = list(csv.DictReader(handle, delimiter=";"))
-    return row
 
 
 def test_rtp_both_ways_on_loopback(tmp_path: pathlib.Path) -> None:
@@ -44,25 +20,12 @@ def test_rtp_both_ways_on_loopback(tmp_path: pathlib.Path) -> None:
         directory.mkdir()
         shutil.copyfile(SCENARIOS / name, directory / name)
         shutil.copyfile(SCENARIOS / "tone.alaw", directory / "tone.alaw")
-    sip_port = free_udp_port()
-    base = free_udp_port_block(100)
-    uas = _gossipper(
-        "-sf", "uas_rtp.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
-        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
-    )  # fmt: skip
-    try:
-        uac = _gossipper(
-            "-sf", "uac_rtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
-            "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99), cwd=uac_dir,
-        )  # fmt: skip
-        uac_out, uac_err = uac.communicate(timeout=60)
-        assert uac.returncode == 0, uac_out[-2000:] + uac_err
-        uas.communicate(timeout=30)
-        assert uas.returncode == 0
-    finally:
-        uas.kill()
-        uas.wait()
-    client, server = _row(uac_dir), _row(uas_dir)
+    uac, uas, base = run_call_pair(
+        "uas_rtp.xml", "uac_rtp.xml", uas_dir=uas_dir, uac_dir=uac_dir, uac_status=0
+    )
+    assert uac.returncode == 0, uac.stdout[-2000:] + uac.stderr
+    assert uas.returncode == 0
+    (client,), (server,) = media_rows(uac_dir), media_rows(uas_dir)
     assert client["local"] == f"127.0.0.1:{base + 50}"
     assert client["remote"] == server["local"] == f"127.0.0.1:{base}"
     # 4 loops of 2.4 s at 50 packets/s each way; DTMF "15" replaces frames in the client's.
@@ -91,39 +54,31 @@ def test_rtcp_and_call_quality_are_mirrored_to_hep_by_call_id(tmp_path: pathlib.
     collector.bind(("127.0.0.1", 0))
     collector.settimeout(0.2)
     hep_port = collector.getsockname()[1]
-    sip_port = free_udp_port()
-    base = free_udp_port_block(100)
-    uas = _gossipper(
-        "-sf", "uas_rtp.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
-        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
-    )  # fmt: skip
-    try:
-        # The INVITE must find the UAS listening, or its retransmission is mirrored too.
-        wait_for_udp_listener(sip_port, uas)
-        uac = _gossipper(
-            "-sf", "uac_rtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
-            "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99),
-            "-hep_addr", f"127.0.0.1:{hep_port}", "-hep_capture_id", "2001", cwd=uac_dir,
-        )  # fmt: skip
-        datagrams: list[bytes] = []
+    datagrams: list[bytes] = []
+
+    def collect(uac: subprocess.Popen[str]) -> None:
         while uac.poll() is None:
             try:
                 datagrams.append(collector.recv(65535))
             except TimeoutError:
                 pass
-        uac_out, uac_err = uac.communicate(timeout=60)
-        assert uac.returncode == 0, uac_out[-2000:] + uac_err
+
+    try:
+        # The INVITE must find the UAS listening, or its retransmission is mirrored too.
+        uac, _uas, base = run_call_pair(
+            "uas_rtp.xml", "uac_rtp.xml", uas_dir=uas_dir, uac_dir=uac_dir,
+            uac_args=("-hep_addr", f"127.0.0.1:{hep_port}", "-hep_capture_id", "2001"),
+            uac_status=0, wait_listening=True, while_uac=collect,
+        )  # fmt: skip
+        assert uac.returncode == 0, uac.stdout[-2000:] + uac.stderr
         while True:
             try:
                 datagrams.append(collector.recv(65535))
             except TimeoutError:
                 break
-        uas.communicate(timeout=30)
     finally:
-        uas.kill()
-        uas.wait()
         collector.close()
-    row = _row(uac_dir)
+    (row,) = media_rows(uac_dir)
     packets = [decode(data) for data in datagrams]
     assert {p.capture_id for p in packets} == {2001}
     sip = [p for p in packets if p.proto_type == PROTO_SIP]

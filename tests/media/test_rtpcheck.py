@@ -4,7 +4,6 @@ SIPp's fixed SSRC base and -random_base_ssrc."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import json
@@ -32,11 +31,9 @@ from gossipper.media.rtpcheck import (
 )
 from gossipper.sim.network import EventKind
 from gossipper.sim.run import SimulationResult, run_simulation
-from tests.interop.harness import free_udp_port
-from tests.interop.media import free_udp_port_block
+from tests.media.calls import REPO, media_rows, run_call_pair
 
 DATA = pathlib.Path(__file__).resolve().parent / "rtpcheck"
-REPO = pathlib.Path(__file__).resolve().parents[2]
 AUDIO = pattern_payloads("audio")
 
 
@@ -156,12 +153,6 @@ def _simulate(
         os.chdir(previous)
 
 
-def _rows(directory: pathlib.Path) -> list[dict[str, str]]:
-    (path,) = directory.glob("*_media.csv")
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle, delimiter=";"))
-
-
 def _sent_rtp(result: SimulationResult, local: str) -> list[bytes]:
     host, _, port = local.rpartition(":")
     return [
@@ -176,7 +167,7 @@ def _sent_rtp(result: SimulationResult, local: str) -> list[bytes]:
 def test_uac_apattern_echoed_by_gossipper_uas_passes(tmp_path: pathlib.Path) -> None:
     result = _simulate(tmp_path, ["-peer", "uas_echo.xml", "-m", "3", "-r", "2"])
     assert int(result.exit_status) == 0
-    rows = _rows(tmp_path)
+    rows = media_rows(tmp_path)
     assert [row["rtpcheck"] for row in rows] == ["passed"] * 3
     for number, row in enumerate(rows, start=1):
         # 1.5 s, a 400 ms pause, 1 s: 125 frames of 20 ms, every one echoed identical.
@@ -208,7 +199,7 @@ def test_random_base_ssrc_draws_ssrcs_from_the_seed(tmp_path: pathlib.Path) -> N
     result = _simulate(tmp_path, args)
     assert int(result.exit_status) == 0
     ssrcs = set()
-    for row in _rows(tmp_path):
+    for row in media_rows(tmp_path):
         sent = {struct.unpack_from("!I", p, 8)[0] for p in _sent_rtp(result, row["local"])}
         assert len(sent) == 1
         ssrcs |= sent
@@ -218,7 +209,7 @@ def test_random_base_ssrc_draws_ssrcs_from_the_seed(tmp_path: pathlib.Path) -> N
     result = _simulate(again, args)
     assert ssrcs == {
         struct.unpack_from("!I", p, 8)[0]
-        for row in _rows(again)
+        for row in media_rows(again)
         for p in _sent_rtp(result, row["local"])
     }
 
@@ -228,7 +219,7 @@ def test_no_echo_fails_the_run_with_253_and_the_calls_still_succeed(
 ) -> None:
     result = _simulate(tmp_path, ["-peer", "uas_no_echo.xml", "-m", "2", "-r", "2"])
     assert int(result.exit_status) == 253
-    rows = _rows(tmp_path)
+    rows = media_rows(tmp_path)
     assert [row["rtpcheck"] for row in rows] == ["failed"] * 2
     # The last 0.5 s of packets were in flight at the BYE: not judged.
     assert [row["rtpcheck_judged"] for row in rows] == ["100", "100"]
@@ -246,7 +237,7 @@ def test_loss_fails_at_tolerance_one_and_passes_below_it(tmp_path: pathlib.Path)
     lenient.mkdir()
     assert int(_simulate(strict, lossy).exit_status) == 253
     assert int(_simulate(lenient, [*lossy, "-audiotolerance", "0.8"]).exit_status) == 0
-    for row in _rows(lenient):
+    for row in media_rows(lenient):
         matched, judged = int(row["rtpcheck_matched"]), int(row["rtpcheck_judged"])
         assert 0.8 * judged <= matched < judged  # some lost each way, none corrupted
         assert row["rtpcheck_mismatched"] == "0"
@@ -259,7 +250,7 @@ def test_the_same_check_over_sdes_srtp(tmp_path: pathlib.Path) -> None:
         uac="uac_apattern_srtp.xml",
     )
     assert int(result.exit_status) == 0
-    rows = _rows(tmp_path)
+    rows = media_rows(tmp_path)
     for row in rows:
         assert row["rtpcheck"] == "passed" and row["rtpcheck_matched"] == "125"
         assert row["srtp_auth_failures"] == "0"
@@ -310,7 +301,7 @@ def test_vpattern_on_the_video_stream(tmp_path: pathlib.Path) -> None:
     (tmp_path / "uas_video.xml").write_text(uas)
     result = _simulate(tmp_path, ["-peer", "uas_video.xml", "-m", "1"], uac="uac_video.xml")
     assert int(result.exit_status) == 0
-    (row,) = [row for row in _rows(tmp_path) if row["media"] == "video"]
+    (row,) = [row for row in media_rows(tmp_path) if row["media"] == "video"]
     assert row["rtpcheck"] == "passed" and row["rtpcheck_matched"] == "125"
     sent = _sent_rtp(result, row["local"])
     assert {len(p) - 12 for p in sent} == {VIDEO_PAYLOAD_BYTES}
@@ -328,18 +319,6 @@ def test_vpattern_on_the_video_stream(tmp_path: pathlib.Path) -> None:
 
 
 # -- real sockets -----------------------------------------------------------------------------
-
-
-def _gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, "-m", "gossipper", *args, "-nostdin", "-trace_media"],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 class _CorruptingEcho:
@@ -375,37 +354,19 @@ class _CorruptingEcho:
         self.sock.close()
 
 
-def _uac_row(directory: pathlib.Path) -> dict[str, str]:
-    (row,) = _rows(directory)
-    return row
-
-
 def test_real_sockets_clean_echo_passes_and_corrupting_echo_fails(tmp_path: pathlib.Path) -> None:
     uas_dir, uac_dir, bad_dir = tmp_path / "uas", tmp_path / "uac", tmp_path / "bad"
     for directory in (uas_dir, uac_dir, bad_dir):
         directory.mkdir()
     shutil.copyfile(DATA / "uas_echo.xml", uas_dir / "uas_echo.xml")
     shutil.copyfile(DATA / "uac_apattern.xml", uac_dir / "uac_apattern.xml")
-    sip_port = free_udp_port()
-    base = free_udp_port_block(40)
-    uas = _gossipper(
-        "-sf", "uas_echo.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
-        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 19), cwd=uas_dir,
+    uac, uas, _base = run_call_pair(
+        "uas_echo.xml", "uac_apattern.xml", uas_dir=uas_dir, uac_dir=uac_dir,
+        uac_args=("-rtpcheck_debug",), rtp_ports=40, uac_status=0,
     )  # fmt: skip
-    try:
-        uac = _gossipper(
-            "-sf", "uac_apattern.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
-            "-min_rtp_port", str(base + 20), "-max_rtp_port", str(base + 39),
-            "-rtpcheck_debug", cwd=uac_dir,
-        )  # fmt: skip
-        out, err = uac.communicate(timeout=60)
-        assert uac.returncode == 0, out[-2000:] + err
-        uas.communicate(timeout=30)
-        assert uas.returncode == 0
-    finally:
-        uas.kill()
-        uas.wait()
-    row = _uac_row(uac_dir)
+    assert uac.returncode == 0, uac.stdout[-2000:] + uac.stderr
+    assert uas.returncode == 0
+    (row,) = media_rows(uac_dir)
     assert row["rtpcheck"] == "passed"
     # A loaded machine may skip a few overdue frames; every judged one came back identical
     # (the last ones may still have been on their way back at the BYE: not judged).
@@ -423,27 +384,16 @@ def test_real_sockets_clean_echo_passes_and_corrupting_echo_fails(tmp_path: path
     )
     (bad_dir / "uas_bad.xml").write_text(uas_bad)
     shutil.copyfile(DATA / "uac_apattern.xml", bad_dir / "uac_apattern.xml")
-    sip_port = free_udp_port()
-    uas = _gossipper(
-        "-sf", "uas_bad.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
-        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 19), cwd=bad_dir,
-    )  # fmt: skip
     try:
-        uac = _gossipper(
-            "-sf", "uac_apattern.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
-            "-min_rtp_port", str(base + 20), "-max_rtp_port", str(base + 39),
-            "-audiotolerance", "0.9", "-trace_err", "-rtpcheck_debug", cwd=bad_dir,
+        uac, _uas, _base = run_call_pair(
+            "uas_bad.xml", "uac_apattern.xml", uas_dir=bad_dir, uac_dir=bad_dir,
+            uac_args=("-audiotolerance", "0.9", "-trace_err", "-rtpcheck_debug"),
+            rtp_ports=40, uac_status=253,
         )  # fmt: skip
-        out, err = uac.communicate(timeout=60)
-        assert uac.returncode == 253, out[-2000:] + err
-        uas.communicate(timeout=30)
+        assert uac.returncode == 253, uac.stdout[-2000:] + uac.stderr
     finally:
-        uas.kill()
-        uas.wait()
         echo.close()
-    (path,) = bad_dir.glob("uac_apattern_*_media.csv")
-    with path.open(newline="") as handle:
-        (row,) = list(csv.DictReader(handle, delimiter=";"))
+    (row,) = media_rows(bad_dir, "uac_apattern_*_media.csv")
     assert row["rtpcheck"] == "failed"
     mismatched, judged = int(row["rtpcheck_mismatched"]), int(row["rtpcheck_judged"])
     assert judged >= 100 and abs(mismatched - judged / 5) <= 2
@@ -534,7 +484,7 @@ def test_srtp_pattern_without_echo_exits_253(tmp_path: pathlib.Path) -> None:
         uac="uac_apattern_srtp.xml",
     )
     assert int(result.exit_status) == 253
-    (row,) = _rows(tmp_path)
+    (row,) = media_rows(tmp_path)
     assert row["rtpcheck"] == "failed" and row["rtpcheck_matched"] == "0"
     (log,) = tmp_path.glob("*_srtpcheck.log")
     assert log.read_text().startswith("==== SRTP check audio call 1 ")
@@ -550,28 +500,15 @@ def test_srtp_pattern_echoed_by_a_plain_udp_echo_fails_authentication(
     uas = uas.replace("m=audio [media_port] RTP/SAVP 8", f"m=audio {echo.port} RTP/SAVP 8")
     (tmp_path / "uas_bad_srtp.xml").write_text(uas)
     shutil.copyfile(DATA / "uac_apattern_srtp.xml", tmp_path / "uac_apattern_srtp.xml")
-    sip_port = free_udp_port()
-    base = free_udp_port_block(40)
-    server = _gossipper(
-        "-sf", "uas_bad_srtp.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
-        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 19), cwd=tmp_path,
-    )  # fmt: skip
     try:
-        uac = _gossipper(
-            "-sf", "uac_apattern_srtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}",
-            "-m", "1", "-min_rtp_port", str(base + 20), "-max_rtp_port", str(base + 39),
-            "-srtpcheck_debug", cwd=tmp_path,
+        uac, _uas, _base = run_call_pair(
+            "uas_bad_srtp.xml", "uac_apattern_srtp.xml", uas_dir=tmp_path, uac_dir=tmp_path,
+            uac_args=("-srtpcheck_debug",), rtp_ports=40, uac_status=253,
         )  # fmt: skip
-        out, err = uac.communicate(timeout=60)
-        assert uac.returncode == 253, out[-2000:] + err
-        server.communicate(timeout=30)
+        assert uac.returncode == 253, uac.stdout[-2000:] + uac.stderr
     finally:
-        server.kill()
-        server.wait()
         echo.close()
-    (path,) = tmp_path.glob("uac_apattern_srtp_*_media.csv")
-    with path.open(newline="") as handle:
-        (row,) = list(csv.DictReader(handle, delimiter=";"))
+    (row,) = media_rows(tmp_path, "uac_apattern_srtp_*_media.csv")
     assert row["rtpcheck"] == "failed" and row["rtpcheck_matched"] == "0"
     assert int(row["srtp_auth_failures"]) >= int(row["rtpcheck_judged"]) >= 100
     log = next(tmp_path.glob("uac_apattern_srtp_*_srtpcheck.log")).read_text()

@@ -11,10 +11,10 @@ import os
 import pathlib
 import shutil
 import subprocess
-import sys
 
 from tests.interop.harness import free_udp_port
 from tests.interop.media import free_udp_port_block
+from tests.media.calls import Completed, gossipper, media_rows, run_call_pair
 from tests.media.secure import require
 
 require("pylibsrtp")
@@ -22,25 +22,9 @@ require("OpenSSL")
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 TONE = pathlib.Path(__file__).resolve().parents[2] / "golden_csv" / "scenarios" / "tone.alaw"
-REPO = pathlib.Path(__file__).resolve().parents[3]
 # 2.4 s of A-law at 50 packets/s.
 TONE_PACKETS = 120
-
-
-def gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, "-m", "gossipper", *args, "-nostdin", "-trace_media",
-         "-summary_json", "summary.json"],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
-def media_row(directory: pathlib.Path) -> dict[str, str]:
-    (path,) = directory.glob("*_media.csv")
-    with path.open(newline="") as handle:
-        (row,) = list(csv.DictReader(handle, delimiter=";"))
-    return row
+SUMMARY = ("-summary_json", "summary.json")  # every gossipper of this file and its users'
 
 
 def summary(directory: pathlib.Path) -> dict[str, object]:
@@ -61,29 +45,48 @@ def prepare(tmp_path: pathlib.Path, uas_text: str | None = None) -> tuple[pathli
 
 def run_pair(
     uas_dir: pathlib.Path, uac_dir: pathlib.Path, *uac_args: str, uas_args: tuple[str, ...] = ()
-) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str], int]:
-    sip_port = free_udp_port()
-    base = free_udp_port_block(100)
-    uas = gossipper(
-        "-sf", "uas_dtls.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
-        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), *uas_args, cwd=uas_dir,
+) -> tuple[Completed, Completed, int]:
+    """The DTLS scenarios' call (tests.media.calls), each side writing summary.json; both
+    are waited for whatever the UAC's status (some tests judge the UAS's)."""
+    return run_call_pair(
+        "uas_dtls.xml", "uac_dtls.xml", uas_dir=uas_dir, uac_dir=uac_dir, uas_args=uas_args,
+        uac_args=uac_args, extra=SUMMARY,
     )  # fmt: skip
-    try:
-        uac = gossipper(
-            "-sf", "uac_dtls.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
-            "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99), *uac_args,
-            cwd=uac_dir,
-        )  # fmt: skip
-        uac_out, uac_err = uac.communicate(timeout=60)
-        uas_out, uas_err = uas.communicate(timeout=30)
-    finally:
-        uas.kill()
-        uas.wait()
-    return (
-        subprocess.CompletedProcess(uac.args, uac.returncode, uac_out, uac_err),
-        subprocess.CompletedProcess(uas.args, uas.returncode, uas_out, uas_err),
-        base,
-    )
+
+
+def assert_srtp_both_ways(
+    uac_dir: pathlib.Path, uas_dir: pathlib.Path
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Each side streamed the tone once, every frame sent arrived, and neither summary counts
+    an SRTP or secure-media failure; returns the UAC's and the UAS's rows for more checks.
+
+    Frames due before the handshake gave keys are not sent (never in clear text): the UAS
+    starts its stream on the ACK and the handshake started with the INVITE, so on a loaded
+    host its first frames may go that way; and a loaded host skips a few overdue frames
+    (never a burst). Every frame sent arrived and was authenticated and decrypted.
+    """
+    (client,), (server,) = media_rows(uac_dir), media_rows(uas_dir)
+    for sender, receiver in ((client, server), (server, client)):
+        assert TONE_PACKETS * 2 // 3 <= int(sender["packets_sent"]) <= TONE_PACKETS
+        assert int(receiver["packets_received"]) == int(sender["packets_sent"])
+    for directory in (uac_dir, uas_dir):
+        media = summary(directory)["media"]
+        assert isinstance(media, dict)
+        assert media["srtp"] == {"auth_failures": 0, "replays": 0}
+        assert media.get("secure_failures", {}) == {}
+    return client, server
+
+
+def assert_secure_failure(run: Completed, directory: pathlib.Path, reason: str) -> str:
+    """The run's one call failed (status 1), counted in summary.json under the secure-media
+    ``reason``; returns its errors log, whose message the caller checks."""
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr
+    document = summary(directory)
+    calls, media = document["calls"], document["media"]
+    assert isinstance(calls, dict) and isinstance(media, dict)
+    assert calls["failed"] == 1
+    assert media["secure_failures"] == {reason: 1}
+    return "".join(p.read_text() for p in directory.glob("*_errors.log"))
 
 
 SILENT_PORT = 9  # discard: nobody answers SIP there
@@ -96,7 +99,7 @@ def run_uac_alone(uac_dir: pathlib.Path, *uac_args: str) -> subprocess.Completed
     uac = gossipper(
         "-sf", "uac_dtls.xml", "-i", "127.0.0.1", f"127.0.0.1:{SILENT_PORT}", "-m", "1",
         "-p", str(free_udp_port()), "-min_rtp_port", str(base), "-max_rtp_port",
-        str(base + 49), "-trace_err", "-trace_msg", *uac_args, cwd=uac_dir,
+        str(base + 49), "-trace_err", "-trace_msg", *uac_args, cwd=uac_dir, extra=SUMMARY,
     )  # fmt: skip
     out, err = uac.communicate(timeout=60)
     return subprocess.CompletedProcess(uac.args, uac.returncode, out, err)
@@ -107,23 +110,11 @@ def test_dtls_srtp_call_between_two_gossippers(tmp_path: pathlib.Path) -> None:
     uac, uas, base = run_pair(uas_dir, uac_dir)
     assert uac.returncode == 0, uac.stdout[-2000:] + uac.stderr
     assert uas.returncode == 0, uas.stdout[-2000:] + uas.stderr
-    client, server = media_row(uac_dir), media_row(uas_dir)
+    client, server = assert_srtp_both_ways(uac_dir, uas_dir)
     assert client["remote"] == server["local"] == f"127.0.0.1:{base}"
-    # Each side streamed the tone once. Frames due before the handshake gave keys are not
-    # sent (never in clear text): the UAS starts its stream on the ACK and the handshake
-    # started with the INVITE, so on a loaded host its first frames may go that way; and a
-    # loaded host skips a few overdue frames (never a burst). Every frame sent arrived and
-    # was authenticated and decrypted.
-    for sender, receiver in ((client, server), (server, client)):
-        assert TONE_PACKETS * 2 // 3 <= int(sender["packets_sent"]) <= TONE_PACKETS
-        assert int(receiver["packets_received"]) == int(sender["packets_sent"])
+    for receiver in (server, client):
         assert int(receiver["packets_lost"]) == 0
         assert int(receiver["malformed"]) == 0
-    for directory in (uac_dir, uas_dir):
-        media = summary(directory)["media"]
-        assert isinstance(media, dict)
-        assert media["srtp"] == {"auth_failures": 0, "replays": 0}
-        assert media.get("secure_failures", {}) == {}
 
 
 def test_wrong_fingerprint_fails_the_call_with_its_reason(tmp_path: pathlib.Path) -> None:
@@ -151,13 +142,7 @@ def test_unreachable_turn_server_fails_the_call_before_its_invite(tmp_path: path
         uac_dir, "-turn_server", f"127.0.0.1:{free_udp_port()}", "-turn_user", "u",
         "-turn_pass", "p",
     )  # fmt: skip
-    assert uac.returncode == 1, uac.stdout[-2000:] + uac.stderr
-    document = summary(uac_dir)
-    calls, media = document["calls"], document["media"]
-    assert isinstance(calls, dict) and isinstance(media, dict)
-    assert calls["failed"] == 1
-    assert media["secure_failures"] == {"turn_timeout": 1}
-    errors = "".join(p.read_text() for p in uac_dir.glob("*_errors.log"))
+    errors = assert_secure_failure(uac, uac_dir, "turn_timeout")
     assert "turn_timeout: no answer to Allocate in 5 s" in errors
     messages = "".join(p.read_text() for p in uac_dir.glob("*_messages.log"))
     assert f"INVITE sip:service@127.0.0.1:{SILENT_PORT} " not in messages

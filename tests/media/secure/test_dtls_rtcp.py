@@ -11,8 +11,9 @@ import pathlib
 
 import pytest
 
+from tests.media.calls import media_rows
 from tests.media.secure import require
-from tests.media.secure.test_dtls_calls import media_row, prepare, run_pair, summary
+from tests.media.secure.test_dtls_calls import prepare, run_pair, summary
 
 require("pylibsrtp")
 require("OpenSSL")
@@ -73,7 +74,7 @@ def test_rtcp_port_runs_its_own_association_without_rtcp_mux(
         assert (uas_local, uas_remote) == (uac_remote, uac_local)
     # Two associations, two handshakes: the RTCP component's keys are its own.
     assert keys[(uac_rtp, "rtp")][1:] != keys[(uac_rtp + 1, "rtcp")][1:]
-    client, server = media_row(uac_dir), media_row(uas_dir)
+    (client,), (server,) = media_rows(uac_dir), media_rows(uas_dir)
     for row in (client, server):
         # SRTCP under the RTCP association's keys arrived, authenticated and parsed.
         assert int(row["rtcp_sent"]) >= 1 and int(row["rtcp_received"]) >= 1, row
@@ -96,7 +97,7 @@ def test_rtcp_mux_keeps_one_association(
     assert uac.returncode == 0, uac.stdout[-2000:] + uac.stderr
     assert uas.returncode == 0, uas.stdout[-2000:] + uas.stderr
     assert set(_key_log(key_log)) == {(base, "rtp"), (base + 50, "rtp")}
-    for row in (media_row(uac_dir), media_row(uas_dir)):
+    for (row,) in (media_rows(uac_dir), media_rows(uas_dir)):
         # RTCP on the RTP port, protected with the one association's keys.
         assert int(row["rtcp_received"]) >= 1, row
         assert row["srtp_auth_failures"] == "0"
@@ -136,6 +137,6 @@ def test_silent_rtcp_port_falls_back_to_the_rtp_keys(
     assert set(_key_log(key_log)) == {(base, "rtp"), (base + 50, "rtp")}
     errors = "".join(p.read_text() for p in uas_dir.glob("*_errors.log"))
     assert "dtls_handshake_timeout" in errors and "SRTCP uses the RTP association's keys" in errors
-    for row in (media_row(uac_dir), media_row(uas_dir)):
+    for (row,) in (media_rows(uac_dir), media_rows(uas_dir)):
         assert int(row["rtcp_received"]) >= 1, row
         assert row["srtp_auth_failures"] == "0" and row["secure_failure"] == ""

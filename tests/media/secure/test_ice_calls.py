@@ -15,12 +15,13 @@ import pytest
 from gossipper.media.secure import stun
 from tests.interop.harness import free_udp_port
 from tests.interop.media import free_udp_port_block
+from tests.media.calls import gossipper
 from tests.media.secure import require
 from tests.media.secure.test_dtls_calls import (
     DATA,
     SILENT_PORT,
+    SUMMARY,
     TONE,
-    gossipper,
 )
 
 require("OpenSSL")
@@ -79,6 +80,7 @@ def test_ice_lite_answers_connectivity_checks_during_a_call(
     uas = gossipper(
         "-sf", "uas_dtls.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=tmp_path,
+        extra=SUMMARY,
     )  # fmt: skip
     sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -180,7 +182,7 @@ def test_silent_dtls_peer_fails_the_call_with_handshake_timeout(tmp_path: pathli
     uas = gossipper(
         "-sf", "uas_dtls.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
         "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), "-dtls_timeout", "1000",
-        "-trace_err", cwd=tmp_path,
+        "-trace_err", cwd=tmp_path, extra=SUMMARY,
     )  # fmt: skip
     sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

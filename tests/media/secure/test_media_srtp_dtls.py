@@ -11,8 +11,8 @@ import re
 from tests.media.secure import require
 from tests.media.secure.test_dtls_calls import (
     DATA,
-    TONE_PACKETS,
-    media_row,
+    assert_secure_failure,
+    assert_srtp_both_ways,
     prepare,
     run_pair,
     summary,
@@ -51,16 +51,9 @@ def test_media_srtp_answers_a_dtls_offer_to_a_plain_scenario(tmp_path: pathlib.P
     assert re.search(r"^\s*a=setup:active\s*$", answer, re.M), answer
     assert "a=crypto" not in answer
     # The grown body parsed at the UAC (Content-Length followed) and keyed the stream.
-    client, server = media_row(uac_dir), media_row(uas_dir)
-    for sender, receiver in ((client, server), (server, client)):
-        assert TONE_PACKETS * 2 // 3 <= int(sender["packets_sent"]) <= TONE_PACKETS
-        assert int(receiver["packets_received"]) == int(sender["packets_sent"])
+    client, server = assert_srtp_both_ways(uac_dir, uas_dir)
+    for receiver in (server, client):
         assert receiver["srtp_auth_failures"] == "0" and receiver["secure_failure"] == ""
-    for directory in (uac_dir, uas_dir):
-        media = summary(directory)["media"]
-        assert isinstance(media, dict)
-        assert media["srtp"] == {"auth_failures": 0, "replays": 0}
-        assert media.get("secure_failures", {}) == {}
 
 
 def test_media_srtp_fails_a_call_whose_peer_answers_plain_rtp(tmp_path: pathlib.Path) -> None:
@@ -96,11 +89,5 @@ def test_media_srtp_fails_a_call_whose_peer_offers_plain_rtp(tmp_path: pathlib.P
     _uac, uas, _base = run_pair(
         uas_dir, uac_dir, "-recv_timeout", "2000", uas_args=("-media_srtp", "-trace_err")
     )
-    assert uas.returncode == 1, uas.stdout[-2000:] + uas.stderr
-    document = summary(uas_dir)
-    calls, media = document["calls"], document["media"]
-    assert isinstance(calls, dict) and isinstance(media, dict)
-    assert calls["failed"] == 1
-    assert media["secure_failures"] == {"srtp_required": 1}
-    errors = "".join(p.read_text() for p in uas_dir.glob("*_errors.log"))
+    errors = assert_secure_failure(uas, uas_dir, "srtp_required")
     assert "-media_srtp: the peer's m=audio line is RTP/AVP, plain RTP" in errors

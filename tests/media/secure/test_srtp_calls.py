@@ -5,17 +5,12 @@ both sides count the packets received with no authentication failure."""
 
 from __future__ import annotations
 
-import csv
-import os
 import pathlib
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from tests.interop.harness import free_udp_port
-from tests.interop.media import free_udp_port_block
+from tests.media.calls import gossipper, media_rows, run_call_pair
 from tests.media.secure import require
 
 require("pylibsrtp")  # a failure in CI, a skip elsewhere
@@ -23,25 +18,11 @@ require("pylibsrtp")  # a failure in CI, a skip elsewhere
 HERE = pathlib.Path(__file__).resolve().parent
 SCENARIOS = HERE / "scenarios"
 TONE = HERE.parents[1] / "golden_csv" / "scenarios" / "tone.alaw"
-REPO = HERE.parents[2]
-
-
-def _gossipper(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, "-m", "gossipper", *args, "-nostdin", "-trace_media", "-trace_err"],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+TRACE_ERR = ("-trace_err",)  # every gossipper of this file
 
 
 def _rows(directory: pathlib.Path) -> dict[str, dict[str, str]]:
-    (path,) = directory.glob("*_media.csv")
-    with path.open(newline="") as handle:
-        return {row["media"]: row for row in csv.DictReader(handle, delimiter=";")}
+    return {row["media"]: row for row in media_rows(directory)}
 
 
 def _video_pcap(path: pathlib.Path, packets: int = 50) -> None:
@@ -79,26 +60,13 @@ def _call(
         shutil.copyfile(TONE, directory / "tone.alaw")
     if video:
         _video_pcap(uac_dir / "video.pcap")
-    sip_port = free_udp_port()
-    base = free_udp_port_block(100)
-    server = _gossipper(
-        "-sf", uas, "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
-        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), *uas_args, cwd=uas_dir,
+    client, server, _base = run_call_pair(
+        uas, uac, uas_dir=uas_dir, uac_dir=uac_dir, uas_args=uas_args, uac_args=uac_args,
+        extra=TRACE_ERR, uac_timeout=90, uac_status=0,
     )  # fmt: skip
-    try:
-        client = _gossipper(
-            "-sf", uac, "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
-            "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99), *uac_args,
-            cwd=uac_dir,
-        )  # fmt: skip
-        out, err = client.communicate(timeout=90)
-        assert client.returncode == 0, out[-3000:] + err
-        server_out, server_err = server.communicate(timeout=30)
-        assert server.returncode == 0, server_out[-3000:] + server_err
-    finally:
-        server.kill()
-        server.communicate()  # reaps it and closes its pipes
-    return _rows(uac_dir), _rows(uas_dir), err, server_err
+    assert client.returncode == 0, client.stdout[-3000:] + client.stderr
+    assert server.returncode == 0, server.stdout[-3000:] + server.stderr
+    return _rows(uac_dir), _rows(uas_dir), client.stderr, server.stderr
 
 
 def _assert_clean(sender: dict[str, str], receiver: dict[str, str]) -> None:
@@ -170,23 +138,13 @@ def test_bad_crypto_in_the_answer_fails_the_call_named(
     shutil.copyfile(SCENARIOS / "uac_srtp.xml", uac_dir / "uac_srtp.xml")
     for directory in (uas_dir, uac_dir):
         shutil.copyfile(TONE, directory / "tone.alaw")
-    sip_port = free_udp_port()
-    base = free_udp_port_block(100)
-    server = _gossipper(
-        "-sf", "uas_bad.xml", "-i", "127.0.0.1", "-p", str(sip_port), "-m", "1",
-        "-min_rtp_port", str(base), "-max_rtp_port", str(base + 49), cwd=uas_dir,
+    # Only the UAC is judged: the UAS is killed once the UAC ends, not waited for.
+    client, _server, _base = run_call_pair(
+        "uas_bad.xml", "uac_srtp.xml", uas_dir=uas_dir, uac_dir=uac_dir,
+        uac_args=("-trace_stat",), extra=TRACE_ERR, uas_timeout=None,
     )  # fmt: skip
-    try:
-        client = _gossipper(
-            "-sf", "uac_srtp.xml", "-i", "127.0.0.1", f"127.0.0.1:{sip_port}", "-m", "1",
-            "-min_rtp_port", str(base + 50), "-max_rtp_port", str(base + 99),
-            "-trace_stat", cwd=uac_dir,
-        )  # fmt: skip
-        out, err = client.communicate(timeout=60)
-    finally:
-        server.kill()
-        server.communicate()  # reaps it and closes its pipes
-    assert client.returncode == 1, out[-2000:] + err  # SIPp: 1 when calls failed
+    # SIPp: 1 when calls failed
+    assert client.returncode == 1, client.stdout[-2000:] + client.stderr
     (errors,) = uac_dir.glob("*_errors.log")
     log = errors.read_text()
     assert reason in log, log
@@ -233,9 +191,9 @@ def test_media_reject_srtp_keeps_crypto_scenarios_plain(tmp_path: pathlib.Path) 
 
 
 def test_media_srtp_and_reject_cannot_be_combined(tmp_path: pathlib.Path) -> None:
-    process = _gossipper(
+    process = gossipper(
         "-sf", str(SCENARIOS / "uac_srtp.xml"), "127.0.0.1:5999", "-media_srtp",
-        "-media_reject_srtp", "-m", "1", cwd=tmp_path,
+        "-media_reject_srtp", "-m", "1", cwd=tmp_path, extra=TRACE_ERR,
     )  # fmt: skip
     out, err = process.communicate(timeout=30)
     assert process.returncode == 1  # as gossipper's other option-combination errors
