@@ -17,6 +17,8 @@ elsewhere retargets the stream there (symmetric RTP, as SBCs and NATs expect).
 
 from __future__ import annotations
 
+import heapq
+import math
 import os
 import random
 import re
@@ -201,13 +203,44 @@ class MediaRun:
         """Calls whose SDP crypto failed them (bad, unknown or unacceptable a=crypto)."""
         self._nursery: trio.Nursery | None = None
         self._ready = trio.Event()
+        # Every stream's next RTCP report: (due, order, stream), a heap served by one task
+        # (_serve_reports). A task per stream with a deadline around its RTCP receive cost a
+        # wake-up, a cancel scope and two epoll changes per report (docs/performance.md).
+        self._reports: list[tuple[float, int, _Stream]] = []
+        self._report_order = 0
+        self._reports_wakeup = trio.Event()
+        self._reports_sleeping_until = math.inf
 
     async def serve(self) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             await nursery.start(self.scheduler.run)
+            nursery.start_soon(self._serve_reports)
             self._ready.set()
             await trio.sleep_forever()
+
+    def schedule_report(self, stream: _Stream, due_s: float) -> None:
+        self._report_order += 1
+        heapq.heappush(self._reports, (due_s, self._report_order, stream))
+        if due_s < self._reports_sleeping_until:
+            self._reports_wakeup.set()
+
+    async def _serve_reports(self) -> None:
+        """Send each stream's RTCP report when due, then queue its next one an interval on."""
+        reports = self._reports
+        interval = self.settings.rtcp_interval_s
+        while True:
+            if reports and reports[0][0] <= trio.current_time():
+                due, _, stream = heapq.heappop(reports)
+                if not stream.closed:
+                    stream.send_report()
+                    self.schedule_report(stream, due + interval)
+                continue
+            self._reports_wakeup = trio.Event()
+            self._reports_sleeping_until = reports[0][0] if reports else math.inf
+            with trio.move_on_at(self._reports_sleeping_until):
+                await self._reports_wakeup.wait()
+            self._reports_sleeping_until = math.inf
 
     def set_echo(self, on: bool) -> None:
         self.echo = on
@@ -249,7 +282,8 @@ class MediaRun:
             self.open_calls += 1
             for stream in session.streams:
                 self._nursery.start_soon(stream.receive_rtp)
-                self._nursery.start_soon(stream.serve_rtcp)
+                self._nursery.start_soon(stream.receive_rtcp)
+                self.schedule_report(stream, stream.first_report_s)
             if session.secure is not None:
                 # TURN allocations (bounded by the TURN timeout; a failure is session.failure).
                 await session.secure.open()
@@ -719,20 +753,13 @@ class _Stream:
                 self.echoed_packets += 1
                 self.echoed_octets += max(0, len(out) - 12)
 
-    async def serve_rtcp(self) -> None:
-        """Receive the peer's RTCP; send ours every interval."""
+    async def receive_rtcp(self) -> None:
+        """Receive the peer's RTCP (ours is sent by the run's report clock)."""
         rtcp = self.rtcp
-        interval = self.run.settings.rtcp_interval_s
-        due = self.first_report_s
         try:
             while True:
-                with trio.move_on_at(due):
-                    batch = await rtcp.receive_batch()
-                    for data, source in batch:
-                        self._rtcp_arrived(data, source)
-                    continue
-                self.send_report()
-                due += interval
+                for data, source in await rtcp.receive_batch():
+                    self._rtcp_arrived(data, source)
         except trio.ClosedResourceError:
             return
 
