@@ -39,6 +39,9 @@ The senders:
              packet is SRTP-protected by libsrtp (issue 18). The receiver reads the RTP header,
              which SRTP leaves in the clear, so lateness is measured the same way.
 
+Both uacs in calls get the same socket buffers: -buff_size 4194304 for SIP, -rtp_buffsize 65536
+for every RTP/RTCP socket (SIPp's default). The standalone sender's sockets have 256 KiB.
+
 Both send the same raw PCMU file (a 425 Hz tone), looped. Streams are keyed by SSRC (SIPp's
 streams share one source port).
 
@@ -451,6 +454,9 @@ def run_step(
             str(args.call_rate),
             "-buff_size",
             "4194304",
+            # Equal RTP socket buffers for both uacs (SIPp's default, and gossipper's).
+            "-rtp_buffsize",
+            "65536",
             "-trace_err",
         ]
         if tool == "sipp":
