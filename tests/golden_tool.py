@@ -350,6 +350,38 @@ CASES: tuple[GoldenCase, ...] = (
             "tcp",
         ),
     ),
+    GoldenCase(
+        "hep_media",
+        "-hep_addr with media: each call's RTCP reports (HEP type 5, Homer's JSON form) and each"
+        " stream's quality log (type 100) under the Call-ID, next to the SIP messages; 3% loss,"
+        " 20 ms delay, 15 ms jitter",
+        (
+            "-sf",
+            "uac_rtp.xml",
+            "-peer",
+            "uas_rtp.xml",
+            "-m",
+            "2",
+            "-r",
+            "2",
+            "-net_loss",
+            "3",
+            "-net_delay",
+            "20",
+            "-net_jitter",
+            "15",
+            "-seed",
+            "3",
+            "-trace_media",
+            "-hep_addr",
+            "10.0.0.9:9060",
+            "-hep_capture_id",
+            "2002",
+            "-hep_node_name",
+            "media-lab",
+        ),
+        inputs=("uac_rtp.xml", "uas_rtp.xml", "tone.alaw"),
+    ),
 )
 """The golden cases (at least 8, see issue 4 item 6)."""
 

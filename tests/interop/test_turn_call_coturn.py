@@ -45,8 +45,10 @@ def test_dtls_srtp_call_relayed_by_coturn(
         uas_dir, uac_dir, "-turn_server", f"{host}:{port}", "-turn_user", USER,
         "-turn_pass", PASSWORD, "-turn_realm", REALM, "-trace_err",
     )  # fmt: skip
-    assert uac.returncode == 0, uac.stdout[-2000:] + uac.stderr
-    assert uas.returncode == 0, uas.stdout[-2000:] + uas.stderr
+    # A failure names its reason: the screens say only "Failed call", the error logs say why.
+    errors = "".join(p.read_text() for d in (uac_dir, uas_dir) for p in d.glob("*_errors.log"))
+    assert uac.returncode == 0, uac.stdout[-1500:] + uac.stderr + errors[-3000:]
+    assert uas.returncode == 0, uas.stdout[-1500:] + uas.stderr + errors[-3000:]
     (client,), (server,) = media_rows(uac_dir), media_rows(uas_dir)
     # The UAS talked to the relay, not to the UAC's own port: coturn carried the media.
     relay_port = int(server["remote"].rsplit(":", 1)[1])
