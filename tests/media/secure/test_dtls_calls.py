@@ -206,3 +206,41 @@ def test_dtls_srtp_calls_in_the_simulation(tmp_path: pathlib.Path) -> None:
     ]  # fmt: skip
     assert len(media_packets) >= 2 * TONE_PACKETS
     assert all(p[12:172] not in tone for p in media_packets)
+
+
+def _expired_certificate(directory: pathlib.Path) -> tuple[str, str]:
+    """An ECDSA certificate that expired in 2020, as -dtls_cert/-dtls_key PEM files."""
+    import datetime
+
+    from cryptography.hazmat.primitives import serialization
+
+    from gossipper.media.secure.dtls import generate_certificate
+
+    old = generate_certificate(
+        now=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC),
+        validity=datetime.timedelta(days=1),
+    )
+    cert, key = directory / "expired.pem", directory / "expired.key"
+    cert.write_bytes(old.certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        old.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert), str(key)
+
+
+def test_expired_peer_certificate_fails_the_call_with_its_reason(tmp_path: pathlib.Path) -> None:
+    """The UAS presents an expired certificate (-dtls_cert) whose fingerprint its SDP
+    announces truly: the UAC refuses it, dtls_certificate_expired, and sends no media."""
+    uas_dir, uac_dir = prepare(tmp_path)
+    cert, key = _expired_certificate(uas_dir)
+    uac, _uas, _base = run_pair(
+        uas_dir, uac_dir, "-trace_err", uas_args=("-dtls_cert", cert, "-dtls_key", key)
+    )
+    errors = assert_secure_failure(uac, uac_dir, "dtls_certificate_expired")
+    assert "dtls_certificate_expired" in errors
+    (client,) = media_rows(uac_dir)
+    assert int(client["packets_sent"]) == 0
