@@ -16,6 +16,7 @@ import errno
 import os
 import socket
 import struct
+import sys
 
 import trio
 
@@ -251,6 +252,27 @@ async def open_tcp_listener(
     return TcpListener(trio.SocketListener(sock), receive_buffer)
 
 
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+"""Linux (4.2+): bind(addr, 0) leaves the port to connect(). The stdlib names it from 3.12."""
+
+
+def _defer_port_choice(sock: trio.socket.SocketType) -> None:
+    """Let connect() choose the ephemeral port of a socket bound to an address with port 0.
+
+    bind(addr, 0) on a TCP socket picks a port that no other socket holds, TIME_WAIT ones
+    included: with `-t tn` every call leaves one, and with thousands of them that search cost
+    about 2 ms of CPU per bind here (docs/performance.md, "tn: the port search"). connect()
+    chooses among ports by the whole 4-tuple instead, as it does for an unbound socket.
+    Elsewhere (not Linux) the option is missing or refused and bind picks the port as before.
+    """
+    if not sys.platform.startswith("linux"):  # elsewhere 24 may name another option
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+    except OSError:
+        pass
+
+
 async def connect_tcp(
     remote: Address,
     *,
@@ -281,6 +303,8 @@ async def connect_tcp(
             # SIPp binds the client connection to -i/-p; reusing the port right after an earlier
             # connection from it closed (TIME_WAIT) needs SO_REUSEADDR.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if not local_port:
+                _defer_port_choice(sock)
             try:
                 await sock.bind((local_host, local_port))
             except OSError as exc:
