@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from gossipper.media.secure.dtls import DtlsCertificate
 
 
 def require(module: str) -> None:
@@ -15,3 +19,18 @@ def require(module: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message, allow_module_level=True)
+
+
+def certificate_pem(certificate: DtlsCertificate) -> tuple[bytes, bytes]:
+    """A DTLS certificate and its key as PEM (unencrypted PKCS#8), as -dtls_cert/-dtls_key
+    read them."""
+    from cryptography.hazmat.primitives import serialization
+
+    return (
+        certificate.certificate.public_bytes(serialization.Encoding.PEM),
+        certificate.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import trio
 
-from tests.media.secure import require
+from tests.media.secure import certificate_pem, require
 
 require("OpenSSL")
 require("pylibsrtp")
@@ -108,15 +108,8 @@ def test_fingerprint_and_setup_helpers() -> None:
 
 
 def test_load_certificate_from_pem() -> None:
-    from cryptography.hazmat.primitives import serialization
-
     cert = generate_certificate()
-    pem = cert.certificate.public_bytes(serialization.Encoding.PEM)
-    key = cert.private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    pem, key = certificate_pem(cert)
     assert load_certificate(pem, key).fingerprint() == cert.fingerprint()
     with pytest.raises(DtlsError, match="dtls_bad_certificate"):
         load_certificate(b"nonsense", key)

@@ -15,7 +15,7 @@ import subprocess
 from tests.interop.harness import free_udp_port
 from tests.interop.media import free_udp_port_block
 from tests.media.calls import Completed, gossipper, media_rows, run_call_pair
-from tests.media.secure import require
+from tests.media.secure import certificate_pem, require
 
 require("pylibsrtp")
 require("OpenSSL")
@@ -212,8 +212,6 @@ def _expired_certificate(directory: pathlib.Path) -> tuple[str, str]:
     """An ECDSA certificate that expired in 2020, as -dtls_cert/-dtls_key PEM files."""
     import datetime
 
-    from cryptography.hazmat.primitives import serialization
-
     from gossipper.media.secure.dtls import generate_certificate
 
     old = generate_certificate(
@@ -221,14 +219,9 @@ def _expired_certificate(directory: pathlib.Path) -> tuple[str, str]:
         validity=datetime.timedelta(days=1),
     )
     cert, key = directory / "expired.pem", directory / "expired.key"
-    cert.write_bytes(old.certificate.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(
-        old.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_pem, key_pem = certificate_pem(old)
+    cert.write_bytes(cert_pem)
+    key.write_bytes(key_pem)
     return str(cert), str(key)
 
 
