@@ -20,8 +20,8 @@ Both uas (SIPp's and gossipper's) run gossipper's built-in uas scenario without 
 after each call, t1 at the end of the run), even against SIPp's own uac. The ln OPTIONS server
 keeps a 1 s <timewait>.
 
-Every process gets the same -buff_size (4 MiB by default; SIPp applies it to its TCP sockets,
-gossipper to its UDP socket only: its TCP sockets keep the kernel's autotuned buffers), and
+Every process gets the same -buff_size (4 MiB by default; both tools apply it to every socket,
+TCP included: gossipper since 2026-12-03, tests/transport/test_tcp_buffers.py), and
 every tn/ln side the same -max_socket. The l1/ln servers get a throwaway certificate from
 a lab CA (trustme, ECDSA P-256); TLS version auto (1.3 on both ends).
 
