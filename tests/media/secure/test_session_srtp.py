@@ -272,7 +272,9 @@ async def test_other_datagram_gets_non_rtp_and_plain_path_is_unchanged() -> None
         b.audio.other_datagram = None
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
             sender.sendto(stun, ("127.0.0.1", b.audio_port))  # hook removed: malformed again
-        await _until(lambda: b.audio.malformed == 1)
+        # A keeps streaming meanwhile: wait until B has read all of it too, or the last
+        # packet sent could still sit in B's socket when the calls close.
+        await _until(lambda: b.audio.malformed == 1 and _received(b) == _sent(a))
         a.close()
         b.close()
         nursery.cancel_scope.cancel()
