@@ -265,6 +265,7 @@ async def send_rtp(
                         first_timestamp=first_timestamps[index],
                         start_delay_s=interval_s * index / len(transports),
                         until_s=deadline,
+                        fast_socket=getattr(transport, "fast_socket", None),
                     )
                 )
             with trio.move_on_at(deadline):

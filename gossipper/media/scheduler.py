@@ -30,6 +30,13 @@ contiguous, as a sender whose audio clock ran on would do; they are counted in
 Sockets are not imported here (the media layer sits beside transport): a stream sends through
 a ``SendFn`` such as ``DatagramTransport.send_nowait``, whose False return (the socket buffer
 is full) counts as a dropped packet.
+
+The C accelerator (``_rtpfast.send_rtp``, built with the compiled modules): a plain audio
+frame of an ``RtpStream`` given a ``fast_socket`` (the transport's own socket object, opaque
+here) is built and sent by one C call, with no Python object per packet. The send function is
+then not called for those frames; DTMF events, timed replays, streams without a fast socket
+(the simulation, SRTP) and installs without the accelerator take the Python path, which makes
+the same bytes (tests/media/test_rtpfast.py).
 """
 
 from __future__ import annotations
@@ -62,6 +69,22 @@ trio runs the tasks of one instant in."""
 _RTP_HEADER = struct.Struct("!BBHII")
 _EPS = 1e-9
 
+_FastSend = Callable[[object, str, int, int, int, int, int, bytes], int]
+
+
+def _load_fast_send() -> _FastSend | None:
+    try:
+        from gossipper.media._rtpfast import send_rtp
+    except ImportError:  # a pure-Python install: every packet takes the Python path
+        return None
+    return send_rtp
+
+
+_send_rtp = _load_fast_send()
+
+FAST_PATH_AVAILABLE = _send_rtp is not None
+"""Whether the C accelerator is importable (docs/performance.md, tests)."""
+
 
 @dataclass(slots=True)
 class StreamCounters:
@@ -90,6 +113,7 @@ class StreamHandle:
     __slots__ = (
         "_anchor_s",
         "_done_event",
+        "_fast_socket",
         "_in_wheel",
         "_order",
         "_paused",
@@ -115,6 +139,7 @@ class StreamHandle:
         self._in_wheel = False
         self._anchor_s = 0.0
         self._done_event = trio.Event()
+        self._fast_socket: object | None = None
 
     @property
     def paused(self) -> bool:
@@ -145,8 +170,10 @@ class StreamHandle:
     @send_function.setter
     def send_function(self, send: SendFn) -> None:
         # A call's plain stream sends straight to its socket; SRTP keys installed later (a
-        # re-INVITE) put the call's protecting send back in between.
+        # re-INVITE) put the call's protecting send back in between. Every packet then goes
+        # through ``send``: the C accelerator, which would bypass it, is off for good.
         self._send = send
+        self._fast_socket = None
 
     def send_dtmf(
         self,
@@ -189,8 +216,16 @@ class StreamHandle:
             return
         except trio.ClosedResourceError:
             sent = False  # the call closed its socket before the stream was stopped
-        if not sent:
-            counters.dropped_packets += 1
+        self._count(1 if sent else 0, payload_octets, due_s, now)
+
+    def _count(self, status: int, payload_octets: int, due_s: float, now: float) -> None:
+        """Count one send: 1 sent, 0 dropped (buffer full or socket closed), < 0 failed."""
+        counters = self.counters
+        if status <= 0:
+            if status < 0:
+                counters.send_errors += 1
+            else:
+                counters.dropped_packets += 1
             return
         counters.packets_sent += 1
         counters.octets_sent += payload_octets
@@ -248,8 +283,11 @@ class RtpStream(StreamHandle):
         ssrc: int,
         first_seq: int,
         first_timestamp: int,
+        fast_socket: object | None = None,
     ) -> None:
         super().__init__(scheduler, send, destination, order)
+        # Audio frames go through the C accelerator when there is one and a socket for it.
+        self._fast_socket = fast_socket if _send_rtp is not None else None
         self._payloads = payloads
         self.payload_type = payload_type
         self.ssrc = ssrc
@@ -352,16 +390,25 @@ class RtpStream(StreamHandle):
                 b1 |= 0x80
                 self._marker_next = False
             payload = payloads[slot % len(payloads)]
-            packet = (
-                _RTP_HEADER.pack(
-                    0x80,
-                    b1,
-                    self._seq,
-                    (self._ts0 + slot * self._spf + self._ts_extra) & 0xFFFFFFFF,
-                    self._ssrc,
-                )
-                + payload
-            )
+            timestamp = (self._ts0 + slot * self._spf + self._ts_extra) & 0xFFFFFFFF
+            fast_socket = self._fast_socket
+            if fast_socket is not None and _send_rtp is not None:
+                destination = self.destination
+                try:
+                    status = _send_rtp(
+                        fast_socket, destination[0], destination[1], b1, self._seq, timestamp,
+                        self._ssrc, payload,
+                    )  # fmt: skip
+                except (ValueError, TypeError, OverflowError):
+                    # Not a numeric address (an SDP may name a host): the send function
+                    # resolves it; this stream takes the Python path from now on.
+                    self._fast_socket = None
+                else:
+                    self._seq = (self._seq + 1) & 0xFFFF
+                    self._slot = slot + 1
+                    self._count(status, len(payload), due, now)
+                    return
+            packet = _RTP_HEADER.pack(0x80, b1, self._seq, timestamp, self._ssrc) + payload
             self._seq = (self._seq + 1) & 0xFFFF
             self._slot = slot + 1
             self._transmit(packet, len(payload), due, now)
@@ -541,6 +588,7 @@ class MediaScheduler:
         first_timestamp: int,
         start_delay_s: float = 0.0,
         until_s: float = math.inf,
+        fast_socket: object | None = None,
     ) -> RtpStream:
         """Stream ``payloads`` (one per frame) ``loops`` times (SIPp: -1 forever, 0/1 once).
 
@@ -551,6 +599,10 @@ class MediaScheduler:
         The first packet goes on the first tick after ``start_delay_s`` from now and has the
         marker bit (a sender of many streams spreads their phases with the delay). An empty
         payload list makes a stream that sends only the DTMF events queued with ``send_dtmf``.
+
+        ``fast_socket``: the socket ``send`` writes to (an object with ``fileno()``), for the C
+        accelerator to send audio frames on directly; only when ``send`` adds nothing to the
+        packet (no SRTP, no hook) and the destination is a numeric address.
         """
         if not 0 <= payload_type <= 127:
             raise ValueError(f"payload type {payload_type} is outside 0..127")
@@ -569,6 +621,7 @@ class MediaScheduler:
             ssrc=ssrc & 0xFFFFFFFF,
             first_seq=first_seq,
             first_timestamp=first_timestamp,
+            fast_socket=fast_socket,
         )
         stream._anchor_s = self._first_tick_time(trio.current_time() + max(start_delay_s, 0.0))
         if until_s != math.inf and payloads:

@@ -530,6 +530,14 @@ class _Stream:
         )
         return self.rtp.send_nowait if plain else self.send
 
+    def _fast_socket(self, send: Callable[[bytes, Address], bool]) -> object | None:
+        """The socket the C accelerator may send ``send``'s packets on: only for the straight
+        send of :meth:`_stream_send` on a real socket (the simulation's endpoints have none)."""
+        if send != self.rtp.send_nowait:
+            return None
+        fast: object | None = getattr(self.rtp, "fast_socket", None)
+        return fast
+
     def _protect_streams(self) -> None:
         """Route the streams sending straight to the socket through :meth:`send` (SRTP keys
         or a hook from now on)."""
@@ -593,6 +601,7 @@ class _Stream:
             ssrc=self.ssrc,
             first_seq=self.next_seq,
             first_timestamp=self.next_timestamp,
+            fast_socket=self._fast_socket(send),
         )
         self.handles.append(self.current)
 

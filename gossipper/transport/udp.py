@@ -105,6 +105,12 @@ class UdpTransport:
     def local_address(self) -> Address:
         return self._local
 
+    @property
+    def fast_socket(self) -> socket.socket:
+        """The socket itself, for the media scheduler's C accelerator to send RTP on directly
+        (gossipper.media.scheduler); ``send_nowait`` is the only other writer."""
+        return self._sock
+
     def send_nowait(self, data: bytes, address: Address) -> bool:
         # sendto_nowait inlined: the media scheduler calls this once per RTP packet, and a
         # Python call level is a fair share of a packet's cost (docs/performance.md).

@@ -1,0 +1,380 @@
+"""The media scheduler's C accelerator (gossipper/media/_rtpfast.c, issue 17 item 6).
+
+The C function is built here from its source with the C compiler that the compiled install
+uses, so both test sessions check it: the pure-Python one (where the installed package has no
+extension, and the scheduler is pointed at the freshly built one) and the compiled one (where
+the scheduler must have found its own). Packets sent by C are compared byte for byte with the
+Python path's, on real loopback sockets.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import sysconfig
+import types
+from collections.abc import Callable, Iterator
+
+import pytest
+import trio
+import trio.testing
+
+import gossipper.engine.call
+import gossipper.media.scheduler as scheduler_module
+from gossipper.interfaces import Address
+from gossipper.media.rtp import parse_rtp
+from gossipper.media.scheduler import MediaScheduler, RtpStream
+from gossipper.media.session import CallMediaSession, MediaLibrary, MediaRun, MediaSettings
+from gossipper.stats.media import StreamQuality
+from gossipper.transport.udp import UdpTransportFactory
+from tests.interop.media import free_udp_port_block
+
+SOURCE = pathlib.Path(scheduler_module.__file__).with_name("_rtpfast.c")
+if not SOURCE.exists():  # the compiled session runs from a copy that keeps the .c beside it
+    SOURCE = pathlib.Path(__file__).resolve().parents[2] / "gossipper" / "media" / "_rtpfast.c"
+
+COMPILED_BUILD = gossipper.engine.call.__file__.endswith(".so")
+
+
+@pytest.fixture(scope="module")
+def rtpfast(tmp_path_factory: pytest.TempPathFactory) -> types.ModuleType:
+    """The accelerator built from its source now (a failure in CI, a skip without a compiler)."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"no C compiler {compiler!r}: the compiled install needs one too")
+        pytest.skip(f"no C compiler {compiler!r}")
+    out = tmp_path_factory.mktemp("rtpfast") / f"_rtpfast{sysconfig.get_config_var('EXT_SUFFIX')}"
+    include = sysconfig.get_paths()["include"]
+    command = [compiler, "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+               f"-I{include}", str(SOURCE), "-o", str(out)]  # fmt: skip
+    built = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert built.returncode == 0, built.stderr
+    spec = importlib.util.spec_from_file_location("_rtpfast", out)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def receiver() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5.0)
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def sender() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    yield sock
+    sock.close()
+
+
+def _header(b1: int, seq: int, timestamp: int, ssrc: int) -> bytes:
+    return struct.pack("!BBHII", 0x80, b1, seq, timestamp, ssrc)
+
+
+def test_send_rtp_sends_the_python_paths_bytes(
+    rtpfast: types.ModuleType, receiver: socket.socket, sender: socket.socket
+) -> None:
+    host, port = receiver.getsockname()
+    payload = bytes(range(160))
+    cases = [(0x08, 0, 0, 0), (0x80 | 0x08, 65535, 0xFFFFFFFF, 0xDEADBEEF), (0x00, 7, 160, 1)]
+    for b1, seq, timestamp, ssrc in cases:
+        assert rtpfast.send_rtp(sender, host, port, b1, seq, timestamp, ssrc, payload) == 1
+        data, source = receiver.recvfrom(2048)
+        assert data == _header(b1, seq, timestamp, ssrc) + payload
+        assert source == sender.getsockname()
+    # Fields wider than the header's take their low bits, as the Python path's masks do.
+    assert rtpfast.send_rtp(sender, host, port, 0, 65536 + 5, (1 << 32) + 9, 1 << 32, b"") == 1
+    assert receiver.recvfrom(2048)[0] == _header(0, 5, 9, 0)
+
+
+def test_send_rtp_over_ipv6(rtpfast: types.ModuleType) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    with (
+        socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as rx,
+        socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as tx,
+    ):
+        try:
+            rx.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no ::1 here")
+        rx.settimeout(5.0)
+        tx.setblocking(False)
+        port = rx.getsockname()[1]
+        assert rtpfast.send_rtp(tx, "::1", port, 0x12, 1, 2, 3, b"abc") == 1
+        assert rx.recvfrom(2048)[0] == _header(0x12, 1, 2, 3) + b"abc"
+
+
+def test_send_rtp_outcomes_and_argument_errors(
+    rtpfast: types.ModuleType, receiver: socket.socket
+) -> None:
+    host, port = receiver.getsockname()
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.close()
+    assert rtpfast.send_rtp(closed, host, port, 0, 0, 0, 0, b"x") == 0  # dropped, not raised
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as v6only:
+        v6only.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        status = rtpfast.send_rtp(v6only, host, port, 0, 0, 0, 0, b"x")
+        assert status < 0  # an IPv4 destination on an IPv6-only socket: -errno, a send error
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        with pytest.raises(ValueError, match="numeric IP address"):
+            rtpfast.send_rtp(sock, "media.example", port, 0, 0, 0, 0, b"x")
+        with pytest.raises(ValueError, match="outside 0..65535"):
+            rtpfast.send_rtp(sock, host, 70000, 0, 0, 0, 0, b"x")
+        with pytest.raises(TypeError, match="payload must be bytes"):
+            rtpfast.send_rtp(sock, host, port, 0, 0, 0, 0, "x")
+        with pytest.raises(TypeError, match="8 arguments"):
+            rtpfast.send_rtp(sock, host, port)
+
+
+def test_the_compiled_install_has_the_accelerator() -> None:
+    """``pip install .`` builds the C module with the mypyc ones; a compiled build whose
+    scheduler fell back to the Python path would hide a missing accelerator."""
+    if not COMPILED_BUILD:
+        pytest.skip("pure-Python install: the accelerator is built by test_send_rtp_* instead")
+    assert scheduler_module.FAST_PATH_AVAILABLE
+
+
+@pytest.fixture
+def accelerated(rtpfast: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduler with an accelerator: its own in a compiled build, else the one built here
+    (the pure-Python module reads the global at each use)."""
+    if COMPILED_BUILD:
+        assert scheduler_module.FAST_PATH_AVAILABLE
+        return
+    monkeypatch.setattr(scheduler_module, "_send_rtp", rtpfast.send_rtp)
+
+
+class _SocketSend:
+    """The stream's Python send function: to the same socket, counting what it was given."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.calls = 0
+
+    def __call__(self, data: bytes, address: Address) -> bool:
+        self.calls += 1
+        self.sock.sendto(data, address)
+        return True
+
+
+def _drain(sock: socket.socket) -> list[bytes]:
+    sock.setblocking(False)
+    packets = []
+    while True:
+        try:
+            packets.append(sock.recv(2048))
+        except BlockingIOError:
+            return packets
+
+
+def _play(fast: bool, sender: socket.socket, destination: Address) -> tuple[RtpStream, int]:
+    """A stream of 12 frames with a pause, DTMF and a resume; returns it and the Python
+    send function's call count."""
+    send = _SocketSend(sender)
+
+    async def main() -> RtpStream:
+        scheduler = MediaScheduler()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(scheduler.run)
+            stream = scheduler.start_rtp(
+                send=send, destination=destination,
+                payloads=[bytes([n]) * 160 for n in range(5)], payload_type=8,
+                samples_per_frame=160, frame_interval_ms=20.0, loops=3, ssrc=0xCAFE0001,
+                first_seq=65530, first_timestamp=0xFFFFFF00,
+                fast_socket=sender if fast else None,
+            )  # fmt: skip
+            await trio.sleep(0.1)
+            stream.pause()
+            await trio.sleep(0.05)
+            stream.resume()
+            stream.send_dtmf("5", duration_ms=60)
+            await stream.wait_done()
+            nursery.cancel_scope.cancel()
+        return stream
+
+    stream = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    return stream, send.calls
+
+
+@pytest.mark.usefixtures("accelerated")
+def test_the_scheduler_sends_the_same_stream_with_and_without_the_accelerator(
+    receiver: socket.socket, sender: socket.socket
+) -> None:
+    destination = receiver.getsockname()
+    plain, python_calls = _play(False, sender, destination)
+    by_python = _drain(receiver)
+    fast, fast_python_calls = _play(True, sender, destination)
+    by_c = _drain(receiver)
+    assert by_c == by_python
+    assert len(by_python) == plain.counters.packets_sent == fast.counters.packets_sent >= 12
+    assert python_calls == len(by_python)
+    # Only the DTMF events and the stream's last frame (the scheduler's end-of-stream branch)
+    # went through the Python send function; every other audio frame was sent by C.
+    dtmf = [p for p in map(parse_rtp, by_c) if p.payload_type == 101]
+    assert dtmf and len(dtmf) == fast.counters.dtmf_packets
+    assert fast_python_calls == len(dtmf) + 1
+    assert [p.marker for p in map(parse_rtp, by_c)].count(True) >= 2  # start, resume/after DTMF
+    assert fast.counters.dropped_packets == fast.counters.send_errors == 0
+
+
+@pytest.mark.usefixtures("accelerated")
+def test_a_new_send_function_turns_the_accelerator_off(
+    receiver: socket.socket, sender: socket.socket
+) -> None:
+    """SRTP keys arriving later re-route the stream through the call's protecting send."""
+    first = _SocketSend(sender)
+    second = _SocketSend(sender)
+
+    async def main() -> RtpStream:
+        scheduler = MediaScheduler()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(scheduler.run)
+            stream = scheduler.start_rtp(
+                send=first, destination=receiver.getsockname(), payloads=[b"\x00" * 160],
+                payload_type=0, samples_per_frame=160, frame_interval_ms=20.0, loops=10,
+                ssrc=1, first_seq=0, first_timestamp=0, fast_socket=sender,
+            )  # fmt: skip
+            await trio.sleep(0.07)
+            stream.send_function = second
+            await stream.wait_done()
+            nursery.cancel_scope.cancel()
+        return stream
+
+    stream = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    received = _drain(receiver)
+    assert len(received) == stream.counters.packets_sent == 10
+    assert first.calls == 0  # before the switch: all by C
+    assert 0 < second.calls < 10  # after it: all through the new send function
+    assert [parse_rtp(p).sequence for p in received] == list(range(10))
+
+
+@pytest.mark.usefixtures("accelerated")
+def test_closed_socket_counts_drops_and_a_host_name_falls_back_to_python(
+    receiver: socket.socket,
+) -> None:
+    send_calls: list[Address] = []
+
+    def send(data: bytes, address: Address) -> bool:
+        send_calls.append(address)
+        return True
+
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.close()
+
+    async def main() -> tuple[RtpStream, RtpStream]:
+        scheduler = MediaScheduler()
+        common: dict[str, object] = {
+            "payloads": [b"\x00" * 160], "payload_type": 0, "samples_per_frame": 160,
+            "frame_interval_ms": 20.0, "loops": 3, "ssrc": 1, "first_seq": 0,
+            "first_timestamp": 0,
+        }  # fmt: skip
+        async with trio.open_nursery() as nursery:
+            await nursery.start(scheduler.run)
+            dropped = scheduler.start_rtp(
+                send=send, destination=receiver.getsockname(), fast_socket=closed,
+                **common,  # type: ignore[arg-type]
+            )  # fmt: skip
+            named = scheduler.start_rtp(
+                send=send, destination=("media.example", 4000), fast_socket=closed,
+                **common,  # type: ignore[arg-type]
+            )  # fmt: skip
+            await dropped.wait_done()
+            await named.wait_done()
+            nursery.cancel_scope.cancel()
+        return dropped, named
+
+    dropped, named = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    # C found the socket closed for the first two frames; a finite stream's last frame takes
+    # the Python path (the scheduler's end-of-stream branch), here a send that succeeds.
+    assert dropped.counters.dropped_packets == 2 and dropped.counters.packets_sent == 1
+    assert named.counters.packets_sent == 3  # every frame through the send function
+    assert sorted(send_calls) == sorted([("media.example", 4000)] * 3 + [receiver.getsockname()])
+
+
+def test_the_scheduler_module_imports_without_the_accelerator() -> None:
+    """The pure-Python path: a Python without the extension gets FAST_PATH_AVAILABLE False."""
+    code = (
+        "import sys; sys.modules['gossipper.media._rtpfast'] = None\n"
+        "import gossipper.media.scheduler as s\n"
+        "print(s.FAST_PATH_AVAILABLE)\n"
+    )
+    if COMPILED_BUILD:
+        pytest.skip("a compiled scheduler imports the accelerator from its own .so")
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"
+
+
+def _sdp(port: int) -> bytes:
+    return (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        f"m=audio {port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n"
+    ).encode()
+
+
+@pytest.mark.usefixtures("accelerated")
+def test_a_calls_plain_stream_uses_the_accelerator_until_the_call_routes_it() -> None:
+    """In a call on real UDP: a plain rtp_stream gets the RTP socket as its fast socket; keys
+    (here ``use_srtp``, which re-routes every straight stream through the call's send) take it
+    away, and no packet is lost or doubled across the switch."""
+    qualities: list[StreamQuality] = []
+
+    def run(min_port: int) -> MediaRun:
+        settings = MediaSettings("127.0.0.1", min_port, min_port + 9, rtcp_interval_s=0.2)
+        library = MediaLibrary(audio={("tone", "PCMA"): (bytes(range(160)),) * 10})
+        return MediaRun(
+            UdpTransportFactory(), settings, library, wall_time=trio.current_time,
+            on_quality=qualities.append, warn=lambda _: None,
+        )  # fmt: skip
+
+    def received(session: CallMediaSession) -> int:
+        return sum(stats.received for stats in session.audio.receivers.values())
+
+    async def until(condition: Callable[[], bool]) -> None:
+        with trio.fail_after(10):
+            while not condition():  # noqa: ASYNC110 - counters have no event to wait on
+                await trio.sleep(0.02)
+
+    async def main() -> None:
+        base = free_udp_port_block(20)
+        run_a, run_b = run(base), run(base + 10)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_a.serve)
+            nursery.start_soon(run_b.serve)
+            a = await run_a.open_call("call-a", 1)
+            b = await run_b.open_call("call-b", 1)
+            assert a.peer_sdp(_sdp(b.audio_port)) is None
+            assert b.peer_sdp(_sdp(a.audio_port)) is None
+            assert a.rtp_stream("tone", 3, 8, "PCMA") is None
+            stream = a.audio.current
+            assert stream is not None
+            assert stream._fast_socket is a.audio.rtp.fast_socket  # type: ignore[attr-defined]
+            await until(lambda: received(b) >= 5)
+            a.audio.use_srtp(None)
+            assert stream._fast_socket is None
+            await until(lambda: stream.done and received(b) == stream.counters.packets_sent)
+            a.close()
+            b.close()
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    (qa,) = [q for q in qualities if q.call_id == "call-a"]
+    (qb,) = [q for q in qualities if q.call_id == "call-b"]
+    assert qa.packets_sent == qb.packets_received == 30
+    assert qb.packets_lost == qb.out_of_order == qb.duplicated == 0
