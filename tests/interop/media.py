@@ -129,8 +129,11 @@ class LoopbackCapture:
 
     def stop(self) -> pathlib.Path:
         if self._process.poll() is None:
-            # Packets still in the kernel's ring buffer are written before dumpcap exits.
-            time.sleep(0.3)
+            # Packets still in the kernel's ring buffer are lost when dumpcap exits: the kernel
+            # hands it a block of packets up to 250 ms (its read timeout) after the block's
+            # first one, and it must then be scheduled to write them. Wait for both, with room
+            # for a loaded machine (0.3 s left dumpcap 50 ms to write the last packets).
+            time.sleep(1.0)
             self._process.send_signal(signal.SIGINT)
             try:
                 self._process.wait(timeout=10)

@@ -14,12 +14,25 @@ from tests.media.calls import media_rows, run_call_pair
 SCENARIOS = pathlib.Path(__file__).resolve().parents[1] / "golden_csv" / "scenarios"
 
 
+def widen_bye_margin(uac_rtp: pathlib.Path) -> None:
+    """Give a copy of uac_rtp.xml 0.8 s between the streams' end and its BYE, not 0.2 s.
+
+    Its BYE goes 9.8 s after the ACK, and the UAS's 9.6 s stream started when the ACK
+    arrived: a side stalled that long on a loaded host reads the BYE (or its 200) before the
+    peer's last RTP and closes the call's media with it unread. A test that compares one
+    side's packets received with the other's sent exactly needs both streams over first."""
+    text = uac_rtp.read_text()
+    assert text.count('<pause milliseconds="600"/>') == 1  # the pause before the BYE
+    uac_rtp.write_text(text.replace('<pause milliseconds="600"/>', '<pause milliseconds="1200"/>'))
+
+
 def test_rtp_both_ways_on_loopback(tmp_path: pathlib.Path) -> None:
     uas_dir, uac_dir = tmp_path / "uas", tmp_path / "uac"
     for directory, name in ((uas_dir, "uas_rtp.xml"), (uac_dir, "uac_rtp.xml")):
         directory.mkdir()
         shutil.copyfile(SCENARIOS / name, directory / name)
         shutil.copyfile(SCENARIOS / "tone.alaw", directory / "tone.alaw")
+    widen_bye_margin(uac_dir / "uac_rtp.xml")
     uac, uas, base = run_call_pair(
         "uas_rtp.xml", "uac_rtp.xml", uas_dir=uas_dir, uac_dir=uac_dir, uac_status=0
     )

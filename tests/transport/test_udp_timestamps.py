@@ -27,21 +27,24 @@ def test_datagrams_read_in_one_late_batch_keep_their_own_arrival_times() -> None
         # Switch stamping on first (it applies to datagrams queued from then on).
         with trio.move_on_after(0.01):
             await server.receive_batch_timed()
-        sent_at = []
+        sent_at = []  # (before, after) each send: a loaded host may stall us around one
         for n in range(3):
-            sent_at.append(trio.current_time())
+            before = trio.current_time()
             assert client.send_nowait(b"packet %d" % n, server.local_address)
+            sent_at.append((before, trio.current_time()))
             await trio.sleep(0.05)
         await trio.sleep(0.1)  # the reader is late: all three wait in the socket
         read_at = trio.current_time()
         batch = await server.receive_batch_timed()
         assert [data for data, _, _ in batch] == [b"packet 0", b"packet 1", b"packet 2"]
         arrivals = [at for _, _, at in batch]
-        for sent, arrived in zip(sent_at, arrivals, strict=True):
+        for (before, after), arrived in zip(sent_at, arrivals, strict=True):
             # Loopback delivery takes microseconds; a batch stamp would be >= read_at.
-            assert sent - 0.002 <= arrived <= sent + 0.02 < read_at
+            assert before - 0.002 <= arrived <= after + 0.02 < read_at
+        # The sends were 50 ms apart or more (a late wake-up only widens a gap): one stamp for
+        # the whole batch would make them 0.
         gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
-        assert all(0.045 <= gap <= 0.07 for gap in gaps), gaps
+        assert all(gap >= 0.045 for gap in gaps), gaps
         server.close()
         client.close()
 
