@@ -47,6 +47,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import trio
 
@@ -57,17 +58,17 @@ from gossipper.media.rtp import SEQ_MOD, TS_MOD, dtmf_event_code, dtmf_packets, 
 SendFn = Callable[[bytes, Address], bool]
 """Send one datagram without blocking; False when the buffer is full (nothing was sent)."""
 
-LATE_AFTER_S = 0.010
+LATE_AFTER_S: Final = 0.010
 """A packet sent more than this after its due time counts as late (issue 17 item 6)."""
 
-TICK_PHASE_S = 1e-6
+TICK_PHASE_S: Final = 1e-6
 """The tick grid sits this far after whole multiples of the tick, so that in the simulation
 (virtual time, timers on whole milliseconds) no other task wakes at a tick's instant: a pause,
 stop or retarget at t=20 ms always takes effect before the tick at 20.001 ms, whatever order
 trio runs the tasks of one instant in."""
 
 _RTP_HEADER = struct.Struct("!BBHII")
-_EPS = 1e-9
+_EPS: Final = 1e-9  # Final: compiled code reads these three as constants, not globals
 
 _FastSend = Callable[[object, str, int, int, int, int, int, bytes], int]
 
