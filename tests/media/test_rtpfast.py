@@ -34,6 +34,7 @@ from gossipper.media.session import CallMediaSession, MediaLibrary, MediaRun, Me
 from gossipper.stats.media import StreamQuality
 from gossipper.transport.udp import UdpTransportFactory
 from tests.interop.media import free_udp_port_block
+from tests.media.test_scheduler import run_with
 
 SOURCE = pathlib.Path(scheduler_module.__file__).with_name("_rtpfast.c")
 if not SOURCE.exists():  # the compiled session runs from a copy that keeps the .c beside it
@@ -186,29 +187,25 @@ def _play(fast: bool, sender: socket.socket, destination: Address) -> tuple[RtpS
     """A stream of 12 frames with a pause, DTMF and a resume; returns it and the Python
     send function's call count."""
     send = _SocketSend(sender)
+    streams: list[RtpStream] = []
 
-    async def main() -> RtpStream:
-        scheduler = MediaScheduler()
-        async with trio.open_nursery() as nursery:
-            await nursery.start(scheduler.run)
-            stream = scheduler.start_rtp(
-                send=send, destination=destination,
-                payloads=[bytes([n]) * 160 for n in range(5)], payload_type=8,
-                samples_per_frame=160, frame_interval_ms=20.0, loops=3, ssrc=0xCAFE0001,
-                first_seq=65530, first_timestamp=0xFFFFFF00,
-                fast_socket=sender if fast else None,
-            )  # fmt: skip
-            await trio.sleep(0.1)
-            stream.pause()
-            await trio.sleep(0.05)
-            stream.resume()
-            stream.send_dtmf("5", duration_ms=60)
-            await stream.wait_done()
-            nursery.cancel_scope.cancel()
-        return stream
+    async def body(scheduler: MediaScheduler, _clock: trio.testing.MockClock) -> None:
+        stream = scheduler.start_rtp(
+            send=send, destination=destination,
+            payloads=[bytes([n]) * 160 for n in range(5)], payload_type=8,
+            samples_per_frame=160, frame_interval_ms=20.0, loops=3, ssrc=0xCAFE0001,
+            first_seq=65530, first_timestamp=0xFFFFFF00, fast_socket=sender if fast else None,
+        )  # fmt: skip
+        streams.append(stream)
+        await trio.sleep(0.1)
+        stream.pause()
+        await trio.sleep(0.05)
+        stream.resume()
+        stream.send_dtmf("5", duration_ms=60)
+        await stream.wait_done()
 
-    stream = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    return stream, send.calls
+    run_with(body)
+    return streams[0], send.calls
 
 
 @pytest.mark.usefixtures("accelerated")
@@ -239,23 +236,21 @@ def test_a_new_send_function_turns_the_accelerator_off(
     """SRTP keys arriving later re-route the stream through the call's protecting send."""
     first = _SocketSend(sender)
     second = _SocketSend(sender)
+    streams: list[RtpStream] = []
 
-    async def main() -> RtpStream:
-        scheduler = MediaScheduler()
-        async with trio.open_nursery() as nursery:
-            await nursery.start(scheduler.run)
-            stream = scheduler.start_rtp(
-                send=first, destination=receiver.getsockname(), payloads=[b"\x00" * 160],
-                payload_type=0, samples_per_frame=160, frame_interval_ms=20.0, loops=10,
-                ssrc=1, first_seq=0, first_timestamp=0, fast_socket=sender,
-            )  # fmt: skip
-            await trio.sleep(0.07)
-            stream.send_function = second
-            await stream.wait_done()
-            nursery.cancel_scope.cancel()
-        return stream
+    async def body(scheduler: MediaScheduler, _clock: trio.testing.MockClock) -> None:
+        stream = scheduler.start_rtp(
+            send=first, destination=receiver.getsockname(), payloads=[b"\x00" * 160],
+            payload_type=0, samples_per_frame=160, frame_interval_ms=20.0, loops=10,
+            ssrc=1, first_seq=0, first_timestamp=0, fast_socket=sender,
+        )  # fmt: skip
+        streams.append(stream)
+        await trio.sleep(0.07)
+        stream.send_function = second
+        await stream.wait_done()
 
-    stream = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    run_with(body)
+    (stream,) = streams
     received = _drain(receiver)
     assert len(received) == stream.counters.packets_sent == 10
     assert first.calls == 0  # before the switch: all by C
@@ -276,29 +271,21 @@ def test_closed_socket_counts_drops_and_a_host_name_falls_back_to_python(
     closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     closed.close()
 
-    async def main() -> tuple[RtpStream, RtpStream]:
-        scheduler = MediaScheduler()
+    streams: list[RtpStream] = []
+
+    async def body(scheduler: MediaScheduler, _clock: trio.testing.MockClock) -> None:
         common: dict[str, object] = {
             "payloads": [b"\x00" * 160], "payload_type": 0, "samples_per_frame": 160,
             "frame_interval_ms": 20.0, "loops": 3, "ssrc": 1, "first_seq": 0,
-            "first_timestamp": 0,
+            "first_timestamp": 0, "fast_socket": closed,
         }  # fmt: skip
-        async with trio.open_nursery() as nursery:
-            await nursery.start(scheduler.run)
-            dropped = scheduler.start_rtp(
-                send=send, destination=receiver.getsockname(), fast_socket=closed,
-                **common,  # type: ignore[arg-type]
-            )  # fmt: skip
-            named = scheduler.start_rtp(
-                send=send, destination=("media.example", 4000), fast_socket=closed,
-                **common,  # type: ignore[arg-type]
-            )  # fmt: skip
-            await dropped.wait_done()
-            await named.wait_done()
-            nursery.cancel_scope.cancel()
-        return dropped, named
+        for destination in (receiver.getsockname(), ("media.example", 4000)):
+            streams.append(scheduler.start_rtp(send=send, destination=destination, **common))  # type: ignore[arg-type]
+        for stream in streams:
+            await stream.wait_done()
 
-    dropped, named = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    run_with(body)
+    dropped, named = streams
     # C found the socket closed for the first two frames; a finite stream's last frame takes
     # the Python path (the scheduler's end-of-stream branch), here a send that succeeds.
     assert dropped.counters.dropped_packets == 2 and dropped.counters.packets_sent == 1
