@@ -19,7 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import trio
@@ -30,10 +30,7 @@ import gossipper.media.scheduler as scheduler_module
 from gossipper.interfaces import Address
 from gossipper.media.rtp import parse_rtp
 from gossipper.media.scheduler import MediaScheduler, RtpStream
-from gossipper.media.session import CallMediaSession, MediaLibrary, MediaRun, MediaSettings
-from gossipper.stats.media import StreamQuality
-from gossipper.transport.udp import UdpTransportFactory
-from tests.interop.media import free_udp_port_block
+from tests.media.session_pair import Runs, open_pair, quality, received, until
 from tests.media.test_scheduler import run_with
 
 SOURCE = pathlib.Path(scheduler_module.__file__).with_name("_rtpfast.c")
@@ -308,46 +305,16 @@ def test_the_scheduler_module_imports_without_the_accelerator() -> None:
     assert done.stdout.strip() == "False"
 
 
-def _sdp(port: int) -> bytes:
-    return (
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-        f"m=audio {port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n"
-    ).encode()
-
-
 @pytest.mark.usefixtures("accelerated")
 def test_a_calls_plain_stream_uses_the_accelerator_until_the_call_routes_it() -> None:
     """In a call on real UDP: a plain rtp_stream gets the RTP socket as its fast socket; keys
     (here ``use_srtp``, which re-routes every straight stream through the call's send) take it
     away, and no packet is lost or doubled across the switch."""
-    qualities: list[StreamQuality] = []
-
-    def run(min_port: int) -> MediaRun:
-        settings = MediaSettings("127.0.0.1", min_port, min_port + 9, rtcp_interval_s=0.2)
-        library = MediaLibrary(audio={("tone", "PCMA"): (bytes(range(160)),) * 10})
-        return MediaRun(
-            UdpTransportFactory(), settings, library, wall_time=trio.current_time,
-            on_quality=qualities.append, warn=lambda _: None,
-        )  # fmt: skip
-
-    def received(session: CallMediaSession) -> int:
-        return sum(stats.received for stats in session.audio.receivers.values())
-
-    async def until(condition: Callable[[], bool]) -> None:
-        with trio.fail_after(10):
-            while not condition():  # noqa: ASYNC110 - counters have no event to wait on
-                await trio.sleep(0.02)
+    runs = Runs()
 
     async def main() -> None:
-        base = free_udp_port_block(20)
-        run_a, run_b = run(base), run(base + 10)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(run_a.serve)
-            nursery.start_soon(run_b.serve)
-            a = await run_a.open_call("call-a", 1)
-            b = await run_b.open_call("call-b", 1)
-            assert a.peer_sdp(_sdp(b.audio_port)) is None
-            assert b.peer_sdp(_sdp(a.audio_port)) is None
+            a, b = await open_pair(runs, nursery)
             assert a.rtp_stream("tone", 3, 8, "PCMA") is None
             stream = a.audio.current
             assert stream is not None
@@ -361,7 +328,6 @@ def test_a_calls_plain_stream_uses_the_accelerator_until_the_call_routes_it() ->
             nursery.cancel_scope.cancel()
 
     trio.run(main)
-    (qa,) = [q for q in qualities if q.call_id == "call-a"]
-    (qb,) = [q for q in qualities if q.call_id == "call-b"]
+    qa, qb = quality(runs, "call-a"), quality(runs, "call-b")
     assert qa.packets_sent == qb.packets_received == 30
     assert qb.packets_lost == qb.out_of_order == qb.duplicated == 0

@@ -13,10 +13,16 @@ import trio
 from gossipper.interfaces import Address
 from gossipper.media.secure.sdes import generate
 from gossipper.media.secure.srtp import SrtpSession
-from gossipper.media.session import CallMediaSession, MediaLibrary, MediaRun, MediaSettings
-from gossipper.stats.media import StreamQuality
-from gossipper.transport.udp import UdpTransportFactory
 from tests.media.secure import require
+from tests.media.session_pair import (
+    FRAME,
+    Runs,
+    open_pair,
+    quality,
+    received,
+    sent,
+    until,
+)
 
 require("pylibsrtp")  # a failure in CI, a skip elsewhere
 
@@ -33,43 +39,6 @@ def _trio(test: _Test) -> Callable[[], None]:
     return run
 
 
-_FRAME = bytes(range(160))
-
-
-class _Runs:
-    def __init__(self) -> None:
-        self.qualities: list[StreamQuality] = []
-        self.warnings: list[str] = []
-
-    def run(self, min_port: int, *, echo: bool = False, debug: bool = False) -> MediaRun:
-        settings = MediaSettings(
-            "127.0.0.1", min_port, min_port + 9, echo=echo, rtcp_interval_s=0.2,
-            srtp_debug=debug,
-        )  # fmt: skip
-        library = MediaLibrary(audio={("tone", "PCMA"): (_FRAME,) * 10})
-        return MediaRun(
-            UdpTransportFactory(), settings, library, wall_time=trio.current_time,
-            on_quality=self.qualities.append, warn=self.warnings.append,
-        )  # fmt: skip
-
-
-def _free_range() -> int:
-    for base in range(41000, 60000, 40):
-        probes = []
-        try:
-            for port in range(base, base + 20):
-                probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                probes.append(probe)
-                probe.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise RuntimeError("no free port range")
-
-
 def _keys(suite: str = "AES_CM_128_HMAC_SHA1_80") -> tuple[SrtpSession, SrtpSession]:
     a = generate(1, suite)
     b = generate(1, suite)
@@ -77,54 +46,12 @@ def _keys(suite: str = "AES_CM_128_HMAC_SHA1_80") -> tuple[SrtpSession, SrtpSess
                                                                      a.key_salt)  # fmt: skip
 
 
-def _sdp(port: int) -> bytes:
-    return (
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-        f"m=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n"
-        "a=rtpmap:101 telephone-event/8000\r\n"
-    ).encode()
-
-
-async def _pair(
-    runs: _Runs, nursery: trio.Nursery, *, echo_b: bool = False, debug: bool = False
-) -> tuple[CallMediaSession, CallMediaSession]:
-    base = _free_range()
-    run_a, run_b = runs.run(base, debug=debug), runs.run(base + 10, echo=echo_b, debug=debug)
-    nursery.start_soon(run_a.serve)
-    nursery.start_soon(run_b.serve)
-    a = await run_a.open_call("call-a", 1)
-    b = await run_b.open_call("call-b", 1)
-    assert a.peer_sdp(_sdp(b.audio_port)) is None
-    assert b.peer_sdp(_sdp(a.audio_port)) is None
-    return a, b
-
-
-async def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    """Wait for ``condition`` (the machine may be loaded: no fixed sleeps)."""
-    with trio.fail_after(timeout_s):
-        while not condition():  # noqa: ASYNC110 - the counters have no event to wait on
-            await trio.sleep(0.02)
-
-
-def _received(session: CallMediaSession) -> int:
-    return sum(stats.received for stats in session.audio.receivers.values())
-
-
-def _sent(session: CallMediaSession) -> int:
-    return session.audio._sent_totals()[0]
-
-
-def _quality(runs: _Runs, call_id: str) -> StreamQuality:
-    (found,) = [q for q in runs.qualities if q.call_id == call_id]
-    return found
-
-
 @_trio
 async def test_srtp_both_ways_counts_clear_rtp_and_rtcp() -> None:
-    runs = _Runs()
+    runs = Runs()
     seen_on_wire: list[bytes] = []
     async with trio.open_nursery() as nursery:
-        a, b = await _pair(runs, nursery)
+        a, b = await open_pair(runs, nursery)
         key_a, key_b = _keys()
         a.audio.use_srtp(key_a)
         b.audio.srtp = key_b  # the property installs the keys as use_srtp does
@@ -140,15 +67,15 @@ async def test_srtp_both_ways_counts_clear_rtp_and_rtcp() -> None:
         assert a.rtp_stream("tone", 1, 8, "PCMA") is None
         assert b.rtp_stream("tone", 1, 8, "PCMA") is None
         assert a.play_dtmf("1", 100) is None
-        await _until(
-            lambda: _sent(a) >= 5 and _received(b) == _sent(a) and _sent(b) >= 5
-            and _received(a) == _sent(b) and a.audio.rtt_ms is not None
+        await until(
+            lambda: sent(a) >= 5 and received(b) == sent(a) and sent(b) >= 5
+            and received(a) == sent(b) and a.audio.rtt_ms is not None
             and b.audio.rtcp_received > 0
         )  # fmt: skip
         a.close()
         b.close()
         nursery.cancel_scope.cancel()
-    qa, qb = _quality(runs, "call-a"), _quality(runs, "call-b")
+    qa, qb = quality(runs, "call-a"), quality(runs, "call-b")
     assert qb.packets_received == qa.packets_sent >= 5
     assert qa.packets_received == qb.packets_sent >= 5
     assert qa.malformed == qb.malformed == 0
@@ -157,16 +84,16 @@ async def test_srtp_both_ways_counts_clear_rtp_and_rtcp() -> None:
     assert qa.rtt_ms is not None  # reports round-tripped through SRTCP
     # On the wire: a 10-byte tag after 12 + 160 bytes, and the payload is not the clear frame.
     audio = [d for d in seen_on_wire if len(d) == 12 + 160 + 10]
-    assert audio and all(_FRAME not in d for d in audio)
+    assert audio and all(FRAME not in d for d in audio)
     assert key_a.counters.protected >= qa.packets_sent
     assert key_b.counters.unprotected >= qb.packets_received
 
 
 @_trio
 async def test_wrong_key_drops_counted_as_auth_failures_and_warned() -> None:
-    runs = _Runs()
+    runs = Runs()
     async with trio.open_nursery() as nursery:
-        a, b = await _pair(runs, nursery, debug=True)
+        a, b = await open_pair(runs, nursery, debug=True)
         key_a, _ = _keys()
         _, stranger = _keys()
         a.audio.use_srtp(key_a)
@@ -174,14 +101,14 @@ async def test_wrong_key_drops_counted_as_auth_failures_and_warned() -> None:
         assert a.rtp_stream("tone", 1, 8, "PCMA") is None
         stream = a.audio.current
         assert stream is not None
-        await _until(
+        await until(
             lambda: stream.done
-            and stranger.counters.failures.get("auth_failure", 0) >= _sent(a)
+            and stranger.counters.failures.get("auth_failure", 0) >= sent(a)
         )  # fmt: skip
         a.close()
         b.close()
         nursery.cancel_scope.cancel()
-    qa, qb = _quality(runs, "call-a"), _quality(runs, "call-b")
+    qa, qb = quality(runs, "call-a"), quality(runs, "call-b")
     assert qa.packets_sent >= 5  # 10 frames; a loaded host skips a late one now and then
     assert qb.packets_received == 0
     assert qb.srtp_auth_failures >= qa.packets_sent
@@ -191,9 +118,9 @@ async def test_wrong_key_drops_counted_as_auth_failures_and_warned() -> None:
 
 @_trio
 async def test_replayed_packet_is_counted_and_echo_reprotects() -> None:
-    runs = _Runs()
+    runs = Runs()
     async with trio.open_nursery() as nursery:
-        a, b = await _pair(runs, nursery, echo_b=True)
+        a, b = await open_pair(runs, nursery, echo_b=True)
         line_a, line_b = (
             generate(1, "AES_CM_128_HMAC_SHA1_32"),
             generate(1, "AES_CM_128_HMAC_SHA1_32"),
@@ -203,9 +130,9 @@ async def test_replayed_packet_is_counted_and_echo_reprotects() -> None:
         a.audio.use_srtp(key_a)
         b.audio.use_srtp(key_b)
         assert a.rtp_stream("tone", 3, 8, "PCMA") is None
-        await _until(lambda: _received(a) >= 10)
+        await until(lambda: received(a) >= 10)
         # Replay one packet A already sent: B's libsrtp has seen its index.
-        clear = bytes([0x80, 8, 0, 1]) + bytes(4) + bytes.fromhex("12345678") + _FRAME
+        clear = bytes([0x80, 8, 0, 1]) + bytes(4) + bytes.fromhex("12345678") + FRAME
         # A third party holding A's key (the test) sends one packet twice.
         replay_keys = SrtpSession(line_a.suite, line_a.key_salt, line_b.key_salt)
         packet = replay_keys.protect(clear)
@@ -213,12 +140,12 @@ async def test_replayed_packet_is_counted_and_echo_reprotects() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
             sender.sendto(packet, ("127.0.0.1", b.audio_port))
             sender.sendto(packet, ("127.0.0.1", b.audio_port))
-        await _until(lambda: key_b.counters.failures.get("replay", 0) >= 1)
+        await until(lambda: key_b.counters.failures.get("replay", 0) >= 1)
         await trio.sleep(0.05)  # a second replay count would show now
         a.close()
         b.close()
         nursery.cancel_scope.cancel()
-    qa, qb = _quality(runs, "call-a"), _quality(runs, "call-b")
+    qa, qb = quality(runs, "call-a"), quality(runs, "call-b")
     assert qb.srtp_replays == 1
     # B echoed what it received, protected with its own key: A authenticates every packet.
     assert qa.packets_received >= 10
@@ -227,36 +154,36 @@ async def test_replayed_packet_is_counted_and_echo_reprotects() -> None:
 
 @_trio
 async def test_rekey_replaces_keys_and_keeps_earlier_failures() -> None:
-    runs = _Runs()
+    runs = Runs()
     async with trio.open_nursery() as nursery:
-        a, b = await _pair(runs, nursery)
+        a, b = await open_pair(runs, nursery)
         key_a, _ = _keys()
         _, wrong = _keys()
         a.audio.use_srtp(key_a)
         b.audio.use_srtp(wrong)
         assert a.rtp_stream("tone", 5, 8, "PCMA") is None
-        await _until(lambda: wrong.counters.failures.get("auth_failure", 0) >= 3)
+        await until(lambda: wrong.counters.failures.get("auth_failure", 0) >= 3)
         failures_before = wrong.counters.failures.get("auth_failure", 0)
         assert failures_before > 0
         # Re-key both sides (as a re-INVITE with new a=crypto lines does).
         new_a, new_b = _keys()
         a.audio.use_srtp(new_a)
         b.audio.use_srtp(new_b)
-        await _until(lambda: _received(b) >= 10)
+        await until(lambda: received(b) >= 10)
         a.close()
         b.close()
         nursery.cancel_scope.cancel()
-    qb = _quality(runs, "call-b")
+    qb = quality(runs, "call-b")
     assert qb.packets_received >= 10  # the new keys authenticate
     assert qb.srtp_auth_failures >= failures_before  # the old session's count is kept
 
 
 @_trio
 async def test_other_datagram_gets_non_rtp_and_plain_path_is_unchanged() -> None:
-    runs = _Runs()
+    runs = Runs()
     handed: list[tuple[bytes, Address]] = []
     async with trio.open_nursery() as nursery:
-        a, b = await _pair(runs, nursery)
+        a, b = await open_pair(runs, nursery)
         b.audio.other_datagram = lambda data, source: handed.append((data, source))
         stun = bytes([0x00, 0x01, 0x00, 0x00]) + bytes.fromhex("2112a442") + bytes(12)
         dtls = bytes([22, 0xFE, 0xFD]) + bytes(10)
@@ -268,20 +195,20 @@ async def test_other_datagram_gets_non_rtp_and_plain_path_is_unchanged() -> None
             here = sender.getsockname()
         # Plain RTP still flows with only the demultiplexing hook set (no keys yet).
         assert a.rtp_stream("tone", 3, 8, "PCMA") is None
-        await _until(lambda: len(handed) == 3 and _sent(a) >= 10 and _received(b) == _sent(a))
+        await until(lambda: len(handed) == 3 and sent(a) >= 10 and received(b) == sent(a))
         b.audio.other_datagram = None
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
             sender.sendto(stun, ("127.0.0.1", b.audio_port))  # hook removed: malformed again
         # A keeps streaming meanwhile: wait until B has read all of it too, or the last
         # packet sent could still sit in B's socket when the calls close.
-        await _until(lambda: b.audio.malformed == 1 and _received(b) == _sent(a))
+        await until(lambda: b.audio.malformed == 1 and received(b) == sent(a))
         a.close()
         b.close()
         nursery.cancel_scope.cancel()
     # Two sockets, two reading tasks: the order between the ports is not fixed.
     assert sorted(data for data, _ in handed) == sorted([stun, dtls, dtls])
     assert {source for _, source in handed} == {here}
-    qa, qb = _quality(runs, "call-a"), _quality(runs, "call-b")
+    qa, qb = quality(runs, "call-a"), quality(runs, "call-b")
     assert qb.packets_received == qa.packets_sent >= 10
     assert qb.malformed == 1
     assert qb.srtp_auth_failures == qb.srtp_replays == 0
