@@ -209,15 +209,13 @@ class StreamHandle:
             self._done_event.set()
 
     def _transmit(self, packet: bytes, payload_octets: int, due_s: float, now: float) -> None:
-        counters = self.counters
         try:
-            sent = self._send(packet, self.destination)
+            status = 1 if self._send(packet, self.destination) else 0
         except (GossipperError, OSError):
-            counters.send_errors += 1
-            return
+            status = -1
         except trio.ClosedResourceError:
-            sent = False  # the call closed its socket before the stream was stopped
-        self._count(1 if sent else 0, payload_octets, due_s, now)
+            status = 0  # the call closed its socket before the stream was stopped
+        self._count(status, payload_octets, due_s, now)
 
     def _count(self, status: int, payload_octets: int, due_s: float, now: float) -> None:
         """Count one send: 1 sent, 0 dropped (buffer full or socket closed), < 0 failed."""
@@ -392,12 +390,15 @@ class RtpStream(StreamHandle):
                 self._marker_next = False
             payload = payloads[slot % len(payloads)]
             timestamp = (self._ts0 + slot * self._spf + self._ts_extra) & 0xFFFFFFFF
+            seq = self._seq
+            self._seq = (seq + 1) & 0xFFFF
+            self._slot = slot + 1
             fast_socket = self._fast_socket
             if fast_socket is not None and _send_rtp is not None:
                 destination = self.destination
                 try:
                     status = _send_rtp(
-                        fast_socket, destination[0], destination[1], b1, self._seq, timestamp,
+                        fast_socket, destination[0], destination[1], b1, seq, timestamp,
                         self._ssrc, payload,
                     )  # fmt: skip
                 except (ValueError, TypeError, OverflowError):
@@ -405,13 +406,9 @@ class RtpStream(StreamHandle):
                     # resolves it; this stream takes the Python path from now on.
                     self._fast_socket = None
                 else:
-                    self._seq = (self._seq + 1) & 0xFFFF
-                    self._slot = slot + 1
                     self._count(status, len(payload), due, now)
                     return
-            packet = _RTP_HEADER.pack(0x80, b1, self._seq, timestamp, self._ssrc) + payload
-            self._seq = (self._seq + 1) & 0xFFFF
-            self._slot = slot + 1
+            packet = _RTP_HEADER.pack(0x80, b1, seq, timestamp, self._ssrc) + payload
             self._transmit(packet, len(payload), due, now)
             return
         overdue = int((horizon_s - due) / interval)
