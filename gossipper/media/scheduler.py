@@ -35,8 +35,10 @@ The C accelerator (``_rtpfast.send_rtp``, built with the compiled modules): a pl
 frame of an ``RtpStream`` given a ``fast_socket`` (the transport's own socket object, opaque
 here) is built and sent by one C call, with no Python object per packet. The send function is
 then not called for those frames; DTMF events, timed replays, streams without a fast socket
-(the simulation, SRTP) and installs without the accelerator take the Python path, which makes
-the same bytes (tests/media/test_rtpfast.py).
+(the simulation) and installs without the accelerator take the Python path, which makes
+the same bytes (tests/media/test_rtpfast.py). A stream also given a ``FastSrtp`` (the call's
+SDES keys, while they are the only thing its send function adds) has the frame protected by
+libsrtp in the same C call (``_rtpfast.send_srtp``, issue 18 item 5).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import trio
 
@@ -71,20 +73,46 @@ _RTP_HEADER = struct.Struct("!BBHII")
 _EPS: Final = 1e-9  # Final: compiled code reads these three as constants, not globals
 
 _FastSend = Callable[[object, str, int, int, int, int, int, bytes], int]
+_FastSendSrtp = Callable[[object, str, int, int, int, int, int, bytes, int, int], int]
 
 
-def _load_fast_send() -> _FastSend | None:
+def _load_fast_send() -> tuple[_FastSend | None, _FastSendSrtp | None, int]:
     try:
-        from gossipper.media._rtpfast import send_rtp
+        from gossipper.media._rtpfast import SRTP_FAILED, send_rtp, send_srtp
     except ImportError:  # a pure-Python install: every packet takes the Python path
-        return None
-    return send_rtp
+        return None, None, 0
+    return send_rtp, send_srtp, SRTP_FAILED
 
 
-_send_rtp = _load_fast_send()
+_send_rtp, _send_srtp, _SRTP_FAILED = _load_fast_send()
 
 FAST_PATH_AVAILABLE = _send_rtp is not None
 """Whether the C accelerator is importable (docs/performance.md, tests)."""
+
+
+class ProtectCounts(Protocol):
+    protected: int
+
+
+class FastSrtp:
+    """An SRTP session as the C accelerator protects with: libsrtp's ``srtp_protect`` and the
+    sending ``srtp_t``, as addresses (gossipper.media.secure.srtp.SrtpSession.fast_protect).
+    ``counters.protected`` counts each packet protected; ``failed(status)`` is told of each
+    packet libsrtp refused (its error status, or ``_rtpfast.SRTP_TOO_LONG``)."""
+
+    __slots__ = ("context_address", "counters", "failed", "protect_address")
+
+    def __init__(
+        self,
+        protect_address: int,
+        context_address: int,
+        counters: ProtectCounts,
+        failed: Callable[[int], None],
+    ) -> None:
+        self.protect_address = protect_address
+        self.context_address = context_address
+        self.counters = counters
+        self.failed = failed
 
 
 @dataclass(slots=True)
@@ -115,6 +143,7 @@ class StreamHandle:
         "_anchor_s",
         "_done_event",
         "_fast_socket",
+        "_fast_srtp",
         "_in_wheel",
         "_order",
         "_paused",
@@ -141,6 +170,7 @@ class StreamHandle:
         self._anchor_s = 0.0
         self._done_event = trio.Event()
         self._fast_socket: object | None = None
+        self._fast_srtp: FastSrtp | None = None
 
     @property
     def paused(self) -> bool:
@@ -175,6 +205,21 @@ class StreamHandle:
         # through ``send``: the C accelerator, which would bypass it, is off for good.
         self._send = send
         self._fast_socket = None
+        self._fast_srtp = None
+
+    def accelerate(self, fast_socket: object | None, fast_srtp: FastSrtp | None = None) -> None:
+        """Let the C accelerator send this stream's audio frames on ``fast_socket`` (None: not
+        any more), protected with ``fast_srtp`` if given. The caller vouches that this sends
+        what the stream's send function would (the same socket, and the same keys as the only
+        thing it adds)."""
+        if (
+            fast_socket is None
+            or _send_rtp is None
+            or (fast_srtp is not None and _send_srtp is None)
+        ):
+            fast_socket = fast_srtp = None
+        self._fast_socket = fast_socket
+        self._fast_srtp = fast_srtp
 
     def send_dtmf(
         self,
@@ -283,10 +328,11 @@ class RtpStream(StreamHandle):
         first_seq: int,
         first_timestamp: int,
         fast_socket: object | None = None,
+        fast_srtp: FastSrtp | None = None,
     ) -> None:
         super().__init__(scheduler, send, destination, order)
         # Audio frames go through the C accelerator when there is one and a socket for it.
-        self._fast_socket = fast_socket if _send_rtp is not None else None
+        self.accelerate(fast_socket, fast_srtp)
         self._payloads = payloads
         self.payload_type = payload_type
         self.ssrc = ssrc
@@ -396,15 +442,31 @@ class RtpStream(StreamHandle):
             fast_socket = self._fast_socket
             if fast_socket is not None and _send_rtp is not None:
                 destination = self.destination
+                fast_srtp = self._fast_srtp
                 try:
-                    status = _send_rtp(
-                        fast_socket, destination[0], destination[1], b1, seq, timestamp,
-                        self._ssrc, payload,
-                    )  # fmt: skip
+                    if fast_srtp is None:
+                        status = _send_rtp(
+                            fast_socket, destination[0], destination[1], b1, seq, timestamp,
+                            self._ssrc, payload,
+                        )  # fmt: skip
+                    elif _send_srtp is not None:
+                        status = _send_srtp(
+                            fast_socket, destination[0], destination[1], b1, seq, timestamp,
+                            self._ssrc, payload, fast_srtp.protect_address,
+                            fast_srtp.context_address,
+                        )  # fmt: skip
+                        if status >= _SRTP_FAILED:
+                            fast_srtp.failed(status - _SRTP_FAILED)
+                            status = 0  # not protected, not sent: as the send function's False
+                        else:
+                            fast_srtp.counters.protected += 1
+                    else:
+                        status = 0  # unreachable: accelerate() pairs fast_srtp with send_srtp
                 except (ValueError, TypeError, OverflowError):
                     # Not a numeric address (an SDP may name a host): the send function
                     # resolves it; this stream takes the Python path from now on.
                     self._fast_socket = None
+                    self._fast_srtp = None
                 else:
                     self._count(status, len(payload), due, now)
                     return
@@ -587,6 +649,7 @@ class MediaScheduler:
         start_delay_s: float = 0.0,
         until_s: float = math.inf,
         fast_socket: object | None = None,
+        fast_srtp: FastSrtp | None = None,
     ) -> RtpStream:
         """Stream ``payloads`` (one per frame) ``loops`` times (SIPp: -1 forever, 0/1 once).
 
@@ -600,7 +663,8 @@ class MediaScheduler:
 
         ``fast_socket``: the socket ``send`` writes to (an object with ``fileno()``), for the C
         accelerator to send audio frames on directly; only when ``send`` adds nothing to the
-        packet (no SRTP, no hook) and the destination is a numeric address.
+        packet (no hook) but, with ``fast_srtp``, SRTP protection with those keys, and the
+        destination is a numeric address.
         """
         if not 0 <= payload_type <= 127:
             raise ValueError(f"payload type {payload_type} is outside 0..127")
@@ -620,6 +684,7 @@ class MediaScheduler:
             first_seq=first_seq,
             first_timestamp=first_timestamp,
             fast_socket=fast_socket,
+            fast_srtp=fast_srtp,
         )
         stream._anchor_s = self._first_tick_time(trio.current_time() + max(start_delay_s, 0.0))
         if until_s != math.inf and payloads:

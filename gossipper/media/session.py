@@ -50,7 +50,7 @@ from gossipper.media.rtp import (
     round_trip_ms,
 )
 from gossipper.media.rtpcheck import CheckVerdict, PatternCheck, pattern_payloads
-from gossipper.media.scheduler import MediaScheduler, RtpStream, StreamHandle
+from gossipper.media.scheduler import FastSrtp, MediaScheduler, RtpStream, StreamHandle
 from gossipper.media.secure.negotiate import DTLS, NONE, SDES, keying
 from gossipper.media.secure.sdes import (
     SUITES,
@@ -420,6 +420,7 @@ class _Stream:
         self._other_datagram = handler
         self._guarded = self._srtp is not None or handler is not None or self._awaiting_keys
         self._protect_streams()
+        self._reaccelerate()
 
     def use_rtcp_component(
         self, session: SrtpSession | None, handler: Callable[[bytes, Address], None] | None
@@ -441,6 +442,7 @@ class _Stream:
             self._awaiting_keys = True
             self._guarded = True
             self._protect_streams()
+            self._reaccelerate()
 
     def use_srtp(self, session: SrtpSession | None, *, hold_send_s: float = 0.0) -> None:
         """Protect what the stream sends and unprotect what it receives with ``session``
@@ -464,11 +466,13 @@ class _Stream:
             self._srtp_tx = session
         self._awaiting_keys = False
         self._guarded = session is not None or self._other_datagram is not None
+        self._reaccelerate()
 
     def _sending_keys(self) -> SrtpSession | None:
         """The keys to protect with now (the new ones once the hold of a re-key is over)."""
         if trio.current_time() >= self._tx_switch_s:
             self._srtp_tx = self._srtp
+            self._reaccelerate()
         return self._srtp_tx
 
     def _unprotect(self, srtp: SrtpSession, data: bytes, *, rtcp: bool) -> bytes | None:
@@ -477,6 +481,7 @@ class _Stream:
         if clear is not None:
             if self._srtp_tx is not srtp:
                 self._srtp_tx = srtp  # the peer uses the new keys: it has our answer
+                self._reaccelerate()
             if previous is not None and srtp.counters.unprotected >= 16:
                 self._srtp_previous = None  # nothing protected with the old keys is left
             return clear
@@ -530,13 +535,41 @@ class _Stream:
         )
         return self.rtp.send_nowait if plain else self.send
 
-    def _fast_socket(self, send: Callable[[bytes, Address], bool]) -> object | None:
-        """The socket the C accelerator may send ``send``'s packets on: only for the straight
-        send of :meth:`_stream_send` on a real socket (the simulation's endpoints have none)."""
-        if send != self.rtp.send_nowait:
-            return None
+    def _accelerator(
+        self, send: Callable[[bytes, Address], bool]
+    ) -> tuple[object | None, FastSrtp | None]:
+        """The socket the C accelerator may send ``send``'s packets on, and the SRTP keys it
+        protects them with: for the straight send of :meth:`_stream_send` on a real socket
+        (the simulation's endpoints have none), and for :meth:`send` while all it adds is
+        SDES keys (not during a re-key's hold, not with a DTLS/ICE/TURN hook)."""
         fast: object | None = getattr(self.rtp, "fast_socket", None)
-        return fast
+        if fast is None:
+            return None, None
+        if send == self.rtp.send_nowait:
+            return fast, None
+        srtp = self._srtp
+        if (
+            send != self.send
+            or srtp is None
+            or self._srtp_tx is not srtp
+            or self._other_datagram is not None
+            or self._awaiting_keys
+            or self.run.secure is not None
+        ):
+            return None, None
+        addresses = srtp.fast_protect()
+        if addresses is None:
+            return None, None
+        return fast, FastSrtp(*addresses, srtp.counters, srtp.count_protect_failure)
+
+    def _reaccelerate(self) -> None:
+        """The keys or hooks changed: the streams sending through :meth:`send` protect in C
+        with the keys now in use, or go back to the Python path (a re-key's hold, a hook)."""
+        send = self.send
+        fast_socket, fast_srtp = self._accelerator(send)
+        for handle in self.handles:
+            if handle.send_function == send:
+                handle.accelerate(fast_socket, fast_srtp)
 
     def _protect_streams(self) -> None:
         """Route the streams sending straight to the socket through :meth:`send` (SRTP keys
@@ -590,6 +623,7 @@ class _Stream:
         self._take_over(self.events)
         self.current = self.events = None
         self.active = True
+        fast_socket, fast_srtp = self._accelerator(send)
         self.current = self.run.scheduler.start_rtp(
             send=send,
             destination=self.remote,
@@ -601,7 +635,8 @@ class _Stream:
             ssrc=self.ssrc,
             first_seq=self.next_seq,
             first_timestamp=self.next_timestamp,
-            fast_socket=self._fast_socket(send),
+            fast_socket=fast_socket,
+            fast_srtp=fast_srtp,
         )
         self.handles.append(self.current)
 

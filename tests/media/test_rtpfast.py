@@ -20,6 +20,7 @@ import sys
 import sysconfig
 import types
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
@@ -29,9 +30,13 @@ import gossipper.engine.call
 import gossipper.media.scheduler as scheduler_module
 from gossipper.interfaces import Address
 from gossipper.media.rtp import parse_rtp
-from gossipper.media.scheduler import MediaScheduler, RtpStream
+from gossipper.media.scheduler import FastSrtp, MediaScheduler, RtpStream
+from tests.media.secure import require
 from tests.media.session_pair import Runs, open_pair, quality, received, until
 from tests.media.test_scheduler import run_with
+
+if TYPE_CHECKING:
+    from gossipper.media.secure.srtp import SrtpSession
 
 SOURCE = pathlib.Path(scheduler_module.__file__).with_name("_rtpfast.c")
 if not SOURCE.exists():  # the compiled session runs from a copy that keeps the .c beside it
@@ -155,6 +160,8 @@ def accelerated(rtpfast: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> N
         assert scheduler_module.FAST_PATH_AVAILABLE
         return
     monkeypatch.setattr(scheduler_module, "_send_rtp", rtpfast.send_rtp)
+    monkeypatch.setattr(scheduler_module, "_send_srtp", rtpfast.send_srtp)
+    monkeypatch.setattr(scheduler_module, "_SRTP_FAILED", rtpfast.SRTP_FAILED)
 
 
 class _SocketSend:
@@ -331,3 +338,170 @@ def test_a_calls_plain_stream_uses_the_accelerator_until_the_call_routes_it() ->
     qa, qb = quality(runs, "call-a"), quality(runs, "call-b")
     assert qa.packets_sent == qb.packets_received == 30
     assert qb.packets_lost == qb.out_of_order == qb.duplicated == 0
+
+
+# --- SRTP (send_srtp, issue 18 item 5) ---------------------------------------------------------
+
+
+def _twin_sessions(suite: str) -> tuple[SrtpSession, SrtpSession, SrtpSession]:
+    """Two sending sessions with the same keys (the same packets protect to the same bytes),
+    and the receiving session that reads them."""
+    require("pylibsrtp")
+    from gossipper.media.secure.sdes import generate  # noqa: PLC0415 - needs the extra
+    from gossipper.media.secure.srtp import SrtpSession  # noqa: PLC0415
+
+    ours, theirs = generate(1, suite), generate(2, suite)
+    return (
+        SrtpSession(ours.suite, ours.key_salt, theirs.key_salt),
+        SrtpSession(ours.suite, ours.key_salt, theirs.key_salt),
+        SrtpSession(theirs.suite, theirs.key_salt, ours.key_salt),
+    )
+
+
+@pytest.mark.parametrize(
+    "suite", ["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"]
+)
+def test_send_srtp_sends_what_pylibsrtp_protects(
+    rtpfast: types.ModuleType, receiver: socket.socket, sender: socket.socket, suite: str
+) -> None:
+    by_python, by_c, reader = _twin_sessions(suite)
+    addresses = by_c.fast_protect()
+    assert addresses is not None
+    host, port = receiver.getsockname()
+    for n, (b1, seq, timestamp) in enumerate([(0x88, 65534, 0), (8, 65535, 160), (8, 0, 320)]):
+        payload = bytes([n]) * 160
+        expected = by_python.protect(_header(b1, seq, timestamp, 0xABCDEF01) + payload)
+        assert expected is not None
+        sent = rtpfast.send_srtp(
+            sender, host, port, b1, seq, timestamp, 0xABCDEF01, payload, *addresses
+        )
+        assert sent == 1
+        data = receiver.recvfrom(2048)[0]
+        assert data == expected  # the sequence wrapped: the rollover counter agrees too
+        assert reader.unprotect(data) == _header(b1, seq, timestamp, 0xABCDEF01) + payload
+    # What libsrtp refuses is not sent: a packet longer than pylibsrtp's buffer allows.
+    too_long = rtpfast.send_srtp(sender, host, port, 8, 1, 1, 1, b"x" * 1400, *addresses)
+    assert too_long == rtpfast.SRTP_FAILED + rtpfast.SRTP_TOO_LONG
+    by_c.count_protect_failure(too_long - rtpfast.SRTP_FAILED)
+    assert by_c.counters.failures == {"malformed": 1}
+    assert by_python.protect(_header(8, 1, 1, 1) + b"x" * 1400) is None
+    assert by_python.counters.failures == {"malformed": 1}  # the Python path's count
+    by_c.count_protect_failure(7)  # libsrtp's srtp_err_status_auth_fail
+    assert by_c.counters.failures == {"malformed": 1, "auth_failure": 1}
+    with pytest.raises(ValueError, match="null"):
+        rtpfast.send_srtp(sender, host, port, 8, 1, 1, 1, b"x", 0, addresses[1])
+    with pytest.raises(TypeError, match="10 arguments"):
+        rtpfast.send_srtp(sender, host, port, 8, 1, 1, 1, b"x")
+
+
+def _play_srtp(
+    fast: bool, sender: socket.socket, destination: Address, session: SrtpSession
+) -> tuple[RtpStream, int]:
+    """``_play``'s stream, protected by ``session``: by C with its keys, or in Python."""
+
+    class Protecting(_SocketSend):
+        def __call__(self, data: bytes, address: Address) -> bool:
+            protected = session.protect(data)
+            return protected is not None and super().__call__(protected, address)
+
+    send = Protecting(sender)
+    addresses = session.fast_protect()
+    assert addresses is not None
+    fast_srtp = FastSrtp(*addresses, session.counters, session.count_protect_failure)
+    streams: list[RtpStream] = []
+
+    async def body(scheduler: MediaScheduler, _clock: trio.testing.MockClock) -> None:
+        stream = scheduler.start_rtp(
+            send=send, destination=destination,
+            payloads=[bytes([n]) * 160 for n in range(5)], payload_type=8,
+            samples_per_frame=160, frame_interval_ms=20.0, loops=3, ssrc=0xCAFE0001,
+            first_seq=65530, first_timestamp=0xFFFFFF00,
+            fast_socket=sender if fast else None, fast_srtp=fast_srtp if fast else None,
+        )  # fmt: skip
+        streams.append(stream)
+        await trio.sleep(0.1)
+        stream.pause()
+        await trio.sleep(0.05)
+        stream.resume()
+        stream.send_dtmf("5", duration_ms=60)
+        await stream.wait_done()
+
+    run_with(body)
+    return streams[0], send.calls
+
+
+@pytest.mark.usefixtures("accelerated")
+def test_the_scheduler_protects_the_same_stream_with_and_without_the_accelerator(
+    receiver: socket.socket, sender: socket.socket
+) -> None:
+    """C and pylibsrtp interleave on one session (DTMF and the last frame take the Python
+    path) and the packets equal those of the Python path throughout, sequence wrap included."""
+    by_python, by_c, reader = _twin_sessions("AES_CM_128_HMAC_SHA1_80")
+    destination = receiver.getsockname()
+    plain, python_calls = _play_srtp(False, sender, destination, by_python)
+    expected = _drain(receiver)
+    fast, fast_python_calls = _play_srtp(True, sender, destination, by_c)
+    got = _drain(receiver)
+    assert got == expected
+    assert len(got) == fast.counters.packets_sent == plain.counters.packets_sent >= 12
+    assert python_calls == len(got)
+    assert fast_python_calls == fast.counters.dtmf_packets + 1 < len(got)
+    assert by_c.counters.protected == by_python.counters.protected == len(got)
+    clear = [reader.unprotect(p) for p in got]
+    assert all(c is not None for c in clear) and not reader.counters.failures
+
+
+@pytest.mark.usefixtures("accelerated")
+def test_a_calls_srtp_stream_is_protected_by_the_accelerator_across_rekeys() -> None:
+    """In a call on real UDP with SDES keys: the stream protects in C; a re-key moves it to
+    the new keys at once, a held re-key (we answered) takes it to the Python path until the
+    hold ends, then back to C; every packet arrives and authenticates."""
+    require("pylibsrtp")
+    from gossipper.media.secure.sdes import generate  # noqa: PLC0415 - needs the extra
+    from gossipper.media.secure.srtp import SrtpSession  # noqa: PLC0415
+
+    def keys() -> tuple[SrtpSession, SrtpSession]:
+        a, b = generate(1, "AES_CM_128_HMAC_SHA1_80"), generate(1, "AES_CM_128_HMAC_SHA1_80")
+        return (SrtpSession(a.suite, a.key_salt, b.key_salt),
+                SrtpSession(b.suite, b.key_salt, a.key_salt))  # fmt: skip
+
+    runs = Runs()
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            a, b = await open_pair(runs, nursery)
+            first_a, first_b = keys()
+            a.audio.use_srtp(first_a)
+            b.audio.use_srtp(first_b)
+            assert a.rtp_stream("tone", 10, 8, "PCMA") is None
+            stream = a.audio.current
+            assert stream is not None
+            fast = stream._fast_srtp  # type: ignore[attr-defined]
+            assert fast is not None and fast.counters is first_a.counters
+            assert stream._fast_socket is a.audio.rtp.fast_socket  # type: ignore[attr-defined]
+            await until(lambda: received(b) >= 10)
+            # A re-key both sides apply at once (b keeps the old keys for what is in flight).
+            second_a, second_b = keys()
+            b.audio.use_srtp(second_b)
+            a.audio.use_srtp(second_a)
+            assert stream._fast_srtp.counters is second_a.counters  # type: ignore[attr-defined]
+            await until(lambda: second_b.counters.unprotected >= 10)
+            # A re-key we answered: the old keys protect until the hold ends, in Python.
+            third_a, third_b = keys()
+            b.audio.use_srtp(third_b)
+            a.audio.use_srtp(third_a, hold_send_s=0.2)
+            assert stream._fast_srtp is None  # type: ignore[attr-defined]
+            await until(lambda: stream._fast_srtp is not None)  # type: ignore[attr-defined]
+            assert stream._fast_srtp.counters is third_a.counters  # type: ignore[attr-defined]
+            await until(lambda: third_b.counters.unprotected >= 10)
+            stream.stop()
+            await until(lambda: received(b) == stream.counters.packets_sent)
+            a.close()
+            b.close()
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    qa, qb = quality(runs, "call-a"), quality(runs, "call-b")
+    assert qa.packets_sent == qb.packets_received >= 30
+    assert qb.packets_lost == qb.out_of_order == qb.duplicated == qb.malformed == 0
+    assert qb.srtp_auth_failures == qb.srtp_replays == 0

@@ -101,6 +101,37 @@ class SrtpSession:
                              srtp_profile=found.libsrtp_profile)  # fmt: skip
         self._tx = lib.Session(policy=outbound)
         self._rx = lib.Session(policy=inbound)
+        self._errors: list[str] = list(getattr(lib, "ERRORS", ()))
+        self._fast: tuple[int, int] | None | bool = False  # False: not looked up yet
+
+    def fast_protect(self) -> tuple[int, int] | None:
+        """(address of libsrtp's ``srtp_protect``, address of the sending ``srtp_t``) for the
+        media scheduler's C accelerator, which protects in place with them; None where this
+        pylibsrtp does not expose them (the Python path then protects every packet).
+
+        Both come from pylibsrtp's own cffi module and session, so there is one libsrtp and
+        one packet index per session whichever path protects a packet. pylibsrtp is pinned;
+        tests/media/test_rtpfast.py checks the packets against ``protect``'s byte for byte.
+        """
+        if self._fast is False:
+            self._fast = None
+            try:
+                from pylibsrtp._binding import ffi, lib  # noqa: PLC0415 - secure runs only
+
+                function = int(ffi.cast("uintptr_t", ffi.addressof(lib, "srtp_protect")))
+                context = int(ffi.cast("uintptr_t", self._tx._srtp[0]))
+            except (ImportError, AttributeError, TypeError, IndexError):
+                pass
+            else:
+                if function and context:
+                    self._fast = (function, context)
+        return self._fast if isinstance(self._fast, tuple) else None
+
+    def count_protect_failure(self, status: int) -> None:
+        """A packet the accelerator could not protect: libsrtp's error ``status`` (or the C
+        side's too-long answer, which pylibsrtp refuses with a ValueError: MALFORMED)."""
+        errors = self._errors
+        self.counters.fail(_reason(errors[status]) if 0 < status < len(errors) else MALFORMED)
 
     def _run(self, function: Any, packet: bytes, *, incoming: bool) -> bytes | None:
         try:

@@ -134,6 +134,9 @@ class KeysPending(SrtpSession):
     def __init__(self) -> None:  # no libsrtp session: nothing is keyed yet
         self.counters = SrtpCounters()
 
+    def fast_protect(self) -> tuple[int, int] | None:
+        return None  # nothing to protect with: every packet goes to protect() and is refused
+
     def protect(self, rtp: bytes) -> bytes | None:
         self.counters.fail(KEYS_PENDING)
         return None
