@@ -36,7 +36,13 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 
 from bench_rates import Pair, Step, run_step
-from benchlib import install_cleanup, machine_info, source_version
+from benchlib import (
+    add_source_options,
+    install_cleanup,
+    machine_info,
+    prepare_source,
+    source_version,
+)
 
 FULL_RATES = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000)
 QUICK_RATES = (100, 200, 400)
@@ -244,6 +250,7 @@ def main() -> int:
     parser.add_argument("--quiet-wait", type=float, default=20.0, help="max s to wait for calm")
     parser.add_argument("--json", type=pathlib.Path, help="write the results here")
     parser.add_argument("--handoff", action="store_true", help="the hand-off's cost only")
+    add_source_options(parser)
     args = parser.parse_args()
     install_cleanup()
     if args.handoff:
@@ -261,28 +268,36 @@ def main() -> int:
     configs = [] if args.no_single else [Config("single process", None)]
     for count in (int(n) for n in args.workers.split(",")):
         configs.append(Config(f"{count} worker{'s' if count > 1 else ''}", count))
-    print(f"gossipper {source_version()}; {machine_info()}")
-    print(
-        f"  {'configuration':<15} {'rate':>6} {'step':<5} {'reached':>7}"
-        f" {'uac us/c':>9} {'uas us/c':>9} {'other_s':>7}"
-    )
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
         root = pathlib.Path(tmp)
-        # Interleave the configurations rate by rate would be fairer to a drifting machine,
-        # but a ladder stops at its first failure; run them one after the other.
-        for config in configs:
-            run_ladder(config, rates, seconds, root, args.quiet_wait)
-    result = summarize(configs, rates)
+        version = prepare_source(args, root)
+        print(f"gossipper {version}; {machine_info()}")
+        result = _run_all(configs, rates, seconds, root, args.quiet_wait)
     if args.json is not None:
         document = {
             "machine": machine_info(),
-            "version": source_version(),
+            "version": version,
             "seconds_per_step": seconds,
             "summary": result,
             "steps": {c.name: [asdict(step) for step in c.steps] for c in configs},
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 0
+
+
+def _run_all(
+    configs: list[Config], rates: tuple[int, ...], seconds: float, root: pathlib.Path,
+    quiet_s: float,
+) -> dict[str, object]:  # fmt: skip
+    print(
+        f"  {'configuration':<15} {'rate':>6} {'step':<5} {'reached':>7}"
+        f" {'uac us/c':>9} {'uas us/c':>9} {'other_s':>7}"
+    )
+    # Interleave the configurations rate by rate would be fairer to a drifting machine,
+    # but a ladder stops at its first failure; run them one after the other.
+    for config in configs:
+        run_ladder(config, rates, seconds, root, quiet_s)
+    return summarize(configs, rates)
 
 
 if __name__ == "__main__":

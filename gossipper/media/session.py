@@ -540,27 +540,28 @@ class _Stream:
     ) -> tuple[object | None, FastSrtp | None]:
         """The socket the C accelerator may send ``send``'s packets on, and the SRTP keys it
         protects them with: for the straight send of :meth:`_stream_send` on a real socket
-        (the simulation's endpoints have none), and for :meth:`send` while all it adds is
-        SDES keys (not during a re-key's hold, not with a DTLS/ICE/TURN hook)."""
+        (the simulation's endpoints and a TURN relay have none), and for :meth:`send` while
+        all it adds is the keys in use (SDES or DTLS-SRTP; not during a re-key's hold, not
+        before keys). Receive-side hooks (ICE, DTLS records) do not touch what send sends."""
         fast: object | None = getattr(self.rtp, "fast_socket", None)
         if fast is None:
             return None, None
         if send == self.rtp.send_nowait:
             return fast, None
         srtp = self._srtp
-        if (
-            send != self.send
-            or srtp is None
-            or self._srtp_tx is not srtp
-            or self._other_datagram is not None
-            or self._awaiting_keys
-            or self.run.secure is not None
-        ):
+        if send != self.send or srtp is None or self._srtp_tx is not srtp or self._awaiting_keys:
             return None, None
         addresses = srtp.fast_protect()
         if addresses is None:
             return None, None
         return fast, FastSrtp(*addresses, srtp.counters, srtp.count_protect_failure)
+
+    def use_transports(self, rtp: DatagramTransport, rtcp: DatagramTransport) -> None:
+        """Send (and receive) through other transports from now on (ICE chose the TURN relay
+        or the host ports); streams sending through :meth:`send` follow."""
+        self.rtp = rtp
+        self.rtcp = rtcp
+        self._reaccelerate()
 
     def _reaccelerate(self) -> None:
         """The keys or hooks changed: the streams sending through :meth:`send` protect in C

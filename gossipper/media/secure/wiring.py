@@ -547,8 +547,9 @@ class SecureStream:
         if self.relay is None or self.relay_rtcp is None or via_relay == self.on_relay:
             return
         self.on_relay = via_relay
-        self.stream.rtp = self.relay if via_relay else self.raw
-        self.stream.rtcp = self.relay_rtcp if via_relay else self.raw_rtcp
+        self.stream.use_transports(
+            self.relay if via_relay else self.raw, self.relay_rtcp if via_relay else self.raw_rtcp
+        )
 
     def _send(self, data: bytes, destination: Address, *, rtcp: bool = False) -> None:
         if self.stream.closed:
