@@ -505,3 +505,58 @@ def test_a_calls_srtp_stream_is_protected_by_the_accelerator_across_rekeys() -> 
     assert qa.packets_sent == qb.packets_received >= 30
     assert qb.packets_lost == qb.out_of_order == qb.duplicated == qb.malformed == 0
     assert qb.srtp_auth_failures == qb.srtp_replays == 0
+
+
+@pytest.mark.usefixtures("accelerated")
+def test_receive_hooks_keep_the_accelerator_and_a_path_switch_redecides() -> None:
+    """ICE and DTLS hook the stream's receive side only (other_datagram): SRTP keys stay in C.
+    ICE choosing a TURN relay (a transport with no socket of its own) takes the stream to the
+    Python path, the host ports again bring it back; no packet is lost or doubled."""
+    require("pylibsrtp")
+    from gossipper.media.secure.sdes import generate  # noqa: PLC0415 - needs the extra
+    from gossipper.media.secure.srtp import SrtpSession  # noqa: PLC0415
+
+    class Relay:
+        """A transport without ``fast_socket`` (as RelayedTransport), over the same socket."""
+
+        def __init__(self, raw: object) -> None:
+            self.raw = raw
+            self.sent = 0
+
+        def send_nowait(self, data: bytes, address: Address) -> bool:
+            self.sent += 1
+            return bool(self.raw.send_nowait(data, address))  # type: ignore[attr-defined]
+
+    ka, kb = generate(1, "AES_CM_128_HMAC_SHA1_80"), generate(1, "AES_CM_128_HMAC_SHA1_80")
+    runs = Runs()
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            a, b = await open_pair(runs, nursery)
+            a.audio.use_srtp(SrtpSession(ka.suite, ka.key_salt, kb.key_salt))
+            b.audio.use_srtp(SrtpSession(kb.suite, kb.key_salt, ka.key_salt))
+            a.audio.other_datagram = lambda data, source: None
+            assert a.rtp_stream("tone", 10, 8, "PCMA") is None
+            stream = a.audio.current
+            assert stream is not None
+            assert stream._fast_srtp is not None  # type: ignore[attr-defined]
+            raw, raw_rtcp = a.audio.rtp, a.audio.rtcp
+            relay = Relay(raw)
+            await until(lambda: received(b) >= 5)
+            a.audio.use_transports(relay, raw_rtcp)  # type: ignore[arg-type]
+            assert stream._fast_socket is None  # type: ignore[attr-defined]
+            await until(lambda: relay.sent >= 5)
+            a.audio.use_transports(raw, raw_rtcp)
+            assert stream._fast_socket is raw.fast_socket  # type: ignore[attr-defined]
+            assert stream._fast_srtp is not None  # type: ignore[attr-defined]
+            stream.stop()
+            await until(lambda: received(b) == stream.counters.packets_sent)
+            a.close()
+            b.close()
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    qa, qb = quality(runs, "call-a"), quality(runs, "call-b")
+    assert qa.packets_sent == qb.packets_received >= 10
+    assert qb.packets_lost == qb.out_of_order == qb.duplicated == qb.malformed == 0
+    assert qb.srtp_auth_failures == 0
