@@ -187,10 +187,17 @@ def _drain(sock: socket.socket) -> list[bytes]:
             return packets
 
 
-def _play(fast: bool, sender: socket.socket, destination: Address) -> tuple[RtpStream, int]:
+def _play(
+    fast: bool,
+    sender: socket.socket,
+    destination: Address,
+    send: _SocketSend | None = None,
+    fast_srtp: FastSrtp | None = None,
+) -> tuple[RtpStream, int]:
     """A stream of 12 frames with a pause, DTMF and a resume; returns it and the Python
-    send function's call count."""
-    send = _SocketSend(sender)
+    send function's call count. ``fast``: the accelerator sends on ``sender`` (protecting
+    with ``fast_srtp`` if given)."""
+    send = _SocketSend(sender) if send is None else send
     streams: list[RtpStream] = []
 
     async def body(scheduler: MediaScheduler, _clock: trio.testing.MockClock) -> None:
@@ -198,7 +205,8 @@ def _play(fast: bool, sender: socket.socket, destination: Address) -> tuple[RtpS
             send=send, destination=destination,
             payloads=[bytes([n]) * 160 for n in range(5)], payload_type=8,
             samples_per_frame=160, frame_interval_ms=20.0, loops=3, ssrc=0xCAFE0001,
-            first_seq=65530, first_timestamp=0xFFFFFF00, fast_socket=sender if fast else None,
+            first_seq=65530, first_timestamp=0xFFFFFF00,
+            fast_socket=sender if fast else None, fast_srtp=fast_srtp if fast else None,
         )  # fmt: skip
         streams.append(stream)
         await trio.sleep(0.1)
@@ -404,30 +412,10 @@ def _play_srtp(
             protected = session.protect(data)
             return protected is not None and super().__call__(protected, address)
 
-    send = Protecting(sender)
     addresses = session.fast_protect()
     assert addresses is not None
     fast_srtp = FastSrtp(*addresses, session.counters, session.count_protect_failure)
-    streams: list[RtpStream] = []
-
-    async def body(scheduler: MediaScheduler, _clock: trio.testing.MockClock) -> None:
-        stream = scheduler.start_rtp(
-            send=send, destination=destination,
-            payloads=[bytes([n]) * 160 for n in range(5)], payload_type=8,
-            samples_per_frame=160, frame_interval_ms=20.0, loops=3, ssrc=0xCAFE0001,
-            first_seq=65530, first_timestamp=0xFFFFFF00,
-            fast_socket=sender if fast else None, fast_srtp=fast_srtp if fast else None,
-        )  # fmt: skip
-        streams.append(stream)
-        await trio.sleep(0.1)
-        stream.pause()
-        await trio.sleep(0.05)
-        stream.resume()
-        stream.send_dtmf("5", duration_ms=60)
-        await stream.wait_done()
-
-    run_with(body)
-    return streams[0], send.calls
+    return _play(fast, sender, destination, Protecting(sender), fast_srtp)
 
 
 @pytest.mark.usefixtures("accelerated")
