@@ -449,7 +449,8 @@ class RtpStream(StreamHandle):
                             fast_socket, destination[0], destination[1], b1, seq, timestamp,
                             self._ssrc, payload,
                         )  # fmt: skip
-                    elif _send_srtp is not None:
+                    else:
+                        assert _send_srtp is not None  # accelerate() pairs them
                         status = _send_srtp(
                             fast_socket, destination[0], destination[1], b1, seq, timestamp,
                             self._ssrc, payload, fast_srtp.protect_address,
@@ -460,8 +461,6 @@ class RtpStream(StreamHandle):
                             status = 0  # not protected, not sent: as the send function's False
                         else:
                             fast_srtp.counters.protected += 1
-                    else:
-                        status = 0  # unreachable: accelerate() pairs fast_srtp with send_srtp
                 except (ValueError, TypeError, OverflowError):
                     # Not a numeric address (an SDP may name a host): the send function
                     # resolves it; this stream takes the Python path from now on.
