@@ -4,12 +4,14 @@ start) a second handshake on its RTCP port and protect SRTCP with that associati
 
 Witnesses: gossipper's key log (GOSSIPPER_SRTP_KEYLOG) has an RTP and an RTCP record with
 different keys; its media row counts RTCP reports received (authenticated with the RTCP keys,
-decrypted and parsed) and no SRTP authentication failure; baresip decoded our tone.
+decrypted and parsed), every packet of baresip's stream received and authenticated (see
+_assert_secure_media for the one packet baresip may send in clear first); baresip decoded our tone.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import pathlib
 import tempfile
 
@@ -17,13 +19,7 @@ import pytest
 
 from tests.interop.baresip import baresip_calls_gossipper, gossipper_calls_baresip, start_baresip
 from tests.interop.media import read_media_csv, write_ulaw_tone
-from tests.interop.test_dtls_baresip import (
-    DATA,
-    TONE_FILE,
-    TONE_PACKETS,
-    _assert_secure_media,
-    _assert_tone,
-)
+from tests.interop.test_dtls_baresip import DATA, TONE_FILE, TONE_PACKETS, _assert_tone
 from tests.media.secure import require
 
 pytestmark = pytest.mark.interop
@@ -55,13 +51,26 @@ def _assert_two_associations(key_log: pathlib.Path, media_base: int) -> None:
     assert records["rtp"] != records["rtcp"]
 
 
+def _assert_secure_media(directory: pathlib.Path) -> None:
+    """No secure failure, no replay, and at most one authentication failure: baresip 1.0
+    without rtcp-mux may send its first RTP packet before its SRTP is set up (172 bytes:
+    G.711 in clear, no tag; seen in about one call in three). Arriving before our RTP keys it
+    counts as a packet before the keys; after them it cannot authenticate and is counted as
+    one SRTP authentication failure, rightly. Everything after it must authenticate (the
+    callers check that every packet of the stream was received, none lost)."""
+    media = json.loads((directory / "summary.json").read_text())["media"]
+    assert media["srtp"]["replays"] == 0 and media["srtp"]["auth_failures"] <= 1, media
+    assert media["secure_failures"] == {}, media
+
+
 def _assert_rtcp_both_ways(directory: pathlib.Path, scenario: str) -> None:
     (path,) = directory.glob(f"{scenario}_*_media.csv")
     header, values = path.read_text().splitlines()[:2]
     row = dict(zip(header.split(";"), values.split(";"), strict=True))
     assert int(row["rtcp_received"]) >= 1, row
     assert int(row["rtcp_sent"]) >= 1, row
-    assert row["srtp_auth_failures"] == row["srtp_replays"] == "0", row
+    assert row["srtp_auth_failures"] in ("0", "1") and row["srtp_replays"] == "0", row
+    assert row["packets_lost"] == "0" and row["packets_received"] == row["packets_expected"], row
 
 
 def test_gossipper_calls_baresip_with_dtls_srtp_without_rtcp_mux(tmp_path: pathlib.Path) -> None:
