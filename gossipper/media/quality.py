@@ -163,7 +163,11 @@ class ReceiverStats:
         self._max_seq = seq
         self._bad_seq = SEQ_MOD + 1
         self._cycles = 0
+        # A restarted sender (RFC 3550 A.1) starts the counts over: duplicates and reordered
+        # packets are counted among ``received``, so they restart with it.
         self.received = 0
+        self.duplicates = 0
+        self.out_of_order = 0
         self._received_prior = 0
         self._expected_prior = 0
         self._seen.clear()

@@ -133,3 +133,12 @@ def test_stream_mos_uses_cumulative_loss() -> None:
             stats.receive(seq * 0.02, _pkt(seq, seq * 160))
     assert stats.loss_fraction == pytest.approx(0.02)
     assert stats.mos("PCMU") == pytest.approx(mos_from_r(93.2 - 95 * 2 / 6.3))
+
+
+def test_a_restarted_sender_starts_the_counts_over() -> None:
+    """Hypothesis found it: a reordered packet and a duplicate, then the sender restarts (two
+    sequential packets after a big jump); its counts must stay within ``received``."""
+    stats = ReceiverStats()
+    for seq in (100, 1, 1, 65535, 0):
+        stats.receive(0.0, _pkt(seq, seq * 160))
+    assert (stats.received, stats.duplicates, stats.out_of_order, stats.discarded) == (1, 0, 0, 1)
