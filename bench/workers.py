@@ -35,7 +35,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 
-from bench_rates import Pair, Step, run_step
+from bench_rates import UAC_SLACK_S, Pair, Step, run_step
 from benchlib import (
     add_source_options,
     install_cleanup,
@@ -71,6 +71,14 @@ def _pair(config: Config) -> Pair:
     return Pair(config.name, "gossipper", "sipp", uac_extra=extra, uas_extra=BUFFERS)
 
 
+def _core_share(step: Step) -> float:
+    """The share of one core the uas used while the calls came (its CPU per call, start-up
+    included, times the rate the uac reached): near 1.0, a single-threaded peer (SIPp) is
+    saturated and the step measures the peer, not gossipper."""
+    rate_cps = step.uac.counts.rate_cps if step.uac.counts else step.rate_cps
+    return step.uas.cpu_us_per_call * rate_cps / 1e6
+
+
 def _print_step(step: Step) -> None:
     counts = step.uac.counts
     achieved = f"{counts.rate_cps:7.0f}" if counts else f"{'-':>7}"
@@ -78,7 +86,7 @@ def _print_step(step: Step) -> None:
     print(
         f"  {step.pair:<15} {step.rate_cps:>6} {verdict:<5} {achieved}"
         f" {step.uac.cpu_us_per_call:9.1f} {step.uas.cpu_us_per_call:9.1f}"
-        f" {step.foreign_cpu_s:7.2f}",
+        f" {_core_share(step):8.2f} {step.foreign_cpu_s:7.2f}",
         flush=True,
     )
     for reason in step.reasons:
@@ -86,15 +94,20 @@ def _print_step(step: Step) -> None:
 
 
 def run_ladder(
-    config: Config, rates: tuple[int, ...], seconds: float, root: pathlib.Path, quiet_s: float
+    config: Config,
+    rates: tuple[int, ...],
+    seconds: float,
+    root: pathlib.Path,
+    quiet_s: float,
+    slack_s: float = UAC_SLACK_S,
 ) -> None:
     pair = _pair(config)
     for rate in rates:
-        step = run_step(pair, rate, seconds, root, quiet_s)
+        step = run_step(pair, rate, seconds, root, quiet_s, slack_s)
         config.steps.append(step)
         _print_step(step)
         if not step.clean:
-            retry = run_step(pair, rate, seconds, root, quiet_s)
+            retry = run_step(pair, rate, seconds, root, quiet_s, slack_s)
             config.steps.append(retry)
             _print_step(retry)
             if not retry.clean:
@@ -250,6 +263,17 @@ def main() -> int:
     parser.add_argument("--quiet-wait", type=float, default=20.0, help="max s to wait for calm")
     parser.add_argument("--json", type=pathlib.Path, help="write the results here")
     parser.add_argument("--handoff", action="store_true", help="the hand-off's cost only")
+    parser.add_argument(
+        "--slack",
+        type=float,
+        default=UAC_SLACK_S,
+        help="s the uac may run past its last call's due time (less: failing steps end sooner)",
+    )
+    parser.add_argument(
+        "--scale-rates",
+        action="store_true",
+        help="--rates are per worker: N workers climb N x each rate (a machine with many cores)",
+    )
     add_source_options(parser)
     args = parser.parse_args()
     install_cleanup()
@@ -272,7 +296,9 @@ def main() -> int:
         root = pathlib.Path(tmp)
         version = prepare_source(args, root)
         print(f"gossipper {version}; {machine_info()}")
-        result = _run_all(configs, rates, seconds, root, args.quiet_wait)
+        result = _run_all(
+            configs, rates, seconds, root, args.quiet_wait, args.scale_rates, args.slack
+        )
     if args.json is not None:
         document = {
             "machine": machine_info(),
@@ -287,17 +313,42 @@ def main() -> int:
 
 def _run_all(
     configs: list[Config], rates: tuple[int, ...], seconds: float, root: pathlib.Path,
-    quiet_s: float,
+    quiet_s: float, scale: bool = False, slack_s: float = UAC_SLACK_S,
 ) -> dict[str, object]:  # fmt: skip
     print(
         f"  {'configuration':<15} {'rate':>6} {'step':<5} {'reached':>7}"
-        f" {'uac us/c':>9} {'uas us/c':>9} {'other_s':>7}"
+        f" {'uac us/c':>9} {'uas us/c':>9} {'uas core':>8} {'other_s':>7}"
     )
     # Interleave the configurations rate by rate would be fairer to a drifting machine,
     # but a ladder stops at its first failure; run them one after the other.
+    all_rates: set[int] = set()
     for config in configs:
-        run_ladder(config, rates, seconds, root, quiet_s)
-    return summarize(configs, rates)
+        factor = (config.workers or 1) if scale else 1
+        ladder = tuple(rate * factor for rate in rates)
+        all_rates.update(ladder)
+        run_ladder(config, ladder, seconds, root, quiet_s, slack_s)
+    result = summarize(configs, tuple(sorted(all_rates)))
+    result["scaling"] = scaling(configs)
+    return result
+
+
+def scaling(configs: list[Config]) -> dict[str, float | None]:
+    """Each configuration's highest clean rate against N x one worker's (issue 19: >= 0.8)."""
+    reference = next((c for c in configs if c.workers == 1), None)
+    if reference is None or not reference.max_clean_cps:
+        return {}
+    print()
+    print(f"scaling (highest clean rate / (N x 1 worker's {reference.max_clean_cps})):")
+    found: dict[str, float | None] = {}
+    for config in configs:
+        if config.workers is None:
+            continue
+        ratio = config.max_clean_cps / (config.workers * reference.max_clean_cps)
+        top = config.clean_step(config.max_clean_cps) if config.max_clean_cps else None
+        share = f", uas core {_core_share(top):.2f} at the top" if top else ""
+        print(f"  {config.name:<15} {config.max_clean_cps:>7} cps  x{ratio:.2f}{share}")
+        found[config.name] = ratio
+    return found
 
 
 if __name__ == "__main__":

@@ -1,0 +1,87 @@
+#!/bin/bash
+# The -workers scaling curve (issue 19 item 4) on a machine with more cores than this one.
+#
+#   bench/device_workers.sh pack      here: fill .devbench/ (ignored by git) with what the
+#                                     other machine lacks: wheels for its Python (3.12) and
+#                                     SIPp 3.6.1 with its libraries
+#   bench/device_workers.sh run       there, from the repository root: build the mypyc
+#                                     snapshot, run bench/workers.py with 1, 2, 4 and 8 workers
+#                                     against SIPp's uas, write workers.log/.json under $OUT
+#
+# The other machine (see DEVELOPERS.md) has no network, so everything travels in .devbench/.
+# Rates are per worker (--scale-rates): N workers climb N x each rate, so every ladder starts
+# near its own ceiling and the whole run fits in one short lease.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+pack=$here/.devbench
+py_version=${DEVICE_PYTHON:-3.12}
+rates=${RATES:-2500,5000,8000,11000,14000,17000}
+workers=${WORKERS:-1,2,4,8}
+seconds=${SECONDS_PER_STEP:-4}
+
+case ${1:-} in
+pack)
+    mkdir -p "$pack/whl" "$pack/bin" "$pack/lib"
+    grep -qx "/.devbench/" "$here/.git/info/exclude" 2>/dev/null ||
+        { mkdir -p "$here/.git/info" && echo "/.devbench/" >>"$here/.git/info/exclude"; }
+    # The versions this checkout builds with (pyproject.toml), for the other Python; the
+    # image there already has attrs, idna, sortedcontainers, lxml, typer, setuptools.
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$py_version" \
+        --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 -d "$pack/whl" \
+        trio==0.35.0 outcome==1.3.0.post0 sniffio==1.3.1 mypy==2.4.1 lxml-stubs==0.5.1 \
+        librt==0.17.0 ast-serialize==0.13.1 pathspec==1.1.1 || exit 1
+    cp /usr/bin/sipp "$pack/bin/sipp.real" || exit 1
+    for lib in $(ldd /usr/bin/sipp | awk '/=>/ {print $3}'); do
+        case $(basename "$lib") in
+        libc.so.* | libm.so.* | libstdc++.so.* | libgcc_s.so.*) ;;  # the newer ones there
+        *) cp -L "$lib" "$pack/lib/" ;;
+        esac
+    done
+    cat >"$pack/bin/sipp" <<'EOF'
+#!/bin/sh
+# SIPp 3.6.1 (Debian's sip-tester) with the libraries it was linked with beside it.
+here=$(dirname "$(readlink -f "$0")")
+LD_LIBRARY_PATH="$here/../lib" exec "$here/sipp.real" "$@"
+EOF
+    chmod +x "$pack/bin/sipp"
+    du -sh "$pack"
+    ;;
+run)
+    out=${OUT:-/tmp/device-out}
+    mkdir -p "$out"
+    export PYTHONUNBUFFERED=1
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site "$pack"/whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site PATH="$pack/bin:$PATH"
+    # 4 MiB socket buffers as on the 2-core machine (bench_rates.BUFF_SIZE); root may raise
+    # the cap, and a lower cap would shrink them silently.
+    sysctl -qw net.core.rmem_max=16777216 net.core.wmem_max=16777216 || true
+    {
+        date -u
+        nproc
+        grep -m1 "model name" /proc/cpuinfo
+        python3 -V
+        sipp -v | grep -m1 SIPp
+        git -C "$here" log -1 --format="%h %s" 2>/dev/null
+    } 2>&1 | tee "$out/machine.txt"
+    start=$(date +%s)
+    if python3 -c "import sys, pathlib; sys.path.insert(0, 'bench'); import benchlib
+benchlib.snapshot_source(pathlib.Path('/tmp/snap'))" >"$out/build.log" 2>&1; then
+        echo "mypyc snapshot built in $(($(date +%s) - start)) s" | tee -a "$out/machine.txt"
+    else
+        echo "mypyc build failed (build.log); measuring pure Python" | tee -a "$out/machine.txt"
+        rm -rf /tmp/snap
+        python3 -c "import sys, pathlib; sys.path.insert(0, 'bench'); import benchlib
+benchlib.snapshot_source(pathlib.Path('/tmp/snap'), compiled=False)" >>"$out/build.log" 2>&1 ||
+            exit 1
+    fi
+    python3 bench/workers.py --source /tmp/snap --no-single --workers "$workers" \
+        --scale-rates --rates "$rates" --seconds "$seconds" --quiet-wait 0 --slack 8 \
+        --json "$out/workers.json" 2>&1 | tee "$out/workers.log"
+    ;;
+*)
+    echo "usage: bench/device_workers.sh pack|run" >&2
+    exit 2
+    ;;
+esac
