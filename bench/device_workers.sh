@@ -56,7 +56,7 @@ run)
     export PYTHONPATH=/tmp/site PATH="$pack/bin:$PATH"
     # 4 MiB socket buffers as on the 2-core machine (bench_rates.BUFF_SIZE); root may raise
     # the cap, and a lower cap would shrink them silently.
-    sysctl -qw net.core.rmem_max=16777216 net.core.wmem_max=16777216 || true
+    for cap in rmem_max wmem_max; do echo 16777216 >/proc/sys/net/core/$cap; done 2>/dev/null || true
     {
         date -u
         nproc
