@@ -15,9 +15,14 @@ set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 pack=$here/.devbench
 py_version=${DEVICE_PYTHON:-3.12}
-rates=${RATES:-2500,5000,8000,11000,14000,17000}
+rates=${RATES:-4000,6000,7000,8000,9000}
 workers=${WORKERS:-1,2,4,8}
 seconds=${SECONDS_PER_STEP:-4}
+# One SIPp uas saturates a core at about 15,000 calls/s there: give each worker its own
+# (bench/reuseport_shim.c); BUILD=mypyc measures the compiled build (needs gcc and the
+# Python headers there), BUILD=pure the interpreter.
+uas_count=${UAS_COUNT:-8}
+build=${BUILD:-pure}
 
 case ${1:-} in
 pack)
@@ -38,6 +43,8 @@ pack)
         *) cp -L "$lib" "$pack/lib/" ;;
         esac
     done
+    gcc -O2 -Wall -shared -fPIC -o "$pack/lib/reuseport_shim.so" "$here/bench/reuseport_shim.c" \
+        -ldl || exit 1
     cat >"$pack/bin/sipp" <<'EOF'
 #!/bin/sh
 # SIPp 3.6.1 (Debian's sip-tester) with the libraries it was linked with beside it.
@@ -65,19 +72,28 @@ run)
         sipp -v | grep -m1 SIPp
         git -C "$here" log -1 --format="%h %s" 2>/dev/null
     } 2>&1 | tee "$out/machine.txt"
+    {
+        echo "gcc: $(command -v gcc || echo none)"
+        include=$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("INCLUDEPY"))')
+        ls "$include/Python.h" 2>&1
+    } | tee -a "$out/machine.txt"
     start=$(date +%s)
-    if python3 -c "import sys, pathlib; sys.path.insert(0, 'bench'); import benchlib
-benchlib.snapshot_source(pathlib.Path('/tmp/snap'))" >"$out/build.log" 2>&1; then
+    if [ "$build" = mypyc ] && python3 -c "import sys, pathlib; sys.path.insert(0, 'bench')
+import benchlib; benchlib.snapshot_source(pathlib.Path('/tmp/snap'))" >"$out/build.log" 2>&1; then
         echo "mypyc snapshot built in $(($(date +%s) - start)) s" | tee -a "$out/machine.txt"
     else
-        echo "mypyc build failed (build.log); measuring pure Python" | tee -a "$out/machine.txt"
+        echo "measuring pure Python (BUILD=$build)" | tee -a "$out/machine.txt"
         rm -rf /tmp/snap
         python3 -c "import sys, pathlib; sys.path.insert(0, 'bench'); import benchlib
 benchlib.snapshot_source(pathlib.Path('/tmp/snap'), compiled=False)" >>"$out/build.log" 2>&1 ||
             exit 1
     fi
+    fanout=()
+    if [ "$uas_count" -gt 1 ]; then
+        fanout=(--uas-count "$uas_count" --uas-shim "$pack/lib/reuseport_shim.so")
+    fi
     python3 bench/workers.py --source /tmp/snap --no-single --workers "$workers" \
-        --scale-rates --rates "$rates" --seconds "$seconds" --quiet-wait 0 --slack 8 \
+        --scale-rates --rates "$rates" --seconds "$seconds" --quiet-wait 0 --slack 8 "${fanout[@]}" \
         --json "$out/workers.json" 2>&1 | tee "$out/workers.log"
     ;;
 *)

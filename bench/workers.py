@@ -33,15 +33,32 @@ import json
 import pathlib
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 
-from bench_rates import UAC_SLACK_S, Pair, Step, run_step
+from bench_rates import (
+    UAC_SLACK_S,
+    Pair,
+    Side,
+    Step,
+    _fill,
+    _uac_command,
+    run_step,
+)
 from benchlib import (
+    LOOPBACK,
+    Child,
     add_source_options,
+    free_udp_port,
+    gossipper_counts,
     install_cleanup,
+    machine_busy_s,
     machine_info,
     prepare_source,
+    sipp_binary,
+    sipp_counts,
     source_version,
+    wait_for_listener,
 )
 
 FULL_RATES = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000)
@@ -93,6 +110,106 @@ def _print_step(step: Step) -> None:
         print(f"           ! {reason[:300]}", flush=True)
 
 
+@dataclass
+class Fanout:
+    """Several SIPp uas processes on one port (bench/reuseport_shim.c steers each uac worker's
+    datagrams to one of them): one SIPp uas saturates a core before 8 workers do."""
+
+    count: int
+    shim: pathlib.Path
+
+
+def run_fanout_step(
+    config: Config, rate_cps: int, seconds: float, root: pathlib.Path, slack_s: float,
+    fanout: Fanout,
+) -> Step:  # fmt: skip
+    """One step against fanout.count SIPp uas processes; judged on the uac's counts (the
+    uas processes run without -m and are stopped once the uac is done; their successful calls
+    must add up to the uac's)."""
+    calls = max(1, round(rate_cps * seconds))
+    attempt = 1
+    while (root / f"fanout_{config.workers}_{rate_cps}_{attempt}").exists():
+        attempt += 1
+    workdir = root / f"fanout_{config.workers}_{rate_cps}_{attempt}"
+    workdir.mkdir(parents=True)
+    port = free_udp_port()
+    busy_before_s = machine_busy_s()
+    reasons: list[str] = []
+    peers: list[Child] = []
+    for index in range(fanout.count):
+        peer_dir = workdir / f"uas{index}"
+        peer_dir.mkdir()
+        command = [
+            "env", f"LD_PRELOAD={fanout.shim}", f"REUSEPORT_GROUP={fanout.count}",
+            sipp_binary(), "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-nostdin",
+            "-trace_stat", "-stf", str(peer_dir / "uas_stat.csv"), "-fd", "1", *BUFFERS,
+        ]  # fmt: skip
+        peer = Child("uas", command, peer_dir)
+        peers.append(peer)
+        # Bound in order: the shim's index (source port mod count) is the order of binding.
+        started = wait_for_listener(port, peer) if index == 0 else _settles(peer)
+        if not started:
+            reasons.append(f"uas {index} did not start: {peer.tail(300)}")
+            break
+    uac_side = Side("gossipper", "uac")
+    uas_side = Side("sipp", f"uas x{fanout.count}")
+    if not reasons:
+        uac = Child(
+            "uac",
+            _uac_command(
+                "gossipper", port, free_udp_port(), calls, rate_cps, workdir,
+                (*BUFFERS, "-workers", str(config.workers)), ["-sn", "uac"],
+            ),
+            workdir,
+        )  # fmt: skip
+        uac_result = uac.wait(calls / rate_cps + slack_s)
+        _fill(uac_side, uac_result, calls, workdir)
+        if uac_result.killed:
+            reasons.append("uac did not finish in time (killed)")
+        elif uac_result.returncode != 0:
+            reasons.append(f"uac exit {uac_result.returncode}: {uac.tail(300)!r}")
+    # SIPp's uas keeps each call 4 s after the BYE (its timewait) before counting it
+    # successful; the uac's counts already say every call succeeded, so from the uas
+    # processes: every call arrived at one of them, and none failed.
+    arrived = failed = 0
+    peer_cpu_s = []
+    for peer in peers:
+        result = peer.kill()
+        peer_cpu_s.append(result.cpu_s)
+        peer_counts = sipp_counts(peer.cwd / "uas_stat.csv")
+        arrived += peer_counts.created if peer_counts else 0
+        failed += peer_counts.failed if peer_counts else 0
+    uas_side.cpu_s = sum(peer_cpu_s)
+    uas_side.cpu_us_per_call = uas_side.cpu_s / calls * 1e6
+    counts = uac_side.counts = gossipper_counts(workdir / "uac_summary.json")
+    if counts is None:
+        reasons.append("uac: no counters written")
+    else:
+        if counts.failed:
+            reasons.append(f"uac: {counts.failed} failed calls")
+        if counts.created != calls or counts.successful != calls:
+            reasons.append(
+                f"uac: created {counts.created}, successful {counts.successful} of {calls}"
+            )
+        if counts.rate_cps < 0.9 * rate_cps:
+            reasons.append(f"uac reached only {counts.rate_cps:.0f} cps")
+    if arrived != calls or failed:
+        reasons.append(f"the uas processes received {arrived} calls of {calls}, {failed} failed")
+    busiest = max(peer_cpu_s, default=0.0) / (calls / rate_cps)
+    spread = ", ".join(f"{cpu:.1f}" for cpu in peer_cpu_s)
+    print(f"           uas CPU s each: {spread} (busiest {busiest:.2f} core)", flush=True)
+    step = Step(config.name, rate_cps, calls, not reasons, reasons, uac_side, uas_side)
+    others_s = machine_busy_s() - busy_before_s - uac_side.cpu_s - uas_side.cpu_s
+    step.foreign_cpu_s = max(0.0, others_s)
+    return step
+
+
+def _settles(child: Child, wait_s: float = 0.3) -> bool:
+    """The child is still running wait_s after its start (a SIPp that cannot bind exits)."""
+    time.sleep(wait_s)
+    return child.poll() is None
+
+
 def run_ladder(
     config: Config,
     rates: tuple[int, ...],
@@ -100,14 +217,21 @@ def run_ladder(
     root: pathlib.Path,
     quiet_s: float,
     slack_s: float = UAC_SLACK_S,
+    fanout: Fanout | None = None,
 ) -> None:
     pair = _pair(config)
+
+    def step_at(rate: int) -> Step:
+        if fanout is not None and config.workers is not None:
+            return run_fanout_step(config, rate, seconds, root, slack_s, fanout)
+        return run_step(pair, rate, seconds, root, quiet_s, slack_s)
+
     for rate in rates:
-        step = run_step(pair, rate, seconds, root, quiet_s, slack_s)
+        step = step_at(rate)
         config.steps.append(step)
         _print_step(step)
         if not step.clean:
-            retry = run_step(pair, rate, seconds, root, quiet_s, slack_s)
+            retry = step_at(rate)
             config.steps.append(retry)
             _print_step(retry)
             if not retry.clean:
@@ -270,6 +394,15 @@ def main() -> int:
         help="s the uac may run past its last call's due time (less: failing steps end sooner)",
     )
     parser.add_argument(
+        "--uas-count",
+        type=int,
+        default=1,
+        help="K SIPp uas processes on one port, one per worker (needs --uas-shim)",
+    )
+    parser.add_argument(
+        "--uas-shim", type=pathlib.Path, help="bench/reuseport_shim.c built as a .so"
+    )
+    parser.add_argument(
         "--scale-rates",
         action="store_true",
         help="--rates are per worker: N workers climb N x each rate (a machine with many cores)",
@@ -296,8 +429,15 @@ def main() -> int:
         root = pathlib.Path(tmp)
         version = prepare_source(args, root)
         print(f"gossipper {version}; {machine_info()}")
+        fanout = None
+        if args.uas_count > 1:
+            if args.uas_shim is None or not args.uas_shim.is_file():
+                parser.error(
+                    "--uas-count needs --uas-shim (gcc -shared -fPIC ... reuseport_shim.c)"
+                )
+            fanout = Fanout(args.uas_count, args.uas_shim.resolve())
         result = _run_all(
-            configs, rates, seconds, root, args.quiet_wait, args.scale_rates, args.slack
+            configs, rates, seconds, root, args.quiet_wait, args.scale_rates, args.slack, fanout
         )
     if args.json is not None:
         document = {
@@ -314,6 +454,7 @@ def main() -> int:
 def _run_all(
     configs: list[Config], rates: tuple[int, ...], seconds: float, root: pathlib.Path,
     quiet_s: float, scale: bool = False, slack_s: float = UAC_SLACK_S,
+    fanout: Fanout | None = None,
 ) -> dict[str, object]:  # fmt: skip
     print(
         f"  {'configuration':<15} {'rate':>6} {'step':<5} {'reached':>7}"
@@ -326,7 +467,7 @@ def _run_all(
         factor = (config.workers or 1) if scale else 1
         ladder = tuple(rate * factor for rate in rates)
         all_rates.update(ladder)
-        run_ladder(config, ladder, seconds, root, quiet_s, slack_s)
+        run_ladder(config, ladder, seconds, root, quiet_s, slack_s, fanout)
     result = summarize(configs, tuple(sorted(all_rates)))
     result["scaling"] = scaling(configs)
     return result
