@@ -77,15 +77,18 @@ def snapshot_source(
     if compiled and (target / "setup.py").exists():
         # setup.py reads pyproject.toml, whose package-dir needs scenarios/ beside it.
         shutil.copytree(scenarios, target / "scenarios", ignore=ignore, dirs_exist_ok=True)
-        subprocess.run(
+        build = subprocess.run(
             [sys.executable, "setup.py", "--quiet", "build_ext", "--inplace"],
             cwd=target,
             capture_output=True,
+            text=True,
             timeout=900,
-            check=True,
+            check=False,
         )
-        if not list((target / "gossipper" / "engine").glob("call.*.so")):
-            raise SystemExit(f"{target}: the mypyc build fell back to pure Python")
+        if build.returncode != 0 or not list((target / "gossipper" / "engine").glob("call.*.so")):
+            # setup.py falls back to pure Python with a warning; say why, not only that it did.
+            why = (build.stderr or build.stdout).strip()[-1500:]
+            raise SystemExit(f"{target}: the mypyc build fell back to pure Python:\n{why}")
         version += " (mypyc)"
     if rev is not None:
         shutil.rmtree(target / "archive")
