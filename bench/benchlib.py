@@ -87,7 +87,8 @@ def snapshot_source(
         )
         if build.returncode != 0 or not list((target / "gossipper" / "engine").glob("call.*.so")):
             # setup.py falls back to pure Python with a warning; say why, not only that it did.
-            why = (build.stderr or build.stdout).strip()[-1500:]
+            # (mypy's own errors go to stdout, the fallback's warning to stderr)
+            why = f"{build.stdout.strip()[-1500:]}\n{build.stderr.strip()[-800:]}"
             raise SystemExit(f"{target}: the mypyc build fell back to pure Python:\n{why}")
         version += " (mypyc)"
     if rev is not None:
