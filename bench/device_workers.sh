@@ -10,7 +10,8 @@
 #
 # The other machine (see DEVELOPERS.md) has no network, so everything travels in .devbench/.
 # Rates are per worker (--scale-rates): N workers climb N x each rate, so every ladder starts
-# near its own ceiling and the whole run fits in one short lease.
+# near its own ceiling and the whole run fits in one short lease. The mypyc build (BUILD=mypyc,
+# the default) took more than 200 s there on 2026-12-04 (90 s here); BUILD=pure skips it.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 pack=$here/.devbench
