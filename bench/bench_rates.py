@@ -51,6 +51,7 @@ from benchlib import (
     is_stream_mode,
     machine_busy_s,
     machine_info,
+    new_step_dir,
     prepare_source,
     sipp_binary,
     sipp_counts,
@@ -252,11 +253,7 @@ def run_step(
         print(f"           (waited {waited_s:.0f} s for other processes to calm down)")
     calls = max(1, round(rate_cps * seconds))
     slug = pair.name.replace(" ", "_").replace("->", "_to_")
-    attempt = 1
-    while (root / f"{slug}_{rate_cps}_{attempt}").exists():
-        attempt += 1
-    workdir = root / f"{slug}_{rate_cps}_{attempt}"
-    workdir.mkdir(parents=True)
+    workdir = new_step_dir(root, f"{slug}_{rate_cps}")
     uac_side = Side(pair.uac, "uac")
     uas_side = Side(pair.uas, "uas")
     reasons: list[str] = []

@@ -193,6 +193,16 @@ def gossipper_command(
     return [sys.executable, "-c", _CPU_PROFILE_SNIPPET, str(profile_to), *args]
 
 
+def new_step_dir(root: pathlib.Path, stem: str) -> pathlib.Path:
+    """A fresh folder root/STEM_N for one step (N counts the retries of the same step)."""
+    attempt = 1
+    while (root / f"{stem}_{attempt}").exists():
+        attempt += 1
+    workdir = root / f"{stem}_{attempt}"
+    workdir.mkdir(parents=True)
+    return workdir
+
+
 def free_udp_port() -> int:
     """A UDP port that is free on loopback now and was not handed out before by this process.
 

@@ -48,6 +48,7 @@ from benchlib import (
     gossipper_counts,
     install_cleanup,
     machine_info,
+    new_step_dir,
     prepare_source,
     sipp_binary,
     wait_for_quiet,
@@ -173,11 +174,7 @@ def run_step(
         if waited_s > 1.5:
             print(f"           (waited {waited_s:.0f} s for other processes to calm down)")
     calls = max(1, round(rate_cps * seconds))
-    attempt = 1
-    while (root / f"{mode}_{attempt}").exists():
-        attempt += 1
-    workdir = root / f"{mode}_{attempt}"
-    workdir.mkdir(parents=True)
+    workdir = new_step_dir(root, mode)
     port = free_udp_port()
     buffers = ("-buff_size", str(4 * 1024 * 1024))
     uas = Child(

@@ -54,6 +54,7 @@ from benchlib import (
     install_cleanup,
     machine_busy_s,
     machine_info,
+    new_step_dir,
     prepare_source,
     sipp_binary,
     sipp_counts,
@@ -127,11 +128,7 @@ def run_fanout_step(
     uas processes run without -m and are stopped once the uac is done; their successful calls
     must add up to the uac's)."""
     calls = max(1, round(rate_cps * seconds))
-    attempt = 1
-    while (root / f"fanout_{config.workers}_{rate_cps}_{attempt}").exists():
-        attempt += 1
-    workdir = root / f"fanout_{config.workers}_{rate_cps}_{attempt}"
-    workdir.mkdir(parents=True)
+    workdir = new_step_dir(root, f"fanout_{config.workers}_{rate_cps}")
     port = free_udp_port()
     busy_before_s = machine_busy_s()
     reasons: list[str] = []
