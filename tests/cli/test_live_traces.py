@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -55,17 +56,56 @@ def _free_udp_port() -> int:
         return port
 
 
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftovers() -> Iterator[None]:
+    """A test that fails half-way must not leave its process (and the pipe to it) behind: the
+    pipe, closed only by the garbage collector, would fail a later test with a ResourceWarning."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
 def _start(tmp_path: pathlib.Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
-    control_port = _free_udp_port()
-    command = [
-        sys.executable, "-m", "gossipper", "-peer", "uas", "-i", "127.0.0.1", "-nostdin",
-        "-cp", str(control_port), "-trace_msg", "-trace_shortmsg", "-trace_rtt", "-rtt_freq",
-        "1", "-summary_json", "summary.json", *extra,
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    return process, control_port
+    """Start the run; -cp takes a port that was free a moment ago, and another process may bind
+    it first (the run then exits 254 at start-up): start again on another port, up to 3 times."""
+    for _ in range(3):
+        control_port = _free_udp_port()
+        command = [
+            sys.executable, "-m", "gossipper", "-peer", "uas", "-i", "127.0.0.1", "-nostdin",
+            "-cp", str(control_port), "-trace_msg", "-trace_shortmsg", "-trace_rtt",
+            "-rtt_freq", "1", "-summary_json", "summary.json", *extra,
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        _STARTED.append(process)
+        # Bound once the control port is taken; the other sockets are bound at the same stage.
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() < deadline and process.poll() is None:
+            if _port_taken(control_port):
+                time.sleep(0.3)
+                break
+            time.sleep(0.02)
+        if process.poll() != ExitStatus.BIND_ERROR:
+            return process, control_port
+        _, err = process.communicate()
+        print(f"start-up lost a port, trying again: {err.decode(errors='replace')}")
+    raise AssertionError("three start-ups in a row could not bind their ports")
 
 
 def _file(tmp_path: pathlib.Path, suffix: str) -> pathlib.Path | None:
@@ -77,7 +117,12 @@ def _wait_for_first_invite(tmp_path: pathlib.Path, process: subprocess.Popen[byt
     """Seconds between the first INVITE's trace timestamp and the moment the file shows it."""
     deadline = time.monotonic() + 20.0
     while time.monotonic() < deadline:
-        assert process.poll() is None, "the run ended before its first call was traced"
+        if process.poll() is not None:
+            _, err = process.communicate()
+            raise AssertionError(
+                f"the run ended (exit {process.returncode}) before its first call was traced:"
+                f" {err.decode(errors='replace')}"
+            )
         path = _file(tmp_path, "messages.log")
         data = path.read_bytes() if path is not None else b""
         match = _SEPARATOR.search(data)
