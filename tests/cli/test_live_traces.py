@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import pytest
 
 from gossipper.errors import ExitStatus
+from tests.loopback_ports import free_udp_port, udp_port_taken
 
 _SEPARATOR = re.compile(rb"^-{47} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6})$", re.MULTILINE)
 _SENT_INVITE = re.compile(rb"^INVITE sip:", re.MULTILINE)
@@ -49,22 +50,6 @@ Content-Length: 0
 """
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _port_taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-        return False
-
-
 _STARTED: list[subprocess.Popen[bytes]] = []
 
 
@@ -84,7 +69,7 @@ def _start(tmp_path: pathlib.Path, *extra: str) -> tuple[subprocess.Popen[bytes]
     """Start the run; -cp takes a port that was free a moment ago, and another process may bind
     it first (the run then exits 254 at start-up): start again on another port, up to 3 times."""
     for _ in range(3):
-        control_port = _free_udp_port()
+        control_port = free_udp_port()
         command = [
             sys.executable, "-m", "gossipper", "-peer", "uas", "-i", "127.0.0.1", "-nostdin",
             "-cp", str(control_port), "-trace_msg", "-trace_shortmsg", "-trace_rtt",
@@ -97,7 +82,7 @@ def _start(tmp_path: pathlib.Path, *extra: str) -> tuple[subprocess.Popen[bytes]
         # Bound once the control port is taken; the other sockets are bound at the same stage.
         deadline = time.monotonic() + 20.0
         while time.monotonic() < deadline and process.poll() is None:
-            if _port_taken(control_port):
+            if udp_port_taken(control_port):
                 time.sleep(0.3)
                 break
             time.sleep(0.02)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,9 @@ from typing import Any
 import pytest
 
 from gossipper.errors import ExitStatus
+from tests.loopback_ports import free_udp_port, udp_port_taken
 
 WAIT_S = 30
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _start(tmp_path: pathlib.Path, document: dict[str, Any]) -> subprocess.Popen[str]:
@@ -84,7 +77,7 @@ def _uac(name: str, port: int, **settings: Any) -> dict[str, Any]:
 
 
 def test_sighup_adds_changes_and_removes_runs(tmp_path: pathlib.Path) -> None:
-    port = _free_udp_port()
+    port = free_udp_port()
     document = {
         "output_dir": "out",
         "drain_timeout_s": 10,
@@ -142,7 +135,7 @@ def test_sighup_adds_changes_and_removes_runs(tmp_path: pathlib.Path) -> None:
 
 
 def test_sigterm_drains_running_calls_and_exits_0(tmp_path: pathlib.Path) -> None:
-    port = _free_udp_port()
+    port = free_udp_port()
     # Calls of half a second at 30 calls/s: about 15 are running when SIGTERM comes.
     document = {
         "output_dir": "out",
@@ -238,7 +231,7 @@ def test_help_lists_the_options(tmp_path: pathlib.Path) -> None:
 
 
 def test_a_failed_run_does_not_stop_the_server(tmp_path: pathlib.Path) -> None:
-    port = _free_udp_port()
+    port = free_udp_port()
     # Not the same address as the UAS (the document check refuses that), but the bind fails:
     # the UAS holds the port on every address.
     uas = {**_uas(port), "local_ip": "0.0.0.0"}
@@ -254,20 +247,11 @@ def test_a_failed_run_does_not_stop_the_server(tmp_path: pathlib.Path) -> None:
     assert any(line.startswith("gossipper: run clash: failed: ") for line in err.splitlines())
 
 
-def _port_taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-        return False
-
-
 def test_sigint_drains_too(tmp_path: pathlib.Path) -> None:
     # A terminal's Ctrl-C: the same drain as SIGTERM.
-    port = _free_udp_port()
+    port = free_udp_port()
     process = _start(tmp_path, {"runs": [_uas(port)]})
-    _wait(process, lambda: _port_taken(port), "the UAS to listen")
+    _wait(process, lambda: udp_port_taken(port), "the UAS to listen")
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=WAIT_S)
     assert process.returncode == 0, err
