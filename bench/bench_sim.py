@@ -8,6 +8,11 @@ virtual time) at >= 1,000 simulated calls per wall second on this project's mach
   python bench/bench_sim.py                    # clean, 10% loss, traces on (10,000 calls each)
   python bench/bench_sim.py --calls 2000       # shorter
   python bench/bench_sim.py --json out.json
+  python bench/bench_sim.py --ab base=/tmp/snapA --ab new=/tmp/snapB --rounds 3   # A/B
+
+With --ab (snapshots made by benchlib.snapshot_source), every round runs each configuration
+with each snapshot in turn (the order rotating from round to round), and the medians are
+compared with the first snapshot's.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import statistics
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
 
+import benchlib
 from benchlib import Child, gossipper_command, install_cleanup, machine_info
 
-TARGET_CALLS_PER_WALL_S = 1000.0
+TARGET_CALLS_PER_WALL_S = 3000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +87,77 @@ def run_one(config: Config, calls: int, rate_cps: float) -> Result:
     )
 
 
+def _ab(
+    configs: list[Config],
+    sources: list[tuple[str, pathlib.Path]],
+    rounds: int,
+    calls: int,
+    rate_cps: float,
+) -> dict[str, dict[str, list[Result]]]:
+    """Interleaved runs: results[source][config] over the rounds."""
+    results: dict[str, dict[str, list[Result]]] = {name: {} for name, _ in sources}
+    for round_number in range(rounds):
+        shift = round_number % len(sources)
+        order = sources[shift:] + sources[:shift]
+        for config in configs:
+            for name, directory in order:
+                benchlib._SOURCE[0] = directory
+                result = run_one(config, calls, rate_cps)
+                results[name].setdefault(config.name, []).append(result)
+                print(
+                    f"round {round_number + 1} {name:<12} {config.name:<8} exit"
+                    f" {result.exit_status} {result.calls_per_wall_s:>8.0f} calls/wall s"
+                    f" (cpu {result.cpu_s:.2f} s)",
+                    flush=True,
+                )
+    first = sources[0][0]
+    print(f"\nmedian calls per wall second over {rounds} round(s); ratio to {first}")
+    print(f"{'snapshot':<12} " + " ".join(f"{c.name:>16}" for c in configs))
+    for name, _ in sources:
+        cells = []
+        for config in configs:
+            median = statistics.median(r.calls_per_wall_s for r in results[name][config.name])
+            base = statistics.median(r.calls_per_wall_s for r in results[first][config.name])
+            cells.append(f"{median:>8.0f} ({median / base:4.2f})")
+        print(f"{name:<12} " + " ".join(f"{cell:>16}" for cell in cells))
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=100.0, help="calls per second (virtual)")
     parser.add_argument("--only", choices=[c.name for c in CONFIGS], action="append")
     parser.add_argument("--json", type=pathlib.Path, help="also write the results here")
+    parser.add_argument(
+        "--ab",
+        action="append",
+        metavar="NAME=DIR",
+        help="a snapshot directory to compare (repeat: the first is the reference)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of --ab runs (medians)")
     options = parser.parse_args(argv)
     install_cleanup()
+    if options.ab:
+        sources = []
+        for item in options.ab:
+            name, _, directory = item.partition("=")
+            path = pathlib.Path(directory).resolve()
+            if not name or not (path / "gossipper").is_dir():
+                parser.error(f"--ab {item}: expected NAME=DIR with DIR/gossipper (a snapshot)")
+            sources.append((name, path))
+        chosen = [c for c in CONFIGS if not options.only or c.name in options.only]
+        by_source = _ab(chosen, sources, options.rounds, options.calls, options.rate)
+        if options.json:
+            document = {
+                "machine": machine_info(),
+                "ab": {
+                    name: {c: [asdict(r) for r in runs] for c, runs in configs.items()}
+                    for name, configs in by_source.items()
+                },
+            }
+            options.json.write_text(json.dumps(document, indent=2) + "\n")
+        return 0
     results = []
     print(
         f"{'config':<8} {'calls':>7} {'exit':>4} {'wall s':>8} {'cpu s':>8} {'virt s':>8}"

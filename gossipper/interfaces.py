@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gossipper.sip import SipMessage
 
@@ -70,6 +70,23 @@ class DatagramTransport(Protocol):
 
     def close(self) -> None:
         """Release the endpoint; a pending ``receive_batch`` gets ``trio.ClosedResourceError``."""
+        ...
+
+
+@runtime_checkable
+class DirectDelivery(Protocol):
+    """A datagram endpoint that can hand each datagram straight to a handler as it arrives.
+
+    The simulation's endpoints do: its delivery task calls the handler at the delivery instant,
+    so no receive task has to wake for each datagram (a pass of Trio's loop per delivery, the
+    largest cost of a simulated call after the SIP work). Real sockets do not: their datagrams
+    are read by the engine's receive loop.
+    """
+
+    async def receive_each(self, handler: Callable[[bytes, Address], None]) -> None:
+        """Call ``handler(data, source)`` for every datagram, in delivery order, until the
+        endpoint is closed (then return). The handler runs synchronously in the delivering
+        task and must not block; what it sends counts as sent by this endpoint's receiver."""
         ...
 
 

@@ -15,6 +15,7 @@ own ``open_stats_window``). Everything else is private; calls see the engine as 
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import math
 import random
@@ -54,6 +55,7 @@ from gossipper.interfaces import (
     ChannelLayer,
     Datagram,
     DatagramTransport,
+    DirectDelivery,
     Flow,
     MediaFactory,
     Tracer,
@@ -799,7 +801,11 @@ class Engine(CallHost):
         dispatch = self._dispatch
         step_s = self._timer_resolution_s
         if step_s <= 0:
-            # Simulation: exact virtual time, every datagram handled at its delivery instant.
+            # Simulation: exact virtual time, every datagram handled at its delivery instant;
+            # by the delivery task itself where the endpoint offers it (no wake-up per datagram).
+            if isinstance(transport, DirectDelivery):
+                await transport.receive_each(functools.partial(dispatch, transport=transport))
+                return
             while True:
                 try:
                     batch = await transport.receive_batch()

@@ -46,9 +46,23 @@ class Parker:
         """Wait for a value from ``wake``; None once ``deadline`` (monotonic) has passed."""
         self._seq += 1
         if deadline != _INF:
+            if self._queue.exact:
+                return await self._park_until(deadline)
             self._queue.schedule(self, self._seq, deadline)
         self._task = trio.lowlevel.current_task()
         value: object | None = await trio.lowlevel.wait_task_rescheduled(self._abort)
+        return value
+
+    async def _park_until(self, deadline: float) -> object | None:
+        """``park`` on a deadline of its own. With exact timers (no resolution: the
+        simulation) the queue batches nothing, and waking through it costs a step of the
+        queue's task before this one's; a cancel scope's deadline wakes this task directly."""
+        with trio.CancelScope(deadline=deadline) as scope:
+            task = trio.lowlevel.current_task()
+            self._task = task
+            value: object | None = await trio.lowlevel.wait_task_rescheduled(
+                _OwnDeadline(self, scope, task).abort
+            )
         return value
 
     def _abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
@@ -99,6 +113,11 @@ class TimerQueue:
         (the process stalled). The engine handles the datagrams already received there, so a
         retransmission timer whose answer waits in the socket is cancelled by that answer
         instead of firing: after a stall, no burst of retransmissions for answered messages."""
+
+    @property
+    def exact(self) -> bool:
+        """No resolution (the simulation's virtual clock): every deadline is its own."""
+        return self._resolution_s <= 0
 
     def _wake_time(self, deadline: float) -> float:
         step = self._resolution_s
@@ -208,6 +227,25 @@ class TimerQueue:
             if parker._seq == seq:
                 fired += 1
             parker.timer_fired(seq)
+
+
+class _OwnDeadline:
+    """The abort function of one ``Parker._park_until``."""
+
+    __slots__ = ("parker", "scope", "task")
+
+    def __init__(self, parker: Parker, scope: trio.CancelScope, task: trio.lowlevel.Task) -> None:
+        self.parker = parker
+        self.scope = scope
+        self.task = task
+
+    def abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        self.parker._task = None
+        if self.scope.cancel_called:
+            # The deadline: resume with None, as the queue would (no Cancelled raised).
+            trio.lowlevel.reschedule(self.task)
+            return trio.lowlevel.Abort.FAILED
+        return trio.lowlevel.Abort.SUCCEEDED  # cancelled from outside: raise Cancelled
 
 
 class _Sleeper:

@@ -30,7 +30,15 @@ order leak into what receivers see:
    arrive in the order they were decided, and with equal delays every flow is FIFO.
 4. Receivers woken by step 3 may send again at ``T`` (zero delay); that starts another round at
    the same instant, again after ``wait_all_tasks_blocked``. Each round's input is fixed, so
-   each round's output is fixed.
+   each round's output is fixed. An endpoint whose receiver attached a handler
+   (``SimDatagramTransport.receive_each``, the engine's SIP sockets) gets no queue: at the end
+   of the round the delivery task itself calls the handler with the endpoint's datagrams of the
+   round, endpoint after endpoint in the order of their first delivery, exactly what a receive
+   task woken by the round would have done with its batch (in an order Trio could have chosen).
+   What a handler sends is grouped in the outbox under its endpoint, as a receive task's sends
+   are under that task. If the round woke no task (``_others_may_run``), the next round starts
+   at once instead of after a pass of Trio's loop; a round that only decided datagrams for later
+   ends the instant's rounds. This halves the passes of Trio's loop per simulated call.
 5. ``wait_instant_end(key)`` extends the same argument to work that must see the *end* of an
    instant (statistics dumps, pacing decisions): when a round finds nothing to decide or
    deliver, every task is blocked and nothing more can happen at ``T``; the delivery task then
@@ -51,7 +59,7 @@ import hashlib
 import heapq
 import itertools
 from collections import deque
-from collections.abc import AsyncIterator, Container
+from collections.abc import AsyncIterator, Callable, Container
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
@@ -170,7 +178,17 @@ class NetworkStatistics:
 class _DatagramPort:
     """Network-side state of one bound datagram endpoint."""
 
-    __slots__ = ("address", "closed", "in_flight", "queue", "receive_lot", "send_lot")
+    __slots__ = (
+        "address",
+        "closed",
+        "handler",
+        "in_flight",
+        "queue",
+        "receive_lot",
+        "round_landed",
+        "round_number",
+        "send_lot",
+    )
 
     def __init__(self, address: Address) -> None:
         self.address = address
@@ -179,6 +197,12 @@ class _DatagramPort:
         self.send_lot = trio.lowlevel.ParkingLot()
         self.in_flight = 0
         self.closed = False
+        self.handler: Callable[[bytes, Address], None] | None = None
+        """Set by ``receive_each``: datagrams go to it at landing instead of the queue."""
+        self.round_number = -1
+        self.round_landed = 0
+        """Datagrams handed to ``handler`` in delivery round ``round_number``: the queue a
+        receive task would drain after the round, whose limit still applies."""
 
 
 @dataclass(slots=True)
@@ -332,6 +356,24 @@ def canonical_order(outbox: list[_Out]) -> list[_Out]:
     return [out for _, outs in sequences for out in outs]
 
 
+def _others_may_run() -> bool:
+    """After ``wait_all_tasks_blocked`` and synchronous work since: can another task run now?
+
+    Only valid when the caller has not yielded since every other task was blocked (right after
+    a wake-up, tasks of the same batch of Trio's loop are neither queued nor blocked). Then the
+    only tasks that can run at this instant are those the caller woke (queued), those whose
+    deadline it moved to now or earlier (under MockClock such a deadline expires on the next
+    pass of the loop) and callbacks from threads. If there are none, ``wait_all_tasks_blocked``
+    would return at once after a whole pass of Trio's loop: the delivery task skips it.
+    """
+    stats = trio.lowlevel.current_statistics()
+    return (
+        stats.tasks_runnable > 0
+        or stats.seconds_to_next_deadline <= 0
+        or stats.run_sync_soon_queue_size > 0
+    )
+
+
 def _check_limit(name: str, value: int) -> None:
     if not (isinstance(value, int) and value > 0):
         raise ConfigError(f"sim network: {name} must be a positive integer, got {value!r}")
@@ -390,6 +432,14 @@ class SimNetwork:
         self._occurrence_time_s = float("nan")  # matches no time: first use resets
         self._occurrences: dict[tuple[Address, Address, bytes], int] = {}
         self._sleep_scope: trio.CancelScope | None = None
+        self._task: trio.lowlevel.Task | None = None
+        self._round_number = 0
+        self._direct: dict[_DatagramPort, list[Datagram]] = {}
+        """Datagrams of this round for endpoints with a handler (``_hand_over``)."""
+        self._receiver: object | None = None
+        """While a datagram is handed to an endpoint's handler: that endpoint. What the handler
+        sends is grouped under it in the outbox, as a receive task's sends would be."""
+        """The delivery task (``run``), while it runs."""
         self._instant_waiters: dict[str, trio.lowlevel.Task] = {}
         self._running = False
         self._sent = 0
@@ -451,20 +501,23 @@ class SimNetwork:
         if self._running:
             raise RuntimeError("SimNetwork.run is already running")
         self._running = True
+        self._task = trio.lowlevel.current_task()
         task_status.started()
         try:
             busy = False
             instant_s, rounds = -1.0, 0
             while True:
-                if not busy:
-                    with trio.CancelScope(deadline=self._next_wake_s()) as scope:
-                        self._sleep_scope = scope
-                        await trio.sleep_forever()
-                    self._sleep_scope = None
                 # Let every task runnable at this instant finish its sends (module docstring).
                 # After a busy round the receivers it woke are likely to answer at this same
                 # instant: wait for them directly instead of sleeping until they send.
-                await trio.testing.wait_all_tasks_blocked()
+                if not busy:
+                    with trio.CancelScope(deadline=self._next_wake_s()) as scope:
+                        self._sleep_scope = scope
+                        await trio.lowlevel.wait_task_rescheduled(self._sleep_abort)
+                    self._sleep_scope = None
+                    await trio.testing.wait_all_tasks_blocked()
+                elif _others_may_run():
+                    await trio.testing.wait_all_tasks_blocked()
                 now = trio.current_time()
                 if now != instant_s:
                     instant_s, rounds = now, 0
@@ -483,7 +536,19 @@ class SimNetwork:
                     busy = True  # the released task may act at this instant: another round
         finally:
             self._sleep_scope = None
+            self._task = None
             self._running = False
+
+    def _sleep_abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        scope = self._sleep_scope
+        if scope is not None and scope.cancel_called:
+            # Our own deadline (a delivery is due, or a send moved it to now): resume normally.
+            # Waking through a Cancelled exception raised into the task and caught by the
+            # scope costs about as much again as the rest of the wake-up, once per instant.
+            assert self._task is not None
+            trio.lowlevel.reschedule(self._task)
+            return trio.lowlevel.Abort.FAILED
+        return trio.lowlevel.Abort.SUCCEEDED  # cancelled from outside: raise Cancelled
 
     async def wait_instant_end(self, key: str) -> None:
         """Wait until nothing more can happen at the current virtual instant, then return.
@@ -548,11 +613,10 @@ class SimNetwork:
         if self._payloads is not None:
             self._payloads.setdefault(digest.hex(), data)
         now = trio.current_time()
-        self._outbox.append(
-            _OutDatagram(
-                now, sender.address, dst, digest, data, sender, trio.lowlevel.current_task()
-            )
-        )
+        group = self._receiver
+        if group is None:
+            group = trio.lowlevel.current_task()
+        self._outbox.append(_OutDatagram(now, sender.address, dst, digest, data, sender, group))
         sender.in_flight += 1
         self._in_flight += 1
         self._sent += 1
@@ -562,7 +626,10 @@ class SimNetwork:
     def _submit_segment(self, segment: StreamSegment) -> None:
         """Queue a stream segment sent at the current instant."""
         now = trio.current_time()
-        self._outbox.append(_OutSegment(now, segment, trio.lowlevel.current_task()))
+        group = self._receiver
+        if group is None:
+            group = trio.lowlevel.current_task()
+        self._outbox.append(_OutSegment(now, segment, group))
         self._wake_at(now)
 
     # ----------------------------------------------------------------- delivery machinery
@@ -588,24 +655,51 @@ class SimNetwork:
     def _settle(self, now: float) -> bool:
         """One round at ``now``: decide the outbox in key order, then deliver what is due.
 
-        Returns whether anything was decided or delivered."""
-        busy = bool(self._outbox)
-        if busy:
+        Returns whether the round may have made a task runnable: a delivery, a sender whose
+        send queue a loss released, any stream event. Only then can more happen at ``now``;
+        datagrams decided for later wake nobody, so they need no further round (a round costs
+        the delivery task a ``wait_all_tasks_blocked``)."""
+        woke = False
+        self._round_number += 1
+        if self._outbox:
             outbox, self._outbox = self._outbox, []
+            lost_before = self._lost
             for out in canonical_order(outbox):
                 if isinstance(out, _OutDatagram):
                     self._schedule_datagram(out)
                 else:
+                    woke = True
                     self._schedule_segment(out.segment, out.time_s)
+            if self._lost != lost_before:
+                woke = True
         heap = self._heap
         while heap and heap[0][0] <= now:
-            busy = True
+            woke = True
             flight = heapq.heappop(heap)[-1]
             if isinstance(flight, _DatagramFlight):
                 self._land_datagram(flight, now)
             else:
                 flight.land(now)
-        return busy
+        if self._direct:
+            self._hand_over()
+        return woke
+
+    def _hand_over(self) -> None:
+        """Give each endpoint with a handler the datagrams it got this round, as its receive
+        task would have after the round: the whole batch at once, endpoints in the order of
+        their first delivery (receive tasks ran in any order; each endpoint's sends stay one
+        group in the outbox, as theirs did)."""
+        direct, self._direct = self._direct, {}
+        try:
+            for port, batch in direct.items():
+                handler = port.handler
+                if handler is None or port.closed:
+                    continue  # closed during the round: a queue would have been cleared
+                self._receiver = port
+                for data, source in batch:
+                    handler(data, source)
+        finally:
+            self._receiver = None
 
     def _next_occurrence(self, time_s: float, key: tuple[Address, Address, bytes]) -> int:
         if time_s != self._occurrence_time_s:
@@ -683,7 +777,7 @@ class SimNetwork:
     def _release(self, sender: _DatagramPort) -> None:
         sender.in_flight -= 1
         self._in_flight -= 1
-        if sender.in_flight < self.send_queue_limit:
+        if sender.in_flight < self.send_queue_limit and sender.send_lot:
             sender.send_lot.unpark_all()
 
     def _land_datagram(self, flight: _DatagramFlight, now: float) -> None:
@@ -692,12 +786,28 @@ class SimNetwork:
         if target is None:
             self._dropped_unbound += 1
             kind = EventKind.DROPPED_UNBOUND
+        elif target.handler is not None:
+            if target.round_number != self._round_number:
+                target.round_number, target.round_landed = self._round_number, 0
+            if target.round_landed >= self.receive_queue_limit:
+                self._dropped_overflow += 1
+                kind = EventKind.DROPPED_OVERFLOW
+            else:
+                target.round_landed += 1
+                batch = self._direct.get(target)
+                if batch is None:
+                    self._direct[target] = [(flight.data, flight.src)]
+                else:
+                    batch.append((flight.data, flight.src))
+                self._delivered += 1
+                kind = EventKind.DELIVERED
         elif len(target.queue) >= self.receive_queue_limit:
             self._dropped_overflow += 1
             kind = EventKind.DROPPED_OVERFLOW
         else:
             target.queue.append((flight.data, flight.src))
-            target.receive_lot.unpark_all()
+            if target.receive_lot:
+                target.receive_lot.unpark_all()
             self._delivered += 1
             kind = EventKind.DELIVERED
         self._record(

@@ -9,6 +9,7 @@ waits for at least one datagram, and ``close`` wakes a pending receive with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import trio
@@ -66,6 +67,7 @@ class SimDatagramTransport:
         if self._receiving:
             raise trio.BusyResourceError("another task is already receiving on this endpoint")
         self._receiving = True
+        parked = False
         try:
             port = self._port
             while True:
@@ -75,11 +77,36 @@ class SimDatagramTransport:
                     batch = list(port.queue)
                     port.queue.clear()
                     break
+                parked = True
                 await port.receive_lot.park()
         finally:
             self._receiving = False
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        if not parked:
+            # A wait was a schedule point already; only a batch taken at once needs one (a
+            # second step per delivery otherwise, the receive loop's largest cost here).
+            await trio.lowlevel.cancel_shielded_checkpoint()
         return batch
+
+    async def receive_each(self, handler: Callable[[bytes, Address], None]) -> None:
+        """``interfaces.DirectDelivery``: the network's delivery task calls ``handler`` for each
+        datagram as it lands; returns when the endpoint is closed."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self._receiving:
+            raise trio.BusyResourceError("another task is already receiving on this endpoint")
+        self._receiving = True
+        port = self._port
+        try:
+            if port.queue:  # landed before the handler was attached: in order, from here
+                batch = list(port.queue)
+                port.queue.clear()
+                for data, source in batch:
+                    handler(data, source)
+            port.handler = handler
+            while not port.closed:
+                await port.receive_lot.park()  # only close() wakes it now
+        finally:
+            port.handler = None
+            self._receiving = False
 
     async def receive_batch_timed(self) -> list[TimedDatagram]:
         """``receive_batch``, each datagram stamped with the virtual instant of the wake-up

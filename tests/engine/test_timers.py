@@ -81,3 +81,32 @@ def test_on_time_entries_fire_without_draining() -> None:
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     assert drained == []
+
+
+def test_exact_queue_parks_on_a_deadline_of_its_own() -> None:
+    """With no resolution (the simulation) a parked task wakes at its deadline without a step of
+    the queue's task (the queue is not even running here); ``wake`` still ends the wait with its
+    value, and a cancellation from outside still raises and leaves nobody parked."""
+
+    async def main() -> None:
+        queue = TimerQueue(resolution_s=0.0)
+        assert queue.exact and not TimerQueue(resolution_s=0.001).exact
+        parker = Parker(queue)
+        assert await parker.park(0.75) is None
+        assert trio.current_time() == 0.75 and not parker.waiting
+
+        async def wake_later() -> None:
+            await trio.sleep(0.25)
+            assert parker.waiting
+            parker.wake("value")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(wake_later)
+            assert await parker.park(5.0) == "value"
+        assert trio.current_time() == 1.0
+        with trio.move_on_after(0.5) as outer:
+            await parker.park(3.0)
+        assert outer.cancelled_caught and trio.current_time() == 1.5 and not parker.waiting
+        assert not parker.wake("late")  # nobody parked: nothing to resume
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
