@@ -9,6 +9,11 @@ CPU per call as the reference.
   python bench/bench_ab.py --old a87c832 --new HEAD            # 3,000 calls/s, 4 rounds
   python bench/bench_ab.py --old a87c832 --new HEAD --rate 3000 --rounds 6 --json ab.json
   python bench/bench_ab.py --old a87c832 --new HEAD --trace     # with the trace files on
+  python bench/bench_ab.py --old HEAD~1 --new HEAD --transport t1 --rate 4000   # over TCP
+
+Over connections (``--transport t1|tn``) both uas run gossipper's built-in uas without its
+``<timewait>`` line, as in ``bench_streams.py`` (SIPp's uas fails the calls still in timewait
+when a client closes the connection).
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="both sides also write -trace_msg, -trace_shortmsg and -trace_rtt (trace cost)",
     )
+    parser.add_argument(
+        "--transport", default="u1", choices=("u1", "t1", "tn"), help="-t of both sides (u1)"
+    )
     parser.add_argument("--work", type=pathlib.Path, help="reuse/keep snapshots here")
     parser.add_argument("--quiet-wait-s", type=float, default=60.0)
     parser.add_argument("--json", type=pathlib.Path)
@@ -55,15 +63,39 @@ def main(argv: list[str] | None = None) -> int:
     buffers: tuple[str, ...] = ("-buff_size", str(args.buff_size))
     if args.trace:
         buffers += ("-trace_msg", "-trace_shortmsg", "-trace_rtt")
-    pairs = (
-        Pair("gossipper->sipp", "gossipper", "sipp", uac_extra=buffers, uas_extra=buffers),
-        Pair("sipp->gossipper", "sipp", "gossipper", uac_extra=buffers, uas_extra=buffers),
+    uas_scenario = None
+    if args.transport != "u1":
+        if args.transport == "tn":
+            buffers += ("-max_socket", "2000")
+        builtin = sources["new"] / "gossipper" / "builtin_scenarios" / "uas.xml"
+        uas_scenario = root / "uas_no_timewait.xml"
+        uas_scenario.write_text(
+            "".join(
+                line
+                for line in builtin.read_text().splitlines(keepends=True)
+                if "<timewait" not in line
+            )
+        )
+    pairs = tuple(
+        Pair(
+            name,
+            uac,
+            uas,
+            uac_extra=buffers,
+            uas_extra=buffers,
+            transport=args.transport,
+            uas_scenario=uas_scenario,
+        )
+        for name, uac, uas in (
+            ("gossipper->sipp", "gossipper", "sipp"),
+            ("sipp->gossipper", "sipp", "gossipper"),
+        )
     )
     info = machine_info()
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
     versions = {label: (path / "VERSION").read_text().strip() for label, path in sources.items()}
     print(
-        f"old {versions['old']}, new {versions['new']}; {args.rate} calls/s, "
+        f"old {versions['old']}, new {versions['new']}; -t {args.transport}, {args.rate} calls/s, "
         f"{args.seconds:g} s steps, {args.rounds} rounds, -buff_size {args.buff_size} for all"
     )
     # samples[label][role]: gossipper's CPU per call; sipp[role]: SIPp's, as the reference.
