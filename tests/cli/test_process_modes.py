@@ -13,6 +13,7 @@ import sys
 import time
 
 from gossipper.errors import ExitStatus
+from tests.loopback_ports import free_udp_port
 
 
 def _gossipper(
@@ -26,13 +27,6 @@ def _gossipper(
         timeout=timeout_s,
         check=False,
     )
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _alive(pid: int) -> bool:
@@ -84,7 +78,7 @@ def _via_ports(messages_log: pathlib.Path) -> list[int]:
 
 
 def test_transport_un_uses_one_socket_per_call(tmp_path: pathlib.Path) -> None:
-    port = _free_udp_port()
+    port = free_udp_port()
     server = subprocess.Popen(
         [
             sys.executable, "-m", "gossipper", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port),

@@ -26,6 +26,7 @@ from gossipper.media.secure.turn import (
     TurnClient,
     TurnError,
 )
+from tests.loopback_ports import free_udp_port
 
 pytestmark = pytest.mark.interop
 
@@ -41,15 +42,6 @@ def _turnserver() -> str:
             pytest.fail("coturn is not installed: .ci/run must apt-get install coturn")
         pytest.skip("coturn not installed (apt-get install -y coturn); required in CI")
     return path
-
-
-def _free_udp_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _answers_binding(port: int) -> bool:
@@ -69,7 +61,7 @@ def _answers_binding(port: int) -> bool:
 @pytest.fixture
 def coturn(tmp_path: pathlib.Path) -> Iterator[tuple[str, int]]:
     binary = _turnserver()
-    port = _free_udp_port()
+    port = free_udp_port()
     # A relay range of our own, away from the ephemeral ports the kernel hands out.
     low = random.randrange(20000, 30000, 100)
     config = tmp_path / "turnserver.conf"
