@@ -229,25 +229,6 @@ class TimerQueue:
             parker.timer_fired(seq)
 
 
-class _OwnDeadline:
-    """The abort function of one ``Parker._park_until``."""
-
-    __slots__ = ("parker", "scope", "task")
-
-    def __init__(self, parker: Parker, scope: trio.CancelScope, task: trio.lowlevel.Task) -> None:
-        self.parker = parker
-        self.scope = scope
-        self.task = task
-
-    def abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
-        self.parker._task = None
-        if self.scope.cancel_called:
-            # The deadline: resume with None, as the queue would (no Cancelled raised).
-            trio.lowlevel.reschedule(self.task)
-            return trio.lowlevel.Abort.FAILED
-        return trio.lowlevel.Abort.SUCCEEDED  # cancelled from outside: raise Cancelled
-
-
 class _Sleeper:
     """The abort function of one ``sleep_until`` (a bound method, not a closure)."""
 
@@ -276,3 +257,27 @@ async def sleep_until(deadline: float) -> None:
     with trio.CancelScope(deadline=deadline) as scope:
         sleeper = _Sleeper(scope, trio.lowlevel.current_task())
         await trio.lowlevel.wait_task_rescheduled(sleeper.abort)
+
+
+class _OwnDeadline(_Sleeper):
+    """The abort function of one ``Parker._park_until``: ``_Sleeper``'s, and the parker is
+    no longer parked (a ``wake`` between the deadline and the task's resumption does nothing)."""
+
+    __slots__ = ("parker",)
+
+    def __init__(self, parker: Parker, scope: trio.CancelScope, task: trio.lowlevel.Task) -> None:
+        super().__init__(scope, task)
+        self.parker = parker
+
+    def abort(self, raise_cancel: object) -> trio.lowlevel.Abort:
+        self.parker._task = None
+        return super().abort(raise_cancel)
+
+
+def deadline_abort(
+    scope: trio.CancelScope, task: trio.lowlevel.Task
+) -> Callable[[object], trio.lowlevel.Abort]:
+    """The abort function for ``wait_task_rescheduled`` inside ``scope``: the scope's own
+    deadline (also one moved while waiting) resumes ``task`` normally, as ``sleep_until``
+    does; a cancellation from outside raises Cancelled."""
+    return _Sleeper(scope, task).abort

@@ -67,6 +67,7 @@ from typing import NoReturn, Protocol
 import trio
 import trio.testing
 
+from gossipper.engine.timers import deadline_abort
 from gossipper.errors import BindError, ConfigError, GossipperError, TransportError
 from gossipper.interfaces import Address, Datagram
 from gossipper.sim.faults import (
@@ -185,8 +186,6 @@ class _DatagramPort:
         "in_flight",
         "queue",
         "receive_lot",
-        "round_landed",
-        "round_number",
         "send_lot",
     )
 
@@ -199,10 +198,6 @@ class _DatagramPort:
         self.closed = False
         self.handler: Callable[[bytes, Address], None] | None = None
         """Set by ``receive_each``: datagrams go to it at landing instead of the queue."""
-        self.round_number = -1
-        self.round_landed = 0
-        """Datagrams handed to ``handler`` in delivery round ``round_number``: the queue a
-        receive task would drain after the round, whose limit still applies."""
 
 
 @dataclass(slots=True)
@@ -432,14 +427,11 @@ class SimNetwork:
         self._occurrence_time_s = float("nan")  # matches no time: first use resets
         self._occurrences: dict[tuple[Address, Address, bytes], int] = {}
         self._sleep_scope: trio.CancelScope | None = None
-        self._task: trio.lowlevel.Task | None = None
-        self._round_number = 0
         self._direct: dict[_DatagramPort, list[Datagram]] = {}
         """Datagrams of this round for endpoints with a handler (``_hand_over``)."""
         self._receiver: object | None = None
         """While a datagram is handed to an endpoint's handler: that endpoint. What the handler
         sends is grouped under it in the outbox, as a receive task's sends would be."""
-        """The delivery task (``run``), while it runs."""
         self._instant_waiters: dict[str, trio.lowlevel.Task] = {}
         self._running = False
         self._sent = 0
@@ -501,7 +493,7 @@ class SimNetwork:
         if self._running:
             raise RuntimeError("SimNetwork.run is already running")
         self._running = True
-        self._task = trio.lowlevel.current_task()
+        task = trio.lowlevel.current_task()
         task_status.started()
         try:
             busy = False
@@ -513,7 +505,9 @@ class SimNetwork:
                 if not busy:
                     with trio.CancelScope(deadline=self._next_wake_s()) as scope:
                         self._sleep_scope = scope
-                        await trio.lowlevel.wait_task_rescheduled(self._sleep_abort)
+                        # Woken by the deadline without a Cancelled raised into the task
+                        # and caught by the scope (as much again as the rest of a wake-up).
+                        await trio.lowlevel.wait_task_rescheduled(deadline_abort(scope, task))
                     self._sleep_scope = None
                     await trio.testing.wait_all_tasks_blocked()
                 elif _others_may_run():
@@ -536,19 +530,7 @@ class SimNetwork:
                     busy = True  # the released task may act at this instant: another round
         finally:
             self._sleep_scope = None
-            self._task = None
             self._running = False
-
-    def _sleep_abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
-        scope = self._sleep_scope
-        if scope is not None and scope.cancel_called:
-            # Our own deadline (a delivery is due, or a send moved it to now): resume normally.
-            # Waking through a Cancelled exception raised into the task and caught by the
-            # scope costs about as much again as the rest of the wake-up, once per instant.
-            assert self._task is not None
-            trio.lowlevel.reschedule(self._task)
-            return trio.lowlevel.Abort.FAILED
-        return trio.lowlevel.Abort.SUCCEEDED  # cancelled from outside: raise Cancelled
 
     async def wait_instant_end(self, key: str) -> None:
         """Wait until nothing more can happen at the current virtual instant, then return.
@@ -660,7 +642,6 @@ class SimNetwork:
         datagrams decided for later wake nobody, so they need no further round (a round costs
         the delivery task a ``wait_all_tasks_blocked``)."""
         woke = False
-        self._round_number += 1
         if self._outbox:
             outbox, self._outbox = self._outbox, []
             lost_before = self._lost
@@ -787,18 +768,14 @@ class SimNetwork:
             self._dropped_unbound += 1
             kind = EventKind.DROPPED_UNBOUND
         elif target.handler is not None:
-            if target.round_number != self._round_number:
-                target.round_number, target.round_landed = self._round_number, 0
-            if target.round_landed >= self.receive_queue_limit:
+            # The round's batch stands for the queue a receive task would drain after the
+            # round: the same limit applies to it.
+            batch = self._direct.setdefault(target, [])
+            if len(batch) >= self.receive_queue_limit:
                 self._dropped_overflow += 1
                 kind = EventKind.DROPPED_OVERFLOW
             else:
-                target.round_landed += 1
-                batch = self._direct.get(target)
-                if batch is None:
-                    self._direct[target] = [(flight.data, flight.src)]
-                else:
-                    batch.append((flight.data, flight.src))
+                batch.append((flight.data, flight.src))
                 self._delivered += 1
                 kind = EventKind.DELIVERED
         elif len(target.queue) >= self.receive_queue_limit:
