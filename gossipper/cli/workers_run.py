@@ -159,7 +159,7 @@ def run_with_workers(
     here (errors before any process starts), then the workers run it."""
     from gossipper.cli.main import load_configured_scenario, load_extra_scenarios
     from gossipper.server.realrun import SystemWallClock
-    from gossipper.workers.supervisor import WorkerSpec, supervise
+    from gossipper.workers.supervisor import WorkerSpec, spawn_workers, supervise
 
     assert config.process.workers is not None
     count = worker_count(config.process.workers)
@@ -192,10 +192,16 @@ def run_with_workers(
         inherited=server.inherited if server is not None else None,
     )
     view = _GroupView(config, tz)
+    # What a worker's run imports, imported once here: the workers are forked from this
+    # process and start with it (gossipper.workers.supervisor.spawn_workers).
+    import gossipper.cli.run  # noqa: F401
+
     try:
+        spawned = spawn_workers(spec)
         result = trio.run(
             lambda: supervise(
                 spec,
+                spawned,
                 screen=view.screen,
                 front_ends=lambda nursery, group: _front_ends(
                     nursery, group, config, view, stdout, stderr, server

@@ -3,6 +3,7 @@ whole test, commands reach every worker, a killed worker is reported and leaves 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -213,6 +214,40 @@ def test_killed_worker_is_reported_and_leaves_no_process(tmp_path: pathlib.Path,
     assert summary["calls"]["failed"] >= lost
     died = [worker for worker in summary["workers"] if worker["died"]]
     assert [(worker["index"], worker["returncode"]) for worker in died] == [(1, -9)]
+    _wait_gone(pids)
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(FileNotFoundError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:"):
+                inodes.add(target)
+    return inodes
+
+
+def test_workers_are_forked_and_hold_only_their_own_sockets(
+    tmp_path: pathlib.Path, uas: int
+) -> None:
+    """The workers are forked from the parent without exec (its imports are theirs), and
+    each keeps only its own descriptors: no socket is open in two of the three processes
+    (a worker holding another's end of its socketpair would hide that worker's death)."""
+    process = _client(tmp_path, uas, "-workers", "2", "-r", "20", "-cp", "0")
+    try:
+        lines = _stderr_lines_until(process, lambda line: "workers started" in line)
+        pids = _worker_pids(lines[-1])
+        parent_cmdline = pathlib.Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        for pid in pids:
+            assert pathlib.Path(f"/proc/{pid}/cmdline").read_bytes() == parent_cmdline
+        sockets = [_socket_inodes(pid) for pid in (process.pid, *pids)]
+        assert all(sockets), sockets
+        for index, mine in enumerate(sockets):
+            others = set().union(*(sockets[:index] + sockets[index + 1 :]))
+            assert not mine & others, (index, mine & others)
+    finally:
+        process.kill()
+        process.communicate()
     _wait_gone(pids)
 
 
