@@ -157,7 +157,7 @@ def run_with_workers(
 ) -> ExitStatus:
     """The parent of a ``-workers`` run: its command line is checked and its scenario loaded
     here (errors before any process starts), then the workers run it."""
-    from gossipper.cli.main import load_configured_scenario, load_extra_scenarios
+    from gossipper.cli.main import load_configured_scenario, load_extra_scenarios, raw_main
     from gossipper.server.realrun import SystemWallClock
     from gossipper.workers.supervisor import WorkerSpec, spawn_workers, supervise
 
@@ -197,7 +197,7 @@ def run_with_workers(
     import gossipper.cli.run  # noqa: F401
 
     try:
-        spawned = spawn_workers(spec)
+        spawned = spawn_workers(spec, raw_main)
         result = trio.run(
             lambda: supervise(
                 spec,

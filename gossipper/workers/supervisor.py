@@ -501,11 +501,12 @@ class SpawnedWorker:
     parent_end: socket.socket
 
 
-def spawn_workers(spec: WorkerSpec) -> list[SpawnedWorker]:
+def spawn_workers(spec: WorkerSpec, program: Callable[[list[str]], int]) -> list[SpawnedWorker]:
     """Fork the workers. Call it before the parent enters Trio: a fork inside a running
     event loop (or with its helper threads alive) would copy the loop's state into the
-    child. Each child runs its command line with what this process has imported and never
-    returns here."""
+    child. Each child runs ``program`` (the CLI's ``raw_main``: this layer does not import
+    the CLI) on its command line, with what this process has imported, and never returns
+    here."""
     sys.stdout.flush()
     sys.stderr.flush()
     pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(spec.count)]
@@ -523,7 +524,7 @@ def spawn_workers(spec: WorkerSpec) -> list[SpawnedWorker]:
             arguments = spec.arguments(index)
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child (coverage does not follow forks)
-                _run_worker_child(arguments, env, keep, directory)
+                _run_worker_child(program, arguments, env, keep, directory)
             spawned.append(SpawnedWorker(WorkerProcess(pid), pairs[index][0]))
     except BaseException:
         for one in spawned:
@@ -538,9 +539,13 @@ def spawn_workers(spec: WorkerSpec) -> list[SpawnedWorker]:
     return spawned
 
 
-def _run_worker_child(
-    arguments: list[str], env: dict[str, str], keep: list[int], directory: str
-) -> None:  # pragma: no cover - runs in the forked child
+def _run_worker_child(  # pragma: no cover - runs in the forked child
+    program: Callable[[list[str]], int],
+    arguments: list[str],
+    env: dict[str, str],
+    keep: list[int],
+    directory: str,
+) -> None:
     """The forked child: stdio to the worker's files, only its own descriptors, then the
     worker's run; it leaves by ``os._exit`` whatever happens (never back into the parent's
     code). The parent's other descriptors are pointed at /dev/null, not closed, so that a
@@ -568,9 +573,7 @@ def _run_worker_child(
         os.environ.update(env)
         sys.argv = [sys.argv[0], *arguments]
         gc.disable()  # as gossipper.cli.main.main: start-up objects are frozen later
-        from gossipper.cli.main import raw_main
-
-        status = raw_main(arguments)
+        status = program(arguments)
     except BaseException:
         with contextlib.suppress(BaseException):
             traceback.print_exc()
