@@ -14,7 +14,6 @@ SIPp's own default unit for the option is (``-d 500`` is milliseconds in SIPp an
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 import types
@@ -654,6 +653,8 @@ class RunConfig:
         field_types = _field_types()
         unknown = sorted(key for key in data if key not in field_types)
         if unknown:
+            import difflib  # only for this error's hint (start-up: docs/performance.md)
+
             hints = []
             for key in unknown:
                 close = difflib.get_close_matches(str(key), list(field_types), n=1)

@@ -29,11 +29,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 __all__ = ["ExecutionSegment", "parse_fraction", "parse_segment", "parse_sequence"]
 
 _SEGMENT_FORMS = "I/N (0 <= I < N, e.g. 0/4) or a:b with 0 <= a < b <= 1 (e.g. 1/4:1/2)"
+
+
+def _fraction(numerator: int, denominator: int) -> Fraction:
+    # fractions (with decimal) is imported on first use: every run imports this module (its
+    # configuration names -segment), few runs use a segment (start-up: docs/performance.md).
+    from fractions import Fraction
+
+    return Fraction(numerator, denominator)
+
+
+def _fraction_of_text(text: str) -> Fraction:
+    from fractions import Fraction
+
+    return Fraction(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +73,7 @@ class ExecutionSegment:
     @property
     def share(self) -> Fraction:
         """The fraction of the whole test: ``b - a``."""
-        return Fraction(self.width, self.period)
+        return _fraction(self.width, self.period)
 
     @property
     def is_whole(self) -> bool:
@@ -64,11 +81,11 @@ class ExecutionSegment:
 
     @property
     def start_fraction(self) -> Fraction:
-        return Fraction(self.first, self.period)
+        return _fraction(self.first, self.period)
 
     @property
     def end_fraction(self) -> Fraction:
-        return Fraction(self.end, self.period)
+        return _fraction(self.end, self.period)
 
     def label(self) -> str:
         """``a:b`` in lowest terms (``1/4:1/2``), as summaries and merge name it."""
@@ -114,10 +131,10 @@ def parse_fraction(text: str) -> Fraction:
         num, _, den = text.partition("/")
         if not (num.isdigit() and den.isdigit()) or int(den) == 0:
             raise ValueError(text)
-        return Fraction(int(num), int(den))
+        return _fraction(int(num), int(den))
     if not all(ch.isdigit() or ch == "." for ch in text) or text.count(".") > 1 or text == ".":
         raise ValueError(text)
-    return Fraction(text)
+    return _fraction_of_text(text)
 
 
 def parse_sequence(text: str) -> tuple[Fraction, ...]:
@@ -169,7 +186,7 @@ def parse_segment(text: str, sequence: str | None = None) -> ExecutionSegment:
                 f"-segment: {text!r} needs 0 <= I < N (segments are numbered from 0, e.g."
                 f" 0/{max(count, 1)} .. {max(count, 1) - 1}/{max(count, 1)})"
             )
-        a, b = Fraction(index, count), Fraction(index + 1, count)
+        a, b = _fraction(index, count), _fraction(index + 1, count)
         period = count
     if sequence is not None:
         points = parse_sequence(sequence)

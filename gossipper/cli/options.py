@@ -18,7 +18,6 @@ import enum
 import math
 import re
 import sys
-import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -2476,6 +2475,8 @@ def _argument(spec: OptionSpec) -> str:
 
 def format_help(width: int = 100, scope: Scope = RUN) -> str:
     """The ``-h`` text of a command line (``SIM``: ``gossipper sim -h``), from :data:`OPTIONS`."""
+    import textwrap  # help only: not part of a run's start-up
+
     doc = next(doc for doc in _command_docs() if doc.scope is scope)
     lines = [doc.usage, ""]
     for paragraph in doc.intro:
@@ -2505,6 +2506,8 @@ def format_help(width: int = 100, scope: Scope = RUN) -> str:
 
 
 def _wrap_long(lines: list[str], width: int) -> list[str]:
+    import textwrap
+
     out: list[str] = []
     for line in lines:
         out += textwrap.wrap(line, width) if len(line) > width else [line]

@@ -24,7 +24,6 @@ The non-default types ignore ``-cid_str`` and add no ``@host`` part.
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Callable
 
 from gossipper.scenario import RunEnv
@@ -120,5 +119,7 @@ class CallIdFormat:
         bits = self._rng(number).getrandbits(128)
         if kind == "random":
             return f"{bits:032x}"
+        import uuid  # only for -cid_type uuid (start-up: docs/performance.md)
+
         value = uuid.UUID(int=bits, version=4)
         return value.hex if kind == "uuid-compact" else str(value)

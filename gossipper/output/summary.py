@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import os
 from typing import Any
 
@@ -54,6 +53,8 @@ def write_json_atomic(path: str | os.PathLike[str], document: object) -> None:
     """Write ``document`` as JSON (indent 2, newline-terminated, UTF-8) to ``path`` atomically:
     to a new file in the same directory, then renamed over ``path``, so a reader never sees a
     partial document. The file gets the usual permissions (the umask's)."""
+    import json  # only when a summary is written (start-up: docs/performance.md)
+
     data = (json.dumps(document, indent=2, sort_keys=False) + "\n").encode("utf-8")
     directory, name = os.path.split(os.path.abspath(path))
     for _ in range(_TEMPORARY_NAME_TRIES):

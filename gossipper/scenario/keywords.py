@@ -9,7 +9,6 @@ sockets are known, so per-call rendering only evaluates per-call keywords.
 
 from __future__ import annotations
 
-import email.utils
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -360,6 +359,10 @@ class DateKeyword(Keyword):
     __slots__ = ()
 
     def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
+        # Imported here: email.utils (with calendar, base64, ...) is 15 ms of every run's
+        # start-up on a slow machine, for a keyword few scenarios use.
+        import email.utils
+
         return email.utils.formatdate(int(ctx.env.wall_time()), usegmt=True)
 
 
