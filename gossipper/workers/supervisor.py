@@ -409,7 +409,7 @@ async def supervise(
             failure = await _wait_ready(workers)
             if failure is not None:
                 for worker in workers:
-                    _kill(worker)
+                    _kill_process(worker.process)
                 nursery.cancel_scope.cancel()
                 return _result(workers, start_failure=failure)
             async with trio.open_nursery() as front:
@@ -429,10 +429,6 @@ async def supervise(
         for one in spawned:
             _kill_process(one.process)
     return _result(workers)
-
-
-def _kill(worker: _Worker) -> None:
-    _kill_process(worker.process)
 
 
 def _kill_process(process: WorkerProcess) -> None:
@@ -529,13 +525,12 @@ def spawn_workers(spec: WorkerSpec, program: Callable[[list[str]], int]) -> list
     except BaseException:
         for one in spawned:
             _kill_process(one.process)
-            one.parent_end.close()
+        for parent_end, _ in pairs:
+            parent_end.close()
         raise
     finally:
         for _, child_end in pairs:
             child_end.close()
-    for index in range(len(spawned), spec.count):
-        pairs[index][0].close()
     return spawned
 
 
@@ -553,23 +548,18 @@ def _run_worker_child(  # pragma: no cover - runs in the forked child
     status = int(ExitStatus.FATAL)
     try:
         null = os.open(os.devnull, os.O_RDWR)
-        out = os.open(
-            os.path.join(directory, "stdout.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666
-        )
-        err = os.open(
-            os.path.join(directory, "stderr.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666
-        )
         os.dup2(null, 0)
-        os.dup2(out, 1)
-        os.dup2(err, 2)
+        for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+            opened = os.open(os.path.join(directory, name), flags, 0o666)
+            os.dup2(opened, fd)
+            os.close(opened)
         kept = {0, 1, 2, null, *keep}
         for name in os.listdir("/proc/self/fd"):
             fd = int(name)
             if fd not in kept:
                 with contextlib.suppress(OSError):
                     os.dup2(null, fd)
-        for fd in (out, err):
-            os.close(fd)
         os.environ.update(env)
         sys.argv = [sys.argv[0], *arguments]
         gc.disable()  # as gossipper.cli.main.main: start-up objects are frozen later
