@@ -47,7 +47,11 @@ COMPILED_MODULES = [
 # Hand-written C, built with the modules above (and, like them, optional: the import falls
 # back to the Python path). gossipper/media/_rtpfast.c: an RTP packet built and sent in one
 # call, the media scheduler's accelerator for plain streams (issue 17 item 6).
-C_EXTENSIONS = [Extension("gossipper.media._rtpfast", ["gossipper/media/_rtpfast.c"])]
+# gossipper/sip/_sipfast.c: the header-line loops of the parser and the stream framer.
+C_EXTENSIONS = [
+    Extension("gossipper.media._rtpfast", ["gossipper/media/_rtpfast.c"]),
+    Extension("gossipper.sip._sipfast", ["gossipper/sip/_sipfast.c"]),
+]
 
 
 def _warn(message: str) -> None:

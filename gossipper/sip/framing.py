@@ -3,7 +3,8 @@ docs/sipp-behaviour.md#stream-framing)."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Final, NoReturn
 
 from gossipper.errors import SipParseError
 from gossipper.sip.message import MAX_MESSAGE_SIZE
@@ -11,6 +12,19 @@ from gossipper.sip.message import MAX_MESSAGE_SIZE
 __all__ = ["StreamFramer"]
 
 _CONTENT_LENGTH_NAMES = (b"content-length", b"l")
+
+
+def _load_content_length() -> Callable[[bytes | bytearray, int], int] | None:
+    try:
+        from gossipper.sip._sipfast import content_length
+    except ImportError:  # a pure-Python install: _content_length below
+        return None
+    return content_length
+
+
+_C_CONTENT_LENGTH: Final = _load_content_length()
+"""The C accelerator's ``_content_length`` of ``buffer[:end]`` without copying it
+(gossipper/sip/_sipfast.c; ``_content_length`` stays the reference, tests/sip/test_sipfast.py)."""
 
 
 def _content_length(head: bytes) -> int:
@@ -130,7 +144,10 @@ class StreamFramer:
             self._scan_from = len(buf)
             return None
 
-        length = _content_length(bytes(buf[:end]))
+        if _C_CONTENT_LENGTH is not None:
+            length = _C_CONTENT_LENGTH(buf, end)
+        else:
+            length = _content_length(bytes(buf[:end]))
         if length < 0:
             # RFC 3261 18.3 requires Content-Length on streams; SIPp takes a missing one as 0.
             self.missing_lengths += 1

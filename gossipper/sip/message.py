@@ -9,6 +9,9 @@ Tags and branch are computed on demand.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Final
+
 from gossipper.errors import SipParseError
 from gossipper.sip.headers import TOKEN_CHARS, canonical_header_name, header_param, is_token
 
@@ -35,6 +38,24 @@ _NAME_CACHE: dict[str, str] = {}
 _NAME_CACHE_MAX = 4096
 
 _CR_LF = (13, 10)
+
+_SplitHead = Callable[
+    [bytes, dict[str, str]], tuple[str, str, list[tuple[str, str]], list[str], int] | None
+]
+
+
+def _load_split_head() -> _SplitHead | None:
+    try:
+        from gossipper.sip._sipfast import split_head
+    except ImportError:  # a pure-Python install: the Python split below does it all
+        return None
+    return split_head
+
+
+_C_SPLIT_HEAD: Final = _load_split_head()
+"""The C accelerator's split of the usual header section (gossipper/sip/_sipfast.c), or None.
+It answers None for anything unusual (LF line ends, folding, a new spelling, an error), which
+the Python path then parses: that path stays the reference (tests/sip/test_sipfast.py)."""
 
 
 def _split_head_lf(data: bytes) -> tuple[str, list[str], int]:
@@ -178,19 +199,25 @@ class SipMessage:
         if not size:
             raise SipParseError("empty message")
 
-        # Fast path: CRLF line ends throughout. If the header section holds a bare LF anywhere
-        # (LF line ends, or an earlier LF-only blank line), the general split takes over.
-        head_end = data.find(b"\r\n\r\n")
-        if head_end >= 0:
-            body_start = head_end + 4
-            head = data[:head_end].decode("latin-1")
-            lines = head.split("\r\n")
-            if head.count("\n") != len(lines) - 1:
-                head, lines, body_start = _split_head_lf(data)
+        split = _C_SPLIT_HEAD(data, _NAME_CACHE) if _C_SPLIT_HEAD is not None else None
+        lines: list[str] = []
+        if split is not None:
+            head, first, headers, keys, body_start = split
         else:
-            head, lines, body_start = _split_head_lf(data)
+            # Fast path: CRLF line ends throughout. If the header section holds a bare LF
+            # anywhere (LF line ends, or an earlier LF-only blank line), the general split
+            # takes over.
+            head_end = data.find(b"\r\n\r\n")
+            if head_end >= 0:
+                body_start = head_end + 4
+                head = data[:head_end].decode("latin-1")
+                lines = head.split("\r\n")
+                if head.count("\n") != len(lines) - 1:
+                    head, lines, body_start = _split_head_lf(data)
+            else:
+                head, lines, body_start = _split_head_lf(data)
+            first = lines[0]
 
-        first = lines[0]
         self.first_line = first
         if first.startswith("SIP/2.0 ") or first[:8].upper() == "SIP/2.0 ":
             code = first[8:11]
@@ -222,7 +249,9 @@ class SipMessage:
             self.status_code = 0
             self.reason = ""
 
-        headers, keys = _split_headers(lines)
+        if split is None:
+            # After the start line's checks, so that its errors come first (as without C).
+            headers, keys = _split_headers(lines)
         self.headers = headers
         self._keys = keys
         self._head = head

@@ -9,15 +9,10 @@ Python path's, on real loopback sockets.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import pathlib
-import shutil
 import socket
 import struct
 import subprocess
 import sys
-import sysconfig
 import types
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
@@ -32,6 +27,7 @@ from gossipper.interfaces import Address
 from gossipper.media.rtp import parse_rtp
 from gossipper.media.scheduler import FastSrtp, MediaScheduler, RtpStream
 from gossipper.media.session import CallMediaSession
+from tests.c_extension import build_c_extension, c_source
 from tests.media.secure import require
 from tests.media.session_pair import Runs, open_pair, quality, received, until
 from tests.media.test_scheduler import run_with
@@ -39,9 +35,7 @@ from tests.media.test_scheduler import run_with
 if TYPE_CHECKING:
     from gossipper.media.secure.srtp import SrtpSession
 
-SOURCE = pathlib.Path(scheduler_module.__file__).with_name("_rtpfast.c")
-if not SOURCE.exists():  # the compiled session runs from a copy that keeps the .c beside it
-    SOURCE = pathlib.Path(__file__).resolve().parents[2] / "gossipper" / "media" / "_rtpfast.c"
+SOURCE = c_source(scheduler_module.__file__, "_rtpfast.c")
 
 COMPILED_BUILD = gossipper.engine.call.__file__.endswith(".so")
 
@@ -49,22 +43,7 @@ COMPILED_BUILD = gossipper.engine.call.__file__.endswith(".so")
 @pytest.fixture(scope="module")
 def rtpfast(tmp_path_factory: pytest.TempPathFactory) -> types.ModuleType:
     """The accelerator built from its source now (a failure in CI, a skip without a compiler)."""
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"no C compiler {compiler!r}: the compiled install needs one too")
-        pytest.skip(f"no C compiler {compiler!r}")
-    out = tmp_path_factory.mktemp("rtpfast") / f"_rtpfast{sysconfig.get_config_var('EXT_SUFFIX')}"
-    include = sysconfig.get_paths()["include"]
-    command = [compiler, "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-               f"-I{include}", str(SOURCE), "-o", str(out)]  # fmt: skip
-    built = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert built.returncode == 0, built.stderr
-    spec = importlib.util.spec_from_file_location("_rtpfast", out)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return build_c_extension(SOURCE, tmp_path_factory)
 
 
 @pytest.fixture

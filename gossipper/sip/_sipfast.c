@@ -1,0 +1,249 @@
+/* The SIP parser's C accelerator (issue 11 item 3, issue 9 item 8): the two loops over a
+ * message's header lines that every received message runs, done without a Python object per
+ * step.
+ *
+ * Under load a uas spends about a third of its CPU in them (docs/performance.md, "A C
+ * accelerator for the header lines"): SipMessage's split of the header section into lines,
+ * then (name, value) pairs and canonical keys; and, on TCP/TLS, the framer's search for
+ * Content-Length before the message can be cut from the stream. In compiled Python each line
+ * costs a partition, a strip, slices and their objects; here it costs the two strings and the
+ * tuple the result is made of.
+ *
+ * split_head(data, cache) -> (head, first_line, headers, keys, body_start) or None
+ *   data     a bytes object holding one message, leading CRLFs already dropped
+ *   cache    SipMessage's name cache: header name as written -> canonical key (str -> str)
+ *   The usual case only: the header section ends with the first CRLF CRLF, every line ends
+ *   with CRLF, every header line has a colon and a name spelling found in the cache (so no
+ *   folded line, no new spelling, no error). Then it returns what the Python path computes:
+ *   the header section as a latin-1 str, its first line, the list of (name, value) tuples
+ *   (value stripped of spaces and tabs), the list of keys and the body's offset. For anything
+ *   else it returns None and the Python path (message.py) parses the message, so every error
+ *   and every unusual form keeps exactly one implementation.
+ *
+ * content_length(buffer, end) -> int
+ *   buffer   bytes or bytearray holding a stream's bytes from the start of a message
+ *   end      offset of the LF that ends the message's last header line
+ *   The framer's rule (framing.py, _content_length, which stays the reference): the first
+ *   header line (after the start line) whose name, case-insensitive and with trailing spaces
+ *   or tabs dropped, is "content-length" or "l" gives the length: its value stripped of
+ *   spaces, tabs and CRs if that is 1 to 10 ASCII digits, else 0. -1 when there is none.
+ *
+ * tests/sip/test_sipfast.py compares both with the Python path on every sample message and on
+ * generated variants.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+
+static int
+is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static PyObject *
+split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !PyBytes_CheckExact(args[0]) || !PyDict_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "split_head(data: bytes, cache: dict)");
+        return NULL;
+    }
+    PyObject *cache = args[1];
+    const char *data = PyBytes_AS_STRING(args[0]);
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
+    const char *end = memmem(data, size, "\r\n\r\n", 4); /* Python.h defines _GNU_SOURCE */
+    if (end == NULL) {
+        Py_RETURN_NONE;
+    }
+    /* Every LF of the header section must end a CRLF (else the Python path handles LF ends). */
+    for (const char *p = data; (p = memchr(p, '\n', end - p)) != NULL; p++) {
+        if (p == data || p[-1] != '\r') {
+            Py_RETURN_NONE;
+        }
+    }
+    PyObject *headers = PyList_New(0);
+    PyObject *keys = PyList_New(0);
+    PyObject *first = NULL;
+    PyObject *head = NULL;
+    PyObject *result = NULL;
+    if (headers == NULL || keys == NULL) {
+        goto done;
+    }
+    const char *line = data;
+    const char *line_end = memchr(line, '\n', end - line);
+    line_end = line_end == NULL ? end : line_end - 1; /* at the CR */
+    first = PyUnicode_DecodeLatin1(line, line_end - line, NULL);
+    if (first == NULL) {
+        goto done;
+    }
+    while (line_end < end) {
+        line = line_end + 2;
+        const char *next = memchr(line, '\n', end - line);
+        line_end = next == NULL ? end : next - 1;
+        const char *colon = memchr(line, ':', line_end - line);
+        if (colon == NULL) {
+            result = Py_None;
+            goto done;
+        }
+        PyObject *name = PyUnicode_DecodeLatin1(line, colon - line, NULL);
+        if (name == NULL) {
+            goto done;
+        }
+        PyObject *key = PyDict_GetItemWithError(cache, name); /* borrowed */
+        if (key == NULL) {
+            Py_DECREF(name);
+            if (!PyErr_Occurred()) {
+                result = Py_None;
+            }
+            goto done;
+        }
+        const char *value = colon + 1;
+        const char *value_end = line_end;
+        while (value < value_end && is_blank(*value)) {
+            value++;
+        }
+        while (value_end > value && is_blank(value_end[-1])) {
+            value_end--;
+        }
+        PyObject *text = PyUnicode_DecodeLatin1(value, value_end - value, NULL);
+        if (text == NULL) {
+            Py_DECREF(name);
+            goto done;
+        }
+        PyObject *pair = PyTuple_New(2);
+        if (pair == NULL) {
+            Py_DECREF(name);
+            Py_DECREF(text);
+            goto done;
+        }
+        PyTuple_SET_ITEM(pair, 0, name);
+        PyTuple_SET_ITEM(pair, 1, text);
+        int failed = PyList_Append(headers, pair) < 0 || PyList_Append(keys, key) < 0;
+        Py_DECREF(pair);
+        if (failed) {
+            goto done;
+        }
+    }
+    head = PyUnicode_DecodeLatin1(data, end - data, NULL);
+    if (head == NULL) {
+        goto done;
+    }
+    result = Py_BuildValue("(OOOOn)", head, first, headers, keys, (Py_ssize_t)(end - data + 4));
+done:
+    if (result == Py_None) {
+        Py_INCREF(result);
+    }
+    Py_XDECREF(headers);
+    Py_XDECREF(keys);
+    Py_XDECREF(first);
+    Py_XDECREF(head);
+    return result;
+}
+
+static int
+names_content_length(const char *name, Py_ssize_t size)
+{
+    static const char long_form[] = "content-length";
+    if (size == 1) {
+        return name[0] == 'l' || name[0] == 'L';
+    }
+    if (size != (Py_ssize_t)sizeof(long_form) - 1) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < size; i++) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (c != long_form[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+content_length(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "content_length(buffer, end)");
+        return NULL;
+    }
+    Py_ssize_t end = PyLong_AsSsize_t(args[1]);
+    if (end == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (end < 0 || end > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "end outside the buffer");
+        return NULL;
+    }
+    const char *data = view.buf;
+    const char *stop = data + end;
+    long length = -1;
+    const char *line = memchr(data, '\n', end);
+    while (line != NULL && length < 0) {
+        line++; /* the first byte after the LF */
+        const char *next = memchr(line, '\n', stop - line);
+        const char *line_end = next == NULL ? stop : next;
+        const char *colon = memchr(line, ':', line_end - line);
+        if (colon != NULL && colon > line && !is_blank(line[0])) {
+            const char *name_end = colon;
+            while (name_end > line && is_blank(name_end[-1])) {
+                name_end--;
+            }
+            if (names_content_length(line, name_end - line)) {
+                const char *value = colon + 1;
+                const char *value_end = line_end;
+                while (value < value_end && (is_blank(*value) || *value == '\r')) {
+                    value++;
+                }
+                while (value_end > value && (is_blank(value_end[-1]) || value_end[-1] == '\r')) {
+                    value_end--;
+                }
+                Py_ssize_t digits = value_end - value;
+                length = 0;
+                if (digits >= 1 && digits <= 10) {
+                    long parsed = 0;
+                    for (const char *p = value; p < value_end; p++) {
+                        if (*p < '0' || *p > '9') {
+                            parsed = 0;
+                            break;
+                        }
+                        parsed = parsed * 10 + (*p - '0');
+                    }
+                    length = parsed;
+                }
+            }
+        }
+        line = next;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromLong(length);
+}
+
+static PyMethodDef methods[] = {
+    {"split_head", (PyCFunction)(void (*)(void))split_head, METH_FASTCALL,
+     "The header section of the usual message as SipMessage stores it, or None."},
+    {"content_length", (PyCFunction)(void (*)(void))content_length, METH_FASTCALL,
+     "The framer's Content-Length of a message's header section (-1 when missing)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_sipfast", "The SIP parser's C accelerator.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__sipfast(void)
+{
+    return PyModule_Create(&module_def);
+}

@@ -1,0 +1,6 @@
+"""Types of the SIP parser's C accelerator (gossipper/sip/_sipfast.c)."""
+
+def split_head(
+    data: bytes, cache: dict[str, str], /
+) -> tuple[str, str, list[tuple[str, str]], list[str], int] | None: ...
+def content_length(buffer: bytes | bytearray, end: int, /) -> int: ...

@@ -1,0 +1,209 @@
+"""The SIP parser's C accelerator (gossipper/sip/_sipfast.c) against the Python path it speeds up.
+
+The accelerator is built here from its source, so both test sessions check it. The reference is
+``gossipper/sip/message.py`` loaded from its source as a plain Python module with the
+accelerator off; a second copy gets the freshly built C. Every message of the sample table and
+thousands of seeded mutations of them (line ends, folding, colons, blanks, case, non-ASCII
+bytes, truncation) must parse to the same fields or fail with the same error. The framer's
+Content-Length search is compared with ``_content_length`` the same way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import types
+from collections.abc import Iterator
+
+import pytest
+
+import gossipper.engine.call
+import gossipper.sip.framing as framing_module
+import gossipper.sip.message as message_module
+from gossipper.errors import SipParseError
+from gossipper.sip.framing import _content_length
+from tests.c_extension import REPO, build_c_extension, c_source
+from tests.sip.samples import SAMPLES
+
+SOURCE = c_source(message_module.__file__, "_sipfast.c")
+MESSAGE_SOURCE = REPO / "gossipper" / "sip" / "message.py"
+
+COMPILED_BUILD = gossipper.engine.call.__file__.endswith(".so")
+
+FIELDS = (
+    "raw",
+    "is_request",
+    "method",
+    "request_uri",
+    "status_code",
+    "reason",
+    "first_line",
+    "headers",
+    "body",
+    "call_id",
+    "cseq_number",
+    "cseq_method",
+    "header_text",
+)
+
+
+@pytest.fixture(scope="module")
+def sipfast(tmp_path_factory: pytest.TempPathFactory) -> types.ModuleType:
+    """The accelerator built from its source now (a failure in CI, a skip without a compiler)."""
+    return build_c_extension(SOURCE, tmp_path_factory)
+
+
+def _message_module(name: str, split_head: object) -> types.ModuleType:
+    """message.py from source, as plain Python, with the accelerator given (None: off)."""
+    spec = importlib.util.spec_from_file_location(name, MESSAGE_SOURCE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module._C_SPLIT_HEAD = split_head  # noqa: SLF001 - the switch under test
+    return module
+
+
+def _outcome(module: types.ModuleType, data: bytes) -> tuple[object, ...]:
+    try:
+        msg = module.SipMessage(data)
+    except SipParseError as exc:
+        return ("error", str(exc))
+    return tuple(getattr(msg, field) for field in FIELDS)
+
+
+def _mutations(data: bytes, rng: random.Random) -> Iterator[bytes]:
+    """Variants of one message that take the Python path's unusual branches, and some that
+    should still take the fast one."""
+    yield data
+    yield data.replace(b"\r\n", b"\n")
+    yield data.replace(b"\r\n", b"\n", 1)
+    yield b"\r\n\r\n" + data
+    head_end = data.find(b"\r\n\r\n")
+    head = data[:head_end] if head_end >= 0 else data
+    rest = data[head_end:] if head_end >= 0 else b""
+    lines = head.split(b"\r\n")
+    yield b"\r\n".join([*lines, b" folded continuation"]) + rest
+    yield b"\r\n".join([*lines, b"NoColonHere"]) + rest
+    yield b"\r\n".join([*lines, b"Subject :  spaced name"]) + rest
+    yield b"\r\n".join([*lines, b"X-Latin1: caf\xe9\t "]) + rest
+    yield b"\r\n".join([*lines, b"X-N\xe4me: value"]) + rest
+    yield b"\r\n".join([*lines, b"Subject:"]) + rest
+    yield b"\r\n".join([*lines, b"Subject:\t\t"]) + rest
+    yield b"\r\n".join([*lines, b"Subject: a\rb"]) + rest
+    yield b"\r\n".join([*lines, b"Subject: a\nb"]) + rest
+    yield b"\r\n".join([*lines, b"subject: lower case"]) + rest
+    yield head
+    yield head + b"\r\n"
+    alphabet = b":\r\n \t\xe9aZ0;,"
+    for _ in range(100):
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(mutated) + 1)
+            action = rng.randrange(3)
+            if action == 0 and pos < len(mutated):
+                mutated[pos] = rng.choice(alphabet)
+            elif action == 1:
+                mutated[pos:pos] = bytes([rng.choice(alphabet)])
+            elif pos < len(mutated):
+                del mutated[pos]
+        yield bytes(mutated)
+    yield data[: rng.randrange(1, len(data) + 1)]
+
+
+def _corpus() -> list[bytes]:
+    rng = random.Random(20261205)
+    corpus: list[bytes] = []
+    for sample in SAMPLES:
+        corpus.extend(_mutations(sample.data, rng))
+    return corpus
+
+
+def test_split_head_parses_as_the_python_path(sipfast: types.ModuleType) -> None:
+    reference = _message_module("_message_reference", None)
+    accelerated = _message_module("_message_accelerated", sipfast.split_head)
+    corpus = _corpus()
+    assert len(corpus) > 2000
+    fast = 0
+    for data in corpus:
+        # Twice: the first parse of a new spelling goes the slow way and fills the name cache,
+        # so the second is the one the accelerator answers.
+        for _ in range(2):
+            assert _outcome(accelerated, data) == _outcome(reference, data), data
+        stripped = data.lstrip(b"\r\n")
+        if stripped and sipfast.split_head(stripped, accelerated._NAME_CACHE) is not None:  # noqa: SLF001
+            fast += 1
+    # Most of the corpus is ordinary messages: the fast path must really have run.
+    assert fast > len(corpus) // 4
+
+
+def test_split_head_answers_none_for_the_unusual(sipfast: types.ModuleType) -> None:
+    cache = {"Via": "via", "Call-ID": "call-id"}
+    usual = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\nCall-ID:  c \t\r\n\r\nbody"
+    assert sipfast.split_head(usual, cache) == (
+        "OPTIONS sip:a SIP/2.0\r\nVia: x\r\nCall-ID:  c \t",
+        "OPTIONS sip:a SIP/2.0",
+        [("Via", "x"), ("Call-ID", "c")],
+        ["via", "call-id"],
+        len(usual) - 4,
+    )
+    assert sipfast.split_head(b"OPTIONS sip:a SIP/2.0\r\n\r\n", cache) == (
+        "OPTIONS sip:a SIP/2.0",
+        "OPTIONS sip:a SIP/2.0",
+        [],
+        [],
+        25,
+    )
+    for unusual in (
+        b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n",  # no end of headers
+        b"OPTIONS sip:a SIP/2.0\nVia: x\r\n\r\n",  # a bare LF
+        b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n folded\r\n\r\n",
+        b"OPTIONS sip:a SIP/2.0\r\nVia x\r\n\r\n",  # no colon
+        b"OPTIONS sip:a SIP/2.0\r\nVIA: x\r\n\r\n",  # a spelling not in the cache
+    ):
+        assert sipfast.split_head(unusual, cache) is None, unusual
+    with pytest.raises(TypeError):
+        sipfast.split_head(bytearray(usual), cache)
+
+
+def _heads() -> Iterator[bytes]:
+    rng = random.Random(5)
+    forms = [
+        b"Content-Length: 3", b"content-length:3", b"CONTENT-LENGTH \t: 12 \r", b"l: 3",
+        b"L:7", b"Content-Length: junk", b"Content-Length: -3", b"X-Content-Length: 3",
+        b"Subject: l: 3", b" Content-Length: 4", b"Content-Length-Extra: 3",
+        b"Content-Length: 12345678901", b"Content-Length: 1234567890", b"Content-Length:",
+        b"Content-Length: 00000", b"Lines: 9", b": 5", b"l", b"Content-Length: 3 4",
+    ]  # fmt: skip
+    for sample in SAMPLES:
+        end = sample.data.find(b"\n\r\n")
+        if end >= 0:
+            yield sample.data[:end]
+    for _ in range(3000):
+        lines = [b"INVITE sip:a SIP/2.0"]
+        lines += [rng.choice(forms) for _ in range(rng.randint(0, 4))]
+        eol = rng.choice([b"\r\n", b"\n"])
+        head = eol.join(lines)
+        if rng.random() < 0.3:
+            pos = rng.randrange(len(head) + 1)
+            head = head[:pos] + bytes([rng.choice(b":\r\n \tlL0")]) + head[pos:]
+        yield head
+
+
+def test_content_length_finds_what_the_python_framer_finds(sipfast: types.ModuleType) -> None:
+    seen: set[int] = set()
+    for head in _heads():
+        expected = _content_length(head)
+        seen.add(expected)
+        trailer = b"\n\r\nbody bytes that must not be read"
+        assert sipfast.content_length(head + trailer, len(head)) == expected, head
+        assert sipfast.content_length(bytearray(head), len(head)) == expected, head
+    assert {-1, 0, 3, 7, 12, 1234567890} <= seen
+    with pytest.raises(ValueError, match="outside"):
+        sipfast.content_length(b"abc", 4)
+
+
+def test_the_compiled_install_uses_its_accelerator() -> None:
+    """``pip install .`` builds _sipfast with the mypyc modules; a pure install has neither."""
+    expected = COMPILED_BUILD
+    assert (message_module._C_SPLIT_HEAD is not None) is expected  # noqa: SLF001
+    assert (framing_module._C_CONTENT_LENGTH is not None) is expected  # noqa: SLF001
