@@ -28,7 +28,17 @@
  *   or tabs dropped, is "content-length" or "l" gives the length: its value stripped of
  *   spaces, tabs and CRs if that is 1 to 10 ASCII digits, else 0. -1 when there is none.
  *
- * tests/sip/test_sipfast.py compares both with the Python path on every sample message and on
+ * cut_message(buffer, start, max_size) -> bytes or None
+ *   buffer   the framer's bytearray, starting at a message's start line
+ *   start    where the search for the end of the headers resumes (framing.py's scan position)
+ *   The framer's usual step in one call: find the end of the headers as the framer does, read
+ *   Content-Length as above, and when it is present, the whole message is buffered and it fits
+ *   max_size, return the message as bytes and delete it from the buffer. Anything else (no end
+ *   of headers yet, no Content-Length, a body still on its way, a message too large) returns
+ *   None with the buffer untouched, and the framer's Python code takes the step: counting and
+ *   errors stay there.
+ *
+ * tests/sip/test_sipfast.py compares all three with the Python path on every sample message and on
  * generated variants.
  */
 #define PY_SSIZE_T_CLEAN
@@ -164,28 +174,10 @@ names_content_length(const char *name, Py_ssize_t size)
     return 1;
 }
 
-static PyObject *
-content_length(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* The framer's Content-Length of data[0:end] (see content_length below); -1 when missing. */
+static long
+find_content_length(const char *data, Py_ssize_t end)
 {
-    (void)module;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "content_length(buffer, end)");
-        return NULL;
-    }
-    Py_ssize_t end = PyLong_AsSsize_t(args[1]);
-    if (end == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
-        return NULL;
-    }
-    if (end < 0 || end > view.len) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "end outside the buffer");
-        return NULL;
-    }
-    const char *data = view.buf;
     const char *stop = data + end;
     long length = -1;
     const char *line = memchr(data, '\n', end);
@@ -225,8 +217,93 @@ content_length(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         line = next;
     }
+    return length;
+}
+
+static PyObject *
+content_length(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "content_length(buffer, end)");
+        return NULL;
+    }
+    Py_ssize_t end = PyLong_AsSsize_t(args[1]);
+    if (end == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (end < 0 || end > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "end outside the buffer");
+        return NULL;
+    }
+    long length = find_content_length(view.buf, end);
     PyBuffer_Release(&view);
     return PyLong_FromLong(length);
+}
+
+/* memmem for the LF of a header section's end, searching data[start:stop). */
+static Py_ssize_t
+find_from(const char *data, Py_ssize_t start, Py_ssize_t stop, const char *needle, size_t size)
+{
+    if (start >= stop) {
+        return -1;
+    }
+    const char *found = memmem(data + start, (size_t)(stop - start), needle, size);
+    return found == NULL ? -1 : found - data;
+}
+
+static PyObject *
+cut_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !PyByteArray_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "cut_message(buffer: bytearray, start, max_size)");
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t max_size = PyLong_AsSsize_t(args[2]);
+    if ((start == -1 || max_size == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *buffer = args[0];
+    const char *data = PyByteArray_AS_STRING(buffer);
+    Py_ssize_t size = PyByteArray_GET_SIZE(buffer);
+    if (start < 0 || start > size) {
+        Py_RETURN_NONE;
+    }
+    /* The framer's search: the first LF CR LF, unless a bare-LF blank line comes first. */
+    Py_ssize_t end = find_from(data, start, size, "\n\r\n", 3);
+    if (end < 0) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t body_start = end + 3;
+    Py_ssize_t lflf = find_from(data, start, end + 1 < size ? end + 1 : size, "\n\n", 2);
+    if (lflf >= 0) {
+        end = lflf;
+        body_start = lflf + 2;
+    }
+    long length = find_content_length(data, end);
+    if (length < 0) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t total = body_start + (Py_ssize_t)length;
+    if (total > max_size || total > size) {
+        Py_RETURN_NONE;
+    }
+    PyObject *message = PyBytes_FromStringAndSize(data, total);
+    if (message == NULL) {
+        return NULL;
+    }
+    if (PySequence_DelSlice(buffer, 0, total) < 0) {
+        Py_DECREF(message);
+        return NULL;
+    }
+    return message;
 }
 
 static PyMethodDef methods[] = {
@@ -234,6 +311,8 @@ static PyMethodDef methods[] = {
      "The header section of the usual message as SipMessage stores it, or None."},
     {"content_length", (PyCFunction)(void (*)(void))content_length, METH_FASTCALL,
      "The framer's Content-Length of a message's header section (-1 when missing)."},
+    {"cut_message", (PyCFunction)(void (*)(void))cut_message, METH_FASTCALL,
+     "The next whole message with a Content-Length, cut from the buffer, or None."},
     {NULL, NULL, 0, NULL},
 };
 

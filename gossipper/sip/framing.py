@@ -14,17 +14,25 @@ __all__ = ["StreamFramer"]
 _CONTENT_LENGTH_NAMES = (b"content-length", b"l")
 
 
-def _load_content_length() -> Callable[[bytes | bytearray, int], int] | None:
+_ContentLength = Callable[[bytes | bytearray, int], int]
+_CutMessage = Callable[[bytearray, int, int], bytes | None]
+
+
+def _load_accelerator() -> tuple[_ContentLength | None, _CutMessage | None]:
     try:
-        from gossipper.sip._sipfast import content_length
-    except ImportError:  # a pure-Python install: _content_length below
-        return None
-    return content_length
+        from gossipper.sip._sipfast import content_length, cut_message
+    except ImportError:  # a pure-Python install: the Python code below does it all
+        return None, None
+    return content_length, cut_message
 
 
-_C_CONTENT_LENGTH: Final = _load_content_length()
-"""The C accelerator's ``_content_length`` of ``buffer[:end]`` without copying it
-(gossipper/sip/_sipfast.c; ``_content_length`` stays the reference, tests/sip/test_sipfast.py)."""
+_ACCELERATOR: Final = _load_accelerator()
+_C_CONTENT_LENGTH: Final = _ACCELERATOR[0]
+_C_CUT_MESSAGE: Final = _ACCELERATOR[1]
+"""The C accelerator (gossipper/sip/_sipfast.c): ``_content_length`` of ``buffer[:end]`` without
+copying it, and ``cut_message``, the usual step of :meth:`StreamFramer.next_message` in one call
+(it answers None for everything else, which the Python code then handles). The Python path
+stays the reference (tests/sip/test_sipfast.py)."""
 
 
 def _content_length(head: bytes) -> int:
@@ -127,6 +135,11 @@ class StreamFramer:
         self._crlf_run = 0
 
         start = max(self._scan_from - 2, 0)
+        if _C_CUT_MESSAGE is not None:
+            message = _C_CUT_MESSAGE(buf, start, self._max)
+            if message is not None:
+                self._scan_from = 0
+                return message
         end = buf.find(b"\n\r\n", start)
         if end >= 0:
             body_start = end + 3

@@ -11,6 +11,7 @@ Content-Length search is compared with ``_content_length`` the same way.
 from __future__ import annotations
 
 import importlib.util
+import pathlib
 import random
 import types
 from collections.abc import Iterator
@@ -24,9 +25,11 @@ from gossipper.errors import SipParseError
 from gossipper.sip.framing import _content_length
 from tests.c_extension import REPO, build_c_extension, c_source
 from tests.sip.samples import SAMPLES
+from tests.sip.test_sip_framing import STREAM_MESSAGES
 
 SOURCE = c_source(message_module.__file__, "_sipfast.c")
 MESSAGE_SOURCE = REPO / "gossipper" / "sip" / "message.py"
+FRAMING_SOURCE = REPO / "gossipper" / "sip" / "framing.py"
 
 COMPILED_BUILD = gossipper.engine.call.__file__.endswith(".so")
 
@@ -37,14 +40,20 @@ def sipfast(tmp_path_factory: pytest.TempPathFactory) -> types.ModuleType:
     return build_c_extension(SOURCE, tmp_path_factory)
 
 
-def _message_module(name: str, split_head: object) -> types.ModuleType:
-    """message.py from source, as plain Python, with the accelerator given (None: off)."""
-    spec = importlib.util.spec_from_file_location(name, MESSAGE_SOURCE)
+def _from_source(name: str, source: pathlib.Path, **switches: object) -> types.ModuleType:
+    """A gossipper module from its source, as plain Python, with its accelerator switched."""
+    spec = importlib.util.spec_from_file_location(name, source)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module._C_SPLIT_HEAD = split_head  # noqa: SLF001 - the switch under test
+    for attribute, value in switches.items():
+        setattr(module, attribute, value)  # the switch under test
     return module
+
+
+def _message_module(name: str, split_head: object) -> types.ModuleType:
+    """message.py with the accelerator given (None: off)."""
+    return _from_source(name, MESSAGE_SOURCE, _C_SPLIT_HEAD=split_head)
 
 
 def _outcome(module: types.ModuleType, data: bytes) -> tuple[object, ...]:
@@ -188,8 +197,80 @@ def test_content_length_finds_what_the_python_framer_finds(sipfast: types.Module
         sipfast.content_length(b"abc", 4)
 
 
+def _frame(module: types.ModuleType, chunks: list[bytes], max_size: int) -> list[object]:
+    """What a framer of ``module`` makes of ``chunks``: messages, counts, the error if any."""
+    framer = module.StreamFramer(max_size)
+    events: list[object] = []
+    try:
+        for chunk in chunks:
+            framer.feed(chunk)
+            while (message := framer.next_message()) is not None:
+                events.append(message)
+            events.append(("state", framer.buffered_size, framer.take_pings()))
+    except SipParseError as exc:
+        events.append(("error", str(exc)))
+    events.append(("missing", framer.missing_lengths))
+    return events
+
+
+def _streams(rng: random.Random) -> Iterator[bytes]:
+    """Streams of the sample table with keep-alives, a missing Content-Length, LF-only
+    messages, junk and oversized lengths, each mutated a little in some rounds."""
+    for _ in range(150):
+        parts = [b"\r\n\r\n"] if rng.random() < 0.3 else []
+        for message in rng.sample(STREAM_MESSAGES, rng.randint(1, 6)):
+            roll = rng.random()
+            if roll < 0.1:
+                message = message.replace(b"Content-Length", b"X-Length")
+            elif roll < 0.15:
+                message = message.replace(b"Content-Length: ", b"Content-Length: 9")
+            elif roll < 0.2:
+                message = message.replace(b"\r\n", b"\n")
+            elif roll < 0.25:
+                message = message.replace(b"Content-Length", b"l", 1)
+            parts.append(message)
+            parts.append(rng.choice([b"", b"", b"\r\n", b"\r\n\r\n", b"\x00\x00\x00\x00"]))
+        stream = bytearray(b"".join(parts))
+        if rng.random() < 0.3:
+            pos = rng.randrange(len(stream))
+            stream[pos] = rng.choice(b":\r\n 0")
+        yield bytes(stream)
+
+
+def test_cut_message_frames_as_the_python_framer(sipfast: types.ModuleType) -> None:
+    reference = _from_source(
+        "_framing_reference", FRAMING_SOURCE, _C_CONTENT_LENGTH=None, _C_CUT_MESSAGE=None
+    )
+    accelerated = _from_source(
+        "_framing_accelerated",
+        FRAMING_SOURCE,
+        _C_CONTENT_LENGTH=sipfast.content_length,
+        _C_CUT_MESSAGE=sipfast.cut_message,
+    )
+    rng = random.Random(1205)
+    messages = 0
+    for stream in _streams(rng):
+        cuts = sorted(rng.sample(range(1, len(stream)), min(rng.randint(0, 8), len(stream) - 1)))
+        chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+        max_size = rng.choice([65535, 65535, 600])
+        expected = _frame(reference, chunks, max_size)
+        assert _frame(accelerated, chunks, max_size) == expected, stream
+        messages += sum(isinstance(event, bytes) for event in expected)
+    assert messages > 300
+    # The usual step: a whole message is cut and removed; anything else leaves the buffer be.
+    buffer = bytearray(STREAM_MESSAGES[0] + b"rest")
+    assert sipfast.cut_message(buffer, 0, 65535) == STREAM_MESSAGES[0]
+    assert buffer == b"rest"
+    for unusual in (STREAM_MESSAGES[0][:-1], STREAM_MESSAGES[0].replace(b"Content-Length", b"X")):
+        buffer = bytearray(unusual)
+        assert sipfast.cut_message(buffer, 0, 65535) is None
+        assert buffer == unusual
+    assert sipfast.cut_message(bytearray(STREAM_MESSAGES[0]), 0, 100) is None
+
+
 def test_the_compiled_install_uses_its_accelerator() -> None:
     """``pip install .`` builds _sipfast with the mypyc modules; a pure install has neither."""
     expected = COMPILED_BUILD
     assert (message_module._C_SPLIT_HEAD is not None) is expected  # noqa: SLF001
     assert (framing_module._C_CONTENT_LENGTH is not None) is expected  # noqa: SLF001
+    assert (framing_module._C_CUT_MESSAGE is not None) is expected  # noqa: SLF001
