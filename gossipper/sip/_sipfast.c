@@ -282,7 +282,8 @@ cut_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
     }
     Py_ssize_t body_start = end + 3;
-    Py_ssize_t lflf = find_from(data, start, end + 1 < size ? end + 1 : size, "\n\n", 2);
+    /* end + 3 <= size: the LF CR LF was found there. */
+    Py_ssize_t lflf = find_from(data, start, end + 1, "\n\n", 2);
     if (lflf >= 0) {
         end = lflf;
         body_start = lflf + 2;

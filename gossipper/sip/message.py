@@ -200,7 +200,6 @@ class SipMessage:
             raise SipParseError("empty message")
 
         split = _C_SPLIT_HEAD(data, _NAME_CACHE) if _C_SPLIT_HEAD is not None else None
-        lines: list[str] = []
         if split is not None:
             head, first, headers, keys, body_start = split
         else:
