@@ -14,8 +14,9 @@
  *   cache    SipMessage's name cache: header name as written -> canonical key (str -> str)
  *   The usual case only: the header section ends with the first CRLF CRLF, every line ends
  *   with CRLF, every header line has a colon and a name spelling found in the cache (so no
- *   folded line, no new spelling, no error). Then it returns what the Python path computes:
- *   the header section as a latin-1 str, its first line, the list of (name, value) tuples
+ *   folded line, no new spelling, no error). Then it returns what the Python path computes,
+ *   except None for the header section's str (SipMessage makes it from the message's bytes
+ *   when asked): its first line, the list of (name, value) tuples
  *   (value stripped of spaces and tabs), the list of keys and the body's offset. For anything
  *   else it returns None and the Python path (message.py) parses the message, so every error
  *   and every unusual form keeps exactly one implementation.
@@ -52,6 +53,83 @@ is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/* Header lines seen before, by name spelling: the name and canonical key strings to reuse, and
+ * the last (name, value) pair made for that spelling. A peer sends the same header names in
+ * every message and many values unchanged (Max-Forwards, Contact, Content-Type, a uac's CSeq),
+ * so most lines cost a comparison of bytes instead of new strings, a hash, a dict look-up and,
+ * later, the frees. Strings are immutable, so sharing them between messages is invisible.
+ * The table is filled only from names found in the cache it was given (the parser's checks
+ * made them), and emptied when a different cache comes (the tests load the parser twice). */
+#define NAME_SLOTS 256 /* a power of two; a run sees a few dozen spellings */
+#define NAME_PROBES 8
+#define NAME_MAX_LEN 40
+
+typedef struct {
+    Py_ssize_t len; /* 0: empty slot */
+    char bytes[NAME_MAX_LEN];
+    PyObject *name;
+    PyObject *key;
+    PyObject *pair; /* the last (name, value) tuple made for this spelling */
+} NameSlot;
+
+static NameSlot name_table[NAME_SLOTS];
+static PyObject *name_table_cache; /* the cache the table was filled from (strong) */
+
+static void
+clear_name_table(void)
+{
+    for (size_t i = 0; i < NAME_SLOTS; i++) {
+        NameSlot *slot = &name_table[i];
+        if (slot->len) {
+            slot->len = 0;
+            Py_CLEAR(slot->name);
+            Py_CLEAR(slot->key);
+            Py_CLEAR(slot->pair);
+        }
+    }
+}
+
+static size_t
+name_hash(const char *name, Py_ssize_t len)
+{
+    size_t h = 2166136261u; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* The slot holding this spelling, else NULL with *empty set to a free slot on its probe path
+ * (or NULL when there is none, or the name is too long to keep). */
+static NameSlot *
+find_name(const char *name, Py_ssize_t len, NameSlot **empty)
+{
+    *empty = NULL;
+    if (len > NAME_MAX_LEN) {
+        return NULL;
+    }
+    size_t h = name_hash(name, len);
+    for (size_t i = 0; i < NAME_PROBES; i++) {
+        NameSlot *slot = &name_table[(h + i) & (NAME_SLOTS - 1)];
+        if (slot->len == 0) {
+            *empty = slot;
+            return NULL;
+        }
+        if (slot->len == len && memcmp(slot->bytes, name, (size_t)len) == 0) {
+            return slot;
+        }
+    }
+    return NULL;
+}
+
+/* A latin-1 str equal to the bytes value[0:len]? (The parser makes only 1-byte strings.) */
+static int
+same_text(PyObject *text, const char *value, Py_ssize_t len)
+{
+    return PyUnicode_GET_LENGTH(text) == len && PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND &&
+           memcmp(PyUnicode_1BYTE_DATA(text), value, (size_t)len) == 0;
+}
+
 static PyObject *
 split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -73,10 +151,14 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_RETURN_NONE;
         }
     }
+    if (cache != name_table_cache) {
+        clear_name_table();
+        Py_INCREF(cache);
+        Py_XSETREF(name_table_cache, cache);
+    }
     PyObject *headers = PyList_New(0);
     PyObject *keys = PyList_New(0);
     PyObject *first = NULL;
-    PyObject *head = NULL;
     PyObject *result = NULL;
     if (headers == NULL || keys == NULL) {
         goto done;
@@ -97,18 +179,6 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             result = Py_None;
             goto done;
         }
-        PyObject *name = PyUnicode_DecodeLatin1(line, colon - line, NULL);
-        if (name == NULL) {
-            goto done;
-        }
-        PyObject *key = PyDict_GetItemWithError(cache, name); /* borrowed */
-        if (key == NULL) {
-            Py_DECREF(name);
-            if (!PyErr_Occurred()) {
-                result = Py_None;
-            }
-            goto done;
-        }
         const char *value = colon + 1;
         const char *value_end = line_end;
         while (value < value_end && is_blank(*value)) {
@@ -117,7 +187,49 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         while (value_end > value && is_blank(value_end[-1])) {
             value_end--;
         }
-        PyObject *text = PyUnicode_DecodeLatin1(value, value_end - value, NULL);
+        Py_ssize_t value_len = value_end - value;
+        NameSlot *empty;
+        NameSlot *slot = find_name(line, colon - line, &empty);
+        PyObject *name;
+        PyObject *key; /* borrowed */
+        if (slot != NULL) {
+            key = slot->key;
+            PyObject *last = slot->pair;
+            if (last != NULL && same_text(PyTuple_GET_ITEM(last, 1), value, value_len)) {
+                int failed = PyList_Append(headers, last) < 0 || PyList_Append(keys, key) < 0;
+                if (failed) {
+                    goto done;
+                }
+                continue;
+            }
+            name = slot->name;
+            Py_INCREF(name);
+        }
+        else {
+            name = PyUnicode_DecodeLatin1(line, colon - line, NULL);
+            if (name == NULL) {
+                goto done;
+            }
+            key = PyDict_GetItemWithError(cache, name);
+            if (key == NULL) {
+                Py_DECREF(name);
+                if (!PyErr_Occurred()) {
+                    result = Py_None;
+                }
+                goto done;
+            }
+            if (empty != NULL) {
+                slot = empty;
+                slot->len = colon - line;
+                memcpy(slot->bytes, line, (size_t)slot->len);
+                Py_INCREF(name);
+                slot->name = name;
+                Py_INCREF(key);
+                slot->key = key;
+                slot->pair = NULL;
+            }
+        }
+        PyObject *text = PyUnicode_DecodeLatin1(value, value_len, NULL);
         if (text == NULL) {
             Py_DECREF(name);
             goto done;
@@ -130,17 +242,23 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         PyTuple_SET_ITEM(pair, 0, name);
         PyTuple_SET_ITEM(pair, 1, text);
+        if (slot != NULL) {
+            Py_INCREF(pair);
+            Py_XSETREF(slot->pair, pair);
+        }
         int failed = PyList_Append(headers, pair) < 0 || PyList_Append(keys, key) < 0;
         Py_DECREF(pair);
         if (failed) {
             goto done;
         }
     }
-    head = PyUnicode_DecodeLatin1(data, end - data, NULL);
-    if (head == NULL) {
-        goto done;
+    /* The header section's str (header_text) is made only when asked: SipMessage derives it
+     * from the message's bytes. */
+    PyObject *body_start = PyLong_FromSsize_t(end - data + 4);
+    if (body_start != NULL) {
+        result = PyTuple_Pack(5, Py_None, first, headers, keys, body_start);
+        Py_DECREF(body_start);
     }
-    result = Py_BuildValue("(OOOOn)", head, first, headers, keys, (Py_ssize_t)(end - data + 4));
 done:
     if (result == Py_None) {
         Py_INCREF(result);
@@ -148,7 +266,6 @@ done:
     Py_XDECREF(headers);
     Py_XDECREF(keys);
     Py_XDECREF(first);
-    Py_XDECREF(head);
     return result;
 }
 

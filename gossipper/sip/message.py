@@ -40,7 +40,7 @@ _NAME_CACHE_MAX = 4096
 _CR_LF = (13, 10)
 
 _SplitHead = Callable[
-    [bytes, dict[str, str]], tuple[str, str, list[tuple[str, str]], list[str], int] | None
+    [bytes, dict[str, str]], tuple[None, str, list[tuple[str, str]], list[str], int] | None
 ]
 
 
@@ -179,7 +179,7 @@ class SipMessage:
     cseq_number: int
     cseq_method: str
     _keys: list[str]
-    _head: str
+    _head: str | None
     _joined: dict[str, str] | None
 
     def __init__(self, source: bytes | bytearray | memoryview) -> None:
@@ -199,8 +199,10 @@ class SipMessage:
         if not size:
             raise SipParseError("empty message")
 
+        head: str | None
         split = _C_SPLIT_HEAD(data, _NAME_CACHE) if _C_SPLIT_HEAD is not None else None
         if split is not None:
+            # The header section's str is left to header_text (rarely asked for).
             head, first, headers, keys, body_start = split
         else:
             # Fast path: CRLF line ends throughout. If the header section holds a bare LF
@@ -378,7 +380,12 @@ class SipMessage:
     @property
     def header_text(self) -> str:
         """Start line and header lines as received (original line ends, no final blank line)."""
-        return self._head
+        head = self._head
+        if head is None:
+            # The C split (CRLF CRLF ends the headers) left it: raw and body share the end.
+            raw = self.raw
+            head = self._head = raw[: len(raw) - len(self.body) - 4].decode("latin-1")
+        return head
 
 
 def parse_message(data: bytes | bytearray | memoryview) -> SipMessage:

@@ -134,15 +134,16 @@ def test_split_head_parses_as_the_python_path(sipfast: types.ModuleType) -> None
 def test_split_head_answers_none_for_the_unusual(sipfast: types.ModuleType) -> None:
     cache = {"Via": "via", "Call-ID": "call-id"}
     usual = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\nCall-ID:  c \t\r\n\r\nbody"
+    # The header section's str is left to SipMessage.header_text (None here).
     assert sipfast.split_head(usual, cache) == (
-        "OPTIONS sip:a SIP/2.0\r\nVia: x\r\nCall-ID:  c \t",
+        None,
         "OPTIONS sip:a SIP/2.0",
         [("Via", "x"), ("Call-ID", "c")],
         ["via", "call-id"],
         len(usual) - 4,
     )
     assert sipfast.split_head(b"OPTIONS sip:a SIP/2.0\r\n\r\n", cache) == (
-        "OPTIONS sip:a SIP/2.0",
+        None,
         "OPTIONS sip:a SIP/2.0",
         [],
         [],
@@ -158,6 +159,43 @@ def test_split_head_answers_none_for_the_unusual(sipfast: types.ModuleType) -> N
         assert sipfast.split_head(unusual, cache) is None, unusual
     with pytest.raises(TypeError):
         sipfast.split_head(bytearray(usual), cache)
+
+
+def test_split_head_reuses_what_did_not_change(sipfast: types.ModuleType) -> None:
+    # Names, keys and unchanged (name, value) pairs are kept by spelling between messages;
+    # a changed value, a new cache or a name too long to keep must still come out right.
+    cache = {"Via": "via", "Max-Forwards": "max-forwards", "X-" + "n" * 60: "x-" + "n" * 60}
+    long_name = "X-" + "n" * 60
+    first = sipfast.split_head(
+        f"BYE sip:a SIP/2.0\r\nVia: b1\r\nMax-Forwards: 70\r\n{long_name}: 1\r\n\r\n".encode(),
+        cache,
+    )
+    second = sipfast.split_head(
+        f"BYE sip:a SIP/2.0\r\nVia: b2\r\nMax-Forwards: 70\r\n{long_name}: 1\r\n\r\n".encode(),
+        cache,
+    )
+    assert first is not None and second is not None
+    assert first[2] == [("Via", "b1"), ("Max-Forwards", "70"), (long_name, "1")]
+    assert second[2] == [("Via", "b2"), ("Max-Forwards", "70"), (long_name, "1")]
+    assert second[2][1] is first[2][1]  # the unchanged line: the same pair
+    assert second[2][0][0] is first[2][0][0]  # a changed value: the same name string
+    assert second[3] == ["via", "max-forwards", "x-" + "n" * 60]
+    # Another cache (another parser) that lacks a spelling the table holds: not taken.
+    other = {"Call-ID": "call-id"}
+    assert sipfast.split_head(b"BYE sip:a SIP/2.0\r\nVia: b3\r\n\r\n", other) is None
+    # More spellings than the table's slots: the ones it cannot keep still parse.
+    many = {f"X-H{i}": f"x-h{i}" for i in range(600)}
+    many["Via"] = "via"
+    lines = "".join(f"X-H{i}: v{i}\r\n" for i in range(600))
+    for value in ("a", "b"):
+        split = sipfast.split_head(
+            f"BYE sip:a SIP/2.0\r\n{lines}Via: {value}\r\n\r\n".encode(),
+            many,
+        )
+        assert split is not None
+        assert split[2][:600] == [(f"X-H{i}", f"v{i}") for i in range(600)]
+        assert split[2][600] == ("Via", value)
+        assert split[3] == [f"x-h{i}" for i in range(600)] + ["via"]
 
 
 def _heads() -> Iterator[bytes]:
