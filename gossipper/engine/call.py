@@ -43,7 +43,7 @@ from gossipper.scenario import (
     run_actions,
 )
 from gossipper.scenario.actions import MediaAction, MediaOp
-from gossipper.sip import SipMessage, message_hash, next_retransmit_interval_s
+from gossipper.sip import SipMessage, header_param, message_hash, next_retransmit_interval_s
 from gossipper.stats import FailureReason
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class Call(Parker):
         "local_ip",
         "last_message",
         "peer_tag",
+        "_tag_source",
         "route_set",
         "next_url",
         "request_uri",
@@ -152,6 +153,9 @@ class Call(Parker):
         self.local_ip = flow.local_address[0]
         self.last_message: SipMessageLike | None = None
         self.peer_tag: str | None = None
+        # The To value of the last response whose tag was looked up: a dialog's responses
+        # repeat it, and the same value gives the same tag.
+        self._tag_source = ""
         self.route_set: str | None = None
         self.next_url: str | None = None
         self.request_uri: str | None = None
@@ -893,7 +897,8 @@ class Call(Parker):
 
         if engine.pause_msg_ign and current is not None and current.kind is ElementKind.PAUSE:
             return
-        if message.header("To") is None:
+        to_value = message.header("To")
+        if to_value is None:
             self._unexpected(message)
             return
 
@@ -917,8 +922,9 @@ class Call(Parker):
         if engine.tracer is not None:
             engine.trace_received(self, message)
         is_response = not message.is_request
-        if is_response:
-            tag = message.to_tag
+        if is_response and to_value != self._tag_source:
+            self._tag_source = to_value
+            tag = header_param(to_value, "tag")
             if tag is not None:
                 self.peer_tag = tag
 

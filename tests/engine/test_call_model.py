@@ -356,3 +356,82 @@ def test_condexec_test_and_chance_choose_the_next_element(
         if count
     ]
     assert ran == executed
+
+
+def _response(status: str, tag: str) -> str:
+    return f"""  <send><![CDATA[
+SIP/2.0 {status}
+[last_Via:]
+[last_From:]
+[last_To:];tag={tag}
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+"""
+
+
+UAC_TAGS = """<?xml version="1.0"?>
+<scenario name="tags">
+  <send><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: a <sip:a@[local_ip]>;tag=[call_number]
+To: b <sip:b@[remote_ip]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Content-Length: 0
+]]></send>
+  <recv response="180"/>
+  <recv response="183"/>
+  <recv response="180"/>
+  <recv response="183"/>
+  <recv response="200"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: a <sip:a@[local_ip]>;tag=[call_number]
+To: b <sip:b@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Content-Length: 0
+]]></send>
+</scenario>
+"""
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        (("one", "two", "two", "one", "one"), "one"),  # back to an earlier To value
+        (("one", "one", "two", "two", "three"), "three"),
+    ],
+)
+def test_peer_tag_follows_every_response(
+    tmp_path: pathlib.Path, tags: tuple[str, ...], expected: str
+) -> None:
+    # [peer_tag_param] carries the To tag of the last response, however the To values of
+    # the responses before it repeat or change.
+    statuses = ("180 Ringing", "183 Progress", "180 Ringing", "183 Progress", "200 OK")
+    responses = "".join(_response(s, t) for s, t in zip(statuses, tags, strict=True))
+    uas = f"""<?xml version="1.0"?>
+<scenario name="tagger">
+  <recv request="INVITE"/>
+{responses}  <recv request="ACK">
+    <action>
+      <ereg regexp="tag={expected}$" search_in="hdr" header="To:" check_it="true"
+            assign_to="dummy"/>
+    </action>
+  </recv>
+  <Reference variables="dummy"/>
+</scenario>
+"""
+    result = run_pair(
+        scenario_text(tmp_path, "uac_tags.xml", UAC_TAGS),
+        scenario_text(tmp_path, "uas_tags.xml", uas),
+        client_options={"max_calls": 2, "rate": 10},
+    )
+    assert result.client.snapshot.cumulative.successful_calls == 2
+    assert result.server is not None
+    server = result.server.snapshot.cumulative
+    assert (server.successful_calls, server.failed_calls) == (2, 0)
