@@ -69,7 +69,7 @@ class Arithmetic(enum.Enum):
     DIVIDE = "divide"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Action:
     """Base of all actions: where it was written and the element it belongs to."""
 
@@ -79,7 +79,7 @@ class Action:
     ``[branch]`` in action text uses ``element_index - 1`` like SIPp."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Ereg(Action):
     """``<ereg>``: regular expression extraction / check (docs/sipp-behaviour.md#actions)."""
 
@@ -96,42 +96,42 @@ class Ereg(Action):
     assign_to: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Log(Action):
     """``<log message>``: a line for the ``-trace_logs`` file."""
 
     message: Template
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Warning(Action):  # noqa: A001 - SIPp's element name
     """``<warning message>``."""
 
     message: Template
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Error(Action):
     """``<error message>``: fatal (exit 255)."""
 
     message: Template
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ExecCommand(Action):
     """``<exec command=...>``: a shell command for the engine to run (not run here)."""
 
     command: Template
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ExecIntCmd(Action):
     """``<exec int_cmd=...>``."""
 
     int_cmd: IntCmd
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ArithmeticAction(Action):
     """``assign``/``add``/``subtract``/``multiply``/``divide`` with ``value`` or ``variable``."""
 
@@ -141,7 +141,7 @@ class ArithmeticAction(Action):
     variable: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class AssignStr(Action):
     """``<assignstr assign_to value>`` (value may contain keywords)."""
 
@@ -149,7 +149,7 @@ class AssignStr(Action):
     value: Template
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class ToDouble(Action):
     """``<todouble assign_to variable>``."""
 
@@ -157,7 +157,7 @@ class ToDouble(Action):
     variable: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Sample(Action):
     """``<sample assign_to distribution=...>``."""
 
@@ -165,7 +165,7 @@ class Sample(Action):
     distribution: Distribution
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Test(Action):
     """``<test>``: bool := double(variable) OP rhs."""
 
@@ -178,7 +178,7 @@ class Test(Action):
     check_it_inverse: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Strcmp(Action):
     """``<strcmp>``: double := strcmp(string(variable), rhs)."""
 
@@ -190,14 +190,14 @@ class Strcmp(Action):
     check_it_inverse: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Trim(Action):
     """``<trim assign_to>``."""
 
     assign_to: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class UrlCode(Action):
     """``<urlencode variable>`` / ``<urldecode variable>`` (in place)."""
 
@@ -205,7 +205,7 @@ class UrlCode(Action):
     decode: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class GetTimeOfDay(Action):
     """``<gettimeofday assign_to="sec,usec">``."""
 
@@ -213,14 +213,14 @@ class GetTimeOfDay(Action):
     microseconds_var: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class IndexAction(Action):
     """``<index assign_to>``: the current message index."""
 
     assign_to: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Jump(Action):
     """``<jump value|variable>``: continue at message index N."""
 
@@ -229,7 +229,7 @@ class Jump(Action):
     element_count: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class PauseRestore(Action):
     """``<pauserestore value|variable>``: set the call's pause end time (clock ms)."""
 
@@ -237,7 +237,7 @@ class PauseRestore(Action):
     variable: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Lookup(Action):
     """``<lookup assign_to file key>``."""
 
@@ -246,7 +246,7 @@ class Lookup(Action):
     key: Template
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Insert(Action):
     """``<insert file value>``."""
 
@@ -254,7 +254,7 @@ class Insert(Action):
     value: Template
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Replace(Action):
     """``<replace file line value>``."""
 
@@ -263,7 +263,7 @@ class Replace(Action):
     value: Template
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class SetDest(Action):
     """``<setdest host port protocol>``: reported to the engine."""
 
@@ -272,12 +272,12 @@ class SetDest(Action):
     protocol: Template
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class CloseCon(Action):
     """``<closecon/>``: reported to the engine."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class VerifyAuth(Action):
     """``<verifyauth assign_to username password>``."""
 
@@ -302,7 +302,7 @@ class MediaOp(enum.Enum):
     """``<rtp_echo value="0|1"/>``: the run-wide ``-rtp_echo`` echo off/on."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class MediaAction(Action):
     """``<exec rtp_stream|play_pcap_*|play_dtmf|rtp_echo>`` and ``<rtp_echo>``: reported to
     the engine, which hands it to the call's media (files were checked at load time and are
@@ -324,7 +324,7 @@ class MediaAction(Action):
     on: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ActionOutcome:
     """What running an element's actions asks the engine to do.
 
