@@ -61,7 +61,11 @@ def count_instructions(
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(source)}
     with log.open("w") as out:
-        done = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+        # Not from the checkout: ``-m`` puts the working directory first on sys.path, and the
+        # checkout's uncompiled gossipper would shadow the snapshot's.
+        done = subprocess.run(
+            command, env=env, cwd=work, stdout=out, stderr=subprocess.STDOUT, check=False
+        )
     text = log.read_text(errors="replace")
     found = _COLLECTED.search(text)
     if done.returncode != 0 or found is None:
