@@ -27,7 +27,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import trio
 
@@ -49,8 +49,8 @@ from gossipper.stats import FailureReason
 if TYPE_CHECKING:
     from gossipper.scenario import ActionOutcome, Element, RunEnv, SipMessageLike, Variables
 
-_TIMER_CANCELLING_REQUESTS = frozenset({"ACK", "CANCEL", "BYE", "PRACK"})
-_INF = math.inf
+_TIMER_CANCELLING_REQUESTS: Final = frozenset({"ACK", "CANCEL", "BYE", "PRACK"})
+_INF: Final = math.inf
 _NO_LINES: Mapping[str, int] = {}
 
 
@@ -59,8 +59,8 @@ class _CallEnd(Exception):
 
 
 # Values the call's parked task is woken with.
-_WAKE_END = object()  # the call ended while an event was handled outside the task
-_WAKE_FLUSH = object()  # sends are queued behind a full socket buffer
+_WAKE_END: Final = object()  # the call ended while an event was handled outside the task
+_WAKE_FLUSH: Final = object()  # sends are queued behind a full socket buffer
 
 
 class Call(Parker):

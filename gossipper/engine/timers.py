@@ -17,13 +17,14 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
+from typing import Final
 
 import outcome
 import trio
 
-_INF = math.inf
-_PRUNE_MIN = 1024
-LATE_FIRE_MAX = 256
+_INF: Final = math.inf
+_PRUNE_MIN: Final = 1024
+LATE_FIRE_MAX: Final = 256
 """Entries fired per wake-up once the queue runs late (after a stall): the rest wait for
 the next pass of the event loop, so the receive loop gets its turn in between."""
 

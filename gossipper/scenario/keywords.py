@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from gossipper.errors import ScenarioError
 from gossipper.scenario.context import CallContext, RenderError, RunEnv, bracket_ipv6
@@ -26,10 +26,11 @@ KEYWORD_MAX_LEN = 256
 """SIPp's KEYWORD_SIZE: longer keywords are a syntax error."""
 
 # Segment kinds: how the template renderer treats a keyword's output.
-PLAIN = 0
-SUPPRESS = 1  # SIPp "supresscrlf": if the output so far ends in LF, the next literal is lstripped
-LEN = 2  # [len]: filled in after the whole message is known
-AUTH = 3  # [authentication]: computed after the whole message is known
+PLAIN: Final = 0
+# SIPp "supresscrlf": if the output so far ends in LF, the next literal is lstripped.
+SUPPRESS: Final = 1
+LEN: Final = 2  # [len]: filled in after the whole message is known
+AUTH: Final = 3  # [authentication]: computed after the whole message is known
 
 
 class Keyword:

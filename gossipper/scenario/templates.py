@@ -6,6 +6,7 @@ re-parses text.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from gossipper.errors import ScenarioError
 from gossipper.scenario import auth as digest
@@ -38,7 +39,7 @@ __all__ = [
     "compute_route_set",
 ]
 
-_WHITESPACE = " \t\r\n\v\f"
+_WHITESPACE: Final = " \t\r\n\v\f"
 """C ``isspace``: what SIPp's "supresscrlf" strips from the next literal."""
 
 

@@ -5,6 +5,8 @@ Pure string functions over the latin-1 view of SIP text; no I/O, no regexes on t
 
 from __future__ import annotations
 
+from typing import Final
+
 __all__ = [
     "COMPACT_FORMS",
     "canonical_header_name",
@@ -16,7 +18,7 @@ __all__ = [
 # Compact header forms: RFC 3261 section 7.3.3 (i f t v m l c e k s), RFC 3265 (o, u),
 # RFC 3515 (r), RFC 3892 (b), RFC 4028 (x). SIPp itself only knows i f t v m l c e; knowing a few
 # more only makes lookups find headers that SIPp would miss, never the other way round.
-COMPACT_FORMS: dict[str, str] = {
+COMPACT_FORMS: Final[dict[str, str]] = {
     "i": "call-id",
     "f": "from",
     "t": "to",
@@ -34,14 +36,15 @@ COMPACT_FORMS: dict[str, str] = {
     "x": "session-expires",
 }
 
+# The module's constants are Final: compiled code then uses them without a module dict look-up.
 # RFC 3261 section 25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" /
 # "'" / "~"). Used with str.strip: a string made only of these characters strips to "".
-TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
+TOKEN_CHARS: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
 
 # Spellings seen so far -> canonical key. Header names repeat endlessly under load, so one dict
 # lookup replaces lower() + compact-form lookup. Bounded so hostile traffic cannot grow it.
-_CANON_CACHE: dict[str, str] = {}
-_CANON_CACHE_MAX = 4096
+_CANON_CACHE: Final[dict[str, str]] = {}
+_CANON_CACHE_MAX: Final = 4096
 
 
 def is_token(text: str) -> bool:

@@ -23,21 +23,23 @@ __all__ = [
     "serialize_message",
 ]
 
-MAX_MESSAGE_SIZE: int = 65535
+# Final: compiled code uses these constants directly instead of a module dict look-up per use
+# (every received message reads most of them).
+MAX_MESSAGE_SIZE: Final[int] = 65535
 """Largest message accepted, in bytes (SIPp's SIPP_MAX_MSG_SIZE buffer is 65536 incl. NUL)."""
 
 # Canonical keys the parser needs while splitting the header lines.
-_K_CALL_ID = "call-id"
-_K_CSEQ = "cseq"
-_K_CONTENT_LENGTH = "content-length"
+_K_CALL_ID: Final = "call-id"
+_K_CSEQ: Final = "cseq"
+_K_CONTENT_LENGTH: Final = "content-length"
 
 # Header-name spellings already validated as tokens -> canonical key. Under load the same dozen
 # spellings repeat, so one dict hit replaces validation, lower() and the compact-form lookup.
 # Bounded so that hostile traffic cannot grow it without limit.
-_NAME_CACHE: dict[str, str] = {}
-_NAME_CACHE_MAX = 4096
+_NAME_CACHE: Final[dict[str, str]] = {}
+_NAME_CACHE_MAX: Final = 4096
 
-_CR_LF = (13, 10)
+_CR_LF: Final = (13, 10)
 
 _SplitHead = Callable[
     [bytes, dict[str, str]], tuple[None, str, list[tuple[str, str]], list[str], int] | None
