@@ -26,7 +26,13 @@ import tempfile
 from dataclasses import asdict, dataclass
 
 import benchlib
-from benchlib import Child, gossipper_command, install_cleanup, machine_info
+from benchlib import (
+    Child,
+    gossipper_command,
+    install_cleanup,
+    machine_info,
+    snapshot_arguments,
+)
 
 TARGET_CALLS_PER_WALL_S = 3000.0
 
@@ -139,13 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     install_cleanup()
     if options.ab:
-        sources = []
-        for item in options.ab:
-            name, _, directory = item.partition("=")
-            path = pathlib.Path(directory).resolve()
-            if not name or not (path / "gossipper").is_dir():
-                parser.error(f"--ab {item}: expected NAME=DIR with DIR/gossipper (a snapshot)")
-            sources.append((name, path))
+        sources = snapshot_arguments(parser, options.ab)
         chosen = [c for c in CONFIGS if not options.only or c.name in options.only]
         by_source = _ab(chosen, sources, options.rounds, options.calls, options.rate)
         if options.json:

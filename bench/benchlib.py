@@ -123,6 +123,21 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def snapshot_arguments(
+    parser: argparse.ArgumentParser, items: list[str], option: str = "--ab"
+) -> list[tuple[str, pathlib.Path]]:
+    """(name, directory) of each NAME=DIR argument naming a snapshot (see snapshot_source);
+    anything else is a usage error."""
+    sources: list[tuple[str, pathlib.Path]] = []
+    for item in items:
+        name, _, directory = item.partition("=")
+        path = pathlib.Path(directory).resolve()
+        if not name or not (path / "gossipper").is_dir():
+            parser.error(f"{option} {item}: expected NAME=DIR with DIR/gossipper (a snapshot)")
+        sources.append((name, path))
+    return sources
+
+
 def prepare_source(args: argparse.Namespace, root: pathlib.Path) -> str:
     """Set up the code the children run (per --live/--source); returns its version text."""
     if args.live:

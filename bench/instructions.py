@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import machine_info
+from benchlib import machine_info, snapshot_arguments
 
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
@@ -92,13 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("valgrind is not installed (Debian: apt-get install valgrind)")
     if not 0 < options.small < options.large:
         parser.error("--small and --large: 0 < small < large")
-    sources: list[tuple[str, pathlib.Path]] = []
-    for item in options.ab:
-        name, _, directory = item.partition("=")
-        path = pathlib.Path(directory).resolve()
-        if not name or not (path / "gossipper").is_dir():
-            parser.error(f"--ab {item}: expected NAME=DIR with DIR/gossipper (a snapshot)")
-        sources.append((name, path))
+    sources = snapshot_arguments(parser, options.ab)
     print(f"machine: {machine_info()}")
     print(
         f"gossipper sim -sn uac -t {options.transport} -r {options.rate}: "
