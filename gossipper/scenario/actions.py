@@ -69,6 +69,9 @@ class Arithmetic(enum.Enum):
     DIVIDE = "divide"
 
 
+# The action classes below are never compared or printed, so they get no generated __eq__,
+# __hash__ and __repr__ (eq=False, repr=False): each generated method is compiled from source
+# when the module is imported, and start-up is part of every run's CPU (docs/performance.md).
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Action:
     """Base of all actions: where it was written and the element it belongs to."""
