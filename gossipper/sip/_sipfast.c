@@ -190,61 +190,63 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_ssize_t value_len = value_end - value;
         NameSlot *empty;
         NameSlot *slot = find_name(line, colon - line, &empty);
-        PyObject *name;
         PyObject *key; /* borrowed */
-        if (slot != NULL) {
+        PyObject *pair;
+        if (slot != NULL && slot->pair != NULL &&
+            same_text(PyTuple_GET_ITEM(slot->pair, 1), value, value_len)) {
+            /* The same line as last time: the same pair. */
             key = slot->key;
-            PyObject *last = slot->pair;
-            if (last != NULL && same_text(PyTuple_GET_ITEM(last, 1), value, value_len)) {
-                int failed = PyList_Append(headers, last) < 0 || PyList_Append(keys, key) < 0;
-                if (failed) {
-                    goto done;
-                }
-                continue;
-            }
-            name = slot->name;
-            Py_INCREF(name);
+            pair = slot->pair;
+            Py_INCREF(pair);
         }
         else {
-            name = PyUnicode_DecodeLatin1(line, colon - line, NULL);
-            if (name == NULL) {
-                goto done;
-            }
-            key = PyDict_GetItemWithError(cache, name);
-            if (key == NULL) {
-                Py_DECREF(name);
-                if (!PyErr_Occurred()) {
-                    result = Py_None;
-                }
-                goto done;
-            }
-            if (empty != NULL) {
-                slot = empty;
-                slot->len = colon - line;
-                memcpy(slot->bytes, line, (size_t)slot->len);
+            PyObject *name;
+            if (slot != NULL) {
+                key = slot->key;
+                name = slot->name;
                 Py_INCREF(name);
-                slot->name = name;
-                Py_INCREF(key);
-                slot->key = key;
-                slot->pair = NULL;
             }
-        }
-        PyObject *text = PyUnicode_DecodeLatin1(value, value_len, NULL);
-        if (text == NULL) {
-            Py_DECREF(name);
-            goto done;
-        }
-        PyObject *pair = PyTuple_New(2);
-        if (pair == NULL) {
-            Py_DECREF(name);
-            Py_DECREF(text);
-            goto done;
-        }
-        PyTuple_SET_ITEM(pair, 0, name);
-        PyTuple_SET_ITEM(pair, 1, text);
-        if (slot != NULL) {
-            Py_INCREF(pair);
-            Py_XSETREF(slot->pair, pair);
+            else {
+                name = PyUnicode_DecodeLatin1(line, colon - line, NULL);
+                if (name == NULL) {
+                    goto done;
+                }
+                key = PyDict_GetItemWithError(cache, name);
+                if (key == NULL) {
+                    Py_DECREF(name);
+                    if (!PyErr_Occurred()) {
+                        result = Py_None;
+                    }
+                    goto done;
+                }
+                if (empty != NULL) {
+                    slot = empty;
+                    slot->len = colon - line;
+                    memcpy(slot->bytes, line, (size_t)slot->len);
+                    Py_INCREF(name);
+                    slot->name = name;
+                    Py_INCREF(key);
+                    slot->key = key;
+                    slot->pair = NULL;
+                }
+            }
+            PyObject *text = PyUnicode_DecodeLatin1(value, value_len, NULL);
+            if (text == NULL) {
+                Py_DECREF(name);
+                goto done;
+            }
+            pair = PyTuple_New(2);
+            if (pair == NULL) {
+                Py_DECREF(name);
+                Py_DECREF(text);
+                goto done;
+            }
+            PyTuple_SET_ITEM(pair, 0, name);
+            PyTuple_SET_ITEM(pair, 1, text);
+            if (slot != NULL) {
+                Py_INCREF(pair);
+                Py_XSETREF(slot->pair, pair);
+            }
         }
         int failed = PyList_Append(headers, pair) < 0 || PyList_Append(keys, key) < 0;
         Py_DECREF(pair);
