@@ -227,6 +227,410 @@ send_srtp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return send_parts(fd, &address, address_len, &part, 1);
 }
 
+/* ---------------------------------------------------------------------------------------
+ * FastGroup: the steady audio frames of many plain streams served by one call per tick.
+ *
+ * With send_rtp the scheduler still spends Python work per packet around the C send (the
+ * wheel's bucket, the stream's _serve and _count, the boxed sequence number, timestamp and
+ * times): about 2-2.5 us of the 7-8 us a packet costs in calls (docs/performance.md). A
+ * plain stream in its steady state (one audio frame due per slot, nothing queued, not near
+ * its end) is handed to a FastGroup instead: the group keeps that stream's slot, sequence
+ * number, timing, destination and counts in a C struct, and serve() sends every due frame of
+ * every member with no Python object made per packet. Anything else (more than one frame
+ * overdue after a stall, the stream's last frame) is not done here: serve() gives those
+ * members back to Python (the scheduler's own path then skips, bursts and finishes exactly as
+ * for any other stream). The Python stream takes its state back with take() before it is
+ * paused, stopped, given DTMF or another send path, and reads it with take(id, False) when
+ * its counters, sequence number or media clock are asked for (RTCP, the end of a call).
+ *
+ * The frame of slot n is payloads[n % len], timestamp (ts0 + n * spf + ts_extra) mod 2**32,
+ * due at anchor + n * interval: the same arithmetic as RtpStream._serve, so a stream sends
+ * the same packets whichever side serves it (tests/media/test_rtpfast.py).
+ */
+
+typedef struct {
+    PyObject *sock;     /* NULL: a free entry */
+    PyObject *payloads; /* a tuple of bytes */
+    struct sockaddr_storage address;
+    socklen_t address_len;
+    double anchor_s;
+    double interval_s;
+    long long slot;
+    long long total_slots; /* < 0: forever */
+    long long ts0;
+    long long spf;
+    long long ts_extra;
+    unsigned long seq;
+    unsigned long ssrc;
+    int b1;
+    int marker;
+    int given_back;
+    /* counts since the last take() */
+    long long sent;
+    long long octets;
+    long long late;
+    long long dropped;
+    long long errors;
+    double max_late_ms;
+    double first_sent_s; /* < 0: none yet */
+    double last_sent_s;
+} member_t;
+
+typedef struct {
+    PyObject_HEAD
+    member_t *members;
+    Py_ssize_t capacity;
+    Py_ssize_t used;   /* entries [0, used) may be taken */
+    Py_ssize_t count;  /* members */
+    Py_ssize_t *free_ids;
+    Py_ssize_t free_count;
+    double late_after_s;
+} FastGroup;
+
+static void
+member_clear(member_t *member)
+{
+    Py_CLEAR(member->sock);
+    Py_CLEAR(member->payloads);
+}
+
+static int
+group_init(FastGroup *self, PyObject *args, PyObject *kwargs)
+{
+    double late_after_s = 0.010;
+    static char *keywords[] = {"", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|d", keywords, &late_after_s)) {
+        return -1;
+    }
+    self->late_after_s = late_after_s;
+    return 0;
+}
+
+static void
+group_dealloc(FastGroup *self)
+{
+    for (Py_ssize_t i = 0; i < self->used; i++) {
+        member_clear(&self->members[i]);
+    }
+    PyMem_Free(self->members);
+    PyMem_Free(self->free_ids);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static member_t *
+group_entry(FastGroup *self, PyObject *id_object, Py_ssize_t *id_out)
+{
+    Py_ssize_t id = PyLong_AsSsize_t(id_object);
+    if (id == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (id < 0 || id >= self->used || self->members[id].sock == NULL) {
+        PyErr_Format(PyExc_KeyError, "no member %zd in this group", id);
+        return NULL;
+    }
+    if (id_out != NULL) {
+        *id_out = id;
+    }
+    return &self->members[id];
+}
+
+/* join(sock, host, port, b1, marker, seq, ssrc, payloads, anchor_s, interval_s, slot,
+ *      total_slots, ts0, spf, ts_extra) -> id */
+static PyObject *
+group_join(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 15) {
+        PyErr_Format(PyExc_TypeError, "join takes 15 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    member_t entry;
+    memset(&entry, 0, sizeof(entry));
+    long port = PyLong_AsLong(args[2]);
+    entry.b1 = (int)(PyLong_AsLong(args[3]) & 0x7F);
+    entry.marker = PyObject_IsTrue(args[4]);
+    entry.seq = PyLong_AsUnsignedLongMask(args[5]) & 0xFFFF;
+    entry.ssrc = PyLong_AsUnsignedLongMask(args[6]) & 0xFFFFFFFFUL;
+    entry.anchor_s = PyFloat_AsDouble(args[8]);
+    entry.interval_s = PyFloat_AsDouble(args[9]);
+    entry.slot = PyLong_AsLongLong(args[10]);
+    entry.total_slots = PyLong_AsLongLong(args[11]);
+    entry.ts0 = PyLong_AsLongLong(args[12]);
+    entry.spf = PyLong_AsLongLong(args[13]);
+    entry.ts_extra = PyLong_AsLongLong(args[14]);
+    if (PyErr_Occurred() || entry.marker < 0) {
+        return NULL;
+    }
+    if (!(entry.interval_s > 0.0)) {
+        PyErr_SetString(PyExc_ValueError, "join: interval_s must be positive");
+        return NULL;
+    }
+    if (!PyTuple_Check(args[7]) || PyTuple_GET_SIZE(args[7]) == 0) {
+        PyErr_SetString(PyExc_TypeError, "join: payloads must be a non-empty tuple of bytes");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[7]); i++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(args[7], i))) {
+            PyErr_SetString(PyExc_TypeError, "join: payloads must be a non-empty tuple of bytes");
+            return NULL;
+        }
+    }
+    if (fill_address(args[1], port, &entry.address, &entry.address_len) < 0) {
+        return NULL;
+    }
+    Py_ssize_t id;
+    if (self->free_count > 0) {
+        id = self->free_ids[--self->free_count];
+    } else {
+        if (self->used == self->capacity) {
+            Py_ssize_t capacity = self->capacity ? self->capacity * 2 : 64;
+            member_t *members = PyMem_Realloc(self->members, (size_t)capacity * sizeof(member_t));
+            if (members == NULL) {
+                return PyErr_NoMemory();
+            }
+            self->members = members;
+            Py_ssize_t *free_ids =
+                PyMem_Realloc(self->free_ids, (size_t)capacity * sizeof(Py_ssize_t));
+            if (free_ids == NULL) {
+                return PyErr_NoMemory();
+            }
+            self->free_ids = free_ids;
+            self->capacity = capacity;
+        }
+        id = self->used++;
+    }
+    entry.first_sent_s = -1.0;
+    entry.sock = Py_NewRef(args[0]);
+    entry.payloads = Py_NewRef(args[7]);
+    self->members[id] = entry;
+    self->count++;
+    return PyLong_FromSsize_t(id);
+}
+
+/* serve(horizon_s, now_s) -> (next_due_s, given_back ids or None) */
+static PyObject *
+group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "serve takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    double horizon_s = PyFloat_AsDouble(args[0]);
+    double now_s = PyFloat_AsDouble(args[1]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    double next_due_s = Py_HUGE_VAL;
+    PyObject *given_back = NULL;
+    for (Py_ssize_t id = 0; id < self->used; id++) {
+        member_t *member = &self->members[id];
+        if (member->sock == NULL || member->given_back) {
+            continue;
+        }
+        double due_s = member->anchor_s + (double)member->slot * member->interval_s;
+        if (due_s >= horizon_s) {
+            if (due_s < next_due_s) {
+                next_due_s = due_s;
+            }
+            continue;
+        }
+        if (due_s + member->interval_s < horizon_s
+            || (member->total_slots >= 0 && member->slot + 1 >= member->total_slots)) {
+            /* Overdue by more than one frame, or its last frame: Python's path. */
+            member->given_back = 1;
+            if (given_back == NULL && (given_back = PyList_New(0)) == NULL) {
+                return NULL;
+            }
+            PyObject *id_object = PyLong_FromSsize_t(id);
+            if (id_object == NULL || PyList_Append(given_back, id_object) < 0) {
+                Py_XDECREF(id_object);
+                Py_DECREF(given_back);
+                return NULL;
+            }
+            Py_DECREF(id_object);
+            continue;
+        }
+        Py_ssize_t frames = PyTuple_GET_SIZE(member->payloads);
+        PyObject *payload = PyTuple_GET_ITEM(member->payloads, (Py_ssize_t)(member->slot % frames));
+        unsigned long timestamp =
+            (unsigned long)((member->ts0 + member->slot * member->spf + member->ts_extra)
+                            & 0xFFFFFFFFLL);
+        unsigned char header[12];
+        header[0] = 0x80;
+        header[1] = (unsigned char)(member->b1 | (member->marker ? 0x80 : 0));
+        header[2] = (unsigned char)((member->seq >> 8) & 0xFF);
+        header[3] = (unsigned char)(member->seq & 0xFF);
+        header[4] = (unsigned char)((timestamp >> 24) & 0xFF);
+        header[5] = (unsigned char)((timestamp >> 16) & 0xFF);
+        header[6] = (unsigned char)((timestamp >> 8) & 0xFF);
+        header[7] = (unsigned char)(timestamp & 0xFF);
+        header[8] = (unsigned char)((member->ssrc >> 24) & 0xFF);
+        header[9] = (unsigned char)((member->ssrc >> 16) & 0xFF);
+        header[10] = (unsigned char)((member->ssrc >> 8) & 0xFF);
+        header[11] = (unsigned char)(member->ssrc & 0xFF);
+        member->marker = 0;
+        member->seq = (member->seq + 1) & 0xFFFF;
+        member->slot += 1;
+        int status = 0;
+        int fd = PyObject_AsFileDescriptor(member->sock);
+        if (fd < 0) {
+            /* A closed socket (fileno() -1): the stream outlived it, the packet is dropped. */
+            PyErr_Clear();
+        } else {
+            struct iovec parts[2];
+            parts[0].iov_base = header;
+            parts[0].iov_len = sizeof(header);
+            parts[1].iov_base = PyBytes_AS_STRING(payload);
+            parts[1].iov_len = (size_t)PyBytes_GET_SIZE(payload);
+            struct msghdr message;
+            memset(&message, 0, sizeof(message));
+            message.msg_name = &member->address;
+            message.msg_namelen = member->address_len;
+            message.msg_iov = parts;
+            message.msg_iovlen = 2;
+            if (sendmsg(fd, &message, MSG_DONTWAIT) >= 0) {
+                status = 1;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS
+                       && errno != EBADF) {
+                status = -1;
+            }
+        }
+        if (status > 0) {
+            member->sent += 1;
+            member->octets += PyBytes_GET_SIZE(payload);
+            double late_s = now_s - due_s;
+            if (late_s > self->late_after_s) {
+                member->late += 1;
+            }
+            if (late_s * 1000.0 > member->max_late_ms) {
+                member->max_late_ms = late_s * 1000.0;
+            }
+            if (member->first_sent_s < 0.0) {
+                member->first_sent_s = now_s;
+            }
+            member->last_sent_s = now_s;
+        } else if (status < 0) {
+            member->errors += 1;
+        } else {
+            member->dropped += 1;
+        }
+        due_s = member->anchor_s + (double)member->slot * member->interval_s;
+        if (due_s < next_due_s) {
+            next_due_s = due_s;
+        }
+    }
+    PyObject *result = Py_BuildValue("(dO)", next_due_s, given_back ? given_back : Py_None);
+    Py_XDECREF(given_back);
+    return result;
+}
+
+/* take(id, leave) -> (slot, seq, marker, sent, octets, late, max_late_ms, first_sent_s,
+ * last_sent_s, dropped, errors): the member's state and its counts since the last take
+ * (those are reset); leave: the member leaves the group. Times are None when nothing was
+ * sent since the last take. */
+static PyObject *
+group_take(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "take takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    Py_ssize_t id;
+    member_t *member = group_entry(self, args[0], &id);
+    int leave = PyObject_IsTrue(args[1]);
+    if (member == NULL || leave < 0) {
+        return NULL;
+    }
+    PyObject *first = member->first_sent_s < 0.0 ? Py_NewRef(Py_None)
+                                                 : PyFloat_FromDouble(member->first_sent_s);
+    PyObject *last = member->first_sent_s < 0.0 ? Py_NewRef(Py_None)
+                                                : PyFloat_FromDouble(member->last_sent_s);
+    if (first == NULL || last == NULL) {
+        Py_XDECREF(first);
+        Py_XDECREF(last);
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue(
+        "(LkOLLLdNNLL)", member->slot, member->seq, member->marker ? Py_True : Py_False,
+        member->sent, member->octets, member->late, member->max_late_ms, first, last,
+        member->dropped, member->errors);
+    if (result == NULL) {
+        return NULL;
+    }
+    member->sent = member->octets = member->late = member->dropped = member->errors = 0;
+    member->max_late_ms = 0.0;
+    member->first_sent_s = -1.0;
+    if (leave) {
+        member_clear(member);
+        member->given_back = 0;
+        self->free_ids[self->free_count++] = id;
+        self->count--;
+    }
+    return result;
+}
+
+/* retarget(id, host, port): the member's packets go to a new numeric address. */
+static PyObject *
+group_retarget(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "retarget takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    member_t *member = group_entry(self, args[0], NULL);
+    if (member == NULL) {
+        return NULL;
+    }
+    long port = PyLong_AsLong(args[2]);
+    if (port == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    struct sockaddr_storage address;
+    socklen_t address_len = 0;
+    if (fill_address(args[1], port, &address, &address_len) < 0) {
+        return NULL;
+    }
+    member->address = address;
+    member->address_len = address_len;
+    Py_RETURN_NONE;
+}
+
+static Py_ssize_t
+group_length(FastGroup *self)
+{
+    return self->count;
+}
+
+static PyMethodDef group_methods[] = {
+    {"join", (PyCFunction)(void (*)(void))group_join, METH_FASTCALL,
+     "join(sock, host, port, b1, marker, seq, ssrc, payloads, anchor_s, interval_s, slot, "
+     "total_slots, ts0, spf, ts_extra) -> id"},
+    {"serve", (PyCFunction)(void (*)(void))group_serve, METH_FASTCALL,
+     "serve(horizon_s, now_s) -> (next_due_s, ids given back or None)"},
+    {"take", (PyCFunction)(void (*)(void))group_take, METH_FASTCALL,
+     "take(id, leave) -> (slot, seq, marker, sent, octets, late, max_late_ms, first_sent_s, "
+     "last_sent_s, dropped, errors)"},
+    {"retarget", (PyCFunction)(void (*)(void))group_retarget, METH_FASTCALL,
+     "retarget(id, host, port)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods group_as_sequence = {
+    .sq_length = (lenfunc)group_length,
+};
+
+static PyTypeObject FastGroupType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gossipper.media._rtpfast.FastGroup",
+    .tp_basicsize = sizeof(FastGroup),
+    .tp_dealloc = (destructor)group_dealloc,
+    .tp_as_sequence = &group_as_sequence,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The steady audio frames of plain RTP streams, served in C once per tick.",
+    .tp_methods = group_methods,
+    .tp_init = (initproc)group_init,
+    .tp_new = PyType_GenericNew,
+};
+
 static PyMethodDef methods[] = {
     {"send_rtp", (PyCFunction)(void (*)(void))send_rtp, METH_FASTCALL,
      "send_rtp(sock, host, port, b1, seq, timestamp, ssrc, payload) -> 1 sent, 0 dropped, "
@@ -245,8 +649,15 @@ static struct PyModuleDef module_definition = {
 PyMODINIT_FUNC
 PyInit__rtpfast(void)
 {
+    if (PyType_Ready(&FastGroupType) < 0) {
+        return NULL;
+    }
     PyObject *module = PyModule_Create(&module_definition);
     if (module == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(module, "FastGroup", (PyObject *)&FastGroupType) < 0) {
+        Py_DECREF(module);
         return NULL;
     }
     if (PyModule_AddIntConstant(module, "SRTP_FAILED", SRTP_FAILED) < 0

@@ -76,15 +76,48 @@ _FastSend = Callable[[object, str, int, int, int, int, int, bytes], int]
 _FastSendSrtp = Callable[[object, str, int, int, int, int, int, bytes, int, int], int]
 
 
-def _load_fast_send() -> tuple[_FastSend | None, _FastSendSrtp | None, int]:
+class _Group(Protocol):
+    """``_rtpfast.FastGroup``: steady plain streams served in C (see its comment)."""
+
+    def join(
+        self,
+        sock: object,
+        host: str,
+        port: int,
+        b1: int,
+        marker: bool,
+        seq: int,
+        ssrc: int,
+        payloads: tuple[bytes, ...],
+        anchor_s: float,
+        interval_s: float,
+        slot: int,
+        total_slots: int,
+        ts0: int,
+        spf: int,
+        ts_extra: int,
+        /,
+    ) -> int: ...
+    def serve(self, horizon_s: float, now_s: float, /) -> tuple[float, list[int] | None]: ...
+    def take(
+        self, member: int, leave: bool, /
+    ) -> tuple[int, int, bool, int, int, int, float, float | None, float | None, int, int]: ...
+    def retarget(self, member: int, host: str, port: int, /) -> None: ...
+    def __len__(self) -> int: ...
+
+
+_GroupFactory = Callable[[float], _Group]
+
+
+def _load_fast_send() -> tuple[_FastSend | None, _FastSendSrtp | None, int, _GroupFactory | None]:
     try:
-        from gossipper.media._rtpfast import SRTP_FAILED, send_rtp, send_srtp
+        from gossipper.media._rtpfast import SRTP_FAILED, FastGroup, send_rtp, send_srtp
     except ImportError:  # a pure-Python install: every packet takes the Python path
-        return None, None, 0
-    return send_rtp, send_srtp, SRTP_FAILED
+        return None, None, 0, None
+    return send_rtp, send_srtp, SRTP_FAILED, FastGroup
 
 
-_send_rtp, _send_srtp, _SRTP_FAILED = _load_fast_send()
+_send_rtp, _send_srtp, _SRTP_FAILED, _FastGroup = _load_fast_send()
 
 FAST_PATH_AVAILABLE = _send_rtp is not None
 """Whether the C accelerator is importable (docs/performance.md, tests)."""
@@ -141,25 +174,25 @@ class StreamHandle:
 
     __slots__ = (
         "_anchor_s",
+        "_counters",
+        "_destination",
         "_done_event",
         "_fast_socket",
         "_fast_srtp",
         "_in_wheel",
+        "_member",
         "_order",
         "_paused",
         "_scheduler",
         "_send",
-        "counters",
-        "destination",
         "done",
     )
 
     def __init__(
         self, scheduler: MediaScheduler, send: SendFn, destination: Address, order: int
     ) -> None:
-        self.counters = StreamCounters()
-        self.destination: Address = destination
-        """Where packets go; assignable at any time (symmetric RTP retargets it)."""
+        self._counters = StreamCounters()
+        self._destination: Address = destination
         self.done = False
         """All loops sent, or stopped."""
         self._scheduler = scheduler
@@ -171,6 +204,30 @@ class StreamHandle:
         self._done_event = trio.Event()
         self._fast_socket: object | None = None
         self._fast_srtp: FastSrtp | None = None
+        self._member = -1
+        """This stream's id in the scheduler's FastGroup while C serves it, else -1."""
+
+    @property
+    def counters(self) -> StreamCounters:
+        """What the stream has sent so far (up to date also while C serves it)."""
+        self._sync(False)
+        return self._counters
+
+    @property
+    def destination(self) -> Address:
+        """Where packets go; assignable at any time (symmetric RTP retargets it)."""
+        return self._destination
+
+    @destination.setter
+    def destination(self, address: Address) -> None:
+        self._destination = address
+        if self._member >= 0:
+            group = self._scheduler._group
+            assert group is not None
+            try:
+                group.retarget(self._member, address[0], address[1])
+            except (ValueError, TypeError, OverflowError):
+                self._leave_group()  # not a numeric address: the send function resolves it
 
     @property
     def paused(self) -> bool:
@@ -179,6 +236,8 @@ class StreamHandle:
     def pause(self) -> None:
         """Stop sending until ``resume``; the media timeline keeps running meanwhile."""
         self._paused = True
+        if self._member >= 0:
+            self._sync(True)
 
     def resume(self) -> None:
         """Continue after ``pause``: the next frame goes on the next tick; the RTP timestamp
@@ -203,6 +262,7 @@ class StreamHandle:
         # A call's plain stream sends straight to its socket; SRTP keys installed later (a
         # re-INVITE) put the call's protecting send back in between. Every packet then goes
         # through ``send``: the C accelerator, which would bypass it, is off for good.
+        self._leave_group()
         self._send = send
         self._fast_socket = None
         self._fast_srtp = None
@@ -218,6 +278,7 @@ class StreamHandle:
             or (fast_srtp is not None and _send_srtp is None)
         ):
             fast_socket = fast_srtp = None
+        self._leave_group()
         self._fast_socket = fast_socket
         self._fast_srtp = fast_srtp
 
@@ -247,7 +308,24 @@ class StreamHandle:
     def _reanchor(self) -> None:
         raise NotImplementedError
 
+    def _sync(self, leave: bool) -> None:
+        """Take back from the FastGroup what C sent (``leave``: and serve this stream in
+        Python from now on). Only RtpStream joins a group."""
+
+    def _join_group(self, group: _Group) -> bool:
+        """Let ``group`` serve this stream's frames from now on, if it can (True)."""
+        return False
+
+    def _leave_group(self) -> None:
+        """Serve this stream in Python again (back in the wheel unless paused or done)."""
+        if self._member >= 0:
+            self._sync(True)
+            if not self._paused and not self.done:
+                self._scheduler._schedule(self)
+
     def _finish(self) -> None:
+        if self._member >= 0:
+            self._sync(True)
         if not self.done:
             self.done = True
             self._scheduler._active -= 1
@@ -255,7 +333,7 @@ class StreamHandle:
 
     def _transmit(self, packet: bytes, payload_octets: int, due_s: float, now: float) -> None:
         try:
-            status = 1 if self._send(packet, self.destination) else 0
+            status = 1 if self._send(packet, self._destination) else 0
         except (GossipperError, OSError):
             status = -1
         except trio.ClosedResourceError:
@@ -264,7 +342,7 @@ class StreamHandle:
 
     def _count(self, status: int, payload_octets: int, due_s: float, now: float) -> None:
         """Count one send: 1 sent, 0 dropped (buffer full or socket closed), < 0 failed."""
-        counters = self.counters
+        counters = self._counters
         if status <= 0:
             if status < 0:
                 counters.send_errors += 1
@@ -333,7 +411,7 @@ class RtpStream(StreamHandle):
         super().__init__(scheduler, send, destination, order)
         # Audio frames go through the C accelerator when there is one and a socket for it.
         self.accelerate(fast_socket, fast_srtp)
-        self._payloads = payloads
+        self._payloads: tuple[bytes, ...] = tuple(payloads)
         self.payload_type = payload_type
         self.ssrc = ssrc
         self._ssrc = ssrc
@@ -356,6 +434,7 @@ class RtpStream(StreamHandle):
 
     def rtp_timestamp_at(self, time_s: float) -> int:
         """The RTP timestamp of this stream's media clock at trio time ``time_s`` (RTCP SR)."""
+        self._sync(False)
         slot_ts = self._ts0 + self._slot * self._spf + self._ts_extra
         due = self._anchor_s + self._slot * self._interval_s
         return (slot_ts + round((time_s - due) * self._clock_rate)) % TS_MOD
@@ -368,6 +447,7 @@ class RtpStream(StreamHandle):
     def next_sequence(self) -> int:
         """The sequence number of the next packet (dropped and refused sends used theirs): a
         stream that takes over from this one continues here."""
+        self._sync(False)
         return self._seq
 
     def send_dtmf(
@@ -391,6 +471,7 @@ class RtpStream(StreamHandle):
             raise ValueError("DTMF needs duration_ms > 0, gap_ms >= 0 and payload_type 0..127")
         if self.done:
             return
+        self._leave_group()  # events are the Python path's
         gap_slots = math.ceil(gap_ms / 1000.0 / self._interval_s - _EPS) if gap_ms else 0
         idle = not self._dtmf and not self._dtmf_digits and not self._payloads
         for digit in digits:
@@ -441,7 +522,7 @@ class RtpStream(StreamHandle):
             self._slot = slot + 1
             fast_socket = self._fast_socket
             if fast_socket is not None and _send_rtp is not None:
-                destination = self.destination
+                destination = self._destination
                 fast_srtp = self._fast_srtp
                 try:
                     if fast_srtp is None:
@@ -490,8 +571,64 @@ class RtpStream(StreamHandle):
                 self._finish()
                 return
 
+    def _sync(self, leave: bool) -> None:
+        member = self._member
+        if member < 0:
+            return
+        group = self._scheduler._group
+        assert group is not None
+        slot, seq, marker, sent, octets, late, max_late_ms, first_s, last_s, dropped, errors = (
+            group.take(member, leave)
+        )
+        self._slot = slot
+        self._seq = seq
+        self._marker_next = marker
+        counters = self._counters
+        counters.packets_sent += sent
+        counters.octets_sent += octets
+        counters.late_packets += late
+        if max_late_ms > counters.max_late_ms:
+            counters.max_late_ms = max_late_ms
+        if first_s is not None and counters.first_sent_s is None:
+            counters.first_sent_s = first_s
+        if last_s is not None:
+            counters.last_sent_s = last_s
+        counters.dropped_packets += dropped
+        counters.send_errors += errors
+        if leave:
+            self._member = -1
+            self._in_wheel = False
+            del self._scheduler._members[member]
+
+    def _join_group(self, group: _Group) -> bool:
+        # Only the straight audio of a plain stream: what RtpStream._serve's hot path sends
+        # through _send_rtp, for at least one more frame before the last.
+        if (
+            self._fast_socket is None
+            or self._fast_srtp is not None
+            or _send_rtp is None
+            or self._dtmf
+            or self._dtmf_digits
+            or not self._payloads
+            or self._paused
+            or self.done
+            or 0 <= self._total_slots <= self._slot + 1
+        ):
+            return False
+        destination = self._destination
+        try:
+            self._member = group.join(
+                self._fast_socket, destination[0], destination[1], self._b1,
+                self._marker_next, self._seq, self._ssrc, self._payloads, self._anchor_s,
+                self._interval_s, self._slot, self._total_slots, self._ts0, self._spf,
+                self._ts_extra,
+            )  # fmt: skip
+        except (ValueError, TypeError, OverflowError):
+            return False
+        return True
+
     def _skip(self, slots: int) -> None:
-        self.counters.skipped_packets += slots
+        self._counters.skipped_packets += slots
         self._slot += slots
         # A stall eats event updates but never an event's end packets (the receiver must see
         # the digit end); a digit not started yet stays queued.
@@ -511,7 +648,7 @@ class RtpStream(StreamHandle):
                 )
                 self._transmit(packet + event, len(event), due, now)
                 self._seq = (self._seq + 1) % SEQ_MOD
-                self.counters.dtmf_packets += 1
+                self._counters.dtmf_packets += 1
                 self._marker_next = True  # audio after an event starts a new talkspurt
                 return
         payloads = self._payloads
@@ -592,7 +729,7 @@ class TimedStream(StreamHandle):
         # Only packets within one tick of the newest overdue one go out; older ones are skipped.
         oldest_allowed = anchor + offsets[last - 1] - self._scheduler.tick_s
         while anchor + offsets[i] <= oldest_allowed:
-            self.counters.skipped_packets += 1
+            self._counters.skipped_packets += 1
             i += 1
         for j in range(i, last):
             self._transmit(self._packets[j], self._octets[j], anchor + offsets[j], now)
@@ -624,6 +761,11 @@ class MediaScheduler:
         self._active = 0
         self._wakeup = trio.Event()
         self._sleeping_until: int | None = None
+        # Steady plain streams served in C (_rtpfast.FastGroup), with the tick of the
+        # earliest frame due among them (None: no member).
+        self._group: _Group | None = None if _FastGroup is None else _FastGroup(LATE_AFTER_S)
+        self._members: dict[int, RtpStream] = {}
+        self._group_tick: int | None = None
         self.ticks_served = 0
         """Ticks on which at least one stream was served (for benchmarks and tests)."""
 
@@ -631,6 +773,11 @@ class MediaScheduler:
     def active_streams(self) -> int:
         """Streams started and not done (paused ones included)."""
         return self._active
+
+    @property
+    def streams_in_c(self) -> int:
+        """Streams whose frames C serves now (the FastGroup; for benchmarks and tests)."""
+        return len(self._members)
 
     def start_rtp(
         self,
@@ -723,12 +870,11 @@ class MediaScheduler:
         task_status.started()
         tick_s = self.tick_s
         while True:
-            wheel = self._wheel
-            if not wheel:
+            target = self._next_target()
+            if target is None:
                 self._wakeup = trio.Event()
                 await self._wakeup.wait()
                 continue
-            target = min(wheel)
             deadline = target * tick_s + TICK_PHASE_S
             if trio.current_time() < deadline:
                 self._wakeup = trio.Event()
@@ -743,11 +889,22 @@ class MediaScheduler:
             # When sending takes longer than a tick the loop would never sleep; let the rest
             # of the program (signalling!) run between batches. Otherwise the sleep until the
             # next tick yields anyway: one wake-up per tick, not two.
-            wheel = self._wheel
-            if wheel and trio.current_time() >= min(wheel) * tick_s + TICK_PHASE_S:
+            target = self._next_target()
+            if target is not None and trio.current_time() >= target * tick_s + TICK_PHASE_S:
                 await trio.lowlevel.checkpoint()
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _next_target(self) -> int | None:
+        """The next tick on which anything is due (the wheel's or the group's), or None."""
+        group_tick = self._group_tick
+        wheel = self._wheel
+        if not wheel:
+            return group_tick
+        target = min(wheel)
+        if group_tick is not None and group_tick < target:
+            return group_tick
+        return target
 
     def _next_order(self) -> int:
         self._order += 1
@@ -778,27 +935,63 @@ class MediaScheduler:
         self.ticks_served += 1
         tick_s = self.tick_s
         horizon = current * tick_s + TICK_PHASE_S + tick_s / 2
-        next_tick = current + 1
-        floor = math.floor
         for stream in batch:
             stream._in_wheel = False
             if stream.done or stream._paused:
                 continue
             stream._serve(horizon, now)
-            # _schedule inlined: this loop runs once per packet sent. (The run loop is awake,
-            # so there is nobody to wake.)
-            due = stream._next_due_s()
-            if due is None:
-                continue
-            tick = floor((due - TICK_PHASE_S) / tick_s + 0.5)
+            self._requeue(stream, current + 1)
+        group = self._group
+        group_tick = self._group_tick
+        if group is None or group_tick is None or group_tick > current:
+            return
+        next_due, given_back = group.serve(horizon, now)
+        if next_due == math.inf:
+            self._group_tick = None
+        else:
+            tick = math.floor((next_due - TICK_PHASE_S) / tick_s + 0.5)
+            self._group_tick = tick if tick > current else current + 1
+        if given_back is not None:
+            # Overdue by more than a frame, or at their last frame: the Python path skips,
+            # bursts and finishes them as it does any stream.
+            members = self._members
+            for member in given_back:
+                stream = members[member]
+                stream._sync(True)
+                stream._serve(horizon, now)
+                self._requeue(stream, current + 1)  # (may join again: the tick follows)
+        if not self._members:
+            self._group_tick = None
+
+    def _requeue(self, stream: StreamHandle, next_tick: int) -> None:
+        """Put a stream just served back: into the group when C can serve it from now on,
+        else into the wheel's bucket of its next due time. (The run loop is awake, so there
+        is nobody to wake.)"""
+        due = stream._next_due_s()
+        if due is None:
+            return
+        group = self._group
+        if group is not None and stream._join_group(group):
+            assert isinstance(stream, RtpStream)
+            self._members[stream._member] = stream
+            stream._in_wheel = True
+            tick = math.floor((due - TICK_PHASE_S) / self.tick_s + 0.5)
             if tick < next_tick:
                 tick = next_tick
-            bucket = wheel.get(tick)
-            if bucket is None:
-                wheel[tick] = [stream]
-            else:
-                bucket.append(stream)
-            stream._in_wheel = True
+            group_tick = self._group_tick
+            if group_tick is None or tick < group_tick:
+                self._group_tick = tick
+            return
+        tick = math.floor((due - TICK_PHASE_S) / self.tick_s + 0.5)
+        if tick < next_tick:
+            tick = next_tick
+        wheel = self._wheel
+        bucket = wheel.get(tick)
+        if bucket is None:
+            wheel[tick] = [stream]
+        else:
+            bucket.append(stream)
+        stream._in_wheel = True
 
     def _schedule(self, stream: StreamHandle) -> None:
         if stream._in_wheel:

@@ -9,6 +9,7 @@ Python path's, on real loopback sockets.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import struct
 import subprocess
@@ -142,6 +143,7 @@ def accelerated(rtpfast: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(scheduler_module, "_send_rtp", rtpfast.send_rtp)
     monkeypatch.setattr(scheduler_module, "_send_srtp", rtpfast.send_srtp)
     monkeypatch.setattr(scheduler_module, "_SRTP_FAILED", rtpfast.SRTP_FAILED)
+    monkeypatch.setattr(scheduler_module, "_FastGroup", rtpfast.FastGroup)
 
 
 class _SocketSend:
@@ -520,3 +522,80 @@ def test_receive_hooks_keep_the_accelerator_and_a_path_switch_redecides() -> Non
         assert stream._fast_srtp is not None  # type: ignore[attr-defined]
 
     _keyed_call(hook_and_switch, 10)
+
+
+def _steer(
+    fast: bool, sender: socket.socket, receivers: tuple[socket.socket, socket.socket]
+) -> tuple[dict[tuple[int, int], list[bytes]], list[object], int]:
+    """Three streams (endless, finite, retargeted) through a stall, a pause, DTMF, counters
+    and sequence reads in between: what each (receiver, SSRC) received, what was read, and how many
+    streams C served at the first look (``fast``: the accelerator and its FastGroup)."""
+    send = _SocketSend(sender)
+    seen: list[object] = []
+    in_c: list[int] = []
+
+    async def body(scheduler: MediaScheduler, clock: trio.testing.MockClock) -> None:
+        common: dict[str, object] = {
+            "send": send, "payloads": [bytes([n]) * 160 for n in range(3)],
+            "payload_type": 0, "samples_per_frame": 160, "frame_interval_ms": 20.0,
+            "first_timestamp": 0xFFFFFF00, "fast_socket": sender if fast else None,
+        }  # fmt: skip
+        first = receivers[0].getsockname()
+        start = scheduler.start_rtp
+        endless = start(destination=first, loops=-1, ssrc=1, first_seq=65534, **common)  # type: ignore[arg-type]
+        finite = start(destination=first, loops=4, ssrc=2, first_seq=7, **common)  # type: ignore[arg-type]
+        moved = start(destination=first, loops=-1, ssrc=3, first_seq=0, start_delay_s=0.01,
+                      **common)  # type: ignore[arg-type]  # fmt: skip
+        await trio.sleep(0.1)
+        in_c.append(scheduler.streams_in_c)
+        seen.extend([endless.counters.packets_sent, endless.next_sequence,
+                     endless.rtp_timestamp_at(trio.current_time())])  # fmt: skip
+        clock.jump(0.1)  # a stall: every stream is several frames overdue
+        await trio.sleep(0.05)
+        endless.pause()
+        await trio.sleep(0.06)
+        endless.resume()
+        moved.destination = receivers[1].getsockname()
+        await trio.sleep(0.05)
+        endless.send_dtmf("1", duration_ms=40)
+        await trio.sleep(0.2)
+        endless.stop()
+        moved.stop()
+        await finite.wait_done()
+        for stream in (endless, finite, moved):
+            seen.append(dataclasses.asdict(stream.counters))
+        seen.append(scheduler.streams_in_c)
+
+    run_with(body)
+    by_ssrc: dict[tuple[int, int], list[bytes]] = {}
+    for index, receiver in enumerate(receivers):
+        for packet in _drain(receiver):
+            by_ssrc.setdefault((index, parse_rtp(packet).ssrc), []).append(packet)
+    return by_ssrc, seen, in_c[0]
+
+
+@pytest.mark.usefixtures("accelerated")
+def test_the_fast_group_serves_steady_streams_and_sends_the_python_paths_bytes(
+    sender: socket.socket,
+) -> None:
+    """C's FastGroup takes the steady frames; stalls, pauses, DTMF, retargets, reads of the
+    counters and the media clock give it back or sync it: every packet and count equal the
+    Python path's."""
+    receivers = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+                 socket.socket(socket.AF_INET, socket.SOCK_DGRAM))  # fmt: skip
+    for receiver in receivers:
+        receiver.bind(("127.0.0.1", 0))
+    try:
+        by_python, seen_python, in_c_python = _steer(False, sender, receivers)
+        by_c, seen_c, in_c = _steer(True, sender, receivers)
+    finally:
+        for receiver in receivers:
+            receiver.close()
+    assert in_c_python == 0 and in_c == 3
+    assert by_c == by_python
+    assert seen_c == seen_python
+    assert sorted(by_c) == [(0, 1), (0, 2), (0, 3), (1, 3)]
+    counters = seen_c[3:6]
+    assert all(isinstance(c, dict) and c["skipped_packets"] > 0 for c in counters)  # the stall
+    assert isinstance(counters[0], dict) and counters[0]["dtmf_packets"] > 0
+    assert seen_c[6] == 0  # stopped and finished streams left the group
