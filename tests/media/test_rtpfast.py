@@ -10,6 +10,7 @@ Python path's, on real loopback sockets.
 from __future__ import annotations
 
 import dataclasses
+import random
 import socket
 import struct
 import subprocess
@@ -599,3 +600,70 @@ def test_the_fast_group_serves_steady_streams_and_sends_the_python_paths_bytes(
     assert all(isinstance(c, dict) and c["skipped_packets"] > 0 for c in counters)  # the stall
     assert isinstance(counters[0], dict) and counters[0]["dtmf_packets"] > 0
     assert seen_c[6] == 0  # stopped and finished streams left the group
+
+
+def _churn(fast: bool, sender: socket.socket, receiver: socket.socket) -> tuple[object, ...]:
+    """Forty streams of mixed lengths and intervals started, paused, resumed, stopped and
+    given DTMF at seeded moments: streams keep joining and leaving the FastGroup, so its
+    entries are freed and reused."""
+    rng = random.Random(17)
+    send = _SocketSend(sender)
+    streams: list[RtpStream] = []
+    most_in_c = [0]
+
+    async def body(scheduler: MediaScheduler, _clock: trio.testing.MockClock) -> None:
+        destination = receiver.getsockname()
+        for n in range(40):
+            streams.append(
+                scheduler.start_rtp(
+                    send=send,
+                    destination=destination,
+                    payloads=[bytes([n, k]) * 80 for k in range(1 + n % 4)],
+                    payload_type=0,
+                    samples_per_frame=160,
+                    frame_interval_ms=(20.0, 30.0, 10.0)[n % 3],
+                    loops=(-1, 2, 7, 40)[n % 4],
+                    ssrc=1000 + n,
+                    first_seq=rng.randrange(65536),
+                    first_timestamp=rng.randrange(1 << 32),
+                    start_delay_s=rng.random() * 0.05,
+                    fast_socket=sender if fast else None,
+                )  # fmt: skip
+            )
+        for _ in range(60):
+            await trio.sleep(rng.choice((0.003, 0.01, 0.017)))
+            most_in_c[0] = max(most_in_c[0], scheduler.streams_in_c)
+            stream = rng.choice(streams)
+            action = rng.randrange(5)
+            if action == 0:
+                stream.pause()
+            elif action == 1:
+                stream.resume()
+            elif action == 2:
+                stream.send_dtmf("7", duration_ms=30)
+            elif action == 3:
+                stream.stop()
+            else:
+                assert stream.counters.packets_sent >= 0  # a read while C may hold it
+        for stream in streams:
+            stream.stop()
+
+    run_with(body)
+    by_ssrc: dict[int, list[bytes]] = {}
+    for packet in _drain(receiver):
+        by_ssrc.setdefault(parse_rtp(packet).ssrc, []).append(packet)
+    counters = [dataclasses.asdict(stream.counters) for stream in streams]
+    return by_ssrc, counters, most_in_c[0]
+
+
+@pytest.mark.usefixtures("accelerated")
+def test_streams_joining_and_leaving_the_fast_group_send_the_python_paths_bytes(
+    receiver: socket.socket, sender: socket.socket
+) -> None:
+    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    by_python, counters_python, in_c_python = _churn(False, sender, receiver)
+    by_c, counters_c, in_c = _churn(True, sender, receiver)
+    assert in_c_python == 0 and in_c >= 10
+    assert counters_c == counters_python
+    assert by_c == by_python
+    assert sum(c["packets_sent"] for c in counters_c) == sum(map(len, by_c.values())) > 500  # type: ignore[index]
