@@ -265,7 +265,10 @@ typedef struct {
     int b1;
     int marker;
     int given_back;
+    void *protect; /* libsrtp's srtp_protect and the sending srtp_t, or NULL: plain RTP */
+    void *context;
     /* counts since the last take() */
+    long long protected_count;
     long long sent;
     long long octets;
     long long late;
@@ -335,12 +338,13 @@ group_entry(FastGroup *self, PyObject *id_object, Py_ssize_t *id_out)
 }
 
 /* join(sock, host, port, b1, marker, seq, ssrc, payloads, anchor_s, interval_s, slot,
- *      total_slots, ts0, spf, ts_extra) -> id */
+ *      total_slots, ts0, spf, ts_extra, srtp_protect, srtp_t) -> id
+ * srtp_protect and srtp_t as send_srtp takes them, both 0 for plain RTP. */
 static PyObject *
 group_join(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 15) {
-        PyErr_Format(PyExc_TypeError, "join takes 15 arguments (%zd given)", nargs);
+    if (nargs != 17) {
+        PyErr_Format(PyExc_TypeError, "join takes 17 arguments (%zd given)", nargs);
         return NULL;
     }
     member_t entry;
@@ -357,7 +361,13 @@ group_join(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
     entry.ts0 = PyLong_AsLongLong(args[12]);
     entry.spf = PyLong_AsLongLong(args[13]);
     entry.ts_extra = PyLong_AsLongLong(args[14]);
+    entry.protect = PyLong_AsVoidPtr(args[15]);
+    entry.context = PyLong_AsVoidPtr(args[16]);
     if (PyErr_Occurred() || entry.marker < 0) {
+        return NULL;
+    }
+    if ((entry.protect == NULL) != (entry.context == NULL)) {
+        PyErr_SetString(PyExc_ValueError, "join: srtp_protect and srtp_t go together");
         return NULL;
     }
     if (!(entry.interval_s > 0.0)) {
@@ -406,6 +416,23 @@ group_join(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(id);
 }
 
+/* Append id to *list (made on first use); -1 with the list released on failure. */
+static int
+give_back(PyObject **list, Py_ssize_t id)
+{
+    if (*list == NULL && (*list = PyList_New(0)) == NULL) {
+        return -1;
+    }
+    PyObject *id_object = PyLong_FromSsize_t(id);
+    if (id_object == NULL || PyList_Append(*list, id_object) < 0) {
+        Py_XDECREF(id_object);
+        Py_CLEAR(*list);
+        return -1;
+    }
+    Py_DECREF(id_object);
+    return 0;
+}
+
 /* serve(horizon_s, now_s) -> (next_due_s, given_back ids or None) */
 static PyObject *
 group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
@@ -437,24 +464,20 @@ group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
             || (member->total_slots >= 0 && member->slot + 1 >= member->total_slots)) {
             /* Overdue by more than one frame, or its last frame: Python's path. */
             member->given_back = 1;
-            if (given_back == NULL && (given_back = PyList_New(0)) == NULL) {
+            if (give_back(&given_back, id) < 0) {
                 return NULL;
             }
-            PyObject *id_object = PyLong_FromSsize_t(id);
-            if (id_object == NULL || PyList_Append(given_back, id_object) < 0) {
-                Py_XDECREF(id_object);
-                Py_DECREF(given_back);
-                return NULL;
-            }
-            Py_DECREF(id_object);
             continue;
         }
         Py_ssize_t frames = PyTuple_GET_SIZE(member->payloads);
         PyObject *payload = PyTuple_GET_ITEM(member->payloads, (Py_ssize_t)(member->slot % frames));
+        Py_ssize_t payload_len = PyBytes_GET_SIZE(payload);
         unsigned long timestamp =
             (unsigned long)((member->ts0 + member->slot * member->spf + member->ts_extra)
                             & 0xFFFFFFFFLL);
-        unsigned char header[12];
+        /* 32-bit aligned, as libsrtp wants the header; as large as send_srtp's buffer. */
+        uint32_t words[SRTP_BUFFER_BYTES / 4];
+        unsigned char *header = (unsigned char *)words;
         header[0] = 0x80;
         header[1] = (unsigned char)(member->b1 | (member->marker ? 0x80 : 0));
         header[2] = (unsigned char)((member->seq >> 8) & 0xFF);
@@ -467,6 +490,32 @@ group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
         header[9] = (unsigned char)((member->ssrc >> 16) & 0xFF);
         header[10] = (unsigned char)((member->ssrc >> 8) & 0xFF);
         header[11] = (unsigned char)(member->ssrc & 0xFF);
+        struct iovec parts[2];
+        size_t part_count = 2;
+        parts[0].iov_base = header;
+        parts[0].iov_len = 12;
+        parts[1].iov_base = PyBytes_AS_STRING(payload);
+        parts[1].iov_len = (size_t)payload_len;
+        if (member->protect != NULL) {
+            int length = (int)(12 + payload_len);
+            int refused = 12 + payload_len > SRTP_BUFFER_BYTES - SRTP_MAX_TRAILER;
+            if (!refused) {
+                memcpy(header + 12, PyBytes_AS_STRING(payload), (size_t)payload_len);
+                refused = ((srtp_protect_fn)member->protect)(member->context, header, &length);
+            }
+            if (refused) {
+                /* Not protected, nothing changed: Python's path sends this slot (and tells
+                 * the session why libsrtp refused it). */
+                member->given_back = 1;
+                if (give_back(&given_back, id) < 0) {
+                    return NULL;
+                }
+                continue;
+            }
+            member->protected_count += 1;
+            parts[0].iov_len = (size_t)length;
+            part_count = 1;
+        }
         member->marker = 0;
         member->seq = (member->seq + 1) & 0xFFFF;
         member->slot += 1;
@@ -476,17 +525,12 @@ group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
             /* A closed socket (fileno() -1): the stream outlived it, the packet is dropped. */
             PyErr_Clear();
         } else {
-            struct iovec parts[2];
-            parts[0].iov_base = header;
-            parts[0].iov_len = sizeof(header);
-            parts[1].iov_base = PyBytes_AS_STRING(payload);
-            parts[1].iov_len = (size_t)PyBytes_GET_SIZE(payload);
             struct msghdr message;
             memset(&message, 0, sizeof(message));
             message.msg_name = &member->address;
             message.msg_namelen = member->address_len;
             message.msg_iov = parts;
-            message.msg_iovlen = 2;
+            message.msg_iovlen = part_count;
             if (sendmsg(fd, &message, MSG_DONTWAIT) >= 0) {
                 status = 1;
             } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS
@@ -496,7 +540,7 @@ group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
         }
         if (status > 0) {
             member->sent += 1;
-            member->octets += PyBytes_GET_SIZE(payload);
+            member->octets += payload_len;
             double late_s = now_s - due_s;
             if (late_s > self->late_after_s) {
                 member->late += 1;
@@ -524,7 +568,7 @@ group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* take(id, leave) -> (slot, seq, marker, sent, octets, late, max_late_ms, first_sent_s,
- * last_sent_s, dropped, errors): the member's state and its counts since the last take
+ * last_sent_s, dropped, errors, protected): the member's state and its counts since the last take
  * (those are reset); leave: the member leaves the group. Times are None when nothing was
  * sent since the last take. */
 static PyObject *
@@ -550,13 +594,14 @@ group_take(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *result = Py_BuildValue(
-        "(LkOLLLdNNLL)", member->slot, member->seq, member->marker ? Py_True : Py_False,
+        "(LkOLLLdNNLLL)", member->slot, member->seq, member->marker ? Py_True : Py_False,
         member->sent, member->octets, member->late, member->max_late_ms, first, last,
-        member->dropped, member->errors);
+        member->dropped, member->errors, member->protected_count);
     if (result == NULL) {
         return NULL;
     }
     member->sent = member->octets = member->late = member->dropped = member->errors = 0;
+    member->protected_count = 0;
     member->max_late_ms = 0.0;
     member->first_sent_s = -1.0;
     if (leave) {
@@ -603,12 +648,12 @@ group_length(FastGroup *self)
 static PyMethodDef group_methods[] = {
     {"join", (PyCFunction)(void (*)(void))group_join, METH_FASTCALL,
      "join(sock, host, port, b1, marker, seq, ssrc, payloads, anchor_s, interval_s, slot, "
-     "total_slots, ts0, spf, ts_extra) -> id"},
+     "total_slots, ts0, spf, ts_extra, srtp_protect, srtp_t) -> id"},
     {"serve", (PyCFunction)(void (*)(void))group_serve, METH_FASTCALL,
      "serve(horizon_s, now_s) -> (next_due_s, ids given back or None)"},
     {"take", (PyCFunction)(void (*)(void))group_take, METH_FASTCALL,
      "take(id, leave) -> (slot, seq, marker, sent, octets, late, max_late_ms, first_sent_s, "
-     "last_sent_s, dropped, errors)"},
+     "last_sent_s, dropped, errors, protected)"},
     {"retarget", (PyCFunction)(void (*)(void))group_retarget, METH_FASTCALL,
      "retarget(id, host, port)"},
     {NULL, NULL, 0, NULL},

@@ -96,12 +96,14 @@ class _Group(Protocol):
         ts0: int,
         spf: int,
         ts_extra: int,
+        srtp_protect: int,
+        srtp_t: int,
         /,
     ) -> int: ...
     def serve(self, horizon_s: float, now_s: float, /) -> tuple[float, list[int] | None]: ...
     def take(
         self, member: int, leave: bool, /
-    ) -> tuple[int, int, bool, int, int, int, float, float | None, float | None, int, int]: ...
+    ) -> tuple[int, int, bool, int, int, int, float, float | None, float | None, int, int, int]: ...
     def retarget(self, member: int, host: str, port: int, /) -> None: ...
     def __len__(self) -> int: ...
 
@@ -577,9 +579,8 @@ class RtpStream(StreamHandle):
             return
         group = self._scheduler._group
         assert group is not None
-        slot, seq, marker, sent, octets, late, max_late_ms, first_s, last_s, dropped, errors = (
-            group.take(member, leave)
-        )
+        (slot, seq, marker, sent, octets, late, max_late_ms, first_s, last_s, dropped, errors,
+         protected) = group.take(member, leave)  # fmt: skip
         self._slot = slot
         self._seq = seq
         self._marker_next = marker
@@ -595,17 +596,18 @@ class RtpStream(StreamHandle):
             counters.last_sent_s = last_s
         counters.dropped_packets += dropped
         counters.send_errors += errors
+        if protected and self._fast_srtp is not None:
+            self._fast_srtp.counters.protected += protected
         if leave:
             self._member = -1
             self._in_wheel = False
             del self._scheduler._members[member]
 
     def _join_group(self, group: _Group) -> bool:
-        # Only the straight audio of a plain stream: what RtpStream._serve's hot path sends
-        # through _send_rtp, for at least one more frame before the last.
+        # Only the straight audio frames: what RtpStream._serve's hot path sends through
+        # _send_rtp or _send_srtp, for at least one more frame before the last.
         if (
             self._fast_socket is None
-            or self._fast_srtp is not None
             or _send_rtp is None
             or self._dtmf
             or self._dtmf_digits
@@ -616,12 +618,16 @@ class RtpStream(StreamHandle):
         ):
             return False
         destination = self._destination
+        fast_srtp = self._fast_srtp
+        protect, context = (0, 0) if fast_srtp is None else (
+            fast_srtp.protect_address, fast_srtp.context_address
+        )  # fmt: skip
         try:
             self._member = group.join(
                 self._fast_socket, destination[0], destination[1], self._b1,
                 self._marker_next, self._seq, self._ssrc, self._payloads, self._anchor_s,
                 self._interval_s, self._slot, self._total_slots, self._ts0, self._spf,
-                self._ts_extra,
+                self._ts_extra, protect, context,
             )  # fmt: skip
         except (ValueError, TypeError, OverflowError):
             return False
