@@ -81,6 +81,25 @@ fill_address(PyObject *host, long port, struct sockaddr_storage *out, socklen_t 
     return -1;
 }
 
+/* The 12-byte RTP header: version 2, no padding, extension or CSRCs. */
+static void
+write_header(unsigned char *header, long b1, unsigned long seq, unsigned long timestamp,
+             unsigned long ssrc)
+{
+    header[0] = 0x80;
+    header[1] = (unsigned char)(b1 & 0xFF);
+    header[2] = (unsigned char)((seq >> 8) & 0xFF);
+    header[3] = (unsigned char)(seq & 0xFF);
+    header[4] = (unsigned char)((timestamp >> 24) & 0xFF);
+    header[5] = (unsigned char)((timestamp >> 16) & 0xFF);
+    header[6] = (unsigned char)((timestamp >> 8) & 0xFF);
+    header[7] = (unsigned char)(timestamp & 0xFF);
+    header[8] = (unsigned char)((ssrc >> 24) & 0xFF);
+    header[9] = (unsigned char)((ssrc >> 16) & 0xFF);
+    header[10] = (unsigned char)((ssrc >> 8) & 0xFF);
+    header[11] = (unsigned char)(ssrc & 0xFF);
+}
+
 /* What both sends share: the arguments read, the address filled, the 12-byte header written
  * into `header`, the descriptor found. Returns 1 ready, 0 for a closed socket (a dropped
  * packet: the caller answers 0), -1 with an exception set. */
@@ -116,18 +135,7 @@ prepare(const char *name, PyObject *const *args, struct sockaddr_storage *addres
         }
         return -1;
     }
-    header[0] = 0x80;
-    header[1] = (unsigned char)(b1 & 0xFF);
-    header[2] = (unsigned char)((seq >> 8) & 0xFF);
-    header[3] = (unsigned char)(seq & 0xFF);
-    header[4] = (unsigned char)((timestamp >> 24) & 0xFF);
-    header[5] = (unsigned char)((timestamp >> 16) & 0xFF);
-    header[6] = (unsigned char)((timestamp >> 8) & 0xFF);
-    header[7] = (unsigned char)(timestamp & 0xFF);
-    header[8] = (unsigned char)((ssrc >> 24) & 0xFF);
-    header[9] = (unsigned char)((ssrc >> 16) & 0xFF);
-    header[10] = (unsigned char)((ssrc >> 8) & 0xFF);
-    header[11] = (unsigned char)(ssrc & 0xFF);
+    write_header(header, b1, seq, timestamp, ssrc);
     return 1;
 }
 
@@ -478,18 +486,8 @@ group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
         /* 32-bit aligned, as libsrtp wants the header; as large as send_srtp's buffer. */
         uint32_t words[SRTP_BUFFER_BYTES / 4];
         unsigned char *header = (unsigned char *)words;
-        header[0] = 0x80;
-        header[1] = (unsigned char)(member->b1 | (member->marker ? 0x80 : 0));
-        header[2] = (unsigned char)((member->seq >> 8) & 0xFF);
-        header[3] = (unsigned char)(member->seq & 0xFF);
-        header[4] = (unsigned char)((timestamp >> 24) & 0xFF);
-        header[5] = (unsigned char)((timestamp >> 16) & 0xFF);
-        header[6] = (unsigned char)((timestamp >> 8) & 0xFF);
-        header[7] = (unsigned char)(timestamp & 0xFF);
-        header[8] = (unsigned char)((member->ssrc >> 24) & 0xFF);
-        header[9] = (unsigned char)((member->ssrc >> 16) & 0xFF);
-        header[10] = (unsigned char)((member->ssrc >> 8) & 0xFF);
-        header[11] = (unsigned char)(member->ssrc & 0xFF);
+        write_header(header, member->b1 | (member->marker ? 0x80 : 0), member->seq, timestamp,
+                     member->ssrc);
         struct iovec parts[2];
         size_t part_count = 2;
         parts[0].iov_base = header;
@@ -568,9 +566,9 @@ group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* take(id, leave) -> (slot, seq, marker, sent, octets, late, max_late_ms, first_sent_s,
- * last_sent_s, dropped, errors, protected): the member's state and its counts since the last take
- * (those are reset); leave: the member leaves the group. Times are None when nothing was
- * sent since the last take. */
+ * last_sent_s, dropped, errors, protected): the member's state and its counts since the last
+ * take (those are reset); leave: the member leaves the group. Times are None when nothing
+ * was sent since the last take. */
 static PyObject *
 group_take(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
 {
