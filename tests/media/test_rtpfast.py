@@ -576,6 +576,55 @@ def _steer(
 
 
 @pytest.mark.usefixtures("accelerated")
+class _FilenoOnly:
+    """A socket stand-in with nothing but fileno(): the group's generic descriptor path."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["socket", "fileno-only"])
+def test_a_group_member_whose_socket_closes_drops_and_counts_its_frames(
+    rtpfast: types.ModuleType, receiver: socket.socket, wrapped: bool
+) -> None:
+    """The group reads a real socket's descriptor from the object (no fileno() call per
+    packet) and anything else's through fileno(): either way a socket closed while its stream
+    is a member drops the frames, counted, never sends them on a reused descriptor."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    group = rtpfast.FastGroup(0.010)
+    payloads = (b"\x01" * 160, b"\x02" * 160)
+    host, port = receiver.getsockname()
+    member = group.join(
+        _FilenoOnly(sock) if wrapped else sock, host, port, 0, True, 7, 0x1234, payloads,
+        0.0, 0.020, 0, -1, 1000, 160, 0, 0, 0,
+    )  # fmt: skip
+    group.serve(0.005, 0.0)  # slot 0, due at 0 ms (one frame per member and serve)
+    group.serve(0.025, 0.020)  # slot 1
+    first, second = receiver.recv(2048), receiver.recv(2048)
+    assert first == _header(0x80, 7, 1000, 0x1234) + payloads[0]
+    assert second == _header(0, 8, 1160, 0x1234) + payloads[1]
+    sock.close()
+    # A new socket may well get the closed one's descriptor number: nothing may leave on it.
+    reuse = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        reuse.bind(("127.0.0.1", 0))
+        group.serve(0.045, 0.040)  # slots 2 and 3
+        group.serve(0.065, 0.060)
+        taken = group.take(member, True)
+    finally:
+        reuse.close()
+    slot, seq, _marker, sent, octets, *_rest, dropped, errors, _protected = taken
+    assert (slot, seq, sent, octets, dropped, errors) == (4, 11, 2, 320, 2, 0)
+    receiver.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        receiver.recv(2048)
+
+
 def test_the_fast_group_serves_steady_streams_and_sends_the_python_paths_bytes(
     sender: socket.socket,
 ) -> None:
