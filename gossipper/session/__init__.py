@@ -276,6 +276,9 @@ class Run:
             on_check=self.traces.rtpcheck_report if self.traces is not None else None,
             # The simulation's SRTP keys follow its seed, so a run repeats byte for byte.
             deterministic_keys=plan.settle is not None,
+            # Real runs send RTCP reports due within 10 ms together (one wake-up for them);
+            # the simulation sends each at its exact time.
+            report_window_s=0.0 if plan.settle is not None else 0.010,
         )
 
     def _media_warning(self, text: str) -> None:

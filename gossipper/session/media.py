@@ -87,6 +87,7 @@ def build_media(
     tap: MediaTap | None,
     deterministic_keys: bool = False,
     on_check: Callable[[RtpCheckReport], None] | None = None,
+    report_window_s: float = 0.0,
 ) -> MediaRun:
     """The run's ``MediaFactory``.
 
@@ -113,6 +114,7 @@ def build_media(
             "require" if identity.media_srtp else "reject" if identity.media_reject_srtp else "auto"
         ),
         deterministic_keys=deterministic_keys,
+        report_window_s=report_window_s,
         audio_tolerance=identity.audio_tolerance,
         video_tolerance=identity.video_tolerance,
         random_base_ssrc=identity.random_base_ssrc,

@@ -575,7 +575,6 @@ def _steer(
     return by_ssrc, seen, in_c[0]
 
 
-@pytest.mark.usefixtures("accelerated")
 class _FilenoOnly:
     """A socket stand-in with nothing but fileno(): the group's generic descriptor path."""
 
@@ -625,6 +624,7 @@ def test_a_group_member_whose_socket_closes_drops_and_counts_its_frames(
         receiver.recv(2048)
 
 
+@pytest.mark.usefixtures("accelerated")
 def test_the_fast_group_serves_steady_streams_and_sends_the_python_paths_bytes(
     sender: socket.socket,
 ) -> None:
