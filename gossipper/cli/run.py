@@ -99,7 +99,17 @@ def tune_garbage_collector() -> None:
     Thousands of live calls are thousands of objects; with CPython's default thresholds the
     collector keeps re-scanning them and cost about a third of the CPU per call in the UAS
     benchmark. Everything loaded so far (modules, the scenario) is frozen out of the scans and
-    young collections run 140x less often. Reference cycles are still collected.
+    young collections run 14x less often, middle ones 700x. Reference cycles are still
+    collected.
+
+    A young collection stops the whole process while it scans what it holds: with 100,000
+    objects (the threshold until 2026-12-05) that was 35-75 ms on this machine, during which
+    no RTP packet left, so every stream of a run skipped two or three frames at each one (the
+    calls' tasks being created fill it every few seconds of a ramp). 10,000 keeps each under
+    about 5 ms. The young objects of a load run are nearly all new calls' state that lives on,
+    each scanned once either way, and the middle generation is still collected once per
+    5,000,000 allocations (500 x 10,000, as 50 x 100,000 was), so the total work stays the
+    same (docs/performance.md, "Collector pauses").
 
     ``main`` turns the collector off for start-up; then the few hundred kB of start-up garbage
     are frozen with the rest rather than found by a full collection (about 8 ms of CPU). When
@@ -108,7 +118,7 @@ def tune_garbage_collector() -> None:
     if gc.isenabled():
         gc.collect()
     gc.freeze()
-    gc.set_threshold(100_000, 50, 1000)
+    gc.set_threshold(10_000, 500, 1000)
     gc.enable()
 
 
