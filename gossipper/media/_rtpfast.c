@@ -259,9 +259,9 @@ send_srtp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 /* The start of CPython's socket object (socketmodule.h, PySocketSockObject): the descriptor
  * right after the object header, set to -1 by close() and detach(). Reading it costs a load
  * where PyObject_AsFileDescriptor costs a fileno() method call and an int object per packet
- * (2-5 % of a sender's CPU at 3,000 streams, `perf`). It is used only for objects of
- * _socket.socket's type and its subclasses, and only when it agrees with fileno() at join;
- * anything else goes through fileno() every packet. */
+ * (about 5 % of a sender's CPU at 2,000 streams in calls, `perf`). It is used only for
+ * objects of _socket.socket's type and its subclasses, and only when it agrees with fileno()
+ * at join; anything else goes through fileno() every packet. */
 typedef struct {
     PyObject_HEAD
     int sock_fd;
