@@ -13,47 +13,30 @@ packet costs the sender, receiver-side kernel work included.
                          call's receive task keeps it (every send then runs the socket's
                          write-space wake-up through that entry)
 
-Run it against a snapshot (benchlib.snapshot_source) or an install with the compiled module;
-alternate two builds for an A/B:
+Run it with a tree that has the compiled module on the path (a snapshot from
+benchlib.snapshot_source, or an install), as bench/media_send_cost.py is run; alternate two
+builds for an A/B:
 
-  python bench/rtp_group_cost.py --source /tmp/snap-A --streams 3000 --epoll
+  PYTHONPATH=/tmp/snap-A python bench/rtp_group_cost.py --streams 3000 --epoll
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import pathlib
 import select
 import socket
-import sys
-import sysconfig
 import time
 
-
-def _load(source: pathlib.Path | None) -> object:
-    if source is None:
-        from gossipper.media import _rtpfast  # noqa: PLC0415 - absent from pure installs
-
-        return _rtpfast
-    path = source / "gossipper" / "media" / f"_rtpfast{sysconfig.get_config_var('EXT_SUFFIX')}"
-    spec = importlib.util.spec_from_file_location("_rtpfast", path)
-    if spec is None or spec.loader is None:
-        sys.exit(f"--source: no {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from gossipper.media import _rtpfast  # the compiled module: absent from pure-Python trees
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", type=pathlib.Path, help="a snapshot with the built module")
     parser.add_argument("--streams", type=int, default=3000)
     parser.add_argument("--sockets", choices=("per-stream", "shared"), default="per-stream")
     parser.add_argument("--epoll", action="store_true")
     parser.add_argument("--ticks", type=int, default=400)
     args = parser.parse_args()
-    rtpfast = _load(args.source)
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 20)
     receiver.bind(("127.0.0.1", 0))
@@ -76,7 +59,7 @@ def main() -> None:
         for sock in set(socks):
             poller.register(sock.fileno(), select.EPOLLIN)
     payloads = tuple(bytes([n % 256]) * 160 for n in range(50))
-    group = rtpfast.FastGroup(0.010)  # type: ignore[attr-defined]
+    group = _rtpfast.FastGroup(0.010)
     for index, sock in enumerate(socks):
         anchor_s = (index % 2000) * 1e-5
         group.join(sock, host, port, 0, False, index, 1000 + index, payloads, anchor_s, 0.020,
