@@ -63,7 +63,7 @@ def main() -> None:
     for index, sock in enumerate(socks):
         anchor_s = (index % 2000) * 1e-5
         group.join(sock, host, port, 0, False, index, 1000 + index, payloads, anchor_s, 0.020,
-                   0, -1, 0, 160, 0, 0, 0)  # fmt: skip
+                   0, -1, 0, 160, 0, 0, 0, 1)  # fmt: skip
 
     def drain() -> None:
         try:

@@ -244,10 +244,10 @@ send_srtp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
  * plain stream in its steady state (one audio frame due per slot, nothing queued, not near
  * its end) is handed to a FastGroup instead: the group keeps that stream's slot, sequence
  * number, timing, destination and counts in a C struct, and serve() sends every due frame of
- * every member with no Python object made per packet. Anything else (more than one frame
- * overdue after a stall, the stream's last frame) is not done here: serve() gives those
- * members back to Python (the scheduler's own path then skips, bursts and finishes exactly as
- * for any other stream). The Python stream takes its state back with take() before it is
+ * every member with no Python object made per packet, the catch-up after a stall included
+ * (skip and burst as RtpStream._serve). A member whose last frame is due is given back to
+ * Python (the scheduler's own path finishes it exactly as any other stream; so is a frame
+ * libsrtp refuses to protect). The Python stream takes its state back with take() before it is
  * paused, stopped, given DTMF or another send path, and reads it with take(id, False) when
  * its counters, sequence number or media clock are asked for (RTCP, the end of a call).
  *
@@ -284,6 +284,7 @@ typedef struct {
     long long ts_extra;
     unsigned long seq;
     unsigned long ssrc;
+    long long burst; /* frames sent back to back when overdue; the rest are skipped */
     int b1;
     int marker;
     int given_back;
@@ -297,6 +298,7 @@ typedef struct {
     long long late;
     long long dropped;
     long long errors;
+    long long skipped;
     double max_late_ms;
     double first_sent_s; /* < 0: none yet */
     double last_sent_s;
@@ -361,13 +363,14 @@ group_entry(FastGroup *self, PyObject *id_object, Py_ssize_t *id_out)
 }
 
 /* join(sock, host, port, b1, marker, seq, ssrc, payloads, anchor_s, interval_s, slot,
- *      total_slots, ts0, spf, ts_extra, srtp_protect, srtp_t) -> id
- * srtp_protect and srtp_t as send_srtp takes them, both 0 for plain RTP. */
+ *      total_slots, ts0, spf, ts_extra, srtp_protect, srtp_t, burst) -> id
+ * srtp_protect and srtp_t as send_srtp takes them, both 0 for plain RTP; burst: how many
+ * overdue frames go back to back after a stall (RtpStream._burst), at least 1. */
 static PyObject *
 group_join(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 17) {
-        PyErr_Format(PyExc_TypeError, "join takes 17 arguments (%zd given)", nargs);
+    if (nargs != 18) {
+        PyErr_Format(PyExc_TypeError, "join takes 18 arguments (%zd given)", nargs);
         return NULL;
     }
     member_t entry;
@@ -386,7 +389,12 @@ group_join(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
     entry.ts_extra = PyLong_AsLongLong(args[14]);
     entry.protect = PyLong_AsVoidPtr(args[15]);
     entry.context = PyLong_AsVoidPtr(args[16]);
+    entry.burst = PyLong_AsLongLong(args[17]);
     if (PyErr_Occurred() || entry.marker < 0) {
+        return NULL;
+    }
+    if (entry.burst < 1) {
+        PyErr_SetString(PyExc_ValueError, "join: burst must be at least 1");
         return NULL;
     }
     if ((entry.protect == NULL) != (entry.context == NULL)) {
@@ -464,7 +472,115 @@ give_back(PyObject **list, Py_ssize_t id)
     return 0;
 }
 
-/* serve(horizon_s, now_s) -> (next_due_s, given_back ids or None) */
+/* Send member's frame of its current slot, due at due_s, and count it. 1: done (the slot
+ * advanced, whatever the kernel said); 0: libsrtp refused to protect it (nothing changed:
+ * Python's path sends that slot and reports why). */
+static int
+send_frame(FastGroup *self, member_t *member, double due_s, double now_s)
+{
+    Py_ssize_t frames = PyTuple_GET_SIZE(member->payloads);
+    PyObject *payload = PyTuple_GET_ITEM(member->payloads, (Py_ssize_t)(member->slot % frames));
+    Py_ssize_t payload_len = PyBytes_GET_SIZE(payload);
+    unsigned long timestamp =
+        (unsigned long)((member->ts0 + member->slot * member->spf + member->ts_extra)
+                        & 0xFFFFFFFFLL);
+    /* 32-bit aligned, as libsrtp wants the header; as large as send_srtp's buffer. */
+    uint32_t words[SRTP_BUFFER_BYTES / 4];
+    unsigned char *header = (unsigned char *)words;
+    write_header(header, member->b1 | (member->marker ? 0x80 : 0), member->seq, timestamp,
+                 member->ssrc);
+    struct iovec parts[2];
+    size_t part_count = 2;
+    parts[0].iov_base = header;
+    parts[0].iov_len = 12;
+    parts[1].iov_base = PyBytes_AS_STRING(payload);
+    parts[1].iov_len = (size_t)payload_len;
+    if (member->protect != NULL) {
+        int length = (int)(12 + payload_len);
+        int refused = 12 + payload_len > SRTP_BUFFER_BYTES - SRTP_MAX_TRAILER;
+        if (!refused) {
+            memcpy(header + 12, PyBytes_AS_STRING(payload), (size_t)payload_len);
+            refused = ((srtp_protect_fn)member->protect)(member->context, header, &length);
+        }
+        if (refused) {
+            return 0;
+        }
+        member->protected_count += 1;
+        parts[0].iov_len = (size_t)length;
+        part_count = 1;
+    }
+    member->marker = 0;
+    member->seq = (member->seq + 1) & 0xFFFF;
+    member->slot += 1;
+    int status = 0;
+    int fd;
+    if (member->fd_in_object) {
+        fd = ((socket_head_t *)member->sock)->sock_fd;
+    } else {
+        fd = PyObject_AsFileDescriptor(member->sock);
+        if (fd < 0) {
+            PyErr_Clear();
+        }
+    }
+    /* fd < 0: a closed socket (fileno() -1): the stream outlived it, the packet is dropped. */
+    if (fd >= 0) {
+        ssize_t sent;
+        if (part_count == 2 && 12 + payload_len <= SRTP_BUFFER_BYTES) {
+            /* One buffer and sendto(): the kernel skips the msghdr and iovec copies of
+             * sendmsg() (about 5 % of a packet's system time); 172 bytes copied here. */
+            memcpy(header + 12, PyBytes_AS_STRING(payload), (size_t)payload_len);
+            parts[0].iov_len = (size_t)(12 + payload_len);
+            part_count = 1;
+        }
+        if (part_count == 1) {
+            sent = sendto(fd, parts[0].iov_base, parts[0].iov_len, MSG_DONTWAIT,
+                          (struct sockaddr *)&member->address, member->address_len);
+        } else {
+            struct msghdr message;
+            memset(&message, 0, sizeof(message));
+            message.msg_name = &member->address;
+            message.msg_namelen = member->address_len;
+            message.msg_iov = parts;
+            message.msg_iovlen = part_count;
+            sent = sendmsg(fd, &message, MSG_DONTWAIT);
+        }
+        if (sent >= 0) {
+            status = 1;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS
+                   && errno != EBADF) {
+            status = -1;
+        }
+    }
+    if (status > 0) {
+        member->sent += 1;
+        member->octets += payload_len;
+        double late_s = now_s - due_s;
+        if (late_s > self->late_after_s) {
+            member->late += 1;
+        }
+        if (late_s * 1000.0 > member->max_late_ms) {
+            member->max_late_ms = late_s * 1000.0;
+        }
+        if (member->first_sent_s < 0.0) {
+            member->first_sent_s = now_s;
+        }
+        member->last_sent_s = now_s;
+    } else if (status < 0) {
+        member->errors += 1;
+    } else {
+        member->dropped += 1;
+    }
+    return 1;
+}
+
+/* serve(horizon_s, now_s) -> (next_due_s, given_back ids or None)
+ *
+ * A member overdue by several frames after a stall is caught up here as RtpStream._serve
+ * does it: the frames beyond its burst are skipped (counted), the rest sent back to back.
+ * Handing those members to Python instead cost a take(), the Python send path and a join()
+ * each: after a stall of a few frames at 3,000 streams that was tens of ms of work, enough to
+ * leave every stream overdue again at the next tick (docs/performance.md). Only a member
+ * whose last frame falls in this tick goes back to Python, which finishes streams. */
 static PyObject *
 group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -484,122 +600,56 @@ group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
         if (member->sock == NULL || member->given_back) {
             continue;
         }
-        double due_s = member->anchor_s + (double)member->slot * member->interval_s;
+        double interval_s = member->interval_s;
+        double due_s = member->anchor_s + (double)member->slot * interval_s;
         if (due_s >= horizon_s) {
             if (due_s < next_due_s) {
                 next_due_s = due_s;
             }
             continue;
         }
-        if (due_s + member->interval_s < horizon_s
-            || (member->total_slots >= 0 && member->slot + 1 >= member->total_slots)) {
-            /* Overdue by more than one frame, or its last frame: Python's path. */
-            member->given_back = 1;
-            if (give_back(&given_back, id) < 0) {
-                return NULL;
+        /* The frames due before the horizon, with RtpStream._serve's arithmetic. */
+        long long overdue = 1;
+        if (due_s + interval_s < horizon_s) {
+            overdue = (long long)((horizon_s - due_s) / interval_s);
+            if (due_s + (double)overdue * interval_s < horizon_s) {
+                overdue += 1;
             }
-            continue;
         }
-        Py_ssize_t frames = PyTuple_GET_SIZE(member->payloads);
-        PyObject *payload = PyTuple_GET_ITEM(member->payloads, (Py_ssize_t)(member->slot % frames));
-        Py_ssize_t payload_len = PyBytes_GET_SIZE(payload);
-        unsigned long timestamp =
-            (unsigned long)((member->ts0 + member->slot * member->spf + member->ts_extra)
-                            & 0xFFFFFFFFLL);
-        /* 32-bit aligned, as libsrtp wants the header; as large as send_srtp's buffer. */
-        uint32_t words[SRTP_BUFFER_BYTES / 4];
-        unsigned char *header = (unsigned char *)words;
-        write_header(header, member->b1 | (member->marker ? 0x80 : 0), member->seq, timestamp,
-                     member->ssrc);
-        struct iovec parts[2];
-        size_t part_count = 2;
-        parts[0].iov_base = header;
-        parts[0].iov_len = 12;
-        parts[1].iov_base = PyBytes_AS_STRING(payload);
-        parts[1].iov_len = (size_t)payload_len;
-        if (member->protect != NULL) {
-            int length = (int)(12 + payload_len);
-            int refused = 12 + payload_len > SRTP_BUFFER_BYTES - SRTP_MAX_TRAILER;
-            if (!refused) {
-                memcpy(header + 12, PyBytes_AS_STRING(payload), (size_t)payload_len);
-                refused = ((srtp_protect_fn)member->protect)(member->context, header, &length);
+        if (member->total_slots >= 0) {
+            if (overdue > member->total_slots - member->slot) {
+                overdue = member->total_slots - member->slot;
             }
-            if (refused) {
-                /* Not protected, nothing changed: Python's path sends this slot (and tells
-                 * the session why libsrtp refused it). */
+            if (member->slot + overdue >= member->total_slots) {
+                /* Its last frame: Python's path finishes the stream. */
                 member->given_back = 1;
                 if (give_back(&given_back, id) < 0) {
                     return NULL;
                 }
                 continue;
             }
-            member->protected_count += 1;
-            parts[0].iov_len = (size_t)length;
-            part_count = 1;
         }
-        member->marker = 0;
-        member->seq = (member->seq + 1) & 0xFFFF;
-        member->slot += 1;
-        int status = 0;
-        int fd;
-        if (member->fd_in_object) {
-            fd = ((socket_head_t *)member->sock)->sock_fd;
-        } else {
-            fd = PyObject_AsFileDescriptor(member->sock);
-            if (fd < 0) {
-                PyErr_Clear();
-            }
+        long long skip = overdue - member->burst;
+        if (skip > 0) {
+            member->skipped += skip;
+            member->slot += skip;
+            overdue -= skip;
+            due_s = member->anchor_s + (double)member->slot * interval_s;
         }
-        if (fd < 0) {
-            /* A closed socket (fileno() -1): the stream outlived it, the packet is dropped. */
-        } else {
-            ssize_t sent;
-            if (part_count == 2 && 12 + payload_len <= SRTP_BUFFER_BYTES) {
-                /* One buffer and sendto(): the kernel skips the msghdr and iovec copies of
-                 * sendmsg() (about 5 % of a packet's system time); 172 bytes copied here. */
-                memcpy(header + 12, PyBytes_AS_STRING(payload), (size_t)payload_len);
-                parts[0].iov_len = (size_t)(12 + payload_len);
-                part_count = 1;
+        for (long long k = 0; k < overdue; k++) {
+            if (!send_frame(self, member, due_s, now_s)) {
+                member->given_back = 1;
+                if (give_back(&given_back, id) < 0) {
+                    return NULL;
+                }
+                break;
             }
-            if (part_count == 1) {
-                sent = sendto(fd, parts[0].iov_base, parts[0].iov_len, MSG_DONTWAIT,
-                              (struct sockaddr *)&member->address, member->address_len);
-            } else {
-                struct msghdr message;
-                memset(&message, 0, sizeof(message));
-                message.msg_name = &member->address;
-                message.msg_namelen = member->address_len;
-                message.msg_iov = parts;
-                message.msg_iovlen = part_count;
-                sent = sendmsg(fd, &message, MSG_DONTWAIT);
-            }
-            if (sent >= 0) {
-                status = 1;
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS
-                       && errno != EBADF) {
-                status = -1;
-            }
+            due_s += interval_s;
         }
-        if (status > 0) {
-            member->sent += 1;
-            member->octets += payload_len;
-            double late_s = now_s - due_s;
-            if (late_s > self->late_after_s) {
-                member->late += 1;
-            }
-            if (late_s * 1000.0 > member->max_late_ms) {
-                member->max_late_ms = late_s * 1000.0;
-            }
-            if (member->first_sent_s < 0.0) {
-                member->first_sent_s = now_s;
-            }
-            member->last_sent_s = now_s;
-        } else if (status < 0) {
-            member->errors += 1;
-        } else {
-            member->dropped += 1;
+        if (member->given_back) {
+            continue;
         }
-        due_s = member->anchor_s + (double)member->slot * member->interval_s;
+        due_s = member->anchor_s + (double)member->slot * interval_s;
         if (due_s < next_due_s) {
             next_due_s = due_s;
         }
@@ -610,8 +660,8 @@ group_serve(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* take(id, leave) -> (slot, seq, marker, sent, octets, late, max_late_ms, first_sent_s,
- * last_sent_s, dropped, errors, protected): the member's state and its counts since the last
- * take (those are reset); leave: the member leaves the group. Times are None when nothing
+ * last_sent_s, dropped, errors, protected, skipped): the member's state and its counts since
+ * the last take (those are reset); leave: the member leaves the group. Times are None when nothing
  * was sent since the last take. */
 static PyObject *
 group_take(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
@@ -636,14 +686,15 @@ group_take(FastGroup *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *result = Py_BuildValue(
-        "(LkOLLLdNNLLL)", member->slot, member->seq, member->marker ? Py_True : Py_False,
+        "(LkOLLLdNNLLLL)", member->slot, member->seq, member->marker ? Py_True : Py_False,
         member->sent, member->octets, member->late, member->max_late_ms, first, last,
-        member->dropped, member->errors, member->protected_count);
+        member->dropped, member->errors, member->protected_count, member->skipped);
     if (result == NULL) {
         return NULL;
     }
     member->sent = member->octets = member->late = member->dropped = member->errors = 0;
     member->protected_count = 0;
+    member->skipped = 0;
     member->max_late_ms = 0.0;
     member->first_sent_s = -1.0;
     if (leave) {
@@ -690,12 +741,12 @@ group_length(FastGroup *self)
 static PyMethodDef group_methods[] = {
     {"join", (PyCFunction)(void (*)(void))group_join, METH_FASTCALL,
      "join(sock, host, port, b1, marker, seq, ssrc, payloads, anchor_s, interval_s, slot, "
-     "total_slots, ts0, spf, ts_extra, srtp_protect, srtp_t) -> id"},
+     "total_slots, ts0, spf, ts_extra, srtp_protect, srtp_t, burst) -> id"},
     {"serve", (PyCFunction)(void (*)(void))group_serve, METH_FASTCALL,
      "serve(horizon_s, now_s) -> (next_due_s, ids given back or None)"},
     {"take", (PyCFunction)(void (*)(void))group_take, METH_FASTCALL,
      "take(id, leave) -> (slot, seq, marker, sent, octets, late, max_late_ms, first_sent_s, "
-     "last_sent_s, dropped, errors, protected)"},
+     "last_sent_s, dropped, errors, protected, skipped)"},
     {"retarget", (PyCFunction)(void (*)(void))group_retarget, METH_FASTCALL,
      "retarget(id, host, port)"},
     {NULL, NULL, 0, NULL},

@@ -98,12 +98,15 @@ class _Group(Protocol):
         ts_extra: int,
         srtp_protect: int,
         srtp_t: int,
+        burst: int,
         /,
     ) -> int: ...
     def serve(self, horizon_s: float, now_s: float, /) -> tuple[float, list[int] | None]: ...
     def take(
         self, member: int, leave: bool, /
-    ) -> tuple[int, int, bool, int, int, int, float, float | None, float | None, int, int, int]: ...
+    ) -> tuple[
+        int, int, bool, int, int, int, float, float | None, float | None, int, int, int, int
+    ]: ...
     def retarget(self, member: int, host: str, port: int, /) -> None: ...
     def __len__(self) -> int: ...
 
@@ -580,7 +583,7 @@ class RtpStream(StreamHandle):
         group = self._scheduler._group
         assert group is not None
         (slot, seq, marker, sent, octets, late, max_late_ms, first_s, last_s, dropped, errors,
-         protected) = group.take(member, leave)  # fmt: skip
+         protected, skipped) = group.take(member, leave)  # fmt: skip
         self._slot = slot
         self._seq = seq
         self._marker_next = marker
@@ -596,6 +599,7 @@ class RtpStream(StreamHandle):
             counters.last_sent_s = last_s
         counters.dropped_packets += dropped
         counters.send_errors += errors
+        counters.skipped_packets += skipped
         if protected and self._fast_srtp is not None:
             self._fast_srtp.counters.protected += protected
         if leave:
@@ -627,7 +631,7 @@ class RtpStream(StreamHandle):
                 self._fast_socket, destination[0], destination[1], self._b1,
                 self._marker_next, self._seq, self._ssrc, self._payloads, self._anchor_s,
                 self._interval_s, self._slot, self._total_slots, self._ts0, self._spf,
-                self._ts_extra, protect, context,
+                self._ts_extra, protect, context, self._burst,
             )  # fmt: skip
         except (ValueError, TypeError, OverflowError):
             return False
@@ -958,8 +962,8 @@ class MediaScheduler:
             tick = math.floor((next_due - TICK_PHASE_S) / tick_s + 0.5)
             self._group_tick = tick if tick > current else current + 1
         if given_back is not None:
-            # Overdue by more than a frame, or at their last frame: the Python path skips,
-            # bursts and finishes them as it does any stream.
+            # At their last frame (or refused by libsrtp): the Python path finishes them as
+            # it does any stream. (Stalls are caught up in C: skips and bursts as _serve.)
             members = self._members
             for member in given_back:
                 stream = members[member]

@@ -600,7 +600,7 @@ def test_a_group_member_whose_socket_closes_drops_and_counts_its_frames(
     host, port = receiver.getsockname()
     member = group.join(
         _FilenoOnly(sock) if wrapped else sock, host, port, 0, True, 7, 0x1234, payloads,
-        0.0, 0.020, 0, -1, 1000, 160, 0, 0, 0,
+        0.0, 0.020, 0, -1, 1000, 160, 0, 0, 0, 1,
     )  # fmt: skip
     group.serve(0.005, 0.0)  # slot 0, due at 0 ms (one frame per member and serve)
     group.serve(0.025, 0.020)  # slot 1
@@ -617,11 +617,55 @@ def test_a_group_member_whose_socket_closes_drops_and_counts_its_frames(
         taken = group.take(member, True)
     finally:
         reuse.close()
-    slot, seq, _marker, sent, octets, *_rest, dropped, errors, _protected = taken
+    slot, seq, _marker, sent, octets, *_rest, dropped, errors, _protected, _skipped = taken
     assert (slot, seq, sent, octets, dropped, errors) == (4, 11, 2, 320, 2, 0)
     receiver.settimeout(0.2)
     with pytest.raises(TimeoutError):
         receiver.recv(2048)
+
+
+@pytest.mark.parametrize("burst", [1, 2])
+def test_a_stalled_group_member_catches_up_in_c(
+    rtpfast: types.ModuleType, receiver: socket.socket, sender: socket.socket, burst: int
+) -> None:
+    """After a stall the group skips the frames beyond the member's burst (counted) and sends
+    the rest back to back, as RtpStream._serve does, instead of giving every overdue member
+    back to Python: that hand-back (a take, the Python send path and a join per stream) cost
+    enough at 3,000 streams to leave them all overdue again at the next tick. Only a member
+    whose last frame is due goes back."""
+    group = rtpfast.FastGroup(0.010)
+    payloads = tuple(bytes([n]) * 160 for n in range(3))
+    host, port = receiver.getsockname()
+    endless = group.join(
+        sender, host, port, 0, True, 100, 0x1111, payloads, 0.0, 0.020, 0, -1, 0, 160, 0, 0, 0,
+        burst,
+    )  # fmt: skip
+    finite = group.join(
+        sender, host, port, 0, True, 200, 0x2222, payloads, 0.0, 0.020, 0, 8, 0, 160, 0, 0, 0,
+        burst,
+    )  # fmt: skip
+    assert group.serve(0.005, 0.0) == (0.020, None)  # slot 0 of each
+    # A stall: the next serve comes at 0.105 s, slots 1..5 (due 20..100 ms) are all overdue.
+    next_due, given_back = group.serve(0.115, 0.105)
+    assert given_back is None
+    assert next_due == pytest.approx(0.120)
+    packets = [parse_rtp(p) for p in _drain(receiver)]
+    by_ssrc = {ssrc: [(p.sequence, p.timestamp) for p in packets if p.ssrc == ssrc]
+               for ssrc in (0x1111, 0x2222)}  # fmt: skip
+    # Slot 0, then the last `burst` of slots 1..5; the slots before them are skipped.
+    expected = [0] + list(range(6 - burst, 6))
+    for ssrc, first_seq in ((0x1111, 100), (0x2222, 200)):
+        assert by_ssrc[ssrc] == [(first_seq + k, 160 * slot) for k, slot in enumerate(expected)]
+    slot, seq, _marker, sent, _octets, late, max_late_ms, *_rest, skipped = group.take(
+        endless, False
+    )
+    assert (slot, seq, sent, skipped) == (6, 100 + len(expected), len(expected), 5 - burst)
+    assert late == burst - 1  # sent at 105 ms: slot 5 (due 100 ms) on time, slot 4 late
+    assert max_late_ms == pytest.approx(105.0 - (120.0 - 20.0 * burst))
+    # The finite stream (8 slots): its last frame (slot 7, due 140 ms) goes to Python.
+    assert group.serve(0.135, 0.125)[1] is None  # slot 6
+    assert group.serve(0.155, 0.145)[1] == [finite]
+    _drain(receiver)
 
 
 @pytest.mark.usefixtures("accelerated")
