@@ -9,6 +9,7 @@ like ``cli.run``: it loads the scenarios, builds the run environments and hands 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 from collections.abc import Collection, Mapping, Sequence
@@ -134,7 +135,8 @@ def run_sim_command(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> Exit
         return ExitStatus.NO_CALLS
     from gossipper.cli.run import tune_garbage_collector
 
-    plan = build_plan(argv)
+    # Nothing on the command line reads the network's event log: don't keep one.
+    plan = dataclasses.replace(build_plan(argv), record_events=False)
     tune_garbage_collector()
     return run_simulation(plan, stdout, stderr).exit_status
 

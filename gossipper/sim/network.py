@@ -65,7 +65,7 @@ from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
 import trio
-import trio.testing
+from trio._core._generated_run import wait_all_tasks_blocked  # see sim/clock.py
 
 from gossipper.engine.timers import deadline_abort
 from gossipper.errors import BindError, ConfigError, GossipperError, TransportError
@@ -351,6 +351,10 @@ def canonical_order(outbox: list[_Out]) -> list[_Out]:
     return [out for _, outs in sequences for out in outs]
 
 
+DEFAULT_MAX_EVENTS = 250_000
+"""Events a network keeps in its log by default; later ones are only counted."""
+
+
 def _others_may_run() -> bool:
     """After ``wait_all_tasks_blocked`` and synchronous work since: can another task run now?
 
@@ -398,7 +402,7 @@ class SimNetwork:
         *,
         receive_queue_limit: int = 65536,
         send_queue_limit: int = 65536,
-        max_events: int = 250_000,
+        max_events: int = DEFAULT_MAX_EVENTS,
         record_payloads: bool = False,
         max_rounds_per_instant: int = MAX_ROUNDS_PER_INSTANT,
     ) -> None:
@@ -509,9 +513,9 @@ class SimNetwork:
                         # and caught by the scope (as much again as the rest of a wake-up).
                         await trio.lowlevel.wait_task_rescheduled(deadline_abort(scope, task))
                     self._sleep_scope = None
-                    await trio.testing.wait_all_tasks_blocked()
+                    await wait_all_tasks_blocked()
                 elif _others_may_run():
-                    await trio.testing.wait_all_tasks_blocked()
+                    await wait_all_tasks_blocked()
                 now = trio.current_time()
                 if now != instant_s:
                     instant_s, rounds = now, 0
@@ -695,7 +699,14 @@ class SimNetwork:
         faults = self.faults.for_link(src, dst)
         digest_hex = out.digest.hex()
         occurrence = self._next_occurrence(time_s, (src, dst, out.digest))
-        identity = packet_identity(time_s, src, dst, digest_hex, occurrence, 0)
+        # The identity only seeds the fault draws: a link without faults makes none.
+        drawn = (
+            faults.loss_pct > 0
+            or faults.duplicate_pct > 0
+            or faults.jitter_ms > 0
+            or faults.reorder_pct > 0
+        )
+        identity = packet_identity(time_s, src, dst, digest_hex, occurrence, 0) if drawn else ""
         seed = self.seed
         if faults.loss_pct > 0 and draw_unit(seed, "loss", identity) < faults.loss_pct / 100:
             self._lost += 1
@@ -740,20 +751,24 @@ class SimNetwork:
                 time_s, src, dst, out.digest, out.data, out.sender, occurrence, copy
             )
             heapq.heappush(self._heap, (deliver_at, next(self._decided), flight))
-            self._record(
-                NetworkEvent(
-                    time_s,
-                    EventKind.SCHEDULED,
-                    src,
-                    dst,
-                    digest_hex,
-                    occurrence,
-                    copy,
-                    time_s,
-                    deliver_at,
-                    reordered,
+            # (_record inlined: no event object is made when the log is full or off.)
+            if len(self._events) < self._max_events:
+                self._events.append(
+                    NetworkEvent(
+                        time_s,
+                        EventKind.SCHEDULED,
+                        src,
+                        dst,
+                        digest_hex,
+                        occurrence,
+                        copy,
+                        time_s,
+                        deliver_at,
+                        reordered,
+                    )
                 )
-            )
+            else:
+                self._events_dropped += 1
 
     def _release(self, sender: _DatagramPort) -> None:
         sender.in_flight -= 1
@@ -787,18 +802,21 @@ class SimNetwork:
                 target.receive_lot.unpark_all()
             self._delivered += 1
             kind = EventKind.DELIVERED
-        self._record(
-            NetworkEvent(
-                now,
-                kind,
-                flight.src,
-                flight.dst,
-                flight.digest.hex(),
-                flight.occurrence,
-                flight.copy,
-                flight.send_time_s,
+        if len(self._events) < self._max_events:
+            self._events.append(
+                NetworkEvent(
+                    now,
+                    kind,
+                    flight.src,
+                    flight.dst,
+                    flight.digest.hex(),
+                    flight.occurrence,
+                    flight.copy,
+                    flight.send_time_s,
+                )
             )
-        )
+        else:
+            self._events_dropped += 1
 
     # ----------------------------------------------------------------- streams (package use)
 

@@ -46,6 +46,7 @@ from gossipper.session import Run, RunPlan, open_run
 from gossipper.sim.clock import DEFAULT_EPOCH_S, SimWallClock, new_virtual_clock
 from gossipper.sim.faults import FaultPlan
 from gossipper.sim.network import (
+    DEFAULT_MAX_EVENTS,
     MAX_ROUNDS_PER_INSTANT,
     NetworkEvent,
     NetworkStatistics,
@@ -156,6 +157,9 @@ class SimulationPlan:
     reproduce_command: str | None = None
     record_payloads: bool = False
     """Keep the bytes of every distinct datagram (``SimulationResult.payloads``)."""
+    record_events: bool = True
+    """Keep the network's event log (``SimulationResult.events``, up to 250,000 events).
+    ``gossipper sim`` writes no event log and turns it off: two records per datagram."""
     max_rounds_per_instant: int = MAX_ROUNDS_PER_INSTANT
     """Rounds at one virtual instant after which the run stops as stalled (SimulationStalled)."""
     three_pcc: ThreePccSides | None = None
@@ -385,6 +389,7 @@ class _Runner:
             plan.faults,
             record_payloads=plan.record_payloads,
             max_rounds_per_instant=plan.max_rounds_per_instant,
+            max_events=DEFAULT_MAX_EVENTS if plan.record_events else 0,
         )
         if plan.three_pcc is not None:
             return await self._simulate_3pcc(network, plan.three_pcc)

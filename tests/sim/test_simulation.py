@@ -337,6 +337,25 @@ def test_ten_percent_loss_counters_match_the_loss_pattern(tmp_path: pathlib.Path
     assert cumulative.failure(FailureReason.UNEXPECTED_MESSAGE) == 0
 
 
+def test_a_run_without_the_event_log_is_the_same_run(tmp_path: pathlib.Path) -> None:
+    """``gossipper sim`` keeps no event log (nothing there reads it): the run, its output and
+    its counters are the same without one, and the network only counts what it left out."""
+    args = ["-sn", "uac", "-m", "40", "-r", "20", "-net_loss", "10", "-net_delay", "5"]
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "off").mkdir()
+    kept, kept_out = _simulate(args, tmp_path / "kept")
+    plan = build_plan(args, directory=str(tmp_path / "off"))
+    stdout = io.StringIO()
+    off = run_simulation(dataclasses.replace(plan, record_events=False), stdout, io.StringIO())
+    assert kept.events and not off.events
+    assert stdout.getvalue().replace("/off", "/kept") == kept_out
+    assert off.network.events_dropped == len(kept.events) + kept.network.events_dropped
+    assert dataclasses.replace(off.network, events_dropped=0) == dataclasses.replace(
+        kept.network, events_dropped=0
+    )
+    assert off.exit_status == kept.exit_status
+
+
 def test_a_late_180_after_the_acknowledged_200_is_discarded(tmp_path: pathlib.Path) -> None:
     # A 600 ms client-to-server delay: the INVITE is retransmitted before it arrives, the uas
     # answers the retransmission with its 180 again, which reaches the uac after it has
