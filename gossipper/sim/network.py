@@ -66,6 +66,7 @@ from typing import NoReturn, Protocol
 
 import trio
 from trio._core._generated_run import wait_all_tasks_blocked  # see sim/clock.py
+from trio._core._run_context import GLOBAL_RUN_CONTEXT
 
 from gossipper.engine.timers import deadline_abort
 from gossipper.errors import BindError, ConfigError, GossipperError, TransportError
@@ -364,12 +365,16 @@ def _others_may_run() -> bool:
     deadline it moved to now or earlier (under MockClock such a deadline expires on the next
     pass of the loop) and callbacks from threads. If there are none, ``wait_all_tasks_blocked``
     would return at once after a whole pass of Trio's loop: the delivery task skips it.
+
+    The three figures of ``trio.lowlevel.current_statistics()`` it needs, read from the run's
+    runner (trio is pinned): that function also builds the statistics object and the I/O
+    backend's, about 4 % of a simulated call's time when it was called here.
     """
-    stats = trio.lowlevel.current_statistics()
+    runner = GLOBAL_RUN_CONTEXT.runner
     return (
-        stats.tasks_runnable > 0
-        or stats.seconds_to_next_deadline <= 0
-        or stats.run_sync_soon_queue_size > 0
+        bool(runner.runq)
+        or runner.deadlines.next_deadline() <= runner.clock.current_time()
+        or runner.entry_queue.size() > 0
     )
 
 
