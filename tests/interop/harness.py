@@ -115,6 +115,10 @@ def udp_port_bound(port: int) -> bool:
     return _port_in_table(port, ("/proc/net/udp", "/proc/net/udp6"), None)
 
 
+def tcp_port_bound(port: int) -> bool:
+    return _port_in_table(port, ("/proc/net/tcp", "/proc/net/tcp6"), None)
+
+
 def _tcp_port_listening(port: int) -> bool:
     return _port_in_table(port, ("/proc/net/tcp", "/proc/net/tcp6"), "0A")
 

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from gossipper.media.audio import linear_to_ulaw
-from tests.interop.harness import udp_port_bound
+from tests.interop.harness import tcp_port_bound, udp_port_bound
 
 
 def program(name: str, package: str) -> str:
@@ -50,8 +50,9 @@ def _ephemeral_low() -> int:
         return 32768
 
 
-def free_udp_port_block(count: int, *, low: int = 20000) -> int:
-    """An even port P such that P .. P+count-1 are all free on UDP (RTP/RTCP pairs).
+def free_udp_port_block(count: int, *, low: int = 20000, tcp: bool = False) -> int:
+    """An even port P such that P .. P+count-1 are all free on UDP (RTP/RTCP pairs), and with
+    ``tcp`` on TCP too, in any state (a TIME_WAIT socket also makes bind fail).
 
     Below the kernel's ephemeral range, so that no port handed out by binding to port 0 (the
     tests' SIP ports, any other program's sockets) lands in the block later; random start, so
@@ -62,7 +63,8 @@ def free_udp_port_block(count: int, *, low: int = 20000) -> int:
     rng = random.Random()
     for _ in range(200):
         base = rng.randrange(low, high - count) & ~1
-        if not any(udp_port_bound(port) for port in range(base, base + count)):
+        ports = range(base, base + count)
+        if not any(udp_port_bound(port) or (tcp and tcp_port_bound(port)) for port in ports):
             return base
     raise AssertionError(f"no {count} free UDP ports in {low}..{high}")
 
