@@ -76,6 +76,8 @@ LATE_S = 0.010
 STOPPED_GAP_S = 1.0
 POLL_S = 0.002
 """The receiver drains its socket every POLL_S (see receive)."""
+MEDIA_PORT_LOW = 10000
+"""The uac's -mp when a free port leaves too few ports above it (see _uac_media_port)."""
 DEFAULT_COUNTS = (100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000)
 QUICK_COUNTS = (100, 500, 1000, 2000)
 
@@ -358,6 +360,15 @@ class Step:
     note: str = ""
 
 
+def _uac_media_port(streams: int) -> int:
+    """The uac's -mp: a free port when the range from there to 65535 holds two ports per
+    stream (gossipper checks that before traffic), else 10,000, below the kernel's ephemeral
+    range (ports other programs hold in it are skipped: gossipper binds each call's pair and
+    moves to the next pair on a failure)."""
+    port = benchlib.free_udp_port()
+    return port if port + 2 * streams + 64 <= 65535 else MEDIA_PORT_LOW
+
+
 def run_step(
     tool: str, streams: int, args: argparse.Namespace, work: pathlib.Path, tone: pathlib.Path
 ) -> Step:
@@ -452,7 +463,7 @@ def run_step(
             "-p",
             str(benchlib.free_udp_port()),
             "-mp",
-            str(benchlib.free_udp_port()),
+            str(_uac_media_port(streams)),
             *common,
             "-m",
             str(streams),

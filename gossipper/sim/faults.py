@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gossipper.errors import ConfigError
 from gossipper.interfaces import Address
@@ -89,6 +89,9 @@ class LinkFaults:
     split_pct: float = 0.0
     coalesce_pct: float = 0.0
     coalesce_hold_ms: float = 1.0
+    datagram_draws: bool = field(init=False, repr=False, compare=False)
+    """Whether a datagram on this link draws any fault (loss, duplication, jitter, reorder):
+    worked out once here, as the network asks it for every datagram."""
 
     def __post_init__(self) -> None:
         _check_pct("loss_pct", self.loss_pct)
@@ -102,6 +105,13 @@ class LinkFaults:
         _check_ms("jitter_ms", self.jitter_ms)
         _check_ms("reorder_delay_ms", self.reorder_delay_ms)
         _check_ms("coalesce_hold_ms", self.coalesce_hold_ms)
+        draws = (
+            self.loss_pct > 0
+            or self.duplicate_pct > 0
+            or self.jitter_ms > 0
+            or self.reorder_pct > 0
+        )
+        object.__setattr__(self, "datagram_draws", draws)
 
 
 NO_FAULTS = LinkFaults()

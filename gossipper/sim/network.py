@@ -705,13 +705,11 @@ class SimNetwork:
         digest_hex = out.digest.hex()
         occurrence = self._next_occurrence(time_s, (src, dst, out.digest))
         # The identity only seeds the fault draws: a link without faults makes none.
-        drawn = (
-            faults.loss_pct > 0
-            or faults.duplicate_pct > 0
-            or faults.jitter_ms > 0
-            or faults.reorder_pct > 0
+        identity = (
+            packet_identity(time_s, src, dst, digest_hex, occurrence, 0)
+            if faults.datagram_draws
+            else ""
         )
-        identity = packet_identity(time_s, src, dst, digest_hex, occurrence, 0) if drawn else ""
         seed = self.seed
         if faults.loss_pct > 0 and draw_unit(seed, "loss", identity) < faults.loss_pct / 100:
             self._lost += 1

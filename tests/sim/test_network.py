@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 import socket
@@ -500,6 +501,28 @@ def test_malformed_sends_raise_transport_error() -> None:
 def test_bad_fault_values_raise_config_error(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         LinkFaults(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "draws"),
+    [
+        ({}, False),
+        ({"delay_ms": 40, "reorder_delay_ms": 5, "reset_pct": 50, "split_pct": 50}, False),
+        ({"loss_pct": 1}, True),
+        ({"duplicate_pct": 1}, True),
+        ({"jitter_ms": 1}, True),
+        ({"reorder_pct": 1}, True),
+    ],
+)
+def test_a_link_draws_for_datagrams_only_with_a_datagram_fault(
+    kwargs: dict[str, Any], draws: bool
+) -> None:
+    # The network skips a datagram's identity (the seed of every draw) when this is False.
+    faults = LinkFaults(**kwargs)
+    assert faults.datagram_draws is draws
+    assert dataclasses.replace(faults, jitter_ms=2).datagram_draws is True
+    assert dataclasses.replace(faults, **dict.fromkeys(kwargs, 0)).datagram_draws is False
+    assert faults == LinkFaults(**kwargs)
 
 
 def test_bad_network_settings_raise_config_error() -> None:
