@@ -160,13 +160,11 @@ def start_baresip(
     if len(str(directory)) + len("/dump-2026-01-01-00-00-00-dec.wav") >= 128:
         raise AssertionError(f"baresip directory {directory} is too long for sndfile's names")
     directory.mkdir(parents=True, exist_ok=True)
-    # baresip listens on UDP and TCP at sip_port and on TLS at sip_port + 1 (it cannot be told
-    # not to): all must be free, TIME_WAIT included (a CI run met one on sip_port + 1).
-    sip_port = free_udp_port_block(2, tcp=True)
-    rtp_base = free_udp_port_block(16)
-    while rtp_base <= sip_port + 1 and sip_port < rtp_base + 16:
-        rtp_base = free_udp_port_block(16)
-    rtp = range(rtp_base, rtp_base + 16)
+    # One block: SIP at its base, 16 RTP ports after it. baresip listens on UDP and TCP at
+    # sip_port and on TLS at sip_port + 1 (it cannot be told not to): those must be free on
+    # TCP too, TIME_WAIT included (a CI run met one on sip_port + 1).
+    sip_port = free_udp_port_block(18, tcp=True)
+    rtp = range(sip_port + 2, sip_port + 18)
     source = directory / "source.wav"
     write_wav_tone(source, audio_seconds)
     user = "baresip"

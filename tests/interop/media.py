@@ -66,7 +66,7 @@ def free_udp_port_block(count: int, *, low: int = 20000, tcp: bool = False) -> i
         ports = range(base, base + count)
         if not any(udp_port_bound(port) or (tcp and tcp_port_bound(port)) for port in ports):
             return base
-    raise AssertionError(f"no {count} free UDP ports in {low}..{high}")
+    raise AssertionError(f"no {count} free {'UDP+TCP' if tcp else 'UDP'} ports in {low}..{high}")
 
 
 # -- audio files -------------------------------------------------------------------------------
