@@ -34,6 +34,17 @@ class Collector:
             db.row_factory = sqlite3.Row
             return [dict(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY id")]
 
+    def wait_rows(self, table: str, count: int, timeout_s: float = 15.0) -> list[dict[str, object]]:
+        """The table's rows once it holds at least ``count`` (or at the deadline): the store
+        instance writes a moment after the sender has exited, so an immediate read can miss the
+        last packets."""
+        deadline = time.monotonic() + timeout_s
+        rows = self.rows(table)
+        while len(rows) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+            rows = self.rows(table)
+        return rows
+
     def refused(self) -> int:
         return self.gate_log.read_text(errors="replace").count("HEP REFUSED")
 

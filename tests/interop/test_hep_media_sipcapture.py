@@ -101,15 +101,6 @@ def _mirror(collector: Collector, password: str) -> HepMirror:
     return mirror
 
 
-def _wait_rows(collector: Collector, table: str, count: int) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 15
-    rows = collector.rows(table)
-    while len(rows) < count and time.monotonic() < deadline:
-        time.sleep(0.1)
-        rows = collector.rows(table)
-    return rows
-
-
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -117,8 +108,8 @@ def _text(value: object) -> str:
 def test_rtcp_and_quality_rows_are_stored_under_the_call_id(tmp_path: pathlib.Path) -> None:
     with sipcapture(kamailio_binary(), tmp_path / "collector", PASSWORD) as collector:
         mirror = _mirror(collector, PASSWORD)
-        rtcp = _wait_rows(collector, "rtcp_capture", 2 * len(CALLS))
-        logs = _wait_rows(collector, "logs_capture", len(CALLS))
+        rtcp = collector.wait_rows("rtcp_capture", 2 * len(CALLS))
+        logs = collector.wait_rows("logs_capture", len(CALLS))
         assert collector.refused() == 0
     assert mirror.counts().sent == 3 * len(CALLS) and mirror.counts().dropped == 0
     assert len(rtcp) == 2 * len(CALLS) and len(logs) == len(CALLS)

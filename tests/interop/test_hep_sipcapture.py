@@ -126,8 +126,8 @@ def _run_pair(
 def test_stored_rows_equal_each_runs_message_log(tmp_path: pathlib.Path) -> None:
     with sipcapture(kamailio_binary(), tmp_path / "collector", PASSWORD) as collector:
         uac_log, uas_log, uac_port, uas_port = _run_pair(tmp_path, collector, PASSWORD)
-        rows = collector.rows("sip_capture")
-        logs = collector.rows("logs_capture")
+        rows = collector.wait_rows("sip_capture", 2 * 6 * CALLS)
+        logs = collector.wait_rows("logs_capture", 2 * CALLS)
         assert collector.refused() == 0
     uac_address, uas_address = (LOOPBACK, uac_port), (LOOPBACK, uas_port)
     for log, node, local, remote in (
