@@ -547,6 +547,11 @@ class Engine(CallHost):
             if streams is not None:
                 await streams.close()
             nursery.cancel_scope.cancel()
+        # Calls cancelled with their tasks were counted as they exited; a call detached in its
+        # timewait has no task to exit, so the interrupted ones are counted here, as those.
+        for call in list(self._calls.values()):
+            if call.detached:
+                call.engine.call_finished(call)
         self.close_sockets()
         if self._on_dump is not None:
             await self._dump()
