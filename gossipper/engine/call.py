@@ -321,6 +321,10 @@ class Call(Parker):
             # ends: a server at 10,000 calls/s with SIPp's 4 s timewait would otherwise hold
             # 40,000 parked tasks (docs/performance.md, "A timewait without a task").
             self.detached = self.engine.keep_task_for_next_call(self)
+            if self.detached:
+                # Nothing renders from it in a timewait (an in-call request that comes is
+                # taken in as the new last message first): let it go while the call waits.
+                self.last_message = None
 
     def _may_detach(self) -> bool:
         """In a ``<timewait>`` of a real-time run, with nothing that needs a task later.

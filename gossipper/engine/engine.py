@@ -77,9 +77,16 @@ _PACING_GAP_MAX_S = 0.010
 """The longest gap between two pacing runs taken as the loop's usual pace: after a longer
 one (a stall) the calls due meanwhile are overdue, and start a tick's worth per run."""
 _SHED_BATCH = 256
-"""A receive batch this long (transport.udp's RECEIVE_BATCH_MAX) left more in the socket: a
-server that is this far behind drops the requests of new calls in it (their senders
-retransmit them) and serves the calls it has (docs/performance.md, "Overload")."""
+"""A receive batch this long (transport.udp's RECEIVE_BATCH_MAX) left more in the socket."""
+_SHED_AFTER_S = 0.010
+"""A server whose receive batches have all been full for this long is behind, not just
+catching up on a burst: it drops the requests of new calls in them (their senders retransmit
+them) and serves the calls it has (docs/performance.md, "Overload"). Shedding at the first full
+batch dropped bursts a server would have absorbed in milliseconds, among them the synchronized
+retransmissions of the INVITEs it had just shed: dropped again, 500 ms later, every time, until
+their calls timed out. Much longer, and a 4 MiB socket buffer overflows first at 25,000
+calls/s (some 40 ms of datagrams): the kernel then drops at random what shedding would have
+chosen (docs/performance.md, "Shedding only when behind")."""
 _DRAIN_DATAGRAMS_MAX = 1024
 """Datagrams the pacing task handles before starting calls; that many waiting at once means
 the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload").
@@ -218,6 +225,8 @@ class Engine(CallHost):
         self._pacing_held_back = False
         self._pacing_ran_at_s = 0.0
         self._shedding = False
+        # Since when every receive batch has been full (inf: the last one was not).
+        self._full_batches_since_s = math.inf
         if self._overload_tick_s > 0:
             timers.before_late = self._drain_receive
         self._global_variables = scenario.new_global_variables()
@@ -834,10 +843,18 @@ class Engine(CallHost):
             await sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
 
     def _dispatch_batch(self, batch: list[Datagram], transport: DatagramTransport) -> None:
-        """Dispatch a batch from a real socket; a full one means the server is behind (see
-        _SHED_BATCH): the requests of new calls in it are dropped and counted."""
+        """Dispatch a batch from a real socket; once batches have been full for _SHED_AFTER_S
+        the server is behind: the requests of new calls in them are dropped and counted."""
         dispatch = self._dispatch
-        self._shedding = len(batch) >= _SHED_BATCH and self._accepts_calls
+        if len(batch) >= _SHED_BATCH:
+            now = self.now()
+            if self._full_batches_since_s > now:
+                self._full_batches_since_s = now
+            self._shedding = (
+                self._accepts_calls and now - self._full_batches_since_s >= _SHED_AFTER_S
+            )
+        else:
+            self._full_batches_since_s = math.inf
         for data, source in batch:
             dispatch(data, source, transport)
         self._shedding = False

@@ -110,3 +110,26 @@ def test_exact_queue_parks_on_a_deadline_of_its_own() -> None:
         assert not parker.wake("late")  # nobody parked: nothing to resume
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_voided_entries_are_pruned_and_live_ones_kept() -> None:
+    """Entries voided long before their deadline (a recv timeout ended by the answer) are
+    dropped once they are half the heap, so they do not keep ended calls alive; a heap that
+    grows with live entries (a server's calls in their timewait) keeps every one of them."""
+    queue = TimerQueue(resolution_s=0.001)
+    live: list[Parker] = []
+    largest = 0
+    for number in range(20000):
+        parker = Parker(queue)
+        parker._seq += 1
+        queue.schedule(parker, parker._seq, 60.0 + number)
+        if number % 3:
+            parker._seq += 1  # answered: the wait is over, its entry void
+            queue.dropped(60.0 + number)
+        else:
+            live.append(parker)
+        largest = max(largest, len(queue._heap))
+    assert len(live) == 6667
+    # At most twice the live entries plus the voided ones allowed before a prune.
+    assert largest <= 2 * len(live) + 2 * 1024 + 2
+    assert sum(entry[2]._seq == entry[3] for entry in queue._heap) == len(live)
