@@ -86,7 +86,7 @@ batch dropped bursts a server would have absorbed in milliseconds, among them th
 retransmissions of the INVITEs it had just shed: dropped again, 500 ms later, every time, until
 their calls timed out. Much longer, and a 4 MiB socket buffer overflows first at 25,000
 calls/s (some 40 ms of datagrams): the kernel then drops at random what shedding would have
-chosen (docs/performance.md, "Shedding only when behind")."""
+chosen (docs/performance.md, "A server that keeps up")."""
 _DRAIN_DATAGRAMS_MAX = 1024
 """Datagrams the pacing task handles before starting calls; that many waiting at once means
 the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload").
@@ -836,6 +836,7 @@ class Engine(CallHost):
             try:
                 batch = transport.receive_nowait()
                 if not batch:
+                    self._full_batches_since_s = math.inf  # caught up: the socket was empty
                     batch = await transport.receive_batch()
             except (trio.ClosedResourceError, OSError):
                 return
@@ -1664,6 +1665,7 @@ class Engine(CallHost):
                 except (trio.ClosedResourceError, OSError):
                     break
                 if not batch:
+                    self._full_batches_since_s = math.inf
                     break
                 taken += len(batch)
                 self._dispatch_batch(batch, transport)

@@ -302,12 +302,20 @@ def test_a_burst_of_new_calls_is_served_not_shed() -> None:
         for n in range(600):
             peer.queue(trio.current_time(), _invite(n))
         await trio.sleep(0.1)
+        # Exactly one batch's worth (the socket is empty after it), then a burst 50 ms later:
+        # the empty socket in between ended the backlog, so the second burst is not shed.
+        for n in range(600, 856):
+            peer.queue(trio.current_time(), _invite(n))
+        await trio.sleep(0.05)
+        for n in range(856, 1156):
+            peer.queue(trio.current_time(), _invite(n))
+        await trio.sleep(0.1)
         stats = engine.statistics()
         seen["created"] = stats.calls_started
         seen["shed"] = stats.snapshot.cumulative.calls_skipped_overload
 
     _run_server(drive)
-    assert seen == {"created": 600, "shed": 0}
+    assert seen == {"created": 1156, "shed": 0}
 
 
 def test_a_server_behind_for_long_drops_new_calls_until_it_caught_up() -> None:
