@@ -13,8 +13,10 @@ that routed them (``deliver``), and its timers by the engine's timer task (``tim
 handling is synchronous from the event to the next wait, so waking the call's own task for it
 would only add two task switches per message. The task is woken only when the call must really
 wait in Trio (a send blocked by a full socket buffer) or has ended, and it owns the call's lifetime
-(cancellation, the end of the run). Messages that arrive while the task runs queue in ``mailbox``
-and are handled, in order, before it parks again.
+(cancellation, the end of the run). In real-time runs even the first elements run outside it: a
+new call given a parked worker is run to its first wait by the task that launched it
+(``start_outside``), and the worker is resumed only if the call needs it. Messages that arrive
+while the task runs queue in ``mailbox`` and are handled, in order, before it parks again.
 
 The call never reads a clock other than the engine's ``now`` (the Trio clock: the same value as
 ``trio.current_time()``, one call cheaper) and never owns a socket: sends go
@@ -123,6 +125,8 @@ class Call(Parker):
         "pending_failure",
         "in_worker",
         "detached",
+        "adopted",
+        "_adopted_wake",
         "blocked_sends",
         "_armed_deadline",
         "commands",
@@ -222,6 +226,11 @@ class Call(Parker):
         # In its <timewait> without a task: the worker went back to the engine's pool, and
         # what still comes (a retransmission to answer, the end) is handled from outside.
         self.detached = False
+        # Started outside any task (``start_outside``) on a worker task that is still
+        # suspended in the wait of an earlier call (or of the idle pool): the first wake-up
+        # resumes it there with this call, and ``run`` acts on the value kept here.
+        self.adopted = False
+        self._adopted_wake: object | None = None
         # Sends waiting for room in the socket buffer, in order, each with whether a failure
         # fails the call (scenario messages) or is only a warning (retransmissions).
         self.blocked_sends: list[tuple[bytes, bool]] | None = None
@@ -293,6 +302,44 @@ class Call(Parker):
         """Parked at a ``<recvCmd>`` (the twin's loss fails such a call)."""
         elements = self.engine.scenario.elements
         return self.index < len(elements) and elements[self.index].kind is ElementKind.RECVCMD
+
+    def start_outside(self, parked: Parker) -> bool:
+        """Run the new call up to its first wait now, in the caller's task (the pacing task,
+        or the receive loop for an incoming call), on the task of ``parked``, an idle worker.
+
+        Waking the worker to do it would cost a step of Trio's scheduler per call; the worker
+        stays suspended until the call needs a task (to wait for room in the socket buffer,
+        or to run a next call handed to it). False if ``parked`` holds no task."""
+        task = parked.give_task(self)
+        if task is None:
+            return False
+        self._task = task
+        self.adopted = True
+        self.in_worker = True
+        try:
+            deadline = self._settle()
+        except _CallEnd:
+            self._ended_outside_task()
+            return True
+        if self._sends_blocked():
+            self.wake(_WAKE_FLUSH)
+        else:
+            self._arm(deadline)
+        return True
+
+    def wake(self, value: object) -> bool:
+        """Resume the call's task with ``value`` (see ``Parker.wake``). An adopted task
+        resumes in another wait, which returns this call: ``run`` then takes ``value``;
+        False if that wait was cancelled meanwhile (see ``Parker.give_task``)."""
+        if self.adopted:
+            task = self._task
+            if task is not None and task.custom_sleep_data is not self:
+                # Cancelled meanwhile in the wait it is suspended in (the end of the run).
+                self._task = None
+                return False
+            self._adopted_wake = value
+            value = self
+        return Parker.wake(self, value)
 
     def timer_fired(self, seq: int) -> None:
         """Called by the engine's timer task: handle the expired deadline now."""
@@ -414,12 +461,23 @@ class Call(Parker):
         """
         engine = self.engine
         try:
-            if self.pending_failure is not None:
-                # Failed as it was created (no -tdmmap circuit free): nothing is sent.
-                self._end(self.pending_failure)
-            if engine.media is not None and self.call_number:
-                await self._open_media()
-            deadline = self._settle()
+            if self.adopted:
+                # Started outside (start_outside); the first wake-up brought the task here.
+                self.adopted = False
+                woken: object | None = self._adopted_wake
+                self._adopted_wake = None
+                if woken is not _WAKE_FLUSH:
+                    if woken is _WAKE_END and self._sends_blocked():
+                        await self._flush_blocked()
+                    return woken if type(woken) is Call else None
+                deadline = _INF  # the loop flushes, then settles
+            else:
+                if self.pending_failure is not None:
+                    # Failed as it was created (no -tdmmap circuit free): nothing is sent.
+                    self._end(self.pending_failure)
+                if engine.media is not None and self.call_number:
+                    await self._open_media()
+                deadline = self._settle()
             while True:
                 if self._sends_blocked():
                     await self._flush_blocked()

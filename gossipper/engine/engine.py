@@ -556,10 +556,11 @@ class Engine(CallHost):
             if streams is not None:
                 await streams.close()
             nursery.cancel_scope.cancel()
-        # Calls cancelled with their tasks were counted as they exited; a call detached in its
-        # timewait has no task to exit, so the interrupted ones are counted here, as those.
+        # Calls cancelled with their tasks were counted as they exited. A call detached in its
+        # timewait has no task to exit, and one started outside its task (start_outside) had
+        # its task cancelled in another call's wait: the interrupted ones are counted here.
         for call in list(self._calls.values()):
-            if call.detached:
+            if call.detached or call.adopted:
                 call.engine.call_finished(call)
         self.close_sockets()
         if self._on_dump is not None:
@@ -1095,10 +1096,30 @@ class Engine(CallHost):
         """
         idle = self._idle_workers
         if idle:
-            idle.pop().wake(call)
+            parked = idle.pop()
+            if self._may_start_outside(call) and call.start_outside(parked):
+                return
+            parked.wake(call)
         else:
             assert self._nursery is not None
             self._nursery.start_soon(self._worker, call)
+
+    def _may_start_outside(self, call: Call) -> bool:
+        """Whether a new call may run to its first wait in the launching task
+        (``Call.start_outside``): in real-time runs, for calls that need nothing of a task
+        before then.
+
+        Not in the simulation (its outputs are pinned byte for byte, and with them the order
+        of its tasks), not for calls that open media or fail as they are made, not with
+        3PCC, and not with ``-t ui`` (the call's socket is chosen after launching)."""
+        return (
+            not self.timers.exact
+            and call.engine is self
+            and call.pending_failure is None
+            and self.media is None
+            and not self.twin_mode
+            and self._per_ip is None
+        )
 
     def keep_task_for_next_call(self, call: Call) -> bool:
         """A call ended outside its task (still parked): keep that task for the next call?

@@ -80,6 +80,21 @@ class Parker:
         trio.lowlevel.reschedule(task, outcome.Value(value))
         return True
 
+    def give_task(self, heir: Parker) -> trio.lowlevel.Task | None:
+        """Hand the parked task over to ``heir`` (``Call.start_outside``); None if no task is
+        parked. The task stays suspended where it is: the next ``wake`` of its new holder
+        resumes it there, and the holder tells it which call to run.
+
+        The task records its holder in ``custom_sleep_data`` (Trio's slot for the code
+        blocking a task, cleared whenever the task is rescheduled): a cancellation reaches
+        only the abort function of the wait the task is suspended in, so a holder's
+        ``wake`` must check that the task is still waiting, and still for it."""
+        task = self._task
+        self._task = None
+        if task is not None:
+            task.custom_sleep_data = heir
+        return task
+
     def timer_fired(self, seq: int) -> None:
         """Called by the queue: resume with None if this is still the same wait."""
         if seq == self._seq:
@@ -172,8 +187,13 @@ class TimerQueue:
             if entry[2]._seq == entry[3]:
                 return
             heapq.heappop(heap)
-            if self._voided:
-                self._voided -= 1
+            self._uncount_void()
+
+    def _uncount_void(self) -> None:
+        """A dead entry has left the heap. The count is a lower bound, never below zero:
+        an entry also dies uncounted when its parker parks again without ``dropped``."""
+        if self._voided:
+            self._voided -= 1
 
     def _prune(self) -> None:
         """Drop entries whose wait is over.
@@ -219,8 +239,8 @@ class TimerQueue:
                 continue
             while heap and heap[0][0] <= now:
                 _, _, parker, seq = heapq.heappop(heap)
-                if parker._seq != seq and self._voided:
-                    self._voided -= 1
+                if parker._seq != seq:
+                    self._uncount_void()
                 parker.timer_fired(seq)
 
     def _fire_late(self, now: float) -> None:
@@ -236,8 +256,8 @@ class TimerQueue:
             _, _, parker, seq = heapq.heappop(heap)
             if parker._seq == seq:
                 fired += 1
-            elif self._voided:
-                self._voided -= 1
+            else:
+                self._uncount_void()
             parker.timer_fired(seq)
 
 
