@@ -833,6 +833,10 @@ class Engine(CallHost):
         # load the process then sleeps and wakes once per tick for everything due, not once per
         # datagram: each sleep and wake-up costs the kernel more than handling a datagram.
         # Latency grows by at most one tick; SIPp's -timer_resol trades the same way.
+        # The next tick is the one after the batch was read, not after it was handled: a batch
+        # whose handling outlasts a tick (a server starting its new calls in it) is followed
+        # at once by the next, not by an idle wait for a grid point.
+        now = self.now
         while True:
             try:
                 batch = transport.receive_nowait()
@@ -841,8 +845,9 @@ class Engine(CallHost):
                     batch = await transport.receive_batch()
             except (trio.ClosedResourceError, OSError):
                 return
+            read_at_s = now()
             self._dispatch_batch(batch, transport)
-            await sleep_until((math.floor(trio.current_time() / step_s) + 1) * step_s)
+            await sleep_until((math.floor(read_at_s / step_s) + 1) * step_s)
 
     def _dispatch_batch(self, batch: list[Datagram], transport: DatagramTransport) -> None:
         """Dispatch a batch from a real socket; once batches have been full for _SHED_AFTER_S

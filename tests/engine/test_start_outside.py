@@ -12,18 +12,21 @@ saves, a call started outside whose sends are blocked, and an interrupted run.
 from __future__ import annotations
 
 import math
+import pathlib
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
 from gossipper.config import RunConfig
 from gossipper.engine import EngineResult
-from gossipper.interfaces import Address
+from gossipper.interfaces import Address, Datagram
+from gossipper.scenario import Scenario, builtin_path
 from gossipper.session import RunPlan, open_run
 from gossipper.sim import SimWallClock
-from tests.engine._harness import builtin
-from tests.engine.test_overload import LOCAL, PEER, Peer, PeerFactory, PeerSocket
+from tests.engine._harness import builtin, scenario_text
+from tests.engine.test_overload import LOCAL, PEER, Peer, PeerFactory, PeerSocket, _invite
 
 
 class _WorkerSteps(trio.abc.Instrument):
@@ -150,3 +153,93 @@ def test_calls_started_outside_are_counted_when_the_run_is_interrupted() -> None
     assert c.successful_calls >= 150
     assert c.failed_calls >= 300
     assert c.outgoing_calls == c.successful_calls + c.failed_calls
+
+
+class _SlowSendSocket(PeerSocket):
+    """The server's socket, where every send costs ``send_cost_s`` of (mock) time, as if
+    handling a message took that long: what a server starting its calls in the receive
+    loop spends there."""
+
+    def __init__(self, peer: Peer, send_cost_s: float) -> None:
+        super().__init__(peer)
+        self.send_cost_s = send_cost_s
+        self.reads_at: list[float] = []
+        self.last_send_at = 0.0
+
+    def send_nowait(self, data: bytes, address: Address) -> bool:
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        clock.jump(self.send_cost_s)
+        self.last_send_at = trio.current_time()
+        return super().send_nowait(data, address)
+
+    def receive_nowait(self) -> list[Datagram]:
+        batch = super().receive_nowait()
+        if batch:
+            self.reads_at.append(trio.current_time())
+        return batch
+
+
+def _answering_uas(tmp_path: pathlib.Path) -> Scenario:
+    """The built-in uas up to its 200 OK: each call ends once it has answered the INVITE."""
+    text = builtin_path("uas").read_text(encoding="iso-8859-1")
+    cut = text.index('<recv request="ACK"')
+    return scenario_text(tmp_path, "answer.xml", text[:cut] + "</scenario>\n")
+
+
+def test_a_batch_handled_for_longer_than_a_tick_is_followed_at_once(
+    tmp_path: pathlib.Path,
+) -> None:
+    # 100 calls first, to leave 100 workers parked. Then 100 INVITEs, and 100 more 0.5 ms
+    # later. Answering the first 100 (a 180 and a 200 each, 7.5 us a send) takes the receive
+    # loop 1.5 ms, since their calls start in it: the second batch, waiting since, is read as
+    # soon as that ends, not at the next 1 ms grid point after it (an idle wait that, batch
+    # after batch, left a busy server behind its peer and shedding calls).
+    # (Under 2 ticks: a longer stall makes the timer task read the socket first.)
+    peer = Peer(latency_s=0.0)
+    socket = _SlowSendSocket(peer, send_cost_s=0.0)
+    answered_at: list[float] = []
+
+    class _Factory(PeerFactory):
+        async def open_datagram(self, host: str, port: int) -> PeerSocket:
+            await trio.lowlevel.checkpoint()
+            return socket
+
+    async def main() -> None:
+        plan = RunPlan(
+            scenario=_answering_uas(tmp_path),
+            config=RunConfig(local_ip=PEER[0], local_port=PEER[1], nostdin=True),
+            transports=_Factory(peer),  # type: ignore[arg-type]
+            wall_clock=SimWallClock(1_800_000_000.0),
+            local_ip=PEER[0],
+            bind_host=PEER[0],
+            remote=None,
+            pid=2,
+            seed=2,
+            traces=False,
+            timer_resolution_s=0.001,
+        )
+        async with open_run(plan) as run, trio.open_nursery() as nursery:
+            nursery.start_soon(run.run)
+            await trio.sleep(0.01)
+            for n in range(100):
+                peer.queue(trio.current_time(), _invite(n))
+            await trio.sleep(0.0502 - trio.current_time())
+            socket.send_cost_s = 0.0000075
+            socket.reads_at.clear()
+            start = trio.current_time()
+            for n in range(100, 200):
+                peer.queue(start, _invite(n))
+            for n in range(200, 300):
+                peer.queue(start + 0.0005, _invite(n))
+            await trio.sleep(0.05)
+            answered_at.append(socket.last_send_at)
+            assert run.engine.statistics().calls_started == 300
+            run.engine.interrupt()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    first, second = socket.reads_at[:2]
+    # Read the instant the first batch's 200 answers had gone (1.5 ms), not at the next grid
+    # point (1.8 ms here); and the second batch was answered too.
+    assert second - first == pytest.approx(200 * 0.0000075, abs=1e-9)
+    assert answered_at[0] == pytest.approx(second + 200 * 0.0000075, abs=1e-9)
