@@ -833,9 +833,9 @@ class Engine(CallHost):
         # load the process then sleeps and wakes once per tick for everything due, not once per
         # datagram: each sleep and wake-up costs the kernel more than handling a datagram.
         # Latency grows by at most one tick; SIPp's -timer_resol trades the same way.
-        # The next tick is the one after the batch was read, not after it was handled: a batch
-        # whose handling outlasts a tick (a server starting its new calls in it) is followed
-        # at once by the next, not by an idle wait for a grid point.
+        # A batch whose handling outlasted a tick (a server starting its new calls in it) is
+        # followed at once by the next: the process is behind, and an idle wait for a grid
+        # point after each such batch left a busy server behind its peer, shedding calls.
         now = self.now
         while True:
             try:
@@ -847,7 +847,11 @@ class Engine(CallHost):
                 return
             read_at_s = now()
             self._dispatch_batch(batch, transport)
-            await sleep_until((math.floor(read_at_s / step_s) + 1) * step_s)
+            handled_at_s = now()
+            if handled_at_s - read_at_s >= step_s:
+                await trio.lowlevel.checkpoint()
+            else:
+                await sleep_until((math.floor(handled_at_s / step_s) + 1) * step_s)
 
     def _dispatch_batch(self, batch: list[Datagram], transport: DatagramTransport) -> None:
         """Dispatch a batch from a real socket; once batches have been full for _SHED_AFTER_S
