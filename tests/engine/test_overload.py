@@ -26,6 +26,7 @@ import trio.testing
 from gossipper.config import RunConfig
 from gossipper.engine import Engine, EngineResult
 from gossipper.interfaces import Address, Datagram
+from gossipper.scenario import Scenario
 from gossipper.session import RunPlan, open_run
 from gossipper.sim import SimWallClock
 from gossipper.stats.summary import build_summary_json
@@ -146,6 +147,27 @@ class PeerFactory:
         raise NotImplementedError
 
 
+def peer_plan(
+    scenario: Scenario, factory: PeerFactory, *, server: bool = False, **options: Any
+) -> RunPlan:
+    """A real-run plan (1 ms ticks) on ``factory``'s in-memory socket: a client at LOCAL
+    calling PEER, or (``server``) a server at PEER."""
+    local = PEER if server else LOCAL
+    return RunPlan(
+        scenario=scenario,
+        config=RunConfig(local_ip=local[0], local_port=local[1], nostdin=True, **options),
+        transports=factory,  # type: ignore[arg-type]
+        wall_clock=SimWallClock(1_800_000_000.0),
+        local_ip=local[0],
+        bind_host=local[0],
+        remote=None if server else PEER,
+        pid=2 if server else 1,
+        seed=2 if server else 1,
+        traces=False,
+        timer_resolution_s=0.001,
+    )
+
+
 def run_with_stall(
     peer: Peer, *, stall_at_s: float, stall_s: float, junk: int = 0, **options: Any
 ) -> EngineResult:
@@ -156,19 +178,7 @@ def run_with_stall(
     async def main() -> EngineResult:
         clock = trio.lowlevel.current_clock()
         assert isinstance(clock, trio.testing.MockClock)
-        plan = RunPlan(
-            scenario=builtin("uac"),
-            config=RunConfig(local_ip=LOCAL[0], local_port=LOCAL[1], nostdin=True, **options),
-            transports=PeerFactory(peer),  # type: ignore[arg-type]
-            wall_clock=SimWallClock(1_800_000_000.0),
-            local_ip=LOCAL[0],
-            bind_host=LOCAL[0],
-            remote=PEER,
-            pid=1,
-            seed=1,
-            traces=False,
-            timer_resolution_s=0.001,
-        )
+        plan = peer_plan(builtin("uac"), PeerFactory(peer), **options)
 
         async def stall() -> None:
             await trio.sleep_until(stall_at_s)
@@ -265,24 +275,18 @@ def _invite(n: int) -> bytes:
     ).encode()
 
 
-def _run_server(drive: Callable[[Engine, Peer], Awaitable[None]]) -> None:
-    """The built-in uas on the test's peer socket (1 ms ticks); ``drive`` plays the client."""
+def _run_server(
+    drive: Callable[[Engine, Peer], Awaitable[None]],
+    *,
+    scenario: Scenario | None = None,
+    factory: Callable[[Peer], PeerFactory] = PeerFactory,
+) -> None:
+    """A uas (the built-in one unless ``scenario``) on the test's peer socket (1 ms ticks,
+    made by ``factory``); ``drive`` plays the client."""
     peer = Peer(latency_s=0.0)  # records what the server sends; the test plays the client
 
     async def main() -> None:
-        plan = RunPlan(
-            scenario=builtin("uas"),
-            config=RunConfig(local_ip=PEER[0], local_port=PEER[1], nostdin=True),
-            transports=PeerFactory(peer),  # type: ignore[arg-type]
-            wall_clock=SimWallClock(1_800_000_000.0),
-            local_ip=PEER[0],
-            bind_host=PEER[0],
-            remote=None,
-            pid=2,
-            seed=2,
-            traces=False,
-            timer_resolution_s=0.001,
-        )
+        plan = peer_plan(scenario or builtin("uas"), factory(peer), server=True)
         async with open_run(plan) as run, trio.open_nursery() as nursery:
             nursery.start_soon(run.run)
             await trio.sleep(0.01)

@@ -19,14 +19,19 @@ import pytest
 import trio
 import trio.testing
 
-from gossipper.config import RunConfig
-from gossipper.engine import EngineResult
+from gossipper.engine import Engine, EngineResult
 from gossipper.interfaces import Address, Datagram
 from gossipper.scenario import Scenario, builtin_path
-from gossipper.session import RunPlan, open_run
-from gossipper.sim import SimWallClock
+from gossipper.session import open_run
 from tests.engine._harness import builtin, scenario_text
-from tests.engine.test_overload import LOCAL, PEER, Peer, PeerFactory, PeerSocket, _invite
+from tests.engine.test_overload import (
+    Peer,
+    PeerFactory,
+    PeerSocket,
+    _invite,
+    _run_server,
+    peer_plan,
+)
 
 
 class _WorkerSteps(trio.abc.Instrument):
@@ -86,19 +91,7 @@ def _run(
     ``interrupt_at_s``."""
 
     async def main() -> EngineResult:
-        plan = RunPlan(
-            scenario=builtin("uac"),
-            config=RunConfig(local_ip=LOCAL[0], local_port=LOCAL[1], nostdin=True, **options),
-            transports=factory,  # type: ignore[arg-type]
-            wall_clock=SimWallClock(1_800_000_000.0),
-            local_ip=LOCAL[0],
-            bind_host=LOCAL[0],
-            remote=PEER,
-            pid=1,
-            seed=1,
-            traces=False,
-            timer_resolution_s=0.001,
-        )
+        plan = peer_plan(builtin("uac"), factory, **options)
         async with open_run(plan) as run, trio.open_nursery() as nursery:
 
             async def interrupt() -> None:
@@ -196,49 +189,33 @@ def test_a_batch_handled_for_longer_than_a_tick_is_followed_at_once(
     # soon as that ends, not at the next 1 ms grid point after it (an idle wait that, batch
     # after batch, left a busy server behind its peer and shedding calls).
     # (Under 2 ticks: a longer stall makes the timer task read the socket first.)
-    peer = Peer(latency_s=0.0)
-    socket = _SlowSendSocket(peer, send_cost_s=0.0)
+    sockets: list[_SlowSendSocket] = []
     answered_at: list[float] = []
 
     class _Factory(PeerFactory):
         async def open_datagram(self, host: str, port: int) -> PeerSocket:
             await trio.lowlevel.checkpoint()
-            return socket
+            sockets.append(_SlowSendSocket(self.peer, send_cost_s=0.0))
+            return sockets[-1]
 
-    async def main() -> None:
-        plan = RunPlan(
-            scenario=_answering_uas(tmp_path),
-            config=RunConfig(local_ip=PEER[0], local_port=PEER[1], nostdin=True),
-            transports=_Factory(peer),  # type: ignore[arg-type]
-            wall_clock=SimWallClock(1_800_000_000.0),
-            local_ip=PEER[0],
-            bind_host=PEER[0],
-            remote=None,
-            pid=2,
-            seed=2,
-            traces=False,
-            timer_resolution_s=0.001,
-        )
-        async with open_run(plan) as run, trio.open_nursery() as nursery:
-            nursery.start_soon(run.run)
-            await trio.sleep(0.01)
-            for n in range(100):
-                peer.queue(trio.current_time(), _invite(n))
-            await trio.sleep(0.0502 - trio.current_time())
-            socket.send_cost_s = 0.0000075
-            socket.reads_at.clear()
-            start = trio.current_time()
-            for n in range(100, 200):
-                peer.queue(start, _invite(n))
-            for n in range(200, 300):
-                peer.queue(start + 0.0005, _invite(n))
-            await trio.sleep(0.05)
-            answered_at.append(socket.last_send_at)
-            assert run.engine.statistics().calls_started == 300
-            run.engine.interrupt()
+    async def drive(engine: Engine, peer: Peer) -> None:
+        socket = sockets[0]
+        for n in range(100):
+            peer.queue(trio.current_time(), _invite(n))
+        await trio.sleep(0.0502 - trio.current_time())
+        socket.send_cost_s = 0.0000075
+        socket.reads_at.clear()
+        start = trio.current_time()
+        for n in range(100, 200):
+            peer.queue(start, _invite(n))
+        for n in range(200, 300):
+            peer.queue(start + 0.0005, _invite(n))
+        await trio.sleep(0.05)
+        answered_at.append(socket.last_send_at)
+        assert engine.statistics().calls_started == 300
 
-    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    first, second = socket.reads_at[:2]
+    _run_server(drive, scenario=_answering_uas(tmp_path), factory=_Factory)
+    first, second = sockets[0].reads_at[:2]
     # Read the instant the first batch's 200 answers had gone (1.5 ms), not at the next grid
     # point (1.8 ms here); and the second batch was answered too.
     assert second - first == pytest.approx(200 * 0.0000075, abs=1e-9)
