@@ -287,12 +287,7 @@ class Call(Parker):
             except _CallEnd:
                 self._ended_outside_task()
                 return
-            if self._sends_blocked():
-                self.wake(_WAKE_FLUSH)
-                return
-            if deadline != self._armed_deadline:
-                self._disarm()
-                self._arm(deadline)
+            self._rearm_outside(deadline)
             return
         if self.commands is None:
             self.commands = deque()
@@ -321,10 +316,7 @@ class Call(Parker):
         except _CallEnd:
             self._ended_outside_task()
             return True
-        if self._sends_blocked():
-            self.wake(_WAKE_FLUSH)
-        else:
-            self._arm(deadline)
+        self._rearm_outside(deadline)
         return True
 
     def wake(self, value: object) -> bool:
@@ -354,15 +346,8 @@ class Call(Parker):
         except _CallEnd:
             self._ended_outside_task()
             return
-        if self._sends_blocked():
-            if self.detached:
-                self._drop_blocked_sends()
-            else:
-                self.wake(_WAKE_FLUSH)
-                return
-        if deadline != self._armed_deadline:
-            self._disarm()
-            self._arm(deadline)
+        if not self._rearm_outside(deadline):
+            return
         if not self.detached and self._may_detach():
             # Hand the parked task to the engine's pool now rather than when the timewait
             # ends: a server at 10,000 calls/s with SIPp's 4 s timewait would otherwise hold
@@ -372,6 +357,20 @@ class Call(Parker):
                 # Nothing renders from it in a timewait (an in-call request that comes is
                 # taken in as the new last message first): let it go while the call waits.
                 self.last_message = None
+
+    def _rearm_outside(self, deadline: float) -> bool:
+        """After handling an event outside the task: wake the task to flush the sends a full
+        socket buffer blocked (False: it takes over), or move the call's timer to
+        ``deadline``. A detached call has no task: its blocked sends are dropped."""
+        if self._sends_blocked():
+            if not self.detached:
+                self.wake(_WAKE_FLUSH)
+                return False
+            self._drop_blocked_sends()
+        if deadline != self._armed_deadline:
+            self._disarm()
+            self._arm(deadline)
+        return True
 
     def _may_detach(self) -> bool:
         """In a ``<timewait>`` of a real-time run, with nothing that needs a task later.
