@@ -46,7 +46,9 @@ class Count(trio.abc.Instrument):
         if timeout == 0:
             counts["zero_timeout_passes"] += 1
     def before_task_step(self, task):
-        counts["step " + task.name.rsplit(".", 1)[-1]] += 1
+        # "<bound method Engine._receive_loop of <...>>" -> "_receive_loop"
+        name = task.name.split(" of ", 1)[0]
+        counts["step " + name.rsplit(".", 1)[-1]] += 1
 real_run = trio.run
 def run(*args, **kwargs):
     kwargs["instruments"] = [*kwargs.get("instruments", ()), Count()]

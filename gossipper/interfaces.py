@@ -90,6 +90,21 @@ class DirectDelivery(Protocol):
         ...
 
 
+@runtime_checkable
+class ReceiveBacklog(Protocol):
+    """A datagram endpoint that can tell how full its receive buffer is (a Linux UDP socket).
+
+    A server that has fallen behind sheds new calls to save the ones it has (the engine's
+    ``_dispatch_batch``): with this gauge, only once the datagrams waiting put the buffer at
+    risk of overflowing, not after a fixed time of full receive batches.
+    """
+
+    def receive_backlog(self) -> float:
+        """The share (0.0-1.0) of the receive buffer held by datagrams not read yet; negative
+        where the system cannot tell."""
+        ...
+
+
 class TransportFactory(Protocol):
     """Opens endpoints. Port 0 asks for an ephemeral port."""
 

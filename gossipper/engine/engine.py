@@ -58,6 +58,7 @@ from gossipper.interfaces import (
     DirectDelivery,
     Flow,
     MediaFactory,
+    ReceiveBacklog,
     Tracer,
     TransportFactory,
     WallClock,
@@ -79,14 +80,23 @@ one (a stall) the calls due meanwhile are overdue, and start a tick's worth per 
 _SHED_BATCH = 256
 """A receive batch this long (transport.udp's RECEIVE_BATCH_MAX) left more in the socket."""
 _SHED_AFTER_S = 0.010
-"""A server whose receive batches have all been full for this long is behind, not just
-catching up on a burst: it drops the requests of new calls in them (their senders retransmit
-them) and serves the calls it has (docs/performance.md, "Overload"). Shedding at the first full
-batch dropped bursts a server would have absorbed in milliseconds, among them the synchronized
-retransmissions of the INVITEs it had just shed: dropped again, 500 ms later, every time, until
-their calls timed out. Much longer, and a 4 MiB socket buffer overflows first at 25,000
-calls/s (some 40 ms of datagrams): the kernel then drops at random what shedding would have
-chosen (docs/performance.md, "A server that keeps up")."""
+"""Where the socket cannot tell its backlog (_SHED_BACKLOG_SHARE): a server whose receive batches
+have all been full for this long is behind, not just catching up on a burst: it drops the
+requests of new calls in them (their senders retransmit them) and serves the calls it has
+(docs/performance.md, "Overload"). Shedding at the first full batch dropped bursts a server
+would have absorbed in milliseconds, among them the synchronized retransmissions of the INVITEs
+it had just shed: dropped again, 500 ms later, every time, until their calls timed out. Much
+longer, and a 4 MiB socket buffer overflows first at 25,000 calls/s (some 40 ms of datagrams):
+the kernel then drops at random what shedding would have chosen (docs/performance.md, "A server
+that keeps up")."""
+_SHED_BACKLOG_SHARE = 0.5
+"""Where the socket tells how full its receive buffer is (``interfaces.ReceiveBacklog``), a
+server whose receive batches are full sheds new calls only while half of the buffer or more
+is taken: the other half is the margin for the calls it serves. A backlog of a few tens of
+milliseconds (a scheduling hiccup on a busy machine) then passes without a call shed; with
+_SHED_AFTER_S instead, it shed hundreds of calls at 20,000 calls/s, each of which came back
+only with its INVITE's retransmission 500 ms later (docs/performance.md, "Shedding by the
+socket's backlog")."""
 _DRAIN_DATAGRAMS_MAX = 1024
 """Datagrams the pacing task handles before starting calls; that many waiting at once means
 the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload").
@@ -861,9 +871,13 @@ class Engine(CallHost):
             now = self.now()
             if self._full_batches_since_s > now:
                 self._full_batches_since_s = now
-            self._shedding = (
-                self._accepts_calls and now - self._full_batches_since_s >= _SHED_AFTER_S
-            )
+            backlog = transport.receive_backlog() if isinstance(transport, ReceiveBacklog) else -1.0
+            if not self._accepts_calls:
+                self._shedding = False
+            elif backlog >= 0.0:
+                self._shedding = backlog >= _SHED_BACKLOG_SHARE
+            else:
+                self._shedding = now - self._full_batches_since_s >= _SHED_AFTER_S
         else:
             self._full_batches_since_s = math.inf
         for data, source in batch:

@@ -45,6 +45,16 @@ _TIMESPEC = struct.Struct("@ll")
 _ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
 
 
+# How full the receive buffer is (socket(7), SO_MEMINFO, Linux 3.14+): an array of u32 whose
+# first two are the bytes the kernel holds for the socket (each datagram at its truesize, about
+# 1.3 KB for a 600-byte INVITE on loopback) and the buffer's limit, past which it drops.
+_SO_MEMINFO: int | None = getattr(
+    socket, "SO_MEMINFO", 55 if sys.platform.startswith("linux") else None
+)
+_MEMINFO = struct.Struct("=II")
+_MEMINFO_BYTES = 9 * 4  # SK_MEMINFO_VARS in Linux 4.x-6.x; the kernel copies at most this
+
+
 _BUFFER_ERRNOS = (errno.ENOBUFS, errno.ENOMEM)
 """Send errors that mean "no buffer space now" (a full interface queue), not a bad peer."""
 
@@ -100,6 +110,7 @@ class UdpTransport:
             receive_buffer = bytearray(_MAX_DATAGRAM)
         self._buffer = receive_buffer
         self._timestamps: bool | None = None  # None: not asked yet; False: not available
+        self._meminfo = _SO_MEMINFO is not None  # False once the kernel refused SO_MEMINFO
 
     @property
     def local_address(self) -> Address:
@@ -160,6 +171,22 @@ class UdpTransport:
                 raise trio.ClosedResourceError("UDP socket closed") from None
             raise
         return batch
+
+    def receive_backlog(self) -> float:
+        """``interfaces.ReceiveBacklog``: the share of the receive buffer held by datagrams
+        not read yet (SO_MEMINFO); -1.0 where the kernel cannot tell."""
+        if not self._meminfo or _SO_MEMINFO is None:
+            return -1.0
+        try:
+            info = self._sock.getsockopt(socket.SOL_SOCKET, _SO_MEMINFO, _MEMINFO_BYTES)
+        except OSError:
+            self._meminfo = False
+            return -1.0
+        if len(info) < _MEMINFO.size:
+            self._meminfo = False
+            return -1.0
+        held_bytes, limit_bytes = _MEMINFO.unpack_from(info)
+        return held_bytes / limit_bytes if limit_bytes > 0 else -1.0
 
     async def receive_batch_timed(self) -> list[TimedDatagram]:
         sock = self._sock

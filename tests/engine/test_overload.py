@@ -358,3 +358,61 @@ def test_a_server_behind_for_long_drops_new_calls_until_it_caught_up() -> None:
         "shed_some": 1,
         "created_in_all": total,
     }
+
+
+class _GaugedSocket(PeerSocket):
+    """A socket whose receive buffer holds ``capacity`` datagrams and tells how full it is
+    (``interfaces.ReceiveBacklog``, as a Linux UDP socket does through SO_MEMINFO)."""
+
+    def __init__(self, peer: Peer, capacity: int) -> None:
+        super().__init__(peer)
+        self.capacity = capacity
+
+    def receive_backlog(self) -> float:
+        return self._peer.waiting(trio.current_time()) / self.capacity
+
+
+def test_a_server_that_can_see_its_backlog_sheds_only_with_half_its_buffer_taken() -> None:
+    """Full receive batches for 40 ms with the buffer never a third full: no call is shed
+    (the rule without the gauge sheds after 10 ms of full batches). Then a backlog that grows
+    by some 750 datagrams a millisecond: new calls are shed once half of the 6,000-datagram
+    buffer is taken (from about the fourth millisecond), not before."""
+    seen: dict[str, Any] = {}
+
+    class _Factory(PeerFactory):
+        async def open_datagram(self, host: str, port: int) -> PeerSocket:
+            await trio.lowlevel.checkpoint()
+            return _GaugedSocket(self.peer, capacity=6000)
+
+    async def drive(engine: Engine, peer: Peer) -> None:
+        def shed() -> int:
+            return engine.statistics().snapshot.cumulative.calls_skipped_overload
+
+        # 300 a millisecond against 256 read per tick: 44 more waiting each millisecond.
+        start = trio.current_time()
+        for tick in range(40):
+            for n in range(300):
+                peer.queue(start + tick * 0.001, _invite(tick * 300 + n))
+        await trio.sleep(0.040)
+        seen["most_waiting"] = peer.waiting(trio.current_time())
+        await trio.sleep(0.2)  # caught up
+        seen["shed_at_300_per_ms"] = shed()
+        seen["started"] = engine.statistics().calls_started
+        start = trio.current_time()
+        for tick in range(20):
+            for n in range(1000):
+                peer.queue(start + tick * 0.001, _invite(100_000 + tick * 1000 + n))
+        first_shed_waiting = None
+        for _ in range(20):
+            await trio.sleep(0.001)
+            if first_shed_waiting is None and shed() > 0:
+                first_shed_waiting = peer.waiting(trio.current_time())
+        seen["first_shed_waiting"] = first_shed_waiting
+
+    _run_server(drive, factory=_Factory)
+    assert 1000 < seen["most_waiting"] < 2000  # batches full the whole time
+    assert seen["shed_at_300_per_ms"] == 0
+    assert seen["started"] == 12_000
+    assert seen["first_shed_waiting"] is not None
+    # Shedding began with about half of the buffer taken (3,000), give or take a tick's worth.
+    assert 3000 <= seen["first_shed_waiting"] <= 3000 + 1000
