@@ -97,6 +97,11 @@ milliseconds (a scheduling hiccup on a busy machine) then passes without a call 
 _SHED_AFTER_S instead, it shed hundreds of calls at 20,000 calls/s, each of which came back
 only with its INVITE's retransmission 500 ms later (docs/performance.md, "Shedding by the
 socket's backlog")."""
+_SHED_AGAIN_SHARE = 0.75
+"""A request shed once starts its call when it comes back unless the receive buffer is this
+full or more: past it, the retransmissions alone are more than the server can take."""
+_SHED_REMEMBERED_MAX = 100_000
+"""Call-IDs of shed requests remembered (some 10 MB at most), oldest forgotten first."""
 _DRAIN_DATAGRAMS_MAX = 1024
 """Datagrams the pacing task handles before starting calls; that many waiting at once means
 the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload").
@@ -237,6 +242,10 @@ class Engine(CallHost):
         self._shedding = False
         # Since when every receive batch has been full (inf: the last one was not).
         self._full_batches_since_s = math.inf
+        # Call-IDs whose new-call request was shed (oldest first, bounded): a retransmission of
+        # one starts its call even while shedding, unless the buffer is nearly full.
+        self._shed_call_ids: dict[str, None] = {}
+        self._backlog_share = -1.0  # the socket's, as read at the last full batch
         if self._overload_tick_s > 0:
             timers.before_late = self._drain_receive
         self._global_variables = scenario.new_global_variables()
@@ -872,6 +881,7 @@ class Engine(CallHost):
             if self._full_batches_since_s > now:
                 self._full_batches_since_s = now
             backlog = transport.receive_backlog() if isinstance(transport, ReceiveBacklog) else -1.0
+            self._backlog_share = backlog
             if not self._accepts_calls:
                 self._shedding = False
             elif backlog >= 0.0:
@@ -943,7 +953,12 @@ class Engine(CallHost):
             self.dead_call_message(data, flow)
             return
         if self._accepts_calls:
-            if self._shedding and message.is_request and message.method != "ACK":
+            if (
+                self._shedding
+                and message.is_request
+                and message.method != "ACK"
+                and not self._admit_shed_again(call_id)
+            ):
                 # Behind (a full receive batch): the calls already running come first; the
                 # peer retransmits this request, and it starts a call once we caught up.
                 self.stats.calls_skipped_overload += 1
@@ -1716,6 +1731,25 @@ class Engine(CallHost):
             if taken >= _DRAIN_DATAGRAMS_MAX:
                 behind = True
         return not behind
+
+    def _admit_shed_again(self, call_id: str) -> bool:
+        """While shedding: whether this new-call request starts its call all the same, being
+        the retransmission of one shed before; if not, it is remembered as shed.
+
+        A client that does not slow down (SIPp's uac) sends the calls a server sheds again
+        500 ms later, into the same overload: shed again and again, each call came back up to
+        six times, and the retransmissions were a third of what the server read. A call is
+        shed once, and its retransmission goes ahead of new calls; only with the receive
+        buffer nearly full (where the socket tells) is it shed again.
+        """
+        shed = self._shed_call_ids
+        if call_id in shed and self._backlog_share < _SHED_AGAIN_SHARE:
+            del shed[call_id]
+            return True
+        shed[call_id] = None
+        if len(shed) > _SHED_REMEMBERED_MAX:
+            del shed[next(iter(shed))]
+        return False
 
     def _apply_ramp_step(self, step_time: float) -> None:
         """-rate_increase: one step at ``step_time``; -rate_max ends the ramp (SIPp docs)."""
