@@ -960,7 +960,7 @@ class Engine(CallHost):
                 and not self._admit_shed_again(call_id)
             ):
                 # Behind (a full receive batch): the calls already running come first; the
-                # peer retransmits this request, and it starts a call once we caught up.
+                # peer retransmits this request, and the retransmission starts the call.
                 self.stats.calls_skipped_overload += 1
                 return
             if self._quit_state is QuitState.RUNNING:
@@ -1737,10 +1737,9 @@ class Engine(CallHost):
         the retransmission of one shed before; if not, it is remembered as shed.
 
         A client that does not slow down (SIPp's uac) sends the calls a server sheds again
-        500 ms later, into the same overload: shed again and again, each call came back up to
-        six times, and the retransmissions were a third of what the server read. A call is
-        shed once, and its retransmission goes ahead of new calls; only with the receive
-        buffer nearly full (where the socket tells) is it shed again.
+        500 ms later, into the same overload: shed again and again, a call came back up to
+        six times. A call is shed once, and its retransmission goes ahead of new calls; only
+        with the receive buffer nearly full (where the socket tells) is it shed again.
         """
         shed = self._shed_call_ids
         if call_id in shed and self._backlog_share < _SHED_AGAIN_SHARE:
