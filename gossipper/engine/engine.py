@@ -880,14 +880,17 @@ class Engine(CallHost):
             now = self.now()
             if self._full_batches_since_s > now:
                 self._full_batches_since_s = now
-            backlog = transport.receive_backlog() if isinstance(transport, ReceiveBacklog) else -1.0
-            self._backlog_share = backlog
             if not self._accepts_calls:
-                self._shedding = False
-            elif backlog >= 0.0:
-                self._shedding = backlog >= _SHED_BACKLOG_SHARE
+                self._shedding = False  # a client: nothing to shed, no gauge to read
             else:
-                self._shedding = now - self._full_batches_since_s >= _SHED_AFTER_S
+                backlog = (
+                    transport.receive_backlog() if isinstance(transport, ReceiveBacklog) else -1.0
+                )
+                self._backlog_share = backlog
+                if backlog >= 0.0:
+                    self._shedding = backlog >= _SHED_BACKLOG_SHARE
+                else:
+                    self._shedding = now - self._full_batches_since_s >= _SHED_AFTER_S
         else:
             self._full_batches_since_s = math.inf
         for data, source in batch:

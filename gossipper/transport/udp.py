@@ -110,7 +110,7 @@ class UdpTransport:
             receive_buffer = bytearray(_MAX_DATAGRAM)
         self._buffer = receive_buffer
         self._timestamps: bool | None = None  # None: not asked yet; False: not available
-        self._meminfo = _SO_MEMINFO is not None  # False once the kernel refused SO_MEMINFO
+        self._meminfo_option = _SO_MEMINFO  # None once the kernel refused it
 
     @property
     def local_address(self) -> Address:
@@ -175,15 +175,15 @@ class UdpTransport:
     def receive_backlog(self) -> float:
         """``interfaces.ReceiveBacklog``: the share of the receive buffer held by datagrams
         not read yet (SO_MEMINFO); -1.0 where the kernel cannot tell."""
-        if not self._meminfo or _SO_MEMINFO is None:
+        option = self._meminfo_option
+        if option is None:
             return -1.0
         try:
-            info = self._sock.getsockopt(socket.SOL_SOCKET, _SO_MEMINFO, _MEMINFO_BYTES)
+            info = self._sock.getsockopt(socket.SOL_SOCKET, option, _MEMINFO_BYTES)
         except OSError:
-            self._meminfo = False
-            return -1.0
+            info = b""
         if len(info) < _MEMINFO.size:
-            self._meminfo = False
+            self._meminfo_option = None
             return -1.0
         held_bytes, limit_bytes = _MEMINFO.unpack_from(info)
         return held_bytes / limit_bytes if limit_bytes > 0 else -1.0

@@ -18,7 +18,7 @@ import collections
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import trio
@@ -361,6 +361,25 @@ def test_a_server_behind_for_long_drops_new_calls_until_it_caught_up() -> None:
     }
 
 
+_S = TypeVar("_S", bound=PeerSocket)
+
+
+def socket_factory(
+    make: Callable[[Peer], _S], opened: list[_S] | None = None
+) -> Callable[[Peer], PeerFactory]:
+    """A factory for ``_run_server`` whose socket ``make`` builds (appended to ``opened``)."""
+
+    class _Factory(PeerFactory):
+        async def open_datagram(self, host: str, port: int) -> PeerSocket:
+            await trio.lowlevel.checkpoint()
+            socket = make(self.peer)
+            if opened is not None:
+                opened.append(socket)
+            return socket
+
+    return _Factory
+
+
 class _GaugedSocket(PeerSocket):
     """A socket whose receive buffer holds ``capacity`` datagrams and tells how full it is
     (``interfaces.ReceiveBacklog``, as a Linux UDP socket does through SO_MEMINFO)."""
@@ -379,11 +398,6 @@ def test_a_server_that_can_see_its_backlog_sheds_only_with_half_its_buffer_taken
     by some 750 datagrams a millisecond: new calls are shed once half of the 6,000-datagram
     buffer is taken (from about the fourth millisecond), not before."""
     seen: dict[str, Any] = {}
-
-    class _Factory(PeerFactory):
-        async def open_datagram(self, host: str, port: int) -> PeerSocket:
-            await trio.lowlevel.checkpoint()
-            return _GaugedSocket(self.peer, capacity=6000)
 
     async def drive(engine: Engine, peer: Peer) -> None:
         def shed() -> int:
@@ -410,7 +424,7 @@ def test_a_server_that_can_see_its_backlog_sheds_only_with_half_its_buffer_taken
                 first_shed_waiting = peer.waiting(trio.current_time())
         seen["first_shed_waiting"] = first_shed_waiting
 
-    _run_server(drive, factory=_Factory)
+    _run_server(drive, factory=socket_factory(lambda peer: _GaugedSocket(peer, capacity=6000)))
     assert 1000 < seen["most_waiting"] < 2000  # batches full the whole time
     assert seen["shed_at_300_per_ms"] == 0
     assert seen["started"] == 12_000
@@ -453,12 +467,6 @@ def test_a_call_shed_once_starts_with_its_retransmission_unless_the_buffer_is_ne
     sockets: list[_AnsweringGaugedSocket] = []
     seen: dict[str, Any] = {}
 
-    class _Factory(PeerFactory):
-        async def open_datagram(self, host: str, port: int) -> PeerSocket:
-            await trio.lowlevel.checkpoint()
-            sockets.append(_AnsweringGaugedSocket(self.peer, capacity=6000))
-            return sockets[-1]
-
     async def drive(engine: Engine, peer: Peer) -> None:
         def shed() -> int:
             return engine.statistics().snapshot.cumulative.calls_skipped_overload
@@ -482,7 +490,10 @@ def test_a_call_shed_once_starts_with_its_retransmission_unless_the_buffer_is_ne
         seen["shed_after"] = shed()
         seen["new_started"] = len({f"call-{20_000 + n}" for n in range(10_000)} & socket.ringing)
 
-    _run_server(drive, factory=_Factory)
+    _run_server(
+        drive,
+        factory=socket_factory(lambda peer: _AnsweringGaugedSocket(peer, capacity=6000), sockets),
+    )
     assert seen["shed_first"] > 3000
     assert seen["not_started_first"] == seen["shed_first"]
     if shed_come_back:

@@ -31,6 +31,7 @@ from tests.engine.test_overload import (
     _invite,
     _run_server,
     peer_plan,
+    socket_factory,
 )
 
 
@@ -192,12 +193,6 @@ def test_a_batch_handled_for_longer_than_a_tick_is_followed_at_once(
     sockets: list[_SlowSendSocket] = []
     answered_at: list[float] = []
 
-    class _Factory(PeerFactory):
-        async def open_datagram(self, host: str, port: int) -> PeerSocket:
-            await trio.lowlevel.checkpoint()
-            sockets.append(_SlowSendSocket(self.peer, send_cost_s=0.0))
-            return sockets[-1]
-
     async def drive(engine: Engine, peer: Peer) -> None:
         socket = sockets[0]
         for n in range(100):
@@ -214,7 +209,11 @@ def test_a_batch_handled_for_longer_than_a_tick_is_followed_at_once(
         answered_at.append(socket.last_send_at)
         assert engine.statistics().calls_started == 300
 
-    _run_server(drive, scenario=_answering_uas(tmp_path), factory=_Factory)
+    _run_server(
+        drive,
+        scenario=_answering_uas(tmp_path),
+        factory=socket_factory(lambda peer: _SlowSendSocket(peer, send_cost_s=0.0), sockets),
+    )
     first, second = sockets[0].reads_at[:2]
     # Read the instant the first batch's 200 answers had gone (1.5 ms), not at the next grid
     # point (1.8 ms here); and the second batch was answered too.
