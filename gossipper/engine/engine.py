@@ -47,7 +47,7 @@ from gossipper.engine.threepcc import (
     command_call_id,
     is_abort_command,
 )
-from gossipper.engine.timers import Parker, TimerQueue, sleep_until
+from gossipper.engine.timers import Parker, TimerQueue, run_clock, sleep_until
 from gossipper.engine.watchdog import Watchdog
 from gossipper.errors import BindError, ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import (
@@ -199,15 +199,15 @@ class Engine(CallHost):
     ) -> None:
         if timer_resolution_s is None:
             timer_resolution_s = 0.0 if settle is not None else config.process.timer_resol_s
-        # The run's clock, bound once: the same value as trio.current_time() with two Python
-        # calls fewer (calls read the time several times per message).
-        now: Callable[[], float] = trio.lowlevel.current_clock().current_time
+        # The run's clock, bound once: the same value as trio.current_time() without its
+        # Python calls (calls read the time several times per message).
+        now = run_clock()
         if stats is None:
             stats = new_run_stats(
                 scenario, config, start_wall=wall_clock.wall_time(), start_mono=now()
             )
         # Sim runs pass timer_resolution_s=0 (exact virtual deadlines).
-        timers = TimerQueue(timer_resolution_s)
+        timers = TimerQueue(timer_resolution_s, now)
         super().__init__(
             scenario,
             config,
@@ -1631,7 +1631,7 @@ class Engine(CallHost):
         while self._quit_state is QuitState.RUNNING:
             if self._settle is not None:
                 await self._settle("pacing")
-            now = trio.current_time()
+            now = self.now()
             while next_step <= now and self._quit_state is QuitState.RUNNING:
                 # Calls due up to the step (inclusive) belong to the old rate.
                 if not self._traffic_paused:
@@ -1671,7 +1671,7 @@ class Engine(CallHost):
         if due <= 0:
             return 0
         watchdog = self._watchdog
-        if watchdog is not None and watchdog.overloaded(trio.current_time()):
+        if watchdog is not None and watchdog.overloaded(self.now()):
             # The event loop lags (gossipper.engine.watchdog): new calls are skipped and
             # counted, not started late in a burst, so the running calls get the CPU first.
             state.started_since_change += due

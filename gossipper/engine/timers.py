@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -27,6 +28,47 @@ _PRUNE_MIN: Final = 1024
 LATE_FIRE_MAX: Final = 256
 """Entries fired per wake-up once the queue runs late (after a stall): the rest wait for
 the next pass of the event loop, so the receive loop gets its turn in between."""
+
+
+class SystemTime:
+    """The time of Trio's default clock, read without a Python frame.
+
+    ``trio``'s ``SystemClock.current_time`` is ``offset + time.perf_counter()``, a method
+    written in Python: from compiled code each reading costs an interpreter frame, and the
+    engine reads the time about eleven times per call (two fifths of the interpreted calls
+    of a run at 5,000 calls/s). This computes the same sum in the compiled module.
+    """
+
+    __slots__ = ("_offset", "_read")
+
+    def __init__(self, offset: float) -> None:
+        self._offset = offset
+        self._read: Callable[[], float] = time.perf_counter
+
+    def __call__(self) -> float:
+        return self._offset + self._read()
+
+
+_SAME_TIME_S: Final = 0.05
+"""How far apart two consecutive readings of the two clocks may be and still be one clock."""
+
+
+def run_clock() -> Callable[[], float]:
+    """The current Trio run's clock as a function: ``SystemTime`` for Trio's default clock
+    (checked against it once), the clock's own ``current_time`` for any other (the
+    simulation's virtual clock, tests' ``MockClock``)."""
+    clock = trio.lowlevel.current_clock()
+    offset = getattr(clock, "offset", None)
+    kind = type(clock)
+    if (
+        isinstance(offset, float)
+        and kind.__name__ == "SystemClock"
+        and kind.__module__.startswith("trio.")
+    ):
+        fast = SystemTime(offset)
+        if abs(fast() - clock.current_time()) < _SAME_TIME_S:
+            return fast
+    return clock.current_time
 
 
 class Parker:
@@ -107,6 +149,7 @@ class TimerQueue:
     __slots__ = (
         "_counter",
         "_heap",
+        "_now",
         "_voided",
         "_resolution_s",
         "_scope",
@@ -115,8 +158,11 @@ class TimerQueue:
         "before_late",
     )
 
-    def __init__(self, resolution_s: float = 0.0) -> None:
+    def __init__(
+        self, resolution_s: float = 0.0, now: Callable[[], float] = trio.current_time
+    ) -> None:
         self._task: trio.lowlevel.Task | None = None
+        self._now = now  # the run's clock (run_clock), read once per wake-up
         self._heap: list[tuple[float, int, Parker, int]] = []
         # Entries voided (``dropped``) and not yet popped: prune when they are half the heap.
         self._voided = 0
@@ -232,7 +278,7 @@ class TimerQueue:
                 self._scope = scope
                 await trio.lowlevel.wait_task_rescheduled(self._abort)
             self._scope = None
-            now = trio.current_time()
+            now = self._now()
             step = self._resolution_s
             if step > 0 and heap and heap[0][0] < now - 2 * step:
                 self._fire_late(now)

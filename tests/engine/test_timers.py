@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import trio
 import trio.testing
 
-from gossipper.engine.timers import LATE_FIRE_MAX, Parker, TimerQueue, sleep_until
+from gossipper.engine.timers import (
+    LATE_FIRE_MAX,
+    Parker,
+    SystemTime,
+    TimerQueue,
+    run_clock,
+    sleep_until,
+)
 
 
 def test_sleep_until_wakes_at_its_deadline_and_outside_cancellation_still_raises() -> None:
@@ -133,3 +141,35 @@ def test_voided_entries_are_pruned_and_live_ones_kept() -> None:
     # At most twice the live entries plus the voided ones allowed before a prune.
     assert largest <= 2 * len(live) + 2 * 1024 + 2
     assert sum(entry[2]._seq == entry[3] for entry in queue._heap) == len(live)
+
+
+def test_run_clock_reads_trios_default_clock_itself_and_any_other_clock_through_it() -> (
+    None
+):
+    readings: list[tuple[float, float, float]] = []
+
+    async def read_default() -> None:
+        now = run_clock()
+        # Trio's own clock is read between two readings of ours, and again after a sleep.
+        for _ in range(3):
+            before = now()
+            trio_s = trio.current_time()
+            readings.append((before, trio_s, now()))
+            await trio.sleep(0.002)
+        assert isinstance(now, SystemTime)
+
+    trio.run(read_default)
+    for before, trio_s, after in readings:
+        assert before <= trio_s <= after, (before, trio_s, after)
+        assert after - before < 0.001
+    # The sleeps show up in our readings: the clock moves, and with Trio's offset.
+    assert readings[-1][0] - readings[0][0] >= 0.004
+
+    async def read_mock() -> None:
+        now = run_clock()
+        assert not isinstance(now, SystemTime)
+        start = now()
+        await trio.sleep(5.0)  # the autojump clock skips the wait: virtual time only
+        assert now() - start == pytest.approx(5.0)
+
+    trio.run(read_mock, clock=trio.testing.MockClock(autojump_threshold=0))
