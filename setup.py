@@ -48,9 +48,12 @@ COMPILED_MODULES = [
 # back to the Python path). gossipper/media/_rtpfast.c: an RTP packet built and sent in one
 # call, the media scheduler's accelerator for plain streams (issue 17 item 6).
 # gossipper/sip/_sipfast.c: the header-line loops of the parser and the stream framer.
+# gossipper/transport/_udpfast.c: UDP datagrams received with recvmmsg, sent to an address
+# converted once.
 C_EXTENSIONS = [
     Extension("gossipper.media._rtpfast", ["gossipper/media/_rtpfast.c"]),
     Extension("gossipper.sip._sipfast", ["gossipper/sip/_sipfast.c"]),
+    Extension("gossipper.transport._udpfast", ["gossipper/transport/_udpfast.c"]),
 ]
 
 

@@ -13,6 +13,8 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
+from typing import Final
 
 import trio
 
@@ -53,6 +55,35 @@ _SO_MEMINFO: int | None = getattr(
 )
 _MEMINFO = struct.Struct("=II")
 _MEMINFO_BYTES = 9 * 4  # SK_MEMINFO_VARS in Linux 4.x-6.x; the kernel copies at most this
+
+
+_RecvBatch = Callable[[int, int], list[Datagram]]
+_SendTo = Callable[[int, int, bytes, Address], bool | None]
+
+
+def _load_recv_batch() -> _RecvBatch | None:
+    try:
+        from gossipper.transport._udpfast import recv_batch
+    except ImportError:  # a pure-Python install: the socket methods below do it all
+        return None
+    return recv_batch
+
+
+def _load_send_to() -> _SendTo | None:
+    try:
+        from gossipper.transport._udpfast import send_to
+    except ImportError:
+        return None
+    return send_to
+
+
+_C_RECV_BATCH: Final = _load_recv_batch()
+_C_SEND_TO: Final = _load_send_to()
+"""The C accelerator (gossipper/transport/_udpfast.c): ``recv_batch`` drains the socket with
+recvmmsg, sharing source tuples, and ends on an empty socket without an exception;
+``send_to`` sends to a numeric address converted once per destination, and answers None for
+anything else (host names, scope ids), which then goes through ``socket.sendto``. The socket
+methods stay the reference (tests/transport/test_udpfast.py)."""
 
 
 _BUFFER_ERRNOS = (errno.ENOBUFS, errno.ENOMEM)
@@ -109,6 +140,10 @@ class UdpTransport:
         if receive_buffer is None:
             receive_buffer = bytearray(_MAX_DATAGRAM)
         self._buffer = receive_buffer
+        # For the C accelerator: the descriptor stays valid until close(), after which the
+        # socket methods run (and raise ClosedResourceError) so a reused number is never hit.
+        self._fd = sock.fileno()
+        self._family = int(sock.family)
         self._timestamps: bool | None = None  # None: not asked yet; False: not available
         self._meminfo_option = _SO_MEMINFO  # None once the kernel refused it
 
@@ -126,6 +161,10 @@ class UdpTransport:
         # sendto_nowait inlined: the media scheduler calls this once per RTP packet, and a
         # Python call level is a fair share of a packet's cost (docs/performance.md).
         try:
+            if _C_SEND_TO is not None and not self._closed:
+                sent = _C_SEND_TO(self._fd, self._family, data, address)
+                if sent is not None:
+                    return sent
             self._sock.sendto(data, address)
         except BlockingIOError:
             return False
@@ -151,6 +190,13 @@ class UdpTransport:
                 return batch
 
     def receive_nowait(self) -> list[Datagram]:
+        if _C_RECV_BATCH is not None and not self._closed:
+            try:
+                return _C_RECV_BATCH(self._fd, RECEIVE_BATCH_MAX)
+            except OSError:
+                if self._closed:
+                    raise trio.ClosedResourceError("UDP socket closed") from None
+                raise
         sock = self._sock
         buffer = self._buffer
         batch: list[Datagram] = []
