@@ -4,6 +4,7 @@ wake-up (a stall): received datagrams first, then at most LATE_FIRE_MAX entries 
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 import trio
@@ -136,16 +137,56 @@ def test_voided_entries_are_pruned_and_live_ones_kept() -> None:
             queue.dropped(60.0 + number)
         else:
             live.append(parker)
-        largest = max(largest, len(queue._heap))
+        largest = max(largest, queue._entries())
     assert len(live) == 6667
     # At most twice the live entries plus the voided ones allowed before a prune.
     assert largest <= 2 * len(live) + 2 * 1024 + 2
-    assert sum(entry[2]._seq == entry[3] for entry in queue._heap) == len(live)
+    entries = [*queue._heap, *(entry for lane in queue._lanes for entry in lane)]
+    assert sum(entry[2]._seq == entry[3] for entry in entries) == len(live)
 
 
-def test_run_clock_reads_trios_default_clock_itself_and_any_other_clock_through_it() -> (
-    None
-):
+def test_timers_of_a_few_lengths_and_stray_ones_fire_in_deadline_then_schedule_order() -> None:
+    """Entries go to FIFO lanes (one per timer length) or the heap; whichever holds them,
+    live ones come out by deadline, ties in the order scheduled, and voided ones are never
+    fired as live."""
+    rng = random.Random(11)
+    queue = TimerQueue(resolution_s=0.001)
+    names: dict[int, int] = {}  # id(parker) -> the order it was scheduled in
+    expected: list[tuple[float, int]] = []
+    popped: list[int] = []
+    now = 100.0
+    scheduled = 0
+    in_lanes = in_heap = 0  # the most entries each held at once
+    for _step in range(3000):
+        for _ in range(rng.randrange(0, 4)):
+            # Mostly the few lengths of a scenario's timers, some of any length.
+            length = rng.choice((0.5, 4.0, 0.032) * 3 + (rng.uniform(0.0, 5.0),))
+            parker = Parker(queue)
+            parker._seq += 1
+            queue.schedule(parker, parker._seq, now + length)
+            names[id(parker)] = scheduled
+            if rng.random() < 0.3:
+                parker._seq += 1  # answered before its deadline: the entry is void
+                queue.dropped(now + length)
+            else:
+                expected.append((now + length, scheduled))
+            scheduled += 1
+        in_lanes = max(in_lanes, sum(len(lane) for lane in queue._lanes))
+        in_heap = max(in_heap, len(queue._heap))
+        now += rng.choice((0.0, 0.0003, 0.001, 0.004))
+        while (entry := queue._pop_due(now)) is not None:
+            if entry[2]._seq == entry[3]:
+                popped.append(names[id(entry[2])])
+    while (entry := queue._pop_due(now + 10.0)) is not None:
+        if entry[2]._seq == entry[3]:
+            popped.append(names[id(entry[2])])
+    assert queue._entries() == 0
+    assert len(popped) > 2000
+    assert popped == [number for _, number in sorted(expected)]
+    assert in_lanes > 1000 and in_heap > 100  # both kinds of storage were in use
+
+
+def test_run_clock_reads_trios_default_clock_itself_and_any_other_clock_through_it() -> None:
     readings: list[tuple[float, float, float]] = []
 
     async def read_default() -> None:
