@@ -3,9 +3,10 @@
 A call waits for "the next message or my earliest timer" several times per call. Doing that with
 ``trio.move_on_at`` costs a cancel scope per wait (creation, registration in Trio's deadline
 heap, and an exception when it fires), which profiling showed to be the largest single cost of a
-call. Instead, every engine has one ``TimerQueue`` task holding a heap of deadlines; a parked task
-is woken either by a value (``Parker.wake``) or by the queue when its deadline passes. Entries of
-waits that ended early are left in the heap and skipped when they surface (lazy deletion).
+call. Instead, every engine has one ``TimerQueue`` task holding the deadlines (in FIFO lanes for
+timers of one length, in a heap for the rest); a parked task is woken either by a value
+(``Parker.wake``) or by the queue when its deadline passes. Entries of waits that ended early are
+left in the queue and skipped when they surface (lazy deletion).
 
 In real runs the queue sleeps in steps of ``resolution_s`` (SIPp's ``-timer_resol``, 1 ms), so
 timers that fall due together are handled in one wake-up; under the simulation's virtual clock
@@ -185,7 +186,7 @@ class TimerQueue:
         # A server holds tens of thousands of timewait entries, and each heap push and pop
         # compared some fifteen tuples through Python's rich comparison.
         self._lanes: list[deque[_Entry]] = [deque() for _ in range(_LANES)]
-        # Entries voided (``dropped``) and not yet popped: prune when they are half the heap.
+        # Entries voided (``dropped``) and not yet popped: prune when they are half the queue.
         self._voided = 0
         self._counter = 0
         self._resolution_s = resolution_s
@@ -315,7 +316,7 @@ class TimerQueue:
                 self._uncount_void()
 
     def _uncount_void(self) -> None:
-        """A dead entry has left the heap. The count is a lower bound, never below zero:
+        """A dead entry has left the queue. The count is a lower bound, never below zero:
         an entry also dies uncounted when its parker parks again without ``dropped``."""
         if self._voided:
             self._voided -= 1
@@ -326,7 +327,7 @@ class TimerQueue:
         Stale entries are harmless when they surface, but until then they keep their parker
         alive: a call that ended keeps its messages in memory (and in the garbage collector's
         way) for as long as its last retransmission timer would have run. Pruning once voided
-        entries are half the heap keeps the cost amortized O(1) per voided entry. (Pruning
+        entries are half the queue keeps the cost amortized O(1) per voided entry. (Pruning
         whenever the heap doubled did the same, but a heap that grows with live entries, a
         server's 60,000 calls in their timewait, was then scanned for nothing, in one pass of
         up to 30 ms: long enough for a full receive batch, whose new calls are shed.)
