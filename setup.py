@@ -33,6 +33,7 @@ COMPILED_MODULES = [
     "gossipper/scenario/keywords.py",
     "gossipper/scenario/model.py",
     "gossipper/scenario/templates.py",
+    "gossipper/scenario/variables.py",
     "gossipper/stats/counters.py",
     "gossipper/stats/histogram.py",
     "gossipper/engine/call.py",

@@ -17,12 +17,22 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
+# Re-exported: the class lives in its own module so that this one can be compiled.
+from gossipper.scenario.regexp_match import RegexpMatch
 
-class RegexpMatch(str):
-    """A string captured by ``ereg``; distinguished from plain strings for the "is set" rule."""
-
-    __slots__ = ()
-
+__all__ = [
+    "GlobalVariables",
+    "RegexpMatch",
+    "Scope",
+    "VarValue",
+    "VariableStore",
+    "Variables",
+    "double_value",
+    "format_double",
+    "insertion_text",
+    "is_set",
+    "string_value",
+]
 
 VarValue = RegexpMatch | str | float | bool
 """One variable value."""
