@@ -81,10 +81,12 @@ class Template:
 
     __slots__ = (
         "_auth",
-        "_items",
+        "_kinds",
         "_len",
+        "_literal",
         "_parts",
         "_simple",
+        "_suppress_at",
         "has_fields",
         "is_ack",
         "is_cancel",
@@ -123,12 +125,16 @@ class Template:
         self._len = next((i for i, k in enumerate(kinds) if k == LEN), -1)
         self._auth = next((i for i, k in enumerate(kinds) if k == AUTH), -1)
         self._simple = all(k == PLAIN for k in kinds) and not self.has_fields
-        # (kind, literal or bound render method) pairs for the general path.
-        items: list[tuple[int, str | Callable[[CallContext, int, int], str]]] = []
-        for seg, kind in zip(merged, kinds, strict=True):
-            items.append((kind, seg if isinstance(seg, str) else seg.render))
-        self._items = tuple(items)
-        self._parts = tuple(item for _, item in items)
+        # Each segment as a literal or a bound render method, with its kind beside it.
+        parts: list[str | Callable[[CallContext, int, int], str]] = [
+            seg if isinstance(seg, str) else seg.render for seg in merged
+        ]
+        self._parts = tuple(parts)
+        self._kinds = tuple(kinds)
+        self._literal = tuple(isinstance(seg, str) for seg in merged)
+        self._suppress_at = tuple(
+            i for i, seg in enumerate(merged) if not isinstance(seg, str) and seg.kind == SUPPRESS
+        )
 
     def __repr__(self) -> str:
         return f"Template({list(self.segments)!r})"
@@ -168,26 +174,21 @@ class Template:
                     for part in self._parts
                 ]
             )
-        parts: list[str] = []
-        append = parts.append
-        suppress = False
-        has_fields = self.has_fields
+        # Every keyword rendered in order first (some count: [next_dynamic_id]); the lines
+        # of keywords that came out empty are removed after, which is rarely needed.
+        parts: list[str] = [
+            part if part.__class__ is str else part(ctx, msg_index, current_index)  # type: ignore[operator]
+            for part in self._parts
+        ]
+        suppress_at = self._suppress_at
+        for i in suppress_at:
+            out = parts[i]
+            if not out or out[-1] == "\n":
+                self._suppress_lines(parts)
+                break
         field_parts: list[int] = []
-        for kind, item in self._items:
-            if isinstance(item, str):
-                if suppress:
-                    item = item.lstrip(_WHITESPACE)
-                    suppress = False
-                append(item)
-                continue
-            out = item(ctx, msg_index, current_index)
-            append(out)
-            if kind == SUPPRESS:
-                # SIPp looks at the character just written (or just before, if nothing was).
-                if (out[-1] if out else _last_char(parts)) == "\n":
-                    suppress = True
-                if has_fields and "[authentication" in out:
-                    field_parts.append(len(parts) - 1)
+        if self.has_fields:
+            field_parts = [i for i in suppress_at if "[authentication" in parts[i]]
         auth_pos = self._auth
         auth_keyword: AuthenticationKeyword | None = None
         if auth_pos >= 0:
@@ -222,9 +223,28 @@ class Template:
             return f"{head}    0\r\n\r\n"
         return f"{head}{body_len + len_seg.offset:5d}{tail}"
 
+    def _suppress_lines(self, parts: list[str]) -> None:
+        """SIPp's rule for keywords that may vanish with their line: after such a keyword, if
+        the character just written (or, when it wrote nothing, the last one before it) ends a
+        line, the whitespace at the start of the next literal (the line end) goes too."""
+        suppress = False
+        kinds = self._kinds
+        literal = self._literal
+        for i in range(len(parts)):
+            if literal[i]:
+                if suppress:
+                    parts[i] = parts[i].lstrip(_WHITESPACE)
+                    suppress = False
+            elif kinds[i] == SUPPRESS:
+                out = parts[i]
+                if (out[-1] if out else _last_char(parts, i)) == "\n":
+                    suppress = True
 
-def _last_char(parts: list[str]) -> str:
-    for part in reversed(parts):
+
+def _last_char(parts: list[str], end: int) -> str:
+    """The last character of ``parts[:end]`` joined ("" if they are all empty)."""
+    for i in range(end - 1, -1, -1):
+        part = parts[i]
         if part:
             return part[-1]
     return ""

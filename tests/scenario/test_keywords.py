@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import random
 import time
 
 import pytest
@@ -18,7 +19,16 @@ from gossipper.scenario import (
     run_actions,
 )
 from gossipper.scenario.injection import parse_injection_text
-from gossipper.scenario.keywords import CompileEnv, keyword_param, split_offset
+from gossipper.scenario.keywords import (
+    SUPPRESS,
+    CallNumberKeyword,
+    CompileEnv,
+    Keyword,
+    VariableKeyword,
+    keyword_param,
+    split_offset,
+)
+from gossipper.scenario.templates import Template
 from gossipper.scenario.variables import RegexpMatch
 from tests.scenario._support import context, env, load, sip
 
@@ -462,3 +472,52 @@ def test_media_port_keywords_are_the_calls_own_ports_with_media() -> None:
     ctx.call_number = 7
     out = render(bound, ctx)
     assert "m=audio 31000 31001 31000 31000\r\nm=video 31002" in out
+
+
+def _render_one_by_one(template: Template, ctx: BasicCallContext) -> str:
+    """The rule as the renderer once applied it, segment by segment while composing (kept
+    here as the reference): after a keyword that may vanish, if the character just written
+    (or, when it wrote nothing, the last one before it) ends a line, the next literal loses
+    its leading whitespace."""
+    parts: list[str] = []
+    suppress = False
+    for segment in template.segments:
+        if isinstance(segment, str):
+            parts.append(segment.lstrip(" \t\r\n") if suppress else segment)
+            suppress = False
+            continue
+        out = segment.render(ctx, 1, 1)
+        parts.append(out)
+        if segment.kind == SUPPRESS:
+            last = next((part[-1] for part in reversed(parts) if part), "")
+            if last == "\n":
+                suppress = True
+    return "".join(parts)
+
+
+def test_lines_of_vanishing_keywords_go_as_when_rendered_one_by_one() -> None:
+    # Keywords are rendered first and the vanished lines removed after; 3,000 random
+    # templates of literals, keywords that may vanish ([$v], with values that are empty, end a
+    # line or not) and ones that never do ([call_number]) must come out as the one-by-one rule.
+    rng = random.Random(27)
+    literals = ["\n", "\r\n", "  \n", "A: 1", "\tB", " ", "x\n y", ";p", "\n\n"]
+    values = ["", "v", "v\n", "  ", "w\r\n", "\n"]
+    for _ in range(3000):
+        segments: list[str | Keyword] = []
+        variables: dict[str, str] = {}
+        for i in range(rng.randint(1, 9)):
+            pick = rng.random()
+            if pick < 0.45:
+                segments.append(rng.choice(literals))
+            elif pick < 0.85:
+                name = f"v{i}"
+                variables[name] = rng.choice(values)
+                segments.append(VariableKeyword(name))
+            else:
+                segments.append(CallNumberKeyword())
+        template = Template(segments)
+        scenario = load("<nop/>")
+        ctx = context(scenario)
+        for name, value in variables.items():
+            ctx.variables.set(name, value)
+        assert template.render(ctx, 1, 1) == _render_one_by_one(template, ctx), segments
