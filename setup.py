@@ -50,11 +50,13 @@ COMPILED_MODULES = [
 # call, the media scheduler's accelerator for plain streams (issue 17 item 6).
 # gossipper/sip/_sipfast.c: the header-line loops of the parser and the stream framer.
 # gossipper/transport/_udpfast.c: UDP datagrams received with recvmmsg, sent to an address
-# converted once.
+# converted once. gossipper/engine/_timerfd.c: the receive loop's sleep after a batch as a wait
+# on a timerfd.
 C_EXTENSIONS = [
     Extension("gossipper.media._rtpfast", ["gossipper/media/_rtpfast.c"]),
     Extension("gossipper.sip._sipfast", ["gossipper/sip/_sipfast.c"]),
     Extension("gossipper.transport._udpfast", ["gossipper/transport/_udpfast.c"]),
+    Extension("gossipper.engine._timerfd", ["gossipper/engine/_timerfd.c"]),
 ]
 
 
