@@ -5,7 +5,7 @@ re-parses text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from gossipper.errors import ScenarioError
@@ -84,7 +84,6 @@ class Template:
         "_kinds",
         "_len",
         "_literal",
-        "_parts",
         "_simple",
         "_suppress_at",
         "has_fields",
@@ -125,11 +124,6 @@ class Template:
         self._len = next((i for i, k in enumerate(kinds) if k == LEN), -1)
         self._auth = next((i for i, k in enumerate(kinds) if k == AUTH), -1)
         self._simple = all(k == PLAIN for k in kinds) and not self.has_fields
-        # Each segment as a literal or a bound render method, with its kind beside it.
-        parts: list[str | Callable[[CallContext, int, int], str]] = [
-            seg if isinstance(seg, str) else seg.render for seg in merged
-        ]
-        self._parts = tuple(parts)
         self._kinds = tuple(kinds)
         self._literal = tuple(isinstance(seg, str) for seg in merged)
         self._suppress_at = tuple(
@@ -166,20 +160,17 @@ class Template:
         Raises:
             RenderError: a run-time keyword failure (no auth challenge, unreadable file...).
         """
-        if self._simple:
-            # Hot path (bound uac INVITE: ~2 us): literals and plain per-call keywords only.
-            return "".join(
-                [
-                    part if part.__class__ is str else part(ctx, msg_index, current_index)  # type: ignore[operator]
-                    for part in self._parts
-                ]
-            )
-        # Every keyword rendered in order first (some count: [next_dynamic_id]); the lines
-        # of keywords that came out empty are removed after, which is rarely needed.
+        # Every keyword rendered in order first (some count: [next_dynamic_id]), each called
+        # as a Keyword (compiled: through the class's method table, the indexes unboxed, not
+        # as a bound method taking Python arguments); the lines of keywords that came out
+        # empty are removed after, which is rarely needed.
         parts: list[str] = [
-            part if part.__class__ is str else part(ctx, msg_index, current_index)  # type: ignore[operator]
-            for part in self._parts
+            seg if isinstance(seg, str) else seg.render(ctx, msg_index, current_index)
+            for seg in self.segments
         ]
+        if self._simple:
+            # Hot path (bound uac INVITE): literals and plain per-call keywords only.
+            return "".join(parts)
         suppress_at = self._suppress_at
         for i in suppress_at:
             out = parts[i]
