@@ -847,17 +847,18 @@ class Engine(CallHost):
                     return
                 for data, source in batch:
                     dispatch(data, source, transport)
-        # Real sockets: after a batch, take the next one at the next tick of the -timer_resol
-        # grid (where the timer task and the pacing wake too), straight from the socket. Under
-        # load the process then sleeps and wakes once per tick for everything due, not once per
-        # datagram: each sleep and wake-up costs the kernel more than handling a datagram.
-        # Latency grows by at most one tick; SIPp's -timer_resol trades the same way.
+        # Real sockets: after a batch, take the next one a tick (-timer_resol) later, straight
+        # from the socket. Under load the process then sleeps and wakes once per tick for
+        # everything due, not once per datagram: each sleep and wake-up costs the kernel more
+        # than handling a datagram. Latency grows by at most one tick; SIPp's -timer_resol
+        # trades the same way. (Through Trio's epoll, whose timeout is whole milliseconds, a
+        # sleep to the next point of a 1 ms grid also lasted a whole millisecond.)
         # A batch whose handling outlasted a tick (a server starting its new calls in it) is
-        # followed at once by the next: the process is behind, and an idle wait for a grid
-        # point after each such batch left a busy server behind its peer, shedding calls.
+        # followed at once by the next: the process is behind, and an idle wait after each
+        # such batch left a busy server behind its peer, shedding calls.
         now = self.now
-        # A server's receive loop waits on a timerfd (docs/performance.md, "The server's tick
-        # on a timerfd"): cheaper than a cancel scope. A client's keeps Trio's deadline: its
+        # A server's receive loop waits on a timerfd (docs/performance.md, "A server's tick on
+        # a timerfd"): cheaper than a cancel scope. A client's keeps Trio's deadline: its
         # pacing wakes through Trio's deadlines too, and on a timerfd of its own the loop would
         # no longer wake in the same passes (10 % more wake-ups, more CPU per call).
         tick = TickSleep(now, descriptor=self.scenario.is_server)
