@@ -81,9 +81,7 @@ class Template:
 
     __slots__ = (
         "_auth",
-        "_kinds",
         "_len",
-        "_literal",
         "_simple",
         "_suppress_at",
         "has_fields",
@@ -124,8 +122,6 @@ class Template:
         self._len = next((i for i, k in enumerate(kinds) if k == LEN), -1)
         self._auth = next((i for i, k in enumerate(kinds) if k == AUTH), -1)
         self._simple = all(k == PLAIN for k in kinds) and not self.has_fields
-        self._kinds = tuple(kinds)
-        self._literal = tuple(isinstance(seg, str) for seg in merged)
         self._suppress_at = tuple(
             i for i, seg in enumerate(merged) if not isinstance(seg, str) and seg.kind == SUPPRESS
         )
@@ -219,14 +215,12 @@ class Template:
         the character just written (or, when it wrote nothing, the last one before it) ends a
         line, the whitespace at the start of the next literal (the line end) goes too."""
         suppress = False
-        kinds = self._kinds
-        literal = self._literal
-        for i in range(len(parts)):
-            if literal[i]:
+        for i, seg in enumerate(self.segments):
+            if isinstance(seg, str):
                 if suppress:
                     parts[i] = parts[i].lstrip(_WHITESPACE)
                     suppress = False
-            elif kinds[i] == SUPPRESS:
+            elif seg.kind == SUPPRESS:
                 out = parts[i]
                 if (out[-1] if out else _last_char(parts, i)) == "\n":
                     suppress = True
