@@ -141,15 +141,22 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *cache = args[1];
     const char *data = PyBytes_AS_STRING(args[0]);
     Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
-    const char *end = memmem(data, size, "\r\n\r\n", 4); /* Python.h defines _GNU_SOURCE */
-    if (end == NULL) {
-        Py_RETURN_NONE;
-    }
-    /* Every LF of the header section must end a CRLF (else the Python path handles LF ends). */
-    for (const char *p = data; (p = memchr(p, '\n', end - p)) != NULL; p++) {
+    /* The header section ends at the first CR LF CR LF; every LF before it must end a CRLF
+     * (else the Python path handles LF ends). One walk from LF to LF finds both: memchr is
+     * the fastest search there is, and a memmem for the end before it cost as much again. */
+    const char *stop = data + size;
+    const char *end = NULL;
+    for (const char *p = data; (p = memchr(p, '\n', stop - p)) != NULL; p++) {
         if (p == data || p[-1] != '\r') {
             Py_RETURN_NONE;
         }
+        if (stop - p > 2 && p[1] == '\r' && p[2] == '\n') {
+            end = p - 1; /* at the CR of the CR LF CR LF */
+            break;
+        }
+    }
+    if (end == NULL) {
+        Py_RETURN_NONE;
     }
     if (cache != name_table_cache) {
         clear_name_table();
@@ -365,17 +372,6 @@ content_length(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLong(length);
 }
 
-/* memmem for the LF of a header section's end, searching data[start:stop). */
-static Py_ssize_t
-find_from(const char *data, Py_ssize_t start, Py_ssize_t stop, const char *needle, size_t size)
-{
-    if (start >= stop) {
-        return -1;
-    }
-    const char *found = memmem(data + start, (size_t)(stop - start), needle, size);
-    return found == NULL ? -1 : found - data;
-}
-
 static PyObject *
 cut_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -395,17 +391,26 @@ cut_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (start < 0 || start > size) {
         Py_RETURN_NONE;
     }
-    /* The framer's search: the first LF CR LF, unless a bare-LF blank line comes first. */
-    Py_ssize_t end = find_from(data, start, size, "\n\r\n", 3);
+    /* The framer's search: the first LF CR LF, unless a bare-LF blank line comes first. One
+     * walk from LF to LF finds either (two memmem calls cost more than the whole walk). */
+    Py_ssize_t end = -1;
+    Py_ssize_t body_start = -1;
+    const char *stop = data + size;
+    for (const char *p = data + start; (p = memchr(p, '\n', stop - p)) != NULL; p++) {
+        if (stop - p > 2 && p[1] == '\r' && p[2] == '\n') {
+            end = p - data;
+            body_start = end + 3;
+            break;
+        }
+        if (stop - p > 1 && p[1] == '\n') {
+            /* A bare-LF blank line first: the header section ends there (as in Python). */
+            end = p - data;
+            body_start = end + 2;
+            break;
+        }
+    }
     if (end < 0) {
         Py_RETURN_NONE;
-    }
-    Py_ssize_t body_start = end + 3;
-    /* end + 3 <= size: the LF CR LF was found there. */
-    Py_ssize_t lflf = find_from(data, start, end + 1, "\n\n", 2);
-    if (lflf >= 0) {
-        end = lflf;
-        body_start = lflf + 2;
     }
     long length = find_content_length(data, end);
     if (length < 0) {
