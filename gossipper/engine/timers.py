@@ -109,8 +109,15 @@ class TickSleep:
         if fd < 0 or arm is None:
             await sleep_until(deadline)
             return
-        arm(fd, deadline - self._offset)
+        arm(fd, deadline - self._offset if deadline != _INF else _NEVER_S)
         await trio.lowlevel.wait_readable(fd)
+
+    def rearm(self, deadline: float) -> None:
+        """Move the deadline of the sleep in progress (timerfd only): the waiting task wakes
+        at the new one instead."""
+        arm = self._arm
+        if self._fd >= 0 and arm is not None:
+            arm(self._fd, deadline - self._offset if deadline != _INF else _NEVER_S)
 
     def close(self) -> None:
         fd = self._fd
@@ -118,6 +125,10 @@ class TickSleep:
             self._fd = -1
             os.close(fd)
 
+
+_NEVER_S: Final = 1e12
+"""A monotonic time no run reaches (some 30,000 years after boot): a timerfd armed for it
+waits for a deadline that is set later, or for ever."""
 
 _SAME_TIME_S: Final = 0.05
 """How far apart two consecutive readings of the two clocks may be and still be one clock."""
@@ -227,6 +238,7 @@ class TimerQueue:
 
     __slots__ = (
         "_counter",
+        "_descriptor",
         "_heap",
         "_lanes",
         "_now",
@@ -234,14 +246,21 @@ class TimerQueue:
         "_resolution_s",
         "_scope",
         "_task",
+        "_tick",
         "_wake_at",
         "before_late",
     )
 
     def __init__(
-        self, resolution_s: float = 0.0, now: Callable[[], float] = trio.current_time
+        self,
+        resolution_s: float = 0.0,
+        now: Callable[[], float] = trio.current_time,
+        *,
+        descriptor: bool = False,
     ) -> None:
         self._task: trio.lowlevel.Task | None = None
+        # Sleep on a timerfd where TickSleep can (Trio's clock, the C accelerator, a grid).
+        self._descriptor = descriptor and resolution_s > 0
         self._now = now  # the run's clock (run_clock), read once per wake-up
         self._heap: list[_Entry] = []
         # Most timers of a run have one of a few lengths (a server's 4 s timewait, 500 ms
@@ -255,6 +274,9 @@ class TimerQueue:
         self._counter = 0
         self._resolution_s = resolution_s
         self._scope: trio.CancelScope | None = None
+        # Real runs with Trio's clock: the queue sleeps on a timerfd (``TickSleep``), set
+        # while it waits; else on ``_scope``.
+        self._tick: TickSleep | None = None
         # The deadline of ``_scope`` as last set, read back without Trio's property.
         self._wake_at = _INF
         self.before_late: Callable[[], object] | None = None
@@ -304,15 +326,13 @@ class TimerQueue:
             heapq.heappush(self._heap, entry)
         if self._voided > _PRUNE_MIN and 2 * self._voided > self._entries():
             self._prune()
-        scope = self._scope
-        if scope is not None and deadline < self._wake_at:
+        if deadline < self._wake_at:
             # Compared on the grid: a timer due within the tick already waited for leaves
-            # Trio's deadline alone (each assignment runs Trio's deadline bookkeeping, a
-            # context manager, even when the value does not change).
+            # the wait alone (each assignment of a scope's deadline runs Trio's deadline
+            # bookkeeping, a context manager, even when the value does not change).
             wake = self._wake_time(deadline)
             if wake < self._wake_at:
-                self._wake_at = wake
-                scope.deadline = wake
+                self._move_wake(wake)
 
     def dropped(self, deadline: float) -> None:
         """An entry due at ``deadline`` was just voided by its parker.
@@ -325,12 +345,21 @@ class TimerQueue:
         if self._first_deadline() != deadline:
             return
         self._pop_dead_head()
+        wake = self._wake_time(self._first_deadline())
+        if wake != self._wake_at:
+            self._move_wake(wake)
+
+    def _move_wake(self, wake: float) -> None:
+        """Move the wait in progress, if any, to ``wake``."""
+        tick = self._tick
+        if tick is not None:
+            self._wake_at = wake
+            tick.rearm(wake)
+            return
         scope = self._scope
         if scope is not None:
-            wake = self._wake_time(self._first_deadline())
-            if wake != self._wake_at:
-                self._wake_at = wake
-                scope.deadline = wake
+            self._wake_at = wake
+            scope.deadline = wake
 
     def _entries(self) -> int:
         return len(self._heap) + sum([len(lane) for lane in self._lanes])
@@ -415,6 +444,28 @@ class TimerQueue:
     async def run(self) -> None:
         """Fire due timers until cancelled."""
         self._task = trio.lowlevel.current_task()
+        tick = TickSleep(self._now, descriptor=self._descriptor)
+        if not tick.uses_timerfd:
+            await self._run_scoped()
+            return
+        # On a timerfd: waking is a wait for readability, and moving the wake-up (schedule,
+        # dropped) re-arms it with one system call, where a cancel scope runs some thirty
+        # Python calls per wait and Trio's deadline bookkeeping per move.
+        try:
+            while True:
+                self._pop_dead_head()
+                self._wake_at = self._wake_time(self._first_deadline())
+                self._tick = tick
+                try:
+                    await tick.until(self._wake_at)
+                finally:
+                    self._tick = None
+                self._fire_due(self._now())
+        finally:
+            tick.close()
+
+    async def _run_scoped(self) -> None:
+        """``run`` on a cancel scope's deadline (any clock)."""
         while True:
             self._pop_dead_head()
             self._wake_at = self._wake_time(self._first_deadline())
@@ -422,19 +473,21 @@ class TimerQueue:
                 self._scope = scope
                 await trio.lowlevel.wait_task_rescheduled(self._abort)
             self._scope = None
-            now = self._now()
-            step = self._resolution_s
-            if step > 0 and self._first_deadline() < now - 2 * step:
-                self._fire_late(now)
-                continue
-            while True:
-                entry = self._pop_due(now)
-                if entry is None:
-                    break
-                _, _, parker, seq = entry
-                if parker._seq != seq:
-                    self._uncount_void()
-                parker.timer_fired(seq)
+            self._fire_due(self._now())
+
+    def _fire_due(self, now: float) -> None:
+        step = self._resolution_s
+        if step > 0 and self._first_deadline() < now - 2 * step:
+            self._fire_late(now)
+            return
+        while True:
+            entry = self._pop_due(now)
+            if entry is None:
+                break
+            _, _, parker, seq = entry
+            if parker._seq != seq:
+                self._uncount_void()
+            parker.timer_fired(seq)
 
     def _fire_late(self, now: float) -> None:
         """The queue woke late (the process stalled): first handle what was received, then

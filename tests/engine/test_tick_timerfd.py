@@ -19,7 +19,7 @@ import trio.testing
 
 import gossipper.engine.call
 import gossipper.engine.timers as timers_module
-from gossipper.engine.timers import SystemTime, TickSleep, run_clock
+from gossipper.engine.timers import Parker, SystemTime, TickSleep, TimerQueue, run_clock
 from tests.c_extension import build_c_extension, c_source
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="timerfd is Linux's")
@@ -134,3 +134,90 @@ def test_tick_sleep_keeps_trios_deadlines_with_another_clock_or_when_asked() -> 
         assert trio.current_time() >= deadline
 
     trio.run(asked)
+
+
+def test_a_servers_timer_queue_fires_on_a_timerfd_and_moves_its_wake_up(
+    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue made with ``descriptor=True`` sleeps on a timerfd: its parkers wake at their
+    deadlines (on the 1 ms grid, never before), an earlier deadline scheduled while it waits
+    and the voiding of its first entry move the wait, and Trio holds no deadline meanwhile."""
+    if not COMPILED_BUILD:
+        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
+    step_s = 0.001
+    result: dict[str, object] = {}
+
+    async def main() -> None:
+        now = run_clock()
+        queue = TimerQueue(step_s, now, descriptor=True)
+        woke: dict[str, float] = {}
+
+        async def park(name: str, deadline: float) -> None:
+            parker = Parker(queue)
+            value = await parker.park(deadline)
+            woke[name] = now()
+            assert value is None  # woken by its deadline
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            start = now()
+            with trio.fail_after(2.0):
+                async with trio.open_nursery() as parks:
+                    parks.start_soon(park, "late", start + 0.300)
+                    await trio.testing.wait_all_tasks_blocked()
+                    tick = queue._tick
+                    result["timerfd"] = tick is not None and tick.uses_timerfd
+                    statistics = trio.lowlevel.current_statistics()
+                    result["next_deadline_s"] = statistics.seconds_to_next_deadline
+                    # Scheduled while the queue waits for 300 ms: it must wake for this first.
+                    parks.start_soon(park, "early", start + 0.030)
+                    # A parker whose wait ends by a value: its entry is voided and dropped.
+                    voided = Parker(queue)
+
+                    async def woken_by_value() -> None:
+                        result["value"] = await voided.park(start + 0.010)
+
+                    parks.start_soon(woken_by_value)
+                    await trio.testing.wait_all_tasks_blocked()
+                    voided.wake("answer")
+            nursery.cancel_scope.cancel()
+        result["woke"] = {name: at - start for name, at in woke.items()}
+
+    trio.run(main)
+    assert result["timerfd"] is True
+    # Trio's only deadline is the test's own fail_after (2 s), not the queue's 300 ms.
+    next_deadline_s = result["next_deadline_s"]
+    assert isinstance(next_deadline_s, float)
+    assert next_deadline_s > 1.0
+    assert result["value"] == "answer"
+    woke = result["woke"]
+    assert isinstance(woke, dict)
+    assert 0.030 <= woke["early"] < 0.200  # moved forward, not left at 300 ms
+    assert woke["late"] >= 0.300
+
+
+def test_a_timer_queue_keeps_its_cancel_scope_unless_asked_or_under_a_virtual_clock(
+    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not COMPILED_BUILD:
+        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
+
+    async def main(descriptor: bool) -> float:
+        queue = TimerQueue(0.001, run_clock(), descriptor=descriptor)
+        parker = Parker(queue)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            deadline = trio.current_time() + 0.050
+            async with trio.open_nursery() as parks:
+                parks.start_soon(parker.park, deadline)
+                await trio.testing.wait_all_tasks_blocked()
+                # The queue's wait is a scope's: Trio holds its deadline.
+                statistics = trio.lowlevel.current_statistics()
+                seconds_to_next_deadline = statistics.seconds_to_next_deadline
+            assert trio.current_time() >= deadline
+            nursery.cancel_scope.cancel()
+        return float(seconds_to_next_deadline)
+
+    assert trio.run(main, False) < 1.0  # not asked: Trio's deadline (on the 1 ms grid)
+    # MockClock: no descriptor follows virtual time, whatever was asked.
+    assert trio.run(main, True, clock=trio.testing.MockClock(autojump_threshold=0)) < 1.0
