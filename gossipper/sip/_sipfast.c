@@ -9,7 +9,9 @@
  * costs a partition, a strip, slices and their objects; here it costs the two strings and the
  * tuple the result is made of.
  *
- * split_head(data, cache) -> (head, first_line, headers, keys, body_start) or None
+ * split_head(data, cache) -> (head, first_line, headers, keys, body_start, is_request, method,
+ *                             request_uri, status_code, reason, call_id, cseq_number,
+ *                             cseq_method) or None
  *   data     a bytes object holding one message, leading CRLFs already dropped
  *   cache    SipMessage's name cache: header name as written -> canonical key (str -> str)
  *   The usual case only: the header section ends with the first CRLF CRLF, every line ends
@@ -17,8 +19,11 @@
  *   folded line, no new spelling, no error). Then it returns what the Python path computes,
  *   except None for the header section's str (SipMessage makes it from the message's bytes
  *   when asked): its first line, the list of (name, value) tuples
- *   (value stripped of spaces and tabs), the list of keys and the body's offset. For anything
- *   else it returns None and the Python path (message.py) parses the message, so every error
+ *   (value stripped of spaces and tabs), the list of keys and the body's offset; then the start
+ *   line's fields, the first Call-ID ("" if none) and the CSeq's number (-1 if not 1 to 10
+ *   digits) and method, when the start line is in its usual form ("SIP/2.0 NNN reason", or
+ *   "METHOD URI SIP/2.0" with a token for the method) and the CSeq value printable ASCII. For
+ *   anything else it returns None and the Python path (message.py) parses the message, so every error
  *   and every unusual form keeps exactly one implementation.
  *
  * content_length(buffer, end) -> int
@@ -130,6 +135,148 @@ same_text(PyObject *text, const char *value, Py_ssize_t len)
            memcmp(PyUnicode_1BYTE_DATA(text), value, (size_t)len) == 0;
 }
 
+/* The key is the ASCII text given (keys are the cache's canonical names). */
+static int
+key_is(PyObject *key, const char *text, Py_ssize_t size)
+{
+    return PyUnicode_KIND(key) == PyUnicode_1BYTE_KIND && PyUnicode_GET_LENGTH(key) == size &&
+           memcmp(PyUnicode_1BYTE_DATA(key), text, (size_t)size) == 0;
+}
+
+static int
+is_token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-.!%*_+`'~", c) != NULL);
+}
+
+/* The start line's fields as SipMessage sets them: (is_request, method, request_uri,
+ * status_code, reason) into out[0..4] (new references). 0 when done; 1 when the line is not the
+ * usual form (the Python path then parses it, errors included); -1 on an exception. */
+static int
+parse_start_line(const char *line, Py_ssize_t size, PyObject **out)
+{
+    static const char version[] = "SIP/2.0";
+    if (size >= 8 && memcmp(line, "SIP/2.0 ", 8) == 0) {
+        if (size < 11) {
+            return 1;
+        }
+        int status = 0;
+        for (int i = 8; i < 11; i++) {
+            if (line[i] < '0' || line[i] > '9') {
+                return 1;
+            }
+            status = status * 10 + (line[i] - '0');
+        }
+        if (status < 100 || status > 699 || (size > 11 && line[11] != ' ')) {
+            return 1;
+        }
+        const char *reason = line + (size > 11 ? 12 : 11);
+        const char *reason_end = line + size;
+        while (reason < reason_end && is_blank(*reason)) {
+            reason++;
+        }
+        while (reason_end > reason && is_blank(reason_end[-1])) {
+            reason_end--;
+        }
+        out[0] = Py_NewRef(Py_False);
+        out[1] = PyUnicode_New(0, 0);
+        out[2] = PyUnicode_New(0, 0);
+        out[3] = PyLong_FromLong(status);
+        out[4] = PyUnicode_DecodeLatin1(reason, reason_end - reason, NULL);
+    }
+    else {
+        const char *first_space = memchr(line, ' ', (size_t)size);
+        if (first_space == NULL || first_space == line) {
+            return 1;
+        }
+        const char *uri = first_space + 1;
+        const char *second_space = memchr(uri, ' ', (size_t)(line + size - uri));
+        if (second_space == NULL || second_space == uri) {
+            return 1;
+        }
+        const char *rest = second_space + 1;
+        if (line + size - rest != (Py_ssize_t)sizeof version - 1 ||
+            memcmp(rest, version, sizeof version - 1) != 0) {
+            return 1;
+        }
+        for (const char *c = line; c < first_space; c++) {
+            if (!is_token_char(*c)) {
+                return 1;
+            }
+        }
+        out[0] = Py_NewRef(Py_True);
+        out[1] = PyUnicode_DecodeLatin1(line, first_space - line, NULL);
+        out[2] = PyUnicode_DecodeLatin1(uri, second_space - uri, NULL);
+        out[3] = PyLong_FromLong(0);
+        out[4] = PyUnicode_New(0, 0);
+    }
+    for (int i = 0; i < 5; i++) {
+        if (out[i] == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* CSeq's number and method as SipMessage takes them from the value's whitespace-separated
+ * words: the number if the first is 1 to 10 ASCII digits (else -1), the second word or "".
+ * 0 when done; 1 when the value holds anything but printable ASCII, spaces and tabs (Python's
+ * split() knows more whitespace: the Python path takes those); -1 on an exception. */
+static int
+parse_cseq(PyObject *value, PyObject **number, PyObject **method)
+{
+    if (PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND) {
+        return 1;
+    }
+    const char *text = (const char *)PyUnicode_1BYTE_DATA(value);
+    Py_ssize_t size = PyUnicode_GET_LENGTH(value);
+    for (Py_ssize_t i = 0; i < size; i++) {
+        char c = text[i];
+        if (!((c > ' ' && c < 0x7f) || c == ' ' || c == '\t')) {
+            return 1;
+        }
+    }
+    const char *p = text;
+    const char *stop = text + size;
+    const char *words[2] = {NULL, NULL};
+    Py_ssize_t lengths[2] = {0, 0};
+    for (int w = 0; w < 2; w++) {
+        while (p < stop && is_blank(*p)) {
+            p++;
+        }
+        if (p == stop) {
+            break;
+        }
+        words[w] = p;
+        while (p < stop && !is_blank(*p)) {
+            p++;
+        }
+        lengths[w] = p - words[w];
+    }
+    long parsed = -1;
+    if (words[0] != NULL && lengths[0] <= 10) {
+        parsed = 0;
+        for (Py_ssize_t i = 0; i < lengths[0]; i++) {
+            char c = words[0][i];
+            if (c < '0' || c > '9') {
+                parsed = -1;
+                break;
+            }
+            parsed = parsed * 10 + (c - '0');
+        }
+    }
+    *number = PyLong_FromLong(parsed);
+    *method = words[1] != NULL ? PyUnicode_DecodeLatin1(words[1], lengths[1], NULL)
+                               : PyUnicode_New(0, 0);
+    if (*number == NULL || *method == NULL) {
+        Py_CLEAR(*number);
+        Py_CLEAR(*method);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -167,6 +314,11 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *keys = PyList_New(0);
     PyObject *first = NULL;
     PyObject *result = NULL;
+    PyObject *start[5] = {NULL, NULL, NULL, NULL, NULL};
+    PyObject *call_id = NULL; /* borrowed from its pair in headers */
+    PyObject *cseq = NULL;    /* borrowed likewise */
+    PyObject *cseq_number = NULL;
+    PyObject *cseq_method = NULL;
     if (headers == NULL || keys == NULL) {
         goto done;
     }
@@ -175,6 +327,13 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     line_end = line_end == NULL ? end : line_end - 1; /* at the CR */
     first = PyUnicode_DecodeLatin1(line, line_end - line, NULL);
     if (first == NULL) {
+        goto done;
+    }
+    int usual = parse_start_line(line, line_end - line, start);
+    if (usual != 0) {
+        if (usual > 0) {
+            result = Py_None;
+        }
         goto done;
     }
     while (line_end < end) {
@@ -255,6 +414,12 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 Py_XSETREF(slot->pair, pair);
             }
         }
+        if (call_id == NULL && key_is(key, "call-id", 7)) {
+            call_id = PyTuple_GET_ITEM(pair, 1);
+        }
+        else if (cseq == NULL && key_is(key, "cseq", 4)) {
+            cseq = PyTuple_GET_ITEM(pair, 1);
+        }
         int failed = PyList_Append(headers, pair) < 0 || PyList_Append(keys, key) < 0;
         Py_DECREF(pair);
         if (failed) {
@@ -263,15 +428,43 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     /* The header section's str (header_text) is made only when asked: SipMessage derives it
      * from the message's bytes. */
+    if (cseq == NULL) {
+        cseq_number = PyLong_FromLong(-1);
+        cseq_method = PyUnicode_New(0, 0);
+        if (cseq_number == NULL || cseq_method == NULL) {
+            goto done;
+        }
+    }
+    else {
+        int parsed = parse_cseq(cseq, &cseq_number, &cseq_method);
+        if (parsed != 0) {
+            if (parsed > 0) {
+                result = Py_None;
+            }
+            goto done;
+        }
+    }
     PyObject *body_start = PyLong_FromSsize_t(end - data + 4);
     if (body_start != NULL) {
-        result = PyTuple_Pack(5, Py_None, first, headers, keys, body_start);
+        PyObject *no_call_id = call_id == NULL ? PyUnicode_New(0, 0) : NULL;
+        if (call_id != NULL || no_call_id != NULL) {
+            result = PyTuple_Pack(13, Py_None, first, headers, keys, body_start, start[0],
+                                  start[1], start[2], start[3], start[4],
+                                  call_id != NULL ? call_id : no_call_id, cseq_number,
+                                  cseq_method);
+        }
+        Py_XDECREF(no_call_id);
         Py_DECREF(body_start);
     }
 done:
     if (result == Py_None) {
         Py_INCREF(result);
     }
+    for (int i = 0; i < 5; i++) {
+        Py_XDECREF(start[i]);
+    }
+    Py_XDECREF(cseq_number);
+    Py_XDECREF(cseq_method);
     Py_XDECREF(headers);
     Py_XDECREF(keys);
     Py_XDECREF(first);

@@ -41,9 +41,14 @@ _NAME_CACHE_MAX: Final = 4096
 
 _CR_LF: Final = (13, 10)
 
-_SplitHead = Callable[
-    [bytes, dict[str, str]], tuple[None, str, list[tuple[str, str]], list[str], int] | None
+_Split = tuple[
+    None, str, list[tuple[str, str]], list[str], int, bool, str, str, int, str, str, int, str
 ]
+"""What split_head gives for the usual message: the header section's str (None: made when
+asked), the start line, the (name, value) pairs, their keys, the body's offset, then the start
+line's fields (is_request, method, request_uri, status_code, reason), the Call-ID, and the
+CSeq's number and method."""
+_SplitHead = Callable[[bytes, dict[str, str]], _Split | None]
 
 
 def _load_split_head() -> _SplitHead | None:
@@ -204,8 +209,28 @@ class SipMessage:
         head: str | None
         split = _C_SPLIT_HEAD(data, _NAME_CACHE) if _C_SPLIT_HEAD is not None else None
         if split is not None:
-            # The header section's str is left to header_text (rarely asked for).
-            head, first, headers, keys, body_start = split
+            # The usual message, split and its start line, Call-ID and CSeq read in C; the
+            # header section's str is left to header_text (rarely asked for).
+            (
+                head,
+                first,
+                headers,
+                keys,
+                body_start,
+                self.is_request,
+                self.method,
+                self.request_uri,
+                self.status_code,
+                self.reason,
+                self.call_id,
+                self.cseq_number,
+                self.cseq_method,
+            ) = split
+            self.first_line = first
+            self.headers = headers
+            self._keys = keys
+            self._head = head
+            self._joined = None
         else:
             # Fast path: CRLF line ends throughout. If the header section holds a bare LF
             # anywhere (LF line ends, or an earlier LF-only blank line), the general split
@@ -221,65 +246,64 @@ class SipMessage:
                 head, lines, body_start = _split_head_lf(data)
             first = lines[0]
 
-        self.first_line = first
-        if first.startswith("SIP/2.0 ") or first[:8].upper() == "SIP/2.0 ":
-            code = first[8:11]
-            if len(code) != 3 or not (code.isascii() and code.isdigit()):
-                raise SipParseError(f"bad status code in {first[:80]!r}")
-            status = int(code)
-            if status < 100 or status > 699:
-                raise SipParseError(f"status code {status} out of range 100-699")
-            rest = first[11:]
-            if rest and rest[0] != " ":
-                raise SipParseError(f"bad status code in {first[:80]!r}")
-            self.is_request = False
-            self.method = ""
-            self.request_uri = ""
-            self.status_code = status
-            self.reason = rest[1:].strip(" \t")
-        else:
-            parts = first.split(" ")
-            if len(parts) != 3 or (parts[2] != "SIP/2.0" and parts[2].upper() != "SIP/2.0"):
-                raise SipParseError(f"not a SIP/2.0 start line: {first[:80]!r}")
-            method, uri = parts[0], parts[1]
-            if not method or method.strip(TOKEN_CHARS):
-                raise SipParseError(f"bad method in {first[:80]!r}")
-            if not uri:
-                raise SipParseError("empty Request-URI")
-            self.is_request = True
-            self.method = method
-            self.request_uri = uri
-            self.status_code = 0
-            self.reason = ""
+            self.first_line = first
+            if first.startswith("SIP/2.0 ") or first[:8].upper() == "SIP/2.0 ":
+                code = first[8:11]
+                if len(code) != 3 or not (code.isascii() and code.isdigit()):
+                    raise SipParseError(f"bad status code in {first[:80]!r}")
+                status = int(code)
+                if status < 100 or status > 699:
+                    raise SipParseError(f"status code {status} out of range 100-699")
+                rest = first[11:]
+                if rest and rest[0] != " ":
+                    raise SipParseError(f"bad status code in {first[:80]!r}")
+                self.is_request = False
+                self.method = ""
+                self.request_uri = ""
+                self.status_code = status
+                self.reason = rest[1:].strip(" \t")
+            else:
+                parts = first.split(" ")
+                if len(parts) != 3 or (parts[2] != "SIP/2.0" and parts[2].upper() != "SIP/2.0"):
+                    raise SipParseError(f"not a SIP/2.0 start line: {first[:80]!r}")
+                method, uri = parts[0], parts[1]
+                if not method or method.strip(TOKEN_CHARS):
+                    raise SipParseError(f"bad method in {first[:80]!r}")
+                if not uri:
+                    raise SipParseError("empty Request-URI")
+                self.is_request = True
+                self.method = method
+                self.request_uri = uri
+                self.status_code = 0
+                self.reason = ""
 
-        if split is None:
-            # After the start line's checks, so that its errors come first (as without C).
+            # After the start line's checks, so that its errors come first (as with C).
             headers, keys = _split_headers(lines)
-        self.headers = headers
-        self._keys = keys
-        self._head = head
-        self._joined = None
+            self.headers = headers
+            self._keys = keys
+            self._head = head
+            self._joined = None
 
-        try:
-            self.call_id = headers[keys.index(_K_CALL_ID)][1]
-        except ValueError:
-            self.call_id = ""
+            try:
+                self.call_id = headers[keys.index(_K_CALL_ID)][1]
+            except ValueError:
+                self.call_id = ""
 
-        cseq_number = -1
-        cseq_method = ""
-        try:
-            cseq = headers[keys.index(_K_CSEQ)][1].split()
-        except ValueError:
-            cseq = []
-        if cseq:
-            num = cseq[0]
-            # RFC 3261 section 8.1.1.5: CSeq number < 2**31 (and int() limits digit counts).
-            if num.isascii() and num.isdigit() and len(num) <= 10:
-                cseq_number = int(num)
-            if len(cseq) > 1:
-                cseq_method = cseq[1]
-        self.cseq_number = cseq_number
-        self.cseq_method = cseq_method
+            cseq_number = -1
+            cseq_method = ""
+            try:
+                cseq = headers[keys.index(_K_CSEQ)][1].split()
+            except ValueError:
+                cseq = []
+            if cseq:
+                num = cseq[0]
+                # RFC 3261 section 8.1.1.5: CSeq number < 2**31 (and int() limits digit counts).
+                if num.isascii() and num.isdigit() and len(num) <= 10:
+                    cseq_number = int(num)
+                if len(cseq) > 1:
+                    cseq_method = cseq[1]
+            self.cseq_number = cseq_number
+            self.cseq_method = cseq_method
 
         available = size - body_start
         try:

@@ -132,15 +132,24 @@ def test_split_head_parses_as_the_python_path(sipfast: types.ModuleType) -> None
 
 
 def test_split_head_answers_none_for_the_unusual(sipfast: types.ModuleType) -> None:
-    cache = {"Via": "via", "Call-ID": "call-id"}
+    cache = {"Via": "via", "Call-ID": "call-id", "CSeq": "cseq"}
     usual = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\nCall-ID:  c \t\r\n\r\nbody"
     # The header section's str is left to SipMessage.header_text (None here).
+    # Then the start line's fields, the Call-ID and the CSeq's number and method.
     assert sipfast.split_head(usual, cache) == (
         None,
         "OPTIONS sip:a SIP/2.0",
         [("Via", "x"), ("Call-ID", "c")],
         ["via", "call-id"],
         len(usual) - 4,
+        True,
+        "OPTIONS",
+        "sip:a",
+        0,
+        "",
+        "c",
+        -1,
+        "",
     )
     assert sipfast.split_head(b"OPTIONS sip:a SIP/2.0\r\n\r\n", cache) == (
         None,
@@ -148,9 +157,42 @@ def test_split_head_answers_none_for_the_unusual(sipfast: types.ModuleType) -> N
         [],
         [],
         25,
+        True,
+        "OPTIONS",
+        "sip:a",
+        0,
+        "",
+        "",
+        -1,
+        "",
     )
+    response = b"SIP/2.0 180  Ringing \t\r\nCSeq: \t12  INVITE x\r\n\r\n"
+    assert sipfast.split_head(response, {"CSeq": "cseq"})[5:] == (
+        False,
+        "",
+        "",
+        180,
+        "Ringing",
+        "",
+        12,
+        "INVITE",
+    )
+    # CSeq numbers of more than 10 digits, or not digits, are -1, as in Python.
+    for value in (b"12345678901 BYE", b"1x BYE", b""):
+        split = sipfast.split_head(b"BYE a SIP/2.0\r\nCSeq: " + value + b"\r\n\r\n", cache)
+        assert split[-2] == -1, value
     for unusual in (
         b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n",  # no end of headers
+        b"OPTIONS  sip:a SIP/2.0\r\nVia: x\r\n\r\n",  # start lines not in their usual form
+        b"OPTIONS sip:a sip/2.0\r\nVia: x\r\n\r\n",
+        b"OPT@ONS sip:a SIP/2.0\r\nVia: x\r\n\r\n",
+        b"OPTIONS sip:a SIP/2.0 \r\nVia: x\r\n\r\n",
+        b"SIP/2.0 2000 OK\r\nVia: x\r\n\r\n",
+        b"SIP/2.0 099 Low\r\nVia: x\r\n\r\n",
+        b"SIP/2.0 700 High\r\nVia: x\r\n\r\n",
+        b"sip/2.0 200 OK\r\nVia: x\r\n\r\n",
+        b"SIP/2.0 20\r\nVia: x\r\n\r\n",
+        b"OPTIONS sip:a SIP/2.0\r\nCall-ID: c\r\nVia: 1\xa02\r\n\r\n".replace(b"Via", b"CSeq"),
         b"OPTIONS sip:a SIP/2.0\nVia: x\r\n\r\n",  # a bare LF
         b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n folded\r\n\r\n",
         b"OPTIONS sip:a SIP/2.0\r\nVia x\r\n\r\n",  # no colon
