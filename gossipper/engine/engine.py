@@ -862,7 +862,7 @@ class Engine(CallHost):
         # a timerfd"): cheaper than a cancel scope. A client's keeps Trio's deadline: its
         # pacing wakes through Trio's deadlines too (by its timer queue), and with the loop or
         # the queue on a timerfd of its own they no longer wake in the same passes (10-25 %
-        # more wake-ups, more CPU per call; "Timers on a timerfd" there).
+        # more wake-ups, more CPU per call; "One walk to the end of a header section" there).
         tick = TickSleep(now, descriptor=self.scenario.is_server)
         try:
             while True:
