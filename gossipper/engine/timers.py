@@ -109,7 +109,7 @@ class TickSleep:
         if fd < 0 or arm is None:
             await sleep_until(deadline)
             return
-        arm(fd, deadline - self._offset if deadline != _INF else _NEVER_S)
+        arm(fd, self._monotonic(deadline))
         await trio.lowlevel.wait_readable(fd)
 
     def rearm(self, deadline: float) -> None:
@@ -117,7 +117,11 @@ class TickSleep:
         at the new one instead."""
         arm = self._arm
         if self._fd >= 0 and arm is not None:
-            arm(self._fd, deadline - self._offset if deadline != _INF else _NEVER_S)
+            arm(self._fd, self._monotonic(deadline))
+
+    def _monotonic(self, deadline: float) -> float:
+        """The run clock's deadline as a CLOCK_MONOTONIC time (none: a time never reached)."""
+        return deadline - self._offset if deadline != _INF else _NEVER_S
 
     def close(self) -> None:
         fd = self._fd

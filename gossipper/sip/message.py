@@ -147,6 +147,54 @@ def _split_headers_slow(lines: list[str]) -> tuple[list[tuple[str, str]], list[s
     return headers, keys
 
 
+def _start_line_fields(first: str) -> tuple[bool, str, str, int, str]:
+    """(is_request, method, request_uri, status_code, reason) of a start line; raises
+    :class:`SipParseError` if it is neither a SIP/2.0 request nor a response line."""
+    if first.startswith("SIP/2.0 ") or first[:8].upper() == "SIP/2.0 ":
+        code = first[8:11]
+        if len(code) != 3 or not (code.isascii() and code.isdigit()):
+            raise SipParseError(f"bad status code in {first[:80]!r}")
+        status = int(code)
+        if status < 100 or status > 699:
+            raise SipParseError(f"status code {status} out of range 100-699")
+        rest = first[11:]
+        if rest and rest[0] != " ":
+            raise SipParseError(f"bad status code in {first[:80]!r}")
+        return False, "", "", status, rest[1:].strip(" \t")
+    parts = first.split(" ")
+    if len(parts) != 3 or (parts[2] != "SIP/2.0" and parts[2].upper() != "SIP/2.0"):
+        raise SipParseError(f"not a SIP/2.0 start line: {first[:80]!r}")
+    method, uri = parts[0], parts[1]
+    if not method or method.strip(TOKEN_CHARS):
+        raise SipParseError(f"bad method in {first[:80]!r}")
+    if not uri:
+        raise SipParseError("empty Request-URI")
+    return True, method, uri, 0, ""
+
+
+def _call_id_and_cseq(headers: list[tuple[str, str]], keys: list[str]) -> tuple[str, int, str]:
+    """The first Call-ID ("" if none), and the CSeq's number (-1 unless 1 to 10 digits) and
+    method ("" if none)."""
+    try:
+        call_id = headers[keys.index(_K_CALL_ID)][1]
+    except ValueError:
+        call_id = ""
+    cseq_number = -1
+    cseq_method = ""
+    try:
+        cseq = headers[keys.index(_K_CSEQ)][1].split()
+    except ValueError:
+        cseq = []
+    if cseq:
+        num = cseq[0]
+        # RFC 3261 section 8.1.1.5: CSeq number < 2**31 (and int() limits digit counts).
+        if num.isascii() and num.isdigit() and len(num) <= 10:
+            cseq_number = int(num)
+        if len(cseq) > 1:
+            cseq_method = cseq[1]
+    return call_id, cseq_number, cseq_method
+
+
 class SipMessage:
     """One parsed SIP request or response. Treat as immutable.
 
@@ -217,20 +265,15 @@ class SipMessage:
                 headers,
                 keys,
                 body_start,
-                self.is_request,
-                self.method,
-                self.request_uri,
-                self.status_code,
-                self.reason,
-                self.call_id,
-                self.cseq_number,
-                self.cseq_method,
+                is_request,
+                method,
+                request_uri,
+                status_code,
+                reason,
+                call_id,
+                cseq_number,
+                cseq_method,
             ) = split
-            self.first_line = first
-            self.headers = headers
-            self._keys = keys
-            self._head = head
-            self._joined = None
         else:
             # Fast path: CRLF line ends throughout. If the header section holds a bare LF
             # anywhere (LF line ends, or an earlier LF-only blank line), the general split
@@ -245,65 +288,24 @@ class SipMessage:
             else:
                 head, lines, body_start = _split_head_lf(data)
             first = lines[0]
-
-            self.first_line = first
-            if first.startswith("SIP/2.0 ") or first[:8].upper() == "SIP/2.0 ":
-                code = first[8:11]
-                if len(code) != 3 or not (code.isascii() and code.isdigit()):
-                    raise SipParseError(f"bad status code in {first[:80]!r}")
-                status = int(code)
-                if status < 100 or status > 699:
-                    raise SipParseError(f"status code {status} out of range 100-699")
-                rest = first[11:]
-                if rest and rest[0] != " ":
-                    raise SipParseError(f"bad status code in {first[:80]!r}")
-                self.is_request = False
-                self.method = ""
-                self.request_uri = ""
-                self.status_code = status
-                self.reason = rest[1:].strip(" \t")
-            else:
-                parts = first.split(" ")
-                if len(parts) != 3 or (parts[2] != "SIP/2.0" and parts[2].upper() != "SIP/2.0"):
-                    raise SipParseError(f"not a SIP/2.0 start line: {first[:80]!r}")
-                method, uri = parts[0], parts[1]
-                if not method or method.strip(TOKEN_CHARS):
-                    raise SipParseError(f"bad method in {first[:80]!r}")
-                if not uri:
-                    raise SipParseError("empty Request-URI")
-                self.is_request = True
-                self.method = method
-                self.request_uri = uri
-                self.status_code = 0
-                self.reason = ""
-
+            is_request, method, request_uri, status_code, reason = _start_line_fields(first)
             # After the start line's checks, so that its errors come first (as with C).
             headers, keys = _split_headers(lines)
-            self.headers = headers
-            self._keys = keys
-            self._head = head
-            self._joined = None
+            call_id, cseq_number, cseq_method = _call_id_and_cseq(headers, keys)
 
-            try:
-                self.call_id = headers[keys.index(_K_CALL_ID)][1]
-            except ValueError:
-                self.call_id = ""
-
-            cseq_number = -1
-            cseq_method = ""
-            try:
-                cseq = headers[keys.index(_K_CSEQ)][1].split()
-            except ValueError:
-                cseq = []
-            if cseq:
-                num = cseq[0]
-                # RFC 3261 section 8.1.1.5: CSeq number < 2**31 (and int() limits digit counts).
-                if num.isascii() and num.isdigit() and len(num) <= 10:
-                    cseq_number = int(num)
-                if len(cseq) > 1:
-                    cseq_method = cseq[1]
-            self.cseq_number = cseq_number
-            self.cseq_method = cseq_method
+        self.first_line = first
+        self.is_request = is_request
+        self.method = method
+        self.request_uri = request_uri
+        self.status_code = status_code
+        self.reason = reason
+        self.headers = headers
+        self._keys = keys
+        self._head = head
+        self._joined = None
+        self.call_id = call_id
+        self.cseq_number = cseq_number
+        self.cseq_method = cseq_method
 
         available = size - body_start
         try:
