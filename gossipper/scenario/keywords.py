@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 from gossipper.errors import ScenarioError
 from gossipper.scenario.context import CallContext, RenderError, RunEnv, bracket_ipv6
-from gossipper.sip import SipMessage
+from gossipper.sip import SipMessage, canonical_header_name
 from gossipper.timefmt import format_log_time, format_log_time_rfc3339
 
 if TYPE_CHECKING:
@@ -467,18 +467,19 @@ class LastHeaderKeyword(Keyword):
     several occurrences joined with ``, `` on one line
     (docs/sipp-behaviour.md#message-text-and-keywords)."""
 
-    __slots__ = ("header",)
+    __slots__ = ("header", "key")
     kind = SUPPRESS
 
     def __init__(self, header: str) -> None:
         self.header = header
+        self.key = canonical_header_name(header)  # once, not for every message rendered
 
     def render(self, ctx: CallContext, msg_index: int, current_index: int) -> str:
         msg = ctx.last_message
         if msg is None:
             return ""
         if isinstance(msg, SipMessage):
-            return msg.joined_header_line(self.header)
+            return msg.joined_line_of(self.key)
         lines = msg.header_lines(self.header)
         if not lines:
             return ""

@@ -59,10 +59,25 @@ def _load_split_head() -> _SplitHead | None:
     return split_head
 
 
+_JoinedLine = Callable[[list[tuple[str, str]], list[str], str], str | None]
+
+
+def _load_joined_line() -> _JoinedLine | None:
+    try:
+        from gossipper.sip._sipfast import joined_line
+    except ImportError:  # a pure-Python install: joined_line_of builds the text itself
+        return None
+    return joined_line
+
+
 _C_SPLIT_HEAD: Final = _load_split_head()
 """The C accelerator's split of the usual header section (gossipper/sip/_sipfast.c), or None.
 It answers None for anything unusual (LF line ends, folding, a new spelling, an error), which
 the Python path then parses: that path stays the reference (tests/sip/test_sipfast.py)."""
+
+_C_JOINED_LINE: Final = _load_joined_line()
+"""The C accelerator's ``[last_Name:]`` text (gossipper/sip/_sipfast.c), or None; it too
+answers None for what it does not build, and the Python path does it."""
 
 
 def _split_head_lf(data: bytes) -> tuple[str, list[str], int]:
@@ -356,18 +371,29 @@ class SipMessage:
         """``Name: v1, v2``: every header line called ``name`` on one line, "" if there is none.
 
         The name is spelled as in the first such line; this is what SIPp's ``[last_Name:]``
-        keyword writes (docs/sipp-behaviour.md#message-text-and-keywords). Memoized: a UAS renders
-        the same ``[last_*]`` headers of one request into several responses.
+        keyword writes (docs/sipp-behaviour.md#message-text-and-keywords).
         """
+        return self.joined_line_of(canonical_header_name(name))
+
+    def joined_line_of(self, key: str) -> str:
+        """:meth:`joined_header_line` for a canonical key (:func:`canonical_header_name`).
+
+        Built in C where the accelerator is there: one pass, cheaper than a memo's dict (a
+        UAS renders the same ``[last_*]`` lines of one request into several responses; the
+        Python path below memoizes them for that).
+        """
+        if _C_JOINED_LINE is not None:
+            text = _C_JOINED_LINE(self.headers, self._keys, key)
+            if text is not None:
+                return text
         joined = self._joined
         if joined is None:
             joined = self._joined = {}
         else:
-            text = joined.get(name)
+            text = joined.get(key)
             if text is not None:
                 return text
         keys = self._keys
-        key = canonical_header_name(name)
         try:
             i = keys.index(key)
         except ValueError:
@@ -378,8 +404,9 @@ class SipMessage:
             if keys.count(key) == 1:
                 text = f"{header_name}: {value}"
             else:
-                text = f"{header_name}: " + ", ".join(v for _, v in self.header_lines(name))
-        joined[name] = text
+                values = [h[1] for h, k in zip(self.headers, keys, strict=True) if k == key]
+                text = f"{header_name}: " + ", ".join(values)
+        joined[key] = text
         return text
 
     @property

@@ -51,9 +51,9 @@ def _from_source(name: str, source: pathlib.Path, **switches: object) -> types.M
     return module
 
 
-def _message_module(name: str, split_head: object) -> types.ModuleType:
-    """message.py with the accelerator given (None: off)."""
-    return _from_source(name, MESSAGE_SOURCE, _C_SPLIT_HEAD=split_head)
+def _message_module(name: str, split_head: object, joined_line: object = None) -> types.ModuleType:
+    """message.py with the accelerator's functions given (None: off)."""
+    return _from_source(name, MESSAGE_SOURCE, _C_SPLIT_HEAD=split_head, _C_JOINED_LINE=joined_line)
 
 
 def _outcome(module: types.ModuleType, data: bytes) -> tuple[object, ...]:
@@ -129,6 +129,55 @@ def test_split_head_parses_as_the_python_path(sipfast: types.ModuleType) -> None
             fast += 1
     # Most of the corpus is ordinary messages: the fast path must really have run.
     assert fast > len(corpus) // 4
+
+
+def _keys_to_join(module: types.ModuleType, msg: object) -> list[str]:
+    """The message's own keys, compact and odd spellings of them, and absent ones."""
+    keys = list(dict.fromkeys(msg._keys))  # type: ignore[attr-defined]  # noqa: SLF001
+    names = ["v", "VIA", "f", "t", "i", "l", "X-Absent", "Record-Route", "contact"]
+    return keys + [module.canonical_header_name(name) for name in names]
+
+
+def test_joined_line_builds_what_the_python_path_builds(sipfast: types.ModuleType) -> None:
+    reference = _message_module("_message_join_reference", None)
+    accelerated = _message_module("_message_join_accelerated", None, sipfast.joined_line)
+    built = 0
+    for data in _corpus():
+        try:
+            expected_msg = reference.SipMessage(data)
+            msg = accelerated.SipMessage(data)
+        except SipParseError:
+            continue
+        for key in _keys_to_join(reference, expected_msg):
+            expected = expected_msg.joined_line_of(key)
+            assert msg.joined_line_of(key) == expected, (data, key)
+            text = sipfast.joined_line(msg.headers, msg._keys, key)  # noqa: SLF001
+            if text is not None:
+                assert text == expected, (data, key)
+                built += 1
+    assert built > 10000  # the C function, not its fallback, answered most of them
+
+
+def test_joined_line_joins_repeated_lines_and_leaves_the_rest_to_python(
+    sipfast: types.ModuleType,
+) -> None:
+    headers = [("Via", "SIP/2.0/UDP a"), ("From", "<sip:x>"), ("v", "SIP/2.0/UDP b"), ("X", "")]
+    keys = ["via", "from", "via", "x"]
+    assert sipfast.joined_line(headers, keys, "via") == "Via: SIP/2.0/UDP a, SIP/2.0/UDP b"
+    # An equal key that is another object (keys are usually the cache's own strings).
+    assert sipfast.joined_line(headers, keys, "".join(["fr", "om"])) == "From: <sip:x>"
+    assert sipfast.joined_line(headers, keys, "x") == "X: "
+    assert sipfast.joined_line(headers, keys, "to") == ""
+    latin1 = [("Subject", "caf\xe9")]
+    joined = sipfast.joined_line(latin1, ["subject"], "subject")
+    assert joined == "Subject: caf\xe9"
+    assert joined.isascii() is False
+    # What it does not build: the Python path's.
+    assert sipfast.joined_line([("Subject", "\u20ac")], ["subject"], "subject") is None
+    assert sipfast.joined_line(headers, keys[:2], "via") is None
+    assert sipfast.joined_line([["Via", "a"]], ["via"], "via") is None
+    with pytest.raises(TypeError):
+        sipfast.joined_line(tuple(headers), keys, "via")
 
 
 def test_split_head_answers_none_for_the_unusual(sipfast: types.ModuleType) -> None:
@@ -352,5 +401,6 @@ def test_the_compiled_install_uses_its_accelerator() -> None:
     """``pip install .`` builds _sipfast with the mypyc modules; a pure install has neither."""
     expected = COMPILED_BUILD
     assert (message_module._C_SPLIT_HEAD is not None) is expected  # noqa: SLF001
+    assert (message_module._C_JOINED_LINE is not None) is expected  # noqa: SLF001
     assert (framing_module._C_CONTENT_LENGTH is not None) is expected  # noqa: SLF001
     assert (framing_module._C_CUT_MESSAGE is not None) is expected  # noqa: SLF001
