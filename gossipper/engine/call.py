@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 
 _TIMER_CANCELLING_REQUESTS: Final = frozenset({"ACK", "CANCEL", "BYE", "PRACK"})
 _INF: Final = math.inf
+# What _settle returns for a call that reached the end of its scenario: the usual end needs no
+# exception (raising _CallEnd through four compiled frames costs a traceback entry in each).
+_ENDED: Final = -math.inf
 _NO_LINES: Mapping[str, int] = {}
 
 
@@ -290,6 +293,8 @@ class Call(Parker):
                 self._process_command(text)
                 deadline = self._settle()
             except _CallEnd:
+                deadline = _ENDED
+            if deadline == _ENDED:
                 self._ended_outside_task()
                 return
             self._rearm_outside(deadline)
@@ -319,6 +324,8 @@ class Call(Parker):
         try:
             deadline = self._settle()
         except _CallEnd:
+            deadline = _ENDED
+        if deadline == _ENDED:
             self._ended_outside_task()
             return True
         self._rearm_outside(deadline)
@@ -349,6 +356,8 @@ class Call(Parker):
         try:
             deadline = self._handle(event)
         except _CallEnd:
+            deadline = _ENDED
+        if deadline == _ENDED:
             self._ended_outside_task()
             return
         if not self._rearm_outside(deadline):
@@ -483,6 +492,8 @@ class Call(Parker):
                     await self._open_media()
                 deadline = self._settle()
             while True:
+                if deadline == _ENDED:
+                    return None
                 if self._sends_blocked():
                     await self._flush_blocked()
                     deadline = self._settle()
@@ -554,7 +565,8 @@ class Call(Parker):
         return media.keyword(name) if media is not None else ""
 
     def _handle(self, event: SipMessage | None) -> float:
-        """Handle a message (or, for None, the due timers), then run on to the next wait."""
+        """Handle a message (or, for None, the due timers), then run on to the next wait
+        (see _settle)."""
         if event is None:
             self._handle_timers(self.engine.now())
         else:
@@ -564,13 +576,15 @@ class Call(Parker):
     def _settle(self) -> float:
         """Run elements and queued events until the call must wait; its next deadline.
 
-        Returns early (inf) when sends are blocked: the task must flush them first.
+        Returns early (inf) when sends are blocked: the task must flush them first; _ENDED
+        when the call reached the end of its scenario (other ends raise _CallEnd).
         """
         engine = self.engine
         elements = engine.scenario.elements
         count = len(elements)
         while not self._sends_blocked():
-            self._run_ready_elements(elements, count)
+            if self._run_ready_elements(elements, count):
+                return _ENDED
             if self._sends_blocked():
                 break
             # Read again each time: handling a message can create the mailbox (below).
@@ -656,12 +670,14 @@ class Call(Parker):
         the call goes on as if the message had left (a UDP retransmission may recover it)."""
         return not (self.engine.sendbuffer_warn and isinstance(exc, SendBufferError))
 
-    def _run_ready_elements(self, elements: tuple[Element, ...], count: int) -> None:
-        """Execute elements until the call must wait (recv, pause, blocked send) or ends."""
+    def _run_ready_elements(self, elements: tuple[Element, ...], count: int) -> bool:
+        """Execute elements until the call must wait (recv, pause, blocked send) or ends;
+        True when it has just ended at the end of its scenario or timewait."""
         while True:
             index = self.index
             if index >= count:
-                self._end(None)
+                self._finish(None)
+                return True
             element = elements[index]
             if element.condexec is not None and not self._condexec_ok(element):
                 # SIPp still honours next/test/chance of a skipped element
@@ -673,26 +689,27 @@ class Call(Parker):
                 if self.retrans_deadline != _INF:
                     # Previous message not answered yet: wait (docs/sipp-behaviour.md,
                     # "Processing an incoming message").
-                    return
+                    return False
                 self._send_element(element)
                 if self.index == index:
                     self._advance(element)
                 if self._sends_blocked():
-                    return  # the task waits for the socket, then carries on from here
+                    return False  # the task waits for the socket, then carries on from here
                 continue
             if kind is ElementKind.RECV:
                 if self.recv_deadline_index != index:
                     self._arm_recv_timeout(element, index)
-                return
+                return False
             if kind is ElementKind.PAUSE:
                 if self.pause_index != index:
                     self._start_pause(element, index)
                 if self.engine.now() < self.pause_end:
-                    return
+                    return False
                 self.pause_end = _INF
                 self.pause_index = -1
                 if element.is_timewait:
-                    self._end(None)
+                    self._finish(None)
+                    return True
                 self._advance(element)
                 continue
             if kind is ElementKind.NOP:
@@ -715,7 +732,7 @@ class Call(Parker):
                 self._fail(FailureReason.TCP_CLOSED, abort=True)
             if self.recv_deadline_index != index:
                 self._arm_recv_timeout(element, index)
-            return
+            return False
 
     # ------------------------------------------------------------------ element helpers
 
@@ -1435,12 +1452,16 @@ class Call(Parker):
 
     def _end(self, reason: FailureReason | None, *, counted: bool = True) -> NoReturn:
         """Finish the call. Raises _CallEnd to unwind its handling."""
+        self._finish(reason, counted=counted)
+        raise _CallEnd
+
+    def _finish(self, reason: FailureReason | None, *, counted: bool = True) -> None:
+        """Account for the call's end (once); None: a success, unless an action failed."""
         if not self.ended:
             self.ended = True
             if reason is None:
                 reason = self.action_failure
             self.engine.call_ended(self, reason, counted=counted)
-        raise _CallEnd
 
 
 def answer_out_of_call(

@@ -11,20 +11,21 @@
  *
  * split_head(data, cache) -> (head, first_line, headers, keys, body_start, is_request, method,
  *                             request_uri, status_code, reason, call_id, cseq_number,
- *                             cseq_method) or None
+ *                             cseq_method, content_length) or None
  *   data     a bytes object holding one message, leading CRLFs already dropped
  *   cache    SipMessage's name cache: header name as written -> canonical key (str -> str)
  *   The usual case only: the header section ends with the first CRLF CRLF, every line ends
  *   with CRLF, every header line has a colon and a name spelling found in the cache (so no
  *   folded line, no new spelling, no error). Then it returns what the Python path computes,
  *   except None for the header section's str (SipMessage makes it from the message's bytes
- *   when asked): its first line, the list of (name, value) tuples
- *   (value stripped of spaces and tabs), the list of keys and the body's offset; then the start
- *   line's fields, the first Call-ID ("" if none) and the CSeq's number (-1 if not 1 to 10
- *   digits) and method, when the start line is in its usual form ("SIP/2.0 NNN reason", or
- *   "METHOD URI SIP/2.0" with a token for the method) and the CSeq value printable ASCII. For
- *   anything else it returns None and the Python path (message.py) parses the message, so every error
- *   and every unusual form keeps exactly one implementation.
+ *   when asked): its first line, the list of (name, value) tuples (value stripped of spaces and
+ *   tabs), the list of keys and the body's offset; then the start line's fields, the first
+ *   Call-ID ("" if none), the CSeq's number (-1 if not 1 to 10 digits) and method, and the
+ *   first Content-Length's value (-1 without one), when the start line is in its usual form
+ *   ("SIP/2.0 NNN reason", or "METHOD URI SIP/2.0" with a token for the method), the CSeq
+ *   value printable ASCII and the Content-Length 1 to 10 digits, at most the bytes after the
+ *   header section. For anything else it returns None and the Python path (message.py) parses
+ *   the message, so every error and every unusual form keeps exactly one implementation.
  *
  * content_length(buffer, end) -> int
  *   buffer   bytes or bytearray holding a stream's bytes from the start of a message
@@ -284,6 +285,30 @@ parse_cseq(PyObject *value, PyObject **number, PyObject **method)
     return 0;
 }
 
+/* The body's length that a Content-Length value gives, as SipMessage reads it: -1 without the
+ * header; the value when it is 1 to 10 ASCII digits and at most the bytes there are; -2 for
+ * anything else (the Python path raises SipParseError with its message). */
+static Py_ssize_t
+body_length(PyObject *text, Py_ssize_t available)
+{
+    if (text == NULL) {
+        return -1;
+    }
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+    if (size < 1 || size > 10 || PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND) {
+        return -2;
+    }
+    const Py_UCS1 *digits = PyUnicode_1BYTE_DATA(text);
+    long long length = 0;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        if (digits[i] < '0' || digits[i] > '9') {
+            return -2;
+        }
+        length = length * 10 + (digits[i] - '0');
+    }
+    return length > (long long)available ? -2 : (Py_ssize_t)length;
+}
+
 static PyObject *
 split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -324,6 +349,7 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *start[5] = {NULL, NULL, NULL, NULL, NULL};
     PyObject *call_id = NULL; /* borrowed from its pair in headers */
     PyObject *cseq = NULL;    /* borrowed likewise */
+    PyObject *length_text = NULL; /* the first Content-Length's value, borrowed likewise */
     PyObject *cseq_number = NULL;
     PyObject *cseq_method = NULL;
     if (headers == NULL || keys == NULL) {
@@ -427,6 +453,9 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         else if (cseq == NULL && key_is(key, "cseq", 4)) {
             cseq = PyTuple_GET_ITEM(pair, 1);
         }
+        else if (length_text == NULL && key_is(key, "content-length", 14)) {
+            length_text = PyTuple_GET_ITEM(pair, 1);
+        }
         int failed = PyList_Append(headers, pair) < 0 || PyList_Append(keys, key) < 0;
         Py_DECREF(pair);
         if (failed) {
@@ -451,18 +480,26 @@ split_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
     }
-    PyObject *body_start = PyLong_FromSsize_t(end - data + 4);
-    if (body_start != NULL) {
+    Py_ssize_t body_offset = end - data + 4;
+    Py_ssize_t length = body_length(length_text, size - body_offset);
+    if (length < -1) {
+        result = Py_None; /* a Content-Length the Python path rejects, with its message */
+        goto done;
+    }
+    PyObject *body_start = PyLong_FromSsize_t(body_offset);
+    PyObject *content_length = PyLong_FromSsize_t(length);
+    if (body_start != NULL && content_length != NULL) {
         PyObject *no_call_id = call_id == NULL ? PyUnicode_New(0, 0) : NULL;
         if (call_id != NULL || no_call_id != NULL) {
-            result = PyTuple_Pack(13, Py_None, first, headers, keys, body_start, start[0],
+            result = PyTuple_Pack(14, Py_None, first, headers, keys, body_start, start[0],
                                   start[1], start[2], start[3], start[4],
                                   call_id != NULL ? call_id : no_call_id, cseq_number,
-                                  cseq_method);
+                                  cseq_method, content_length);
         }
         Py_XDECREF(no_call_id);
-        Py_DECREF(body_start);
     }
+    Py_XDECREF(body_start);
+    Py_XDECREF(content_length);
 done:
     if (result == Py_None) {
         Py_INCREF(result);

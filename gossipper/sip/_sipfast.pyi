@@ -3,7 +3,22 @@
 def split_head(
     data: bytes, cache: dict[str, str], /
 ) -> (
-    tuple[None, str, list[tuple[str, str]], list[str], int, bool, str, str, int, str, str, int, str]
+    tuple[
+        None,
+        str,
+        list[tuple[str, str]],
+        list[str],
+        int,
+        bool,
+        str,
+        str,
+        int,
+        str,
+        str,
+        int,
+        str,
+        int,
+    ]
     | None
 ): ...
 def content_length(buffer: bytes | bytearray, end: int, /) -> int: ...

@@ -42,12 +42,12 @@ _NAME_CACHE_MAX: Final = 4096
 _CR_LF: Final = (13, 10)
 
 _Split = tuple[
-    None, str, list[tuple[str, str]], list[str], int, bool, str, str, int, str, str, int, str
+    None, str, list[tuple[str, str]], list[str], int, bool, str, str, int, str, str, int, str, int
 ]
 """What split_head gives for the usual message: the header section's str (None: made when
 asked), the start line, the (name, value) pairs, their keys, the body's offset, then the start
-line's fields (is_request, method, request_uri, status_code, reason), the Call-ID, and the
-CSeq's number and method."""
+line's fields (is_request, method, request_uri, status_code, reason), the Call-ID, the CSeq's
+number and method, and the body's length from Content-Length (-1 without one)."""
 _SplitHead = Callable[[bytes, dict[str, str]], _Split | None]
 
 
@@ -101,6 +101,21 @@ def _split_head_lf(data: bytes) -> tuple[str, list[str], int]:
         head = head[:-1]
     lines = [line[:-1] if line[-1:] == "\r" else line for line in head.split("\n")]
     return head, lines, body_start
+
+
+def _content_length(headers: list[tuple[str, str]], keys: list[str], available: int) -> int:
+    """The body's length from the first Content-Length (-1 without one), at most
+    ``available``; raises SipParseError for any other value."""
+    try:
+        text = headers[keys.index(_K_CONTENT_LENGTH)][1]
+    except ValueError:
+        return -1
+    if not (text.isascii() and text.isdigit()):
+        raise SipParseError(f"bad Content-Length {text[:40]!r}")
+    length = int(text) if len(text) <= 10 else available + 1
+    if length > available:
+        raise SipParseError(f"Content-Length {text[:40]} larger than the {available}-byte body")
+    return length
 
 
 def _split_headers(lines: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -288,6 +303,7 @@ class SipMessage:
                 call_id,
                 cseq_number,
                 cseq_method,
+                length,
             ) = split
         else:
             # Fast path: CRLF line ends throughout. If the header section holds a bare LF
@@ -307,6 +323,7 @@ class SipMessage:
             # After the start line's checks, so that its errors come first (as with C).
             headers, keys = _split_headers(lines)
             call_id, cseq_number, cseq_method = _call_id_and_cseq(headers, keys)
+            length = _content_length(headers, keys, size - body_start)
 
         self.first_line = first
         self.is_request = is_request
@@ -322,29 +339,16 @@ class SipMessage:
         self.cseq_number = cseq_number
         self.cseq_method = cseq_method
 
-        available = size - body_start
-        try:
-            text = headers[keys.index(_K_CONTENT_LENGTH)][1]
-        except ValueError:
-            # No Content-Length: the body is the rest of the datagram (RFC 3261 section 18.3).
+        if length < 0 or length == size - body_start:
+            # Without Content-Length the body is the rest of the datagram (RFC 3261 section
+            # 18.3).
             self.body = data[body_start:]
             self.raw = data
         else:
-            if not (text.isascii() and text.isdigit()):
-                raise SipParseError(f"bad Content-Length {text[:40]!r}")
-            length = int(text) if len(text) <= 10 else available + 1
-            if length > available:
-                raise SipParseError(
-                    f"Content-Length {text[:40]} larger than the {available}-byte body"
-                )
-            if length == available:
-                self.body = data[body_start:]
-                self.raw = data
-            else:
-                # RFC 3261 section 18.3: surplus bytes after Content-Length are discarded.
-                end = body_start + length
-                self.body = data[body_start:end]
-                self.raw = data[:end]
+            # RFC 3261 section 18.3: surplus bytes after Content-Length are discarded.
+            end = body_start + length
+            self.body = data[body_start:end]
+            self.raw = data[:end]
 
     def __repr__(self) -> str:
         return f"<SipMessage {self.first_line!r} call_id={self.call_id!r}>"

@@ -199,6 +199,7 @@ def test_split_head_answers_none_for_the_unusual(sipfast: types.ModuleType) -> N
         "c",
         -1,
         "",
+        -1,
     )
     assert sipfast.split_head(b"OPTIONS sip:a SIP/2.0\r\n\r\n", cache) == (
         None,
@@ -214,6 +215,7 @@ def test_split_head_answers_none_for_the_unusual(sipfast: types.ModuleType) -> N
         "",
         -1,
         "",
+        -1,
     )
     response = b"SIP/2.0 180  Ringing \t\r\nCSeq: \t12  INVITE x\r\n\r\n"
     assert sipfast.split_head(response, {"CSeq": "cseq"})[5:] == (
@@ -225,11 +227,26 @@ def test_split_head_answers_none_for_the_unusual(sipfast: types.ModuleType) -> N
         "",
         12,
         "INVITE",
+        -1,
     )
     # CSeq numbers of more than 10 digits, or not digits, are -1, as in Python.
     for value in (b"12345678901 BYE", b"1x BYE", b""):
         split = sipfast.split_head(b"BYE a SIP/2.0\r\nCSeq: " + value + b"\r\n\r\n", cache)
-        assert split[-2] == -1, value
+        assert split[-3] == -1, value
+    # The first Content-Length (the compact form too) gives the body's length, up to the
+    # bytes there are; surplus bytes are the Python path's business (SipMessage cuts them).
+    lengths = {"Content-Length": "content-length", "l": "content-length"}
+    for head, body, length in (
+        (b"Content-Length: 4", b"body", 4),
+        (b"l: 0", b"", 0),
+        (b"l:\t2 \r\nContent-Length: 9", b"body", 2),
+        (b"Content-Length: 0000000003", b"body", 3),
+    ):
+        message = b"BYE a SIP/2.0\r\n" + head + b"\r\n\r\n" + body
+        assert sipfast.split_head(message, lengths)[-1] == length, head
+    for head in (b"l: 5", b"l: 4x", b"l: ", b"l: 00000000004", b"l: -1", b"l: \xb2"):
+        message = b"BYE a SIP/2.0\r\n" + head + b"\r\n\r\nbody"
+        assert sipfast.split_head(message, lengths) is None, head
     for unusual in (
         b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n",  # no end of headers
         b"OPTIONS  sip:a SIP/2.0\r\nVia: x\r\n\r\n",  # start lines not in their usual form
