@@ -886,7 +886,6 @@ class Engine(CallHost):
     def _dispatch_batch(self, batch: list[Datagram], transport: DatagramTransport) -> None:
         """Dispatch a batch from a real socket; once batches have been full for _SHED_AFTER_S
         the server is behind: the requests of new calls in them are dropped and counted."""
-        dispatch = self._dispatch
         if len(batch) >= _SHED_BATCH:
             now = self.now()
             if self._full_batches_since_s > now:
@@ -905,7 +904,9 @@ class Engine(CallHost):
         else:
             self._full_batches_since_s = math.inf
         for data, source in batch:
-            dispatch(data, source, transport)
+            # Called on self, not through a local alias: a native call, where a bound method
+            # is a generic call through its argument-parsing wrapper in the compiled build.
+            self._dispatch(data, source, transport)
         self._shedding = False
 
     def _count_malformed(self) -> None:
