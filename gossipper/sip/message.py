@@ -382,9 +382,9 @@ class SipMessage:
     def joined_line_of(self, key: str) -> str:
         """:meth:`joined_header_line` for a canonical key (:func:`canonical_header_name`).
 
-        Built in C where the accelerator is there: one pass, cheaper than a memo's dict (a
-        UAS renders the same ``[last_*]`` lines of one request into several responses; the
-        Python path below memoizes them for that).
+        Built in C where the accelerator is there (one pass over the keys). The Python path
+        below memoizes the text: a UAS renders the same ``[last_*]`` lines of one request into
+        several responses.
         """
         if _C_JOINED_LINE is not None:
             text = _C_JOINED_LINE(self.headers, self._keys, key)
@@ -408,8 +408,8 @@ class SipMessage:
             if keys.count(key) == 1:
                 text = f"{header_name}: {value}"
             else:
-                values = [h[1] for h, k in zip(self.headers, keys, strict=True) if k == key]
-                text = f"{header_name}: " + ", ".join(values)
+                # A canonical key is its own canonical name: header_values takes it as is.
+                text = f"{header_name}: " + ", ".join(self.header_values(key))
         joined[key] = text
         return text
 
