@@ -619,6 +619,78 @@ def udp_socket_drops(ports: set[int]) -> dict[int, int]:
     return found
 
 
+def udp_socket_queues(ports: set[int]) -> dict[int, int]:
+    """Bytes waiting in the receive queue of the loopback UDP sockets bound to `ports`.
+
+    The rx_queue of /proc/net/udp: the memory the kernel charges the socket for unread
+    datagrams (each with its buffer overhead), the figure it compares with SO_RCVBUF before it
+    drops one. Sample it while the process runs; the peak is what a buffer size must absorb.
+    """
+    found: dict[int, int] = {}
+    try:
+        lines = pathlib.Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return found
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 13:
+            continue
+        port = int(fields[1].rsplit(":", 1)[1], 16)
+        if port in ports:
+            queued = int(fields[4].split(":")[1], 16)
+            found[port] = max(found.get(port, 0), queued)
+    return found
+
+
+class CpuShare:
+    """A CFS bandwidth cgroup that lets its processes use `share` of one core.
+
+    On a 2-core machine gossipper's clean ceilings are above what SIPp's uas can absorb or its
+    uac can offer, so driving gossipper at 1.5 x and 2 x its own ceiling is only possible with
+    gossipper given less CPU: the ceiling is then measured under the same share. The quota is
+    handed out every `period_us` (10 ms: a throttled process waits at most that long), so the
+    process sees a slower core with short stalls, not a long pause. Needs root and the cpu
+    controller (cgroup v2's cpu.max or v1's cpu.cfs_quota_us); raises SystemExit otherwise.
+    """
+
+    def __init__(self, share: float, period_us: int = 10_000) -> None:
+        if not 0.01 <= share <= 1.0:
+            raise SystemExit(f"--cpu-share {share}: give a share of one core from 0.01 to 1")
+        name = f"gossipper-bench-{os.getpid()}"
+        quota_us = max(1000, round(share * period_us))
+        v2 = pathlib.Path("/sys/fs/cgroup")
+        v1 = pathlib.Path("/sys/fs/cgroup/cpu")
+        try:
+            controllers = v2 / "cgroup.controllers"
+            if controllers.exists() and "cpu" in controllers.read_text().split():
+                (v2 / "cgroup.subtree_control").write_text("+cpu")
+                self.path = v2 / name
+                self.path.mkdir()
+                (self.path / "cpu.max").write_text(f"{quota_us} {period_us}")
+            elif (v1 / "cpu.cfs_quota_us").exists():
+                self.path = v1 / name
+                self.path.mkdir()
+                (self.path / "cpu.cfs_period_us").write_text(str(period_us))
+                (self.path / "cpu.cfs_quota_us").write_text(str(quota_us))
+            else:
+                raise SystemExit("--cpu-share: no cgroup cpu controller on this machine")
+        except OSError as exc:
+            raise SystemExit(f"--cpu-share: cannot make a cgroup ({exc}); run as root") from exc
+        self.share = quota_us / period_us
+
+    def wrap(self, command: list[str]) -> list[str]:
+        """`command` started inside the cgroup (the shell moves itself in, then execs it, so
+        the child's pid and its resource usage are the command's own)."""
+        procs = str(self.path / "cgroup.procs")
+        return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', procs, *command]
+
+    def close(self) -> None:
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
+
+
 def wait_for_quiet(max_wait_s: float, max_busy_cores: float = 0.3) -> float:
     """Wait (at most max_wait_s) until other processes use under max_busy_cores for 1 s.
 

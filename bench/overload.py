@@ -1,4 +1,8 @@
-"""Graceful overload: gossipper's uac driven past its own clean ceiling against SIPp's uas.
+"""Graceful overload: gossipper driven past its own clean ceiling, against SIPp.
+
+``--direction uac`` (the default): gossipper's uac against SIPp's uas. ``--direction uas``:
+SIPp's uac against gossipper's uas (a server cannot pace what it is sent: it sheds, and SIPp
+retransmits what was shed).
 
 First a short ladder finds gossipper's highest clean rate against SIPp's uas (or --ceiling gives
 it); then the uac runs at --factors x that rate (1.5 and 2 by default) for the same number of
@@ -9,7 +13,15 @@ run passes when:
   -m calls all created, each successful or failed, none left open;
 - the successful call rate (successful calls / the uac's wall time, start-up included) is at
   least 90 % of the one the clean ceiling step achieved;
-- there is no retransmission storm: retransmissions on both sides under 1 % of the calls.
+- there is no retransmission storm: retransmissions on both sides under 1 % of the calls
+  (uas direction: gossipper's own under 1 %, and SIPp's no more than one per shed INVITE plus
+  1 % of the calls: a shed request comes back once, and nothing a running call sent is lost).
+
+On a 2-core machine gossipper's clean ceilings lie beyond what SIPp can absorb or offer on
+the other core, so 1.5 x and 2 x of them cannot be driven; ``--cpu-share F`` runs gossipper in
+a CFS-quota cgroup with F of one core (a slower core: its ceiling is measured under the same
+share). The peak receive queue of gossipper's socket (rx_queue, sampled every 100 ms) is
+reported against its buffer: what the buffer size must absorb at the ceiling and past it.
 
 The summary's ``delayed_overload`` (calls started later than due because the process was
 behind) and ``skipped_overload`` (calls dropped from the schedule while the watchdog saw the
@@ -18,6 +30,8 @@ event loop lag) say what the overload guard did.
   python bench/overload.py                       # ladder, then 1.5x and 2x
   python bench/overload.py --ceiling 4000        # skip the ladder
   python bench/overload.py --nice -5 --pin       # uac on CPU 0 and uas on CPU 1, nice -5
+  python bench/overload.py --cpu-share 0.3 --rates 6000,8000,10000,12000,14000
+  python bench/overload.py --direction uas --cpu-share 0.3 --rates 4000,6000,8000,10000
 """
 
 from __future__ import annotations
@@ -33,6 +47,7 @@ from dataclasses import asdict, dataclass
 from benchlib import (
     LOOPBACK,
     Child,
+    CpuShare,
     add_source_options,
     free_udp_port,
     gossipper_command,
@@ -41,9 +56,12 @@ from benchlib import (
     machine_info,
     niced_command,
     prepare_source,
+    sipp_binary,
     sipp_counts,
     start_sipp_uas,
     udp_socket_drops,
+    udp_socket_queues,
+    wait_for_listener,
     wait_for_quiet,
 )
 
@@ -74,6 +92,13 @@ class Run:
     drops_uac: int
     drops_uas: int
     other_s: float
+    direction: str = "uac"
+    peak_queue_bytes: int = 0
+    """gossipper's socket: the largest rx_queue sampled."""
+
+    @property
+    def gossipper_cpu_s(self) -> float:
+        return self.uac_cpu_s if self.direction == "uac" else self.uas_cpu_s
 
     @property
     def clean(self) -> bool:
@@ -82,13 +107,21 @@ class Run:
             and self.uac_exit == 0
             and self.successful == self.calls
             and self.uas_successful == self.calls
-            and self.achieved_cps >= 0.9 * self.rate_cps
+            and (self.achieved_cps if self.direction == "uac" else self.successful_cps)
+            >= 0.9 * self.rate_cps
         )
+
+
+def _in_share(command: list[str], args: argparse.Namespace) -> list[str]:
+    share: CpuShare | None = args.share
+    return share.wrap(command) if share is not None else command
 
 
 def run_once(
     rate_cps: int, seconds: float, root: pathlib.Path, args: argparse.Namespace, label: str
 ) -> Run:
+    if args.direction == "uas":
+        return run_uas_once(rate_cps, seconds, root, args, label)
     if args.quiet_wait_s > 0:
         wait_for_quiet(args.quiet_wait_s)
     calls = round(rate_cps * seconds)
@@ -110,33 +143,38 @@ def run_once(
     uac = Child(
         "uac",
         niced_command(
-            gossipper_command(
-                "-sn",
-                "uac",
-                f"{LOOPBACK}:{port}",
-                "-i",
-                LOOPBACK,
-                "-p",
-                str(uac_port),
-                "-nostdin",
-                "-m",
-                str(calls),
-                "-r",
-                str(rate_cps),
-                *buffers,
-                "-summary_json",
-                str(work / "uac.json"),
-            ),  # fmt: skip
+            _in_share(
+                gossipper_command(
+                    "-sn",
+                    "uac",
+                    f"{LOOPBACK}:{port}",
+                    "-i",
+                    LOOPBACK,
+                    "-p",
+                    str(uac_port),
+                    "-nostdin",
+                    "-m",
+                    str(calls),
+                    "-r",
+                    str(rate_cps),
+                    *buffers,
+                    "-summary_json",
+                    str(work / "uac.json"),
+                ),
+                args,
+            ),
             args.nice,
             0 if args.pin else None,
         ),
         work,
     )
     drops: dict[int, int] = {}
+    peak_queue = [0]
 
     def sample() -> None:
         for sampled, count in udp_socket_drops({port, uac_port}).items():
             drops[sampled] = max(drops.get(sampled, 0), count)
+        peak_queue[0] = max(peak_queue[0], udp_socket_queues({uac_port}).get(uac_port, 0))
 
     # Past the ceiling the run takes longer than calls / rate: allow for 3x, plus the
     # 31.5 s an unanswered INVITE may retransmit.
@@ -173,19 +211,154 @@ def run_once(
         drops_uac=drops.get(uac_port, 0),
         drops_uas=drops.get(port, 0),
         other_s=other_s,
+        peak_queue_bytes=peak_queue[0],
+    )
+
+
+def run_uas_once(
+    rate_cps: int, seconds: float, root: pathlib.Path, args: argparse.Namespace, label: str
+) -> Run:
+    """SIPp's uac at rate_cps against gossipper's uas for rate x seconds calls."""
+    if args.quiet_wait_s > 0:
+        wait_for_quiet(args.quiet_wait_s)
+    calls = round(rate_cps * seconds)
+    work = root / f"{label}_{rate_cps}"
+    work.mkdir(parents=True)
+    buffers = ["-buff_size", str(args.buff_size)]
+    port = free_udp_port()
+    busy_before = machine_busy_s()
+    uas = Child(
+        "uas",
+        niced_command(
+            _in_share(
+                gossipper_command(
+                    "-sn",
+                    "uas",
+                    "-i",
+                    LOOPBACK,
+                    "-p",
+                    str(port),
+                    "-nostdin",
+                    "-m",
+                    str(calls),
+                    *buffers,
+                    "-summary_json",
+                    str(work / "uas.json"),
+                ),
+                args,
+            ),
+            args.nice,
+            1 if args.pin else None,
+        ),
+        work,
+    )
+    if not wait_for_listener(port, uas):
+        raise SystemExit(f"gossipper's uas did not start: {uas.tail(300)}")
+    uac_port = free_udp_port()
+    uac = Child(
+        "uac",
+        niced_command(
+            [
+                sipp_binary(),
+                "-sn",
+                "uac",
+                f"{LOOPBACK}:{port}",
+                "-i",
+                LOOPBACK,
+                "-p",
+                str(uac_port),
+                "-nostdin",
+                "-m",
+                str(calls),
+                "-r",
+                str(rate_cps),
+                *buffers,
+                "-trace_stat",
+                "-stf",
+                str(work / "uac_stat.csv"),
+                "-fd",
+                "1",
+            ],  # fmt: skip
+            args.nice,
+            0 if args.pin else None,
+        ),
+        work,
+    )
+    drops: dict[int, int] = {}
+    peak_queue = [0]
+
+    def sample() -> None:
+        for sampled, count in udp_socket_drops({port, uac_port}).items():
+            drops[sampled] = max(drops.get(sampled, 0), count)
+        peak_queue[0] = max(peak_queue[0], udp_socket_queues({port}).get(port, 0))
+
+    # SIPp gives up on an INVITE after its retransmissions (about 32 s): allow for that.
+    uac_result = uac.wait(3 * seconds + 45, every_poll=sample)
+    # The uas ends by itself once -m calls are over (the last BYE's answer has left).
+    uas_result = uas.wait(15.0 if uac_result.returncode == 0 else 6.0, every_poll=sample)
+    other_s = max(0.0, machine_busy_s() - busy_before - uac_result.cpu_s - uas_result.cpu_s)
+    sipp = sipp_counts(work / "uac_stat.csv")
+    try:
+        doc = json.loads((work / "uas.json").read_text())
+    except (OSError, ValueError):
+        doc = {"calls": {}, "messages": {}, "rate": {}}
+    c = doc["calls"]
+    successful = sipp.successful if sipp else 0
+    return Run(
+        rate_cps=rate_cps,
+        calls=calls,
+        uac_wall_s=uac_result.wall_s,
+        uac_cpu_s=uac_result.cpu_s,
+        uas_cpu_s=uas_result.cpu_s,
+        uac_exit=uac_result.returncode,
+        uas_exit=uas_result.returncode,
+        killed=uac_result.killed or uas_result.killed,
+        total=sipp.created if sipp else 0,
+        successful=successful,
+        failed=sipp.failed if sipp else 0,
+        current=sipp.current if sipp else 0,
+        retransmissions_uac=sipp.retransmissions if sipp else -1,
+        retransmissions_uas=int(doc["messages"].get("retransmissions", -1)),
+        delayed_overload=0,
+        skipped_overload=int(c.get("skipped_overload", 0)),
+        achieved_cps=sipp.rate_cps if sipp else 0.0,
+        successful_cps=successful / uac_result.wall_s if uac_result.wall_s else 0.0,
+        uas_successful=int(c.get("successful", 0)),
+        drops_uac=drops.get(uac_port, 0),
+        drops_uas=drops.get(port, 0),
+        other_s=other_s,
+        direction="uas",
+        peak_queue_bytes=peak_queue[0],
+    )
+
+
+def _storm(run: Run) -> bool:
+    """More retransmissions than an orderly overload explains (see the module's docstring)."""
+    if run.direction == "uac":
+        return max(run.retransmissions_uac, run.retransmissions_uas) > 0.01 * run.calls
+    return (
+        run.retransmissions_uas > 0.01 * run.calls
+        or run.retransmissions_uac > run.skipped_overload + 0.01 * run.calls
     )
 
 
 def _print(run: Run, verdict: str) -> None:
+    if run.direction == "uac":
+        guard = f" delayed {run.delayed_overload} skipped {run.skipped_overload}"
+    else:
+        guard = (
+            f" shed {run.skipped_overload} uas successful {run.uas_successful}"
+            f" exits {run.uac_exit}/{run.uas_exit}{' killed' * run.killed}"
+        )
     print(
         f"  {run.rate_cps:>6} {verdict:<6} got {run.achieved_cps:7.0f}/s"
         f" succ {run.successful_cps:7.0f}/s"
         f" calls {run.total}/{run.successful}/{run.failed}/{run.current}"
-        f" rtx {run.retransmissions_uac}/{run.retransmissions_uas}"
-        f" delayed {run.delayed_overload} skipped {run.skipped_overload}"
+        f" rtx {run.retransmissions_uac}/{run.retransmissions_uas}{guard}"
         f" cpu/call {run.uac_cpu_s / run.calls * 1e6:6.1f}"
         f"/{run.uas_cpu_s / run.calls * 1e6:5.1f} us"
-        f" drops {run.drops_uac}/{run.drops_uas} other_s {run.other_s:.1f}",
+        f" drops {run.drops_uac}/{run.drops_uas}"
+        f" peak queue {run.peak_queue_bytes / 1024:.0f} KiB other_s {run.other_s:.1f}",
         flush=True,
     )
 
@@ -199,18 +372,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--buff-size", type=int, default=4 * 1024 * 1024, help="-buff_size")
     parser.add_argument("--nice", type=int, default=0, help="run both programs at this nice")
     parser.add_argument("--pin", action="store_true", help="uac on CPU 0, uas on CPU 1")
+    parser.add_argument(
+        "--direction",
+        choices=("uac", "uas"),
+        default="uac",
+        help="uac: gossipper's uac against SIPp's uas; uas: SIPp's uac against gossipper's uas",
+    )
+    parser.add_argument(
+        "--cpu-share", type=float, help="run gossipper with this share of one core (a cgroup)"
+    )
     parser.add_argument("--quiet-wait-s", type=float, default=30.0)
     parser.add_argument("--json", type=pathlib.Path)
     add_source_options(parser)
     args = parser.parse_args(argv)
     install_cleanup()
+    args.share = CpuShare(args.cpu_share) if args.cpu_share is not None else None
     info = machine_info()
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
     root = pathlib.Path(tempfile.mkdtemp(prefix="gossipper-overload-"))
     results: dict[str, object] = {"machine": info}
     try:
         source = prepare_source(args, root)
-        print(f"gossipper source: {source}; -buff_size {args.buff_size} for both;"
+        share = f"{args.share.share:g} of a core" if args.share else "unlimited"
+        print(f"gossipper source: {source}; gossipper's {args.direction} against SIPp;"
+              f" -buff_size {args.buff_size} for both; gossipper's CPU {share};"
               f" nice {args.nice}; pinned {args.pin}", flush=True)  # fmt: skip
         ceiling = args.ceiling
         # The successful call rate the clean ceiling step achieved (start-up included): what
@@ -243,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             run = run_once(rate, args.seconds, root, args, f"x{factor:g}")
             finished = not run.killed and run.uac_exit in (0, 1)
             accounted = run.total == run.calls and run.successful + run.failed == run.calls
-            storm = max(run.retransmissions_uac, run.retransmissions_uas) > 0.01 * run.calls
+            storm = _storm(run)
             share = run.successful_cps / achieved_ceiling if achieved_ceiling else 0.0
             ok = finished and accounted and not storm and share >= 0.9
             _print(run, "PASS" if ok else "FAIL")
@@ -253,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             overload.append({"factor": factor, "pass": ok, "share": share, **asdict(run)})
         results.update(
+            direction=args.direction,
+            cpu_share=args.share.share if args.share else None,
             ceiling_cps=ceiling,
             ceiling_successful_cps=achieved_ceiling,
             ladder=[asdict(r) for r in ladder],
@@ -260,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)
+        if args.share is not None:
+            args.share.close()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
