@@ -367,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--ceiling", type=int, help="gossipper's clean ceiling (skip the ladder)")
     parser.add_argument("--rates", help="ladder rates, comma-separated")
-    parser.add_argument("--factors", default="1.5,2", help="overload factors (1.5,2)")
+    parser.add_argument(
+        "--factors", default="1.5,2", help="overload factors (1.5,2; empty: the ladder only)"
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="length of a step (5)")
     parser.add_argument("--buff-size", type=int, default=4 * 1024 * 1024, help="-buff_size")
     parser.add_argument("--nice", type=int, default=0, help="run both programs at this nice")
@@ -423,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
             f" (its step: {achieved_ceiling:.0f} successful calls per second of wall time)"
         )
         overload: list[dict[str, object]] = []
-        for factor in (float(f) for f in args.factors.split(",")):
+        for factor in (float(f) for f in args.factors.split(",") if f.strip()):
             rate = round(ceiling * factor)
             run = run_once(rate, args.seconds, root, args, f"x{factor:g}")
             finished = not run.killed and run.uac_exit in (0, 1)
