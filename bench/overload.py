@@ -113,6 +113,8 @@ class Run:
 
 
 def _in_share(command: list[str], args: argparse.Namespace) -> list[str]:
+    """gossipper's command with the --gossipper-args, in the --cpu-share cgroup if any."""
+    command = command + args.gossipper_args.split()
     share: CpuShare | None = args.share
     return share.wrap(command) if share is not None else command
 
@@ -383,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cpu-share", type=float, help="run gossipper with this share of one core (a cgroup)"
     )
+    parser.add_argument(
+        "--gossipper-args",
+        default="",
+        help="more options for gossipper, e.g. '-overload_queue 100000'",
+    )
     parser.add_argument("--quiet-wait-s", type=float, default=30.0)
     parser.add_argument("--json", type=pathlib.Path)
     add_source_options(parser)
@@ -396,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         source = prepare_source(args, root)
         share = f"{args.share.share:g} of a core" if args.share else "unlimited"
-        print(f"gossipper source: {source}; gossipper's {args.direction} against SIPp;"
+        print(f"gossipper source: {source} {args.gossipper_args};"
+              f" gossipper's {args.direction} against SIPp;"
               f" -buff_size {args.buff_size} for both; gossipper's CPU {share};"
               f" nice {args.nice}; pinned {args.pin}", flush=True)  # fmt: skip
         ceiling = args.ceiling
@@ -441,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
             overload.append({"factor": factor, "pass": ok, "share": share, **asdict(run)})
         results.update(
             direction=args.direction,
+            gossipper_args=args.gossipper_args,
             cpu_share=args.share.share if args.share else None,
             ceiling_cps=ceiling,
             ceiling_successful_cps=achieved_ceiling,

@@ -363,6 +363,9 @@ class ProcessSettings:
     watchdog_major_threshold_s: float = 3.0
     watchdog_minor_maxtriggers: int = 120
     watchdog_major_maxtriggers: int = 10
+    # -overload_queue N (a gossipper extension): a server behind its socket holds up to N
+    # new INVITEs, each answered 100 Trying, instead of shedding them; 0 sheds (the default).
+    overload_queue: int = 0
     # The HTTP API (gossipper.api; docs/api.md): off unless -api_addr is given.
     api_addr: str | None = None
     api_tls_cert: str | None = None
@@ -947,6 +950,7 @@ _RULES: dict[str, tuple[str, str, _Predicate]] = {
     "max_recv_loops": ("-max_recv_loops", _INTEGER_AT_LEAST_1, _at_least_one),
     "max_sched_loops": ("-max_sched_loops", _INTEGER_AT_LEAST_1, _at_least_one),
     "watchdog_interval_s": ("-watchdog_interval", _NON_NEGATIVE_DURATION, _non_negative),
+    "overload_queue": ("-overload_queue", _NON_NEGATIVE_INTEGER, _non_negative),
     "watchdog_reset_s": ("-watchdog_reset", _NON_NEGATIVE_DURATION, _non_negative),
     "watchdog_minor_threshold_s": ("-watchdog_minor_threshold", _POSITIVE_DURATION, _positive),
     "watchdog_major_threshold_s": ("-watchdog_major_threshold", _POSITIVE_DURATION, _positive),

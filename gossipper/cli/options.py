@@ -757,6 +757,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
             value_help="a size in bytes",
         ),
         _o(
+            "-overload_queue",
+            Kind.INT,
+            "overload_queue",
+            "a server behind its socket answers up to N new INVITEs 100 Trying and holds them"
+            " until it has caught up, instead of shedding them for the peer to retransmit"
+            " (a gossipper extension; 0: shed)",
+            default="0",
+            metavar="N",
+            value_help="a number of INVITEs",
+        ),
+        _o(
             "-sendbuffer_warn",
             Kind.BOOL,
             "sendbuffer_warn",

@@ -64,7 +64,7 @@ from gossipper.interfaces import (
     WallClock,
 )
 from gossipper.scenario import RunEnv, Scenario, TwinRole
-from gossipper.sip import SipParseError, parse_message
+from gossipper.sip import SipMessage, SipParseError, parse_message, trying_response
 from gossipper.stats import FailureReason, RunStats, StatsSnapshot
 from gossipper.stats.counters import StatsWindow
 
@@ -247,6 +247,14 @@ class Engine(CallHost):
         # one starts its call even while shedding, unless the buffer is nearly full.
         self._shed_call_ids: dict[str, None] = {}
         self._backlog_share = -1.0  # the socket's, as read at the last full batch
+        # -overload_queue: new INVITEs held while behind, oldest first, each answered 100
+        # Trying (RFC 3261 17.2.1), so the client stops retransmitting and waits; they start
+        # as the server catches up, ahead of any newer one.
+        self._held_max = config.process.overload_queue
+        self._held_calls: dict[str, tuple[SipMessage, Flow]] = {}
+        # Their Call-IDs in arrival order: taking the oldest key of a dict whose front was
+        # popped walks the dead entries (quadratic over a long queue); a deque does not.
+        self._held_order: deque[str] = deque()
         if self._overload_tick_s > 0:
             timers.before_late = self._drain_receive
         self._global_variables = scenario.new_global_variables()
@@ -674,6 +682,7 @@ class Engine(CallHost):
         if self._quit_state is QuitState.RUNNING:
             self._quit_state = QuitState.SOFT
             self._quit_reason = reason
+            self._drop_held_calls()
             self._pacing.wake(True)
         elif self._quit_state is QuitState.SOFT and reason == "quit requested":
             # A second q / SIGUSR1 forces the exit, as in SIPp HEAD.
@@ -688,6 +697,7 @@ class Engine(CallHost):
         self._quit_state = QuitState.FORCED
         if not self._quit_reason:
             self._quit_reason = reason
+        self._drop_held_calls()
         for call in list(self._calls.values()):
             call.abort_now()
         self._done.set()
@@ -696,6 +706,7 @@ class Engine(CallHost):
         """SIGINT/SIGTERM: stop at once; the exit code is computed from what happened."""
         self._quit_state = QuitState.FORCED
         self._quit_reason = self._quit_reason or "interrupted"
+        self._drop_held_calls()
         self._done.set()
 
     def stop_now(self) -> None:
@@ -870,6 +881,12 @@ class Engine(CallHost):
                     batch = transport.receive_nowait()
                     if not batch:
                         self._full_batches_since_s = math.inf  # caught up: the socket was empty
+                        if self._held_calls:
+                            # Calls held while behind start now, a batch's worth per tick; the
+                            # socket is read again at the next tick, not waited for.
+                            self._start_held_calls(_SHED_BATCH)
+                            await tick.until(now() + step_s)
+                            continue
                         batch = await transport.receive_batch()
                 except (trio.ClosedResourceError, OSError):
                     return
@@ -908,6 +925,9 @@ class Engine(CallHost):
             # is a generic call through its argument-parsing wrapper in the compiled build.
             self._dispatch(data, source, transport)
         self._shedding = False
+        if self._held_calls and len(batch) < _SHED_BATCH:
+            # Caught up with the socket: held calls fill the rest of a batch's room.
+            self._start_held_calls(_SHED_BATCH - len(batch))
 
     def _count_malformed(self) -> None:
         self._malformed_messages += 1
@@ -969,6 +989,13 @@ class Engine(CallHost):
             return
         if self._accepts_calls:
             if (
+                self._held_max
+                and message.is_request
+                and (self._shedding or self._held_calls or call_id in self._held_calls)
+                and self._hold_call(call_id, message, flow)
+            ):
+                return
+            if (
                 self._shedding
                 and message.is_request
                 and message.method != "ACK"
@@ -1017,6 +1044,59 @@ class Engine(CallHost):
         )
         if self.tracer is not None:
             self.tracer.out_of_call(data, flow, self.wall_time())
+
+    def _hold_call(self, call_id: str, message: SipMessage, flow: Flow) -> bool:
+        """-overload_queue: hold a new INVITE while behind (or behind others held), answered
+        100 Trying; True when the message is taken care of (held, or one held already).
+
+        A retransmission of a held INVITE gets its 100 Trying again (it was lost); any other
+        request of a held call is dropped and counted out of call. False, to shed, when the
+        request is not an INVITE or the queue is full.
+        """
+        held = self._held_calls
+        if call_id in held:
+            if message.method == "INVITE":
+                self._send_trying(call_id, message, flow)
+            else:
+                self.stats.out_of_call_msgs += 1
+            return True
+        if message.method != "INVITE" or len(held) >= self._held_max:
+            return False
+        held[call_id] = (message, flow)
+        self._held_order.append(call_id)
+        self.stats.calls_delayed_overload += 1
+        self._send_trying(call_id, message, flow)
+        return True
+
+    def _send_trying(self, call_id: str, request: SipMessage, flow: Flow) -> None:
+        """100 Trying for ``request``: its Via, From, To (no tag), Call-ID, CSeq and Timestamp
+        lines (RFC 3261 8.2.6), no body."""
+        data = trying_response(request)
+        try:
+            flow.send_nowait(data)
+        except TransportError as exc:
+            self.warning(f"Call-ID '{call_id}': 100 Trying not sent: {exc}")
+            return
+        if self.tracer is not None:
+            self.tracer.message_sent(call_id, data, flow, self.wall_time())
+
+    def _drop_held_calls(self) -> None:
+        """The run stops taking calls: the INVITEs still held never start; they are counted
+        as skipped (their clients' transactions time out)."""
+        if self._held_calls:
+            self.stats.calls_skipped_overload += len(self._held_calls)
+            self._held_calls.clear()
+            self._held_order.clear()
+
+    def _start_held_calls(self, limit: int) -> None:
+        """Start up to ``limit`` held calls, oldest first (-overload_queue)."""
+        held = self._held_calls
+        order = self._held_order
+        while order and limit > 0 and self._quit_state is QuitState.RUNNING:
+            call_id = order.popleft()
+            message, flow = held.pop(call_id)
+            self._start_incoming_call(call_id, flow).deliver(message)
+            limit -= 1
 
     def _flow(self, transport: DatagramTransport, remote: Address) -> DatagramFlow:
         """The flow to ``remote`` over ``transport``, shared by every call that uses it.

@@ -22,6 +22,7 @@ from gossipper.sip.message import (
     message_hash,
     parse_message,
     serialize_message,
+    trying_response,
 )
 from gossipper.sip.retransmit import (
     max_retransmissions,
@@ -47,5 +48,6 @@ __all__ = [
     "parse_uri",
     "retransmit_intervals_s",
     "serialize_message",
+    "trying_response",
     "uri_in_brackets",
 ]

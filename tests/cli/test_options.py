@@ -78,6 +78,7 @@ SUPPORTED_NAMES = names_in(
     -cid_type -rfc3339 -bind_to_device -sendbuffer_warn -tdmmap
     -aka_K -aka_OP -aka_AMF -watchdog_interval -watchdog_reset -watchdog_minor_threshold
     -watchdog_major_threshold -watchdog_minor_maxtriggers -watchdog_major_maxtriggers
+    -overload_queue
     -3pcc -master -slave -slave_cfg -interactive
     -report_html -gate -gate_abort -junit
     -rtp_echo -mb -min_rtp_port -max_rtp_port -rtp_payload -rtp_threadtasks -rtp_buffsize
@@ -257,6 +258,7 @@ SUPPORTED_CASES: list[tuple[list[str], str, object]] = [
     (["-watchdog_major_threshold", "5000"], "watchdog_major_threshold_s", 5.0),
     (["-watchdog_minor_maxtriggers", "-1"], "watchdog_minor_maxtriggers", -1),
     (["-watchdog_major_maxtriggers", "0"], "watchdog_major_maxtriggers", 0),
+    (["-overload_queue", "50000"], "overload_queue", 50000),
     (
         ["-aka_K", "0x" + "465b5ce8b199b49faa5f0a2ee238a6bc"],
         "aka_k",
@@ -378,6 +380,8 @@ def test_every_sipp_option_is_in_the_table() -> None:
         "-dtls_cert",
         "-dtls_key",
         "-dtls_timeout",
+        # A server holding new INVITEs with 100 Trying while behind (issue 11 item 2).
+        "-overload_queue",
     }
 
 
@@ -691,6 +695,10 @@ def test_integers_accept_hex(argv: list[str], field: str, expected: int) -> None
         (
             ["-watchdog_interval", "-1"],
             "-watchdog_interval must be a non-negative duration, got '-1'",
+        ),
+        (
+            ["-overload_queue", "-5"],
+            "-overload_queue must be a non-negative integer, got '-5'",
         ),
     ],
 )

@@ -15,6 +15,7 @@ What must hold after a stall, whatever order Trio runs the woken tasks in:
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -281,13 +282,14 @@ def _run_server(
     *,
     scenario: Scenario | None = None,
     factory: Callable[[Peer], PeerFactory] = PeerFactory,
+    **options: Any,
 ) -> None:
     """A uas (the built-in one unless ``scenario``) on the test's peer socket (1 ms ticks,
-    made by ``factory``); ``drive`` plays the client."""
+    made by ``factory``, run with ``options``); ``drive`` plays the client."""
     peer = Peer(latency_s=0.0)  # records what the server sends; the test plays the client
 
     async def main() -> None:
-        plan = peer_plan(scenario or builtin("uas"), factory(peer), server=True)
+        plan = peer_plan(scenario or builtin("uas"), factory(peer), server=True, **options)
         async with open_run(plan) as run, trio.open_nursery() as nursery:
             nursery.start_soon(run.run)
             await trio.sleep(0.01)
@@ -512,3 +514,143 @@ def test_a_call_shed_once_starts_with_its_retransmission_unless_the_buffer_is_ne
         assert seen["shed_after"] == seen["shed_first"] + 10_000 - seen["new_started"]
     else:
         assert seen["not_started_after"] == seen["shed_first"]
+
+
+class _TryingSocket(PeerSocket):
+    """Records, in order, the Call-IDs the server answered 100 Trying (with the message) and
+    180 Ringing."""
+
+    def __init__(self, peer: Peer) -> None:
+        super().__init__(peer)
+        self.trying: list[tuple[str, bytes]] = []
+        self.ringing: list[str] = []
+
+    def send_nowait(self, data: bytes, address: Address) -> bool:
+        start = data.index(b"Call-ID: ") + len(b"Call-ID: ")
+        call_id = data[start : data.index(b"\r\n", start)].decode()
+        if data.startswith(b"SIP/2.0 100"):
+            self.trying.append((call_id, data))
+        elif data.startswith(b"SIP/2.0 180"):
+            self.ringing.append(call_id)
+        return super().send_nowait(data, address)
+
+
+def _held_calls_run(overload_queue: int) -> dict[str, Any]:
+    """300 INVITEs a millisecond for 200 ms (the run of
+    ``test_a_server_behind_for_long_drops_new_calls_until_it_caught_up``) into a server with
+    ``-overload_queue``; then one retransmission of the first INVITE that got a 100 Trying,
+    and no other: the client waits once it has one."""
+    seen: dict[str, Any] = {}
+    sockets: list[_TryingSocket] = []
+
+    async def drive(engine: Engine, peer: Peer) -> None:
+        start = trio.current_time()
+        for tick in range(200):
+            for n in range(300):
+                peer.queue(start + tick * 0.001, _invite(tick * 300 + n))
+        most_held = 0
+        retransmitted = False
+        socket = sockets[0]
+        for _ in range(600):
+            await trio.sleep(0.001)
+            most_held = max(most_held, len(engine._held_calls))
+            if socket.trying and not retransmitted:
+                # The first held INVITE again, while it is held (its 100 Trying was lost).
+                retransmitted = True
+                peer.queue(trio.current_time(), _invite(int(socket.trying[0][0][5:])))
+                seen["held_when_retransmitted"] = socket.trying[0][0] in engine._held_calls
+        seen["most_held"] = most_held
+        await trio.sleep(0.05)
+        stats = engine.statistics()
+        seen["started"] = stats.calls_started
+        seen["shed"] = stats.snapshot.cumulative.calls_skipped_overload
+        seen["delayed"] = stats.snapshot.cumulative.calls_delayed_overload
+        seen["trying"] = socket.trying
+        seen["ringing"] = socket.ringing
+
+    _run_server(
+        drive,
+        factory=socket_factory(_TryingSocket, sockets),
+        overload_queue=overload_queue,
+    )
+    return seen
+
+
+def test_a_server_behind_holds_new_invites_with_100_trying_and_starts_them_in_order() -> None:
+    """-overload_queue large enough: where the server would shed (every batch full for 10 ms)
+    it answers each new INVITE 100 Trying and holds it; held calls start as it catches up,
+    in arrival order, and the INVITEs that come meanwhile queue behind them. Every call
+    starts without a retransmission from the client, none is shed, each held one is counted
+    as delayed once; a retransmitted INVITE of a held call gets its 100 Trying again."""
+    total = 300 * 200
+    seen = _held_calls_run(overload_queue=100_000)
+    held = seen["delayed"]
+    assert held > 1000  # the server was behind for long
+    assert seen["shed"] == 0
+    assert seen["started"] == total
+    assert len(seen["ringing"]) == len(set(seen["ringing"])) == total
+    trying = seen["trying"]
+    assert seen["held_when_retransmitted"]
+    assert len(trying) == held + 1  # the retransmission's 100 Trying again
+    assert [data for call_id, data in trying if call_id == trying[0][0]] == [trying[0][1]] * 2
+    assert len({call_id for call_id, _ in trying}) == held
+    # Calls ring in the order their INVITEs came, held or not: no call rings more than one
+    # receive batch (256 calls started together, answered in any order) behind one that
+    # came after it. A held call never waits behind a newer one.
+    numbers = [int(call_id.removeprefix("call-")) for call_id in seen["ringing"]]
+    highest = list(itertools.accumulate(numbers, max))
+    assert max(high - n for high, n in zip(highest, numbers, strict=True)) < 256
+    # The 100 Trying copies what it must from its INVITE, in order, with no To tag added.
+    call_id, data = trying[0]
+    n = int(call_id.removeprefix("call-"))
+    expected = (
+        "SIP/2.0 100 Trying\r\n"
+        f"Via: SIP/2.0/UDP {LOCAL[0]}:{LOCAL[1]};branch=z9hG4bK-{n}\r\n"
+        f"From: sipp <sip:sipp@{LOCAL[0]}:{LOCAL[1]}>;tag={n}\r\n"
+        f"To: <sip:service@{PEER[0]}:{PEER[1]}>\r\n"
+        f"Call-ID: call-{n}\r\nCSeq: 1 INVITE\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )
+    assert data == expected.encode()
+
+
+def test_a_full_overload_queue_sheds_what_it_cannot_hold() -> None:
+    """-overload_queue 500: never more than 500 held; the rest is shed as without it, and
+    every call is either started or shed."""
+    seen = _held_calls_run(overload_queue=500)
+    assert 0 < seen["most_held"] <= 500
+    assert seen["shed"] > 0
+    assert seen["delayed"] == len({call_id for call_id, _ in seen["trying"]})
+    assert seen["started"] + seen["shed"] == 300 * 200
+
+
+def test_without_an_overload_queue_nothing_is_held() -> None:
+    seen = _held_calls_run(overload_queue=0)
+    assert seen["trying"] == []
+    assert seen["most_held"] == 0
+    assert seen["delayed"] == 0
+    assert seen["shed"] > 0
+
+
+def test_invites_still_held_when_the_run_stops_are_counted_as_skipped() -> None:
+    seen: dict[str, int] = {}
+
+    async def drive(engine: Engine, peer: Peer) -> None:
+        start = trio.current_time()
+        for tick in range(200):
+            for n in range(300):
+                peer.queue(start + tick * 0.001, _invite(tick * 300 + n))
+        for _ in range(100):
+            await trio.sleep(0.001)
+            if len(engine._held_calls) >= 1000:
+                break
+        seen["skipped_before"] = engine.statistics().snapshot.cumulative.calls_skipped_overload
+        seen["held"] = len(engine._held_calls)
+        engine.soft_quit()
+        seen["held_after"] = len(engine._held_calls)
+        seen["skipped_after"] = engine.statistics().snapshot.cumulative.calls_skipped_overload
+
+    _run_server(drive, overload_queue=100_000)
+    assert seen["skipped_before"] == 0
+    assert seen["held_after"] == 0
+    assert seen["skipped_after"] == seen["held"] >= 1000

@@ -9,6 +9,7 @@ from gossipper.sip import (
     message_hash,
     parse_message,
     serialize_message,
+    trying_response,
 )
 
 from .samples import SAMPLE_IDS, SAMPLES, Sample, wire
@@ -294,3 +295,36 @@ def test_loose_hash_ignores_via_but_not_status_line_or_response_body() -> None:
 
 def test_repr_names_the_message() -> None:
     assert "INVITE sip:service@127.0.0.1:5070" in repr(_invite())
+
+
+def test_trying_response_copies_via_from_to_call_id_cseq_and_timestamp_in_order() -> None:
+    """RFC 3261 8.2.6: a 100 Trying copies every Via (in order), From, To (a tag only if the
+    request had one), Call-ID, CSeq and Timestamp, as written (compact names too); nothing
+    else, and no body."""
+    request = parse_message(
+        b"INVITE sip:bob@192.0.2.4 SIP/2.0\r\n"
+        b"v: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK-b\r\n"
+        b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-a\r\n"
+        b"Record-Route: <sip:192.0.2.9;lr>\r\n"
+        b"f: <sip:alice@192.0.2.1>;tag=1\r\n"
+        b"To: <sip:bob@192.0.2.4>\r\n"
+        b"i: abc@192.0.2.1\r\n"
+        b"CSeq: 7 INVITE\r\n"
+        b"Timestamp: 54\r\n"
+        b"Contact: <sip:alice@192.0.2.1>\r\n"
+        b"Content-Type: application/sdp\r\n"
+        b"Content-Length: 4\r\n\r\nv=0\n"
+    )
+    assert trying_response(request) == (
+        b"SIP/2.0 100 Trying\r\n"
+        b"v: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK-b\r\n"
+        b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-a\r\n"
+        b"f: <sip:alice@192.0.2.1>;tag=1\r\n"
+        b"To: <sip:bob@192.0.2.4>\r\n"
+        b"i: abc@192.0.2.1\r\n"
+        b"CSeq: 7 INVITE\r\n"
+        b"Timestamp: 54\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    answer = parse_message(trying_response(request))
+    assert (answer.status_code, answer.call_id, answer.body) == (100, "abc@192.0.2.1", b"")
