@@ -605,18 +605,25 @@ def udp_socket_drops(ports: set[int]) -> dict[int, int]:
     it while the process runs.
     """
     found: dict[int, int] = {}
+    for port, fields in _udp_sockets(ports):
+        found[port] = max(found.get(port, 0), int(fields[-1]))
+    return found
+
+
+def _udp_sockets(ports: set[int]) -> list[tuple[int, list[str]]]:
+    """(port, fields) of each row of /proc/net/udp for a socket bound to one of `ports`."""
     try:
         lines = pathlib.Path("/proc/net/udp").read_text().splitlines()[1:]
     except OSError:
-        return found
+        return []
+    rows = []
     for line in lines:
         fields = line.split()
-        if len(fields) < 13:
-            continue
-        port = int(fields[1].rsplit(":", 1)[1], 16)
-        if port in ports:
-            found[port] = max(found.get(port, 0), int(fields[-1]))
-    return found
+        if len(fields) >= 13:
+            port = int(fields[1].rsplit(":", 1)[1], 16)
+            if port in ports:
+                rows.append((port, fields))
+    return rows
 
 
 def udp_socket_queues(ports: set[int]) -> dict[int, int]:
@@ -627,18 +634,8 @@ def udp_socket_queues(ports: set[int]) -> dict[int, int]:
     drops one. Sample it while the process runs; the peak is what a buffer size must absorb.
     """
     found: dict[int, int] = {}
-    try:
-        lines = pathlib.Path("/proc/net/udp").read_text().splitlines()[1:]
-    except OSError:
-        return found
-    for line in lines:
-        fields = line.split()
-        if len(fields) < 13:
-            continue
-        port = int(fields[1].rsplit(":", 1)[1], 16)
-        if port in ports:
-            queued = int(fields[4].split(":")[1], 16)
-            found[port] = max(found.get(port, 0), queued)
+    for port, fields in _udp_sockets(ports):
+        found[port] = max(found.get(port, 0), int(fields[4].split(":")[1], 16))
     return found
 
 

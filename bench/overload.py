@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass
 from benchlib import (
     LOOPBACK,
     Child,
+    ChildResult,
     CpuShare,
     add_source_options,
     free_udp_port,
@@ -119,6 +120,28 @@ def _in_share(command: list[str], args: argparse.Namespace) -> list[str]:
     return share.wrap(command) if share is not None else command
 
 
+def _wait_both(
+    uac: Child, uas: Child, seconds: float, ports: set[int], gossipper_port: int, busy_from: float
+) -> tuple[ChildResult, ChildResult, dict[int, int], int, float]:
+    """Wait for the uac, then the uas, sampling the sockets on `ports` every 100 ms: (the
+    two results, the drops per port, gossipper's peak receive queue, other processes' CPU)."""
+    drops: dict[int, int] = {}
+    peak_queue = [0]
+
+    def sample() -> None:
+        for sampled, count in udp_socket_drops(ports).items():
+            drops[sampled] = max(drops.get(sampled, 0), count)
+        queued = udp_socket_queues({gossipper_port}).get(gossipper_port, 0)
+        peak_queue[0] = max(peak_queue[0], queued)
+
+    # Past the ceiling the run takes longer than calls / rate: allow for 3x, plus the
+    # 31.5 s an unanswered INVITE may retransmit.
+    uac_result = uac.wait(3 * seconds + 45, every_poll=sample)
+    uas_result = uas.wait(15.0 if uac_result.returncode == 0 else 6.0, every_poll=sample)
+    other_s = max(0.0, machine_busy_s() - busy_from - uac_result.cpu_s - uas_result.cpu_s)
+    return uac_result, uas_result, drops, peak_queue[0], other_s
+
+
 def run_once(
     rate_cps: int, seconds: float, root: pathlib.Path, args: argparse.Namespace, label: str
 ) -> Run:
@@ -170,19 +193,9 @@ def run_once(
         ),
         work,
     )
-    drops: dict[int, int] = {}
-    peak_queue = [0]
-
-    def sample() -> None:
-        for sampled, count in udp_socket_drops({port, uac_port}).items():
-            drops[sampled] = max(drops.get(sampled, 0), count)
-        peak_queue[0] = max(peak_queue[0], udp_socket_queues({uac_port}).get(uac_port, 0))
-
-    # Past the ceiling the run takes longer than calls / rate: allow for 3x, plus the
-    # 31.5 s an unanswered INVITE may retransmit.
-    uac_result = uac.wait(3 * seconds + 45, every_poll=sample)
-    uas_result = uas.wait(15.0 if uac_result.returncode == 0 else 6.0, every_poll=sample)
-    other_s = max(0.0, machine_busy_s() - busy_before - uac_result.cpu_s - uas_result.cpu_s)
+    uac_result, uas_result, drops, peak_queue, other_s = _wait_both(
+        uac, uas, seconds, {port, uac_port}, uac_port, busy_before
+    )
     try:
         doc = json.loads((work / "uac.json").read_text())
     except (OSError, ValueError):
@@ -213,7 +226,7 @@ def run_once(
         drops_uac=drops.get(uac_port, 0),
         drops_uas=drops.get(port, 0),
         other_s=other_s,
-        peak_queue_bytes=peak_queue[0],
+        peak_queue_bytes=peak_queue,
     )
 
 
@@ -286,19 +299,10 @@ def run_uas_once(
         ),
         work,
     )
-    drops: dict[int, int] = {}
-    peak_queue = [0]
-
-    def sample() -> None:
-        for sampled, count in udp_socket_drops({port, uac_port}).items():
-            drops[sampled] = max(drops.get(sampled, 0), count)
-        peak_queue[0] = max(peak_queue[0], udp_socket_queues({port}).get(port, 0))
-
-    # SIPp gives up on an INVITE after its retransmissions (about 32 s): allow for that.
-    uac_result = uac.wait(3 * seconds + 45, every_poll=sample)
     # The uas ends by itself once -m calls are over (the last BYE's answer has left).
-    uas_result = uas.wait(15.0 if uac_result.returncode == 0 else 6.0, every_poll=sample)
-    other_s = max(0.0, machine_busy_s() - busy_before - uac_result.cpu_s - uas_result.cpu_s)
+    uac_result, uas_result, drops, peak_queue, other_s = _wait_both(
+        uac, uas, seconds, {port, uac_port}, port, busy_before
+    )
     sipp = sipp_counts(work / "uac_stat.csv")
     try:
         doc = json.loads((work / "uas.json").read_text())
@@ -330,7 +334,7 @@ def run_uas_once(
         drops_uas=drops.get(port, 0),
         other_s=other_s,
         direction="uas",
-        peak_queue_bytes=peak_queue[0],
+        peak_queue_bytes=peak_queue,
     )
 
 
