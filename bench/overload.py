@@ -113,6 +113,16 @@ class Run:
         )
 
 
+def _uac_arguments(
+    port: int, uac_port: int, calls: int, rate_cps: int, buffers: list[str]
+) -> list[str]:
+    """The built-in uac's command line, the same for SIPp and gossipper."""
+    return [
+        *("-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-p", str(uac_port), "-nostdin"),
+        *("-m", str(calls), "-r", str(rate_cps), *buffers),
+    ]
+
+
 def _in_share(command: list[str], args: argparse.Namespace) -> list[str]:
     """gossipper's command with the --gossipper-args, in the --cpu-share cgroup if any."""
     command = command + args.gossipper_args.split()
@@ -170,19 +180,7 @@ def run_once(
         niced_command(
             _in_share(
                 gossipper_command(
-                    "-sn",
-                    "uac",
-                    f"{LOOPBACK}:{port}",
-                    "-i",
-                    LOOPBACK,
-                    "-p",
-                    str(uac_port),
-                    "-nostdin",
-                    "-m",
-                    str(calls),
-                    "-r",
-                    str(rate_cps),
-                    *buffers,
+                    *_uac_arguments(port, uac_port, calls, rate_cps, buffers),
                     "-summary_json",
                     str(work / "uac.json"),
                 ),
@@ -275,19 +273,7 @@ def run_uas_once(
         niced_command(
             [
                 sipp_binary(),
-                "-sn",
-                "uac",
-                f"{LOOPBACK}:{port}",
-                "-i",
-                LOOPBACK,
-                "-p",
-                str(uac_port),
-                "-nostdin",
-                "-m",
-                str(calls),
-                "-r",
-                str(rate_cps),
-                *buffers,
+                *_uac_arguments(port, uac_port, calls, rate_cps, buffers),
                 "-trace_stat",
                 "-stf",
                 str(work / "uac_stat.csv"),
