@@ -991,7 +991,8 @@ class Engine(CallHost):
             if (
                 self._held_max
                 and message.is_request
-                and (self._shedding or self._held_calls or call_id in self._held_calls)
+                and (self._shedding or self._held_calls)
+                and self._quit_state is QuitState.RUNNING
                 and self._hold_call(call_id, message, flow)
             ):
                 return
