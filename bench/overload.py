@@ -152,19 +152,25 @@ def _wait_both(
     return uac_result, uas_result, drops, peak_queue[0], other_s
 
 
+def _new_step(
+    rate_cps: int, seconds: float, root: pathlib.Path, args: argparse.Namespace, label: str
+) -> tuple[int, pathlib.Path, list[str], int, float]:
+    """A quiet machine, then (calls, the step's folder, the -buff_size arguments, the
+    server's port, the machine's busy time before the step)."""
+    if args.quiet_wait_s > 0:
+        wait_for_quiet(args.quiet_wait_s)
+    work = root / f"{label}_{rate_cps}"
+    work.mkdir(parents=True)
+    buffers = ["-buff_size", str(args.buff_size)]
+    return round(rate_cps * seconds), work, buffers, free_udp_port(), machine_busy_s()
+
+
 def run_once(
     rate_cps: int, seconds: float, root: pathlib.Path, args: argparse.Namespace, label: str
 ) -> Run:
     if args.direction == "uas":
         return run_uas_once(rate_cps, seconds, root, args, label)
-    if args.quiet_wait_s > 0:
-        wait_for_quiet(args.quiet_wait_s)
-    calls = round(rate_cps * seconds)
-    work = root / f"{label}_{rate_cps}"
-    work.mkdir(parents=True)
-    buffers = ["-buff_size", str(args.buff_size)]
-    port = free_udp_port()
-    busy_before = machine_busy_s()
+    calls, work, buffers, port, busy_before = _new_step(rate_cps, seconds, root, args, label)
     uas = start_sipp_uas(
         port,
         calls,
@@ -232,14 +238,7 @@ def run_uas_once(
     rate_cps: int, seconds: float, root: pathlib.Path, args: argparse.Namespace, label: str
 ) -> Run:
     """SIPp's uac at rate_cps against gossipper's uas for rate x seconds calls."""
-    if args.quiet_wait_s > 0:
-        wait_for_quiet(args.quiet_wait_s)
-    calls = round(rate_cps * seconds)
-    work = root / f"{label}_{rate_cps}"
-    work.mkdir(parents=True)
-    buffers = ["-buff_size", str(args.buff_size)]
-    port = free_udp_port()
-    busy_before = machine_busy_s()
+    calls, work, buffers, port, busy_before = _new_step(rate_cps, seconds, root, args, label)
     uas = Child(
         "uas",
         niced_command(

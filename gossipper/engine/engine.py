@@ -19,7 +19,7 @@ import functools
 import ipaddress
 import math
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -251,10 +251,9 @@ class Engine(CallHost):
         # Trying (RFC 3261 17.2.1), so the client stops retransmitting and waits; they start
         # as the server catches up, ahead of any newer one.
         self._held_max = config.process.overload_queue
-        self._held_calls: dict[str, tuple[SipMessage, Flow]] = {}
-        # Their Call-IDs in arrival order: taking the oldest key of a dict whose front was
-        # popped walks the dead entries (quadratic over a long queue); a deque does not.
-        self._held_order: deque[str] = deque()
+        # An OrderedDict: taking the oldest key of a plain dict whose front was popped walks
+        # the dead entries (quadratic over a long queue); popitem(last=False) does not.
+        self._held_calls: OrderedDict[str, tuple[SipMessage, Flow]] = OrderedDict()
         if self._overload_tick_s > 0:
             timers.before_late = self._drain_receive
         self._global_variables = scenario.new_global_variables()
@@ -1064,7 +1063,6 @@ class Engine(CallHost):
         if message.method != "INVITE" or len(held) >= self._held_max:
             return False
         held[call_id] = (message, flow)
-        self._held_order.append(call_id)
         self.stats.calls_delayed_overload += 1
         self._send_trying(call_id, message, flow)
         return True
@@ -1087,15 +1085,12 @@ class Engine(CallHost):
         if self._held_calls:
             self.stats.calls_skipped_overload += len(self._held_calls)
             self._held_calls.clear()
-            self._held_order.clear()
 
     def _start_held_calls(self, limit: int) -> None:
         """Start up to ``limit`` held calls, oldest first (-overload_queue)."""
         held = self._held_calls
-        order = self._held_order
-        while order and limit > 0 and self._quit_state is QuitState.RUNNING:
-            call_id = order.popleft()
-            message, flow = held.pop(call_id)
+        while held and limit > 0 and self._quit_state is QuitState.RUNNING:
+            call_id, (message, flow) = held.popitem(last=False)
             self._start_incoming_call(call_id, flow).deliver(message)
             limit -= 1
 
