@@ -470,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         overload: list[dict[str, object]] = []
         factors = [float(f) for f in args.factors.split(",") if f.strip()]
+        if not ceiling:
+            print("no clean ladder step: start the ladder lower (--rates)")
+            factors = []
         for repeat in range(args.repeat):
             if repeat:
                 # The machine's speed drifts by more than the margin being checked (a
