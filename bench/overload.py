@@ -473,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ceiling:
             print("no clean ladder step: start the ladder lower (--rates)")
             factors = []
-        for repeat in range(args.repeat):
+        for repeat in range(args.repeat if factors else 0):
             if repeat:
                 # The machine's speed drifts by more than the margin being checked (a
                 # co-tenant, the CPU placement): each round compares its overload steps with
@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
                 overload.append(
                     _overload_step(ceiling, factor, achieved_ceiling, root, args, repeat)
                 )
-        if args.repeat > 1:
+        if args.repeat > 1 and factors:
             for factor in factors:
                 shares = [float(str(o["share"])) for o in overload if o["factor"] == factor]
                 passes = all(bool(o["pass_run"]) for o in overload if o["factor"] == factor)
