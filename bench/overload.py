@@ -23,9 +23,9 @@ a CFS-quota cgroup with F of one core (a slower core: its ceiling is measured un
 share). The peak receive queue of gossipper's socket (rx_queue, sampled every 100 ms) is
 reported against its buffer: what the buffer size must absorb at the ceiling and past it.
 
-``--repeat N`` runs the overload steps N times, each round after a ceiling step of its own,
-and judges the median ratio: on a shared VM the speed of one step drifts by more than the
-10 % being checked.
+``--repeat N`` runs the overload steps N times, each round after a ceiling step of its own
+(one that is not clean leaves the round with the last clean one's rate), and judges the median
+ratio: on a shared VM the speed of one step drifts by more than the 10 % being checked.
 
 The summary's ``delayed_overload`` (calls started later than due because the process was
 behind) and ``skipped_overload`` (calls dropped from the schedule while the watchdog saw the
@@ -481,7 +481,10 @@ def main(argv: list[str] | None = None) -> int:
                 run = run_once(ceiling, args.seconds, root, args, f"ceiling{repeat}")
                 _print(run, "clean" if run.clean else "FAIL")
                 ladder.append(run)
-                achieved_ceiling = run.successful_cps
+                # A ceiling step that was not clean measured the overload path itself: the
+                # round keeps the last clean one's rate.
+                if run.clean:
+                    achieved_ceiling = run.successful_cps
             for factor in factors:
                 overload.append(
                     _overload_step(ceiling, factor, achieved_ceiling, root, args, repeat)
