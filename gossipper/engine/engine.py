@@ -206,9 +206,9 @@ class Engine(CallHost):
             stats = new_run_stats(
                 scenario, config, start_wall=wall_clock.wall_time(), start_mono=now()
             )
-        # Sim runs pass timer_resolution_s=0 (exact virtual deadlines). A server's queue
-        # sleeps on a timerfd, as its receive loop does (see _receive_loop).
-        timers = TimerQueue(timer_resolution_s, now, descriptor=scenario.is_server)
+        # Sim runs pass timer_resolution_s=0 (exact virtual deadlines). The queue sleeps on a
+        # timerfd, as the receive loop does (see _receive_loop).
+        timers = TimerQueue(timer_resolution_s, now, descriptor=True)
         super().__init__(
             scenario,
             config,
@@ -842,7 +842,9 @@ class Engine(CallHost):
 
     # ------------------------------------------------------------------ receiving
 
-    async def _receive_loop(self, transport: DatagramTransport) -> None:
+    async def _receive_loop(self, transport: DatagramTransport, *, shared: bool = True) -> None:
+        """Receive on ``transport`` until it closes; ``shared``: the run's socket (or one of
+        -t ui's), not a call's own (-t un), which gets no timerfd of its own."""
         dispatch = self._dispatch
         step_s = self._timer_resolution_s
         if step_s <= 0:
@@ -868,12 +870,17 @@ class Engine(CallHost):
         # followed at once by the next: the process is behind, and an idle wait after each
         # such batch left a busy server behind its peer, shedding calls.
         now = self.now
-        # A server's receive loop waits on a timerfd (docs/performance.md, "A server's tick on
-        # a timerfd"): cheaper than a cancel scope. A client's keeps Trio's deadline: its
-        # pacing wakes through Trio's deadlines too (by its timer queue), and with the loop or
-        # the queue on a timerfd of its own they no longer wake in the same passes (10-25 %
-        # more wake-ups, more CPU per call; "One walk to the end of a header section" there).
-        tick = TickSleep(now, descriptor=self.scenario.is_server)
+        # The loop waits on a timerfd (docs/performance.md, "A server's tick on a timerfd"):
+        # cheaper than a cancel scope. A client's loop wakes on the timer queue's grid (whole
+        # ticks of the run's clock), where its timer queue, which wakes its pacing, waits on
+        # a timerfd too: both expire at the same instant and are handled in one pass of the
+        # run loop. (With only one of them on a timerfd, or the loop a tick after its last
+        # batch, they woke in separate passes: 10-25 % more wake-ups, more CPU per call;
+        # "A client's tick on the timer queue's grid" there.) A server's loop keeps its tick
+        # after each batch: its queue holds only retransmission and pause timers.
+        tick = TickSleep(now, descriptor=shared)
+        on_grid = not self.scenario.is_server
+        half_step_s = 0.5 * step_s
         try:
             while True:
                 try:
@@ -894,6 +901,9 @@ class Engine(CallHost):
                 handled_at_s = now()
                 if handled_at_s - read_at_s >= step_s:
                     await trio.lowlevel.checkpoint()
+                elif on_grid:
+                    # The grid point nearest a tick on: a tick away on average, as below.
+                    await tick.until(math.ceil((handled_at_s + half_step_s) / step_s) * step_s)
                 else:
                     await tick.until(handled_at_s + step_s)
         finally:
@@ -1430,7 +1440,7 @@ class Engine(CallHost):
         self._pending_socket_calls -= 1
         try:
             async with trio.open_nursery() as own:
-                own.start_soon(self._receive_loop, transport)
+                own.start_soon(functools.partial(self._receive_loop, transport, shared=False))
                 call = self._make_call(
                     number=number,
                     call_id=self.format_call_id(number),

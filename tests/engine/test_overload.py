@@ -657,3 +657,55 @@ def test_invites_still_held_when_the_run_stops_are_counted_as_skipped() -> None:
     assert seen["skipped_before"] == 0
     assert seen["held_after"] == seen["held_later"] == 0
     assert seen["skipped_after"] == seen["held"] >= 1000
+
+
+class _GridSocket(PeerSocket):
+    """Records the (virtual) times the engine reads its socket after a sleep of its own, not
+    through receive_batch's wait for the next datagram."""
+
+    def __init__(self, peer: Peer, reads_at: list[float]) -> None:
+        super().__init__(peer)
+        self._reads_at = reads_at
+        self._in_wait = False
+
+    def receive_nowait(self) -> list[Datagram]:
+        if not self._in_wait:
+            self._reads_at.append(trio.current_time())
+        return super().receive_nowait()
+
+    async def receive_batch(self) -> list[Datagram]:
+        self._in_wait = True
+        try:
+            return await super().receive_batch()
+        finally:
+            self._in_wait = False
+
+
+def test_a_clients_receive_loop_reads_on_the_timer_queues_grid() -> None:
+    """A client's receive loop sleeps to a point of the 1 ms grid its timer queue (which wakes
+    the pacing) wakes on, so that on timerfds both expire in the same instant and one pass of
+    Trio's loop handles them; answers arriving 0.37 ms after each send would put reads a
+    tick after each batch off the grid. The queue is on a timerfd wherever the clock allows."""
+    reads_at: list[float] = []
+    peer = Peer(latency_s=0.00037)
+    engines: list[Engine] = []
+
+    class Factory(PeerFactory):
+        async def open_datagram(self, host: str, port: int) -> PeerSocket:
+            await trio.lowlevel.checkpoint()
+            return _GridSocket(self.peer, reads_at)
+
+    async def main() -> EngineResult:
+        plan = peer_plan(builtin("uac"), Factory(peer), rate=300.0, max_calls=60)
+        async with open_run(plan) as run:
+            engines.append(run.engine)
+            return await run.run()
+
+    result = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    c = result.snapshot.cumulative
+    assert (c.outgoing_calls, c.successful_calls, c.failed_calls) == (60, 60, 0)
+    assert len(peer.invites) == 60
+    assert engines[0].timers._descriptor  # a timerfd under Trio's own clock (not this one)
+    assert len(reads_at) > 100
+    off_grid = [t for t in reads_at if abs(t / 0.001 - round(t / 0.001)) > 1e-6]
+    assert off_grid == []
