@@ -879,6 +879,7 @@ class Engine(CallHost):
         # "A client's tick on the timer queue's grid" there.) A server's loop keeps its tick
         # after each batch: its queue holds only retransmission and pause timers.
         tick = TickSleep(now, descriptor=shared)
+        timers = self.timers
         on_grid = not self.scenario.is_server
         half_step_s = 0.5 * step_s
         try:
@@ -903,7 +904,7 @@ class Engine(CallHost):
                     await trio.lowlevel.checkpoint()
                 elif on_grid:
                     # The grid point nearest a tick on: a tick away on average, as below.
-                    await tick.until(math.ceil((handled_at_s + half_step_s) / step_s) * step_s)
+                    await tick.until(timers.wake_time(handled_at_s + half_step_s))
                 else:
                     await tick.until(handled_at_s + step_s)
         finally:

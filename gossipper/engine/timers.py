@@ -294,7 +294,9 @@ class TimerQueue:
         """No resolution (the simulation's virtual clock): every deadline is its own."""
         return self._resolution_s <= 0
 
-    def _wake_time(self, deadline: float) -> float:
+    def wake_time(self, deadline: float) -> float:
+        """The point of the queue's tick grid it wakes at for ``deadline`` (the first whole
+        tick of the run's clock not before it; ``deadline`` itself without ticks)."""
         step = self._resolution_s
         if step <= 0 or deadline == _INF:
             return deadline
@@ -334,7 +336,7 @@ class TimerQueue:
             # Compared on the grid: a timer due within the tick already waited for leaves
             # the wait alone (each assignment of a scope's deadline runs Trio's deadline
             # bookkeeping, a context manager, even when the value does not change).
-            wake = self._wake_time(deadline)
+            wake = self.wake_time(deadline)
             if wake < self._wake_at:
                 self._move_wake(wake)
 
@@ -349,7 +351,7 @@ class TimerQueue:
         if self._first_deadline() != deadline:
             return
         self._pop_dead_head()
-        wake = self._wake_time(self._first_deadline())
+        wake = self.wake_time(self._first_deadline())
         if wake != self._wake_at:
             self._move_wake(wake)
 
@@ -458,7 +460,7 @@ class TimerQueue:
         try:
             while True:
                 self._pop_dead_head()
-                self._wake_at = self._wake_time(self._first_deadline())
+                self._wake_at = self.wake_time(self._first_deadline())
                 self._tick = tick
                 try:
                     await tick.until(self._wake_at)
@@ -472,7 +474,7 @@ class TimerQueue:
         """``run`` on a cancel scope's deadline (any clock)."""
         while True:
             self._pop_dead_head()
-            self._wake_at = self._wake_time(self._first_deadline())
+            self._wake_at = self.wake_time(self._first_deadline())
             with trio.CancelScope(deadline=self._wake_at) as scope:
                 self._scope = scope
                 await trio.lowlevel.wait_task_rescheduled(self._abort)
