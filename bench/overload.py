@@ -370,29 +370,31 @@ def _overload_step(
     root: pathlib.Path,
     args: argparse.Namespace,
     repeat: int,
-) -> dict[str, object]:
-    """One run at factor x the ceiling, judged against the ceiling step's successful rate."""
+) -> tuple[dict[str, object], float, bool]:
+    """One run at factor x the ceiling, judged against the ceiling step's successful rate: its
+    JSON record, that ratio, and whether the run was sound (finished, accounted, no storm)."""
     rate = round(ceiling * factor)
     run = run_once(rate, args.seconds, root, args, f"x{factor:g}-{repeat}")
     finished = not run.killed and run.uac_exit in (0, 1)
     accounted = run.total == run.calls and run.successful + run.failed == run.calls
     storm = _storm(run)
     share = run.successful_cps / achieved_ceiling if achieved_ceiling else 0.0
-    ok = finished and accounted and not storm and share >= 0.9
+    sound = finished and accounted and not storm
+    ok = sound and share >= 0.9
     _print(run, "PASS" if ok else "FAIL")
     print(
         f"         {factor:g} x ceiling: successful rate {share:.2f} x the ceiling step's,"
         f" finished {finished}, accounted {accounted}, storm {storm}"
     )
-    return {
+    record = {
         "factor": factor,
         "pass": ok,
-        "pass_run": finished and accounted and not storm,
         "share": share,
         "round": repeat,
         "ceiling_step_successful_cps": achieved_ceiling,
         **asdict(run),
     }
+    return record, share, sound
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -469,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             f" (its step: {achieved_ceiling:.0f} successful calls per second of wall time)"
         )
         overload: list[dict[str, object]] = []
+        judged: dict[float, list[tuple[float, bool]]] = {}
         factors = [float(f) for f in args.factors.split(",") if f.strip()]
         if not ceiling:
             print("no clean ladder step: start the ladder lower (--rates)")
@@ -486,13 +489,15 @@ def main(argv: list[str] | None = None) -> int:
                 if run.clean:
                     achieved_ceiling = run.successful_cps
             for factor in factors:
-                overload.append(
-                    _overload_step(ceiling, factor, achieved_ceiling, root, args, repeat)
+                record, ratio, sound = _overload_step(
+                    ceiling, factor, achieved_ceiling, root, args, repeat
                 )
+                overload.append(record)
+                judged.setdefault(factor, []).append((ratio, sound))
         if args.repeat > 1 and factors:
-            for factor in factors:
-                shares = [float(str(o["share"])) for o in overload if o["factor"] == factor]
-                passes = all(bool(o["pass_run"]) for o in overload if o["factor"] == factor)
+            for factor, runs in judged.items():
+                shares = [ratio for ratio, _ in runs]
+                passes = all(sound for _, sound in runs)
                 median = statistics.median(shares)
                 print(
                     f"  {factor:g} x ceiling over {len(shares)} rounds: median successful rate"
