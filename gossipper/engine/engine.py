@@ -47,7 +47,14 @@ from gossipper.engine.threepcc import (
     command_call_id,
     is_abort_command,
 )
-from gossipper.engine.timers import Parker, TickSleep, TimerQueue, run_clock
+from gossipper.engine.timers import (
+    READ_AT_ONCE,
+    READ_NO_MORE,
+    Parker,
+    TickSleep,
+    TimerQueue,
+    run_clock,
+)
 from gossipper.engine.watchdog import Watchdog
 from gossipper.errors import BindError, ConfigError, ExitStatus, TransportError
 from gossipper.interfaces import (
@@ -871,21 +878,26 @@ class Engine(CallHost):
         # such batch left a busy server behind its peer, shedding calls.
         now = self.now
         # The loop waits on a timerfd (docs/performance.md, "A server's tick on a timerfd"):
-        # cheaper than a cancel scope. A client's loop wakes on the timer queue's grid (whole
-        # ticks of the run's clock), where its timer queue, which wakes its pacing, waits on
-        # a timerfd too: both expire at the same instant and are handled in one pass of the
-        # run loop. (With only one of them on a timerfd, or the loop a tick after its last
-        # batch, they woke in separate passes: 10-25 % more wake-ups, more CPU per call;
-        # "A client's tick on the timer queue's grid" there.) A server's loop keeps its tick
-        # after each batch: its queue holds only retransmission and pause timers.
+        # cheaper than a cancel scope. A client's socket is read on the timer queue's grid
+        # (whole ticks of the run's clock), by the queue's own task, which wakes there for the
+        # pacing anyway: one task step and one wait per tick where the loop and the queue took
+        # two each ("One task step per tick for a client" there). The loop waits for the
+        # socket itself only once the queue found it empty. (Another socket of the run, -t
+        # ui's, sleeps to the same grid points on its own timerfd: both expire at the same
+        # instant, and one pass of Trio's loop handles them; "A client's tick on the timer
+        # queue's grid".) A server's loop keeps its tick after each batch: its queue holds
+        # only retransmission and pause timers.
         tick = TickSleep(now, descriptor=shared)
         timers = self.timers
         on_grid = not self.scenario.is_server
         half_step_s = 0.5 * step_s
+        read_on_tick = functools.partial(self._read_on_tick, transport)
+        found_empty = False
         try:
             while True:
                 try:
-                    batch = transport.receive_nowait()
+                    batch = [] if found_empty else transport.receive_nowait()
+                    found_empty = False
                     if not batch:
                         self._full_batches_since_s = math.inf  # caught up: the socket was empty
                         if self._held_calls:
@@ -904,11 +916,34 @@ class Engine(CallHost):
                     await trio.lowlevel.checkpoint()
                 elif on_grid:
                     # The grid point nearest a tick on: a tick away on average, as below.
-                    await tick.until(timers.wake_time(handled_at_s + half_step_s))
+                    next_read_s = handled_at_s + half_step_s
+                    if await timers.read_on_ticks(read_on_tick, next_read_s):
+                        found_empty = True  # or closed: receive_batch says which
+                    else:
+                        await tick.until(timers.wake_time(next_read_s))
                 else:
                     await tick.until(handled_at_s + step_s)
         finally:
             tick.close()
+
+    def _read_on_tick(self, transport: DatagramTransport) -> float:
+        """A client's socket read by its timer queue's task (``TimerQueue.read_on_ticks``):
+        what the socket holds is handled, and the answer says when to read again."""
+        try:
+            batch = transport.receive_nowait()
+        except (trio.ClosedResourceError, OSError):
+            return READ_NO_MORE
+        if not batch:
+            self._full_batches_since_s = math.inf
+            return READ_NO_MORE
+        now = self.now
+        read_at_s = now()
+        self._dispatch_batch(batch, transport)
+        handled_at_s = now()
+        step_s = self._timer_resolution_s
+        if handled_at_s - read_at_s >= step_s:
+            return READ_AT_ONCE
+        return handled_at_s + 0.5 * step_s
 
     def _dispatch_batch(self, batch: list[Datagram], transport: DatagramTransport) -> None:
         """Dispatch a batch from a real socket; once batches have been full for _SHED_AFTER_S

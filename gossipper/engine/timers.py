@@ -35,6 +35,10 @@ _LANE_GAP_S: Final = 0.05
 LATE_FIRE_MAX: Final = 256
 """Entries fired per wake-up once the queue runs late (after a stall): the rest wait for
 the next pass of the event loop, so the receive loop gets its turn in between."""
+READ_AT_ONCE: Final = -math.inf
+"""A reader's answer (``TimerQueue.read_on_ticks``): read again at once, not a tick later."""
+READ_NO_MORE: Final = math.inf
+"""A reader's answer: the socket was empty or closed; its task waits for it again."""
 
 
 class SystemTime:
@@ -246,6 +250,10 @@ class TimerQueue:
         "_heap",
         "_lanes",
         "_now",
+        "_read_now",
+        "_read_wake",
+        "_reader",
+        "_reader_task",
         "_voided",
         "_resolution_s",
         "_scope",
@@ -283,6 +291,12 @@ class TimerQueue:
         self._tick: TickSleep | None = None
         # The deadline of ``_scope`` as last set, read back without Trio's property.
         self._wake_at = _INF
+        # A socket read at the queue's wake-ups (``read_on_ticks``): the reader, its task
+        # (parked meanwhile), the grid point of its next read, whether that is at once.
+        self._reader: Callable[[], float] | None = None
+        self._reader_task: trio.lowlevel.Task | None = None
+        self._read_wake = _INF
+        self._read_now = False
         self.before_late: Callable[[], object] | None = None
         """Real runs: called before firing entries that are overdue by more than two steps
         (the process stalled). The engine handles the datagrams already received there, so a
@@ -352,6 +366,8 @@ class TimerQueue:
             return
         self._pop_dead_head()
         wake = self.wake_time(self._first_deadline())
+        if self._read_wake < wake:
+            wake = self._read_wake
         if wake != self._wake_at:
             self._move_wake(wake)
 
@@ -447,6 +463,72 @@ class TimerQueue:
             return trio.lowlevel.Abort.FAILED
         return trio.lowlevel.Abort.SUCCEEDED  # cancelled from outside: stop
 
+    async def read_on_ticks(self, read: Callable[[], float], first_read_s: float) -> bool:
+        """Have the queue's task read a socket at its own wake-ups, from ``first_read_s`` on
+        (rounded up to the grid), instead of the caller's task sleeping and waking for it.
+
+        ``read`` handles what the socket holds and answers when to read it next: a time of
+        the run's clock (rounded up to the grid), ``READ_AT_ONCE`` (it fell a tick behind), or
+        ``READ_NO_MORE`` (the socket was empty or closed). The caller stays parked until that
+        last answer, and True comes back: it waits for the socket itself then. False, at once,
+        when the queue has no grid or another socket's reader: the caller sleeps itself.
+
+        A client's receive loop and its queue (which wakes the pacing) woke together on every
+        tick, each task on a timerfd of its own: two task steps, two waits through Trio's
+        epoll and two re-armings per tick, where one does (docs/performance.md, "One task
+        step per tick for a client"). The socket is read before the due timers fire, so that
+        an answer waiting there cancels its retransmission timer instead of firing it.
+        """
+        if self._reader is not None or self._resolution_s <= 0 or self._task is None:
+            return False
+        self._reader = read
+        self._reader_task = trio.lowlevel.current_task()
+        wake = self.wake_time(first_read_s)
+        self._read_wake = wake
+        if wake < self._wake_at:
+            self._move_wake(wake)
+        await trio.lowlevel.wait_task_rescheduled(self._abort_reader)
+        return True
+
+    def _abort_reader(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        # The reading task was cancelled (the run is over): nothing reads for it any more.
+        self._reader = None
+        self._reader_task = None
+        self._read_wake = _INF
+        self._read_now = False
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _next_wake(self) -> float:
+        """The grid point of the next wake-up: the earliest live entry's, or the reader's."""
+        self._pop_dead_head()
+        wake = self.wake_time(self._first_deadline())
+        read_wake = self._read_wake
+        return read_wake if read_wake < wake else wake
+
+    def _woke(self, now: float) -> None:
+        """One wake-up's work: the reader's socket if its read is due, then the due timers."""
+        if now >= self._read_wake:
+            self._read(now)
+        self._fire_due(now)
+
+    def _read(self, now: float) -> None:
+        read = self._reader
+        self._read_wake = _INF
+        if read is None:
+            return
+        next_read_s = read()
+        if next_read_s == READ_NO_MORE:
+            task = self._reader_task
+            self._reader = None
+            self._reader_task = None
+            if task is not None:
+                trio.lowlevel.reschedule(task)
+        elif next_read_s == READ_AT_ONCE:
+            self._read_wake = now
+            self._read_now = True
+        else:
+            self._read_wake = self.wake_time(next_read_s)
+
     async def run(self) -> None:
         """Fire due timers until cancelled."""
         self._task = trio.lowlevel.current_task()
@@ -459,27 +541,33 @@ class TimerQueue:
         # Python calls per wait and Trio's deadline bookkeeping per move.
         try:
             while True:
-                self._pop_dead_head()
-                self._wake_at = self.wake_time(self._first_deadline())
-                self._tick = tick
-                try:
-                    await tick.until(self._wake_at)
-                finally:
-                    self._tick = None
-                self._fire_due(self._now())
+                self._wake_at = self._next_wake()
+                if self._read_now:
+                    self._read_now = False
+                    await trio.lowlevel.checkpoint()
+                else:
+                    self._tick = tick
+                    try:
+                        await tick.until(self._wake_at)
+                    finally:
+                        self._tick = None
+                self._woke(self._now())
         finally:
             tick.close()
 
     async def _run_scoped(self) -> None:
         """``run`` on a cancel scope's deadline (any clock)."""
         while True:
-            self._pop_dead_head()
-            self._wake_at = self.wake_time(self._first_deadline())
-            with trio.CancelScope(deadline=self._wake_at) as scope:
-                self._scope = scope
-                await trio.lowlevel.wait_task_rescheduled(self._abort)
-            self._scope = None
-            self._fire_due(self._now())
+            self._wake_at = self._next_wake()
+            if self._read_now:
+                self._read_now = False
+                await trio.lowlevel.checkpoint()
+            else:
+                with trio.CancelScope(deadline=self._wake_at) as scope:
+                    self._scope = scope
+                    await trio.lowlevel.wait_task_rescheduled(self._abort)
+                self._scope = None
+            self._woke(self._now())
 
     def _fire_due(self, now: float) -> None:
         step = self._resolution_s

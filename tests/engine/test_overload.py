@@ -663,14 +663,19 @@ class _GridSocket(PeerSocket):
     """Records the (virtual) times the engine reads its socket after a sleep of its own, not
     through receive_batch's wait for the next datagram."""
 
-    def __init__(self, peer: Peer, reads_at: list[float]) -> None:
+    def __init__(
+        self, peer: Peer, reads_at: list[float], readers: list[trio.lowlevel.Task] | None = None
+    ) -> None:
         super().__init__(peer)
         self._reads_at = reads_at
+        self._readers = readers
         self._in_wait = False
 
     def receive_nowait(self) -> list[Datagram]:
         if not self._in_wait:
             self._reads_at.append(trio.current_time())
+            if self._readers is not None:
+                self._readers.append(trio.lowlevel.current_task())
         return super().receive_nowait()
 
     async def receive_batch(self) -> list[Datagram]:
@@ -709,3 +714,35 @@ def test_a_clients_receive_loop_reads_on_the_timer_queues_grid() -> None:
     assert len(reads_at) > 100
     off_grid = [t for t in reads_at if abs(t / 0.001 - round(t / 0.001)) > 1e-6]
     assert off_grid == []
+
+
+def test_a_clients_socket_is_read_by_its_timer_queues_task_between_waits() -> None:
+    """Under steady load a client's socket is read at the timer queue's wake-ups by the queue's
+    own task (which wakes there for the pacing anyway): one task step per tick, not one for the
+    queue and one for the receive loop. The loop waits for the socket only when the queue found
+    it empty, so its own reads outside that wait are a handful. (The pacing reads the socket
+    too before it starts calls: running calls first.)"""
+    reads_at: list[float] = []
+    readers: list[trio.lowlevel.Task] = []
+    peer = Peer(latency_s=0.00037)
+    engines: list[Engine] = []
+
+    class Factory(PeerFactory):
+        async def open_datagram(self, host: str, port: int) -> PeerSocket:
+            await trio.lowlevel.checkpoint()
+            return _GridSocket(self.peer, reads_at, readers)
+
+    async def main() -> EngineResult:
+        plan = peer_plan(builtin("uac"), Factory(peer), rate=2000.0, max_calls=400)
+        async with open_run(plan) as run:
+            engines.append(run.engine)
+            return await run.run()
+
+    result = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    c = result.snapshot.cumulative
+    assert (c.outgoing_calls, c.successful_calls, c.failed_calls) == (400, 400, 0)
+    names = collections.Counter(task.name.rsplit(".", 1)[-1] for task in readers)
+    assert engines[0].timers._task is not None
+    assert engines[0].timers._task.name.endswith(".run")
+    assert names["run"] > 150  # the queue's task: TimerQueue.run
+    assert names["_receive_loop"] <= 3

@@ -12,6 +12,8 @@ import trio.testing
 
 from gossipper.engine.timers import (
     LATE_FIRE_MAX,
+    READ_AT_ONCE,
+    READ_NO_MORE,
     Parker,
     SystemTime,
     TimerQueue,
@@ -90,6 +92,87 @@ def test_on_time_entries_fire_without_draining() -> None:
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     assert drained == []
+
+
+def test_a_reader_reads_on_the_queues_wake_ups_before_the_due_timers_fire() -> None:
+    """``read_on_ticks``: the queue's task calls the reader at the grid point of each time it
+    asks for (rounded up), before firing what is due then; ``READ_AT_ONCE`` reads again in
+    the same instant; ``READ_NO_MORE`` hands the socket back to its parked task. A second
+    reader and a queue without a grid say no at once."""
+    events: list[tuple[str, float]] = []
+    answers = [0.0023, READ_AT_ONCE, 0.0051, READ_NO_MORE]
+
+    def read() -> float:
+        events.append(("read", trio.current_time()))
+        return answers.pop(0)
+
+    async def main() -> None:
+        queue = TimerQueue(resolution_s=0.001)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            await trio.sleep(0.0001)  # the queue's task is running
+
+            async def timer(deadline: float) -> None:
+                assert await Parker(queue).park(deadline) is None
+                events.append(("timer", trio.current_time()))
+
+            nursery.start_soon(timer, 0.0021)  # due at the same grid point as a read
+            assert not await TimerQueue(resolution_s=0.0).read_on_ticks(read, 0.001)
+
+            async def second() -> None:
+                assert not await queue.read_on_ticks(read, 0.001)
+                events.append(("second refused", trio.current_time()))
+
+            async def first() -> None:
+                assert await queue.read_on_ticks(read, 0.0004)
+                events.append(("handed back", trio.current_time()))
+
+            nursery.start_soon(first)
+            await trio.sleep(0.0001)  # first is parked
+            nursery.start_soon(second)
+            await trio.sleep(0.01)
+            assert answers == []
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    rounded = [(what, round(at, 6)) for what, at in events]
+    # The timer's task runs after the pass that read and fired; the read at once may come
+    # before or after it.
+    timer_at = rounded.index(("timer", 0.003))
+    assert rounded.index(("read", 0.003)) < timer_at
+    del rounded[timer_at]
+    assert rounded == [
+        ("second refused", 0.0002),
+        ("read", 0.001),
+        ("read", 0.003),  # 2.3 ms rounded up to the grid; before the timer due at 2.1 ms
+        ("read", 0.003),  # at once
+        ("read", 0.006),
+        ("handed back", 0.006),
+    ]
+
+
+def test_a_cancelled_reader_is_read_no_more() -> None:
+    reads: list[float] = []
+
+    async def main() -> None:
+        queue = TimerQueue(resolution_s=0.001)
+
+        def read() -> float:
+            reads.append(trio.current_time())
+            return trio.current_time() + 0.001
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            await trio.sleep(0.0001)  # the queue's task is running
+            with trio.move_on_after(0.0034):
+                await queue.read_on_ticks(read, 0.001)
+            await trio.sleep(0.01)
+            # The queue's slot is free again.
+            assert await queue.read_on_ticks(lambda: READ_NO_MORE, 0.02)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert [round(at, 6) for at in reads] == [0.001, 0.002, 0.003]
 
 
 def test_exact_queue_parks_on_a_deadline_of_its_own() -> None:
