@@ -314,6 +314,9 @@ class Engine(CallHost):
         self._done = trio.Event()
         self._pacing = Parker(timers)
         self._pacing_waits_for_calls = False
+        # The next -rate_increase step (infinite without), and the time between steps.
+        self._pacing_next_step_s = math.inf
+        self._pacing_ramp_s = 0.0
         # Parked tasks ready for a next call: idle workers, and calls that ended outside
         # their task (see keep_task_for_next_call).
         self._idle_workers: list[Parker] = []
@@ -1754,44 +1757,69 @@ class Engine(CallHost):
         step at time t restarts the count from t (not from when this task ran), and calls due
         at the very instant of a step belong to the old rate.
         In -users mode it replaces the users whose calls ended.
+
+        In real runs the timer queue's task runs the pacing (``_pace``) when its deadline
+        passes, and the task stays parked: it wakes only when something else wakes it (a call
+        ended under -l, a rate change, pause and resume). A task step per tick less, and a
+        pass of Trio's loop less: the queue woke this task, which ran in the next pass
+        (docs/performance.md, "One task step per tick for a client").
         """
         config = self._config
-        state = self._rate_state
         users_mode = config.load.users is not None
         ramp_s = 0.0
         if config.load.rate_increase and not users_mode:
             ramp_s = config.load.rate_interval_s or config.traces.dump_period_s
-        next_step = self._start_s + ramp_s if ramp_s > 0 else math.inf
-        while self._quit_state is QuitState.RUNNING:
-            if self._settle is not None:
-                await self._settle("pacing")
-            now = self.now()
-            while next_step <= now and self._quit_state is QuitState.RUNNING:
-                # Calls due up to the step (inclusive) belong to the old rate.
-                if not self._traffic_paused:
-                    self._start_due_calls(next_step)
-                self._apply_ramp_step(next_step)
-                next_step += ramp_s
-            if self._quit_state is not QuitState.RUNNING:
-                return
-            self._pacing_waits_for_calls = False
-            deadline = next_step
-            if users_mode:
-                self._replace_user_calls()
-                self._pacing_waits_for_calls = True
-            elif not self._traffic_paused:
-                due = self._start_due_calls(now)
-                if self._quit_state is not QuitState.RUNNING:
+        self._pacing_ramp_s = ramp_s
+        self._pacing_next_step_s = self._start_s + ramp_s if ramp_s > 0 else math.inf
+        settle = self._settle
+        if settle is None and not self.timers.exact:
+            self._pacing.on_timer = self._pace
+        try:
+            while True:
+                if settle is not None:
+                    await settle("pacing")
+                deadline = self._pace()
+                if deadline is None:
                     return
-                if self._pacing_held_back:
-                    # Held back by the overload guard: try again at the next tick.
-                    deadline = min(deadline, now + self._overload_tick_s)
-                elif due > 0:
-                    # Open-call limit hit: the due calls start as soon as a call ends.
-                    self._pacing_waits_for_calls = True
-                else:
-                    deadline = min(deadline, state.next_due_s())
-            await self._pacing.park(deadline)
+                await self._pacing.park(deadline)
+        finally:
+            self._pacing.on_timer = None
+
+    def _pace(self) -> float | None:
+        """One pass of the pacing: the calls and ramp steps due now; the deadline of the next
+        pass (infinite: until woken), or None once the run no longer starts calls."""
+        if self._quit_state is not QuitState.RUNNING:
+            return None
+        state = self._rate_state
+        now = self.now()
+        ramp_s = self._pacing_ramp_s
+        while self._pacing_next_step_s <= now and self._quit_state is QuitState.RUNNING:
+            # Calls due up to the step (inclusive) belong to the old rate.
+            step_s = self._pacing_next_step_s
+            if not self._traffic_paused:
+                self._start_due_calls(step_s)
+            self._apply_ramp_step(step_s)
+            self._pacing_next_step_s = step_s + ramp_s
+        if self._quit_state is not QuitState.RUNNING:
+            return None
+        self._pacing_waits_for_calls = False
+        deadline = self._pacing_next_step_s
+        if self._config.load.users is not None:
+            self._replace_user_calls()
+            self._pacing_waits_for_calls = True
+        elif not self._traffic_paused:
+            due = self._start_due_calls(now)
+            if self._quit_state is not QuitState.RUNNING:
+                return None
+            if self._pacing_held_back:
+                # Held back by the overload guard: try again at the next tick.
+                deadline = min(deadline, now + self._overload_tick_s)
+            elif due > 0:
+                # Open-call limit hit: the due calls start as soon as a call ends.
+                self._pacing_waits_for_calls = True
+            else:
+                deadline = min(deadline, state.next_due_s())
+        return deadline
 
     def _start_due_calls(self, now: float) -> int:
         """Start the calls due by ``now`` that the limits allow; returns how many are left.

@@ -163,12 +163,17 @@ def run_clock() -> Callable[[], float]:
 class Parker:
     """Parks one task at a time until ``wake(value)`` or its deadline (then ``None``)."""
 
-    __slots__ = ("_queue", "_seq", "_task")
+    __slots__ = ("_queue", "_seq", "_task", "on_timer")
 
     def __init__(self, queue: TimerQueue) -> None:
         self._queue = queue
         self._task: trio.lowlevel.Task | None = None
         self._seq = 0
+        self.on_timer: Callable[[], float | None] | None = None
+        """Called by the queue's task when a parked task's deadline passes, instead of waking
+        the task: it answers the next deadline to stay parked until (``math.inf``: until a
+        ``wake``), or None to wake the task after all. Not with exact timers (the parked
+        task's own deadline wakes it there)."""
 
     @property
     def waiting(self) -> bool:
@@ -227,9 +232,21 @@ class Parker:
         return task
 
     def timer_fired(self, seq: int) -> None:
-        """Called by the queue: resume with None if this is still the same wait."""
-        if seq == self._seq:
-            self.wake(None)
+        """Called by the queue: resume with None if this is still the same wait (or run
+        ``on_timer`` for the parked task, and stay parked)."""
+        if seq != self._seq:
+            return
+        on_timer = self.on_timer
+        if on_timer is not None and self._task is not None:
+            deadline = on_timer()
+            if self._task is None:
+                return  # woken meanwhile (by what on_timer did): it parks again itself
+            if deadline is not None:
+                self._seq += 1
+                if deadline != _INF:
+                    self._queue.schedule(self, self._seq, deadline)
+                return
+        self.wake(None)
 
 
 _Entry = tuple[float, int, Parker, int]

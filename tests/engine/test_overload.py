@@ -746,3 +746,28 @@ def test_a_clients_socket_is_read_by_its_timer_queues_task_between_waits() -> No
     assert engines[0].timers._task.name.endswith(".run")
     assert names["run"] > 150  # the queue's task: TimerQueue.run
     assert names["_receive_loop"] <= 3
+
+
+def test_a_clients_pacing_runs_in_its_timer_queues_task_under_steady_load() -> None:
+    """The pacing's deadlines are handled by the timer queue's task, which runs the pacing
+    itself (``Parker.on_timer``) while the pacing's task stays parked: under steady load that
+    task takes a handful of steps in a run of 400 calls, not one per tick."""
+    steps: collections.Counter[str] = collections.Counter()
+
+    class Steps(trio.abc.Instrument):
+        def before_task_step(self, task: trio.lowlevel.Task) -> None:
+            steps[task.name.rsplit(".", 1)[-1]] += 1
+
+    peer = Peer(latency_s=0.00037)
+
+    async def main() -> EngineResult:
+        trio.lowlevel.add_instrument(Steps())
+        plan = peer_plan(builtin("uac"), PeerFactory(peer), rate=2000.0, max_calls=400)
+        async with open_run(plan) as run:
+            return await run.run()
+
+    result = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    c = result.snapshot.cumulative
+    assert (c.outgoing_calls, c.successful_calls, c.failed_calls) == (400, 400, 0)
+    assert steps["run"] > 150  # the queue's task: a step per tick of the 200 ms run
+    assert steps["_pacing_loop"] <= 5

@@ -175,6 +175,53 @@ def test_a_cancelled_reader_is_read_no_more() -> None:
     assert [round(at, 6) for at in reads] == [0.001, 0.002, 0.003]
 
 
+def test_on_timer_runs_in_the_queues_task_while_the_parked_task_stays_parked() -> None:
+    """``Parker.on_timer``: at each deadline the queue calls it instead of waking the parked
+    task, which stays parked until the answered deadline (none: until ``wake``); None wakes
+    the task after all, and a ``wake`` from inside ``on_timer`` is not undone."""
+    calls: list[float] = []
+    answers: list[float | None] = [0.0032, math.inf]
+
+    async def main() -> None:
+        queue = TimerQueue(resolution_s=0.001)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(queue.run)
+            await trio.sleep(0.0001)  # the queue's task is running
+            parker = Parker(queue)
+
+            def on_timer() -> float | None:
+                calls.append(round(trio.current_time(), 6))
+                return answers.pop(0)
+
+            parker.on_timer = on_timer
+
+            async def wake_later() -> None:
+                await trio.sleep(0.0099)
+                assert parker.waiting
+                parker.wake("woken")
+
+            nursery.start_soon(wake_later)
+            assert await parker.park(0.0011) == "woken"
+            assert round(trio.current_time(), 6) == 0.01 and calls == [0.002, 0.004]
+            answers.append(None)
+            assert await parker.park(0.0125) is None
+            assert round(trio.current_time(), 6) == 0.013 and calls[2:] == [0.013]
+
+            def wake_inside() -> float | None:
+                calls.append(round(trio.current_time(), 6))
+                parker.wake("inside")
+                return 0.5
+
+            parker.on_timer = wake_inside
+            assert await parker.park(0.0141) == "inside"
+            assert round(trio.current_time(), 6) == 0.015 and calls[3:] == [0.015]
+            await trio.sleep(1.0)  # no entry left for 0.5 s: nothing fires for a task gone
+            assert calls[4:] == []
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
 def test_exact_queue_parks_on_a_deadline_of_its_own() -> None:
     """With no resolution (the simulation) a parked task wakes at its deadline without a step of
     the queue's task (the queue is not even running here); ``wake`` still ends the wait with its
