@@ -109,6 +109,12 @@ _SHED_AGAIN_SHARE = 0.75
 full or more: past it, the retransmissions alone are more than the server can take."""
 _SHED_REMEMBERED_MAX = 100_000
 """Call-IDs of shed requests remembered (some 10 MB at most), oldest forgotten first."""
+_DENSE_DATAGRAMS_PER_TICK = 1
+"""A client reads its socket at the timer queue's ticks while datagrams arrive at this many per
+tick or more (measured over _DENSITY_WINDOW_TICKS); below it, a read a tick after each batch
+mostly found the socket empty, a wake-up for nothing, and the socket is waited for instead
+(docs/performance.md, "One task step per tick for a client")."""
+_DENSITY_WINDOW_TICKS = 32
 _DRAIN_DATAGRAMS_MAX = 1024
 """Datagrams the pacing task handles before starting calls; that many waiting at once means
 the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload").
@@ -250,6 +256,11 @@ class Engine(CallHost):
         self._shedding = False
         # Since when every receive batch has been full (inf: the last one was not).
         self._full_batches_since_s = math.inf
+        # A client's datagrams per tick (_DENSE_DATAGRAMS_PER_TICK): counted since the window's
+        # start, and whether the last full window was dense.
+        self._density_since_s = 0.0
+        self._density_datagrams = 0
+        self._dense = True
         # Call-IDs whose new-call request was shed (oldest first, bounded): a retransmission of
         # one starts its call even while shedding, unless the buffer is nearly full.
         self._shed_call_ids: dict[str, None] = {}
@@ -919,8 +930,14 @@ class Engine(CallHost):
                     await trio.lowlevel.checkpoint()
                 elif on_grid:
                     # The grid point nearest a tick on: a tick away on average, as below.
+                    # Sparse datagrams are waited for instead, unless the queue wakes there
+                    # anyway (the read is then free).
                     next_read_s = handled_at_s + half_step_s
-                    if await timers.read_on_ticks(read_on_tick, next_read_s):
+                    if not self._dense_datagrams(handled_at_s) and not (
+                        timers.wakes_by(next_read_s)
+                    ):
+                        found_empty = True  # not read: receive_batch waits for it
+                    elif await timers.read_on_ticks(read_on_tick, next_read_s):
                         found_empty = True  # or closed: receive_batch says which
                     else:
                         await tick.until(timers.wake_time(next_read_s))
@@ -946,11 +963,25 @@ class Engine(CallHost):
         step_s = self._timer_resolution_s
         if handled_at_s - read_at_s >= step_s:
             return READ_AT_ONCE
+        if not self._dense_datagrams(handled_at_s):
+            return READ_NO_MORE  # sparse: the receive loop waits for the next one
         return handled_at_s + 0.5 * step_s
+
+    def _dense_datagrams(self, now_s: float) -> bool:
+        """Whether the last full window of _DENSITY_WINDOW_TICKS had _DENSE_DATAGRAMS_PER_TICK
+        or more datagrams per tick (counted by _dispatch_batch, whoever read them)."""
+        step_s = self._timer_resolution_s
+        elapsed_s = now_s - self._density_since_s
+        if elapsed_s >= _DENSITY_WINDOW_TICKS * step_s:
+            self._dense = self._density_datagrams * step_s >= _DENSE_DATAGRAMS_PER_TICK * elapsed_s
+            self._density_since_s = now_s
+            self._density_datagrams = 0
+        return self._dense
 
     def _dispatch_batch(self, batch: list[Datagram], transport: DatagramTransport) -> None:
         """Dispatch a batch from a real socket; once batches have been full for _SHED_AFTER_S
         the server is behind: the requests of new calls in them are dropped and counted."""
+        self._density_datagrams += len(batch)
         if len(batch) >= _SHED_BATCH:
             now = self.now()
             if self._full_batches_since_s > now:

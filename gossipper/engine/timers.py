@@ -336,6 +336,10 @@ class TimerQueue:
         # would find nothing due and spin (forever under a virtual clock).
         return wake if wake >= deadline else deadline
 
+    def wakes_by(self, deadline: float) -> bool:
+        """Whether the queue, asleep, wakes by the grid point of ``deadline`` as it stands."""
+        return self._wake_at <= self.wake_time(deadline)
+
     def schedule(self, parker: Parker, seq: int, deadline: float) -> None:
         self._counter += 1
         entry = (deadline, self._counter, parker, seq)

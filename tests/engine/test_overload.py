@@ -687,10 +687,10 @@ class _GridSocket(PeerSocket):
 
 
 def test_a_clients_receive_loop_reads_on_the_timer_queues_grid() -> None:
-    """A client's receive loop sleeps to a point of the 1 ms grid its timer queue (which wakes
-    the pacing) wakes on, so that on timerfds both expire in the same instant and one pass of
-    Trio's loop handles them; answers arriving 0.37 ms after each send would put reads a
-    tick after each batch off the grid. The queue is on a timerfd wherever the clock allows."""
+    """A client's socket is read at points of the 1 ms grid its timer queue (which wakes the
+    pacing) wakes on, so that on timerfds one wake-up serves both; answers arriving 0.37 ms
+    after each send would put reads a tick after each batch off the grid. The queue is on a
+    timerfd wherever the clock allows."""
     reads_at: list[float] = []
     peer = Peer(latency_s=0.00037)
     engines: list[Engine] = []
@@ -701,7 +701,7 @@ def test_a_clients_receive_loop_reads_on_the_timer_queues_grid() -> None:
             return _GridSocket(self.peer, reads_at)
 
     async def main() -> EngineResult:
-        plan = peer_plan(builtin("uac"), Factory(peer), rate=300.0, max_calls=60)
+        plan = peer_plan(builtin("uac"), Factory(peer), rate=1000.0, max_calls=60)
         async with open_run(plan) as run:
             engines.append(run.engine)
             return await run.run()
@@ -771,3 +771,37 @@ def test_a_clients_pacing_runs_in_its_timer_queues_task_under_steady_load() -> N
     assert (c.outgoing_calls, c.successful_calls, c.failed_calls) == (400, 400, 0)
     assert steps["run"] > 150  # the queue's task: a step per tick of the 200 ms run
     assert steps["_pacing_loop"] <= 5
+
+
+def test_a_client_waits_for_sparse_datagrams_instead_of_reading_a_tick_later() -> None:
+    """Below one datagram per tick a read a tick after each batch mostly finds the socket
+    empty: a wake-up for nothing. There the receive loop waits for the socket itself, and the
+    socket is read at the queue's tick only where the queue wakes anyway (the pacing's)."""
+    reads: list[tuple[float, int]] = []
+    peer = Peer(latency_s=0.00037)
+
+    class Counted(_GridSocket):
+        def receive_nowait(self) -> list[Datagram]:
+            batch = super().receive_nowait()
+            if not self._in_wait:
+                reads.append((trio.current_time(), len(batch)))
+            return batch
+
+    class Factory(PeerFactory):
+        async def open_datagram(self, host: str, port: int) -> PeerSocket:
+            await trio.lowlevel.checkpoint()
+            return Counted(self.peer, [])
+
+    async def main() -> EngineResult:
+        plan = peer_plan(builtin("uac"), Factory(peer), rate=100.0, max_calls=60)
+        async with open_run(plan) as run:
+            return await run.run()
+
+    result = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    c = result.snapshot.cumulative
+    assert (c.outgoing_calls, c.successful_calls, c.failed_calls) == (60, 60, 0)
+    # Reads at a tick that found the socket empty (reads while the loop waits for the socket,
+    # the pacing's among them, are not counted): a few in the first window of ticks, which
+    # counts as dense; reading a tick after every batch, 60 (one per call).
+    empty = [at for at, count in reads if count == 0]
+    assert len(empty) <= 10
