@@ -659,24 +659,24 @@ def test_invites_still_held_when_the_run_stops_are_counted_as_skipped() -> None:
     assert seen["skipped_after"] == seen["held"] >= 1000
 
 
-class _GridSocket(PeerSocket):
-    """Records the (virtual) times the engine reads its socket after a sleep of its own, not
-    through receive_batch's wait for the next datagram."""
+_Read = tuple[float, trio.lowlevel.Task, int]
+"""A read of the socket: (virtual) time, the reading task, datagrams got."""
 
-    def __init__(
-        self, peer: Peer, reads_at: list[float], readers: list[trio.lowlevel.Task] | None = None
-    ) -> None:
+
+class _GridSocket(PeerSocket):
+    """Records the engine's reads of its socket after a sleep of its own, not those inside
+    receive_batch's wait for the next datagram."""
+
+    def __init__(self, peer: Peer, reads: list[_Read]) -> None:
         super().__init__(peer)
-        self._reads_at = reads_at
-        self._readers = readers
+        self._reads = reads
         self._in_wait = False
 
     def receive_nowait(self) -> list[Datagram]:
+        batch = super().receive_nowait()
         if not self._in_wait:
-            self._reads_at.append(trio.current_time())
-            if self._readers is not None:
-                self._readers.append(trio.lowlevel.current_task())
-        return super().receive_nowait()
+            self._reads.append((trio.current_time(), trio.lowlevel.current_task(), len(batch)))
+        return batch
 
     async def receive_batch(self) -> list[Datagram]:
         self._in_wait = True
@@ -686,33 +686,40 @@ class _GridSocket(PeerSocket):
             self._in_wait = False
 
 
-def test_a_clients_receive_loop_reads_on_the_timer_queues_grid() -> None:
-    """A client's socket is read at points of the 1 ms grid its timer queue (which wakes the
-    pacing) wakes on, so that on timerfds one wake-up serves both; answers arriving 0.37 ms
-    after each send would put reads a tick after each batch off the grid. The queue is on a
-    timerfd wherever the clock allows."""
-    reads_at: list[float] = []
+def _client_reads(rate: float, max_calls: int) -> tuple[Engine, Peer, list[_Read]]:
+    """A uac run under MockClock against a peer answering 0.37 ms after each send; every call
+    succeeds. Returns the engine, the peer and the reads of the socket (_GridSocket)."""
+    reads: list[_Read] = []
     peer = Peer(latency_s=0.00037)
     engines: list[Engine] = []
 
     class Factory(PeerFactory):
         async def open_datagram(self, host: str, port: int) -> PeerSocket:
             await trio.lowlevel.checkpoint()
-            return _GridSocket(self.peer, reads_at)
+            return _GridSocket(self.peer, reads)
 
     async def main() -> EngineResult:
-        plan = peer_plan(builtin("uac"), Factory(peer), rate=1000.0, max_calls=60)
+        plan = peer_plan(builtin("uac"), Factory(peer), rate=rate, max_calls=max_calls)
         async with open_run(plan) as run:
             engines.append(run.engine)
             return await run.run()
 
     result = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     c = result.snapshot.cumulative
-    assert (c.outgoing_calls, c.successful_calls, c.failed_calls) == (60, 60, 0)
+    assert (c.outgoing_calls, c.successful_calls, c.failed_calls) == (max_calls, max_calls, 0)
+    return engines[0], peer, reads
+
+
+def test_a_clients_receive_loop_reads_on_the_timer_queues_grid() -> None:
+    """A client's socket is read at points of the 1 ms grid its timer queue (which wakes the
+    pacing) wakes on, so that on timerfds one wake-up serves both; answers arriving 0.37 ms
+    after each send would put reads a tick after each batch off the grid. The queue is on a
+    timerfd wherever the clock allows."""
+    engine, peer, reads = _client_reads(1000.0, 60)
     assert len(peer.invites) == 60
-    assert engines[0].timers._descriptor  # a timerfd under Trio's own clock (not this one)
-    assert len(reads_at) > 100
-    off_grid = [t for t in reads_at if abs(t / 0.001 - round(t / 0.001)) > 1e-6]
+    assert engine.timers._descriptor  # a timerfd under Trio's own clock (not this one)
+    assert len(reads) > 100
+    off_grid = [t for t, _, _ in reads if abs(t / 0.001 - round(t / 0.001)) > 1e-6]
     assert off_grid == []
 
 
@@ -722,28 +729,10 @@ def test_a_clients_socket_is_read_by_its_timer_queues_task_between_waits() -> No
     queue and one for the receive loop. The loop waits for the socket only when the queue found
     it empty, so its own reads outside that wait are a handful. (The pacing reads the socket
     too before it starts calls: running calls first.)"""
-    reads_at: list[float] = []
-    readers: list[trio.lowlevel.Task] = []
-    peer = Peer(latency_s=0.00037)
-    engines: list[Engine] = []
-
-    class Factory(PeerFactory):
-        async def open_datagram(self, host: str, port: int) -> PeerSocket:
-            await trio.lowlevel.checkpoint()
-            return _GridSocket(self.peer, reads_at, readers)
-
-    async def main() -> EngineResult:
-        plan = peer_plan(builtin("uac"), Factory(peer), rate=2000.0, max_calls=400)
-        async with open_run(plan) as run:
-            engines.append(run.engine)
-            return await run.run()
-
-    result = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    c = result.snapshot.cumulative
-    assert (c.outgoing_calls, c.successful_calls, c.failed_calls) == (400, 400, 0)
-    names = collections.Counter(task.name.rsplit(".", 1)[-1] for task in readers)
-    assert engines[0].timers._task is not None
-    assert engines[0].timers._task.name.endswith(".run")
+    engine, _, reads = _client_reads(2000.0, 400)
+    names = collections.Counter(task.name.rsplit(".", 1)[-1] for _, task, _ in reads)
+    assert engine.timers._task is not None
+    assert engine.timers._task.name.endswith(".run")
     assert names["run"] > 150  # the queue's task: TimerQueue.run
     assert names["_receive_loop"] <= 3
 
@@ -777,31 +766,9 @@ def test_a_client_waits_for_sparse_datagrams_instead_of_reading_a_tick_later() -
     """Below one datagram per tick a read a tick after each batch mostly finds the socket
     empty: a wake-up for nothing. There the receive loop waits for the socket itself, and the
     socket is read at the queue's tick only where the queue wakes anyway (the pacing's)."""
-    reads: list[tuple[float, int]] = []
-    peer = Peer(latency_s=0.00037)
-
-    class Counted(_GridSocket):
-        def receive_nowait(self) -> list[Datagram]:
-            batch = super().receive_nowait()
-            if not self._in_wait:
-                reads.append((trio.current_time(), len(batch)))
-            return batch
-
-    class Factory(PeerFactory):
-        async def open_datagram(self, host: str, port: int) -> PeerSocket:
-            await trio.lowlevel.checkpoint()
-            return Counted(self.peer, [])
-
-    async def main() -> EngineResult:
-        plan = peer_plan(builtin("uac"), Factory(peer), rate=100.0, max_calls=60)
-        async with open_run(plan) as run:
-            return await run.run()
-
-    result = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    c = result.snapshot.cumulative
-    assert (c.outgoing_calls, c.successful_calls, c.failed_calls) == (60, 60, 0)
+    _, _, reads = _client_reads(100.0, 60)
     # Reads at a tick that found the socket empty (reads while the loop waits for the socket,
     # the pacing's among them, are not counted): a few in the first window of ticks, which
     # counts as dense; reading a tick after every batch, 60 (one per call).
-    empty = [at for at, count in reads if count == 0]
+    empty = [at for at, _, count in reads if count == 0]
     assert len(empty) <= 10
