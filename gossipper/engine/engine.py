@@ -119,6 +119,11 @@ _DRAIN_DATAGRAMS_MAX = 1024
 """Datagrams the pacing task handles before starting calls; that many waiting at once means
 the process is behind, and new calls wait for the next tick (docs/performance.md, "Overload").
 (Not "the socket is never empty": a fast peer answers each reply within microseconds.)"""
+_DRAIN_AFTER_READ_S = 20e-6
+"""The pacing's drain is skipped when the run's socket was emptied this recently: by the timer
+queue's task reading it on the tick, just before it ran the pacing in the same wake-up. What
+arrives in between waits for the next read, a tick at most, as anything arriving after a drain
+does."""
 
 
 class QuitState(enum.Enum):
@@ -256,6 +261,10 @@ class Engine(CallHost):
         self._shedding = False
         # Since when every receive batch has been full (inf: the last one was not).
         self._full_batches_since_s = math.inf
+        # When a read of the run's socket last emptied it, and when the last batch read from a
+        # real socket was handled (_read_socket, _handle_batch).
+        self._main_read_empty_at_s = -math.inf
+        self._batch_handled_at_s = 0.0
         # A client's datagrams per tick (_DENSE_DATAGRAMS_PER_TICK): counted since the window's
         # start, and whether the last full window was dense.
         self._density_since_s = 0.0
@@ -909,26 +918,27 @@ class Engine(CallHost):
         found_empty = False
         try:
             while True:
-                try:
-                    batch = [] if found_empty else transport.receive_nowait()
-                    found_empty = False
-                    if not batch:
-                        self._full_batches_since_s = math.inf  # caught up: the socket was empty
-                        if self._held_calls:
-                            # Calls held while behind start now, a batch's worth per tick; the
-                            # socket is read again at the next tick, not waited for.
-                            self._start_held_calls(_SHED_BATCH)
-                            await tick.until(now() + step_s)
-                            continue
-                        batch = await transport.receive_batch()
-                except (trio.ClosedResourceError, OSError):
+                ready = [] if found_empty else self._read_socket(transport)
+                found_empty = False
+                if ready is None:
                     return
-                read_at_s = now()
-                self._dispatch_batch(batch, transport)
-                handled_at_s = now()
-                if handled_at_s - read_at_s >= step_s:
+                if not ready:
+                    self._full_batches_since_s = math.inf  # caught up: the socket was empty
+                    if self._held_calls:
+                        # Calls held while behind start now, a batch's worth per tick; the
+                        # socket is read again at the next tick, not waited for.
+                        self._start_held_calls(_SHED_BATCH)
+                        await tick.until(now() + step_s)
+                        continue
+                    try:
+                        ready = await transport.receive_batch()
+                    except (trio.ClosedResourceError, OSError):
+                        return
+                if self._handle_batch(ready, transport):
                     await trio.lowlevel.checkpoint()
-                elif on_grid:
+                    continue
+                handled_at_s = self._batch_handled_at_s
+                if on_grid:
                     # The grid point nearest a tick on: a tick away on average, as below.
                     # Sparse datagrams are waited for instead, unless the queue wakes there
                     # anyway (the read is then free).
@@ -949,23 +959,40 @@ class Engine(CallHost):
     def _read_on_tick(self, transport: DatagramTransport) -> float:
         """A client's socket read by its timer queue's task (``TimerQueue.read_on_ticks``):
         what the socket holds is handled, and the answer says when to read again."""
+        batch = self._read_socket(transport)
+        if not batch:
+            return READ_NO_MORE  # empty or closed: the receive loop's wait tells which
+        if self._handle_batch(batch, transport):
+            return READ_AT_ONCE
+        handled_at_s = self._batch_handled_at_s
+        if not self._dense_datagrams(handled_at_s):
+            return READ_NO_MORE  # sparse: the receive loop waits for the next one
+        return handled_at_s + 0.5 * self._timer_resolution_s
+
+    def _read_socket(self, transport: DatagramTransport) -> list[Datagram] | None:
+        """What a real socket holds now (empty: caught up with it), or None once it is
+        closed."""
         try:
             batch = transport.receive_nowait()
         except (trio.ClosedResourceError, OSError):
-            return READ_NO_MORE
+            return None
         if not batch:
             self._full_batches_since_s = math.inf
-            return READ_NO_MORE
+            if transport is self._main_transport:
+                self._main_read_empty_at_s = self.now()
+        return batch
+
+    def _handle_batch(self, batch: list[Datagram], transport: DatagramTransport) -> bool:
+        """Dispatch a batch read from a real socket (its end in ``_batch_handled_at_s``);
+        True when that took a tick or more: the process is behind, and reads again at once."""
         now = self.now
         read_at_s = now()
         self._dispatch_batch(batch, transport)
         handled_at_s = now()
-        step_s = self._timer_resolution_s
-        if handled_at_s - read_at_s >= step_s:
-            return READ_AT_ONCE
-        if not self._dense_datagrams(handled_at_s):
-            return READ_NO_MORE  # sparse: the receive loop waits for the next one
-        return handled_at_s + 0.5 * step_s
+        self._batch_handled_at_s = handled_at_s
+        if len(batch) < _SHED_BATCH and transport is self._main_transport:
+            self._main_read_empty_at_s = read_at_s  # a short batch: the socket was emptied
+        return handled_at_s - read_at_s >= self._timer_resolution_s
 
     def _dense_datagrams(self, now_s: float) -> bool:
         """Whether the last full window of _DENSITY_WINDOW_TICKS had _DENSE_DATAGRAMS_PER_TICK
@@ -1910,20 +1937,20 @@ class Engine(CallHost):
         if main is None:
             return True
         per_ip = self._per_ip
+        if per_ip is None and self.now() - self._main_read_empty_at_s < _DRAIN_AFTER_READ_S:
+            # The timer queue's task emptied the socket just before it ran the pacing, in
+            # the same wake-up: a read now would find nothing (a system call per tick).
+            return True
         transports = per_ip.transports if per_ip is not None else [main]
         behind = False
         for transport in transports:
             taken = 0
             while taken < _DRAIN_DATAGRAMS_MAX:
-                try:
-                    batch = transport.receive_nowait()
-                except (trio.ClosedResourceError, OSError):
-                    break
+                batch = self._read_socket(transport)
                 if not batch:
-                    self._full_batches_since_s = math.inf
                     break
                 taken += len(batch)
-                self._dispatch_batch(batch, transport)
+                self._handle_batch(batch, transport)
             if taken >= _DRAIN_DATAGRAMS_MAX:
                 behind = True
         return not behind
