@@ -76,7 +76,7 @@ def one_run(rate: int, seconds: float, buff_size: int, work: pathlib.Path) -> di
     uas = start_sipp_uas(port, calls, here / "uas_stat.csv", buff_size, here)
     counts_file = here / "counts.json"
     command = [
-        sys.executable, "-c", _SNIPPET, str(counts_file),
+        *benchlib.plain_site_python(_SNIPPET), str(counts_file),
         "-sn", "uac", f"{LOOPBACK}:{port}", "-i", LOOPBACK, "-p", str(free_udp_port()),
         "-nostdin", "-m", str(calls), "-r", str(rate), "-buff_size", str(buff_size),
         "-summary_json", str(here / "uac.json"),
