@@ -1,0 +1,200 @@
+"""What one sleep and wake-up costs on this machine, in CPU, before any work is done.
+
+At low call rates CPU per call is mostly wake-ups (docs/performance.md, "What a wake-up costs
+here"). This script separates the machine's share from the event loop's: each case sleeps
+--wakes times for 1 ms and reports the process's CPU per wake-up (user + system, from
+os.wait4, the interpreter's start-up taken off by timing only the loop inside the child):
+
+  c_epoll       a C loop around epoll_wait with a 1 ms timeout (what SIPp's main loop does
+                when idle); built with the system's C compiler, skipped without one
+  py_epoll      the same loop in Python (select.epoll.poll)
+  py_timerfd    Python arming gossipper's timerfd (engine/_timerfd.c) for 1 ms on and
+                waiting for it with epoll: a timer queue's tick without Trio
+  trio_timerfd  the same wait through Trio's wait_readable, in a task: what the timer
+                queue's task does each tick
+  trio_sleep    trio.sleep_until, a cancel scope's deadline
+
+  python bench/wake_cost.py [--wakes 3000] [--runs 3] [--source DIR | --live]
+
+The difference trio_timerfd - py_timerfd is what a pass of Trio's loop adds to a wake-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import shutil
+import statistics
+import subprocess
+import tempfile
+
+import benchlib
+from benchlib import add_source_options, install_cleanup, machine_info, prepare_source
+
+_C_LOOP = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+static double cpu_s(void) {
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6 + r.ru_stime.tv_sec
+        + r.ru_stime.tv_usec / 1e6;
+}
+int main(int argc, char **argv) {
+    int wakes = atoi(argv[1]);
+    int ep = epoll_create1(0);
+    struct epoll_event events[8];
+    double start = cpu_s();
+    for (int i = 0; i < wakes; i++) epoll_wait(ep, events, 8, 1);
+    printf("{\"cpu_s\": %.6f}\n", cpu_s() - start);
+    return 0;
+}
+"""
+
+# Each Python case prints {"cpu_s": ...} for its loop alone (resource.getrusage).
+_PY_CASES = {
+    "py_epoll": """
+import json, resource, select, sys
+def cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+wakes = int(sys.argv[1])
+ep = select.epoll()
+start = cpu_s()
+for _ in range(wakes):
+    ep.poll(0.001)
+print(json.dumps({"cpu_s": cpu_s() - start}))
+""",
+    "py_timerfd": """
+import json, resource, select, sys, time
+from gossipper.engine import _timerfd
+def cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+wakes = int(sys.argv[1])
+fd = _timerfd.tick_timer()
+ep = select.epoll()
+ep.register(fd, select.EPOLLIN)
+when_s = time.monotonic()
+start = cpu_s()
+for _ in range(wakes):
+    when_s += 0.001
+    _timerfd.tick_arm(fd, when_s)
+    ep.poll(-1)
+print(json.dumps({"cpu_s": cpu_s() - start}))
+""",
+    "trio_timerfd": """
+import json, resource, sys, time
+import trio
+from gossipper.engine import _timerfd
+def cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+wakes = int(sys.argv[1])
+async def main():
+    fd = _timerfd.tick_timer()
+    when_s = time.monotonic()
+    start = cpu_s()
+    for _ in range(wakes):
+        when_s += 0.001
+        _timerfd.tick_arm(fd, when_s)
+        await trio.lowlevel.wait_readable(fd)
+    print(json.dumps({"cpu_s": cpu_s() - start}))
+trio.run(main)
+""",
+    "trio_sleep": """
+import json, resource, sys
+import trio
+def cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+wakes = int(sys.argv[1])
+async def main():
+    when_s = trio.current_time()
+    start = cpu_s()
+    for _ in range(wakes):
+        when_s += 0.001
+        await trio.sleep_until(when_s)
+    print(json.dumps({"cpu_s": cpu_s() - start}))
+trio.run(main)
+""",
+}
+
+CASES = ["c_epoll", *_PY_CASES]
+
+
+def build_c_loop(work: pathlib.Path) -> pathlib.Path | None:
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    source = work / "wake_loop.c"
+    source.write_text(_C_LOOP)
+    binary = work / "wake_loop"
+    done = subprocess.run([compiler, "-O2", "-o", str(binary), str(source)], check=False)
+    return binary if done.returncode == 0 else None
+
+
+def one_case(case: str, wakes: int, c_loop: pathlib.Path | None) -> float | None:
+    """CPU µs per wake-up of one run of ``case`` (None: not available here)."""
+    if case == "c_epoll":
+        if c_loop is None:
+            return None
+        command = [str(c_loop), str(wakes)]
+    else:
+        command = [*benchlib.plain_site_python(_PY_CASES[case]), str(wakes)]
+    done = subprocess.run(
+        command,
+        env=benchlib._child_env(),
+        capture_output=True,
+        text=True,
+        timeout=wakes * 0.01 + 60,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"  {case}: failed ({done.stderr.strip()[-300:]})")
+        return None
+    cpu_s = float(json.loads(done.stdout.strip().splitlines()[-1])["cpu_s"])
+    return cpu_s / wakes * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--wakes", type=int, default=3000, help="sleeps of 1 ms per run")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each case (rotated)")
+    parser.add_argument("--json", type=pathlib.Path, help="write the medians here as JSON")
+    add_source_options(parser)
+    args = parser.parse_args()
+    install_cleanup()
+    work = pathlib.Path(tempfile.mkdtemp(prefix="gossipper-wake-"))
+    try:
+        version = prepare_source(args, work)
+        print(f"gossipper {version}")
+        c_loop = build_c_loop(work)
+        samples: dict[str, list[float]] = {case: [] for case in CASES}
+        for run in range(args.runs):
+            order = CASES[run % len(CASES) :] + CASES[: run % len(CASES)]
+            for case in order:
+                us = one_case(case, args.wakes, c_loop)
+                if us is not None:
+                    samples[case].append(us)
+                    print(f"run {run + 1} {case:13s} {us:6.1f} µs of CPU per wake-up")
+        medians = {case: statistics.median(v) for case, v in samples.items() if v}
+        print("\nmedians, µs of CPU per 1 ms sleep and wake-up:")
+        for case, us in medians.items():
+            print(f"  {case:13s} {us:6.1f}")
+        if "trio_timerfd" in medians and "py_timerfd" in medians:
+            added = medians["trio_timerfd"] - medians["py_timerfd"]
+            print(f"  a pass of Trio's loop adds {added:.1f} µs to a timerfd wake-up")
+        if args.json is not None:
+            args.json.write_text(
+                json.dumps({"machine": machine_info(), "version": version, "medians": medians})
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
