@@ -201,6 +201,8 @@ async def _run(
             rx_scenario=rx_scenario,
             twin=twin,
             directory="." if worker is None else worker.directory,
+            # Alone in its Trio loop (no in-process peer): see RunPlan.holds_loop.
+            holds_loop=peer_run is None,
         )
         async with open_run(plan) as run:
             if worker is not None:

@@ -687,6 +687,24 @@ class Engine(CallHost):
             snapshot=self.snapshot() if self._final_snapshot is None else self._final_snapshot,
         )
 
+    def hold_loop_between_ticks(self) -> bool:
+        """Let a client's timer queue sleep between its ticks outside Trio's loop
+        (``TimerQueue.hold_ticks``), where nothing else of the run waits on a descriptor of
+        its own: a real run over the one UDP socket, no media, no 3PCC command link. The run
+        must be alone in its Trio loop (``RunPlan.holds_loop``). Returns whether it holds."""
+        mode = self._config.transport.transport_mode
+        holds = (
+            self._settle is None
+            and not self.scenario.is_server
+            and not is_stream_mode(mode)
+            and not is_multi_socket_mode(mode)
+            and not is_per_ip_mode(mode)
+            and self.media is None
+            and self._commands is None
+        )
+        self.timers.hold_ticks = holds
+        return holds
+
     def open_stats_window(self, *, error_codes: bool = False) -> StatsWindow:
         """A periodic window of one's own (the -fd files, the screen, a poller): its periodic
         figures cover the time since its last restart, whatever other consumers do."""

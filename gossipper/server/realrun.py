@@ -103,6 +103,7 @@ def real_plan(
     ooc_scenario: Scenario | None = None,
     rx_scenario: Scenario | None = None,
     twin: TwinSetup | None = None,
+    holds_loop: bool = False,
 ) -> RunPlan:
     """The plan of one run on real sockets: ``[local_ip]`` from ``-i`` or the route to the
     remote, a wildcard bind unless ``-i`` is given, trace files flushed live."""
@@ -125,4 +126,5 @@ def real_plan(
         ooc_scenario=ooc_scenario,
         rx_scenario=rx_scenario,
         twin=twin,
+        holds_loop=holds_loop,
     )

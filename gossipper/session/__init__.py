@@ -104,6 +104,11 @@ class RunPlan:
     ``scenario``); its injection file is ``config.identity.rx_injection_file``."""
     twin: TwinSetup | None = None
     """3PCC: the command channel's set-up (``-3pcc`` or ``-master``/``-slave``), else None."""
+    holds_loop: bool = False
+    """The run is alone in its Trio loop (the command line's run, a worker's; not beside an
+    in-process peer or in ``gossipper server``): where the engine allows it
+    (``Engine.hold_loop_between_ticks``), a client's timer queue may sleep between ticks
+    outside Trio's loop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +212,8 @@ class Run:
             twin=plan.twin,
             media=media,
         )
+        if plan.holds_loop:
+            self.engine.hold_loop_between_ticks()
         # The -fd files' own statistics window (error codes belong to it), and the screens'.
         self._log_window: StatsWindow = self.engine.open_stats_window(error_codes=True)
         self._display_window: StatsWindow = self.engine.open_stats_window()

@@ -15,6 +15,7 @@ What must hold after a stall, whatever order Trio runs the woken tasks in:
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import math
 from collections.abc import Awaitable, Callable
@@ -796,3 +797,36 @@ def test_a_client_waits_for_sparse_datagrams_instead_of_reading_a_tick_later() -
     # counts as dense; reading a tick after every batch, 60 (one per call).
     empty = [at for at, _, count in reads if count == 0]
     assert len(empty) <= 10
+
+
+@pytest.mark.parametrize(
+    ("scenario", "options", "alone", "holds"),
+    [
+        ("uac", {}, True, True),
+        ("uac", {}, False, False),  # beside an in-process peer, or in gossipper server
+        ("uas", {}, True, False),  # a server reads its socket on its own loop's ticks
+        ("uac", {"transport_mode": "un"}, True, False),  # a socket per call
+        ("uac_pcap", {}, True, False),  # media: the streams' own descriptors and ticks
+    ],
+)
+def test_only_a_client_alone_on_one_udp_socket_may_hold_trios_loop_between_ticks(
+    scenario: str, options: dict[str, Any], alone: bool, holds: bool
+) -> None:
+    """``RunPlan.holds_loop`` (the command line's run, a worker's) lets the engine decide;
+    it allows the timer queue to sleep outside Trio's loop only where nothing else of the
+    run waits on a descriptor of its own."""
+    seen: list[bool] = []
+
+    async def main() -> None:
+        plan = peer_plan(
+            builtin(scenario),
+            PeerFactory(Peer(latency_s=0.001)),
+            server=scenario == "uas",
+            **options,
+        )
+        plan = dataclasses.replace(plan, holds_loop=alone)
+        async with open_run(plan) as run:
+            seen.append(run.engine.timers.hold_ticks)
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert seen == [holds]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import sys
+import threading
 import time
 import types
 
@@ -221,3 +223,85 @@ def test_a_timer_queue_keeps_its_cancel_scope_unless_asked_or_under_a_virtual_cl
     assert trio.run(main, False) < 1.0  # not asked: Trio's deadline (on the 1 ms grid)
     # MockClock: no descriptor follows virtual time, whatever was asked.
     assert trio.run(main, True, clock=trio.testing.MockClock(autojump_threshold=0)) < 1.0
+
+
+@pytest.mark.parametrize("hold", [True, False])
+def test_a_holding_queue_sleeps_between_ticks_outside_trios_loop_but_not_past_others(
+    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch, hold: bool
+) -> None:
+    """``TimerQueue.hold_ticks``: while a reader is read on every tick, the queue's task sleeps
+    to the next one in its own epoll instead of a pass of Trio's loop, unless something else
+    comes first: a task made ready (here by the reader itself) runs at once, another task's
+    deadline is met as before, and a descriptor another task waits on is noticed within
+    _HOLD_MAX_S. Without ``hold_ticks``, every tick is a pass of Trio's loop."""
+    if not COMPILED_BUILD:
+        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
+    passes = 0
+    result: dict[str, float] = {}
+
+    class Passes(trio.abc.Instrument):
+        def before_io_wait(self, timeout: float) -> None:
+            nonlocal passes
+            passes += 1
+
+    async def main() -> None:
+        now = run_clock()
+        queue = TimerQueue(resolution_s=0.001, now=now, descriptor=True)
+        queue.hold_ticks = hold
+        woken = trio.Event()
+        reads: list[float] = []
+
+        def read() -> float:
+            at = now()
+            reads.append(at)
+            if len(reads) == 40:
+                result["set_at"] = at
+                woken.set()  # a task made ready by the queue's own work
+            return timers_module.READ_NO_MORE if len(reads) >= 150 else at + 0.0005
+
+        async def waiter() -> None:
+            await woken.wait()
+            result["woken_late_s"] = now() - result["set_at"]
+
+        async def sleeper() -> None:
+            deadline = now() + 0.07
+            await trio.sleep_until(deadline)
+            result["sleep_late_s"] = now() - deadline
+
+        a, b = socket.socketpair()
+        with a, b:
+
+            async def reader_of_other_descriptor() -> None:
+                await trio.lowlevel.wait_readable(a)
+                result["descriptor_late_s"] = time.perf_counter() - result["written_at"]
+
+            def write_later() -> None:
+                time.sleep(0.1)
+                result["written_at"] = time.perf_counter()
+                b.send(b"x")
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(queue.run)
+                nursery.start_soon(waiter)
+                nursery.start_soon(sleeper)
+                nursery.start_soon(reader_of_other_descriptor)
+                writer = threading.Thread(target=write_later)
+                writer.start()
+                await trio.testing.wait_all_tasks_blocked()
+                before = passes
+                assert await queue.read_on_ticks(read, now() + 0.001)
+                result["passes"] = passes - before
+                result["reads"] = len(reads)
+                writer.join()
+                await trio.sleep(0.02)
+                nursery.cancel_scope.cancel()
+
+    trio.run(main, instruments=[Passes()])
+    assert result["reads"] == 150
+    assert result["woken_late_s"] < 0.003
+    assert result["sleep_late_s"] < 0.003  # Trio's own wait is whole milliseconds
+    assert result["descriptor_late_s"] < timers_module._HOLD_MAX_S + 0.005
+    if hold:
+        assert result["passes"] < 0.5 * result["reads"]
+    else:
+        assert result["passes"] >= 0.9 * result["reads"]
