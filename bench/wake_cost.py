@@ -54,27 +54,28 @@ int main(int argc, char **argv) {
 }
 """
 
-# Each Python case prints {"cpu_s": ...} for its loop alone (resource.getrusage).
-_PY_CASES = {
-    "py_epoll": """
-import json, resource, select, sys
+# Each Python case is _PRELUDE, then a body that sleeps ``wakes`` times and prints
+# {"cpu_s": ...} for its loop alone (resource.getrusage, through report()).
+_PRELUDE = """
+import json, resource, select, sys, time
 def cpu_s():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+def report(start):
+    print(json.dumps({"cpu_s": cpu_s() - start}))
 wakes = int(sys.argv[1])
+"""
+
+_BODIES = {
+    "py_epoll": """
 ep = select.epoll()
 start = cpu_s()
 for _ in range(wakes):
     ep.poll(0.001)
-print(json.dumps({"cpu_s": cpu_s() - start}))
+report(start)
 """,
     "py_timerfd": """
-import json, resource, select, sys, time
 from gossipper.engine import _timerfd
-def cpu_s():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-wakes = int(sys.argv[1])
 fd = _timerfd.tick_timer()
 ep = select.epoll()
 ep.register(fd, select.EPOLLIN)
@@ -84,16 +85,11 @@ for _ in range(wakes):
     when_s += 0.001
     _timerfd.tick_arm(fd, when_s)
     ep.poll(-1)
-print(json.dumps({"cpu_s": cpu_s() - start}))
+report(start)
 """,
     "trio_timerfd": """
-import json, resource, sys, time
 import trio
 from gossipper.engine import _timerfd
-def cpu_s():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-wakes = int(sys.argv[1])
 async def main():
     fd = _timerfd.tick_timer()
     when_s = time.monotonic()
@@ -102,26 +98,22 @@ async def main():
         when_s += 0.001
         _timerfd.tick_arm(fd, when_s)
         await trio.lowlevel.wait_readable(fd)
-    print(json.dumps({"cpu_s": cpu_s() - start}))
+    report(start)
 trio.run(main)
 """,
     "trio_sleep": """
-import json, resource, sys
 import trio
-def cpu_s():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-wakes = int(sys.argv[1])
 async def main():
     when_s = trio.current_time()
     start = cpu_s()
     for _ in range(wakes):
         when_s += 0.001
         await trio.sleep_until(when_s)
-    print(json.dumps({"cpu_s": cpu_s() - start}))
+    report(start)
 trio.run(main)
 """,
 }
+_PY_CASES = {name: _PRELUDE + body for name, body in _BODIES.items()}
 
 CASES = ["c_epoll", *_PY_CASES]
 
