@@ -105,6 +105,17 @@ class ReceiveBacklog(Protocol):
         ...
 
 
+@runtime_checkable
+class ReadableDescriptor(Protocol):
+    """A datagram endpoint on one descriptor of its own, which an epoll may watch for
+    readability (a UDP socket): a client's timer queue then reads it when it becomes readable
+    (``TimerQueue.read_when_readable``) instead of a task waiting for it through Trio."""
+
+    def fileno(self) -> int:
+        """The socket's descriptor; it stays open until the endpoint is closed."""
+        ...
+
+
 class TransportFactory(Protocol):
     """Opens endpoints. Port 0 asks for an ephemeral port."""
 

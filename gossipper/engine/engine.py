@@ -50,6 +50,7 @@ from gossipper.engine.threepcc import (
 from gossipper.engine.timers import (
     READ_AT_ONCE,
     READ_NO_MORE,
+    READ_WHEN_READABLE,
     Parker,
     TickSleep,
     TimerQueue,
@@ -65,6 +66,7 @@ from gossipper.interfaces import (
     DirectDelivery,
     Flow,
     MediaFactory,
+    ReadableDescriptor,
     ReceiveBacklog,
     Tracer,
     TransportFactory,
@@ -933,6 +935,14 @@ class Engine(CallHost):
         on_grid = not self.scenario.is_server
         half_step_s = 0.5 * step_s
         read_on_tick = functools.partial(self._read_on_tick, transport)
+        # Where the queue holds Trio's loop between ticks, it also watches the socket in its
+        # own epoll (TimerQueue.read_when_readable): this task then stays parked for the run,
+        # and a sparse datagram costs a wake-up of the queue's, not a pass of Trio's loop.
+        watch_fd = (
+            transport.fileno()
+            if timers.hold_ticks and shared and isinstance(transport, ReadableDescriptor)
+            else -1
+        )
         found_empty = False
         try:
             while True:
@@ -948,6 +958,8 @@ class Engine(CallHost):
                         self._start_held_calls(_SHED_BATCH)
                         await tick.until(now() + step_s)
                         continue
+                    if watch_fd >= 0 and await timers.read_when_readable(read_on_tick, watch_fd):
+                        continue  # handed back: closed, or calls held (the read tells which)
                     try:
                         ready = await transport.receive_batch()
                     except (trio.ClosedResourceError, OSError):
@@ -965,8 +977,10 @@ class Engine(CallHost):
                         timers.wakes_by(next_read_s)
                     ):
                         found_empty = True  # not read: receive_batch waits for it
-                    elif await timers.read_on_ticks(read_on_tick, next_read_s):
-                        found_empty = True  # or closed: receive_batch says which
+                    elif await timers.read_on_ticks(read_on_tick, next_read_s, watch_fd):
+                        # Empty, or closed: receive_batch says which. A watching queue hands
+                        # back a closed socket or held calls only: the read tells which.
+                        found_empty = watch_fd < 0
                     else:
                         await tick.until(timers.wake_time(next_read_s))
                 else:
@@ -979,12 +993,14 @@ class Engine(CallHost):
         what the socket holds is handled, and the answer says when to read again."""
         batch = self._read_socket(transport)
         if not batch:
-            return READ_NO_MORE  # empty or closed: the receive loop's wait tells which
+            # Closed, or held calls to start: for the receive loop. Empty: wait for it.
+            return READ_NO_MORE if batch is None or self._held_calls else READ_WHEN_READABLE
         if self._handle_batch(batch, transport):
             return READ_AT_ONCE
         handled_at_s = self._batch_handled_at_s
         if not self._dense_datagrams(handled_at_s):
-            return READ_NO_MORE  # sparse: the receive loop waits for the next one
+            # Sparse: waited for, not read on the ticks.
+            return READ_NO_MORE if self._held_calls else READ_WHEN_READABLE
         return handled_at_s + 0.5 * self._timer_resolution_s
 
     def _read_socket(self, transport: DatagramTransport) -> list[Datagram] | None:

@@ -38,6 +38,9 @@ LATE_FIRE_MAX: Final = 256
 the next pass of the event loop, so the receive loop gets its turn in between."""
 READ_AT_ONCE: Final = -math.inf
 """A reader's answer (``TimerQueue.read_on_ticks``): read again at once, not a tick later."""
+READ_WHEN_READABLE: Final = -1e300
+"""A reader's answer: the socket is empty, or its datagrams sparse; read it when it is
+readable again (``TimerQueue.read_when_readable``), or else hand it back as READ_NO_MORE."""
 READ_NO_MORE: Final = math.inf
 """A reader's answer: the socket was empty or closed; its task waits for it again."""
 
@@ -88,13 +91,17 @@ class TickSleep:
     releases the descriptor.
     """
 
-    __slots__ = ("_arm", "_fd", "_offset", "_poller")
+    __slots__ = ("_arm", "_fd", "_offset", "_poller", "_watch_armed", "_watched")
 
     def __init__(self, clock: Callable[[], float], *, descriptor: bool = True) -> None:
         self._fd = -1
         self._offset = 0.0
         self._arm: Callable[[int, float], None] | None = None
         self._poller: select.epoll | None = None
+        # A descriptor in the poller beside the timerfd (``watch``), and whether its one-shot
+        # readiness event is armed.
+        self._watched = -1
+        self._watch_armed = False
         timerfd = _C_TIMERFD
         if descriptor and timerfd is not None and isinstance(clock, SystemTime):
             create, arm = timerfd
@@ -118,17 +125,78 @@ class TickSleep:
         arm(fd, self._monotonic(deadline))
         await trio.lowlevel.wait_readable(fd)
 
-    def block_until(self, deadline: float) -> None:
+    async def until_or_readable(self, deadline: float) -> bool:
+        """``until``, or sooner once the watched descriptor (``watch``) is readable: True
+        then. Through Trio's loop, which waits on this sleep's own epoll (readable while the
+        timerfd or the watched descriptor is)."""
+        if not self._watch_armed:
+            await self.until(deadline)
+            return False
+        poller = self._own_poller()
+        arm = self._arm
+        assert arm is not None
+        arm(self._fd, self._monotonic(deadline))
+        await trio.lowlevel.wait_readable(poller.fileno())
+        return self._took_watch(poller.poll(0))
+
+    def block_until(self, deadline: float) -> bool:
         """Sleep to ``deadline`` (timerfd only) in a blocking wait of this thread, outside
-        Trio's loop: for ``TimerQueue._may_hold``'s short sleeps alone."""
+        Trio's loop: for ``TimerQueue._may_hold``'s short sleeps alone. True when the watched
+        descriptor (``watch``) became readable first."""
+        poller = self._own_poller()
+        arm = self._arm
+        assert arm is not None
+        arm(self._fd, self._monotonic(deadline))
+        return self._took_watch(poller.poll(-1))
+
+    def watch(self, fd: int) -> bool:
+        """Have the next sleep (``until_or_readable``, ``block_until``) end when ``fd`` is
+        readable, once (EPOLLONESHOT: one ``epoll_ctl`` to arm it again). False where this
+        sleep has no timerfd, or ``fd`` cannot be watched (closed)."""
+        if self._fd < 0:
+            return False
+        poller = self._own_poller()
+        try:
+            if fd == self._watched:
+                poller.modify(fd, select.EPOLLIN | select.EPOLLONESHOT)
+            else:
+                if self._watched >= 0:
+                    self.unwatch()
+                poller.register(fd, select.EPOLLIN | select.EPOLLONESHOT)
+                self._watched = fd
+        except OSError:
+            return False
+        self._watch_armed = True
+        return True
+
+    def unwatch(self) -> None:
+        """Take the watched descriptor out of the poller (closed already: nothing to do)."""
+        fd = self._watched
+        self._watched = -1
+        self._watch_armed = False
+        poller = self._poller
+        if fd >= 0 and poller is not None:
+            try:
+                poller.unregister(fd)
+            except OSError:
+                pass
+
+    def _took_watch(self, events: list[tuple[int, int]]) -> bool:
+        """Whether ``events`` hold the watched descriptor's (which its one-shot disarmed)."""
+        if self._watch_armed:
+            watched = self._watched
+            for fd, _flags in events:
+                if fd == watched:
+                    self._watch_armed = False
+                    return True
+        return False
+
+    def _own_poller(self) -> select.epoll:
         poller = self._poller
         if poller is None:
             poller = self._poller = select.epoll()
             poller.register(self._fd, select.EPOLLIN)
-        arm = self._arm
-        assert arm is not None
-        arm(self._fd, self._monotonic(deadline))
-        poller.poll(-1)
+        return poller
 
     def rearm(self, deadline: float) -> None:
         """Move the deadline of the sleep in progress (timerfd only): the waiting task wakes
@@ -142,6 +210,8 @@ class TickSleep:
         return deadline - self._offset if deadline != _INF else _NEVER_S
 
     def close(self) -> None:
+        self._watched = -1
+        self._watch_armed = False
         poller = self._poller
         if poller is not None:
             self._poller = None
@@ -294,9 +364,11 @@ class TimerQueue:
         "_voided",
         "_resolution_s",
         "_scope",
+        "_sleep",
         "_task",
         "_tick",
         "_wake_at",
+        "_watch_fd",
         "before_late",
         "hold_ticks",
     )
@@ -327,6 +399,10 @@ class TimerQueue:
         # Real runs with Trio's clock: the queue sleeps on a timerfd (``TickSleep``), set
         # while it waits; else on ``_scope``.
         self._tick: TickSleep | None = None
+        # The timerfd sleep of the whole run (``run``), which can also watch the reader's
+        # socket (``read_when_readable``), and that socket's descriptor (-1: none watched).
+        self._sleep: TickSleep | None = None
+        self._watch_fd = -1
         # The deadline of ``_scope`` as last set, read back without Trio's property.
         self._wake_at = _INF
         # Set by the engine where nothing else of the run waits on a descriptor: see _may_hold.
@@ -507,15 +583,20 @@ class TimerQueue:
             return trio.lowlevel.Abort.FAILED
         return trio.lowlevel.Abort.SUCCEEDED  # cancelled from outside: stop
 
-    async def read_on_ticks(self, read: Callable[[], float], first_read_s: float) -> bool:
+    async def read_on_ticks(
+        self, read: Callable[[], float], first_read_s: float, fd: int = -1
+    ) -> bool:
         """Have the queue's task read a socket at its own wake-ups, from ``first_read_s`` on
         (rounded up to the grid), instead of the caller's task sleeping and waking for it.
 
         ``read`` handles what the socket holds and answers when to read it next: a time of
-        the run's clock (rounded up to the grid), ``READ_AT_ONCE`` (it fell a tick behind), or
-        ``READ_NO_MORE`` (the socket was empty or closed). The caller stays parked until that
-        last answer, and True comes back: it waits for the socket itself then. False, at once,
-        when the queue has no grid or another socket's reader: the caller sleeps itself.
+        the run's clock (rounded up to the grid), ``READ_AT_ONCE`` (it fell a tick behind),
+        ``READ_WHEN_READABLE`` (empty, or sparse: read it as ``read_when_readable`` does,
+        where the queue holds and ``fd`` is the socket's descriptor, else as the next), or
+        ``READ_NO_MORE`` (closed, or to be waited for by the caller). The caller stays parked
+        until the queue hands the socket back, and True comes back: it waits for the socket
+        itself then. False, at once, when the queue has no grid or another socket's reader:
+        the caller sleeps itself.
 
         A client's receive loop and its queue (which wakes the pacing) woke together on every
         tick, each task on a timerfd of its own: two task steps, two waits through Trio's
@@ -527,6 +608,7 @@ class TimerQueue:
             return False
         self._reader = read
         self._reader_task = trio.lowlevel.current_task()
+        self._watch_fd = fd if self.hold_ticks and self._sleep is not None else -1
         wake = self.wake_time(first_read_s)
         self._read_wake = wake
         if wake < self._wake_at:
@@ -534,13 +616,56 @@ class TimerQueue:
         await trio.lowlevel.wait_task_rescheduled(self._abort_reader)
         return True
 
+    async def read_when_readable(self, read: Callable[[], float], fd: int) -> bool:
+        """Have the queue's task read a socket (descriptor ``fd``) as soon as it is readable,
+        and then as ``read`` answers (``read_on_ticks``), where the queue holds Trio's loop
+        between its ticks (``hold_ticks``, on a timerfd).
+
+        A sparse client (a few datagrams per tick) waited for its socket through Trio's loop:
+        three of a call's four wake-ups at 250 calls/s were passes of it, 17 µs each on top
+        of the wake-up (docs/performance.md, "The socket in the timer queue's own epoll").
+        The queue's own epoll watches the socket beside its timerfd instead, so a held sleep
+        ends for a datagram as for a tick, and the datagram is handled in the queue's task.
+        True once the queue hands the socket back (closed, or to be waited for by the
+        caller); False, at once, where the queue does not hold: the caller waits itself.
+        """
+        sleep = self._sleep
+        if (
+            not self.hold_ticks
+            or self._reader is not None
+            or sleep is None
+            or self._task is None
+            or not sleep.watch(fd)
+        ):
+            return False
+        self._reader = read
+        self._reader_task = trio.lowlevel.current_task()
+        self._watch_fd = fd
+        self._read_wake = _INF
+        # The queue's task may be waiting through Trio on its timerfd alone: a wake-up now
+        # has it wait on its epoll, the socket's readiness included, from then on.
+        self._move_wake(self._now())
+        await trio.lowlevel.wait_task_rescheduled(self._abort_reader)
+        return True
+
     def _abort_reader(self, _raise_cancel: object) -> trio.lowlevel.Abort:
         # The reading task was cancelled (the run is over): nothing reads for it any more.
-        self._reader = None
-        self._reader_task = None
+        self._release_reader()
         self._read_wake = _INF
         self._read_now = False
         return trio.lowlevel.Abort.SUCCEEDED
+
+    def _release_reader(self) -> trio.lowlevel.Task | None:
+        """Forget the reader and stop watching its socket; returns its task."""
+        task = self._reader_task
+        self._reader = None
+        self._reader_task = None
+        if self._watch_fd >= 0:
+            self._watch_fd = -1
+            sleep = self._sleep
+            if sleep is not None:
+                sleep.unwatch()
+        return task
 
     def _next_wake(self) -> float:
         """The grid point of the next wake-up: the earliest live entry's, or the reader's."""
@@ -561,10 +686,14 @@ class TimerQueue:
         if read is None:
             return
         next_read_s = read()
+        if next_read_s == READ_WHEN_READABLE:
+            fd = self._watch_fd
+            sleep = self._sleep
+            if fd >= 0 and sleep is not None and sleep.watch(fd):
+                return  # the socket's readiness ends the next sleep (run)
+            next_read_s = READ_NO_MORE
         if next_read_s == READ_NO_MORE:
-            task = self._reader_task
-            self._reader = None
-            self._reader_task = None
+            task = self._release_reader()
             if task is not None:
                 trio.lowlevel.reschedule(task)
         elif next_read_s == READ_AT_ONCE:
@@ -584,6 +713,7 @@ class TimerQueue:
         # dropped) re-arms it with one system call, where a cancel scope runs some thirty
         # Python calls per wait and Trio's deadline bookkeeping per move.
         # Between ticks the task may also sleep outside Trio's loop (_may_hold, hold_ticks).
+        self._sleep = tick
         yielded_at_s = self._now()
         after_pass = False
         try:
@@ -602,17 +732,22 @@ class TimerQueue:
                         after_pass = False
                         await trio.lowlevel.checkpoint()
                         continue
-                    tick.block_until(self._wake_at)
+                    if tick.block_until(self._wake_at):
+                        self._read_wake = -_INF  # the watched socket is readable
                 else:
                     self._tick = tick
                     try:
-                        await tick.until(self._wake_at)
+                        readable = await tick.until_or_readable(self._wake_at)
                     finally:
                         self._tick = None
+                    if readable:
+                        self._read_wake = -_INF
                     yielded_at_s = self._now()
                     after_pass = True
                 self._woke(self._now())
         finally:
+            self._sleep = None
+            self._watch_fd = -1
             tick.close()
 
     def _may_hold(self, yielded_at_s: float) -> bool:
@@ -620,13 +755,14 @@ class TimerQueue:
         yielding to Trio's loop.
 
         A pass of Trio's loop costs about 17 µs of CPU on top of the wake-up itself (19 µs
-        here, in any language; bench/wake_cost.py). While a client's socket is read on the
-        ticks (a reader is registered) and its engine says nothing else of the run waits on
-        a descriptor (``hold_ticks``), the queue's task sleeps to its next tick in its own
-        epoll, as long as: no other task is ready to run, no callback waits to be run in the
-        loop, no deadline of another task comes first, and the loop was yielded to less than
-        _HOLD_MAX_S ago. So other tasks' deadlines are met as before and what they wait for
-        on their descriptors (keys, the control socket, the API) is noticed within
+        here, in any language; bench/wake_cost.py). While a client's socket is read by this
+        task (a reader is registered: on the ticks, or when it is readable, which the same
+        epoll watches) and its engine says nothing else of the run waits on a descriptor
+        (``hold_ticks``), the queue's task sleeps to its next tick or the socket's readiness
+        in its own epoll, as long as: no other task is ready to run, no callback waits to be
+        run in the loop, no deadline of another task comes first, and the loop was yielded to
+        less than _HOLD_MAX_S ago. So other tasks' deadlines are met as before and what they
+        wait for on their descriptors (keys, the control socket, the API) is noticed within
         _HOLD_MAX_S (docs/performance.md, "The timer queue's sleep outside Trio's loop").
         """
         if not self.hold_ticks or self._reader is None:

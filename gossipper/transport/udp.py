@@ -218,6 +218,10 @@ class UdpTransport:
             raise
         return batch
 
+    def fileno(self) -> int:
+        """``interfaces.ReadableDescriptor``: the socket's descriptor."""
+        return self._fd
+
     def receive_backlog(self) -> float:
         """``interfaces.ReceiveBacklog``: the share of the receive buffer held by datagrams
         not read yet (SO_MEMINFO); -1.0 where the kernel cannot tell."""

@@ -7,7 +7,9 @@ Trio's cancel scopes in the pure one) and with the accelerator put in its place.
 
 from __future__ import annotations
 
+import collections
 import os
+import pathlib
 import select
 import socket
 import sys
@@ -21,8 +23,20 @@ import trio.testing
 
 import gossipper.engine.call
 import gossipper.engine.timers as timers_module
+from gossipper.config import RunConfig
 from gossipper.engine.timers import Parker, SystemTime, TickSleep, TimerQueue, run_clock
+from gossipper.server.realrun import SystemWallClock
+from gossipper.session import RunPlan, open_run
+from gossipper.transport.udp import UdpTransportFactory
 from tests.c_extension import build_c_extension, c_source
+from tests.engine._harness import builtin
+from tests.interop.harness import (
+    finish,
+    free_udp_port,
+    gossipper_command,
+    start,
+    wait_for_udp_listener,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="timerfd is Linux's")
 
@@ -305,3 +319,171 @@ def test_a_holding_queue_sleeps_between_ticks_outside_trios_loop_but_not_past_ot
         assert result["passes"] < 0.5 * result["reads"]
     else:
         assert result["passes"] >= 0.9 * result["reads"]
+
+
+@pytest.mark.parametrize("hold", [True, False])
+def test_a_holding_queue_reads_a_sparse_socket_as_soon_as_it_is_readable_in_its_own_epoll(
+    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch, hold: bool
+) -> None:
+    """``TimerQueue.read_when_readable``: a holding queue watches the socket beside its
+    timerfd, so a datagram that comes between ticks ends the queue's own sleep and is read at
+    once, in the queue's task, without a pass of Trio's loop; the reader's task stays parked
+    until the queue hands the socket back (READ_NO_MORE). A queue that does not hold declines
+    at once: the caller waits for the socket itself."""
+    if not COMPILED_BUILD:
+        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
+    datagrams = 60
+    passes = 0
+    result: dict[str, object] = {}
+
+    class Passes(trio.abc.Instrument):
+        def before_io_wait(self, timeout: float) -> None:
+            nonlocal passes
+            passes += 1
+
+    async def main() -> None:
+        now = run_clock()
+        queue = TimerQueue(resolution_s=0.001, now=now, descriptor=True)
+        queue.hold_ticks = hold
+        # A pacing-like timer every 2 ms, run in the queue's task (Parker.on_timer): the
+        # queue has ticks to sleep to between the datagrams, as a client at a low rate has.
+        pacing = Parker(queue)
+        pacing.on_timer = lambda: now() + 0.002
+        latencies_s: list[float] = []
+        reader_tasks: set[trio.lowlevel.Task] = set()
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with receiver, sender:
+            receiver.bind(("127.0.0.1", 0))
+            receiver.setblocking(False)
+
+            def read() -> float:
+                reader_tasks.add(trio.lowlevel.current_task())
+                while True:
+                    try:
+                        data = receiver.recv(64)
+                    except BlockingIOError:
+                        break
+                    latencies_s.append(time.perf_counter() - float(data))
+                if len(latencies_s) >= datagrams:
+                    return timers_module.READ_NO_MORE
+                return timers_module.READ_WHEN_READABLE
+
+            def send_sparse() -> None:
+                for _ in range(datagrams):
+                    time.sleep(0.003)  # between the ticks, a datagram at a time
+                    sender.sendto(repr(time.perf_counter()).encode(), receiver.getsockname())
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(queue.run)
+                nursery.start_soon(pacing.park, now() + 0.002)
+                await trio.testing.wait_all_tasks_blocked()
+                if not hold:
+                    result["accepted"] = await queue.read_when_readable(read, receiver.fileno())
+                    nursery.cancel_scope.cancel()
+                    return
+                thread = threading.Thread(target=send_sparse)
+                before = passes
+                started_at_s = now()
+                thread.start()
+                result["accepted"] = await queue.read_when_readable(read, receiver.fileno())
+                result["passes"] = passes - before
+                result["elapsed_s"] = now() - started_at_s
+                thread.join()
+                result["reader_tasks"] = reader_tasks
+                result["queue_task"] = queue._task
+                # Handed back: the socket is no longer watched, the queue goes on ticking.
+                assert queue._watch_fd == -1
+                sender.sendto(repr(time.perf_counter()).encode(), receiver.getsockname())
+                await trio.sleep(0.01)
+                result["read_after"] = len(latencies_s) - datagrams
+                nursery.cancel_scope.cancel()
+        result["latencies_s"] = sorted(latencies_s)
+
+    trio.run(main, instruments=[Passes()])
+    if not hold:
+        assert result["accepted"] is False
+        return
+    assert result["accepted"] is True
+    latencies_s = result["latencies_s"]
+    assert isinstance(latencies_s, list)
+    assert len(latencies_s) == datagrams
+    # Read when it came, not at the next tick or a pacing's (up to 2 ms on, half a tick on
+    # average): loopback's latency and one wake-up, some 20 µs here.
+    assert latencies_s[datagrams // 2] < 0.00025
+    assert latencies_s[int(datagrams * 0.9)] < 0.001
+    assert result["reader_tasks"] == {result["queue_task"]}
+    # Through Trio's loop each datagram and tick is a pass (some 120 in 180 ms here); held,
+    # only a yield every _HOLD_MAX_S (a pass, and the zero-timeout one after it) and the
+    # hand-overs (56 here).
+    passes_seen = result["passes"]
+    elapsed_s = result["elapsed_s"]
+    assert isinstance(passes_seen, int)
+    assert isinstance(elapsed_s, float)
+    assert passes_seen <= 2 * elapsed_s / timers_module._HOLD_MAX_S + 10
+    assert result["read_after"] == 0
+
+
+def test_a_holding_clients_timer_queue_reads_its_sparse_answers_and_its_loop_stays_parked(
+    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    """A client alone in its Trio loop (``RunPlan.holds_loop``) at a low rate, on a real UDP
+    socket against gossipper's uas in another process: every call succeeds, the answers are
+    read by the timer queue's task (the receive loop's task hands its socket over once and
+    stays parked), and a call costs fewer passes of Trio's loop than its four wake-ups (the
+    pacing's, and one per answer: 180, 200, the BYE's 200)."""
+    if not COMPILED_BUILD:
+        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
+    calls = 60
+    port = free_udp_port()
+    uas = start(
+        gossipper_command(
+            "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-m", str(calls), "-nostdin",
+        ),
+        tmp_path,
+    )  # fmt: skip
+    passes = 0
+    steps: collections.Counter[str] = collections.Counter()
+
+    class Steps(trio.abc.Instrument):
+        def before_io_wait(self, timeout: float) -> None:
+            nonlocal passes
+            passes += 1
+
+        def after_task_step(self, task: trio.lowlevel.Task) -> None:
+            steps[task.name] += 1
+
+    async def main() -> tuple[int, int, bool]:
+        plan = RunPlan(
+            scenario=builtin("uac"),
+            config=RunConfig(
+                local_ip="127.0.0.1", local_port=0, nostdin=True, rate=200.0, max_calls=calls
+            ),
+            transports=UdpTransportFactory(),
+            wall_clock=SystemWallClock(),
+            local_ip="127.0.0.1",
+            bind_host="127.0.0.1",
+            remote=("127.0.0.1", port),
+            pid=1,
+            seed=1,
+            traces=False,
+            timer_resolution_s=0.001,
+            holds_loop=True,
+        )
+        async with open_run(plan) as run:
+            result = await run.run()
+            holds = run.engine.timers.hold_ticks
+        cumulative = result.snapshot.cumulative
+        return cumulative.successful_calls, cumulative.failed_calls, holds
+
+    try:
+        wait_for_udp_listener(port, uas)
+        successful, failed, holds = trio.run(main, instruments=[Steps()])
+    finally:
+        rc, _, err = finish(uas)
+    assert rc == 0, err[-2000:]
+    assert (successful, failed, holds) == (calls, 0, True)
+    loop_steps = sum(n for name, n in steps.items() if "_receive_loop" in name)
+    assert loop_steps <= 5  # its first read, the hand-over, the end of the run
+    # Through Trio's loop: four or more passes a call (each answer a wake-up of its own).
+    assert passes < 2.5 * calls
