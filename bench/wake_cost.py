@@ -14,6 +14,15 @@ os.wait4, the interpreter's start-up taken off by timing only the loop inside th
                 queue's task does each tick
   trio_sleep    trio.sleep_until, a cancel scope's deadline
 
+and two cases where a datagram, not a timer, ends each sleep: a sender process sends one every
+millisecond to a client-like timer queue (hold_ticks, a pacing timer every 4 ms run in the
+queue's task); CPU per datagram read:
+
+  dgram_trio    a task waits for the socket through Trio's wait_readable, as a sparse
+                client's receive loop did before the queue watched its socket
+  dgram_queue   the queue's own epoll watches the socket (TimerQueue.read_when_readable)
+                and reads it in its task
+
   python bench/wake_cost.py [--wakes 3000] [--runs 3] [--source DIR | --live]
 
 The difference trio_timerfd - py_timerfd is what a pass of Trio's loop adds to a wake-up.
@@ -113,6 +122,58 @@ async def main():
 trio.run(main)
 """,
 }
+# The datagram cases: a sender process, then the queue and the reading of ``wakes``
+# datagrams; {watch} tells whether the queue watches the socket.
+_DGRAM_BODY = """
+import socket, subprocess, trio
+from gossipper.engine import timers
+from gossipper.engine.timers import Parker, TimerQueue, run_clock
+assert timers._C_TIMERFD is not None, "needs the timerfd accelerator (a mypyc snapshot)"
+receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+receiver.bind(("127.0.0.1", 0))
+receiver.setblocking(False)
+sender = subprocess.Popen([sys.executable, "-S", "-c", (
+    "import socket, sys, time\\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\\n"
+    "for _ in range(int(sys.argv[1]) + 10):\\n"
+    "    time.sleep(0.001)\\n"
+    "    s.sendto(b'x' * 400, ('127.0.0.1', int(sys.argv[2])))\\n"
+), str(wakes), str(receiver.getsockname()[1])])
+async def main():
+    now = run_clock()
+    queue = TimerQueue(resolution_s=0.001, now=now, descriptor=True)
+    queue.hold_ticks = True
+    pacing = Parker(queue)
+    pacing.on_timer = lambda: now() + 0.004
+    got = 0
+    start = None
+    def read():
+        nonlocal got, start
+        while True:
+            try:
+                receiver.recv(2048)
+            except BlockingIOError:
+                break
+            got += 1
+            if start is None:
+                start = cpu_s()
+                got = 0
+        return timers.READ_NO_MORE if got >= wakes else timers.READ_WHEN_READABLE
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(queue.run)
+        nursery.start_soon(pacing.park, now() + 0.004)
+        await trio.testing.wait_all_tasks_blocked()
+        if not ({watch} and await queue.read_when_readable(read, receiver.fileno())):
+            while read() != timers.READ_NO_MORE:
+                await trio.lowlevel.wait_readable(receiver)
+        report(start)
+        nursery.cancel_scope.cancel()
+import trio.testing
+trio.run(main)
+sender.wait()
+"""
+_BODIES["dgram_trio"] = _DGRAM_BODY.replace("{watch}", "False")
+_BODIES["dgram_queue"] = _DGRAM_BODY.replace("{watch}", "True")
 _PY_CASES = {name: _PRELUDE + body for name, body in _BODIES.items()}
 
 CASES = ["c_epoll", *_PY_CASES]
@@ -180,6 +241,9 @@ def main() -> None:
         if "trio_timerfd" in medians and "py_timerfd" in medians:
             added = medians["trio_timerfd"] - medians["py_timerfd"]
             print(f"  a pass of Trio's loop adds {added:.1f} µs to a timerfd wake-up")
+        if "dgram_trio" in medians and "dgram_queue" in medians:
+            saved = medians["dgram_trio"] - medians["dgram_queue"]
+            print(f"  the queue's watch saves {saved:.1f} µs per sparse datagram")
         if args.json is not None:
             args.json.write_text(
                 json.dumps({"machine": machine_info(), "version": version, "medians": medians})
