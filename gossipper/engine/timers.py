@@ -42,7 +42,8 @@ READ_WHEN_READABLE: Final = -1e300
 """A reader's answer: the socket is empty, or its datagrams sparse; read it when it is
 readable again (``TimerQueue.read_when_readable``), or else hand it back as READ_NO_MORE."""
 READ_NO_MORE: Final = math.inf
-"""A reader's answer: the socket was empty or closed; its task waits for it again."""
+"""A reader's answer: the socket was closed, or is to be waited for by its task again (where
+the queue does not watch it, also the answer READ_WHEN_READABLE)."""
 
 
 class SystemTime:
@@ -622,8 +623,8 @@ class TimerQueue:
         between its ticks (``hold_ticks``, on a timerfd).
 
         A sparse client (a few datagrams per tick) waited for its socket through Trio's loop:
-        three of a call's four wake-ups at 250 calls/s were passes of it, 17 µs each on top
-        of the wake-up (docs/performance.md, "The socket in the timer queue's own epoll").
+        three of a call's four wake-ups at 250 calls/s were passes of it, 12-17 µs each on
+        top of the wake-up (docs/performance.md, "The socket in the timer queue's own epoll").
         The queue's own epoll watches the socket beside its timerfd instead, so a held sleep
         ends for a datagram as for a tick, and the datagram is handled in the queue's task.
         True once the queue hands the socket back (closed, or to be waited for by the

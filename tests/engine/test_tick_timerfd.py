@@ -50,6 +50,16 @@ def timerfd(tmp_path_factory: pytest.TempPathFactory) -> types.ModuleType:
     return build_c_extension(SOURCE, tmp_path_factory)
 
 
+class PassCounter(trio.abc.Instrument):
+    """Counts the passes of Trio's loop: each waits for I/O, with a zero timeout or not."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+
+    def before_io_wait(self, timeout: float) -> None:
+        self.passes += 1
+
+
 def _readable(fd: int, timeout_s: float) -> bool:
     ready, _, _ = select.select([fd], [], [], timeout_s)
     return bool(ready)
@@ -250,13 +260,8 @@ def test_a_holding_queue_sleeps_between_ticks_outside_trios_loop_but_not_past_ot
     _HOLD_MAX_S. Without ``hold_ticks``, every tick is a pass of Trio's loop."""
     if not COMPILED_BUILD:
         monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
-    passes = 0
+    counter = PassCounter()
     result: dict[str, float] = {}
-
-    class Passes(trio.abc.Instrument):
-        def before_io_wait(self, timeout: float) -> None:
-            nonlocal passes
-            passes += 1
 
     async def main() -> None:
         now = run_clock()
@@ -302,15 +307,15 @@ def test_a_holding_queue_sleeps_between_ticks_outside_trios_loop_but_not_past_ot
                 writer = threading.Thread(target=write_later)
                 writer.start()
                 await trio.testing.wait_all_tasks_blocked()
-                before = passes
+                before = counter.passes
                 assert await queue.read_on_ticks(read, now() + 0.001)
-                result["passes"] = passes - before
+                result["passes"] = counter.passes - before
                 result["reads"] = len(reads)
                 writer.join()
                 await trio.sleep(0.02)
                 nursery.cancel_scope.cancel()
 
-    trio.run(main, instruments=[Passes()])
+    trio.run(main, instruments=[counter])
     assert result["reads"] == 150
     assert result["woken_late_s"] < 0.003
     assert result["sleep_late_s"] < 0.003  # Trio's own wait is whole milliseconds
@@ -333,13 +338,8 @@ def test_a_holding_queue_reads_a_sparse_socket_as_soon_as_it_is_readable_in_its_
     if not COMPILED_BUILD:
         monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
     datagrams = 60
-    passes = 0
+    counter = PassCounter()
     result: dict[str, object] = {}
-
-    class Passes(trio.abc.Instrument):
-        def before_io_wait(self, timeout: float) -> None:
-            nonlocal passes
-            passes += 1
 
     async def main() -> None:
         now = run_clock()
@@ -383,11 +383,11 @@ def test_a_holding_queue_reads_a_sparse_socket_as_soon_as_it_is_readable_in_its_
                     nursery.cancel_scope.cancel()
                     return
                 thread = threading.Thread(target=send_sparse)
-                before = passes
+                before = counter.passes
                 started_at_s = now()
                 thread.start()
                 result["accepted"] = await queue.read_when_readable(read, receiver.fileno())
-                result["passes"] = passes - before
+                result["passes"] = counter.passes - before
                 result["elapsed_s"] = now() - started_at_s
                 thread.join()
                 result["reader_tasks"] = reader_tasks
@@ -400,7 +400,7 @@ def test_a_holding_queue_reads_a_sparse_socket_as_soon_as_it_is_readable_in_its_
                 nursery.cancel_scope.cancel()
         result["latencies_s"] = sorted(latencies_s)
 
-    trio.run(main, instruments=[Passes()])
+    trio.run(main, instruments=[counter])
     if not hold:
         assert result["accepted"] is False
         return
@@ -442,14 +442,10 @@ def test_a_holding_clients_timer_queue_reads_its_sparse_answers_and_its_loop_sta
         ),
         tmp_path,
     )  # fmt: skip
-    passes = 0
+    counter = PassCounter()
     steps: collections.Counter[str] = collections.Counter()
 
     class Steps(trio.abc.Instrument):
-        def before_io_wait(self, timeout: float) -> None:
-            nonlocal passes
-            passes += 1
-
         def after_task_step(self, task: trio.lowlevel.Task) -> None:
             steps[task.name] += 1
 
@@ -478,7 +474,7 @@ def test_a_holding_clients_timer_queue_reads_its_sparse_answers_and_its_loop_sta
 
     try:
         wait_for_udp_listener(port, uas)
-        successful, failed, holds = trio.run(main, instruments=[Steps()])
+        successful, failed, holds = trio.run(main, instruments=[counter, Steps()])
     finally:
         rc, _, err = finish(uas)
     assert rc == 0, err[-2000:]
@@ -486,4 +482,4 @@ def test_a_holding_clients_timer_queue_reads_its_sparse_answers_and_its_loop_sta
     loop_steps = sum(n for name, n in steps.items() if "_receive_loop" in name)
     assert loop_steps <= 5  # its first read, the hand-over, the end of the run
     # Through Trio's loop: four or more passes a call (each answer a wake-up of its own).
-    assert passes < 2.5 * calls
+    assert counter.passes < 2.5 * calls
