@@ -430,8 +430,9 @@ def test_a_holding_clients_timer_queue_reads_its_sparse_answers_and_its_loop_sta
     """A client alone in its Trio loop (``RunPlan.holds_loop``) at a low rate, on a real UDP
     socket against gossipper's uas in another process: every call succeeds, the answers are
     read by the timer queue's task (the receive loop's task hands its socket over once and
-    stays parked), and a call costs fewer passes of Trio's loop than its four wake-ups (the
-    pacing's, and one per answer: 180, 200, the BYE's 200)."""
+    stays parked: 2-3 steps in the run, 179 without the watch). Here the passes of Trio's loop
+    came to 109 against 252 without it; they depend on the run's wall time (a yield every
+    _HOLD_MAX_S), so the queue's own test above bounds them."""
     if not COMPILED_BUILD:
         monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
     calls = 60
@@ -442,7 +443,6 @@ def test_a_holding_clients_timer_queue_reads_its_sparse_answers_and_its_loop_sta
         ),
         tmp_path,
     )  # fmt: skip
-    counter = PassCounter()
     steps: collections.Counter[str] = collections.Counter()
 
     class Steps(trio.abc.Instrument):
@@ -474,12 +474,10 @@ def test_a_holding_clients_timer_queue_reads_its_sparse_answers_and_its_loop_sta
 
     try:
         wait_for_udp_listener(port, uas)
-        successful, failed, holds = trio.run(main, instruments=[counter, Steps()])
+        successful, failed, holds = trio.run(main, instruments=[Steps()])
     finally:
         rc, _, err = finish(uas)
     assert rc == 0, err[-2000:]
     assert (successful, failed, holds) == (calls, 0, True)
     loop_steps = sum(n for name, n in steps.items() if "_receive_loop" in name)
     assert loop_steps <= 5  # its first read, the hand-over, the end of the run
-    # Through Trio's loop: four or more passes a call (each answer a wake-up of its own).
-    assert counter.passes < 2.5 * calls
