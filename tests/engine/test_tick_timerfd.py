@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Callable
 
 import pytest
 import trio
@@ -60,6 +61,26 @@ class PassCounter(trio.abc.Instrument):
         self.passes += 1
 
 
+@pytest.fixture
+def timerfd_in_queues(
+    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> types.ModuleType:
+    """The accelerator as ``TickSleep`` and the timer queues use it, in either build (the
+    compiled one has its own; the pure one gets the module built here)."""
+    if not COMPILED_BUILD:
+        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
+    return timerfd
+
+
+def _client_queue(hold: bool) -> tuple[TimerQueue, Callable[[], float]]:
+    """A client's timer queue on the run's clock (1 ms ticks, a timerfd), holding Trio's loop
+    between its ticks or not; inside ``trio.run``."""
+    now = run_clock()
+    queue = TimerQueue(resolution_s=0.001, now=now, descriptor=True)
+    queue.hold_ticks = hold
+    return queue, now
+
+
 def _readable(fd: int, timeout_s: float) -> bool:
     ready, _, _ = select.select([fd], [], [], timeout_s)
     return bool(ready)
@@ -97,10 +118,8 @@ def test_an_armed_timerfd_becomes_readable_at_its_time_and_rearming_clears_it(
 
 
 def test_tick_sleep_wakes_at_its_deadline_on_a_timerfd_with_trios_clock(
-    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+    timerfd_in_queues: types.ModuleType,
 ) -> None:
-    if not COMPILED_BUILD:  # the pure install has no accelerator: put the one built here
-        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
     result: dict[str, object] = {}
 
     async def main() -> None:
@@ -163,13 +182,11 @@ def test_tick_sleep_keeps_trios_deadlines_with_another_clock_or_when_asked() -> 
 
 
 def test_a_servers_timer_queue_fires_on_a_timerfd_and_moves_its_wake_up(
-    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+    timerfd_in_queues: types.ModuleType,
 ) -> None:
     """A queue made with ``descriptor=True`` sleeps on a timerfd: its parkers wake at their
     deadlines (on the 1 ms grid, never before), an earlier deadline scheduled while it waits
     and the voiding of its first entry move the wait, and Trio holds no deadline meanwhile."""
-    if not COMPILED_BUILD:
-        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
     step_s = 0.001
     result: dict[str, object] = {}
 
@@ -223,10 +240,8 @@ def test_a_servers_timer_queue_fires_on_a_timerfd_and_moves_its_wake_up(
 
 
 def test_a_timer_queue_keeps_its_cancel_scope_unless_asked_or_under_a_virtual_clock(
-    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+    timerfd_in_queues: types.ModuleType,
 ) -> None:
-    if not COMPILED_BUILD:
-        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
 
     async def main(descriptor: bool) -> float:
         queue = TimerQueue(0.001, run_clock(), descriptor=descriptor)
@@ -251,22 +266,18 @@ def test_a_timer_queue_keeps_its_cancel_scope_unless_asked_or_under_a_virtual_cl
 
 @pytest.mark.parametrize("hold", [True, False])
 def test_a_holding_queue_sleeps_between_ticks_outside_trios_loop_but_not_past_others(
-    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch, hold: bool
+    timerfd_in_queues: types.ModuleType, hold: bool
 ) -> None:
     """``TimerQueue.hold_ticks``: while a reader is read on every tick, the queue's task sleeps
     to the next one in its own epoll instead of a pass of Trio's loop, unless something else
     comes first: a task made ready (here by the reader itself) runs at once, another task's
     deadline is met as before, and a descriptor another task waits on is noticed within
     _HOLD_MAX_S. Without ``hold_ticks``, every tick is a pass of Trio's loop."""
-    if not COMPILED_BUILD:
-        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
     counter = PassCounter()
     result: dict[str, float] = {}
 
     async def main() -> None:
-        now = run_clock()
-        queue = TimerQueue(resolution_s=0.001, now=now, descriptor=True)
-        queue.hold_ticks = hold
+        queue, now = _client_queue(hold)
         woken = trio.Event()
         reads: list[float] = []
 
@@ -328,23 +339,19 @@ def test_a_holding_queue_sleeps_between_ticks_outside_trios_loop_but_not_past_ot
 
 @pytest.mark.parametrize("hold", [True, False])
 def test_a_holding_queue_reads_a_sparse_socket_as_soon_as_it_is_readable_in_its_own_epoll(
-    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch, hold: bool
+    timerfd_in_queues: types.ModuleType, hold: bool
 ) -> None:
     """``TimerQueue.read_when_readable``: a holding queue watches the socket beside its
     timerfd, so a datagram that comes between ticks ends the queue's own sleep and is read at
     once, in the queue's task, without a pass of Trio's loop; the reader's task stays parked
     until the queue hands the socket back (READ_NO_MORE). A queue that does not hold declines
     at once: the caller waits for the socket itself."""
-    if not COMPILED_BUILD:
-        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
     datagrams = 60
     counter = PassCounter()
     result: dict[str, object] = {}
 
     async def main() -> None:
-        now = run_clock()
-        queue = TimerQueue(resolution_s=0.001, now=now, descriptor=True)
-        queue.hold_ticks = hold
+        queue, now = _client_queue(hold)
         # A pacing-like timer every 2 ms, run in the queue's task (Parker.on_timer): the
         # queue has ticks to sleep to between the datagrams, as a client at a low rate has.
         pacing = Parker(queue)
@@ -425,7 +432,7 @@ def test_a_holding_queue_reads_a_sparse_socket_as_soon_as_it_is_readable_in_its_
 
 
 def test_a_holding_clients_timer_queue_reads_its_sparse_answers_and_its_loop_stays_parked(
-    timerfd: types.ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+    timerfd_in_queues: types.ModuleType, tmp_path: pathlib.Path
 ) -> None:
     """A client alone in its Trio loop (``RunPlan.holds_loop``) at a low rate, on a real UDP
     socket against gossipper's uas in another process: every call succeeds, the answers are
@@ -433,8 +440,6 @@ def test_a_holding_clients_timer_queue_reads_its_sparse_answers_and_its_loop_sta
     stays parked: 2-3 steps in the run, 179 without the watch). Here the passes of Trio's loop
     came to 109 against 252 without it; they depend on the run's wall time (a yield every
     _HOLD_MAX_S), so the queue's own test above bounds them."""
-    if not COMPILED_BUILD:
-        monkeypatch.setattr(timers_module, "_C_TIMERFD", (timerfd.tick_timer, timerfd.tick_arm))
     calls = 60
     port = free_udp_port()
     uas = start(
