@@ -133,10 +133,7 @@ class TickSleep:
         if not self._watch_armed:
             await self.until(deadline)
             return False
-        poller = self._own_poller()
-        arm = self._arm
-        assert arm is not None
-        arm(self._fd, self._monotonic(deadline))
+        poller = self._armed_poller(deadline)
         await trio.lowlevel.wait_readable(poller.fileno())
         return self._took_watch(poller.poll(0))
 
@@ -144,11 +141,7 @@ class TickSleep:
         """Sleep to ``deadline`` (timerfd only) in a blocking wait of this thread, outside
         Trio's loop: for ``TimerQueue._may_hold``'s short sleeps alone. True when the watched
         descriptor (``watch``) became readable first."""
-        poller = self._own_poller()
-        arm = self._arm
-        assert arm is not None
-        arm(self._fd, self._monotonic(deadline))
-        return self._took_watch(poller.poll(-1))
+        return self._took_watch(self._armed_poller(deadline).poll(-1))
 
     def watch(self, fd: int) -> bool:
         """Have the next sleep (``until_or_readable``, ``block_until``) end when ``fd`` is
@@ -160,9 +153,7 @@ class TickSleep:
         try:
             if fd == self._watched:
                 poller.modify(fd, select.EPOLLIN | select.EPOLLONESHOT)
-            else:
-                if self._watched >= 0:
-                    self.unwatch()
+            else:  # the first watch, or the first since ``unwatch``
                 poller.register(fd, select.EPOLLIN | select.EPOLLONESHOT)
                 self._watched = fd
         except OSError:
@@ -198,6 +189,13 @@ class TickSleep:
             poller = self._poller = select.epoll()
             poller.register(self._fd, select.EPOLLIN)
         return poller
+
+    def _armed_poller(self, deadline: float) -> select.epoll:
+        """The poller, with the timerfd armed for ``deadline``."""
+        arm = self._arm
+        assert arm is not None
+        arm(self._fd, self._monotonic(deadline))
+        return self._own_poller()
 
     def rearm(self, deadline: float) -> None:
         """Move the deadline of the sleep in progress (timerfd only): the waiting task wakes
@@ -607,15 +605,13 @@ class TimerQueue:
         """
         if self._reader is not None or self._resolution_s <= 0 or self._task is None:
             return False
-        self._reader = read
-        self._reader_task = trio.lowlevel.current_task()
-        self._watch_fd = fd if self.hold_ticks and self._sleep is not None else -1
         wake = self.wake_time(first_read_s)
         self._read_wake = wake
         if wake < self._wake_at:
             self._move_wake(wake)
-        await trio.lowlevel.wait_task_rescheduled(self._abort_reader)
-        return True
+        return await self._park_reader(
+            read, fd if self.hold_ticks and self._sleep is not None else -1
+        )
 
     async def read_when_readable(self, read: Callable[[], float], fd: int) -> bool:
         """Have the queue's task read a socket (descriptor ``fd``) as soon as it is readable,
@@ -639,13 +635,18 @@ class TimerQueue:
             or not sleep.watch(fd)
         ):
             return False
-        self._reader = read
-        self._reader_task = trio.lowlevel.current_task()
-        self._watch_fd = fd
         self._read_wake = _INF
         # The queue's task may be waiting through Trio on its timerfd alone: a wake-up now
         # has it wait on its epoll, the socket's readiness included, from then on.
         self._move_wake(self._now())
+        return await self._park_reader(read, fd)
+
+    async def _park_reader(self, read: Callable[[], float], watch_fd: int) -> bool:
+        """Register ``read`` (and the descriptor to watch for it, -1: none) and park its task
+        until the queue hands the socket back (``_release_reader``); True then."""
+        self._reader = read
+        self._reader_task = trio.lowlevel.current_task()
+        self._watch_fd = watch_fd
         await trio.lowlevel.wait_task_rescheduled(self._abort_reader)
         return True
 
