@@ -1971,9 +1971,13 @@ class Engine(CallHost):
         if main is None:
             return True
         per_ip = self._per_ip
-        if per_ip is None and self.now() - self._main_read_empty_at_s < _DRAIN_AFTER_READ_S:
-            # The timer queue's task emptied the socket just before it ran the pacing, in
-            # the same wake-up: a read now would find nothing (a system call per tick).
+        if per_ip is None and (
+            self.now() - self._main_read_empty_at_s < _DRAIN_AFTER_READ_S
+            or self.timers.watched_socket_empty()
+        ):
+            # The timer queue's task emptied the socket just before it ran the pacing, or its
+            # epoll, which watches the socket, found it empty as this wake-up began: a read
+            # now would find nothing (a system call per tick, or per call at a low rate).
             return True
         transports = per_ip.transports if per_ip is not None else [main]
         behind = False

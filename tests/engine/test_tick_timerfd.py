@@ -344,8 +344,10 @@ def test_a_holding_queue_reads_a_sparse_socket_as_soon_as_it_is_readable_in_its_
     """``TimerQueue.read_when_readable``: a holding queue watches the socket beside its
     timerfd, so a datagram that comes between ticks ends the queue's own sleep and is read at
     once, in the queue's task, without a pass of Trio's loop; the reader's task stays parked
-    until the queue hands the socket back (READ_NO_MORE). A queue that does not hold declines
-    at once: the caller waits for the socket itself."""
+    until the queue hands the socket back (READ_NO_MORE). During a wake-up its timer ended,
+    the queue says the watched socket was empty (``watched_socket_empty``: the pacing's drain
+    skips its read). A queue that does not hold declines at once: the caller waits for the
+    socket itself."""
     datagrams = 60
     counter = PassCounter()
     result: dict[str, object] = {}
@@ -355,7 +357,13 @@ def test_a_holding_queue_reads_a_sparse_socket_as_soon_as_it_is_readable_in_its_
         # A pacing-like timer every 2 ms, run in the queue's task (Parker.on_timer): the
         # queue has ticks to sleep to between the datagrams, as a client at a low rate has.
         pacing = Parker(queue)
-        pacing.on_timer = lambda: now() + 0.002
+        watched_empty: list[bool] = []
+
+        def on_pacing() -> float:
+            watched_empty.append(queue.watched_socket_empty())
+            return now() + 0.002
+
+        pacing.on_timer = on_pacing
         latencies_s: list[float] = []
         reader_tasks: set[trio.lowlevel.Task] = set()
         receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -399,6 +407,8 @@ def test_a_holding_queue_reads_a_sparse_socket_as_soon_as_it_is_readable_in_its_
                 thread.join()
                 result["reader_tasks"] = reader_tasks
                 result["queue_task"] = queue._task
+                result["watched_empty"] = watched_empty.count(True) / len(watched_empty)
+                result["empty_outside_wake_up"] = queue.watched_socket_empty()
                 # Handed back: the socket is no longer watched, the queue goes on ticking.
                 assert queue._watch_fd == -1
                 sender.sendto(repr(time.perf_counter()).encode(), receiver.getsockname())
@@ -429,6 +439,59 @@ def test_a_holding_queue_reads_a_sparse_socket_as_soon_as_it_is_readable_in_its_
     assert isinstance(elapsed_s, float)
     assert passes_seen <= 2 * elapsed_s / timers_module._HOLD_MAX_S + 10
     assert result["read_after"] == 0
+    # The pacing ran on its timer's wake-ups; in most of them (0.9-1.0 here) the epoll had
+    # just found the socket empty (a datagram every 3 ms, this wake-up's or after it).
+    watched_empty = result["watched_empty"]
+    assert isinstance(watched_empty, float)
+    assert watched_empty > 0.6
+    assert result["empty_outside_wake_up"] is False
+
+
+def test_a_sleep_ended_by_the_watched_socket_sleeps_again_to_its_tick_without_rearming(
+    timerfd_in_queues: types.ModuleType,
+) -> None:
+    """``TickSleep`` arms its timerfd only for a new time: after a datagram ended a sleep,
+    the next sleep to the same tick makes no system call for it (three a call at 250 calls/s)
+    and still ends at that tick; once it passed, a sleep to it returns at once (the timerfd
+    stays readable), and a later tick arms it again."""
+    arms: list[float] = []
+
+    async def main() -> None:
+        tick = TickSleep(run_clock())
+        assert tick.uses_timerfd
+        arm = tick._arm
+        assert arm is not None
+
+        def counting_arm(fd: int, monotonic_s: float) -> None:
+            arms.append(monotonic_s)
+            arm(fd, monotonic_s)
+
+        tick._arm = counting_arm
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with receiver, sender:
+            receiver.bind(("127.0.0.1", 0))
+            receiver.setblocking(False)
+            assert tick.watch(receiver.fileno())
+            deadline_s = trio.current_time() + 0.05
+            sender.sendto(b"x", receiver.getsockname())
+            assert tick.block_until(deadline_s) is True  # the datagram, long before the tick
+            assert trio.current_time() < deadline_s
+            receiver.recv(8)
+            assert tick.watch(receiver.fileno())
+            assert tick.block_until(deadline_s) is False  # the tick, armed once
+            assert trio.current_time() >= deadline_s
+            assert tick.watching  # the socket's readiness, not taken
+            assert len(arms) == 1
+            assert tick.block_until(deadline_s) is False  # passed: at once, no arming
+            assert len(arms) == 1
+            later_s = trio.current_time() + 0.01
+            assert tick.block_until(later_s) is False
+            assert trio.current_time() >= later_s
+            assert len(arms) == 2
+        tick.close()
+
+    trio.run(main)
 
 
 def test_a_holding_clients_timer_queue_reads_its_sparse_answers_and_its_loop_stays_parked(
