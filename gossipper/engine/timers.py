@@ -255,8 +255,12 @@ class TickSleep:
             os.close(fd)
 
 
-_HOLD_MAX_S: Final = 0.005
-"""The longest a timer queue's task keeps Trio's loop waiting (TimerQueue._may_hold)."""
+_HOLD_MAX_S: Final = 0.020
+"""The longest a timer queue's task keeps Trio's loop waiting (TimerQueue._may_hold): what
+other tasks wait for on their descriptors (keys, the control socket, the API, a worker's link
+to its parent, a thread's result, a signal) is noticed within it. 5 ms until 2026-12-07: two
+passes of Trio's loop per yield were 1.6 a call at 250 calls/s (docs/performance.md, "Fewer
+system calls and yields for a holding client")."""
 _NEVER_S: Final = 1e12
 """A monotonic time no run reaches (some 30,000 years after boot): a timerfd armed for it
 waits for a deadline that is set later, or for ever."""
