@@ -95,6 +95,23 @@ def _load_timerfd() -> _TimerFd | None:
 _C_TIMERFD: Final = _load_timerfd()
 """The timerfd accelerator (gossipper/engine/_timerfd.c) as (create, arm), or None."""
 
+WOKE_READABLE: Final = 1
+"""``TickSleep.block_until``'s answer: the watched descriptor is readable."""
+WOKE_TRIO: Final = 2
+"""``TickSleep.block_until``'s answer: Trio's loop has a descriptor ready for another task."""
+_IN_TRIO_WAITED: Final = 1
+_IN_HOLD: Final = 2
+_REGISTERED_SHIFT: Final = 2
+"""``TickSleep._watch_in``: the bit of an epoll (armed there), shifted: registered there."""
+
+
+def _trio_epoll_fd() -> int:
+    """The descriptor of the epoll Trio's loop waits on, -1 where it has none (trio is
+    pinned; its Linux I/O manager keeps it as ``_epoll``)."""
+    runner = getattr(GLOBAL_RUN_CONTEXT, "runner", None)  # None: outside a Trio run
+    epoll = getattr(getattr(runner, "io_manager", None), "_epoll", None)
+    return epoll.fileno() if isinstance(epoll, select.epoll) else -1
+
 
 class TickSleep:
     """One task's sleeps to deadlines of the run's clock, on a timerfd where that is the same.
@@ -108,7 +125,18 @@ class TickSleep:
     releases the descriptor.
     """
 
-    __slots__ = ("_arm", "_armed_s", "_fd", "_offset", "_poller", "_watch_armed", "_watched")
+    __slots__ = (
+        "_arm",
+        "_armed_s",
+        "_fd",
+        "_hold_poller",
+        "_offset",
+        "_poller",
+        "_trio_fd",
+        "_watch_armed",
+        "_watch_in",
+        "_watched",
+    )
 
     def __init__(self, clock: Callable[[], float], *, descriptor: bool = True) -> None:
         self._fd = -1
@@ -120,11 +148,19 @@ class TickSleep:
         # Once that time has passed the timerfd stays readable until armed for another, so
         # a sleep to it returns at once, as after arming a time in the past.
         self._armed_s = -1.0
+        # Two epolls hold the timerfd and the watched descriptor: ``_poller`` is waited on by
+        # Trio's loop (``until_or_readable``), ``_hold_poller`` by ``block_until``, which also
+        # holds Trio's own epoll, so that a held sleep ends as soon as another task's
+        # descriptor is ready (Trio waits on the first, so the second cannot be the same: an
+        # epoll may not contain itself).
         self._poller: select.epoll | None = None
-        # A descriptor in the poller beside the timerfd (``watch``), and whether its one-shot
-        # readiness event is armed.
+        self._hold_poller: select.epoll | None = None
+        self._trio_fd = -1
+        # The descriptor to watch (``watch``), whether the next sleep is to end when it is
+        # readable, and where its one-shot readiness is registered and armed (_IN_* bits).
         self._watched = -1
         self._watch_armed = False
+        self._watch_in = 0
         timerfd = _C_TIMERFD
         if descriptor and timerfd is not None and isinstance(clock, SystemTime):
             create, arm = timerfd
@@ -154,6 +190,12 @@ class TickSleep:
         self._arm_for(arm, deadline)
         await trio.lowlevel.wait_readable(fd)
 
+    @property
+    def hold_max_s(self) -> float:
+        """The longest ``block_until`` may keep Trio's loop waiting: _HOLD_MAX_S, or where it
+        also ends when Trio's loop has a descriptor ready, _HOLD_WATCHING_TRIO_MAX_S."""
+        return _HOLD_WATCHING_TRIO_MAX_S if self._trio_fd >= 0 else _HOLD_MAX_S
+
     async def until_or_readable(self, deadline: float) -> bool:
         """``until``, or sooner once the watched descriptor (``watch``) is readable: True
         then. Through Trio's loop, which waits on this sleep's own epoll (readable while the
@@ -161,55 +203,103 @@ class TickSleep:
         if not self._watch_armed:
             await self.until(deadline)
             return False
-        poller = self._armed_poller(deadline)
+        poller = self._own_poller()
+        try:
+            self._arm_watch(poller, _IN_TRIO_WAITED)
+        except OSError:  # closed meanwhile: the reader finds out
+            self._watch_armed = False
+            return True
+        self._arm_timer(deadline)
         await trio.lowlevel.wait_readable(poller.fileno())
-        return self._took_watch(poller.poll(0))
+        woke = self._took_watch(poller.poll(0), _IN_TRIO_WAITED)
+        return woke > 0 and (woke & WOKE_READABLE) != 0
 
-    def block_until(self, deadline: float) -> bool:
+    def block_until(self, deadline: float) -> int:
         """Sleep to ``deadline`` (timerfd only) in a blocking wait of this thread, outside
-        Trio's loop: for ``TimerQueue._may_hold``'s short sleeps alone. True when the watched
-        descriptor (``watch``) became readable first."""
-        return self._took_watch(self._armed_poller(deadline).poll(-1))
+        Trio's loop: for ``TimerQueue._may_hold``'s short sleeps alone. Ends sooner when the
+        watched descriptor (``watch``) is readable (WOKE_READABLE in the answer) or one of
+        the descriptors Trio's loop waits on for other tasks is (WOKE_TRIO); 0: the tick."""
+        poller = self._own_hold_poller()
+        if self._watch_armed:
+            try:
+                self._arm_watch(poller, _IN_HOLD)
+            except OSError:
+                self._watch_armed = False
+                return WOKE_READABLE
+        self._arm_timer(deadline)
+        while True:
+            events = poller.poll(-1)
+            woke = self._took_watch(events, _IN_HOLD)
+            if woke >= 0:
+                return woke
+            # Only a readiness of the watched descriptor no sleep asked for (armed before
+            # the watch was taken in the other epoll): sleep on.
 
     def watch(self, fd: int) -> bool:
         """Have the next sleep (``until_or_readable``, ``block_until``) end when ``fd`` is
-        readable, once (EPOLLONESHOT: one ``epoll_ctl`` to arm it again). False where this
-        sleep has no timerfd, or ``fd`` cannot be watched (closed)."""
+        readable, once (EPOLLONESHOT: one ``epoll_ctl`` to arm it again, in the epoll of the
+        sleep that takes it). False where this sleep has no timerfd, or ``fd`` cannot be
+        watched (closed)."""
         if self._fd < 0:
             return False
-        poller = self._own_poller()
+        if fd != self._watched:  # the first watch, or the first since ``unwatch``
+            self._watched = fd
+            self._watch_in = 0
         try:
-            if fd == self._watched:
-                poller.modify(fd, select.EPOLLIN | select.EPOLLONESHOT)
-            else:  # the first watch, or the first since ``unwatch``
-                poller.register(fd, select.EPOLLIN | select.EPOLLONESHOT)
-                self._watched = fd
+            # Armed now where a holding queue sleeps next (block_until), or else later.
+            self._arm_watch(self._own_hold_poller(), _IN_HOLD)
         except OSError:
             return False
         self._watch_armed = True
         return True
 
     def unwatch(self) -> None:
-        """Take the watched descriptor out of the poller (closed already: nothing to do)."""
+        """Take the watched descriptor out of the epolls (closed already: nothing to do)."""
         fd = self._watched
+        registered = self._watch_in
         self._watched = -1
         self._watch_armed = False
-        poller = self._poller
-        if fd >= 0 and poller is not None:
-            try:
-                poller.unregister(fd)
-            except OSError:
-                pass
+        self._watch_in = 0
+        if fd < 0:
+            return
+        for poller, bit in ((self._poller, _IN_TRIO_WAITED), (self._hold_poller, _IN_HOLD)):
+            if poller is not None and registered & (bit << _REGISTERED_SHIFT):
+                try:
+                    poller.unregister(fd)
+                except OSError:
+                    pass
 
-    def _took_watch(self, events: list[tuple[int, int]]) -> bool:
-        """Whether ``events`` hold the watched descriptor's (which its one-shot disarmed)."""
-        if self._watch_armed:
-            watched = self._watched
-            for fd, _flags in events:
-                if fd == watched:
+    def _arm_watch(self, poller: select.epoll, bit: int) -> None:
+        """Arm the watched descriptor's one-shot readiness in ``poller`` (its bit) unless it
+        is armed there already."""
+        state = self._watch_in
+        if state & bit:
+            return
+        flags = select.EPOLLIN | select.EPOLLONESHOT
+        if state & (bit << _REGISTERED_SHIFT):
+            poller.modify(self._watched, flags)
+        else:
+            poller.register(self._watched, flags)
+        self._watch_in = state | bit | (bit << _REGISTERED_SHIFT)
+
+    def _took_watch(self, events: list[tuple[int, int]], bit: int) -> int:
+        """What ``events`` of the epoll of ``bit`` ended the sleep: WOKE_READABLE (the
+        watched descriptor, its one-shot now disarmed there) and WOKE_TRIO bits, 0 for the
+        timerfd alone, -1 for only a readiness of the watched descriptor no sleep wanted."""
+        woke = 0
+        timer = False
+        watched = self._watched
+        for fd, _flags in events:
+            if fd == watched:
+                self._watch_in &= ~bit
+                if self._watch_armed:
                     self._watch_armed = False
-                    return True
-        return False
+                    woke |= WOKE_READABLE
+            elif fd == self._trio_fd:
+                woke |= WOKE_TRIO
+            else:
+                timer = True
+        return woke if woke or timer else -1
 
     def _own_poller(self) -> select.epoll:
         poller = self._poller
@@ -218,12 +308,24 @@ class TickSleep:
             poller.register(self._fd, select.EPOLLIN)
         return poller
 
-    def _armed_poller(self, deadline: float) -> select.epoll:
-        """The poller, with the timerfd armed for ``deadline``."""
+    def _own_hold_poller(self) -> select.epoll:
+        poller = self._hold_poller
+        if poller is None:
+            poller = self._hold_poller = select.epoll()
+            poller.register(self._fd, select.EPOLLIN)
+            trio_fd = _trio_epoll_fd()
+            if trio_fd >= 0:
+                try:
+                    poller.register(trio_fd, select.EPOLLIN)
+                    self._trio_fd = trio_fd
+                except OSError:  # not an epoll of this process's: the time bound alone
+                    pass
+        return poller
+
+    def _arm_timer(self, deadline: float) -> None:
         arm = self._arm
         assert arm is not None
         self._arm_for(arm, deadline)
-        return self._own_poller()
 
     def _arm_for(self, arm: Callable[[int, float], None], deadline: float) -> None:
         monotonic_s = self._monotonic(deadline)
@@ -245,10 +347,13 @@ class TickSleep:
     def close(self) -> None:
         self._watched = -1
         self._watch_armed = False
-        poller = self._poller
-        if poller is not None:
-            self._poller = None
-            poller.close()
+        self._watch_in = 0
+        self._trio_fd = -1
+        for poller in (self._poller, self._hold_poller):
+            if poller is not None:
+                poller.close()
+        self._poller = None
+        self._hold_poller = None
         fd = self._fd
         if fd >= 0:
             self._fd = -1
@@ -256,11 +361,14 @@ class TickSleep:
 
 
 _HOLD_MAX_S: Final = 0.020
-"""The longest a timer queue's task keeps Trio's loop waiting (TimerQueue._may_hold): what
-other tasks wait for on their descriptors (keys, the control socket, the API, a worker's link
-to its parent, a thread's result, a signal) is noticed within it. 5 ms until 2026-12-07: two
-passes of Trio's loop per yield were 1.6 a call at 250 calls/s (docs/performance.md, "Fewer
-system calls and yields for a holding client")."""
+"""The longest a timer queue's task keeps Trio's loop waiting (TimerQueue._may_hold) where its
+held sleeps cannot see Trio's own epoll: what other tasks wait for on their descriptors (keys,
+the control socket, the API, a worker's link to its parent, a thread's result, a signal) is
+noticed within it. 5 ms until 2026-12-07: two passes of Trio's loop per yield were 1.6 a call
+at 250 calls/s (docs/performance.md, "Fewer system calls and yields for a holding client")."""
+_HOLD_WATCHING_TRIO_MAX_S: Final = 0.1
+"""The same where a held sleep ends as soon as Trio's epoll has a descriptor ready (the usual
+case): nothing is known to need the yield then, which stays as a bound for what is not."""
 _NEVER_S: Final = 1e12
 """A monotonic time no run reaches (some 30,000 years after boot): a timerfd armed for it
 waits for a deadline that is set later, or for ever."""
@@ -775,7 +883,7 @@ class TimerQueue:
                         after_pass = False
                         await trio.lowlevel.checkpoint()
                         continue
-                    if self._now() - yielded_at_s >= _HOLD_MAX_S:
+                    if self._now() - yielded_at_s >= tick.hold_max_s:
                         # Time for Trio's loop to look at the other tasks' descriptors: a
                         # pass with a zero timeout does (2.8 µs, then the one above for the
                         # tasks it woke), where sleeping through the loop cost 12-17 µs more
@@ -784,9 +892,16 @@ class TimerQueue:
                         yielded_at_s = self._now()
                         after_pass = True
                         continue
-                    if tick.block_until(self._wake_at):
+                    woke = tick.block_until(self._wake_at)
+                    if woke & WOKE_READABLE:
                         self._read_wake = -_INF  # the watched socket is readable
-                    else:
+                    if woke & WOKE_TRIO:
+                        # Another task's descriptor is ready (keys, the control socket, the
+                        # API, a thread's result, a signal): Trio's loop runs it now.
+                        await trio.lowlevel.checkpoint()
+                        yielded_at_s = self._now()
+                        after_pass = True
+                    elif not woke & WOKE_READABLE:
                         self._watched_empty = tick.watching
                 else:
                     self._tick = tick
@@ -827,16 +942,19 @@ class TimerQueue:
         (``hold_ticks``), the queue's task sleeps to its next tick or the socket's readiness
         in its own epoll, as long as: no other task is ready to run, no callback waits to be
         run in the loop, no deadline of another task comes first, and the sleep is shorter
-        than _HOLD_MAX_S; ``run`` also yields to the loop with a zero timeout once
-        _HOLD_MAX_S has passed since its last yield. So other tasks' deadlines are met as
-        before and what they wait for on their descriptors (keys, the control socket, the
-        API) is noticed within _HOLD_MAX_S (docs/performance.md, "The timer queue's sleep
-        outside Trio's loop").
+        than ``TickSleep.hold_max_s``; ``run`` also yields to the loop with a zero timeout
+        once that has passed since its last yield. The same epoll holds Trio's: a held sleep
+        ends as soon as a descriptor another task waits on is ready (keys, the control
+        socket, the API, a thread's result, a signal), and ``run`` yields then. So other
+        tasks' deadlines are met as before and what they wait for on their descriptors is
+        noticed at once (within _HOLD_MAX_S where Trio's epoll cannot be watched)
+        (docs/performance.md, "The timer queue's sleep outside Trio's loop", "Fewer system
+        calls and yields for a holding client").
         """
         if not self.hold_ticks or self._reader is None:
             return False
-        wait_s = self._wake_at - self._now()
-        if wait_s > _HOLD_MAX_S:
+        sleep = self._sleep
+        if sleep is None or self._wake_at - self._now() > sleep.hold_max_s:
             return False
         # This queue's clock is Trio's (``SystemTime``): no other work before the wake-up.
         return trio_next_work_at() >= self._wake_at

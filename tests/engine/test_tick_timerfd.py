@@ -271,8 +271,9 @@ def test_a_holding_queue_sleeps_between_ticks_outside_trios_loop_but_not_past_ot
     """``TimerQueue.hold_ticks``: while a reader is read on every tick, the queue's task sleeps
     to the next one in its own epoll instead of a pass of Trio's loop, unless something else
     comes first: a task made ready (here by the reader itself) runs at once, another task's
-    deadline is met as before, and a descriptor another task waits on is noticed within
-    _HOLD_MAX_S. Without ``hold_ticks``, every tick is a pass of Trio's loop."""
+    deadline is met as before, and a descriptor another task waits on is noticed at once
+    (the held sleep's epoll holds Trio's: 0.1-0.3 ms here, up to _HOLD_MAX_S without it).
+    Without ``hold_ticks``, every tick is a pass of Trio's loop."""
     counter = PassCounter()
     result: dict[str, float] = {}
 
@@ -330,7 +331,7 @@ def test_a_holding_queue_sleeps_between_ticks_outside_trios_loop_but_not_past_ot
     assert result["reads"] == 150
     assert result["woken_late_s"] < 0.003
     assert result["sleep_late_s"] < 0.003  # Trio's own wait is whole milliseconds
-    assert result["descriptor_late_s"] < timers_module._HOLD_MAX_S + 0.005
+    assert result["descriptor_late_s"] < 0.002
     if hold:
         assert result["passes"] < 0.5 * result["reads"]
     else:
@@ -475,18 +476,18 @@ def test_a_sleep_ended_by_the_watched_socket_sleeps_again_to_its_tick_without_re
             assert tick.watch(receiver.fileno())
             deadline_s = trio.current_time() + 0.05
             sender.sendto(b"x", receiver.getsockname())
-            assert tick.block_until(deadline_s) is True  # the datagram, long before the tick
+            assert tick.block_until(deadline_s) == timers_module.WOKE_READABLE  # long before
             assert trio.current_time() < deadline_s
             receiver.recv(8)
             assert tick.watch(receiver.fileno())
-            assert tick.block_until(deadline_s) is False  # the tick, armed once
+            assert tick.block_until(deadline_s) == 0  # the tick, armed once
             assert trio.current_time() >= deadline_s
             assert tick.watching  # the socket's readiness, not taken
             assert len(arms) == 1
-            assert tick.block_until(deadline_s) is False  # passed: at once, no arming
+            assert tick.block_until(deadline_s) == 0  # passed: at once, no arming
             assert len(arms) == 1
             later_s = trio.current_time() + 0.01
-            assert tick.block_until(later_s) is False
+            assert tick.block_until(later_s) == 0
             assert trio.current_time() >= later_s
             assert len(arms) == 2
         tick.close()
