@@ -187,7 +187,7 @@ class TickSleep:
         if fd < 0 or arm is None:
             await sleep_until(deadline)
             return
-        self._arm_for(arm, deadline)
+        self._arm_timer(deadline)
         await trio.lowlevel.wait_readable(fd)
 
     @property
@@ -323,11 +323,9 @@ class TickSleep:
         return poller
 
     def _arm_timer(self, deadline: float) -> None:
+        """Arm the timerfd for ``deadline`` unless it is armed for that time already."""
         arm = self._arm
         assert arm is not None
-        self._arm_for(arm, deadline)
-
-    def _arm_for(self, arm: Callable[[int, float], None], deadline: float) -> None:
         monotonic_s = self._monotonic(deadline)
         if monotonic_s != self._armed_s:
             arm(self._fd, monotonic_s)
@@ -336,9 +334,8 @@ class TickSleep:
     def rearm(self, deadline: float) -> None:
         """Move the deadline of the sleep in progress (timerfd only): the waiting task wakes
         at the new one instead."""
-        arm = self._arm
-        if self._fd >= 0 and arm is not None:
-            self._arm_for(arm, deadline)
+        if self._fd >= 0 and self._arm is not None:
+            self._arm_timer(deadline)
 
     def _monotonic(self, deadline: float) -> float:
         """The run clock's deadline as a CLOCK_MONOTONIC time (none: a time never reached)."""
@@ -893,7 +890,9 @@ class TimerQueue:
                         after_pass = True
                         continue
                     woke = tick.block_until(self._wake_at)
-                    if woke & WOKE_READABLE:
+                    if woke == 0:
+                        self._watched_empty = tick.watching  # the tick alone
+                    elif woke & WOKE_READABLE:
                         self._read_wake = -_INF  # the watched socket is readable
                     if woke & WOKE_TRIO:
                         # Another task's descriptor is ready (keys, the control socket, the
@@ -901,8 +900,6 @@ class TimerQueue:
                         await trio.lowlevel.checkpoint()
                         yielded_at_s = self._now()
                         after_pass = True
-                    elif not woke & WOKE_READABLE:
-                        self._watched_empty = tick.watching
                 else:
                     self._tick = tick
                     try:
@@ -915,10 +912,8 @@ class TimerQueue:
                         self._watched_empty = tick.watching
                     yielded_at_s = self._now()
                     after_pass = True
-                try:
-                    self._woke(self._now())
-                finally:
-                    self._watched_empty = False
+                self._woke(self._now())
+                self._watched_empty = False  # an exception ends the run: nothing reads it then
         finally:
             self._sleep = None
             self._watch_fd = -1
