@@ -5,9 +5,12 @@ SIPp's uac against gossipper's uas (a server cannot pace what it is sent: it she
 retransmits what was shed).
 
 First a short ladder finds gossipper's highest clean rate against SIPp's uas (or --ceiling gives
-it); then the uac runs at --factors x that rate (1.5 and 2 by default) for the same number of
-seconds. Every process gets the same socket buffers (-buff_size, 4 MiB by default). An overload
-run passes when:
+it); a ladder whose top step is clean climbs on by its last increment until a step fails (16
+steps at most), since a top that was merely the last rate given is not a ceiling and would make
+the overload factors too low (on a slower machine, 1.5 x such a top was still below the real
+ceiling: 1.21 x its rate, not overload at all). Then the uac runs at --factors x that rate
+(1.5 and 2 by default) for the same number of seconds. Every process gets the same socket
+buffers (-buff_size, 4 MiB by default). An overload run passes when:
 
 - both processes finish by themselves (no kill), gossipper with every call accounted for: the
   -m calls all created, each successful or failed, none left open;
@@ -363,6 +366,20 @@ def _print(run: Run, verdict: str) -> None:
     )
 
 
+_MAX_LADDER_STEPS = 16
+"""Ladder steps (retries included) before the climb past a clean top gives up."""
+
+
+def _next_rate(ladder: list[Run]) -> int:
+    """The step after a clean top of the ladder: the last increment again (a tenth of the rate
+    where the ladder had one step), so the ceiling found is a failing step's neighbour, not
+    the top the ladder happened to be given (which would make the overload factors too low)."""
+    tops = sorted({run.rate_cps for run in ladder})
+    top = tops[-1]
+    step = tops[-1] - tops[-2] if len(tops) > 1 else 0
+    return top + max(step, round(top / 10), 1)
+
+
 def _overload_step(
     ceiling: int,
     factor: float,
@@ -454,7 +471,9 @@ def main(argv: list[str] | None = None) -> int:
             print("ladder (a failing step is retried once)")
             rates = [int(r) for r in args.rates.split(",")] if args.rates else list(LADDER)
             ceiling = 0
-            for rate in rates:
+            failed = False
+            while rates:
+                rate = rates.pop(0)
                 run = run_once(rate, args.seconds, root, args, "ladder")
                 _print(run, "clean" if run.clean else "FAIL")
                 ladder.append(run)
@@ -463,9 +482,18 @@ def main(argv: list[str] | None = None) -> int:
                     _print(run, "clean" if run.clean else "FAIL")
                     ladder.append(run)
                 if not run.clean:
+                    failed = True
                     break
                 ceiling = rate
                 achieved_ceiling = run.successful_cps
+                if not rates and len(ladder) < _MAX_LADDER_STEPS:
+                    rates = [_next_rate(ladder)]
+                    print(f"  the ladder's top was clean: climbing on to {rates[0]} calls/s")
+            if not failed and ceiling:
+                print(
+                    f"  no failing step in {_MAX_LADDER_STEPS} steps: the ceiling is at least"
+                    f" {ceiling} calls/s, and the overload factors below are of that"
+                )
         print(
             f"clean ceiling: {ceiling} calls/s"
             f" (its step: {achieved_ceiling:.0f} successful calls per second of wall time)"
