@@ -144,7 +144,7 @@ def run_configured(config: RunConfig, stdout: TextIO, stderr: TextIO) -> ExitSta
 
         check_interactive(config, sys.stdin, stdout)
     if config.process.background:
-        _daemonize(stdout)
+        daemonize(stdout)
     from gossipper.cli.run import run_real
 
     global _run_outputs_closed
@@ -254,7 +254,7 @@ def load_builtin(name: str, config: RunConfig) -> Scenario:
     )
 
 
-def _daemonize(stdout: TextIO) -> None:
+def daemonize(stdout: TextIO) -> None:
     """-bg: the parent prints the child's pid and exits 99, as SIPp does."""
     stdout.flush()
     child = os.fork()

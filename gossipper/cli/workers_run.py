@@ -112,7 +112,6 @@ def _check_supported(config: RunConfig, scenario: Scenario, count: int) -> None:
     process = config.process
     refusals = [
         (process.interactive, "-interactive (the TUI drives one process)"),
-        (process.background, "-bg"),
         (process.api_linger_s > 0, "-api_linger (the API ends with the workers)"),
         (config.traces.report_html is not None, "-report_html"),
         (config.traces.junit is not None, "-junit"),
@@ -157,7 +156,12 @@ def run_with_workers(
 ) -> ExitStatus:
     """The parent of a ``-workers`` run: its command line is checked and its scenario loaded
     here (errors before any process starts), then the workers run it."""
-    from gossipper.cli.main import load_configured_scenario, load_extra_scenarios, raw_main
+    from gossipper.cli.main import (
+        daemonize,
+        load_configured_scenario,
+        load_extra_scenarios,
+        raw_main,
+    )
     from gossipper.server.realrun import SystemWallClock
     from gossipper.workers.supervisor import WorkerSpec, spawn_workers, supervise
 
@@ -176,6 +180,11 @@ def run_with_workers(
             "no remote host: give remote_host[:port] after the options"
             " (or -peer uas to run against a built-in peer)"
         )
+    if config.process.background:
+        # As one process's -bg: the foreground prints the pid and exits 99 once the command
+        # line and scenario are checked; the group (its directory and files named after that
+        # pid) runs in the background process, which forks the workers.
+        daemonize(stdout)
     base = os.path.abspath(f"{scenario.base_name}_{os.getpid()}_workers")
     directories = [os.path.join(base, f"w{index}") for index in range(count)]
     # The workers' command lines are built (and checked) before any of them starts.

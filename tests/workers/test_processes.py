@@ -132,6 +132,40 @@ def _summary(path: pathlib.Path) -> dict[str, Any]:
     return document
 
 
+def test_background_group_parent_exits_99_and_the_workers_run(
+    tmp_path: pathlib.Path, uas: int
+) -> None:
+    """-bg with -workers: the foreground prints the background process's pid and exits 99,
+    as one process's -bg does; that process runs the group and writes its files."""
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "gossipper", "-sn", "uac", "-i", "127.0.0.1", "-workers", "2",
+            "-m", "20", "-r", "100", "-bg", "-summary_json", "summary.json", "-trace_stat",
+            f"127.0.0.1:{uas}",
+        ],
+        cwd=tmp_path, capture_output=True, text=True, timeout=WAIT_S, check=False,
+    )  # fmt: skip
+    assert done.returncode == ExitStatus.NO_CALLS, done.stderr
+    match = re.fullmatch(r"Background mode - PID=\[(\d+)\]\n", done.stdout)
+    assert match, done.stdout
+    child = int(match[1])
+    summary = tmp_path / "summary.json"
+    deadline = time.monotonic() + WAIT_S
+    while (_running(child) or not summary.exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(child), "the background group did not end"
+    document = _summary(summary)
+    assert document["calls"]["successful"] == 20
+    assert document["exit_code"] == 0
+    assert len(document["workers"]) == 2
+    workers = [worker["pid"] for worker in document["workers"]]
+    assert child not in workers
+    _wait_gone(workers)
+    # The group's files are named after the background process, as one process's are.
+    assert (tmp_path / f"uac_{child}_.csv").exists(), sorted(p.name for p in tmp_path.iterdir())
+    assert (tmp_path / f"uac_{child}_workers").is_dir()
+
+
 def test_two_workers_run_the_whole_test_once(tmp_path: pathlib.Path, uas: int) -> None:
     process = _client(
         tmp_path, uas, "-workers", "2", "-m", "41", "-r", "100", "-cp", "0", "-trace_counts"
