@@ -312,6 +312,18 @@ def judge_run_gates(
     """At the end of a real run: evaluate the gates, print each on stderr, add them to
     ``doc`` as ``gates``; returns the result with the exit status a failed gate makes (0
     becomes 1, also in ``doc``)."""
+    status = judge_gates(config, result.exit_status, doc, stderr)
+    if status != result.exit_status:
+        result = dataclasses.replace(result, exit_status=status)
+    return result
+
+
+def judge_gates(
+    config: RunConfig, status: ExitStatus, doc: dict[str, Any], stderr: TextIO
+) -> ExitStatus:
+    """:func:`judge_run_gates` on an exit status (a ``-workers`` group's too): the gates
+    evaluated on ``doc``, each printed on stderr and added as ``gates``; a failed one turns
+    0 into 1, also in ``doc``."""
     from gossipper.report.gates import (
         evaluate_gates,
         format_gate_line,
@@ -324,24 +336,30 @@ def judge_run_gates(
         doc["gates"] = gate_results_json(results)
     for gate_result in results:
         stderr.write(f"gossipper: {format_gate_line(gate_result)}\n")
-    if not all(r.passed for r in results) and result.exit_status == ExitStatus.SUCCESS:
-        result = dataclasses.replace(result, exit_status=ExitStatus.CALLS_FAILED)
+    if not all(r.passed for r in results) and status == ExitStatus.SUCCESS:
         doc["exit_code"] = int(ExitStatus.CALLS_FAILED)
-    return result
+        return ExitStatus.CALLS_FAILED
+    return status
 
 
 def write_run_reports(config: RunConfig, run: Run, doc: dict[str, Any], stderr: TextIO) -> None:
     """At the end of a real run (after :func:`judge_run_gates`): ``-junit`` and
     ``-report_html``."""
     traces = config.traces
-    if traces.junit:
+    write_junit(config, doc)
+    if traces.report_html:
+        _write_run_html(config, run, doc, stderr)
+
+
+def write_junit(config: RunConfig, doc: dict[str, Any]) -> None:
+    """``-junit`` at the end of a real run (a ``-workers`` group's too): from the summary
+    document and the gates judged on it."""
+    if config.traces.junit:
         from gossipper.report.gates import evaluate_gates, parse_gates
         from gossipper.report.junit import format_junit
 
-        results = evaluate_gates(parse_gates(traces.gates), doc)
-        _write_text(traces.junit, format_junit(doc, results), "-junit")
-    if traces.report_html:
-        _write_run_html(config, run, doc, stderr)
+        results = evaluate_gates(parse_gates(config.traces.gates), doc)
+        _write_text(config.traces.junit, format_junit(doc, results), "-junit")
 
 
 def _write_run_html(config: RunConfig, run: Run, doc: dict[str, Any], stderr: TextIO) -> None:

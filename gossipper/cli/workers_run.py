@@ -114,8 +114,7 @@ def _check_supported(config: RunConfig, scenario: Scenario, count: int) -> None:
         (process.interactive, "-interactive (the TUI drives one process)"),
         (process.api_linger_s > 0, "-api_linger (the API ends with the workers)"),
         (config.traces.report_html is not None, "-report_html"),
-        (config.traces.junit is not None, "-junit"),
-        (bool(config.traces.gates), "-gate"),
+        (config.traces.gate_abort, "-gate_abort (the gates are judged at the end)"),
         (config.transport.twin_host is not None, "-3pcc"),
         (
             config.transport.master_name is not None or config.transport.slave_name is not None,
@@ -170,6 +169,10 @@ def run_with_workers(
     scenario = load_configured_scenario(config)
     load_extra_scenarios(config, scenario)
     _check_supported(config, scenario, count)
+    if config.traces.gates:
+        from gossipper.cli.report_command import check_run_gates
+
+        check_run_gates(config)  # a bad -gate is refused before any worker starts
     if config.process.api_addr is not None:
         from gossipper.cli.run import _check_api_options, _import_api
 
@@ -514,6 +517,7 @@ def _report(
     stdout: TextIO,
     stderr: TextIO,
 ) -> ExitStatus:
+    from gossipper.cli.report_command import judge_gates, write_junit
     from gossipper.output import exit_screens, summary_document, write_json_atomic
     from gossipper.workers.supervisor import WORKER_DIED_REASON
 
@@ -544,7 +548,9 @@ def _report(
     for problem in _merge_trace_files(config, scenario, result):
         stderr.write(f"gossipper: warning: {problem}\n")
     stderr.write(f"gossipper: worker files in {base}\n")
-    if config.traces.summary_json and snapshot is not None:
+    traces = config.traces
+    status = result.exit_status
+    if (traces.summary_json or traces.gates or traces.junit) and snapshot is not None:
         doc = summary_document(
             snapshot,
             target_rate=snapshot.target_rate,
@@ -566,5 +572,10 @@ def _report(
             }
             for outcome in result.outcomes
         ]
-        write_json_atomic(config.traces.summary_json, doc)
-    return result.exit_status
+        # -gate and -junit on the merged figures, as one process's (docs/reports.md); a
+        # failed gate turns 0 into 1.
+        status = judge_gates(config, status, doc, stderr)
+        if traces.summary_json:
+            write_json_atomic(traces.summary_json, doc)
+        write_junit(config, doc)
+    return status

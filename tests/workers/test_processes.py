@@ -166,6 +166,47 @@ def test_background_group_parent_exits_99_and_the_workers_run(
     assert (tmp_path / f"uac_{child}_workers").is_dir()
 
 
+def test_gates_and_junit_judge_the_groups_merged_figures(tmp_path: pathlib.Path, uas: int) -> None:
+    """-gate and -junit with -workers: judged on the merged summary, as one process's; a
+    failed gate turns exit status 0 into 1."""
+    import xml.etree.ElementTree as ET
+
+    process = _client(
+        tmp_path, uas, "-workers", "2", "-m", "21", "-r", "100", "-cp", "0",
+        "-gate", "successful_calls>=21", "-gate", "total_calls<21", "-junit", "junit.xml",
+    )  # fmt: skip
+    _, err = _finish(process)
+    assert process.returncode == ExitStatus.CALLS_FAILED, err
+    # 21 calls in all (11 + 10 from the two workers): each gate sees the group's total.
+    assert "gossipper: gate successful_calls>=21: PASS (successful_calls = 21)" in err
+    assert "gossipper: gate total_calls<21: FAIL (total_calls = 21)" in err
+    summary = _summary(tmp_path / "summary.json")
+    assert summary["exit_code"] == 1
+    assert [(g["gate"], g["passed"]) for g in summary["gates"]] == [
+        ("successful_calls>=21", True),
+        ("total_calls<21", False),
+    ]
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    assert root.get("failures") == "1"
+    assert [c.get("name") for c in root.iter("testcase")][:2] == [
+        "successful_calls>=21",
+        "total_calls<21",
+    ]
+
+
+def test_a_bad_gate_is_refused_before_any_worker_starts(tmp_path: pathlib.Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "gossipper", "-sn", "uac", "-peer", "uas", "-workers", "2",
+            "-m", "2", "-nostdin", "-gate", "p98_ms<1", "-summary_json", "x.json",
+        ],
+        cwd=tmp_path, capture_output=True, text=True, timeout=WAIT_S, check=False,
+    )  # fmt: skip
+    assert done.returncode == ExitStatus.FATAL, done.stderr
+    assert done.stderr.startswith("gossipper: error: -gate 'p98_ms<1': unknown metric")
+    assert not list(tmp_path.iterdir())
+
+
 def test_two_workers_run_the_whole_test_once(tmp_path: pathlib.Path, uas: int) -> None:
     process = _client(
         tmp_path, uas, "-workers", "2", "-m", "41", "-r", "100", "-cp", "0", "-trace_counts"
