@@ -348,7 +348,7 @@ def write_run_reports(config: RunConfig, run: Run, doc: dict[str, Any], stderr: 
     traces = config.traces
     write_junit(config, doc)
     if traces.report_html:
-        _write_run_html(config, run, doc, stderr)
+        write_report_html(config, run.traces.paths if run.traces is not None else {}, doc, stderr)
 
 
 def write_junit(config: RunConfig, doc: dict[str, Any]) -> None:
@@ -362,7 +362,12 @@ def write_junit(config: RunConfig, doc: dict[str, Any]) -> None:
         _write_text(config.traces.junit, format_junit(doc, results), "-junit")
 
 
-def _write_run_html(config: RunConfig, run: Run, doc: dict[str, Any], stderr: TextIO) -> None:
+def write_report_html(
+    config: RunConfig, paths: Mapping[str, str], doc: dict[str, Any], stderr: TextIO
+) -> None:
+    """``-report_html`` at the end of a real run (a ``-workers`` group's too): the page of
+    the summary document and the SIPp trace files at ``paths`` (by kind: ``stat``, ``rtt``,
+    ``counts``, ``media``) that exist."""
     from gossipper.report.csvdata import (
         read_counts_csv,
         read_media_csv,
@@ -372,7 +377,6 @@ def _write_run_html(config: RunConfig, run: Run, doc: dict[str, Any], stderr: Te
     from gossipper.report.gates import parse_gates
     from gossipper.report.html import ReportInput, build_report, render_html
 
-    paths: Mapping[str, str] = run.traces.paths if run.traces is not None else {}
     if config.traces.trace_format != "sipp":
         paths = {}  # the report reads SIPp's CSV formats only
     readers = {

@@ -113,7 +113,6 @@ def _check_supported(config: RunConfig, scenario: Scenario, count: int) -> None:
     refusals = [
         (process.interactive, "-interactive (the TUI drives one process)"),
         (process.api_linger_s > 0, "-api_linger (the API ends with the workers)"),
-        (config.traces.report_html is not None, "-report_html"),
         (config.traces.gate_abort, "-gate_abort (the gates are judged at the end)"),
         (config.transport.twin_host is not None, "-3pcc"),
         (
@@ -453,9 +452,12 @@ _EXPLICIT_NAMES = {
 """Trace kind -> the RunConfig.traces field of its explicit file name option."""
 
 
-def _merge_trace_files(config: RunConfig, scenario: Scenario, result: GroupResult) -> list[str]:
+def _merge_trace_files(
+    config: RunConfig, scenario: Scenario, result: GroupResult, merged: dict[str, str]
+) -> list[str]:
     """The workers' SIPp trace files merged into the files one process would have written
-    (same names, with the parent's pid; ``gossipper.output.merge``). Returns problems."""
+    (same names, with the parent's pid; ``gossipper.output.merge``), each put in ``merged``
+    by kind. Returns problems."""
     from gossipper.output.merge import (
         MergeError,
         merge_counts_csv,
@@ -503,6 +505,7 @@ def _merge_trace_files(config: RunConfig, scenario: Scenario, result: GroupResul
                 text = merge_logs(texts, paths)
             with open(target, "w", encoding="latin-1", newline="") as handle:
                 handle.write(text)
+            merged[kind] = target
         except (MergeError, OSError) as exc:
             problems.append(f"{target}: the workers' {kind} files not merged: {exc}")
     return problems
@@ -517,7 +520,7 @@ def _report(
     stdout: TextIO,
     stderr: TextIO,
 ) -> ExitStatus:
-    from gossipper.cli.report_command import judge_gates, write_junit
+    from gossipper.cli.report_command import judge_gates, write_junit, write_report_html
     from gossipper.output import exit_screens, summary_document, write_json_atomic
     from gossipper.workers.supervisor import WORKER_DIED_REASON
 
@@ -545,12 +548,15 @@ def _report(
             )
         elif outcome.fatal_message:
             stderr.write(f"gossipper: error: worker {outcome.index}: {outcome.fatal_message}\n")
-    for problem in _merge_trace_files(config, scenario, result):
+    merged: dict[str, str] = {}
+    for problem in _merge_trace_files(config, scenario, result, merged):
         stderr.write(f"gossipper: warning: {problem}\n")
     stderr.write(f"gossipper: worker files in {base}\n")
     traces = config.traces
     status = result.exit_status
-    if (traces.summary_json or traces.gates or traces.junit) and snapshot is not None:
+    if (
+        traces.summary_json or traces.gates or traces.junit or traces.report_html
+    ) and snapshot is not None:
         doc = summary_document(
             snapshot,
             target_rate=snapshot.target_rate,
@@ -578,4 +584,6 @@ def _report(
         if traces.summary_json:
             write_json_atomic(traces.summary_json, doc)
         write_junit(config, doc)
+        if traces.report_html:
+            write_report_html(config, merged, doc, stderr)
     return status

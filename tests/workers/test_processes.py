@@ -194,6 +194,30 @@ def test_gates_and_junit_judge_the_groups_merged_figures(tmp_path: pathlib.Path,
     ]
 
 
+def test_report_html_shows_the_groups_merged_summary_and_files(
+    tmp_path: pathlib.Path, uas: int
+) -> None:
+    """-report_html with -workers: the page of the merged summary and of the trace files
+    merged under one process's names."""
+    from tests.report._html_check import embedded_data, read_page
+
+    process = _client(
+        tmp_path, uas, "-workers", "2", "-m", "21", "-r", "100", "-cp", "0",
+        "-trace_stat", "-fd", "1", "-trace_counts", "-report_html", "run.html",
+    )  # fmt: skip
+    _, err = _finish(process)
+    assert process.returncode == ExitStatus.SUCCESS, err
+    summary = _summary(tmp_path / "summary.json")
+    data = embedded_data(read_page((tmp_path / "run.html").read_text("utf-8")))
+    (run,) = data["runs"]
+    assert run["summary"] == summary
+    assert run["summary"]["calls"]["successful"] == 21
+    # The merged -trace_stat and -trace_counts files (named after the parent) were read.
+    assert (tmp_path / f"uac_{process.pid}_.csv").exists()
+    assert run["stat"] and run["scenario_table"]
+    assert "warning: -report_html" not in err
+
+
 def test_a_bad_gate_is_refused_before_any_worker_starts(tmp_path: pathlib.Path) -> None:
     done = subprocess.run(
         [
