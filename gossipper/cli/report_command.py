@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from gossipper import __version__
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from gossipper.engine import EngineResult
     from gossipper.report.html import Report
     from gossipper.session import Run
+    from gossipper.stats import StatsSnapshot
 
 __all__ = [
     "check_run_gates",
@@ -271,9 +272,24 @@ GATE_CHECK_INTERVAL_S = 1.0
 
 
 async def watch_gates(config: RunConfig, run: Run, stderr: TextIO) -> None:
+    """``-gate_abort`` on one process's run: see :func:`watch_gates_on`."""
+    engine = run.engine
+    await watch_gates_on(
+        config, engine.snapshot, engine.soft_quit, run.plan.scenario.base_name, stderr
+    )
+
+
+async def watch_gates_on(
+    config: RunConfig,
+    snapshot_now: Callable[[], StatsSnapshot | None],
+    soft_quit: Callable[[str], object],
+    scenario_name: str,
+    stderr: TextIO,
+) -> None:
     """``-gate_abort``: every second, stop the run (no new call; the open ones finish) as
-    soon as a gate can no longer pass (:func:`gossipper.report.gates.cannot_pass`). The gates
-    are still judged at the end, as without ``-gate_abort``."""
+    soon as a gate can no longer pass (:func:`gossipper.report.gates.cannot_pass`), judged
+    on ``snapshot_now()`` (a ``-workers`` group's merged snapshot, at most one ``-f`` period
+    old). The gates are still judged at the end, as without ``-gate_abort``."""
     import trio
 
     from gossipper.report.gates import cannot_pass, parse_gates, summary_metrics
@@ -281,17 +297,18 @@ async def watch_gates(config: RunConfig, run: Run, stderr: TextIO) -> None:
 
     gates = parse_gates(config.traces.gates)
     max_calls = config.load.max_calls or 0
-    engine = run.engine
     while True:
         await trio.sleep(GATE_CHECK_INTERVAL_S)
-        snapshot = engine.snapshot()
+        snapshot = snapshot_now()
+        if snapshot is None:
+            continue  # no figures yet (a group before its first poll)
         doc = build_summary_json(
             snapshot,
             tool_version=__version__,
             start_wall=snapshot.start_wall,
             finish_wall=snapshot.now_wall,
             target_rate=snapshot.target_rate,
-            scenario_name=run.plan.scenario.base_name,
+            scenario_name=scenario_name,
             exit_code=0,
         )
         metrics = summary_metrics(doc)
@@ -302,7 +319,7 @@ async def watch_gates(config: RunConfig, run: Run, stderr: TextIO) -> None:
                     f"gossipper: gate {gate.text} can no longer pass ({why}):"
                     " stopping the run (-gate_abort)\n"
                 )
-                engine.soft_quit(f"gate {gate.text} failed")
+                soft_quit(f"gate {gate.text} failed")
                 return
 
 

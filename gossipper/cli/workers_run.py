@@ -113,7 +113,6 @@ def _check_supported(config: RunConfig, scenario: Scenario, count: int) -> None:
     refusals = [
         (process.interactive, "-interactive (the TUI drives one process)"),
         (process.api_linger_s > 0, "-api_linger (the API ends with the workers)"),
-        (config.traces.gate_abort, "-gate_abort (the gates are judged at the end)"),
         (config.transport.twin_host is not None, "-3pcc"),
         (
             config.transport.master_name is not None or config.transport.slave_name is not None,
@@ -202,7 +201,7 @@ def run_with_workers(
         tz=tz,
         inherited=server.inherited if server is not None else None,
     )
-    view = _GroupView(config, tz)
+    view = _GroupView(config, tz, scenario.base_name)
     # What a worker's run imports, imported once here: the workers are forked from this
     # process and start with it (gossipper.workers.supervisor.spawn_workers).
     import gossipper.cli.run  # noqa: F401
@@ -304,9 +303,10 @@ def _started(group: WorkerGroup, base: str, stderr: TextIO) -> None:
 class _GroupView:
     """The parent's screens, rendered from merged snapshots."""
 
-    def __init__(self, config: RunConfig, tz: Any) -> None:
+    def __init__(self, config: RunConfig, tz: Any, scenario_name: str) -> None:
         self.config = config
         self.tz = tz
+        self.scenario_name = scenario_name
 
     def screen(self, number: int, snapshot: StatsSnapshot, state: dict[str, Any]) -> str | None:
         from gossipper.output.screens import live_screen
@@ -391,6 +391,13 @@ async def _front_ends(
     )
     nursery.start_soon(watch_signals, controller)
     nursery.start_soon(_poll, group, config.traces.screen_refresh_s, live)
+    if config.traces.gate_abort:
+        from gossipper.cli.report_command import watch_gates_on
+
+        # On the merged figures of the last poll (at most one -f period old).
+        nursery.start_soon(
+            watch_gates_on, config, group.merged, group.soft_quit, view.scenario_name, stderr
+        )
     if live is not None:
         nursery.start_soon(live.run)
     control = await open_control_socket(

@@ -218,6 +218,27 @@ def test_report_html_shows_the_groups_merged_summary_and_files(
     assert "warning: -report_html" not in err
 
 
+def test_gate_abort_stops_every_worker_on_the_merged_figures(
+    tmp_path: pathlib.Path, uas: int
+) -> None:
+    """-gate_abort with -workers: 1000 calls at 100/s would take 10 s; the gate can no longer
+    pass once the group's merged total reaches 10, and every worker stops starting calls."""
+    started = time.monotonic()
+    process = _client(
+        tmp_path, uas, "-workers", "2", "-m", "1000", "-r", "100", "-cp", "0",
+        "-gate", "total_calls<10", "-gate_abort",
+    )  # fmt: skip
+    _, err = _finish(process)
+    assert process.returncode == ExitStatus.CALLS_FAILED, err
+    assert "gossipper: gate total_calls<10 can no longer pass (total_calls = " in err
+    assert "stopping the run (-gate_abort)" in err
+    summary = _summary(tmp_path / "summary.json")
+    assert 10 <= summary["calls"]["total"] < 500
+    assert summary["calls"]["failed"] == 0  # open calls were let finish
+    assert summary["gates"][0]["passed"] is False
+    assert time.monotonic() - started < 9
+
+
 def test_a_bad_gate_is_refused_before_any_worker_starts(tmp_path: pathlib.Path) -> None:
     done = subprocess.run(
         [
